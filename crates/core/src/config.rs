@@ -1,0 +1,383 @@
+//! Configuration: defaults, then an optional TOML file, then environment
+//! variables. Everything is validated before the server starts, and a bad
+//! value stops the start with a message naming the setting and the reason.
+
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use serde::{Deserialize, Deserializer, Serialize};
+
+/// Name of the configuration file read from the working directory when no
+/// `--config` path is given and the file exists.
+pub const DEFAULT_CONFIG_FILE: &str = "landlord.toml";
+
+/// A setting that cannot be used, and why.
+#[derive(Debug, thiserror::Error)]
+#[error("configuration error: {setting}: {reason}")]
+pub struct ConfigError {
+    pub setting: String,
+    pub reason: String,
+}
+
+impl ConfigError {
+    pub fn new(setting: impl Into<String>, reason: impl Into<String>) -> Self {
+        Self {
+            setting: setting.into(),
+            reason: reason.into(),
+        }
+    }
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable lines, for a terminal.
+    Pretty,
+    /// One JSON object per line, for log collectors.
+    Json,
+}
+
+/// The whole configuration of one Landlord instance.
+///
+/// Every field has a default, so an empty environment gives a working server
+/// on an embedded SQLite file.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    /// Address and port the HTTP server listens on.
+    pub listen: String,
+    /// Directory for the SQLite database, generated secrets and local mail.
+    pub data_dir: PathBuf,
+    /// `sqlite://…` or `postgres://…`; empty means a SQLite file in `data_dir`.
+    pub database_url: Option<String>,
+    /// Most database connections kept open by this instance.
+    pub database_max_connections: u32,
+    /// `redis://…`; when set, limits and caches are shared between instances.
+    pub redis_url: Option<String>,
+    /// The URL clients reach this server at (used in links and security.txt).
+    pub public_url: String,
+    /// `pretty` or `json`.
+    pub log_format: LogFormat,
+    /// A tracing filter such as `info` or `landlord=debug,sqlx=warn`.
+    pub log_level: String,
+    /// Largest request body accepted, in bytes.
+    pub body_limit_bytes: usize,
+    /// Time after which an unfinished request is answered with 503.
+    pub request_timeout_secs: u64,
+    /// Origins allowed by CORS (`*` for any); empty allows none.
+    #[serde(deserialize_with = "string_or_list")]
+    pub cors_allowed_origins: Vec<String>,
+    /// Contact published in `/.well-known/security.txt`.
+    pub security_contact: String,
+    /// Key that signs access tokens; generated in `data_dir` when unset.
+    pub token_signing_key: Option<String>,
+    /// Mounts `/__test/*` routes used by the test-suite. Never in production.
+    pub enable_test_routes: bool,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: PathBuf::from("./data"),
+            database_url: None,
+            database_max_connections: 10,
+            redis_url: None,
+            public_url: "http://127.0.0.1:8080".into(),
+            log_format: LogFormat::Pretty,
+            log_level: "info".into(),
+            body_limit_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            cors_allowed_origins: Vec::new(),
+            security_contact: "mailto:security@example.com".into(),
+            token_signing_key: None,
+            enable_test_routes: false,
+        }
+    }
+}
+
+/// Which database a URL selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DatabaseKind {
+    Sqlite,
+    Postgres,
+}
+
+impl Config {
+    /// Reads defaults, then `file` (or `landlord.toml` when it exists), then
+    /// the environment, and validates the result.
+    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        match file {
+            Some(path) if !path.exists() => {
+                return Err(ConfigError::new(
+                    "--config",
+                    format!("file {} does not exist", path.display()),
+                ))
+            }
+            Some(path) => figment = figment.merge(Toml::file_exact(path)),
+            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+            }
+            None => {}
+        }
+        let figment = figment
+            // The two URLs keep their conventional, unprefixed names.
+            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+            .merge(Env::prefixed("LANDLORD_").ignore(&["CONFIG"]));
+        Self::from_figment(figment)
+    }
+
+    /// Builds a configuration from already-merged providers (used by tests).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        let config: Config = figment.extract().map_err(figment_error)?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value that deserialization alone cannot.
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        self.listen_addr()?;
+        if self.data_dir.as_os_str().is_empty() {
+            return Err(ConfigError::new("data_dir", "must not be empty"));
+        }
+        self.database_kind()?;
+        if self.database_max_connections == 0 {
+            return Err(ConfigError::new(
+                "database_max_connections",
+                "must be at least 1",
+            ));
+        }
+        if let Some(url) = self.redis_url.as_deref() {
+            if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
+                return Err(ConfigError::new(
+                    "redis_url",
+                    "must start with redis:// or rediss://",
+                ));
+            }
+        }
+        if !(self.public_url.starts_with("http://") || self.public_url.starts_with("https://")) {
+            return Err(ConfigError::new(
+                "public_url",
+                "must start with http:// or https://",
+            ));
+        }
+        tracing_subscriber::EnvFilter::try_new(&self.log_level)
+            .map_err(|e| ConfigError::new("log_level", format!("not a valid filter: {e}")))?;
+        if self.body_limit_bytes == 0 {
+            return Err(ConfigError::new("body_limit_bytes", "must be at least 1"));
+        }
+        if self.request_timeout_secs == 0 {
+            return Err(ConfigError::new(
+                "request_timeout_secs",
+                "must be at least 1",
+            ));
+        }
+        for origin in &self.cors_allowed_origins {
+            validate_origin(origin)?;
+        }
+        if self.security_contact.trim().is_empty() {
+            return Err(ConfigError::new("security_contact", "must not be empty"));
+        }
+        if let Some(key) = self.token_signing_key.as_deref() {
+            if key.len() < 32 {
+                return Err(ConfigError::new(
+                    "token_signing_key",
+                    "must be at least 32 characters long",
+                ));
+            }
+        }
+        Ok(())
+    }
+
+    pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
+        self.listen.parse().map_err(|_| {
+            ConfigError::new(
+                "listen",
+                format!(
+                    "'{}' is not an address and port such as 127.0.0.1:8080",
+                    self.listen
+                ),
+            )
+        })
+    }
+
+    pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
+        match self.database_url.as_deref() {
+            None => Ok(DatabaseKind::Sqlite),
+            Some(url) if url.starts_with("sqlite:") => Ok(DatabaseKind::Sqlite),
+            Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
+                Ok(DatabaseKind::Postgres)
+            }
+            Some(_) => Err(ConfigError::new(
+                "database_url",
+                "must start with sqlite:, postgres:// or postgresql://",
+            )),
+        }
+    }
+
+    /// The database URL to connect to: the configured one, or a SQLite file
+    /// in the data directory.
+    pub fn effective_database_url(&self) -> String {
+        match self.database_url.as_deref() {
+            Some(url) => url.to_string(),
+            None => {
+                let file = self.data_dir.join("landlord.db");
+                format!("sqlite://{}?mode=rwc", file.display())
+            }
+        }
+    }
+
+    pub fn request_timeout(&self) -> Duration {
+        Duration::from_secs(self.request_timeout_secs)
+    }
+}
+
+fn validate_origin(origin: &str) -> Result<(), ConfigError> {
+    if origin == "*" {
+        return Ok(());
+    }
+    let ok = (origin.starts_with("http://") || origin.starts_with("https://"))
+        && !origin.ends_with('/')
+        && axum::http::HeaderValue::from_str(origin).is_ok();
+    if ok {
+        Ok(())
+    } else {
+        Err(ConfigError::new(
+            "cors_allowed_origins",
+            format!("'{origin}' is not an origin such as https://app.example.com (no path, no trailing slash)"),
+        ))
+    }
+}
+
+/// Turns figment's error into one naming the setting.
+fn figment_error(error: figment::Error) -> ConfigError {
+    let setting = error
+        .path
+        .last()
+        .cloned()
+        .unwrap_or_else(|| "configuration".to_string());
+    let source = error
+        .metadata
+        .as_ref()
+        .map(|m| format!(" (from {})", m.name))
+        .unwrap_or_default();
+    let reason = match &error.kind {
+        figment::error::Kind::UnknownField(field, _) => {
+            return ConfigError::new(field.clone(), format!("unknown setting{source}"))
+        }
+        kind => format!("{kind}{source}"),
+    };
+    ConfigError::new(setting, reason)
+}
+
+/// Accepts `["a", "b"]` in TOML and `a,b` in an environment variable.
+fn string_or_list<'de, D>(deserializer: D) -> Result<Vec<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum StringOrList {
+        One(String),
+        Many(Vec<String>),
+    }
+    Ok(match StringOrList::deserialize(deserializer)? {
+        StringOrList::One(s) => s
+            .split(',')
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
+        StringOrList::Many(v) => v,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use figment::providers::Serialized;
+
+    fn with(pairs: &[(&str, &str)]) -> Result<Config, ConfigError> {
+        let mut figment = Figment::from(Serialized::defaults(Config::default()));
+        for (key, value) in pairs {
+            figment = figment.merge(Toml::string(&format!("{key} = {value}")));
+        }
+        Config::from_figment(figment)
+    }
+
+    #[test]
+    fn defaults_are_valid_and_use_sqlite_in_the_data_dir() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.listen, "127.0.0.1:8080");
+        assert_eq!(config.database_kind().unwrap(), DatabaseKind::Sqlite);
+        assert!(config
+            .effective_database_url()
+            .starts_with("sqlite://./data/landlord.db"));
+        assert_eq!(config.body_limit_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn a_bad_listen_address_names_the_setting() {
+        let err = with(&[("listen", "\"localhost\"")]).unwrap_err();
+        assert_eq!(err.setting, "listen");
+        assert!(err.reason.contains("localhost"));
+    }
+
+    #[test]
+    fn a_wrong_type_names_the_setting() {
+        let err = with(&[("body_limit_bytes", "\"big\"")]).unwrap_err();
+        assert_eq!(err.setting, "body_limit_bytes");
+    }
+
+    #[test]
+    fn an_unknown_setting_is_refused() {
+        let err = with(&[("lisen", "\"127.0.0.1:1\"")]).unwrap_err();
+        assert_eq!(err.setting, "lisen");
+    }
+
+    #[test]
+    fn database_urls_select_the_backend() {
+        let pg = with(&[("database_url", "\"postgres://u@localhost/db\"")]).unwrap();
+        assert_eq!(pg.database_kind().unwrap(), DatabaseKind::Postgres);
+        let err = with(&[("database_url", "\"mysql://localhost\"")]).unwrap_err();
+        assert_eq!(err.setting, "database_url");
+    }
+
+    #[test]
+    fn cors_origins_accept_a_comma_separated_string() {
+        let config = with(&[(
+            "cors_allowed_origins",
+            "\"https://a.example, https://b.example\"",
+        )])
+        .unwrap();
+        assert_eq!(
+            config.cors_allowed_origins,
+            vec!["https://a.example", "https://b.example"]
+        );
+        let err = with(&[("cors_allowed_origins", "[\"https://a.example/\"]")]).unwrap_err();
+        assert_eq!(err.setting, "cors_allowed_origins");
+    }
+
+    #[test]
+    fn log_settings_are_checked() {
+        assert_eq!(
+            with(&[("log_format", "\"xml\"")]).unwrap_err().setting,
+            "log_format"
+        );
+        assert_eq!(
+            with(&[("log_level", "\"info,[[\"")]).unwrap_err().setting,
+            "log_level"
+        );
+    }
+
+    #[test]
+    fn short_signing_keys_are_refused() {
+        let err = with(&[("token_signing_key", "\"short\"")]).unwrap_err();
+        assert_eq!(err.setting, "token_signing_key");
+    }
+}

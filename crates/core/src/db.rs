@@ -1,0 +1,154 @@
+//! The one place that reaches the database.
+//!
+//! Landlord speaks to SQLite and PostgreSQL through sqlx's `Any` driver, so
+//! every query is written once. The schema keeps to what both dialects share
+//! (TEXT ids holding UUIDs, BIGINT integers and Unix-millisecond timestamps,
+//! TEXT JSON), which lets one ordered set of migrations serve both. Queries
+//! use `$1`-style placeholders, which SQLite accepts too. The rare statement
+//! that must differ (row claiming with `FOR UPDATE SKIP LOCKED`) asks
+//! [`Db::backend`].
+
+use std::time::Duration;
+
+use sqlx::any::{AnyPoolOptions, AnyQueryResult};
+use sqlx::migrate::Migrator;
+use sqlx::{AnyPool, Executor};
+
+use crate::config::{Config, DatabaseKind};
+
+/// The migrations, embedded in the binary, shared by both backends.
+pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Why the database could not be used.
+#[derive(Debug, thiserror::Error)]
+pub enum DbError {
+    #[error("cannot prepare the data directory {path}: {source}")]
+    DataDir {
+        path: String,
+        source: std::io::Error,
+    },
+    #[error("cannot connect to the database: {0}")]
+    Connect(#[source] sqlx::Error),
+    #[error("cannot apply migrations: {0}")]
+    Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error(transparent)]
+    Query(#[from] sqlx::Error),
+}
+
+/// A pool of connections and the dialect behind it. Cheap to clone.
+#[derive(Clone, Debug)]
+pub struct Db {
+    pool: AnyPool,
+    backend: DatabaseKind,
+}
+
+impl Db {
+    /// Connects as configured, creating the data directory for SQLite.
+    pub async fn connect(config: &Config) -> Result<Self, DbError> {
+        let backend = config
+            .database_kind()
+            .map_err(|e| DbError::Connect(sqlx::Error::Configuration(e.into())))?;
+        if backend == DatabaseKind::Sqlite && config.database_url.is_none() {
+            std::fs::create_dir_all(&config.data_dir).map_err(|source| DbError::DataDir {
+                path: config.data_dir.display().to_string(),
+                source,
+            })?;
+        }
+        Self::connect_url(
+            &config.effective_database_url(),
+            backend,
+            config.database_max_connections,
+        )
+        .await
+    }
+
+    /// Connects to `url`, which must be of the `backend` dialect.
+    pub async fn connect_url(
+        url: &str,
+        backend: DatabaseKind,
+        max_connections: u32,
+    ) -> Result<Self, DbError> {
+        sqlx::any::install_default_drivers();
+        let options = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(10));
+        let options = match backend {
+            DatabaseKind::Sqlite => options.after_connect(|conn, _meta| {
+                Box::pin(async move {
+                    // WAL lets readers run beside the one writer; the busy
+                    // timeout makes a second writer wait instead of failing.
+                    conn.execute(
+                        "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                         PRAGMA foreign_keys = ON; PRAGMA busy_timeout = 5000;",
+                    )
+                    .await?;
+                    Ok(())
+                })
+            }),
+            DatabaseKind::Postgres => options,
+        };
+        let pool = options.connect(url).await.map_err(DbError::Connect)?;
+        Ok(Self { pool, backend })
+    }
+
+    /// Applies every migration not yet applied. Safe to run from several
+    /// instances at once: sqlx takes a lock on PostgreSQL.
+    pub async fn migrate(&self) -> Result<(), DbError> {
+        MIGRATOR.run(&self.pool).await?;
+        Ok(())
+    }
+
+    /// A trivial round trip, for readiness checks.
+    pub async fn ping(&self) -> Result<(), DbError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    pub fn backend(&self) -> DatabaseKind {
+        self.backend
+    }
+
+    /// Runs one statement with no parameters (administration and tests).
+    pub async fn execute_raw(&self, sql: &str) -> Result<AnyQueryResult, DbError> {
+        Ok(self.pool.execute(sql).await?)
+    }
+
+    /// Closes every connection; waits for checked-out ones to come back.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+}
+
+/// The current time as stored in the database: Unix milliseconds.
+pub fn now_millis() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn migrations_apply_twice_on_sqlite_with_foreign_keys_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2).await.unwrap();
+        db.migrate().await.unwrap();
+        db.migrate().await.unwrap();
+        let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(fk, 1);
+        let (mode,): (String,) = sqlx::query_as("PRAGMA journal_mode")
+            .fetch_one(db.pool())
+            .await
+            .unwrap();
+        assert_eq!(mode, "wal");
+        db.ping().await.unwrap();
+    }
+}

@@ -1,0 +1,186 @@
+//! The layers every request passes through, in the order of DESIGN.md §4:
+//! request id → trace span and access log → security headers → envelope
+//! guard → panic recovery → CORS → timeout → body size limit → routes.
+
+use std::any::Any;
+use std::time::{Duration, Instant};
+
+use axum::extract::{MatchedPath, Request};
+use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
+use axum::middleware::{self, Next};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use tower_http::limit::RequestBodyLimitLayer;
+use tower_http::timeout::TimeoutLayer;
+use tower_http::trace::TraceLayer;
+use tracing::Span;
+
+use crate::config::Config;
+use crate::error::{ApiError, Enveloped};
+use crate::http::request_id::{assign_request_id, REQUEST_ID_HEADER};
+
+/// Wraps `router` in the baseline layers, configured from `config`.
+pub fn apply_baseline(router: Router, config: &Config) -> Router {
+    // `Router::layer` wraps what is already there, so the last layer added
+    // is the first a request meets: read this list bottom-up.
+    router
+        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
+        .layer(TimeoutLayer::with_status_code(
+            StatusCode::SERVICE_UNAVAILABLE,
+            config.request_timeout(),
+        ))
+        .layer(cors(config))
+        .layer(CatchPanicLayer::custom(answer_panic))
+        .layer(middleware::map_response(envelope_guard))
+        .layer(middleware::map_response(add_security_headers))
+        .layer(
+            TraceLayer::new_for_http()
+                .make_span_with(make_request_span)
+                .on_request(())
+                .on_response(log_response)
+                .on_failure(()),
+        )
+        .layer(middleware::from_fn(assign_request_id))
+}
+
+fn make_request_span(request: &Request) -> Span {
+    let request_id = request
+        .headers()
+        .get(&REQUEST_ID_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("");
+    tracing::info_span!(
+        "request",
+        request_id = %request_id,
+        method = %request.method(),
+        path = %request.uri().path(),
+    )
+}
+
+fn log_response(response: &Response, latency: Duration, _span: &Span) {
+    tracing::info!(
+        status = response.status().as_u16(),
+        latency_ms = latency.as_secs_f64() * 1000.0,
+        "request finished"
+    );
+}
+
+/// Seed 002's security headers, set unless a handler chose its own.
+async fn add_security_headers(mut response: Response) -> Response {
+    const HEADERS: [(HeaderName, &str); 6] = [
+        (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
+        (header::X_FRAME_OPTIONS, "DENY"),
+        (header::X_XSS_PROTECTION, "1; mode=block"),
+        (header::STRICT_TRANSPORT_SECURITY, "max-age=31536000"),
+        (header::CONTENT_SECURITY_POLICY, "default-src 'self'"),
+        (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
+    ];
+    let headers = response.headers_mut();
+    for (name, value) in HEADERS {
+        if !headers.contains_key(&name) {
+            headers.insert(name, HeaderValue::from_static(value));
+        }
+    }
+    response
+}
+
+/// CORS from the configured allowlist; no origins configured allows none.
+fn cors(config: &Config) -> CorsLayer {
+    let origins = &config.cors_allowed_origins;
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        // Validated at configuration time.
+        AllowOrigin::list(
+            origins
+                .iter()
+                .filter_map(|o| HeaderValue::from_str(o).ok()),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            HeaderName::from_static("x-api-key"),
+            HeaderName::from_static("idempotency-key"),
+            REQUEST_ID_HEADER.clone(),
+        ])
+        .expose_headers([
+            REQUEST_ID_HEADER.clone(),
+            header::RETRY_AFTER,
+            HeaderName::from_static("x-ratelimit-limit"),
+            HeaderName::from_static("x-ratelimit-remaining"),
+            HeaderName::from_static("x-ratelimit-reset"),
+            HeaderName::from_static("ratelimit-policy"),
+            HeaderName::from_static("ratelimit"),
+        ])
+        .max_age(Duration::from_secs(3600))
+}
+
+/// Rewrites error answers produced below the handlers (routing, body limit,
+/// timeout) into the error envelope, keeping their headers.
+async fn envelope_guard(response: Response) -> Response {
+    let status = response.status();
+    if !(status.is_client_error() || status.is_server_error())
+        || response.extensions().get::<Enveloped>().is_some()
+    {
+        return response;
+    }
+    let (parts, _) = response.into_parts();
+    let mut enveloped = ApiError::from_status(status).into_response();
+    for (name, value) in parts.headers.iter() {
+        if name != header::CONTENT_TYPE && name != header::CONTENT_LENGTH {
+            enveloped.headers_mut().insert(name.clone(), value.clone());
+        }
+    }
+    enveloped
+}
+
+/// A handler panicked: log what happened, answer a plain 500 envelope.
+fn answer_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
+    let detail = payload
+        .downcast_ref::<String>()
+        .map(String::as_str)
+        .or_else(|| payload.downcast_ref::<&str>().copied())
+        .unwrap_or("non-string panic payload");
+    ApiError::internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
+}
+
+/// Route-level middleware recording Prometheus request counts and latency
+/// by route template, method and status. Applied with `route_layer` so the
+/// matched route template is known.
+pub async fn record_metrics(request: Request, next: Next) -> Response {
+    let started = Instant::now();
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| "unmatched".to_owned());
+    let method = request.method().as_str().to_owned();
+    let response = next.run(request).await;
+    let status = response.status().as_u16().to_string();
+    metrics::counter!(
+        "http_requests_total",
+        "route" => route.clone(),
+        "method" => method.clone(),
+        "status" => status
+    )
+    .increment(1);
+    metrics::histogram!(
+        "http_request_duration_seconds",
+        "route" => route,
+        "method" => method
+    )
+    .record(started.elapsed().as_secs_f64());
+    response
+}

@@ -1,0 +1,10 @@
+//! The HTTP baseline shared by every feature: envelopes, extractors,
+//! request ids and the middleware stack.
+
+pub mod extract;
+pub mod middleware;
+pub mod request_id;
+pub mod response;
+
+pub use extract::Json;
+pub use response::{ApiSuccess, Envelope, Meta};

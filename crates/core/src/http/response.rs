@@ -1,0 +1,74 @@
+//! The success envelope: `{"success": true, "data": …, "meta": {…}?}`.
+
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Body of every successful JSON answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Envelope<T> {
+    /// Always `true`.
+    pub success: bool,
+    pub data: T,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub meta: Option<Meta>,
+}
+
+/// List metadata.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct Meta {
+    /// Pass as `cursor` to get the next page; absent on the last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_cursor: Option<String>,
+}
+
+/// A successful answer: a status and the data to wrap in the envelope.
+#[derive(Debug)]
+pub struct ApiSuccess<T> {
+    status: StatusCode,
+    data: T,
+    meta: Option<Meta>,
+}
+
+impl<T: Serialize> ApiSuccess<T> {
+    pub fn ok(data: T) -> Self {
+        Self {
+            status: StatusCode::OK,
+            data,
+            meta: None,
+        }
+    }
+
+    pub fn created(data: T) -> Self {
+        Self {
+            status: StatusCode::CREATED,
+            data,
+            meta: None,
+        }
+    }
+
+    pub fn accepted(data: T) -> Self {
+        Self {
+            status: StatusCode::ACCEPTED,
+            data,
+            meta: None,
+        }
+    }
+
+    pub fn with_meta(mut self, meta: Meta) -> Self {
+        self.meta = Some(meta);
+        self
+    }
+}
+
+impl<T: Serialize> IntoResponse for ApiSuccess<T> {
+    fn into_response(self) -> Response {
+        let body = Envelope {
+            success: true,
+            data: self.data,
+            meta: self.meta,
+        };
+        (self.status, axum::Json(body)).into_response()
+    }
+}

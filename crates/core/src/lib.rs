@@ -1,0 +1,13 @@
+//! Cross-cutting pieces of Landlord: configuration, the database, the error
+//! type and its envelope, the HTTP baseline, telemetry.
+
+pub mod config;
+pub mod db;
+pub mod error;
+pub mod http;
+pub mod secrets;
+pub mod telemetry;
+
+pub use config::Config;
+pub use db::Db;
+pub use error::ApiError;

@@ -1,0 +1,30 @@
+//! The command line.
+
+use std::path::PathBuf;
+
+use clap::{Parser, Subcommand};
+
+/// Landlord: organizations, sign-up, API keys, limits, metering, billing and
+/// payments for a SaaS product, in one server.
+///
+/// Settings come from defaults, then a TOML file, then environment variables
+/// (see README.md for the full table).
+#[derive(Debug, Parser)]
+#[command(name = "landlord", version, about, long_about)]
+pub struct Cli {
+    /// TOML configuration file [default: ./landlord.toml when it exists]
+    #[arg(long, short, global = true, env = "LANDLORD_CONFIG", value_name = "FILE")]
+    pub config: Option<PathBuf>,
+
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Serve the HTTP API (the default): applies pending migrations, starts
+    /// the background workers, and stops gracefully on SIGINT or SIGTERM.
+    Serve,
+    /// Apply pending database migrations, then exit.
+    Migrate,
+}

@@ -1,0 +1,12 @@
+//! The `landlord` server: wires the features into one application.
+
+pub mod cli;
+pub mod openapi;
+pub mod operations;
+pub mod routes;
+pub mod startup;
+pub mod state;
+pub mod test_routes;
+
+pub use startup::Application;
+pub use state::AppState;

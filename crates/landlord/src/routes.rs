@@ -1,0 +1,36 @@
+//! The whole router: every feature's routes under `/api/v1`, operations
+//! endpoints at the root, the OpenAPI document and its interactive page,
+//! all wrapped in the baseline middleware.
+
+use axum::middleware;
+use axum::Router;
+use landlord_core::error::ApiError;
+use landlord_core::http::middleware::{apply_baseline, record_metrics};
+use utoipa_axum::router::OpenApiRouter;
+
+use crate::openapi::{docs_router, ApiDoc};
+use crate::state::AppState;
+use crate::{operations, test_routes};
+
+/// Builds the application's router for `state`.
+pub fn build_router(state: AppState) -> Router {
+    let config = state.config.clone();
+    let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new();
+    let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
+        .merge(operations::router())
+        .nest("/api/v1", api_v1)
+        .split_for_parts();
+
+    let mut router = router.merge(docs_router(openapi));
+    if config.enable_test_routes {
+        router = router.merge(test_routes::router());
+    }
+    let router = router
+        .route_layer(middleware::from_fn(record_metrics))
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .method_not_allowed_fallback(|| async {
+            ApiError::MethodNotAllowed("this route does not accept that method".into())
+        })
+        .with_state(state);
+    apply_baseline(router, &config)
+}

@@ -1,0 +1,163 @@
+//! Building and running the application: plain functions, so that `main`
+//! and the test harness start the server the same way.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::Router;
+use landlord_core::secrets::{resolve_secret, SecretSource};
+use landlord_core::{Config, Db};
+use tokio::net::TcpListener;
+
+use crate::routes::build_router;
+use crate::state::AppState;
+
+/// A built server: database ready, socket bound, not yet serving.
+pub struct Application {
+    listener: TcpListener,
+    router: Router,
+    state: AppState,
+    address: SocketAddr,
+}
+
+impl Application {
+    /// Connects to the database, applies migrations, resolves secrets and
+    /// binds the listening socket (port 0 picks a free one).
+    pub async fn build(config: Config) -> anyhow::Result<Self> {
+        let state = build_state(config).await?;
+        let listen = state.config.listen_addr()?;
+        let listener = TcpListener::bind(listen)
+            .await
+            .with_context(|| format!("cannot listen on {listen}"))?;
+        let address = listener.local_addr()?;
+        let router = build_router(state.clone());
+        Ok(Self {
+            listener,
+            router,
+            state,
+            address,
+        })
+    }
+
+    pub fn address(&self) -> SocketAddr {
+        self.address
+    }
+
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves until `shutdown` completes, then lets in-flight requests
+    /// finish before returning.
+    pub async fn run_until<F>(self, shutdown: F) -> anyhow::Result<()>
+    where
+        F: Future<Output = ()> + Send + 'static,
+    {
+        tracing::info!(address = %self.address, "landlord is listening");
+        axum::serve(
+            self.listener,
+            self.router
+                .into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(shutdown)
+        .await
+        .context("the HTTP server failed")?;
+        self.state.db.close().await;
+        tracing::info!("landlord stopped");
+        Ok(())
+    }
+}
+
+/// Everything the handlers share, ready to serve.
+async fn build_state(config: Config) -> anyhow::Result<AppState> {
+    // Install the metrics recorder before the first request is counted.
+    landlord_core::telemetry::prometheus();
+    let db = connect_and_migrate(&config).await?;
+    let (token_signing_key, source) = resolve_secret(
+        config.token_signing_key.as_deref(),
+        &config.data_dir,
+        "token_signing_key",
+    )
+    .with_context(|| {
+        format!(
+            "cannot keep the generated token signing key in {}",
+            config.data_dir.display()
+        )
+    })?;
+    match source {
+        SecretSource::GeneratedAt(path) => tracing::warn!(
+            path = %path.display(),
+            "no token_signing_key configured: generated one and kept it in the data directory; \
+             set LANDLORD_TOKEN_SIGNING_KEY to the same value on every instance when running several"
+        ),
+        SecretSource::LoadedFrom(path) => tracing::warn!(
+            path = %path.display(),
+            "no token_signing_key configured: using the one generated earlier in the data directory"
+        ),
+        SecretSource::Configured => {}
+    }
+    let redis = match config.redis_url.as_deref() {
+        Some(url) => Some(redis::Client::open(url).context("redis_url: cannot be used")?),
+        None => None,
+    };
+    if config.enable_test_routes {
+        tracing::warn!("enable_test_routes is on: /__test routes are mounted; never do this in production");
+    }
+    Ok(AppState {
+        config: Arc::new(config),
+        db,
+        redis,
+        token_signing_key: Arc::new(token_signing_key),
+    })
+}
+
+async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
+    let db = Db::connect(config).await.context("database_url")?;
+    db.migrate().await?;
+    Ok(db)
+}
+
+/// `landlord serve`: runs until SIGINT or SIGTERM.
+pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let app = Application::build(config).await?;
+    app.run_until(shutdown_signal()).await
+}
+
+/// `landlord migrate`: applies pending migrations and exits.
+pub async fn migrate(config: Config) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&config).await?;
+    tracing::info!("migrations applied");
+    db.close().await;
+    Ok(())
+}
+
+/// Completes on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        if let Err(error) = tokio::signal::ctrl_c().await {
+            tracing::error!(%error, "cannot listen for Ctrl-C");
+            std::future::pending::<()>().await;
+        }
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(error) => {
+                tracing::error!(%error, "cannot listen for SIGTERM");
+                std::future::pending::<()>().await;
+            }
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {},
+        _ = terminate => {},
+    }
+    tracing::info!("shutdown requested: finishing in-flight requests");
+}

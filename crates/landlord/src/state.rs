@@ -1,0 +1,29 @@
+//! The state every handler can reach.
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use landlord_core::{Config, Db};
+
+/// One instance's shared services. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    pub config: Arc<Config>,
+    pub db: Db,
+    /// Present when `redis_url` is configured.
+    pub redis: Option<redis::Client>,
+    /// Signs access tokens (configured, or generated in the data directory).
+    pub token_signing_key: Arc<String>,
+}
+
+impl FromRef<AppState> for Db {
+    fn from_ref(state: &AppState) -> Self {
+        state.db.clone()
+    }
+}
+
+impl FromRef<AppState> for Arc<Config> {
+    fn from_ref(state: &AppState) -> Self {
+        state.config.clone()
+    }
+}

@@ -1,0 +1,11 @@
+//! End-to-end tests: each starts the real server on a random port, against
+//! a throwaway SQLite file and, when PostgreSQL's binaries are installed, a
+//! throwaway PostgreSQL cluster, and talks HTTP to it.
+//!
+//! One test binary (this one) keeps link times down.
+
+mod support;
+
+mod baseline;
+mod operations;
+mod process;

@@ -1,0 +1,195 @@
+//! Liveness, readiness, metrics, security.txt, the OpenAPI document and
+//! its interactive page — on SQLite and PostgreSQL.
+
+use crate::backend_tests;
+use crate::support::app::{assert_error, json};
+use crate::support::redis::RedisServer;
+use crate::support::{Backend, TestApp};
+
+backend_tests!(
+    health_answers_in_the_envelope,
+    ready_checks_the_database,
+    ready_answers_503_naming_the_database_when_it_is_down,
+    migrations_created_the_schema,
+);
+
+async fn health_answers_in_the_envelope(app: TestApp) {
+    let response = app.get("/health").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("application/json"));
+    let body = json(response).await;
+    assert_eq!(body["success"], true);
+    assert_eq!(body["data"]["status"], "ok");
+}
+
+async fn ready_checks_the_database(app: TestApp) {
+    let response = app.get("/health/ready").await;
+    assert_eq!(response.status(), 200);
+    let body = json(response).await;
+    assert_eq!(body["data"]["status"], "ready");
+    assert_eq!(body["data"]["checks"]["database"], "up");
+    assert_eq!(body["data"]["checks"]["redis"], "not_configured");
+}
+
+async fn ready_answers_503_naming_the_database_when_it_is_down(app: TestApp) {
+    // Closing the pool is what the server sees when the database goes away.
+    app.db.close().await;
+    let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
+    assert!(body["error"]["message"].as_str().unwrap().contains("database"));
+    assert_eq!(body["error"]["details"]["checks"]["database"], "down");
+    // Liveness does not depend on the database.
+    assert_eq!(app.get("/health").await.status(), 200);
+}
+
+async fn migrations_created_the_schema(app: TestApp) {
+    // Every table of DESIGN.md §5 exists and is empty.
+    for table in [
+        "organizations",
+        "users",
+        "memberships",
+        "refresh_sessions",
+        "one_time_tokens",
+        "invitations",
+        "api_keys",
+        "usage_records",
+        "plan_changes",
+        "billing_cycles",
+        "payments",
+        "provider_webhook_events",
+        "reconciliation_discrepancies",
+        "idempotency_keys",
+        "jobs",
+        "audit_log",
+        "messages",
+    ] {
+        let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap_or_else(|e| panic!("table {table} on {:?}: {e}", app.backend));
+        assert_eq!(count, 0, "{table}");
+    }
+}
+
+#[tokio::test]
+async fn ready_checks_redis_when_configured() {
+    let Some(redis) = RedisServer::start("operations::ready_checks_redis_when_configured").await
+    else {
+        return;
+    };
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url())).await;
+    let body = json(app.get("/health/ready").await).await;
+    assert_eq!(body["data"]["checks"]["redis"], "up", "{body}");
+
+    drop(redis); // the server goes away
+    tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
+    assert_eq!(body["error"]["details"]["checks"]["redis"], "down");
+    assert_eq!(body["error"]["details"]["checks"]["database"], "up");
+    assert!(body["error"]["message"].as_str().unwrap().contains("redis"));
+}
+
+#[tokio::test]
+async fn ready_reports_an_unreachable_redis() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.redis_url = Some(format!("redis://127.0.0.1:{port}"))
+    })
+    .await;
+    let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
+    assert_eq!(body["error"]["details"]["checks"]["redis"], "down");
+}
+
+#[tokio::test]
+async fn metrics_count_requests_by_route_method_and_status() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    for _ in 0..3 {
+        app.get("/health").await;
+    }
+    app.get("/api/v1/nowhere").await;
+    let response = app.get("/metrics").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/plain"));
+    let text = response.text().await.unwrap();
+    let health_line = text
+        .lines()
+        .find(|l| {
+            l.starts_with("http_requests_total{")
+                && l.contains(r#"route="/health""#)
+                && l.contains(r#"method="GET""#)
+                && l.contains(r#"status="200""#)
+        })
+        .unwrap_or_else(|| panic!("no /health counter in:\n{text}"));
+    let count: f64 = health_line.rsplit(' ').next().unwrap().parse().unwrap();
+    assert!(count >= 3.0, "{health_line}");
+    assert!(text.contains("http_request_duration_seconds_bucket{"), "histogram");
+    assert!(text.contains("process_resident_memory_bytes"), "process figures");
+    // Unknown paths are not used as labels (cardinality stays bounded).
+    assert!(!text.contains("/api/v1/nowhere"));
+}
+
+#[tokio::test]
+async fn security_txt_publishes_the_configured_contact() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.security_contact = "mailto:sec@landlord.test".into();
+        c.public_url = "https://api.landlord.test".into();
+    })
+    .await;
+    let response = app.get("/.well-known/security.txt").await;
+    assert_eq!(response.status(), 200);
+    let text = response.text().await.unwrap();
+    assert!(text.contains("Contact: mailto:sec@landlord.test"), "{text}");
+    assert!(text.contains("Expires: "), "{text}");
+    assert!(
+        text.contains("Canonical: https://api.landlord.test/.well-known/security.txt"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn the_openapi_document_lists_every_route_with_its_schemas() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.get("/openapi.json").await;
+    assert_eq!(response.status(), 200);
+    let doc = json(response).await;
+    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert_eq!(doc["info"]["title"], "Landlord");
+    for path in ["/health", "/health/ready", "/metrics", "/.well-known/security.txt"] {
+        let operation = &doc["paths"][path]["get"];
+        assert!(operation.is_object(), "{path} missing from the document");
+        assert!(operation["responses"]["200"].is_object(), "{path} has no 200");
+    }
+    let ready_503 = &doc["paths"]["/health/ready"]["get"]["responses"]["503"];
+    assert!(ready_503["content"]["application/json"]["schema"].is_object());
+    assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
+    // Test-only routes are never published.
+    assert!(doc["paths"].get("/__test/panic").is_none());
+}
+
+#[tokio::test]
+async fn docs_serve_an_interactive_page_from_the_binary() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let response = app.get("/docs/").await;
+    assert_eq!(response.status(), 200);
+    assert!(response.headers()["content-type"]
+        .to_str()
+        .unwrap()
+        .starts_with("text/html"));
+    let html = response.text().await.unwrap();
+    assert!(html.contains("swagger"), "{html}");
+    // Its assets come from this server, not a CDN.
+    assert!(!html.contains("https://"), "external asset in {html}");
+    let initializer = app.get("/docs/swagger-initializer.js").await;
+    assert_eq!(initializer.status(), 200);
+    assert!(initializer.text().await.unwrap().contains("/openapi.json"));
+    assert_eq!(app.get("/docs/swagger-ui-bundle.js").await.status(), 200);
+}

@@ -1,0 +1,246 @@
+//! The `landlord` binary as an operator runs it: subcommands, bad
+//! configuration, log lines, graceful shutdown on SIGTERM.
+
+use std::io::{BufRead, BufReader};
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use tempfile::TempDir;
+
+const BINARY: &str = env!("CARGO_BIN_EXE_landlord");
+
+/// A command for the binary with a clean environment and a throwaway data
+/// directory.
+fn landlord(data_dir: &TempDir) -> Command {
+    let mut command = Command::new(BINARY);
+    command
+        .env_clear()
+        .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+        .env("LANDLORD_DATA_DIR", data_dir.path())
+        .env("LANDLORD_LISTEN", "127.0.0.1:0")
+        .current_dir(data_dir.path());
+    command
+}
+
+/// A running server whose JSON log lines arrive on a channel.
+struct Running {
+    child: Child,
+    address: String,
+    /// Lines logged before the server listened.
+    startup_lines: Vec<String>,
+    lines: mpsc::Receiver<String>,
+}
+
+fn start(mut command: Command) -> Running {
+    let mut child = command
+        .env("LANDLORD_LOG_FORMAT", "json")
+        .env("LANDLORD_ENABLE_TEST_ROUTES", "true")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::inherit())
+        .spawn()
+        .expect("the binary starts");
+    let stdout = child.stdout.take().expect("stdout");
+    let (sender, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if sender.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut startup_lines = Vec::new();
+    let address = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the server logs that it listens");
+        if line.contains("landlord is listening") {
+            let value: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
+            break value["address"].as_str().expect("address field").to_string();
+        }
+        startup_lines.push(line);
+    };
+    Running {
+        child,
+        address,
+        startup_lines,
+        lines,
+    }
+}
+
+fn send_sigterm(child: &Child) {
+    let status = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .expect("kill runs");
+    assert!(status.success());
+}
+
+fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+    for _ in 0..300 {
+        if let Some(status) = child.try_wait().expect("wait") {
+            return status;
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let _ = child.kill();
+    panic!("the server did not exit within 15 s");
+}
+
+#[test]
+fn help_explains_the_subcommands() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = landlord(&dir).arg("--help").output().unwrap();
+    assert!(output.status.success());
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("serve"), "{text}");
+    assert!(text.contains("migrate"), "{text}");
+    assert!(text.contains("--config"), "{text}");
+}
+
+#[test]
+fn migrate_applies_the_schema_and_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = landlord(&dir).arg("migrate").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    assert!(dir.path().join("landlord.db").is_file());
+    // Running it again is harmless.
+    let again = landlord(&dir).arg("migrate").output().unwrap();
+    assert!(again.status.success(), "{again:?}");
+}
+
+#[test]
+fn bad_configuration_stops_the_start_naming_the_setting() {
+    let dir = tempfile::tempdir().unwrap();
+    let cases = [
+        ("LANDLORD_LISTEN", "not-an-address", "listen"),
+        ("DATABASE_URL", "mysql://localhost/db", "database_url"),
+        ("LANDLORD_BODY_LIMIT_BYTES", "lots", "body_limit_bytes"),
+        ("LANDLORD_LOG_FORMAT", "xml", "log_format"),
+        ("LANDLORD_LISTN", "127.0.0.1:1", "listn"),
+    ];
+    for (variable, value, setting) in cases {
+        let output = landlord(&dir).env(variable, value).output().unwrap();
+        assert!(!output.status.success(), "{variable}={value} was accepted");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(stderr.contains(setting), "{variable}: {stderr}");
+    }
+    let output = landlord(&dir)
+        .args(["--config", "/nonexistent/landlord.toml"])
+        .output()
+        .unwrap();
+    assert!(!output.status.success());
+    assert!(String::from_utf8_lossy(&output.stderr).contains("does not exist"));
+}
+
+#[test]
+fn a_configuration_file_is_read_and_the_environment_overrides_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    std::fs::write(
+        &file,
+        "security_contact = \"mailto:file@landlord.test\"\nbody_limit_bytes = 4096\n",
+    )
+    .unwrap();
+    let mut command = landlord(&dir);
+    command
+        .arg("--config")
+        .arg(&file)
+        .env("LANDLORD_SECURITY_CONTACT", "mailto:env@landlord.test");
+    let mut server = start(command);
+    let text = http_get(&server.address, "/.well-known/security.txt");
+    assert!(text.contains("mailto:env@landlord.test"), "{text}");
+    send_sigterm(&server.child);
+    assert!(wait_for_exit(&mut server.child).success());
+}
+
+#[test]
+fn a_fresh_start_generates_and_keeps_the_signing_key_with_a_warning() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(landlord(&dir));
+    let key_file = dir.path().join("secrets").join("token_signing_key");
+    assert!(key_file.is_file());
+    let key = std::fs::read_to_string(&key_file).unwrap();
+    send_sigterm(&server.child);
+    assert!(wait_for_exit(&mut server.child).success());
+    assert!(
+        server
+            .startup_lines
+            .iter()
+            .any(|l| l.contains("WARN") && l.contains("generated one")),
+        "warning about the generated key: {:#?}",
+        server.startup_lines
+    );
+    let mut again = start(landlord(&dir));
+    assert_eq!(std::fs::read_to_string(&key_file).unwrap(), key, "key kept");
+    send_sigterm(&again.child);
+    assert!(wait_for_exit(&mut again.child).success());
+}
+
+#[test]
+fn every_log_line_of_a_request_carries_its_request_id() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(landlord(&dir));
+    let response = raw_request(
+        &server.address,
+        "GET /__test/panic HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-me-77\r\nConnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 500"), "{response}");
+    send_sigterm(&server.child);
+    assert!(wait_for_exit(&mut server.child).success());
+    let lines: Vec<String> = server.lines.try_iter().collect();
+    let of_request: Vec<&String> = lines.iter().filter(|l| l.contains("/__test/panic")).collect();
+    assert!(of_request.len() >= 2, "expected the error and the access log: {lines:#?}");
+    for line in &of_request {
+        let value: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert_eq!(value["span"]["request_id"], "trace-me-77", "{line}");
+    }
+    assert!(
+        of_request.iter().any(|l| l.contains("deliberate panic")),
+        "the panic is logged: {lines:#?}"
+    );
+}
+
+#[test]
+fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(landlord(&dir));
+    let address = server.address.clone();
+    let slow = std::thread::spawn(move || {
+        raw_request(
+            &address,
+            "GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        )
+    });
+    // Let the request reach the handler, then ask the server to stop.
+    std::thread::sleep(Duration::from_millis(400));
+    send_sigterm(&server.child);
+    let response = slow.join().expect("the slow request thread");
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    assert!(response.contains("\"data\":1500"), "{response}");
+    let status = wait_for_exit(&mut server.child);
+    assert_eq!(status.code(), Some(0));
+    // And no new connection is accepted afterwards.
+    assert!(std::net::TcpStream::connect(&server.address).is_err());
+}
+
+/// Sends raw HTTP/1.1 and reads the whole answer (the request must ask for
+/// `Connection: close`).
+fn raw_request(address: &str, request: &str) -> String {
+    use std::io::{Read, Write};
+    let mut stream = std::net::TcpStream::connect(address).expect("connect");
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read answer");
+    response
+}
+
+fn http_get(address: &str, path: &str) -> String {
+    raw_request(
+        address,
+        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+    )
+}

@@ -1,0 +1,157 @@
+//! One running server per test.
+
+use std::io::Write;
+use std::net::SocketAddr;
+
+use landlord::Application;
+use landlord_core::config::DatabaseKind;
+use landlord_core::{Config, Db};
+use serde_json::Value;
+use tempfile::TempDir;
+
+use super::postgres;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+/// A server running in this process, its data directory and an HTTP client.
+pub struct TestApp {
+    pub address: SocketAddr,
+    pub client: reqwest::Client,
+    pub backend: Backend,
+    pub db: Db,
+    // Removed when the test ends.
+    _data_dir: TempDir,
+}
+
+/// True where skipping is not allowed: under CI every backend must run.
+pub fn services_required() -> bool {
+    std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0")
+}
+
+/// Says, past the test harness's output capture, that a test was skipped.
+pub fn report_skip(test: &str, why: &str) {
+    let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
+}
+
+/// The configuration tests start from: random port, throwaway data dir,
+/// quiet logs, test routes on.
+pub fn test_config(data_dir: &TempDir) -> Config {
+    Config {
+        listen: "127.0.0.1:0".into(),
+        data_dir: data_dir.path().to_path_buf(),
+        log_level: "warn".into(),
+        enable_test_routes: true,
+        ..Config::default()
+    }
+}
+
+impl TestApp {
+    /// Starts a server on `backend` with the default test configuration.
+    pub async fn spawn(backend: Backend) -> TestApp {
+        Self::spawn_with(backend, |_| {}).await
+    }
+
+    /// Starts a PostgreSQL-backed server, or reports `test` skipped.
+    pub async fn spawn_postgres(test: &str) -> Option<TestApp> {
+        match postgres::cluster() {
+            Ok(_) => Some(Self::spawn(Backend::Postgres).await),
+            Err(why) if services_required() => {
+                panic!("{test}: PostgreSQL is required under CI but unavailable: {why}")
+            }
+            Err(why) => {
+                report_skip(test, &why);
+                None
+            }
+        }
+    }
+
+    /// Starts a server after letting `adjust` change the configuration.
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+        let data_dir = tempfile::tempdir().expect("temporary directory");
+        let mut config = test_config(&data_dir);
+        if backend == Backend::Postgres {
+            config.database_url = Some(fresh_postgres_database().await);
+        }
+        adjust(&mut config);
+        let app = Application::build(config.clone())
+            .await
+            .expect("the application starts");
+        let address = app.address();
+        let db = app.state().db.clone();
+        tokio::spawn(app.run_until(std::future::pending()));
+        TestApp {
+            address,
+            client: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .expect("HTTP client"),
+            backend,
+
+            db,
+            _data_dir: data_dir,
+        }
+    }
+
+    pub fn url(&self, path: &str) -> String {
+        format!("http://{}{}", self.address, path)
+    }
+
+    pub async fn get(&self, path: &str) -> reqwest::Response {
+        self.client
+            .get(self.url(path))
+            .send()
+            .await
+            .expect("request sent")
+    }
+
+    pub async fn post_json(&self, path: &str, body: &Value) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .json(body)
+            .send()
+            .await
+            .expect("request sent")
+    }
+}
+
+/// Creates an empty database in the shared cluster and returns its URL.
+async fn fresh_postgres_database() -> String {
+    let cluster = postgres::cluster().expect("cluster checked by the caller");
+    let name = format!("t_{}", uuid::Uuid::new_v4().simple());
+    let admin = Db::connect_url(&cluster.url("postgres"), DatabaseKind::Postgres, 1)
+        .await
+        .expect("connect to the cluster");
+    admin
+        .execute_raw(&format!("CREATE DATABASE {name}"))
+        .await
+        .expect("create the test database");
+    admin.close().await;
+    cluster.url(&name)
+}
+
+/// Reads a response as JSON, failing the test with the body when it is not.
+pub async fn json(response: reqwest::Response) -> Value {
+    let text = response.text().await.expect("response body");
+    serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
+}
+
+/// Asserts the error envelope: status, code, and a request id.
+pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
+    assert_eq!(response.status().as_u16(), status, "status");
+    let request_id = response
+        .headers()
+        .get("x-request-id")
+        .and_then(|v| v.to_str().ok())
+        .map(String::from)
+        .expect("X-Request-Id header");
+    let body = json(response).await;
+    assert_eq!(body["success"], false, "{body}");
+    assert_eq!(body["error"]["code"], code, "{body}");
+    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert_eq!(body["error"]["request_id"], request_id.as_str(), "{body}");
+    body
+}
