@@ -136,7 +136,9 @@ mod tests {
     async fn migrations_apply_twice_on_sqlite_with_foreign_keys_on() {
         let dir = tempfile::tempdir().unwrap();
         let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2).await.unwrap();
+        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
+            .await
+            .unwrap();
         db.migrate().await.unwrap();
         db.migrate().await.unwrap();
         let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")

@@ -74,7 +74,8 @@ mod tests {
     #[test]
     fn a_configured_secret_wins() {
         let dir = tempfile::tempdir().unwrap();
-        let (value, source) = resolve_secret(Some("x".repeat(40).as_str()), dir.path(), "key").unwrap();
+        let (value, source) =
+            resolve_secret(Some("x".repeat(40).as_str()), dir.path(), "key").unwrap();
         assert_eq!(source, SecretSource::Configured);
         assert_eq!(value.len(), 40);
         assert!(!dir.path().join("secrets").exists());

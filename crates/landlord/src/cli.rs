@@ -13,7 +13,13 @@ use clap::{Parser, Subcommand};
 #[command(name = "landlord", version, about, long_about)]
 pub struct Cli {
     /// TOML configuration file [default: ./landlord.toml when it exists]
-    #[arg(long, short, global = true, env = "LANDLORD_CONFIG", value_name = "FILE")]
+    #[arg(
+        long,
+        short,
+        global = true,
+        env = "LANDLORD_CONFIG",
+        value_name = "FILE"
+    )]
     pub config: Option<PathBuf>,
 
     #[command(subcommand)]

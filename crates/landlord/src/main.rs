@@ -29,7 +29,10 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
-            tracing::error!(error = format!("{error:#}"), "landlord stopped with an error");
+            tracing::error!(
+                error = format!("{error:#}"),
+                "landlord stopped with an error"
+            );
             eprintln!("landlord: {error:#}");
             ExitCode::FAILURE
         }

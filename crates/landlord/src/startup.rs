@@ -103,7 +103,9 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
         None => None,
     };
     if config.enable_test_routes {
-        tracing::warn!("enable_test_routes is on: /__test routes are mounted; never do this in production");
+        tracing::warn!(
+            "enable_test_routes is on: /__test routes are mounted; never do this in production"
+        );
     }
     Ok(AppState {
         config: Arc::new(config),

@@ -27,13 +27,17 @@ where
                 "the request body must be JSON, sent with Content-Type: application/json",
             ));
         }
-        let bytes = Bytes::from_request(request, state).await.map_err(|rejection| {
-            if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
-                ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
-            } else {
-                ApiError::bad_request(format!("the request body could not be read: {rejection}"))
-            }
-        })?;
+        let bytes = Bytes::from_request(request, state)
+            .await
+            .map_err(|rejection| {
+                if rejection.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::from_status(StatusCode::PAYLOAD_TOO_LARGE)
+                } else {
+                    ApiError::bad_request(format!(
+                        "the request body could not be read: {rejection}"
+                    ))
+                }
+            })?;
         parse_json(&bytes).map(Json)
     }
 }
@@ -45,8 +49,14 @@ fn is_json(request: &Request) -> bool {
     let Ok(text) = value.to_str() else {
         return false;
     };
-    let essence = text.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = text
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Parses a JSON body, telling syntax errors (400) from content errors (422).

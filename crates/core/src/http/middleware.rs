@@ -93,11 +93,7 @@ fn cors(config: &Config) -> CorsLayer {
         AllowOrigin::any()
     } else {
         // Validated at configuration time.
-        AllowOrigin::list(
-            origins
-                .iter()
-                .filter_map(|o| HeaderValue::from_str(o).ok()),
-        )
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
     };
     CorsLayer::new()
         .allow_origin(allow_origin)

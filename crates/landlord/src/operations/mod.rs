@@ -123,7 +123,10 @@ async fn redis_answers(client: &redis::Client) -> bool {
 )]
 pub async fn metrics() -> impl IntoResponse {
     (
-        [(header::CONTENT_TYPE, "text/plain; version=0.0.4; charset=utf-8")],
+        [(
+            header::CONTENT_TYPE,
+            "text/plain; version=0.0.4; charset=utf-8",
+        )],
         landlord_core::telemetry::render_metrics(),
     )
 }

@@ -17,7 +17,10 @@ async fn unknown_routes_answer_404_in_the_envelope() {
 async fn a_wrong_method_answers_405_in_the_envelope() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let response = app.client.delete(app.url("/health")).send().await.unwrap();
-    assert!(response.headers().contains_key("allow"), "Allow header kept");
+    assert!(
+        response.headers().contains_key("allow"),
+        "Allow header kept"
+    );
     assert_error(response, 405, "METHOD_NOT_ALLOWED").await;
 }
 
@@ -33,7 +36,10 @@ async fn malformed_json_answers_400_saying_what_is_wrong() {
         .await
         .unwrap();
     let body = assert_error(response, 400, "VALIDATION_ERROR").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("not valid JSON"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not valid JSON"));
 }
 
 #[tokio::test]
@@ -48,7 +54,10 @@ async fn a_wrong_content_type_answers_400() {
         .await
         .unwrap();
     let body = assert_error(response, 400, "VALIDATION_ERROR").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("application/json"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("application/json"));
 }
 
 #[tokio::test]
@@ -75,13 +84,19 @@ async fn a_missing_or_mistyped_field_is_named() {
         .await;
     assert_eq!(response.status(), 200);
     let body = json(response).await;
-    assert_eq!(body, json!({"success": true, "data": {"message": "hi", "count": 2}}));
+    assert_eq!(
+        body,
+        json!({"success": true, "data": {"message": "hi", "count": 2}})
+    );
 }
 
 #[tokio::test]
 async fn a_2_mib_body_answers_413_in_the_envelope() {
     let app = TestApp::spawn(Backend::Sqlite).await;
-    let big = format!(r#"{{"message": "{}", "count": 1}}"#, "x".repeat(2 * 1024 * 1024));
+    let big = format!(
+        r#"{{"message": "{}", "count": 1}}"#,
+        "x".repeat(2 * 1024 * 1024)
+    );
     let response = app
         .client
         .post(app.url("/__test/echo"))
@@ -113,7 +128,10 @@ async fn a_2_mib_body_answers_413_in_the_envelope() {
 async fn the_body_limit_is_configurable() {
     let app = TestApp::spawn_with(Backend::Sqlite, |c| c.body_limit_bytes = 64).await;
     let response = app
-        .post_json("/__test/echo", &json!({"message": "y".repeat(100), "count": 1}))
+        .post_json(
+            "/__test/echo",
+            &json!({"message": "y".repeat(100), "count": 1}),
+        )
         .await;
     assert_error(response, 413, "PAYLOAD_TOO_LARGE").await;
     let response = app
@@ -128,7 +146,10 @@ async fn a_panicking_handler_answers_500_without_internals_and_the_server_keeps_
     let body = assert_error(app.get("/__test/panic").await, 500, "INTERNAL_ERROR").await;
     let text = body.to_string();
     assert!(!text.contains("deliberate"), "panic message leaked: {text}");
-    assert!(!text.contains("test_routes"), "source location leaked: {text}");
+    assert!(
+        !text.contains("test_routes"),
+        "source location leaked: {text}"
+    );
     let response = app.get("/health").await;
     assert_eq!(response.status(), 200);
 }
@@ -142,7 +163,10 @@ async fn a_request_over_the_timeout_answers_503_in_the_envelope() {
         "SERVICE_UNAVAILABLE",
     )
     .await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("in time"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("in time"));
 }
 
 #[tokio::test]
@@ -168,7 +192,10 @@ async fn request_ids_are_echoed_or_generated() {
     assert_eq!(body["error"]["request_id"], "client-chosen-43");
 
     let generated = app.get("/health").await;
-    let id = generated.headers()["x-request-id"].to_str().unwrap().to_string();
+    let id = generated.headers()["x-request-id"]
+        .to_str()
+        .unwrap()
+        .to_string();
     assert!(uuid::Uuid::parse_str(&id).is_ok(), "generated id {id}");
 
     // Garbage is replaced, not echoed.
@@ -192,9 +219,18 @@ async fn security_headers_are_on_every_answer() {
         assert_eq!(headers["x-content-type-options"], "nosniff", "{path}");
         assert_eq!(headers["x-frame-options"], "DENY", "{path}");
         assert_eq!(headers["x-xss-protection"], "1; mode=block", "{path}");
-        assert_eq!(headers["strict-transport-security"], "max-age=31536000", "{path}");
-        assert_eq!(headers["content-security-policy"], "default-src 'self'", "{path}");
-        assert_eq!(headers["referrer-policy"], "strict-origin-when-cross-origin", "{path}");
+        assert_eq!(
+            headers["strict-transport-security"], "max-age=31536000",
+            "{path}"
+        );
+        assert_eq!(
+            headers["content-security-policy"], "default-src 'self'",
+            "{path}"
+        );
+        assert_eq!(
+            headers["referrer-policy"], "strict-origin-when-cross-origin",
+            "{path}"
+        );
     }
 }
 
@@ -222,14 +258,19 @@ async fn cors_follows_the_configured_allowlist() {
         .send()
         .await
         .unwrap();
-    assert!(!refused.headers().contains_key("access-control-allow-origin"));
+    assert!(!refused
+        .headers()
+        .contains_key("access-control-allow-origin"));
 
     let preflight = app
         .client
         .request(reqwest::Method::OPTIONS, app.url("/api/v1/keys"))
         .header("origin", "https://app.example.com")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization,content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
         .send()
         .await
         .unwrap();
@@ -251,5 +292,7 @@ async fn no_origin_is_allowed_by_default() {
         .send()
         .await
         .unwrap();
-    assert!(!response.headers().contains_key("access-control-allow-origin"));
+    assert!(!response
+        .headers()
+        .contains_key("access-control-allow-origin"));
 }

@@ -38,7 +38,10 @@ async fn ready_answers_503_naming_the_database_when_it_is_down(app: TestApp) {
     // Closing the pool is what the server sees when the database goes away.
     app.db.close().await;
     let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
-    assert!(body["error"]["message"].as_str().unwrap().contains("database"));
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("database"));
     assert_eq!(body["error"]["details"]["checks"]["database"], "down");
     // Liveness does not depend on the database.
     assert_eq!(app.get("/health").await.status(), 200);
@@ -131,8 +134,14 @@ async fn metrics_count_requests_by_route_method_and_status() {
         .unwrap_or_else(|| panic!("no /health counter in:\n{text}"));
     let count: f64 = health_line.rsplit(' ').next().unwrap().parse().unwrap();
     assert!(count >= 3.0, "{health_line}");
-    assert!(text.contains("http_request_duration_seconds_bucket{"), "histogram");
-    assert!(text.contains("process_resident_memory_bytes"), "process figures");
+    assert!(
+        text.contains("http_request_duration_seconds_bucket{"),
+        "histogram"
+    );
+    assert!(
+        text.contains("process_resident_memory_bytes"),
+        "process figures"
+    );
     // Unknown paths are not used as labels (cardinality stays bounded).
     assert!(!text.contains("/api/v1/nowhere"));
 }
@@ -161,12 +170,24 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), 200);
     let doc = json(response).await;
-    assert!(doc["openapi"].as_str().unwrap().starts_with("3.1"), "{}", doc["openapi"]);
+    assert!(
+        doc["openapi"].as_str().unwrap().starts_with("3.1"),
+        "{}",
+        doc["openapi"]
+    );
     assert_eq!(doc["info"]["title"], "Landlord");
-    for path in ["/health", "/health/ready", "/metrics", "/.well-known/security.txt"] {
+    for path in [
+        "/health",
+        "/health/ready",
+        "/metrics",
+        "/.well-known/security.txt",
+    ] {
         let operation = &doc["paths"][path]["get"];
         assert!(operation.is_object(), "{path} missing from the document");
-        assert!(operation["responses"]["200"].is_object(), "{path} has no 200");
+        assert!(
+            operation["responses"]["200"].is_object(),
+            "{path} has no 200"
+        );
     }
     let ready_503 = &doc["paths"]["/health/ready"]["get"]["responses"]["503"];
     assert!(ready_503["content"]["application/json"]["schema"].is_object());

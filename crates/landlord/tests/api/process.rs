@@ -56,7 +56,10 @@ fn start(mut command: Command) -> Running {
             .expect("the server logs that it listens");
         if line.contains("landlord is listening") {
             let value: serde_json::Value = serde_json::from_str(&line).expect("JSON log line");
-            break value["address"].as_str().expect("address field").to_string();
+            break value["address"]
+                .as_str()
+                .expect("address field")
+                .to_string();
         }
         startup_lines.push(line);
     };
@@ -189,8 +192,14 @@ fn every_log_line_of_a_request_carries_its_request_id() {
     send_sigterm(&server.child);
     assert!(wait_for_exit(&mut server.child).success());
     let lines: Vec<String> = server.lines.try_iter().collect();
-    let of_request: Vec<&String> = lines.iter().filter(|l| l.contains("/__test/panic")).collect();
-    assert!(of_request.len() >= 2, "expected the error and the access log: {lines:#?}");
+    let of_request: Vec<&String> = lines
+        .iter()
+        .filter(|l| l.contains("/__test/panic"))
+        .collect();
+    assert!(
+        of_request.len() >= 2,
+        "expected the error and the access log: {lines:#?}"
+    );
     for line in &of_request {
         let value: serde_json::Value = serde_json::from_str(line).unwrap();
         assert_eq!(value["span"]["request_id"], "trace-me-77", "{line}");

@@ -151,7 +151,12 @@ pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) 
     let body = json(response).await;
     assert_eq!(body["success"], false, "{body}");
     assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(body["error"]["message"].as_str().is_some_and(|m| !m.is_empty()), "{body}");
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()),
+        "{body}"
+    );
     assert_eq!(body["error"]["request_id"], request_id.as_str(), "{body}");
     body
 }

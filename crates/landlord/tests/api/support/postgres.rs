@@ -16,7 +16,10 @@ pub struct Cluster {
 
 impl Cluster {
     pub fn url(&self, database: &str) -> String {
-        format!("postgres://{}@127.0.0.1:{}/{}", self.user, self.port, database)
+        format!(
+            "postgres://{}@127.0.0.1:{}/{}",
+            self.user, self.port, database
+        )
     }
 }
 
@@ -95,7 +98,16 @@ fn start() -> Result<Cluster, String> {
     let output = command_as_owner(root, &bin.join("initdb"))
         .arg("-D")
         .arg(&data)
-        .args(["-U", user, "-A", "trust", "-E", "UTF8", "--no-sync", "--no-instructions"])
+        .args([
+            "-U",
+            user,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+            "--no-instructions",
+        ])
         .output()
         .map_err(|e| format!("initdb: {e}"))?;
     if !output.status.success() {

@@ -1,0 +1,104 @@
+#!/usr/bin/env bash
+# Benchmarks the release server and writes BENCHMARKS.md.
+#
+# Builds `landlord --release`, starts it on a throwaway SQLite data
+# directory, and measures with `oha` (installed with `cargo install oha`
+# when missing):
+#   - time from process start to the first successful GET /health
+#   - idle resident memory
+#   - GET /health throughput and latency at 64 connections
+#
+# Usage: bash bench/run.sh [seconds per load run, default 10]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+duration="${1:-10}"
+connections=64
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/landlord-target}"
+
+if ! command -v oha >/dev/null; then
+    echo "== installing oha"
+    cargo install oha --locked
+fi
+for tool in jq curl; do
+    command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install $tool)"; exit 1; }
+done
+
+echo "== building the release server"
+cargo build --release --quiet
+binary="$CARGO_TARGET_DIR/release/landlord"
+
+data_dir="$(mktemp -d)"
+port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
+base="http://127.0.0.1:$port"
+cleanup() {
+    [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
+    rm -rf "$data_dir"
+}
+trap cleanup EXIT
+
+echo "== starting the server on $base"
+start_ns="$(date +%s%N)"
+LANDLORD_LISTEN="127.0.0.1:$port" LANDLORD_DATA_DIR="$data_dir" LANDLORD_LOG_LEVEL=warn \
+    "$binary" serve >"$data_dir/server.log" 2>&1 &
+server_pid=$!
+until curl -fsS "$base/health" >/dev/null 2>&1; do
+    kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; exit 1; }
+    sleep 0.005
+done
+ready_ns="$(date +%s%N)"
+startup_ms=$(( (ready_ns - start_ns) / 1000000 ))
+
+sleep 2
+idle_rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
+
+# Runs oha against a URL and prints "rps p50_ms p99_ms".
+load() {
+    oha -z "${duration}s" -c "$connections" --no-tui --output-format json "$@" \
+        | jq -r '[.summary.requestsPerSec, (.latencyPercentiles.p50 * 1000), (.latencyPercentiles.p99 * 1000), (.statusCodeDistribution | to_entries | map("\(.key):\(.value)") | join(" "))] | @tsv'
+}
+
+echo "== warming up"
+oha -z 2s -c "$connections" --no-tui "$base/health" >/dev/null
+
+echo "== GET /health for ${duration}s at $connections connections"
+read -r health_rps health_p50 health_p99 health_codes < <(load "$base/health")
+
+kill -TERM "$server_pid"
+wait "$server_pid" || true
+server_pid=""
+
+cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+cores="$(nproc)"
+memory="$(free -h | awk '/Mem:/ {print $2}')"
+printf -v health_rps_fmt "%.0f" "$health_rps"
+printf -v health_p50_fmt "%.3f" "$health_p50"
+printf -v health_p99_fmt "%.3f" "$health_p99"
+idle_rss_mib="$(awk -v k="$idle_rss_kib" 'BEGIN {printf "%.1f", k/1024}')"
+
+cat > BENCHMARKS.md <<MD
+# Benchmarks
+
+Written by \`bash bench/run.sh\` on $(date -u +%Y-%m-%d). Every figure comes from
+one run of the release server on an embedded SQLite file, loaded by \`oha\`
+over loopback on the same machine (the load generator shares the cores).
+
+Machine: $cores cores ($cpu), $memory memory, $(uname -sr).
+
+## Start-up and idle
+
+| figure | value |
+| --- | --- |
+| start of the process to the first successful \`GET /health\` (migrations on a new database included) | $startup_ms ms |
+| idle resident memory (VmRSS, 2 s after start) | $idle_rss_mib MiB |
+
+## Throughput at $connections connections, ${duration} s
+
+| route | requests/s | p50 | p99 | answers |
+| --- | ---: | ---: | ---: | --- |
+| \`GET /health\` (bare) | $health_rps_fmt | $health_p50_fmt ms | $health_p99_fmt ms | $health_codes |
+
+Targets (DESIGN.md §12): idle under 30 MiB; start-up under 1 s on SQLite.
+MD
+echo "== wrote BENCHMARKS.md"
+cat BENCHMARKS.md
