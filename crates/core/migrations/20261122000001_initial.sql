@@ -214,7 +214,7 @@ CREATE TABLE jobs (
     payload      TEXT NOT NULL,
     status       TEXT NOT NULL CHECK (status IN ('pending', 'running', 'done', 'dead')),
     attempts     BIGINT NOT NULL DEFAULT 0,
-    max_attempts BIGINT NOT NULL,
+    max_attempts BIGINT,                       -- NULL: the configured jobs_max_attempts
     run_at       BIGINT NOT NULL,
     locked_by    TEXT,
     locked_until BIGINT,

@@ -60,6 +60,9 @@ pub struct Config {
     pub redis_url: Option<String>,
     /// The URL clients reach this server at (used in links and security.txt).
     pub public_url: String,
+    /// The customer dashboard that receives links from mails (verification,
+    /// password reset, invitations); `public_url` when unset.
+    pub app_url: Option<String>,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `landlord=debug,sqlx=warn`.
@@ -75,8 +78,47 @@ pub struct Config {
     pub security_contact: String,
     /// Key that signs access tokens; generated in `data_dir` when unset.
     pub token_signing_key: Option<String>,
+    /// Lifetime of an access token (JWT), in seconds.
+    pub access_token_ttl_secs: u64,
+    /// Lifetime of a refresh token, in days.
+    pub refresh_token_ttl_days: u64,
+    /// Take the client address from `X-Forwarded-For` (behind a proxy only).
+    pub trust_forwarded_for: bool,
+    /// Failed logins allowed per account within the window.
+    pub login_max_failures_per_account: u32,
+    /// Failed logins allowed per client address within the window.
+    pub login_max_failures_per_ip: u32,
+    /// Window over which failed logins are counted, in seconds.
+    pub login_failure_window_secs: u64,
+    /// SMTP server for mail; unset writes mail as files in `data_dir/mail`.
+    pub smtp_host: Option<String>,
+    pub smtp_port: u16,
+    pub smtp_username: Option<String>,
+    pub smtp_password: Option<String>,
+    /// `starttls`, `tls` (implicit, usually port 465) or `none`.
+    pub smtp_tls: SmtpTls,
+    /// Sender of every mail, e.g. `Acme <no-reply@acme.test>`.
+    pub mail_from: String,
+    /// How often each instance looks for due background jobs, in ms.
+    pub jobs_poll_interval_ms: u64,
+    /// First retry delay of a failed job, doubled at each attempt, in ms.
+    pub jobs_backoff_base_ms: u64,
+    /// Attempts before a job is dead-lettered.
+    pub jobs_max_attempts: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
+}
+
+/// How the SMTP connection is secured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SmtpTls {
+    /// Plain connection upgraded with STARTTLS (required).
+    Starttls,
+    /// TLS from the first byte.
+    Tls,
+    /// No encryption: only for a relay on the same host or network.
+    None,
 }
 
 impl Default for Config {
@@ -88,6 +130,7 @@ impl Default for Config {
             database_max_connections: 10,
             redis_url: None,
             public_url: "http://127.0.0.1:8080".into(),
+            app_url: None,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
             body_limit_bytes: 1024 * 1024,
@@ -95,6 +138,21 @@ impl Default for Config {
             cors_allowed_origins: Vec::new(),
             security_contact: "mailto:security@example.com".into(),
             token_signing_key: None,
+            access_token_ttl_secs: 15 * 60,
+            refresh_token_ttl_days: 30,
+            trust_forwarded_for: false,
+            login_max_failures_per_account: 5,
+            login_max_failures_per_ip: 20,
+            login_failure_window_secs: 15 * 60,
+            smtp_host: None,
+            smtp_port: 587,
+            smtp_username: None,
+            smtp_password: None,
+            smtp_tls: SmtpTls::Starttls,
+            mail_from: "Landlord <no-reply@localhost>".into(),
+            jobs_poll_interval_ms: 1000,
+            jobs_backoff_base_ms: 2000,
+            jobs_max_attempts: 8,
             enable_test_routes: false,
         }
     }
@@ -166,6 +224,14 @@ impl Config {
                 "must start with http:// or https://",
             ));
         }
+        if let Some(url) = self.app_url.as_deref() {
+            if !(url.starts_with("http://") || url.starts_with("https://")) {
+                return Err(ConfigError::new(
+                    "app_url",
+                    "must start with http:// or https://",
+                ));
+            }
+        }
         tracing_subscriber::EnvFilter::try_new(&self.log_level)
             .map_err(|e| ConfigError::new("log_level", format!("not a valid filter: {e}")))?;
         if self.body_limit_bytes == 0 {
@@ -190,6 +256,42 @@ impl Config {
                     "must be at least 32 characters long",
                 ));
             }
+        }
+        for (setting, value) in [
+            ("access_token_ttl_secs", self.access_token_ttl_secs),
+            ("refresh_token_ttl_days", self.refresh_token_ttl_days),
+            ("login_failure_window_secs", self.login_failure_window_secs),
+            ("jobs_poll_interval_ms", self.jobs_poll_interval_ms),
+            ("jobs_backoff_base_ms", self.jobs_backoff_base_ms),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
+        }
+        for (setting, value) in [
+            (
+                "login_max_failures_per_account",
+                self.login_max_failures_per_account,
+            ),
+            ("login_max_failures_per_ip", self.login_max_failures_per_ip),
+            ("jobs_max_attempts", self.jobs_max_attempts),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
+        }
+        if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
+            return Err(ConfigError::new(
+                "mail_from",
+                "must be an address such as `Acme <no-reply@acme.test>`",
+            ));
+        }
+        if self
+            .smtp_host
+            .as_deref()
+            .is_some_and(|h| h.trim().is_empty())
+        {
+            return Err(ConfigError::new("smtp_host", "must not be empty when set"));
         }
         Ok(())
     }
@@ -230,6 +332,14 @@ impl Config {
                 format!("sqlite://{}?mode=rwc", file.display())
             }
         }
+    }
+
+    /// Base of the links put in mails, without a trailing slash.
+    pub fn app_url(&self) -> &str {
+        self.app_url
+            .as_deref()
+            .unwrap_or(&self.public_url)
+            .trim_end_matches('/')
     }
 
     pub fn request_timeout(&self) -> Duration {

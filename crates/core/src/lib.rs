@@ -2,11 +2,13 @@
 //! type and its envelope, the HTTP baseline, telemetry.
 
 pub mod config;
+pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
 pub mod secrets;
 pub mod telemetry;
+pub mod time;
 
 pub use config::Config;
 pub use db::Db;

@@ -5,8 +5,9 @@ use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::Response;
 use axum::Router;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
-use utoipa::OpenApi;
+use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
 use crate::state::AppState;
@@ -21,12 +22,35 @@ invoices and payments.\n\nEvery JSON answer is an envelope: `{\"success\": true,
 or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"request_id\"}}`.",
         license(name = "Apache-2.0")
     ),
+    modifiers(&BearerSecurity),
     tags(
+        (name = "auth", description = "Accounts, sessions, email verification, password reset"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),
     components(schemas(landlord_core::error::ErrorEnvelope, landlord_core::error::ErrorCode))
 )]
 pub struct ApiDoc;
+
+/// Declares the `bearer` scheme that signed-in routes require.
+struct BearerSecurity;
+
+impl Modify for BearerSecurity {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .bearer_format("JWT")
+                    .description(Some(
+                        "Access token from /api/v1/auth/login, /register or /refresh",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
 
 impl ApiDoc {
     pub fn build() -> OpenApiDoc {

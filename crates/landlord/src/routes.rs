@@ -15,7 +15,8 @@ use crate::{operations, test_routes};
 /// Builds the application's router for `state`.
 pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
-    let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new();
+    let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new()
+        .merge(landlord_identity::routes::router().with_state(state.identity.clone()));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
         .nest("/api/v1", api_v1)

@@ -9,7 +9,11 @@ use anyhow::Context;
 use axum::Router;
 use landlord_core::secrets::{resolve_secret, SecretSource};
 use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
+use landlord_jobs::{Worker, WorkerBuilder, WorkerSettings};
+use landlord_mail::{MailJob, Mailer, MAIL_JOB};
 use tokio::net::TcpListener;
+use tokio_util::sync::CancellationToken;
 
 use crate::routes::build_router;
 use crate::state::AppState;
@@ -20,13 +24,14 @@ pub struct Application {
     router: Router,
     state: AppState,
     address: SocketAddr,
+    worker: Worker,
 }
 
 impl Application {
     /// Connects to the database, applies migrations, resolves secrets and
     /// binds the listening socket (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let state = build_state(config).await?;
+        let (state, worker) = build_state(config).await?;
         let listen = state.config.listen_addr()?;
         let listener = TcpListener::bind(listen)
             .await
@@ -38,6 +43,7 @@ impl Application {
             router,
             state,
             address,
+            worker,
         })
     }
 
@@ -55,23 +61,31 @@ impl Application {
     where
         F: Future<Output = ()> + Send + 'static,
     {
+        let stop_worker = CancellationToken::new();
+        let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
         tracing::info!(address = %self.address, "landlord is listening");
-        axum::serve(
+        let served = axum::serve(
             self.listener,
             self.router
                 .into_make_service_with_connect_info::<SocketAddr>(),
         )
         .with_graceful_shutdown(shutdown)
         .await
-        .context("the HTTP server failed")?;
+        .context("the HTTP server failed");
+        // The worker finishes the job in hand, then the pool closes.
+        stop_worker.cancel();
+        if let Err(error) = worker.await {
+            tracing::error!(%error, "the job worker ended abnormally");
+        }
         self.state.db.close().await;
+        served?;
         tracing::info!("landlord stopped");
         Ok(())
     }
 }
 
-/// Everything the handlers share, ready to serve.
-async fn build_state(config: Config) -> anyhow::Result<AppState> {
+/// Everything the handlers share, and the job worker, ready to run.
+async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker)> {
     // Install the metrics recorder before the first request is counted.
     landlord_core::telemetry::prometheus();
     let db = connect_and_migrate(&config).await?;
@@ -107,12 +121,25 @@ async fn build_state(config: Config) -> anyhow::Result<AppState> {
             "enable_test_routes is on: /__test routes are mounted; never do this in production"
         );
     }
-    Ok(AppState {
-        config: Arc::new(config),
+    let mailer = Mailer::from_config(&config).context("mail settings")?;
+    let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
+        .handle(MAIL_JOB, MailJob(Arc::new(mailer)))
+        .build();
+    let config = Arc::new(config);
+    let identity = IdentityState::new(
+        db.clone(),
+        config.clone(),
+        &token_signing_key,
+        worker.waker(),
+    );
+    let state = AppState {
+        config,
         db,
         redis,
         token_signing_key: Arc::new(token_signing_key),
-    })
+        identity,
+    };
+    Ok((state, worker))
 }
 
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {

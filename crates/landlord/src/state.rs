@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
 
 /// One instance's shared services. Cheap to clone.
 #[derive(Clone)]
@@ -14,6 +15,13 @@ pub struct AppState {
     pub redis: Option<redis::Client>,
     /// Signs access tokens (configured, or generated in the data directory).
     pub token_signing_key: Arc<String>,
+    pub identity: IdentityState,
+}
+
+impl FromRef<AppState> for IdentityState {
+    fn from_ref(state: &AppState) -> Self {
+        state.identity.clone()
+    }
 }
 
 impl FromRef<AppState> for Db {

@@ -9,7 +9,7 @@ use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::Router;
+use axum::{Extension, Router};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -19,6 +19,7 @@ use tracing::Span;
 
 use crate::config::Config;
 use crate::error::{ApiError, Enveloped};
+use crate::http::client::TrustForwardedFor;
 use crate::http::request_id::{assign_request_id, REQUEST_ID_HEADER};
 
 /// Wraps `router` in the baseline layers, configured from `config`.
@@ -42,6 +43,7 @@ pub fn apply_baseline(router: Router, config: &Config) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
+        .layer(Extension(TrustForwardedFor(config.trust_forwarded_for)))
         .layer(middleware::from_fn(assign_request_id))
 }
 

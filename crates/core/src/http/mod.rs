@@ -1,6 +1,7 @@
 //! The HTTP baseline shared by every feature: envelopes, extractors,
 //! request ids and the middleware stack.
 
+pub mod client;
 pub mod extract;
 pub mod middleware;
 pub mod request_id;

@@ -1,0 +1,162 @@
+//! Mail templates: for each, a subject, a plain-text body and an HTML body
+//! (extending `layout.html`), embedded in the binary from `templates/`.
+
+use std::sync::OnceLock;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::MailError;
+
+/// Every mail Landlord sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Template {
+    Welcome,
+    EmailVerification,
+    PasswordReset,
+    TeamInvitation,
+    Invoice,
+    PaymentReceipt,
+    OverduePayment,
+}
+
+impl Template {
+    pub const ALL: [Template; 7] = [
+        Template::Welcome,
+        Template::EmailVerification,
+        Template::PasswordReset,
+        Template::TeamInvitation,
+        Template::Invoice,
+        Template::PaymentReceipt,
+        Template::OverduePayment,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Template::Welcome => "welcome",
+            Template::EmailVerification => "email_verification",
+            Template::PasswordReset => "password_reset",
+            Template::TeamInvitation => "team_invitation",
+            Template::Invoice => "invoice",
+            Template::PaymentReceipt => "payment_receipt",
+            Template::OverduePayment => "overdue_payment",
+        }
+    }
+}
+
+/// A rendered mail.
+#[derive(Debug, Clone)]
+pub struct Rendered {
+    pub subject: String,
+    pub text: String,
+    pub html: String,
+}
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        [$(
+            (concat!($name, ".subject"), include_str!(concat!("../templates/", $name, ".subject"))),
+            (concat!($name, ".txt"), include_str!(concat!("../templates/", $name, ".txt"))),
+            (concat!($name, ".html"), include_str!(concat!("../templates/", $name, ".html"))),
+        )*]
+    };
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // A template asking for a value the caller did not give is a bug
+        // to surface (the job fails and says so), not a blank in a mail.
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        let files = template_files!(
+            "welcome",
+            "email_verification",
+            "password_reset",
+            "team_invitation",
+            "invoice",
+            "payment_receipt",
+            "overdue_payment",
+        );
+        let layout = ("layout.html", include_str!("../templates/layout.html"));
+        for (name, source) in files.into_iter().chain([layout]) {
+            if let Err(error) = env.add_template(name, source) {
+                // Templates are compiled into the binary and covered by
+                // tests; a syntax error here is a build defect.
+                tracing::error!(name, %error, "mail template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// Renders `template` with `context`.
+pub fn render(template: Template, context: &Value) -> Result<Rendered, MailError> {
+    let env = environment();
+    let part = |suffix: &str| -> Result<String, MailError> {
+        let name = format!("{}.{suffix}", template.as_str());
+        env.get_template(&name)
+            .and_then(|t| t.render(context))
+            .map_err(|e| MailError::Render {
+                template: name.clone(),
+                message: format!("{e:#}"),
+            })
+    };
+    Ok(Rendered {
+        subject: part("subject")?.trim().to_string(),
+        text: part("txt")?,
+        html: part("html")?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn full_context() -> Value {
+        serde_json::json!({
+            "name": "Ada <script>",
+            "organization_name": "Acme & Co",
+            "link": "https://app.test/x?token=t",
+            "token": "t",
+            "inviter_name": "Grace",
+            "role": "admin",
+            "period": "2026-10",
+            "plan": "starter",
+            "requests": 15000,
+            "amount": "$60.00",
+            "due_date": "2026-11-15",
+            "provider": "stripe",
+            "reference": "cs_123",
+        })
+    }
+
+    #[test]
+    fn every_template_renders_subject_text_and_html() {
+        for template in Template::ALL {
+            let rendered = render(template, &full_context())
+                .unwrap_or_else(|e| panic!("{}: {e}", template.as_str()));
+            assert!(!rendered.subject.is_empty(), "{}", template.as_str());
+            assert!(!rendered.subject.contains('\n'), "{}", template.as_str());
+            assert!(rendered.html.contains("<html"), "{}", template.as_str());
+            assert!(!rendered.text.contains("<p>"), "{}", template.as_str());
+        }
+    }
+
+    #[test]
+    fn html_is_escaped_and_text_is_not() {
+        let rendered = render(Template::Welcome, &full_context()).unwrap();
+        assert!(rendered.html.contains("Ada &lt;script&gt;"));
+        assert!(rendered.html.contains("Acme &amp; Co"));
+        assert!(rendered.text.contains("Acme & Co"));
+    }
+
+    #[test]
+    fn a_missing_value_is_an_error() {
+        let error =
+            render(Template::PasswordReset, &serde_json::json!({"name": "Ada"})).unwrap_err();
+        assert!(matches!(error, MailError::Render { .. }));
+    }
+}
