@@ -126,13 +126,26 @@ pub async fn role_in<'c, E: Executor<'c, Database = Any>>(
     Ok(role.and_then(|(r,)| Role::parse(&r)))
 }
 
-/// Every organization the user belongs to, oldest membership first.
+#[derive(sqlx::FromRow)]
+struct MembershipRow {
+    id: String,
+    name: String,
+    billing_email: Option<String>,
+    plan: String,
+    created_at: i64,
+    role: String,
+    joined_at: i64,
+}
+
+/// Every organization the user belongs to, oldest membership first, with
+/// the role and the time the user joined.
 pub async fn memberships<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     user_id: &str,
 ) -> Result<Vec<(OrganizationRow, Role, i64)>, sqlx::Error> {
-    let rows: Vec<(String, String, Option<String>, String, i64, String, i64)> = sqlx::query_as(
-        "SELECT o.id, o.name, o.billing_email, o.plan, o.created_at, m.role, m.created_at \
+    let rows: Vec<MembershipRow> = sqlx::query_as(
+        "SELECT o.id, o.name, o.billing_email, o.plan, o.created_at, m.role, \
+                m.created_at AS joined_at \
          FROM memberships m JOIN organizations o ON o.id = m.organization_id \
          WHERE m.user_id = $1 ORDER BY m.created_at, o.id",
     )
@@ -141,21 +154,17 @@ pub async fn memberships<'c, E: Executor<'c, Database = Any>>(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(
-            |(id, name, billing_email, plan, created_at, role, joined)| {
-                Some((
-                    OrganizationRow {
-                        id,
-                        name,
-                        billing_email,
-                        plan,
-                        created_at,
-                    },
-                    Role::parse(&role)?,
-                    joined,
-                ))
-            },
-        )
+        .filter_map(|row| {
+            let role = Role::parse(&row.role)?;
+            let organization = OrganizationRow {
+                id: row.id,
+                name: row.name,
+                billing_email: row.billing_email,
+                plan: row.plan,
+                created_at: row.created_at,
+            };
+            Some((organization, role, row.joined_at))
+        })
         .collect())
 }
 
