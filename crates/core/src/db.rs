@@ -98,6 +98,17 @@ impl Db {
         Ok(())
     }
 
+    /// Starts a transaction that will write. On SQLite it takes the write
+    /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
+    /// and then writes fails at once with SQLITE_BUSY when another
+    /// connection wrote in between, instead of waiting its turn.
+    pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
+        match self.backend {
+            DatabaseKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
+            DatabaseKind::Postgres => self.pool.begin().await,
+        }
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -338,7 +338,7 @@ pub async fn register(
     }
     let password_hash = password::hash(body.password).await?;
 
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id = match store::insert_user(&mut tx, &email, name.as_deref(), &password_hash).await {
         Ok(id) => id,
         Err(e) if unique_violation(&e) => return Err(conflict()),
@@ -443,7 +443,7 @@ pub async fn login(
         .ok_or_else(|| {
             ApiError::Forbidden("this account does not belong to any organization".into())
         })?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let (family_id, refresh_token) =
         start_session(&mut tx, &state, &user.id, &organization.id, &client).await?;
     landlord_audit::record(
@@ -484,7 +484,7 @@ pub async fn refresh(
     Json(body): Json<RefreshRequest>,
 ) -> Result<ApiSuccess<AuthResponse>, ApiError> {
     let invalid = || ApiError::Unauthorized("the refresh token is not valid".into());
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let session = store::session_by_token(&mut tx, body.refresh_token.trim())
         .await?
         .ok_or_else(invalid)?;
@@ -564,7 +564,7 @@ pub async fn logout(
     user: CurrentUser,
     client: ClientInfo,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     store::revoke_family(&mut *tx, &user.session_id, "logout").await?;
     landlord_audit::record(
         &mut *tx,
@@ -593,7 +593,7 @@ pub async fn verify_email(
     client: ClientInfo,
     Json(body): Json<TokenRequest>,
 ) -> Result<ApiSuccess<UserView>, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id =
         store::consume_one_time_token(&mut tx, Purpose::EmailVerification, body.token.trim())
             .await?
@@ -657,7 +657,7 @@ pub async fn request_email_verification(
     let email = normalize_email("email", &body.email)?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         if user.email_verified_at.is_none() {
-            let mut tx = state.db.pool().begin().await?;
+            let mut tx = state.db.begin().await?;
             queue_verification_mail(&mut tx, &state, &user).await?;
             tx.commit().await?;
             state.jobs.notify_one();
@@ -684,7 +684,7 @@ pub async fn request_password_reset(
     let email = normalize_email("email", &body.email)?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         let token = random_hex(32);
-        let mut tx = state.db.pool().begin().await?;
+        let mut tx = state.db.begin().await?;
         store::insert_one_time_token(
             &mut tx,
             &user.id,
@@ -738,7 +738,7 @@ pub async fn reset_password(
     // Length first, so a weak password does not cost the token.
     password::validate("new_password", &body.new_password, "")?;
     let password_hash = password::hash(body.new_password.clone()).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let user_id = store::consume_one_time_token(&mut tx, Purpose::PasswordReset, body.token.trim())
         .await?
         .map_err(|p| token_error("token", p))?;
@@ -801,7 +801,7 @@ pub async fn change_password(
     }
     password::validate("new_password", &body.new_password, &user.email)?;
     let password_hash = password::hash(body.new_password).await?;
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(&user.id)
         .bind(&password_hash)
@@ -968,7 +968,7 @@ pub async fn revoke_all_sessions(
     current: CurrentUser,
     client: ClientInfo,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     let families: Vec<String> = store::active_sessions(&mut *tx, &current.user_id)
         .await?
         .into_iter()
@@ -1007,7 +1007,7 @@ pub async fn revoke_session(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let mut tx = state.db.pool().begin().await?;
+    let mut tx = state.db.begin().await?;
     if !store::revoke_user_family(&mut *tx, &current.user_id, &id, "revoked_by_user").await? {
         return Err(ApiError::not_found("session"));
     }

@@ -150,8 +150,9 @@ async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
 
 /// `landlord serve`: runs until SIGINT or SIGTERM.
 pub async fn serve(config: Config) -> anyhow::Result<()> {
+    let stop = shutdown_signal();
     let app = Application::build(config).await?;
-    app.run_until(shutdown_signal()).await
+    app.run_until(stop).await
 }
 
 /// `landlord migrate`: applies pending migrations and exits.
@@ -162,31 +163,41 @@ pub async fn migrate(config: Config) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Completes on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        if let Err(error) = tokio::signal::ctrl_c().await {
-            tracing::error!(%error, "cannot listen for Ctrl-C");
-            std::future::pending::<()>().await;
-        }
-    };
-    #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
+/// Completes on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed
+/// when this is called, not when the future is first polled, so a signal
+/// that arrives while the server is still starting is not lost (and does
+/// not kill the process with the default action).
+#[cfg(unix)]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    use tokio::signal::unix::{signal, SignalKind};
+    let terminate = signal(SignalKind::terminate());
+    let interrupt = signal(SignalKind::interrupt());
+    async move {
+        match (terminate, interrupt) {
+            (Ok(mut terminate), Ok(mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {},
+                    _ = interrupt.recv() => {},
+                }
             }
-            Err(error) => {
-                tracing::error!(%error, "cannot listen for SIGTERM");
+            (terminate, interrupt) => {
+                let error = terminate.err().or(interrupt.err());
+                tracing::error!(
+                    ?error,
+                    "cannot listen for SIGTERM/SIGINT; stop with SIGKILL"
+                );
                 std::future::pending::<()>().await;
             }
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        _ = ctrl_c => {},
-        _ = terminate => {},
+        tracing::info!("shutdown requested: finishing in-flight requests");
     }
-    tracing::info!("shutdown requested: finishing in-flight requests");
+}
+
+/// Completes on Ctrl-C.
+#[cfg(not(unix))]
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+        tracing::info!("shutdown requested: finishing in-flight requests");
+    }
 }

@@ -7,5 +7,6 @@
 mod support;
 
 mod baseline;
+mod identity;
 mod operations;
 mod process;

@@ -13,7 +13,8 @@ backend_tests!(
     migrations_created_the_schema,
 );
 
-async fn health_answers_in_the_envelope(app: TestApp) {
+async fn health_answers_in_the_envelope(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let response = app.get("/health").await;
     assert_eq!(response.status(), 200);
     assert!(response.headers()["content-type"]
@@ -25,7 +26,8 @@ async fn health_answers_in_the_envelope(app: TestApp) {
     assert_eq!(body["data"]["status"], "ok");
 }
 
-async fn ready_checks_the_database(app: TestApp) {
+async fn ready_checks_the_database(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let response = app.get("/health/ready").await;
     assert_eq!(response.status(), 200);
     let body = json(response).await;
@@ -34,7 +36,8 @@ async fn ready_checks_the_database(app: TestApp) {
     assert_eq!(body["data"]["checks"]["redis"], "not_configured");
 }
 
-async fn ready_answers_503_naming_the_database_when_it_is_down(app: TestApp) {
+async fn ready_answers_503_naming_the_database_when_it_is_down(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     // Closing the pool is what the server sees when the database goes away.
     app.db.close().await;
     let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
@@ -47,7 +50,8 @@ async fn ready_answers_503_naming_the_database_when_it_is_down(app: TestApp) {
     assert_eq!(app.get("/health").await.status(), 200);
 }
 
-async fn migrations_created_the_schema(app: TestApp) {
+async fn migrations_created_the_schema(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     // Every table of DESIGN.md §5 exists and is empty.
     for table in [
         "organizations",

@@ -37,6 +37,21 @@ pub fn report_skip(test: &str, why: &str) {
     let _ = writeln!(std::io::stderr(), "SKIPPED {test}: {why}");
 }
 
+/// Whether the PostgreSQL variant of `test` can run; reports it skipped
+/// when not (and fails under CI, where every backend must run).
+pub fn postgres_ready(test: &str) -> bool {
+    match postgres::cluster() {
+        Ok(_) => true,
+        Err(why) if services_required() => {
+            panic!("{test}: PostgreSQL is required under CI but unavailable: {why}")
+        }
+        Err(why) => {
+            report_skip(test, &why);
+            false
+        }
+    }
+}
+
 /// The configuration tests start from: random port, throwaway data dir,
 /// quiet logs, test routes on.
 pub fn test_config(data_dir: &TempDir) -> Config {
@@ -45,6 +60,10 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         data_dir: data_dir.path().to_path_buf(),
         log_level: "warn".into(),
         enable_test_routes: true,
+        jobs_poll_interval_ms: 50,
+        jobs_backoff_base_ms: 100,
+        mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
+        app_url: Some("https://app.landlord.test".into()),
         ..Config::default()
     }
 }
@@ -53,20 +72,6 @@ impl TestApp {
     /// Starts a server on `backend` with the default test configuration.
     pub async fn spawn(backend: Backend) -> TestApp {
         Self::spawn_with(backend, |_| {}).await
-    }
-
-    /// Starts a PostgreSQL-backed server, or reports `test` skipped.
-    pub async fn spawn_postgres(test: &str) -> Option<TestApp> {
-        match postgres::cluster() {
-            Ok(_) => Some(Self::spawn(Backend::Postgres).await),
-            Err(why) if services_required() => {
-                panic!("{test}: PostgreSQL is required under CI but unavailable: {why}")
-            }
-            Err(why) => {
-                report_skip(test, &why);
-                None
-            }
-        }
     }
 
     /// Starts a server after letting `adjust` change the configuration.
@@ -96,6 +101,10 @@ impl TestApp {
         }
     }
 
+    pub fn data_dir(&self) -> &std::path::Path {
+        self._data_dir.path()
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }
@@ -116,6 +125,13 @@ impl TestApp {
             .await
             .expect("request sent")
     }
+}
+
+/// Points a configuration's mail at the test SMTP server on `port`.
+pub fn smtp_to(config: &mut Config, port: u16) {
+    config.smtp_host = Some("127.0.0.1".into());
+    config.smtp_port = port;
+    config.smtp_tls = landlord_core::config::SmtpTls::None;
 }
 
 /// Creates an empty database in the shared cluster and returns its URL.

@@ -3,10 +3,11 @@
 pub mod app;
 pub mod postgres;
 pub mod redis;
+pub mod smtp;
 
 pub use app::{Backend, TestApp};
 
-/// Declares each listed `async fn(TestApp)` as two tests, `sqlite::name` and
+/// Declares each listed `async fn(Backend)` as two tests, `sqlite::name` and
 /// `postgres::name`. The PostgreSQL variant is reported as skipped, by name,
 /// when PostgreSQL's binaries are missing (and fails instead under CI).
 #[macro_export]
@@ -16,8 +17,7 @@ macro_rules! backend_tests {
             $(
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
-                    let app = $crate::support::TestApp::spawn($crate::support::Backend::Sqlite).await;
-                    super::$name(app).await;
+                    super::$name($crate::support::Backend::Sqlite).await;
                 }
             )*
         }
@@ -26,10 +26,10 @@ macro_rules! backend_tests {
                 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
                 async fn $name() {
                     let test = concat!(module_path!(), "::", stringify!($name));
-                    let Some(app) = $crate::support::TestApp::spawn_postgres(test).await else {
+                    if !$crate::support::app::postgres_ready(test) {
                         return;
-                    };
-                    super::$name(app).await;
+                    }
+                    super::$name($crate::support::Backend::Postgres).await;
                 }
             )*
         }
