@@ -17,6 +17,7 @@ backend_tests!(
     requests_answer_identically_for_known_and_unknown_emails,
     expired_and_reused_tokens_are_refused,
     repeated_wrong_passwords_are_throttled_and_the_limit_lifts,
+    failed_logins_are_also_limited_per_client_address,
     mail_is_delivered_after_an_smtp_outage,
     sensitive_actions_are_audited,
     registration_refuses_bad_input_naming_the_field,
@@ -443,6 +444,24 @@ async fn repeated_wrong_passwords_are_throttled_and_the_limit_lifts(backend: Bac
     // …which lifts by itself.
     tokio::time::sleep(Duration::from_millis(2100)).await;
     assert_eq!(app.login("eve@example.com", PASSWORD).await.status(), 200);
+}
+
+async fn failed_logins_are_also_limited_per_client_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.login_max_failures_per_account = 100;
+        c.login_max_failures_per_ip = 4;
+    })
+    .await;
+    app.register("real@example.com", "Real").await;
+    // Guessing across many accounts from one address…
+    for n in 0..4 {
+        let email = format!("guess{n}@example.com");
+        assert_error(app.login(&email, "hunter22hunter22").await, 401, "UNAUTHORIZED").await;
+    }
+    // …locks that address out, whatever the account.
+    let limited = app.login("real@example.com", PASSWORD).await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, 429, "RATE_LIMITED").await;
 }
 
 async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
