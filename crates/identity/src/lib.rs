@@ -6,6 +6,7 @@ pub mod auth;
 pub mod jwt;
 pub mod model;
 pub mod password;
+pub mod permissions;
 pub mod routes;
 pub mod store;
 pub mod throttle;

@@ -456,7 +456,12 @@ async fn failed_logins_are_also_limited_per_client_address(backend: Backend) {
     // Guessing across many accounts from one address…
     for n in 0..4 {
         let email = format!("guess{n}@example.com");
-        assert_error(app.login(&email, "hunter22hunter22").await, 401, "UNAUTHORIZED").await;
+        assert_error(
+            app.login(&email, "hunter22hunter22").await,
+            401,
+            "UNAUTHORIZED",
+        )
+        .await;
     }
     // …locks that address out, whatever the account.
     let limited = app.login("real@example.com", PASSWORD).await;

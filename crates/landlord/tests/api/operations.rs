@@ -211,18 +211,29 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         ("/api/v1/auth/sessions/{id}", "delete"),
     ] {
         let operation = &doc["paths"][path][method];
-        assert!(operation.is_object(), "{method} {path} missing from the document");
+        assert!(
+            operation.is_object(),
+            "{method} {path} missing from the document"
+        );
         let responses = operation["responses"].as_object().unwrap();
         assert!(
-            responses.values().all(|r| r["content"]["application/json"]["schema"].is_object()),
+            responses
+                .values()
+                .all(|r| r["content"]["application/json"]["schema"].is_object()),
             "{method} {path}: every answer has a schema"
         );
         if method == "post" && operation.get("requestBody").is_none() {
-            assert!(path.ends_with("logout"), "{path} has no request body schema");
+            assert!(
+                path.ends_with("logout"),
+                "{path} has no request body schema"
+            );
         }
     }
     assert!(doc["paths"]["/api/v1/auth/me"]["get"]["security"].is_array());
-    assert_eq!(doc["components"]["securitySchemes"]["bearer"]["scheme"], "bearer");
+    assert_eq!(
+        doc["components"]["securitySchemes"]["bearer"]["scheme"],
+        "bearer"
+    );
     let ready_503 = &doc["paths"]["/health/ready"]["get"]["responses"]["503"];
     assert!(ready_503["content"]["application/json"]["schema"].is_object());
     assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
