@@ -4,7 +4,7 @@
 //! and that the user is still a member of the organization it names, so
 //! logout, session revocation and removal from a team take effect at once.
 
-use axum::extract::{FromRef, FromRequestParts};
+use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use landlord_core::ApiError;
@@ -70,5 +70,27 @@ where
             role,
             session_id: claims.sid,
         })
+    }
+}
+
+/// `Option<CurrentUser>`: `None` without an `Authorization` header; a bad
+/// token is still refused.
+impl<S> OptionalFromRequestParts<S> for CurrentUser
+where
+    S: Send + Sync,
+    IdentityState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &S,
+    ) -> Result<Option<Self>, Self::Rejection> {
+        if parts.headers.get(header::AUTHORIZATION).is_none() {
+            return Ok(None);
+        }
+        <CurrentUser as FromRequestParts<S>>::from_request_parts(parts, state)
+            .await
+            .map(Some)
     }
 }

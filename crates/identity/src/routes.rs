@@ -180,7 +180,7 @@ pub fn normalize_email(field: &str, raw: &str) -> Result<String, ApiError> {
     Ok(email)
 }
 
-fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
+pub fn optional_name(field: &str, raw: Option<&str>) -> Result<Option<String>, ApiError> {
     let Some(name) = raw.map(str::trim).filter(|n| !n.is_empty()) else {
         return Ok(None);
     };
@@ -237,7 +237,7 @@ impl IdentityState {
 }
 
 /// Starts a session family and returns (family id, refresh token).
-async fn start_session(
+pub async fn start_session(
     conn: &mut sqlx::AnyConnection,
     state: &IdentityState,
     user_id: &str,
@@ -260,7 +260,7 @@ async fn start_session(
     Ok((family_id, refresh_token))
 }
 
-fn auth_response(
+pub fn auth_response(
     state: &IdentityState,
     user: &UserRow,
     organization: &OrganizationRow,

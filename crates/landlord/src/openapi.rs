@@ -25,6 +25,9 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
     modifiers(&BearerSecurity),
     tags(
         (name = "auth", description = "Accounts, sessions, email verification, password reset"),
+        (name = "team", description = "Members, roles, invitations, ownership"),
+        (name = "organization", description = "The active organization's settings"),
+        (name = "audit", description = "The organization's audit trail"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),
     components(schemas(landlord_core::error::ErrorEnvelope, landlord_core::error::ErrorCode))
@@ -56,6 +59,13 @@ impl ApiDoc {
     pub fn build() -> OpenApiDoc {
         let mut doc = Self::openapi();
         doc.info.version = env!("CARGO_PKG_VERSION").to_string();
+        // Publish the permission policy from the one place it is defined.
+        let description = doc.info.description.take().unwrap_or_default();
+        doc.info.description = Some(format!(
+            "{description}\n\n## Permissions\n\nOrganization-scoped routes need a permission; \
+             a role without it gets 403 FORBIDDEN naming it. Members may always revoke their own API keys.\n\n{}",
+            landlord_identity::permissions::markdown_table()
+        ));
         doc
     }
 }

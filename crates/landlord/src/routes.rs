@@ -16,7 +16,8 @@ use crate::{operations, test_routes};
 pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
     let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new()
-        .merge(landlord_identity::routes::router().with_state(state.identity.clone()));
+        .merge(landlord_identity::routes::router().with_state(state.identity.clone()))
+        .merge(landlord_organizations::router().with_state(state.identity.clone()));
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
         .nest("/api/v1", api_v1)

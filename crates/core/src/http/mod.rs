@@ -4,8 +4,10 @@
 pub mod client;
 pub mod extract;
 pub mod middleware;
+pub mod pagination;
 pub mod request_id;
 pub mod response;
 
 pub use extract::Json;
+pub use pagination::{Page, PageQuery, Query};
 pub use response::{ApiSuccess, Envelope, Meta};

@@ -27,9 +27,9 @@ backend_tests!(
     signed_in_routes_refuse_missing_or_bad_tokens,
 );
 
-const PASSWORD: &str = "correct horse battery";
+pub const PASSWORD: &str = "correct horse battery";
 
-async fn app_with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
+pub async fn app_with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
     let smtp = SmtpServer::start().await;
     let port = smtp.port;
     let app = TestApp::spawn_with(backend, |c| smtp_to(c, port)).await;
@@ -97,7 +97,7 @@ impl TestApp {
     }
 }
 
-fn token_of(data: &Value, field: &str) -> String {
+pub fn token_of(data: &Value, field: &str) -> String {
     data[field]
         .as_str()
         .unwrap_or_else(|| panic!("{field} in {data}"))

@@ -10,3 +10,4 @@ mod baseline;
 mod identity;
 mod operations;
 mod process;
+mod team;

@@ -209,6 +209,19 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         ("/api/v1/auth/sessions", "get"),
         ("/api/v1/auth/sessions", "delete"),
         ("/api/v1/auth/sessions/{id}", "delete"),
+        ("/api/v1/team/invite", "post"),
+        ("/api/v1/team/accept-invitation", "post"),
+        ("/api/v1/team/decline-invitation", "post"),
+        ("/api/v1/team/invitations", "get"),
+        ("/api/v1/team/invitations/{id}", "delete"),
+        ("/api/v1/team/members", "get"),
+        ("/api/v1/team/members/{id}", "delete"),
+        ("/api/v1/team/members/{id}/role", "put"),
+        ("/api/v1/team/leave", "post"),
+        ("/api/v1/team/transfer-ownership", "post"),
+        ("/api/v1/organization", "get"),
+        ("/api/v1/organization", "patch"),
+        ("/api/v1/audit-log", "get"),
     ] {
         let operation = &doc["paths"][path][method];
         assert!(
@@ -224,12 +237,18 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         );
         if method == "post" && operation.get("requestBody").is_none() {
             assert!(
-                path.ends_with("logout"),
+                path.ends_with("logout") || path.ends_with("leave"),
                 "{path} has no request body schema"
             );
         }
     }
     assert!(doc["paths"]["/api/v1/auth/me"]["get"]["security"].is_array());
+    // The permission policy is published with the document.
+    let description = doc["info"]["description"].as_str().unwrap();
+    assert!(
+        description.contains("| `invite_members` | yes | yes | no |"),
+        "{description}"
+    );
     assert_eq!(
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"

@@ -1,0 +1,1113 @@
+//! Organizations and teams: invitations, the permission matrix, owners,
+//! tenant isolation and the audit log — on SQLite and PostgreSQL.
+
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::identity::{app_with_smtp, token_of, PASSWORD};
+use crate::support::app::{assert_error, json};
+use crate::support::smtp::SmtpServer;
+use crate::support::{Backend, TestApp};
+
+backend_tests!(
+    invitation_life_cycle_for_a_new_person_and_an_existing_user,
+    answered_cancelled_and_expired_invitations_are_refused,
+    every_cell_of_the_permission_matrix_is_enforced,
+    the_last_owner_cannot_be_removed_demoted_or_leave,
+    ownership_can_be_transferred_and_members_can_leave,
+    organization_settings_can_be_read_and_changed,
+    another_organizations_ids_answer_404_and_change_nothing,
+    the_audit_log_lists_team_changes_with_actor_and_time,
+    lists_are_paginated_with_cursors,
+);
+
+/// An organization with an owner, an admin and a member, each signed in.
+struct Team {
+    app: TestApp,
+    smtp: SmtpServer,
+    org_id: String,
+    owner: String,
+    owner_id: String,
+    admin: String,
+    admin_id: String,
+    member: String,
+    member_id: String,
+}
+
+impl Team {
+    async fn new(backend: Backend, prefix: &str) -> Team {
+        let (app, smtp) = app_with_smtp(backend).await;
+        let owner_email = format!("{prefix}-owner@example.com");
+        let registered = app.register(&owner_email, &format!("{prefix} Inc")).await;
+        let owner = token_of(&registered, "access_token");
+        let (admin, admin_id) = join(
+            &app,
+            &smtp,
+            &owner,
+            &format!("{prefix}-admin@example.com"),
+            "admin",
+        )
+        .await;
+        let (member, member_id) = join(
+            &app,
+            &smtp,
+            &owner,
+            &format!("{prefix}-member@example.com"),
+            "member",
+        )
+        .await;
+        Team {
+            org_id: registered["organization"]["id"].as_str().unwrap().into(),
+            owner_id: registered["user"]["id"].as_str().unwrap().into(),
+            app,
+            smtp,
+            owner,
+            admin,
+            admin_id,
+            member,
+            member_id,
+        }
+    }
+}
+
+/// Invites `email` as `role`, accepts as a new person; returns (access token, user id).
+async fn join(
+    app: &TestApp,
+    smtp: &SmtpServer,
+    inviter: &str,
+    email: &str,
+    role: &str,
+) -> (String, String) {
+    let token = invite(app, smtp, inviter, email, role).await;
+    let accepted = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": token, "password": PASSWORD, "name": "New Person"}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200, "accept {email}");
+    let session = json(accepted).await["data"]["session"].clone();
+    (
+        token_of(&session, "access_token"),
+        session["user"]["id"].as_str().unwrap().into(),
+    )
+}
+
+/// Invites and returns the token from the invitation mail.
+async fn invite(
+    app: &TestApp,
+    smtp: &SmtpServer,
+    inviter: &str,
+    email: &str,
+    role: &str,
+) -> String {
+    let invitations_to = |smtp: &SmtpServer| {
+        smtp.received()
+            .into_iter()
+            .filter(|m| m.to.contains(&email.to_string()) && m.subject().contains("invited you"))
+            .collect::<Vec<_>>()
+    };
+    let before = invitations_to(smtp).len();
+    let response = app
+        .post_as(
+            "/api/v1/team/invite",
+            inviter,
+            &json!({"email": email, "role": role}),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "invite {email}");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let mails = invitations_to(smtp);
+        if mails.len() > before {
+            return mails.last().unwrap().token().expect("invitation token");
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no invitation mail to {email}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
+    let (n,): (i64,) = sqlx::query_as(sql)
+        .bind(bind)
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    n
+}
+
+async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = token_of(
+        &app.register("boss@example.com", "Acme").await,
+        "access_token",
+    );
+
+    // A new person: the mail arrives over SMTP, the invitation creates the account.
+    let sent = app
+        .post_as(
+            "/api/v1/team/invite",
+            &owner,
+            &json!({"email": "New@Example.com", "role": "admin"}),
+        )
+        .await;
+    assert_eq!(sent.status(), 201);
+    let invitation = json(sent).await["data"].clone();
+    assert_eq!(invitation["email"], "new@example.com");
+    assert_eq!(invitation["status"], "pending");
+    let mail = smtp
+        .wait_for_subject("new@example.com", "invited you to Acme")
+        .await;
+    assert!(mail
+        .decoded()
+        .contains("https://app.landlord.test/accept-invitation?token="));
+    let token = mail.token().unwrap();
+    let accepted = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let accepted = json(accepted).await["data"].clone();
+    assert_eq!(accepted["organization"]["name"], "Acme");
+    assert_eq!(accepted["role"], "admin");
+    let new_access = token_of(&accepted["session"], "access_token");
+    let me = json(app.get_as("/api/v1/auth/me", &new_access).await).await;
+    assert_eq!(me["data"]["role"], "admin");
+    assert_eq!(me["data"]["user"]["email_verified"], true);
+    // The token is spent.
+    let again = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": token, "password": PASSWORD}),
+        )
+        .await;
+    assert_error(again, 422, "VALIDATION_ERROR").await;
+
+    // An existing user (with an organization of their own) signs in to accept.
+    let existing = app.register("dev@example.com", "Devco").await;
+    let dev_access = token_of(&existing, "access_token");
+    let token = invite(&app, &smtp, &owner, "dev@example.com", "member").await;
+    let anonymous = app
+        .post_json("/api/v1/team/accept-invitation", &json!({"token": token}))
+        .await;
+    let body = assert_error(anonymous, 401, "UNAUTHORIZED").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("sign in"));
+    // Someone else signed in cannot take it.
+    let stranger = app
+        .post_as(
+            "/api/v1/team/accept-invitation",
+            &new_access,
+            &json!({"token": token}),
+        )
+        .await;
+    assert_error(stranger, 401, "UNAUTHORIZED").await;
+    let accepted = app
+        .post_as(
+            "/api/v1/team/accept-invitation",
+            &dev_access,
+            &json!({"token": token}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 200);
+    let accepted = json(accepted).await["data"].clone();
+    assert!(accepted["session"].is_null());
+    assert_eq!(accepted["role"], "member");
+    let orgs = json(app.get_as("/api/v1/auth/organizations", &dev_access).await).await;
+    assert_eq!(orgs["data"].as_array().unwrap().len(), 2);
+
+    // Inviting a member again is a clear error.
+    let dup = app
+        .post_as(
+            "/api/v1/team/invite",
+            &owner,
+            &json!({"email": "dev@example.com", "role": "member"}),
+        )
+        .await;
+    let body = assert_error(dup, 409, "CONFLICT").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("already a member"));
+
+    // Declining.
+    let token = invite(&app, &smtp, &owner, "maybe@example.com", "member").await;
+    let declined = app
+        .post_json("/api/v1/team/decline-invitation", &json!({"token": token}))
+        .await;
+    assert_eq!(declined.status(), 200);
+    assert_eq!(json(declined).await["data"]["status"], "declined");
+
+    let members = json(app.get_as("/api/v1/team/members", &owner).await).await;
+    let emails: Vec<&str> = members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["boss@example.com", "new@example.com", "dev@example.com"]
+    );
+
+    // Bad input names the field.
+    for (body, field) in [
+        (json!({"email": "nope", "role": "member"}), "email"),
+        (json!({"email": "x@example.com", "role": "king"}), "role"),
+        (json!({"role": "member"}), "email"),
+    ] {
+        let error = assert_error(
+            app.post_as("/api/v1/team/invite", &owner, &body).await,
+            422,
+            "VALIDATION_ERROR",
+        )
+        .await;
+        assert_eq!(
+            error["error"]["details"]["fields"][0]["field"], field,
+            "{body}"
+        );
+    }
+    let token = invite(&app, &smtp, &owner, "weak@example.com", "member").await;
+    let weak = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": token, "password": "short"}),
+        )
+        .await;
+    let error = assert_error(weak, 422, "VALIDATION_ERROR").await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "password");
+    let missing = app
+        .post_json("/api/v1/team/accept-invitation", &json!({"token": token}))
+        .await;
+    let error = assert_error(missing, 422, "VALIDATION_ERROR").await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "password");
+}
+
+async fn answered_cancelled_and_expired_invitations_are_refused(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = token_of(
+        &app.register("own@example.com", "Own").await,
+        "access_token",
+    );
+
+    let cancelled = invite(&app, &smtp, &owner, "c@example.com", "member").await;
+    let list = json(
+        app.get_as("/api/v1/team/invitations?status=pending", &owner)
+            .await,
+    )
+    .await;
+    let id = list["data"][0]["id"].as_str().unwrap().to_string();
+    assert_eq!(
+        app.delete_as(&format!("/api/v1/team/invitations/{id}"), &owner)
+            .await
+            .status(),
+        200
+    );
+    assert_error(
+        app.delete_as(&format!("/api/v1/team/invitations/{id}"), &owner)
+            .await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+
+    let declined = invite(&app, &smtp, &owner, "d@example.com", "member").await;
+    app.post_json(
+        "/api/v1/team/decline-invitation",
+        &json!({"token": declined}),
+    )
+    .await;
+
+    let expired = invite(&app, &smtp, &owner, "e@example.com", "member").await;
+    sqlx::query("UPDATE invitations SET expires_at = 0 WHERE email = $1")
+        .bind("e@example.com")
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+
+    for (token, reason) in [
+        (&cancelled, "cancelled"),
+        (&declined, "declined"),
+        (&expired, "expired"),
+    ] {
+        let accept = app
+            .post_json(
+                "/api/v1/team/accept-invitation",
+                &json!({"token": token, "password": PASSWORD}),
+            )
+            .await;
+        let body = assert_error(accept, 422, "VALIDATION_ERROR").await;
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains(reason),
+            "{reason}: {body}"
+        );
+        let decline = app
+            .post_json("/api/v1/team/decline-invitation", &json!({"token": token}))
+            .await;
+        assert_error(decline, 422, "VALIDATION_ERROR").await;
+    }
+    let listed = json(app.get_as("/api/v1/team/invitations", &owner).await).await;
+    let expired_view = listed["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["email"] == "e@example.com")
+        .unwrap()
+        .clone();
+    assert_eq!(expired_view["status"], "expired");
+    let unknown = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": "0".repeat(64), "password": PASSWORD}),
+        )
+        .await;
+    assert_error(unknown, 422, "VALIDATION_ERROR").await;
+    let bad_status = app
+        .get_as("/api/v1/team/invitations?status=weird", &owner)
+        .await;
+    assert_error(bad_status, 422, "VALIDATION_ERROR").await;
+    // No account was created by the refusals.
+    assert_eq!(
+        count(
+            &app,
+            "SELECT COUNT(*) FROM users WHERE email <> $1",
+            "own@example.com"
+        )
+        .await,
+        0
+    );
+}
+
+/// Calls `request` as each role: `allowed` roles must not get 403; the
+/// others must get 403 naming `permission`.
+async fn check_cell(
+    team: &Team,
+    label: &str,
+    permission: &str,
+    allowed: &[&str],
+    request: impl Fn(&str) -> reqwest::RequestBuilder,
+) {
+    for (role, token) in [
+        ("owner", &team.owner),
+        ("admin", &team.admin),
+        ("member", &team.member),
+    ] {
+        let response = request(token).send().await.unwrap();
+        if allowed.contains(&role) {
+            assert!(
+                response.status().is_success(),
+                "{label}: {role} should be allowed, got {}: {}",
+                response.status(),
+                response.text().await.unwrap_or_default()
+            );
+        } else {
+            let body = assert_error(response, 403, "FORBIDDEN").await;
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains(permission),
+                "{label}: {role}: {body}"
+            );
+        }
+    }
+}
+
+async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
+    let url = |p: &str| app.url(p);
+    let c = &app.client;
+
+    check_cell(
+        &team,
+        "view team",
+        "view_team",
+        &["owner", "admin", "member"],
+        |t| c.get(url("/api/v1/team/members")).bearer_auth(t),
+    )
+    .await;
+    check_cell(
+        &team,
+        "view organization",
+        "view_dashboard",
+        &["owner", "admin", "member"],
+        |t| c.get(url("/api/v1/organization")).bearer_auth(t),
+    )
+    .await;
+    let n = std::sync::atomic::AtomicU32::new(0);
+    check_cell(
+        &team,
+        "invite",
+        "invite_members",
+        &["owner", "admin"],
+        |t| {
+            let i = n.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+            c.post(url("/api/v1/team/invite"))
+                .bearer_auth(t)
+                .json(&json!({"email": format!("x{i}@example.com"), "role": "member"}))
+        },
+    )
+    .await;
+    check_cell(
+        &team,
+        "list invitations",
+        "invite_members",
+        &["owner", "admin"],
+        |t| c.get(url("/api/v1/team/invitations")).bearer_auth(t),
+    )
+    .await;
+    check_cell(
+        &team,
+        "update organization",
+        "update_organization",
+        &["owner", "admin"],
+        |t| {
+            c.patch(url("/api/v1/organization"))
+                .bearer_auth(t)
+                .json(&json!({"name": "Renamed"}))
+        },
+    )
+    .await;
+    check_cell(
+        &team,
+        "audit log",
+        "view_audit_log",
+        &["owner", "admin"],
+        |t| c.get(url("/api/v1/audit-log")).bearer_auth(t),
+    )
+    .await;
+    // Changing roles: only owners (set the member's role to what it is).
+    let member_role = format!("/api/v1/team/members/{}/role", team.member_id);
+    check_cell(&team, "change roles", "change_roles", &["owner"], |t| {
+        c.put(url(&member_role))
+            .bearer_auth(t)
+            .json(&json!({"role": "member"}))
+    })
+    .await;
+    // Inviting an owner is granting a role: owners only.
+    let body = assert_error(
+        app.post_as(
+            "/api/v1/team/invite",
+            &team.admin,
+            &json!({"email": "boss2@example.com", "role": "owner"}),
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("change_roles"));
+
+    // Cancelling invitations: each role tries its own fresh invitation.
+    for (role, token, allowed) in [
+        ("owner", &team.owner, true),
+        ("admin", &team.admin, true),
+        ("member", &team.member, false),
+    ] {
+        invite(
+            app,
+            &team.smtp,
+            &team.owner,
+            &format!("cancel-{role}@example.com"),
+            "member",
+        )
+        .await;
+        let list = json(
+            app.get_as(
+                "/api/v1/team/invitations?status=pending&limit=1",
+                &team.owner,
+            )
+            .await,
+        )
+        .await;
+        let id = list["data"][0]["id"].as_str().unwrap().to_string();
+        let response = app
+            .delete_as(&format!("/api/v1/team/invitations/{id}"), token)
+            .await;
+        if allowed {
+            assert_eq!(response.status(), 200, "{role} cancels");
+        } else {
+            assert_error(response, 403, "FORBIDDEN").await;
+        }
+    }
+
+    // Removing members: owner and admin may; member may not.
+    let (_, victim1) = join(
+        app,
+        &team.smtp,
+        &team.owner,
+        "victim1@example.com",
+        "member",
+    )
+    .await;
+    let (_, victim2) = join(
+        app,
+        &team.smtp,
+        &team.owner,
+        "victim2@example.com",
+        "member",
+    )
+    .await;
+    assert_error(
+        app.delete_as(&format!("/api/v1/team/members/{victim1}"), &team.member)
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_eq!(
+        app.delete_as(&format!("/api/v1/team/members/{victim1}"), &team.admin)
+            .await
+            .status(),
+        200
+    );
+    assert_eq!(
+        app.delete_as(&format!("/api/v1/team/members/{victim2}"), &team.owner)
+            .await
+            .status(),
+        200
+    );
+    // An admin cannot remove an owner.
+    let body = assert_error(
+        app.delete_as(
+            &format!("/api/v1/team/members/{}", team.owner_id),
+            &team.admin,
+        )
+        .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("change_roles"));
+
+    // Transferring ownership: only owners.
+    let body = json!({"user_id": team.member_id});
+    let path = "/api/v1/team/transfer-ownership";
+    assert_error(
+        app.post_as(path, &team.admin, &body).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_error(
+        app.post_as(path, &team.member, &body).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_eq!(app.post_as(path, &team.owner, &body).await.status(), 200);
+}
+
+async fn the_last_owner_cannot_be_removed_demoted_or_leave(backend: Backend) {
+    let team = Team::new(backend, "last").await;
+    let app = &team.app;
+    let owner_path = format!("/api/v1/team/members/{}", team.owner_id);
+    assert_error(
+        app.delete_as(&owner_path, &team.owner).await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    let demote = app
+        .client
+        .put(app.url(&format!("{owner_path}/role")))
+        .bearer_auth(&team.owner)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    let body = assert_error(demote, 409, "CONFLICT").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("at least one owner"));
+    assert_error(
+        app.post_as("/api/v1/team/leave", &team.owner, &json!({}))
+            .await,
+        409,
+        "CONFLICT",
+    )
+    .await;
+    assert_eq!(
+        count(
+            app,
+            "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND role = 'owner'",
+            &team.org_id
+        )
+        .await,
+        1
+    );
+
+    // With a second owner, the first may step down.
+    let promote = app
+        .client
+        .put(app.url(&format!("/api/v1/team/members/{}/role", team.admin_id)))
+        .bearer_auth(&team.owner)
+        .json(&json!({"role": "owner"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(promote.status(), 200);
+    let demote = app
+        .client
+        .put(app.url(&format!("{owner_path}/role")))
+        .bearer_auth(&team.owner)
+        .json(&json!({"role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demote.status(), 200);
+    assert_eq!(json(demote).await["data"]["role"], "member");
+    // The demoted owner's token now carries the member role.
+    assert_error(
+        app.get_as("/api/v1/audit-log", &team.owner).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+}
+
+async fn ownership_can_be_transferred_and_members_can_leave(backend: Backend) {
+    let team = Team::new(backend, "transfer").await;
+    let app = &team.app;
+    let transferred = app
+        .post_as(
+            "/api/v1/team/transfer-ownership",
+            &team.owner,
+            &json!({"user_id": team.admin_id}),
+        )
+        .await;
+    assert_eq!(transferred.status(), 200);
+    assert_eq!(json(transferred).await["data"]["role"], "owner");
+    let me = json(app.get_as("/api/v1/auth/me", &team.owner).await).await;
+    assert_eq!(me["data"]["role"], "admin");
+    assert_error(
+        app.post_as(
+            "/api/v1/team/transfer-ownership",
+            &team.admin,
+            &json!({"user_id": team.admin_id}),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+
+    let left = app
+        .post_as("/api/v1/team/leave", &team.member, &json!({}))
+        .await;
+    assert_eq!(left.status(), 200);
+    assert_error(
+        app.get_as("/api/v1/auth/me", &team.member).await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    let members = json(app.get_as("/api/v1/team/members", &team.admin).await).await;
+    assert_eq!(members["data"].as_array().unwrap().len(), 2);
+}
+
+async fn organization_settings_can_be_read_and_changed(backend: Backend) {
+    let team = Team::new(backend, "settings").await;
+    let app = &team.app;
+    let org = json(app.get_as("/api/v1/organization", &team.member).await).await;
+    assert_eq!(org["data"]["name"], "settings Inc");
+    assert_eq!(org["data"]["billing_email"], "settings-owner@example.com");
+    let updated = app
+        .client
+        .patch(app.url("/api/v1/organization"))
+        .bearer_auth(&team.admin)
+        .json(&json!({"name": "  Settings Ltd ", "billing_email": "Billing@Example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(updated.status(), 200);
+    let updated = json(updated).await["data"].clone();
+    assert_eq!(updated["name"], "Settings Ltd");
+    assert_eq!(updated["billing_email"], "billing@example.com");
+    for (body, field) in [
+        (json!({"billing_email": "nope"}), "billing_email"),
+        (json!({"name": ""}), "name"),
+        (json!({}), "body"),
+    ] {
+        let response = app
+            .client
+            .patch(app.url("/api/v1/organization"))
+            .bearer_auth(&team.owner)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        let error = assert_error(response, 422, "VALIDATION_ERROR").await;
+        assert_eq!(
+            error["error"]["details"]["fields"][0]["field"], field,
+            "{body}"
+        );
+    }
+}
+
+async fn another_organizations_ids_answer_404_and_change_nothing(backend: Backend) {
+    let a = Team::new(backend, "alpha").await;
+    let app = &a.app;
+    // Organization B lives in the same server.
+    let b_owner_data = app.register("beta-owner@example.com", "Beta").await;
+    let b_owner = token_of(&b_owner_data, "access_token");
+    let b_org = b_owner_data["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let b_owner_id = b_owner_data["user"]["id"].as_str().unwrap().to_string();
+    let (_, b_member_id) = join(app, &a.smtp, &b_owner, "beta-member@example.com", "member").await;
+    invite(app, &a.smtp, &b_owner, "beta-invitee@example.com", "member").await;
+    let b_invitations = json(app.get_as("/api/v1/team/invitations", &b_owner).await).await;
+    let b_invitation = b_invitations["data"][0]["id"].as_str().unwrap().to_string();
+    let b_sessions = json(app.get_as("/api/v1/auth/sessions", &b_owner).await).await;
+    let b_session = b_sessions["data"][0]["id"].as_str().unwrap().to_string();
+
+    let snapshot = |app: &TestApp| {
+        let pool = app.db.pool().clone();
+        let b_org = b_org.clone();
+        async move {
+            let members: Vec<(String, String)> = sqlx::query_as(
+                "SELECT user_id, role FROM memberships WHERE organization_id = $1 ORDER BY user_id",
+            )
+            .bind(&b_org)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let invitations: Vec<(String, String)> = sqlx::query_as(
+                "SELECT id, status FROM invitations WHERE organization_id = $1 ORDER BY id",
+            )
+            .bind(&b_org)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+            let org: (String, Option<String>) =
+                sqlx::query_as("SELECT name, billing_email FROM organizations WHERE id = $1")
+                    .bind(&b_org)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+            let sessions: Vec<(String, Option<i64>)> = sqlx::query_as("SELECT id, revoked_at FROM refresh_sessions WHERE organization_id = $1 ORDER BY id")
+                .bind(&b_org).fetch_all(&pool).await.unwrap();
+            (members, invitations, org, sessions)
+        }
+    };
+    let before = snapshot(app).await;
+
+    // A's owner (who may do everything in A) aims at B's ids.
+    let owner = &a.owner;
+    let c = &app.client;
+    let requests: Vec<(&str, reqwest::RequestBuilder)> = vec![
+        (
+            "remove B's member",
+            c.delete(app.url(&format!("/api/v1/team/members/{b_member_id}")))
+                .bearer_auth(owner),
+        ),
+        (
+            "remove B's owner",
+            c.delete(app.url(&format!("/api/v1/team/members/{b_owner_id}")))
+                .bearer_auth(owner),
+        ),
+        (
+            "change B's member role",
+            c.put(app.url(&format!("/api/v1/team/members/{b_member_id}/role")))
+                .bearer_auth(owner)
+                .json(&json!({"role": "admin"})),
+        ),
+        (
+            "cancel B's invitation",
+            c.delete(app.url(&format!("/api/v1/team/invitations/{b_invitation}")))
+                .bearer_auth(owner),
+        ),
+        (
+            "transfer to B's member",
+            c.post(app.url("/api/v1/team/transfer-ownership"))
+                .bearer_auth(owner)
+                .json(&json!({"user_id": b_member_id})),
+        ),
+        (
+            "revoke B's session",
+            c.delete(app.url(&format!("/api/v1/auth/sessions/{b_session}")))
+                .bearer_auth(owner),
+        ),
+        (
+            "switch into B",
+            c.post(app.url("/api/v1/auth/switch-organization"))
+                .bearer_auth(owner)
+                .json(&json!({"organization_id": b_org})),
+        ),
+    ];
+    for (label, request) in requests {
+        let response = request.send().await.unwrap();
+        let body = assert_error(response, 404, "NOT_FOUND").await;
+        // Exactly like an id that does not exist.
+        assert!(
+            !body.to_string().contains(&b_org),
+            "{label} leaks B: {body}"
+        );
+    }
+    let random = uuid::Uuid::now_v7();
+    for path in [
+        format!("/api/v1/team/members/{random}"),
+        format!("/api/v1/team/invitations/{random}"),
+    ] {
+        assert_error(
+            c.delete(app.url(&path))
+                .bearer_auth(owner)
+                .send()
+                .await
+                .unwrap(),
+            404,
+            "NOT_FOUND",
+        )
+        .await;
+    }
+
+    // Lists and reads show only A.
+    let members = json(app.get_as("/api/v1/team/members", owner).await).await;
+    assert!(members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|m| !m["email"].as_str().unwrap().starts_with("beta")));
+    let invitations = json(app.get_as("/api/v1/team/invitations", owner).await).await;
+    assert!(invitations["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|i| !i["email"].as_str().unwrap().starts_with("beta")));
+    let audit = json(
+        app.get_as(&format!("/api/v1/audit-log?actor={b_owner_id}"), owner)
+            .await,
+    )
+    .await;
+    assert_eq!(
+        audit["data"].as_array().unwrap().len(),
+        0,
+        "B's audit entries stay in B"
+    );
+    let org = json(app.get_as("/api/v1/organization", owner).await).await;
+    assert_eq!(org["data"]["id"], a.org_id.as_str());
+    app.client
+        .patch(app.url("/api/v1/organization"))
+        .bearer_auth(owner)
+        .json(&json!({"name": "Alpha renamed"}))
+        .send()
+        .await
+        .unwrap();
+
+    assert_eq!(snapshot(app).await, before, "B is unchanged");
+}
+
+async fn the_audit_log_lists_team_changes_with_actor_and_time(backend: Backend) {
+    let team = Team::new(backend, "trail").await;
+    let app = &team.app;
+    invite(app, &team.smtp, &team.owner, "gone@example.com", "member").await;
+    let pending = json(
+        app.get_as("/api/v1/team/invitations?status=pending", &team.owner)
+            .await,
+    )
+    .await;
+    let id = pending["data"][0]["id"].as_str().unwrap().to_string();
+    app.delete_as(&format!("/api/v1/team/invitations/{id}"), &team.admin)
+        .await;
+    let token = invite(app, &team.smtp, &team.owner, "nah@example.com", "member").await;
+    app.post_json("/api/v1/team/decline-invitation", &json!({"token": token}))
+        .await;
+    app.client
+        .put(app.url(&format!("/api/v1/team/members/{}/role", team.member_id)))
+        .bearer_auth(&team.owner)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .unwrap();
+    let (_, leaver_token) = (
+        0,
+        join(app, &team.smtp, &team.owner, "leaver@example.com", "member")
+            .await
+            .0,
+    );
+    app.post_as("/api/v1/team/leave", &leaver_token, &json!({}))
+        .await;
+    let (_, removed) = join(
+        app,
+        &team.smtp,
+        &team.owner,
+        "removed@example.com",
+        "member",
+    )
+    .await;
+    app.delete_as(&format!("/api/v1/team/members/{removed}"), &team.owner)
+        .await;
+    app.post_as(
+        "/api/v1/team/transfer-ownership",
+        &team.owner,
+        &json!({"user_id": team.admin_id}),
+    )
+    .await;
+
+    let log = json(app.get_as("/api/v1/audit-log?limit=100", &team.admin).await).await;
+    let entries = log["data"].as_array().unwrap();
+    let actions: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    for expected in [
+        "team.invited",
+        "team.invitation_accepted",
+        "team.invitation_declined",
+        "team.invitation_cancelled",
+        "team.role_changed",
+        "team.member_left",
+        "team.member_removed",
+        "team.ownership_transferred",
+    ] {
+        assert!(
+            actions.contains(&expected),
+            "{expected} missing from {actions:?}"
+        );
+    }
+    // Newest first, each with its actor and time.
+    let times: Vec<&str> = entries
+        .iter()
+        .map(|e| e["created_at"].as_str().unwrap())
+        .collect();
+    let mut sorted = times.clone();
+    sorted.sort_by(|a, b| b.cmp(a));
+    assert_eq!(times, sorted);
+    let transfer = entries
+        .iter()
+        .find(|e| e["action"] == "team.ownership_transferred")
+        .unwrap();
+    assert_eq!(transfer["actor_user_id"], team.owner_id.as_str());
+    assert_eq!(transfer["actor_email"], "trail-owner@example.com");
+    assert_eq!(transfer["target_id"], team.admin_id.as_str());
+    let cancel = entries
+        .iter()
+        .find(|e| e["action"] == "team.invitation_cancelled")
+        .unwrap();
+    assert_eq!(cancel["actor_user_id"], team.admin_id.as_str());
+
+    // Filters.
+    let only = json(
+        app.get_as("/api/v1/audit-log?action=team.invited", &team.admin)
+            .await,
+    )
+    .await;
+    assert!(only["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["action"] == "team.invited"));
+    assert!(only["data"].as_array().unwrap().len() >= 3);
+    let by_admin = json(
+        app.get_as(
+            &format!("/api/v1/audit-log?actor={}", team.admin_id),
+            &team.admin,
+        )
+        .await,
+    )
+    .await;
+    assert!(by_admin["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .all(|e| e["actor_user_id"] == team.admin_id.as_str()));
+    let future = json(
+        app.get_as("/api/v1/audit-log?from=2999-01-01T00:00:00Z", &team.admin)
+            .await,
+    )
+    .await;
+    assert_eq!(future["data"].as_array().unwrap().len(), 0);
+    let past = json(
+        app.get_as("/api/v1/audit-log?to=2000-01-01T00:00:00Z", &team.admin)
+            .await,
+    )
+    .await;
+    assert_eq!(past["data"].as_array().unwrap().len(), 0);
+    let error = assert_error(
+        app.get_as("/api/v1/audit-log?from=yesterday", &team.admin)
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "from");
+}
+
+async fn lists_are_paginated_with_cursors(backend: Backend) {
+    let team = Team::new(backend, "pages").await;
+    let app = &team.app;
+    let mut seen = Vec::new();
+    let mut cursor: Option<String> = None;
+    loop {
+        let path = match &cursor {
+            Some(c) => format!("/api/v1/audit-log?limit=2&cursor={c}"),
+            None => "/api/v1/audit-log?limit=2".to_string(),
+        };
+        let page = json(app.get_as(&path, &team.owner).await).await;
+        let ids: Vec<String> = page["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|e| e["id"].as_str().unwrap().to_string())
+            .collect();
+        assert!(ids.len() <= 2);
+        seen.extend(ids);
+        match page["meta"]["next_cursor"].as_str() {
+            Some(next) => cursor = Some(next.to_string()),
+            None => break,
+        }
+    }
+    let all = json(app.get_as("/api/v1/audit-log?limit=100", &team.owner).await).await;
+    let all: Vec<String> = all["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(seen, all, "pages cover the list once, in order");
+    assert!(all.len() > 4);
+
+    let first = json(
+        app.get_as("/api/v1/team/members?limit=2", &team.owner)
+            .await,
+    )
+    .await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 2);
+    let next = first["meta"]["next_cursor"].as_str().unwrap().to_string();
+    let second = json(
+        app.get_as(
+            &format!("/api/v1/team/members?limit=2&cursor={next}"),
+            &team.owner,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(second["data"].as_array().unwrap().len(), 1);
+    assert!(second["meta"].get("next_cursor").is_none());
+    for bad in ["limit=0", "limit=101", "limit=abc", "cursor=nope"] {
+        assert_error(
+            app.get_as(&format!("/api/v1/team/members?{bad}"), &team.owner)
+                .await,
+            422,
+            "VALIDATION_ERROR",
+        )
+        .await;
+    }
+}

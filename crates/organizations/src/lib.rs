@@ -1,0 +1,32 @@
+//! Organizations and their teams: members and roles, invitations, the
+//! organization's settings and its audit log. Every query is filtered by
+//! the organization of the signed-in user's access token; an id from another
+//! organization is simply not found.
+
+pub mod audit_log;
+pub mod organization;
+pub mod store;
+pub mod team;
+
+use landlord_identity::IdentityState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub fn router() -> OpenApiRouter<IdentityState> {
+    OpenApiRouter::new()
+        .routes(routes!(team::invite))
+        .routes(routes!(team::accept_invitation))
+        .routes(routes!(team::decline_invitation))
+        .routes(routes!(team::list_invitations))
+        .routes(routes!(team::cancel_invitation))
+        .routes(routes!(team::list_members))
+        .routes(routes!(team::remove_member))
+        .routes(routes!(team::change_role))
+        .routes(routes!(team::leave))
+        .routes(routes!(team::transfer_ownership))
+        .routes(routes!(
+            organization::get_organization,
+            organization::update_organization
+        ))
+        .routes(routes!(audit_log::list))
+}

@@ -1,0 +1,99 @@
+//! `GET /organization` and `PATCH /organization`: the active organization.
+
+use axum::extract::State;
+use landlord_audit::AuditEntry;
+use landlord_core::db::now_millis;
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::http::{ApiSuccess, Envelope, Json};
+use landlord_core::ApiError;
+use landlord_identity::model::OrganizationView;
+use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::routes::{normalize_email, required_name};
+use landlord_identity::{store as identity_store, IdentityState};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateOrganizationRequest {
+    pub name: Option<String>,
+    /// Where invoices and receipts go.
+    pub billing_email: Option<String>,
+}
+
+/// The active organization.
+#[utoipa::path(
+    get, path = "/organization", tag = "organization",
+    security(("bearer" = [])),
+    responses((status = 200, description = "The organization", body = Envelope<OrganizationView>))
+)]
+pub async fn get_organization(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::ViewDashboard>,
+) -> Result<ApiSuccess<OrganizationView>, ApiError> {
+    let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    Ok(ApiSuccess::ok(OrganizationView::from(&organization)))
+}
+
+/// Rename the active organization or change its billing email.
+#[utoipa::path(
+    patch, path = "/organization", tag = "organization",
+    security(("bearer" = [])),
+    request_body = UpdateOrganizationRequest,
+    responses(
+        (status = 200, description = "Updated", body = Envelope<OrganizationView>),
+        (status = 403, description = "Missing permission update_organization", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid", body = ErrorEnvelope),
+    )
+)]
+pub async fn update_organization(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::UpdateOrganization>,
+    client: ClientInfo,
+    Json(body): Json<UpdateOrganizationRequest>,
+) -> Result<ApiSuccess<OrganizationView>, ApiError> {
+    let name = body
+        .name
+        .as_deref()
+        .map(|n| required_name("name", n))
+        .transpose()?;
+    let billing_email = body
+        .billing_email
+        .as_deref()
+        .map(|e| normalize_email("billing_email", e))
+        .transpose()?;
+    if name.is_none() && billing_email.is_none() {
+        return Err(ApiError::invalid_field(
+            "body",
+            "give name or billing_email to change",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    sqlx::query(
+        "UPDATE organizations SET name = COALESCE($2, name), \
+         billing_email = COALESCE($3, billing_email), updated_at = $4 WHERE id = $1",
+    )
+    .bind(&user.organization_id)
+    .bind(&name)
+    .bind(&billing_email)
+    .bind(now_millis())
+    .execute(&mut *tx)
+    .await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("organization.updated")
+            .organization(&user.organization_id)
+            .actor(&user.user_id)
+            .target("organization", &user.organization_id)
+            .client(&client)
+            .details(serde_json::json!({ "name": name, "billing_email": billing_email })),
+    )
+    .await?;
+    let organization = identity_store::organization_by_id(&mut *tx, &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(OrganizationView::from(&organization)))
+}

@@ -1,0 +1,726 @@
+//! The `/team` routes: invitations, members, roles, leaving, ownership.
+
+use axum::extract::{Path, State};
+use landlord_audit::AuditEntry;
+use landlord_core::crypto::{random_hex, sha256_hex};
+use landlord_core::db::now_millis;
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
+use landlord_core::time::rfc3339;
+use landlord_core::ApiError;
+use landlord_identity::auth::CurrentUser;
+use landlord_identity::model::OrganizationView;
+use landlord_identity::permissions::{self, needs, Authorized, Permission};
+use landlord_identity::routes::{
+    auth_response, normalize_email, optional_name, start_session, AuthResponse,
+};
+use landlord_identity::{password, store as identity_store, IdentityState, Role};
+use landlord_mail::{Mail, Template};
+use serde::{Deserialize, Serialize};
+use utoipa::{IntoParams, ToSchema};
+
+use crate::store::{self, InvitationRow, MemberRow};
+
+const INVITATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
+
+// ---- shapes -----------------------------------------------------------------------
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct InviteRequest {
+    #[schema(example = "grace@acme.test")]
+    pub email: String,
+    /// `owner` (owners only), `admin` or `member`.
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct AcceptInvitationRequest {
+    /// The token from the invitation mail.
+    pub token: String,
+    /// For a person without an account: the password of the new account.
+    pub password: Option<String>,
+    /// For a person without an account: their name.
+    pub name: Option<String>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct DeclineInvitationRequest {
+    pub token: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct ChangeRoleRequest {
+    pub role: Role,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransferOwnershipRequest {
+    /// The member (user id) who becomes an owner; you become an admin.
+    pub user_id: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct InvitationView {
+    pub id: String,
+    pub email: String,
+    pub role: String,
+    /// `pending`, `accepted`, `declined`, `cancelled` or `expired`.
+    pub status: String,
+    /// User id of who invited.
+    pub invited_by: Option<String>,
+    pub created_at: String,
+    pub expires_at: String,
+    pub responded_at: Option<String>,
+}
+
+impl From<&InvitationRow> for InvitationView {
+    fn from(row: &InvitationRow) -> Self {
+        let status = if row.status == "pending" && row.expires_at <= now_millis() {
+            "expired".to_string()
+        } else {
+            row.status.clone()
+        };
+        Self {
+            id: row.id.clone(),
+            email: row.email.clone(),
+            role: row.role.clone(),
+            status,
+            invited_by: row.invited_by.clone(),
+            created_at: rfc3339(row.created_at),
+            expires_at: rfc3339(row.expires_at),
+            responded_at: row.responded_at.map(rfc3339),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MemberView {
+    /// The member's user id (used in `/team/members/{id}`).
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub joined_at: String,
+}
+
+impl From<&MemberRow> for MemberView {
+    fn from(row: &MemberRow) -> Self {
+        Self {
+            id: row.user_id.clone(),
+            email: row.email.clone(),
+            name: row.name.clone(),
+            role: row.role.clone(),
+            joined_at: rfc3339(row.joined_at),
+        }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AcceptedInvitation {
+    pub organization: OrganizationView,
+    pub role: Role,
+    /// Present when the invitation created the account: it is signed in.
+    pub session: Option<AuthResponse>,
+}
+
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct InvitationFilter {
+    /// Only invitations with this stored status (`pending`, `accepted`,
+    /// `declined`, `cancelled`).
+    pub status: Option<String>,
+    pub limit: Option<u32>,
+    pub cursor: Option<String>,
+}
+
+// ---- helpers ----------------------------------------------------------------------
+
+fn member_not_found() -> ApiError {
+    ApiError::not_found("member")
+}
+
+fn last_owner() -> ApiError {
+    ApiError::Conflict("an organization keeps at least one owner".into())
+}
+
+fn audit(user: &CurrentUser, client: &ClientInfo, action: &str) -> AuditEntry {
+    AuditEntry::new(action)
+        .organization(&user.organization_id)
+        .actor(&user.user_id)
+        .client(client)
+}
+
+/// Why an invitation token cannot be used, if it cannot.
+fn invitation_problem(invitation: &InvitationRow) -> Option<ApiError> {
+    let reason = match invitation.status.as_str() {
+        "accepted" => "has already been accepted",
+        "declined" => "was declined",
+        "cancelled" => "was cancelled by the organization",
+        _ if invitation.expires_at <= now_millis() => "has expired; ask for a new one",
+        _ => return None,
+    };
+    Some(ApiError::invalid_field(
+        "token",
+        format!("this invitation {reason}"),
+    ))
+}
+
+async fn find_invitation(
+    conn: &mut sqlx::AnyConnection,
+    token: &str,
+) -> Result<InvitationRow, ApiError> {
+    let invitation = store::invitation_by_token_hash(conn, &sha256_hex(token.trim()))
+        .await?
+        .ok_or_else(|| ApiError::invalid_field("token", "is not a valid invitation token"))?;
+    match invitation_problem(&invitation) {
+        Some(problem) => Err(problem),
+        None => Ok(invitation),
+    }
+}
+
+// ---- invitations ------------------------------------------------------------------
+
+/// Invite someone to the organization by email (valid 7 days).
+///
+/// A new pending invitation to the same email replaces the previous one.
+#[utoipa::path(
+    post, path = "/team/invite", tag = "team",
+    security(("bearer" = [])),
+    request_body = InviteRequest,
+    responses(
+        (status = 201, description = "Invitation sent", body = Envelope<InvitationView>),
+        (status = 403, description = "Missing permission invite_members (or change_roles to invite an owner)", body = ErrorEnvelope),
+        (status = 409, description = "Already a member", body = ErrorEnvelope),
+        (status = 422, description = "Invalid email or role", body = ErrorEnvelope),
+    )
+)]
+pub async fn invite(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::InviteMembers>,
+    client: ClientInfo,
+    Json(body): Json<InviteRequest>,
+) -> Result<ApiSuccess<InvitationView>, ApiError> {
+    let email = normalize_email("email", &body.email)?;
+    if body.role == Role::Owner {
+        // Inviting an owner is granting a role: owners only.
+        permissions::require(&user, Permission::ChangeRoles)?;
+    }
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    if let Some(existing) = identity_store::user_by_email(&mut *tx, &email).await? {
+        if identity_store::role_in(&mut *tx, &existing.id, org)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(format!(
+                "{email} is already a member of this organization"
+            )));
+        }
+    }
+    let now = now_millis();
+    sqlx::query(
+        "UPDATE invitations SET status = 'cancelled', responded_at = $3 \
+         WHERE organization_id = $1 AND email = $2 AND status = 'pending'",
+    )
+    .bind(org)
+    .bind(&email)
+    .bind(now)
+    .execute(&mut *tx)
+    .await?;
+    let id = uuid::Uuid::now_v7().to_string();
+    let token = random_hex(32);
+    sqlx::query(
+        "INSERT INTO invitations (id, organization_id, email, role, invited_by, token_hash, status, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
+    )
+    .bind(&id)
+    .bind(org)
+    .bind(&email)
+    .bind(body.role.as_str())
+    .bind(&user.user_id)
+    .bind(sha256_hex(&token))
+    .bind(now)
+    .bind(now + INVITATION_TTL_MS)
+    .execute(&mut *tx)
+    .await?;
+    let organization = identity_store::organization_by_id(&mut *tx, org)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let inviter = identity_store::user_by_id(&mut *tx, &user.user_id).await?;
+    let mail = Mail {
+        to: email.clone(),
+        template: Template::TeamInvitation,
+        context: serde_json::json!({
+            "inviter_name": inviter.and_then(|u| u.name),
+            "organization_name": organization.name,
+            "role": body.role.as_str(),
+            "link": format!("{}/accept-invitation?token={token}", state.config.app_url()),
+            "token": token,
+        }),
+    };
+    landlord_mail::queue(&mut *tx, &mail).await?;
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.invited")
+            .target("invitation", &id)
+            .details(serde_json::json!({ "email": email, "role": body.role.as_str() })),
+    )
+    .await?;
+    let invitation = store::invitation_by_id(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
+    tx.commit().await?;
+    state.jobs.notify_one();
+    Ok(ApiSuccess::created(InvitationView::from(&invitation)))
+}
+
+/// Accept an invitation with the token from its mail.
+///
+/// Someone who already has an account must be signed in as the invited
+/// email; they gain a membership. Someone without an account sends
+/// `password` (and optionally `name`): the account is created, its email
+/// counts as verified, and the answer carries a signed-in session.
+#[utoipa::path(
+    post, path = "/team/accept-invitation", tag = "team",
+    request_body = AcceptInvitationRequest,
+    responses(
+        (status = 200, description = "Joined", body = Envelope<AcceptedInvitation>),
+        (status = 401, description = "The invited email has an account: sign in as it first", body = ErrorEnvelope),
+        (status = 409, description = "Already a member", body = ErrorEnvelope),
+        (status = 422, description = "Unknown, expired, cancelled, declined or used invitation; or a weak password", body = ErrorEnvelope),
+    )
+)]
+pub async fn accept_invitation(
+    State(state): State<IdentityState>,
+    signed_in: Option<CurrentUser>,
+    client: ClientInfo,
+    Json(body): Json<AcceptInvitationRequest>,
+) -> Result<ApiSuccess<AcceptedInvitation>, ApiError> {
+    // Hash before taking the write lock; used only for a new account.
+    let new_password = match body.password.as_deref() {
+        Some(password) => {
+            password::validate("password", password, "")?;
+            Some(password::hash(password.to_string()).await?)
+        }
+        None => None,
+    };
+    let mut tx = state.db.begin().await?;
+    let invitation = find_invitation(&mut tx, &body.token).await?;
+    let role = Role::parse(&invitation.role).unwrap_or(Role::Member);
+    let org = invitation.organization_id.clone();
+    let existing = identity_store::user_by_email(&mut *tx, &invitation.email).await?;
+    let (user_id, created) = match existing {
+        Some(user) => {
+            match &signed_in {
+                Some(current) if current.user_id == user.id => {}
+                _ => {
+                    return Err(ApiError::Unauthorized(format!(
+                        "an account exists for {}: sign in as it to accept",
+                        invitation.email
+                    )))
+                }
+            }
+            if identity_store::role_in(&mut *tx, &user.id, &org)
+                .await?
+                .is_some()
+            {
+                return Err(ApiError::Conflict(
+                    "you are already a member of this organization".into(),
+                ));
+            }
+            (user.id, false)
+        }
+        None => {
+            let Some(hash) = new_password else {
+                return Err(ApiError::invalid_field(
+                    "password",
+                    "is required to create the account that joins",
+                ));
+            };
+            password::validate(
+                "password",
+                body.password.as_deref().unwrap_or(""),
+                &invitation.email,
+            )?;
+            let name = optional_name("name", body.name.as_deref())?;
+            let id =
+                identity_store::insert_user(&mut tx, &invitation.email, name.as_deref(), &hash)
+                    .await?;
+            // The invitation reached this address: it is verified.
+            sqlx::query("UPDATE users SET email_verified_at = $2 WHERE id = $1")
+                .bind(&id)
+                .bind(now_millis())
+                .execute(&mut *tx)
+                .await?;
+            (id, true)
+        }
+    };
+    if !store::respond_to_invitation(&mut tx, &invitation.id, "accepted").await? {
+        return Err(ApiError::invalid_field(
+            "token",
+            "this invitation has already been answered",
+        ));
+    }
+    identity_store::insert_membership(&mut tx, &org, &user_id, role).await?;
+    let organization = identity_store::organization_by_id(&mut *tx, &org)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let session = if created {
+        let (family, refresh) = start_session(&mut tx, &state, &user_id, &org, &client).await?;
+        let user = identity_store::user_by_id(&mut *tx, &user_id)
+            .await?
+            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
+        Some(auth_response(
+            &state,
+            &user,
+            &organization,
+            role,
+            &family,
+            refresh,
+        )?)
+    } else {
+        None
+    };
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("team.invitation_accepted")
+            .organization(&org)
+            .actor(&user_id)
+            .target("invitation", &invitation.id)
+            .client(&client)
+            .details(serde_json::json!({ "role": role.as_str(), "new_account": created })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(AcceptedInvitation {
+        organization: OrganizationView::from(&organization),
+        role,
+        session,
+    }))
+}
+
+/// Decline an invitation with the token from its mail.
+#[utoipa::path(
+    post, path = "/team/decline-invitation", tag = "team",
+    request_body = DeclineInvitationRequest,
+    responses(
+        (status = 200, description = "Declined", body = Envelope<InvitationView>),
+        (status = 422, description = "Unknown, expired, cancelled or answered invitation", body = ErrorEnvelope),
+    )
+)]
+pub async fn decline_invitation(
+    State(state): State<IdentityState>,
+    client: ClientInfo,
+    Json(body): Json<DeclineInvitationRequest>,
+) -> Result<ApiSuccess<InvitationView>, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let invitation = find_invitation(&mut tx, &body.token).await?;
+    if !store::respond_to_invitation(&mut tx, &invitation.id, "declined").await? {
+        return Err(ApiError::invalid_field(
+            "token",
+            "this invitation has already been answered",
+        ));
+    }
+    let actor = identity_store::user_by_email(&mut *tx, &invitation.email)
+        .await?
+        .map(|u| u.id);
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry {
+            actor_user_id: actor,
+            ..AuditEntry::new("team.invitation_declined")
+                .organization(&invitation.organization_id)
+                .target("invitation", &invitation.id)
+                .client(&client)
+                .details(serde_json::json!({ "email": invitation.email }))
+        },
+    )
+    .await?;
+    let updated = store::invitation_by_id(&mut *tx, &invitation.organization_id, &invitation.id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(InvitationView::from(&updated)))
+}
+
+/// The organization's invitations, newest first.
+#[utoipa::path(
+    get, path = "/team/invitations", tag = "team",
+    security(("bearer" = [])),
+    params(InvitationFilter),
+    responses(
+        (status = 200, description = "Invitations; `meta.next_cursor` when more follow", body = Envelope<Vec<InvitationView>>),
+        (status = 403, description = "Missing permission invite_members", body = ErrorEnvelope),
+    )
+)]
+pub async fn list_invitations(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::InviteMembers>,
+    Query(filter): Query<InvitationFilter>,
+) -> Result<ApiSuccess<Vec<InvitationView>>, ApiError> {
+    let page = PageQuery {
+        limit: filter.limit,
+        cursor: filter.cursor.clone(),
+    }
+    .page()?;
+    if let Some(status) = filter.status.as_deref() {
+        if !["pending", "accepted", "declined", "cancelled"].contains(&status) {
+            return Err(ApiError::invalid_field(
+                "status",
+                "must be pending, accepted, declined or cancelled",
+            ));
+        }
+    }
+    let mut rows = store::invitations(
+        state.db.pool(),
+        &user.organization_id,
+        filter.status.as_deref(),
+        page.cursor.as_deref(),
+        page.fetch(),
+    )
+    .await?;
+    let meta = page.finish(&mut rows, |r| r.id.clone());
+    Ok(ApiSuccess::ok(rows.iter().map(InvitationView::from).collect()).with_meta(meta))
+}
+
+/// Cancel a pending invitation.
+#[utoipa::path(
+    delete, path = "/team/invitations/{id}", tag = "team",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Invitation id")),
+    responses(
+        (status = 200, description = "Cancelled", body = Envelope<InvitationView>),
+        (status = 403, description = "Missing permission invite_members", body = ErrorEnvelope),
+        (status = 404, description = "No such invitation in this organization", body = ErrorEnvelope),
+        (status = 409, description = "Already answered", body = ErrorEnvelope),
+    )
+)]
+pub async fn cancel_invitation(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::InviteMembers>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<InvitationView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    let invitation = store::invitation_by_id(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invitation"))?;
+    if !store::respond_to_invitation(&mut tx, &invitation.id, "cancelled").await? {
+        return Err(ApiError::Conflict(format!(
+            "the invitation is already {}",
+            invitation.status
+        )));
+    }
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.invitation_cancelled")
+            .target("invitation", &id)
+            .details(serde_json::json!({ "email": invitation.email })),
+    )
+    .await?;
+    let updated = store::invitation_by_id(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invitation"))?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(InvitationView::from(&updated)))
+}
+
+// ---- members ----------------------------------------------------------------------
+
+/// The organization's members, in the order they joined.
+#[utoipa::path(
+    get, path = "/team/members", tag = "team",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses((status = 200, description = "Members; `meta.next_cursor` when more follow", body = Envelope<Vec<MemberView>>))
+)]
+pub async fn list_members(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::ViewTeam>,
+    Query(query): Query<PageQuery>,
+) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
+    let page = query.page()?;
+    let mut rows = store::members(
+        state.db.pool(),
+        &user.organization_id,
+        page.cursor.as_deref(),
+        page.fetch(),
+    )
+    .await?;
+    let meta = page.finish(&mut rows, |r| r.membership_id.clone());
+    Ok(ApiSuccess::ok(rows.iter().map(MemberView::from).collect()).with_meta(meta))
+}
+
+/// Remove a member from the organization.
+///
+/// Only owners remove owners, and the last owner cannot be removed. To
+/// leave yourself, use `POST /team/leave`.
+#[utoipa::path(
+    delete, path = "/team/members/{id}", tag = "team",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The member's user id")),
+    responses(
+        (status = 200, description = "Removed", body = Envelope<MemberView>),
+        (status = 403, description = "Missing permission remove_members (or change_roles to remove an owner)", body = ErrorEnvelope),
+        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
+        (status = 409, description = "The last owner", body = ErrorEnvelope),
+    )
+)]
+pub async fn remove_member(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::RemoveMembers>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<MemberView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    store::lock_organization(&mut tx, org).await?;
+    let member = store::member(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(member_not_found)?;
+    if member.role == "owner" {
+        permissions::require(&user, Permission::ChangeRoles)?;
+        if store::owner_count(&mut tx, org).await? <= 1 {
+            return Err(last_owner());
+        }
+    }
+    store::delete_membership(&mut tx, org, &id).await?;
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.member_removed")
+            .target("user", &id)
+            .details(serde_json::json!({ "email": member.email, "role": member.role })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(MemberView::from(&member)))
+}
+
+/// Change a member's role (owners only). The last owner cannot be demoted.
+#[utoipa::path(
+    put, path = "/team/members/{id}/role", tag = "team",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The member's user id")),
+    request_body = ChangeRoleRequest,
+    responses(
+        (status = 200, description = "Changed", body = Envelope<MemberView>),
+        (status = 403, description = "Missing permission change_roles", body = ErrorEnvelope),
+        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
+        (status = 409, description = "Would leave no owner", body = ErrorEnvelope),
+    )
+)]
+pub async fn change_role(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::ChangeRoles>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+    Json(body): Json<ChangeRoleRequest>,
+) -> Result<ApiSuccess<MemberView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    store::lock_organization(&mut tx, org).await?;
+    let member = store::member(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(member_not_found)?;
+    if member.role == "owner"
+        && body.role != Role::Owner
+        && store::owner_count(&mut tx, org).await? <= 1
+    {
+        return Err(last_owner());
+    }
+    store::set_role(&mut tx, org, &id, body.role).await?;
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.role_changed")
+            .target("user", &id)
+            .details(serde_json::json!({ "from": member.role, "to": body.role.as_str() })),
+    )
+    .await?;
+    let updated = store::member(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(member_not_found)?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(MemberView::from(&updated)))
+}
+
+/// Leave the active organization. The last owner cannot leave.
+#[utoipa::path(
+    post, path = "/team/leave", tag = "team",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Left; the access token no longer works in this organization", body = Envelope<MemberView>),
+        (status = 409, description = "The last owner", body = ErrorEnvelope),
+    )
+)]
+pub async fn leave(
+    State(state): State<IdentityState>,
+    user: CurrentUser,
+    client: ClientInfo,
+) -> Result<ApiSuccess<MemberView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    store::lock_organization(&mut tx, org).await?;
+    let member = store::member(&mut *tx, org, &user.user_id)
+        .await?
+        .ok_or_else(member_not_found)?;
+    if member.role == "owner" && store::owner_count(&mut tx, org).await? <= 1 {
+        return Err(ApiError::Conflict(
+            "the last owner cannot leave: transfer ownership first".into(),
+        ));
+    }
+    store::delete_membership(&mut tx, org, &user.user_id).await?;
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.member_left").target("user", &user.user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(MemberView::from(&member)))
+}
+
+/// Make another member an owner and become an admin yourself.
+#[utoipa::path(
+    post, path = "/team/transfer-ownership", tag = "team",
+    security(("bearer" = [])),
+    request_body = TransferOwnershipRequest,
+    responses(
+        (status = 200, description = "Transferred: the new owner", body = Envelope<MemberView>),
+        (status = 403, description = "Missing permission transfer_ownership", body = ErrorEnvelope),
+        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
+        (status = 422, description = "Transferring to yourself", body = ErrorEnvelope),
+    )
+)]
+pub async fn transfer_ownership(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::TransferOwnership>,
+    client: ClientInfo,
+    Json(body): Json<TransferOwnershipRequest>,
+) -> Result<ApiSuccess<MemberView>, ApiError> {
+    let org = &user.organization_id;
+    let target = body.user_id.trim();
+    if target == user.user_id {
+        return Err(ApiError::invalid_field(
+            "user_id",
+            "is you: choose another member",
+        ));
+    }
+    let mut tx = state.db.begin().await?;
+    store::lock_organization(&mut tx, org).await?;
+    store::member(&mut *tx, org, target)
+        .await?
+        .ok_or_else(member_not_found)?;
+    store::set_role(&mut tx, org, target, Role::Owner).await?;
+    store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
+    landlord_audit::record(
+        &mut *tx,
+        audit(&user, &client, "team.ownership_transferred").target("user", target),
+    )
+    .await?;
+    let updated = store::member(&mut *tx, org, target)
+        .await?
+        .ok_or_else(member_not_found)?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(MemberView::from(&updated)))
+}
