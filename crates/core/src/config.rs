@@ -2,6 +2,7 @@
 //! variables. Everything is validated before the server starts, and a bad
 //! value stops the start with a message naming the setting and the reason.
 
+use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -9,6 +10,8 @@ use std::time::Duration;
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
+
+use crate::plans::{default_catalog, Plan};
 
 /// Name of the configuration file read from the working directory when no
 /// `--config` path is given and the file exists.
@@ -105,6 +108,16 @@ pub struct Config {
     pub jobs_backoff_base_ms: u64,
     /// Attempts before a job is dead-lettered.
     pub jobs_max_attempts: u32,
+    /// The plan catalog, by name (`[plans.NAME]` tables in TOML).
+    pub plans: BTreeMap<String, Plan>,
+    /// Plan of new organizations.
+    pub default_plan: String,
+    /// How often metered usage is written to the database, in ms.
+    pub usage_flush_interval_ms: u64,
+    /// How long an API key lookup is cached; a revoked key stops working on
+    /// every instance within this time (it stops at once on the instance
+    /// that revoked it).
+    pub api_key_cache_ms: u64,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
 }
@@ -153,6 +166,10 @@ impl Default for Config {
             jobs_poll_interval_ms: 1000,
             jobs_backoff_base_ms: 2000,
             jobs_max_attempts: 8,
+            plans: default_catalog(),
+            default_plan: "free".into(),
+            usage_flush_interval_ms: 1000,
+            api_key_cache_ms: 1000,
             enable_test_routes: false,
         }
     }
@@ -286,6 +303,7 @@ impl Config {
                 "must be an address such as `Acme <no-reply@acme.test>`",
             ));
         }
+        self.validate_plans()?;
         if self
             .smtp_host
             .as_deref()
@@ -294,6 +312,63 @@ impl Config {
             return Err(ConfigError::new("smtp_host", "must not be empty when set"));
         }
         Ok(())
+    }
+
+    fn validate_plans(&self) -> Result<(), ConfigError> {
+        if self.plans.is_empty() {
+            return Err(ConfigError::new(
+                "plans",
+                "the catalog needs at least one plan",
+            ));
+        }
+        for (name, plan) in &self.plans {
+            let setting = format!("plans.{name}");
+            if plan.price < 0 || plan.overage_price.is_some_and(|p| p < 0) {
+                return Err(ConfigError::new(setting, "prices cannot be negative"));
+            }
+            if plan.included_requests.is_some_and(|n| n < 0) {
+                return Err(ConfigError::new(
+                    setting,
+                    "included_requests cannot be negative",
+                ));
+            }
+            if plan.rate_limit_per_minute == 0 {
+                return Err(ConfigError::new(
+                    setting,
+                    "rate_limit_per_minute must be at least 1",
+                ));
+            }
+            if plan.currency.len() != 3 || !plan.currency.chars().all(|c| c.is_ascii_uppercase()) {
+                return Err(ConfigError::new(
+                    setting,
+                    "currency must be an ISO 4217 code such as USD",
+                ));
+            }
+            if plan.overage_price.is_some() && plan.included_requests.is_none() {
+                return Err(ConfigError::new(
+                    setting,
+                    "overage_price needs included_requests",
+                ));
+            }
+        }
+        if !self.plans.contains_key(&self.default_plan) {
+            return Err(ConfigError::new(
+                "default_plan",
+                format!("'{}' is not in the plan catalog", self.default_plan),
+            ));
+        }
+        if self.usage_flush_interval_ms == 0 {
+            return Err(ConfigError::new(
+                "usage_flush_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        Ok(())
+    }
+
+    /// The plan called `name`, if the catalog has it.
+    pub fn plan(&self, name: &str) -> Option<&Plan> {
+        self.plans.get(name)
     }
 
     pub fn listen_addr(&self) -> Result<SocketAddr, ConfigError> {
@@ -482,6 +557,27 @@ mod tests {
         assert_eq!(
             with(&[("log_level", "\"info,[[\"")]).unwrap_err().setting,
             "log_level"
+        );
+    }
+
+    #[test]
+    fn a_plan_can_be_added_in_configuration() {
+        let config = with(&[(
+            "plans.enterprise",
+            "{ price = 50000, currency = \"USD\", rate_limit_per_minute = 3000 }",
+        )])
+        .unwrap();
+        assert_eq!(config.plans.len(), 4, "defaults kept");
+        assert_eq!(config.plans["enterprise"].included_requests, None);
+        let err = with(&[(
+            "plans.broken",
+            "{ price = -1, currency = \"USD\", rate_limit_per_minute = 1 }",
+        )])
+        .unwrap_err();
+        assert_eq!(err.setting, "plans.broken");
+        assert_eq!(
+            with(&[("default_plan", "\"gold\"")]).unwrap_err().setting,
+            "default_plan"
         );
     }
 
