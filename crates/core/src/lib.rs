@@ -6,6 +6,7 @@ pub mod crypto;
 pub mod db;
 pub mod error;
 pub mod http;
+pub mod idempotency;
 pub mod plans;
 pub mod secrets;
 pub mod telemetry;

@@ -344,7 +344,13 @@ pub async fn register(
         Err(e) if unique_violation(&e) => return Err(conflict()),
         Err(e) => return Err(e.into()),
     };
-    let organization_id = store::insert_organization(&mut tx, &organization_name, &email).await?;
+    let organization_id = store::insert_organization(
+        &mut tx,
+        &organization_name,
+        &email,
+        &state.config.default_plan,
+    )
+    .await?;
     store::insert_membership(&mut tx, &organization_id, &user_id, Role::Owner).await?;
     let user = store::user_by_id(&mut *tx, &user_id)
         .await?

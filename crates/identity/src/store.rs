@@ -74,16 +74,18 @@ pub async fn insert_organization(
     conn: &mut AnyConnection,
     name: &str,
     billing_email: &str,
+    plan: &str,
 ) -> Result<String, sqlx::Error> {
     let id = new_id();
     let now = now_millis();
     sqlx::query(
         "INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at) \
-         VALUES ($1, $2, $3, 'free', $4, $4)",
+         VALUES ($1, $2, $3, $4, $5, $5)",
     )
     .bind(&id)
     .bind(name)
     .bind(billing_email)
+    .bind(plan)
     .bind(now)
     .execute(conn)
     .await?;

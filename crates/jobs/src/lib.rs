@@ -21,11 +21,20 @@ use sqlx::{Any, Executor, Row};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+/// Which attempt of a job is running.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Attempt {
+    /// 1 for the first attempt.
+    pub number: u32,
+    /// Whether a failure now dead-letters the job.
+    pub last: bool,
+}
+
 /// Work a handler can do for one job.
 #[async_trait::async_trait]
 pub trait JobHandler: Send + Sync + 'static {
     /// Does the work. An error (or a panic) counts as a failed attempt.
-    async fn handle(&self, payload: &Value) -> anyhow::Result<()>;
+    async fn handle(&self, payload: &Value, attempt: Attempt) -> anyhow::Result<()>;
 }
 
 /// A job to add to the queue.
@@ -251,6 +260,11 @@ impl Worker {
     }
 
     async fn run_job(&self, job: Claimed) -> Result<(), sqlx::Error> {
+        let max = job.max_attempts.unwrap_or(self.settings.max_attempts);
+        let attempt = Attempt {
+            number: job.attempts,
+            last: job.attempts >= max,
+        };
         let outcome = match self.handlers.get(&job.kind) {
             None => Err(format!("no handler for job kind '{}'", job.kind)),
             Some(handler) => match serde_json::from_str::<Value>(&job.payload) {
@@ -259,7 +273,8 @@ impl Worker {
                     // A task of its own: a panicking handler fails the
                     // attempt instead of the worker.
                     let handler = handler.clone();
-                    match tokio::spawn(async move { handler.handle(&payload).await }).await {
+                    match tokio::spawn(async move { handler.handle(&payload, attempt).await }).await
+                    {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(error)) => Err(format!("{error:#}")),
                         Err(join) => Err(format!("handler panicked: {join}")),
@@ -281,8 +296,7 @@ impl Worker {
                 tracing::debug!(job = %job.id, kind = %job.kind, "job done");
             }
             Err(error) => {
-                let max = job.max_attempts.unwrap_or(self.settings.max_attempts);
-                if job.attempts >= max {
+                if attempt.last {
                     tracing::error!(job = %job.id, kind = %job.kind, attempts = job.attempts, %error, "job dead-lettered");
                     sqlx::query(
                         "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, \
@@ -372,7 +386,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl JobHandler for FailTimes {
-        async fn handle(&self, _payload: &Value) -> anyhow::Result<()> {
+        async fn handle(&self, _payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
             self.calls.fetch_add(1, Ordering::SeqCst);
             if self
                 .remaining
@@ -389,7 +403,7 @@ mod tests {
 
     #[async_trait::async_trait]
     impl JobHandler for Panics {
-        async fn handle(&self, _payload: &Value) -> anyhow::Result<()> {
+        async fn handle(&self, _payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
             panic!("boom")
         }
     }

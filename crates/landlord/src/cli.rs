@@ -33,4 +33,13 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Move an organization to another plan of the catalog (operators).
+    SetPlan {
+        /// The organization's id.
+        #[arg(long)]
+        organization: String,
+        /// A plan name from the catalog, e.g. `pro`.
+        #[arg(long)]
+        plan: String,
+    },
 }

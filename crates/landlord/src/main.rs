@@ -24,6 +24,9 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => landlord::startup::serve(config).await,
             Command::Migrate => landlord::startup::migrate(config).await,
+            Command::SetPlan { organization, plan } => {
+                landlord::startup::set_plan(config, &organization, &plan).await
+            }
         }
     });
     match outcome {

@@ -5,7 +5,7 @@ use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::Response;
 use axum::Router;
-use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
@@ -28,6 +28,9 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
         (name = "team", description = "Members, roles, invitations, ownership"),
         (name = "organization", description = "The active organization's settings"),
         (name = "audit", description = "The organization's audit trail"),
+        (name = "keys", description = "API keys for programs; verifying a key from another service"),
+        (name = "usage", description = "Metered usage and dashboard figures"),
+        (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),
     components(schemas(landlord_core::error::ErrorEnvelope, landlord_core::error::ErrorCode))
@@ -51,6 +54,13 @@ impl Modify for BearerSecurity {
                     ))
                     .build(),
             ),
+        );
+        components.add_security_scheme(
+            "api_key",
+            SecurityScheme::ApiKey(ApiKey::Header(ApiKeyValue::with_description(
+                "X-API-Key",
+                "sk_live_ followed by 64 hex characters (also accepted as Authorization: Bearer)",
+            ))),
         );
     }
 }

@@ -17,7 +17,18 @@ pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
     let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new()
         .merge(landlord_identity::routes::router().with_state(state.identity.clone()))
-        .merge(landlord_organizations::router().with_state(state.identity.clone()));
+        .merge(landlord_organizations::router().with_state(state.identity.clone()))
+        .merge(landlord_metering::routes::router().with_state(state.identity.clone()))
+        .merge(landlord_keys::routes::router().with_state(state.keys.clone()))
+        .merge(
+            // API-key routes: the guard authenticates, limits and meters.
+            landlord_messages::routes::router()
+                .route_layer(middleware::from_fn_with_state(
+                    state.keys.clone(),
+                    landlord_keys::guard,
+                ))
+                .with_state(state.messages.clone()),
+        );
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
         .nest("/api/v1", api_v1)

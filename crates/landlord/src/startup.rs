@@ -9,9 +9,16 @@ use anyhow::Context;
 use axum::Router;
 use landlord_core::secrets::{resolve_secret, SecretSource};
 use landlord_core::{Config, Db};
+use std::time::Duration;
+
 use landlord_identity::IdentityState;
 use landlord_jobs::{Worker, WorkerBuilder, WorkerSettings};
+use landlord_keys::KeysState;
+use landlord_limits::{QuotaCounter, RateLimiter, SharedStore};
 use landlord_mail::{MailJob, Mailer, MAIL_JOB};
+use landlord_messages::routes::MessagesState;
+use landlord_messages::{DeliverMessage, FileSmsProvider, DELIVER_JOB};
+use landlord_metering::UsageWriter;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -25,13 +32,14 @@ pub struct Application {
     state: AppState,
     address: SocketAddr,
     worker: Worker,
+    usage_writer: UsageWriter,
 }
 
 impl Application {
     /// Connects to the database, applies migrations, resolves secrets and
     /// binds the listening socket (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
-        let (state, worker) = build_state(config).await?;
+        let (state, worker, usage_writer) = build_state(config).await?;
         let listen = state.config.listen_addr()?;
         let listener = TcpListener::bind(listen)
             .await
@@ -44,6 +52,7 @@ impl Application {
             state,
             address,
             worker,
+            usage_writer,
         })
     }
 
@@ -63,6 +72,8 @@ impl Application {
     {
         let stop_worker = CancellationToken::new();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
+        let stop_usage = CancellationToken::new();
+        let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         tracing::info!(address = %self.address, "landlord is listening");
         let served = axum::serve(
             self.listener,
@@ -72,7 +83,12 @@ impl Application {
         .with_graceful_shutdown(shutdown)
         .await
         .context("the HTTP server failed");
-        // The worker finishes the job in hand, then the pool closes.
+        // No request is in flight any more: write the last usage records,
+        // let the worker finish the job in hand, then close the pool.
+        stop_usage.cancel();
+        if let Err(error) = usage_writer.await {
+            tracing::error!(%error, "the usage writer ended abnormally");
+        }
         stop_worker.cancel();
         if let Err(error) = worker.await {
             tracing::error!(%error, "the job worker ended abnormally");
@@ -85,7 +101,7 @@ impl Application {
 }
 
 /// Everything the handlers share, and the job worker, ready to run.
-async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker)> {
+async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageWriter)> {
     // Install the metrics recorder before the first request is counted.
     landlord_core::telemetry::prometheus();
     let db = connect_and_migrate(&config).await?;
@@ -121,10 +137,28 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker)> {
             "enable_test_routes is on: /__test routes are mounted; never do this in production"
         );
     }
-    let mailer = Mailer::from_config(&config).context("mail settings")?;
+    let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
+    let sms = Arc::new(FileSmsProvider {
+        dir: config.data_dir.join("sms"),
+    });
     let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
-        .handle(MAIL_JOB, MailJob(Arc::new(mailer)))
+        .handle(MAIL_JOB, MailJob(mailer.clone()))
+        .handle(
+            DELIVER_JOB,
+            DeliverMessage {
+                db: db.clone(),
+                mailer,
+                sms,
+            },
+        )
         .build();
+    let (usage, usage_writer) = landlord_metering::channel(
+        db.clone(),
+        Duration::from_millis(config.usage_flush_interval_ms),
+    );
+    let shared = || redis.clone().map(SharedStore::new);
+    let limiter = Arc::new(RateLimiter::new(shared()));
+    let quota = Arc::new(QuotaCounter::new(shared()));
     let config = Arc::new(config);
     let identity = IdentityState::new(
         db.clone(),
@@ -132,14 +166,21 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker)> {
         &token_signing_key,
         worker.waker(),
     );
+    let keys = KeysState::new(identity.clone(), limiter, quota, usage);
+    let messages = MessagesState {
+        db: db.clone(),
+        jobs: worker.waker(),
+    };
     let state = AppState {
         config,
         db,
         redis,
         token_signing_key: Arc::new(token_signing_key),
         identity,
+        keys,
+        messages,
     };
-    Ok((state, worker))
+    Ok((state, worker, usage_writer))
 }
 
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
@@ -153,6 +194,27 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     let stop = shutdown_signal();
     let app = Application::build(config).await?;
     app.run_until(stop).await
+}
+
+/// `landlord set-plan`: moves an organization to a plan of the catalog.
+pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyhow::Result<()> {
+    if config.plan(plan).is_none() {
+        let names: Vec<&str> = config.plans.keys().map(String::as_str).collect();
+        anyhow::bail!("plan '{plan}' is not in the catalog ({})", names.join(", "));
+    }
+    let db = connect_and_migrate(&config).await?;
+    let result = sqlx::query("UPDATE organizations SET plan = $2, updated_at = $3 WHERE id = $1")
+        .bind(organization_id)
+        .bind(plan)
+        .bind(landlord_core::db::now_millis())
+        .execute(db.pool())
+        .await?;
+    db.close().await;
+    if result.rows_affected() == 0 {
+        anyhow::bail!("no organization has the id {organization_id}");
+    }
+    tracing::info!(organization = organization_id, plan, "plan set");
+    Ok(())
 }
 
 /// `landlord migrate`: applies pending migrations and exits.

@@ -5,6 +5,8 @@ use std::sync::Arc;
 use axum::extract::FromRef;
 use landlord_core::{Config, Db};
 use landlord_identity::IdentityState;
+use landlord_keys::KeysState;
+use landlord_messages::routes::MessagesState;
 
 /// One instance's shared services. Cheap to clone.
 #[derive(Clone)]
@@ -16,6 +18,8 @@ pub struct AppState {
     /// Signs access tokens (configured, or generated in the data directory).
     pub token_signing_key: Arc<String>,
     pub identity: IdentityState,
+    pub keys: KeysState,
+    pub messages: MessagesState,
 }
 
 impl FromRef<AppState> for IdentityState {

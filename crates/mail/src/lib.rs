@@ -14,7 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landlord_core::config::{Config, SmtpTls};
-use landlord_jobs::{JobHandler, NewJob};
+use landlord_jobs::{Attempt, JobHandler, NewJob};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
 use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
@@ -107,8 +107,39 @@ impl Mailer {
     /// Renders and delivers one mail now.
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
         let rendered = render(mail.template, &mail.context)?;
-        let to: Mailbox = mail.to.parse().map_err(|e| MailError::Address {
-            address: mail.to.clone(),
+        let link = mail
+            .context
+            .get("link")
+            .and_then(Value::as_str)
+            .unwrap_or("");
+        self.deliver(&mail.to, &rendered, mail.template.as_str(), link)
+            .await
+    }
+
+    /// Delivers a message that is not from a template (the messaging API):
+    /// the plain text is also shown, escaped, as the HTML part.
+    pub async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<(), MailError> {
+        let html = format!(
+            "<!doctype html><html><body><pre style=\"font-family: inherit; white-space: pre-wrap\">{}</pre></body></html>",
+            text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
+        );
+        let rendered = Rendered {
+            subject: subject.to_string(),
+            text: text.to_string(),
+            html,
+        };
+        self.deliver(to, &rendered, "message", "").await
+    }
+
+    async fn deliver(
+        &self,
+        to: &str,
+        rendered: &Rendered,
+        label: &str,
+        link: &str,
+    ) -> Result<(), MailError> {
+        let to: Mailbox = to.parse().map_err(|e| MailError::Address {
+            address: to.to_string(),
             message: format!("{e}"),
         })?;
         let message = Message::builder()
@@ -134,26 +165,14 @@ impl Mailer {
                 smtp.send(message)
                     .await
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
-                tracing::info!(
-                    template = mail.template.as_str(),
-                    "mail delivered over SMTP"
-                );
+                tracing::info!(template = label, "mail delivered over SMTP");
             }
             Transport::Files(dir) => {
                 tokio::fs::create_dir_all(dir).await?;
-                let path = dir.join(format!(
-                    "{}-{}.eml",
-                    uuid::Uuid::now_v7(),
-                    mail.template.as_str()
-                ));
+                let path = dir.join(format!("{}-{label}.eml", uuid::Uuid::now_v7()));
                 tokio::fs::write(&path, message.formatted()).await?;
-                let link = mail
-                    .context
-                    .get("link")
-                    .and_then(Value::as_str)
-                    .unwrap_or("");
                 tracing::info!(
-                    template = mail.template.as_str(),
+                    template = label,
                     path = %path.display(),
                     link,
                     "no SMTP configured: mail written to a file"
@@ -169,7 +188,7 @@ pub struct MailJob(pub Arc<Mailer>);
 
 #[async_trait::async_trait]
 impl JobHandler for MailJob {
-    async fn handle(&self, payload: &Value) -> anyhow::Result<()> {
+    async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let mail: Mail = serde_json::from_value(payload.clone())?;
         self.0.send(&mail).await?;
         Ok(())

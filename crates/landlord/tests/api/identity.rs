@@ -489,8 +489,11 @@ async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
         .await
         .unwrap();
         if attempts >= 2 {
-            assert_eq!(status, "pending", "still queued, not lost");
-            assert!(error.unwrap_or_default().contains("SMTP"));
+            // Queued for a retry (or being retried right now), not lost.
+            assert!(status == "pending" || status == "running", "{status}");
+            if status == "pending" {
+                assert!(error.unwrap_or_default().contains("SMTP"));
+            }
             break;
         }
         assert!(std::time::Instant::now() < deadline, "no retry happened");

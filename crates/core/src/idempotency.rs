@@ -1,0 +1,146 @@
+//! `Idempotency-Key` for POSTs that must happen once: a replay within 24
+//! hours answers the first answer again; the same key with another body
+//! answers 409 IDEMPOTENCY_CONFLICT.
+
+use axum::http::HeaderMap;
+use serde_json::Value;
+
+use crate::crypto::sha256_hex;
+use crate::db::now_millis;
+use crate::error::ApiError;
+use crate::Db;
+
+const TTL_MS: i64 = 24 * 3600 * 1000;
+const MAX_KEY_LEN: usize = 255;
+
+/// What a route does with a request that carries a key.
+pub enum Claim {
+    /// First time: do the work, then [`complete`] with the answer.
+    New(Reservation),
+    /// Seen before with the same body: answer this again.
+    Replay { status: u16, body: Value },
+}
+
+pub struct Reservation {
+    id: String,
+}
+
+/// The request's `Idempotency-Key`, checked.
+pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+    let Some(value) = headers.get("idempotency-key") else {
+        return Ok(None);
+    };
+    let key = value
+        .to_str()
+        .ok()
+        .map(str::trim)
+        .filter(|k| !k.is_empty() && k.len() <= MAX_KEY_LEN)
+        .ok_or_else(|| {
+            ApiError::invalid_field(
+                "Idempotency-Key",
+                format!("must be 1 to {MAX_KEY_LEN} visible characters"),
+            )
+        })?;
+    Ok(Some(key.to_string()))
+}
+
+/// Claims `key` for this organization and route, or finds its first answer.
+pub async fn claim(
+    db: &Db,
+    organization_id: &str,
+    route: &str,
+    key: &str,
+    body: &[u8],
+) -> Result<Claim, ApiError> {
+    let request_hash = sha256_hex(&String::from_utf8_lossy(body));
+    let now = now_millis();
+    let mut tx = db.begin().await?;
+    sqlx::query("DELETE FROM idempotency_keys WHERE organization_id = $1 AND route = $2 AND idempotency_key = $3 AND expires_at <= $4")
+        .bind(organization_id)
+        .bind(route)
+        .bind(key)
+        .bind(now)
+        .execute(&mut *tx)
+        .await?;
+    let existing: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
+        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+         WHERE organization_id = $1 AND route = $2 AND idempotency_key = $3",
+    )
+    .bind(organization_id)
+    .bind(route)
+    .bind(key)
+    .fetch_optional(&mut *tx)
+    .await?;
+    if let Some((hash, status, response)) = existing {
+        tx.commit().await?;
+        if hash != request_hash {
+            return Err(ApiError::IdempotencyConflict(
+                "this Idempotency-Key was used with a different request body".into(),
+            ));
+        }
+        return match (status, response) {
+            (Some(status), Some(body)) => Ok(Claim::Replay {
+                status: status as u16,
+                body: serde_json::from_str(&body).unwrap_or(Value::Null),
+            }),
+            _ => Err(ApiError::IdempotencyConflict(
+                "a request with this Idempotency-Key is still being processed".into(),
+            )),
+        };
+    }
+    let id = uuid::Uuid::now_v7().to_string();
+    let inserted = sqlx::query(
+        "INSERT INTO idempotency_keys (id, organization_id, idempotency_key, route, request_hash, created_at, expires_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&id)
+    .bind(organization_id)
+    .bind(key)
+    .bind(route)
+    .bind(&request_hash)
+    .bind(now)
+    .bind(now + TTL_MS)
+    .execute(&mut *tx)
+    .await;
+    match inserted {
+        Ok(_) => {}
+        // Another request with this key got there first (PostgreSQL).
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
+            return Err(ApiError::IdempotencyConflict(
+                "a request with this Idempotency-Key is still being processed".into(),
+            ))
+        }
+        Err(e) => return Err(e.into()),
+    }
+    tx.commit().await?;
+    Ok(Claim::New(Reservation { id }))
+}
+
+/// Stores the first answer of a claimed key.
+pub async fn complete(
+    db: &Db,
+    reservation: Reservation,
+    status: u16,
+    body: &Value,
+) -> Result<(), ApiError> {
+    sqlx::query(
+        "UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE id = $1",
+    )
+    .bind(&reservation.id)
+    .bind(i64::from(status))
+    .bind(body.to_string())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Releases a claim whose request failed, so the client may retry it.
+pub async fn release(db: &Db, reservation: Reservation) {
+    if let Err(error) = sqlx::query("DELETE FROM idempotency_keys WHERE id = $1")
+        .bind(&reservation.id)
+        .execute(db.pool())
+        .await
+    {
+        tracing::warn!(%error, "cannot release an idempotency key");
+    }
+}

@@ -1,0 +1,320 @@
+//! Admitting an API-key request: authenticate, rate-limit, reserve quota.
+//! Shared by the guard of API-key routes and by `POST /keys/verify`.
+
+use std::time::Duration;
+
+use axum::http::{HeaderMap, HeaderName, HeaderValue};
+use landlord_core::crypto::sha256_hex;
+use landlord_core::db::now_millis;
+use landlord_core::plans::Plan;
+use landlord_core::time::rfc3339;
+use landlord_core::ApiError;
+use landlord_limits::{month_key, month_start_ms, next_month_start_ms, Decision};
+
+use crate::store::{self, KeyRecord};
+use crate::KeysState;
+
+/// Every key starts with this; 64 lowercase hex characters follow.
+pub const KEY_PREFIX: &str = "sk_live_";
+
+/// An admitted API-key request: who is calling and what is left.
+#[derive(Debug, Clone)]
+pub struct ApiKeyContext {
+    pub organization_id: String,
+    pub key_id: String,
+    pub plan_name: String,
+    pub plan: Plan,
+    /// `None`: the key may call every API-key route.
+    pub scopes: Option<Vec<String>>,
+    pub rate: Decision,
+    pub quota: QuotaState,
+}
+
+impl ApiKeyContext {
+    /// 403 unless the key's scopes allow `scope`.
+    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+        match &self.scopes {
+            Some(scopes) if !scopes.iter().any(|s| s == scope) => Err(ApiError::Forbidden(
+                format!("this API key lacks the scope {scope}"),
+            )),
+            _ => Ok(()),
+        }
+    }
+}
+
+/// The monthly quota after this request.
+#[derive(Debug, Clone, Copy)]
+pub struct QuotaState {
+    /// Metered requests this month, this one included.
+    pub used: i64,
+    /// `None`: unlimited.
+    pub included: Option<i64>,
+    /// Unix ms when the month ends.
+    pub resets_at: i64,
+}
+
+impl QuotaState {
+    pub fn remaining(&self) -> Option<i64> {
+        self.included.map(|i| (i - self.used).max(0))
+    }
+}
+
+/// Why a request was not admitted.
+#[derive(Debug)]
+pub enum Refusal {
+    Unauthorized(&'static str),
+    RateLimited(Decision),
+    QuotaExceeded { quota: QuotaState, rate: Decision },
+    Internal(ApiError),
+}
+
+impl Refusal {
+    /// A short machine-readable reason.
+    pub fn reason(&self) -> &'static str {
+        match self {
+            Refusal::Unauthorized(reason) => reason,
+            Refusal::RateLimited(_) => "rate_limited",
+            Refusal::QuotaExceeded { .. } => "quota_exceeded",
+            Refusal::Internal(_) => "internal_error",
+        }
+    }
+
+    pub fn into_api_error(self) -> ApiError {
+        match self {
+            Refusal::Unauthorized(reason) => {
+                ApiError::Unauthorized(unauthorized_message(reason).into())
+            }
+            Refusal::RateLimited(decision) => ApiError::RateLimited {
+                message: format!(
+                    "rate limit of {} requests per minute reached",
+                    decision.limit
+                ),
+                retry_after_secs: ceil_secs(decision.retry_after),
+            },
+            Refusal::QuotaExceeded { quota, .. } => ApiError::QuotaExceeded {
+                message: format!(
+                    "monthly quota of {} requests reached; it resets at {}",
+                    quota.included.unwrap_or(0),
+                    rfc3339(quota.resets_at)
+                ),
+                retry_after_secs: ((quota.resets_at - now_millis()).max(0) as u64).div_ceil(1000),
+            },
+            Refusal::Internal(error) => error,
+        }
+    }
+}
+
+pub fn unauthorized_message(reason: &str) -> &'static str {
+    match reason {
+        "missing" => {
+            "missing API key: send X-API-Key: sk_live_… or Authorization: Bearer sk_live_…"
+        }
+        "malformed" => "malformed API key: expected sk_live_ followed by 64 hexadecimal characters",
+        "revoked" => "this API key has been revoked",
+        "expired" => "this API key has expired",
+        _ => "unknown API key",
+    }
+}
+
+pub fn ceil_secs(duration: Duration) -> u64 {
+    duration.as_micros().div_ceil(1_000_000).max(1) as u64
+}
+
+fn well_formed(key: &str) -> bool {
+    key.strip_prefix(KEY_PREFIX).is_some_and(|rest| {
+        rest.len() == 64
+            && rest
+                .bytes()
+                .all(|b| b.is_ascii_digit() || (b'a'..=b'f').contains(&b))
+    })
+}
+
+/// The key of a request: `X-API-Key`, or `Authorization: Bearer sk_…`.
+pub fn key_from_headers(headers: &HeaderMap) -> Option<&str> {
+    if let Some(key) = headers.get("x-api-key").and_then(|v| v.to_str().ok()) {
+        return Some(key.trim());
+    }
+    let value = headers
+        .get(axum::http::header::AUTHORIZATION)?
+        .to_str()
+        .ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    (scheme.eq_ignore_ascii_case("bearer") && token.trim().starts_with("sk_")).then(|| token.trim())
+}
+
+impl KeysState {
+    /// Looks a key up by hash: from the cache, or the database (and caches
+    /// the answer, "not found" included, for `api_key_cache_ms`).
+    async fn lookup(&self, key_hash: &str) -> Result<Option<KeyRecord>, ApiError> {
+        if let Some(hit) = self.cache.get(key_hash) {
+            return Ok(hit);
+        }
+        let record = store::by_hash(self.db.pool(), key_hash).await?;
+        self.cache.insert(key_hash.to_string(), record.clone());
+        Ok(record)
+    }
+
+    /// Authenticates `key` and applies limits and quota.
+    pub async fn admit(&self, key: Option<&str>) -> Result<ApiKeyContext, Refusal> {
+        let Some(key) = key.filter(|k| !k.is_empty()) else {
+            return Err(Refusal::Unauthorized("missing"));
+        };
+        // Malformed keys take the same path as unknown ones (hash and
+        // lookup), so the answer's timing does not tell them apart.
+        let formed = well_formed(key);
+        let record = self
+            .lookup(&sha256_hex(key))
+            .await
+            .map_err(Refusal::Internal)?;
+        let record = match (formed, record) {
+            (false, _) => return Err(Refusal::Unauthorized("malformed")),
+            (true, None) => return Err(Refusal::Unauthorized("unknown")),
+            (true, Some(record)) => record,
+        };
+        let now = now_millis();
+        if record.revoked_at.is_some() {
+            return Err(Refusal::Unauthorized("revoked"));
+        }
+        if record.expires_at.is_some_and(|t| t <= now) {
+            return Err(Refusal::Unauthorized("expired"));
+        }
+        let (plan_name, plan) = self.plan_of(&record.plan);
+
+        let mut rate = self
+            .limiter
+            .check(
+                &format!("org:{}", record.organization_id),
+                plan.rate_limit_per_minute,
+            )
+            .await;
+        if !rate.allowed {
+            return Err(Refusal::RateLimited(rate));
+        }
+        if let Some(per_key) = record.rate_limit_per_minute {
+            let key_rate = self
+                .limiter
+                .check(&format!("key:{}", record.id), per_key.max(1) as u32)
+                .await;
+            if !key_rate.allowed {
+                return Err(Refusal::RateLimited(key_rate));
+            }
+            if key_rate.remaining < rate.remaining {
+                rate = key_rate;
+            }
+        }
+
+        let quota_key = format!("{}:{}", record.organization_id, month_key(now));
+        let initial = if self.quota.known_locally(&quota_key) {
+            0
+        } else {
+            landlord_metering::count_since(&self.db, &record.organization_id, month_start_ms(now))
+                .await
+                .map_err(|e| Refusal::Internal(e.into()))?
+        };
+        let cap = if plan.hard_capped() {
+            plan.included_requests
+        } else {
+            None
+        };
+        let resets_at = next_month_start_ms(now);
+        let quota = match self.quota.reserve(&quota_key, initial, cap).await {
+            Ok(used) => QuotaState {
+                used,
+                included: plan.included_requests,
+                resets_at,
+            },
+            Err(used) => {
+                let quota = QuotaState {
+                    used,
+                    included: plan.included_requests,
+                    resets_at,
+                };
+                return Err(Refusal::QuotaExceeded { quota, rate });
+            }
+        };
+        let scopes = record
+            .scopes
+            .as_deref()
+            .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok());
+        Ok(ApiKeyContext {
+            organization_id: record.organization_id,
+            key_id: record.id,
+            plan_name,
+            plan,
+            scopes,
+            rate,
+            quota,
+        })
+    }
+
+    fn plan_of(&self, name: &str) -> (String, Plan) {
+        if let Some(plan) = self.config.plan(name) {
+            return (name.to_string(), plan.clone());
+        }
+        tracing::error!(
+            plan = name,
+            "organization on a plan missing from the catalog; using the default plan"
+        );
+        let fallback = self.config.default_plan.clone();
+        let plan = self
+            .config
+            .plan(&fallback)
+            .cloned()
+            .unwrap_or_else(|| landlord_core::plans::default_catalog()["free"].clone());
+        (fallback, plan)
+    }
+}
+
+/// Adds the rate-limit headers of DESIGN.md §6 to `headers`.
+pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
+    let reset_secs = decision.reset_after.as_micros().div_ceil(1_000_000) as u64;
+    let reset_at = (now_millis() / 1000) as u64 + reset_secs;
+    let mut set = |name: &'static str, value: String| {
+        if let Ok(value) = HeaderValue::from_str(&value) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+    };
+    set("x-ratelimit-limit", decision.limit.to_string());
+    set("x-ratelimit-remaining", decision.remaining.to_string());
+    set("x-ratelimit-reset", reset_at.to_string());
+    set(
+        "ratelimit-policy",
+        format!("\"plan\";q={};w=60", decision.limit),
+    );
+    set(
+        "ratelimit",
+        format!("\"plan\";r={};t={}", decision.remaining, reset_secs),
+    );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_sk_live_and_64_lowercase_hex_is_well_formed() {
+        assert!(well_formed(&format!("sk_live_{}", "a1".repeat(32))));
+        assert!(!well_formed(&format!("sk_live_{}", "A1".repeat(32))));
+        assert!(!well_formed(&format!("sk_test_{}", "a1".repeat(32))));
+        assert!(!well_formed(&format!("sk_live_{}", "a1".repeat(31))));
+        assert!(!well_formed("sk_live_"));
+    }
+
+    #[test]
+    fn keys_come_from_either_header() {
+        let mut headers = HeaderMap::new();
+        headers.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer sk_live_x"),
+        );
+        assert_eq!(key_from_headers(&headers), Some("sk_live_x"));
+        headers.insert("x-api-key", HeaderValue::from_static("sk_live_y"));
+        assert_eq!(key_from_headers(&headers), Some("sk_live_y"));
+        let mut jwt = HeaderMap::new();
+        jwt.insert(
+            "authorization",
+            HeaderValue::from_static("Bearer eyJhbGciOi"),
+        );
+        assert_eq!(key_from_headers(&jwt), None);
+    }
+}

@@ -1,0 +1,53 @@
+//! The middleware in front of API-key routes.
+
+use axum::extract::{MatchedPath, Request, State};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use landlord_core::db::now_millis;
+use landlord_metering::UsageRecord;
+
+use crate::admission::{key_from_headers, rate_limit_headers, Refusal};
+use crate::KeysState;
+
+/// Authenticates the key, applies rate limit and quota, runs the handler
+/// with an [`crate::ApiKeyContext`] extension, then records the request for
+/// metering (off the request path: a channel send) and adds rate-limit
+/// headers. Requests refused here are not metered.
+pub async fn guard(State(state): State<KeysState>, mut request: Request, next: Next) -> Response {
+    let key = key_from_headers(request.headers()).map(str::to_owned);
+    let context = match state.admit(key.as_deref()).await {
+        Ok(context) => context,
+        Err(refusal) => {
+            let decision = match &refusal {
+                Refusal::RateLimited(decision) => Some(*decision),
+                Refusal::QuotaExceeded { rate, .. } => Some(*rate),
+                _ => None,
+            };
+            let mut response = refusal.into_api_error().into_response();
+            if let Some(decision) = decision {
+                rate_limit_headers(response.headers_mut(), &decision);
+            }
+            return response;
+        }
+    };
+    let endpoint = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_owned())
+        .unwrap_or_else(|| request.uri().path().to_owned());
+    let method = request.method().as_str().to_owned();
+    let decision = context.rate;
+    let (organization_id, api_key_id) = (context.organization_id.clone(), context.key_id.clone());
+    request.extensions_mut().insert(context);
+    let mut response = next.run(request).await;
+    state.usage.record(UsageRecord {
+        organization_id,
+        api_key_id,
+        endpoint,
+        method,
+        status: response.status().as_u16(),
+        at: now_millis(),
+    });
+    rate_limit_headers(response.headers_mut(), &decision);
+    response
+}

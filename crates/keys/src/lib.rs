@@ -1,0 +1,66 @@
+//! API keys: issued to programs, shown once, stored as hashes.
+//!
+//! [`guard`] is the middleware in front of every API-key route: it
+//! authenticates the key (from a short-lived cache, so a hit touches no
+//! database), applies the organization's and the key's rate limits and the
+//! monthly quota, hands the handler an [`ApiKeyContext`], and records the
+//! request for metering once it is answered.
+
+pub mod admission;
+pub mod guard;
+pub mod routes;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
+use landlord_limits::{QuotaCounter, RateLimiter};
+use landlord_metering::UsageRecorder;
+
+pub use admission::{ApiKeyContext, KEY_PREFIX};
+pub use guard::guard;
+
+/// What the key routes and the guard need.
+#[derive(Clone)]
+pub struct KeysState {
+    pub db: Db,
+    pub config: Arc<Config>,
+    pub identity: IdentityState,
+    pub cache: moka::sync::Cache<String, Option<store::KeyRecord>>,
+    pub limiter: Arc<RateLimiter>,
+    pub quota: Arc<QuotaCounter>,
+    pub usage: UsageRecorder,
+}
+
+impl KeysState {
+    pub fn new(
+        identity: IdentityState,
+        limiter: Arc<RateLimiter>,
+        quota: Arc<QuotaCounter>,
+        usage: UsageRecorder,
+    ) -> Self {
+        let cache = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_millis(
+                identity.config.api_key_cache_ms.max(1),
+            ))
+            .build();
+        Self {
+            db: identity.db.clone(),
+            config: identity.config.clone(),
+            identity,
+            cache,
+            limiter,
+            quota,
+            usage,
+        }
+    }
+}
+
+impl axum::extract::FromRef<KeysState> for IdentityState {
+    fn from_ref(state: &KeysState) -> Self {
+        state.identity.clone()
+    }
+}
