@@ -8,6 +8,7 @@ mod support;
 
 mod baseline;
 mod identity;
+mod keys;
 mod operations;
 mod process;
 mod team;

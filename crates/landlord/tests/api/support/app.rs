@@ -62,6 +62,7 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         enable_test_routes: true,
         jobs_poll_interval_ms: 50,
         jobs_backoff_base_ms: 100,
+        usage_flush_interval_ms: 50,
         mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
         app_url: Some("https://app.landlord.test".into()),
         ..Config::default()
