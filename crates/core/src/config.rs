@@ -118,6 +118,9 @@ pub struct Config {
     /// every instance within this time (it stops at once on the instance
     /// that revoked it).
     pub api_key_cache_ms: u64,
+    /// Requests per minute per client address on each sensitive route
+    /// (sign-in, registration, account recovery, invitations).
+    pub sensitive_rate_limit_per_minute: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
 }
@@ -170,6 +173,7 @@ impl Default for Config {
             default_plan: "free".into(),
             usage_flush_interval_ms: 1000,
             api_key_cache_ms: 1000,
+            sensitive_rate_limit_per_minute: 10,
             enable_test_routes: false,
         }
     }
@@ -355,6 +359,12 @@ impl Config {
             return Err(ConfigError::new(
                 "default_plan",
                 format!("'{}' is not in the plan catalog", self.default_plan),
+            ));
+        }
+        if self.sensitive_rate_limit_per_minute == 0 {
+            return Err(ConfigError::new(
+                "sensitive_rate_limit_per_minute",
+                "must be at least 1",
             ));
         }
         if self.usage_flush_interval_ms == 0 {

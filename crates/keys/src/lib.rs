@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod guard;
 pub mod routes;
+pub mod sensitive;
 pub mod store;
 
 use std::sync::Arc;

@@ -8,6 +8,8 @@ use landlord_core::error::ApiError;
 use landlord_core::http::middleware::{apply_baseline, record_metrics};
 use utoipa_axum::router::OpenApiRouter;
 
+use landlord_keys::sensitive::SensitiveLimits;
+
 use crate::openapi::{docs_router, ApiDoc};
 use crate::state::AppState;
 use crate::{operations, test_routes};
@@ -39,6 +41,13 @@ pub fn build_router(state: AppState) -> Router {
         router = router.merge(test_routes::router());
     }
     let router = router
+        .route_layer(middleware::from_fn_with_state(
+            SensitiveLimits {
+                limiter: state.keys.limiter.clone(),
+                per_minute: config.sensitive_rate_limit_per_minute,
+            },
+            landlord_keys::sensitive::limit_sensitive_routes,
+        ))
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {

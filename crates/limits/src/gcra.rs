@@ -18,10 +18,16 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
+/// Time between two requests at a steady `limit` per minute; at least 1 µs
+/// (limits above 60 million a minute are as good as unlimited).
+pub fn interval_micros(limit: u32) -> i64 {
+    (PERIOD_MICROS / i64::from(limit.max(1))).max(1)
+}
+
 /// Decides a request at `now` for a key whose theoretical arrival time is
 /// `tat`; returns the decision and, when allowed, the new arrival time.
 pub fn decide(tat: Option<i64>, now: i64, limit: u32) -> (Decision, Option<i64>) {
-    let interval = PERIOD_MICROS / i64::from(limit.max(1));
+    let interval = interval_micros(limit);
     let tat = tat.unwrap_or(now).max(now);
     let new_tat = tat + interval;
     let micros = |m: i64| Duration::from_micros(m.max(0) as u64);
@@ -69,6 +75,12 @@ mod tests {
         assert_eq!(d.remaining, 0);
         let (d, _) = decide(new, now + 1_000_000, 60);
         assert!(!d.allowed);
+    }
+
+    #[test]
+    fn huge_limits_do_not_divide_by_zero() {
+        let (d, _) = decide(None, 0, u32::MAX);
+        assert!(d.allowed);
     }
 
     #[test]

@@ -7,7 +7,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::Mutex;
 
-use crate::gcra::{Decision, PERIOD_MICROS};
+use crate::gcra::{interval_micros, Decision, PERIOD_MICROS};
 
 /// Longest a limit decision waits for Redis before falling back.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -133,7 +133,7 @@ impl SharedStore {
 
     /// A GCRA decision from Redis, or `None` when Redis is unavailable.
     pub async fn gcra(&self, key: &str, limit: u32) -> Option<Decision> {
-        let interval = PERIOD_MICROS / i64::from(limit.max(1));
+        let interval = interval_micros(limit);
         let mut invocation = self.gcra.prepare_invoke();
         invocation
             .key(format!("landlord:rate:{key}"))

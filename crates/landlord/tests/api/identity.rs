@@ -942,3 +942,33 @@ async fn without_smtp_mail_is_written_to_the_data_directory() {
     assert!(text.contains("To: files@example.com"), "{text}");
     assert!(text.contains("verify-email?token="), "{text}");
 }
+
+#[tokio::test]
+async fn sensitive_routes_are_limited_per_client_address() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.sensitive_rate_limit_per_minute = 3).await;
+    let body = json!({"email": "someone@example.com"});
+    for _ in 0..3 {
+        let response = app
+            .post_json("/api/v1/auth/request-password-reset", &body)
+            .await;
+        assert_eq!(response.status(), 202);
+    }
+    let limited = app
+        .post_json("/api/v1/auth/request-password-reset", &body)
+        .await;
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=20).contains(&retry), "{retry}");
+    let error = assert_error(limited, 429, "RATE_LIMITED").await;
+    assert!(error["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("request-password-reset"));
+    // Each route has its own budget; other routes are not limited this way.
+    let login = app.login("someone@example.com", "whatever pass").await;
+    assert_eq!(login.status(), 401);
+    assert_eq!(app.get("/health").await.status(), 200);
+}

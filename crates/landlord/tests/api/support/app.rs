@@ -63,6 +63,8 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         jobs_poll_interval_ms: 50,
         jobs_backoff_base_ms: 100,
         usage_flush_interval_ms: 50,
+        // Tests sign many people in from one address; one test checks the limit.
+        sensitive_rate_limit_per_minute: 10_000,
         mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
         app_url: Some("https://app.landlord.test".into()),
         ..Config::default()
