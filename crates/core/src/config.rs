@@ -118,6 +118,12 @@ pub struct Config {
     /// every instance within this time (it stops at once on the instance
     /// that revoked it).
     pub api_key_cache_ms: u64,
+    /// Run the billing schedule on this instance (close each month on the
+    /// 1st at 00:00 UTC, mark overdue cycles daily). Any number of instances
+    /// may run it; each occurrence happens once.
+    pub billing_schedule: bool,
+    /// Days between the close of a billing period and the invoice's due date.
+    pub invoice_due_days: u32,
     /// Requests per minute per client address on each sensitive route
     /// (sign-in, registration, account recovery, invitations).
     pub sensitive_rate_limit_per_minute: u32,
@@ -173,6 +179,8 @@ impl Default for Config {
             default_plan: "free".into(),
             usage_flush_interval_ms: 1000,
             api_key_cache_ms: 1000,
+            billing_schedule: true,
+            invoice_due_days: 14,
             sensitive_rate_limit_per_minute: 10,
             enable_test_routes: false,
         }

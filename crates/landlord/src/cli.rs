@@ -33,6 +33,12 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Close a month into billing cycles now (operators; safe to repeat).
+    ClosePeriod {
+        /// The month, `YYYY-MM` (UTC).
+        #[arg(long)]
+        month: String,
+    },
     /// Move an organization to another plan of the catalog (operators).
     SetPlan {
         /// The organization's id.

@@ -11,6 +11,10 @@ use landlord_core::secrets::{resolve_secret, SecretSource};
 use landlord_core::{Config, Db};
 use std::time::Duration;
 
+use landlord_billing::schedule::{
+    ClosePeriodJob, MarkOverdueJob, CLOSE_PERIOD_JOB, MARK_OVERDUE_JOB,
+};
+use landlord_billing::Period;
 use landlord_identity::IdentityState;
 use landlord_jobs::{Worker, WorkerBuilder, WorkerSettings};
 use landlord_keys::KeysState;
@@ -72,6 +76,13 @@ impl Application {
     {
         let stop_worker = CancellationToken::new();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
+        let stop_schedule = CancellationToken::new();
+        let schedule = self.state.config.billing_schedule.then(|| {
+            tokio::spawn(landlord_billing::schedule::run(
+                self.state.db.clone(),
+                stop_schedule.clone(),
+            ))
+        });
         let stop_usage = CancellationToken::new();
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         tracing::info!(address = %self.address, "landlord is listening");
@@ -85,6 +96,10 @@ impl Application {
         .context("the HTTP server failed");
         // No request is in flight any more: write the last usage records,
         // let the worker finish the job in hand, then close the pool.
+        stop_schedule.cancel();
+        if let Some(schedule) = schedule {
+            let _ = schedule.await;
+        }
         stop_usage.cancel();
         if let Err(error) = usage_writer.await {
             tracing::error!(%error, "the usage writer ended abnormally");
@@ -143,6 +158,20 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     });
     let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
         .handle(MAIL_JOB, MailJob(mailer.clone()))
+        .handle(
+            CLOSE_PERIOD_JOB,
+            ClosePeriodJob {
+                db: db.clone(),
+                config: Arc::new(config.clone()),
+            },
+        )
+        .handle(
+            MARK_OVERDUE_JOB,
+            MarkOverdueJob {
+                db: db.clone(),
+                config: Arc::new(config.clone()),
+            },
+        )
         .handle(
             DELIVER_JOB,
             DeliverMessage {
@@ -214,6 +243,23 @@ pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyh
         anyhow::bail!("no organization has the id {organization_id}");
     }
     tracing::info!(organization = organization_id, plan, "plan set");
+    Ok(())
+}
+
+/// `landlord close-period`: closes a month into billing cycles now (the
+/// schedule does it on the 1st at 00:00 UTC). Safe to run again.
+pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
+    let period = Period::parse(month)
+        .ok_or_else(|| anyhow::anyhow!("--month: '{month}' is not a month such as 2026-10"))?;
+    let db = connect_and_migrate(&config).await?;
+    let report = landlord_billing::close_period(&db, &config, period).await?;
+    println!(
+        "{}: {} cycle(s) created, {} already closed",
+        period.key(),
+        report.created,
+        report.existing
+    );
+    db.close().await;
     Ok(())
 }
 

@@ -7,6 +7,7 @@
 mod support;
 
 mod baseline;
+mod billing;
 mod identity;
 mod keys;
 mod operations;

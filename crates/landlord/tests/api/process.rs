@@ -253,3 +253,27 @@ fn http_get(address: &str, path: &str) -> String {
         &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
     )
 }
+
+#[test]
+fn close_period_runs_from_the_command_line() {
+    let dir = tempfile::tempdir().unwrap();
+    let output = landlord(&dir)
+        .args(["close-period", "--month", "2026-10"])
+        .output()
+        .unwrap();
+    assert!(output.status.success(), "{output:?}");
+    let text = String::from_utf8_lossy(&output.stdout);
+    assert!(text.contains("2026-10: 0 cycle(s) created"), "{text}");
+    let bad = landlord(&dir)
+        .args(["close-period", "--month", "October"])
+        .output()
+        .unwrap();
+    assert!(!bad.status.success());
+    assert!(String::from_utf8_lossy(&bad.stderr).contains("--month"));
+    let plan = landlord(&dir)
+        .args(["set-plan", "--organization", "nope", "--plan", "gold"])
+        .output()
+        .unwrap();
+    assert!(!plan.status.success());
+    assert!(String::from_utf8_lossy(&plan.stderr).contains("not in the catalog"));
+}

@@ -22,6 +22,7 @@ pub struct TestApp {
     pub address: SocketAddr,
     pub client: reqwest::Client,
     pub backend: Backend,
+    pub config: Config,
     pub db: Db,
     // Removed when the test ends.
     _data_dir: TempDir,
@@ -63,6 +64,8 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         jobs_poll_interval_ms: 50,
         jobs_backoff_base_ms: 100,
         usage_flush_interval_ms: 50,
+        // Billing tests close periods themselves.
+        billing_schedule: false,
         // Tests sign many people in from one address; one test checks the limit.
         sensitive_rate_limit_per_minute: 10_000,
         mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
@@ -98,7 +101,7 @@ impl TestApp {
                 .build()
                 .expect("HTTP client"),
             backend,
-
+            config,
             db,
             _data_dir: data_dir,
         }

@@ -1,0 +1,422 @@
+//! Billing cycles, plan changes and overdue notices — on SQLite and
+//! PostgreSQL, with invoices received over SMTP.
+
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::identity::{app_with_smtp, token_of};
+use crate::support::app::{assert_error, json};
+use crate::support::{Backend, TestApp};
+
+backend_tests!(
+    a_month_is_closed_with_the_right_amounts_once,
+    overdue_cycles_are_marked_and_their_owners_mailed,
+    plan_changes_apply_at_once_and_are_prorated,
+    the_current_period_is_calculated_with_the_same_formula,
+);
+
+const OCTOBER_START: i64 = 1_790_812_800_000; // 2026-10-01T00:00:00Z
+const NOVEMBER_START: i64 = 1_793_491_200_000; // 2026-11-01T00:00:00Z
+
+/// Registers an organization that existed before October 2026, on `plan`.
+async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String) {
+    let data = app.register(email, &format!("{email} org")).await;
+    let id = data["organization"]["id"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE organizations SET plan = $2, created_at = $3 WHERE id = $1")
+        .bind(&id)
+        .bind(plan)
+        .bind(OCTOBER_START - 1)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    (token_of(&data, "access_token"), id)
+}
+
+/// Records `count` metered requests at `at`, in multi-row inserts.
+async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
+    let mut tx = app.db.pool().begin().await.unwrap();
+    let mut left = count;
+    while left > 0 {
+        let rows = left.min(400);
+        let values: Vec<String> = (0..rows)
+            .map(|i| {
+                format!(
+                    "(${}, ${}, '/api/v1/messages/send', 'POST', 202, ${})",
+                    i * 3 + 1,
+                    i * 3 + 2,
+                    i * 3 + 3
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for _ in 0..rows {
+            query = query
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(organization_id)
+                .bind(at);
+        }
+        query.execute(&mut *tx).await.unwrap();
+        left -= rows;
+    }
+    tx.commit().await.unwrap();
+}
+
+async fn history(app: &TestApp, token: &str) -> Vec<Value> {
+    let response = app.get_as("/api/v1/billing/history", token).await;
+    assert_eq!(response.status(), 200);
+    json(response).await["data"].as_array().unwrap().clone()
+}
+
+async fn a_month_is_closed_with_the_right_amounts_once(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let (free, free_id) = organization(&app, "free@example.com", "free").await;
+    let (starter, starter_id) = organization(&app, "starter@example.com", "starter").await;
+    let (pro, pro_id) = organization(&app, "pro@example.com", "pro").await;
+    let mid_october = OCTOBER_START + 10 * 24 * 3600 * 1000;
+    usage(&app, &free_id, 700, mid_october).await;
+    usage(&app, &starter_id, 15_000, mid_october).await;
+    usage(&app, &pro_id, 20_000, mid_october).await;
+    // Requests outside the month do not count.
+    usage(&app, &starter_id, 50, NOVEMBER_START + 1000).await;
+    usage(&app, &starter_id, 50, OCTOBER_START - 1000).await;
+
+    // Two closes at the same moment (as two instances would) make one cycle each.
+    let october = landlord_billing::Period::parse("2026-10").unwrap();
+    let (a, b) = tokio::join!(
+        landlord_billing::close_period(&app.db, &app.config, october),
+        landlord_billing::close_period(&app.db, &app.config, october),
+    );
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.created + b.created, 3, "{a:?} {b:?}");
+    let again = landlord_billing::close_period(&app.db, &app.config, october)
+        .await
+        .unwrap();
+    assert_eq!((again.created, again.existing), (0, 3));
+    let (cycles,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM billing_cycles")
+        .fetch_one(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(cycles, 3);
+
+    let starter_cycle = history(&app, &starter).await[0].clone();
+    assert_eq!(starter_cycle["period"], "2026-10");
+    assert_eq!(starter_cycle["plan"], "starter");
+    assert_eq!(starter_cycle["requests"], 15_000);
+    assert_eq!(starter_cycle["included"], 10_000);
+    assert_eq!(starter_cycle["overage_requests"], 5_000);
+    assert_eq!(starter_cycle["base_amount"], 1_000);
+    assert_eq!(starter_cycle["overage_amount"], 5_000);
+    assert_eq!(
+        starter_cycle["amount"], 6_000,
+        "$10 + 5,000 × $0.01 = $60.00"
+    );
+    assert_eq!(starter_cycle["amount_display"], "60.00 USD");
+    assert_eq!(starter_cycle["currency"], "USD");
+    assert_eq!(starter_cycle["status"], "pending");
+    let due = starter_cycle["due_at"].as_str().unwrap();
+    assert!(due > starter_cycle["created_at"].as_str().unwrap());
+
+    let pro_cycle = history(&app, &pro).await[0].clone();
+    assert_eq!(
+        (
+            pro_cycle["amount"].clone(),
+            pro_cycle["overage_amount"].clone()
+        ),
+        (json!(5_000), json!(0))
+    );
+    assert!(pro_cycle["included"].is_null());
+    assert_eq!(pro_cycle["status"], "pending");
+
+    // Zero-amount cycles ask nobody to pay.
+    let free_cycle = history(&app, &free).await[0].clone();
+    assert_eq!(free_cycle["amount"], 0);
+    assert_eq!(free_cycle["requests"], 700);
+    assert_eq!(free_cycle["status"], "paid");
+
+    // Invoices go out through the outbox; none for the free organization.
+    let invoice = smtp
+        .wait_for_subject("starter@example.com", "invoice for 2026-10")
+        .await;
+    assert!(
+        invoice.subject().contains("60.00 USD"),
+        "{}",
+        invoice.subject()
+    );
+    smtp.wait_for_subject("pro@example.com", "invoice for 2026-10")
+        .await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(smtp
+        .received()
+        .iter()
+        .all(|m| !(m.to.contains(&"free@example.com".to_string())
+            && m.subject().contains("invoice"))));
+
+    // Another organization's cycles are not listed.
+    assert!(history(&app, &free)
+        .await
+        .iter()
+        .all(|c| c["id"] != starter_cycle["id"]));
+    assert_error(
+        app.get("/api/v1/billing/history").await,
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+}
+
+async fn overdue_cycles_are_marked_and_their_owners_mailed(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let (token, id) = organization(&app, "late@example.com", "starter").await;
+    usage(&app, &id, 12_000, OCTOBER_START + 1000).await;
+    let october = landlord_billing::Period::parse("2026-10").unwrap();
+    landlord_billing::close_period(&app.db, &app.config, october)
+        .await
+        .unwrap();
+    assert_eq!(
+        landlord_billing::mark_overdue(&app.db, &app.config)
+            .await
+            .unwrap(),
+        0,
+        "not due yet"
+    );
+    sqlx::query("UPDATE billing_cycles SET due_at = 1 WHERE organization_id = $1")
+        .bind(&id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    assert_eq!(
+        landlord_billing::mark_overdue(&app.db, &app.config)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        landlord_billing::mark_overdue(&app.db, &app.config)
+            .await
+            .unwrap(),
+        0,
+        "once"
+    );
+    let cycle = history(&app, &token).await[0].clone();
+    assert_eq!(cycle["status"], "overdue");
+    assert_eq!(cycle["amount"], 3_000);
+    let mail = smtp
+        .wait_for_subject("late@example.com", "Payment overdue")
+        .await;
+    assert!(mail.subject().contains("30.00 USD"), "{}", mail.subject());
+}
+
+async fn plan_changes_apply_at_once_and_are_prorated(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner_data = app.register("boss@example.com", "Boss").await;
+    let owner = token_of(&owner_data, "access_token");
+    let org = owner_data["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let key = json(
+        app.post_as("/api/v1/keys", &owner, &json!({"name": "k"}))
+            .await,
+    )
+    .await["data"]["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let probe = |key: String| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url("/api/v1/messages/00000000-0000-7000-8000-000000000000"))
+                .header("x-api-key", key)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    assert_eq!(
+        probe(key.clone()).await.headers()["x-ratelimit-limit"],
+        "10"
+    );
+
+    // An admin may view billing but not change the plan.
+    let admin_data = app.register("admin@example.com", "Elsewhere").await;
+    sqlx::query("INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'admin', 1, 1)")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&org)
+        .bind(admin_data["user"]["id"].as_str().unwrap())
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let switched = json(
+        app.post_as(
+            "/api/v1/auth/switch-organization",
+            &token_of(&admin_data, "access_token"),
+            &json!({"organization_id": org}),
+        )
+        .await,
+    )
+    .await;
+    let admin = token_of(&switched["data"], "access_token");
+    let refused = app
+        .post_as(
+            "/api/v1/billing/upgrade",
+            &admin,
+            &json!({"plan": "starter"}),
+        )
+        .await;
+    let body = assert_error(refused, 403, "FORBIDDEN").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("upgrade_plan"));
+    assert_eq!(
+        app.get_as("/api/v1/billing/history", &admin).await.status(),
+        200
+    );
+
+    let changed = app
+        .post_as(
+            "/api/v1/billing/upgrade",
+            &owner,
+            &json!({"plan": "starter"}),
+        )
+        .await;
+    assert_eq!(changed.status(), 200);
+    let change = json(changed).await["data"].clone();
+    assert_eq!(
+        (change["from_plan"].clone(), change["to_plan"].clone()),
+        (json!("free"), json!("starter"))
+    );
+    let amount = change["amount"].as_i64().unwrap();
+    assert!(
+        amount > 0 && amount <= 1_000,
+        "prorated share of $10: {amount}"
+    );
+    // New limits at once.
+    assert_eq!(
+        probe(key.clone()).await.headers()["x-ratelimit-limit"],
+        "60"
+    );
+    let (action,): (String,) =
+        sqlx::query_as("SELECT action FROM audit_log WHERE action = 'billing.plan_changed'")
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(action, "billing.plan_changed");
+
+    // A downgrade is credited by the same rule.
+    let down = json(
+        app.post_as("/api/v1/billing/upgrade", &owner, &json!({"plan": "free"}))
+            .await,
+    )
+    .await;
+    assert!(down["data"]["amount"].as_i64().unwrap() < 0);
+
+    let error = assert_error(
+        app.post_as(
+            "/api/v1/billing/upgrade",
+            &owner,
+            &json!({"plan": "platinum"}),
+        )
+        .await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("not a plan"),
+        "{error}"
+    );
+    // At most 3 attempts a minute per organization.
+    let limited = app
+        .post_as("/api/v1/billing/upgrade", &owner, &json!({"plan": "pro"}))
+        .await;
+    assert!(limited.headers().contains_key("retry-after"));
+    assert_error(limited, 429, "RATE_LIMITED").await;
+    let other = token_of(
+        &app.register("other@example.com", "Other").await,
+        "access_token",
+    );
+    let error = assert_error(
+        app.post_as("/api/v1/billing/upgrade", &other, &json!({"plan": "free"}))
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert!(
+        error["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("already"),
+        "{error}"
+    );
+}
+
+async fn the_current_period_is_calculated_with_the_same_formula(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, id) = organization(&app, "calc@example.com", "starter").await;
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    usage(&app, &id, 10_250, now - 1000).await;
+    let calc = json(app.get_as("/api/v1/billing/calculate", &token).await).await["data"].clone();
+    assert_eq!(calc["plan"], "starter");
+    assert_eq!(calc["requests"], 10_250);
+    assert_eq!(calc["overage_requests"], 250);
+    assert_eq!(calc["overage_amount"], 250);
+    assert_eq!(calc["base_amount"], 1_000);
+    assert_eq!(calc["amount"], 1_250);
+    assert_eq!(calc["amount_display"], "12.50 USD");
+}
+
+#[tokio::test]
+async fn the_schedule_closes_the_previous_month_once_whatever_the_instances() {
+    let first = TestApp::spawn_with(Backend::Sqlite, |c| c.billing_schedule = true).await;
+    let database = format!(
+        "sqlite://{}?mode=rwc",
+        first.data_dir().join("landlord.db").display()
+    );
+    // A second instance on the same database runs the same schedule.
+    let _second = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.billing_schedule = true;
+        c.database_url = Some(database);
+    })
+    .await;
+    landlord_billing::schedule::enqueue_due(&first.db)
+        .await
+        .unwrap();
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let jobs: Vec<(String, String)> = sqlx::query_as(
+            "SELECT unique_key, status FROM jobs WHERE kind = 'billing.close_period'",
+        )
+        .fetch_all(first.db.pool())
+        .await
+        .unwrap();
+        assert!(jobs.len() <= 1, "one close per month: {jobs:?}");
+        if jobs.first().is_some_and(|(_, status)| status == "done") {
+            assert!(jobs[0].0.starts_with("billing.close_period:20"), "{jobs:?}");
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "the scheduled close did not run: {jobs:?}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+    let (overdue,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'billing.mark_overdue'")
+            .fetch_one(first.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(overdue, 1, "one overdue check per day");
+}
