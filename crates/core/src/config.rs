@@ -124,6 +124,16 @@ pub struct Config {
     pub billing_schedule: bool,
     /// Days between the close of a billing period and the invoice's due date.
     pub invoice_due_days: u32,
+    /// Stripe's API base URL (tests point it at a stand-in).
+    pub stripe_api_base: String,
+    /// Stripe secret key (`sk_…`); unset: Stripe is not offered.
+    pub stripe_secret_key: Option<String>,
+    /// Signing secret of the Stripe webhook endpoint (`whsec_…`).
+    pub stripe_webhook_secret: Option<String>,
+    /// Paystack's API base URL.
+    pub paystack_api_base: String,
+    /// Paystack secret key; also the key of its webhook signatures.
+    pub paystack_secret_key: Option<String>,
     /// Requests per minute per client address on each sensitive route
     /// (sign-in, registration, account recovery, invitations).
     pub sensitive_rate_limit_per_minute: u32,
@@ -181,6 +191,11 @@ impl Default for Config {
             api_key_cache_ms: 1000,
             billing_schedule: true,
             invoice_due_days: 14,
+            stripe_api_base: "https://api.stripe.com".into(),
+            stripe_secret_key: None,
+            stripe_webhook_secret: None,
+            paystack_api_base: "https://api.paystack.co".into(),
+            paystack_secret_key: None,
             sensitive_rate_limit_per_minute: 10,
             enable_test_routes: false,
         }

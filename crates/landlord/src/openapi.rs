@@ -30,7 +30,8 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
         (name = "audit", description = "The organization's audit trail"),
         (name = "keys", description = "API keys for programs; verifying a key from another service"),
         (name = "usage", description = "Metered usage and dashboard figures"),
-        (name = "billing", description = "Monthly billing cycles and plan changes"),
+        (name = "billing", description = "Monthly billing cycles, plan changes and payments"),
+        (name = "webhooks", description = "Signed events from Stripe and Paystack"),
         (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),

@@ -23,6 +23,8 @@ use landlord_mail::{MailJob, Mailer, MAIL_JOB};
 use landlord_messages::routes::MessagesState;
 use landlord_messages::{DeliverMessage, FileSmsProvider, DELIVER_JOB};
 use landlord_metering::UsageWriter;
+use landlord_payments::routes::PaymentsState;
+use landlord_payments::{ProcessEvent, Providers, PROCESS_EVENT_JOB};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -153,6 +155,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         );
     }
     let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
+    let providers = Providers::from_config(&config);
     let sms = Arc::new(FileSmsProvider {
         dir: config.data_dir.join("sms"),
     });
@@ -170,6 +173,14 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             MarkOverdueJob {
                 db: db.clone(),
                 config: Arc::new(config.clone()),
+            },
+        )
+        .handle(
+            PROCESS_EVENT_JOB,
+            ProcessEvent {
+                db: db.clone(),
+                config: Arc::new(config.clone()),
+                providers: providers.clone(),
             },
         )
         .handle(
@@ -200,6 +211,10 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         db: db.clone(),
         jobs: worker.waker(),
     };
+    let payments = PaymentsState {
+        keys: keys.clone(),
+        providers,
+    };
     let state = AppState {
         config,
         db,
@@ -208,6 +223,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         identity,
         keys,
         messages,
+        payments,
     };
     Ok((state, worker, usage_writer))
 }

@@ -7,6 +7,7 @@ use landlord_core::{Config, Db};
 use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
 use landlord_messages::routes::MessagesState;
+use landlord_payments::routes::PaymentsState;
 
 /// One instance's shared services. Cheap to clone.
 #[derive(Clone)]
@@ -20,6 +21,7 @@ pub struct AppState {
     pub identity: IdentityState,
     pub keys: KeysState,
     pub messages: MessagesState,
+    pub payments: PaymentsState,
 }
 
 impl FromRef<AppState> for IdentityState {
