@@ -30,6 +30,17 @@ struct EventRow {
     status: String,
 }
 
+#[derive(sqlx::FromRow)]
+struct CycleToSettle {
+    organization_id: String,
+    period: String,
+    amount: i64,
+    currency: String,
+    status: String,
+    billing_email: Option<String>,
+    organization_name: String,
+}
+
 /// A provider's claim that money arrived.
 struct Paid {
     reference: String,
@@ -138,8 +149,9 @@ impl ProcessEvent {
     async fn settle(&self, provider: &str, paid: &Paid) -> anyhow::Result<()> {
         let now = now_millis();
         let mut tx = self.db.begin().await?;
-        let cycle: Option<(String, String, i64, String, String, Option<String>, String)> = sqlx::query_as(
-            "SELECT c.organization_id, c.period, c.amount, c.currency, c.status, o.billing_email, o.name \
+        let cycle: Option<CycleToSettle> = sqlx::query_as(
+            "SELECT c.organization_id, c.period, c.amount, c.currency, c.status, o.billing_email, \
+                o.name AS organization_name \
              FROM billing_cycles c JOIN organizations o ON o.id = c.organization_id WHERE c.id = $1",
         )
         .bind(&paid.cycle_id)
@@ -245,7 +257,6 @@ impl ProcessEvent {
             .await?;
         }
         tx.commit().await?;
-        let _ = &self.config;
         Ok(())
     }
 }
