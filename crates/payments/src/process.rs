@@ -158,7 +158,7 @@ impl ProcessEvent {
         .fetch_optional(&mut *tx)
         .await?;
         let theirs = format!("{} {}", paid.amount, paid.currency);
-        let Some((
+        let Some(CycleToSettle {
             organization_id,
             period,
             amount,
@@ -166,7 +166,7 @@ impl ProcessEvent {
             status,
             billing_email,
             organization_name,
-        )) = cycle
+        }) = cycle
         else {
             discrepancy(
                 &mut tx,
