@@ -11,5 +11,6 @@ mod billing;
 mod identity;
 mod keys;
 mod operations;
+mod payments;
 mod process;
 mod team;

@@ -2,6 +2,7 @@
 
 pub mod app;
 pub mod postgres;
+pub mod providers;
 pub mod redis;
 pub mod smtp;
 

@@ -1,0 +1,504 @@
+//! Payments with local stand-ins for Stripe and Paystack: checkouts,
+//! signed webhooks, deduplication, amount checks, retries and replay — on
+//! SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use landlord_payments::signature::{sign_paystack, sign_stripe};
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::identity::token_of;
+use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::providers::{ProviderStandIn, PAYSTACK_KEY, STRIPE_WEBHOOK_SECRET};
+use crate::support::smtp::SmtpServer;
+use crate::support::{Backend, TestApp};
+
+backend_tests!(
+    checkouts_come_from_the_provider_and_replay_idempotently,
+    a_signed_stripe_event_pays_the_cycle_once,
+    bad_signatures_stale_timestamps_and_wrong_amounts,
+    a_paystack_event_is_confirmed_then_pays_the_cycle,
+    a_failing_event_is_retried_dead_lettered_and_replayed,
+);
+
+const OCTOBER: &str = "2026-10";
+
+struct Billed {
+    app: TestApp,
+    smtp: SmtpServer,
+    stand_in: ProviderStandIn,
+    owner: String,
+    cycle_id: String,
+    organization_id: String,
+}
+
+/// A starter organization with a closed October cycle of 60.00 USD.
+async fn billed(backend: Backend, max_attempts: u32) -> Billed {
+    let smtp = SmtpServer::start().await;
+    let stand_in = ProviderStandIn::start().await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |c| {
+        smtp_to(c, port);
+        stand_in.configure(c);
+        c.jobs_max_attempts = max_attempts;
+    })
+    .await;
+    let data = app.register("payer@example.com", "Payer").await;
+    let organization_id = data["organization"]["id"].as_str().unwrap().to_string();
+    sqlx::query("UPDATE organizations SET plan = 'starter', created_at = 1 WHERE id = $1")
+        .bind(&organization_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let period = landlord_billing::Period::parse(OCTOBER).unwrap();
+    // 15,000 requests in October: 60.00 USD.
+    let mut tx = app.db.pool().begin().await.unwrap();
+    for chunk in 0..30 {
+        let values: Vec<String> = (0..500)
+            .map(|i| {
+                format!(
+                    "(${}, ${}, '/x', 'GET', 200, ${})",
+                    i * 3 + 1,
+                    i * 3 + 2,
+                    i * 3 + 3
+                )
+            })
+            .collect();
+        let sql = format!("INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
+        let mut query = sqlx::query(&sql);
+        for _ in 0..500 {
+            query = query
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&organization_id)
+                .bind(period.start_ms() + chunk);
+        }
+        query.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    landlord_billing::close_period(&app.db, &app.config, period)
+        .await
+        .unwrap();
+    let owner = token_of(&data, "access_token");
+    let history = json(app.get_as("/api/v1/billing/history", &owner).await).await;
+    assert_eq!(history["data"][0]["amount"], 6000);
+    let cycle_id = history["data"][0]["id"].as_str().unwrap().to_string();
+    Billed {
+        app,
+        smtp,
+        stand_in,
+        owner,
+        cycle_id,
+        organization_id,
+    }
+}
+
+impl Billed {
+    async fn initiate(&self, provider: &str, idempotency: Option<&str>) -> reqwest::Response {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/billing/initiate-payment"))
+            .bearer_auth(&self.owner)
+            .json(&json!({"billing_cycle_id": self.cycle_id, "provider": provider}));
+        if let Some(key) = idempotency {
+            request = request.header("idempotency-key", key);
+        }
+        request.send().await.unwrap()
+    }
+
+    fn stripe_event(&self, event_id: &str, amount: i64, currency: &str) -> Vec<u8> {
+        serde_json::to_vec(&json!({
+            "id": event_id,
+            "object": "event",
+            "type": "checkout.session.completed",
+            "data": {"object": {
+                "id": "cs_test_1",
+                "object": "checkout.session",
+                "amount_total": amount,
+                "currency": currency,
+                "payment_status": "paid",
+                "metadata": {"billing_cycle_id": self.cycle_id, "organization_id": self.organization_id},
+            }},
+        }))
+        .unwrap()
+    }
+
+    async fn post_stripe(&self, body: &[u8], signature: Option<String>) -> reqwest::Response {
+        let mut request = self
+            .app
+            .client
+            .post(self.app.url("/api/v1/webhooks/stripe"))
+            .header("content-type", "application/json")
+            .body(body.to_vec());
+        if let Some(signature) = signature {
+            request = request.header("stripe-signature", signature);
+        }
+        request.send().await.unwrap()
+    }
+
+    async fn cycle_status(&self) -> String {
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM billing_cycles WHERE id = $1")
+                .bind(&self.cycle_id)
+                .fetch_one(self.app.db.pool())
+                .await
+                .unwrap();
+        status
+    }
+
+    async fn wait_for_cycle(&self, status: &str) {
+        let deadline = std::time::Instant::now() + Duration::from_secs(15);
+        while self.cycle_status().await != status {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "cycle never became {status}"
+            );
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    async fn count(&self, sql: &str) -> i64 {
+        let (n,): (i64,) = sqlx::query_as(sql)
+            .fetch_one(self.app.db.pool())
+            .await
+            .unwrap();
+        n
+    }
+}
+
+fn now_secs() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs() as i64
+}
+
+async fn checkouts_come_from_the_provider_and_replay_idempotently(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let first = b.initiate("stripe", Some("pay-oct")).await;
+    assert_eq!(first.status(), 200);
+    let first = json(first).await["data"].clone();
+    assert_eq!(first["provider"], "stripe");
+    assert_eq!(
+        first["checkout_url"],
+        "https://checkout.stripe.test/c/pay/cs_test_1"
+    );
+    assert_eq!(
+        (first["amount"].clone(), first["currency"].clone()),
+        (json!(6000), json!("USD"))
+    );
+    let replay = json(b.initiate("stripe", Some("pay-oct")).await).await["data"].clone();
+    assert_eq!(
+        replay, first,
+        "an idempotent replay answers the same checkout"
+    );
+    {
+        let state = b.stand_in.state.lock().unwrap();
+        assert_eq!(state.sessions.len(), 1, "the provider was asked once");
+        let session = &state.sessions[0];
+        assert_eq!(session["metadata[billing_cycle_id]"], b.cycle_id);
+        assert_eq!(session["metadata[organization_id]"], b.organization_id);
+        assert_eq!(session["line_items[0][price_data][unit_amount]"], "6000");
+        assert_eq!(session["line_items[0][price_data][currency]"], "usd");
+        assert_eq!(session["mode"], "payment");
+    }
+    let paystack = json(b.initiate("paystack", None).await).await["data"].clone();
+    assert!(paystack["checkout_url"]
+        .as_str()
+        .unwrap()
+        .starts_with("https://checkout.paystack.test/"));
+    let reference = paystack["reference"].as_str().unwrap();
+    assert_eq!(
+        b.stand_in.state.lock().unwrap().transactions[reference],
+        (6000, "USD".to_string())
+    );
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM payments WHERE status = 'initiated'")
+            .await,
+        2
+    );
+
+    let bad = b
+        .app
+        .client
+        .post(b.app.url("/api/v1/billing/initiate-payment"))
+        .bearer_auth(&b.owner)
+        .json(&json!({"billing_cycle_id": b.cycle_id, "provider": "paypal"}))
+        .send()
+        .await
+        .unwrap();
+    let error = assert_error(bad, 422, "VALIDATION_ERROR").await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "provider");
+    // Another organization's cycle is not found.
+    let other = token_of(
+        &b.app.register("other@example.com", "Other").await,
+        "access_token",
+    );
+    let foreign = b
+        .app
+        .client
+        .post(b.app.url("/api/v1/billing/initiate-payment"))
+        .bearer_auth(&other)
+        .json(&json!({"billing_cycle_id": b.cycle_id, "provider": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(foreign, 404, "NOT_FOUND").await;
+    // At most 5 a minute per organization (3 made above, plus the refusal).
+    b.initiate("stripe", None).await;
+    let limited = b.initiate("stripe", None).await;
+    assert_error(limited, 429, "RATE_LIMITED").await;
+}
+
+async fn a_signed_stripe_event_pays_the_cycle_once(backend: Backend) {
+    let b = billed(backend, 3).await;
+    b.initiate("stripe", None).await;
+    let body = b.stripe_event("evt_1", 6000, "usd");
+    let signature = sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs());
+    let received = b.post_stripe(&body, Some(signature.clone())).await;
+    assert_eq!(received.status(), 200);
+    assert_eq!(
+        json(received).await["data"],
+        json!({"received": true, "duplicate": false})
+    );
+    b.wait_for_cycle("paid").await;
+    let receipt = b
+        .smtp
+        .wait_for_subject("payer@example.com", "Receipt")
+        .await;
+    assert!(
+        receipt.subject().contains("60.00 USD"),
+        "{}",
+        receipt.subject()
+    );
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")
+            .await,
+        1
+    );
+    let history = json(b.app.get_as("/api/v1/billing/history", &b.owner).await).await;
+    assert!(history["data"][0]["paid_at"].is_string());
+
+    // The same event again changes nothing.
+    let again = b
+        .post_stripe(
+            &body,
+            Some(sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs())),
+        )
+        .await;
+    assert_eq!(json(again).await["data"]["duplicate"], true);
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")
+            .await,
+        1
+    );
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM provider_webhook_events")
+            .await,
+        1
+    );
+    let receipts = b
+        .smtp
+        .received()
+        .iter()
+        .filter(|m| m.subject().contains("Receipt"))
+        .count();
+    assert_eq!(receipts, 1);
+    // A paid cycle has nothing left to pay.
+    assert_error(b.initiate("stripe", None).await, 409, "CONFLICT").await;
+}
+
+async fn bad_signatures_stale_timestamps_and_wrong_amounts(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let body = b.stripe_event("evt_bad", 6000, "usd");
+    for (signature, reason) in [
+        (None, "missing"),
+        (
+            Some(sign_stripe(&body, "whsec_wrong", now_secs())),
+            "does not match",
+        ),
+        (
+            Some(sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs() - 600)),
+            "tolerance",
+        ),
+        (Some("t=abc".to_string()), "malformed"),
+    ] {
+        let error = assert_error(
+            b.post_stripe(&body, signature).await,
+            400,
+            "INVALID_SIGNATURE",
+        )
+        .await;
+        assert!(
+            error["error"]["message"].as_str().unwrap().contains(reason),
+            "{reason}: {error}"
+        );
+    }
+    // A tampered body with a signature of the original.
+    let signature = sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs());
+    let tampered = b.stripe_event("evt_bad", 1, "usd");
+    assert_error(
+        b.post_stripe(&tampered, Some(signature)).await,
+        400,
+        "INVALID_SIGNATURE",
+    )
+    .await;
+    let paystack = b
+        .app
+        .client
+        .post(b.app.url("/api/v1/webhooks/paystack"))
+        .header("x-paystack-signature", "00")
+        .body(r#"{"event":"charge.success","data":{"id":1}}"#)
+        .send()
+        .await
+        .unwrap();
+    assert_error(paystack, 400, "INVALID_SIGNATURE").await;
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM provider_webhook_events")
+            .await,
+        0,
+        "nothing stored"
+    );
+    let metrics = b.app.get("/metrics").await.text().await.unwrap();
+    assert!(
+        metrics.contains("webhook_signature_failures_total"),
+        "only a counter moves"
+    );
+
+    // A correctly signed event with the wrong amount leaves the cycle unpaid
+    // and records the difference.
+    let wrong = b.stripe_event("evt_wrong", 5000, "usd");
+    let received = b
+        .post_stripe(
+            &wrong,
+            Some(sign_stripe(&wrong, STRIPE_WEBHOOK_SECRET, now_secs())),
+        )
+        .await;
+    assert_eq!(received.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
+            "SELECT kind, ours, theirs FROM reconciliation_discrepancies WHERE billing_cycle_id = $1",
+        )
+        .bind(&b.cycle_id)
+        .fetch_optional(b.app.db.pool())
+        .await
+        .unwrap();
+        if let Some((kind, ours, theirs)) = found {
+            assert_eq!(kind, "amount_mismatch");
+            assert_eq!(ours.as_deref(), Some("6000 USD"));
+            assert_eq!(theirs.as_deref(), Some("5000 USD"));
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no discrepancy recorded"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(b.cycle_status().await, "pending");
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")
+            .await,
+        0
+    );
+}
+
+fn paystack_event(reference: &str, id: i64) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "event": "charge.success",
+        "data": {"id": id, "reference": reference, "amount": 6000, "currency": "USD", "status": "success"},
+    }))
+    .unwrap()
+}
+
+async fn post_paystack(b: &Billed, body: &[u8]) -> reqwest::Response {
+    b.app
+        .client
+        .post(b.app.url("/api/v1/webhooks/paystack"))
+        .header("content-type", "application/json")
+        .header("x-paystack-signature", sign_paystack(body, PAYSTACK_KEY))
+        .body(body.to_vec())
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn a_paystack_event_is_confirmed_then_pays_the_cycle(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let checkout = json(b.initiate("paystack", None).await).await["data"].clone();
+    let reference = checkout["reference"].as_str().unwrap().to_string();
+    let body = {
+        let mut event: Value = serde_json::from_slice(&paystack_event(&reference, 77)).unwrap();
+        event["data"]["metadata"] = json!({"billing_cycle_id": b.cycle_id});
+        serde_json::to_vec(&event).unwrap()
+    };
+    let received = post_paystack(&b, &body).await;
+    assert_eq!(json(received).await["data"]["duplicate"], false);
+    b.wait_for_cycle("paid").await;
+    let (provider, status): (String, String) =
+        sqlx::query_as("SELECT provider, status FROM payments WHERE provider_reference = $1")
+            .bind(&reference)
+            .fetch_one(b.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(
+        (provider.as_str(), status.as_str()),
+        ("paystack", "succeeded")
+    );
+    assert_eq!(
+        json(post_paystack(&b, &body).await).await["data"]["duplicate"],
+        true
+    );
+}
+
+async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let checkout = json(b.initiate("paystack", None).await).await["data"].clone();
+    let reference = checkout["reference"].as_str().unwrap().to_string();
+    b.stand_in.state.lock().unwrap().verify_fails = true;
+    let mut event: Value = serde_json::from_slice(&paystack_event(&reference, 88)).unwrap();
+    event["data"]["metadata"] = json!({"billing_cycle_id": b.cycle_id});
+    let body = serde_json::to_vec(&event).unwrap();
+    assert_eq!(post_paystack(&b, &body).await.status(), 200);
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let event_id = loop {
+        let row: (String, String, i64, Option<String>) =
+            sqlx::query_as("SELECT id, status, attempts, last_error FROM provider_webhook_events")
+                .fetch_one(b.app.db.pool())
+                .await
+                .unwrap();
+        if row.1 == "dead" {
+            assert_eq!(row.2, 3, "dead after the 3rd attempt");
+            assert!(row.3.unwrap_or_default().contains("500"));
+            break row.0;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "never dead-lettered: {row:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(b.cycle_status().await, "pending");
+
+    // The provider recovers; an operator replays the event.
+    b.stand_in.state.lock().unwrap().verify_fails = false;
+    assert!(landlord_payments::replay_event(&b.app.db, &event_id)
+        .await
+        .unwrap());
+    assert!(
+        !landlord_payments::replay_event(&b.app.db, &uuid::Uuid::now_v7().to_string())
+            .await
+            .unwrap()
+    );
+    b.wait_for_cycle("paid").await;
+    let (status,): (String,) =
+        sqlx::query_as("SELECT status FROM provider_webhook_events WHERE id = $1")
+            .bind(&event_id)
+            .fetch_one(b.app.db.pool())
+            .await
+            .unwrap();
+    assert_eq!(status, "processed");
+}
