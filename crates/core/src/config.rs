@@ -124,6 +124,10 @@ pub struct Config {
     pub billing_schedule: bool,
     /// Days between the close of a billing period and the invoice's due date.
     pub invoice_due_days: u32,
+    /// Emails of platform administrators (operators who reach `/admin`);
+    /// `landlord make-admin` designates more.
+    #[serde(deserialize_with = "string_or_list")]
+    pub platform_admins: Vec<String>,
     /// Stripe's API base URL (tests point it at a stand-in).
     pub stripe_api_base: String,
     /// Stripe secret key (`sk_…`); unset: Stripe is not offered.
@@ -191,6 +195,7 @@ impl Default for Config {
             api_key_cache_ms: 1000,
             billing_schedule: true,
             invoice_due_days: 14,
+            platform_admins: Vec::new(),
             stripe_api_base: "https://api.stripe.com".into(),
             stripe_secret_key: None,
             stripe_webhook_secret: None,

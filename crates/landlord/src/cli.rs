@@ -39,6 +39,12 @@ pub enum Command {
         #[arg(long)]
         month: String,
     },
+    /// Make a user a platform administrator (reaches /admin).
+    MakeAdmin {
+        /// The user's email.
+        #[arg(long)]
+        email: String,
+    },
     /// Move an organization to another plan of the catalog (operators).
     SetPlan {
         /// The organization's id.

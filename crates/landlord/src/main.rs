@@ -24,6 +24,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => landlord::startup::serve(config).await,
             Command::Migrate => landlord::startup::migrate(config).await,
+            Command::MakeAdmin { email } => landlord::startup::make_admin(config, &email).await,
             Command::ClosePeriod { month } => landlord::startup::close_period(config, &month).await,
             Command::SetPlan { organization, plan } => {
                 landlord::startup::set_plan(config, &organization, &plan).await

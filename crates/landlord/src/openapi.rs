@@ -32,6 +32,7 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
         (name = "usage", description = "Metered usage and dashboard figures"),
         (name = "billing", description = "Monthly billing cycles, plan changes and payments"),
         (name = "webhooks", description = "Signed events from Stripe and Paystack"),
+        (name = "admin", description = "Operators only: figures, failed webhooks, discrepancies"),
         (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),

@@ -279,6 +279,24 @@ pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `landlord make-admin`: designates a platform administrator.
+pub async fn make_admin(config: Config, email: &str) -> anyhow::Result<()> {
+    let db = connect_and_migrate(&config).await?;
+    let result = sqlx::query(
+        "UPDATE users SET platform_admin_at = $2 WHERE email = $1 AND platform_admin_at IS NULL",
+    )
+    .bind(email.trim().to_lowercase())
+    .bind(landlord_core::db::now_millis())
+    .execute(db.pool())
+    .await?;
+    db.close().await;
+    if result.rows_affected() == 0 {
+        anyhow::bail!("no account with the email {email} (or it is already an administrator)");
+    }
+    println!("{email} is now a platform administrator");
+    Ok(())
+}
+
 /// `landlord migrate`: applies pending migrations and exits.
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     let db = connect_and_migrate(&config).await?;

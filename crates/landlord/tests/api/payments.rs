@@ -20,6 +20,7 @@ backend_tests!(
     bad_signatures_stale_timestamps_and_wrong_amounts,
     a_paystack_event_is_confirmed_then_pays_the_cycle,
     a_failing_event_is_retried_dead_lettered_and_replayed,
+    only_platform_administrators_reach_admin,
 );
 
 const OCTOBER: &str = "2026-10";
@@ -42,6 +43,7 @@ async fn billed(backend: Backend, max_attempts: u32) -> Billed {
         smtp_to(c, port);
         stand_in.configure(c);
         c.jobs_max_attempts = max_attempts;
+        c.platform_admins = vec!["ops@example.com".into()];
     })
     .await;
     let data = app.register("payer@example.com", "Payer").await;
@@ -494,11 +496,157 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
             .unwrap()
     );
     b.wait_for_cycle("paid").await;
-    let (status,): (String,) =
-        sqlx::query_as("SELECT status FROM provider_webhook_events WHERE id = $1")
-            .bind(&event_id)
-            .fetch_one(b.app.db.pool())
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let (status,): (String,) =
+            sqlx::query_as("SELECT status FROM provider_webhook_events WHERE id = $1")
+                .bind(&event_id)
+                .fetch_one(b.app.db.pool())
+                .await
+                .unwrap();
+        if status == "processed" {
+            break;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "event left as {status}"
+        );
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+}
+
+async fn only_platform_administrators_reach_admin(backend: Backend) {
+    let b = billed(backend, 3).await;
+    // The organization's owner is not a platform administrator.
+    for path in [
+        "/api/v1/admin/figures",
+        "/api/v1/admin/webhook-events",
+        "/api/v1/admin/discrepancies",
+    ] {
+        let body = assert_error(b.app.get_as(path, &b.owner).await, 403, "FORBIDDEN").await;
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("platform administrators"));
+        assert_error(b.app.get(path).await, 401, "UNAUTHORIZED").await;
+    }
+    let ops = token_of(
+        &b.app.register("ops@example.com", "Operators").await,
+        "access_token",
+    );
+    let figures = json(b.app.get_as("/api/v1/admin/figures", &ops).await).await["data"].clone();
+    assert_eq!(
+        figures["organizations_by_plan"],
+        json!({"free": 1, "starter": 1})
+    );
+    assert_eq!(figures["mrr"], json!({"USD": 1000}));
+    assert_eq!(figures["overdue_total"], json!({}));
+    assert!(figures["webhook_success_rate"].is_null());
+
+    // A wrong amount shows up as a discrepancy, which an operator resolves.
+    let wrong = b.stripe_event("evt_wrong", 100, "usd");
+    b.post_stripe(
+        &wrong,
+        Some(sign_stripe(&wrong, STRIPE_WEBHOOK_SECRET, now_secs())),
+    )
+    .await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    let id = loop {
+        let list = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+        if let Some(first) = list["data"].as_array().unwrap().first() {
+            assert_eq!(first["kind"], "amount_mismatch");
+            break first["id"].as_str().unwrap().to_string();
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no discrepancy listed"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    assert_eq!(
+        b.app
+            .post_as(
+                &format!("/api/v1/admin/discrepancies/{id}/resolve"),
+                &ops,
+                &json!({})
+            )
             .await
-            .unwrap();
-    assert_eq!(status, "processed");
+            .status(),
+        200
+    );
+    assert_error(
+        b.app
+            .post_as(
+                &format!("/api/v1/admin/discrepancies/{id}/resolve"),
+                &ops,
+                &json!({}),
+            )
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    let open = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+    assert_eq!(open["data"].as_array().unwrap().len(), 0);
+    let resolved = json(
+        b.app
+            .get_as("/api/v1/admin/discrepancies?resolved=true", &ops)
+            .await,
+    )
+    .await;
+    assert_eq!(resolved["data"].as_array().unwrap().len(), 1);
+
+    // The matching payment then settles the cycle; the figures follow.
+    let right = b.stripe_event("evt_right", 6000, "usd");
+    b.post_stripe(
+        &right,
+        Some(sign_stripe(&right, STRIPE_WEBHOOK_SECRET, now_secs())),
+    )
+    .await;
+    b.wait_for_cycle("paid").await;
+    let figures = json(b.app.get_as("/api/v1/admin/figures", &ops).await).await["data"].clone();
+    assert_eq!(figures["revenue_this_month"], json!({"USD": 6000}));
+    assert_eq!(figures["webhook_success_rate"], 1.0);
+    assert_eq!(figures["payment_failure_rate"], 0.0);
+
+    // Operators can close a month from the API; a second close changes nothing.
+    let closed = json(
+        b.app
+            .post_as(
+                "/api/v1/admin/billing/close-period",
+                &ops,
+                &json!({"month": "2026-10"}),
+            )
+            .await,
+    )
+    .await;
+    // October was closed by the fixture; the operators' organization did
+    // not exist yet, so nothing new is billed.
+    assert_eq!(closed["data"]["created"], 0);
+    assert_eq!(closed["data"]["existing"], 1);
+    let error = assert_error(
+        b.app
+            .post_as(
+                "/api/v1/admin/billing/close-period",
+                &ops,
+                &json!({"month": "Oct"}),
+            )
+            .await,
+        422,
+        "VALIDATION_ERROR",
+    )
+    .await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "month");
+    assert_error(
+        b.app
+            .post_as(
+                "/api/v1/admin/billing/close-period",
+                &b.owner,
+                &json!({"month": "2026-10"}),
+            )
+            .await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
 }
