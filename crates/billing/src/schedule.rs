@@ -16,6 +16,8 @@ use crate::period::Period;
 
 pub const CLOSE_PERIOD_JOB: &str = "billing.close_period";
 pub const MARK_OVERDUE_JOB: &str = "billing.mark_overdue";
+/// Kind of the daily reconciliation job (worked by `landlord-payments`).
+pub const RECONCILE_JOB: &str = "payments.reconcile";
 
 /// Enqueues the jobs that are due now (idempotent).
 pub async fn enqueue_due(db: &Db) -> Result<(), sqlx::Error> {
@@ -31,6 +33,11 @@ pub async fn enqueue_due(db: &Db) -> Result<(), sqlx::Error> {
     let mut overdue = NewJob::new(MARK_OVERDUE_JOB, serde_json::json!({}));
     overdue.unique_key = Some(format!("{MARK_OVERDUE_JOB}:{day}"));
     landlord_jobs::enqueue(db.pool(), overdue).await?;
+    // Daily reconciliation with the payment providers (handled by the
+    // payments feature, which depends on billing, hence the plain name).
+    let mut reconcile = NewJob::new(RECONCILE_JOB, serde_json::json!({}));
+    reconcile.unique_key = Some(format!("{RECONCILE_JOB}:{day}"));
+    landlord_jobs::enqueue(db.pool(), reconcile).await?;
     Ok(())
 }
 

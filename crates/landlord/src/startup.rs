@@ -24,7 +24,7 @@ use landlord_messages::routes::MessagesState;
 use landlord_messages::{DeliverMessage, FileSmsProvider, DELIVER_JOB};
 use landlord_metering::UsageWriter;
 use landlord_payments::routes::PaymentsState;
-use landlord_payments::{ProcessEvent, Providers, PROCESS_EVENT_JOB};
+use landlord_payments::{ProcessEvent, Providers, ReconcileJob, PROCESS_EVENT_JOB, RECONCILE_JOB};
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
@@ -173,6 +173,13 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             MarkOverdueJob {
                 db: db.clone(),
                 config: Arc::new(config.clone()),
+            },
+        )
+        .handle(
+            RECONCILE_JOB,
+            ReconcileJob {
+                db: db.clone(),
+                providers: Arc::new(providers.clone()),
             },
         )
         .handle(

@@ -6,8 +6,10 @@
 
 pub mod process;
 pub mod providers;
+pub mod reconcile;
 pub mod routes;
 pub mod signature;
 
 pub use process::{replay_event, ProcessEvent, PROCESS_EVENT_JOB};
 pub use providers::Providers;
+pub use reconcile::{reconcile, ReconcileJob, RECONCILE_JOB};

@@ -185,6 +185,33 @@ impl Providers {
         })
     }
 
+    /// Stripe: `GET /v1/checkout/sessions/{id}` → (payment_status, amount_total, currency).
+    pub async fn stripe_session(&self, id: &str) -> anyhow::Result<(String, i64, String)> {
+        let (base, key) = self
+            .stripe
+            .as_ref()
+            .ok_or_else(|| anyhow::anyhow!("Stripe is not configured"))?;
+        let response = self
+            .http
+            .get(format!("{base}/v1/checkout/sessions/{id}"))
+            .bearer_auth(key)
+            .send()
+            .await?;
+        let status = response.status();
+        let body: Value = response.json().await?;
+        if !status.is_success() {
+            anyhow::bail!("Stripe answered {status}: {}", body["error"]["message"]);
+        }
+        Ok((
+            body["payment_status"]
+                .as_str()
+                .unwrap_or_default()
+                .to_string(),
+            body["amount_total"].as_i64().unwrap_or(-1),
+            body["currency"].as_str().unwrap_or_default().to_uppercase(),
+        ))
+    }
+
     /// Paystack: `GET /transaction/verify/{reference}` → (status, amount, currency).
     pub async fn paystack_verify(&self, reference: &str) -> anyhow::Result<(String, i64, String)> {
         let (base, key) = self

@@ -21,6 +21,8 @@ backend_tests!(
     a_paystack_event_is_confirmed_then_pays_the_cycle,
     a_failing_event_is_retried_dead_lettered_and_replayed,
     only_platform_administrators_reach_admin,
+    reconciliation_records_a_difference_planted_at_the_provider,
+    only_owners_pay_and_only_through_configured_providers,
 );
 
 const OCTOBER: &str = "2026-10";
@@ -649,4 +651,141 @@ async fn only_platform_administrators_reach_admin(backend: Backend) {
         "FORBIDDEN",
     )
     .await;
+}
+
+async fn reconciliation_records_a_difference_planted_at_the_provider(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let checkout = json(b.initiate("stripe", None).await).await["data"].clone();
+    let providers = landlord_payments::Providers::from_config(&b.app.config);
+    assert_eq!(
+        landlord_payments::reconcile(&b.app.db, &providers)
+            .await
+            .unwrap(),
+        0,
+        "in agreement"
+    );
+    // The customer paid at Stripe, but no webhook ever reached us.
+    let session = checkout["reference"].as_str().unwrap().to_string();
+    b.stand_in
+        .state
+        .lock()
+        .unwrap()
+        .paid_sessions
+        .insert(session.clone());
+    assert_eq!(
+        landlord_payments::reconcile(&b.app.db, &providers)
+            .await
+            .unwrap(),
+        1
+    );
+    assert_eq!(
+        landlord_payments::reconcile(&b.app.db, &providers)
+            .await
+            .unwrap(),
+        0,
+        "recorded once"
+    );
+    let (kind, ours, theirs): (String, Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT kind, ours, theirs FROM reconciliation_discrepancies WHERE provider_reference = $1",
+    )
+    .bind(&session)
+    .fetch_one(b.app.db.pool())
+    .await
+    .unwrap();
+    assert_eq!(kind, "provider_paid_we_did_not");
+    assert_eq!(ours.as_deref(), Some("initiated 6000 USD"));
+    assert_eq!(theirs.as_deref(), Some("paid 6000 USD"));
+    let ops = token_of(
+        &b.app.register("ops@example.com", "Operators").await,
+        "access_token",
+    );
+    let listed = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+    assert_eq!(listed["data"][0]["kind"], "provider_paid_we_did_not");
+}
+
+async fn only_owners_pay_and_only_through_configured_providers(backend: Backend) {
+    let b = billed(backend, 3).await;
+    // An admin of the organization may see billing but not pay.
+    let admin = b.app.register("admin@example.com", "Admin's own").await;
+    sqlx::query("INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'admin', 1, 1)")
+        .bind(uuid::Uuid::now_v7().to_string())
+        .bind(&b.organization_id)
+        .bind(admin["user"]["id"].as_str().unwrap())
+        .execute(b.app.db.pool())
+        .await
+        .unwrap();
+    let switched = json(
+        b.app
+            .post_as(
+                "/api/v1/auth/switch-organization",
+                &token_of(&admin, "access_token"),
+                &json!({"organization_id": b.organization_id}),
+            )
+            .await,
+    )
+    .await;
+    let admin_token = token_of(&switched["data"], "access_token");
+    let refused = b
+        .app
+        .post_as(
+            "/api/v1/billing/initiate-payment",
+            &admin_token,
+            &json!({"billing_cycle_id": b.cycle_id, "provider": "stripe"}),
+        )
+        .await;
+    let body = assert_error(refused, 403, "FORBIDDEN").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("pay_invoices"));
+
+    // Paystack replays answer the same checkout too.
+    let first = json(b.initiate("paystack", Some("ps-1")).await).await;
+    let again = json(b.initiate("paystack", Some("ps-1")).await).await;
+    assert_eq!(first, again);
+    assert_eq!(b.stand_in.state.lock().unwrap().transactions.len(), 1);
+    let conflict = b
+        .app
+        .client
+        .post(b.app.url("/api/v1/billing/initiate-payment"))
+        .bearer_auth(&b.owner)
+        .header("idempotency-key", "ps-1")
+        .json(&json!({"billing_cycle_id": b.cycle_id, "provider": "stripe"}))
+        .send()
+        .await
+        .unwrap();
+    assert_error(conflict, 409, "IDEMPOTENCY_CONFLICT").await;
+
+    // A server without Paystack settings says so.
+    let bare = TestApp::spawn(backend).await;
+    let owner = token_of(
+        &bare.register("solo@example.com", "Solo").await,
+        "access_token",
+    );
+    let response = bare
+        .post_as(
+            "/api/v1/billing/initiate-payment",
+            &owner,
+            &json!({"billing_cycle_id": uuid::Uuid::now_v7().to_string(), "provider": "paystack"}),
+        )
+        .await;
+    let body = assert_error(response, 503, "SERVICE_UNAVAILABLE").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("not configured"));
+    let webhook = bare.app_post_raw("/api/v1/webhooks/stripe", b"{}").await;
+    assert_error(webhook, 503, "SERVICE_UNAVAILABLE").await;
+}
+
+impl TestApp {
+    async fn app_post_raw(&self, path: &str, body: &[u8]) -> reqwest::Response {
+        self.client
+            .post(self.url(path))
+            .header("content-type", "application/json")
+            .body(body.to_vec())
+            .send()
+            .await
+            .unwrap()
+    }
 }

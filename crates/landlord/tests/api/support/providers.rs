@@ -25,6 +25,8 @@ pub struct StandInState {
     pub transactions: HashMap<String, (i64, String)>,
     /// When set, Paystack's verify call fails with 500.
     pub verify_fails: bool,
+    /// Checkout sessions paid at Stripe (the customer paid).
+    pub paid_sessions: std::collections::HashSet<String>,
 }
 
 pub struct ProviderStandIn {
@@ -90,6 +92,46 @@ async fn create_session(
         state.stripe_idempotency.insert(key, answer.clone());
     }
     (StatusCode::OK, Json(answer))
+}
+
+async fn retrieve_session(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(id): Path<String>,
+) -> (StatusCode, Json<Value>) {
+    if !authorized(&headers, STRIPE_KEY) {
+        return (
+            StatusCode::UNAUTHORIZED,
+            Json(json!({"error": {"message": "Invalid API Key provided"}})),
+        );
+    }
+    let state = state.lock().unwrap();
+    let Some(index) = id
+        .strip_prefix("cs_test_")
+        .and_then(|n| n.parse::<usize>().ok())
+    else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"message": "No such checkout.session"}})),
+        );
+    };
+    let Some(fields) = state.sessions.get(index.wrapping_sub(1)) else {
+        return (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error": {"message": "No such checkout.session"}})),
+        );
+    };
+    let paid = state.paid_sessions.contains(&id);
+    (
+        StatusCode::OK,
+        Json(json!({
+            "id": id,
+            "object": "checkout.session",
+            "amount_total": fields.get("line_items[0][price_data][unit_amount]").and_then(|a| a.parse::<i64>().ok()),
+            "currency": fields.get("line_items[0][price_data][currency]"),
+            "payment_status": if paid { "paid" } else { "unpaid" },
+        })),
+    )
 }
 
 async fn initialize(
@@ -167,6 +209,7 @@ impl ProviderStandIn {
         let state: Shared = Arc::new(Mutex::new(StandInState::default()));
         let router = Router::new()
             .route("/v1/checkout/sessions", post(create_session))
+            .route("/v1/checkout/sessions/{id}", get(retrieve_session))
             .route("/transaction/initialize", post(initialize))
             .route("/transaction/verify/{reference}", get(verify))
             .with_state(state.clone());
