@@ -261,19 +261,13 @@ pub async fn upgrade(
     client: ClientInfo,
     Json(body): Json<UpgradeRequest>,
 ) -> Result<ApiSuccess<PlanChangeView>, ApiError> {
-    let decision = state
-        .limiter
-        .check(
+    state
+        .limit(
             &format!("plan-change:{}", user.organization_id),
             PLAN_CHANGES_PER_MINUTE,
+            "plan changes",
         )
-        .await;
-    if !decision.allowed {
-        return Err(ApiError::RateLimited {
-            message: format!("at most {PLAN_CHANGES_PER_MINUTE} plan changes a minute"),
-            retry_after_secs: landlord_keys::admission::ceil_secs(decision.retry_after),
-        });
-    }
+        .await?;
     let target = body.plan.trim();
     let new_plan = state.config.plan(target).cloned().ok_or_else(|| {
         let names: Vec<&str> = state.config.plans.keys().map(String::as_str).collect();

@@ -60,6 +60,26 @@ impl KeysState {
     }
 }
 
+impl KeysState {
+    /// Takes one of `per_minute` allowed for `key` (e.g. `checkout:{org}`);
+    /// a refusal is 429 RATE_LIMITED with `Retry-After`, saying `what`.
+    pub async fn limit(
+        &self,
+        key: &str,
+        per_minute: u32,
+        what: &str,
+    ) -> Result<(), landlord_core::ApiError> {
+        let decision = self.limiter.check(key, per_minute).await;
+        if decision.allowed {
+            return Ok(());
+        }
+        Err(landlord_core::ApiError::RateLimited {
+            message: format!("at most {per_minute} {what} a minute"),
+            retry_after_secs: admission::ceil_secs(decision.retry_after),
+        })
+    }
+}
+
 impl axum::extract::FromRef<KeysState> for IdentityState {
     fn from_ref(state: &KeysState) -> Self {
         state.identity.clone()

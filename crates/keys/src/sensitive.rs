@@ -2,12 +2,11 @@
 //! client address, in the same limiter as API-key traffic (so shared through
 //! Redis when configured). One table, one middleware.
 
-use axum::extract::{ConnectInfo, Request, State};
+use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use landlord_core::http::client::TrustForwardedFor;
+use landlord_core::http::client::client_ip;
 use landlord_core::ApiError;
-use std::net::SocketAddr;
 
 use std::sync::Arc;
 
@@ -36,31 +35,6 @@ pub const SENSITIVE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/team/decline-invitation"),
 ];
 
-fn client_ip(request: &Request) -> String {
-    let trust = request
-        .extensions()
-        .get::<TrustForwardedFor>()
-        .is_some_and(|t| t.0);
-    let forwarded = trust
-        .then(|| {
-            request
-                .headers()
-                .get("x-forwarded-for")
-                .and_then(|v| v.to_str().ok())
-                .and_then(|v| v.split(',').next())
-                .map(|v| v.trim().to_string())
-        })
-        .flatten();
-    forwarded
-        .or_else(|| {
-            request
-                .extensions()
-                .get::<ConnectInfo<SocketAddr>>()
-                .map(|c| c.0.ip().to_string())
-        })
-        .unwrap_or_else(|| "unknown".into())
-}
-
 /// Middleware: limits each listed route per client address.
 pub async fn limit_sensitive_routes(
     State(state): State<SensitiveLimits>,
@@ -76,7 +50,8 @@ pub async fn limit_sensitive_routes(
         return next.run(request).await;
     };
     let limit = state.per_minute;
-    let key = format!("route:{route}:ip:{}", client_ip(&request));
+    let ip = client_ip(request.headers(), request.extensions()).unwrap_or_else(|| "unknown".into());
+    let key = format!("route:{route}:ip:{ip}");
     let decision = state.limiter.check(&key, limit).await;
     if !decision.allowed {
         let mut response = ApiError::RateLimited {

@@ -94,20 +94,14 @@ pub async fn initiate_payment(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Response, ApiError> {
-    let decision = state
+    state
         .keys
-        .limiter
-        .check(
+        .limit(
             &format!("checkout:{}", user.organization_id),
             CHECKOUTS_PER_MINUTE,
+            "payment checkouts",
         )
-        .await;
-    if !decision.allowed {
-        return Err(ApiError::RateLimited {
-            message: format!("at most {CHECKOUTS_PER_MINUTE} payment checkouts a minute"),
-            retry_after_secs: landlord_keys::admission::ceil_secs(decision.retry_after),
-        });
-    }
+        .await?;
     let request: InitiatePaymentRequest = parse_json(&body)?;
     let provider = ProviderName::parse(request.provider.trim())
         .ok_or_else(|| ApiError::invalid_field("provider", "must be stripe or paystack"))?;
