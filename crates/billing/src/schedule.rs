@@ -1,7 +1,7 @@
-//! The billing schedule. Every instance runs it; the job queue's unique
-//! keys make each occurrence one job, whatever the number of instances:
-//! close the previous month on the 1st at 00:00 UTC, and look for overdue
-//! cycles once a day.
+//! The schedule. Every instance runs it; the job queue's unique keys make
+//! each occurrence one job, whatever the number of instances: close the
+//! previous month on the 1st at 00:00 UTC; once a day, look for overdue
+//! cycles, reconcile with the payment providers and purge expired rows.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -16,6 +16,8 @@ use crate::period::Period;
 
 pub const CLOSE_PERIOD_JOB: &str = "billing.close_period";
 pub const MARK_OVERDUE_JOB: &str = "billing.mark_overdue";
+/// Kind of the daily housekeeping job (worked by the `landlord` binary).
+pub const PURGE_JOB: &str = "maintenance.purge";
 /// Kind of the daily reconciliation job (worked by `landlord-payments`).
 pub const RECONCILE_JOB: &str = "payments.reconcile";
 
@@ -38,6 +40,10 @@ pub async fn enqueue_due(db: &Db) -> Result<(), sqlx::Error> {
     let mut reconcile = NewJob::new(RECONCILE_JOB, serde_json::json!({}));
     reconcile.unique_key = Some(format!("{RECONCILE_JOB}:{day}"));
     landlord_jobs::enqueue(db.pool(), reconcile).await?;
+    // Daily housekeeping of expired rows (worked by the application).
+    let mut purge = NewJob::new(PURGE_JOB, serde_json::json!({}));
+    purge.unique_key = Some(format!("{PURGE_JOB}:{day}"));
+    landlord_jobs::enqueue(db.pool(), purge).await?;
     Ok(())
 }
 

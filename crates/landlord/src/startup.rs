@@ -28,6 +28,7 @@ use landlord_payments::{ProcessEvent, Providers, ReconcileJob, PROCESS_EVENT_JOB
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
 
+use crate::maintenance::{PurgeJob, PURGE_JOB};
 use crate::routes::build_router;
 use crate::state::AppState;
 
@@ -175,6 +176,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
                 config: Arc::new(config.clone()),
             },
         )
+        .handle(PURGE_JOB, PurgeJob { db: db.clone() })
         .handle(
             RECONCILE_JOB,
             ReconcileJob {

@@ -11,6 +11,7 @@ backend_tests!(
     ready_checks_the_database,
     ready_answers_503_naming_the_database_when_it_is_down,
     migrations_created_the_schema,
+    expired_rows_are_purged_and_live_ones_kept,
 );
 
 async fn health_answers_in_the_envelope(backend: Backend) {
@@ -302,4 +303,48 @@ async fn docs_serve_an_interactive_page_from_the_binary() {
     assert_eq!(initializer.status(), 200);
     assert!(initializer.text().await.unwrap().contains("/openapi.json"));
     assert_eq!(app.get("/docs/swagger-ui-bundle.js").await.status(), 200);
+}
+
+async fn expired_rows_are_purged_and_live_ones_kept(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let registered = app
+        .post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({"organization_name": "Purge", "email": "purge@example.com", "password": "long enough pass"}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let old = 1_000i64; // 1970: long expired
+    for sql in [
+        "UPDATE one_time_tokens SET expires_at = $1",
+        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at) VALUES ('old-done', 'x', '{}', 'done', 1, $1, $1, $1)",
+        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at) VALUES ('old-dead', 'x', '{}', 'dead', 8, $1, $1, $1)",
+    ] {
+        sqlx::query(sql).bind(old).execute(app.db.pool()).await.unwrap();
+    }
+    let removed = landlord::maintenance::purge(&app.db).await.unwrap();
+    assert!(removed >= 2, "{removed}");
+    let count = |sql: &'static str| {
+        let pool = app.db.pool().clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(&pool).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM one_time_tokens").await, 0);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM jobs WHERE id = 'old-done'").await,
+        0
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM jobs WHERE id = 'old-dead'").await,
+        1,
+        "dead letters stay"
+    );
+    assert_eq!(
+        count("SELECT COUNT(*) FROM refresh_sessions").await,
+        1,
+        "a live session stays"
+    );
+    assert_eq!(count("SELECT COUNT(*) FROM users").await, 1);
 }
