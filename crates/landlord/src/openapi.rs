@@ -5,8 +5,9 @@ use axum::http::{header, HeaderValue};
 use axum::middleware;
 use axum::response::Response;
 use axum::Router;
+use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::{Content, OpenApi as OpenApiDoc, Ref, ResponseBuilder};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -100,4 +101,117 @@ async fn docs_content_security_policy(mut response: Response) -> Response {
         ),
     );
     response
+}
+
+/// Declares, on every operation, the error answers that the shared layers
+/// can give whatever the handler: the contract must list every status a
+/// route can answer, and these come from middleware and extractors rather
+/// than from the handler's own annotation.
+///
+/// - every operation: 500 (a failure, without internals) and 503 (the
+///   request timeout, or a dependency that is down);
+/// - a JSON body: 400 (unreadable or not JSON), 413 (over the body limit),
+///   422 (a field of the wrong shape, named);
+/// - query parameters: 422 (a parameter of the wrong shape, named);
+/// - a security requirement: 401 (missing, malformed, expired or revoked
+///   credentials);
+/// - a sensitive route or an API-key route: 429 (per-address or per-plan
+///   limit, with `Retry-After`).
+///
+/// A handler's own annotation wins where it already declares the status.
+pub fn declare_shared_responses(mut openapi: OpenApiDoc) -> OpenApiDoc {
+    for (path, item) in openapi.paths.paths.iter_mut() {
+        let operations = [
+            ("GET", item.get.as_mut()),
+            ("PUT", item.put.as_mut()),
+            ("POST", item.post.as_mut()),
+            ("DELETE", item.delete.as_mut()),
+            ("PATCH", item.patch.as_mut()),
+        ];
+        for (method, operation) in operations {
+            if let Some(operation) = operation {
+                declare_for_operation(path, method, operation);
+            }
+        }
+    }
+    openapi
+}
+
+const SHARED_ERRORS: &[(&str, &str)] = &[
+    (
+        "400",
+        "The request body is not JSON, or not sent as application/json",
+    ),
+    ("401", "Missing, malformed, expired or revoked credentials"),
+    ("413", "The request body is over the configured limit"),
+    (
+        "422",
+        "A field or parameter is invalid; `details.fields` names it",
+    ),
+    (
+        "429",
+        "Too many requests; `Retry-After` says when to try again",
+    ),
+    (
+        "500",
+        "An internal failure; the request id ties it to the log",
+    ),
+    (
+        "503",
+        "The request timed out, or a dependency is unavailable",
+    ),
+];
+
+fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
+    let has_body = operation.request_body.is_some();
+    let has_query = operation
+        .parameters
+        .iter()
+        .flatten()
+        .any(|p| matches!(p.parameter_in, ParameterIn::Query));
+    // A requirement is a map from scheme name to scopes; `{}` means "none".
+    let schemes: Vec<String> = operation
+        .security
+        .iter()
+        .flatten()
+        .filter_map(|requirement| serde_json::to_value(requirement).ok())
+        .filter_map(|value| {
+            value
+                .as_object()
+                .map(|o| o.keys().cloned().collect::<Vec<_>>())
+        })
+        .flatten()
+        .collect();
+    let sensitive = landlord_keys::sensitive::SENSITIVE_ROUTES
+        .iter()
+        .any(|(m, p)| *m == method && *p == path);
+
+    let mut statuses = vec!["500", "503"];
+    if has_body {
+        statuses.extend(["400", "413", "422"]);
+    }
+    if has_query {
+        statuses.push("422");
+    }
+    if !schemes.is_empty() {
+        statuses.push("401");
+    }
+    if sensitive || schemes.iter().any(|s| s == "api_key") {
+        statuses.push("429");
+    }
+    let responses = &mut operation.responses.responses;
+    for status in statuses {
+        if responses.contains_key(status) {
+            continue;
+        }
+        let description = SHARED_ERRORS
+            .iter()
+            .find(|(s, _)| *s == status)
+            .map_or("Error", |(_, d)| *d);
+        let response = ResponseBuilder::new().description(description).content(
+            "application/json",
+            Content::new(Some(Ref::from_schema_name("ErrorEnvelope"))),
+        );
+        responses.insert(status.to_string(), response.into());
+    }
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use landlord_keys::sensitive::SensitiveLimits;
 
-use crate::openapi::{docs_router, ApiDoc};
+use crate::openapi::{declare_shared_responses, docs_router, ApiDoc};
 use crate::state::AppState;
 use crate::{operations, test_routes};
 
@@ -39,6 +39,7 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api_v1)
         .split_for_parts();
 
+    let openapi = declare_shared_responses(openapi);
     let mut router = router.merge(docs_router(openapi));
     if config.enable_test_routes {
         router = router.merge(test_routes::router());
