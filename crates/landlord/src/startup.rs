@@ -276,6 +276,9 @@ pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyh
 pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
     let period = Period::parse(month)
         .ok_or_else(|| anyhow::anyhow!("--month: '{month}' is not a month such as 2026-10"))?;
+    // Checked again by the close itself; here for a message naming the flag.
+    landlord_billing::ensure_finished(period, landlord_core::db::now_millis())
+        .map_err(|error| anyhow::anyhow!("--{error}"))?;
     let db = connect_and_migrate(&config).await?;
     let report = landlord_billing::close_period(&db, &config, period).await?;
     println!(
