@@ -9,6 +9,7 @@ use axum::http::request::Parts;
 use landlord_billing::Period;
 use landlord_core::db::now_millis;
 use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Query};
 use landlord_core::time::{rfc3339, rfc3339_opt};
 use landlord_core::ApiError;
@@ -30,8 +31,11 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
         .routes(routes!(close_period))
 }
 
-/// A signed-in platform administrator: designated in `platform_admins`
-/// or with `landlord make-admin`. Anyone else gets 403.
+/// A signed-in platform administrator: designated with `landlord
+/// make-admin`, or listed in `platform_admins` (compared without letter
+/// case) once that account's email address is verified — otherwise whoever
+/// registered a listed address first, without owning it, would be one.
+/// Anyone else gets 403.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin {
     pub user_id: String,
@@ -50,14 +54,16 @@ where
         let user = identity_store::user_by_id(identity.db.pool(), &current.user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-        let listed = identity
-            .config
-            .platform_admins
-            .iter()
-            .any(|email| email.eq_ignore_ascii_case(&user.email));
+        let listed = user.email_verified_at.is_some()
+            && identity
+                .config
+                .platform_admins
+                .iter()
+                .any(|email| email.eq_ignore_ascii_case(&user.email));
         if user.platform_admin_at.is_none() && !listed {
             return Err(ApiError::Forbidden(
-                "only platform administrators reach /admin".into(),
+                "only platform administrators reach /admin (a listed address must be verified first)"
+                    .into(),
             ));
         }
         Ok(PlatformAdmin { user_id: user.id })
@@ -88,6 +94,7 @@ pub struct Figures {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Figures", body = Envelope<Figures>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
     )
 )]
@@ -171,7 +178,12 @@ pub struct WebhookEventView {
     get, path = "/admin/webhook-events", tag = "admin",
     security(("bearer" = [])),
     params(EventFilter),
-    responses((status = 200, description = "Events, newest first (at most 200)", body = Envelope<Vec<WebhookEventView>>))
+    responses(
+        (status = 200, description = "Events, newest first (at most 200)", body = Envelope<Vec<WebhookEventView>>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+        (status = 422, description = "Unknown `status`", body = ErrorEnvelope),
+    )
 )]
 pub async fn webhook_events(
     State(state): State<PaymentsState>,
@@ -214,12 +226,15 @@ pub async fn webhook_events(
     params(("id" = String, Path, description = "Event id (ours)")),
     responses(
         (status = 202, description = "Queued again", body = Envelope<Object>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
         (status = 404, description = "No failed or dead event with that id", body = ErrorEnvelope),
     )
 )]
 pub async fn replay(
     State(state): State<PaymentsState>,
     admin: PlatformAdmin,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
     if !landlord_payments::replay_event(&state.keys.db, &id)
@@ -232,6 +247,7 @@ pub async fn replay(
         state.keys.db.pool(),
         landlord_audit::AuditEntry::new("admin.webhook_replayed")
             .actor(&admin.user_id)
+            .client(&client)
             .target("webhook_event", &id),
     )
     .await?;
@@ -270,7 +286,11 @@ pub struct DiscrepancyRow {
     get, path = "/admin/discrepancies", tag = "admin",
     security(("bearer" = [])),
     params(DiscrepancyFilter),
-    responses((status = 200, description = "Discrepancies, newest first (at most 200)", body = Envelope<Vec<DiscrepancyRow>>))
+    responses(
+        (status = 200, description = "Discrepancies, newest first (at most 200)", body = Envelope<Vec<DiscrepancyRow>>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+    )
 )]
 pub async fn discrepancies(
     State(state): State<PaymentsState>,
@@ -304,25 +324,38 @@ pub async fn discrepancies(
     params(("id" = String, Path, description = "Discrepancy id")),
     responses(
         (status = 200, description = "Resolved", body = Envelope<Object>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
         (status = 404, description = "No unresolved discrepancy with that id", body = ErrorEnvelope),
     )
 )]
 pub async fn resolve(
     State(state): State<PaymentsState>,
     admin: PlatformAdmin,
+    client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
+    let mut tx = state.keys.db.begin().await?;
     let updated = sqlx::query(
         "UPDATE reconciliation_discrepancies SET resolved_at = $2, resolved_by = $3 WHERE id = $1 AND resolved_at IS NULL",
     )
     .bind(&id)
     .bind(now_millis())
     .bind(&admin.user_id)
-    .execute(state.keys.db.pool())
+    .execute(&mut *tx)
     .await?;
     if updated.rows_affected() == 0 {
         return Err(ApiError::not_found("unresolved discrepancy"));
     }
+    landlord_audit::record(
+        &mut *tx,
+        landlord_audit::AuditEntry::new("admin.discrepancy_resolved")
+            .actor(&admin.user_id)
+            .client(&client)
+            .target("discrepancy", &id),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(ApiSuccess::ok(
         serde_json::json!({ "id": id, "resolved": true }),
     ))
@@ -330,30 +363,43 @@ pub async fn resolve(
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ClosePeriodRequest {
-    /// `YYYY-MM` (UTC).
+    /// `YYYY-MM` (UTC), a month that has ended.
     pub month: String,
 }
 
-/// Close a month into billing cycles now (safe to repeat).
+/// Close a finished month into billing cycles now (safe to repeat).
+///
+/// The current month and future months are refused (422 naming `month`).
 #[utoipa::path(
     post, path = "/admin/billing/close-period", tag = "admin",
     security(("bearer" = [])),
     request_body = ClosePeriodRequest,
-    responses((status = 200, description = "Cycles created and already existing", body = Envelope<Object>))
+    responses(
+        (status = 200, description = "Cycles created and already existing", body = Envelope<Object>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+        (status = 422, description = "`month` is not `YYYY-MM`, or has not ended yet", body = ErrorEnvelope),
+    )
 )]
 pub async fn close_period(
     State(state): State<PaymentsState>,
     admin: PlatformAdmin,
+    client: ClientInfo,
     Json(body): Json<ClosePeriodRequest>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
     let period = Period::from_field("month", body.month.trim())?;
     let report = landlord_billing::close_period(&state.keys.db, &state.keys.config, period)
         .await
-        .map_err(ApiError::internal)?;
+        .map_err(|error| {
+            error
+                .downcast::<ApiError>()
+                .unwrap_or_else(ApiError::internal)
+        })?;
     landlord_audit::record(
         state.keys.db.pool(),
         landlord_audit::AuditEntry::new("admin.period_closed")
             .actor(&admin.user_id)
+            .client(&client)
             .details(serde_json::json!({ "period": period.key(), "created": report.created })),
     )
     .await?;

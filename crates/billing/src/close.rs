@@ -1,12 +1,13 @@
 //! Closing a period into billing cycles, and marking unpaid ones overdue.
 
 use landlord_core::db::now_millis;
-use landlord_core::{Config, Db};
+use landlord_core::{ApiError, Config, Db};
 use landlord_mail::{Mail, Template};
 use sqlx::AnyConnection;
 
 use crate::money::format_money;
 use crate::period::Period;
+use crate::pricing::price_period;
 
 /// What a close did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -27,10 +28,34 @@ struct OrgToBill {
     created_at: i64,
 }
 
+/// Only a finished month can be closed: closing the current (or a future)
+/// month would bill part of it and make the real close skip the
+/// organization, leaving the rest of the month unbilled. The error names
+/// the `month` field (422 over HTTP); every path to [`close_period`] goes
+/// through this check.
+pub fn ensure_finished(period: Period, now: i64) -> Result<(), ApiError> {
+    if period.end_ms() > now {
+        return Err(ApiError::invalid_field(
+            "month",
+            format!(
+                "{} has not ended yet; only finished months can be closed",
+                period.key()
+            ),
+        ));
+    }
+    Ok(())
+}
+
 /// Creates one cycle per organization for `period` (organizations created
-/// before its end). Safe to run again and on several instances at once: a
-/// cycle is unique per (organization, period).
+/// before its end), priced by [`price_period`] from the plans in force
+/// during the month. First applies the downgrades scheduled for the end of
+/// the period (or earlier). Safe to run again and on several instances at
+/// once: a cycle is unique per (organization, period), a scheduled change
+/// is applied once. Refuses a month that has not ended
+/// ([`ensure_finished`]; the error downcasts to [`ApiError`]).
 pub async fn close_period(db: &Db, config: &Config, period: Period) -> anyhow::Result<CloseReport> {
+    ensure_finished(period, now_millis())?;
+    crate::store::apply_scheduled_changes(db, config, period.end_ms()).await?;
     let organizations: Vec<OrgToBill> = sqlx::query_as(
         "SELECT id, name, plan, billing_email, created_at FROM organizations WHERE created_at < $1 ORDER BY id",
     )
@@ -62,48 +87,23 @@ async fn close_one(
     period: Period,
     organization: &OrgToBill,
 ) -> anyhow::Result<bool> {
-    let (requests,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
+    let stretches = crate::store::plan_stretches(
+        conn,
+        &organization.id,
+        &organization.plan,
+        period.start_ms(),
+        period.end_ms(),
     )
-    .bind(&organization.id)
-    .bind(period.start_ms())
-    .bind(period.end_ms())
-    .fetch_one(&mut *conn)
     .await?;
-    // The plan at the start of the period: before its first change, if any.
-    let first_change: Option<(String,)> = sqlx::query_as(
-        "SELECT from_plan FROM plan_changes WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 \
-         ORDER BY created_at, id LIMIT 1",
+    let priced = price_period(
+        period.start_ms(),
+        period.end_ms(),
+        organization.created_at,
+        &stretches,
+        &config.plans,
     )
-    .bind(&organization.id)
-    .bind(period.start_ms())
-    .bind(period.end_ms())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let (adjustments,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM plan_changes \
-         WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
-    )
-    .bind(&organization.id)
-    .bind(period.start_ms())
-    .bind(period.end_ms())
-    .fetch_one(&mut *conn)
-    .await?;
-    let start_plan_name = first_change
-        .map(|(p,)| p)
-        .unwrap_or_else(|| organization.plan.clone());
-    let end_plan = config
-        .plan(&organization.plan)
-        .ok_or_else(|| anyhow::anyhow!("plan {} is not in the catalog", organization.plan))?;
-    // An organization created during the period pays from then on only via
-    // the prorated rule: its base is its plan's price prorated too.
-    let start_plan = config.plan(&start_plan_name).unwrap_or(end_plan);
-    let month = period.end_ms() - period.start_ms();
-    let billed_from = organization.created_at.max(period.start_ms());
-    let base_amount = start_plan.price * (period.end_ms() - billed_from) / month;
-    let overage_requests = end_plan.overage_requests(requests);
-    let overage_amount = overage_requests * end_plan.overage_price.unwrap_or(0);
-    let amount = (base_amount + adjustments + overage_amount).max(0);
+    .map_err(anyhow::Error::msg)?;
+    let amount = priced.amount;
     let now = now_millis();
     let due_at = now + i64::from(config.invoice_due_days) * 24 * 3600 * 1000;
     // Nothing to pay: the cycle is recorded as settled, and nobody is asked.
@@ -124,15 +124,15 @@ async fn close_one(
     .bind(period.key())
     .bind(period.start_ms())
     .bind(period.end_ms())
-    .bind(&organization.plan)
-    .bind(requests)
-    .bind(end_plan.included_requests)
-    .bind(overage_requests)
-    .bind(base_amount)
-    .bind(overage_amount)
-    .bind(adjustments)
+    .bind(&priced.plan)
+    .bind(priced.requests)
+    .bind(priced.included)
+    .bind(priced.overage_requests)
+    .bind(priced.base_amount)
+    .bind(priced.overage_amount)
+    .bind(priced.adjustments)
     .bind(amount)
-    .bind(&end_plan.currency)
+    .bind(&priced.currency)
     .bind(status)
     .bind(due_at)
     .bind(paid_at)
@@ -150,9 +150,9 @@ async fn close_one(
                 context: serde_json::json!({
                     "organization_name": organization.name,
                     "period": period.key(),
-                    "plan": organization.plan,
-                    "requests": requests,
-                    "amount": format_money(amount, &end_plan.currency),
+                    "plan": priced.plan,
+                    "requests": priced.requests,
+                    "amount": format_money(amount, &priced.currency),
                     "due_date": landlord_core::time::rfc3339(due_at)[..10].to_string(),
                     "link": format!("{}/billing", config.app_url()),
                 }),

@@ -18,6 +18,8 @@ use utoipa_axum::routes;
 
 use crate::money::format_money;
 use crate::period::Period;
+use crate::pricing::{floor_prorate, price_period};
+use crate::store;
 
 /// Plan changes allowed per organization per minute (seed 001).
 pub const PLAN_CHANGES_PER_MINUTE: u32 = 3;
@@ -27,6 +29,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
         .routes(routes!(history))
         .routes(routes!(calculate))
         .routes(routes!(upgrade))
+        .routes(routes!(cancel_scheduled_change))
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -128,28 +131,54 @@ pub async fn history(
     Ok(ApiSuccess::ok(rows.into_iter().map(CycleView::from).collect()).with_meta(meta))
 }
 
+/// A plan change waiting for the end of the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledChangeView {
+    /// The plan the organization moves to.
+    pub plan: String,
+    /// When (RFC 3339): the first instant of the next period.
+    pub effective_at: String,
+}
+
+impl ScheduledChangeView {
+    pub fn new(plan: String, at: i64) -> Self {
+        Self {
+            plan,
+            effective_at: rfc3339(at),
+        }
+    }
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Calculation {
     pub period: String,
+    /// The plan in force now.
     pub plan: String,
     pub requests: i64,
     pub included: Option<i64>,
     pub overage_requests: i64,
+    /// The price of the plan in force at the start of the period (prorated
+    /// from the organization's creation).
     pub base_amount: i64,
     pub overage_amount: i64,
+    /// Prorated upgrades during the period.
     pub adjustments: i64,
     /// What the period would cost if it ended now.
     pub amount: i64,
     pub currency: String,
     pub amount_display: String,
+    /// A downgrade waiting for the end of the period; absent: none.
+    pub scheduled_change: Option<ScheduledChangeView>,
 }
 
-/// The current period so far, with the same formula as the invoice.
+/// The current period so far, with the same function as the invoice: each
+/// stretch of the month billed by the plan in force during it.
 #[utoipa::path(
     get, path = "/billing/calculate", tag = "billing",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The period so far", body = Envelope<Calculation>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission view_billing", body = ErrorEnvelope),
     )
 )]
@@ -159,73 +188,46 @@ pub async fn calculate(
 ) -> Result<ApiSuccess<Calculation>, ApiError> {
     let now = now_millis();
     let period = Period::containing(now);
-    let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
+    let mut conn = state.db.pool().acquire().await?;
+    let organization = identity_store::organization_by_id(&mut *conn, &user.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
-    let requests =
-        landlord_metering::count_since(&state.db, &organization.id, period.start_ms()).await?;
-    let (adjustments,): (i64,) = sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(amount), 0) AS BIGINT) FROM plan_changes WHERE organization_id = $1 AND created_at >= $2",
+    let stretches = store::plan_stretches(
+        &mut conn,
+        &organization.id,
+        &organization.plan,
+        period.start_ms(),
+        period.end_ms(),
     )
-    .bind(&organization.id)
-    .bind(period.start_ms())
-    .fetch_one(state.db.pool())
     .await?;
-    let first: Option<(String,)> = sqlx::query_as(
-        "SELECT from_plan FROM plan_changes WHERE organization_id = $1 AND created_at >= $2 ORDER BY created_at, id LIMIT 1",
+    let priced = price_period(
+        period.start_ms(),
+        period.end_ms(),
+        organization.created_at,
+        &stretches,
+        &state.config.plans,
     )
-    .bind(&organization.id)
-    .bind(period.start_ms())
-    .fetch_optional(state.db.pool())
-    .await?;
-    let plan = state
-        .config
-        .plan(&organization.plan)
-        .cloned()
-        .ok_or_else(|| {
-            ApiError::internal(anyhow::anyhow!(
-                "plan {} not in the catalog",
-                organization.plan
-            ))
-        })?;
-    let start_plan = first
-        .and_then(|(p,)| state.config.plan(&p).cloned())
-        .unwrap_or_else(|| plan.clone());
-    let month = period.end_ms() - period.start_ms();
-    let billed_from = organization_created_at(&state, &organization.id)
-        .await?
-        .max(period.start_ms());
-    let base_amount = start_plan.price * (period.end_ms() - billed_from) / month;
-    let overage_requests = plan.overage_requests(requests);
-    let overage_amount = overage_requests * plan.overage_price.unwrap_or(0);
-    let amount = (base_amount + adjustments + overage_amount).max(0);
+    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let scheduled = identity_store::scheduled_plan_change(&mut *conn, &organization.id).await?;
     Ok(ApiSuccess::ok(Calculation {
         period: period.key(),
-        plan: organization.plan,
-        requests,
-        included: plan.included_requests,
-        overage_requests,
-        base_amount,
-        overage_amount,
-        adjustments,
-        amount,
-        amount_display: format_money(amount, &plan.currency),
-        currency: plan.currency,
+        plan: priced.plan,
+        requests: priced.requests,
+        included: priced.included,
+        overage_requests: priced.overage_requests,
+        base_amount: priced.base_amount,
+        overage_amount: priced.overage_amount,
+        adjustments: priced.adjustments,
+        amount: priced.amount,
+        amount_display: format_money(priced.amount, &priced.currency),
+        currency: priced.currency,
+        scheduled_change: scheduled.map(|(plan, at)| ScheduledChangeView::new(plan, at)),
     }))
-}
-
-async fn organization_created_at(state: &KeysState, id: &str) -> Result<i64, ApiError> {
-    let (created_at,): (i64,) =
-        sqlx::query_as("SELECT created_at FROM organizations WHERE id = $1")
-            .bind(id)
-            .fetch_one(state.db.pool())
-            .await?;
-    Ok(created_at)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpgradeRequest {
-    /// A plan of the catalog, e.g. `starter`.
+    /// A plan of the catalog other than the current one, e.g. `starter`.
     pub plan: String,
 }
 
@@ -233,23 +235,35 @@ pub struct UpgradeRequest {
 pub struct PlanChangeView {
     pub from_plan: String,
     pub to_plan: String,
-    /// Prorated charge (negative: credit) added to this month's invoice.
+    /// Prorated charge added to this month's invoice (0 for a scheduled
+    /// downgrade).
     pub amount: i64,
     pub currency: String,
     pub changed_at: String,
+    /// `true`: a downgrade, taking effect at `effective_at` (the end of the
+    /// period); `false`: an upgrade, in effect now.
+    pub scheduled: bool,
+    pub effective_at: String,
 }
 
 /// Move the organization to another plan (owners only; 3 a minute).
 ///
-/// New limits apply at once. The rest of the month is charged, or credited
-/// for a downgrade, as `(new price − old price) × remaining time ÷ month
-/// length`, added to this month's invoice.
+/// An upgrade (a plan with a higher price) takes effect at once, limits
+/// included; the rest of the month is charged `(new price − old price) ×
+/// remaining time ÷ month length` (rounded down), added to this month's
+/// invoice, and any scheduled downgrade is dropped. A downgrade (any other
+/// plan) is scheduled for the end of the period: the month is billed on the
+/// current plan, usage already made included; `GET /billing/calculate` and
+/// `GET /organization` show it, and `DELETE /billing/scheduled-change`
+/// cancels it. A new downgrade replaces a scheduled one.
 #[utoipa::path(
     post, path = "/billing/upgrade", tag = "billing",
     security(("bearer" = [])),
     request_body = UpgradeRequest,
     responses(
-        (status = 200, description = "Changed", body = Envelope<PlanChangeView>),
+        (status = 200, description = "Changed now (upgrade) or scheduled (downgrade)", body = Envelope<PlanChangeView>),
+        (status = 400, description = "The body is not JSON", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission upgrade_plan", body = ErrorEnvelope),
         (status = 422, description = "Unknown plan, or the current one", body = ErrorEnvelope),
         (status = 429, description = "More than 3 changes a minute", body = ErrorEnvelope),
@@ -283,7 +297,7 @@ pub async fn upgrade(
     if organization.plan == target {
         return Err(ApiError::invalid_field(
             "plan",
-            "is already the organization's plan",
+            "is already the organization's plan (DELETE /billing/scheduled-change cancels a scheduled downgrade)",
         ));
     }
     let old_price = state
@@ -293,49 +307,103 @@ pub async fn upgrade(
         .unwrap_or(0);
     let now = now_millis();
     let period = Period::containing(now);
-    let amount = (new_plan.price - old_price) * (period.end_ms() - now)
-        / (period.end_ms() - period.start_ms());
-    sqlx::query("UPDATE organizations SET plan = $2, updated_at = $3 WHERE id = $1")
-        .bind(&organization.id)
-        .bind(target)
-        .bind(now)
-        .execute(&mut *tx)
+    let upgrade = new_plan.price > old_price;
+    let (amount, effective_at) = if upgrade {
+        let amount = floor_prorate(
+            new_plan.price - old_price,
+            period.end_ms() - now,
+            period.end_ms() - period.start_ms(),
+        );
+        store::change_plan(
+            &mut tx,
+            &organization.id,
+            &organization.plan,
+            target,
+            Some(&user.user_id),
+            amount,
+            &new_plan.currency,
+            now,
+        )
         .await?;
-    sqlx::query(
-        "INSERT INTO plan_changes (id, organization_id, from_plan, to_plan, changed_by, amount, currency, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(&organization.id)
-    .bind(&organization.plan)
-    .bind(target)
-    .bind(&user.user_id)
-    .bind(amount)
-    .bind(&new_plan.currency)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
+        (amount, now)
+    } else {
+        store::schedule_plan(
+            &mut tx,
+            &organization.id,
+            target,
+            period.end_ms(),
+            &user.user_id,
+        )
+        .await?;
+        (0, period.end_ms())
+    };
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("billing.plan_changed")
-            .organization(&organization.id)
-            .actor(&user.user_id)
-            .target("organization", &organization.id)
-            .client(&client)
-            .details(
-                serde_json::json!({ "from": organization.plan, "to": target, "amount": amount }),
-            ),
+        AuditEntry::new(if upgrade {
+            "billing.plan_changed"
+        } else {
+            "billing.plan_change_scheduled"
+        })
+        .organization(&organization.id)
+        .actor(&user.user_id)
+        .target("organization", &organization.id)
+        .client(&client)
+        .details(serde_json::json!({
+            "from": organization.plan,
+            "to": target,
+            "amount": amount,
+            "effective_at": rfc3339(effective_at),
+        })),
     )
     .await?;
     tx.commit().await?;
-    // Cached key lookups carry the plan: forget them so the new limits
-    // apply now on this instance (others within api_key_cache_ms).
-    state.cache.invalidate_all();
+    if upgrade {
+        // Cached key lookups carry the plan: forget them so the new limits
+        // apply now on this instance (others within api_key_cache_ms).
+        state.cache.invalidate_all();
+    }
     Ok(ApiSuccess::ok(PlanChangeView {
         from_plan: organization.plan,
         to_plan: target.to_string(),
         amount,
         currency: new_plan.currency,
         changed_at: rfc3339(now),
+        scheduled: !upgrade,
+        effective_at: rfc3339(effective_at),
     }))
+}
+
+/// Cancel the scheduled downgrade (owners only). The organization stays on
+/// its current plan.
+#[utoipa::path(
+    delete, path = "/billing/scheduled-change", tag = "billing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Cancelled: the change that was scheduled", body = Envelope<ScheduledChangeView>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission upgrade_plan", body = ErrorEnvelope),
+        (status = 404, description = "No change is scheduled", body = ErrorEnvelope),
+    )
+)]
+pub async fn cancel_scheduled_change(
+    State(state): State<KeysState>,
+    user: Authorized<needs::UpgradePlan>,
+    client: ClientInfo,
+) -> Result<ApiSuccess<ScheduledChangeView>, ApiError> {
+    let mut tx = state.db.begin().await?;
+    let (plan, at) = store::cancel_scheduled(&mut tx, &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("scheduled plan change"))?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("billing.plan_change_cancelled")
+            .organization(&user.organization_id)
+            .actor(&user.user_id)
+            .target("organization", &user.organization_id)
+            .client(&client)
+            .details(serde_json::json!({ "plan": plan, "effective_at": rfc3339(at) })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(ScheduledChangeView::new(plan, at)))
 }

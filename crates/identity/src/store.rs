@@ -48,6 +48,20 @@ pub async fn organization_by_id<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
+/// The organization's scheduled plan change, if any: the plan it moves to
+/// and when (Unix ms; the end of the period it was asked in).
+pub async fn scheduled_plan_change<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &str,
+) -> Result<Option<(String, i64)>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<i64>)> =
+        sqlx::query_as("SELECT scheduled_plan, scheduled_plan_at FROM organizations WHERE id = $1")
+            .bind(organization_id)
+            .fetch_optional(executor)
+            .await?;
+    Ok(row.and_then(|(plan, at)| plan.zip(at)))
+}
+
 pub async fn insert_user(
     conn: &mut AnyConnection,
     email: &str,

@@ -250,23 +250,39 @@ pub async fn serve(config: Config) -> anyhow::Result<()> {
     app.run_until(stop).await
 }
 
-/// `landlord set-plan`: moves an organization to a plan of the catalog.
+/// `landlord set-plan`: moves an organization to a plan of the catalog, at
+/// once. The move is recorded as a plan change, so the month is billed by
+/// the plans in force before and after it (usage already made keeps its
+/// plan's price); it drops any scheduled downgrade.
 pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyhow::Result<()> {
-    if config.plan(plan).is_none() {
+    let Some(target) = config.plan(plan) else {
         let names: Vec<&str> = config.plans.keys().map(String::as_str).collect();
         anyhow::bail!("plan '{plan}' is not in the catalog ({})", names.join(", "));
-    }
+    };
     let db = connect_and_migrate(&config).await?;
-    let result = sqlx::query("UPDATE organizations SET plan = $2, updated_at = $3 WHERE id = $1")
-        .bind(organization_id)
-        .bind(plan)
-        .bind(landlord_core::db::now_millis())
-        .execute(db.pool())
-        .await?;
-    db.close().await;
-    if result.rows_affected() == 0 {
+    let mut tx = db.begin().await?;
+    let Some(organization) =
+        landlord_identity::store::organization_by_id(&mut *tx, organization_id).await?
+    else {
+        drop(tx);
+        db.close().await;
         anyhow::bail!("no organization has the id {organization_id}");
+    };
+    if organization.plan != plan {
+        landlord_billing::store::change_plan(
+            &mut tx,
+            organization_id,
+            &organization.plan,
+            plan,
+            None,
+            0,
+            &target.currency,
+            landlord_core::db::now_millis(),
+        )
+        .await?;
     }
+    tx.commit().await?;
+    db.close().await;
     tracing::info!(organization = organization_id, plan, "plan set");
     Ok(())
 }
@@ -276,6 +292,9 @@ pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyh
 pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
     let period = Period::parse(month)
         .ok_or_else(|| anyhow::anyhow!("--month: '{month}' is not a month such as 2026-10"))?;
+    // Checked again by the close itself; here for a message naming the flag.
+    landlord_billing::ensure_finished(period, landlord_core::db::now_millis())
+        .map_err(|error| anyhow::anyhow!("--{error}"))?;
     let db = connect_and_migrate(&config).await?;
     let report = landlord_billing::close_period(&db, &config, period).await?;
     println!(

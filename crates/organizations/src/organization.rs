@@ -11,7 +11,7 @@ use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::routes::{normalize_email, required_name};
 use landlord_identity::{store as identity_store, IdentityState};
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -21,20 +21,50 @@ pub struct UpdateOrganizationRequest {
     pub billing_email: Option<String>,
 }
 
+/// A plan change waiting for the end of the period (a downgrade).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledPlanView {
+    /// The plan the organization moves to.
+    pub plan: String,
+    /// When (RFC 3339): the first instant of the next period.
+    pub effective_at: String,
+}
+
+/// The organization, with its scheduled plan change.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct OrganizationDetails {
+    #[serde(flatten)]
+    pub organization: OrganizationView,
+    /// A downgrade scheduled for the end of the period; absent: none.
+    pub scheduled_change: Option<ScheduledPlanView>,
+}
+
 /// The active organization.
 #[utoipa::path(
     get, path = "/organization", tag = "organization",
     security(("bearer" = [])),
-    responses((status = 200, description = "The organization", body = Envelope<OrganizationView>))
+    responses(
+        (status = 200, description = "The organization", body = Envelope<OrganizationDetails>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_dashboard", body = ErrorEnvelope),
+    )
 )]
 pub async fn get_organization(
     State(state): State<IdentityState>,
     user: Authorized<needs::ViewDashboard>,
-) -> Result<ApiSuccess<OrganizationView>, ApiError> {
+) -> Result<ApiSuccess<OrganizationDetails>, ApiError> {
     let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
-    Ok(ApiSuccess::ok(OrganizationView::from(&organization)))
+    let scheduled =
+        identity_store::scheduled_plan_change(state.db.pool(), &user.organization_id).await?;
+    Ok(ApiSuccess::ok(OrganizationDetails {
+        organization: OrganizationView::from(&organization),
+        scheduled_change: scheduled.map(|(plan, at)| ScheduledPlanView {
+            plan,
+            effective_at: landlord_core::time::rfc3339(at),
+        }),
+    }))
 }
 
 /// Rename the active organization or change its billing email.

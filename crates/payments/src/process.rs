@@ -200,37 +200,85 @@ impl ProcessEvent {
             tracing::warn!(cycle = %paid.cycle_id, ours, theirs, "payment does not match its billing cycle");
             return Ok(());
         }
-        let newly_paid = status != "paid";
-        if newly_paid {
-            sqlx::query("UPDATE billing_cycles SET status = 'paid', paid_at = $2 WHERE id = $1")
-                .bind(&paid.cycle_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
-        }
-        let updated = sqlx::query(
-            "UPDATE payments SET status = 'succeeded', updated_at = $3 WHERE provider = $1 AND provider_reference = $2",
+        // The conditional update decides, under concurrent events, which one
+        // pays the cycle: the other finds it paid.
+        let newly_paid = status != "paid"
+            && sqlx::query(
+                "UPDATE billing_cycles SET status = 'paid', paid_at = $2 WHERE id = $1 AND status <> 'paid'",
+            )
+            .bind(&paid.cycle_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?
+            .rows_affected()
+                > 0;
+        // A cycle is paid once: money for a cycle another payment already
+        // settled is a duplicate, recorded for a refund, never a success.
+        let duplicate = !newly_paid
+            && paid_by_another(&mut tx, &paid.cycle_id, provider, &paid.reference).await?;
+        let payment_status = if duplicate { "duplicate" } else { "succeeded" };
+        let previous: Option<(String,)> = sqlx::query_as(
+            "SELECT status FROM payments WHERE provider = $1 AND provider_reference = $2",
         )
         .bind(provider)
         .bind(&paid.reference)
-        .bind(now)
-        .execute(&mut *tx)
+        .fetch_optional(&mut *tx)
         .await?;
-        if updated.rows_affected() == 0 {
-            sqlx::query(
-                "INSERT INTO payments (id, organization_id, billing_cycle_id, provider, provider_reference, amount, currency, \
-                 status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, 'succeeded', $8, $8)",
+        match previous {
+            Some(_) => {
+                sqlx::query(
+                    "UPDATE payments SET status = $3, updated_at = $4 WHERE provider = $1 AND provider_reference = $2",
+                )
+                .bind(provider)
+                .bind(&paid.reference)
+                .bind(payment_status)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+            None => {
+                sqlx::query(
+                    "INSERT INTO payments (id, organization_id, billing_cycle_id, provider, provider_reference, amount, currency, \
+                     status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                )
+                .bind(uuid::Uuid::now_v7().to_string())
+                .bind(&organization_id)
+                .bind(&paid.cycle_id)
+                .bind(provider)
+                .bind(&paid.reference)
+                .bind(paid.amount)
+                .bind(&paid.currency)
+                .bind(payment_status)
+                .bind(now)
+                .execute(&mut *tx)
+                .await?;
+            }
+        }
+        let first_time_duplicate = duplicate
+            && previous
+                .as_ref()
+                .is_none_or(|(status,)| status != "duplicate");
+        if first_time_duplicate {
+            discrepancy(
+                &mut tx,
+                provider,
+                Some(&organization_id),
+                Some(&paid.cycle_id),
+                &paid.reference,
+                "duplicate_payment",
+                Some(&format!("cycle already paid: {amount} {currency}")),
+                &format!("paid again {theirs}: refund"),
             )
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&organization_id)
-            .bind(&paid.cycle_id)
-            .bind(provider)
-            .bind(&paid.reference)
-            .bind(paid.amount)
-            .bind(&paid.currency)
-            .bind(now)
-            .execute(&mut *tx)
             .await?;
+            landlord_audit::record(
+                &mut *tx,
+                AuditEntry::new("billing.duplicate_payment")
+                    .organization(&organization_id)
+                    .target("billing_cycle", &paid.cycle_id)
+                    .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": paid.amount })),
+            )
+            .await?;
+            tracing::warn!(cycle = %paid.cycle_id, reference = %paid.reference, "second payment for a paid cycle: to refund");
         }
         if newly_paid {
             if let Some(to) = billing_email {
@@ -259,6 +307,26 @@ impl ProcessEvent {
         tx.commit().await?;
         Ok(())
     }
+}
+
+/// Whether a payment other than `provider`/`reference` already succeeded
+/// for the cycle.
+async fn paid_by_another(
+    tx: &mut sqlx::AnyConnection,
+    cycle_id: &str,
+    provider: &str,
+    reference: &str,
+) -> Result<bool, sqlx::Error> {
+    let (others,): (i64,) = sqlx::query_as(
+        "SELECT COUNT(*) FROM payments WHERE billing_cycle_id = $1 AND status = 'succeeded' \
+         AND NOT (provider = $2 AND provider_reference = $3)",
+    )
+    .bind(cycle_id)
+    .bind(provider)
+    .bind(reference)
+    .fetch_one(tx)
+    .await?;
+    Ok(others > 0)
 }
 
 #[allow(clippy::too_many_arguments)]

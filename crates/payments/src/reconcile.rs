@@ -62,7 +62,8 @@ pub async fn reconcile(db: &Db, providers: &Providers) -> anyhow::Result<u64> {
                 }
             }
         };
-        let ours_paid = payment.status == "succeeded";
+        // A duplicate was paid too (and is already flagged for a refund).
+        let ours_paid = payment.status == "succeeded" || payment.status == "duplicate";
         let ours = format!("{} {} {}", payment.status, payment.amount, payment.currency);
         let theirs = format!(
             "{} {amount} {currency}",

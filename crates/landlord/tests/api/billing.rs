@@ -15,11 +15,11 @@ backend_tests!(
     the_current_period_is_calculated_with_the_same_formula,
 );
 
-const OCTOBER_START: i64 = 1_790_812_800_000; // 2026-10-01T00:00:00Z
-const NOVEMBER_START: i64 = 1_793_491_200_000; // 2026-11-01T00:00:00Z
+pub(crate) const OCTOBER_START: i64 = 1_790_812_800_000; // 2026-10-01T00:00:00Z
+pub(crate) const NOVEMBER_START: i64 = 1_793_491_200_000; // 2026-11-01T00:00:00Z
 
 /// Registers an organization that existed before October 2026, on `plan`.
-async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String) {
+pub(crate) async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String) {
     let data = app.register(email, &format!("{email} org")).await;
     let id = data["organization"]["id"].as_str().unwrap().to_string();
     sqlx::query("UPDATE organizations SET plan = $2, created_at = $3 WHERE id = $1")
@@ -33,7 +33,7 @@ async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String
 }
 
 /// Records `count` metered requests at `at`, in multi-row inserts.
-async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
+pub(crate) async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
     let mut tx = app.db.pool().begin().await.unwrap();
     let mut left = count;
     while left > 0 {
@@ -308,13 +308,19 @@ async fn plan_changes_apply_at_once_and_are_prorated(backend: Backend) {
             .unwrap();
     assert_eq!(action, "billing.plan_changed");
 
-    // A downgrade is credited by the same rule.
+    // A downgrade waits for the end of the period (issue 9): no credit, the
+    // month stays on starter, limits included.
     let down = json(
         app.post_as("/api/v1/billing/upgrade", &owner, &json!({"plan": "free"}))
             .await,
     )
     .await;
-    assert!(down["data"]["amount"].as_i64().unwrap() < 0);
+    assert_eq!(down["data"]["amount"], 0);
+    assert_eq!(down["data"]["scheduled"], true);
+    assert_eq!(
+        probe(key.clone()).await.headers()["x-ratelimit-limit"],
+        "60"
+    );
 
     let error = assert_error(
         app.post_as(

@@ -233,6 +233,7 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         ("/api/v1/billing/history", "get"),
         ("/api/v1/billing/calculate", "get"),
         ("/api/v1/billing/upgrade", "post"),
+        ("/api/v1/billing/scheduled-change", "delete"),
         ("/api/v1/billing/initiate-payment", "post"),
         ("/api/v1/dashboard/stats", "get"),
         ("/api/v1/dashboard/usage-graph", "get"),

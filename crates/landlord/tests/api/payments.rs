@@ -27,17 +27,17 @@ backend_tests!(
 
 const OCTOBER: &str = "2026-10";
 
-struct Billed {
-    app: TestApp,
-    smtp: SmtpServer,
-    stand_in: ProviderStandIn,
-    owner: String,
-    cycle_id: String,
-    organization_id: String,
+pub(crate) struct Billed {
+    pub app: TestApp,
+    pub smtp: SmtpServer,
+    pub stand_in: ProviderStandIn,
+    pub owner: String,
+    pub cycle_id: String,
+    pub organization_id: String,
 }
 
 /// A starter organization with a closed October cycle of 60.00 USD.
-async fn billed(backend: Backend, max_attempts: u32) -> Billed {
+pub(crate) async fn billed(backend: Backend, max_attempts: u32) -> Billed {
     let smtp = SmtpServer::start().await;
     let stand_in = ProviderStandIn::start().await;
     let port = smtp.port;
@@ -98,7 +98,31 @@ async fn billed(backend: Backend, max_attempts: u32) -> Billed {
 }
 
 impl Billed {
-    async fn initiate(&self, provider: &str, idempotency: Option<&str>) -> reqwest::Response {
+    /// Registers ops@example.com (listed in `platform_admins`) and verifies
+    /// its address through the mail received: only then is it an operator.
+    pub(crate) async fn verified_operator(&self) -> String {
+        let ops = token_of(
+            &self.app.register("ops@example.com", "Operators").await,
+            "access_token",
+        );
+        let mail = self
+            .smtp
+            .wait_for_subject("ops@example.com", "Confirm your email")
+            .await;
+        let token = mail.token().expect("a verification token");
+        let verified = self
+            .app
+            .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
+            .await;
+        assert_eq!(verified.status(), 200);
+        ops
+    }
+
+    pub(crate) async fn initiate(
+        &self,
+        provider: &str,
+        idempotency: Option<&str>,
+    ) -> reqwest::Response {
         let mut request = self
             .app
             .client
@@ -128,7 +152,11 @@ impl Billed {
         .unwrap()
     }
 
-    async fn post_stripe(&self, body: &[u8], signature: Option<String>) -> reqwest::Response {
+    pub(crate) async fn post_stripe(
+        &self,
+        body: &[u8],
+        signature: Option<String>,
+    ) -> reqwest::Response {
         let mut request = self
             .app
             .client
@@ -141,7 +169,7 @@ impl Billed {
         request.send().await.unwrap()
     }
 
-    async fn cycle_status(&self) -> String {
+    pub(crate) async fn cycle_status(&self) -> String {
         let (status,): (String,) =
             sqlx::query_as("SELECT status FROM billing_cycles WHERE id = $1")
                 .bind(&self.cycle_id)
@@ -151,7 +179,7 @@ impl Billed {
         status
     }
 
-    async fn wait_for_cycle(&self, status: &str) {
+    pub(crate) async fn wait_for_cycle(&self, status: &str) {
         let deadline = std::time::Instant::now() + Duration::from_secs(15);
         while self.cycle_status().await != status {
             assert!(
@@ -162,7 +190,7 @@ impl Billed {
         }
     }
 
-    async fn count(&self, sql: &str) -> i64 {
+    pub(crate) async fn count(&self, sql: &str) -> i64 {
         let (n,): (i64,) = sqlx::query_as(sql)
             .fetch_one(self.app.db.pool())
             .await
@@ -171,7 +199,7 @@ impl Billed {
     }
 }
 
-fn now_secs() -> i64 {
+pub(crate) fn now_secs() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
@@ -532,10 +560,7 @@ async fn only_platform_administrators_reach_admin(backend: Backend) {
             .contains("platform administrators"));
         assert_error(b.app.get(path).await, 401, "UNAUTHORIZED").await;
     }
-    let ops = token_of(
-        &b.app.register("ops@example.com", "Operators").await,
-        "access_token",
-    );
+    let ops = b.verified_operator().await;
     let figures = json(b.app.get_as("/api/v1/admin/figures", &ops).await).await["data"].clone();
     assert_eq!(
         figures["organizations_by_plan"],
@@ -695,10 +720,7 @@ async fn reconciliation_records_a_difference_planted_at_the_provider(backend: Ba
     assert_eq!(kind, "provider_paid_we_did_not");
     assert_eq!(ours.as_deref(), Some("initiated 6000 USD"));
     assert_eq!(theirs.as_deref(), Some("paid 6000 USD"));
-    let ops = token_of(
-        &b.app.register("ops@example.com", "Operators").await,
-        "access_token",
-    );
+    let ops = b.verified_operator().await;
     let listed = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
     assert_eq!(listed["data"][0]["kind"], "provider_paid_we_did_not");
 }

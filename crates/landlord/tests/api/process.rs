@@ -277,3 +277,25 @@ fn close_period_runs_from_the_command_line() {
     assert!(!plan.status.success());
     assert!(String::from_utf8_lossy(&plan.stderr).contains("not in the catalog"));
 }
+
+#[test]
+fn close_period_refuses_a_month_that_has_not_ended() {
+    let dir = tempfile::tempdir().unwrap();
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as i64;
+    let current = landlord_billing::Period::containing(now);
+    for month in [current, current.next()] {
+        let output = landlord(&dir)
+            .args(["close-period", "--month", &month.key()])
+            .output()
+            .unwrap();
+        assert!(!output.status.success(), "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(
+            stderr.contains("--month") && stderr.contains("has not ended"),
+            "{stderr}"
+        );
+    }
+}
