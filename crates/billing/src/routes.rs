@@ -282,7 +282,7 @@ pub async fn upgrade(
             "plan changes",
         )
         .await?;
-    let target = body.plan.trim();
+    let target = body.plan.as_str();
     let new_plan = state.config.plan(target).cloned().ok_or_else(|| {
         let names: Vec<&str> = state.config.plans.keys().map(String::as_str).collect();
         ApiError::invalid_field(

@@ -7,7 +7,7 @@ use axum::response::Response;
 use axum::Router;
 use utoipa::openapi::path::{Operation, ParameterIn};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
-use utoipa::openapi::{Content, OpenApi as OpenApiDoc, Ref, ResponseBuilder};
+use utoipa::openapi::{Content, OpenApi as OpenApiDoc, Ref, RefOr, ResponseBuilder, Schema};
 use utoipa::{Modify, OpenApi};
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -214,4 +214,19 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
         );
         responses.insert(status.to_string(), response.into());
     }
+}
+
+/// The plan catalog comes from configuration, so the names a plan field
+/// accepts are known only at start-up: publish them as the field's enum.
+pub fn declare_plan_names(mut openapi: OpenApiDoc, plans: &[String]) -> OpenApiDoc {
+    let Some(components) = openapi.components.as_mut() else {
+        return openapi;
+    };
+    if let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("UpgradeRequest")
+    {
+        if let Some(RefOr::T(Schema::Object(plan))) = request.properties.get_mut("plan") {
+            plan.enum_values = Some(plans.iter().map(|p| serde_json::json!(p)).collect());
+        }
+    }
+    openapi
 }

@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use landlord_keys::sensitive::SensitiveLimits;
 
-use crate::openapi::{declare_shared_responses, docs_router, ApiDoc};
+use crate::openapi::{declare_plan_names, declare_shared_responses, docs_router, ApiDoc};
 use crate::state::AppState;
 use crate::{operations, test_routes};
 
@@ -39,7 +39,8 @@ pub fn build_router(state: AppState) -> Router {
         .nest("/api/v1", api_v1)
         .split_for_parts();
 
-    let openapi = declare_shared_responses(openapi);
+    let plans: Vec<String> = config.plans.keys().cloned().collect();
+    let openapi = declare_plan_names(declare_shared_responses(openapi), &plans);
     let mut router = router.merge(docs_router(openapi));
     if config.enable_test_routes {
         router = router.merge(test_routes::router());

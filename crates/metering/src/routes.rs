@@ -136,9 +136,12 @@ pub async fn dashboard_stats(
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct GraphQuery {
-    /// First day, `YYYY-MM-DD` (UTC); default 29 days before `to`.
+    /// First day, `YYYY-MM-DD` (UTC); default 29 days before `to`; at
+    /// most 366 days before `to`.
+    #[param(format = Date)]
     pub from: Option<String>,
     /// Last day, `YYYY-MM-DD` (UTC), inclusive; default today.
+    #[param(format = Date)]
     pub to: Option<String>,
     /// Only this API key.
     pub key_id: Option<String>,

@@ -46,8 +46,11 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InitiatePaymentRequest {
+    /// The billing cycle to pay (`GET /billing/history`).
+    #[schema(format = Uuid)]
     pub billing_cycle_id: String,
     /// `stripe` or `paystack`.
+    #[schema(pattern = "^(stripe|paystack)$", example = "stripe")]
     pub provider: String,
 }
 
@@ -103,7 +106,7 @@ pub async fn initiate_payment(
         )
         .await?;
     let request: InitiatePaymentRequest = parse_json(&body)?;
-    let provider = ProviderName::parse(request.provider.trim())
+    let provider = ProviderName::parse(&request.provider)
         .ok_or_else(|| ApiError::invalid_field("provider", "must be stripe or paystack"))?;
     if !state.providers.configured(provider) {
         return Err(ApiError::ServiceUnavailable {

@@ -53,8 +53,10 @@ where
 #[into_params(parameter_in = Query)]
 pub struct PageQuery {
     /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// `meta.next_cursor` of the previous page.
+    /// `meta.next_cursor` of the previous page (empty: the first page).
+    #[param(pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$")]
     pub cursor: Option<String>,
 }
 
@@ -74,9 +76,10 @@ impl PageQuery {
                 format!("must be between 1 and {MAX_LIMIT}"),
             ));
         }
-        let cursor = match self.cursor.as_deref().map(str::trim) {
+        // Exactly the documented pattern: the hyphenated form only.
+        let cursor = match self.cursor.as_deref() {
             None | Some("") => None,
-            Some(c) if uuid::Uuid::parse_str(c).is_ok() => Some(c.to_string()),
+            Some(c) if c.len() == 36 && uuid::Uuid::try_parse(c).is_ok() => Some(c.to_string()),
             Some(_) => {
                 return Err(ApiError::invalid_field(
                     "cursor",
