@@ -385,8 +385,9 @@ pub async fn register(
 
 /// Sign in with email and password.
 ///
-/// Failed attempts are limited per account and per client address; past
-/// the limit the answer is 429 with `Retry-After` until the window passes.
+/// Failed attempts are limited per (account, client address) tightly, per
+/// account loosely and per client address; past a limit the answer is 429
+/// with `Retry-After` until the window passes.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
@@ -402,10 +403,16 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<ApiSuccess<AuthResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Tight per (account, address), loose per account, and per address:
+    // guessing from one address stops early, guessing from many cannot lock
+    // the owner (who signs in from elsewhere) out.
+    let ip = client.ip.as_deref().unwrap_or("unknown");
+    let pair_key = format!("account:{email}:ip:{ip}");
     let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{}", client.ip.as_deref().unwrap_or("unknown"));
+    let ip_key = format!("ip:{ip}");
     let config = &state.config;
     for (key, max) in [
+        (&pair_key, config.login_max_failures_per_account_address),
         (&account_key, config.login_max_failures_per_account),
         (&ip_key, config.login_max_failures_per_ip),
     ] {
@@ -424,6 +431,7 @@ pub async fn login(
     )
     .await?;
     let Some(user) = user.filter(|_| valid) else {
+        state.login_failures.record_failure(&pair_key);
         state.login_failures.record_failure(&account_key);
         state.login_failures.record_failure(&ip_key);
         let mut entry = AuditEntry::new("auth.login_failed")
@@ -440,6 +448,7 @@ pub async fn login(
             "email or password is incorrect".into(),
         ));
     };
+    state.login_failures.clear(&pair_key);
     state.login_failures.clear(&account_key);
 
     let (organization, role, _) = store::memberships(state.db.pool(), &user.id)
