@@ -214,6 +214,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         config.clone(),
         &token_signing_key,
         worker.waker(),
+        limiter.clone(),
     );
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
     let messages = MessagesState {

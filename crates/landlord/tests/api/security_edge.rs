@@ -12,6 +12,7 @@ use crate::support::{Backend, TestApp};
 backend_tests!(
     rotating_the_leftmost_forwarded_address_escapes_no_limit,
     failures_from_one_address_do_not_lock_the_owner_out,
+    password_work_is_limited_per_account_and_cheap_checks_come_first,
 );
 
 impl TestApp {
@@ -29,6 +30,189 @@ impl TestApp {
             .send()
             .await
             .expect("request sent")
+    }
+}
+
+// ---- item 5: password hashing is bounded ---------------------------------------
+
+async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.password_rate_limit_per_account_per_minute = 3;
+    })
+    .await;
+    let registered = app.register("cheap@example.com", "Cheap").await;
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    // A weak new password is refused before the current one is checked.
+    let weak = app
+        .post_as(
+            "/api/v1/auth/change-password",
+            &token,
+            &json!({"current_password": "not the current one", "new_password": "short"}),
+        )
+        .await;
+    let body = assert_error(weak, 422, "VALIDATION_ERROR").await;
+    assert_eq!(
+        body["error"]["details"]["fields"][0]["field"],
+        "new_password"
+    );
+    // An unknown reset token is refused before anything is hashed (and
+    // before the account's budget is spent).
+    let unknown = app
+        .post_json(
+            "/api/v1/auth/reset-password",
+            &json!({"token": "no-such-token", "new_password": "long enough password"}),
+        )
+        .await;
+    let body = assert_error(unknown, 422, "VALIDATION_ERROR").await;
+    assert_eq!(body["error"]["details"]["fields"][0]["field"], "token");
+    // The account's password work is limited: 3 a minute here, one of
+    // them spent by the registration.
+    for _ in 0..2 {
+        let changed = app
+            .post_as(
+                "/api/v1/auth/change-password",
+                &token,
+                &json!({"current_password": PASSWORD, "new_password": PASSWORD}),
+            )
+            .await;
+        assert_eq!(changed.status(), 200);
+    }
+    let limited = app
+        .post_as(
+            "/api/v1/auth/change-password",
+            &token,
+            &json!({"current_password": PASSWORD, "new_password": PASSWORD}),
+        )
+        .await;
+    assert!(retry_after(&limited) >= 1);
+    assert_error(limited, 429, "RATE_LIMITED").await;
+}
+
+/// Peak resident memory the server may reach during the burst below
+/// (documented in README, "Password hashing"). Argon2 in flight is at most
+/// `password_hashing_concurrency` × 19 MiB = 38 MiB here; unbounded, the
+/// same burst needs 192 × 19 MiB ≈ 3.6 GiB.
+const BURST_PEAK_RSS_MIB: u64 = 160;
+
+/// `VmRSS` and `VmHWM` (peak) of process `pid`, in MiB.
+fn resident_mib(pid: u32) -> (u64, u64) {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
+    let field = |name: &str| {
+        status
+            .lines()
+            .find_map(|line| line.strip_prefix(name))
+            .and_then(|rest| {
+                rest.trim()
+                    .trim_end_matches("kB")
+                    .trim()
+                    .parse::<u64>()
+                    .ok()
+            })
+            .map(|kb| kb / 1024)
+            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
+    };
+    (field("VmRSS:"), field("VmHWM:"))
+}
+
+/// 96 parallel change-password calls and 96 parallel sign-ins against the
+/// real binary: resident memory stays under [`BURST_PEAK_RSS_MIB`], every
+/// answer is a success or 503 with `Retry-After`, and a normal sign-in
+/// answers during and after the burst.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_burst_of_password_work_keeps_memory_bounded_and_sign_in_answering() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::process::landlord(&dir);
+    command
+        .env("LANDLORD_PASSWORD_HASHING_CONCURRENCY", "2")
+        .env("LANDLORD_PASSWORD_HASHING_QUEUE", "4")
+        // Let the whole burst reach the hashing bound: the per-address and
+        // per-account limits would otherwise stop most of it first.
+        .env("LANDLORD_SENSITIVE_RATE_LIMIT_PER_MINUTE", "100000")
+        .env(
+            "LANDLORD_PASSWORD_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE",
+            "100000",
+        );
+    let mut server = crate::process::start(command);
+    let pid = server.child.id();
+    let base = format!("http://{}", server.address);
+    let client = reqwest::Client::new();
+
+    let registered = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"organization_name": "Burst", "email": "burst@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let token = json(registered).await["data"]["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let (before, _) = resident_mib(pid);
+
+    let login = |client: reqwest::Client, base: String| async move {
+        client
+            .post(format!("{base}/api/v1/auth/login"))
+            .json(&json!({"email": "burst@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap()
+    };
+    let mut burst = Vec::new();
+    for n in 0..192 {
+        let (client, base, token) = (client.clone(), base.clone(), token.clone());
+        burst.push(tokio::spawn(async move {
+            if n % 2 == 0 {
+                client
+                    .post(format!("{base}/api/v1/auth/change-password"))
+                    .bearer_auth(&token)
+                    .json(&json!({"current_password": PASSWORD, "new_password": PASSWORD}))
+                    .send()
+                    .await
+                    .unwrap()
+            } else {
+                login(client, base).await
+            }
+        }));
+    }
+    // A normal sign-in while the burst is in flight answers: signed in, or
+    // told when to come back.
+    let during = login(client.clone(), base.clone()).await;
+    assert_success_or_busy(during).await;
+    let mut busy = 0;
+    for request in burst {
+        if !assert_success_or_busy(request.await.unwrap()).await {
+            busy += 1;
+        }
+    }
+    let (after, peak) = resident_mib(pid);
+    eprintln!(
+        "password burst: VmRSS {before} MiB before, {after} MiB after, peak (VmHWM) {peak} MiB; \
+         {busy} of 192 answered 503"
+    );
+    // After the burst, sign-in works.
+    let after_burst = login(client.clone(), base.clone()).await;
+    assert_eq!(after_burst.status(), 200);
+
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert!(
+        peak < BURST_PEAK_RSS_MIB,
+        "peak resident memory {peak} MiB, bound {BURST_PEAK_RSS_MIB} MiB"
+    );
+}
+
+/// True for 200, false for 503 `SERVICE_UNAVAILABLE` with `Retry-After`;
+/// anything else fails the test.
+async fn assert_success_or_busy(response: reqwest::Response) -> bool {
+    match response.status().as_u16() {
+        200 => true,
+        503 => {
+            assert!(retry_after(&response) >= 1);
+            assert_error(response, 503, "SERVICE_UNAVAILABLE").await;
+            false
+        }
+        other => panic!("{other}: {}", response.text().await.unwrap_or_default()),
     }
 }
 
