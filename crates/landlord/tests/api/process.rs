@@ -28,7 +28,7 @@ pub(crate) struct Running {
     pub(crate) child: Child,
     pub(crate) address: String,
     /// Lines logged before the server listened.
-    startup_lines: Vec<String>,
+    pub(crate) startup_lines: Vec<String>,
     lines: mpsc::Receiver<String>,
 }
 

@@ -216,6 +216,132 @@ async fn assert_success_or_busy(response: reqwest::Response) -> bool {
     }
 }
 
+// ---- item 11: /metrics is not public --------------------------------------------
+
+const METRICS_TOKEN: &str = "metrics-token-for-tests-0123";
+
+#[tokio::test]
+async fn metrics_need_the_bearer_token_when_one_is_set() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.metrics_token = Some(METRICS_TOKEN.into());
+    })
+    .await;
+    app.get("/health").await;
+    // Without the token, even from loopback: 401 in the envelope.
+    assert_error(app.get("/metrics").await, 401, "UNAUTHORIZED").await;
+    let wrong = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth("metrics-token-for-tests-0124")
+        .send()
+        .await
+        .unwrap();
+    assert_error(wrong, 401, "UNAUTHORIZED").await;
+    let scraped = app
+        .client
+        .get(app.url("/metrics"))
+        .bearer_auth(METRICS_TOKEN)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("http_requests_total{"), "{text}");
+
+    // The OpenAPI operation says so.
+    let doc = json(app.get("/openapi.json").await).await;
+    let operation = &doc["paths"]["/metrics"]["get"];
+    for status in ["200", "401", "404"] {
+        assert!(
+            operation["responses"][status].is_object(),
+            "{status}: {operation}"
+        );
+    }
+    assert!(
+        operation["security"].to_string().contains("metrics_token"),
+        "{operation}"
+    );
+}
+
+#[tokio::test]
+async fn metrics_on_their_own_listener_are_not_on_the_main_one() {
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+        c.metrics_listen = Some("127.0.0.1:0".into());
+    })
+    .await;
+    app.get("/health").await;
+    assert_error(app.get("/metrics").await, 404, "NOT_FOUND").await;
+    let metrics_address = app.metrics_address.expect("the metrics listener is bound");
+    assert_ne!(metrics_address, app.address);
+    let scraped = app
+        .client
+        .get(format!("http://{metrics_address}/metrics"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(scraped.status(), 200);
+    assert!(scraped
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain")));
+    let text = scraped.text().await.unwrap();
+    assert!(text.contains("http_requests_total{"), "{text}");
+    // Nothing else is served there.
+    let other = app
+        .client
+        .get(format!("http://{metrics_address}/health"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(other.status(), 404);
+}
+
+#[tokio::test]
+async fn without_settings_metrics_follow_the_peer_not_the_forwarded_address() {
+    // The test client connects from loopback; a forged (or even trusted)
+    // X-Forwarded-For does not change who the peer is.
+    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.trust_forwarded_for = true).await;
+    let response = app
+        .client
+        .get(app.url("/metrics"))
+        .header("x-forwarded-for", "203.0.113.50")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200);
+}
+
+#[test]
+fn start_up_warns_when_metrics_rest_on_loopback_but_the_listener_is_not() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::process::landlord(&dir);
+    command.env("LANDLORD_LISTEN", "0.0.0.0:0");
+    let mut server = crate::process::start(command);
+    let warned = server
+        .startup_lines
+        .iter()
+        .any(|line| line.contains("WARN") && line.contains("metrics_token"));
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert!(warned, "{:#?}", server.startup_lines);
+
+    // With a token, no such warning.
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::process::landlord(&dir);
+    command
+        .env("LANDLORD_LISTEN", "0.0.0.0:0")
+        .env("LANDLORD_METRICS_TOKEN", METRICS_TOKEN);
+    let mut server = crate::process::start(command);
+    let warned = server
+        .startup_lines
+        .iter()
+        .any(|line| line.contains("metrics_token"));
+    let _ = server.child.kill();
+    let _ = server.child.wait();
+    assert!(!warned, "{:#?}", server.startup_lines);
+}
+
 fn retry_after(response: &reqwest::Response) -> u64 {
     response
         .headers()
