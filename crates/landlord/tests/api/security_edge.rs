@@ -13,6 +13,7 @@ backend_tests!(
     rotating_the_leftmost_forwarded_address_escapes_no_limit,
     failures_from_one_address_do_not_lock_the_owner_out,
     password_work_is_limited_per_account_and_cheap_checks_come_first,
+    bad_api_keys_are_limited_per_client_address,
 );
 
 impl TestApp {
@@ -214,6 +215,76 @@ async fn assert_success_or_busy(response: reqwest::Response) -> bool {
         }
         other => panic!("{other}: {}", response.text().await.unwrap_or_default()),
     }
+}
+
+// ---- item 10: floods of bad API keys are limited -------------------------------
+
+async fn bad_api_keys_are_limited_per_client_address(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.trust_forwarded_for = true;
+        c.invalid_api_key_per_minute = 3;
+    })
+    .await;
+    let registered = app.register("keys@example.com", "Keys").await;
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    let create = |name: &'static str| {
+        let (app, token) = (&app, token.clone());
+        async move {
+            let response = app
+                .post_as("/api/v1/keys", &token, &json!({ "name": name }))
+                .await;
+            assert_eq!(response.status(), 201);
+            json(response).await["data"].clone()
+        }
+    };
+    let good = create("good").await["key"].as_str().unwrap().to_string();
+    let revoked = create("revoked").await;
+    let revoked_id = revoked["id"].as_str().unwrap();
+    let response = app
+        .delete_as(&format!("/api/v1/keys/{revoked_id}"), &token)
+        .await;
+    assert!(response.status().is_success());
+    let revoked = revoked["key"].as_str().unwrap().to_string();
+
+    let path = "/api/v1/messages/00000000-0000-7000-8000-000000000000";
+    let with_key = |key: String, address: &'static str| {
+        let app = &app;
+        async move {
+            app.client
+                .get(app.url(path))
+                .header("x-api-key", key)
+                .header("x-forwarded-for", address)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let random = || {
+        format!(
+            "sk_live_{}",
+            uuid::Uuid::new_v4().simple().to_string().repeat(2)
+        )
+    };
+    let attacker = "192.0.2.10";
+    // Within the budget, each bad key gets its own 401…
+    for key in [random(), "sk_live_not-even-hex".to_string(), revoked] {
+        assert_error(with_key(key, attacker).await, 401, "UNAUTHORIZED").await;
+    }
+    // …then the address is refused, whatever the key.
+    for _ in 0..2 {
+        let limited = with_key(random(), attacker).await;
+        assert!(retry_after(&limited) >= 1);
+        assert_error(limited, 429, "RATE_LIMITED").await;
+    }
+    // POST /keys/verify follows the same rule.
+    let verify = app
+        .post_forwarded("/api/v1/keys/verify", attacker, &json!({ "key": random() }))
+        .await;
+    assert_error(verify, 429, "RATE_LIMITED").await;
+    // A valid key from another address still works (404: past the guard).
+    let served = with_key(good.clone(), "198.51.100.30").await;
+    assert_eq!(served.status(), 404);
+    assert!(served.headers().contains_key("x-ratelimit-remaining"));
 }
 
 // ---- item 11: /metrics is not public --------------------------------------------
