@@ -87,8 +87,22 @@ pub struct Config {
     pub refresh_token_ttl_days: u64,
     /// Take the client address from `X-Forwarded-For` (behind a proxy only).
     pub trust_forwarded_for: bool,
-    /// Failed logins allowed per account within the window.
+    /// With `trust_forwarded_for`: how many proxies of ours append to
+    /// `X-Forwarded-For`; the client is the entry that many places from the
+    /// right (the connection's peer being the nearest proxy).
+    pub trusted_proxy_hops: u32,
+    /// With `trust_forwarded_for`: our proxies' networks (CIDRs or single
+    /// addresses). When set, `X-Forwarded-For` is walked from the right
+    /// past these addresses instead of counting `trusted_proxy_hops`.
+    #[serde(deserialize_with = "string_or_list")]
+    pub trusted_proxies: Vec<String>,
+    /// Failed logins allowed per account within the window, from all
+    /// addresses together (loose, so that guessing from many addresses
+    /// cannot lock the owner out).
     pub login_max_failures_per_account: u32,
+    /// Failed logins allowed per (account, client address) within the
+    /// window (tight).
+    pub login_max_failures_per_account_address: u32,
     /// Failed logins allowed per client address within the window.
     pub login_max_failures_per_ip: u32,
     /// Window over which failed logins are counted, in seconds.
@@ -141,6 +155,23 @@ pub struct Config {
     /// Requests per minute per client address on each sensitive route
     /// (sign-in, registration, account recovery, invitations).
     pub sensitive_rate_limit_per_minute: u32,
+    /// Password hashes or checks (argon2, 19 MiB each) running at once in
+    /// this process; unset: the number of CPUs.
+    pub password_hashing_concurrency: Option<u32>,
+    /// Password hashes or checks allowed to wait for a slot; beyond, 503.
+    /// Unset: twice the concurrency.
+    pub password_hashing_queue: Option<u32>,
+    /// Requests per minute per account on the routes that hash a password
+    /// for a known account (change-password, reset-password, register,
+    /// accept-invitation).
+    pub password_rate_limit_per_account_per_minute: u32,
+    /// Requests per minute per client address that present an unknown,
+    /// malformed, expired or revoked API key; beyond, 429.
+    pub invalid_api_key_per_minute: u32,
+    /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
+    pub metrics_token: Option<String>,
+    /// When set, `/metrics` is served on this address only (not on `listen`).
+    pub metrics_listen: Option<String>,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
 }
@@ -177,7 +208,10 @@ impl Default for Config {
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
             trust_forwarded_for: false,
-            login_max_failures_per_account: 5,
+            trusted_proxy_hops: 1,
+            trusted_proxies: Vec::new(),
+            login_max_failures_per_account: 100,
+            login_max_failures_per_account_address: 5,
             login_max_failures_per_ip: 20,
             login_failure_window_secs: 15 * 60,
             smtp_host: None,
@@ -202,6 +236,12 @@ impl Default for Config {
             paystack_api_base: "https://api.paystack.co".into(),
             paystack_secret_key: None,
             sensitive_rate_limit_per_minute: 10,
+            password_hashing_concurrency: None,
+            password_hashing_queue: None,
+            password_rate_limit_per_account_per_minute: 10,
+            invalid_api_key_per_minute: 30,
+            metrics_token: None,
+            metrics_listen: None,
             enable_test_routes: false,
         }
     }
@@ -323,7 +363,20 @@ impl Config {
                 self.login_max_failures_per_account,
             ),
             ("login_max_failures_per_ip", self.login_max_failures_per_ip),
+            (
+                "login_max_failures_per_account_address",
+                self.login_max_failures_per_account_address,
+            ),
             ("jobs_max_attempts", self.jobs_max_attempts),
+            ("trusted_proxy_hops", self.trusted_proxy_hops),
+            (
+                "password_rate_limit_per_account_per_minute",
+                self.password_rate_limit_per_account_per_minute,
+            ),
+            (
+                "invalid_api_key_per_minute",
+                self.invalid_api_key_per_minute,
+            ),
         ] {
             if value == 0 {
                 return Err(ConfigError::new(setting, "must be at least 1"));
@@ -336,6 +389,22 @@ impl Config {
             ));
         }
         self.validate_plans()?;
+        self.trusted_proxy_networks()?;
+        if self.password_hashing_concurrency == Some(0) {
+            return Err(ConfigError::new(
+                "password_hashing_concurrency",
+                "must be at least 1 (or unset for the number of CPUs)",
+            ));
+        }
+        if let Some(token) = self.metrics_token.as_deref() {
+            if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(ConfigError::new(
+                    "metrics_token",
+                    "must be at least 16 characters without spaces",
+                ));
+            }
+        }
+        self.metrics_listen_addr()?;
         if self
             .smtp_host
             .as_deref()
@@ -419,6 +488,57 @@ impl Config {
                 ),
             )
         })
+    }
+
+    /// `trusted_proxies` parsed as networks.
+    pub fn trusted_proxy_networks(&self) -> Result<Vec<ipnet::IpNet>, ConfigError> {
+        self.trusted_proxies
+            .iter()
+            .map(|entry| {
+                crate::http::client::parse_trusted_proxy(entry).ok_or_else(|| {
+                    ConfigError::new(
+                        "trusted_proxies",
+                        format!("'{entry}' is not a network such as 10.0.0.0/8 or an address"),
+                    )
+                })
+            })
+            .collect()
+    }
+
+    /// The separate metrics address, when `metrics_listen` is set.
+    pub fn metrics_listen_addr(&self) -> Result<Option<SocketAddr>, ConfigError> {
+        self.metrics_listen
+            .as_deref()
+            .map(|addr| {
+                addr.parse().map_err(|_| {
+                    ConfigError::new(
+                        "metrics_listen",
+                        format!("'{addr}' is not an address and port such as 127.0.0.1:9100"),
+                    )
+                })
+            })
+            .transpose()
+    }
+
+    /// Argon2 work allowed at once: `password_hashing_concurrency`, or the
+    /// number of CPUs.
+    pub fn password_hashing_slots(&self) -> usize {
+        self.password_hashing_concurrency
+            .map(|n| n as usize)
+            .unwrap_or_else(|| {
+                std::thread::available_parallelism()
+                    .map(|n| n.get())
+                    .unwrap_or(2)
+            })
+            .max(1)
+    }
+
+    /// Argon2 work allowed to wait: `password_hashing_queue`, or twice the
+    /// concurrency.
+    pub fn password_hashing_waiting(&self) -> usize {
+        self.password_hashing_queue
+            .map(|n| n as usize)
+            .unwrap_or_else(|| 2 * self.password_hashing_slots())
     }
 
     pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
@@ -617,6 +737,27 @@ mod tests {
             with(&[("default_plan", "\"gold\"")]).unwrap_err().setting,
             "default_plan"
         );
+    }
+
+    #[test]
+    fn proxy_metrics_and_hashing_settings_are_checked() {
+        let config = with(&[("trusted_proxies", "\"10.0.0.0/8, 192.168.1.1\"")]).unwrap();
+        assert_eq!(config.trusted_proxy_networks().unwrap().len(), 2);
+        for (setting, value) in [
+            ("trusted_proxies", "[\"10.0.0.0/99\"]"),
+            ("trusted_proxy_hops", "0"),
+            ("metrics_token", "\"short\""),
+            ("metrics_listen", "\"metrics\""),
+            ("password_hashing_concurrency", "0"),
+            ("invalid_api_key_per_minute", "0"),
+            ("login_max_failures_per_account_address", "0"),
+        ] {
+            assert_eq!(with(&[(setting, value)]).unwrap_err().setting, setting);
+        }
+        let config = with(&[("password_hashing_concurrency", "3")]).unwrap();
+        assert_eq!(config.password_hashing_slots(), 3);
+        assert_eq!(config.password_hashing_waiting(), 6);
+        assert!(with(&[]).unwrap().password_hashing_slots() >= 1);
     }
 
     #[test]

@@ -96,6 +96,14 @@ pub enum ApiError {
         message: String,
         details: Option<Value>,
     },
+    /// 503 `SERVICE_UNAVAILABLE` with `Retry-After`: the server is at a
+    /// bound it keeps on purpose (e.g. password hashing) and the request
+    /// may be retried shortly.
+    #[error("{message}")]
+    Overloaded {
+        message: String,
+        retry_after_secs: u64,
+    },
     /// A failure of ours. The cause is logged, never shown.
     #[error("internal error: {0:#}")]
     Internal(anyhow::Error),
@@ -141,7 +149,9 @@ impl ApiError {
             Self::RateLimited { .. } | Self::QuotaExceeded { .. } => StatusCode::TOO_MANY_REQUESTS,
             Self::InvalidSignature(_) => StatusCode::BAD_REQUEST,
             Self::IdempotencyConflict(_) => StatusCode::CONFLICT,
-            Self::ServiceUnavailable { .. } => StatusCode::SERVICE_UNAVAILABLE,
+            Self::ServiceUnavailable { .. } | Self::Overloaded { .. } => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             Self::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -159,7 +169,9 @@ impl ApiError {
             Self::QuotaExceeded { .. } => ErrorCode::QuotaExceeded,
             Self::InvalidSignature(_) => ErrorCode::InvalidSignature,
             Self::IdempotencyConflict(_) => ErrorCode::IdempotencyConflict,
-            Self::ServiceUnavailable { .. } => ErrorCode::ServiceUnavailable,
+            Self::ServiceUnavailable { .. } | Self::Overloaded { .. } => {
+                ErrorCode::ServiceUnavailable
+            }
             Self::Internal(_) => ErrorCode::InternalError,
         }
     }
@@ -273,6 +285,9 @@ impl IntoResponse for ApiError {
             retry_after_secs, ..
         }
         | Self::QuotaExceeded {
+            retry_after_secs, ..
+        }
+        | Self::Overloaded {
             retry_after_secs, ..
         } = &self
         {

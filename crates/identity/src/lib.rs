@@ -14,7 +14,8 @@ pub mod throttle;
 use std::sync::Arc;
 use std::time::Duration;
 
-use landlord_core::{Config, Db};
+use landlord_core::{ApiError, Config, Db};
+use landlord_limits::RateLimiter;
 use tokio::sync::Notify;
 
 pub use auth::CurrentUser;
@@ -27,20 +28,56 @@ pub struct IdentityState {
     pub config: Arc<Config>,
     pub tokens: Arc<jwt::TokenKeys>,
     pub login_failures: Arc<throttle::FailureThrottle>,
+    /// The server-wide bound on argon2 work (see [`password`]).
+    pub hashing: Arc<password::HashingGate>,
+    /// The server's rate limiter (shared through Redis when configured).
+    pub limiter: Arc<RateLimiter>,
     /// Wakes this instance's job worker after mail is queued.
     pub jobs: Arc<Notify>,
 }
 
 impl IdentityState {
-    pub fn new(db: Db, config: Arc<Config>, signing_key: &str, jobs: Arc<Notify>) -> Self {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        signing_key: &str,
+        jobs: Arc<Notify>,
+        limiter: Arc<RateLimiter>,
+    ) -> Self {
         let tokens = jwt::TokenKeys::new(signing_key, config.access_token_ttl_secs);
         let window = Duration::from_secs(config.login_failure_window_secs);
+        let hashing = password::HashingGate::new(
+            config.password_hashing_slots(),
+            config.password_hashing_waiting(),
+        );
         Self {
             db,
             config,
             tokens: Arc::new(tokens),
             login_failures: Arc::new(throttle::FailureThrottle::new(window)),
+            hashing: Arc::new(hashing),
+            limiter,
             jobs,
         }
+    }
+
+    /// Takes one of the account's `password_rate_limit_per_account_per_minute`
+    /// password-hashing requests (`account` is its email); 429 with
+    /// `Retry-After` beyond. Called before any hashing.
+    pub async fn limit_password_work(&self, account: &str) -> Result<(), ApiError> {
+        let per_minute = self.config.password_rate_limit_per_account_per_minute;
+        let decision = self
+            .limiter
+            .check(&format!("password:{account}"), per_minute)
+            .await;
+        if decision.allowed {
+            return Ok(());
+        }
+        Err(ApiError::RateLimited {
+            message: format!(
+                "too many password requests for this account; at most {per_minute} a minute"
+            ),
+            retry_after_secs: decision.retry_after.as_micros().div_ceil(1_000_000).max(1) as u64,
+        })
     }
 }

@@ -54,7 +54,7 @@ pub struct RegisterRequest {
     #[schema(example = "ada@acme.test")]
     pub email: String,
     /// 8 to 128 characters, not the email address.
-    #[schema(example = "correct horse battery")]
+    #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]
     pub password: String,
 }
 
@@ -83,12 +83,16 @@ pub struct TokenRequest {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub token: String,
+    /// 8 to 128 characters, not the account's email address.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
+    /// 8 to 128 characters, not the account's email address.
+    #[schema(min_length = 8, max_length = 128)]
     pub new_password: String,
 }
 
@@ -318,6 +322,8 @@ async fn queue_verification_mail(
         (status = 201, description = "Registered and signed in", body = Envelope<AuthResponse>),
         (status = 409, description = "An account with this email exists", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address or for this account", body = ErrorEnvelope),
+        (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
 pub async fn register(
@@ -336,7 +342,8 @@ pub async fn register(
     {
         return Err(conflict());
     }
-    let password_hash = password::hash(body.password).await?;
+    state.limit_password_work(&email).await?;
+    let password_hash = password::hash(&state.hashing, body.password).await?;
 
     let mut tx = state.db.begin().await?;
     let user_id = match store::insert_user(&mut tx, &email, name.as_deref(), &password_hash).await {
@@ -385,15 +392,17 @@ pub async fn register(
 
 /// Sign in with email and password.
 ///
-/// Failed attempts are limited per account and per client address; past
-/// the limit the answer is 429 with `Retry-After` until the window passes.
+/// Failed attempts are limited per (account, client address) tightly, per
+/// account loosely and per client address; past a limit the answer is 429
+/// with `Retry-After` until the window passes.
 #[utoipa::path(
     post, path = "/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = Envelope<AuthResponse>),
         (status = 401, description = "Email or password is incorrect", body = ErrorEnvelope),
-        (status = 429, description = "Too many failed attempts", body = ErrorEnvelope),
+        (status = 429, description = "Too many failed attempts (per account and address, per account, per address) or requests from this address", body = ErrorEnvelope),
+        (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
 pub async fn login(
@@ -402,10 +411,16 @@ pub async fn login(
     Json(body): Json<LoginRequest>,
 ) -> Result<ApiSuccess<AuthResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Tight per (account, address), loose per account, and per address:
+    // guessing from one address stops early, guessing from many cannot lock
+    // the owner (who signs in from elsewhere) out.
+    let ip = client.ip.as_deref().unwrap_or("unknown");
+    let pair_key = format!("account:{email}:ip:{ip}");
     let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{}", client.ip.as_deref().unwrap_or("unknown"));
+    let ip_key = format!("ip:{ip}");
     let config = &state.config;
     for (key, max) in [
+        (&pair_key, config.login_max_failures_per_account_address),
         (&account_key, config.login_max_failures_per_account),
         (&ip_key, config.login_max_failures_per_ip),
     ] {
@@ -419,11 +434,13 @@ pub async fn login(
 
     let user = store::user_by_email(state.db.pool(), &email).await?;
     let valid = password::verify(
+        &state.hashing,
         body.password,
         user.as_ref().map(|u| u.password_hash.clone()),
     )
     .await?;
     let Some(user) = user.filter(|_| valid) else {
+        state.login_failures.record_failure(&pair_key);
         state.login_failures.record_failure(&account_key);
         state.login_failures.record_failure(&ip_key);
         let mut entry = AuditEntry::new("auth.login_failed")
@@ -440,6 +457,7 @@ pub async fn login(
             "email or password is incorrect".into(),
         ));
     };
+    state.login_failures.clear(&pair_key);
     state.login_failures.clear(&account_key);
 
     let (organization, role, _) = store::memberships(state.db.pool(), &user.id)
@@ -734,6 +752,8 @@ pub async fn request_password_reset(
     responses(
         (status = 200, description = "Password changed", body = Envelope<MessageResponse>),
         (status = 422, description = "Unknown, used or expired token, or a weak password", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address or for this account", body = ErrorEnvelope),
+        (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
 pub async fn reset_password(
@@ -741,18 +761,27 @@ pub async fn reset_password(
     client: ClientInfo,
     Json(body): Json<ResetPasswordRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
-    // Length first, so a weak password does not cost the token.
+    // Cheap checks first: the length, then the token (read, not yet used),
+    // the policy with the account's email and the account's limit; only
+    // then the hashing.
     password::validate("new_password", &body.new_password, "")?;
-    let password_hash = password::hash(body.new_password.clone()).await?;
+    let token = body.token.trim();
+    let holder = store::peek_one_time_token(state.db.pool(), Purpose::PasswordReset, token)
+        .await?
+        .map_err(|p| token_error("token", p))?;
+    let holder = store::user_by_id(state.db.pool(), &holder)
+        .await?
+        .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
+    password::validate("new_password", &body.new_password, &holder.email)?;
+    state.limit_password_work(&holder.email).await?;
+    let password_hash = password::hash(&state.hashing, body.new_password.clone()).await?;
     let mut tx = state.db.begin().await?;
-    let user_id = store::consume_one_time_token(&mut tx, Purpose::PasswordReset, body.token.trim())
+    let user_id = store::consume_one_time_token(&mut tx, Purpose::PasswordReset, token)
         .await?
         .map_err(|p| token_error("token", p))?;
     let user = store::user_by_id(&mut *tx, &user_id)
         .await?
         .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
-    // Dropping the transaction on this error keeps the token usable.
-    password::validate("new_password", &body.new_password, &user.email)?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(&user_id)
         .bind(&password_hash)
@@ -787,7 +816,10 @@ pub async fn reset_password(
     request_body = ChangePasswordRequest,
     responses(
         (status = 200, description = "Password changed", body = Envelope<RevokedResponse>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 422, description = "Wrong current password or a weak new one", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address or for this account", body = ErrorEnvelope),
+        (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
 pub async fn change_password(
@@ -799,14 +831,23 @@ pub async fn change_password(
     let user = store::user_by_id(state.db.pool(), &current.user_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-    if !password::verify(body.current_password, Some(user.password_hash.clone())).await? {
+    // Cheap first: the new password's policy, the account's limit; then
+    // the current password (one hash), and only then the new one.
+    password::validate("new_password", &body.new_password, &user.email)?;
+    state.limit_password_work(&user.email).await?;
+    if !password::verify(
+        &state.hashing,
+        body.current_password,
+        Some(user.password_hash.clone()),
+    )
+    .await?
+    {
         return Err(ApiError::invalid_field(
             "current_password",
             "is not the current password",
         ));
     }
-    password::validate("new_password", &body.new_password, &user.email)?;
-    let password_hash = password::hash(body.new_password).await?;
+    let password_hash = password::hash(&state.hashing, body.new_password).await?;
     let mut tx = state.db.begin().await?;
     sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
         .bind(&user.id)

@@ -428,6 +428,32 @@ pub enum TokenProblem {
 }
 
 /// Consumes a one-time token: returns its user, or why it cannot be used.
+/// Whose the token is, if it could be used now; changes nothing (cheap
+/// check before expensive work; [`consume_one_time_token`] decides).
+pub async fn peek_one_time_token<'e, E>(
+    executor: E,
+    purpose: Purpose,
+    token: &str,
+) -> Result<Result<String, TokenProblem>, sqlx::Error>
+where
+    E: sqlx::Executor<'e, Database = sqlx::Any>,
+{
+    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
+        "SELECT user_id, expires_at, used_at FROM one_time_tokens \
+         WHERE token_hash = $1 AND purpose = $2",
+    )
+    .bind(sha256_hex(token))
+    .bind(purpose.as_str())
+    .fetch_optional(executor)
+    .await?;
+    Ok(match row {
+        None => Err(TokenProblem::Unknown),
+        Some((_, _, Some(_))) => Err(TokenProblem::Used),
+        Some((_, expires_at, None)) if expires_at <= now_millis() => Err(TokenProblem::Expired),
+        Some((user_id, _, None)) => Ok(user_id),
+    })
+}
+
 pub async fn consume_one_time_token(
     conn: &mut AnyConnection,
     purpose: Purpose,

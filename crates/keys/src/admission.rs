@@ -1,7 +1,7 @@
 //! Admitting an API-key request: authenticate, rate-limit, reserve quota.
 //! Shared by the guard of API-key routes and by `POST /keys/verify`.
 
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use landlord_core::crypto::sha256_hex;
@@ -64,7 +64,15 @@ impl QuotaState {
 pub enum Refusal {
     Unauthorized(&'static str),
     RateLimited(Decision),
-    QuotaExceeded { quota: QuotaState, rate: Decision },
+    /// Too many requests with bad keys from this client address.
+    InvalidKeyFlood {
+        limit: u32,
+        retry_after: Duration,
+    },
+    QuotaExceeded {
+        quota: QuotaState,
+        rate: Decision,
+    },
     Internal(ApiError),
 }
 
@@ -74,6 +82,7 @@ impl Refusal {
         match self {
             Refusal::Unauthorized(reason) => reason,
             Refusal::RateLimited(_) => "rate_limited",
+            Refusal::InvalidKeyFlood { .. } => "too_many_invalid_keys",
             Refusal::QuotaExceeded { .. } => "quota_exceeded",
             Refusal::Internal(_) => "internal_error",
         }
@@ -90,6 +99,12 @@ impl Refusal {
                     decision.limit
                 ),
                 retry_after_secs: ceil_secs(decision.retry_after),
+            },
+            Refusal::InvalidKeyFlood { limit, retry_after } => ApiError::RateLimited {
+                message: format!(
+                    "too many requests with invalid API keys from this address; at most {limit} a minute"
+                ),
+                retry_after_secs: ceil_secs(retry_after),
             },
             Refusal::QuotaExceeded { quota, .. } => ApiError::QuotaExceeded {
                 message: format!(
@@ -143,41 +158,85 @@ pub fn key_from_headers(headers: &HeaderMap) -> Option<&str> {
 }
 
 impl KeysState {
-    /// Looks a key up by hash: from the cache, or the database (and caches
-    /// the answer, "not found" included, for `api_key_cache_ms`).
-    async fn lookup(&self, key_hash: &str) -> Result<Option<KeyRecord>, ApiError> {
-        if let Some(hit) = self.cache.get(key_hash) {
-            return Ok(hit);
+    /// Looks a key up by hash: from the cache, or the database. A found key
+    /// is cached for `api_key_cache_ms`; a key that does not exist goes to
+    /// the separate, small negative cache (so random keys cannot push real
+    /// ones out). Before going to the database for a key neither cache
+    /// knows, a client address over its invalid-key budget is refused.
+    async fn lookup(&self, key_hash: &str, address: &str) -> Result<Option<KeyRecord>, Refusal> {
+        if let Some(Some(hit)) = self.cache.get(key_hash) {
+            return Ok(Some(hit));
         }
-        let record = store::by_hash(self.db.pool(), key_hash).await?;
-        self.cache.insert(key_hash.to_string(), record.clone());
+        if self.missing.contains_key(key_hash) {
+            return Ok(None);
+        }
+        if let Some(until) = self.invalid_key_blocked.get(address) {
+            let now = Instant::now();
+            if until > now {
+                return Err(Refusal::InvalidKeyFlood {
+                    limit: self.config.invalid_api_key_per_minute,
+                    retry_after: until - now,
+                });
+            }
+        }
+        let record = store::by_hash(self.db.pool(), key_hash)
+            .await
+            .map_err(|e| Refusal::Internal(e.into()))?;
+        match &record {
+            Some(found) => self.cache.insert(key_hash.to_string(), Some(found.clone())),
+            None => self.missing.insert(key_hash.to_string(), ()),
+        }
         Ok(record)
     }
 
-    /// Authenticates `key` and applies limits and quota.
-    pub async fn admit(&self, key: Option<&str>) -> Result<ApiKeyContext, Refusal> {
+    /// A bad key (malformed, unknown, revoked, expired) from `address`: 401
+    /// naming `reason` while the address is within
+    /// `invalid_api_key_per_minute`, 429 beyond (and, for the time the
+    /// limiter says, no more database lookups for that address).
+    async fn refuse_bad_key(&self, address: &str, reason: &'static str) -> Refusal {
+        let limit = self.config.invalid_api_key_per_minute;
+        let decision = self
+            .limiter
+            .check(&format!("invalid-key:ip:{address}"), limit)
+            .await;
+        if decision.allowed {
+            return Refusal::Unauthorized(reason);
+        }
+        self.invalid_key_blocked
+            .insert(address.to_string(), Instant::now() + decision.retry_after);
+        Refusal::InvalidKeyFlood {
+            limit,
+            retry_after: decision.retry_after,
+        }
+    }
+
+    /// Authenticates `key` (sent from `client`, the caller's address) and
+    /// applies limits and quota.
+    pub async fn admit(
+        &self,
+        key: Option<&str>,
+        client: Option<&str>,
+    ) -> Result<ApiKeyContext, Refusal> {
         let Some(key) = key.filter(|k| !k.is_empty()) else {
             return Err(Refusal::Unauthorized("missing"));
         };
+        let address = client.unwrap_or("unknown");
         // Malformed keys take the same path as unknown ones (hash and
         // lookup), so the answer's timing does not tell them apart.
         let formed = well_formed(key);
-        let record = self
-            .lookup(&sha256_hex(key))
-            .await
-            .map_err(Refusal::Internal)?;
+        let record = self.lookup(&sha256_hex(key), address).await?;
+        let now = now_millis();
         let record = match (formed, record) {
-            (false, _) => return Err(Refusal::Unauthorized("malformed")),
-            (true, None) => return Err(Refusal::Unauthorized("unknown")),
+            (false, _) => return Err(self.refuse_bad_key(address, "malformed").await),
+            (true, None) => return Err(self.refuse_bad_key(address, "unknown").await),
+            (true, Some(record)) if record.revoked_at.is_some() => {
+                return Err(self.refuse_bad_key(address, "revoked").await)
+            }
+            (true, Some(record)) if record.expires_at.is_some_and(|t| t <= now) => {
+                return Err(self.refuse_bad_key(address, "expired").await)
+            }
             (true, Some(record)) => record,
         };
-        let now = now_millis();
-        if record.revoked_at.is_some() {
-            return Err(Refusal::Unauthorized("revoked"));
-        }
-        if record.expires_at.is_some_and(|t| t <= now) {
-            return Err(Refusal::Unauthorized("expired"));
-        }
         let (plan_name, plan) = self.plan_of(&record.plan);
 
         let mut rate = self

@@ -4,6 +4,7 @@ use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use landlord_core::db::now_millis;
+use landlord_core::http::client::client_ip;
 use landlord_metering::UsageRecord;
 
 use crate::admission::{key_from_headers, rate_limit_headers, Refusal};
@@ -15,7 +16,8 @@ use crate::KeysState;
 /// headers. Requests refused here are not metered.
 pub async fn guard(State(state): State<KeysState>, mut request: Request, next: Next) -> Response {
     let key = key_from_headers(request.headers()).map(str::to_owned);
-    let context = match state.admit(key.as_deref()).await {
+    let client = client_ip(request.headers(), request.extensions());
+    let context = match state.admit(key.as_deref(), client.as_deref()).await {
         Ok(context) => context,
         Err(refusal) => {
             let decision = match &refusal {

@@ -23,13 +23,26 @@ use landlord_metering::UsageRecorder;
 pub use admission::{ApiKeyContext, KEY_PREFIX};
 pub use guard::guard;
 
+/// Most "no such key" answers remembered at once. Small: once bad keys are
+/// limited per address, it only spares the database repeated lookups of
+/// the same wrong key.
+pub const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
+
 /// What the key routes and the guard need.
 #[derive(Clone)]
 pub struct KeysState {
     pub db: Db,
     pub config: Arc<Config>,
     pub identity: IdentityState,
+    /// Keys found, by hash (a revoked key stays here until its entry
+    /// expires or is invalidated). Never holds `None`: misses go to
+    /// `missing`.
     pub cache: moka::sync::Cache<String, Option<store::KeyRecord>>,
+    /// Hashes of keys that do not exist: bounded on its own
+    /// ([`NEGATIVE_CACHE_CAPACITY`]), same lifetime as `cache`.
+    pub missing: moka::sync::Cache<String, ()>,
+    /// Client addresses over `invalid_api_key_per_minute`, until when.
+    pub invalid_key_blocked: moka::sync::Cache<String, std::time::Instant>,
     pub limiter: Arc<RateLimiter>,
     pub quota: Arc<QuotaCounter>,
     pub usage: UsageRecorder,
@@ -42,13 +55,22 @@ impl KeysState {
         quota: Arc<QuotaCounter>,
         usage: UsageRecorder,
     ) -> Self {
+        let ttl = Duration::from_millis(identity.config.api_key_cache_ms.max(1));
         let cache = moka::sync::Cache::builder()
             .max_capacity(100_000)
-            .time_to_live(Duration::from_millis(
-                identity.config.api_key_cache_ms.max(1),
-            ))
+            .time_to_live(ttl)
+            .build();
+        let missing = moka::sync::Cache::builder()
+            .max_capacity(NEGATIVE_CACHE_CAPACITY)
+            .time_to_live(ttl)
+            .build();
+        let invalid_key_blocked = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(60))
             .build();
         Self {
+            missing,
+            invalid_key_blocked,
             db: identity.db.clone(),
             config: identity.config.clone(),
             identity,

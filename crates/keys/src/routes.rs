@@ -336,17 +336,25 @@ pub struct QuotaView {
 ///
 /// Lets a product written in any language use Landlord's keys, limits and
 /// metering: forward the key your customer sent, and proceed when
-/// `allowed` is true. The answer is 200 either way; `reason` says why not.
+/// `allowed` is true. The answer is 200 either way; `reason` says why not —
+/// except past `invalid_api_key_per_minute` bad keys a minute from one
+/// client address, answered 429 with `Retry-After`.
 #[utoipa::path(
     post, path = "/keys/verify", tag = "keys",
     request_body = VerifyKeyRequest,
-    responses((status = 200, description = "The verdict", body = Envelope<VerifyKeyResponse>))
+    responses(
+        (status = 200, description = "The verdict", body = Envelope<VerifyKeyResponse>),
+        (status = 429, description = "Too many invalid keys from this client address", body = ErrorEnvelope),
+    )
 )]
 pub async fn verify_key(
     State(state): State<KeysState>,
+    client: ClientInfo,
     Json(body): Json<VerifyKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.admit(Some(body.key.trim())).await;
+    let outcome = state
+        .admit(Some(body.key.trim()), client.ip.as_deref())
+        .await;
     let mut verdict = VerifyKeyResponse {
         valid: false,
         allowed: false,
@@ -384,6 +392,8 @@ pub async fn verify_key(
             Some(context.rate)
         }
         Err(Refusal::Internal(error)) => return Err(error),
+        // Floods of bad keys are refused, not judged.
+        Err(flood @ Refusal::InvalidKeyFlood { .. }) => return Err(flood.into_api_error()),
         Err(refusal) => {
             verdict.reason = Some(refusal.reason().to_string());
             let (message, rate) = match &refusal {
@@ -402,7 +412,7 @@ pub async fn verify_key(
                     });
                     (refusal_message(&refusal), Some(*rate))
                 }
-                Refusal::Internal(_) => (String::new(), None),
+                Refusal::Internal(_) | Refusal::InvalidKeyFlood { .. } => (String::new(), None),
             };
             verdict.message = Some(message);
             rate

@@ -30,6 +30,7 @@ pub const SENSITIVE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/auth/request-password-reset"),
     ("POST", "/api/v1/auth/request-email-verification"),
     ("POST", "/api/v1/auth/reset-password"),
+    ("POST", "/api/v1/auth/change-password"),
     ("POST", "/api/v1/auth/verify-email"),
     ("POST", "/api/v1/team/accept-invitation"),
     ("POST", "/api/v1/team/decline-invitation"),

@@ -35,6 +35,8 @@ use crate::state::AppState;
 /// A built server: database ready, socket bound, not yet serving.
 pub struct Application {
     listener: TcpListener,
+    /// `metrics_listen`'s socket, when set.
+    metrics_listener: Option<TcpListener>,
     router: Router,
     state: AppState,
     address: SocketAddr,
@@ -52,9 +54,19 @@ impl Application {
             .await
             .with_context(|| format!("cannot listen on {listen}"))?;
         let address = listener.local_addr()?;
+        let metrics_listener = match state.config.metrics_listen_addr()? {
+            Some(addr) => Some(
+                TcpListener::bind(addr)
+                    .await
+                    .with_context(|| format!("metrics_listen: cannot listen on {addr}"))?,
+            ),
+            None => None,
+        };
+        crate::operations::warn_if_metrics_exposed(&state.config);
         let router = build_router(state.clone());
         Ok(Self {
             listener,
+            metrics_listener,
             router,
             state,
             address,
@@ -65,6 +77,13 @@ impl Application {
 
     pub fn address(&self) -> SocketAddr {
         self.address
+    }
+
+    /// Where `/metrics` is served when `metrics_listen` is set.
+    pub fn metrics_address(&self) -> Option<SocketAddr> {
+        self.metrics_listener
+            .as_ref()
+            .and_then(|l| l.local_addr().ok())
     }
 
     pub fn state(&self) -> &AppState {
@@ -88,6 +107,22 @@ impl Application {
         });
         let stop_usage = CancellationToken::new();
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
+        let stop_metrics = CancellationToken::new();
+        let metrics_server = self.metrics_listener.map(|listener| {
+            let router = crate::operations::metrics_router(self.state.config.clone());
+            let stop = stop_metrics.clone();
+            if let Ok(address) = listener.local_addr() {
+                tracing::info!(%address, "metrics are served on their own address");
+            }
+            tokio::spawn(async move {
+                let served = axum::serve(listener, router)
+                    .with_graceful_shutdown(async move { stop.cancelled().await })
+                    .await;
+                if let Err(error) = served {
+                    tracing::error!(%error, "the metrics listener failed");
+                }
+            })
+        });
         tracing::info!(address = %self.address, "landlord is listening");
         let served = axum::serve(
             self.listener,
@@ -99,6 +134,10 @@ impl Application {
         .context("the HTTP server failed");
         // No request is in flight any more: write the last usage records,
         // let the worker finish the job in hand, then close the pool.
+        stop_metrics.cancel();
+        if let Some(metrics_server) = metrics_server {
+            let _ = metrics_server.await;
+        }
         stop_schedule.cancel();
         if let Some(schedule) = schedule {
             let _ = schedule.await;
@@ -214,6 +253,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         config.clone(),
         &token_signing_key,
         worker.waker(),
+        limiter.clone(),
     );
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
     let messages = MessagesState {

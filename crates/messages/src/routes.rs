@@ -164,7 +164,7 @@ fn validate(request: &SendMessageRequest) -> Result<(String, Option<String>), Ap
         (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid", body = ErrorEnvelope),
-        (status = 429, description = "Rate limit or monthly quota reached", body = ErrorEnvelope),
+        (status = 429, description = "Rate limit or monthly quota reached, or too many invalid keys from this address", body = ErrorEnvelope),
     )
 )]
 pub async fn send_message(
@@ -291,7 +291,9 @@ async fn queue_message(
     params(("id" = String, Path, description = "Message id")),
     responses(
         (status = 200, description = "The message", body = Envelope<MessageView>),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
         (status = 404, description = "No such message in this organization", body = ErrorEnvelope),
+        (status = 429, description = "Rate limit or monthly quota reached, or too many invalid keys from this address", body = ErrorEnvelope),
     )
 )]
 pub async fn get_message(

@@ -289,6 +289,8 @@ pub async fn invite(
         (status = 401, description = "The invited email has an account: sign in as it first", body = ErrorEnvelope),
         (status = 409, description = "Already a member", body = ErrorEnvelope),
         (status = 422, description = "Unknown, expired, cancelled, declined or used invitation; or a weak password", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address or for this account", body = ErrorEnvelope),
+        (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
 pub async fn accept_invitation(
@@ -297,11 +299,25 @@ pub async fn accept_invitation(
     client: ClientInfo,
     Json(body): Json<AcceptInvitationRequest>,
 ) -> Result<ApiSuccess<AcceptedInvitation>, ApiError> {
-    // Hash before taking the write lock; used only for a new account.
+    // Cheap checks first (the password's length, the invitation, whether
+    // an account exists); hash only for a new account, and before taking
+    // the write lock.
     let new_password = match body.password.as_deref() {
         Some(password) => {
             password::validate("password", password, "")?;
-            Some(password::hash(password.to_string()).await?)
+            let mut conn = state.db.pool().acquire().await?;
+            let invitation = find_invitation(&mut conn, &body.token).await?;
+            let has_account = identity_store::user_by_email(&mut *conn, &invitation.email)
+                .await?
+                .is_some();
+            drop(conn);
+            if has_account {
+                None
+            } else {
+                password::validate("password", password, &invitation.email)?;
+                state.limit_password_work(&invitation.email).await?;
+                Some(password::hash(&state.hashing, password.to_string()).await?)
+            }
         }
         None => None,
     };

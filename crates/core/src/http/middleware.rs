@@ -43,7 +43,12 @@ pub fn apply_baseline(router: Router, config: &Config) -> Router {
                 .on_response(log_response)
                 .on_failure(()),
         )
-        .layer(Extension(TrustForwardedFor(config.trust_forwarded_for)))
+        .layer(Extension(TrustForwardedFor::new(
+            config.trust_forwarded_for,
+            config.trusted_proxy_hops,
+            // Validated at start; an invalid list cannot get here.
+            config.trusted_proxy_networks().unwrap_or_default(),
+        )))
         .layer(middleware::from_fn(assign_request_id))
 }
 

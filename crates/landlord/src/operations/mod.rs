@@ -1,11 +1,14 @@
 //! Operations endpoints, outside `/api/v1`: liveness, readiness, metrics and
 //! security.txt.
 
+use std::net::SocketAddr;
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::header;
-use axum::response::IntoResponse;
+use axum::extract::{ConnectInfo, State};
+use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
+use axum::response::{IntoResponse, Response};
+use axum::Router;
 use landlord_core::error::{ApiError, ErrorEnvelope};
 use landlord_core::http::{ApiSuccess, Envelope};
 use serde::Serialize;
@@ -115,13 +118,65 @@ async fn redis_answers(client: &redis::Client) -> bool {
 
 /// Prometheus metrics: requests by route template, method and status;
 /// request latency histogram; process figures.
+///
+/// Not public. With `metrics_listen` set, it is served only on that
+/// address (404 here). Otherwise, with `metrics_token` set, it needs
+/// `Authorization: Bearer <metrics_token>` (401 without). With neither, it
+/// answers only to clients connected from a loopback address (the peer,
+/// never `X-Forwarded-For`); others get 404.
 #[utoipa::path(
     get,
     path = "/metrics",
     tag = "operations",
-    responses((status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"))
+    security((), ("metrics_token" = [])),
+    responses(
+        (status = 200, description = "Prometheus text exposition format", body = String, content_type = "text/plain"),
+        (status = 401, description = "`metrics_token` is set and the request does not carry it as a bearer token", body = ErrorEnvelope),
+        (status = 404, description = "Served on `metrics_listen` instead, or (neither setting set) the client is not on loopback", body = ErrorEnvelope)
+    )
 )]
-pub async fn metrics() -> impl IntoResponse {
+pub async fn metrics(State(state): State<AppState>, request: Parts) -> Result<Response, ApiError> {
+    let config = &state.config;
+    if config.metrics_listen.is_some() {
+        return Err(ApiError::NotFound("no such route".into()));
+    }
+    let peer = request
+        .extensions
+        .get::<ConnectInfo<SocketAddr>>()
+        .map(|c| c.0);
+    authorize_metrics(config, peer, &request.headers)?;
+    Ok(metrics_text())
+}
+
+/// The rule of `/metrics` on the main listener once `metrics_listen` is
+/// ruled out: the token when one is set, loopback otherwise.
+fn authorize_metrics(
+    config: &landlord_core::Config,
+    peer: Option<SocketAddr>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    match config.metrics_token.as_deref() {
+        Some(expected) => {
+            let presented = headers
+                .get(header::AUTHORIZATION)
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .map(str::trim)
+                .unwrap_or("");
+            if landlord_core::crypto::constant_time_eq(presented.as_bytes(), expected.as_bytes()) {
+                Ok(())
+            } else {
+                Err(ApiError::Unauthorized(
+                    "metrics need Authorization: Bearer <metrics_token>".into(),
+                ))
+            }
+        }
+        None if peer.is_some_and(|p| p.ip().is_loopback()) => Ok(()),
+        None => Err(ApiError::NotFound("no such route".into())),
+    }
+}
+
+fn metrics_text() -> Response {
     (
         [(
             header::CONTENT_TYPE,
@@ -129,6 +184,44 @@ pub async fn metrics() -> impl IntoResponse {
         )],
         landlord_core::telemetry::render_metrics(),
     )
+        .into_response()
+}
+
+/// The router of the separate `metrics_listen` address: `/metrics` only
+/// (with the bearer token when `metrics_token` is set too).
+pub fn metrics_router(config: std::sync::Arc<landlord_core::Config>) -> Router {
+    Router::new()
+        .route(
+            "/metrics",
+            axum::routing::get(move |headers: HeaderMap| {
+                let config = config.clone();
+                async move {
+                    if config.metrics_token.is_some() {
+                        // Any peer may reach this listener; the token decides.
+                        authorize_metrics(&config, None, &headers)?;
+                    }
+                    Ok::<_, ApiError>(metrics_text())
+                }
+            }),
+        )
+        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+}
+
+/// Start-up warning when `/metrics` is left to the loopback rule on a
+/// listener that is not loopback (behind a local proxy, every client would
+/// look like loopback).
+pub fn warn_if_metrics_exposed(config: &landlord_core::Config) {
+    let loopback = config
+        .listen_addr()
+        .map(|a| a.ip().is_loopback())
+        .unwrap_or(false);
+    if !loopback && config.metrics_token.is_none() && config.metrics_listen.is_none() {
+        tracing::warn!(
+            listen = %config.listen,
+            "/metrics is protected only by the loopback rule on a listener that is not loopback: \
+             set metrics_token or metrics_listen (a local reverse proxy would make every client loopback)"
+        );
+    }
 }
 
 /// RFC 9116 security.txt with the configured contact.
@@ -154,4 +247,40 @@ pub async fn security_txt(State(state): State<AppState>) -> impl IntoResponse {
         config.public_url.trim_end_matches('/')
     );
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn peer(ip: &str) -> Option<SocketAddr> {
+        Some(SocketAddr::new(ip.parse().unwrap(), 40000))
+    }
+
+    #[test]
+    fn without_settings_only_loopback_peers_get_metrics() {
+        let config = landlord_core::Config::default();
+        let headers = HeaderMap::new();
+        assert!(authorize_metrics(&config, peer("127.0.0.1"), &headers).is_ok());
+        assert!(authorize_metrics(&config, peer("::1"), &headers).is_ok());
+        let refused = authorize_metrics(&config, peer("203.0.113.5"), &headers).unwrap_err();
+        assert_eq!(refused.status().as_u16(), 404);
+        assert!(authorize_metrics(&config, None, &headers).is_err());
+    }
+
+    #[test]
+    fn with_a_token_the_token_decides_even_on_loopback() {
+        let config = landlord_core::Config {
+            metrics_token: Some("metrics-token-0123456789".into()),
+            ..Default::default()
+        };
+        let mut headers = HeaderMap::new();
+        let refused = authorize_metrics(&config, peer("127.0.0.1"), &headers).unwrap_err();
+        assert_eq!(refused.status().as_u16(), 401);
+        headers.insert(
+            header::AUTHORIZATION,
+            "Bearer metrics-token-0123456789".parse().unwrap(),
+        );
+        assert!(authorize_metrics(&config, peer("203.0.113.5"), &headers).is_ok());
+    }
 }

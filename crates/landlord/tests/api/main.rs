@@ -14,4 +14,5 @@ mod operations;
 mod payments;
 mod process;
 mod security_billing;
+mod security_edge;
 mod team;

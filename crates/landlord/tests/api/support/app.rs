@@ -20,6 +20,8 @@ pub enum Backend {
 /// A server running in this process, its data directory and an HTTP client.
 pub struct TestApp {
     pub address: SocketAddr,
+    /// The `metrics_listen` address, when configured.
+    pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub backend: Backend,
     pub config: Config,
@@ -92,10 +94,12 @@ impl TestApp {
             .await
             .expect("the application starts");
         let address = app.address();
+        let metrics_address = app.metrics_address();
         let db = app.state().db.clone();
         tokio::spawn(app.run_until(std::future::pending()));
         TestApp {
             address,
+            metrics_address,
             client: reqwest::Client::builder()
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
