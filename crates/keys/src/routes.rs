@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
     OpenApiRouter::new()
         .routes(routes!(create_key, list_keys))
         .routes(routes!(revoke_key))
+        .routes(routes!(transfer_key))
         .routes(routes!(verify_key))
 }
 
@@ -286,6 +287,57 @@ pub async fn revoke_key(
     // This instance stops accepting the key now; others within
     // `api_key_cache_ms`.
     state.cache.invalidate(&key.key_hash);
+    Ok(ApiSuccess::ok(KeyView::from(&updated)))
+}
+
+/// Make yourself the creator of a key of the organization, so it keeps
+/// working when the person who created it leaves or is removed (their keys
+/// are revoked then).
+#[utoipa::path(
+    post, path = "/keys/{id}/transfer", tag = "keys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "Transferred: the key with you as its creator", body = Envelope<KeyView>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission transfer_api_keys", body = ErrorEnvelope),
+        (status = 404, description = "No such key in this organization, or it is revoked", body = ErrorEnvelope),
+    )
+)]
+pub async fn transfer_key(
+    State(state): State<KeysState>,
+    user: Authorized<needs::TransferApiKeys>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<KeyView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    let key = store::by_id(&mut *tx, org, &id)
+        .await?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if !store::set_creator(&mut *tx, org, &id, &user.user_id).await? {
+        return Err(ApiError::not_found("API key"));
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("api_key.transferred")
+            .organization(org)
+            .actor(&user.user_id)
+            .target("api_key", &id)
+            .client(&client)
+            .details(serde_json::json!({
+                "name": key.name,
+                "prefix": key.prefix,
+                "from": key.created_by,
+                "to": user.user_id,
+            })),
+    )
+    .await?;
+    let updated = store::by_id(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    tx.commit().await?;
     Ok(ApiSuccess::ok(KeyView::from(&updated)))
 }
 

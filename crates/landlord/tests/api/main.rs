@@ -13,4 +13,5 @@ mod keys;
 mod operations;
 mod payments;
 mod process;
+mod security_team;
 mod team;

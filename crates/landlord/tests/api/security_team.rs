@@ -1,0 +1,251 @@
+//! Issue 9's team and mail items: a departing member's keys are revoked
+//! (and can be transferred first), mail cannot be used to spam, one-time
+//! tokens are not stored or logged in the clear — on SQLite and PostgreSQL.
+
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::identity::token_of;
+use crate::support::app::{assert_error, json};
+use crate::support::{Backend, TestApp};
+use crate::team::Team;
+
+backend_tests!(
+    a_removed_members_keys_are_revoked_listed_and_audited,
+    a_member_who_leaves_takes_their_keys_along,
+    a_key_transferred_before_removal_keeps_working,
+);
+
+/// A long key cache, so a revoked key that stays in the cache would still
+/// be accepted: the tests prove the cache forgets it.
+fn long_key_cache(config: &mut landlord_core::Config) {
+    config.api_key_cache_ms = 600_000;
+}
+
+async fn create_key(app: &TestApp, token: &str, name: &str) -> Value {
+    let response = app
+        .post_as("/api/v1/keys", token, &json!({ "name": name }))
+        .await;
+    assert_eq!(response.status(), 201, "create key {name}");
+    json(response).await["data"].clone()
+}
+
+/// `POST /keys/verify`'s verdict for `key`.
+async fn verdict(app: &TestApp, key: &Value) -> Value {
+    let response = app
+        .post_json("/api/v1/keys/verify", &json!({ "key": key["key"] }))
+        .await;
+    assert_eq!(response.status(), 200);
+    json(response).await["data"].clone()
+}
+
+async fn send_with(app: &TestApp, key: &Value) -> reqwest::Response {
+    app.client
+        .post(app.url("/api/v1/messages/send"))
+        .header("x-api-key", key["key"].as_str().unwrap())
+        .json(&json!({"channel": "email", "to": "someone@example.com", "subject": "Hi", "body": "Hello"}))
+        .send()
+        .await
+        .expect("request sent")
+}
+
+/// Asserts `key` is refused as revoked by both the verification route and
+/// an API-key route.
+async fn assert_revoked(app: &TestApp, key: &Value) {
+    let verdict = verdict(app, key).await;
+    assert_eq!(verdict["valid"], false, "{verdict}");
+    assert_eq!(verdict["reason"], "revoked", "{verdict}");
+    let body = assert_error(send_with(app, key).await, 401, "UNAUTHORIZED").await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("revoked"),
+        "{body}"
+    );
+}
+
+async fn assert_works(app: &TestApp, key: &Value) {
+    let verdict = verdict(app, key).await;
+    assert_eq!(verdict["valid"], true, "{verdict}");
+    assert_eq!(verdict["allowed"], true, "{verdict}");
+}
+
+/// The `api_key.revoked` audit entries: (key id, actor, details).
+async fn revocations(app: &TestApp) -> Vec<(String, Option<String>, Value)> {
+    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
+        "SELECT target_id, actor_user_id, details FROM audit_log \
+         WHERE action = 'api_key.revoked' ORDER BY created_at, id",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .expect("audit log");
+    rows.into_iter()
+        .map(|(id, actor, details)| {
+            let details = details
+                .and_then(|d| serde_json::from_str(&d).ok())
+                .unwrap_or(Value::Null);
+            (id, actor, details)
+        })
+        .collect()
+}
+
+async fn a_removed_members_keys_are_revoked_listed_and_audited(backend: Backend) {
+    let team = Team::new_with(backend, "removed", long_key_cache).await;
+    let app = &team.app;
+    let members_key = create_key(app, &team.member, "member's backend").await;
+    let members_second = create_key(app, &team.member, "member's cron").await;
+    let owners_key = create_key(app, &team.owner, "owner's").await;
+    // Used once: now cached as valid on this instance.
+    assert_works(app, &members_key).await;
+
+    let removed = app
+        .delete_as(
+            &format!("/api/v1/team/members/{}", team.member_id),
+            &team.admin,
+        )
+        .await;
+    assert_eq!(removed.status(), 200);
+    let removed = json(removed).await["data"].clone();
+    assert_eq!(removed["id"], team.member_id.as_str());
+    let listed = removed["revoked_keys"].as_array().expect("revoked_keys");
+    assert_eq!(listed.len(), 2, "{removed}");
+    for (entry, key) in listed.iter().zip([&members_key, &members_second]) {
+        assert_eq!(entry["id"], key["id"]);
+        assert_eq!(entry["name"], key["name"]);
+        assert_eq!(entry["prefix"], key["prefix"]);
+        assert!(entry.get("key_hash").is_none(), "{entry}");
+    }
+
+    assert_revoked(app, &members_key).await;
+    assert_revoked(app, &members_second).await;
+    assert_works(app, &owners_key).await;
+
+    let audited = revocations(app).await;
+    assert_eq!(audited.len(), 2, "{audited:?}");
+    for (id, actor, details) in &audited {
+        assert!(
+            [&members_key["id"], &members_second["id"]].contains(&&json!(id)),
+            "{id}"
+        );
+        assert_eq!(actor.as_deref(), Some(team.admin_id.as_str()));
+        assert_eq!(details["reason"], "member_removed", "{details}");
+    }
+    let keys = json(app.get_as("/api/v1/keys", &team.owner).await).await;
+    let statuses: Vec<(&str, &str)> = keys["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| (k["name"].as_str().unwrap(), k["status"].as_str().unwrap()))
+        .collect();
+    assert!(statuses.contains(&("member's backend", "revoked")));
+    assert!(statuses.contains(&("owner's", "active")));
+}
+
+async fn a_member_who_leaves_takes_their_keys_along(backend: Backend) {
+    let team = Team::new_with(backend, "leaving", long_key_cache).await;
+    let app = &team.app;
+    let key = create_key(app, &team.member, "mine").await;
+    let admins_key = create_key(app, &team.admin, "admin's").await;
+    assert_works(app, &key).await;
+
+    let left = app
+        .post_as("/api/v1/team/leave", &team.member, &json!({}))
+        .await;
+    assert_eq!(left.status(), 200);
+    let left = json(left).await["data"].clone();
+    assert_eq!(
+        left["revoked_keys"],
+        json!([{ "id": key["id"], "name": "mine", "prefix": key["prefix"] }])
+    );
+    assert_revoked(app, &key).await;
+    assert_works(app, &admins_key).await;
+
+    let audited = revocations(app).await;
+    assert_eq!(audited.len(), 1, "{audited:?}");
+    assert_eq!(json!(audited[0].0), key["id"]);
+    assert_eq!(audited[0].1.as_deref(), Some(team.member_id.as_str()));
+    assert_eq!(audited[0].2["reason"], "member_left");
+}
+
+async fn a_key_transferred_before_removal_keeps_working(backend: Backend) {
+    let team = Team::new_with(backend, "transfer-key", long_key_cache).await;
+    let app = &team.app;
+    let kept = create_key(app, &team.member, "kept").await;
+    let dropped = create_key(app, &team.member, "dropped").await;
+    let kept_id = kept["id"].as_str().unwrap();
+    let path = format!("/api/v1/keys/{kept_id}/transfer");
+
+    // A member may not take keys over, not even their own.
+    let refused = assert_error(
+        app.post_as(&path, &team.member, &json!({})).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert!(refused["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("transfer_api_keys"));
+    // Another organization's owner finds no such key.
+    let other = app
+        .register("stranger-owner@example.com", "Stranger Inc")
+        .await;
+    let stranger = token_of(&other, "access_token");
+    assert_error(
+        app.post_as(&path, &stranger, &json!({})).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    let transferred = app.post_as(&path, &team.owner, &json!({})).await;
+    assert_eq!(transferred.status(), 200);
+    let transferred = json(transferred).await["data"].clone();
+    assert_eq!(transferred["id"], kept["id"]);
+    assert_eq!(transferred["created_by"], team.owner_id.as_str());
+    assert_eq!(transferred["status"], "active");
+    let (actor, details): (Option<String>, Option<String>) = sqlx::query_as(
+        "SELECT actor_user_id, details FROM audit_log \
+         WHERE action = 'api_key.transferred' AND target_id = $1",
+    )
+    .bind(kept_id)
+    .fetch_one(app.db.pool())
+    .await
+    .expect("transfer audited");
+    assert_eq!(actor.as_deref(), Some(team.owner_id.as_str()));
+    let details: Value = serde_json::from_str(&details.unwrap()).unwrap();
+    assert_eq!(details["from"], team.member_id.as_str());
+    assert_eq!(details["to"], team.owner_id.as_str());
+
+    let removed = app
+        .delete_as(
+            &format!("/api/v1/team/members/{}", team.member_id),
+            &team.owner,
+        )
+        .await;
+    assert_eq!(removed.status(), 200);
+    let removed = json(removed).await["data"].clone();
+    let listed: Vec<&Value> = removed["revoked_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|k| &k["id"])
+        .collect();
+    assert_eq!(listed, vec![&dropped["id"]]);
+    assert_works(app, &kept).await;
+    assert_revoked(app, &dropped).await;
+
+    // A revoked key cannot be transferred.
+    assert_error(
+        app.post_as(
+            &format!("/api/v1/keys/{}/transfer", dropped["id"].as_str().unwrap()),
+            &team.admin,
+            &json!({}),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+}
