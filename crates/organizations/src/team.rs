@@ -283,7 +283,8 @@ pub async fn invite(
         to: email.clone(),
         template: Template::TeamInvitation,
         context: serde_json::json!({
-            "inviter_name": inviter.and_then(|u| u.name),
+            "inviter_name": inviter.as_ref().and_then(|u| u.name.clone()),
+            "inviter_email": inviter.map(|u| u.email),
             "organization_name": organization.name,
             "role": body.role.as_str(),
             "link": format!("{}/accept-invitation?token={token}", state.config.app_url()),

@@ -5,7 +5,7 @@
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::identity::token_of;
+use crate::identity::{app_with_smtp, token_of, PASSWORD};
 use crate::support::app::{assert_error, json};
 use crate::support::{Backend, TestApp};
 use crate::team::Team;
@@ -14,6 +14,7 @@ backend_tests!(
     a_removed_members_keys_are_revoked_listed_and_audited,
     a_member_who_leaves_takes_their_keys_along,
     a_key_transferred_before_removal_keeps_working,
+    mails_to_people_without_a_name_read_right,
 );
 
 /// A long key cache, so a revoked key that stays in the cache would still
@@ -248,4 +249,62 @@ async fn a_key_transferred_before_removal_keeps_working(backend: Backend) {
         "NOT_FOUND",
     )
     .await;
+}
+
+/// Words that betray a missing value rendered into a mail.
+fn assert_no_placeholder(mail: &crate::support::smtp::ReceivedMail) {
+    let text = mail.decoded();
+    for word in ["None", "none", "null", "undefined"] {
+        assert!(!text.contains(word), "{word:?} in {text}");
+    }
+}
+
+async fn mails_to_people_without_a_name_read_right(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    // Registered without a name.
+    let registered = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"organization_name": "Nameless Inc", "email": "nameless@example.com", "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(registered.status(), 201);
+    let owner = token_of(&json(registered).await["data"], "access_token");
+    let verification = smtp
+        .wait_for_subject("nameless@example.com", "Confirm your email")
+        .await;
+    assert_no_placeholder(&verification);
+    assert!(verification.decoded().contains("Hello,"));
+
+    let reset = app
+        .post_json(
+            "/api/v1/auth/request-password-reset",
+            &json!({"email": "nameless@example.com"}),
+        )
+        .await;
+    assert_eq!(reset.status(), 202);
+    let reset = smtp
+        .wait_for_subject("nameless@example.com", "Reset your password")
+        .await;
+    assert_no_placeholder(&reset);
+    assert!(reset.decoded().contains("Hello,"));
+
+    // The nameless owner invites: the invitation names their address.
+    let invited = app
+        .post_as(
+            "/api/v1/team/invite",
+            &owner,
+            &json!({"email": "guest@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(invited.status(), 201);
+    let invitation = smtp
+        .wait_for_subject("guest@example.com", "invited you")
+        .await;
+    assert_no_placeholder(&invitation);
+    assert_eq!(
+        invitation.subject(),
+        "nameless@example.com invited you to Nameless Inc"
+    );
+    assert!(invitation.decoded().contains("Hello,"));
 }
