@@ -141,6 +141,11 @@ pub struct Config {
     /// Requests per minute per client address on each sensitive route
     /// (sign-in, registration, account recovery, invitations).
     pub sensitive_rate_limit_per_minute: u32,
+    /// Invitations an organization may send per hour (`POST /team/invite`).
+    pub invitations_per_organization_per_hour: u32,
+    /// Mails of each kind (invitation, email verification, password reset)
+    /// one address may be sent per day, whoever asks.
+    pub mails_per_recipient_per_day: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
 }
@@ -202,6 +207,8 @@ impl Default for Config {
             paystack_api_base: "https://api.paystack.co".into(),
             paystack_secret_key: None,
             sensitive_rate_limit_per_minute: 10,
+            invitations_per_organization_per_hour: 50,
+            mails_per_recipient_per_day: 10,
             enable_test_routes: false,
         }
     }
@@ -388,6 +395,20 @@ impl Config {
                 "default_plan",
                 format!("'{}' is not in the plan catalog", self.default_plan),
             ));
+        }
+        for (setting, value) in [
+            (
+                "invitations_per_organization_per_hour",
+                self.invitations_per_organization_per_hour,
+            ),
+            (
+                "mails_per_recipient_per_day",
+                self.mails_per_recipient_per_day,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
         }
         if self.sensitive_rate_limit_per_minute == 0 {
             return Err(ConfigError::new(
@@ -623,5 +644,19 @@ mod tests {
     fn short_signing_keys_are_refused() {
         let err = with(&[("token_signing_key", "\"short\"")]).unwrap_err();
         assert_eq!(err.setting, "token_signing_key");
+    }
+
+    #[test]
+    fn mail_limits_default_and_are_checked() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.invitations_per_organization_per_hour, 50);
+        assert_eq!(config.mails_per_recipient_per_day, 10);
+        for setting in [
+            "invitations_per_organization_per_hour",
+            "mails_per_recipient_per_day",
+        ] {
+            let error = with(&[(setting, "0")]).unwrap_err();
+            assert!(error.to_string().contains(setting), "{error}");
+        }
     }
 }

@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod jwt;
+pub mod mail_limits;
 pub mod model;
 pub mod password;
 pub mod permissions;
@@ -29,6 +30,9 @@ pub struct IdentityState {
     pub login_failures: Arc<throttle::FailureThrottle>,
     /// Wakes this instance's job worker after mail is queued.
     pub jobs: Arc<Notify>,
+    /// Rate limits (mail per recipient and per organization): in memory
+    /// until [`IdentityState::with_limiter`] shares the application's.
+    pub limiter: Arc<landlord_limits::RateLimiter>,
 }
 
 impl IdentityState {
@@ -41,6 +45,14 @@ impl IdentityState {
             tokens: Arc::new(tokens),
             login_failures: Arc::new(throttle::FailureThrottle::new(window)),
             jobs,
+            limiter: Arc::new(landlord_limits::RateLimiter::new(None)),
         }
+    }
+
+    /// Uses `limiter` (the application's, shared through Redis when
+    /// configured) for this state's rate limits.
+    pub fn with_limiter(mut self, limiter: Arc<landlord_limits::RateLimiter>) -> Self {
+        self.limiter = limiter;
+        self
     }
 }

@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
+use crate::mail_limits::{self, MailKind};
 use crate::model::{OrganizationRow, OrganizationView, Role, UserRow, UserView};
 use crate::store::{self, Purpose, TokenProblem};
 use crate::{password, IdentityState};
@@ -318,6 +319,7 @@ async fn queue_verification_mail(
         (status = 201, description = "Registered and signed in", body = Envelope<AuthResponse>),
         (status = 409, description = "An account with this email exists", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address, or too many verification mails to this email today; see Retry-After", body = ErrorEnvelope),
     )
 )]
 pub async fn register(
@@ -329,6 +331,9 @@ pub async fn register(
     let name = optional_name("name", body.name.as_deref())?;
     let email = normalize_email("email", &body.email)?;
     password::validate("password", &body.password, &email)?;
+    // Registering sends a verification mail: it counts against the
+    // address's budget, whether or not the address is taken.
+    mail_limits::per_recipient(&state, MailKind::EmailVerification, &email).await?;
     let conflict = || ApiError::Conflict("an account with this email already exists".into());
     if store::user_by_email(state.db.pool(), &email)
         .await?
@@ -650,17 +655,26 @@ const RESET_REQUESTED: &str = "if an account uses this email, a password reset m
 
 /// Send a new verification mail.
 ///
-/// Answers the same whether or not the account exists.
+/// Answers the same whether or not the account exists. At most
+/// `mails_per_recipient_per_day` verification mails a day to one address,
+/// counted for the address whether or not an account uses it (so a 429
+/// reveals nothing about the account).
 #[utoipa::path(
     post, path = "/auth/request-email-verification", tag = "auth",
     request_body = EmailRequest,
-    responses((status = 202, description = "Accepted", body = Envelope<MessageResponse>))
+    responses(
+        (status = 202, description = "Accepted", body = Envelope<MessageResponse>),
+        (status = 422, description = "Not an email address", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address, or too many verification mails to this email today; see Retry-After", body = ErrorEnvelope),
+    )
 )]
 pub async fn request_email_verification(
     State(state): State<IdentityState>,
     Json(body): Json<EmailRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Before the lookup: unknown addresses are limited like known ones.
+    mail_limits::per_recipient(&state, MailKind::EmailVerification, &email).await?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         if user.email_verified_at.is_none() {
             let mut tx = state.db.begin().await?;
@@ -676,11 +690,18 @@ pub async fn request_email_verification(
 
 /// Send a password reset mail (valid 1 hour).
 ///
-/// Answers the same whether or not the account exists.
+/// Answers the same whether or not the account exists. At most
+/// `mails_per_recipient_per_day` reset mails a day to one address, counted
+/// for the address whether or not an account uses it (so a 429 reveals
+/// nothing about the account).
 #[utoipa::path(
     post, path = "/auth/request-password-reset", tag = "auth",
     request_body = EmailRequest,
-    responses((status = 202, description = "Accepted", body = Envelope<MessageResponse>))
+    responses(
+        (status = 202, description = "Accepted", body = Envelope<MessageResponse>),
+        (status = 422, description = "Not an email address", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address, or too many reset mails to this email today; see Retry-After", body = ErrorEnvelope),
+    )
 )]
 pub async fn request_password_reset(
     State(state): State<IdentityState>,
@@ -688,6 +709,8 @@ pub async fn request_password_reset(
     Json(body): Json<EmailRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Before the lookup: unknown addresses are limited like known ones.
+    mail_limits::per_recipient(&state, MailKind::PasswordReset, &email).await?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         let token = random_hex(32);
         let mut tx = state.db.begin().await?;

@@ -214,7 +214,8 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         config.clone(),
         &token_signing_key,
         worker.waker(),
-    );
+    )
+    .with_limiter(limiter.clone());
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
     let messages = MessagesState {
         db: db.clone(),

@@ -10,6 +10,7 @@ use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::time::rfc3339;
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
+use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::routes::{
@@ -214,16 +215,21 @@ async fn find_invitation(
 
 /// Invite someone to the organization by email (valid 7 days).
 ///
-/// A new pending invitation to the same email replaces the previous one.
+/// A new pending invitation to the same email replaces the previous one
+/// (this is also how an invitation is sent again). At most
+/// `mails_per_recipient_per_day` invitations a day to one address and
+/// `invitations_per_organization_per_hour` per organization.
 #[utoipa::path(
     post, path = "/team/invite", tag = "team",
     security(("bearer" = [])),
     request_body = InviteRequest,
     responses(
         (status = 201, description = "Invitation sent", body = Envelope<InvitationView>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission invite_members (or change_roles to invite an owner)", body = ErrorEnvelope),
         (status = 409, description = "Already a member", body = ErrorEnvelope),
         (status = 422, description = "Invalid email or role", body = ErrorEnvelope),
+        (status = 429, description = "Too many invitations to this address today, or from this organization this hour; see Retry-After", body = ErrorEnvelope),
     )
 )]
 pub async fn invite(
@@ -238,6 +244,8 @@ pub async fn invite(
         permissions::require(&user, Permission::ChangeRoles)?;
     }
     let org = &user.organization_id;
+    mail_limits::per_recipient(&state, MailKind::Invitation, &email).await?;
+    mail_limits::invitations_of(&state, org).await?;
     let mut tx = state.db.begin().await?;
     if let Some(existing) = identity_store::user_by_email(&mut *tx, &email).await? {
         if identity_store::role_in(&mut *tx, &existing.id, org)

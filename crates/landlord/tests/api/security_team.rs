@@ -15,6 +15,9 @@ backend_tests!(
     a_member_who_leaves_takes_their_keys_along,
     a_key_transferred_before_removal_keeps_working,
     mails_to_people_without_a_name_read_right,
+    invitations_to_one_address_stop_at_the_daily_limit,
+    an_organization_sends_at_most_its_hourly_invitations,
+    reset_and_verification_mails_are_limited_per_recipient,
 );
 
 /// A long key cache, so a revoked key that stays in the cache would still
@@ -307,4 +310,224 @@ async fn mails_to_people_without_a_name_read_right(backend: Backend) {
         "nameless@example.com invited you to Nameless Inc"
     );
     assert!(invitation.decoded().contains("Hello,"));
+}
+
+/// Waits until no mail job is left to run, so what the SMTP server has is
+/// all that will come.
+async fn wait_for_mail_outbox(app: &TestApp) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+    loop {
+        let (left,): (i64,) = sqlx::query_as(
+            "SELECT COUNT(*) FROM jobs WHERE kind = 'mail.send' AND status IN ('pending', 'running')",
+        )
+        .fetch_one(app.db.pool())
+        .await
+        .expect("jobs");
+        if left == 0 {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{left} mail jobs left"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+}
+
+/// Asserts a 429 RATE_LIMITED with a positive `Retry-After`; returns the body.
+async fn assert_rate_limited(response: reqwest::Response) -> Value {
+    let retry_after: u64 = response
+        .headers()
+        .get("retry-after")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse().ok())
+        .expect("Retry-After in seconds");
+    assert!(retry_after >= 1, "Retry-After {retry_after}");
+    assert_error(response, 429, "RATE_LIMITED").await
+}
+
+async fn invitations_to_one_address_stop_at_the_daily_limit(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let limit = app.config.mails_per_recipient_per_day as usize;
+    assert_eq!(limit, 10, "the default");
+    let owner = token_of(
+        &app.register("spam-owner@example.com", "Spam Inc").await,
+        "access_token",
+    );
+    let mut sent = 0;
+    for n in 0..40 {
+        // The address in any letter case is one recipient.
+        let email = if n % 2 == 0 {
+            "victim@example.com"
+        } else {
+            "Victim@Example.COM"
+        };
+        let response = app
+            .post_as(
+                "/api/v1/team/invite",
+                &owner,
+                &json!({"email": email, "role": "member"}),
+            )
+            .await;
+        if n < limit {
+            assert_eq!(response.status(), 201, "invitation {n}");
+            sent += 1;
+        } else {
+            let body = assert_rate_limited(response).await;
+            assert!(
+                body["error"]["message"]
+                    .as_str()
+                    .unwrap()
+                    .contains("invitations a day"),
+                "{body}"
+            );
+        }
+    }
+    assert_eq!(sent, limit);
+    wait_for_mail_outbox(&app).await;
+    let received = smtp
+        .received()
+        .into_iter()
+        .filter(|m| {
+            m.to.iter()
+                .any(|t| t.eq_ignore_ascii_case("victim@example.com"))
+        })
+        .count();
+    assert_eq!(received, limit, "the inbox got no more than the limit");
+    // Another address is not affected.
+    let other = app
+        .post_as(
+            "/api/v1/team/invite",
+            &owner,
+            &json!({"email": "someone-else@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(other.status(), 201);
+}
+
+async fn an_organization_sends_at_most_its_hourly_invitations(backend: Backend) {
+    let smtp = crate::support::smtp::SmtpServer::start().await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |c| {
+        crate::support::app::smtp_to(c, port);
+        c.invitations_per_organization_per_hour = 5;
+    })
+    .await;
+    let owner = token_of(
+        &app.register("busy-owner@example.com", "Busy Inc").await,
+        "access_token",
+    );
+    let invite = |token: String, n: usize| {
+        let app = &app;
+        async move {
+            app.post_as(
+                "/api/v1/team/invite",
+                &token,
+                &json!({"email": format!("person{n}@example.com"), "role": "member"}),
+            )
+            .await
+        }
+    };
+    for n in 0..5 {
+        assert_eq!(
+            invite(owner.clone(), n).await.status(),
+            201,
+            "invitation {n}"
+        );
+    }
+    let body = assert_rate_limited(invite(owner.clone(), 5).await).await;
+    assert!(
+        body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("5 invitations an hour"),
+        "{body}"
+    );
+    // Another organization has its own budget.
+    let other = token_of(
+        &app.register("calm-owner@example.com", "Calm Inc").await,
+        "access_token",
+    );
+    assert_eq!(invite(other, 6).await.status(), 201);
+    wait_for_mail_outbox(&app).await;
+    assert_eq!(
+        smtp.received()
+            .iter()
+            .filter(|m| m.subject().contains("invited you to Busy Inc"))
+            .count(),
+        5
+    );
+}
+
+async fn reset_and_verification_mails_are_limited_per_recipient(backend: Backend) {
+    let smtp = crate::support::smtp::SmtpServer::start().await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |c| {
+        crate::support::app::smtp_to(c, port);
+        c.mails_per_recipient_per_day = 3;
+    })
+    .await;
+    // Registration sends the first verification mail.
+    app.register("known@example.com", "Known Inc").await;
+    let reset = |email: &'static str| {
+        let app = &app;
+        async move {
+            app.post_json(
+                "/api/v1/auth/request-password-reset",
+                &json!({ "email": email }),
+            )
+            .await
+        }
+    };
+    // A known and an unknown address are treated alike: three accepted,
+    // then 429, so the limit tells nothing about the account.
+    for email in ["known@example.com", "unknown@example.com"] {
+        for n in 0..3 {
+            assert_eq!(reset(email).await.status(), 202, "{email} {n}");
+        }
+        let body = assert_rate_limited(reset(email).await).await;
+        assert!(body["error"]["message"]
+            .as_str()
+            .unwrap()
+            .contains("password reset mails a day"));
+    }
+    // The address in another letter case is the same recipient.
+    assert_rate_limited(reset("KNOWN@example.com").await).await;
+
+    // Verification: one went with the registration, two more fit.
+    let verify = || async {
+        app.post_json(
+            "/api/v1/auth/request-email-verification",
+            &json!({"email": "known@example.com"}),
+        )
+        .await
+    };
+    for _ in 0..2 {
+        assert_eq!(verify().await.status(), 202);
+    }
+    assert_rate_limited(verify().await).await;
+
+    wait_for_mail_outbox(&app).await;
+    let to_known: Vec<String> = smtp
+        .received()
+        .iter()
+        .filter(|m| m.to.iter().any(|t| t == "known@example.com"))
+        .map(|m| m.subject())
+        .collect();
+    assert_eq!(
+        to_known
+            .iter()
+            .filter(|s| s.contains("Reset your password"))
+            .count(),
+        3,
+        "{to_known:?}"
+    );
+    assert_eq!(
+        to_known
+            .iter()
+            .filter(|s| s.contains("Confirm your email"))
+            .count(),
+        3,
+        "{to_known:?}"
+    );
 }
