@@ -33,6 +33,9 @@ pub struct IdentityState {
     /// Rate limits (mail per recipient and per organization): in memory
     /// until [`IdentityState::with_limiter`] shares the application's.
     pub limiter: Arc<landlord_limits::RateLimiter>,
+    /// Seals the tokens inside queued mail: a random key until
+    /// [`IdentityState::with_payload_cipher`] sets the configured one.
+    pub payload_cipher: landlord_core::sealed::PayloadCipher,
 }
 
 impl IdentityState {
@@ -46,7 +49,16 @@ impl IdentityState {
             login_failures: Arc::new(throttle::FailureThrottle::new(window)),
             jobs,
             limiter: Arc::new(landlord_limits::RateLimiter::new(None)),
+            payload_cipher: landlord_core::sealed::PayloadCipher::new(
+                &landlord_core::crypto::random_hex(32),
+            ),
         }
+    }
+
+    /// Uses `cipher` (from `payload_encryption_key`) to seal queued mail.
+    pub fn with_payload_cipher(mut self, cipher: landlord_core::sealed::PayloadCipher) -> Self {
+        self.payload_cipher = cipher;
+        self
     }
 
     /// Uses `limiter` (the application's, shared through Redis when

@@ -37,7 +37,9 @@ pub struct UserRow {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
-    pub password_hash: String,
+    /// Argon2id hash; `Debug` prints `[redacted]`.
+    #[sqlx(try_from = "String")]
+    pub password_hash: landlord_core::Secret<String>,
     pub email_verified_at: Option<i64>,
     pub platform_admin_at: Option<i64>,
     pub created_at: i64,

@@ -303,7 +303,7 @@ async fn queue_verification_mail(
             "token": token,
         }),
     };
-    landlord_mail::queue(conn, &mail).await?;
+    landlord_mail::queue_sealed(conn, &mail, &state.payload_cipher).await?;
     Ok(())
 }
 
@@ -425,7 +425,7 @@ pub async fn login(
     let user = store::user_by_email(state.db.pool(), &email).await?;
     let valid = password::verify(
         body.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
+        user.as_ref().map(|u| u.password_hash.expose().clone()),
     )
     .await?;
     let Some(user) = user.filter(|_| valid) else {
@@ -631,7 +631,7 @@ pub async fn verify_email(
                 "link": format!("{}/login", state.config.app_url()),
             }),
         };
-        landlord_mail::queue(&mut *tx, &mail).await?;
+        landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     }
     landlord_audit::record(
         &mut *tx,
@@ -731,7 +731,7 @@ pub async fn request_password_reset(
                 "token": token,
             }),
         };
-        landlord_mail::queue(&mut *tx, &mail).await?;
+        landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
         landlord_audit::record(
             &mut *tx,
             AuditEntry::new("auth.password_reset_requested")
@@ -822,7 +822,12 @@ pub async fn change_password(
     let user = store::user_by_id(state.db.pool(), &current.user_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-    if !password::verify(body.current_password, Some(user.password_hash.clone())).await? {
+    if !password::verify(
+        body.current_password,
+        Some(user.password_hash.expose().clone()),
+    )
+    .await?
+    {
         return Err(ApiError::invalid_field(
             "current_password",
             "is not the current password",

@@ -99,9 +99,12 @@ pub fn render(template: Template, context: &Value) -> Result<Rendered, MailError
         let name = format!("{}.{suffix}", template.as_str());
         env.get_template(&name)
             .and_then(|t| t.render(context))
+            // `{e}`, not `{e:#}`: the alternate form lists the context's
+            // values (tokens among them), and this error reaches the log
+            // and the job's `last_error`.
             .map_err(|e| MailError::Render {
                 template: name.clone(),
-                message: format!("{e:#}"),
+                message: format!("{e}"),
             })
     };
     Ok(Rendered {

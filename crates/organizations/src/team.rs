@@ -299,7 +299,7 @@ pub async fn invite(
             "token": token,
         }),
     };
-    landlord_mail::queue(&mut *tx, &mail).await?;
+    landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     landlord_audit::record(
         &mut *tx,
         audit(&user, &client, "team.invited")

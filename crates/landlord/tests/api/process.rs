@@ -8,11 +8,11 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_landlord");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_landlord");
 
 /// A command for the binary with a clean environment and a throwaway data
 /// directory.
-fn landlord(data_dir: &TempDir) -> Command {
+pub(crate) fn landlord(data_dir: &TempDir) -> Command {
     let mut command = Command::new(BINARY);
     command
         .env_clear()
@@ -24,15 +24,15 @@ fn landlord(data_dir: &TempDir) -> Command {
 }
 
 /// A running server whose JSON log lines arrive on a channel.
-struct Running {
-    child: Child,
-    address: String,
+pub(crate) struct Running {
+    pub(crate) child: Child,
+    pub(crate) address: String,
     /// Lines logged before the server listened.
-    startup_lines: Vec<String>,
-    lines: mpsc::Receiver<String>,
+    pub(crate) startup_lines: Vec<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
-fn start(mut command: Command) -> Running {
+pub(crate) fn start(mut command: Command) -> Running {
     let mut child = command
         .env("LANDLORD_LOG_FORMAT", "json")
         .env("LANDLORD_ENABLE_TEST_ROUTES", "true")
@@ -71,7 +71,7 @@ fn start(mut command: Command) -> Running {
     }
 }
 
-fn send_sigterm(child: &Child) {
+pub(crate) fn send_sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -79,7 +79,7 @@ fn send_sigterm(child: &Child) {
     assert!(status.success());
 }
 
-fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     for _ in 0..300 {
         if let Some(status) = child.try_wait().expect("wait") {
             return status;

@@ -18,6 +18,7 @@ backend_tests!(
     invitations_to_one_address_stop_at_the_daily_limit,
     an_organization_sends_at_most_its_hourly_invitations,
     reset_and_verification_mails_are_limited_per_recipient,
+    one_time_tokens_are_not_kept_in_the_clear_in_the_outbox,
 );
 
 /// A long key cache, so a revoked key that stays in the cache would still
@@ -530,4 +531,171 @@ async fn reset_and_verification_mails_are_limited_per_recipient(backend: Backend
         3,
         "{to_known:?}"
     );
+}
+
+/// Every stored job, as text: what a database dump would show.
+async fn jobs_dump(app: &TestApp) -> String {
+    let rows: Vec<(String, String, Option<String>)> =
+        sqlx::query_as("SELECT kind, payload, last_error FROM jobs")
+            .fetch_all(app.db.pool())
+            .await
+            .expect("jobs");
+    assert!(!rows.is_empty());
+    format!("{rows:?}")
+}
+
+async fn one_time_tokens_are_not_kept_in_the_clear_in_the_outbox(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let registered = app.register("sealed@example.com", "Sealed Inc").await;
+    let owner = token_of(&registered, "access_token");
+    let verification = smtp
+        .wait_for_subject("sealed@example.com", "Confirm your email")
+        .await
+        .token()
+        .expect("verification token");
+    let accepted = app
+        .post_json(
+            "/api/v1/auth/request-password-reset",
+            &json!({"email": "sealed@example.com"}),
+        )
+        .await;
+    assert_eq!(accepted.status(), 202);
+    let reset = smtp
+        .wait_for_subject("sealed@example.com", "Reset your password")
+        .await
+        .token()
+        .expect("reset token");
+    let invited = app
+        .post_as(
+            "/api/v1/team/invite",
+            &owner,
+            &json!({"email": "sealed-guest@example.com", "role": "member"}),
+        )
+        .await;
+    assert_eq!(invited.status(), 201);
+    let invitation = smtp
+        .wait_for_subject("sealed-guest@example.com", "invited you")
+        .await
+        .token()
+        .expect("invitation token");
+    wait_for_mail_outbox(&app).await;
+
+    let dump = jobs_dump(&app).await;
+    for (what, token) in [
+        ("verification", &verification),
+        ("reset", &reset),
+        ("invitation", &invitation),
+    ] {
+        assert!(
+            !dump.contains(token.as_str()),
+            "{what} token in the jobs table: {dump}"
+        );
+    }
+    assert!(!dump.contains("token="), "{dump}");
+    assert!(
+        dump.contains("sealed") && dump.contains("v1:"),
+        "the context is sealed: {dump}"
+    );
+
+    // The tokens that arrived by mail still work.
+    let reset_done = app
+        .post_json(
+            "/api/v1/auth/reset-password",
+            &json!({"token": reset, "new_password": "a brand new passphrase"}),
+        )
+        .await;
+    assert_eq!(reset_done.status(), 200);
+    assert_eq!(
+        app.login("sealed@example.com", "a brand new passphrase")
+            .await
+            .status(),
+        200
+    );
+    let verified = app
+        .post_json("/api/v1/auth/verify-email", &json!({"token": verification}))
+        .await;
+    assert_eq!(verified.status(), 200);
+    let joined = app
+        .post_json(
+            "/api/v1/team/accept-invitation",
+            &json!({"token": invitation, "password": PASSWORD}),
+        )
+        .await;
+    assert_eq!(joined.status(), 200);
+}
+
+/// With SMTP configured, no log line of the server (at debug level) holds
+/// a one-time token or a link with one.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn with_smtp_no_token_reaches_the_log() {
+    let smtp = crate::support::smtp::SmtpServer::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = crate::process::landlord(&dir);
+    command
+        .env("LANDLORD_SMTP_HOST", "127.0.0.1")
+        .env("LANDLORD_SMTP_PORT", smtp.port.to_string())
+        .env("LANDLORD_SMTP_TLS", "none")
+        .env("LANDLORD_LOG_LEVEL", "debug")
+        .env("LANDLORD_APP_URL", "https://app.landlord.test");
+    let mut server = tokio::task::spawn_blocking(move || crate::process::start(command))
+        .await
+        .unwrap();
+    let base = format!("http://{}", server.address);
+    let client = reqwest::Client::new();
+    let registered = client
+        .post(format!("{base}/api/v1/auth/register"))
+        .json(&json!({"organization_name": "Quiet Inc", "email": "quiet@example.com", "password": PASSWORD}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(registered.status(), 201);
+    let owner = token_of(&json(registered).await["data"], "access_token");
+    let reset = client
+        .post(format!("{base}/api/v1/auth/request-password-reset"))
+        .json(&json!({"email": "quiet@example.com"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(reset.status(), 202);
+    let invited = client
+        .post(format!("{base}/api/v1/team/invite"))
+        .bearer_auth(&owner)
+        .json(&json!({"email": "quiet-guest@example.com", "role": "member"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(invited.status(), 201);
+    let mut tokens = Vec::new();
+    for (to, subject) in [
+        ("quiet@example.com", "Confirm your email"),
+        ("quiet@example.com", "Reset your password"),
+        ("quiet-guest@example.com", "invited you"),
+    ] {
+        let mail = smtp.wait_for_subject(to, subject).await;
+        tokens.push(mail.token().expect("a token in the mail"));
+    }
+    crate::process::send_sigterm(&server.child);
+    let status = tokio::task::spawn_blocking(move || {
+        let status = crate::process::wait_for_exit(&mut server.child);
+        let mut lines = server.startup_lines.clone();
+        lines.extend(server.lines.try_iter());
+        (status, lines)
+    })
+    .await
+    .unwrap();
+    let (status, lines) = status;
+    assert!(status.success());
+    assert!(
+        lines.iter().any(|l| l.contains("mail delivered over SMTP")),
+        "the log is captured: {lines:#?}"
+    );
+    for line in &lines {
+        for token in &tokens {
+            assert!(!line.contains(token.as_str()), "a token in the log: {line}");
+        }
+        assert!(
+            !line.contains("token="),
+            "a link with a token in the log: {line}"
+        );
+    }
 }
