@@ -59,6 +59,31 @@ impl From<&str> for Secret<String> {
     }
 }
 
+/// Implements `Debug` for a struct that holds secrets (request and answer
+/// shapes with passwords, tokens, keys): the listed public fields print as
+/// usual, the secret ones as `[redacted]`.
+///
+/// ```
+/// # use landlord_core::debug_redacted;
+/// struct Login { email: String, password: String }
+/// debug_redacted!(Login { email } secret { password });
+/// let shown = format!("{:?}", Login { email: "a@b.c".into(), password: "hunter2".into() });
+/// assert_eq!(shown, r#"Login { email: "a@b.c", password: [redacted] }"#);
+/// ```
+#[macro_export]
+macro_rules! debug_redacted {
+    ($ty:ident { $($field:ident),* $(,)? } secret { $($secret:ident),* $(,)? }) => {
+        impl ::std::fmt::Debug for $ty {
+            fn fmt(&self, f: &mut ::std::fmt::Formatter<'_>) -> ::std::fmt::Result {
+                f.debug_struct(stringify!($ty))
+                    $(.field(stringify!($field), &self.$field))*
+                    $(.field(stringify!($secret), &format_args!("{}", $crate::secret::REDACTED)))*
+                    .finish()
+            }
+        }
+    };
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

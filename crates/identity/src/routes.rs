@@ -45,7 +45,7 @@ pub fn router() -> OpenApiRouter<IdentityState> {
 
 // ---- shapes -----------------------------------------------------------------
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Name of the new organization.
     #[schema(example = "Acme")]
@@ -59,39 +59,51 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(RegisterRequest { organization_name, name, email } secret { password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(LoginRequest { email } secret { password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
+
+landlord_core::debug_redacted!(RefreshRequest {  } secret { refresh_token });
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// The token from the mail.
     pub token: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(TokenRequest {  } secret { token });
+
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub token: String,
     pub new_password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(ResetPasswordRequest {  } secret { token, new_password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     pub new_password: String,
 }
+
+landlord_core::debug_redacted!(ChangePasswordRequest {  } secret { current_password, new_password });
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SwitchOrganizationRequest {
@@ -99,7 +111,7 @@ pub struct SwitchOrganizationRequest {
 }
 
 /// A signed-in session: tokens, the user and the active organization.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
     /// Short-lived JWT for `Authorization: Bearer …`.
     pub access_token: String,
@@ -114,7 +126,9 @@ pub struct AuthResponse {
     pub role: Role,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+landlord_core::debug_redacted!(AuthResponse { token_type, expires_in, user, organization, role } secret { access_token, refresh_token });
+
+#[derive(Serialize, ToSchema)]
 pub struct AccessTokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -122,6 +136,8 @@ pub struct AccessTokenResponse {
     pub organization: OrganizationView,
     pub role: Role,
 }
+
+landlord_core::debug_redacted!(AccessTokenResponse { token_type, expires_in, organization, role } secret { access_token });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipView {

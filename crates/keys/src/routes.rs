@@ -47,7 +47,7 @@ pub struct CreateKeyRequest {
     pub rate_limit_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedKey {
     pub id: String,
     /// The secret. Shown this once: only its hash is stored.
@@ -61,6 +61,8 @@ pub struct CreatedKey {
     pub rate_limit_per_minute: Option<u32>,
     pub created_at: String,
 }
+
+landlord_core::debug_redacted!(CreatedKey { id, prefix, name, scopes, expires_at, rate_limit_per_minute, created_at } secret { key });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyView {
@@ -341,11 +343,13 @@ pub async fn transfer_key(
     Ok(ApiSuccess::ok(KeyView::from(&updated)))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyKeyRequest {
     /// The key your customer sent you.
     pub key: String,
 }
+
+landlord_core::debug_redacted!(VerifyKeyRequest {  } secret { key });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyKeyResponse {

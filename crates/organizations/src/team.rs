@@ -37,7 +37,7 @@ pub struct InviteRequest {
     pub role: Role,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct AcceptInvitationRequest {
     /// The token from the invitation mail.
     pub token: String,
@@ -47,10 +47,14 @@ pub struct AcceptInvitationRequest {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(AcceptInvitationRequest { name } secret { token, password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct DeclineInvitationRequest {
     pub token: String,
 }
+
+landlord_core::debug_redacted!(DeclineInvitationRequest {  } secret { token });
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeRoleRequest {
