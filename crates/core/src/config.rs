@@ -12,6 +12,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::plans::{default_catalog, Plan};
+use crate::secret::Secret;
 
 /// Name of the configuration file read from the working directory when no
 /// `--config` path is given and the file exists.
@@ -80,7 +81,11 @@ pub struct Config {
     /// Contact published in `/.well-known/security.txt`.
     pub security_contact: String,
     /// Key that signs access tokens; generated in `data_dir` when unset.
-    pub token_signing_key: Option<String>,
+    pub token_signing_key: Option<Secret<String>>,
+    /// Key that seals the secrets inside queued jobs (the one-time tokens
+    /// of mail); generated in `data_dir` when unset. At least 32
+    /// characters; every instance must share it.
+    pub payload_encryption_key: Option<Secret<String>>,
     /// Lifetime of an access token (JWT), in seconds.
     pub access_token_ttl_secs: u64,
     /// Lifetime of a refresh token, in days.
@@ -111,7 +116,7 @@ pub struct Config {
     pub smtp_host: Option<String>,
     pub smtp_port: u16,
     pub smtp_username: Option<String>,
-    pub smtp_password: Option<String>,
+    pub smtp_password: Option<Secret<String>>,
     /// `starttls`, `tls` (implicit, usually port 465) or `none`.
     pub smtp_tls: SmtpTls,
     /// Sender of every mail, e.g. `Acme <no-reply@acme.test>`.
@@ -145,13 +150,13 @@ pub struct Config {
     /// Stripe's API base URL (tests point it at a stand-in).
     pub stripe_api_base: String,
     /// Stripe secret key (`sk_…`); unset: Stripe is not offered.
-    pub stripe_secret_key: Option<String>,
+    pub stripe_secret_key: Option<Secret<String>>,
     /// Signing secret of the Stripe webhook endpoint (`whsec_…`).
-    pub stripe_webhook_secret: Option<String>,
+    pub stripe_webhook_secret: Option<Secret<String>>,
     /// Paystack's API base URL.
     pub paystack_api_base: String,
     /// Paystack secret key; also the key of its webhook signatures.
-    pub paystack_secret_key: Option<String>,
+    pub paystack_secret_key: Option<Secret<String>>,
     /// Requests per minute per client address on each sensitive route
     /// (sign-in, registration, account recovery, invitations).
     pub sensitive_rate_limit_per_minute: u32,
@@ -172,6 +177,11 @@ pub struct Config {
     pub metrics_token: Option<String>,
     /// When set, `/metrics` is served on this address only (not on `listen`).
     pub metrics_listen: Option<String>,
+    /// Invitations an organization may send per hour (`POST /team/invite`).
+    pub invitations_per_organization_per_hour: u32,
+    /// Mails of each kind (invitation, email verification, password reset)
+    /// one address may be sent per day, whoever asks.
+    pub mails_per_recipient_per_day: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
 }
@@ -205,6 +215,7 @@ impl Default for Config {
             cors_allowed_origins: Vec::new(),
             security_contact: "mailto:security@example.com".into(),
             token_signing_key: None,
+            payload_encryption_key: None,
             access_token_ttl_secs: 15 * 60,
             refresh_token_ttl_days: 30,
             trust_forwarded_for: false,
@@ -242,6 +253,8 @@ impl Default for Config {
             invalid_api_key_per_minute: 30,
             metrics_token: None,
             metrics_listen: None,
+            invitations_per_organization_per_hour: 50,
+            mails_per_recipient_per_day: 10,
             enable_test_routes: false,
         }
     }
@@ -338,10 +351,13 @@ impl Config {
         if self.security_contact.trim().is_empty() {
             return Err(ConfigError::new("security_contact", "must not be empty"));
         }
-        if let Some(key) = self.token_signing_key.as_deref() {
-            if key.len() < 32 {
+        for (setting, key) in [
+            ("token_signing_key", &self.token_signing_key),
+            ("payload_encryption_key", &self.payload_encryption_key),
+        ] {
+            if key.as_ref().is_some_and(|k| k.expose_str().len() < 32) {
                 return Err(ConfigError::new(
-                    "token_signing_key",
+                    setting,
                     "must be at least 32 characters long",
                 ));
             }
@@ -457,6 +473,20 @@ impl Config {
                 "default_plan",
                 format!("'{}' is not in the plan catalog", self.default_plan),
             ));
+        }
+        for (setting, value) in [
+            (
+                "invitations_per_organization_per_hour",
+                self.invitations_per_organization_per_hour,
+            ),
+            (
+                "mails_per_recipient_per_day",
+                self.mails_per_recipient_per_day,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
         }
         if self.sensitive_rate_limit_per_minute == 0 {
             return Err(ConfigError::new(
@@ -764,5 +794,64 @@ mod tests {
     fn short_signing_keys_are_refused() {
         let err = with(&[("token_signing_key", "\"short\"")]).unwrap_err();
         assert_eq!(err.setting, "token_signing_key");
+    }
+
+    #[test]
+    fn mail_limits_default_and_are_checked() {
+        let config = with(&[]).unwrap();
+        assert_eq!(config.invitations_per_organization_per_hour, 50);
+        assert_eq!(config.mails_per_recipient_per_day, 10);
+        for setting in [
+            "invitations_per_organization_per_hour",
+            "mails_per_recipient_per_day",
+        ] {
+            let error = with(&[(setting, "0")]).unwrap_err();
+            assert!(error.to_string().contains(setting), "{error}");
+        }
+    }
+
+    #[test]
+    fn debug_shows_no_secret() {
+        let secrets = [
+            (
+                "token_signing_key",
+                "signing-0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "payload_encryption_key",
+                "payload-0123456789abcdef0123456789abcdef",
+            ),
+            ("smtp_password", "smtp-password-value-42"),
+            ("stripe_secret_key", "sk_test_stripe_secret_value"),
+            ("stripe_webhook_secret", "whsec_stripe_webhook_value"),
+            ("paystack_secret_key", "sk_test_paystack_secret_value"),
+        ];
+        let pairs: Vec<(&str, String)> = secrets
+            .iter()
+            .map(|(k, v)| (*k, format!("\"{v}\"")))
+            .collect();
+        let pairs: Vec<(&str, &str)> = pairs.iter().map(|(k, v)| (*k, v.as_str())).collect();
+        let config = with(&pairs).unwrap();
+        assert_eq!(
+            config.smtp_password.as_ref().map(|s| s.expose_str()),
+            Some("smtp-password-value-42"),
+            "the values are read"
+        );
+        let printed = format!("{config:?} {config:#?}");
+        for (setting, value) in secrets {
+            assert!(!printed.contains(value), "{setting} printed: {printed}");
+        }
+        assert!(printed.contains("[redacted]"));
+        // From the environment too.
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(("stripe_secret_key", "sk_env_secret_value_1234"));
+        let config = Config::from_figment(figment).unwrap();
+        assert!(!format!("{config:?}").contains("sk_env_secret_value_1234"));
+    }
+
+    #[test]
+    fn a_short_payload_key_is_refused() {
+        let err = with(&[("payload_encryption_key", "\"short\"")]).unwrap_err();
+        assert_eq!(err.setting, "payload_encryption_key");
     }
 }

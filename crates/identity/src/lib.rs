@@ -4,6 +4,7 @@
 
 pub mod auth;
 pub mod jwt;
+pub mod mail_limits;
 pub mod model;
 pub mod password;
 pub mod permissions;
@@ -34,6 +35,8 @@ pub struct IdentityState {
     pub limiter: Arc<RateLimiter>,
     /// Wakes this instance's job worker after mail is queued.
     pub jobs: Arc<Notify>,
+    /// Seals the tokens inside queued mail (`payload_encryption_key`).
+    pub payload_cipher: landlord_core::sealed::PayloadCipher,
 }
 
 impl IdentityState {
@@ -43,6 +46,7 @@ impl IdentityState {
         signing_key: &str,
         jobs: Arc<Notify>,
         limiter: Arc<RateLimiter>,
+        payload_cipher: landlord_core::sealed::PayloadCipher,
     ) -> Self {
         let tokens = jwt::TokenKeys::new(signing_key, config.access_token_ttl_secs);
         let window = Duration::from_secs(config.login_failure_window_secs);
@@ -58,6 +62,7 @@ impl IdentityState {
             hashing: Arc::new(hashing),
             limiter,
             jobs,
+            payload_cipher,
         }
     }
 

@@ -37,7 +37,9 @@ pub struct UserRow {
     pub id: String,
     pub email: String,
     pub name: Option<String>,
-    pub password_hash: String,
+    /// Argon2id hash; `Debug` prints `[redacted]`.
+    #[sqlx(try_from = "String")]
+    pub password_hash: landlord_core::Secret<String>,
     pub email_verified_at: Option<i64>,
     pub platform_admin_at: Option<i64>,
     pub created_at: i64,
@@ -95,5 +97,39 @@ impl From<&OrganizationRow> for OrganizationView {
             billing_email: row.billing_email.clone(),
             created_at: rfc3339(row.created_at),
         }
+    }
+}
+
+#[cfg(test)]
+mod secret_tests {
+    use super::*;
+    use crate::routes::{LoginRequest, ResetPasswordRequest};
+
+    #[test]
+    fn secrets_do_not_print_through_debug() {
+        let user = UserRow {
+            id: "u1".into(),
+            email: "ada@example.com".into(),
+            name: None,
+            password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
+                .to_string()
+                .into(),
+            email_verified_at: None,
+            platform_admin_at: None,
+            created_at: 0,
+        };
+        let printed = format!("{user:?}");
+        assert!(!printed.contains("argon2id"), "{printed}");
+        assert!(printed.contains("ada@example.com"));
+
+        let login: LoginRequest =
+            serde_json::from_str(r#"{"email": "ada@example.com", "password": "hunter2-hunter2"}"#)
+                .unwrap();
+        assert!(!format!("{login:?}").contains("hunter2"));
+        let reset: ResetPasswordRequest =
+            serde_json::from_str(r#"{"token": "tok-123456", "new_password": "pw-abcdef"}"#)
+                .unwrap();
+        let printed = format!("{reset:?}");
+        assert!(!printed.contains("tok-123456") && !printed.contains("pw-abcdef"));
     }
 }

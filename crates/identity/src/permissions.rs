@@ -26,6 +26,8 @@ pub enum Permission {
     CreateApiKeys,
     /// Revoke any key of the organization (everyone may revoke their own).
     RevokeAnyApiKey,
+    /// Make oneself the creator of any key of the organization.
+    TransferApiKeys,
     InviteMembers,
     RemoveMembers,
     ChangeRoles,
@@ -45,6 +47,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ViewTeam, &[Owner, Admin, Member]),
     (Permission::CreateApiKeys, &[Owner, Admin, Member]),
     (Permission::RevokeAnyApiKey, &[Owner, Admin]),
+    (Permission::TransferApiKeys, &[Owner, Admin]),
     (Permission::InviteMembers, &[Owner, Admin]),
     (Permission::RemoveMembers, &[Owner, Admin]),
     (Permission::ChangeRoles, &[Owner]),
@@ -63,6 +66,7 @@ impl Permission {
             Permission::ViewTeam => "view_team",
             Permission::CreateApiKeys => "create_api_keys",
             Permission::RevokeAnyApiKey => "revoke_any_api_key",
+            Permission::TransferApiKeys => "transfer_api_keys",
             Permission::InviteMembers => "invite_members",
             Permission::RemoveMembers => "remove_members",
             Permission::ChangeRoles => "change_roles",
@@ -149,6 +153,7 @@ permission_types!(
     ViewTeam,
     CreateApiKeys,
     RevokeAnyApiKey,
+    TransferApiKeys,
     InviteMembers,
     RemoveMembers,
     ChangeRoles,
@@ -219,6 +224,7 @@ mod tests {
         expect(Permission::TransferOwnership, true, false, false);
         expect(Permission::UpdateOrganization, true, true, false);
         expect(Permission::ViewAuditLog, true, true, false);
+        expect(Permission::TransferApiKeys, true, true, false);
     }
 
     #[test]
@@ -226,7 +232,7 @@ mod tests {
         for (permission, _) in MATRIX {
             assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
         }
-        assert_eq!(MATRIX.len(), 13);
+        assert_eq!(MATRIX.len(), 14);
     }
 
     #[test]

@@ -16,6 +16,7 @@ use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 use crate::auth::CurrentUser;
+use crate::mail_limits::{self, MailKind};
 use crate::model::{OrganizationRow, OrganizationView, Role, UserRow, UserView};
 use crate::store::{self, Purpose, TokenProblem};
 use crate::{password, IdentityState};
@@ -44,7 +45,7 @@ pub fn router() -> OpenApiRouter<IdentityState> {
 
 // ---- shapes -----------------------------------------------------------------
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Name of the new organization.
     #[schema(example = "Acme")]
@@ -58,29 +59,37 @@ pub struct RegisterRequest {
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(RegisterRequest { organization_name, name, email } secret { password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
     pub email: String,
     pub password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(LoginRequest { email } secret { password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct RefreshRequest {
     pub refresh_token: String,
 }
+
+landlord_core::debug_redacted!(RefreshRequest {  } secret { refresh_token });
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailRequest {
     pub email: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct TokenRequest {
     /// The token from the mail.
     pub token: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(TokenRequest {  } secret { token });
+
+#[derive(Deserialize, ToSchema)]
 pub struct ResetPasswordRequest {
     pub token: String,
     /// 8 to 128 characters, not the account's email address.
@@ -88,7 +97,9 @@ pub struct ResetPasswordRequest {
     pub new_password: String,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(ResetPasswordRequest {  } secret { token, new_password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct ChangePasswordRequest {
     pub current_password: String,
     /// 8 to 128 characters, not the account's email address.
@@ -96,13 +107,15 @@ pub struct ChangePasswordRequest {
     pub new_password: String,
 }
 
+landlord_core::debug_redacted!(ChangePasswordRequest {  } secret { current_password, new_password });
+
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SwitchOrganizationRequest {
     pub organization_id: String,
 }
 
 /// A signed-in session: tokens, the user and the active organization.
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct AuthResponse {
     /// Short-lived JWT for `Authorization: Bearer …`.
     pub access_token: String,
@@ -117,7 +130,9 @@ pub struct AuthResponse {
     pub role: Role,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+landlord_core::debug_redacted!(AuthResponse { token_type, expires_in, user, organization, role } secret { access_token, refresh_token });
+
+#[derive(Serialize, ToSchema)]
 pub struct AccessTokenResponse {
     pub access_token: String,
     pub token_type: &'static str,
@@ -125,6 +140,8 @@ pub struct AccessTokenResponse {
     pub organization: OrganizationView,
     pub role: Role,
 }
+
+landlord_core::debug_redacted!(AccessTokenResponse { token_type, expires_in, organization, role } secret { access_token });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MembershipView {
@@ -306,7 +323,7 @@ async fn queue_verification_mail(
             "token": token,
         }),
     };
-    landlord_mail::queue(conn, &mail).await?;
+    landlord_mail::queue_sealed(conn, &mail, &state.payload_cipher).await?;
     Ok(())
 }
 
@@ -322,7 +339,7 @@ async fn queue_verification_mail(
         (status = 201, description = "Registered and signed in", body = Envelope<AuthResponse>),
         (status = 409, description = "An account with this email exists", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid", body = ErrorEnvelope),
-        (status = 429, description = "Too many requests from this address or for this account", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address or for this account, or too many verification mails to this email today; see Retry-After", body = ErrorEnvelope),
         (status = 503, description = "Password hashing is at its bound; retry after `Retry-After`", body = ErrorEnvelope),
     )
 )]
@@ -335,6 +352,9 @@ pub async fn register(
     let name = optional_name("name", body.name.as_deref())?;
     let email = normalize_email("email", &body.email)?;
     password::validate("password", &body.password, &email)?;
+    // Registering sends a verification mail: it counts against the
+    // address's budget, whether or not the address is taken.
+    mail_limits::per_recipient(&state, MailKind::EmailVerification, &email).await?;
     let conflict = || ApiError::Conflict("an account with this email already exists".into());
     if store::user_by_email(state.db.pool(), &email)
         .await?
@@ -436,7 +456,7 @@ pub async fn login(
     let valid = password::verify(
         &state.hashing,
         body.password,
-        user.as_ref().map(|u| u.password_hash.clone()),
+        user.as_ref().map(|u| u.password_hash.expose().clone()),
     )
     .await?;
     let Some(user) = user.filter(|_| valid) else {
@@ -644,7 +664,7 @@ pub async fn verify_email(
                 "link": format!("{}/login", state.config.app_url()),
             }),
         };
-        landlord_mail::queue(&mut *tx, &mail).await?;
+        landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     }
     landlord_audit::record(
         &mut *tx,
@@ -668,17 +688,26 @@ const RESET_REQUESTED: &str = "if an account uses this email, a password reset m
 
 /// Send a new verification mail.
 ///
-/// Answers the same whether or not the account exists.
+/// Answers the same whether or not the account exists. At most
+/// `mails_per_recipient_per_day` verification mails a day to one address,
+/// counted for the address whether or not an account uses it (so a 429
+/// reveals nothing about the account).
 #[utoipa::path(
     post, path = "/auth/request-email-verification", tag = "auth",
     request_body = EmailRequest,
-    responses((status = 202, description = "Accepted", body = Envelope<MessageResponse>))
+    responses(
+        (status = 202, description = "Accepted", body = Envelope<MessageResponse>),
+        (status = 422, description = "Not an email address", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address, or too many verification mails to this email today; see Retry-After", body = ErrorEnvelope),
+    )
 )]
 pub async fn request_email_verification(
     State(state): State<IdentityState>,
     Json(body): Json<EmailRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Before the lookup: unknown addresses are limited like known ones.
+    mail_limits::per_recipient(&state, MailKind::EmailVerification, &email).await?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         if user.email_verified_at.is_none() {
             let mut tx = state.db.begin().await?;
@@ -694,11 +723,18 @@ pub async fn request_email_verification(
 
 /// Send a password reset mail (valid 1 hour).
 ///
-/// Answers the same whether or not the account exists.
+/// Answers the same whether or not the account exists. At most
+/// `mails_per_recipient_per_day` reset mails a day to one address, counted
+/// for the address whether or not an account uses it (so a 429 reveals
+/// nothing about the account).
 #[utoipa::path(
     post, path = "/auth/request-password-reset", tag = "auth",
     request_body = EmailRequest,
-    responses((status = 202, description = "Accepted", body = Envelope<MessageResponse>))
+    responses(
+        (status = 202, description = "Accepted", body = Envelope<MessageResponse>),
+        (status = 422, description = "Not an email address", body = ErrorEnvelope),
+        (status = 429, description = "Too many requests from this address, or too many reset mails to this email today; see Retry-After", body = ErrorEnvelope),
+    )
 )]
 pub async fn request_password_reset(
     State(state): State<IdentityState>,
@@ -706,6 +742,8 @@ pub async fn request_password_reset(
     Json(body): Json<EmailRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
     let email = normalize_email("email", &body.email)?;
+    // Before the lookup: unknown addresses are limited like known ones.
+    mail_limits::per_recipient(&state, MailKind::PasswordReset, &email).await?;
     if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
         let token = random_hex(32);
         let mut tx = state.db.begin().await?;
@@ -726,7 +764,7 @@ pub async fn request_password_reset(
                 "token": token,
             }),
         };
-        landlord_mail::queue(&mut *tx, &mail).await?;
+        landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
         landlord_audit::record(
             &mut *tx,
             AuditEntry::new("auth.password_reset_requested")
@@ -838,7 +876,7 @@ pub async fn change_password(
     if !password::verify(
         &state.hashing,
         body.current_password,
-        Some(user.password_hash.clone()),
+        Some(user.password_hash.expose().clone()),
     )
     .await?
     {

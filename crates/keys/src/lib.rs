@@ -7,6 +7,7 @@
 //! request for metering once it is answered.
 
 pub mod admission;
+pub mod departure;
 pub mod guard;
 pub mod routes;
 pub mod sensitive;

@@ -30,6 +30,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
     OpenApiRouter::new()
         .routes(routes!(create_key, list_keys))
         .routes(routes!(revoke_key))
+        .routes(routes!(transfer_key))
         .routes(routes!(verify_key))
 }
 
@@ -46,7 +47,7 @@ pub struct CreateKeyRequest {
     pub rate_limit_per_minute: Option<u32>,
 }
 
-#[derive(Debug, Serialize, ToSchema)]
+#[derive(Serialize, ToSchema)]
 pub struct CreatedKey {
     pub id: String,
     /// The secret. Shown this once: only its hash is stored.
@@ -60,6 +61,8 @@ pub struct CreatedKey {
     pub rate_limit_per_minute: Option<u32>,
     pub created_at: String,
 }
+
+landlord_core::debug_redacted!(CreatedKey { id, prefix, name, scopes, expires_at, rate_limit_per_minute, created_at } secret { key });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct KeyView {
@@ -289,11 +292,64 @@ pub async fn revoke_key(
     Ok(ApiSuccess::ok(KeyView::from(&updated)))
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+/// Make yourself the creator of a key of the organization, so it keeps
+/// working when the person who created it leaves or is removed (their keys
+/// are revoked then).
+#[utoipa::path(
+    post, path = "/keys/{id}/transfer", tag = "keys",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "Key id")),
+    responses(
+        (status = 200, description = "Transferred: the key with you as its creator", body = Envelope<KeyView>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission transfer_api_keys", body = ErrorEnvelope),
+        (status = 404, description = "No such key in this organization, or it is revoked", body = ErrorEnvelope),
+    )
+)]
+pub async fn transfer_key(
+    State(state): State<KeysState>,
+    user: Authorized<needs::TransferApiKeys>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<KeyView>, ApiError> {
+    let org = &user.organization_id;
+    let mut tx = state.db.begin().await?;
+    let key = store::by_id(&mut *tx, org, &id)
+        .await?
+        .filter(|k| k.revoked_at.is_none())
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    if !store::set_creator(&mut *tx, org, &id, &user.user_id).await? {
+        return Err(ApiError::not_found("API key"));
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("api_key.transferred")
+            .organization(org)
+            .actor(&user.user_id)
+            .target("api_key", &id)
+            .client(&client)
+            .details(serde_json::json!({
+                "name": key.name,
+                "prefix": key.prefix,
+                "from": key.created_by,
+                "to": user.user_id,
+            })),
+    )
+    .await?;
+    let updated = store::by_id(&mut *tx, org, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("API key"))?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(KeyView::from(&updated)))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct VerifyKeyRequest {
     /// The key your customer sent you.
     pub key: String,
 }
+
+landlord_core::debug_redacted!(VerifyKeyRequest {  } secret { key });
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct VerifyKeyResponse {

@@ -95,3 +95,61 @@ pub async fn by_id<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(executor)
     .await
 }
+
+/// The keys `user_id` created in the organization that still work or
+/// could (not revoked), for revoking them when the person leaves.
+pub async fn unrevoked_created_by(
+    conn: &mut sqlx::AnyConnection,
+    organization_id: &str,
+    user_id: &str,
+) -> Result<Vec<KeyRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {KEY_COLUMNS} FROM api_keys k LEFT JOIN users u ON u.id = k.created_by \
+         WHERE k.organization_id = $1 AND k.created_by = $2 AND k.revoked_at IS NULL \
+         ORDER BY k.id"
+    ))
+    .bind(organization_id)
+    .bind(user_id)
+    .fetch_all(conn)
+    .await
+}
+
+/// Revokes one key of the organization at `at`, unless already revoked.
+/// Returns whether this call revoked it.
+pub async fn revoke<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &str,
+    id: &str,
+    at: i64,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE api_keys SET revoked_at = $3 \
+         WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(organization_id)
+    .bind(id)
+    .bind(at)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Makes `user_id` the creator of an unrevoked key of the organization.
+/// Returns whether a key changed.
+pub async fn set_creator<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &str,
+    id: &str,
+    user_id: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE api_keys SET created_by = $3 \
+         WHERE organization_id = $1 AND id = $2 AND revoked_at IS NULL",
+    )
+    .bind(organization_id)
+    .bind(id)
+    .bind(user_id)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}

@@ -231,8 +231,7 @@ pub fn declare_plan_names(mut openapi: OpenApiDoc, plans: &[String]) -> OpenApiD
     let Some(components) = openapi.components.as_mut() else {
         return openapi;
     };
-    if let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("UpgradeRequest")
-    {
+    if let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("UpgradeRequest") {
         if let Some(RefOr::T(Schema::Object(plan))) = request.properties.get_mut("plan") {
             plan.enum_values = Some(plans.iter().map(|p| serde_json::json!(p)).collect());
         }

@@ -19,7 +19,7 @@ pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
     let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new()
         .merge(landlord_identity::routes::router().with_state(state.identity.clone()))
-        .merge(landlord_organizations::router().with_state(state.identity.clone()))
+        .merge(landlord_organizations::router().with_state(state.keys.clone()))
         .merge(landlord_metering::routes::router().with_state(state.identity.clone()))
         .merge(landlord_keys::routes::router().with_state(state.keys.clone()))
         .merge(landlord_billing::routes::router().with_state(state.keys.clone()))

@@ -7,6 +7,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::Router;
+use landlord_core::sealed::PayloadCipher;
 use landlord_core::secrets::{resolve_secret, SecretSource};
 use landlord_core::{Config, Db};
 use std::time::Duration;
@@ -163,7 +164,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     landlord_core::telemetry::prometheus();
     let db = connect_and_migrate(&config).await?;
     let (token_signing_key, source) = resolve_secret(
-        config.token_signing_key.as_deref(),
+        config.token_signing_key.as_ref().map(|k| k.expose_str()),
         &config.data_dir,
         "token_signing_key",
     )
@@ -185,6 +186,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         ),
         SecretSource::Configured => {}
     }
+    let payload_cipher = payload_cipher(&config)?;
     let redis = match config.redis_url.as_deref() {
         Some(url) => Some(redis::Client::open(url).context("redis_url: cannot be used")?),
         None => None,
@@ -200,7 +202,13 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         dir: config.data_dir.join("sms"),
     });
     let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
-        .handle(MAIL_JOB, MailJob(mailer.clone()))
+        .handle(
+            MAIL_JOB,
+            MailJob {
+                mailer: mailer.clone(),
+                cipher: payload_cipher.clone(),
+            },
+        )
         .handle(
             CLOSE_PERIOD_JOB,
             ClosePeriodJob {
@@ -254,6 +262,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         &token_signing_key,
         worker.waker(),
         limiter.clone(),
+        payload_cipher,
     );
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
     let messages = MessagesState {
@@ -275,6 +284,38 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         payments,
     };
     Ok((state, worker, usage_writer))
+}
+
+/// The key that seals secrets inside queued jobs: configured, or generated
+/// once into the data directory (like the token signing key).
+fn payload_cipher(config: &Config) -> anyhow::Result<PayloadCipher> {
+    let (key, source) = resolve_secret(
+        config
+            .payload_encryption_key
+            .as_ref()
+            .map(|k| k.expose_str()),
+        &config.data_dir,
+        "payload_encryption_key",
+    )
+    .with_context(|| {
+        format!(
+            "cannot keep the generated payload encryption key in {}",
+            config.data_dir.display()
+        )
+    })?;
+    match source {
+        SecretSource::GeneratedAt(path) => tracing::warn!(
+            path = %path.display(),
+            "no payload_encryption_key configured: generated one and kept it in the data directory; \
+             set LANDLORD_PAYLOAD_ENCRYPTION_KEY to the same value on every instance when running several"
+        ),
+        SecretSource::LoadedFrom(path) => tracing::info!(
+            path = %path.display(),
+            "no payload_encryption_key configured: using the one generated earlier in the data directory"
+        ),
+        SecretSource::Configured => {}
+    }
+    Ok(PayloadCipher::new(&key))
 }
 
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {

@@ -18,30 +18,39 @@ pub struct Decision {
     pub retry_after: Duration,
 }
 
-/// Time between two requests at a steady `limit` per minute; at least 1 µs
-/// (limits above 60 million a minute are as good as unlimited).
-pub fn interval_micros(limit: u32) -> i64 {
-    (PERIOD_MICROS / i64::from(limit.max(1))).max(1)
+/// Time between two requests at a steady `limit` per `period` microseconds;
+/// at least 1 µs (limits above 60 million a minute are as good as
+/// unlimited).
+pub fn interval_over(limit: u32, period: i64) -> i64 {
+    (period.max(1) / i64::from(limit.max(1))).max(1)
 }
 
 /// Decides a request at `now` for a key whose theoretical arrival time is
 /// `tat`; returns the decision and, when allowed, the new arrival time.
+#[cfg(test)]
 pub fn decide(tat: Option<i64>, now: i64, limit: u32) -> (Decision, Option<i64>) {
-    let interval = interval_micros(limit);
+    decide_over(tat, now, limit, PERIOD_MICROS)
+}
+
+/// [`decide`] for a budget of `limit` per `period` microseconds (an hour,
+/// a day) instead of per minute.
+pub fn decide_over(tat: Option<i64>, now: i64, limit: u32, period: i64) -> (Decision, Option<i64>) {
+    let period = period.max(1);
+    let interval = interval_over(limit, period);
     let tat = tat.unwrap_or(now).max(now);
     let new_tat = tat + interval;
     let micros = |m: i64| Duration::from_micros(m.max(0) as u64);
-    if new_tat - now > PERIOD_MICROS {
+    if new_tat - now > period {
         let decision = Decision {
             allowed: false,
             limit,
             remaining: 0,
             reset_after: micros(tat - now),
-            retry_after: micros(new_tat - now - PERIOD_MICROS),
+            retry_after: micros(new_tat - now - period),
         };
         return (decision, None);
     }
-    let remaining = ((PERIOD_MICROS - (new_tat - now)) / interval).max(0) as u32;
+    let remaining = ((period - (new_tat - now)) / interval).max(0) as u32;
     let decision = Decision {
         allowed: true,
         limit,
@@ -75,6 +84,23 @@ mod tests {
         assert_eq!(d.remaining, 0);
         let (d, _) = decide(new, now + 1_000_000, 60);
         assert!(!d.allowed);
+    }
+
+    #[test]
+    fn a_daily_budget_refills_one_per_share_of_the_day() {
+        let day = 24 * 3600 * 1_000_000;
+        let mut tat = None;
+        let now = 5_000_000;
+        for n in 0..10 {
+            let (d, new) = decide_over(tat, now, 10, day);
+            assert!(d.allowed, "mail {n}");
+            tat = new;
+        }
+        let (refused, _) = decide_over(tat, now, 10, day);
+        assert!(!refused.allowed);
+        // One more after a tenth of the day (2.4 hours).
+        assert_eq!(refused.retry_after, Duration::from_secs(8640));
+        assert!(decide_over(tat, now + 8_640_000_000, 10, day).0.allowed);
     }
 
     #[test]

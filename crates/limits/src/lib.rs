@@ -40,16 +40,25 @@ impl RateLimiter {
 
     /// Takes one request from `key`'s budget of `limit` per minute.
     pub async fn check(&self, key: &str, limit: u32) -> Decision {
+        self.check_over(key, limit, Duration::from_secs(60)).await
+    }
+
+    /// Takes one request from `key`'s budget of `limit` per `period` (an
+    /// hour, a day): the whole budget may be spent at once, then it comes
+    /// back one request every `period / limit`. Use keys distinct from
+    /// per-minute ones.
+    pub async fn check_over(&self, key: &str, limit: u32, period: Duration) -> Decision {
         let limit = limit.max(1);
+        let period = i64::try_from(period.as_micros()).unwrap_or(i64::MAX).max(1);
         if let Some(shared) = &self.shared {
-            if let Some(decision) = shared.gcra(key, limit).await {
+            if let Some(decision) = shared.gcra_over(key, limit, period).await {
                 return decision;
             }
         }
-        self.check_local(key, limit)
+        self.check_local(key, limit, period)
     }
 
-    fn check_local(&self, key: &str, limit: u32) -> Decision {
+    fn check_local(&self, key: &str, limit: u32, period: i64) -> Decision {
         let now = now_micros();
         let mut state = self.local.lock().unwrap_or_else(|e| e.into_inner());
         if state.len() > 100_000 {
@@ -57,7 +66,7 @@ impl RateLimiter {
             state.retain(|_, tat| *tat > now);
         }
         let tat = state.get(key).copied();
-        let (decision, new_tat) = gcra::decide(tat, now, limit);
+        let (decision, new_tat) = gcra::decide_over(tat, now, limit, period);
         if let Some(new_tat) = new_tat {
             state.insert(key.to_string(), new_tat);
         }

@@ -7,7 +7,7 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::Mutex;
 
-use crate::gcra::{interval_micros, Decision, PERIOD_MICROS};
+use crate::gcra::{interval_over, Decision, PERIOD_MICROS};
 
 /// Longest a limit decision waits for Redis before falling back.
 const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
@@ -133,12 +133,18 @@ impl SharedStore {
 
     /// A GCRA decision from Redis, or `None` when Redis is unavailable.
     pub async fn gcra(&self, key: &str, limit: u32) -> Option<Decision> {
-        let interval = interval_micros(limit);
+        self.gcra_over(key, limit, PERIOD_MICROS).await
+    }
+
+    /// [`SharedStore::gcra`] for a budget per `period` microseconds.
+    pub async fn gcra_over(&self, key: &str, limit: u32, period: i64) -> Option<Decision> {
+        let period = period.max(1);
+        let interval = interval_over(limit, period);
         let mut invocation = self.gcra.prepare_invoke();
         invocation
             .key(format!("landlord:rate:{key}"))
             .arg(interval)
-            .arg(PERIOD_MICROS);
+            .arg(period);
         let values: Vec<i64> = self.run(invocation).await?;
         let micros = |m: i64| Duration::from_micros(m.max(0) as u64);
         match values.as_slice() {

@@ -5,7 +5,12 @@
 //! from the files in `templates/`, HTML with a plain-text part) and delivers
 //! it over SMTP (lettre), or — when no SMTP server is configured — writes it
 //! as an `.eml` file in `data_dir/mail` and logs its link, so a fresh
-//! install can be tried by hand.
+//! install can be tried by hand. With SMTP configured no link is logged.
+//!
+//! Mail that carries a one-time token (verification, reset, invitation) is
+//! queued with [`queue_sealed`]: its whole context is sealed with the
+//! payload key (XChaCha20-Poly1305, bound to the recipient and template),
+//! so the jobs table — kept 7 days — holds no usable token.
 
 mod templates;
 
@@ -14,6 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landlord_core::config::{Config, SmtpTls};
+use landlord_core::sealed::PayloadCipher;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -27,11 +33,46 @@ pub use templates::{render, Rendered, Template};
 pub const MAIL_JOB: &str = "mail.send";
 
 /// A mail to send: who to, which template, the values it needs.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Clone, Serialize, Deserialize)]
 pub struct Mail {
     pub to: String,
     pub template: Template,
     pub context: Value,
+}
+
+/// The context may hold tokens and links with tokens: `Debug` names its
+/// keys only.
+impl std::fmt::Debug for Mail {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let keys: Vec<&String> = self
+            .context
+            .as_object()
+            .map(|o| o.keys().collect())
+            .unwrap_or_default();
+        f.debug_struct("Mail")
+            .field("to", &self.to)
+            .field("template", &self.template)
+            .field("context_keys", &keys)
+            .finish()
+    }
+}
+
+/// A mail job's payload: the context in the clear, or sealed.
+#[derive(Serialize, Deserialize)]
+struct MailPayload {
+    to: String,
+    template: Template,
+    #[serde(default, skip_serializing_if = "Value::is_null")]
+    context: Value,
+    /// The context, sealed with the payload key (`v1:…`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    sealed: Option<String>,
+}
+
+/// What a sealed context is bound to: changing the recipient or the
+/// template in the database makes it impossible to open.
+fn seal_context(to: &str, template: Template) -> Vec<u8> {
+    format!("{MAIL_JOB}\n{to}\n{}", template.as_str()).into_bytes()
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -59,6 +100,50 @@ where
     let payload = serde_json::to_value(mail).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
     landlord_jobs::enqueue(executor, NewJob::new(MAIL_JOB, payload)).await?;
     Ok(())
+}
+
+/// Like [`queue`], with the context (tokens, links) sealed with `cipher`:
+/// for every mail that carries a secret.
+pub async fn queue_sealed<'c, E>(
+    executor: E,
+    mail: &Mail,
+    cipher: &PayloadCipher,
+) -> Result<(), sqlx::Error>
+where
+    E: sqlx::Executor<'c, Database = sqlx::Any>,
+{
+    let payload = sealed_payload(mail, cipher).map_err(|e| sqlx::Error::Encode(e.into()))?;
+    landlord_jobs::enqueue(executor, NewJob::new(MAIL_JOB, payload)).await?;
+    Ok(())
+}
+
+/// The job payload of `mail` with its context sealed.
+pub fn sealed_payload(mail: &Mail, cipher: &PayloadCipher) -> anyhow::Result<Value> {
+    let context = serde_json::to_vec(&mail.context)?;
+    let sealed = cipher.seal(&context, &seal_context(&mail.to, mail.template))?;
+    Ok(serde_json::to_value(MailPayload {
+        to: mail.to.clone(),
+        template: mail.template,
+        context: Value::Null,
+        sealed: Some(sealed),
+    })?)
+}
+
+/// Reads a mail job's payload, opening a sealed context with `cipher`.
+pub fn open_payload(payload: &Value, cipher: &PayloadCipher) -> anyhow::Result<Mail> {
+    let payload: MailPayload = serde_json::from_value(payload.clone())?;
+    let context = match payload.sealed.as_deref() {
+        None => payload.context,
+        Some(sealed) => {
+            let bytes = cipher.open(sealed, &seal_context(&payload.to, payload.template))?;
+            serde_json::from_slice(&bytes)?
+        }
+    };
+    Ok(Mail {
+        to: payload.to,
+        template: payload.template,
+        context,
+    })
 }
 
 enum Transport {
@@ -95,7 +180,11 @@ impl Mailer {
                 if let Some(user) = config.smtp_username.clone() {
                     builder = builder.credentials(Credentials::new(
                         user,
-                        config.smtp_password.clone().unwrap_or_default(),
+                        config
+                            .smtp_password
+                            .as_ref()
+                            .map(|p| p.expose_str().to_string())
+                            .unwrap_or_default(),
                     ));
                 }
                 Transport::Smtp(builder.build())
@@ -165,9 +254,12 @@ impl Mailer {
                 smtp.send(message)
                     .await
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
+                // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
             }
             Transport::Files(dir) => {
+                // Development mode only (no SMTP): the link is logged so a
+                // fresh install can be tried by hand.
                 tokio::fs::create_dir_all(dir).await?;
                 let path = dir.join(format!("{}-{label}.eml", uuid::Uuid::now_v7()));
                 tokio::fs::write(&path, message.formatted()).await?;
@@ -183,14 +275,18 @@ impl Mailer {
     }
 }
 
-/// The job handler that delivers queued mail.
-pub struct MailJob(pub Arc<Mailer>);
+/// The job handler that delivers queued mail, opening sealed contexts
+/// with the payload key.
+pub struct MailJob {
+    pub mailer: Arc<Mailer>,
+    pub cipher: PayloadCipher,
+}
 
 #[async_trait::async_trait]
 impl JobHandler for MailJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
-        let mail: Mail = serde_json::from_value(payload.clone())?;
-        self.0.send(&mail).await?;
+        let mail = open_payload(payload, &self.cipher)?;
+        self.mailer.send(&mail).await?;
         Ok(())
     }
 }
@@ -224,6 +320,32 @@ mod tests {
         assert!(text.contains("Subject: Reset your password"));
         assert!(text.contains("text/html"));
         assert!(text.contains("text/plain"));
+    }
+
+    #[test]
+    fn a_sealed_payload_shows_no_token_and_opens_with_its_key_only() {
+        let cipher = PayloadCipher::new(&"p".repeat(64));
+        let token = "f".repeat(64);
+        let mail = Mail {
+            to: "ada@example.com".into(),
+            template: Template::PasswordReset,
+            context: serde_json::json!({"name": "Ada", "link": format!("http://x/reset?token={token}"), "token": token}),
+        };
+        let payload = sealed_payload(&mail, &cipher).unwrap();
+        let stored = payload.to_string();
+        assert!(!stored.contains(&token), "{stored}");
+        assert!(!format!("{mail:?}").contains(&token));
+        let opened = open_payload(&payload, &cipher).unwrap();
+        assert_eq!(opened.context, mail.context);
+        assert_eq!(opened.to, "ada@example.com");
+        // Another key, or the mail redirected in the database: refused.
+        assert!(open_payload(&payload, &PayloadCipher::new(&"q".repeat(64))).is_err());
+        let mut redirected = payload.clone();
+        redirected["to"] = "mallory@example.com".into();
+        assert!(open_payload(&redirected, &cipher).is_err());
+        // Payloads queued in the clear (before this change) still open.
+        let clear = serde_json::to_value(&mail).unwrap();
+        assert_eq!(open_payload(&clear, &cipher).unwrap().context, mail.context);
     }
 
     #[tokio::test]

@@ -99,9 +99,12 @@ pub fn render(template: Template, context: &Value) -> Result<Rendered, MailError
         let name = format!("{}.{suffix}", template.as_str());
         env.get_template(&name)
             .and_then(|t| t.render(context))
+            // `{e}`, not `{e:#}`: the alternate form lists the context's
+            // values (tokens among them), and this error reaches the log
+            // and the job's `last_error`.
             .map_err(|e| MailError::Render {
                 template: name.clone(),
-                message: format!("{e:#}"),
+                message: format!("{e}"),
             })
     };
     Ok(Rendered {
@@ -122,6 +125,8 @@ mod tests {
             "link": "https://app.test/x?token=t",
             "token": "t",
             "inviter_name": "Grace",
+            "inviter_email": "grace@acme.test",
+            "product": "Acme Cloud",
             "role": "admin",
             "period": "2026-10",
             "plan": "starter",
@@ -151,6 +156,95 @@ mod tests {
         assert!(rendered.html.contains("Ada &lt;script&gt;"));
         assert!(rendered.html.contains("Acme &amp; Co"));
         assert!(rendered.text.contains("Acme & Co"));
+    }
+
+    /// Values a caller may not have: a person without a name, an inviter
+    /// without a name, the product name.
+    const OPTIONAL: [&str; 4] = ["name", "inviter_name", "inviter_email", "product"];
+
+    fn assert_reads_right(template: Template, rendered: &Rendered, case: &str) {
+        let what = format!("{} ({case})", template.as_str());
+        for part in [&rendered.subject, &rendered.text, &rendered.html] {
+            for word in ["None", "none", "null", "undefined", "Null", "NULL"] {
+                assert!(!part.contains(word), "{what}: {word:?} in {part}");
+            }
+            assert!(!part.contains("Hello ,"), "{what}: {part}");
+            assert!(!part.contains(" ,"), "{what}: {part}");
+        }
+        assert!(
+            rendered.text.starts_with("Hello,"),
+            "{what}: the text greets with \"Hello,\": {}",
+            rendered.text
+        );
+        assert!(
+            rendered.html.contains("Sent by Landlord."),
+            "{what}: {}",
+            rendered.html
+        );
+    }
+
+    #[test]
+    fn every_template_reads_right_with_every_optional_value_absent() {
+        for template in Template::ALL {
+            // Absent keys, then the same keys present as null (a Rust
+            // `None`), then as empty strings.
+            let mut missing = full_context();
+            for key in OPTIONAL {
+                missing.as_object_mut().unwrap().remove(key);
+            }
+            let mut nulls = full_context();
+            let mut empty = full_context();
+            for key in OPTIONAL {
+                nulls[key] = Value::Null;
+                empty[key] = Value::String(String::new());
+            }
+            for (case, context) in [("absent", missing), ("null", nulls), ("empty", empty)] {
+                let rendered = render(template, &context)
+                    .unwrap_or_else(|e| panic!("{} ({case}): {e}", template.as_str()));
+                assert_reads_right(template, &rendered, case);
+            }
+        }
+        // Without the inviter's name, the invitation names their address.
+        let mut context = full_context();
+        context["inviter_name"] = Value::Null;
+        let rendered = render(Template::TeamInvitation, &context).unwrap();
+        assert_eq!(rendered.subject, "grace@acme.test invited you to Acme & Co");
+        assert!(rendered
+            .text
+            .contains("grace@acme.test invited you to join"));
+    }
+
+    #[test]
+    fn every_template_reads_right_with_every_value_present() {
+        for template in Template::ALL {
+            let rendered = render(template, &full_context()).unwrap();
+            for part in [&rendered.subject, &rendered.text, &rendered.html] {
+                for word in ["None", "none", "null", "undefined"] {
+                    assert!(
+                        !part.contains(word),
+                        "{}: {word:?} in {part}",
+                        template.as_str()
+                    );
+                }
+            }
+            assert!(rendered.html.contains("Sent by Acme Cloud."));
+            let greets_by_name = matches!(
+                template,
+                Template::Welcome | Template::EmailVerification | Template::PasswordReset
+            );
+            if greets_by_name {
+                assert!(
+                    rendered.text.starts_with("Hello Ada <script>,"),
+                    "{}: {}",
+                    template.as_str(),
+                    rendered.text
+                );
+            } else {
+                assert!(rendered.text.starts_with("Hello,"), "{}", template.as_str());
+            }
+        }
+        let invitation = render(Template::TeamInvitation, &full_context()).unwrap();
+        assert_eq!(invitation.subject, "Grace invited you to Acme & Co");
     }
 
     #[test]

@@ -8,11 +8,13 @@ pub mod organization;
 pub mod store;
 pub mod team;
 
-use landlord_identity::IdentityState;
+use landlord_keys::KeysState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub fn router() -> OpenApiRouter<IdentityState> {
+/// The routes; their state is the keys' state, because a member's
+/// departure revokes their keys (and drops them from the key cache).
+pub fn router() -> OpenApiRouter<KeysState> {
     OpenApiRouter::new()
         .routes(routes!(team::invite))
         .routes(routes!(team::accept_invitation))

@@ -10,12 +10,15 @@ use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::time::rfc3339;
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
+use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::routes::{
     auth_response, normalize_email, optional_name, start_session, AuthResponse,
 };
 use landlord_identity::{password, store as identity_store, IdentityState, Role};
+use landlord_keys::departure::{revoke_keys_of, Departure, RevokedKey};
+use landlord_keys::KeysState;
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -34,7 +37,7 @@ pub struct InviteRequest {
     pub role: Role,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+#[derive(Deserialize, ToSchema)]
 pub struct AcceptInvitationRequest {
     /// The token from the invitation mail.
     pub token: String,
@@ -44,10 +47,14 @@ pub struct AcceptInvitationRequest {
     pub name: Option<String>,
 }
 
-#[derive(Debug, Deserialize, ToSchema)]
+landlord_core::debug_redacted!(AcceptInvitationRequest { name } secret { token, password });
+
+#[derive(Deserialize, ToSchema)]
 pub struct DeclineInvitationRequest {
     pub token: String,
 }
+
+landlord_core::debug_redacted!(DeclineInvitationRequest {  } secret { token });
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeRoleRequest {
@@ -112,6 +119,35 @@ impl From<&MemberRow> for MemberView {
             name: row.name.clone(),
             role: row.role.clone(),
             joined_at: rfc3339(row.joined_at),
+        }
+    }
+}
+
+/// A member who left or was removed, and the keys that went with them.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DepartedMember {
+    /// The former member's user id.
+    pub id: String,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: String,
+    pub joined_at: String,
+    /// The API keys this person had created in the organization, revoked
+    /// with the departure (transfer a key first to keep it:
+    /// `POST /keys/{id}/transfer`).
+    pub revoked_keys: Vec<RevokedKey>,
+}
+
+impl DepartedMember {
+    fn new(row: &MemberRow, revoked_keys: Vec<RevokedKey>) -> Self {
+        let member = MemberView::from(row);
+        Self {
+            id: member.id,
+            email: member.email,
+            name: member.name,
+            role: member.role,
+            joined_at: member.joined_at,
+            revoked_keys,
         }
     }
 }
@@ -183,16 +219,21 @@ async fn find_invitation(
 
 /// Invite someone to the organization by email (valid 7 days).
 ///
-/// A new pending invitation to the same email replaces the previous one.
+/// A new pending invitation to the same email replaces the previous one
+/// (this is also how an invitation is sent again). At most
+/// `mails_per_recipient_per_day` invitations a day to one address and
+/// `invitations_per_organization_per_hour` per organization.
 #[utoipa::path(
     post, path = "/team/invite", tag = "team",
     security(("bearer" = [])),
     request_body = InviteRequest,
     responses(
         (status = 201, description = "Invitation sent", body = Envelope<InvitationView>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission invite_members (or change_roles to invite an owner)", body = ErrorEnvelope),
         (status = 409, description = "Already a member", body = ErrorEnvelope),
         (status = 422, description = "Invalid email or role", body = ErrorEnvelope),
+        (status = 429, description = "Too many invitations to this address today, or from this organization this hour; see Retry-After", body = ErrorEnvelope),
     )
 )]
 pub async fn invite(
@@ -207,6 +248,8 @@ pub async fn invite(
         permissions::require(&user, Permission::ChangeRoles)?;
     }
     let org = &user.organization_id;
+    mail_limits::per_recipient(&state, MailKind::Invitation, &email).await?;
+    mail_limits::invitations_of(&state, org).await?;
     let mut tx = state.db.begin().await?;
     if let Some(existing) = identity_store::user_by_email(&mut *tx, &email).await? {
         if identity_store::role_in(&mut *tx, &existing.id, org)
@@ -252,14 +295,15 @@ pub async fn invite(
         to: email.clone(),
         template: Template::TeamInvitation,
         context: serde_json::json!({
-            "inviter_name": inviter.and_then(|u| u.name),
+            "inviter_name": inviter.as_ref().and_then(|u| u.name.clone()),
+            "inviter_email": inviter.map(|u| u.email),
             "organization_name": organization.name,
             "role": body.role.as_str(),
             "link": format!("{}/accept-invitation?token={token}", state.config.app_url()),
             "token": token,
         }),
     };
-    landlord_mail::queue(&mut *tx, &mail).await?;
+    landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     landlord_audit::record(
         &mut *tx,
         audit(&user, &client, "team.invited")
@@ -572,24 +616,28 @@ pub async fn list_members(
 /// Remove a member from the organization.
 ///
 /// Only owners remove owners, and the last owner cannot be removed. To
-/// leave yourself, use `POST /team/leave`.
+/// leave yourself, use `POST /team/leave`. The API keys the member created
+/// in the organization are revoked at once, in the same change, and listed
+/// in `revoked_keys`; transfer a key first (`POST /keys/{id}/transfer`) to
+/// keep it.
 #[utoipa::path(
     delete, path = "/team/members/{id}", tag = "team",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The member's user id")),
     responses(
-        (status = 200, description = "Removed", body = Envelope<MemberView>),
+        (status = 200, description = "Removed; their keys revoked", body = Envelope<DepartedMember>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission remove_members (or change_roles to remove an owner)", body = ErrorEnvelope),
         (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
         (status = 409, description = "The last owner", body = ErrorEnvelope),
     )
 )]
 pub async fn remove_member(
-    State(state): State<IdentityState>,
+    State(state): State<KeysState>,
     user: Authorized<needs::RemoveMembers>,
     client: ClientInfo,
     Path(id): Path<String>,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
+) -> Result<ApiSuccess<DepartedMember>, ApiError> {
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
@@ -603,15 +651,29 @@ pub async fn remove_member(
         }
     }
     store::delete_membership(&mut tx, org, &id).await?;
+    let revoked = revoke_keys_of(
+        &mut tx,
+        org,
+        &id,
+        &user.user_id,
+        &client,
+        Departure::Removed,
+    )
+    .await?;
     landlord_audit::record(
         &mut *tx,
         audit(&user, &client, "team.member_removed")
             .target("user", &id)
-            .details(serde_json::json!({ "email": member.email, "role": member.role })),
+            .details(serde_json::json!({
+                "email": member.email,
+                "role": member.role,
+                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            })),
     )
     .await?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&member)))
+    state.forget(&revoked);
+    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
 }
 
 /// Change a member's role (owners only). The last owner cannot be demoted.
@@ -662,19 +724,24 @@ pub async fn change_role(
 }
 
 /// Leave the active organization. The last owner cannot leave.
+///
+/// The API keys you created in the organization are revoked at once, in the
+/// same change, and listed in `revoked_keys`; an owner or admin can transfer
+/// a key to themselves first to keep it.
 #[utoipa::path(
     post, path = "/team/leave", tag = "team",
     security(("bearer" = [])),
     responses(
-        (status = 200, description = "Left; the access token no longer works in this organization", body = Envelope<MemberView>),
+        (status = 200, description = "Left; the access token no longer works in this organization, your keys are revoked", body = Envelope<DepartedMember>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 409, description = "The last owner", body = ErrorEnvelope),
     )
 )]
 pub async fn leave(
-    State(state): State<IdentityState>,
+    State(state): State<KeysState>,
     user: CurrentUser,
     client: ClientInfo,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
+) -> Result<ApiSuccess<DepartedMember>, ApiError> {
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
@@ -687,13 +754,27 @@ pub async fn leave(
         ));
     }
     store::delete_membership(&mut tx, org, &user.user_id).await?;
+    let revoked = revoke_keys_of(
+        &mut tx,
+        org,
+        &user.user_id,
+        &user.user_id,
+        &client,
+        Departure::Left,
+    )
+    .await?;
     landlord_audit::record(
         &mut *tx,
-        audit(&user, &client, "team.member_left").target("user", &user.user_id),
+        audit(&user, &client, "team.member_left")
+            .target("user", &user.user_id)
+            .details(serde_json::json!({
+                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
+            })),
     )
     .await?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&member)))
+    state.forget(&revoked);
+    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
 }
 
 /// Make another member an owner and become an admin yourself.

@@ -69,12 +69,14 @@ impl Providers {
             http,
             stripe: config
                 .stripe_secret_key
-                .clone()
-                .map(|key| (base(&config.stripe_api_base), key)),
-            paystack: config
-                .paystack_secret_key
-                .clone()
-                .map(|key| (base(&config.paystack_api_base), key)),
+                .as_ref()
+                .map(|key| (base(&config.stripe_api_base), key.expose_str().to_string())),
+            paystack: config.paystack_secret_key.as_ref().map(|key| {
+                (
+                    base(&config.paystack_api_base),
+                    key.expose_str().to_string(),
+                )
+            }),
             success_url: format!("{}/billing", config.app_url()),
         }
     }

@@ -277,11 +277,17 @@ async fn accept_event(
     }))
 }
 
-fn webhook_secret(secret: &Option<String>, provider: &str) -> Result<String, ApiError> {
-    secret.clone().ok_or_else(|| ApiError::ServiceUnavailable {
-        message: format!("{provider} webhooks are not configured on this server"),
-        details: None,
-    })
+fn webhook_secret(
+    secret: &Option<landlord_core::Secret<String>>,
+    provider: &str,
+) -> Result<String, ApiError> {
+    secret
+        .as_ref()
+        .map(|s| s.expose_str().to_string())
+        .ok_or_else(|| ApiError::ServiceUnavailable {
+            message: format!("{provider} webhooks are not configured on this server"),
+            details: None,
+        })
 }
 
 /// Stripe webhook: `Stripe-Signature` checked on the raw body (HMAC-SHA256,

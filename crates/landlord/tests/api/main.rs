@@ -15,4 +15,5 @@ mod payments;
 mod process;
 mod security_billing;
 mod security_edge;
+mod security_team;
 mod team;

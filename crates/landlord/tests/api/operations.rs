@@ -226,6 +226,7 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         ("/api/v1/keys", "post"),
         ("/api/v1/keys", "get"),
         ("/api/v1/keys/{id}", "delete"),
+        ("/api/v1/keys/{id}/transfer", "post"),
         ("/api/v1/keys/verify", "post"),
         ("/api/v1/messages/send", "post"),
         ("/api/v1/messages/{id}", "get"),
@@ -264,7 +265,8 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
                 path.ends_with("logout")
                     || path.ends_with("leave")
                     || path.ends_with("replay")
-                    || path.ends_with("resolve"),
+                    || path.ends_with("resolve")
+                    || path.ends_with("transfer"),
                 "{path} has no request body schema"
             );
         }

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use tempfile::TempDir;
 
-const BINARY: &str = env!("CARGO_BIN_EXE_landlord");
+pub(crate) const BINARY: &str = env!("CARGO_BIN_EXE_landlord");
 
 /// A command for the binary with a clean environment and a throwaway data
 /// directory.
@@ -29,7 +29,7 @@ pub(crate) struct Running {
     pub(crate) address: String,
     /// Lines logged before the server listened.
     pub(crate) startup_lines: Vec<String>,
-    lines: mpsc::Receiver<String>,
+    pub(crate) lines: mpsc::Receiver<String>,
 }
 
 pub(crate) fn start(mut command: Command) -> Running {
@@ -71,7 +71,7 @@ pub(crate) fn start(mut command: Command) -> Running {
     }
 }
 
-fn send_sigterm(child: &Child) {
+pub(crate) fn send_sigterm(child: &Child) {
     let status = Command::new("kill")
         .args(["-TERM", &child.id().to_string()])
         .status()
@@ -79,7 +79,7 @@ fn send_sigterm(child: &Child) {
     assert!(status.success());
 }
 
-fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
+pub(crate) fn wait_for_exit(child: &mut Child) -> std::process::ExitStatus {
     for _ in 0..300 {
         if let Some(status) = child.try_wait().expect("wait") {
             return status;

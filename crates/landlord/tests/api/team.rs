@@ -22,21 +22,36 @@ backend_tests!(
 );
 
 /// An organization with an owner, an admin and a member, each signed in.
-struct Team {
-    app: TestApp,
-    smtp: SmtpServer,
-    org_id: String,
-    owner: String,
-    owner_id: String,
-    admin: String,
-    admin_id: String,
-    member: String,
-    member_id: String,
+pub(crate) struct Team {
+    pub(crate) app: TestApp,
+    pub(crate) smtp: SmtpServer,
+    pub(crate) org_id: String,
+    pub(crate) owner: String,
+    pub(crate) owner_id: String,
+    pub(crate) admin: String,
+    pub(crate) admin_id: String,
+    pub(crate) member: String,
+    pub(crate) member_id: String,
 }
 
 impl Team {
-    async fn new(backend: Backend, prefix: &str) -> Team {
-        let (app, smtp) = app_with_smtp(backend).await;
+    pub(crate) async fn new(backend: Backend, prefix: &str) -> Team {
+        Self::new_with(backend, prefix, |_| {}).await
+    }
+
+    /// Like [`Team::new`], after letting `adjust` change the configuration.
+    pub(crate) async fn new_with(
+        backend: Backend,
+        prefix: &str,
+        adjust: impl FnOnce(&mut landlord_core::Config),
+    ) -> Team {
+        let smtp = SmtpServer::start().await;
+        let port = smtp.port;
+        let app = TestApp::spawn_with(backend, |c| {
+            crate::support::app::smtp_to(c, port);
+            adjust(c);
+        })
+        .await;
         let owner_email = format!("{prefix}-owner@example.com");
         let registered = app.register(&owner_email, &format!("{prefix} Inc")).await;
         let owner = token_of(&registered, "access_token");
@@ -71,7 +86,7 @@ impl Team {
 }
 
 /// Invites `email` as `role`, accepts as a new person; returns (access token, user id).
-async fn join(
+pub(crate) async fn join(
     app: &TestApp,
     smtp: &SmtpServer,
     inviter: &str,
@@ -94,7 +109,7 @@ async fn join(
 }
 
 /// Invites and returns the token from the invitation mail.
-async fn invite(
+pub(crate) async fn invite(
     app: &TestApp,
     smtp: &SmtpServer,
     inviter: &str,
