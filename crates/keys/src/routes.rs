@@ -36,16 +36,35 @@ pub fn router() -> OpenApiRouter<KeysState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateKeyRequest {
-    #[schema(example = "production backend")]
+    /// Shown in lists; surrounding spaces are trimmed.
+    #[schema(
+        example = "production backend",
+        min_length = 1,
+        max_length = 100,
+        pattern = r"\S"
+    )]
     pub name: String,
-    /// RFC 3339; the key stops working then. Absent: never expires.
+    /// RFC 3339, in the future; the key stops working then. Absent: never
+    /// expires.
+    #[schema(format = DateTime)]
     pub expires_at: Option<String>,
     /// Scopes the key is limited to (e.g. `messages:send`,
     /// `messages:read`). Absent: every API-key route.
+    #[schema(max_items = 20, inline, value_type = Option<Vec<Scope>>)]
     pub scopes: Option<Vec<String>>,
     /// A rate limit for this key alone, on top of the plan's.
+    #[schema(minimum = 1, maximum = 1_000_000)]
     pub rate_limit_per_minute: Option<u32>,
 }
+
+/// A scope such as `messages:send`: lowercase letters, digits and `:_.-`.
+#[derive(ToSchema)]
+#[schema(pattern = r"^[a-z0-9:_.\-]{1,64}$", example = "messages:send")]
+#[allow(dead_code)]
+struct Scope(String);
+
+/// Largest per-key rate limit, per minute.
+const MAX_KEY_RATE_LIMIT: u32 = 1_000_000;
 
 #[derive(Serialize, ToSchema)]
 pub struct CreatedKey {
@@ -170,6 +189,12 @@ pub async fn create_key(
         return Err(ApiError::invalid_field(
             "rate_limit_per_minute",
             "must be at least 1",
+        ));
+    }
+    if body.rate_limit_per_minute > Some(MAX_KEY_RATE_LIMIT) {
+        return Err(ApiError::invalid_field(
+            "rate_limit_per_minute",
+            format!("must be at most {MAX_KEY_RATE_LIMIT}"),
         ));
     }
     let secret = random_hex(32);
