@@ -63,7 +63,10 @@ macro_rules! text_enum {
 mod tests {
     crate::text_enum!(
         /// A test status.
-        pub enum Status { Pending = "pending", Paid = "paid" }
+        pub enum Status {
+            Pending = "pending",
+            Paid = "paid",
+        }
     );
 
     #[test]

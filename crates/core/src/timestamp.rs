@@ -47,11 +47,17 @@ impl Timestamp {
     }
 
     pub fn plus(self, duration: Duration) -> Self {
-        Self(self.0.saturating_add(duration.as_millis().min(i64::MAX as u128) as i64))
+        Self(
+            self.0
+                .saturating_add(duration.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     pub fn minus(self, duration: Duration) -> Self {
-        Self(self.0.saturating_sub(duration.as_millis().min(i64::MAX as u128) as i64))
+        Self(
+            self.0
+                .saturating_sub(duration.as_millis().min(i64::MAX as u128) as i64),
+        )
     }
 
     /// Time from `earlier` to `self`; zero when `earlier` is later.
@@ -81,8 +87,9 @@ impl Serialize for Timestamp {
 impl<'de> Deserialize<'de> for Timestamp {
     fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
         let text = String::deserialize(deserializer)?;
-        Timestamp::parse_rfc3339(&text)
-            .ok_or_else(|| serde::de::Error::custom("is not an RFC 3339 time such as 2026-11-24T16:00:00Z"))
+        Timestamp::parse_rfc3339(&text).ok_or_else(|| {
+            serde::de::Error::custom("is not an RFC 3339 time such as 2026-11-24T16:00:00Z")
+        })
     }
 }
 
@@ -108,7 +115,10 @@ mod tests {
     fn stores_millis_and_shows_rfc3339() {
         let t = Timestamp::from_millis(1_764_000_000_123);
         assert_eq!(t.rfc3339(), "2025-11-24T16:00:00.123Z");
-        assert_eq!(serde_json::to_string(&t).unwrap(), "\"2025-11-24T16:00:00.123Z\"");
+        assert_eq!(
+            serde_json::to_string(&t).unwrap(),
+            "\"2025-11-24T16:00:00.123Z\""
+        );
         let back: Timestamp = serde_json::from_str("\"2025-11-24T17:00:00.123+01:00\"").unwrap();
         assert_eq!(back, t);
         assert!(serde_json::from_str::<Timestamp>("\"yesterday\"").is_err());

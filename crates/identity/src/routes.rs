@@ -1,14 +1,15 @@
 //! The `/auth` routes.
 
+use std::time::Duration;
+
 use axum::extract::{Path, State};
 use landlord_audit::AuditEntry;
 use landlord_core::crypto::random_hex;
-use landlord_core::db::now_millis;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
-use landlord_core::time::rfc3339;
-use landlord_core::ApiError;
+use landlord_core::ids::{OrganizationId, SessionId, UserId};
+use landlord_core::{ApiError, Timestamp};
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -18,11 +19,11 @@ use utoipa_axum::routes;
 use crate::auth::CurrentUser;
 use crate::mail_limits::{self, MailKind};
 use crate::model::{OrganizationRow, OrganizationView, Role, UserRow, UserView};
-use crate::store::{self, Purpose, TokenProblem};
+use crate::store::{self, Membership, NewRefreshToken, Purpose, TokenProblem};
 use crate::{password, IdentityState};
 
-const EMAIL_VERIFICATION_TTL_MS: i64 = 24 * 3600 * 1000;
-const PASSWORD_RESET_TTL_MS: i64 = 3600 * 1000;
+const EMAIL_VERIFICATION_TTL: Duration = Duration::from_secs(24 * 3600);
+const PASSWORD_RESET_TTL: Duration = Duration::from_secs(3600);
 const MAX_NAME: usize = 100;
 
 pub fn router() -> OpenApiRouter<IdentityState> {
@@ -149,7 +150,7 @@ pub struct MembershipView {
     pub role: Role,
     /// Whether this is the organization the access token acts in.
     pub active: bool,
-    pub joined_at: String,
+    pub joined_at: Timestamp,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -163,10 +164,10 @@ pub struct MeResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct SessionView {
     /// Session id (for `DELETE /auth/sessions/{id}`).
-    pub id: String,
-    pub started_at: String,
-    pub last_refreshed_at: String,
-    pub expires_at: String,
+    pub id: SessionId,
+    pub started_at: Timestamp,
+    pub last_refreshed_at: Timestamp,
+    pub expires_at: Timestamp,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     /// The session of the access token making this request.
@@ -237,15 +238,17 @@ fn new_refresh_token() -> String {
 }
 
 impl IdentityState {
-    fn refresh_expiry(&self) -> i64 {
-        now_millis() + self.config.refresh_token_ttl_days as i64 * 24 * 3600 * 1000
+    fn refresh_expiry(&self) -> Timestamp {
+        Timestamp::now().plus(Duration::from_secs(
+            self.config.refresh_token_ttl_days * 24 * 3600,
+        ))
     }
 
     fn access_token(
         &self,
-        user_id: &str,
-        org_id: &str,
-        session_id: &str,
+        user_id: &UserId,
+        org_id: &OrganizationId,
+        session_id: &SessionId,
     ) -> Result<String, ApiError> {
         self.tokens
             .issue(user_id, org_id, session_id)
@@ -257,27 +260,40 @@ impl IdentityState {
     }
 }
 
+/// Stores a new refresh token in the session `family_id` and returns it.
+async fn issue_refresh_token(
+    conn: &mut sqlx::AnyConnection,
+    state: &IdentityState,
+    family_id: &SessionId,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
+    client: &ClientInfo,
+) -> Result<String, ApiError> {
+    let refresh_token = new_refresh_token();
+    let token = NewRefreshToken {
+        family_id,
+        user_id,
+        organization_id,
+        refresh_token: &refresh_token,
+        expires_at: state.refresh_expiry(),
+        ip: client.ip.as_deref(),
+        user_agent: client.user_agent.as_deref(),
+    };
+    store::insert_session(conn, token).await?;
+    Ok(refresh_token)
+}
+
 /// Starts a session family and returns (family id, refresh token).
 pub async fn start_session(
     conn: &mut sqlx::AnyConnection,
     state: &IdentityState,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
     client: &ClientInfo,
-) -> Result<(String, String), ApiError> {
-    let family_id = store::new_id();
-    let refresh_token = new_refresh_token();
-    store::insert_session(
-        conn,
-        &family_id,
-        user_id,
-        organization_id,
-        &refresh_token,
-        state.refresh_expiry(),
-        client.ip.as_deref(),
-        client.user_agent.as_deref(),
-    )
-    .await?;
+) -> Result<(SessionId, String), ApiError> {
+    let family_id = SessionId::generate();
+    let refresh_token =
+        issue_refresh_token(conn, state, &family_id, user_id, organization_id, client).await?;
     Ok((family_id, refresh_token))
 }
 
@@ -286,7 +302,7 @@ pub fn auth_response(
     user: &UserRow,
     organization: &OrganizationRow,
     role: Role,
-    family_id: &str,
+    family_id: &SessionId,
     refresh_token: String,
 ) -> Result<AuthResponse, ApiError> {
     Ok(AuthResponse {
@@ -311,7 +327,7 @@ async fn queue_verification_mail(
         &user.id,
         Purpose::EmailVerification,
         &token,
-        now_millis() + EMAIL_VERIFICATION_TTL_MS,
+        Timestamp::now().plus(EMAIL_VERIFICATION_TTL),
     )
     .await?;
     let mail = Mail {
@@ -470,7 +486,7 @@ pub async fn login(
             .await?
             .map(|u| u.id)
         {
-            entry = entry.actor(&user_id).target("user", user_id);
+            entry = entry.actor(&user_id).target("user", &user_id);
         }
         landlord_audit::record(state.db.pool(), entry).await?;
         return Err(ApiError::Unauthorized(
@@ -480,7 +496,9 @@ pub async fn login(
     state.login_failures.clear(&pair_key);
     state.login_failures.clear(&account_key);
 
-    let (organization, role, _) = store::memberships(state.db.pool(), &user.id)
+    let Membership {
+        organization, role, ..
+    } = store::memberships(state.db.pool(), &user.id)
         .await?
         .into_iter()
         .next()
@@ -555,7 +573,7 @@ pub async fn refresh(
                 .into(),
         ));
     }
-    if session.expires_at <= now_millis() {
+    if session.expires_at <= Timestamp::now() {
         return Err(ApiError::Unauthorized(
             "the refresh token has expired; sign in again".into(),
         ));
@@ -571,16 +589,13 @@ pub async fn refresh(
     let organization = store::organization_by_id(&mut *tx, &session.organization_id)
         .await?
         .ok_or_else(invalid)?;
-    let refresh_token = new_refresh_token();
-    store::insert_session(
+    let refresh_token = issue_refresh_token(
         &mut tx,
+        &state,
         &session.family_id,
         &user.id,
         &organization.id,
-        &refresh_token,
-        state.refresh_expiry(),
-        client.ip.as_deref(),
-        client.user_agent.as_deref(),
+        &client,
     )
     .await?;
     tx.commit().await?;
@@ -612,11 +627,7 @@ pub async fn logout(
     store::revoke_family(&mut *tx, &user.session_id, "logout").await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("auth.logout")
-            .organization(&user.organization_id)
-            .actor(&user.user_id)
-            .target("session", &user.session_id)
-            .client(&client),
+        AuditEntry::by(&user, &client, "auth.logout").target("session", &user.session_id),
     )
     .await?;
     tx.commit().await?;
@@ -642,19 +653,16 @@ pub async fn verify_email(
         store::consume_one_time_token(&mut tx, Purpose::EmailVerification, body.token.trim())
             .await?
             .map_err(|p| token_error("token", p))?;
-    sqlx::query("UPDATE users SET email_verified_at = $2, updated_at = $2 WHERE id = $1 AND email_verified_at IS NULL")
-        .bind(&user_id)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
+    store::mark_email_verified(&mut *tx, &user_id).await?;
     let user = store::user_by_id(&mut *tx, &user_id)
         .await?
         .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
     let organization = store::memberships(&mut *tx, &user_id)
         .await?
         .into_iter()
-        .next();
-    if let Some((organization, _, _)) = &organization {
+        .next()
+        .map(|m| m.organization);
+    if let Some(organization) = &organization {
         let mail = Mail {
             to: user.email.clone(),
             template: Template::Welcome,
@@ -668,13 +676,11 @@ pub async fn verify_email(
     }
     landlord_audit::record(
         &mut *tx,
-        AuditEntry {
-            organization_id: organization.map(|(o, _, _)| o.id),
-            ..AuditEntry::new("auth.email_verified")
-                .actor(&user_id)
-                .target("user", &user_id)
-                .client(&client)
-        },
+        AuditEntry::new("auth.email_verified")
+            .maybe_organization(organization.as_ref().map(|o| &o.id))
+            .actor(&user_id)
+            .target("user", &user_id)
+            .client(&client),
     )
     .await?;
     tx.commit().await?;
@@ -752,7 +758,7 @@ pub async fn request_password_reset(
             &user.id,
             Purpose::PasswordReset,
             &token,
-            now_millis() + PASSWORD_RESET_TTL_MS,
+            Timestamp::now().plus(PASSWORD_RESET_TTL),
         )
         .await?;
         let mail = Mail {
@@ -820,12 +826,7 @@ pub async fn reset_password(
     let user = store::user_by_id(&mut *tx, &user_id)
         .await?
         .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
-    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(&user_id)
-        .bind(&password_hash)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
+    store::set_password_hash(&mut *tx, &user_id, &password_hash).await?;
     let revoked = store::revoke_user_sessions(&mut *tx, &user_id, None, "password_reset").await?;
     landlord_audit::record(
         &mut *tx,
@@ -887,12 +888,7 @@ pub async fn change_password(
     }
     let password_hash = password::hash(&state.hashing, body.new_password).await?;
     let mut tx = state.db.begin().await?;
-    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
-        .bind(&user.id)
-        .bind(&password_hash)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
+    store::set_password_hash(&mut *tx, &user.id, &password_hash).await?;
     let revoked = store::revoke_user_sessions(
         &mut *tx,
         &user.id,
@@ -902,11 +898,8 @@ pub async fn change_password(
     .await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("auth.password_changed")
-            .organization(&current.organization_id)
-            .actor(&user.id)
+        AuditEntry::by(&current, &client, "auth.password_changed")
             .target("user", &user.id)
-            .client(&client)
             .details(serde_json::json!({ "sessions_revoked": revoked })),
     )
     .await?;
@@ -953,11 +946,11 @@ async fn membership_views(
     Ok(store::memberships(state.db.pool(), &current.user_id)
         .await?
         .into_iter()
-        .map(|(organization, role, joined)| MembershipView {
-            active: organization.id == current.organization_id,
-            organization: OrganizationView::from(&organization),
-            role,
-            joined_at: rfc3339(joined),
+        .map(|membership| MembershipView {
+            active: membership.organization.id == current.organization_id,
+            organization: OrganizationView::from(&membership.organization),
+            role: membership.role,
+            joined_at: membership.joined_at,
         })
         .collect())
 }
@@ -993,11 +986,12 @@ pub async fn switch_organization(
     current: CurrentUser,
     Json(body): Json<SwitchOrganizationRequest>,
 ) -> Result<ApiSuccess<AccessTokenResponse>, ApiError> {
-    let target = body.organization_id.trim();
-    let role = store::role_in(state.db.pool(), &current.user_id, target)
+    let target = OrganizationId::parse(body.organization_id.trim())
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let role = store::role_in(state.db.pool(), &current.user_id, &target)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
-    let organization = store::organization_by_id(state.db.pool(), target)
+    let organization = store::organization_by_id(state.db.pool(), &target)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
     store::switch_session_organization(state.db.pool(), &current.session_id, &organization.id)
@@ -1032,9 +1026,9 @@ pub async fn list_sessions(
             .map(|s| SessionView {
                 current: s.family_id == current.session_id,
                 id: s.family_id,
-                started_at: rfc3339(s.started_at),
-                last_refreshed_at: rfc3339(s.last_used_at),
-                expires_at: rfc3339(s.expires_at),
+                started_at: s.started_at,
+                last_refreshed_at: s.last_used_at,
+                expires_at: s.expires_at,
                 ip: s.ip,
                 user_agent: s.user_agent,
             })
@@ -1054,7 +1048,7 @@ pub async fn revoke_all_sessions(
     client: ClientInfo,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
     let mut tx = state.db.begin().await?;
-    let families: Vec<String> = store::active_sessions(&mut *tx, &current.user_id)
+    let families: Vec<SessionId> = store::active_sessions(&mut *tx, &current.user_id)
         .await?
         .into_iter()
         .map(|s| s.family_id)
@@ -1062,11 +1056,8 @@ pub async fn revoke_all_sessions(
     store::revoke_user_sessions(&mut *tx, &current.user_id, None, "revoked_by_user").await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("auth.sessions_revoked")
-            .organization(&current.organization_id)
-            .actor(&current.user_id)
+        AuditEntry::by(&current, &client, "auth.sessions_revoked")
             .target("user", &current.user_id)
-            .client(&client)
             .details(serde_json::json!({ "sessions": families })),
     )
     .await?;
@@ -1092,17 +1083,14 @@ pub async fn revoke_session(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
+    let id = SessionId::parse(&id).ok_or_else(|| ApiError::not_found("session"))?;
     let mut tx = state.db.begin().await?;
     if !store::revoke_user_family(&mut *tx, &current.user_id, &id, "revoked_by_user").await? {
         return Err(ApiError::not_found("session"));
     }
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("auth.session_revoked")
-            .organization(&current.organization_id)
-            .actor(&current.user_id)
-            .target("session", &id)
-            .client(&client),
+        AuditEntry::by(&current, &client, "auth.session_revoked").target("session", &id),
     )
     .await?;
     tx.commit().await?;
