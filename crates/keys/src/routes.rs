@@ -13,7 +13,7 @@ use landlord_core::time::{parse_rfc3339, rfc3339, rfc3339_opt};
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::routes::required_name;
+use landlord_identity::validation::required_name;
 use landlord_metering::UsageRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

@@ -8,7 +8,7 @@ use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::routes::{normalize_email, required_name};
+use landlord_identity::validation::{normalize_email, required_name};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
 

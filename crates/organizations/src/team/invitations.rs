@@ -1,4 +1,4 @@
-//! The `/team` routes: invitations, members, roles, leaving, ownership.
+//! Invitations: sending, accepting, declining, listing and cancelling them.
 
 use std::time::Duration;
 
@@ -14,21 +14,16 @@ use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::routes::{
-    auth_response, normalize_email, optional_name, start_session, AuthResponse,
-};
+use landlord_identity::sessions::{auth_response, start_session, AuthResponse};
+use landlord_identity::validation::{normalize_email, optional_name};
 use landlord_identity::{password, store as identity_store, IdentityState, Role};
-use landlord_keys::departure::{revoke_keys_of, Departure, RevokedKey};
-use landlord_keys::KeysState;
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::store::{self, InvitationRow, InvitationStatus, MemberRow, NewInvitation};
+use crate::store::{self, InvitationRow, InvitationStatus, NewInvitation};
 
 const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
-
-// ---- shapes -----------------------------------------------------------------------
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InviteRequest {
@@ -56,17 +51,6 @@ pub struct DeclineInvitationRequest {
 }
 
 landlord_core::debug_redacted!(DeclineInvitationRequest {  } secret { token });
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ChangeRoleRequest {
-    pub role: Role,
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TransferOwnershipRequest {
-    /// The member (user id) who becomes an owner; you become an admin.
-    pub user_id: String,
-}
 
 landlord_core::text_enum!(
     /// Where an invitation stands as shown: its stored status, or
@@ -121,57 +105,6 @@ impl From<&InvitationRow> for InvitationView {
 }
 
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MemberView {
-    /// The member's user id (used in `/team/members/{id}`).
-    pub id: UserId,
-    pub email: String,
-    pub name: Option<String>,
-    pub role: Role,
-    pub joined_at: Timestamp,
-}
-
-impl From<&MemberRow> for MemberView {
-    fn from(row: &MemberRow) -> Self {
-        Self {
-            id: row.user_id.clone(),
-            email: row.email.clone(),
-            name: row.name.clone(),
-            role: row.role,
-            joined_at: row.joined_at,
-        }
-    }
-}
-
-/// A member who left or was removed, and the keys that went with them.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DepartedMember {
-    /// The former member's user id.
-    pub id: UserId,
-    pub email: String,
-    pub name: Option<String>,
-    pub role: Role,
-    pub joined_at: Timestamp,
-    /// The API keys this person had created in the organization, revoked
-    /// with the departure (transfer a key first to keep it:
-    /// `POST /keys/{id}/transfer`).
-    pub revoked_keys: Vec<RevokedKey>,
-}
-
-impl DepartedMember {
-    fn new(row: &MemberRow, revoked_keys: Vec<RevokedKey>) -> Self {
-        let member = MemberView::from(row);
-        Self {
-            id: member.id,
-            email: member.email,
-            name: member.name,
-            role: member.role,
-            joined_at: member.joined_at,
-            revoked_keys,
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
 pub struct AcceptedInvitation {
     pub organization: OrganizationView,
     pub role: Role,
@@ -187,16 +120,6 @@ pub struct InvitationFilter {
     pub status: Option<String>,
     pub limit: Option<u32>,
     pub cursor: Option<String>,
-}
-
-// ---- helpers ----------------------------------------------------------------------
-
-fn member_not_found() -> ApiError {
-    ApiError::not_found("member")
-}
-
-fn last_owner() -> ApiError {
-    ApiError::Conflict("an organization keeps at least one owner".into())
 }
 
 /// Why an invitation token cannot be used, if it cannot.
@@ -226,8 +149,6 @@ async fn find_invitation(
         None => Ok(invitation),
     }
 }
-
-// ---- invitations ------------------------------------------------------------------
 
 /// Invite someone to the organization by email (valid 7 days).
 ///
@@ -580,242 +501,4 @@ pub async fn cancel_invitation(
         .ok_or_else(|| ApiError::not_found("invitation"))?;
     tx.commit().await?;
     Ok(ApiSuccess::ok(InvitationView::from(&updated)))
-}
-
-// ---- members ----------------------------------------------------------------------
-
-/// The organization's members, in the order they joined.
-#[utoipa::path(
-    get, path = "/team/members", tag = "team",
-    security(("bearer" = [])),
-    params(PageQuery),
-    responses((status = 200, description = "Members; `meta.next_cursor` when more follow", body = Envelope<Vec<MemberView>>))
-)]
-pub async fn list_members(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::ViewTeam>,
-    Query(query): Query<PageQuery>,
-) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
-    let page = query.page()?;
-    let mut rows = store::members(
-        state.db.pool(),
-        &user.organization_id,
-        page.cursor.as_deref(),
-        page.fetch(),
-    )
-    .await?;
-    let meta = page.finish(&mut rows, |r| r.membership_id.to_string());
-    Ok(ApiSuccess::ok(rows.iter().map(MemberView::from).collect()).with_meta(meta))
-}
-
-/// Remove a member from the organization.
-///
-/// Only owners remove owners, and the last owner cannot be removed. To
-/// leave yourself, use `POST /team/leave`. The API keys the member created
-/// in the organization are revoked at once, in the same change, and listed
-/// in `revoked_keys`; transfer a key first (`POST /keys/{id}/transfer`) to
-/// keep it.
-#[utoipa::path(
-    delete, path = "/team/members/{id}", tag = "team",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "The member's user id")),
-    responses(
-        (status = 200, description = "Removed; their keys revoked", body = Envelope<DepartedMember>),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission remove_members (or change_roles to remove an owner)", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 409, description = "The last owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn remove_member(
-    State(state): State<KeysState>,
-    user: Authorized<needs::RemoveMembers>,
-    client: ClientInfo,
-    Path(id): Path<String>,
-) -> Result<ApiSuccess<DepartedMember>, ApiError> {
-    let id = UserId::parse(&id).ok_or_else(member_not_found)?;
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == Role::Owner {
-        permissions::require(&user, Permission::ChangeRoles)?;
-        if store::owner_count(&mut tx, org).await? <= 1 {
-            return Err(last_owner());
-        }
-    }
-    store::delete_membership(&mut tx, org, &id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        &id,
-        &user.user_id,
-        &client,
-        Departure::Removed,
-    )
-    .await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "team.member_removed")
-            .target("user", &id)
-            .details(serde_json::json!({
-                "email": member.email,
-                "role": member.role,
-                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
-            })),
-    )
-    .await?;
-    tx.commit().await?;
-    state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
-}
-
-/// Change a member's role (owners only). The last owner cannot be demoted.
-#[utoipa::path(
-    put, path = "/team/members/{id}/role", tag = "team",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "The member's user id")),
-    request_body = ChangeRoleRequest,
-    responses(
-        (status = 200, description = "Changed", body = Envelope<MemberView>),
-        (status = 403, description = "Missing permission change_roles", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 409, description = "Would leave no owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn change_role(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::ChangeRoles>,
-    client: ClientInfo,
-    Path(id): Path<String>,
-    Json(body): Json<ChangeRoleRequest>,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
-    let id = UserId::parse(&id).ok_or_else(member_not_found)?;
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == Role::Owner
-        && body.role != Role::Owner
-        && store::owner_count(&mut tx, org).await? <= 1
-    {
-        return Err(last_owner());
-    }
-    store::set_role(&mut tx, org, &id, body.role).await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "team.role_changed")
-            .target("user", &id)
-            .details(serde_json::json!({ "from": member.role, "to": body.role })),
-    )
-    .await?;
-    let updated = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
-}
-
-/// Leave the active organization. The last owner cannot leave.
-///
-/// The API keys you created in the organization are revoked at once, in the
-/// same change, and listed in `revoked_keys`; an owner or admin can transfer
-/// a key to themselves first to keep it.
-#[utoipa::path(
-    post, path = "/team/leave", tag = "team",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Left; the access token no longer works in this organization, your keys are revoked", body = Envelope<DepartedMember>),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 409, description = "The last owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn leave(
-    State(state): State<KeysState>,
-    user: CurrentUser,
-    client: ClientInfo,
-) -> Result<ApiSuccess<DepartedMember>, ApiError> {
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &user.user_id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == Role::Owner && store::owner_count(&mut tx, org).await? <= 1 {
-        return Err(ApiError::Conflict(
-            "the last owner cannot leave: transfer ownership first".into(),
-        ));
-    }
-    store::delete_membership(&mut tx, org, &user.user_id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        &user.user_id,
-        &user.user_id,
-        &client,
-        Departure::Left,
-    )
-    .await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "team.member_left")
-            .target("user", &user.user_id)
-            .details(serde_json::json!({
-                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
-            })),
-    )
-    .await?;
-    tx.commit().await?;
-    state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
-}
-
-/// Make another member an owner and become an admin yourself.
-#[utoipa::path(
-    post, path = "/team/transfer-ownership", tag = "team",
-    security(("bearer" = [])),
-    request_body = TransferOwnershipRequest,
-    responses(
-        (status = 200, description = "Transferred: the new owner", body = Envelope<MemberView>),
-        (status = 403, description = "Missing permission transfer_ownership", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 422, description = "Transferring to yourself", body = ErrorEnvelope),
-    )
-)]
-pub async fn transfer_ownership(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::TransferOwnership>,
-    client: ClientInfo,
-    Json(body): Json<TransferOwnershipRequest>,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
-    let org = &user.organization_id;
-    let target = body.user_id.trim();
-    if target == user.user_id.as_str() {
-        return Err(ApiError::invalid_field(
-            "user_id",
-            "is you: choose another member",
-        ));
-    }
-    let target = UserId::parse(target).ok_or_else(member_not_found)?;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    store::member(&mut *tx, org, &target)
-        .await?
-        .ok_or_else(member_not_found)?;
-    store::set_role(&mut tx, org, &target, Role::Owner).await?;
-    store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "team.ownership_transferred").target("user", &target),
-    )
-    .await?;
-    let updated = store::member(&mut *tx, org, &target)
-        .await?
-        .ok_or_else(member_not_found)?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
 }
