@@ -109,8 +109,6 @@ pub async fn list(
         before: page.cursor.as_deref(),
         limit: page.fetch(),
     };
-    let mut rows = store::entries(state.db.pool(), &user.organization_id, entry_filter).await?;
-    let meta = page.finish(&mut rows, |r| r.id.to_string());
-    let entries = rows.into_iter().map(AuditEntryView::from).collect();
-    Ok(ApiSuccess::ok(entries).with_meta(meta))
+    let rows = store::entries(state.db.pool(), &user.organization_id, entry_filter).await?;
+    Ok(page.respond(rows, |r| r.id.to_string(), AuditEntryView::from))
 }

@@ -108,8 +108,7 @@ pub async fn verify_email(
             .client(&client),
     )
     .await?;
-    tx.commit().await?;
-    state.jobs.notify_one();
+    landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     Ok(ApiSuccess::ok(UserView::from(&user)))
 }
 
@@ -139,8 +138,7 @@ pub async fn request_email_verification(
         if user.email_verified_at.is_none() {
             let mut tx = state.db.begin().await?;
             queue_verification_mail(&mut tx, &state, &user).await?;
-            tx.commit().await?;
-            state.jobs.notify_one();
+            landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
         }
     }
     Ok(ApiSuccess::accepted(MessageResponse {

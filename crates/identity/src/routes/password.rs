@@ -96,8 +96,7 @@ pub async fn request_password_reset(
                 .client(&client),
         )
         .await?;
-        tx.commit().await?;
-        state.jobs.notify_one();
+        landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     }
     Ok(ApiSuccess::accepted(MessageResponse {
         message: RESET_REQUESTED.into(),

@@ -105,8 +105,7 @@ pub async fn register(
             .client(&client),
     )
     .await?;
-    tx.commit().await?;
-    state.jobs.notify_one();
+    landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     let response = auth_response(
         &state,
         &user,

@@ -231,8 +231,7 @@ pub async fn invite(
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
-    tx.commit().await?;
-    state.jobs.notify_one();
+    landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     Ok(ApiSuccess::created(InvitationView::from(&invitation)))
 }
 
@@ -447,7 +446,7 @@ pub async fn list_invitations(
             })
         })
         .transpose()?;
-    let mut rows = store::invitations(
+    let rows = store::invitations(
         state.db.pool(),
         &user.organization_id,
         status,
@@ -455,8 +454,7 @@ pub async fn list_invitations(
         page.fetch(),
     )
     .await?;
-    let meta = page.finish(&mut rows, |r| r.id.to_string());
-    Ok(ApiSuccess::ok(rows.iter().map(InvitationView::from).collect()).with_meta(meta))
+    Ok(page.respond(rows, |r| r.id.to_string(), |r| InvitationView::from(&r)))
 }
 
 /// Cancel a pending invitation.

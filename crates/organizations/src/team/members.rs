@@ -65,15 +65,18 @@ pub async fn list_members(
     Query(query): Query<PageQuery>,
 ) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
     let page = query.page()?;
-    let mut rows = store::members(
+    let rows = store::members(
         state.db.pool(),
         &user.organization_id,
         page.cursor.as_deref(),
         page.fetch(),
     )
     .await?;
-    let meta = page.finish(&mut rows, |r| r.membership_id.to_string());
-    Ok(ApiSuccess::ok(rows.iter().map(MemberView::from).collect()).with_meta(meta))
+    Ok(page.respond(
+        rows,
+        |r| r.membership_id.to_string(),
+        |r| MemberView::from(&r),
+    ))
 }
 
 /// Remove a member from the organization.
