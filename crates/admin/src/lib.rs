@@ -38,7 +38,7 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
 /// Anyone else gets 403.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin {
-    pub user_id: String,
+    pub user_id: landlord_core::ids::UserId,
 }
 
 impl<S> FromRequestParts<S> for PlatformAdmin

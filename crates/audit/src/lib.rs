@@ -1,17 +1,27 @@
 //! The audit trail. Sensitive actions write an entry in the same
 //! transaction as the change they record.
 
-use landlord_core::db::now_millis;
+pub mod store;
+
 use landlord_core::http::client::ClientInfo;
+use landlord_core::ids::{ApiKeyId, OrganizationId, UserId};
 use serde_json::Value;
-use sqlx::{Any, Executor};
+
+pub use store::record;
+
+/// Who acts: a signed-in person in their active organization (identity's
+/// `CurrentUser` and `Authorized<P>` implement it).
+pub trait Actor {
+    fn organization_id(&self) -> &OrganizationId;
+    fn user_id(&self) -> &UserId;
+}
 
 /// One audited action.
 #[derive(Debug, Clone, Default)]
 pub struct AuditEntry {
-    pub organization_id: Option<String>,
-    pub actor_user_id: Option<String>,
-    pub actor_api_key_id: Option<String>,
+    pub organization_id: Option<OrganizationId>,
+    pub actor_user_id: Option<UserId>,
+    pub actor_api_key_id: Option<ApiKeyId>,
     /// Dotted name such as `auth.login_failed` or `team.member_removed`.
     pub action: String,
     pub target_type: Option<String>,
@@ -29,19 +39,46 @@ impl AuditEntry {
         }
     }
 
-    pub fn organization(mut self, id: impl Into<String>) -> Self {
-        self.organization_id = Some(id.into());
+    /// The common case: `actor` did `action` in their active organization,
+    /// from `client`.
+    pub fn by(actor: &impl Actor, client: &ClientInfo, action: impl Into<String>) -> Self {
+        Self::new(action)
+            .organization(actor.organization_id())
+            .actor(actor.user_id())
+            .client(client)
+    }
+
+    pub fn organization(mut self, id: &OrganizationId) -> Self {
+        self.organization_id = Some(id.clone());
         self
     }
 
-    pub fn actor(mut self, user_id: impl Into<String>) -> Self {
-        self.actor_user_id = Some(user_id.into());
+    pub fn actor(mut self, user_id: &UserId) -> Self {
+        self.actor_user_id = Some(user_id.clone());
         self
     }
 
-    pub fn target(mut self, kind: &str, id: impl Into<String>) -> Self {
+    /// The acting user, when there may be none (a declined invitation of
+    /// someone without an account).
+    pub fn maybe_actor(mut self, user_id: Option<&UserId>) -> Self {
+        self.actor_user_id = user_id.cloned();
+        self
+    }
+
+    pub fn maybe_organization(mut self, id: Option<&OrganizationId>) -> Self {
+        self.organization_id = id.cloned();
+        self
+    }
+
+    pub fn actor_key(mut self, key_id: &ApiKeyId) -> Self {
+        self.actor_api_key_id = Some(key_id.clone());
+        self
+    }
+
+    /// What the action was done to: its kind (`user`, `api_key`, …) and id.
+    pub fn target(mut self, kind: &str, id: impl AsRef<str>) -> Self {
         self.target_type = Some(kind.to_string());
-        self.target_id = Some(id.into());
+        self.target_id = Some(id.as_ref().to_string());
         self
     }
 
@@ -55,30 +92,4 @@ impl AuditEntry {
         self.details = Some(details);
         self
     }
-}
-
-/// Writes `entry` through `executor` (a transaction or the pool).
-pub async fn record<'c, E>(executor: E, entry: AuditEntry) -> Result<(), sqlx::Error>
-where
-    E: Executor<'c, Database = Any>,
-{
-    sqlx::query(
-        "INSERT INTO audit_log (id, organization_id, actor_user_id, actor_api_key_id, action, \
-         target_type, target_id, ip, user_agent, details, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(entry.organization_id)
-    .bind(entry.actor_user_id)
-    .bind(entry.actor_api_key_id)
-    .bind(entry.action)
-    .bind(entry.target_type)
-    .bind(entry.target_id)
-    .bind(entry.ip)
-    .bind(entry.user_agent)
-    .bind(entry.details.map(|d| d.to_string()))
-    .bind(now_millis())
-    .execute(executor)
-    .await?;
-    Ok(())
 }

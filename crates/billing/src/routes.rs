@@ -141,10 +141,10 @@ pub struct ScheduledChangeView {
 }
 
 impl ScheduledChangeView {
-    pub fn new(plan: String, at: i64) -> Self {
+    pub fn new(plan: String, at: landlord_core::Timestamp) -> Self {
         Self {
             plan,
-            effective_at: rfc3339(at),
+            effective_at: at.rfc3339(),
         }
     }
 }
@@ -194,7 +194,7 @@ pub async fn calculate(
         .ok_or_else(|| ApiError::not_found("organization"))?;
     let stretches = store::plan_stretches(
         &mut conn,
-        &organization.id,
+        organization.id.as_str(),
         &organization.plan,
         period.start_ms(),
         period.end_ms(),
@@ -203,7 +203,7 @@ pub async fn calculate(
     let priced = price_period(
         period.start_ms(),
         period.end_ms(),
-        organization.created_at,
+        organization.created_at.millis(),
         &stretches,
         &state.config.plans,
     )
@@ -316,10 +316,10 @@ pub async fn upgrade(
         );
         store::change_plan(
             &mut tx,
-            &organization.id,
+            organization.id.as_str(),
             &organization.plan,
             target,
-            Some(&user.user_id),
+            Some(user.user_id.as_str()),
             amount,
             &new_plan.currency,
             now,
@@ -329,10 +329,10 @@ pub async fn upgrade(
     } else {
         store::schedule_plan(
             &mut tx,
-            &organization.id,
+            organization.id.as_str(),
             target,
             period.end_ms(),
-            &user.user_id,
+            user.user_id.as_str(),
         )
         .await?;
         (0, period.end_ms())
@@ -396,12 +396,9 @@ pub async fn cancel_scheduled_change(
         .ok_or_else(|| ApiError::not_found("scheduled plan change"))?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("billing.plan_change_cancelled")
-            .organization(&user.organization_id)
-            .actor(&user.user_id)
+        AuditEntry::by(&user, &client, "billing.plan_change_cancelled")
             .target("organization", &user.organization_id)
-            .client(&client)
-            .details(serde_json::json!({ "plan": plan, "effective_at": rfc3339(at) })),
+            .details(serde_json::json!({ "plan": plan, "effective_at": at })),
     )
     .await?;
     tx.commit().await?;

@@ -137,8 +137,8 @@ pub async fn schedule_plan(
 /// Drops the scheduled change; returns it (plan, time) if there was one.
 pub async fn cancel_scheduled(
     conn: &mut AnyConnection,
-    organization_id: &str,
-) -> Result<Option<(String, i64)>, sqlx::Error> {
+    organization_id: &landlord_core::ids::OrganizationId,
+) -> Result<Option<(String, landlord_core::Timestamp)>, sqlx::Error> {
     let scheduled =
         landlord_identity::store::scheduled_plan_change(&mut *conn, organization_id).await?;
     let Some((plan, at)) = scheduled else {
@@ -217,7 +217,9 @@ pub async fn apply_scheduled_changes(db: &Db, config: &Config, until: i64) -> an
         .execute(&mut *tx)
         .await?;
         let mut entry = AuditEntry::new("billing.scheduled_plan_applied")
-            .organization(&change.id)
+            .organization(&landlord_core::ids::OrganizationId::from_trusted(
+                change.id.clone(),
+            ))
             .target("organization", &change.id)
             .details(serde_json::json!({
                 "from": change.plan,
@@ -225,7 +227,7 @@ pub async fn apply_scheduled_changes(db: &Db, config: &Config, until: i64) -> an
                 "effective_at": landlord_core::time::rfc3339(change.scheduled_plan_at),
             }));
         if let Some(by) = &change.scheduled_by {
-            entry = entry.actor(by);
+            entry = entry.actor(&landlord_core::ids::UserId::from_trusted(by.clone()));
         }
         landlord_audit::record(&mut *tx, entry).await?;
         tx.commit().await?;

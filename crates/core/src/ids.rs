@@ -139,6 +139,18 @@ entity_id!(
     /// A recorded plan change.
     PlanChangeId
 );
+entity_id!(
+    /// A person's membership of an organization (the cursor of the members list).
+    MembershipId
+);
+entity_id!(
+    /// One refresh token of a session (its family).
+    RefreshTokenId
+);
+entity_id!(
+    /// A one-time token sent by mail (email verification, password reset).
+    OneTimeTokenId
+);
 
 #[cfg(test)]
 mod tests {

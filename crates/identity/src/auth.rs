@@ -7,6 +7,7 @@
 use axum::extract::{FromRef, FromRequestParts, OptionalFromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
+use landlord_core::ids::{OrganizationId, SessionId, UserId};
 use landlord_core::ApiError;
 
 use crate::model::Role;
@@ -15,11 +16,20 @@ use crate::{store, IdentityState};
 /// The signed-in user, the active organization and their role in it.
 #[derive(Debug, Clone)]
 pub struct CurrentUser {
-    pub user_id: String,
-    pub organization_id: String,
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
     pub role: Role,
     /// The session (refresh-token family) of the access token.
-    pub session_id: String,
+    pub session_id: SessionId,
+}
+
+impl landlord_audit::Actor for CurrentUser {
+    fn organization_id(&self) -> &OrganizationId {
+        &self.organization_id
+    }
+    fn user_id(&self) -> &UserId {
+        &self.user_id
+    }
 }
 
 /// The bearer token of a request, if any.

@@ -2,6 +2,7 @@
 //! organization and the session they belong to.
 
 use jsonwebtoken::{decode, encode, Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use landlord_core::ids::{OrganizationId, SessionId, UserId};
 use serde::{Deserialize, Serialize};
 
 const ISSUER: &str = "landlord";
@@ -10,11 +11,11 @@ const ISSUER: &str = "landlord";
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct AccessClaims {
     /// User id.
-    pub sub: String,
+    pub sub: UserId,
     /// Active organization id.
-    pub org: String,
+    pub org: OrganizationId,
     /// Session (refresh-token family) id; revoking it ends the token early.
-    pub sid: String,
+    pub sid: SessionId,
     pub iat: i64,
     pub exp: i64,
     pub iss: String,
@@ -44,15 +45,15 @@ impl TokenKeys {
 
     pub fn issue(
         &self,
-        user_id: &str,
-        organization_id: &str,
-        session_id: &str,
+        user_id: &UserId,
+        organization_id: &OrganizationId,
+        session_id: &SessionId,
     ) -> Result<String, jsonwebtoken::errors::Error> {
         let now = chrono::Utc::now().timestamp();
         let claims = AccessClaims {
-            sub: user_id.to_string(),
-            org: organization_id.to_string(),
-            sid: session_id.to_string(),
+            sub: user_id.clone(),
+            org: organization_id.clone(),
+            sid: session_id.clone(),
             iat: now,
             exp: now + self.ttl_secs as i64,
             iss: ISSUER.to_string(),
@@ -75,7 +76,13 @@ mod tests {
     #[test]
     fn tokens_round_trip_and_foreign_ones_fail() {
         let keys = TokenKeys::new(&"k".repeat(32), 60);
-        let token = keys.issue("u1", "o1", "s1").unwrap();
+        let token = keys
+            .issue(
+                &UserId::from_trusted("u1"),
+                &OrganizationId::from_trusted("o1"),
+                &SessionId::from_trusted("s1"),
+            )
+            .unwrap();
         let claims = keys.verify(&token).unwrap();
         assert_eq!(
             (
@@ -94,9 +101,9 @@ mod tests {
     fn expired_tokens_fail() {
         let keys = TokenKeys::new(&"k".repeat(32), 0);
         let mut claims = AccessClaims {
-            sub: "u".into(),
-            org: "o".into(),
-            sid: "s".into(),
+            sub: UserId::from_trusted("u"),
+            org: OrganizationId::from_trusted("o"),
+            sid: SessionId::from_trusted("s"),
             iat: 0,
             exp: chrono::Utc::now().timestamp() - 60,
             iss: ISSUER.into(),

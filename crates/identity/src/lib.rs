@@ -9,8 +9,10 @@ pub mod model;
 pub mod password;
 pub mod permissions;
 pub mod routes;
+pub mod sessions;
 pub mod store;
 pub mod throttle;
+pub mod validation;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,6 +66,11 @@ impl IdentityState {
             jobs,
             payload_cipher,
         }
+    }
+
+    /// A link of the web app carrying a mailed token.
+    pub(crate) fn link(&self, page: &str, token: &str) -> String {
+        format!("{}/{page}?token={token}", self.config.app_url())
     }
 
     /// Takes one of the account's `password_rate_limit_per_account_per_minute`

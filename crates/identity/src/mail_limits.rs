@@ -77,7 +77,10 @@ pub async fn per_recipient(
 }
 
 /// Takes one invitation from the organization's hourly budget.
-pub async fn invitations_of(state: &IdentityState, organization_id: &str) -> Result<(), ApiError> {
+pub async fn invitations_of(
+    state: &IdentityState,
+    organization_id: &landlord_core::ids::OrganizationId,
+) -> Result<(), ApiError> {
     let limit = state.config.invitations_per_organization_per_hour;
     let key = format!("mail:invitation:org:{organization_id}");
     let decision = state.limiter.check_over(&key, limit, HOUR).await;

@@ -1,68 +1,49 @@
 //! Identity's domain types and the shapes the API shows.
 
-use landlord_core::time::rfc3339;
-use serde::{Deserialize, Serialize};
+use landlord_core::ids::{OrganizationId, UserId};
+use landlord_core::Timestamp;
+use serde::Serialize;
 use utoipa::ToSchema;
 
-/// A member's role in an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
-#[serde(rename_all = "lowercase")]
-pub enum Role {
-    Owner,
-    Admin,
-    Member,
-}
-
-impl Role {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Role::Owner => "owner",
-            Role::Admin => "admin",
-            Role::Member => "member",
-        }
+landlord_core::text_enum!(
+    /// A member's role in an organization.
+    pub enum Role {
+        Owner = "owner",
+        Admin = "admin",
+        Member = "member",
     }
-
-    pub fn parse(text: &str) -> Option<Role> {
-        match text {
-            "owner" => Some(Role::Owner),
-            "admin" => Some(Role::Admin),
-            "member" => Some(Role::Member),
-            _ => None,
-        }
-    }
-}
+);
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct UserRow {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: Option<String>,
     /// Argon2id hash; `Debug` prints `[redacted]`.
     #[sqlx(try_from = "String")]
     pub password_hash: landlord_core::Secret<String>,
-    pub email_verified_at: Option<i64>,
-    pub platform_admin_at: Option<i64>,
-    pub created_at: i64,
+    pub email_verified_at: Option<Timestamp>,
+    pub platform_admin_at: Option<Timestamp>,
+    pub created_at: Timestamp,
 }
 
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct OrganizationRow {
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     pub billing_email: Option<String>,
     pub plan: String,
-    pub created_at: i64,
+    pub created_at: Timestamp,
 }
 
 /// A person with an account.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct UserView {
-    pub id: String,
+    pub id: UserId,
     pub email: String,
     pub name: Option<String>,
     pub email_verified: bool,
-    /// RFC 3339, UTC.
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl From<&UserRow> for UserView {
@@ -72,7 +53,7 @@ impl From<&UserRow> for UserView {
             email: row.email.clone(),
             name: row.name.clone(),
             email_verified: row.email_verified_at.is_some(),
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at,
         }
     }
 }
@@ -80,12 +61,12 @@ impl From<&UserRow> for UserView {
 /// A tenant: the organization a customer's team works in.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct OrganizationView {
-    pub id: String,
+    pub id: OrganizationId,
     pub name: String,
     /// The plan's name in the catalog, e.g. `free`.
     pub plan: String,
     pub billing_email: Option<String>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
 impl From<&OrganizationRow> for OrganizationView {
@@ -95,7 +76,7 @@ impl From<&OrganizationRow> for OrganizationView {
             name: row.name.clone(),
             plan: row.plan.clone(),
             billing_email: row.billing_email.clone(),
-            created_at: rfc3339(row.created_at),
+            created_at: row.created_at,
         }
     }
 }
@@ -108,7 +89,7 @@ mod secret_tests {
     #[test]
     fn secrets_do_not_print_through_debug() {
         let user = UserRow {
-            id: "u1".into(),
+            id: UserId::generate(),
             email: "ada@example.com".into(),
             name: None,
             password_hash: "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA"
@@ -116,7 +97,7 @@ mod secret_tests {
                 .into(),
             email_verified_at: None,
             platform_admin_at: None,
-            created_at: 0,
+            created_at: Timestamp::from_millis(0),
         };
         let printed = format!("{user:?}");
         assert!(!printed.contains("argon2id"), "{printed}");

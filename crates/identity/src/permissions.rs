@@ -180,6 +180,15 @@ impl<P> std::ops::Deref for Authorized<P> {
     }
 }
 
+impl<P> landlord_audit::Actor for Authorized<P> {
+    fn organization_id(&self) -> &landlord_core::ids::OrganizationId {
+        &self.user.organization_id
+    }
+    fn user_id(&self) -> &landlord_core::ids::UserId {
+        &self.user.user_id
+    }
+}
+
 impl<S, P> FromRequestParts<S> for Authorized<P>
 where
     S: Send + Sync,

@@ -1,18 +1,23 @@
 //! Identity's storage: the queries, written once for both databases.
+//!
+//! Identity owns `users`, `organizations` (their creation and reading),
+//! `memberships` (creation and reading), `refresh_sessions` and
+//! `one_time_tokens`. Other features reach them through these functions.
 
 use landlord_core::crypto::sha256_hex;
-use landlord_core::db::now_millis;
+use landlord_core::ids::{
+    MembershipId, OneTimeTokenId, OrganizationId, RefreshTokenId, SessionId, UserId,
+};
+use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 
 use crate::model::{OrganizationRow, Role, UserRow};
 
-pub fn new_id() -> String {
-    uuid::Uuid::now_v7().to_string()
-}
-
 const USER_COLUMNS: &str =
     "id, email, name, password_hash, email_verified_at, platform_admin_at, created_at";
 const ORG_COLUMNS: &str = "id, name, billing_email, plan, created_at";
+
+// ---- users ----------------------------------------------------------------------
 
 pub async fn user_by_email<'c, E: Executor<'c, Database = Any>>(
     executor: E,
@@ -28,7 +33,7 @@ pub async fn user_by_email<'c, E: Executor<'c, Database = Any>>(
 
 pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &UserId,
 ) -> Result<Option<UserRow>, sqlx::Error> {
     sqlx::query_as(&format!("SELECT {USER_COLUMNS} FROM users WHERE id = $1"))
         .bind(id)
@@ -36,9 +41,62 @@ pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(
         .await
 }
 
+pub async fn insert_user(
+    conn: &mut AnyConnection,
+    email: &str,
+    name: Option<&str>,
+    password_hash: &str,
+) -> Result<UserId, sqlx::Error> {
+    let id = UserId::generate();
+    sqlx::query(
+        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $5)",
+    )
+    .bind(&id)
+    .bind(email)
+    .bind(name)
+    .bind(password_hash)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(id)
+}
+
+pub async fn set_password_hash<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    user_id: &UserId,
+    password_hash: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET password_hash = $2, updated_at = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(password_hash)
+        .bind(Timestamp::now())
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// Marks the user's email verified (now), unless it already was.
+pub async fn mark_email_verified<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    user_id: &UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE users SET email_verified_at = $2, updated_at = $2 \
+         WHERE id = $1 AND email_verified_at IS NULL",
+    )
+    .bind(user_id)
+    .bind(Timestamp::now())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+// ---- organizations ----------------------------------------------------------------
+
 pub async fn organization_by_id<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    id: &str,
+    id: &OrganizationId,
 ) -> Result<Option<OrganizationRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {ORG_COLUMNS} FROM organizations WHERE id = $1"
@@ -49,12 +107,12 @@ pub async fn organization_by_id<'c, E: Executor<'c, Database = Any>>(
 }
 
 /// The organization's scheduled plan change, if any: the plan it moves to
-/// and when (Unix ms; the end of the period it was asked in).
+/// and when (the end of the period it was asked in).
 pub async fn scheduled_plan_change<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    organization_id: &str,
-) -> Result<Option<(String, i64)>, sqlx::Error> {
-    let row: Option<(Option<String>, Option<i64>)> =
+    organization_id: &OrganizationId,
+) -> Result<Option<(String, Timestamp)>, sqlx::Error> {
+    let row: Option<(Option<String>, Option<Timestamp>)> =
         sqlx::query_as("SELECT scheduled_plan, scheduled_plan_at FROM organizations WHERE id = $1")
             .bind(organization_id)
             .fetch_optional(executor)
@@ -62,36 +120,13 @@ pub async fn scheduled_plan_change<'c, E: Executor<'c, Database = Any>>(
     Ok(row.and_then(|(plan, at)| plan.zip(at)))
 }
 
-pub async fn insert_user(
-    conn: &mut AnyConnection,
-    email: &str,
-    name: Option<&str>,
-    password_hash: &str,
-) -> Result<String, sqlx::Error> {
-    let id = new_id();
-    let now = now_millis();
-    sqlx::query(
-        "INSERT INTO users (id, email, name, password_hash, created_at, updated_at) \
-         VALUES ($1, $2, $3, $4, $5, $5)",
-    )
-    .bind(&id)
-    .bind(email)
-    .bind(name)
-    .bind(password_hash)
-    .bind(now)
-    .execute(conn)
-    .await?;
-    Ok(id)
-}
-
 pub async fn insert_organization(
     conn: &mut AnyConnection,
     name: &str,
     billing_email: &str,
     plan: &str,
-) -> Result<String, sqlx::Error> {
-    let id = new_id();
-    let now = now_millis();
+) -> Result<OrganizationId, sqlx::Error> {
+    let id = OrganizationId::generate();
     sqlx::query(
         "INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5)",
@@ -100,28 +135,29 @@ pub async fn insert_organization(
     .bind(name)
     .bind(billing_email)
     .bind(plan)
-    .bind(now)
+    .bind(Timestamp::now())
     .execute(conn)
     .await?;
     Ok(id)
 }
 
+// ---- memberships ------------------------------------------------------------------
+
 pub async fn insert_membership(
     conn: &mut AnyConnection,
-    organization_id: &str,
-    user_id: &str,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
     role: Role,
 ) -> Result<(), sqlx::Error> {
-    let now = now_millis();
     sqlx::query(
         "INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, $5, $5)",
     )
-    .bind(new_id())
+    .bind(MembershipId::generate())
     .bind(organization_id)
     .bind(user_id)
-    .bind(role.as_str())
-    .bind(now)
+    .bind(role)
+    .bind(Timestamp::now())
     .execute(conn)
     .await?;
     Ok(())
@@ -130,35 +166,40 @@ pub async fn insert_membership(
 /// The user's role in an organization, if a member.
 pub async fn role_in<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    user_id: &str,
-    organization_id: &str,
+    user_id: &UserId,
+    organization_id: &OrganizationId,
 ) -> Result<Option<Role>, sqlx::Error> {
-    let role: Option<(String,)> =
+    let role: Option<(Role,)> =
         sqlx::query_as("SELECT role FROM memberships WHERE user_id = $1 AND organization_id = $2")
             .bind(user_id)
             .bind(organization_id)
             .fetch_optional(executor)
             .await?;
-    Ok(role.and_then(|(r,)| Role::parse(&r)))
+    Ok(role.map(|(role,)| role))
+}
+
+/// One organization a user belongs to.
+#[derive(Debug, Clone)]
+pub struct Membership {
+    pub organization: OrganizationRow,
+    pub role: Role,
+    pub joined_at: Timestamp,
 }
 
 #[derive(sqlx::FromRow)]
 struct MembershipRow {
-    id: String,
-    name: String,
-    billing_email: Option<String>,
-    plan: String,
-    created_at: i64,
-    role: String,
-    joined_at: i64,
+    #[sqlx(flatten)]
+    organization: OrganizationRow,
+    role: Role,
+    joined_at: Timestamp,
 }
 
 /// Every organization the user belongs to, oldest membership first, with
 /// the role and the time the user joined.
 pub async fn memberships<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    user_id: &str,
-) -> Result<Vec<(OrganizationRow, Role, i64)>, sqlx::Error> {
+    user_id: &UserId,
+) -> Result<Vec<Membership>, sqlx::Error> {
     let rows: Vec<MembershipRow> = sqlx::query_as(
         "SELECT o.id, o.name, o.billing_email, o.plan, o.created_at, m.role, \
                 m.created_at AS joined_at \
@@ -170,58 +211,58 @@ pub async fn memberships<'c, E: Executor<'c, Database = Any>>(
     .await?;
     Ok(rows
         .into_iter()
-        .filter_map(|row| {
-            let role = Role::parse(&row.role)?;
-            let organization = OrganizationRow {
-                id: row.id,
-                name: row.name,
-                billing_email: row.billing_email,
-                plan: row.plan,
-                created_at: row.created_at,
-            };
-            Some((organization, role, row.joined_at))
+        .map(|row| Membership {
+            organization: row.organization,
+            role: row.role,
+            joined_at: row.joined_at,
         })
         .collect())
 }
 
 // ---- refresh sessions -------------------------------------------------------
 
+/// One refresh token of a session family.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionRow {
-    pub id: String,
-    pub family_id: String,
-    pub user_id: String,
-    pub organization_id: String,
-    pub expires_at: i64,
-    pub used_at: Option<i64>,
-    pub revoked_at: Option<i64>,
+    pub id: RefreshTokenId,
+    pub family_id: SessionId,
+    pub user_id: UserId,
+    pub organization_id: OrganizationId,
+    pub expires_at: Timestamp,
+    pub used_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
 }
 
-/// Stores a refresh token (by hash) in `family_id`.
-#[allow(clippy::too_many_arguments)]
+/// A refresh token to store, in the session family `family_id`.
+#[derive(Debug, Clone, Copy)]
+pub struct NewRefreshToken<'a> {
+    pub family_id: &'a SessionId,
+    pub user_id: &'a UserId,
+    pub organization_id: &'a OrganizationId,
+    pub refresh_token: &'a str,
+    pub expires_at: Timestamp,
+    pub ip: Option<&'a str>,
+    pub user_agent: Option<&'a str>,
+}
+
+/// Stores a refresh token (by hash).
 pub async fn insert_session(
     conn: &mut AnyConnection,
-    family_id: &str,
-    user_id: &str,
-    organization_id: &str,
-    refresh_token: &str,
-    expires_at: i64,
-    ip: Option<&str>,
-    user_agent: Option<&str>,
+    token: NewRefreshToken<'_>,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "INSERT INTO refresh_sessions (id, family_id, user_id, organization_id, token_hash, \
          user_agent, ip, created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
     )
-    .bind(new_id())
-    .bind(family_id)
-    .bind(user_id)
-    .bind(organization_id)
-    .bind(sha256_hex(refresh_token))
-    .bind(user_agent)
-    .bind(ip)
-    .bind(now_millis())
-    .bind(expires_at)
+    .bind(RefreshTokenId::generate())
+    .bind(token.family_id)
+    .bind(token.user_id)
+    .bind(token.organization_id)
+    .bind(sha256_hex(token.refresh_token))
+    .bind(token.user_agent)
+    .bind(token.ip)
+    .bind(Timestamp::now())
+    .bind(token.expires_at)
     .execute(conn)
     .await?;
     Ok(())
@@ -241,12 +282,15 @@ pub async fn session_by_token(
 }
 
 /// Marks a refresh token used; false when someone else used it first.
-pub async fn mark_session_used(conn: &mut AnyConnection, id: &str) -> Result<bool, sqlx::Error> {
+pub async fn mark_session_used(
+    conn: &mut AnyConnection,
+    id: &RefreshTokenId,
+) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
         "UPDATE refresh_sessions SET used_at = $2 WHERE id = $1 AND used_at IS NULL AND revoked_at IS NULL",
     )
     .bind(id)
-    .bind(now_millis())
+    .bind(Timestamp::now())
     .execute(conn)
     .await?;
     Ok(result.rows_affected() == 1)
@@ -255,7 +299,7 @@ pub async fn mark_session_used(conn: &mut AnyConnection, id: &str) -> Result<boo
 /// Revokes every token of a family; returns how many were still active.
 pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    family_id: &str,
+    family_id: &SessionId,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
@@ -263,7 +307,7 @@ pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
          WHERE family_id = $1 AND revoked_at IS NULL",
     )
     .bind(family_id)
-    .bind(now_millis())
+    .bind(Timestamp::now())
     .bind(reason)
     .execute(executor)
     .await?;
@@ -274,8 +318,8 @@ pub async fn revoke_family<'c, E: Executor<'c, Database = Any>>(
 /// active token was revoked.
 pub async fn revoke_user_family<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    user_id: &str,
-    family_id: &str,
+    user_id: &UserId,
+    family_id: &SessionId,
     reason: &str,
 ) -> Result<bool, sqlx::Error> {
     let result = sqlx::query(
@@ -284,7 +328,7 @@ pub async fn revoke_user_family<'c, E: Executor<'c, Database = Any>>(
     )
     .bind(user_id)
     .bind(family_id)
-    .bind(now_millis())
+    .bind(Timestamp::now())
     .bind(reason)
     .execute(executor)
     .await?;
@@ -294,8 +338,8 @@ pub async fn revoke_user_family<'c, E: Executor<'c, Database = Any>>(
 /// Revokes every session of a user, except `keep` when given.
 pub async fn revoke_user_sessions<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    user_id: &str,
-    keep: Option<&str>,
+    user_id: &UserId,
+    keep: Option<&SessionId>,
     reason: &str,
 ) -> Result<u64, sqlx::Error> {
     let result = sqlx::query(
@@ -303,9 +347,9 @@ pub async fn revoke_user_sessions<'c, E: Executor<'c, Database = Any>>(
          WHERE user_id = $1 AND revoked_at IS NULL AND family_id <> $4",
     )
     .bind(user_id)
-    .bind(now_millis())
+    .bind(Timestamp::now())
     .bind(reason)
-    .bind(keep.unwrap_or(""))
+    .bind(keep.map_or("", SessionId::as_str))
     .execute(executor)
     .await?;
     Ok(result.rows_affected())
@@ -314,7 +358,7 @@ pub async fn revoke_user_sessions<'c, E: Executor<'c, Database = Any>>(
 /// Whether a session family still has an unrevoked token.
 pub async fn family_active<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    family_id: &str,
+    family_id: &SessionId,
 ) -> Result<bool, sqlx::Error> {
     let row: Option<(String,)> = sqlx::query_as(
         "SELECT id FROM refresh_sessions WHERE family_id = $1 AND revoked_at IS NULL LIMIT 1",
@@ -328,17 +372,17 @@ pub async fn family_active<'c, E: Executor<'c, Database = Any>>(
 /// One row per active session family of a user: its first and last tokens.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionSummary {
-    pub family_id: String,
-    pub started_at: i64,
-    pub last_used_at: i64,
-    pub expires_at: i64,
+    pub family_id: SessionId,
+    pub started_at: Timestamp,
+    pub last_used_at: Timestamp,
+    pub expires_at: Timestamp,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
 }
 
 pub async fn active_sessions<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    user_id: &str,
+    user_id: &UserId,
 ) -> Result<Vec<SessionSummary>, sqlx::Error> {
     sqlx::query_as(
         "SELECT family_id, MIN(created_at) AS started_at, MAX(created_at) AS last_used_at, \
@@ -348,7 +392,7 @@ pub async fn active_sessions<'c, E: Executor<'c, Database = Any>>(
          GROUP BY family_id ORDER BY MAX(created_at) DESC",
     )
     .bind(user_id)
-    .bind(now_millis())
+    .bind(Timestamp::now())
     .fetch_all(executor)
     .await
 }
@@ -356,8 +400,8 @@ pub async fn active_sessions<'c, E: Executor<'c, Database = Any>>(
 /// Moves a session to another active organization.
 pub async fn switch_session_organization<'c, E: Executor<'c, Database = Any>>(
     executor: E,
-    family_id: &str,
-    organization_id: &str,
+    family_id: &SessionId,
+    organization_id: &OrganizationId,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
         "UPDATE refresh_sessions SET organization_id = $2 WHERE family_id = $1 AND revoked_at IS NULL",
@@ -371,36 +415,29 @@ pub async fn switch_session_organization<'c, E: Executor<'c, Database = Any>>(
 
 // ---- one-time tokens ----------------------------------------------------------
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Purpose {
-    EmailVerification,
-    PasswordReset,
-}
-
-impl Purpose {
-    fn as_str(self) -> &'static str {
-        match self {
-            Purpose::EmailVerification => "email_verification",
-            Purpose::PasswordReset => "password_reset",
-        }
+landlord_core::text_enum!(
+    /// What a one-time token is for.
+    pub enum Purpose {
+        EmailVerification = "email_verification",
+        PasswordReset = "password_reset",
     }
-}
+);
 
 /// Stores a new one-time token (by hash), retiring the user's earlier
 /// unused ones of the same purpose.
 pub async fn insert_one_time_token(
     conn: &mut AnyConnection,
-    user_id: &str,
+    user_id: &UserId,
     purpose: Purpose,
     token: &str,
-    expires_at: i64,
+    expires_at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    let now = now_millis();
+    let now = Timestamp::now();
     sqlx::query(
         "UPDATE one_time_tokens SET used_at = $3 WHERE user_id = $1 AND purpose = $2 AND used_at IS NULL",
     )
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .bind(now)
     .execute(&mut *conn)
     .await?;
@@ -408,9 +445,9 @@ pub async fn insert_one_time_token(
         "INSERT INTO one_time_tokens (id, user_id, purpose, token_hash, created_at, expires_at) \
          VALUES ($1, $2, $3, $4, $5, $6)",
     )
-    .bind(new_id())
+    .bind(OneTimeTokenId::generate())
     .bind(user_id)
-    .bind(purpose.as_str())
+    .bind(purpose)
     .bind(sha256_hex(token))
     .bind(now)
     .bind(expires_at)
@@ -427,64 +464,78 @@ pub enum TokenProblem {
     Expired,
 }
 
-/// Consumes a one-time token: returns its user, or why it cannot be used.
-/// Whose the token is, if it could be used now; changes nothing (cheap
-/// check before expensive work; [`consume_one_time_token`] decides).
-pub async fn peek_one_time_token<'e, E>(
+#[derive(sqlx::FromRow)]
+struct OneTimeTokenRow {
+    id: OneTimeTokenId,
+    user_id: UserId,
+    expires_at: Timestamp,
+    used_at: Option<Timestamp>,
+}
+
+impl OneTimeTokenRow {
+    fn problem(&self, now: Timestamp) -> Option<TokenProblem> {
+        if self.used_at.is_some() {
+            Some(TokenProblem::Used)
+        } else if self.expires_at <= now {
+            Some(TokenProblem::Expired)
+        } else {
+            None
+        }
+    }
+}
+
+async fn one_time_token<'e, E: Executor<'e, Database = Any>>(
     executor: E,
     purpose: Purpose,
     token: &str,
-) -> Result<Result<String, TokenProblem>, sqlx::Error>
-where
-    E: sqlx::Executor<'e, Database = sqlx::Any>,
-{
-    let row: Option<(String, i64, Option<i64>)> = sqlx::query_as(
-        "SELECT user_id, expires_at, used_at FROM one_time_tokens \
-         WHERE token_hash = $1 AND purpose = $2",
-    )
-    .bind(sha256_hex(token))
-    .bind(purpose.as_str())
-    .fetch_optional(executor)
-    .await?;
-    Ok(match row {
-        None => Err(TokenProblem::Unknown),
-        Some((_, _, Some(_))) => Err(TokenProblem::Used),
-        Some((_, expires_at, None)) if expires_at <= now_millis() => Err(TokenProblem::Expired),
-        Some((user_id, _, None)) => Ok(user_id),
-    })
-}
-
-pub async fn consume_one_time_token(
-    conn: &mut AnyConnection,
-    purpose: Purpose,
-    token: &str,
-) -> Result<Result<String, TokenProblem>, sqlx::Error> {
-    let row: Option<(String, String, i64, Option<i64>)> = sqlx::query_as(
+) -> Result<Option<OneTimeTokenRow>, sqlx::Error> {
+    sqlx::query_as(
         "SELECT id, user_id, expires_at, used_at FROM one_time_tokens \
          WHERE token_hash = $1 AND purpose = $2",
     )
     .bind(sha256_hex(token))
-    .bind(purpose.as_str())
-    .fetch_optional(&mut *conn)
-    .await?;
-    let Some((id, user_id, expires_at, used_at)) = row else {
+    .bind(purpose)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Whose the token is, if it could be used now; changes nothing (cheap
+/// check before expensive work; [`consume_one_time_token`] decides).
+pub async fn peek_one_time_token<'e, E: Executor<'e, Database = Any>>(
+    executor: E,
+    purpose: Purpose,
+    token: &str,
+) -> Result<Result<UserId, TokenProblem>, sqlx::Error> {
+    let Some(row) = one_time_token(executor, purpose, token).await? else {
         return Ok(Err(TokenProblem::Unknown));
     };
-    if used_at.is_some() {
-        return Ok(Err(TokenProblem::Used));
-    }
-    let now = now_millis();
-    if expires_at <= now {
-        return Ok(Err(TokenProblem::Expired));
+    Ok(match row.problem(Timestamp::now()) {
+        Some(problem) => Err(problem),
+        None => Ok(row.user_id),
+    })
+}
+
+/// Consumes a one-time token: returns its user, or why it cannot be used.
+pub async fn consume_one_time_token(
+    conn: &mut AnyConnection,
+    purpose: Purpose,
+    token: &str,
+) -> Result<Result<UserId, TokenProblem>, sqlx::Error> {
+    let Some(row) = one_time_token(&mut *conn, purpose, token).await? else {
+        return Ok(Err(TokenProblem::Unknown));
+    };
+    let now = Timestamp::now();
+    if let Some(problem) = row.problem(now) {
+        return Ok(Err(problem));
     }
     let result =
         sqlx::query("UPDATE one_time_tokens SET used_at = $2 WHERE id = $1 AND used_at IS NULL")
-            .bind(&id)
+            .bind(&row.id)
             .bind(now)
             .execute(conn)
             .await?;
     if result.rows_affected() != 1 {
         return Ok(Err(TokenProblem::Used));
     }
-    Ok(Ok(user_id))
+    Ok(Ok(row.user_id))
 }

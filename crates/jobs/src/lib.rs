@@ -37,6 +37,18 @@ pub trait JobHandler: Send + Sync + 'static {
     async fn handle(&self, payload: &Value, attempt: Attempt) -> anyhow::Result<()>;
 }
 
+/// Commits the transaction that queued jobs, then wakes this instance's
+/// worker (`worker`: [`Worker::waker`]) so they run now rather than at the
+/// next poll. Waking before the commit would let the worker look too early.
+pub async fn commit_and_wake(
+    tx: sqlx::Transaction<'_, Any>,
+    worker: &Notify,
+) -> Result<(), sqlx::Error> {
+    tx.commit().await?;
+    worker.notify_one();
+    Ok(())
+}
+
 /// A job to add to the queue.
 #[derive(Debug, Clone)]
 pub struct NewJob {

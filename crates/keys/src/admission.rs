@@ -6,6 +6,7 @@ use std::time::{Duration, Instant};
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use landlord_core::crypto::sha256_hex;
 use landlord_core::db::now_millis;
+use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::plans::Plan;
 use landlord_core::time::rfc3339;
 use landlord_core::ApiError;
@@ -20,8 +21,8 @@ pub const KEY_PREFIX: &str = "sk_live_";
 /// An admitted API-key request: who is calling and what is left.
 #[derive(Debug, Clone)]
 pub struct ApiKeyContext {
-    pub organization_id: String,
-    pub key_id: String,
+    pub organization_id: OrganizationId,
+    pub key_id: ApiKeyId,
     pub plan_name: String,
     pub plan: Plan,
     /// `None`: the key may call every API-key route.
@@ -296,8 +297,8 @@ impl KeysState {
             .as_deref()
             .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok());
         Ok(ApiKeyContext {
-            organization_id: record.organization_id,
-            key_id: record.id,
+            organization_id: OrganizationId::from_trusted(record.organization_id),
+            key_id: ApiKeyId::from_trusted(record.id),
             plan_name,
             plan,
             scopes,

@@ -7,6 +7,7 @@
 use landlord_audit::AuditEntry;
 use landlord_core::db::now_millis;
 use landlord_core::http::client::ClientInfo;
+use landlord_core::ids::{OrganizationId, UserId};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -48,17 +49,18 @@ pub struct RevokedKey {
 /// transaction has committed.
 pub async fn revoke_keys_of(
     conn: &mut sqlx::AnyConnection,
-    organization_id: &str,
-    member_id: &str,
-    actor_id: &str,
+    organization_id: &OrganizationId,
+    member_id: &UserId,
+    actor_id: &UserId,
     client: &ClientInfo,
     departure: Departure,
 ) -> Result<Vec<RevokedKey>, sqlx::Error> {
-    let keys: Vec<KeyRow> = store::unrevoked_created_by(conn, organization_id, member_id).await?;
+    let keys: Vec<KeyRow> =
+        store::unrevoked_created_by(conn, organization_id.as_str(), member_id.as_str()).await?;
     let now = now_millis();
     let mut revoked = Vec::with_capacity(keys.len());
     for key in keys {
-        if !store::revoke(&mut *conn, organization_id, &key.id, now).await? {
+        if !store::revoke(&mut *conn, organization_id.as_str(), &key.id, now).await? {
             continue;
         }
         landlord_audit::record(

@@ -39,7 +39,10 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
         .unwrap_or_else(|| request.uri().path().to_owned());
     let method = request.method().as_str().to_owned();
     let decision = context.rate;
-    let (organization_id, api_key_id) = (context.organization_id.clone(), context.key_id.clone());
+    let (organization_id, api_key_id) = (
+        context.organization_id.to_string(),
+        context.key_id.to_string(),
+    );
     request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
     state.usage.record(UsageRecord {

@@ -13,7 +13,7 @@ use landlord_core::time::{parse_rfc3339, rfc3339, rfc3339_opt};
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::routes::required_name;
+use landlord_identity::validation::required_name;
 use landlord_metering::UsageRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -220,11 +220,8 @@ pub async fn create_key(
     .await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("api_key.created")
-            .organization(&user.organization_id)
-            .actor(&user.user_id)
+        AuditEntry::by(&user, &client, "api_key.created")
             .target("api_key", &id)
-            .client(&client)
             .details(serde_json::json!({ "name": name, "prefix": prefix })),
     )
     .await?;
@@ -256,7 +253,7 @@ pub async fn list_keys(
     let page = query.page()?;
     let mut rows = store::list(
         state.db.pool(),
-        &user.organization_id,
+        user.organization_id.as_str(),
         page.cursor.as_deref(),
         page.fetch(),
     )
@@ -283,7 +280,7 @@ pub async fn revoke_key(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<KeyView>, ApiError> {
     let mut tx = state.db.begin().await?;
-    let key = store::by_id(&mut *tx, &user.organization_id, &id)
+    let key = store::by_id(&mut *tx, user.organization_id.as_str(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     if key.created_by.as_deref() != Some(user.user_id.as_str()) {
@@ -298,16 +295,13 @@ pub async fn revoke_key(
             .await?;
         landlord_audit::record(
             &mut *tx,
-            AuditEntry::new("api_key.revoked")
-                .organization(&user.organization_id)
-                .actor(&user.user_id)
+            AuditEntry::by(&user, &client, "api_key.revoked")
                 .target("api_key", &id)
-                .client(&client)
                 .details(serde_json::json!({ "name": key.name, "prefix": key.prefix })),
         )
         .await?;
     }
-    let updated = store::by_id(&mut *tx, &user.organization_id, &id)
+    let updated = store::by_id(&mut *tx, user.organization_id.as_str(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     tx.commit().await?;
@@ -339,11 +333,11 @@ pub async fn transfer_key(
 ) -> Result<ApiSuccess<KeyView>, ApiError> {
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
-    let key = store::by_id(&mut *tx, org, &id)
+    let key = store::by_id(&mut *tx, org.as_str(), &id)
         .await?
         .filter(|k| k.revoked_at.is_none())
         .ok_or_else(|| ApiError::not_found("API key"))?;
-    if !store::set_creator(&mut *tx, org, &id, &user.user_id).await? {
+    if !store::set_creator(&mut *tx, org.as_str(), &id, user.user_id.as_str()).await? {
         return Err(ApiError::not_found("API key"));
     }
     landlord_audit::record(
@@ -361,7 +355,7 @@ pub async fn transfer_key(
             })),
     )
     .await?;
-    let updated = store::by_id(&mut *tx, org, &id)
+    let updated = store::by_id(&mut *tx, org.as_str(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("API key"))?;
     tx.commit().await?;
@@ -451,8 +445,8 @@ pub async fn verify_key(
     let rate = match outcome {
         Ok(context) => {
             state.usage.record(UsageRecord {
-                organization_id: context.organization_id.clone(),
-                api_key_id: context.key_id.clone(),
+                organization_id: context.organization_id.to_string(),
+                api_key_id: context.key_id.to_string(),
                 endpoint: "/api/v1/keys/verify".into(),
                 method: "POST".into(),
                 status: 200,
@@ -460,8 +454,8 @@ pub async fn verify_key(
             });
             verdict.valid = true;
             verdict.allowed = true;
-            verdict.organization_id = Some(context.organization_id);
-            verdict.key_id = Some(context.key_id);
+            verdict.organization_id = Some(context.organization_id.into_string());
+            verdict.key_id = Some(context.key_id.into_string());
             verdict.plan = Some(context.plan_name);
             verdict.scopes = context.scopes;
             verdict.quota = Some(QuotaView {

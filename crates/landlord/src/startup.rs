@@ -340,10 +340,12 @@ pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyh
         let names: Vec<&str> = config.plans.keys().map(String::as_str).collect();
         anyhow::bail!("plan '{plan}' is not in the catalog ({})", names.join(", "));
     };
+    let Some(id) = landlord_core::ids::OrganizationId::parse(organization_id) else {
+        anyhow::bail!("no organization has the id {organization_id}");
+    };
     let db = connect_and_migrate(&config).await?;
     let mut tx = db.begin().await?;
-    let Some(organization) =
-        landlord_identity::store::organization_by_id(&mut *tx, organization_id).await?
+    let Some(organization) = landlord_identity::store::organization_by_id(&mut *tx, &id).await?
     else {
         drop(tx);
         db.close().await;

@@ -196,7 +196,7 @@ pub async fn send_message(
         Some(idempotency_key) => {
             match idempotency::claim(
                 &state.db,
-                &key.organization_id,
+                key.organization_id.as_str(),
                 "POST /messages/send",
                 &idempotency_key,
                 &body,

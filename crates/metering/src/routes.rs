@@ -47,7 +47,7 @@ pub struct PeriodUsage {
 
 async fn period_usage(
     state: &IdentityState,
-    organization_id: &str,
+    organization_id: &landlord_core::ids::OrganizationId,
 ) -> Result<PeriodUsage, ApiError> {
     let now = now_millis();
     let organization = identity_store::organization_by_id(state.db.pool(), organization_id)
@@ -58,7 +58,7 @@ async fn period_usage(
         .plan(&organization.plan)
         .cloned()
         .ok_or_else(|| ApiError::internal(anyhow_plan(&organization.plan)))?;
-    let used = crate::count_since(&state.db, organization_id, month_start_ms(now)).await?;
+    let used = crate::count_since(&state.db, organization_id.as_str(), month_start_ms(now)).await?;
     let overage_requests = plan.overage_requests(used);
     Ok(PeriodUsage {
         period: month_key(now),
@@ -116,7 +116,8 @@ pub async fn dashboard_stats(
     let now = now_millis();
     let today = now - now.rem_euclid(DAY_MS);
     let usage = period_usage(&state, &user.organization_id).await?;
-    let requests_today = crate::count_since(&state.db, &user.organization_id, today).await?;
+    let requests_today =
+        crate::count_since(&state.db, user.organization_id.as_str(), today).await?;
     let (active_api_keys,): (i64,) = sqlx::query_as(
         "SELECT COUNT(*) FROM api_keys WHERE organization_id = $1 AND revoked_at IS NULL \
          AND (expires_at IS NULL OR expires_at > $2)",

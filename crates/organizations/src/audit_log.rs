@@ -1,10 +1,11 @@
 //! `GET /audit-log`: the organization's audit trail, newest first.
 
 use axum::extract::State;
+use landlord_audit::store::{self, EntryFilter, EntryRow};
 use landlord_core::error::ErrorEnvelope;
-use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
-use landlord_core::time::{parse_rfc3339, rfc3339};
-use landlord_core::ApiError;
+use landlord_core::http::{ApiSuccess, Envelope, Meta, PageQuery, Query};
+use landlord_core::ids::{ApiKeyId, AuditEntryId, UserId};
+use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::IdentityState;
 use serde::{Deserialize, Serialize};
@@ -27,33 +28,46 @@ pub struct AuditFilter {
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct AuditEntryView {
-    pub id: String,
+    pub id: AuditEntryId,
     pub action: String,
-    pub actor_user_id: Option<String>,
+    pub actor_user_id: Option<UserId>,
     pub actor_email: Option<String>,
-    pub actor_api_key_id: Option<String>,
+    pub actor_api_key_id: Option<ApiKeyId>,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
     pub ip: Option<String>,
     pub user_agent: Option<String>,
     #[schema(value_type = Option<Object>)]
     pub details: Option<serde_json::Value>,
-    pub created_at: String,
+    pub created_at: Timestamp,
 }
 
-#[derive(Debug, sqlx::FromRow)]
-struct AuditRow {
-    id: String,
-    action: String,
-    actor_user_id: Option<String>,
-    actor_email: Option<String>,
-    actor_api_key_id: Option<String>,
-    target_type: Option<String>,
-    target_id: Option<String>,
-    ip: Option<String>,
-    user_agent: Option<String>,
-    details: Option<String>,
-    created_at: i64,
+impl From<EntryRow> for AuditEntryView {
+    fn from(row: EntryRow) -> Self {
+        Self {
+            id: row.id,
+            action: row.action,
+            actor_user_id: row.actor_user_id,
+            actor_email: row.actor_email,
+            actor_api_key_id: row.actor_api_key_id,
+            target_type: row.target_type,
+            target_id: row.target_id,
+            ip: row.ip,
+            user_agent: row.user_agent,
+            details: row.details.and_then(|d| serde_json::from_str(&d).ok()),
+            created_at: row.created_at,
+        }
+    }
+}
+
+/// `from`/`to` of the filter: an RFC 3339 time, when given.
+fn time_filter(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
+    value
+        .map(|v| {
+            Timestamp::parse_rfc3339(v)
+                .ok_or_else(|| ApiError::invalid_field(field, "is not an RFC 3339 time"))
+        })
+        .transpose()
 }
 
 /// The organization's audit log, newest first (owners and admins).
@@ -77,53 +91,24 @@ pub async fn list(
         cursor: filter.cursor.clone(),
     }
     .page()?;
-    let time = |field: &str, value: &Option<String>| -> Result<Option<i64>, ApiError> {
-        value
-            .as_deref()
-            .map(|v| {
-                parse_rfc3339(v)
-                    .ok_or_else(|| ApiError::invalid_field(field, "is not an RFC 3339 time"))
-            })
-            .transpose()
+    let from = time_filter("from", filter.from.as_deref())?;
+    let to = time_filter("to", filter.to.as_deref())?;
+    // An actor that is not a user id matches no entry.
+    let actor = match filter.actor.as_deref().filter(|a| !a.is_empty()) {
+        None => None,
+        Some(text) => match UserId::parse(text) {
+            Some(id) => Some(id),
+            None => return Ok(ApiSuccess::ok(Vec::new()).with_meta(Meta::default())),
+        },
     };
-    let from = time("from", &filter.from)?;
-    let to = time("to", &filter.to)?;
-    let mut rows: Vec<AuditRow> = sqlx::query_as(
-        "SELECT a.id, a.action, a.actor_user_id, u.email AS actor_email, a.actor_api_key_id, \
-                a.target_type, a.target_id, a.ip, a.user_agent, a.details, a.created_at \
-         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id \
-         WHERE a.organization_id = $1 \
-           AND ($2 = '' OR a.action = $2) \
-           AND ($3 = '' OR a.actor_user_id = $3) \
-           AND a.created_at >= $4 AND a.created_at < $5 \
-           AND ($6 = '' OR a.id < $6) \
-         ORDER BY a.id DESC LIMIT $7",
-    )
-    .bind(&user.organization_id)
-    .bind(filter.action.as_deref().unwrap_or(""))
-    .bind(filter.actor.as_deref().unwrap_or(""))
-    .bind(from.unwrap_or(i64::MIN))
-    .bind(to.unwrap_or(i64::MAX))
-    .bind(page.cursor.as_deref().unwrap_or(""))
-    .bind(page.fetch())
-    .fetch_all(state.db.pool())
-    .await?;
-    let meta = page.finish(&mut rows, |r| r.id.clone());
-    let entries = rows
-        .into_iter()
-        .map(|r| AuditEntryView {
-            id: r.id,
-            action: r.action,
-            actor_user_id: r.actor_user_id,
-            actor_email: r.actor_email,
-            actor_api_key_id: r.actor_api_key_id,
-            target_type: r.target_type,
-            target_id: r.target_id,
-            ip: r.ip,
-            user_agent: r.user_agent,
-            details: r.details.and_then(|d| serde_json::from_str(&d).ok()),
-            created_at: rfc3339(r.created_at),
-        })
-        .collect();
-    Ok(ApiSuccess::ok(entries).with_meta(meta))
+    let entry_filter = EntryFilter {
+        action: filter.action.as_deref(),
+        actor: actor.as_ref(),
+        from,
+        to,
+        before: page.cursor.as_deref(),
+        limit: page.fetch(),
+    };
+    let rows = store::entries(state.db.pool(), &user.organization_id, entry_filter).await?;
+    Ok(page.respond(rows, |r| r.id.to_string(), AuditEntryView::from))
 }

@@ -16,16 +16,16 @@ use utoipa_axum::routes;
 /// departure revokes their keys (and drops them from the key cache).
 pub fn router() -> OpenApiRouter<KeysState> {
     OpenApiRouter::new()
-        .routes(routes!(team::invite))
-        .routes(routes!(team::accept_invitation))
-        .routes(routes!(team::decline_invitation))
-        .routes(routes!(team::list_invitations))
-        .routes(routes!(team::cancel_invitation))
-        .routes(routes!(team::list_members))
-        .routes(routes!(team::remove_member))
-        .routes(routes!(team::change_role))
-        .routes(routes!(team::leave))
-        .routes(routes!(team::transfer_ownership))
+        .routes(routes!(team::invitations::invite))
+        .routes(routes!(team::invitations::accept_invitation))
+        .routes(routes!(team::invitations::decline_invitation))
+        .routes(routes!(team::invitations::list_invitations))
+        .routes(routes!(team::invitations::cancel_invitation))
+        .routes(routes!(team::members::list_members))
+        .routes(routes!(team::members::remove_member))
+        .routes(routes!(team::members::change_role))
+        .routes(routes!(team::members::leave))
+        .routes(routes!(team::ownership::transfer_ownership))
         .routes(routes!(
             organization::get_organization,
             organization::update_organization

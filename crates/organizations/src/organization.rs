@@ -2,16 +2,17 @@
 
 use axum::extract::State;
 use landlord_audit::AuditEntry;
-use landlord_core::db::now_millis;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
-use landlord_core::ApiError;
+use landlord_core::{ApiError, Timestamp};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::routes::{normalize_email, required_name};
+use landlord_identity::validation::{normalize_email, required_name};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
+
+use crate::store;
 use utoipa::ToSchema;
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -26,8 +27,8 @@ pub struct UpdateOrganizationRequest {
 pub struct ScheduledPlanView {
     /// The plan the organization moves to.
     pub plan: String,
-    /// When (RFC 3339): the first instant of the next period.
-    pub effective_at: String,
+    /// When: the first instant of the next period.
+    pub effective_at: Timestamp,
 }
 
 /// The organization, with its scheduled plan change.
@@ -62,7 +63,7 @@ pub async fn get_organization(
         organization: OrganizationView::from(&organization),
         scheduled_change: scheduled.map(|(plan, at)| ScheduledPlanView {
             plan,
-            effective_at: landlord_core::time::rfc3339(at),
+            effective_at: at,
         }),
     }))
 }
@@ -101,23 +102,17 @@ pub async fn update_organization(
         ));
     }
     let mut tx = state.db.begin().await?;
-    sqlx::query(
-        "UPDATE organizations SET name = COALESCE($2, name), \
-         billing_email = COALESCE($3, billing_email), updated_at = $4 WHERE id = $1",
+    store::update_organization(
+        &mut *tx,
+        &user.organization_id,
+        name.as_deref(),
+        billing_email.as_deref(),
     )
-    .bind(&user.organization_id)
-    .bind(&name)
-    .bind(&billing_email)
-    .bind(now_millis())
-    .execute(&mut *tx)
     .await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::new("organization.updated")
-            .organization(&user.organization_id)
-            .actor(&user.user_id)
+        AuditEntry::by(&user, &client, "organization.updated")
             .target("organization", &user.organization_id)
-            .client(&client)
             .details(serde_json::json!({ "name": name, "billing_email": billing_email })),
     )
     .await?;

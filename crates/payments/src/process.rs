@@ -6,6 +6,7 @@
 use landlord_audit::AuditEntry;
 use landlord_billing::money::format_money;
 use landlord_core::db::now_millis;
+use landlord_core::ids::OrganizationId;
 use landlord_core::{Config, Db};
 use landlord_jobs::{Attempt, JobHandler};
 use landlord_mail::{Mail, Template};
@@ -273,7 +274,7 @@ impl ProcessEvent {
             landlord_audit::record(
                 &mut *tx,
                 AuditEntry::new("billing.duplicate_payment")
-                    .organization(&organization_id)
+                    .organization(&OrganizationId::from_trusted(organization_id.clone()))
                     .target("billing_cycle", &paid.cycle_id)
                     .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": paid.amount })),
             )
@@ -298,7 +299,7 @@ impl ProcessEvent {
             landlord_audit::record(
                 &mut *tx,
                 AuditEntry::new("billing.payment_received")
-                    .organization(&organization_id)
+                    .organization(&OrganizationId::from_trusted(organization_id.clone()))
                     .target("billing_cycle", &paid.cycle_id)
                     .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": amount })),
             )

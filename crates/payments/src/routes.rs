@@ -136,7 +136,7 @@ pub async fn initiate_payment(
         None => None,
         Some(key) => match idempotency::claim(
             db,
-            &user.organization_id,
+            user.organization_id.as_str(),
             "POST /billing/initiate-payment",
             &key,
             &body,
@@ -157,7 +157,7 @@ pub async fn initiate_payment(
             .await?;
     let checkout_request = CheckoutRequest {
         billing_cycle_id: cycle.id.clone(),
-        organization_id: user.organization_id.clone(),
+        organization_id: user.organization_id.to_string(),
         period: cycle.period.clone(),
         amount: cycle.amount,
         currency: cycle.currency.clone(),

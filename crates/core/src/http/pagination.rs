@@ -7,11 +7,11 @@
 use axum::extract::{FromRequestParts, Query as AxumQuery};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
-use serde::Deserialize;
+use serde::{Deserialize, Serialize};
 use utoipa::IntoParams;
 
 use crate::error::ApiError;
-use crate::http::response::Meta;
+use crate::http::response::{ApiSuccess, Meta};
 
 pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
@@ -107,6 +107,17 @@ impl Page {
             next_cursor: if more { items.last().map(id) } else { None },
         }
     }
+    /// The end of every list: trims the extra row, shows the rest as
+    /// views, and answers them with `meta.next_cursor`.
+    pub fn respond<R, V: Serialize>(
+        &self,
+        mut rows: Vec<R>,
+        cursor: impl Fn(&R) -> String,
+        view: impl FnMut(R) -> V,
+    ) -> ApiSuccess<Vec<V>> {
+        let meta = self.finish(&mut rows, cursor);
+        ApiSuccess::ok(rows.into_iter().map(view).collect()).with_meta(meta)
+    }
 }
 
 #[cfg(test)]
@@ -126,6 +137,18 @@ mod tests {
         assert!(q(None, Some("drop table")).page().is_err());
         let id = uuid::Uuid::now_v7().to_string();
         assert_eq!(q(None, Some(&id)).page().unwrap().cursor, Some(id));
+    }
+
+    #[test]
+    fn respond_maps_the_page_and_names_the_next_cursor() {
+        let page = Page {
+            limit: 2,
+            cursor: None,
+        };
+        let answer = page.respond(vec![1, 2, 3], |n| n.to_string(), |n| n * 10);
+        let body = format!("{answer:?}");
+        assert!(body.contains("[10, 20]"), "{body}");
+        assert!(body.contains("Some(\"2\")"), "{body}");
     }
 
     #[test]

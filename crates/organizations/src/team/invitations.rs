@@ -1,33 +1,29 @@
-//! The `/team` routes: invitations, members, roles, leaving, ownership.
+//! Invitations: sending, accepting, declining, listing and cancelling them.
+
+use std::time::Duration;
 
 use axum::extract::{Path, State};
 use landlord_audit::AuditEntry;
 use landlord_core::crypto::{random_hex, sha256_hex};
-use landlord_core::db::now_millis;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
-use landlord_core::time::rfc3339;
-use landlord_core::ApiError;
+use landlord_core::ids::{InvitationId, UserId};
+use landlord_core::{ApiError, Timestamp};
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::routes::{
-    auth_response, normalize_email, optional_name, start_session, AuthResponse,
-};
+use landlord_identity::sessions::{auth_response, start_session, AuthResponse};
+use landlord_identity::validation::{normalize_email, optional_name};
 use landlord_identity::{password, store as identity_store, IdentityState, Role};
-use landlord_keys::departure::{revoke_keys_of, Departure, RevokedKey};
-use landlord_keys::KeysState;
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-use crate::store::{self, InvitationRow, MemberRow};
+use crate::store::{self, InvitationRow, InvitationStatus, NewInvitation};
 
-const INVITATION_TTL_MS: i64 = 7 * 24 * 3600 * 1000;
-
-// ---- shapes -----------------------------------------------------------------------
+const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InviteRequest {
@@ -56,98 +52,54 @@ pub struct DeclineInvitationRequest {
 
 landlord_core::debug_redacted!(DeclineInvitationRequest {  } secret { token });
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct ChangeRoleRequest {
-    pub role: Role,
-}
+landlord_core::text_enum!(
+    /// Where an invitation stands as shown: its stored status, or
+    /// `expired` for a pending invitation past its time.
+    pub enum InvitationState {
+        Pending = "pending",
+        Accepted = "accepted",
+        Declined = "declined",
+        Cancelled = "cancelled",
+        Expired = "expired",
+    }
+);
 
-#[derive(Debug, Deserialize, ToSchema)]
-pub struct TransferOwnershipRequest {
-    /// The member (user id) who becomes an owner; you become an admin.
-    pub user_id: String,
+impl InvitationState {
+    fn of(row: &InvitationRow, now: Timestamp) -> Self {
+        match row.status {
+            InvitationStatus::Pending if row.expires_at <= now => Self::Expired,
+            InvitationStatus::Pending => Self::Pending,
+            InvitationStatus::Accepted => Self::Accepted,
+            InvitationStatus::Declined => Self::Declined,
+            InvitationStatus::Cancelled => Self::Cancelled,
+        }
+    }
 }
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationView {
-    pub id: String,
+    pub id: InvitationId,
     pub email: String,
-    pub role: String,
-    /// `pending`, `accepted`, `declined`, `cancelled` or `expired`.
-    pub status: String,
+    pub role: Role,
+    pub status: InvitationState,
     /// User id of who invited.
-    pub invited_by: Option<String>,
-    pub created_at: String,
-    pub expires_at: String,
-    pub responded_at: Option<String>,
+    pub invited_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub expires_at: Timestamp,
+    pub responded_at: Option<Timestamp>,
 }
 
 impl From<&InvitationRow> for InvitationView {
     fn from(row: &InvitationRow) -> Self {
-        let status = if row.status == "pending" && row.expires_at <= now_millis() {
-            "expired".to_string()
-        } else {
-            row.status.clone()
-        };
         Self {
             id: row.id.clone(),
             email: row.email.clone(),
-            role: row.role.clone(),
-            status,
+            role: row.role,
+            status: InvitationState::of(row, Timestamp::now()),
             invited_by: row.invited_by.clone(),
-            created_at: rfc3339(row.created_at),
-            expires_at: rfc3339(row.expires_at),
-            responded_at: row.responded_at.map(rfc3339),
-        }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct MemberView {
-    /// The member's user id (used in `/team/members/{id}`).
-    pub id: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub role: String,
-    pub joined_at: String,
-}
-
-impl From<&MemberRow> for MemberView {
-    fn from(row: &MemberRow) -> Self {
-        Self {
-            id: row.user_id.clone(),
-            email: row.email.clone(),
-            name: row.name.clone(),
-            role: row.role.clone(),
-            joined_at: rfc3339(row.joined_at),
-        }
-    }
-}
-
-/// A member who left or was removed, and the keys that went with them.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DepartedMember {
-    /// The former member's user id.
-    pub id: String,
-    pub email: String,
-    pub name: Option<String>,
-    pub role: String,
-    pub joined_at: String,
-    /// The API keys this person had created in the organization, revoked
-    /// with the departure (transfer a key first to keep it:
-    /// `POST /keys/{id}/transfer`).
-    pub revoked_keys: Vec<RevokedKey>,
-}
-
-impl DepartedMember {
-    fn new(row: &MemberRow, revoked_keys: Vec<RevokedKey>) -> Self {
-        let member = MemberView::from(row);
-        Self {
-            id: member.id,
-            email: member.email,
-            name: member.name,
-            role: member.role,
-            joined_at: member.joined_at,
-            revoked_keys,
+            created_at: row.created_at,
+            expires_at: row.expires_at,
+            responded_at: row.responded_at,
         }
     }
 }
@@ -170,31 +122,14 @@ pub struct InvitationFilter {
     pub cursor: Option<String>,
 }
 
-// ---- helpers ----------------------------------------------------------------------
-
-fn member_not_found() -> ApiError {
-    ApiError::not_found("member")
-}
-
-fn last_owner() -> ApiError {
-    ApiError::Conflict("an organization keeps at least one owner".into())
-}
-
-fn audit(user: &CurrentUser, client: &ClientInfo, action: &str) -> AuditEntry {
-    AuditEntry::new(action)
-        .organization(&user.organization_id)
-        .actor(&user.user_id)
-        .client(client)
-}
-
 /// Why an invitation token cannot be used, if it cannot.
 fn invitation_problem(invitation: &InvitationRow) -> Option<ApiError> {
-    let reason = match invitation.status.as_str() {
-        "accepted" => "has already been accepted",
-        "declined" => "was declined",
-        "cancelled" => "was cancelled by the organization",
-        _ if invitation.expires_at <= now_millis() => "has expired; ask for a new one",
-        _ => return None,
+    let reason = match InvitationState::of(invitation, Timestamp::now()) {
+        InvitationState::Accepted => "has already been accepted",
+        InvitationState::Declined => "was declined",
+        InvitationState::Cancelled => "was cancelled by the organization",
+        InvitationState::Expired => "has expired; ask for a new one",
+        InvitationState::Pending => return None,
     };
     Some(ApiError::invalid_field(
         "token",
@@ -214,8 +149,6 @@ async fn find_invitation(
         None => Ok(invitation),
     }
 }
-
-// ---- invitations ------------------------------------------------------------------
 
 /// Invite someone to the organization by email (valid 7 days).
 ///
@@ -261,32 +194,16 @@ pub async fn invite(
             )));
         }
     }
-    let now = now_millis();
-    sqlx::query(
-        "UPDATE invitations SET status = 'cancelled', responded_at = $3 \
-         WHERE organization_id = $1 AND email = $2 AND status = 'pending'",
-    )
-    .bind(org)
-    .bind(&email)
-    .bind(now)
-    .execute(&mut *tx)
-    .await?;
-    let id = uuid::Uuid::now_v7().to_string();
     let token = random_hex(32);
-    sqlx::query(
-        "INSERT INTO invitations (id, organization_id, email, role, invited_by, token_hash, status, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, 'pending', $7, $8)",
-    )
-    .bind(&id)
-    .bind(org)
-    .bind(&email)
-    .bind(body.role.as_str())
-    .bind(&user.user_id)
-    .bind(sha256_hex(&token))
-    .bind(now)
-    .bind(now + INVITATION_TTL_MS)
-    .execute(&mut *tx)
-    .await?;
+    let invitation = NewInvitation {
+        organization_id: org,
+        email: &email,
+        role: body.role,
+        invited_by: &user.user_id,
+        token_hash: &sha256_hex(&token),
+        expires_at: Timestamp::now().plus(INVITATION_TTL),
+    };
+    let id = store::replace_invitation(&mut tx, invitation).await?;
     let organization = identity_store::organization_by_id(&mut *tx, org)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
@@ -306,7 +223,7 @@ pub async fn invite(
     landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     landlord_audit::record(
         &mut *tx,
-        audit(&user, &client, "team.invited")
+        AuditEntry::by(&user, &client, "team.invited")
             .target("invitation", &id)
             .details(serde_json::json!({ "email": email, "role": body.role.as_str() })),
     )
@@ -314,8 +231,7 @@ pub async fn invite(
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
-    tx.commit().await?;
-    state.jobs.notify_one();
+    landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     Ok(ApiSuccess::created(InvitationView::from(&invitation)))
 }
 
@@ -367,7 +283,7 @@ pub async fn accept_invitation(
     };
     let mut tx = state.db.begin().await?;
     let invitation = find_invitation(&mut tx, &body.token).await?;
-    let role = Role::parse(&invitation.role).unwrap_or(Role::Member);
+    let role = invitation.role;
     let org = invitation.organization_id.clone();
     let existing = identity_store::user_by_email(&mut *tx, &invitation.email).await?;
     let (user_id, created) = match existing {
@@ -408,15 +324,11 @@ pub async fn accept_invitation(
                 identity_store::insert_user(&mut tx, &invitation.email, name.as_deref(), &hash)
                     .await?;
             // The invitation reached this address: it is verified.
-            sqlx::query("UPDATE users SET email_verified_at = $2 WHERE id = $1")
-                .bind(&id)
-                .bind(now_millis())
-                .execute(&mut *tx)
-                .await?;
+            identity_store::mark_email_verified(&mut *tx, &id).await?;
             (id, true)
         }
     };
-    if !store::respond_to_invitation(&mut tx, &invitation.id, "accepted").await? {
+    if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Accepted).await? {
         return Err(ApiError::invalid_field(
             "token",
             "this invitation has already been answered",
@@ -476,7 +388,7 @@ pub async fn decline_invitation(
 ) -> Result<ApiSuccess<InvitationView>, ApiError> {
     let mut tx = state.db.begin().await?;
     let invitation = find_invitation(&mut tx, &body.token).await?;
-    if !store::respond_to_invitation(&mut tx, &invitation.id, "declined").await? {
+    if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Declined).await? {
         return Err(ApiError::invalid_field(
             "token",
             "this invitation has already been answered",
@@ -487,14 +399,12 @@ pub async fn decline_invitation(
         .map(|u| u.id);
     landlord_audit::record(
         &mut *tx,
-        AuditEntry {
-            actor_user_id: actor,
-            ..AuditEntry::new("team.invitation_declined")
-                .organization(&invitation.organization_id)
-                .target("invitation", &invitation.id)
-                .client(&client)
-                .details(serde_json::json!({ "email": invitation.email }))
-        },
+        AuditEntry::new("team.invitation_declined")
+            .organization(&invitation.organization_id)
+            .maybe_actor(actor.as_ref())
+            .target("invitation", &invitation.id)
+            .client(&client)
+            .details(serde_json::json!({ "email": invitation.email })),
     )
     .await?;
     let updated = store::invitation_by_id(&mut *tx, &invitation.organization_id, &invitation.id)
@@ -524,24 +434,27 @@ pub async fn list_invitations(
         cursor: filter.cursor.clone(),
     }
     .page()?;
-    if let Some(status) = filter.status.as_deref() {
-        if !["pending", "accepted", "declined", "cancelled"].contains(&status) {
-            return Err(ApiError::invalid_field(
-                "status",
-                "must be pending, accepted, declined or cancelled",
-            ));
-        }
-    }
-    let mut rows = store::invitations(
+    let status = filter
+        .status
+        .as_deref()
+        .map(|text| {
+            InvitationStatus::parse(text).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "status",
+                    "must be pending, accepted, declined or cancelled",
+                )
+            })
+        })
+        .transpose()?;
+    let rows = store::invitations(
         state.db.pool(),
         &user.organization_id,
-        filter.status.as_deref(),
+        status,
         page.cursor.as_deref(),
         page.fetch(),
     )
     .await?;
-    let meta = page.finish(&mut rows, |r| r.id.clone());
-    Ok(ApiSuccess::ok(rows.iter().map(InvitationView::from).collect()).with_meta(meta))
+    Ok(page.respond(rows, |r| r.id.to_string(), |r| InvitationView::from(&r)))
 }
 
 /// Cancel a pending invitation.
@@ -562,12 +475,13 @@ pub async fn cancel_invitation(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<InvitationView>, ApiError> {
+    let id = InvitationId::parse(&id).ok_or_else(|| ApiError::not_found("invitation"))?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;
-    if !store::respond_to_invitation(&mut tx, &invitation.id, "cancelled").await? {
+    if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Cancelled).await? {
         return Err(ApiError::Conflict(format!(
             "the invitation is already {}",
             invitation.status
@@ -575,7 +489,7 @@ pub async fn cancel_invitation(
     }
     landlord_audit::record(
         &mut *tx,
-        audit(&user, &client, "team.invitation_cancelled")
+        AuditEntry::by(&user, &client, "team.invitation_cancelled")
             .target("invitation", &id)
             .details(serde_json::json!({ "email": invitation.email })),
     )
@@ -585,239 +499,4 @@ pub async fn cancel_invitation(
         .ok_or_else(|| ApiError::not_found("invitation"))?;
     tx.commit().await?;
     Ok(ApiSuccess::ok(InvitationView::from(&updated)))
-}
-
-// ---- members ----------------------------------------------------------------------
-
-/// The organization's members, in the order they joined.
-#[utoipa::path(
-    get, path = "/team/members", tag = "team",
-    security(("bearer" = [])),
-    params(PageQuery),
-    responses((status = 200, description = "Members; `meta.next_cursor` when more follow", body = Envelope<Vec<MemberView>>))
-)]
-pub async fn list_members(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::ViewTeam>,
-    Query(query): Query<PageQuery>,
-) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
-    let page = query.page()?;
-    let mut rows = store::members(
-        state.db.pool(),
-        &user.organization_id,
-        page.cursor.as_deref(),
-        page.fetch(),
-    )
-    .await?;
-    let meta = page.finish(&mut rows, |r| r.membership_id.clone());
-    Ok(ApiSuccess::ok(rows.iter().map(MemberView::from).collect()).with_meta(meta))
-}
-
-/// Remove a member from the organization.
-///
-/// Only owners remove owners, and the last owner cannot be removed. To
-/// leave yourself, use `POST /team/leave`. The API keys the member created
-/// in the organization are revoked at once, in the same change, and listed
-/// in `revoked_keys`; transfer a key first (`POST /keys/{id}/transfer`) to
-/// keep it.
-#[utoipa::path(
-    delete, path = "/team/members/{id}", tag = "team",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "The member's user id")),
-    responses(
-        (status = 200, description = "Removed; their keys revoked", body = Envelope<DepartedMember>),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission remove_members (or change_roles to remove an owner)", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 409, description = "The last owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn remove_member(
-    State(state): State<KeysState>,
-    user: Authorized<needs::RemoveMembers>,
-    client: ClientInfo,
-    Path(id): Path<String>,
-) -> Result<ApiSuccess<DepartedMember>, ApiError> {
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == "owner" {
-        permissions::require(&user, Permission::ChangeRoles)?;
-        if store::owner_count(&mut tx, org).await? <= 1 {
-            return Err(last_owner());
-        }
-    }
-    store::delete_membership(&mut tx, org, &id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        &id,
-        &user.user_id,
-        &client,
-        Departure::Removed,
-    )
-    .await?;
-    landlord_audit::record(
-        &mut *tx,
-        audit(&user, &client, "team.member_removed")
-            .target("user", &id)
-            .details(serde_json::json!({
-                "email": member.email,
-                "role": member.role,
-                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
-            })),
-    )
-    .await?;
-    tx.commit().await?;
-    state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
-}
-
-/// Change a member's role (owners only). The last owner cannot be demoted.
-#[utoipa::path(
-    put, path = "/team/members/{id}/role", tag = "team",
-    security(("bearer" = [])),
-    params(("id" = String, Path, description = "The member's user id")),
-    request_body = ChangeRoleRequest,
-    responses(
-        (status = 200, description = "Changed", body = Envelope<MemberView>),
-        (status = 403, description = "Missing permission change_roles", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 409, description = "Would leave no owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn change_role(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::ChangeRoles>,
-    client: ClientInfo,
-    Path(id): Path<String>,
-    Json(body): Json<ChangeRoleRequest>,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == "owner"
-        && body.role != Role::Owner
-        && store::owner_count(&mut tx, org).await? <= 1
-    {
-        return Err(last_owner());
-    }
-    store::set_role(&mut tx, org, &id, body.role).await?;
-    landlord_audit::record(
-        &mut *tx,
-        audit(&user, &client, "team.role_changed")
-            .target("user", &id)
-            .details(serde_json::json!({ "from": member.role, "to": body.role.as_str() })),
-    )
-    .await?;
-    let updated = store::member(&mut *tx, org, &id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
-}
-
-/// Leave the active organization. The last owner cannot leave.
-///
-/// The API keys you created in the organization are revoked at once, in the
-/// same change, and listed in `revoked_keys`; an owner or admin can transfer
-/// a key to themselves first to keep it.
-#[utoipa::path(
-    post, path = "/team/leave", tag = "team",
-    security(("bearer" = [])),
-    responses(
-        (status = 200, description = "Left; the access token no longer works in this organization, your keys are revoked", body = Envelope<DepartedMember>),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 409, description = "The last owner", body = ErrorEnvelope),
-    )
-)]
-pub async fn leave(
-    State(state): State<KeysState>,
-    user: CurrentUser,
-    client: ClientInfo,
-) -> Result<ApiSuccess<DepartedMember>, ApiError> {
-    let org = &user.organization_id;
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &user.user_id)
-        .await?
-        .ok_or_else(member_not_found)?;
-    if member.role == "owner" && store::owner_count(&mut tx, org).await? <= 1 {
-        return Err(ApiError::Conflict(
-            "the last owner cannot leave: transfer ownership first".into(),
-        ));
-    }
-    store::delete_membership(&mut tx, org, &user.user_id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        &user.user_id,
-        &user.user_id,
-        &client,
-        Departure::Left,
-    )
-    .await?;
-    landlord_audit::record(
-        &mut *tx,
-        audit(&user, &client, "team.member_left")
-            .target("user", &user.user_id)
-            .details(serde_json::json!({
-                "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
-            })),
-    )
-    .await?;
-    tx.commit().await?;
-    state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
-}
-
-/// Make another member an owner and become an admin yourself.
-#[utoipa::path(
-    post, path = "/team/transfer-ownership", tag = "team",
-    security(("bearer" = [])),
-    request_body = TransferOwnershipRequest,
-    responses(
-        (status = 200, description = "Transferred: the new owner", body = Envelope<MemberView>),
-        (status = 403, description = "Missing permission transfer_ownership", body = ErrorEnvelope),
-        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
-        (status = 422, description = "Transferring to yourself", body = ErrorEnvelope),
-    )
-)]
-pub async fn transfer_ownership(
-    State(state): State<IdentityState>,
-    user: Authorized<needs::TransferOwnership>,
-    client: ClientInfo,
-    Json(body): Json<TransferOwnershipRequest>,
-) -> Result<ApiSuccess<MemberView>, ApiError> {
-    let org = &user.organization_id;
-    let target = body.user_id.trim();
-    if target == user.user_id {
-        return Err(ApiError::invalid_field(
-            "user_id",
-            "is you: choose another member",
-        ));
-    }
-    let mut tx = state.db.begin().await?;
-    store::lock_organization(&mut tx, org).await?;
-    store::member(&mut *tx, org, target)
-        .await?
-        .ok_or_else(member_not_found)?;
-    store::set_role(&mut tx, org, target, Role::Owner).await?;
-    store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
-    landlord_audit::record(
-        &mut *tx,
-        audit(&user, &client, "team.ownership_transferred").target("user", target),
-    )
-    .await?;
-    let updated = store::member(&mut *tx, org, target)
-        .await?
-        .ok_or_else(member_not_found)?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
 }

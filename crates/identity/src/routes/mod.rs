@@ -1,0 +1,70 @@
+//! The `/auth` routes, one file per action: registering, signing in and
+//! out, the account, sessions, email verification, passwords.
+
+mod account;
+mod email_verification;
+mod password;
+mod registration;
+mod sessions;
+mod sign_in;
+
+pub use account::{AccessTokenResponse, MeResponse, MembershipView, SwitchOrganizationRequest};
+pub use email_verification::TokenRequest;
+pub use password::{ChangePasswordRequest, ResetPasswordRequest};
+pub use registration::RegisterRequest;
+pub use sessions::SessionView;
+pub use sign_in::{LoginRequest, RefreshRequest};
+
+use landlord_core::ApiError;
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+use crate::store::TokenProblem;
+use crate::IdentityState;
+
+pub fn router() -> OpenApiRouter<IdentityState> {
+    OpenApiRouter::new()
+        .routes(routes!(registration::register))
+        .routes(routes!(sign_in::login))
+        .routes(routes!(sign_in::refresh))
+        .routes(routes!(sign_in::logout))
+        .routes(routes!(email_verification::verify_email))
+        .routes(routes!(email_verification::request_email_verification))
+        .routes(routes!(password::request_password_reset))
+        .routes(routes!(password::reset_password))
+        .routes(routes!(password::change_password))
+        .routes(routes!(account::me))
+        .routes(routes!(account::organizations))
+        .routes(routes!(account::switch_organization))
+        .routes(routes!(
+            sessions::list_sessions,
+            sessions::revoke_all_sessions
+        ))
+        .routes(routes!(sessions::revoke_session))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct EmailRequest {
+    pub email: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageResponse {
+    pub message: String,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RevokedResponse {
+    /// Sessions revoked by this request.
+    pub revoked: u64,
+}
+
+fn token_error(field: &str, problem: TokenProblem) -> ApiError {
+    match problem {
+        TokenProblem::Unknown => ApiError::invalid_field(field, "is not a valid token"),
+        TokenProblem::Used => ApiError::invalid_field(field, "has already been used"),
+        TokenProblem::Expired => ApiError::invalid_field(field, "has expired; ask for a new one"),
+    }
+}

@@ -1,0 +1,68 @@
+//! Ownership: an owner hands it to another member.
+
+use axum::extract::State;
+use landlord_audit::AuditEntry;
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::http::{ApiSuccess, Envelope, Json};
+use landlord_core::ids::UserId;
+use landlord_core::ApiError;
+use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::{IdentityState, Role};
+use serde::Deserialize;
+use utoipa::ToSchema;
+
+use super::{member_not_found, MemberView};
+use crate::store;
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct TransferOwnershipRequest {
+    /// The member (user id) who becomes an owner; you become an admin.
+    pub user_id: String,
+}
+
+/// Make another member an owner and become an admin yourself.
+#[utoipa::path(
+    post, path = "/team/transfer-ownership", tag = "team",
+    security(("bearer" = [])),
+    request_body = TransferOwnershipRequest,
+    responses(
+        (status = 200, description = "Transferred: the new owner", body = Envelope<MemberView>),
+        (status = 403, description = "Missing permission transfer_ownership", body = ErrorEnvelope),
+        (status = 404, description = "No such member in this organization", body = ErrorEnvelope),
+        (status = 422, description = "Transferring to yourself", body = ErrorEnvelope),
+    )
+)]
+pub async fn transfer_ownership(
+    State(state): State<IdentityState>,
+    user: Authorized<needs::TransferOwnership>,
+    client: ClientInfo,
+    Json(body): Json<TransferOwnershipRequest>,
+) -> Result<ApiSuccess<MemberView>, ApiError> {
+    let org = &user.organization_id;
+    let target = body.user_id.trim();
+    if target == user.user_id.as_str() {
+        return Err(ApiError::invalid_field(
+            "user_id",
+            "is you: choose another member",
+        ));
+    }
+    let target = UserId::parse(target).ok_or_else(member_not_found)?;
+    let mut tx = state.db.begin().await?;
+    store::lock_organization(&mut tx, org).await?;
+    store::member(&mut *tx, org, &target)
+        .await?
+        .ok_or_else(member_not_found)?;
+    store::set_role(&mut tx, org, &target, Role::Owner).await?;
+    store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(&user, &client, "team.ownership_transferred").target("user", &target),
+    )
+    .await?;
+    let updated = store::member(&mut *tx, org, &target)
+        .await?
+        .ok_or_else(member_not_found)?;
+    tx.commit().await?;
+    Ok(ApiSuccess::ok(MemberView::from(&updated)))
+}
