@@ -1,11 +1,12 @@
 //! Billing cycles, plan changes and overdue notices — on SQLite and
 //! PostgreSQL, with invoices received over SMTP.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::identity::{app_with_smtp, token_of};
+use crate::support::accounts::{app_with_smtp, token_of};
 use crate::support::app::{assert_error, json};
+use crate::support::billing::{history, organization, usage, NOVEMBER_START, OCTOBER_START};
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -14,62 +15,6 @@ backend_tests!(
     plan_changes_apply_at_once_and_are_prorated,
     the_current_period_is_calculated_with_the_same_formula,
 );
-
-pub(crate) const OCTOBER_START: i64 = 1_790_812_800_000; // 2026-10-01T00:00:00Z
-pub(crate) const NOVEMBER_START: i64 = 1_793_491_200_000; // 2026-11-01T00:00:00Z
-
-/// Registers an organization that existed before October 2026, on `plan`.
-pub(crate) async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String) {
-    let data = app.register(email, &format!("{email} org")).await;
-    let id = data["organization"]["id"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE organizations SET plan = $2, created_at = $3 WHERE id = $1")
-        .bind(&id)
-        .bind(plan)
-        .bind(OCTOBER_START - 1)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    (token_of(&data, "access_token"), id)
-}
-
-/// Records `count` metered requests at `at`, in multi-row inserts.
-pub(crate) async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
-    let mut tx = app.db.pool().begin().await.unwrap();
-    let mut left = count;
-    while left > 0 {
-        let rows = left.min(400);
-        let values: Vec<String> = (0..rows)
-            .map(|i| {
-                format!(
-                    "(${}, ${}, '/api/v1/messages/send', 'POST', 202, ${})",
-                    i * 3 + 1,
-                    i * 3 + 2,
-                    i * 3 + 3
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for _ in 0..rows {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(organization_id)
-                .bind(at);
-        }
-        query.execute(&mut *tx).await.unwrap();
-        left -= rows;
-    }
-    tx.commit().await.unwrap();
-}
-
-async fn history(app: &TestApp, token: &str) -> Vec<Value> {
-    let response = app.get_as("/api/v1/billing/history", token).await;
-    assert_eq!(response.status(), 200);
-    json(response).await["data"].as_array().unwrap().clone()
-}
 
 async fn a_month_is_closed_with_the_right_amounts_once(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;

@@ -4,9 +4,10 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
+use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -26,83 +27,6 @@ backend_tests!(
     changing_the_password_revokes_the_other_sessions,
     signed_in_routes_refuse_missing_or_bad_tokens,
 );
-
-pub const PASSWORD: &str = "correct horse battery";
-
-pub async fn app_with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
-    let smtp = SmtpServer::start().await;
-    let port = smtp.port;
-    let app = TestApp::spawn_with(backend, |c| smtp_to(c, port)).await;
-    (app, smtp)
-}
-
-impl TestApp {
-    pub async fn register(&self, email: &str, organization: &str) -> Value {
-        let response = self
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"organization_name": organization, "name": "Test User", "email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(response.status(), 201, "register {email}");
-        json(response).await["data"].clone()
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_json(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await
-    }
-
-    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn delete_as(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// Audit actions recorded so far, oldest first.
-    pub async fn audit_actions(
-        &self,
-    ) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
-        sqlx::query_as(
-            "SELECT action, actor_user_id, organization_id, ip FROM audit_log ORDER BY created_at, id",
-        )
-        .fetch_all(self.db.pool())
-        .await
-        .expect("audit log")
-    }
-}
-
-pub fn token_of(data: &Value, field: &str) -> String {
-    data[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} in {data}"))
-        .to_string()
-}
 
 async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
@@ -684,14 +608,8 @@ async fn users_in_several_organizations_choose_the_active_one(backend: Backend) 
     let bob = app.register("bob@example.com", "Bobco").await;
     let bobco = bob["organization"]["id"].as_str().unwrap().to_string();
     // Ada joins Bobco as a member (invitations arrive in a later feature).
-    sqlx::query("INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'member', $4, $4)")
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&bobco)
-        .bind(ada["user"]["id"].as_str().unwrap())
-        .bind(chrono_now())
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.add_membership(&bobco, &token_of(&ada["user"], "id"), "member")
+        .await;
 
     let session = json(app.login("ada@example.com", PASSWORD).await).await["data"].clone();
     assert_eq!(session["organization"]["name"], "Acme");
@@ -749,13 +667,6 @@ async fn users_in_several_organizations_choose_the_active_one(backend: Backend) 
             .await;
         assert_error(response, 404, "NOT_FOUND").await;
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 async fn sessions_can_be_listed_and_revoked(backend: Backend) {

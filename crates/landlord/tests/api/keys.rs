@@ -3,11 +3,12 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::identity::{app_with_smtp, token_of, PASSWORD};
+use crate::support::accounts::{app_with_smtp, signed_in, token_of, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::keys::{create_key, email_message, set_plan};
 use crate::support::redis::RedisServer;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -26,83 +27,6 @@ backend_tests!(
     sms_messages_and_invalid_addresses,
     idempotent_replays_and_conflicts,
 );
-
-async fn signed_in(app: &TestApp, email: &str) -> (String, Value) {
-    let data = app.register(email, &format!("{email} org")).await;
-    (token_of(&data, "access_token"), data)
-}
-
-async fn create_key(app: &TestApp, token: &str, body: Value) -> Value {
-    let response = app.post_as("/api/v1/keys", token, &body).await;
-    assert_eq!(response.status(), 201, "create key");
-    json(response).await["data"].clone()
-}
-
-async fn set_plan(app: &TestApp, organization_id: &str, plan: &str) {
-    sqlx::query("UPDATE organizations SET plan = $2 WHERE id = $1")
-        .bind(organization_id)
-        .bind(plan)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-}
-
-impl TestApp {
-    async fn with_key(&self, method: reqwest::Method, path: &str, key: &str) -> reqwest::Response {
-        self.client
-            .request(method, self.url(path))
-            .header("x-api-key", key)
-            .send()
-            .await
-            .unwrap()
-    }
-
-    async fn send_message(
-        &self,
-        key: &str,
-        body: &Value,
-        idempotency: Option<&str>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .client
-            .post(self.url("/api/v1/messages/send"))
-            .header("x-api-key", key)
-            .json(body);
-        if let Some(k) = idempotency {
-            request = request.header("idempotency-key", k);
-        }
-        request.send().await.unwrap()
-    }
-
-    /// Waits until `n` usage records exist for the organization.
-    async fn wait_for_usage(&self, organization_id: &str, n: i64) -> i64 {
-        let deadline = std::time::Instant::now() + Duration::from_secs(10);
-        loop {
-            let (count,): (i64,) =
-                sqlx::query_as("SELECT COUNT(*) FROM usage_records WHERE organization_id = $1")
-                    .bind(organization_id)
-                    .fetch_one(self.db.pool())
-                    .await
-                    .unwrap();
-            if count >= n || std::time::Instant::now() > deadline {
-                // Give a late flush the chance to show an over-count.
-                tokio::time::sleep(Duration::from_millis(200)).await;
-                let (count,): (i64,) =
-                    sqlx::query_as("SELECT COUNT(*) FROM usage_records WHERE organization_id = $1")
-                        .bind(organization_id)
-                        .fetch_one(self.db.pool())
-                        .await
-                        .unwrap();
-                return count;
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
-    }
-}
-
-fn email_message(to: &str) -> Value {
-    json!({"channel": "email", "to": to, "subject": "Hello", "body": "Hi there,\nthis is a test."})
-}
 
 async fn keys_are_created_used_listed_and_revoked_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;

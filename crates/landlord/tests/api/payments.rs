@@ -4,14 +4,15 @@
 
 use std::time::Duration;
 
-use landlord_payments::signature::{sign_paystack, sign_stripe};
+use landlord_payments::signature::sign_stripe;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::identity::token_of;
-use crate::support::app::{assert_error, json, smtp_to};
-use crate::support::providers::{ProviderStandIn, PAYSTACK_KEY, STRIPE_WEBHOOK_SECRET};
-use crate::support::smtp::SmtpServer;
+use crate::support::accounts::token_of;
+use crate::support::app::{assert_error, json};
+use crate::support::clock::now_secs;
+use crate::support::payments::{billed, paystack_event, post_paystack};
+use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -24,187 +25,6 @@ backend_tests!(
     reconciliation_records_a_difference_planted_at_the_provider,
     only_owners_pay_and_only_through_configured_providers,
 );
-
-const OCTOBER: &str = "2026-10";
-
-pub(crate) struct Billed {
-    pub app: TestApp,
-    pub smtp: SmtpServer,
-    pub stand_in: ProviderStandIn,
-    pub owner: String,
-    pub cycle_id: String,
-    pub organization_id: String,
-}
-
-/// A starter organization with a closed October cycle of 60.00 USD.
-pub(crate) async fn billed(backend: Backend, max_attempts: u32) -> Billed {
-    let smtp = SmtpServer::start().await;
-    let stand_in = ProviderStandIn::start().await;
-    let port = smtp.port;
-    let app = TestApp::spawn_with(backend, |c| {
-        smtp_to(c, port);
-        stand_in.configure(c);
-        c.jobs_max_attempts = max_attempts;
-        c.platform_admins = vec!["ops@example.com".into()];
-    })
-    .await;
-    let data = app.register("payer@example.com", "Payer").await;
-    let organization_id = data["organization"]["id"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE organizations SET plan = 'starter', created_at = 1 WHERE id = $1")
-        .bind(&organization_id)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    let period = landlord_billing::Period::parse(OCTOBER).unwrap();
-    // 15,000 requests in October: 60.00 USD.
-    let mut tx = app.db.pool().begin().await.unwrap();
-    for chunk in 0..30 {
-        let values: Vec<String> = (0..500)
-            .map(|i| {
-                format!(
-                    "(${}, ${}, '/x', 'GET', 200, ${})",
-                    i * 3 + 1,
-                    i * 3 + 2,
-                    i * 3 + 3
-                )
-            })
-            .collect();
-        let sql = format!("INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
-        let mut query = sqlx::query(&sql);
-        for _ in 0..500 {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&organization_id)
-                .bind(period.start_ms() + chunk);
-        }
-        query.execute(&mut *tx).await.unwrap();
-    }
-    tx.commit().await.unwrap();
-    landlord_billing::close_period(&app.db, &app.config, period)
-        .await
-        .unwrap();
-    let owner = token_of(&data, "access_token");
-    let history = json(app.get_as("/api/v1/billing/history", &owner).await).await;
-    assert_eq!(history["data"][0]["amount"], 6000);
-    let cycle_id = history["data"][0]["id"].as_str().unwrap().to_string();
-    Billed {
-        app,
-        smtp,
-        stand_in,
-        owner,
-        cycle_id,
-        organization_id,
-    }
-}
-
-impl Billed {
-    /// Registers ops@example.com (listed in `platform_admins`) and verifies
-    /// its address through the mail received: only then is it an operator.
-    pub(crate) async fn verified_operator(&self) -> String {
-        let ops = token_of(
-            &self.app.register("ops@example.com", "Operators").await,
-            "access_token",
-        );
-        let mail = self
-            .smtp
-            .wait_for_subject("ops@example.com", "Confirm your email")
-            .await;
-        let token = mail.token().expect("a verification token");
-        let verified = self
-            .app
-            .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
-            .await;
-        assert_eq!(verified.status(), 200);
-        ops
-    }
-
-    pub(crate) async fn initiate(
-        &self,
-        provider: &str,
-        idempotency: Option<&str>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .app
-            .client
-            .post(self.app.url("/api/v1/billing/initiate-payment"))
-            .bearer_auth(&self.owner)
-            .json(&json!({"billing_cycle_id": self.cycle_id, "provider": provider}));
-        if let Some(key) = idempotency {
-            request = request.header("idempotency-key", key);
-        }
-        request.send().await.unwrap()
-    }
-
-    fn stripe_event(&self, event_id: &str, amount: i64, currency: &str) -> Vec<u8> {
-        serde_json::to_vec(&json!({
-            "id": event_id,
-            "object": "event",
-            "type": "checkout.session.completed",
-            "data": {"object": {
-                "id": "cs_test_1",
-                "object": "checkout.session",
-                "amount_total": amount,
-                "currency": currency,
-                "payment_status": "paid",
-                "metadata": {"billing_cycle_id": self.cycle_id, "organization_id": self.organization_id},
-            }},
-        }))
-        .unwrap()
-    }
-
-    pub(crate) async fn post_stripe(
-        &self,
-        body: &[u8],
-        signature: Option<String>,
-    ) -> reqwest::Response {
-        let mut request = self
-            .app
-            .client
-            .post(self.app.url("/api/v1/webhooks/stripe"))
-            .header("content-type", "application/json")
-            .body(body.to_vec());
-        if let Some(signature) = signature {
-            request = request.header("stripe-signature", signature);
-        }
-        request.send().await.unwrap()
-    }
-
-    pub(crate) async fn cycle_status(&self) -> String {
-        let (status,): (String,) =
-            sqlx::query_as("SELECT status FROM billing_cycles WHERE id = $1")
-                .bind(&self.cycle_id)
-                .fetch_one(self.app.db.pool())
-                .await
-                .unwrap();
-        status
-    }
-
-    pub(crate) async fn wait_for_cycle(&self, status: &str) {
-        let deadline = std::time::Instant::now() + Duration::from_secs(15);
-        while self.cycle_status().await != status {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "cycle never became {status}"
-            );
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
-    }
-
-    pub(crate) async fn count(&self, sql: &str) -> i64 {
-        let (n,): (i64,) = sqlx::query_as(sql)
-            .fetch_one(self.app.db.pool())
-            .await
-            .unwrap();
-        n
-    }
-}
-
-pub(crate) fn now_secs() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_secs() as i64
-}
 
 async fn checkouts_come_from_the_provider_and_replay_idempotently(backend: Backend) {
     let b = billed(backend, 3).await;
@@ -436,26 +256,6 @@ async fn bad_signatures_stale_timestamps_and_wrong_amounts(backend: Backend) {
             .await,
         0
     );
-}
-
-fn paystack_event(reference: &str, id: i64) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "event": "charge.success",
-        "data": {"id": id, "reference": reference, "amount": 6000, "currency": "USD", "status": "success"},
-    }))
-    .unwrap()
-}
-
-async fn post_paystack(b: &Billed, body: &[u8]) -> reqwest::Response {
-    b.app
-        .client
-        .post(b.app.url("/api/v1/webhooks/paystack"))
-        .header("content-type", "application/json")
-        .header("x-paystack-signature", sign_paystack(body, PAYSTACK_KEY))
-        .body(body.to_vec())
-        .send()
-        .await
-        .unwrap()
 }
 
 async fn a_paystack_event_is_confirmed_then_pays_the_cycle(backend: Backend) {
@@ -796,18 +596,6 @@ async fn only_owners_pay_and_only_through_configured_providers(backend: Backend)
         .as_str()
         .unwrap()
         .contains("not configured"));
-    let webhook = bare.app_post_raw("/api/v1/webhooks/stripe", b"{}").await;
+    let webhook = bare.post_raw("/api/v1/webhooks/stripe", b"{}").await;
     assert_error(webhook, 503, "SERVICE_UNAVAILABLE").await;
-}
-
-impl TestApp {
-    async fn app_post_raw(&self, path: &str, body: &[u8]) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("content-type", "application/json")
-            .body(body.to_vec())
-            .send()
-            .await
-            .unwrap()
-    }
 }

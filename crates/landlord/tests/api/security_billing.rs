@@ -7,13 +7,14 @@ use std::time::Duration;
 
 use landlord_billing::Period;
 use landlord_payments::signature::sign_stripe;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::billing::{organization, usage, NOVEMBER_START, OCTOBER_START};
-use crate::identity::token_of;
-use crate::payments::{billed, now_secs};
-use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::accounts::{data, token_of};
+use crate::support::app::{assert_error, smtp_to};
+use crate::support::billing::{organization, usage, NOVEMBER_START, OCTOBER_START};
+use crate::support::clock::{now_ms, now_secs, DAY_MS as DAY};
+use crate::support::payments::{billed, paid_session};
 use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -26,22 +27,6 @@ backend_tests!(
     the_free_cap_counts_the_whole_month_whatever_the_plan_before,
     a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund,
 );
-
-const DAY: i64 = 24 * 3600 * 1000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-async fn data(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body = json(response).await;
-    assert!(status.is_success(), "{status}: {body}");
-    body["data"].clone()
-}
 
 async fn listed_operators_need_a_verified_address_and_are_audited(backend: Backend) {
     let smtp = SmtpServer::start().await;
@@ -404,23 +389,6 @@ async fn the_free_cap_counts_the_whole_month_whatever_the_plan_before(backend: B
         body["error"]["message"].as_str().unwrap().contains("1000"),
         "{body}"
     );
-}
-
-fn paid_session(session: &str, cycle_id: &str, organization_id: &str, event_id: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": event_id,
-        "object": "event",
-        "type": "checkout.session.completed",
-        "data": {"object": {
-            "id": session,
-            "object": "checkout.session",
-            "amount_total": 6000,
-            "currency": "usd",
-            "payment_status": "paid",
-            "metadata": {"billing_cycle_id": cycle_id, "organization_id": organization_id},
-        }},
-    }))
-    .unwrap()
 }
 
 async fn a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund(backend: Backend) {

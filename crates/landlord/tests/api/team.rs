@@ -4,9 +4,9 @@
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::identity::{app_with_smtp, token_of, PASSWORD};
+use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
 use crate::support::app::{assert_error, json};
-use crate::support::smtp::SmtpServer;
+use crate::support::team::{check_cell, invite, join, Team};
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -20,139 +20,6 @@ backend_tests!(
     the_audit_log_lists_team_changes_with_actor_and_time,
     lists_are_paginated_with_cursors,
 );
-
-/// An organization with an owner, an admin and a member, each signed in.
-pub(crate) struct Team {
-    pub(crate) app: TestApp,
-    pub(crate) smtp: SmtpServer,
-    pub(crate) org_id: String,
-    pub(crate) owner: String,
-    pub(crate) owner_id: String,
-    pub(crate) admin: String,
-    pub(crate) admin_id: String,
-    pub(crate) member: String,
-    pub(crate) member_id: String,
-}
-
-impl Team {
-    pub(crate) async fn new(backend: Backend, prefix: &str) -> Team {
-        Self::new_with(backend, prefix, |_| {}).await
-    }
-
-    /// Like [`Team::new`], after letting `adjust` change the configuration.
-    pub(crate) async fn new_with(
-        backend: Backend,
-        prefix: &str,
-        adjust: impl FnOnce(&mut landlord_core::Config),
-    ) -> Team {
-        let smtp = SmtpServer::start().await;
-        let port = smtp.port;
-        let app = TestApp::spawn_with(backend, |c| {
-            crate::support::app::smtp_to(c, port);
-            adjust(c);
-        })
-        .await;
-        let owner_email = format!("{prefix}-owner@example.com");
-        let registered = app.register(&owner_email, &format!("{prefix} Inc")).await;
-        let owner = token_of(&registered, "access_token");
-        let (admin, admin_id) = join(
-            &app,
-            &smtp,
-            &owner,
-            &format!("{prefix}-admin@example.com"),
-            "admin",
-        )
-        .await;
-        let (member, member_id) = join(
-            &app,
-            &smtp,
-            &owner,
-            &format!("{prefix}-member@example.com"),
-            "member",
-        )
-        .await;
-        Team {
-            org_id: registered["organization"]["id"].as_str().unwrap().into(),
-            owner_id: registered["user"]["id"].as_str().unwrap().into(),
-            app,
-            smtp,
-            owner,
-            admin,
-            admin_id,
-            member,
-            member_id,
-        }
-    }
-}
-
-/// Invites `email` as `role`, accepts as a new person; returns (access token, user id).
-pub(crate) async fn join(
-    app: &TestApp,
-    smtp: &SmtpServer,
-    inviter: &str,
-    email: &str,
-    role: &str,
-) -> (String, String) {
-    let token = invite(app, smtp, inviter, email, role).await;
-    let accepted = app
-        .post_json(
-            "/api/v1/team/accept-invitation",
-            &json!({"token": token, "password": PASSWORD, "name": "New Person"}),
-        )
-        .await;
-    assert_eq!(accepted.status(), 200, "accept {email}");
-    let session = json(accepted).await["data"]["session"].clone();
-    (
-        token_of(&session, "access_token"),
-        session["user"]["id"].as_str().unwrap().into(),
-    )
-}
-
-/// Invites and returns the token from the invitation mail.
-pub(crate) async fn invite(
-    app: &TestApp,
-    smtp: &SmtpServer,
-    inviter: &str,
-    email: &str,
-    role: &str,
-) -> String {
-    let invitations_to = |smtp: &SmtpServer| {
-        smtp.received()
-            .into_iter()
-            .filter(|m| m.to.contains(&email.to_string()) && m.subject().contains("invited you"))
-            .collect::<Vec<_>>()
-    };
-    let before = invitations_to(smtp).len();
-    let response = app
-        .post_as(
-            "/api/v1/team/invite",
-            inviter,
-            &json!({"email": email, "role": role}),
-        )
-        .await;
-    assert_eq!(response.status(), 201, "invite {email}");
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let mails = invitations_to(smtp);
-        if mails.len() > before {
-            return mails.last().unwrap().token().expect("invitation token");
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no invitation mail to {email}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
-async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
-    let (n,): (i64,) = sqlx::query_as(sql)
-        .bind(bind)
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-    n
-}
 
 async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
@@ -390,49 +257,13 @@ async fn answered_cancelled_and_expired_invitations_are_refused(backend: Backend
     assert_error(bad_status, 422, "VALIDATION_ERROR").await;
     // No account was created by the refusals.
     assert_eq!(
-        count(
-            &app,
+        app.count(
             "SELECT COUNT(*) FROM users WHERE email <> $1",
-            "own@example.com"
+            &["own@example.com"]
         )
         .await,
         0
     );
-}
-
-/// Calls `request` as each role: `allowed` roles must not get 403; the
-/// others must get 403 naming `permission`.
-async fn check_cell(
-    team: &Team,
-    label: &str,
-    permission: &str,
-    allowed: &[&str],
-    request: impl Fn(&str) -> reqwest::RequestBuilder,
-) {
-    for (role, token) in [
-        ("owner", &team.owner),
-        ("admin", &team.admin),
-        ("member", &team.member),
-    ] {
-        let response = request(token).send().await.unwrap();
-        if allowed.contains(&role) {
-            assert!(
-                response.status().is_success(),
-                "{label}: {role} should be allowed, got {}: {}",
-                response.status(),
-                response.text().await.unwrap_or_default()
-            );
-        } else {
-            let body = assert_error(response, 403, "FORBIDDEN").await;
-            assert!(
-                body["error"]["message"]
-                    .as_str()
-                    .unwrap()
-                    .contains(permission),
-                "{label}: {role}: {body}"
-            );
-        }
-    }
 }
 
 async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
@@ -658,10 +489,9 @@ async fn the_last_owner_cannot_be_removed_demoted_or_leave(backend: Backend) {
     )
     .await;
     assert_eq!(
-        count(
-            app,
+        app.count(
             "SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND role = 'owner'",
-            &team.org_id
+            &[&team.org_id]
         )
         .await,
         1
