@@ -7,6 +7,7 @@ use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, token_of};
 use crate::support::app::{assert_error, json};
 use crate::support::billing::{history, organization, usage, NOVEMBER_START, OCTOBER_START};
+use crate::support::eventually::eventually;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -345,25 +346,24 @@ async fn the_schedule_closes_the_previous_month_once_whatever_the_instances() {
     landlord_billing::schedule::enqueue_due(&first.db)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let jobs: Vec<(String, String)> = sqlx::query_as(
-            "SELECT unique_key, status FROM jobs WHERE kind = 'billing.close_period'",
-        )
-        .fetch_all(first.db.pool())
-        .await
-        .unwrap();
-        assert!(jobs.len() <= 1, "one close per month: {jobs:?}");
-        if jobs.first().is_some_and(|(_, status)| status == "done") {
-            assert!(jobs[0].0.starts_with("billing.close_period:20"), "{jobs:?}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the scheduled close did not run: {jobs:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let jobs = eventually(
+        "the scheduled close to run",
+        std::time::Duration::from_secs(10),
+        async || {
+            let jobs: Vec<(String, String)> = sqlx::query_as(
+                "SELECT unique_key, status FROM jobs WHERE kind = 'billing.close_period'",
+            )
+            .fetch_all(first.db.pool())
+            .await
+            .unwrap();
+            assert!(jobs.len() <= 1, "one close per month: {jobs:?}");
+            jobs.first()
+                .is_some_and(|(_, status)| status == "done")
+                .then_some(jobs)
+        },
+    )
+    .await;
+    assert!(jobs[0].0.starts_with("billing.close_period:20"), "{jobs:?}");
     let (overdue,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'billing.mark_overdue'")
             .fetch_one(first.db.pool())

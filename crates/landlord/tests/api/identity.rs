@@ -9,6 +9,7 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::eventually::eventually;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
 
@@ -404,24 +405,24 @@ async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
     app.register("ops@example.com", "Ops").await;
 
     // Delivery fails and is retried with backoff while the server is down.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (attempts, status, error): (i64, String, Option<String>) = sqlx::query_as(
-            "SELECT attempts, status, last_error FROM jobs WHERE kind = 'mail.send'",
-        )
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-        if attempts >= 2 {
-            // Queued for a retry (or being retried right now), not lost.
-            assert!(status == "pending" || status == "running", "{status}");
-            if status == "pending" {
-                assert!(error.unwrap_or_default().contains("SMTP"));
-            }
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no retry happened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, error) = eventually(
+        "a retry of the mail job",
+        Duration::from_secs(10),
+        async || {
+            let (attempts, status, error): (i64, String, Option<String>) = sqlx::query_as(
+                "SELECT attempts, status, last_error FROM jobs WHERE kind = 'mail.send'",
+            )
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+            (attempts >= 2).then_some((status, error))
+        },
+    )
+    .await;
+    // Queued for a retry (or being retried right now), not lost.
+    assert!(status == "pending" || status == "running", "{status}");
+    if status == "pending" {
+        assert!(error.unwrap_or_default().contains("SMTP"));
     }
 
     // The server comes back; the mail arrives.
@@ -430,22 +431,19 @@ async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
         .wait_for_subject("ops@example.com", "Confirm your email")
         .await;
     assert!(mail.token().is_some());
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status,): (String,) =
-            sqlx::query_as("SELECT status FROM jobs WHERE kind = 'mail.send'")
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-        if status == "done" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job not marked done: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "the mail job marked done",
+        Duration::from_secs(5),
+        async || {
+            let (status,): (String,) =
+                sqlx::query_as("SELECT status FROM jobs WHERE kind = 'mail.send'")
+                    .fetch_one(app.db.pool())
+                    .await
+                    .unwrap();
+            (status == "done").then_some(())
+        },
+    )
+    .await;
 }
 
 async fn sensitive_actions_are_audited(backend: Backend) {
@@ -833,23 +831,18 @@ async fn without_smtp_mail_is_written_to_the_data_directory() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.register("files@example.com", "Files").await;
     let dir = app.data_dir().join("mail");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let written = std::fs::read_dir(&dir)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-            .filter(|text| text.contains("verify-email"));
-        if let Some(text) = written {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail file in {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let text = eventually(
+        format_args!("a mail file in {}", dir.display()),
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_dir(&dir)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                .filter(|text| text.contains("verify-email"))
+        },
+    )
+    .await;
     assert!(text.contains("To: files@example.com"), "{text}");
     assert!(text.contains("verify-email?token="), "{text}");
 }

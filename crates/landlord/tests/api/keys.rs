@@ -8,7 +8,8 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, signed_in, token_of, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
-use crate::support::keys::{create_key, email_message, set_plan};
+use crate::support::eventually::eventually;
+use crate::support::keys::{create_key, email_message, set_plan, wait_until_sent};
 use crate::support::redis::RedisServer;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -68,18 +69,15 @@ async fn keys_are_created_used_listed_and_revoked_at_once(backend: Backend) {
     assert_eq!(listed["created_by_email"], "keys@example.com");
     assert!(listed.get("key").is_none(), "the secret is never listed");
     // last_used_at is kept (by the batched usage writer).
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let list = json(app.get_as("/api/v1/keys", &token).await).await;
-        if list["data"][0]["last_used_at"].is_string() {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "last_used_at never set"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually(
+        "last_used_at to be set",
+        Duration::from_secs(5),
+        async || {
+            let list = json(app.get_as("/api/v1/keys", &token).await).await;
+            list["data"][0]["last_used_at"].is_string().then_some(())
+        },
+    )
+    .await;
 
     let key_id = created["id"].as_str().unwrap();
     let revoked = app
@@ -658,28 +656,8 @@ async fn email_messages_are_delivered_over_smtp(backend: Backend) {
     let id = message["id"].as_str().unwrap().to_string();
     let mail = smtp.wait_for_subject("customer@example.com", "Hello").await;
     assert!(mail.decoded().contains("this is a test."));
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let view = json(
-            app.with_key(
-                reqwest::Method::GET,
-                &format!("/api/v1/messages/{id}"),
-                &key,
-            )
-            .await,
-        )
-        .await["data"]
-            .clone();
-        if view["status"] == "sent" {
-            assert!(view["sent_at"].is_string());
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "message not sent: {view}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let view = wait_until_sent(&app, &key, &id).await;
+    assert!(view["sent_at"].is_string());
 }
 
 async fn sms_messages_and_invalid_addresses(backend: Backend) {
@@ -699,24 +677,7 @@ async fn sms_messages_and_invalid_addresses(backend: Backend) {
         .await;
     assert_eq!(sent.status(), 202);
     let id = json(sent).await["data"]["id"].as_str().unwrap().to_string();
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let view = json(
-            app.with_key(
-                reqwest::Method::GET,
-                &format!("/api/v1/messages/{id}"),
-                &key,
-            )
-            .await,
-        )
-        .await["data"]
-            .clone();
-        if view["status"] == "sent" {
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "sms not sent: {view}");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    wait_until_sent(&app, &key, &id).await;
     let file = std::fs::read_dir(app.data_dir().join("sms"))
         .unwrap()
         .next()

@@ -11,6 +11,7 @@ use crate::backend_tests;
 use crate::support::accounts::token_of;
 use crate::support::app::{assert_error, json};
 use crate::support::clock::now_secs;
+use crate::support::eventually::eventually;
 use crate::support::payments::{billed, paystack_event, post_paystack};
 use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::{Backend, TestApp};
@@ -229,27 +230,23 @@ async fn bad_signatures_stale_timestamps_and_wrong_amounts(backend: Backend) {
         )
         .await;
     assert_eq!(received.status(), 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let found: Option<(String, Option<String>, Option<String>)> = sqlx::query_as(
-            "SELECT kind, ours, theirs FROM reconciliation_discrepancies WHERE billing_cycle_id = $1",
-        )
-        .bind(&b.cycle_id)
-        .fetch_optional(b.app.db.pool())
-        .await
-        .unwrap();
-        if let Some((kind, ours, theirs)) = found {
-            assert_eq!(kind, "amount_mismatch");
-            assert_eq!(ours.as_deref(), Some("6000 USD"));
-            assert_eq!(theirs.as_deref(), Some("5000 USD"));
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no discrepancy recorded"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let (kind, ours, theirs) = eventually(
+        "a discrepancy recorded",
+        Duration::from_secs(10),
+        async || -> Option<(String, Option<String>, Option<String>)> {
+            sqlx::query_as(
+                "SELECT kind, ours, theirs FROM reconciliation_discrepancies WHERE billing_cycle_id = $1",
+            )
+            .bind(&b.cycle_id)
+            .fetch_optional(b.app.db.pool())
+            .await
+            .unwrap()
+        },
+    )
+    .await;
+    assert_eq!(kind, "amount_mismatch");
+    assert_eq!(ours.as_deref(), Some("6000 USD"));
+    assert_eq!(theirs.as_deref(), Some("5000 USD"));
     assert_eq!(b.cycle_status().await, "pending");
     assert_eq!(
         b.count("SELECT COUNT(*) FROM payments WHERE status = 'succeeded'")
@@ -295,24 +292,22 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
     event["data"]["metadata"] = json!({"billing_cycle_id": b.cycle_id});
     let body = serde_json::to_vec(&event).unwrap();
     assert_eq!(post_paystack(&b, &body).await.status(), 200);
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let event_id = loop {
-        let row: (String, String, i64, Option<String>) =
-            sqlx::query_as("SELECT id, status, attempts, last_error FROM provider_webhook_events")
-                .fetch_one(b.app.db.pool())
-                .await
-                .unwrap();
-        if row.1 == "dead" {
-            assert_eq!(row.2, 3, "dead after the 3rd attempt");
-            assert!(row.3.unwrap_or_default().contains("500"));
-            break row.0;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "never dead-lettered: {row:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let (event_id, _, attempts, last_error) = eventually(
+        "the event to be dead-lettered",
+        Duration::from_secs(15),
+        async || {
+            let row: (String, String, i64, Option<String>) = sqlx::query_as(
+                "SELECT id, status, attempts, last_error FROM provider_webhook_events",
+            )
+            .fetch_one(b.app.db.pool())
+            .await
+            .unwrap();
+            (row.1 == "dead").then_some(row)
+        },
+    )
+    .await;
+    assert_eq!(attempts, 3, "dead after the 3rd attempt");
+    assert!(last_error.unwrap_or_default().contains("500"));
     assert_eq!(b.cycle_status().await, "pending");
 
     // The provider recovers; an operator replays the event.
@@ -326,23 +321,20 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
             .unwrap()
     );
     b.wait_for_cycle("paid").await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (status,): (String,) =
-            sqlx::query_as("SELECT status FROM provider_webhook_events WHERE id = $1")
-                .bind(&event_id)
-                .fetch_one(b.app.db.pool())
-                .await
-                .unwrap();
-        if status == "processed" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "event left as {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "the replayed event to be processed",
+        Duration::from_secs(10),
+        async || {
+            let (status,): (String,) =
+                sqlx::query_as("SELECT status FROM provider_webhook_events WHERE id = $1")
+                    .bind(&event_id)
+                    .fetch_one(b.app.db.pool())
+                    .await
+                    .unwrap();
+            (status == "processed").then_some(())
+        },
+    )
+    .await;
 }
 
 async fn only_platform_administrators_reach_admin(backend: Backend) {
@@ -377,19 +369,17 @@ async fn only_platform_administrators_reach_admin(backend: Backend) {
         Some(sign_stripe(&wrong, STRIPE_WEBHOOK_SECRET, now_secs())),
     )
     .await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let id = loop {
-        let list = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
-        if let Some(first) = list["data"].as_array().unwrap().first() {
-            assert_eq!(first["kind"], "amount_mismatch");
-            break first["id"].as_str().unwrap().to_string();
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no discrepancy listed"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let first = eventually(
+        "a discrepancy listed",
+        Duration::from_secs(10),
+        async || {
+            let list = json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+            list["data"].as_array().unwrap().first().cloned()
+        },
+    )
+    .await;
+    assert_eq!(first["kind"], "amount_mismatch");
+    let id = first["id"].as_str().unwrap().to_string();
     assert_eq!(
         b.app
             .post_as(

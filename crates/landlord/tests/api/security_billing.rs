@@ -14,6 +14,7 @@ use crate::support::accounts::{data, token_of};
 use crate::support::app::{assert_error, smtp_to};
 use crate::support::billing::{organization, usage, NOVEMBER_START, OCTOBER_START};
 use crate::support::clock::{now_ms, now_secs, DAY_MS as DAY};
+use crate::support::eventually::eventually;
 use crate::support::payments::{billed, paid_session};
 use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::smtp::SmtpServer;
@@ -415,24 +416,19 @@ async fn a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund(backend: Bac
     }
     b.wait_for_cycle("paid").await;
     let ops = b.verified_operator().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let listed = loop {
-        let list = data(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
-        let found = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["kind"] == "duplicate_payment")
-            .cloned();
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no duplicate listed: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let listed = eventually(
+        "a duplicate_payment discrepancy listed",
+        Duration::from_secs(15),
+        async || {
+            let list = data(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["kind"] == "duplicate_payment")
+                .cloned()
+        },
+    )
+    .await;
     assert_eq!(listed["billing_cycle_id"], b.cycle_id.as_str());
     assert!(listed["theirs"].as_str().unwrap().contains("refund"));
     let statuses: Vec<(String, String)> = sqlx::query_as(
