@@ -5,14 +5,24 @@ use serde_json::json;
 
 use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
-use crate::support::app::{assert_error, json};
-use crate::support::team::{check_cell, invite, join, Team};
+use crate::support::app::json;
+use crate::support::errors::{assert_error, assert_error_saying, assert_invalid_field};
+use crate::support::team::{check_cell, invite, join, owner_of, Team};
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
-    invitation_life_cycle_for_a_new_person_and_an_existing_user,
+    a_new_person_accepts_an_invitation_from_the_mail_and_gets_an_account,
+    an_existing_user_signs_in_to_accept_and_no_one_else_can,
+    inviting_a_member_again_is_a_conflict,
+    a_declined_invitation_adds_no_member,
+    invitations_refuse_bad_input_naming_the_field,
     answered_cancelled_and_expired_invitations_are_refused,
-    every_cell_of_the_permission_matrix_is_enforced,
+    every_role_may_view_the_team_and_the_organization,
+    only_owners_and_admins_invite_update_the_organization_and_read_the_audit_log,
+    only_owners_change_roles_or_invite_owners,
+    only_owners_and_admins_cancel_invitations,
+    only_owners_and_admins_remove_members_and_admins_not_owners,
+    only_owners_transfer_ownership,
     the_last_owner_cannot_be_removed_demoted_or_leave,
     ownership_can_be_transferred_and_members_can_leave,
     organization_settings_can_be_read_and_changed,
@@ -21,14 +31,11 @@ backend_tests!(
     lists_are_paginated_with_cursors,
 );
 
-async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Backend) {
+async fn a_new_person_accepts_an_invitation_from_the_mail_and_gets_an_account(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
-    let owner = token_of(
-        &app.register("boss@example.com", "Acme").await,
-        "access_token",
-    );
+    let owner = owner_of(&app, "boss@example.com", "Acme").await;
 
-    // A new person: the mail arrives over SMTP, the invitation creates the account.
+    // The mail arrives over SMTP, the invitation creates the account.
     let sent = app
         .post_as(
             "/api/v1/team/invite",
@@ -69,6 +76,12 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
         )
         .await;
     assert_error(again, 422, "VALIDATION_ERROR").await;
+}
+
+async fn an_existing_user_signs_in_to_accept_and_no_one_else_can(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "boss@example.com", "Acme").await;
+    let (new_access, _) = join(&app, &smtp, &owner, "new@example.com", "admin").await;
 
     // An existing user (with an organization of their own) signs in to accept.
     let existing = app.register("dev@example.com", "Devco").await;
@@ -77,11 +90,7 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
     let anonymous = app
         .post_json("/api/v1/team/accept-invitation", &json!({"token": token}))
         .await;
-    let body = assert_error(anonymous, 401, "UNAUTHORIZED").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("sign in"));
+    assert_error_saying(anonymous, 401, "UNAUTHORIZED", "sign in").await;
     // Someone else signed in cannot take it.
     let stranger = app
         .post_as(
@@ -104,8 +113,23 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
     assert_eq!(accepted["role"], "member");
     let orgs = json(app.get_as("/api/v1/auth/organizations", &dev_access).await).await;
     assert_eq!(orgs["data"].as_array().unwrap().len(), 2);
+    let members = json(app.get_as("/api/v1/team/members", &owner).await).await;
+    let emails: Vec<&str> = members["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        emails,
+        ["boss@example.com", "new@example.com", "dev@example.com"]
+    );
+}
 
-    // Inviting a member again is a clear error.
+async fn inviting_a_member_again_is_a_conflict(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "boss@example.com", "Acme").await;
+    join(&app, &smtp, &owner, "dev@example.com", "member").await;
     let dup = app
         .post_as(
             "/api/v1/team/invite",
@@ -113,13 +137,13 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
             &json!({"email": "dev@example.com", "role": "member"}),
         )
         .await;
-    let body = assert_error(dup, 409, "CONFLICT").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("already a member"));
+    assert_error_saying(dup, 409, "CONFLICT", "already a member").await;
+}
 
-    // Declining.
+async fn a_declined_invitation_adds_no_member(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "boss@example.com", "Acme").await;
+    join(&app, &smtp, &owner, "new@example.com", "admin").await;
     let token = invite(&app, &smtp, &owner, "maybe@example.com", "member").await;
     let declined = app
         .post_json("/api/v1/team/decline-invitation", &json!({"token": token}))
@@ -136,25 +160,24 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
         .collect();
     assert_eq!(
         emails,
-        ["boss@example.com", "new@example.com", "dev@example.com"]
+        ["boss@example.com", "new@example.com"],
+        "the one who declined is not a member"
     );
+}
 
-    // Bad input names the field.
+async fn invitations_refuse_bad_input_naming_the_field(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "boss@example.com", "Acme").await;
     for (body, field) in [
         (json!({"email": "nope", "role": "member"}), "email"),
         (json!({"email": "x@example.com", "role": "king"}), "role"),
         (json!({"role": "member"}), "email"),
     ] {
-        let error = assert_error(
+        assert_invalid_field(
             app.post_as("/api/v1/team/invite", &owner, &body).await,
-            422,
-            "VALIDATION_ERROR",
+            field,
         )
         .await;
-        assert_eq!(
-            error["error"]["details"]["fields"][0]["field"], field,
-            "{body}"
-        );
     }
     let token = invite(&app, &smtp, &owner, "weak@example.com", "member").await;
     let weak = app
@@ -163,13 +186,11 @@ async fn invitation_life_cycle_for_a_new_person_and_an_existing_user(backend: Ba
             &json!({"token": token, "password": "short"}),
         )
         .await;
-    let error = assert_error(weak, 422, "VALIDATION_ERROR").await;
-    assert_eq!(error["error"]["details"]["fields"][0]["field"], "password");
+    assert_invalid_field(weak, "password").await;
     let missing = app
         .post_json("/api/v1/team/accept-invitation", &json!({"token": token}))
         .await;
-    let error = assert_error(missing, 422, "VALIDATION_ERROR").await;
-    assert_eq!(error["error"]["details"]["fields"][0]["field"], "password");
+    assert_invalid_field(missing, "password").await;
 }
 
 async fn answered_cancelled_and_expired_invitations_are_refused(backend: Backend) {
@@ -266,7 +287,8 @@ async fn answered_cancelled_and_expired_invitations_are_refused(backend: Backend
     );
 }
 
-async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
+/// Permission matrix: viewing the team and the organization.
+async fn every_role_may_view_the_team_and_the_organization(backend: Backend) {
     let team = Team::new(backend, "matrix").await;
     let app = &team.app;
     let url = |p: &str| app.url(p);
@@ -288,6 +310,17 @@ async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
         |t| c.get(url("/api/v1/organization")).bearer_auth(t),
     )
     .await;
+}
+
+/// Permission matrix: inviting, listing invitations, updating the organization, the audit log.
+async fn only_owners_and_admins_invite_update_the_organization_and_read_the_audit_log(
+    backend: Backend,
+) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
+    let url = |p: &str| app.url(p);
+    let c = &app.client;
+
     let n = std::sync::atomic::AtomicU32::new(0);
     check_cell(
         &team,
@@ -330,6 +363,15 @@ async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
         |t| c.get(url("/api/v1/audit-log")).bearer_auth(t),
     )
     .await;
+}
+
+/// Permission matrix: granting roles.
+async fn only_owners_change_roles_or_invite_owners(backend: Backend) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
+    let url = |p: &str| app.url(p);
+    let c = &app.client;
+
     // Changing roles: only owners (set the member's role to what it is).
     let member_role = format!("/api/v1/team/members/{}/role", team.member_id);
     check_cell(&team, "change roles", "change_roles", &["owner"], |t| {
@@ -354,6 +396,12 @@ async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("change_roles"));
+}
+
+/// Permission matrix: cancelling invitations.
+async fn only_owners_and_admins_cancel_invitations(backend: Backend) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
 
     // Cancelling invitations: each role tries its own fresh invitation.
     for (role, token, allowed) in [
@@ -387,6 +435,12 @@ async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
             assert_error(response, 403, "FORBIDDEN").await;
         }
     }
+}
+
+/// Permission matrix: removing members.
+async fn only_owners_and_admins_remove_members_and_admins_not_owners(backend: Backend) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
 
     // Removing members: owner and admin may; member may not.
     let (_, victim1) = join(
@@ -439,6 +493,12 @@ async fn every_cell_of_the_permission_matrix_is_enforced(backend: Backend) {
         .as_str()
         .unwrap()
         .contains("change_roles"));
+}
+
+/// Permission matrix: transferring ownership.
+async fn only_owners_transfer_ownership(backend: Backend) {
+    let team = Team::new(backend, "matrix").await;
+    let app = &team.app;
 
     // Transferring ownership: only owners.
     let body = json!({"user_id": team.member_id});

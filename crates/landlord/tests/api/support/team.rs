@@ -187,3 +187,9 @@ pub async fn check_cell(
         }
     }
 }
+
+/// Registers `email` as the owner of a new `organization`; returns the
+/// owner's access token.
+pub async fn owner_of(app: &TestApp, email: &str, organization: &str) -> String {
+    token_of(&app.register(email, organization).await, "access_token")
+}
