@@ -143,21 +143,6 @@ pub async fn invite(
     mail.token().expect("invitation token")
 }
 
-/// The pending invitations' ids, as `who` sees them.
-pub async fn pending_invitation_ids(app: &TestApp, who: &str) -> Vec<String> {
-    let list = json(
-        app.get_as("/api/v1/team/invitations?status=pending", who)
-            .await,
-    )
-    .await;
-    list["data"]
-        .as_array()
-        .expect("a list")
-        .iter()
-        .map(|i| token_of(i, "id"))
-        .collect()
-}
-
 /// Calls `request` as each role: `allowed` roles must not get 403; the
 /// others must get 403 naming `permission`.
 pub async fn check_cell(
@@ -192,4 +177,134 @@ pub async fn check_cell(
 /// owner's access token.
 pub async fn owner_of(app: &TestApp, email: &str, organization: &str) -> String {
     token_of(&app.register(email, organization).await, "access_token")
+}
+
+/// A second organization, B, in the same server as a [`Team`]: its owner,
+/// a member, a pending invitation and a session.
+/// B's owner is `beta-owner@example.com`.
+pub struct Neighbour {
+    pub org_id: String,
+    pub owner_id: String,
+    pub member_id: String,
+    pub invitation_id: String,
+    pub session_id: String,
+}
+
+impl Neighbour {
+    pub async fn beside(team: &Team) -> Neighbour {
+        let app = &team.app;
+        let registered = app.register("beta-owner@example.com", "Beta").await;
+        let owner = token_of(&registered, "access_token");
+        let (_, member_id) =
+            join(app, &team.smtp, &owner, "beta-member@example.com", "member").await;
+        invite(
+            app,
+            &team.smtp,
+            &owner,
+            "beta-invitee@example.com",
+            "member",
+        )
+        .await;
+        let invitations = json(app.get_as("/api/v1/team/invitations", &owner).await).await;
+        let sessions = json(app.get_as("/api/v1/auth/sessions", &owner).await).await;
+        Neighbour {
+            org_id: token_of(&registered["organization"], "id"),
+            owner_id: token_of(&registered["user"], "id"),
+            invitation_id: token_of(&invitations["data"][0], "id"),
+            session_id: token_of(&sessions["data"][0], "id"),
+            member_id,
+        }
+    }
+
+    /// B's memberships, invitations, settings and sessions, as stored.
+    pub async fn snapshot(&self, app: &TestApp) -> NeighbourSnapshot {
+        let pool = app.db.pool();
+        let members = sqlx::query_as(
+            "SELECT user_id, role FROM memberships WHERE organization_id = $1 ORDER BY user_id",
+        )
+        .bind(&self.org_id)
+        .fetch_all(pool)
+        .await
+        .expect("memberships");
+        let invitations = sqlx::query_as(
+            "SELECT id, status FROM invitations WHERE organization_id = $1 ORDER BY id",
+        )
+        .bind(&self.org_id)
+        .fetch_all(pool)
+        .await
+        .expect("invitations");
+        let organization =
+            sqlx::query_as("SELECT name, billing_email FROM organizations WHERE id = $1")
+                .bind(&self.org_id)
+                .fetch_one(pool)
+                .await
+                .expect("organization");
+        let sessions = sqlx::query_as(
+            "SELECT id, revoked_at FROM refresh_sessions WHERE organization_id = $1 ORDER BY id",
+        )
+        .bind(&self.org_id)
+        .fetch_all(pool)
+        .await
+        .expect("sessions");
+        NeighbourSnapshot {
+            members,
+            invitations,
+            organization,
+            sessions,
+        }
+    }
+}
+
+#[derive(Debug, PartialEq)]
+pub struct NeighbourSnapshot {
+    pub members: Vec<(String, String)>,
+    pub invitations: Vec<(String, String)>,
+    pub organization: (String, Option<String>),
+    pub sessions: Vec<(String, Option<i64>)>,
+}
+
+/// A team whose audit log holds every kind of team change: an invitation
+/// cancelled by the admin, one declined, a role change, a member who left,
+/// one removed, and ownership transferred to the admin.
+pub async fn team_with_history(backend: Backend) -> Team {
+    let team = Team::new(backend, "trail").await;
+    let app = &team.app;
+    invite(app, &team.smtp, &team.owner, "gone@example.com", "member").await;
+    let pending = json(
+        app.get_as("/api/v1/team/invitations?status=pending", &team.owner)
+            .await,
+    )
+    .await;
+    let id = token_of(&pending["data"][0], "id");
+    app.delete_as(&format!("/api/v1/team/invitations/{id}"), &team.admin)
+        .await;
+    let token = invite(app, &team.smtp, &team.owner, "nah@example.com", "member").await;
+    app.post_json("/api/v1/team/decline-invitation", &json!({"token": token}))
+        .await;
+    app.client
+        .put(app.url(&format!("/api/v1/team/members/{}/role", team.member_id)))
+        .bearer_auth(&team.owner)
+        .json(&json!({"role": "admin"}))
+        .send()
+        .await
+        .expect("request sent");
+    let (leaver, _) = join(app, &team.smtp, &team.owner, "leaver@example.com", "member").await;
+    app.post_as("/api/v1/team/leave", &leaver, &json!({})).await;
+    let (_, removed) = join(
+        app,
+        &team.smtp,
+        &team.owner,
+        "removed@example.com",
+        "member",
+    )
+    .await;
+    app.delete_as(&format!("/api/v1/team/members/{removed}"), &team.owner)
+        .await;
+    app.post_as(
+        "/api/v1/team/transfer-ownership",
+        &team.owner,
+        &json!({"user_id": team.admin_id}),
+    )
+    .await;
+    team
 }
