@@ -69,3 +69,41 @@ pub async fn history(app: &TestApp, token: &str) -> Vec<Value> {
         .expect("usage recorded")
         .clone()
 }
+
+/// Registers a free organization's owner and creates an API key; returns
+/// (owner's access token, organization id, the key's secret).
+pub async fn free_owner_with_key(app: &TestApp) -> (String, String, String) {
+    let owner_data = app.register("boss@example.com", "Boss").await;
+    let owner = token_of(&owner_data, "access_token");
+    let organization_id = token_of(&owner_data["organization"], "id");
+    let created = app
+        .post_as("/api/v1/keys", &owner, &serde_json::json!({"name": "k"}))
+        .await;
+    let key = token_of(&json(created).await["data"], "key");
+    (owner, organization_id, key)
+}
+
+/// The per-minute limit (`X-RateLimit-Limit`) an API-key request is held to now.
+pub async fn rate_limit_of(app: &TestApp, key: &str) -> String {
+    let response = app
+        .with_key(
+            reqwest::Method::GET,
+            "/api/v1/messages/00000000-0000-7000-8000-000000000000",
+            key,
+        )
+        .await;
+    response.headers()["x-ratelimit-limit"]
+        .to_str()
+        .expect("a number")
+        .to_string()
+}
+
+/// `POST /billing/upgrade` to `plan` as `token`.
+pub async fn change_plan(app: &TestApp, token: &str, plan: &str) -> reqwest::Response {
+    app.post_as(
+        "/api/v1/billing/upgrade",
+        token,
+        &serde_json::json!({ "plan": plan }),
+    )
+    .await
+}
