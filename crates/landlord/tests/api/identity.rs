@@ -7,14 +7,19 @@ use std::time::Duration;
 use serde_json::json;
 
 use crate::backend_tests;
-use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
+use crate::support::accounts::{app_with_smtp, session_of, token_of, verified_account, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::errors::assert_error_saying;
 use crate::support::eventually::eventually;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
-    sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out,
+    registering_answers_a_session_and_mails_a_verification_link,
+    the_mailed_link_verifies_the_address_and_a_welcome_follows,
+    refreshing_rotates_the_refresh_token,
+    a_reused_refresh_token_revokes_the_whole_family,
+    signing_out_ends_the_session_at_once,
     password_reset_end_to_end,
     requests_answer_identically_for_known_and_unknown_emails,
     expired_and_reused_tokens_are_refused,
@@ -29,7 +34,7 @@ backend_tests!(
     signed_in_routes_refuse_missing_or_bad_tokens,
 );
 
-async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backend) {
+async fn registering_answers_a_session_and_mails_a_verification_link(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
     let registered = app.register("Ada@Example.com", "Acme").await;
     assert_eq!(registered["token_type"], "Bearer");
@@ -51,8 +56,17 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         decoded.contains("https://app.landlord.test/verify-email?token="),
         "{decoded}"
     );
-    let token = mail.token().expect("a token in the mail");
+    assert!(mail.token().is_some(), "a token in the mail");
+}
 
+async fn the_mailed_link_verifies_the_address_and_a_welcome_follows(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    app.register("Ada@Example.com", "Acme").await;
+    let token = smtp
+        .wait_for_subject("ada@example.com", "Confirm your email")
+        .await
+        .token()
+        .expect("a token in the mail");
     let verified = app
         .post_json("/api/v1/auth/verify-email", &json!({"token": token}))
         .await;
@@ -62,15 +76,17 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
     smtp.wait_for_subject("ada@example.com", "Welcome to Acme")
         .await;
 
-    let login = app.login("ada@example.com", PASSWORD).await;
-    assert_eq!(login.status(), 200);
-    let session = json(login).await["data"].clone();
+    let session = session_of(&app, "ada@example.com").await;
     let access = token_of(&session, "access_token");
     let me = json(app.get_as("/api/v1/auth/me", &access).await).await;
     assert_eq!(me["data"]["user"]["email_verified"], true);
     assert_eq!(me["data"]["organization"]["name"], "Acme");
+}
 
-    // Refresh rotates the refresh token.
+async fn refreshing_rotates_the_refresh_token(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
     let first_refresh = token_of(&session, "refresh_token");
     let refreshed = app
         .post_json(
@@ -87,6 +103,24 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         app.get_as("/api/v1/auth/me", &second_access).await.status(),
         200
     );
+}
+
+async fn a_reused_refresh_token_revokes_the_whole_family(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
+    let first_refresh = token_of(&session, "refresh_token");
+    let refreshed = json(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": first_refresh}),
+        )
+        .await,
+    )
+    .await["data"]
+        .clone();
+    let second_refresh = token_of(&refreshed, "refresh_token");
+    let second_access = token_of(&refreshed, "access_token");
 
     // The old refresh token presented again revokes the whole family.
     let reused = app
@@ -95,11 +129,7 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
             &json!({"refresh_token": first_refresh}),
         )
         .await;
-    let body = assert_error(reused, 401, "UNAUTHORIZED").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("already used"));
+    assert_error_saying(reused, 401, "UNAUTHORIZED", "already used").await;
     assert_error(
         app.post_json(
             "/api/v1/auth/refresh",
@@ -116,9 +146,12 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         "UNAUTHORIZED",
     )
     .await;
+}
 
-    // A new sign-in works, and signing out ends it at once.
-    let session = json(app.login("ada@example.com", PASSWORD).await).await["data"].clone();
+async fn signing_out_ends_the_session_at_once(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
     let access = token_of(&session, "access_token");
     let logout = app
         .post_as("/api/v1/auth/logout", &access, &json!({}))

@@ -88,3 +88,24 @@ impl TestApp {
             .expect("membership inserted");
     }
 }
+
+/// Registers `email` and verifies the address through the mail received;
+/// the verification is followed by a welcome mail, awaited too.
+pub async fn verified_account(app: &TestApp, smtp: &SmtpServer, email: &str, organization: &str) {
+    app.register(email, organization).await;
+    let mail = smtp
+        .wait_for_subject(&email.to_lowercase(), "Confirm your email")
+        .await;
+    let token = mail.token().expect("a token in the mail");
+    let verified = app
+        .post_json("/api/v1/auth/verify-email", &json!({ "token": token }))
+        .await;
+    assert_eq!(verified.status(), 200);
+}
+
+/// Signs `email` in with [`PASSWORD`]; returns the session's `data`.
+pub async fn session_of(app: &TestApp, email: &str) -> Value {
+    let login = app.login(email, PASSWORD).await;
+    assert_eq!(login.status(), 200, "sign in {email}");
+    json(login).await["data"].clone()
+}
