@@ -23,6 +23,9 @@ backend_tests!(
     a_paystack_event_is_confirmed_then_pays_the_cycle,
     a_failing_event_is_retried_dead_lettered_and_replayed,
     only_platform_administrators_reach_admin,
+    an_operator_resolves_a_discrepancy_once,
+    the_figures_follow_a_settled_payment,
+    operators_close_a_month_from_the_api_once,
     reconciliation_records_a_difference_planted_at_the_provider,
     only_owners_pay_and_only_through_configured_providers,
 );
@@ -361,14 +364,13 @@ async fn only_platform_administrators_reach_admin(backend: Backend) {
     assert_eq!(figures["mrr"], json!({"USD": 1000}));
     assert_eq!(figures["overdue_total"], json!({}));
     assert!(figures["webhook_success_rate"].is_null());
+}
 
+async fn an_operator_resolves_a_discrepancy_once(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let ops = b.verified_operator().await;
     // A wrong amount shows up as a discrepancy, which an operator resolves.
-    let wrong = b.stripe_event("evt_wrong", 100, "usd");
-    b.post_stripe(
-        &wrong,
-        Some(sign_stripe(&wrong, STRIPE_WEBHOOK_SECRET, now_secs())),
-    )
-    .await;
+    b.post_signed_stripe("evt_wrong", 100).await;
     let first = eventually(
         "a discrepancy listed",
         Duration::from_secs(10),
@@ -412,20 +414,23 @@ async fn only_platform_administrators_reach_admin(backend: Backend) {
     )
     .await;
     assert_eq!(resolved["data"].as_array().unwrap().len(), 1);
+}
 
+async fn the_figures_follow_a_settled_payment(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let ops = b.verified_operator().await;
     // The matching payment then settles the cycle; the figures follow.
-    let right = b.stripe_event("evt_right", 6000, "usd");
-    b.post_stripe(
-        &right,
-        Some(sign_stripe(&right, STRIPE_WEBHOOK_SECRET, now_secs())),
-    )
-    .await;
+    b.post_signed_stripe("evt_right", 6000).await;
     b.wait_for_cycle("paid").await;
     let figures = json(b.app.get_as("/api/v1/admin/figures", &ops).await).await["data"].clone();
     assert_eq!(figures["revenue_this_month"], json!({"USD": 6000}));
     assert_eq!(figures["webhook_success_rate"], 1.0);
     assert_eq!(figures["payment_failure_rate"], 0.0);
+}
 
+async fn operators_close_a_month_from_the_api_once(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let ops = b.verified_operator().await;
     // Operators can close a month from the API; a second close changes nothing.
     let closed = json(
         b.app

@@ -219,3 +219,17 @@ pub fn paid_session(
     }))
     .unwrap()
 }
+
+impl Billed {
+    /// Posts a Stripe checkout event for this cycle, signed with the
+    /// configured secret; returns the answer.
+    pub async fn post_signed_stripe(&self, event_id: &str, amount: i64) -> reqwest::Response {
+        let body = self.stripe_event(event_id, amount, "usd");
+        let signature = landlord_payments::signature::sign_stripe(
+            &body,
+            super::providers::STRIPE_WEBHOOK_SECRET,
+            super::clock::now_secs(),
+        );
+        self.post_stripe(&body, Some(signature)).await
+    }
+}
