@@ -8,6 +8,7 @@ use crate::backend_tests;
 use crate::support::accounts::PASSWORD;
 use crate::support::app::{assert_error, json};
 use crate::support::binary::resident_mib;
+use crate::support::errors::assert_invalid_field;
 use crate::support::errors::retry_after;
 use crate::support::{Backend, TestApp};
 
@@ -35,11 +36,7 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
             &json!({"current_password": "not the current one", "new_password": "short"}),
         )
         .await;
-    let body = assert_error(weak, 422, "VALIDATION_ERROR").await;
-    assert_eq!(
-        body["error"]["details"]["fields"][0]["field"],
-        "new_password"
-    );
+    assert_invalid_field(weak, "new_password").await;
     // An unknown reset token is refused before anything is hashed (and
     // before the account's budget is spent).
     let unknown = app
@@ -48,8 +45,7 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
             &json!({"token": "no-such-token", "new_password": "long enough password"}),
         )
         .await;
-    let body = assert_error(unknown, 422, "VALIDATION_ERROR").await;
-    assert_eq!(body["error"]["details"]["fields"][0]["field"], "token");
+    assert_invalid_field(unknown, "token").await;
     // The account's password work is limited: 3 a minute here, one of
     // them spent by the registration.
     for _ in 0..2 {
