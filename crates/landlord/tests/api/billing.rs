@@ -1,75 +1,30 @@
 //! Billing cycles, plan changes and overdue notices — on SQLite and
 //! PostgreSQL, with invoices received over SMTP.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::identity::{app_with_smtp, token_of};
+use crate::support::accounts::{app_with_smtp, token_of};
 use crate::support::app::{assert_error, json};
+use crate::support::billing::{
+    change_plan, free_owner_with_key, history, organization, rate_limit_of, usage, NOVEMBER_START,
+    OCTOBER_START,
+};
+use crate::support::errors::{assert_error_saying, assert_rate_limited};
+use crate::support::eventually::eventually;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
     a_month_is_closed_with_the_right_amounts_once,
     overdue_cycles_are_marked_and_their_owners_mailed,
-    plan_changes_apply_at_once_and_are_prorated,
+    an_admin_may_view_billing_but_not_change_the_plan,
+    an_upgrade_applies_new_limits_at_once_prorated_and_audited,
+    a_downgrade_waits_for_the_end_of_the_period,
+    an_unknown_plan_is_refused,
+    the_current_plan_cannot_be_chosen_again,
+    plan_changes_are_limited_to_3_a_minute,
     the_current_period_is_calculated_with_the_same_formula,
 );
-
-pub(crate) const OCTOBER_START: i64 = 1_790_812_800_000; // 2026-10-01T00:00:00Z
-pub(crate) const NOVEMBER_START: i64 = 1_793_491_200_000; // 2026-11-01T00:00:00Z
-
-/// Registers an organization that existed before October 2026, on `plan`.
-pub(crate) async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, String) {
-    let data = app.register(email, &format!("{email} org")).await;
-    let id = data["organization"]["id"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE organizations SET plan = $2, created_at = $3 WHERE id = $1")
-        .bind(&id)
-        .bind(plan)
-        .bind(OCTOBER_START - 1)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    (token_of(&data, "access_token"), id)
-}
-
-/// Records `count` metered requests at `at`, in multi-row inserts.
-pub(crate) async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
-    let mut tx = app.db.pool().begin().await.unwrap();
-    let mut left = count;
-    while left > 0 {
-        let rows = left.min(400);
-        let values: Vec<String> = (0..rows)
-            .map(|i| {
-                format!(
-                    "(${}, ${}, '/api/v1/messages/send', 'POST', 202, ${})",
-                    i * 3 + 1,
-                    i * 3 + 2,
-                    i * 3 + 3
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for _ in 0..rows {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(organization_id)
-                .bind(at);
-        }
-        query.execute(&mut *tx).await.unwrap();
-        left -= rows;
-    }
-    tx.commit().await.unwrap();
-}
-
-async fn history(app: &TestApp, token: &str) -> Vec<Value> {
-    let response = app.get_as("/api/v1/billing/history", token).await;
-    assert_eq!(response.status(), 200);
-    json(response).await["data"].as_array().unwrap().clone()
-}
 
 async fn a_month_is_closed_with_the_right_amounts_once(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
@@ -210,47 +165,12 @@ async fn overdue_cycles_are_marked_and_their_owners_mailed(backend: Backend) {
     assert!(mail.subject().contains("30.00 USD"), "{}", mail.subject());
 }
 
-async fn plan_changes_apply_at_once_and_are_prorated(backend: Backend) {
+async fn an_admin_may_view_billing_but_not_change_the_plan(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let owner_data = app.register("boss@example.com", "Boss").await;
-    let owner = token_of(&owner_data, "access_token");
-    let org = owner_data["organization"]["id"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let key = json(
-        app.post_as("/api/v1/keys", &owner, &json!({"name": "k"}))
-            .await,
-    )
-    .await["data"]["key"]
-        .as_str()
-        .unwrap()
-        .to_string();
-    let probe = |key: String| {
-        let app = &app;
-        async move {
-            app.client
-                .get(app.url("/api/v1/messages/00000000-0000-7000-8000-000000000000"))
-                .header("x-api-key", key)
-                .send()
-                .await
-                .unwrap()
-        }
-    };
-    assert_eq!(
-        probe(key.clone()).await.headers()["x-ratelimit-limit"],
-        "10"
-    );
-
-    // An admin may view billing but not change the plan.
+    let (_, org, _) = free_owner_with_key(&app).await;
     let admin_data = app.register("admin@example.com", "Elsewhere").await;
-    sqlx::query("INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'admin', 1, 1)")
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&org)
-        .bind(admin_data["user"]["id"].as_str().unwrap())
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.add_membership(&org, &token_of(&admin_data["user"], "id"), "admin")
+        .await;
     let switched = json(
         app.post_as(
             "/api/v1/auth/switch-organization",
@@ -261,30 +181,20 @@ async fn plan_changes_apply_at_once_and_are_prorated(backend: Backend) {
     )
     .await;
     let admin = token_of(&switched["data"], "access_token");
-    let refused = app
-        .post_as(
-            "/api/v1/billing/upgrade",
-            &admin,
-            &json!({"plan": "starter"}),
-        )
-        .await;
-    let body = assert_error(refused, 403, "FORBIDDEN").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("upgrade_plan"));
+    let refused = change_plan(&app, &admin, "starter").await;
+    assert_error_saying(refused, 403, "FORBIDDEN", "upgrade_plan").await;
     assert_eq!(
         app.get_as("/api/v1/billing/history", &admin).await.status(),
         200
     );
+}
 
-    let changed = app
-        .post_as(
-            "/api/v1/billing/upgrade",
-            &owner,
-            &json!({"plan": "starter"}),
-        )
-        .await;
+async fn an_upgrade_applies_new_limits_at_once_prorated_and_audited(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _, key) = free_owner_with_key(&app).await;
+    assert_eq!(rate_limit_of(&app, &key).await, "10");
+
+    let changed = change_plan(&app, &owner, "starter").await;
     assert_eq!(changed.status(), 200);
     let change = json(changed).await["data"].clone();
     assert_eq!(
@@ -297,73 +207,54 @@ async fn plan_changes_apply_at_once_and_are_prorated(backend: Backend) {
         "prorated share of $10: {amount}"
     );
     // New limits at once.
-    assert_eq!(
-        probe(key.clone()).await.headers()["x-ratelimit-limit"],
-        "60"
-    );
+    assert_eq!(rate_limit_of(&app, &key).await, "60");
     let (action,): (String,) =
         sqlx::query_as("SELECT action FROM audit_log WHERE action = 'billing.plan_changed'")
             .fetch_one(app.db.pool())
             .await
             .unwrap();
     assert_eq!(action, "billing.plan_changed");
+}
 
-    // A downgrade waits for the end of the period (issue 9): no credit, the
-    // month stays on starter, limits included.
-    let down = json(
-        app.post_as("/api/v1/billing/upgrade", &owner, &json!({"plan": "free"}))
-            .await,
-    )
-    .await;
+/// A downgrade waits for the end of the period (issue 9): no credit, the
+/// month stays on the higher plan, limits included.
+async fn a_downgrade_waits_for_the_end_of_the_period(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _, key) = free_owner_with_key(&app).await;
+    assert_eq!(change_plan(&app, &owner, "starter").await.status(), 200);
+    let down = json(change_plan(&app, &owner, "free").await).await;
     assert_eq!(down["data"]["amount"], 0);
     assert_eq!(down["data"]["scheduled"], true);
-    assert_eq!(
-        probe(key.clone()).await.headers()["x-ratelimit-limit"],
-        "60"
-    );
+    assert_eq!(rate_limit_of(&app, &key).await, "60");
+}
 
-    let error = assert_error(
-        app.post_as(
-            "/api/v1/billing/upgrade",
-            &owner,
-            &json!({"plan": "platinum"}),
-        )
-        .await,
-        422,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("not a plan"),
-        "{error}"
-    );
-    // At most 3 attempts a minute per organization.
-    let limited = app
-        .post_as("/api/v1/billing/upgrade", &owner, &json!({"plan": "pro"}))
-        .await;
-    assert!(limited.headers().contains_key("retry-after"));
-    assert_error(limited, 429, "RATE_LIMITED").await;
+async fn an_unknown_plan_is_refused(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _, _) = free_owner_with_key(&app).await;
+    let refused = change_plan(&app, &owner, "platinum").await;
+    let error = assert_error_saying(refused, 422, "VALIDATION_ERROR", "not a plan").await;
+    assert_eq!(error["error"]["details"]["fields"][0]["field"], "plan");
+}
+
+async fn the_current_plan_cannot_be_chosen_again(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
     let other = token_of(
         &app.register("other@example.com", "Other").await,
         "access_token",
     );
-    let error = assert_error(
-        app.post_as("/api/v1/billing/upgrade", &other, &json!({"plan": "free"}))
-            .await,
-        422,
-        "VALIDATION_ERROR",
-    )
-    .await;
-    assert!(
-        error["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("already"),
-        "{error}"
-    );
+    let refused = change_plan(&app, &other, "free").await;
+    assert_error_saying(refused, 422, "VALIDATION_ERROR", "already").await;
+}
+
+/// At most 3 attempts a minute per organization, refused ones included.
+async fn plan_changes_are_limited_to_3_a_minute(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (owner, _, _) = free_owner_with_key(&app).await;
+    for plan in ["starter", "free", "platinum"] {
+        change_plan(&app, &owner, plan).await;
+    }
+    let limited = change_plan(&app, &owner, "pro").await;
+    assert_rate_limited(limited).await;
 }
 
 async fn the_current_period_is_calculated_with_the_same_formula(backend: Backend) {
@@ -400,25 +291,24 @@ async fn the_schedule_closes_the_previous_month_once_whatever_the_instances() {
     landlord_billing::schedule::enqueue_due(&first.db)
         .await
         .unwrap();
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
-    loop {
-        let jobs: Vec<(String, String)> = sqlx::query_as(
-            "SELECT unique_key, status FROM jobs WHERE kind = 'billing.close_period'",
-        )
-        .fetch_all(first.db.pool())
-        .await
-        .unwrap();
-        assert!(jobs.len() <= 1, "one close per month: {jobs:?}");
-        if jobs.first().is_some_and(|(_, status)| status == "done") {
-            assert!(jobs[0].0.starts_with("billing.close_period:20"), "{jobs:?}");
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "the scheduled close did not run: {jobs:?}"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
-    }
+    let jobs = eventually(
+        "the scheduled close to run",
+        std::time::Duration::from_secs(10),
+        async || {
+            let jobs: Vec<(String, String)> = sqlx::query_as(
+                "SELECT unique_key, status FROM jobs WHERE kind = 'billing.close_period'",
+            )
+            .fetch_all(first.db.pool())
+            .await
+            .unwrap();
+            assert!(jobs.len() <= 1, "one close per month: {jobs:?}");
+            jobs.first()
+                .is_some_and(|(_, status)| status == "done")
+                .then_some(jobs)
+        },
+    )
+    .await;
+    assert!(jobs[0].0.starts_with("billing.close_period:20"), "{jobs:?}");
     let (overdue,): (i64,) =
         sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE kind = 'billing.mark_overdue'")
             .fetch_one(first.db.pool())

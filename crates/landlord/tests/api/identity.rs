@@ -4,15 +4,22 @@
 
 use std::time::Duration;
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
+use crate::support::accounts::{app_with_smtp, session_of, token_of, verified_account, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::errors::{assert_error_saying, assert_invalid_field};
+use crate::support::eventually::eventually;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
-    sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out,
+    registering_answers_a_session_and_mails_a_verification_link,
+    the_mailed_link_verifies_the_address_and_a_welcome_follows,
+    refreshing_rotates_the_refresh_token,
+    a_reused_refresh_token_revokes_the_whole_family,
+    signing_out_ends_the_session_at_once,
     password_reset_end_to_end,
     requests_answer_identically_for_known_and_unknown_emails,
     expired_and_reused_tokens_are_refused,
@@ -27,84 +34,7 @@ backend_tests!(
     signed_in_routes_refuse_missing_or_bad_tokens,
 );
 
-pub const PASSWORD: &str = "correct horse battery";
-
-pub async fn app_with_smtp(backend: Backend) -> (TestApp, SmtpServer) {
-    let smtp = SmtpServer::start().await;
-    let port = smtp.port;
-    let app = TestApp::spawn_with(backend, |c| smtp_to(c, port)).await;
-    (app, smtp)
-}
-
-impl TestApp {
-    pub async fn register(&self, email: &str, organization: &str) -> Value {
-        let response = self
-            .post_json(
-                "/api/v1/auth/register",
-                &json!({"organization_name": organization, "name": "Test User", "email": email, "password": PASSWORD}),
-            )
-            .await;
-        assert_eq!(response.status(), 201, "register {email}");
-        json(response).await["data"].clone()
-    }
-
-    pub async fn login(&self, email: &str, password: &str) -> reqwest::Response {
-        self.post_json(
-            "/api/v1/auth/login",
-            &json!({"email": email, "password": password}),
-        )
-        .await
-    }
-
-    pub async fn get_as(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .get(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn post_as(&self, path: &str, token: &str, body: &Value) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .bearer_auth(token)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    pub async fn delete_as(&self, path: &str, token: &str) -> reqwest::Response {
-        self.client
-            .delete(self.url(path))
-            .bearer_auth(token)
-            .send()
-            .await
-            .expect("request sent")
-    }
-
-    /// Audit actions recorded so far, oldest first.
-    pub async fn audit_actions(
-        &self,
-    ) -> Vec<(String, Option<String>, Option<String>, Option<String>)> {
-        sqlx::query_as(
-            "SELECT action, actor_user_id, organization_id, ip FROM audit_log ORDER BY created_at, id",
-        )
-        .fetch_all(self.db.pool())
-        .await
-        .expect("audit log")
-    }
-}
-
-pub fn token_of(data: &Value, field: &str) -> String {
-    data[field]
-        .as_str()
-        .unwrap_or_else(|| panic!("{field} in {data}"))
-        .to_string()
-}
-
-async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backend) {
+async fn registering_answers_a_session_and_mails_a_verification_link(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
     let registered = app.register("Ada@Example.com", "Acme").await;
     assert_eq!(registered["token_type"], "Bearer");
@@ -126,8 +56,17 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         decoded.contains("https://app.landlord.test/verify-email?token="),
         "{decoded}"
     );
-    let token = mail.token().expect("a token in the mail");
+    assert!(mail.token().is_some(), "a token in the mail");
+}
 
+async fn the_mailed_link_verifies_the_address_and_a_welcome_follows(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    app.register("Ada@Example.com", "Acme").await;
+    let token = smtp
+        .wait_for_subject("ada@example.com", "Confirm your email")
+        .await
+        .token()
+        .expect("a token in the mail");
     let verified = app
         .post_json("/api/v1/auth/verify-email", &json!({"token": token}))
         .await;
@@ -137,15 +76,17 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
     smtp.wait_for_subject("ada@example.com", "Welcome to Acme")
         .await;
 
-    let login = app.login("ada@example.com", PASSWORD).await;
-    assert_eq!(login.status(), 200);
-    let session = json(login).await["data"].clone();
+    let session = session_of(&app, "ada@example.com").await;
     let access = token_of(&session, "access_token");
     let me = json(app.get_as("/api/v1/auth/me", &access).await).await;
     assert_eq!(me["data"]["user"]["email_verified"], true);
     assert_eq!(me["data"]["organization"]["name"], "Acme");
+}
 
-    // Refresh rotates the refresh token.
+async fn refreshing_rotates_the_refresh_token(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
     let first_refresh = token_of(&session, "refresh_token");
     let refreshed = app
         .post_json(
@@ -162,6 +103,24 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         app.get_as("/api/v1/auth/me", &second_access).await.status(),
         200
     );
+}
+
+async fn a_reused_refresh_token_revokes_the_whole_family(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
+    let first_refresh = token_of(&session, "refresh_token");
+    let refreshed = json(
+        app.post_json(
+            "/api/v1/auth/refresh",
+            &json!({"refresh_token": first_refresh}),
+        )
+        .await,
+    )
+    .await["data"]
+        .clone();
+    let second_refresh = token_of(&refreshed, "refresh_token");
+    let second_access = token_of(&refreshed, "access_token");
 
     // The old refresh token presented again revokes the whole family.
     let reused = app
@@ -170,11 +129,7 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
             &json!({"refresh_token": first_refresh}),
         )
         .await;
-    let body = assert_error(reused, 401, "UNAUTHORIZED").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("already used"));
+    assert_error_saying(reused, 401, "UNAUTHORIZED", "already used").await;
     assert_error(
         app.post_json(
             "/api/v1/auth/refresh",
@@ -191,9 +146,12 @@ async fn sign_up_verify_sign_in_refresh_detect_reuse_and_sign_out(backend: Backe
         "UNAUTHORIZED",
     )
     .await;
+}
 
-    // A new sign-in works, and signing out ends it at once.
-    let session = json(app.login("ada@example.com", PASSWORD).await).await["data"].clone();
+async fn signing_out_ends_the_session_at_once(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    verified_account(&app, &smtp, "ada@example.com", "Acme").await;
+    let session = session_of(&app, "ada@example.com").await;
     let access = token_of(&session, "access_token");
     let logout = app
         .post_as("/api/v1/auth/logout", &access, &json!({}))
@@ -244,11 +202,7 @@ async fn password_reset_end_to_end(backend: Backend) {
             &json!({"token": token, "new_password": "short"}),
         )
         .await;
-    let body = assert_error(weak, 422, "VALIDATION_ERROR").await;
-    assert_eq!(
-        body["error"]["details"]["fields"][0]["field"],
-        "new_password"
-    );
+    assert_invalid_field(weak, "new_password").await;
 
     let reset = app
         .post_json(
@@ -285,11 +239,7 @@ async fn password_reset_end_to_end(backend: Backend) {
             &json!({"token": token, "new_password": "yet another passphrase"}),
         )
         .await;
-    let body = assert_error(again, 422, "VALIDATION_ERROR").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("already been used"));
+    assert_error_saying(again, 422, "VALIDATION_ERROR", "already been used").await;
 }
 
 async fn requests_answer_identically_for_known_and_unknown_emails(backend: Backend) {
@@ -349,17 +299,14 @@ async fn expired_and_reused_tokens_are_refused(backend: Backend) {
         .execute(app.db.pool())
         .await
         .unwrap();
-    let body = assert_error(
+    assert_error_saying(
         app.post_json("/api/v1/auth/verify-email", &json!({"token": token}))
             .await,
         422,
         "VALIDATION_ERROR",
+        "expired",
     )
     .await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("expired"));
 
     // A fresh one works once.
     app.post_json(
@@ -376,29 +323,24 @@ async fn expired_and_reused_tokens_are_refused(backend: Backend) {
             .status(),
         200
     );
-    let body = assert_error(
+    assert_error_saying(
         app.post_json("/api/v1/auth/verify-email", &json!({"token": fresh}))
             .await,
         422,
         "VALIDATION_ERROR",
+        "already been used",
     )
     .await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("already been used"));
 
-    let body = assert_error(
+    assert_invalid_field(
         app.post_json(
             "/api/v1/auth/verify-email",
             &json!({"token": "f".repeat(64)}),
         )
         .await,
-        422,
-        "VALIDATION_ERROR",
+        "token",
     )
     .await;
-    assert_eq!(body["error"]["details"]["fields"][0]["field"], "token");
     assert_error(
         app.post_json(
             "/api/v1/auth/reset-password",
@@ -480,24 +422,24 @@ async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
     app.register("ops@example.com", "Ops").await;
 
     // Delivery fails and is retried with backoff while the server is down.
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    loop {
-        let (attempts, status, error): (i64, String, Option<String>) = sqlx::query_as(
-            "SELECT attempts, status, last_error FROM jobs WHERE kind = 'mail.send'",
-        )
-        .fetch_one(app.db.pool())
-        .await
-        .unwrap();
-        if attempts >= 2 {
-            // Queued for a retry (or being retried right now), not lost.
-            assert!(status == "pending" || status == "running", "{status}");
-            if status == "pending" {
-                assert!(error.unwrap_or_default().contains("SMTP"));
-            }
-            break;
-        }
-        assert!(std::time::Instant::now() < deadline, "no retry happened");
-        tokio::time::sleep(Duration::from_millis(50)).await;
+    let (status, error) = eventually(
+        "a retry of the mail job",
+        Duration::from_secs(10),
+        async || {
+            let (attempts, status, error): (i64, String, Option<String>) = sqlx::query_as(
+                "SELECT attempts, status, last_error FROM jobs WHERE kind = 'mail.send'",
+            )
+            .fetch_one(app.db.pool())
+            .await
+            .unwrap();
+            (attempts >= 2).then_some((status, error))
+        },
+    )
+    .await;
+    // Queued for a retry (or being retried right now), not lost.
+    assert!(status == "pending" || status == "running", "{status}");
+    if status == "pending" {
+        assert!(error.unwrap_or_default().contains("SMTP"));
     }
 
     // The server comes back; the mail arrives.
@@ -506,22 +448,19 @@ async fn mail_is_delivered_after_an_smtp_outage(backend: Backend) {
         .wait_for_subject("ops@example.com", "Confirm your email")
         .await;
     assert!(mail.token().is_some());
-    let deadline = std::time::Instant::now() + Duration::from_secs(5);
-    loop {
-        let (status,): (String,) =
-            sqlx::query_as("SELECT status FROM jobs WHERE kind = 'mail.send'")
-                .fetch_one(app.db.pool())
-                .await
-                .unwrap();
-        if status == "done" {
-            break;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "job not marked done: {status}"
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    }
+    eventually(
+        "the mail job marked done",
+        Duration::from_secs(5),
+        async || {
+            let (status,): (String,) =
+                sqlx::query_as("SELECT status FROM jobs WHERE kind = 'mail.send'")
+                    .fetch_one(app.db.pool())
+                    .await
+                    .unwrap();
+            (status == "done").then_some(())
+        },
+    )
+    .await;
 }
 
 async fn sensitive_actions_are_audited(backend: Backend) {
@@ -684,14 +623,8 @@ async fn users_in_several_organizations_choose_the_active_one(backend: Backend) 
     let bob = app.register("bob@example.com", "Bobco").await;
     let bobco = bob["organization"]["id"].as_str().unwrap().to_string();
     // Ada joins Bobco as a member (invitations arrive in a later feature).
-    sqlx::query("INSERT INTO memberships (id, organization_id, user_id, role, created_at, updated_at) VALUES ($1, $2, $3, 'member', $4, $4)")
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&bobco)
-        .bind(ada["user"]["id"].as_str().unwrap())
-        .bind(chrono_now())
-        .execute(app.db.pool())
-        .await
-        .unwrap();
+    app.add_membership(&bobco, &token_of(&ada["user"], "id"), "member")
+        .await;
 
     let session = json(app.login("ada@example.com", PASSWORD).await).await["data"].clone();
     assert_eq!(session["organization"]["name"], "Acme");
@@ -749,13 +682,6 @@ async fn users_in_several_organizations_choose_the_active_one(backend: Backend) 
             .await;
         assert_error(response, 404, "NOT_FOUND").await;
     }
-}
-
-fn chrono_now() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
 }
 
 async fn sessions_can_be_listed_and_revoked(backend: Backend) {
@@ -850,11 +776,7 @@ async fn changing_the_password_revokes_the_other_sessions(backend: Backend) {
             &json!({"current_password": "not it at all", "new_password": "new passphrase"}),
         )
         .await;
-    let body = assert_error(wrong, 422, "VALIDATION_ERROR").await;
-    assert_eq!(
-        body["error"]["details"]["fields"][0]["field"],
-        "current_password"
-    );
+    assert_invalid_field(wrong, "current_password").await;
 
     let changed = app
         .post_as(
@@ -898,11 +820,13 @@ async fn signed_in_routes_refuse_missing_or_bad_tokens(backend: Backend) {
         let tampered = format!("{}x", &access[..access.len() - 1]);
         assert_error(app.get_as(path, &tampered).await, 401, "UNAUTHORIZED").await;
         let key_like = format!("sk_live_{}", "0".repeat(64));
-        let body = assert_error(app.get_as(path, &key_like).await, 401, "UNAUTHORIZED").await;
-        assert!(body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("API key"));
+        assert_error_saying(
+            app.get_as(path, &key_like).await,
+            401,
+            "UNAUTHORIZED",
+            "API key",
+        )
+        .await;
         assert_eq!(app.get_as(path, &access).await.status(), 200, "{path}");
     }
     // A token signed with another key is refused.
@@ -922,23 +846,18 @@ async fn without_smtp_mail_is_written_to_the_data_directory() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     app.register("files@example.com", "Files").await;
     let dir = app.data_dir().join("mail");
-    let deadline = std::time::Instant::now() + Duration::from_secs(10);
-    let text = loop {
-        let written = std::fs::read_dir(&dir)
-            .ok()
-            .and_then(|mut d| d.next())
-            .and_then(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
-            .filter(|text| text.contains("verify-email"));
-        if let Some(text) = written {
-            break text;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no mail file in {}",
-            dir.display()
-        );
-        tokio::time::sleep(Duration::from_millis(25)).await;
-    };
+    let text = eventually(
+        format_args!("a mail file in {}", dir.display()),
+        Duration::from_secs(10),
+        async || {
+            std::fs::read_dir(&dir)
+                .ok()
+                .and_then(|mut d| d.next())
+                .and_then(|entry| std::fs::read_to_string(entry.ok()?.path()).ok())
+                .filter(|text| text.contains("verify-email"))
+        },
+    )
+    .await;
     assert!(text.contains("To: files@example.com"), "{text}");
     assert!(text.contains("verify-email?token="), "{text}");
 }
@@ -962,11 +881,7 @@ async fn sensitive_routes_are_limited_per_client_address() {
         .parse()
         .unwrap();
     assert!((1..=20).contains(&retry), "{retry}");
-    let error = assert_error(limited, 429, "RATE_LIMITED").await;
-    assert!(error["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("request-password-reset"));
+    assert_error_saying(limited, 429, "RATE_LIMITED", "request-password-reset").await;
     // Each route has its own budget; other routes are not limited this way.
     let login = app.login("someone@example.com", "whatever pass").await;
     assert_eq!(login.status(), 401);

@@ -3,6 +3,7 @@
 
 use crate::backend_tests;
 use crate::support::app::{assert_error, json};
+use crate::support::errors::assert_error_saying;
 use crate::support::redis::RedisServer;
 use crate::support::{Backend, TestApp};
 
@@ -41,11 +42,13 @@ async fn ready_answers_503_naming_the_database_when_it_is_down(backend: Backend)
     let app = TestApp::spawn(backend).await;
     // Closing the pool is what the server sees when the database goes away.
     app.db.close().await;
-    let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("database"));
+    let body = assert_error_saying(
+        app.get("/health/ready").await,
+        503,
+        "SERVICE_UNAVAILABLE",
+        "database",
+    )
+    .await;
     assert_eq!(body["error"]["details"]["checks"]["database"], "down");
     // Liveness does not depend on the database.
     assert_eq!(app.get("/health").await.status(), 200);

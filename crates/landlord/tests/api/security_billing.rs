@@ -7,13 +7,16 @@ use std::time::Duration;
 
 use landlord_billing::Period;
 use landlord_payments::signature::sign_stripe;
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::billing::{organization, usage, NOVEMBER_START, OCTOBER_START};
-use crate::identity::token_of;
-use crate::payments::{billed, now_secs};
-use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::accounts::{data, token_of};
+use crate::support::app::{assert_error, smtp_to};
+use crate::support::billing::{organization, usage, NOVEMBER_START, OCTOBER_START};
+use crate::support::clock::{now_ms, now_secs, DAY_MS as DAY};
+use crate::support::errors::{assert_error_saying, assert_invalid_field};
+use crate::support::eventually::eventually;
+use crate::support::payments::{billed, paid_session};
 use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -26,22 +29,6 @@ backend_tests!(
     the_free_cap_counts_the_whole_month_whatever_the_plan_before,
     a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund,
 );
-
-const DAY: i64 = 24 * 3600 * 1000;
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .unwrap()
-        .as_millis() as i64
-}
-
-async fn data(response: reqwest::Response) -> Value {
-    let status = response.status();
-    let body = json(response).await;
-    assert!(status.is_success(), "{status}: {body}");
-    body["data"].clone()
-}
 
 async fn listed_operators_need_a_verified_address_and_are_audited(backend: Backend) {
     let smtp = SmtpServer::start().await;
@@ -56,16 +43,13 @@ async fn listed_operators_need_a_verified_address_and_are_audited(backend: Backe
     let registered = app.register("OPS@example.com", "Ops").await;
     let ops = token_of(&registered, "access_token");
     let ops_id = registered["user"]["id"].as_str().unwrap().to_string();
-    let body = assert_error(
+    assert_error_saying(
         app.get_as("/api/v1/admin/figures", &ops).await,
         403,
         "FORBIDDEN",
+        "verified",
     )
     .await;
-    assert!(body["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("verified"));
     assert_error(
         app.post_as(
             "/api/v1/admin/billing/close-period",
@@ -155,18 +139,16 @@ async fn only_finished_months_can_be_closed(backend: Backend) {
         .unwrap();
     let current = Period::containing(now_ms());
     for month in [current, current.next()] {
-        let error = assert_error(
+        let error = assert_invalid_field(
             app.post_as(
                 "/api/v1/admin/billing/close-period",
                 &ops,
                 &json!({"month": month.key()}),
             )
             .await,
-            422,
-            "VALIDATION_ERROR",
+            "month",
         )
         .await;
-        assert_eq!(error["error"]["details"]["fields"][0]["field"], "month");
         assert!(
             error["error"]["message"]
                 .as_str()
@@ -406,23 +388,6 @@ async fn the_free_cap_counts_the_whole_month_whatever_the_plan_before(backend: B
     );
 }
 
-fn paid_session(session: &str, cycle_id: &str, organization_id: &str, event_id: &str) -> Vec<u8> {
-    serde_json::to_vec(&json!({
-        "id": event_id,
-        "object": "event",
-        "type": "checkout.session.completed",
-        "data": {"object": {
-            "id": session,
-            "object": "checkout.session",
-            "amount_total": 6000,
-            "currency": "usd",
-            "payment_status": "paid",
-            "metadata": {"billing_cycle_id": cycle_id, "organization_id": organization_id},
-        }},
-    }))
-    .unwrap()
-}
-
 async fn a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund(backend: Backend) {
     let b = billed(backend, 3).await;
     // Two checkouts started for the same cycle (two tabs), both paid.
@@ -447,24 +412,19 @@ async fn a_second_payment_for_a_paid_cycle_is_a_duplicate_to_refund(backend: Bac
     }
     b.wait_for_cycle("paid").await;
     let ops = b.verified_operator().await;
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
-    let listed = loop {
-        let list = data(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
-        let found = list
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|d| d["kind"] == "duplicate_payment")
-            .cloned();
-        if let Some(found) = found {
-            break found;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no duplicate listed: {list}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+    let listed = eventually(
+        "a duplicate_payment discrepancy listed",
+        Duration::from_secs(15),
+        async || {
+            let list = data(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await;
+            list.as_array()
+                .unwrap()
+                .iter()
+                .find(|d| d["kind"] == "duplicate_payment")
+                .cloned()
+        },
+    )
+    .await;
     assert_eq!(listed["billing_cycle_id"], b.cycle_id.as_str());
     assert!(listed["theirs"].as_str().unwrap().contains("refund"));
     let statuses: Vec<(String, String)> = sqlx::query_as(

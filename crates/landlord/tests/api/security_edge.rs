@@ -2,11 +2,14 @@
 //! that cannot lock the owner out, bounded password hashing, limited floods
 //! of bad API keys, and a `/metrics` that is not public.
 
-use serde_json::{json, Value};
+use serde_json::json;
 
 use crate::backend_tests;
-use crate::identity::PASSWORD;
+use crate::support::accounts::PASSWORD;
 use crate::support::app::{assert_error, json};
+use crate::support::binary::resident_mib;
+use crate::support::errors::assert_invalid_field;
+use crate::support::errors::retry_after;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -15,24 +18,6 @@ backend_tests!(
     password_work_is_limited_per_account_and_cheap_checks_come_first,
     bad_api_keys_are_limited_per_client_address,
 );
-
-impl TestApp {
-    /// `POST path` with `body` as if through a proxy chain `forwarded_for`.
-    pub async fn post_forwarded(
-        &self,
-        path: &str,
-        forwarded_for: &str,
-        body: &Value,
-    ) -> reqwest::Response {
-        self.client
-            .post(self.url(path))
-            .header("x-forwarded-for", forwarded_for)
-            .json(body)
-            .send()
-            .await
-            .expect("request sent")
-    }
-}
 
 // ---- item 5: password hashing is bounded ---------------------------------------
 
@@ -51,11 +36,7 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
             &json!({"current_password": "not the current one", "new_password": "short"}),
         )
         .await;
-    let body = assert_error(weak, 422, "VALIDATION_ERROR").await;
-    assert_eq!(
-        body["error"]["details"]["fields"][0]["field"],
-        "new_password"
-    );
+    assert_invalid_field(weak, "new_password").await;
     // An unknown reset token is refused before anything is hashed (and
     // before the account's budget is spent).
     let unknown = app
@@ -64,8 +45,7 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
             &json!({"token": "no-such-token", "new_password": "long enough password"}),
         )
         .await;
-    let body = assert_error(unknown, 422, "VALIDATION_ERROR").await;
-    assert_eq!(body["error"]["details"]["fields"][0]["field"], "token");
+    assert_invalid_field(unknown, "token").await;
     // The account's password work is limited: 3 a minute here, one of
     // them spent by the registration.
     for _ in 0..2 {
@@ -95,26 +75,6 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
 /// same burst needs 192 × 19 MiB ≈ 3.6 GiB.
 const BURST_PEAK_RSS_MIB: u64 = 160;
 
-/// `VmRSS` and `VmHWM` (peak) of process `pid`, in MiB.
-fn resident_mib(pid: u32) -> (u64, u64) {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).expect("/proc status");
-    let field = |name: &str| {
-        status
-            .lines()
-            .find_map(|line| line.strip_prefix(name))
-            .and_then(|rest| {
-                rest.trim()
-                    .trim_end_matches("kB")
-                    .trim()
-                    .parse::<u64>()
-                    .ok()
-            })
-            .map(|kb| kb / 1024)
-            .unwrap_or_else(|| panic!("{name} in /proc/{pid}/status"))
-    };
-    (field("VmRSS:"), field("VmHWM:"))
-}
-
 /// 96 parallel change-password calls and 96 parallel sign-ins against the
 /// real binary: resident memory stays under [`BURST_PEAK_RSS_MIB`], every
 /// answer is a success or 503 with `Retry-After`, and a normal sign-in
@@ -122,7 +82,7 @@ fn resident_mib(pid: u32) -> (u64, u64) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_burst_of_password_work_keeps_memory_bounded_and_sign_in_answering() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = crate::process::landlord(&dir);
+    let mut command = crate::support::binary::landlord(&dir);
     command
         .env("LANDLORD_PASSWORD_HASHING_CONCURRENCY", "2")
         .env("LANDLORD_PASSWORD_HASHING_QUEUE", "4")
@@ -133,7 +93,7 @@ async fn a_burst_of_password_work_keeps_memory_bounded_and_sign_in_answering() {
             "LANDLORD_PASSWORD_RATE_LIMIT_PER_ACCOUNT_PER_MINUTE",
             "100000",
         );
-    let mut server = crate::process::start(command);
+    let mut server = crate::support::binary::start(command);
     let pid = server.child.id();
     let base = format!("http://{}", server.address);
     let client = reqwest::Client::new();
@@ -386,9 +346,9 @@ async fn without_settings_metrics_follow_the_peer_not_the_forwarded_address() {
 #[test]
 fn start_up_warns_when_metrics_rest_on_loopback_but_the_listener_is_not() {
     let dir = tempfile::tempdir().unwrap();
-    let mut command = crate::process::landlord(&dir);
+    let mut command = crate::support::binary::landlord(&dir);
     command.env("LANDLORD_LISTEN", "0.0.0.0:0");
-    let mut server = crate::process::start(command);
+    let mut server = crate::support::binary::start(command);
     let warned = server
         .startup_lines
         .iter()
@@ -399,11 +359,11 @@ fn start_up_warns_when_metrics_rest_on_loopback_but_the_listener_is_not() {
 
     // With a token, no such warning.
     let dir = tempfile::tempdir().unwrap();
-    let mut command = crate::process::landlord(&dir);
+    let mut command = crate::support::binary::landlord(&dir);
     command
         .env("LANDLORD_LISTEN", "0.0.0.0:0")
         .env("LANDLORD_METRICS_TOKEN", METRICS_TOKEN);
-    let mut server = crate::process::start(command);
+    let mut server = crate::support::binary::start(command);
     let warned = server
         .startup_lines
         .iter()
@@ -411,15 +371,6 @@ fn start_up_warns_when_metrics_rest_on_loopback_but_the_listener_is_not() {
     let _ = server.child.kill();
     let _ = server.child.wait();
     assert!(!warned, "{:#?}", server.startup_lines);
-}
-
-fn retry_after(response: &reqwest::Response) -> u64 {
-    response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After in seconds")
 }
 
 async fn rotating_the_leftmost_forwarded_address_escapes_no_limit(backend: Backend) {

@@ -5,10 +5,14 @@
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::identity::{app_with_smtp, token_of, PASSWORD};
+use crate::support::accounts::{app_with_smtp, token_of, PASSWORD};
 use crate::support::app::{assert_error, json};
+use crate::support::errors::assert_error_saying;
+use crate::support::errors::assert_rate_limited;
+use crate::support::keys::{assert_revoked, assert_works, create_key, long_key_cache, revocations};
+use crate::support::mail::{assert_no_placeholder, jobs_dump, wait_for_mail_outbox};
+use crate::support::team::Team;
 use crate::support::{Backend, TestApp};
-use crate::team::Team;
 
 backend_tests!(
     a_removed_members_keys_are_revoked_listed_and_audited,
@@ -21,86 +25,12 @@ backend_tests!(
     one_time_tokens_are_not_kept_in_the_clear_in_the_outbox,
 );
 
-/// A long key cache, so a revoked key that stays in the cache would still
-/// be accepted: the tests prove the cache forgets it.
-fn long_key_cache(config: &mut landlord_core::Config) {
-    config.api_key_cache_ms = 600_000;
-}
-
-async fn create_key(app: &TestApp, token: &str, name: &str) -> Value {
-    let response = app
-        .post_as("/api/v1/keys", token, &json!({ "name": name }))
-        .await;
-    assert_eq!(response.status(), 201, "create key {name}");
-    json(response).await["data"].clone()
-}
-
-/// `POST /keys/verify`'s verdict for `key`.
-async fn verdict(app: &TestApp, key: &Value) -> Value {
-    let response = app
-        .post_json("/api/v1/keys/verify", &json!({ "key": key["key"] }))
-        .await;
-    assert_eq!(response.status(), 200);
-    json(response).await["data"].clone()
-}
-
-async fn send_with(app: &TestApp, key: &Value) -> reqwest::Response {
-    app.client
-        .post(app.url("/api/v1/messages/send"))
-        .header("x-api-key", key["key"].as_str().unwrap())
-        .json(&json!({"channel": "email", "to": "someone@example.com", "subject": "Hi", "body": "Hello"}))
-        .send()
-        .await
-        .expect("request sent")
-}
-
-/// Asserts `key` is refused as revoked by both the verification route and
-/// an API-key route.
-async fn assert_revoked(app: &TestApp, key: &Value) {
-    let verdict = verdict(app, key).await;
-    assert_eq!(verdict["valid"], false, "{verdict}");
-    assert_eq!(verdict["reason"], "revoked", "{verdict}");
-    let body = assert_error(send_with(app, key).await, 401, "UNAUTHORIZED").await;
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .unwrap()
-            .contains("revoked"),
-        "{body}"
-    );
-}
-
-async fn assert_works(app: &TestApp, key: &Value) {
-    let verdict = verdict(app, key).await;
-    assert_eq!(verdict["valid"], true, "{verdict}");
-    assert_eq!(verdict["allowed"], true, "{verdict}");
-}
-
-/// The `api_key.revoked` audit entries: (key id, actor, details).
-async fn revocations(app: &TestApp) -> Vec<(String, Option<String>, Value)> {
-    let rows: Vec<(String, Option<String>, Option<String>)> = sqlx::query_as(
-        "SELECT target_id, actor_user_id, details FROM audit_log \
-         WHERE action = 'api_key.revoked' ORDER BY created_at, id",
-    )
-    .fetch_all(app.db.pool())
-    .await
-    .expect("audit log");
-    rows.into_iter()
-        .map(|(id, actor, details)| {
-            let details = details
-                .and_then(|d| serde_json::from_str(&d).ok())
-                .unwrap_or(Value::Null);
-            (id, actor, details)
-        })
-        .collect()
-}
-
 async fn a_removed_members_keys_are_revoked_listed_and_audited(backend: Backend) {
     let team = Team::new_with(backend, "removed", long_key_cache).await;
     let app = &team.app;
-    let members_key = create_key(app, &team.member, "member's backend").await;
-    let members_second = create_key(app, &team.member, "member's cron").await;
-    let owners_key = create_key(app, &team.owner, "owner's").await;
+    let members_key = create_key(app, &team.member, json!({"name": "member's backend"})).await;
+    let members_second = create_key(app, &team.member, json!({"name": "member's cron"})).await;
+    let owners_key = create_key(app, &team.owner, json!({"name": "owner's"})).await;
     // Used once: now cached as valid on this instance.
     assert_works(app, &members_key).await;
 
@@ -150,8 +80,8 @@ async fn a_removed_members_keys_are_revoked_listed_and_audited(backend: Backend)
 async fn a_member_who_leaves_takes_their_keys_along(backend: Backend) {
     let team = Team::new_with(backend, "leaving", long_key_cache).await;
     let app = &team.app;
-    let key = create_key(app, &team.member, "mine").await;
-    let admins_key = create_key(app, &team.admin, "admin's").await;
+    let key = create_key(app, &team.member, json!({"name": "mine"})).await;
+    let admins_key = create_key(app, &team.admin, json!({"name": "admin's"})).await;
     assert_works(app, &key).await;
 
     let left = app
@@ -176,22 +106,19 @@ async fn a_member_who_leaves_takes_their_keys_along(backend: Backend) {
 async fn a_key_transferred_before_removal_keeps_working(backend: Backend) {
     let team = Team::new_with(backend, "transfer-key", long_key_cache).await;
     let app = &team.app;
-    let kept = create_key(app, &team.member, "kept").await;
-    let dropped = create_key(app, &team.member, "dropped").await;
+    let kept = create_key(app, &team.member, json!({"name": "kept"})).await;
+    let dropped = create_key(app, &team.member, json!({"name": "dropped"})).await;
     let kept_id = kept["id"].as_str().unwrap();
     let path = format!("/api/v1/keys/{kept_id}/transfer");
 
     // A member may not take keys over, not even their own.
-    let refused = assert_error(
+    assert_error_saying(
         app.post_as(&path, &team.member, &json!({})).await,
         403,
         "FORBIDDEN",
+        "transfer_api_keys",
     )
     .await;
-    assert!(refused["error"]["message"]
-        .as_str()
-        .unwrap()
-        .contains("transfer_api_keys"));
     // Another organization's owner finds no such key.
     let other = app
         .register("stranger-owner@example.com", "Stranger Inc")
@@ -255,14 +182,6 @@ async fn a_key_transferred_before_removal_keeps_working(backend: Backend) {
     .await;
 }
 
-/// Words that betray a missing value rendered into a mail.
-fn assert_no_placeholder(mail: &crate::support::smtp::ReceivedMail) {
-    let text = mail.decoded();
-    for word in ["None", "none", "null", "undefined"] {
-        assert!(!text.contains(word), "{word:?} in {text}");
-    }
-}
-
 async fn mails_to_people_without_a_name_read_right(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
     // Registered without a name.
@@ -313,40 +232,6 @@ async fn mails_to_people_without_a_name_read_right(backend: Backend) {
     assert!(invitation.decoded().contains("Hello,"));
 }
 
-/// Waits until no mail job is left to run, so what the SMTP server has is
-/// all that will come.
-async fn wait_for_mail_outbox(app: &TestApp) {
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
-    loop {
-        let (left,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM jobs WHERE kind = 'mail.send' AND status IN ('pending', 'running')",
-        )
-        .fetch_one(app.db.pool())
-        .await
-        .expect("jobs");
-        if left == 0 {
-            return;
-        }
-        assert!(
-            std::time::Instant::now() < deadline,
-            "{left} mail jobs left"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
-    }
-}
-
-/// Asserts a 429 RATE_LIMITED with a positive `Retry-After`; returns the body.
-async fn assert_rate_limited(response: reqwest::Response) -> Value {
-    let retry_after: u64 = response
-        .headers()
-        .get("retry-after")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.parse().ok())
-        .expect("Retry-After in seconds");
-    assert!(retry_after >= 1, "Retry-After {retry_after}");
-    assert_error(response, 429, "RATE_LIMITED").await
-}
-
 async fn invitations_to_one_address_stop_at_the_daily_limit(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;
     let limit = app.config.mails_per_recipient_per_day as usize;
@@ -374,7 +259,7 @@ async fn invitations_to_one_address_stop_at_the_daily_limit(backend: Backend) {
             assert_eq!(response.status(), 201, "invitation {n}");
             sent += 1;
         } else {
-            let body = assert_rate_limited(response).await;
+            let body = assert_rate_limited(response).await.0;
             assert!(
                 body["error"]["message"]
                     .as_str()
@@ -436,7 +321,7 @@ async fn an_organization_sends_at_most_its_hourly_invitations(backend: Backend) 
             "invitation {n}"
         );
     }
-    let body = assert_rate_limited(invite(owner.clone(), 5).await).await;
+    let body = assert_rate_limited(invite(owner.clone(), 5).await).await.0;
     assert!(
         body["error"]["message"]
             .as_str()
@@ -486,7 +371,7 @@ async fn reset_and_verification_mails_are_limited_per_recipient(backend: Backend
         for n in 0..3 {
             assert_eq!(reset(email).await.status(), 202, "{email} {n}");
         }
-        let body = assert_rate_limited(reset(email).await).await;
+        let body = assert_rate_limited(reset(email).await).await.0;
         assert!(body["error"]["message"]
             .as_str()
             .unwrap()
@@ -531,17 +416,6 @@ async fn reset_and_verification_mails_are_limited_per_recipient(backend: Backend
         3,
         "{to_known:?}"
     );
-}
-
-/// Every stored job, as text: what a database dump would show.
-async fn jobs_dump(app: &TestApp) -> String {
-    let rows: Vec<(String, String, Option<String>)> =
-        sqlx::query_as("SELECT kind, payload, last_error FROM jobs")
-            .fetch_all(app.db.pool())
-            .await
-            .expect("jobs");
-    assert!(!rows.is_empty());
-    format!("{rows:?}")
 }
 
 async fn one_time_tokens_are_not_kept_in_the_clear_in_the_outbox(backend: Backend) {
@@ -630,14 +504,14 @@ async fn one_time_tokens_are_not_kept_in_the_clear_in_the_outbox(backend: Backen
 async fn with_smtp_no_token_reaches_the_log() {
     let smtp = crate::support::smtp::SmtpServer::start().await;
     let dir = tempfile::tempdir().unwrap();
-    let mut command = crate::process::landlord(&dir);
+    let mut command = crate::support::binary::landlord(&dir);
     command
         .env("LANDLORD_SMTP_HOST", "127.0.0.1")
         .env("LANDLORD_SMTP_PORT", smtp.port.to_string())
         .env("LANDLORD_SMTP_TLS", "none")
         .env("LANDLORD_LOG_LEVEL", "debug")
         .env("LANDLORD_APP_URL", "https://app.landlord.test");
-    let mut server = tokio::task::spawn_blocking(move || crate::process::start(command))
+    let mut server = tokio::task::spawn_blocking(move || crate::support::binary::start(command))
         .await
         .unwrap();
     let base = format!("http://{}", server.address);
@@ -674,9 +548,9 @@ async fn with_smtp_no_token_reaches_the_log() {
         let mail = smtp.wait_for_subject(to, subject).await;
         tokens.push(mail.token().expect("a token in the mail"));
     }
-    crate::process::send_sigterm(&server.child);
+    crate::support::binary::send_sigterm(&server.child);
     let status = tokio::task::spawn_blocking(move || {
-        let status = crate::process::wait_for_exit(&mut server.child);
+        let status = crate::support::binary::wait_for_exit(&mut server.child);
         let mut lines = server.startup_lines.clone();
         lines.extend(server.lines.try_iter());
         (status, lines)

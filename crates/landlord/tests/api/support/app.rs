@@ -11,6 +11,8 @@ use tempfile::TempDir;
 
 use super::postgres;
 
+pub use super::errors::assert_error;
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Backend {
     Sqlite,
@@ -165,24 +167,14 @@ pub async fn json(response: reqwest::Response) -> Value {
     serde_json::from_str(&text).unwrap_or_else(|_| panic!("not JSON: {text}"))
 }
 
-/// Asserts the error envelope: status, code, and a request id.
-pub async fn assert_error(response: reqwest::Response, status: u16, code: &str) -> Value {
-    assert_eq!(response.status().as_u16(), status, "status");
-    let request_id = response
-        .headers()
-        .get("x-request-id")
-        .and_then(|v| v.to_str().ok())
-        .map(String::from)
-        .expect("X-Request-Id header");
-    let body = json(response).await;
-    assert_eq!(body["success"], false, "{body}");
-    assert_eq!(body["error"]["code"], code, "{body}");
-    assert!(
-        body["error"]["message"]
-            .as_str()
-            .is_some_and(|m| !m.is_empty()),
-        "{body}"
-    );
-    assert_eq!(body["error"]["request_id"], request_id.as_str(), "{body}");
-    body
+impl TestApp {
+    /// The single number `sql` (a `SELECT COUNT(*)…`) answers with `binds`.
+    pub async fn count(&self, sql: &str, binds: &[&str]) -> i64 {
+        let mut query = sqlx::query_as::<_, (i64,)>(sql);
+        for bind in binds {
+            query = query.bind(*bind);
+        }
+        let (n,) = query.fetch_one(self.db.pool()).await.expect("a count");
+        n
+    }
 }

@@ -1,10 +1,22 @@
-//! The test harness: spawns the app per test, provides throwaway databases.
+//! The test harness: spawns the app per test, provides throwaway databases,
+//! and the fixtures and assertions the scenario files share.
 
+pub mod accounts;
 pub mod app;
+pub mod billing;
+pub mod binary;
+pub mod clock;
+pub mod errors;
+pub mod eventually;
+pub mod keys;
+pub mod mail;
+pub mod payments;
 pub mod postgres;
 pub mod providers;
 pub mod redis;
+pub mod requests;
 pub mod smtp;
+pub mod team;
 
 pub use app::{Backend, TestApp};
 
