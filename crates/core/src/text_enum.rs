@@ -7,7 +7,7 @@
 macro_rules! text_enum {
     ($(#[$doc:meta])* $vis:vis enum $name:ident { $($(#[$vdoc:meta])* $variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$doc])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         $vis enum $name {
             $($(#[$vdoc])* #[serde(rename = $text)] $variant),+
         }
@@ -23,6 +23,20 @@ macro_rules! text_enum {
                 match text { $($text => Some($name::$variant),)+ _ => None }
             }
         }
+
+        // By hand rather than derived: the derive does not see the
+        // variants' names through this macro, and the document must list
+        // exactly the stored texts.
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some([$($text),+]))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -76,5 +90,7 @@ mod tests {
         assert_eq!(Status::Pending.as_str(), "pending");
         assert_eq!(serde_json::to_string(&Status::Paid).unwrap(), "\"paid\"");
         assert_eq!(Status::ALL.len(), 2);
+        let schema = serde_json::to_value(<Status as utoipa::PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"], serde_json::json!(["pending", "paid"]));
     }
 }
