@@ -9,7 +9,10 @@ cd "$(dirname "$0")/.."
 
 BIN="${1:-${CARGO_TARGET_DIR:-target}/release/landlord}"
 ST="${SCHEMATHESIS:-schemathesis}"
-MAX_TIME="${CONTRACT_MAX_TIME:-90}"
+MAX_TIME="${CONTRACT_MAX_TIME:-120}"
+# A fixed seed makes CI reproducible; set CONTRACT_SEED to explore others.
+SEED="${CONTRACT_SEED:-20261124}"
+EXAMPLES="${CONTRACT_MAX_EXAMPLES:-60}"
 PORT="${CONTRACT_PORT:-18080}"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
@@ -45,6 +48,7 @@ run() {
         --checks all \
         --phases examples,coverage,fuzzing,stateful \
         --max-time "$MAX_TIME" \
+        --seed "$SEED" --max-examples "$EXAMPLES" --generation-deterministic \
         --workers 2 \
         --suppress-health-check all \
         --report junit --report-dir "$WORK/report-$name" \

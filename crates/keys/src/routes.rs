@@ -13,7 +13,7 @@ use landlord_core::time::{parse_rfc3339, rfc3339, rfc3339_opt};
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::validation::required_name;
+use landlord_identity::validation::{required_name, Name};
 use landlord_metering::UsageRecord;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -37,12 +37,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct CreateKeyRequest {
     /// Shown in lists; surrounding spaces are trimmed.
-    #[schema(
-        example = "production backend",
-        min_length = 1,
-        max_length = 100,
-        pattern = r"\S"
-    )]
+    #[schema(value_type = Name, example = "production backend")]
     pub name: String,
     /// RFC 3339, in the future; the key stops working then. Absent: never
     /// expires.

@@ -225,12 +225,20 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
     }
 }
 
-/// The plan catalog comes from configuration, so the names a plan field
-/// accepts are known only at start-up: publish them as the field's enum.
-pub fn declare_plan_names(mut openapi: OpenApiDoc, plans: &[String]) -> OpenApiDoc {
+/// Rules the derive cannot state: the plan catalog comes from configuration,
+/// so the names a plan field accepts are known only at start-up (published
+/// as the field's enum); a PATCH needs at least one field.
+pub fn declare_request_rules(mut openapi: OpenApiDoc, plans: &[String]) -> OpenApiDoc {
     let Some(components) = openapi.components.as_mut() else {
         return openapi;
     };
+    // A PATCH with nothing to change is refused (utoipa 5.5 cannot say so:
+    // its `min_properties` attribute comes out as `maxProperties`).
+    if let Some(RefOr::T(Schema::Object(request))) =
+        components.schemas.get_mut("UpdateOrganizationRequest")
+    {
+        request.min_properties = Some(1);
+    }
     if let Some(RefOr::T(Schema::Object(request))) = components.schemas.get_mut("UpgradeRequest") {
         if let Some(RefOr::T(Schema::Object(plan))) = request.properties.get_mut("plan") {
             plan.enum_values = Some(plans.iter().map(|p| serde_json::json!(p)).collect());

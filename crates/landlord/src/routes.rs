@@ -10,7 +10,7 @@ use utoipa_axum::router::OpenApiRouter;
 
 use landlord_keys::sensitive::SensitiveLimits;
 
-use crate::openapi::{declare_plan_names, declare_shared_responses, docs_router, ApiDoc};
+use crate::openapi::{declare_request_rules, declare_shared_responses, docs_router, ApiDoc};
 use crate::state::AppState;
 use crate::{operations, test_routes};
 
@@ -40,7 +40,7 @@ pub fn build_router(state: AppState) -> Router {
         .split_for_parts();
 
     let plans: Vec<String> = config.plans.keys().cloned().collect();
-    let openapi = declare_plan_names(declare_shared_responses(openapi), &plans);
+    let openapi = declare_request_rules(declare_shared_responses(openapi), &plans);
     let mut router = router.merge(docs_router(openapi));
     if config.enable_test_routes {
         router = router.merge(test_routes::router());

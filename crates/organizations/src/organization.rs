@@ -8,18 +8,32 @@ use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::validation::{normalize_email, required_name};
+use landlord_identity::validation::{normalize_email, required_name, EmailAddress, Name};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
 
 use crate::store;
 use utoipa::ToSchema;
 
+/// At least one field; an absent field is left unchanged (`null` is not
+/// a value: omit the field instead).
+// `minProperties: 1` is set by the OpenAPI document's builder
+// (`landlord::openapi::declare_request_rules`).
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpdateOrganizationRequest {
+    /// A new name.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Name)]
     pub name: Option<String>,
     /// Where invoices and receipts go.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = EmailAddress)]
     pub billing_email: Option<String>,
+}
+
+/// A field that may be absent but, when present, is a string.
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<String>, D::Error> {
+    String::deserialize(deserializer).map(Some)
 }
 
 /// A plan change waiting for the end of the period (a downgrade).

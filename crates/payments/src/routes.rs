@@ -294,7 +294,7 @@ fn webhook_secret(
 /// 5-minute tolerance); events deduplicated by id.
 #[utoipa::path(
     post, path = "/webhooks/stripe", tag = "webhooks",
-    params(("Stripe-Signature" = String, Header, description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"{t}.{body}\">` (several `v1` during a secret roll)")),
+    params(("Stripe-Signature" = String, Header, pattern = r"^t=[0-9]+(,[a-z0-9]+=[0-9a-fA-F]+)+$", description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"{t}.{body}\">` (several `v1` during a secret roll)")),
     request_body(content = Object, description = "A Stripe event", content_type = "application/json"),
     responses(
         (status = 200, description = "Received (or a duplicate)", body = Envelope<WebhookAck>),
@@ -326,7 +326,7 @@ pub async fn stripe_webhook(
 /// transaction id (Paystack events carry no id of their own).
 #[utoipa::path(
     post, path = "/webhooks/paystack", tag = "webhooks",
-    params(("x-paystack-signature" = String, Header, description = "Hex HMAC-SHA512 of the raw body with the secret key")),
+    params(("x-paystack-signature" = String, Header, pattern = "^[0-9a-f]{128}$", description = "Hex HMAC-SHA512 of the raw body with the secret key")),
     request_body(content = Object, description = "A Paystack event", content_type = "application/json"),
     responses(
         (status = 200, description = "Received (or a duplicate)", body = Envelope<WebhookAck>),

@@ -47,6 +47,7 @@ pub fn router() -> OpenApiRouter<IdentityState> {
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct EmailRequest {
+    #[schema(value_type = crate::validation::EmailAddress)]
     pub email: String,
 }
 

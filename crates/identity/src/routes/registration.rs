@@ -14,17 +14,18 @@ use crate::mail_limits::{self, MailKind};
 use crate::model::Role;
 use crate::sessions::{auth_response, start_session, AuthResponse};
 use crate::store;
-use crate::validation::{normalize_email, optional_name, required_name};
+use crate::validation::{normalize_email, optional_name, required_name, EmailAddress, Name};
 use crate::{password, IdentityState};
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
     /// Name of the new organization.
-    #[schema(example = "Acme")]
+    #[schema(value_type = Name, example = "Acme")]
     pub organization_name: String,
-    #[schema(example = "Ada Lovelace")]
+    /// The person's name; blank counts as absent.
+    #[schema(example = "Ada Lovelace", max_length = 100)]
     pub name: Option<String>,
-    #[schema(example = "ada@acme.test")]
+    #[schema(value_type = EmailAddress, example = "ada@acme.test")]
     pub email: String,
     /// 8 to 128 characters, not the email address.
     #[schema(example = "correct horse battery", min_length = 8, max_length = 128)]

@@ -13,11 +13,12 @@ use super::RevokedResponse;
 use crate::auth::CurrentUser;
 use crate::sessions::{auth_response, issue_refresh_token, start_session, AuthResponse};
 use crate::store::{self, Membership};
-use crate::validation::normalize_email;
+use crate::validation::{normalize_email, EmailAddress};
 use crate::{password, IdentityState};
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
+    #[schema(value_type = EmailAddress)]
     pub email: String,
     pub password: String,
 }

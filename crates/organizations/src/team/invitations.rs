@@ -15,7 +15,7 @@ use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::sessions::{auth_response, start_session, AuthResponse};
-use landlord_identity::validation::{normalize_email, optional_name};
+use landlord_identity::validation::{normalize_email, optional_name, EmailAddress};
 use landlord_identity::{password, store as identity_store, IdentityState, Role};
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
@@ -27,7 +27,7 @@ const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct InviteRequest {
-    #[schema(example = "grace@acme.test")]
+    #[schema(value_type = EmailAddress, example = "grace@acme.test")]
     pub email: String,
     /// `owner` (owners only), `admin` or `member`.
     pub role: Role,
@@ -40,6 +40,7 @@ pub struct AcceptInvitationRequest {
     /// For a person without an account: the password of the new account.
     pub password: Option<String>,
     /// For a person without an account: their name.
+    #[schema(max_length = 100)]
     pub name: Option<String>,
 }
 
@@ -117,8 +118,15 @@ pub struct AcceptedInvitation {
 pub struct InvitationFilter {
     /// Only invitations with this stored status (`pending`, `accepted`,
     /// `declined`, `cancelled`).
+    #[param(value_type = Option<InvitationStatus>)]
     pub status: Option<String>,
+    /// Items per page, 1 to 100 (default 50).
+    #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
+    /// `meta.next_cursor` of the previous page (empty: the first page).
+    #[param(
+        pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
+    )]
     pub cursor: Option<String>,
 }
 
