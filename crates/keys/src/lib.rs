@@ -23,8 +23,8 @@ use landlord_limits::{QuotaCounter, RateLimiter};
 use landlord_metering::UsageRecorder;
 
 pub use admission::{ApiKeyContext, BadKey, Refusal, KEY_PREFIX};
-pub use last_used::LastUsed;
 pub use guard::guard;
+pub use last_used::LastUsed;
 
 /// Most "no such key" answers remembered at once. Small: once bad keys are
 /// limited per address, it only spares the database repeated lookups of

@@ -164,8 +164,8 @@ pub async fn write_batch(
         .map(|(key, at)| (key.clone(), at))
         .collect();
     let mut tx = db.begin().await?;
-    store::insert_batch(&mut *tx, records).await?;
-    keys_used.used(&mut *tx, &last_used).await?;
+    store::insert_batch(&mut tx, records).await?;
+    keys_used.used(&mut tx, &last_used).await?;
     tx.commit().await
 }
 

@@ -103,8 +103,15 @@ pub async fn usage_graph(
     let counts = match KeyFilter::from_query(query.key_id.as_deref()) {
         KeyFilter::NoSuchKey => Vec::new(),
         KeyFilter::All => {
-            store::counts_per_bucket(state.db.pool(), &user.organization_id, from, end, DAY_MS, None)
-                .await?
+            store::counts_per_bucket(
+                state.db.pool(),
+                &user.organization_id,
+                from,
+                end,
+                DAY_MS,
+                None,
+            )
+            .await?
         }
         KeyFilter::One(key) => {
             store::counts_per_bucket(
