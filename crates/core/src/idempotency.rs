@@ -1,14 +1,72 @@
 //! `Idempotency-Key` for POSTs that must happen once: a replay within 24
 //! hours answers the first answer again; the same key with another body
 //! answers 409 IDEMPOTENCY_CONFLICT.
+//!
+//! A route wraps its work in [`idempotent`]; [`claim`], [`complete`] and
+//! [`release`] are the steps it takes, for routes that need them apart.
 
-use axum::http::HeaderMap;
+use std::future::Future;
+
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
 use serde_json::Value;
 
 use crate::crypto::sha256_hex;
 use crate::db::now_millis;
 use crate::error::ApiError;
+use crate::http::ApiSuccess;
+use crate::ids::OrganizationId;
 use crate::Db;
+
+/// Where a key is unique: per organization and route (`POST /messages/send`).
+#[derive(Debug, Clone, Copy)]
+pub struct Scope<'a> {
+    pub organization_id: &'a OrganizationId,
+    pub route: &'a str,
+}
+
+/// Runs `work` once per [`Scope`] and `Idempotency-Key`, when the request
+/// (`headers`, raw `body`) carries one: a replay answers the stored first
+/// answer without running `work`; another body answers 409; a failed `work`
+/// releases the key so the client may retry. Without a key, `work` just
+/// runs. `work` receives the key (to derive keys for calls it makes).
+pub async fn idempotent<T, F, Fut>(
+    db: &Db,
+    scope: Scope<'_>,
+    headers: &HeaderMap,
+    body: &[u8],
+    work: F,
+) -> Result<Response, ApiError>
+where
+    T: Serialize,
+    F: FnOnce(Option<String>) -> Fut,
+    Fut: Future<Output = Result<ApiSuccess<T>, ApiError>>,
+{
+    let Some(key) = key_from(headers)? else {
+        return Ok(work(None).await?.into_response());
+    };
+    let reservation =
+        match claim(db, scope.organization_id.as_str(), scope.route, &key, body).await? {
+            Claim::Replay { status, body } => {
+                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+                return Ok((status, axum::Json(body)).into_response());
+            }
+            Claim::New(reservation) => reservation,
+        };
+    match work(Some(key)).await {
+        Ok(answer) => {
+            let (status, envelope) = answer.into_parts();
+            let stored = serde_json::to_value(&envelope).map_err(ApiError::internal)?;
+            complete(db, reservation, status.as_u16(), &stored).await?;
+            Ok((status, axum::Json(stored)).into_response())
+        }
+        Err(error) => {
+            release(db, reservation).await;
+            Err(error)
+        }
+    }
+}
 
 const TTL_MS: i64 = 24 * 3600 * 1000;
 const MAX_KEY_LEN: usize = 255;

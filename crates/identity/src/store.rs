@@ -41,6 +41,27 @@ pub async fn user_by_id<'c, E: Executor<'c, Database = Any>>(
         .await
 }
 
+/// The email of each of `ids` that has an account, for lists that show who
+/// did something (the keys list's creators).
+pub async fn emails_of<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    ids: &[UserId],
+) -> Result<Vec<(UserId, String)>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT id, email FROM users WHERE id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    query.fetch_all(executor).await
+}
+
 pub async fn insert_user(
     conn: &mut AnyConnection,
     email: &str,

@@ -1,22 +1,36 @@
 //! Admitting an API-key request: authenticate, rate-limit, reserve quota.
 //! Shared by the guard of API-key routes and by `POST /keys/verify`.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
 use landlord_core::crypto::sha256_hex;
-use landlord_core::db::now_millis;
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::plans::Plan;
-use landlord_core::time::rfc3339;
-use landlord_core::ApiError;
+use landlord_core::{ApiError, Timestamp};
+use landlord_identity::store as identity_store;
 use landlord_limits::{month_key, month_start_ms, next_month_start_ms, Decision};
 
-use crate::store::{self, KeyRecord};
+use crate::store;
 use crate::KeysState;
 
 /// Every key starts with this; 64 lowercase hex characters follow.
 pub const KEY_PREFIX: &str = "sk_live_";
+
+/// What authenticating a key needs, cached by key hash: the key's row, its
+/// organization's plan and its scopes, parsed once when the cache is filled.
+#[derive(Debug, Clone)]
+pub struct KeyRecord {
+    pub id: ApiKeyId,
+    pub organization_id: OrganizationId,
+    pub plan: String,
+    /// `None`: the key may call every API-key route.
+    pub scopes: Option<Arc<[String]>>,
+    pub expires_at: Option<Timestamp>,
+    pub revoked_at: Option<Timestamp>,
+    pub rate_limit_per_minute: Option<i64>,
+}
 
 /// An admitted API-key request: who is calling and what is left.
 #[derive(Debug, Clone)]
@@ -26,18 +40,18 @@ pub struct ApiKeyContext {
     pub plan_name: String,
     pub plan: Plan,
     /// `None`: the key may call every API-key route.
-    pub scopes: Option<Vec<String>>,
+    pub scopes: Option<Arc<[String]>>,
     pub rate: Decision,
     pub quota: QuotaState,
 }
 
 impl ApiKeyContext {
     /// 403 unless the key's scopes allow `scope`.
-    pub fn require_scope(&self, scope: &str) -> Result<(), ApiError> {
+    pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
         match &self.scopes {
-            Some(scopes) if !scopes.iter().any(|s| s == scope) => Err(ApiError::Forbidden(
-                format!("this API key lacks the scope {scope}"),
-            )),
+            Some(scopes) if !scopes.iter().any(|s| s == scope) => {
+                Err(Refusal::MissingScope(scope).into_api_error())
+            }
             _ => Ok(()),
         }
     }
@@ -50,8 +64,8 @@ pub struct QuotaState {
     pub used: i64,
     /// `None`: unlimited.
     pub included: Option<i64>,
-    /// Unix ms when the month ends.
-    pub resets_at: i64,
+    /// When the month ends.
+    pub resets_at: Timestamp,
 }
 
 impl QuotaState {
@@ -60,10 +74,50 @@ impl QuotaState {
     }
 }
 
-/// Why a request was not admitted.
+/// What is wrong with the key itself.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BadKey {
+    Missing,
+    Malformed,
+    Unknown,
+    Revoked,
+    Expired,
+}
+
+impl BadKey {
+    /// The machine-readable reason `POST /keys/verify` answers.
+    pub fn reason(self) -> &'static str {
+        match self {
+            BadKey::Missing => "missing",
+            BadKey::Malformed => "malformed",
+            BadKey::Unknown => "unknown",
+            BadKey::Revoked => "revoked",
+            BadKey::Expired => "expired",
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            BadKey::Missing => {
+                "missing API key: send X-API-Key: sk_live_… or Authorization: Bearer sk_live_…"
+            }
+            BadKey::Malformed => {
+                "malformed API key: expected sk_live_ followed by 64 hexadecimal characters"
+            }
+            BadKey::Revoked => "this API key has been revoked",
+            BadKey::Expired => "this API key has expired",
+            BadKey::Unknown => "unknown API key",
+        }
+    }
+}
+
+/// Why a request was not admitted: every refusal's reason and message,
+/// for the guard (an error answer) and `POST /keys/verify` (a verdict).
 #[derive(Debug)]
 pub enum Refusal {
-    Unauthorized(&'static str),
+    Unauthorized(BadKey),
+    /// The key works, but not for this route.
+    MissingScope(&'static str),
     RateLimited(Decision),
     /// Too many requests with bad keys from this client address.
     InvalidKeyFlood {
@@ -81,7 +135,8 @@ impl Refusal {
     /// A short machine-readable reason.
     pub fn reason(&self) -> &'static str {
         match self {
-            Refusal::Unauthorized(reason) => reason,
+            Refusal::Unauthorized(bad) => bad.reason(),
+            Refusal::MissingScope(_) => "missing_scope",
             Refusal::RateLimited(_) => "rate_limited",
             Refusal::InvalidKeyFlood { .. } => "too_many_invalid_keys",
             Refusal::QuotaExceeded { .. } => "quota_exceeded",
@@ -89,46 +144,56 @@ impl Refusal {
         }
     }
 
-    pub fn into_api_error(self) -> ApiError {
+    /// What the client is told.
+    pub fn message(&self) -> String {
         match self {
-            Refusal::Unauthorized(reason) => {
-                ApiError::Unauthorized(unauthorized_message(reason).into())
-            }
+            Refusal::Unauthorized(bad) => bad.message().to_string(),
+            Refusal::MissingScope(scope) => format!("this API key lacks the scope {scope}"),
+            Refusal::RateLimited(decision) => format!(
+                "rate limit of {} requests per minute reached",
+                decision.limit
+            ),
+            Refusal::InvalidKeyFlood { limit, .. } => format!(
+                "too many requests with invalid API keys from this address; at most {limit} a minute"
+            ),
+            Refusal::QuotaExceeded { quota, .. } => format!(
+                "monthly quota of {} requests reached; it resets at {}",
+                quota.included.unwrap_or(0),
+                quota.resets_at
+            ),
+            Refusal::Internal(_) => String::new(),
+        }
+    }
+
+    /// The limiter's decision to show in rate-limit headers, if any.
+    pub fn rate(&self) -> Option<Decision> {
+        match self {
+            Refusal::RateLimited(decision) => Some(*decision),
+            Refusal::QuotaExceeded { rate, .. } => Some(*rate),
+            _ => None,
+        }
+    }
+
+    pub fn into_api_error(self) -> ApiError {
+        let message = self.message();
+        match self {
+            Refusal::Unauthorized(_) => ApiError::Unauthorized(message),
+            Refusal::MissingScope(_) => ApiError::Forbidden(message),
             Refusal::RateLimited(decision) => ApiError::RateLimited {
-                message: format!(
-                    "rate limit of {} requests per minute reached",
-                    decision.limit
-                ),
+                message,
                 retry_after_secs: ceil_secs(decision.retry_after),
             },
-            Refusal::InvalidKeyFlood { limit, retry_after } => ApiError::RateLimited {
-                message: format!(
-                    "too many requests with invalid API keys from this address; at most {limit} a minute"
-                ),
+            Refusal::InvalidKeyFlood { retry_after, .. } => ApiError::RateLimited {
+                message,
                 retry_after_secs: ceil_secs(retry_after),
             },
             Refusal::QuotaExceeded { quota, .. } => ApiError::QuotaExceeded {
-                message: format!(
-                    "monthly quota of {} requests reached; it resets at {}",
-                    quota.included.unwrap_or(0),
-                    rfc3339(quota.resets_at)
-                ),
-                retry_after_secs: ((quota.resets_at - now_millis()).max(0) as u64).div_ceil(1000),
+                message,
+                retry_after_secs: (quota.resets_at.since(Timestamp::now()).as_millis() as u64)
+                    .div_ceil(1000),
             },
             Refusal::Internal(error) => error,
         }
-    }
-}
-
-pub fn unauthorized_message(reason: &str) -> &'static str {
-    match reason {
-        "missing" => {
-            "missing API key: send X-API-Key: sk_live_… or Authorization: Bearer sk_live_…"
-        }
-        "malformed" => "malformed API key: expected sk_live_ followed by 64 hexadecimal characters",
-        "revoked" => "this API key has been revoked",
-        "expired" => "this API key has expired",
-        _ => "unknown API key",
     }
 }
 
@@ -180,7 +245,8 @@ impl KeysState {
                 });
             }
         }
-        let record = store::by_hash(self.db.pool(), key_hash)
+        let record = self
+            .read_key(key_hash)
             .await
             .map_err(|e| Refusal::Internal(e.into()))?;
         match &record {
@@ -190,18 +256,40 @@ impl KeysState {
         Ok(record)
     }
 
+    /// The key with `key_hash` and its organization's plan, from the
+    /// database; its scopes parsed for the cache.
+    async fn read_key(&self, key_hash: &str) -> Result<Option<KeyRecord>, sqlx::Error> {
+        let Some(row) = store::by_hash(self.db.pool(), key_hash).await? else {
+            return Ok(None);
+        };
+        let Some(organization) =
+            identity_store::organization_by_id(self.db.pool(), &row.organization_id).await?
+        else {
+            return Ok(None);
+        };
+        Ok(Some(KeyRecord {
+            scopes: store::decode_scopes(row.scopes.as_deref()).map(Arc::from),
+            id: row.id,
+            organization_id: row.organization_id,
+            plan: organization.plan,
+            expires_at: row.expires_at,
+            revoked_at: row.revoked_at,
+            rate_limit_per_minute: row.rate_limit_per_minute,
+        }))
+    }
+
     /// A bad key (malformed, unknown, revoked, expired) from `address`: 401
     /// naming `reason` while the address is within
     /// `invalid_api_key_per_minute`, 429 beyond (and, for the time the
     /// limiter says, no more database lookups for that address).
-    async fn refuse_bad_key(&self, address: &str, reason: &'static str) -> Refusal {
+    async fn refuse_bad_key(&self, address: &str, bad: BadKey) -> Refusal {
         let limit = self.config.invalid_api_key_per_minute;
         let decision = self
             .limiter
             .check(&format!("invalid-key:ip:{address}"), limit)
             .await;
         if decision.allowed {
-            return Refusal::Unauthorized(reason);
+            return Refusal::Unauthorized(bad);
         }
         self.invalid_key_blocked
             .insert(address.to_string(), Instant::now() + decision.retry_after);
@@ -219,22 +307,22 @@ impl KeysState {
         client: Option<&str>,
     ) -> Result<ApiKeyContext, Refusal> {
         let Some(key) = key.filter(|k| !k.is_empty()) else {
-            return Err(Refusal::Unauthorized("missing"));
+            return Err(Refusal::Unauthorized(BadKey::Missing));
         };
         let address = client.unwrap_or("unknown");
         // Malformed keys take the same path as unknown ones (hash and
         // lookup), so the answer's timing does not tell them apart.
         let formed = well_formed(key);
         let record = self.lookup(&sha256_hex(key), address).await?;
-        let now = now_millis();
+        let now = Timestamp::now();
         let record = match (formed, record) {
-            (false, _) => return Err(self.refuse_bad_key(address, "malformed").await),
-            (true, None) => return Err(self.refuse_bad_key(address, "unknown").await),
+            (false, _) => return Err(self.refuse_bad_key(address, BadKey::Malformed).await),
+            (true, None) => return Err(self.refuse_bad_key(address, BadKey::Unknown).await),
             (true, Some(record)) if record.revoked_at.is_some() => {
-                return Err(self.refuse_bad_key(address, "revoked").await)
+                return Err(self.refuse_bad_key(address, BadKey::Revoked).await)
             }
             (true, Some(record)) if record.expires_at.is_some_and(|t| t <= now) => {
-                return Err(self.refuse_bad_key(address, "expired").await)
+                return Err(self.refuse_bad_key(address, BadKey::Expired).await)
             }
             (true, Some(record)) => record,
         };
@@ -263,11 +351,12 @@ impl KeysState {
             }
         }
 
-        let quota_key = format!("{}:{}", record.organization_id, month_key(now));
+        let quota_key = format!("{}:{}", record.organization_id, month_key(now.millis()));
         let initial = if self.quota.known_locally(&quota_key) {
             0
         } else {
-            landlord_metering::count_since(&self.db, &record.organization_id, month_start_ms(now))
+            let month_start = Timestamp::from_millis(month_start_ms(now.millis()));
+            landlord_metering::count_since(&self.db, &record.organization_id, month_start)
                 .await
                 .map_err(|e| Refusal::Internal(e.into()))?
         };
@@ -276,7 +365,7 @@ impl KeysState {
         } else {
             None
         };
-        let resets_at = next_month_start_ms(now);
+        let resets_at = Timestamp::from_millis(next_month_start_ms(now.millis()));
         let quota = match self.quota.reserve(&quota_key, initial, cap).await {
             Ok(used) => QuotaState {
                 used,
@@ -292,16 +381,12 @@ impl KeysState {
                 return Err(Refusal::QuotaExceeded { quota, rate });
             }
         };
-        let scopes = record
-            .scopes
-            .as_deref()
-            .and_then(|s| serde_json::from_str::<Vec<String>>(s).ok());
         Ok(ApiKeyContext {
-            organization_id: OrganizationId::from_trusted(record.organization_id),
-            key_id: ApiKeyId::from_trusted(record.id),
+            organization_id: record.organization_id,
+            key_id: record.id,
             plan_name,
             plan,
-            scopes,
+            scopes: record.scopes,
             rate,
             quota,
         })
@@ -328,7 +413,7 @@ impl KeysState {
 /// Adds the rate-limit headers of DESIGN.md §6 to `headers`.
 pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset_secs = decision.reset_after.as_micros().div_ceil(1_000_000) as u64;
-    let reset_at = (now_millis() / 1000) as u64 + reset_secs;
+    let reset_at = (Timestamp::now().millis() / 1000) as u64 + reset_secs;
     let mut set = |name: &'static str, value: String| {
         if let Ok(value) = HeaderValue::from_str(&value) {
             headers.insert(HeaderName::from_static(name), value);

@@ -5,9 +5,9 @@
 //! (`POST /keys/{id}/transfer`).
 
 use landlord_audit::AuditEntry;
-use landlord_core::db::now_millis;
 use landlord_core::http::client::ClientInfo;
-use landlord_core::ids::{OrganizationId, UserId};
+use landlord_core::ids::{ApiKeyId, OrganizationId, UserId};
+use landlord_core::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -35,7 +35,7 @@ impl Departure {
 /// A key revoked because its creator left the organization.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct RevokedKey {
-    pub id: String,
+    pub id: ApiKeyId,
     pub name: String,
     pub prefix: String,
     /// Not shown: used to drop the key from the cache.
@@ -55,12 +55,11 @@ pub async fn revoke_keys_of(
     client: &ClientInfo,
     departure: Departure,
 ) -> Result<Vec<RevokedKey>, sqlx::Error> {
-    let keys: Vec<KeyRow> =
-        store::unrevoked_created_by(conn, organization_id.as_str(), member_id.as_str()).await?;
-    let now = now_millis();
+    let keys: Vec<KeyRow> = store::unrevoked_created_by(conn, organization_id, member_id).await?;
+    let now = Timestamp::now();
     let mut revoked = Vec::with_capacity(keys.len());
     for key in keys {
-        if !store::revoke(&mut *conn, organization_id.as_str(), &key.id, now).await? {
+        if !store::revoke(&mut *conn, organization_id, &key.id, now).await? {
             continue;
         }
         landlord_audit::record(

@@ -3,11 +3,11 @@
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use landlord_core::db::now_millis;
 use landlord_core::http::client::client_ip;
+use landlord_core::Timestamp;
 use landlord_metering::UsageRecord;
 
-use crate::admission::{key_from_headers, rate_limit_headers, Refusal};
+use crate::admission::{key_from_headers, rate_limit_headers};
 use crate::KeysState;
 
 /// Authenticates the key, applies rate limit and quota, runs the handler
@@ -20,11 +20,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
     let context = match state.admit(key.as_deref(), client.as_deref()).await {
         Ok(context) => context,
         Err(refusal) => {
-            let decision = match &refusal {
-                Refusal::RateLimited(decision) => Some(*decision),
-                Refusal::QuotaExceeded { rate, .. } => Some(*rate),
-                _ => None,
-            };
+            let decision = refusal.rate();
             let mut response = refusal.into_api_error().into_response();
             if let Some(decision) = decision {
                 rate_limit_headers(response.headers_mut(), &decision);
@@ -39,10 +35,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
         .unwrap_or_else(|| request.uri().path().to_owned());
     let method = request.method().as_str().to_owned();
     let decision = context.rate;
-    let (organization_id, api_key_id) = (
-        context.organization_id.to_string(),
-        context.key_id.to_string(),
-    );
+    let (organization_id, api_key_id) = (context.organization_id.clone(), context.key_id.clone());
     request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
     state.usage.record(UsageRecord {
@@ -51,7 +44,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
         endpoint,
         method,
         status: response.status().as_u16(),
-        at: now_millis(),
+        at: Timestamp::now(),
     });
     rate_limit_headers(response.headers_mut(), &decision);
     response

@@ -9,6 +9,7 @@
 pub mod admission;
 pub mod departure;
 pub mod guard;
+pub mod last_used;
 pub mod routes;
 pub mod sensitive;
 pub mod store;
@@ -21,8 +22,9 @@ use landlord_identity::IdentityState;
 use landlord_limits::{QuotaCounter, RateLimiter};
 use landlord_metering::UsageRecorder;
 
-pub use admission::{ApiKeyContext, KEY_PREFIX};
+pub use admission::{ApiKeyContext, BadKey, Refusal, KEY_PREFIX};
 pub use guard::guard;
+pub use last_used::LastUsed;
 
 /// Most "no such key" answers remembered at once. Small: once bad keys are
 /// limited per address, it only spares the database repeated lookups of
@@ -38,7 +40,7 @@ pub struct KeysState {
     /// Keys found, by hash (a revoked key stays here until its entry
     /// expires or is invalidated). Never holds `None`: misses go to
     /// `missing`.
-    pub cache: moka::sync::Cache<String, Option<store::KeyRecord>>,
+    pub cache: moka::sync::Cache<String, Option<admission::KeyRecord>>,
     /// Hashes of keys that do not exist: bounded on its own
     /// ([`NEGATIVE_CACHE_CAPACITY`]), same lifetime as `cache`.
     pub missing: moka::sync::Cache<String, ()>,

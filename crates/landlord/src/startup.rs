@@ -251,6 +251,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let (usage, usage_writer) = landlord_metering::channel(
         db.clone(),
         Duration::from_millis(config.usage_flush_interval_ms),
+        landlord_keys::LastUsed,
     );
     let shared = || redis.clone().map(SharedStore::new);
     let limiter = Arc::new(RateLimiter::new(shared()));

@@ -3,11 +3,13 @@
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use landlord_core::db::now_millis;
-use landlord_core::Db;
+use landlord_core::ids::MessageId;
+use landlord_core::{Db, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
 use landlord_mail::Mailer;
 use serde_json::Value;
+
+use crate::store::{self, Channel, MessageStatus};
 
 pub const DELIVER_JOB: &str = "message.deliver";
 
@@ -49,36 +51,22 @@ pub struct DeliverMessage {
     pub sms: Arc<dyn SmsProvider>,
 }
 
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    channel: String,
-    recipient: String,
-    subject: Option<String>,
-    body: String,
-    status: String,
-}
-
 #[async_trait::async_trait]
 impl JobHandler for DeliverMessage {
     async fn handle(&self, payload: &Value, attempt: Attempt) -> anyhow::Result<()> {
         let id = payload
             .get("message_id")
             .and_then(Value::as_str)
+            .map(MessageId::from_trusted)
             .ok_or_else(|| anyhow::anyhow!("payload without message_id"))?;
-        let Some(message) = sqlx::query_as::<_, MessageRow>(
-            "SELECT channel, recipient, subject, body, status FROM messages WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        else {
+        let Some(message) = store::for_delivery(self.db.pool(), &id).await? else {
             anyhow::bail!("message {id} does not exist");
         };
-        if message.status != "queued" {
+        if message.status != MessageStatus::Queued {
             return Ok(()); // already delivered (a retried job after a crash)
         }
-        let sent = match message.channel.as_str() {
-            "email" => self
+        let sent = match message.channel {
+            Channel::Email => self
                 .mailer
                 .send_plain(
                     &message.recipient,
@@ -87,32 +75,26 @@ impl JobHandler for DeliverMessage {
                 )
                 .await
                 .map_err(anyhow::Error::from),
-            "sms" => self
+            Channel::Sms => self
                 .sms
                 .send(&message.recipient, &message.body)
                 .await
                 .map(|_| ()),
-            other => Err(anyhow::anyhow!("unknown channel {other}")),
         };
-        let now = now_millis();
+        let now = Timestamp::now();
         match sent {
             Ok(()) => {
-                sqlx::query("UPDATE messages SET status = 'sent', sent_at = $2, updated_at = $2, failure_reason = NULL WHERE id = $1")
-                    .bind(id)
-                    .bind(now)
-                    .execute(self.db.pool())
-                    .await?;
+                store::mark_sent(self.db.pool(), &id, now).await?;
                 Ok(())
             }
             Err(error) => {
                 // Keep the reason visible while retrying; settle on the last attempt.
-                let status = if attempt.last { "failed" } else { "queued" };
-                sqlx::query("UPDATE messages SET status = $2, failure_reason = $3, updated_at = $4 WHERE id = $1")
-                    .bind(id)
-                    .bind(status)
-                    .bind(format!("{error:#}"))
-                    .bind(now)
-                    .execute(self.db.pool())
+                let status = if attempt.last {
+                    MessageStatus::Failed
+                } else {
+                    MessageStatus::Queued
+                };
+                store::mark_attempt_failed(self.db.pool(), &id, status, &format!("{error:#}"), now)
                     .await?;
                 Err(error)
             }

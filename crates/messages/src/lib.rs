@@ -5,5 +5,6 @@
 
 pub mod delivery;
 pub mod routes;
+pub mod store;
 
 pub use delivery::{DeliverMessage, FileSmsProvider, SmsProvider, DELIVER_JOB};

@@ -8,12 +8,17 @@
 //! retried with the same records; nothing is dropped. On shutdown, after the
 //! HTTP server has drained, everything still pending is written.
 
+pub mod period;
 pub mod routes;
+pub mod store;
 
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::Duration;
 
-use landlord_core::Db;
+use landlord_core::ids::{ApiKeyId, OrganizationId};
+use landlord_core::{Db, Timestamp};
+use sqlx::AnyConnection;
 use tokio::sync::mpsc;
 use tokio_util::sync::CancellationToken;
 
@@ -24,14 +29,26 @@ const BATCH_ROWS: usize = 500;
 /// One metered request.
 #[derive(Debug, Clone)]
 pub struct UsageRecord {
-    pub organization_id: String,
-    pub api_key_id: String,
+    pub organization_id: OrganizationId,
+    pub api_key_id: ApiKeyId,
     /// Route template, e.g. `/api/v1/messages/{id}`.
     pub endpoint: String,
     pub method: String,
     pub status: u16,
-    /// Unix ms.
-    pub at: i64,
+    pub at: Timestamp,
+}
+
+/// What the writer tells the keys feature with each batch: when each key
+/// was last used (keys owns `api_keys`; metering cannot depend on keys,
+/// which depends on metering, so keys hands this in).
+#[async_trait::async_trait]
+pub trait KeysUsed: Send + Sync + 'static {
+    /// Runs in the batch's transaction.
+    async fn used(
+        &self,
+        conn: &mut AnyConnection,
+        last_used: &[(ApiKeyId, Timestamp)],
+    ) -> Result<(), sqlx::Error>;
 }
 
 /// Sends records to the writer. Cheap to clone.
@@ -55,10 +72,16 @@ pub struct UsageWriter {
     db: Db,
     receiver: mpsc::UnboundedReceiver<UsageRecord>,
     interval: Duration,
+    keys_used: Arc<dyn KeysUsed>,
 }
 
-/// A recorder and the writer that drains it.
-pub fn channel(db: Db, interval: Duration) -> (UsageRecorder, UsageWriter) {
+/// A recorder and the writer that drains it, telling `keys_used` when keys
+/// were last used.
+pub fn channel(
+    db: Db,
+    interval: Duration,
+    keys_used: impl KeysUsed,
+) -> (UsageRecorder, UsageWriter) {
     let (sender, receiver) = mpsc::unbounded_channel();
     (
         UsageRecorder { sender },
@@ -66,6 +89,7 @@ pub fn channel(db: Db, interval: Duration) -> (UsageRecorder, UsageWriter) {
             db,
             receiver,
             interval,
+            keys_used: Arc::new(keys_used),
         },
     )
 }
@@ -96,7 +120,7 @@ impl UsageWriter {
         let mut attempt = 0u32;
         while !pending.is_empty() {
             let take = pending.len().min(BATCH_ROWS);
-            match write_batch(&self.db, &pending[..take]).await {
+            match write_batch(&self.db, &pending[..take], self.keys_used.as_ref()).await {
                 Ok(()) => {
                     pending.drain(..take);
                     attempt = 0;
@@ -122,67 +146,34 @@ impl UsageWriter {
 }
 
 /// Inserts one batch and moves each key's `last_used_at`, in one transaction.
-pub async fn write_batch(db: &Db, records: &[UsageRecord]) -> Result<(), sqlx::Error> {
+pub async fn write_batch(
+    db: &Db,
+    records: &[UsageRecord],
+    keys_used: &dyn KeysUsed,
+) -> Result<(), sqlx::Error> {
     if records.is_empty() {
         return Ok(());
     }
-    let mut sql = String::from(
-        "INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at) VALUES ",
-    );
-    for i in 0..records.len() {
-        let p = i * 7;
-        if i > 0 {
-            sql.push_str(", ");
-        }
-        sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-            p + 1,
-            p + 2,
-            p + 3,
-            p + 4,
-            p + 5,
-            p + 6,
-            p + 7
-        ));
-    }
-    let mut query = sqlx::query(&sql);
-    let mut last_used: HashMap<&str, i64> = HashMap::new();
+    let mut last_used: HashMap<&ApiKeyId, Timestamp> = HashMap::new();
     for record in records {
-        query = query
-            .bind(uuid::Uuid::now_v7().to_string())
-            .bind(&record.organization_id)
-            .bind(&record.api_key_id)
-            .bind(&record.endpoint)
-            .bind(&record.method)
-            .bind(i64::from(record.status))
-            .bind(record.at);
-        let entry = last_used
-            .entry(record.api_key_id.as_str())
-            .or_insert(record.at);
+        let entry = last_used.entry(&record.api_key_id).or_insert(record.at);
         *entry = (*entry).max(record.at);
     }
+    let last_used: Vec<(ApiKeyId, Timestamp)> = last_used
+        .into_iter()
+        .map(|(key, at)| (key.clone(), at))
+        .collect();
     let mut tx = db.begin().await?;
-    query.execute(&mut *tx).await?;
-    for (key, at) in last_used {
-        sqlx::query(
-            "UPDATE api_keys SET last_used_at = $2 WHERE id = $1 AND (last_used_at IS NULL OR last_used_at < $2)",
-        )
-        .bind(key)
-        .bind(at)
-        .execute(&mut *tx)
-        .await?;
-    }
+    store::insert_batch(&mut tx, records).await?;
+    keys_used.used(&mut tx, &last_used).await?;
     tx.commit().await
 }
 
-/// Metered requests of an organization since `since` (Unix ms).
-pub async fn count_since(db: &Db, organization_id: &str, since: i64) -> Result<i64, sqlx::Error> {
-    let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2",
-    )
-    .bind(organization_id)
-    .bind(since)
-    .fetch_one(db.pool())
-    .await?;
-    Ok(count)
+/// Metered requests of an organization since `since`.
+pub async fn count_since(
+    db: &Db,
+    organization_id: &OrganizationId,
+    since: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    store::count_since(db.pool(), organization_id, since).await
 }

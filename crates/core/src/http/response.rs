@@ -60,15 +60,23 @@ impl<T: Serialize> ApiSuccess<T> {
         self.meta = Some(meta);
         self
     }
+
+    /// The status and the envelope this answer renders.
+    pub fn into_parts(self) -> (StatusCode, Envelope<T>) {
+        (
+            self.status,
+            Envelope {
+                success: true,
+                data: self.data,
+                meta: self.meta,
+            },
+        )
+    }
 }
 
 impl<T: Serialize> IntoResponse for ApiSuccess<T> {
     fn into_response(self) -> Response {
-        let body = Envelope {
-            success: true,
-            data: self.data,
-            meta: self.meta,
-        };
-        (self.status, axum::Json(body)).into_response()
+        let (status, body) = self.into_parts();
+        (status, axum::Json(body)).into_response()
     }
 }

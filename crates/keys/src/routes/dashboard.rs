@@ -1,0 +1,101 @@
+//! `GET /dashboard/stats` and `GET /dashboard/api-keys`: usage figures that
+//! join the organization's keys with metering's counts.
+
+use std::collections::HashMap;
+
+use axum::extract::State;
+use landlord_core::http::{ApiSuccess, Envelope};
+use landlord_core::ids::ApiKeyId;
+use landlord_core::{ApiError, Timestamp};
+use landlord_identity::permissions::{needs, Authorized};
+use landlord_limits::month_start_ms;
+use landlord_metering::period::{period_usage, PeriodUsage};
+use landlord_metering::store as usage_store;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::store::{self, KeyStatus};
+use crate::KeysState;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DashboardStats {
+    pub requests_today: i64,
+    pub requests_this_month: i64,
+    pub active_api_keys: i64,
+    pub usage: PeriodUsage,
+}
+
+/// Headline figures for the dashboard.
+#[utoipa::path(
+    get, path = "/dashboard/stats", tag = "usage",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Figures", body = Envelope<DashboardStats>))
+)]
+pub async fn dashboard_stats(
+    State(state): State<KeysState>,
+    user: Authorized<needs::ViewDashboard>,
+) -> Result<ApiSuccess<DashboardStats>, ApiError> {
+    let now = Timestamp::now();
+    let today = Timestamp::from_millis(now.millis() - now.millis().rem_euclid(DAY_MS));
+    let pool = state.db.pool();
+    let org = &user.organization_id;
+    let usage = period_usage(&state.identity, org).await?;
+    let requests_today = usage_store::count_since(pool, org, today).await?;
+    let active_api_keys = store::active_count(pool, org, now).await?;
+    Ok(ApiSuccess::ok(DashboardStats {
+        requests_today,
+        requests_this_month: usage.used,
+        active_api_keys,
+        usage,
+    }))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KeyUsage {
+    pub key_id: ApiKeyId,
+    pub name: String,
+    pub prefix: String,
+    pub status: KeyStatus,
+    pub requests_this_month: i64,
+    pub last_used_at: Option<Timestamp>,
+}
+
+/// Requests this month per API key.
+#[utoipa::path(
+    get, path = "/dashboard/api-keys", tag = "usage",
+    security(("bearer" = [])),
+    responses((status = 200, description = "Per key, busiest first", body = Envelope<Vec<KeyUsage>>))
+)]
+pub async fn api_key_usage(
+    State(state): State<KeysState>,
+    user: Authorized<needs::ViewDashboard>,
+) -> Result<ApiSuccess<Vec<KeyUsage>>, ApiError> {
+    let pool = state.db.pool();
+    let org = &user.organization_id;
+    let month_start = Timestamp::from_millis(month_start_ms(Timestamp::now().millis()));
+    let counts: HashMap<ApiKeyId, i64> = usage_store::counts_per_key_since(pool, org, month_start)
+        .await?
+        .into_iter()
+        .collect();
+    let mut usage: Vec<KeyUsage> = store::all(pool, org)
+        .await?
+        .into_iter()
+        .map(|key| KeyUsage {
+            status: key.status(),
+            requests_this_month: counts.get(&key.id).copied().unwrap_or(0),
+            key_id: key.id,
+            name: key.name,
+            prefix: key.prefix,
+            last_used_at: key.last_used_at,
+        })
+        .collect();
+    // Busiest first; ties in key order.
+    usage.sort_by(|a, b| {
+        b.requests_this_month
+            .cmp(&a.requests_this_month)
+            .then_with(|| a.key_id.cmp(&b.key_id))
+    });
+    Ok(ApiSuccess::ok(usage))
+}

@@ -1,0 +1,60 @@
+//! `POST /messages/send` and `GET /messages/{id}`, with an API key.
+
+mod read;
+mod send;
+
+use std::sync::Arc;
+
+use landlord_core::ids::MessageId;
+use landlord_core::{Db, Timestamp};
+use serde::Serialize;
+use tokio::sync::Notify;
+use utoipa::ToSchema;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use crate::store::{Channel, MessageStatus};
+pub use send::{is_e164, SendMessageRequest};
+
+use crate::store::MessageRow;
+
+#[derive(Clone)]
+pub struct MessagesState {
+    pub db: Db,
+    pub jobs: Arc<Notify>,
+}
+
+pub fn router() -> OpenApiRouter<MessagesState> {
+    OpenApiRouter::new()
+        .routes(routes!(send::send_message))
+        .routes(routes!(read::get_message))
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MessageView {
+    pub id: MessageId,
+    pub channel: Channel,
+    pub to: String,
+    pub subject: Option<String>,
+    /// `queued`, `sent` or `failed`.
+    pub status: MessageStatus,
+    /// Why the last delivery attempt failed.
+    pub failure_reason: Option<String>,
+    pub created_at: Timestamp,
+    pub sent_at: Option<Timestamp>,
+}
+
+impl From<MessageRow> for MessageView {
+    fn from(row: MessageRow) -> Self {
+        Self {
+            id: row.id,
+            channel: row.channel,
+            to: row.recipient,
+            subject: row.subject,
+            status: row.status,
+            failure_reason: row.failure_reason,
+            created_at: row.created_at,
+            sent_at: row.sent_at,
+        }
+    }
+}

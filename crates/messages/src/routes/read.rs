@@ -1,0 +1,40 @@
+//! `GET /messages/{id}`: a message's delivery status.
+
+use axum::extract::{Extension, Path, State};
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::{ApiSuccess, Envelope};
+use landlord_core::ids::MessageId;
+use landlord_core::ApiError;
+use landlord_keys::ApiKeyContext;
+
+use super::{MessageView, MessagesState};
+use crate::store;
+
+/// A message's delivery status (API key, scope `messages:read`).
+#[utoipa::path(
+    get, path = "/messages/{id}", tag = "messages",
+    security(("api_key" = [])),
+    params(("id" = String, Path, description = "Message id")),
+    responses(
+        (status = 200, description = "The message", body = Envelope<MessageView>),
+        (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
+        (status = 404, description = "No such message in this organization", body = ErrorEnvelope),
+        (status = 429, description = "Rate limit or monthly quota reached, or too many invalid keys from this address", body = ErrorEnvelope),
+    )
+)]
+pub async fn get_message(
+    State(state): State<MessagesState>,
+    Extension(key): Extension<ApiKeyContext>,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<MessageView>, ApiError> {
+    key.require_scope("messages:read")?;
+    let id = MessageId::parse(&id).ok_or_else(message_not_found)?;
+    let message = store::by_id(state.db.pool(), &key.organization_id, &id)
+        .await?
+        .ok_or_else(message_not_found)?;
+    Ok(ApiSuccess::ok(MessageView::from(message)))
+}
+
+fn message_not_found() -> ApiError {
+    ApiError::not_found("message")
+}
