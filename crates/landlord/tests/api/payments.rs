@@ -517,11 +517,17 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
 
     // The provider recovers; an operator replays the event.
     b.stand_in.state.lock().unwrap().verify_fails = false;
-    assert!(landlord_payments::replay_event(&b.app.db, &event_id)
+    assert!(landlord_payments::replay_event(
+        &b.app.db,
+        &landlord_core::ids::WebhookEventId::from_trusted(event_id.clone())
+    )
         .await
         .unwrap());
     assert!(
-        !landlord_payments::replay_event(&b.app.db, &uuid::Uuid::now_v7().to_string())
+        !landlord_payments::replay_event(
+            &b.app.db,
+            &landlord_core::ids::WebhookEventId::generate()
+        )
             .await
             .unwrap()
     );
