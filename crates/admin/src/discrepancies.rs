@@ -71,7 +71,9 @@ pub async fn discrepancies(
 ) -> Result<ApiSuccess<Vec<DiscrepancyView>>, ApiError> {
     let resolved = filter.resolved.unwrap_or(false);
     let rows = payments_store::discrepancies(&state.keys.db, resolved, LIST_LIMIT).await?;
-    Ok(ApiSuccess::ok(rows.into_iter().map(DiscrepancyView::from).collect()))
+    Ok(ApiSuccess::ok(
+        rows.into_iter().map(DiscrepancyView::from).collect(),
+    ))
 }
 
 /// Mark a discrepancy resolved.
@@ -110,4 +112,3 @@ pub async fn resolve(
         serde_json::json!({ "id": id, "resolved": true }),
     ))
 }
-

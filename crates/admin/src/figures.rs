@@ -74,4 +74,3 @@ pub async fn figures(
         payment_failure_rate: rate(late, due),
     }))
 }
-

@@ -73,7 +73,9 @@ pub async fn webhook_events(
         })?],
     };
     let rows = payments_store::events_with_status(&state.keys.db, &statuses, LIST_LIMIT).await?;
-    Ok(ApiSuccess::ok(rows.into_iter().map(WebhookEventView::from).collect()))
+    Ok(ApiSuccess::ok(
+        rows.into_iter().map(WebhookEventView::from).collect(),
+    ))
 }
 
 /// Process a failed or dead-lettered event again.
@@ -114,4 +116,3 @@ pub async fn replay(
         serde_json::json!({ "id": id, "status": "received" }),
     ))
 }
-

@@ -51,7 +51,8 @@ pub fn ensure_finished(period: Period, now: Timestamp) -> Result<(), ApiError> {
 pub async fn close_period(db: &Db, config: &Config, period: Period) -> anyhow::Result<CloseReport> {
     ensure_finished(period, Timestamp::now())?;
     store::apply_scheduled_changes(db, config, period.end()).await?;
-    let organizations = identity_store::organizations_created_before(db.pool(), period.end()).await?;
+    let organizations =
+        identity_store::organizations_created_before(db.pool(), period.end()).await?;
     let mut report = CloseReport::default();
     for organization in organizations {
         let mut tx = db.begin().await?;

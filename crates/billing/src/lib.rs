@@ -17,5 +17,5 @@ pub mod schedule;
 pub mod store;
 
 pub use close::{close_period, ensure_finished, mark_overdue, CloseReport};
-pub use store::CycleStatus;
 pub use period::Period;
+pub use store::CycleStatus;

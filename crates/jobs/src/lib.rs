@@ -52,9 +52,9 @@ mod tests {
     use super::*;
     use landlord_core::config::DatabaseKind;
     use landlord_core::{Db, Timestamp};
+    use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::Arc;
     use std::time::Duration;
-    use std::sync::atomic::{AtomicU32, Ordering};
 
     struct FailTimes {
         remaining: AtomicU32,
@@ -172,7 +172,10 @@ mod tests {
 
         assert!(replay(&db, &id).await.unwrap());
         worker.run_once().await.unwrap();
-        assert_eq!(find(&db, &id).await.unwrap().unwrap().status, JobStatus::Done);
+        assert_eq!(
+            find(&db, &id).await.unwrap().unwrap().status,
+            JobStatus::Done
+        );
         assert!(!replay(&db, &id).await.unwrap(), "only dead jobs replay");
     }
 

@@ -184,12 +184,10 @@ pub struct JobView {
 
 /// Looks a job up by id (operators and tests).
 pub async fn find(db: &Db, id: &JobId) -> Result<Option<JobView>, sqlx::Error> {
-    sqlx::query_as(
-        "SELECT id, kind, status, attempts, last_error, run_at FROM jobs WHERE id = $1",
-    )
-    .bind(id)
-    .fetch_optional(db.pool())
-    .await
+    sqlx::query_as("SELECT id, kind, status, attempts, last_error, run_at FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
 }
 
 /// Deletes jobs finished before `before` (dead ones stay for operators);

@@ -142,7 +142,13 @@ impl Worker {
 
     async fn claim(&self) -> Result<Vec<ClaimedJob>, sqlx::Error> {
         let lease_until = Timestamp::now().plus(self.settings.lease);
-        store::claim(&self.db, &self.instance, lease_until, self.settings.batch_size).await
+        store::claim(
+            &self.db,
+            &self.instance,
+            lease_until,
+            self.settings.batch_size,
+        )
+        .await
     }
 
     async fn run_job(&self, job: ClaimedJob) -> Result<(), sqlx::Error> {
@@ -190,4 +196,3 @@ impl Worker {
         Ok(())
     }
 }
-

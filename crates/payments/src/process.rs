@@ -246,7 +246,9 @@ impl ProcessEvent {
     ) -> anyhow::Result<()> {
         let organization = identity_store::organization_by_id(&mut *conn, &cycle.organization_id)
             .await?
-            .ok_or_else(|| anyhow::anyhow!("organization {} does not exist", cycle.organization_id))?;
+            .ok_or_else(|| {
+                anyhow::anyhow!("organization {} does not exist", cycle.organization_id)
+            })?;
         if let Some(to) = organization.billing_email {
             let mail = Mail {
                 to,

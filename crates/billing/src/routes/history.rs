@@ -179,4 +179,3 @@ pub async fn calculate(
         scheduled_change: scheduled.map(|(plan, at)| ScheduledChangeView::new(plan, at)),
     }))
 }
-

@@ -521,16 +521,14 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
         &b.app.db,
         &landlord_core::ids::WebhookEventId::from_trusted(event_id.clone())
     )
-        .await
-        .unwrap());
-    assert!(
-        !landlord_payments::replay_event(
-            &b.app.db,
-            &landlord_core::ids::WebhookEventId::generate()
-        )
-            .await
-            .unwrap()
-    );
+    .await
+    .unwrap());
+    assert!(!landlord_payments::replay_event(
+        &b.app.db,
+        &landlord_core::ids::WebhookEventId::generate()
+    )
+    .await
+    .unwrap());
     b.wait_for_cycle("paid").await;
     let deadline = std::time::Instant::now() + Duration::from_secs(10);
     loop {

@@ -90,7 +90,8 @@ pub async fn initiate_payment(
     }
     let db = &state.keys.db;
     let cycle_not_found = || ApiError::not_found("billing cycle");
-    let cycle_id = BillingCycleId::parse(request.billing_cycle_id.trim()).ok_or_else(cycle_not_found)?;
+    let cycle_id =
+        BillingCycleId::parse(request.billing_cycle_id.trim()).ok_or_else(cycle_not_found)?;
     let cycle = billing_store::cycle_of(db.pool(), &user.organization_id, &cycle_id)
         .await?
         .ok_or_else(cycle_not_found)?;
@@ -181,4 +182,3 @@ pub async fn initiate_payment(
     }
     Ok(ApiSuccess::ok(view).into_response())
 }
-
