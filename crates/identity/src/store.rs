@@ -1,6 +1,7 @@
 //! Identity's storage: the queries, written once for both databases.
 //!
-//! Identity owns `users`, `organizations` (their creation and reading),
+//! Identity owns `users`, `organizations` (their creation, reading and
+//! plan columns, which billing moves through these functions),
 //! `memberships` (creation and reading), `refresh_sessions` and
 //! `one_time_tokens`. Other features reach them through these functions.
 
