@@ -1,13 +1,17 @@
 //! Closing a period into billing cycles, and marking unpaid ones overdue.
 
-use landlord_core::db::now_millis;
-use landlord_core::{ApiError, Config, Db};
+use std::time::Duration;
+
+use landlord_core::{ApiError, Config, Db, Timestamp};
+use landlord_identity::model::OrganizationRow;
+use landlord_identity::store as identity_store;
 use landlord_mail::{Mail, Template};
 use sqlx::AnyConnection;
 
 use crate::money::format_money;
 use crate::period::Period;
 use crate::pricing::price_period;
+use crate::store::{self, CycleStatus, NewCycle};
 
 /// What a close did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -19,22 +23,13 @@ pub struct CloseReport {
     pub existing: u64,
 }
 
-#[derive(sqlx::FromRow)]
-struct OrgToBill {
-    id: String,
-    name: String,
-    plan: String,
-    billing_email: Option<String>,
-    created_at: i64,
-}
-
 /// Only a finished month can be closed: closing the current (or a future)
 /// month would bill part of it and make the real close skip the
 /// organization, leaving the rest of the month unbilled. The error names
 /// the `month` field (422 over HTTP); every path to [`close_period`] goes
 /// through this check.
-pub fn ensure_finished(period: Period, now: i64) -> Result<(), ApiError> {
-    if period.end_ms() > now {
+pub fn ensure_finished(period: Period, now: Timestamp) -> Result<(), ApiError> {
+    if period.end() > now {
         return Err(ApiError::invalid_field(
             "month",
             format!(
@@ -54,14 +49,10 @@ pub fn ensure_finished(period: Period, now: i64) -> Result<(), ApiError> {
 /// is applied once. Refuses a month that has not ended
 /// ([`ensure_finished`]; the error downcasts to [`ApiError`]).
 pub async fn close_period(db: &Db, config: &Config, period: Period) -> anyhow::Result<CloseReport> {
-    ensure_finished(period, now_millis())?;
-    crate::store::apply_scheduled_changes(db, config, period.end_ms()).await?;
-    let organizations: Vec<OrgToBill> = sqlx::query_as(
-        "SELECT id, name, plan, billing_email, created_at FROM organizations WHERE created_at < $1 ORDER BY id",
-    )
-    .bind(period.end_ms())
-    .fetch_all(db.pool())
-    .await?;
+    ensure_finished(period, Timestamp::now())?;
+    store::apply_scheduled_changes(db, config, period.end()).await?;
+    let organizations =
+        identity_store::organizations_created_before(db.pool(), period.end()).await?;
     let mut report = CloseReport::default();
     for organization in organizations {
         let mut tx = db.begin().await?;
@@ -85,61 +76,54 @@ async fn close_one(
     conn: &mut AnyConnection,
     config: &Config,
     period: Period,
-    organization: &OrgToBill,
+    organization: &OrganizationRow,
 ) -> anyhow::Result<bool> {
-    let stretches = crate::store::plan_stretches(
+    let stretches = store::plan_stretches(
         conn,
         &organization.id,
         &organization.plan,
-        period.start_ms(),
-        period.end_ms(),
+        period.start(),
+        period.end(),
     )
     .await?;
     let priced = price_period(
         period.start_ms(),
         period.end_ms(),
-        organization.created_at,
+        organization.created_at.millis(),
         &stretches,
         &config.plans,
     )
     .map_err(anyhow::Error::msg)?;
     let amount = priced.amount;
-    let now = now_millis();
-    let due_at = now + i64::from(config.invoice_due_days) * 24 * 3600 * 1000;
+    let now = Timestamp::now();
+    let due_at = now.plus(Duration::from_secs(
+        u64::from(config.invoice_due_days) * 24 * 3600,
+    ));
     // Nothing to pay: the cycle is recorded as settled, and nobody is asked.
     let (status, paid_at) = if amount == 0 {
-        ("paid", Some(now))
+        (CycleStatus::Paid, Some(now))
     } else {
-        ("pending", None)
+        (CycleStatus::Pending, None)
     };
-    let id = uuid::Uuid::now_v7().to_string();
-    let inserted = sqlx::query(
-        "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
-         overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-         ON CONFLICT (organization_id, period) DO NOTHING",
-    )
-    .bind(&id)
-    .bind(&organization.id)
-    .bind(period.key())
-    .bind(period.start_ms())
-    .bind(period.end_ms())
-    .bind(&priced.plan)
-    .bind(priced.requests)
-    .bind(priced.included)
-    .bind(priced.overage_requests)
-    .bind(priced.base_amount)
-    .bind(priced.overage_amount)
-    .bind(priced.adjustments)
-    .bind(amount)
-    .bind(&priced.currency)
-    .bind(status)
-    .bind(due_at)
-    .bind(paid_at)
-    .bind(now)
-    .execute(&mut *conn)
-    .await?;
-    if inserted.rows_affected() == 0 {
+    let cycle = NewCycle {
+        organization_id: &organization.id,
+        period: period.key(),
+        start: period.start(),
+        end: period.end(),
+        plan: &priced.plan,
+        requests: priced.requests,
+        included: priced.included,
+        overage_requests: priced.overage_requests,
+        base_amount: priced.base_amount,
+        overage_amount: priced.overage_amount,
+        adjustments: priced.adjustments,
+        amount,
+        currency: &priced.currency,
+        status,
+        due_at,
+        paid_at,
+    };
+    if !store::insert_cycle(conn, &cycle).await? {
         return Ok(false);
     }
     if amount > 0 {
@@ -153,7 +137,7 @@ async fn close_one(
                     "plan": priced.plan,
                     "requests": priced.requests,
                     "amount": format_money(amount, &priced.currency),
-                    "due_date": landlord_core::time::rfc3339(due_at)[..10].to_string(),
+                    "due_date": due_at.date(),
                     "link": format!("{}/billing", config.app_url()),
                 }),
             };
@@ -163,46 +147,27 @@ async fn close_one(
     Ok(true)
 }
 
-#[derive(sqlx::FromRow)]
-struct OverdueCycle {
-    id: String,
-    organization_id: String,
-    period: String,
-    amount: i64,
-    currency: String,
-    due_at: i64,
-}
-
 /// Marks pending cycles past their due date `overdue` and mails each
 /// organization's owners. Returns how many were marked.
 pub async fn mark_overdue(db: &Db, config: &Config) -> anyhow::Result<u64> {
-    let now = now_millis();
     let mut tx = db.begin().await?;
-    let cycles: Vec<OverdueCycle> = sqlx::query_as(
-        "UPDATE billing_cycles SET status = 'overdue' WHERE status = 'pending' AND due_at < $1 \
-         RETURNING id, organization_id, period, amount, currency, due_at",
-    )
-    .bind(now)
-    .fetch_all(&mut *tx)
-    .await?;
+    let cycles = store::mark_overdue(&mut tx, Timestamp::now()).await?;
     for cycle in &cycles {
-        let owners: Vec<(String, String)> = sqlx::query_as(
-            "SELECT u.email, o.name FROM memberships m JOIN users u ON u.id = m.user_id \
-             JOIN organizations o ON o.id = m.organization_id \
-             WHERE m.organization_id = $1 AND m.role = 'owner'",
-        )
-        .bind(&cycle.organization_id)
-        .fetch_all(&mut *tx)
-        .await?;
-        for (email, organization_name) in owners {
+        let organization_name =
+            identity_store::organization_by_id(&mut *tx, &cycle.organization_id)
+                .await?
+                .map(|o| o.name)
+                .unwrap_or_default();
+        let owners = identity_store::owner_emails(&mut *tx, &cycle.organization_id).await?;
+        for email in owners {
             let mail = Mail {
                 to: email,
                 template: Template::OverduePayment,
                 context: serde_json::json!({
-                    "organization_name": organization_name,
+                    "organization_name": &organization_name,
                     "period": cycle.period,
                     "amount": format_money(cycle.amount, &cycle.currency),
-                    "due_date": landlord_core::time::rfc3339(cycle.due_at)[..10].to_string(),
+                    "due_date": cycle.due_at.date(),
                     "link": format!("{}/billing", config.app_url()),
                 }),
             };

@@ -18,3 +18,4 @@ pub mod store;
 
 pub use close::{close_period, ensure_finished, mark_overdue, CloseReport};
 pub use period::Period;
+pub use store::CycleStatus;

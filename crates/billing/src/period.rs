@@ -1,7 +1,7 @@
 //! Billing periods: calendar months in UTC, written `YYYY-MM`.
 
 use chrono::{Datelike, TimeZone, Utc};
-use landlord_core::ApiError;
+use landlord_core::{ApiError, Timestamp};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Period {
@@ -37,6 +37,21 @@ impl Period {
             year: t.year(),
             month: t.month(),
         }
+    }
+
+    /// The month holding the instant `at`.
+    pub fn of(at: Timestamp) -> Period {
+        Period::containing(at.millis())
+    }
+
+    /// The first instant of the month.
+    pub fn start(self) -> Timestamp {
+        Timestamp::from_millis(self.start_ms())
+    }
+
+    /// The first instant of the next month.
+    pub fn end(self) -> Timestamp {
+        Timestamp::from_millis(self.end_ms())
     }
 
     pub fn previous(self) -> Period {

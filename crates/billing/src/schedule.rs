@@ -6,8 +6,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use landlord_core::db::now_millis;
-use landlord_core::{Config, Db};
+use landlord_core::{Config, Db, Timestamp};
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde_json::Value;
 use tokio_util::sync::CancellationToken;
@@ -23,15 +22,15 @@ pub const RECONCILE_JOB: &str = "payments.reconcile";
 
 /// Enqueues the jobs that are due now (idempotent).
 pub async fn enqueue_due(db: &Db) -> Result<(), sqlx::Error> {
-    let now = now_millis();
-    let previous = Period::containing(now).previous();
+    let now = Timestamp::now();
+    let previous = Period::of(now).previous();
     let mut close = NewJob::new(
         CLOSE_PERIOD_JOB,
         serde_json::json!({ "period": previous.key() }),
     );
     close.unique_key = Some(format!("{CLOSE_PERIOD_JOB}:{}", previous.key()));
     landlord_jobs::enqueue(db.pool(), close).await?;
-    let day = landlord_core::time::rfc3339(now)[..10].to_string();
+    let day = now.date();
     let mut overdue = NewJob::new(MARK_OVERDUE_JOB, serde_json::json!({}));
     overdue.unique_key = Some(format!("{MARK_OVERDUE_JOB}:{day}"));
     landlord_jobs::enqueue(db.pool(), overdue).await?;

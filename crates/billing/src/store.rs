@@ -1,12 +1,34 @@
-//! Billing's SQL: the plan stretches of a month with their usage, plan
-//! changes, and downgrades scheduled for the end of the period.
+//! Billing's SQL: its tables are `billing_cycles` and `plan_changes`. The
+//! organization's plan columns are identity's, moved through
+//! `landlord_identity::store`.
 
 use landlord_audit::AuditEntry;
-use landlord_core::db::now_millis;
-use landlord_core::{Config, Db};
-use sqlx::AnyConnection;
+use landlord_core::ids::{BillingCycleId, OrganizationId, PlanChangeId, UserId};
+use landlord_core::{Config, Db, Timestamp};
+use landlord_identity::store as identity_store;
+use sqlx::{Any, AnyConnection, Executor};
 
 use crate::pricing::Stretch;
+
+landlord_core::text_enum!(
+    /// Where a billing cycle is: waiting for payment, paid, past its due
+    /// date unpaid, or cancelled.
+    pub enum CycleStatus {
+        Pending = "pending",
+        Paid = "paid",
+        Overdue = "overdue",
+        Void = "void",
+    }
+);
+
+impl CycleStatus {
+    /// Whether a payment is still expected.
+    pub fn is_payable(self) -> bool {
+        matches!(self, CycleStatus::Pending | CycleStatus::Overdue)
+    }
+}
+
+// ---- plan changes -------------------------------------------------------------------
 
 /// The plan stretches of `[start, end)` for an organization now on
 /// `current_plan`, each with the metered requests made during it.
@@ -17,14 +39,15 @@ use crate::pricing::Stretch;
 /// at exactly `start` (a downgrade applied when the previous month closed)
 /// is already in force for the whole month.
 ///
-/// Usage is counted from `usage_records`, one count per stretch; this is
-/// the one place that counts, to be swapped for hourly roll-ups.
+/// Usage is counted from metering's `usage_records`, one count per
+/// stretch, inside the caller's transaction; this is the one place that
+/// counts, to be swapped for metering's hourly roll-ups.
 pub async fn plan_stretches(
     conn: &mut AnyConnection,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     current_plan: &str,
-    start: i64,
-    end: i64,
+    start: Timestamp,
+    end: Timestamp,
 ) -> Result<Vec<Stretch>, sqlx::Error> {
     let first_after: Option<(String,)> = sqlx::query_as(
         "SELECT from_plan FROM plan_changes WHERE organization_id = $1 AND created_at > $2 \
@@ -34,7 +57,7 @@ pub async fn plan_stretches(
     .bind(start)
     .fetch_optional(&mut *conn)
     .await?;
-    let changes: Vec<(String, i64)> = sqlx::query_as(
+    let changes: Vec<(String, Timestamp)> = sqlx::query_as(
         "SELECT to_plan, created_at FROM plan_changes WHERE organization_id = $1 \
          AND created_at > $2 AND created_at < $3 ORDER BY created_at, id",
     )
@@ -55,115 +78,96 @@ pub async fn plan_stretches(
     }
     bounds.push((plan, from, end));
     let mut stretches = Vec::with_capacity(bounds.len());
-    for (plan, from_ms, to_ms) in bounds {
+    for (plan, from, to) in bounds {
         let (requests,): (i64,) = sqlx::query_as(
             "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
         )
         .bind(organization_id)
-        .bind(from_ms)
-        .bind(to_ms)
+        .bind(from)
+        .bind(to)
         .fetch_one(&mut *conn)
         .await?;
         stretches.push(Stretch {
             plan,
-            from_ms,
-            to_ms,
+            from_ms: from.millis(),
+            to_ms: to.millis(),
             requests,
         });
     }
     Ok(stretches)
 }
 
-/// A plan change taking effect now: the organization's plan and its record.
-#[allow(clippy::too_many_arguments)]
-pub async fn change_plan(
-    conn: &mut AnyConnection,
-    organization_id: &str,
-    from_plan: &str,
-    to_plan: &str,
-    changed_by: Option<&str>,
+/// A row of `plan_changes`.
+struct NewPlanChange<'a> {
+    organization_id: &'a OrganizationId,
+    from_plan: &'a str,
+    to_plan: &'a str,
+    changed_by: Option<&'a UserId>,
     amount: i64,
-    currency: &str,
-    at: i64,
+    currency: &'a str,
+    at: Timestamp,
+}
+
+async fn insert_plan_change(
+    conn: &mut AnyConnection,
+    change: NewPlanChange<'_>,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE organizations SET plan = $2, scheduled_plan = NULL, scheduled_plan_at = NULL, \
-         scheduled_by = NULL, updated_at = $3 WHERE id = $1",
-    )
-    .bind(organization_id)
-    .bind(to_plan)
-    .bind(now_millis())
-    .execute(&mut *conn)
-    .await?;
     sqlx::query(
         "INSERT INTO plan_changes (id, organization_id, from_plan, to_plan, changed_by, amount, currency, created_at) \
          VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(organization_id)
-    .bind(from_plan)
-    .bind(to_plan)
-    .bind(changed_by)
-    .bind(amount)
-    .bind(currency)
-    .bind(at)
-    .execute(&mut *conn)
+    .bind(PlanChangeId::generate())
+    .bind(change.organization_id)
+    .bind(change.from_plan)
+    .bind(change.to_plan)
+    .bind(change.changed_by)
+    .bind(change.amount)
+    .bind(change.currency)
+    .bind(change.at)
+    .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Schedules a move to `plan` at `at` (replacing any scheduled one).
-pub async fn schedule_plan(
+/// A plan change taking effect now: the organization's plan and its record.
+#[allow(clippy::too_many_arguments)]
+pub async fn change_plan(
     conn: &mut AnyConnection,
-    organization_id: &str,
-    plan: &str,
-    at: i64,
-    by: &str,
+    organization_id: &OrganizationId,
+    from_plan: &str,
+    to_plan: &str,
+    changed_by: Option<&UserId>,
+    amount: i64,
+    currency: &str,
+    at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE organizations SET scheduled_plan = $2, scheduled_plan_at = $3, scheduled_by = $4, updated_at = $5 \
-         WHERE id = $1",
+    identity_store::set_plan(&mut *conn, organization_id, to_plan).await?;
+    insert_plan_change(
+        conn,
+        NewPlanChange {
+            organization_id,
+            from_plan,
+            to_plan,
+            changed_by,
+            amount,
+            currency,
+            at,
+        },
     )
-    .bind(organization_id)
-    .bind(plan)
-    .bind(at)
-    .bind(by)
-    .bind(now_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
+    .await
 }
 
 /// Drops the scheduled change; returns it (plan, time) if there was one.
 pub async fn cancel_scheduled(
     conn: &mut AnyConnection,
-    organization_id: &landlord_core::ids::OrganizationId,
-) -> Result<Option<(String, landlord_core::Timestamp)>, sqlx::Error> {
-    let scheduled =
-        landlord_identity::store::scheduled_plan_change(&mut *conn, organization_id).await?;
+    organization_id: &OrganizationId,
+) -> Result<Option<(String, Timestamp)>, sqlx::Error> {
+    let scheduled = identity_store::scheduled_plan_change(&mut *conn, organization_id).await?;
     let Some((plan, at)) = scheduled else {
         return Ok(None);
     };
-    let cleared = sqlx::query(
-        "UPDATE organizations SET scheduled_plan = NULL, scheduled_plan_at = NULL, scheduled_by = NULL, updated_at = $4 \
-         WHERE id = $1 AND scheduled_plan = $2 AND scheduled_plan_at = $3",
-    )
-    .bind(organization_id)
-    .bind(&plan)
-    .bind(at)
-    .bind(now_millis())
-    .execute(&mut *conn)
-    .await?;
-    Ok((cleared.rows_affected() > 0).then_some((plan, at)))
-}
-
-#[derive(sqlx::FromRow)]
-struct DueChange {
-    id: String,
-    plan: String,
-    scheduled_plan: String,
-    scheduled_plan_at: i64,
-    scheduled_by: Option<String>,
+    let cleared = identity_store::clear_scheduled_plan(conn, organization_id, &plan, at).await?;
+    Ok(cleared.then_some((plan, at)))
 }
 
 /// Applies the scheduled plan changes due at or before `until`: each
@@ -172,30 +176,16 @@ struct DueChange {
 /// this runs. Safe to repeat and to run on several instances: the update
 /// is conditional on the schedule still being there, so one run applies
 /// each change. Returns how many were applied.
-pub async fn apply_scheduled_changes(db: &Db, config: &Config, until: i64) -> anyhow::Result<u64> {
-    let due: Vec<DueChange> = sqlx::query_as(
-        "SELECT id, plan, scheduled_plan, scheduled_plan_at, scheduled_by FROM organizations \
-         WHERE scheduled_plan IS NOT NULL AND scheduled_plan_at <= $1 ORDER BY id",
-    )
-    .bind(until)
-    .fetch_all(db.pool())
-    .await?;
+pub async fn apply_scheduled_changes(
+    db: &Db,
+    config: &Config,
+    until: Timestamp,
+) -> anyhow::Result<u64> {
+    let due = identity_store::scheduled_plans_due(db.pool(), until).await?;
     let mut applied = 0;
     for change in due {
         let mut tx = db.begin().await?;
-        let updated = sqlx::query(
-            "UPDATE organizations SET plan = $2, scheduled_plan = NULL, scheduled_plan_at = NULL, \
-             scheduled_by = NULL, updated_at = $5 \
-             WHERE id = $1 AND plan = $3 AND scheduled_plan = $2 AND scheduled_plan_at = $4",
-        )
-        .bind(&change.id)
-        .bind(&change.scheduled_plan)
-        .bind(&change.plan)
-        .bind(change.scheduled_plan_at)
-        .bind(now_millis())
-        .execute(&mut *tx)
-        .await?;
-        if updated.rows_affected() == 0 {
+        if !identity_store::apply_scheduled_plan(&mut tx, &change).await? {
             // Applied or cancelled meanwhile, elsewhere.
             continue;
         }
@@ -203,32 +193,28 @@ pub async fn apply_scheduled_changes(db: &Db, config: &Config, until: i64) -> an
             .plan(&change.scheduled_plan)
             .map(|p| p.currency.clone())
             .unwrap_or_else(|| "USD".into());
-        sqlx::query(
-            "INSERT INTO plan_changes (id, organization_id, from_plan, to_plan, changed_by, amount, currency, created_at) \
-             VALUES ($1, $2, $3, $4, $5, 0, $6, $7)",
+        insert_plan_change(
+            &mut tx,
+            NewPlanChange {
+                organization_id: &change.organization_id,
+                from_plan: &change.plan,
+                to_plan: &change.scheduled_plan,
+                changed_by: change.scheduled_by.as_ref(),
+                amount: 0,
+                currency: &currency,
+                at: change.scheduled_plan_at,
+            },
         )
-        .bind(uuid::Uuid::now_v7().to_string())
-        .bind(&change.id)
-        .bind(&change.plan)
-        .bind(&change.scheduled_plan)
-        .bind(&change.scheduled_by)
-        .bind(&currency)
-        .bind(change.scheduled_plan_at)
-        .execute(&mut *tx)
         .await?;
-        let mut entry = AuditEntry::new("billing.scheduled_plan_applied")
-            .organization(&landlord_core::ids::OrganizationId::from_trusted(
-                change.id.clone(),
-            ))
-            .target("organization", &change.id)
+        let entry = AuditEntry::new("billing.scheduled_plan_applied")
+            .organization(&change.organization_id)
+            .maybe_actor(change.scheduled_by.as_ref())
+            .target("organization", &change.organization_id)
             .details(serde_json::json!({
                 "from": change.plan,
                 "to": change.scheduled_plan,
-                "effective_at": landlord_core::time::rfc3339(change.scheduled_plan_at),
+                "effective_at": change.scheduled_plan_at,
             }));
-        if let Some(by) = &change.scheduled_by {
-            entry = entry.actor(&landlord_core::ids::UserId::from_trusted(by.clone()));
-        }
         landlord_audit::record(&mut *tx, entry).await?;
         tx.commit().await?;
         applied += 1;
@@ -237,4 +223,193 @@ pub async fn apply_scheduled_changes(db: &Db, config: &Config, until: i64) -> an
         tracing::info!(applied, "scheduled plan changes applied");
     }
     Ok(applied)
+}
+
+// ---- billing cycles -----------------------------------------------------------------
+
+/// A billing cycle as stored.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct CycleRow {
+    pub id: BillingCycleId,
+    pub organization_id: OrganizationId,
+    /// `YYYY-MM`.
+    pub period: String,
+    pub plan: String,
+    pub requests: i64,
+    pub included: Option<i64>,
+    pub overage_requests: i64,
+    pub base_amount: i64,
+    pub overage_amount: i64,
+    pub adjustments: i64,
+    pub amount: i64,
+    pub currency: String,
+    pub status: CycleStatus,
+    pub due_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+const CYCLE_COLUMNS: &str = "id, organization_id, period, plan, requests, included, overage_requests, \
+     base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at";
+
+/// The organization's cycles, newest first, after `cursor` (a cycle id).
+pub async fn cycles<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    cursor: Option<&str>,
+    limit: i64,
+) -> Result<Vec<CycleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CYCLE_COLUMNS} FROM billing_cycles WHERE organization_id = $1 AND ($2 = '' OR id < $2) \
+         ORDER BY id DESC LIMIT $3"
+    ))
+    .bind(organization_id)
+    .bind(cursor.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// One of the organization's cycles.
+pub async fn cycle_of<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    id: &BillingCycleId,
+) -> Result<Option<CycleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CYCLE_COLUMNS} FROM billing_cycles WHERE organization_id = $1 AND id = $2"
+    ))
+    .bind(organization_id)
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// A cycle by id alone (a provider's event names it; the organization
+/// comes from the row).
+pub async fn cycle_by_id<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &BillingCycleId,
+) -> Result<Option<CycleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CYCLE_COLUMNS} FROM billing_cycles WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// A new cycle, priced.
+#[derive(Debug, Clone)]
+pub struct NewCycle<'a> {
+    pub organization_id: &'a OrganizationId,
+    pub period: String,
+    pub start: Timestamp,
+    pub end: Timestamp,
+    pub plan: &'a str,
+    pub requests: i64,
+    pub included: Option<i64>,
+    pub overage_requests: i64,
+    pub base_amount: i64,
+    pub overage_amount: i64,
+    pub adjustments: i64,
+    pub amount: i64,
+    pub currency: &'a str,
+    pub status: CycleStatus,
+    pub due_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+}
+
+/// Inserts the cycle unless the organization already has one for the
+/// period; returns whether it was inserted.
+pub async fn insert_cycle(
+    conn: &mut AnyConnection,
+    cycle: &NewCycle<'_>,
+) -> Result<bool, sqlx::Error> {
+    let inserted = sqlx::query(
+        "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
+         overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
+         ON CONFLICT (organization_id, period) DO NOTHING",
+    )
+    .bind(BillingCycleId::generate())
+    .bind(cycle.organization_id)
+    .bind(&cycle.period)
+    .bind(cycle.start)
+    .bind(cycle.end)
+    .bind(cycle.plan)
+    .bind(cycle.requests)
+    .bind(cycle.included)
+    .bind(cycle.overage_requests)
+    .bind(cycle.base_amount)
+    .bind(cycle.overage_amount)
+    .bind(cycle.adjustments)
+    .bind(cycle.amount)
+    .bind(cycle.currency)
+    .bind(cycle.status)
+    .bind(cycle.due_at)
+    .bind(cycle.paid_at)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(inserted.rows_affected() > 0)
+}
+
+/// Marks pending cycles due before `now` overdue; returns them.
+pub async fn mark_overdue(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+) -> Result<Vec<CycleRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "UPDATE billing_cycles SET status = $2 WHERE status = $3 AND due_at < $1 \
+         RETURNING {CYCLE_COLUMNS}"
+    ))
+    .bind(now)
+    .bind(CycleStatus::Overdue)
+    .bind(CycleStatus::Pending)
+    .fetch_all(conn)
+    .await
+}
+
+/// Marks the cycle paid at `at` unless it already is; returns whether this
+/// call paid it (under concurrent events, exactly one does).
+pub async fn mark_paid(
+    conn: &mut AnyConnection,
+    id: &BillingCycleId,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE billing_cycles SET status = $3, paid_at = $2 WHERE id = $1 AND status <> $3",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(CycleStatus::Paid)
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+/// Amount of overdue cycles, by currency (minor units).
+pub async fn overdue_totals<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT currency, CAST(SUM(amount) AS BIGINT) FROM billing_cycles WHERE status = 'overdue' GROUP BY currency",
+    )
+    .fetch_all(executor)
+    .await
+}
+
+/// Cycles that became overdue, and cycles that were due (paid with an
+/// amount, or overdue).
+pub async fn late_and_due<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'overdue' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+                CAST(COALESCE(SUM(CASE WHEN status = 'overdue' OR (status = 'paid' AND amount > 0) THEN 1 ELSE 0 END), 0) AS BIGINT) \
+         FROM billing_cycles",
+    )
+    .fetch_one(executor)
+    .await
 }

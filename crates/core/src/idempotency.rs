@@ -202,3 +202,13 @@ pub async fn release(db: &Db, reservation: Reservation) {
         tracing::warn!(%error, "cannot release an idempotency key");
     }
 }
+
+/// Deletes the keys expired before `now` (daily housekeeping); returns how
+/// many went.
+pub async fn purge_expired(db: &Db, now: crate::Timestamp) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
+        .bind(now)
+        .execute(db.pool())
+        .await?;
+    Ok(result.rows_affected())
+}

@@ -1,6 +1,7 @@
 //! Identity's storage: the queries, written once for both databases.
 //!
-//! Identity owns `users`, `organizations` (their creation and reading),
+//! Identity owns `users`, `organizations` (their creation, reading and
+//! plan columns, which billing moves through these functions),
 //! `memberships` (creation and reading), `refresh_sessions` and
 //! `one_time_tokens`. Other features reach them through these functions.
 
@@ -559,4 +560,188 @@ pub async fn consume_one_time_token(
         return Ok(Err(TokenProblem::Used));
     }
     Ok(Ok(row.user_id))
+}
+
+// ---- organizations' plans (billing moves them through these) ----------------------
+
+/// Moves the organization to `plan` now, dropping any scheduled change.
+pub async fn set_plan(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    plan: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE organizations SET plan = $2, scheduled_plan = NULL, scheduled_plan_at = NULL, \
+         scheduled_by = NULL, updated_at = $3 WHERE id = $1",
+    )
+    .bind(organization_id)
+    .bind(plan)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Schedules a move to `plan` at `at` (replacing any scheduled one).
+pub async fn schedule_plan(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    plan: &str,
+    at: Timestamp,
+    by: &UserId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE organizations SET scheduled_plan = $2, scheduled_plan_at = $3, scheduled_by = $4, updated_at = $5 \
+         WHERE id = $1",
+    )
+    .bind(organization_id)
+    .bind(plan)
+    .bind(at)
+    .bind(by)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Drops the scheduled move to `plan` at `at`, if it is still the one
+/// scheduled; returns whether it was.
+pub async fn clear_scheduled_plan(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    plan: &str,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let cleared = sqlx::query(
+        "UPDATE organizations SET scheduled_plan = NULL, scheduled_plan_at = NULL, scheduled_by = NULL, updated_at = $4 \
+         WHERE id = $1 AND scheduled_plan = $2 AND scheduled_plan_at = $3",
+    )
+    .bind(organization_id)
+    .bind(plan)
+    .bind(at)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(cleared.rows_affected() > 0)
+}
+
+/// A plan change scheduled for the end of a period.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ScheduledPlan {
+    #[sqlx(rename = "id")]
+    pub organization_id: OrganizationId,
+    /// The plan in force until then.
+    pub plan: String,
+    pub scheduled_plan: String,
+    pub scheduled_plan_at: Timestamp,
+    pub scheduled_by: Option<UserId>,
+}
+
+/// The scheduled plan changes due at or before `until`.
+pub async fn scheduled_plans_due<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    until: Timestamp,
+) -> Result<Vec<ScheduledPlan>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, plan, scheduled_plan, scheduled_plan_at, scheduled_by FROM organizations \
+         WHERE scheduled_plan IS NOT NULL AND scheduled_plan_at <= $1 ORDER BY id",
+    )
+    .bind(until)
+    .fetch_all(executor)
+    .await
+}
+
+/// Moves the organization to its scheduled plan, if the schedule is still
+/// the one read (neither applied nor cancelled meanwhile, elsewhere).
+pub async fn apply_scheduled_plan(
+    conn: &mut AnyConnection,
+    change: &ScheduledPlan,
+) -> Result<bool, sqlx::Error> {
+    let updated = sqlx::query(
+        "UPDATE organizations SET plan = $2, scheduled_plan = NULL, scheduled_plan_at = NULL, \
+         scheduled_by = NULL, updated_at = $5 \
+         WHERE id = $1 AND plan = $3 AND scheduled_plan = $2 AND scheduled_plan_at = $4",
+    )
+    .bind(&change.organization_id)
+    .bind(&change.scheduled_plan)
+    .bind(&change.plan)
+    .bind(change.scheduled_plan_at)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(updated.rows_affected() > 0)
+}
+
+/// Organizations created before `before` (those a period ending then bills).
+pub async fn organizations_created_before<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    before: Timestamp,
+) -> Result<Vec<OrganizationRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE created_at < $1 ORDER BY id"
+    ))
+    .bind(before)
+    .fetch_all(executor)
+    .await
+}
+
+/// How many organizations are on each plan.
+pub async fn organizations_by_plan<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<Vec<(String, i64)>, sqlx::Error> {
+    sqlx::query_as("SELECT plan, COUNT(*) FROM organizations GROUP BY plan")
+        .fetch_all(executor)
+        .await
+}
+
+/// The email addresses of the organization's owners.
+pub async fn owner_emails<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+) -> Result<Vec<String>, sqlx::Error> {
+    let rows: Vec<(String,)> = sqlx::query_as(
+        "SELECT u.email FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND m.role = $2",
+    )
+    .bind(organization_id)
+    .bind(Role::Owner)
+    .fetch_all(executor)
+    .await?;
+    Ok(rows.into_iter().map(|(email,)| email).collect())
+}
+
+// ---- operators and housekeeping ---------------------------------------------------
+
+/// Designates the account with `email` a platform administrator; false when
+/// there is none, or it already is one.
+pub async fn grant_platform_admin<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    email: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE users SET platform_admin_at = $2 WHERE email = $1 AND platform_admin_at IS NULL",
+    )
+    .bind(email)
+    .bind(Timestamp::now())
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() > 0)
+}
+
+/// Deletes one-time tokens expired or used before `spent_before` and
+/// refresh sessions expired before `now`; returns how many went.
+pub async fn purge_expired(
+    conn: &mut AnyConnection,
+    now: Timestamp,
+    spent_before: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let tokens = sqlx::query("DELETE FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1")
+        .bind(spent_before)
+        .execute(&mut *conn)
+        .await?;
+    let sessions = sqlx::query("DELETE FROM refresh_sessions WHERE expires_at < $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    Ok(tokens.rows_affected() + sessions.rows_affected())
 }

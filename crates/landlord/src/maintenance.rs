@@ -5,8 +5,7 @@
 
 use std::time::Duration;
 
-use landlord_core::db::now_millis;
-use landlord_core::Db;
+use landlord_core::{Db, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
 use serde_json::Value;
 
@@ -15,30 +14,15 @@ pub use landlord_billing::schedule::PURGE_JOB;
 /// How long finished jobs and spent tokens are kept, for inspection.
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Deletes expired rows; returns how many went.
+/// Deletes expired rows, each feature its own; returns how many went.
 pub async fn purge(db: &Db) -> Result<u64, sqlx::Error> {
-    let now = now_millis();
-    let before = now - KEEP.as_millis() as i64;
-    let statements: [(&str, i64); 4] = [
-        (
-            "DELETE FROM one_time_tokens WHERE expires_at < $1 OR used_at < $1",
-            before,
-        ),
-        ("DELETE FROM refresh_sessions WHERE expires_at < $1", now),
-        ("DELETE FROM idempotency_keys WHERE expires_at < $1", now),
-        (
-            "DELETE FROM jobs WHERE status = 'done' AND updated_at < $1",
-            before,
-        ),
-    ];
-    let mut removed = 0;
-    for (sql, bound) in statements {
-        removed += sqlx::query(sql)
-            .bind(bound)
-            .execute(db.pool())
-            .await?
-            .rows_affected();
-    }
+    let now = Timestamp::now();
+    let kept_since = now.minus(KEEP);
+    let mut conn = db.pool().acquire().await?;
+    let mut removed = landlord_identity::store::purge_expired(&mut conn, now, kept_since).await?;
+    drop(conn);
+    removed += landlord_core::idempotency::purge_expired(db, now).await?;
+    removed += landlord_jobs::store::purge_done(db, kept_since).await?;
     tracing::info!(removed, "expired rows purged");
     Ok(removed)
 }

@@ -355,13 +355,13 @@ pub async fn set_plan(config: Config, organization_id: &str, plan: &str) -> anyh
     if organization.plan != plan {
         landlord_billing::store::change_plan(
             &mut tx,
-            organization_id,
+            &organization.id,
             &organization.plan,
             plan,
             None,
             0,
             &target.currency,
-            landlord_core::db::now_millis(),
+            landlord_core::Timestamp::now(),
         )
         .await?;
     }
@@ -377,7 +377,7 @@ pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
     let period = Period::parse(month)
         .ok_or_else(|| anyhow::anyhow!("--month: '{month}' is not a month such as 2026-10"))?;
     // Checked again by the close itself; here for a message naming the flag.
-    landlord_billing::ensure_finished(period, landlord_core::db::now_millis())
+    landlord_billing::ensure_finished(period, landlord_core::Timestamp::now())
         .map_err(|error| anyhow::anyhow!("--{error}"))?;
     let db = connect_and_migrate(&config).await?;
     let report = landlord_billing::close_period(&db, &config, period).await?;
@@ -394,15 +394,11 @@ pub async fn close_period(config: Config, month: &str) -> anyhow::Result<()> {
 /// `landlord make-admin`: designates a platform administrator.
 pub async fn make_admin(config: Config, email: &str) -> anyhow::Result<()> {
     let db = connect_and_migrate(&config).await?;
-    let result = sqlx::query(
-        "UPDATE users SET platform_admin_at = $2 WHERE email = $1 AND platform_admin_at IS NULL",
-    )
-    .bind(email.trim().to_lowercase())
-    .bind(landlord_core::db::now_millis())
-    .execute(db.pool())
-    .await?;
+    let granted =
+        landlord_identity::store::grant_platform_admin(db.pool(), &email.trim().to_lowercase())
+            .await?;
     db.close().await;
-    if result.rows_affected() == 0 {
+    if !granted {
         anyhow::bail!("no account with the email {email} (or it is already an administrator)");
     }
     println!("{email} is now a platform administrator");

@@ -9,7 +9,8 @@ pub mod providers;
 pub mod reconcile;
 pub mod routes;
 pub mod signature;
+pub mod store;
 
-pub use process::{replay_event, ProcessEvent, PROCESS_EVENT_JOB};
+pub use process::{process_job, replay_event, ProcessEvent, PROCESS_EVENT_JOB};
 pub use providers::Providers;
 pub use reconcile::{reconcile, ReconcileJob, RECONCILE_JOB};

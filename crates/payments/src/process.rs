@@ -5,15 +5,21 @@
 
 use landlord_audit::AuditEntry;
 use landlord_billing::money::format_money;
-use landlord_core::db::now_millis;
-use landlord_core::ids::OrganizationId;
-use landlord_core::{Config, Db};
-use landlord_jobs::{Attempt, JobHandler};
+use landlord_billing::store::{self as billing_store, CycleRow, CycleStatus};
+use landlord_core::ids::{BillingCycleId, WebhookEventId};
+use landlord_core::{Config, Db, Timestamp};
+use landlord_identity::store as identity_store;
+use landlord_jobs::{Attempt, JobHandler, NewJob};
 use landlord_mail::{Mail, Template};
 use serde_json::Value;
+use sqlx::AnyConnection;
 use std::sync::Arc;
 
-use crate::providers::Providers;
+use crate::providers::{ProviderName, Providers};
+use crate::store::{
+    self, DiscrepancyKind, NewDiscrepancy, NewPayment, PaymentStatus, StoredEvent,
+    WebhookEventStatus,
+};
 
 pub const PROCESS_EVENT_JOB: &str = "payments.process_event";
 
@@ -21,25 +27,6 @@ pub struct ProcessEvent {
     pub db: Db,
     pub config: Arc<Config>,
     pub providers: Providers,
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    provider: String,
-    event_type: String,
-    payload: String,
-    status: String,
-}
-
-#[derive(sqlx::FromRow)]
-struct CycleToSettle {
-    organization_id: String,
-    period: String,
-    amount: i64,
-    currency: String,
-    status: String,
-    billing_email: Option<String>,
-    organization_name: String,
 }
 
 /// A provider's claim that money arrived.
@@ -55,46 +42,32 @@ impl JobHandler for ProcessEvent {
     async fn handle(&self, payload: &Value, attempt: Attempt) -> anyhow::Result<()> {
         let id = payload["event"]
             .as_str()
+            .map(WebhookEventId::from_trusted)
             .ok_or_else(|| anyhow::anyhow!("payload without event"))?;
-        let Some(event) = sqlx::query_as::<_, EventRow>(
-            "SELECT provider, event_type, payload, status FROM provider_webhook_events WHERE id = $1",
-        )
-        .bind(id)
-        .fetch_optional(self.db.pool())
-        .await?
-        else {
+        let Some(event) = store::event(&self.db, &id).await? else {
             anyhow::bail!("event {id} does not exist");
         };
-        if event.status == "processed" {
+        if event.status == WebhookEventStatus::Processed {
             return Ok(());
         }
-        sqlx::query("UPDATE provider_webhook_events SET attempts = attempts + 1 WHERE id = $1")
-            .bind(id)
-            .execute(self.db.pool())
-            .await?;
+        store::count_attempt(&self.db, &id).await?;
+        let provider = event.provider.as_str();
         match self.process(&event).await {
             Ok(()) => {
-                sqlx::query(
-                    "UPDATE provider_webhook_events SET status = 'processed', processed_at = $2, last_error = NULL WHERE id = $1",
-                )
-                .bind(id)
-                .bind(now_millis())
-                .execute(self.db.pool())
-                .await?;
-                metrics::counter!("webhook_events_processed_total", "provider" => event.provider.clone()).increment(1);
+                store::mark_processed(&self.db, &id).await?;
+                metrics::counter!("webhook_events_processed_total", "provider" => provider)
+                    .increment(1);
                 Ok(())
             }
             Err(error) => {
-                let status = if attempt.last { "dead" } else { "failed" };
-                sqlx::query(
-                    "UPDATE provider_webhook_events SET status = $2, last_error = $3 WHERE id = $1",
-                )
-                .bind(id)
-                .bind(status)
-                .bind(format!("{error:#}"))
-                .execute(self.db.pool())
-                .await?;
-                metrics::counter!("webhook_events_failed_total", "provider" => event.provider.clone()).increment(1);
+                let status = if attempt.last {
+                    WebhookEventStatus::Dead
+                } else {
+                    WebhookEventStatus::Failed
+                };
+                store::mark_failed(&self.db, &id, status, &format!("{error:#}")).await?;
+                metrics::counter!("webhook_events_failed_total", "provider" => provider)
+                    .increment(1);
                 Err(error)
             }
         }
@@ -102,10 +75,10 @@ impl JobHandler for ProcessEvent {
 }
 
 impl ProcessEvent {
-    async fn process(&self, event: &EventRow) -> anyhow::Result<()> {
+    async fn process(&self, event: &StoredEvent) -> anyhow::Result<()> {
         let body: Value = serde_json::from_str(&event.payload)?;
-        let paid = match (event.provider.as_str(), event.event_type.as_str()) {
-            ("stripe", "checkout.session.completed") => {
+        let paid = match (event.provider, event.event_type.as_str()) {
+            (ProviderName::Stripe, "checkout.session.completed") => {
                 let session = &body["data"]["object"];
                 if session["payment_status"] != "paid" {
                     return Ok(());
@@ -123,7 +96,7 @@ impl ProcessEvent {
                         .to_uppercase(),
                 }
             }
-            ("paystack", "charge.success") => {
+            (ProviderName::Paystack, "charge.success") => {
                 let data = &body["data"];
                 let reference = data["reference"].as_str().unwrap_or_default().to_string();
                 // Paystack events are confirmed with its verify call.
@@ -144,240 +117,177 @@ impl ProcessEvent {
             // Other events are stored for the record and need no action.
             _ => return Ok(()),
         };
-        self.settle(&event.provider, &paid).await
+        self.settle(event.provider, &paid).await
     }
 
-    async fn settle(&self, provider: &str, paid: &Paid) -> anyhow::Result<()> {
-        let now = now_millis();
+    async fn settle(&self, provider: ProviderName, paid: &Paid) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
-        let cycle: Option<CycleToSettle> = sqlx::query_as(
-            "SELECT c.organization_id, c.period, c.amount, c.currency, c.status, o.billing_email, \
-                o.name AS organization_name \
-             FROM billing_cycles c JOIN organizations o ON o.id = c.organization_id WHERE c.id = $1",
-        )
-        .bind(&paid.cycle_id)
-        .fetch_optional(&mut *tx)
-        .await?;
         let theirs = format!("{} {}", paid.amount, paid.currency);
-        let Some(CycleToSettle {
-            organization_id,
-            period,
-            amount,
-            currency,
-            status,
-            billing_email,
-            organization_name,
-        }) = cycle
-        else {
-            discrepancy(
-                &mut tx,
-                provider,
-                None,
-                None,
-                &paid.reference,
-                "unknown_cycle",
-                None,
-                &theirs,
+        let cycle = match BillingCycleId::parse(&paid.cycle_id) {
+            Some(id) => billing_store::cycle_by_id(&mut *tx, &id).await?,
+            None => None,
+        };
+        let Some(cycle) = cycle else {
+            store::insert_discrepancy(
+                &mut *tx,
+                &NewDiscrepancy {
+                    provider,
+                    organization_id: None,
+                    billing_cycle_id: None,
+                    reference: &paid.reference,
+                    kind: DiscrepancyKind::UnknownCycle,
+                    ours: None,
+                    theirs: &theirs,
+                },
             )
             .await?;
             tx.commit().await?;
             return Ok(());
         };
-        if paid.amount != amount || paid.currency != currency {
+        if paid.amount != cycle.amount || paid.currency != cycle.currency {
             // The cycle stays unpaid; an operator looks at the difference.
-            let ours = format!("{amount} {currency}");
-            discrepancy(
-                &mut tx,
-                provider,
-                Some(&organization_id),
-                Some(&paid.cycle_id),
-                &paid.reference,
-                "amount_mismatch",
-                Some(&ours),
-                &theirs,
+            let ours = format!("{} {}", cycle.amount, cycle.currency);
+            store::insert_discrepancy(
+                &mut *tx,
+                &NewDiscrepancy {
+                    provider,
+                    organization_id: Some(&cycle.organization_id),
+                    billing_cycle_id: Some(&cycle.id),
+                    reference: &paid.reference,
+                    kind: DiscrepancyKind::AmountMismatch,
+                    ours: Some(&ours),
+                    theirs: &theirs,
+                },
             )
             .await?;
             tx.commit().await?;
-            tracing::warn!(cycle = %paid.cycle_id, ours, theirs, "payment does not match its billing cycle");
+            tracing::warn!(cycle = %cycle.id, ours, theirs, "payment does not match its billing cycle");
             return Ok(());
         }
         // The conditional update decides, under concurrent events, which one
         // pays the cycle: the other finds it paid.
-        let newly_paid = status != "paid"
-            && sqlx::query(
-                "UPDATE billing_cycles SET status = 'paid', paid_at = $2 WHERE id = $1 AND status <> 'paid'",
-            )
-            .bind(&paid.cycle_id)
-            .bind(now)
-            .execute(&mut *tx)
-            .await?
-            .rows_affected()
-                > 0;
+        let newly_paid = cycle.status != CycleStatus::Paid
+            && billing_store::mark_paid(&mut tx, &cycle.id, Timestamp::now()).await?;
         // A cycle is paid once: money for a cycle another payment already
         // settled is a duplicate, recorded for a refund, never a success.
         let duplicate = !newly_paid
-            && paid_by_another(&mut tx, &paid.cycle_id, provider, &paid.reference).await?;
-        let payment_status = if duplicate { "duplicate" } else { "succeeded" };
-        let previous: Option<(String,)> = sqlx::query_as(
-            "SELECT status FROM payments WHERE provider = $1 AND provider_reference = $2",
-        )
-        .bind(provider)
-        .bind(&paid.reference)
-        .fetch_optional(&mut *tx)
-        .await?;
+            && store::paid_by_another(&mut tx, &cycle.id, provider, &paid.reference).await?;
+        let payment_status = if duplicate {
+            PaymentStatus::Duplicate
+        } else {
+            PaymentStatus::Succeeded
+        };
+        let previous = store::payment_status(&mut tx, provider, &paid.reference).await?;
         match previous {
             Some(_) => {
-                sqlx::query(
-                    "UPDATE payments SET status = $3, updated_at = $4 WHERE provider = $1 AND provider_reference = $2",
-                )
-                .bind(provider)
-                .bind(&paid.reference)
-                .bind(payment_status)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+                store::set_payment_status(&mut tx, provider, &paid.reference, payment_status)
+                    .await?;
             }
             None => {
-                sqlx::query(
-                    "INSERT INTO payments (id, organization_id, billing_cycle_id, provider, provider_reference, amount, currency, \
-                     status, created_at, updated_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $9)",
+                store::insert_payment(
+                    &mut *tx,
+                    &NewPayment {
+                        organization_id: &cycle.organization_id,
+                        billing_cycle_id: &cycle.id,
+                        provider,
+                        reference: &paid.reference,
+                        checkout_url: None,
+                        amount: paid.amount,
+                        currency: &paid.currency,
+                        status: payment_status,
+                    },
                 )
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&organization_id)
-                .bind(&paid.cycle_id)
-                .bind(provider)
-                .bind(&paid.reference)
-                .bind(paid.amount)
-                .bind(&paid.currency)
-                .bind(payment_status)
-                .bind(now)
-                .execute(&mut *tx)
                 .await?;
             }
         }
-        let first_time_duplicate = duplicate
-            && previous
-                .as_ref()
-                .is_none_or(|(status,)| status != "duplicate");
+        let first_time_duplicate = duplicate && previous != Some(PaymentStatus::Duplicate);
         if first_time_duplicate {
-            discrepancy(
-                &mut tx,
-                provider,
-                Some(&organization_id),
-                Some(&paid.cycle_id),
-                &paid.reference,
-                "duplicate_payment",
-                Some(&format!("cycle already paid: {amount} {currency}")),
-                &format!("paid again {theirs}: refund"),
+            store::insert_discrepancy(
+                &mut *tx,
+                &NewDiscrepancy {
+                    provider,
+                    organization_id: Some(&cycle.organization_id),
+                    billing_cycle_id: Some(&cycle.id),
+                    reference: &paid.reference,
+                    kind: DiscrepancyKind::DuplicatePayment,
+                    ours: Some(&format!(
+                        "cycle already paid: {} {}",
+                        cycle.amount, cycle.currency
+                    )),
+                    theirs: &format!("paid again {theirs}: refund"),
+                },
             )
             .await?;
             landlord_audit::record(
                 &mut *tx,
                 AuditEntry::new("billing.duplicate_payment")
-                    .organization(&OrganizationId::from_trusted(organization_id.clone()))
-                    .target("billing_cycle", &paid.cycle_id)
+                    .organization(&cycle.organization_id)
+                    .target("billing_cycle", &cycle.id)
                     .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": paid.amount })),
             )
             .await?;
-            tracing::warn!(cycle = %paid.cycle_id, reference = %paid.reference, "second payment for a paid cycle: to refund");
+            tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
         }
         if newly_paid {
-            if let Some(to) = billing_email {
-                let mail = Mail {
-                    to,
-                    template: Template::PaymentReceipt,
-                    context: serde_json::json!({
-                        "organization_name": organization_name,
-                        "amount": format_money(amount, &currency),
-                        "period": period,
-                        "provider": provider,
-                        "reference": paid.reference,
-                    }),
-                };
-                landlord_mail::queue(&mut *tx, &mail).await?;
-            }
-            landlord_audit::record(
-                &mut *tx,
-                AuditEntry::new("billing.payment_received")
-                    .organization(&OrganizationId::from_trusted(organization_id.clone()))
-                    .target("billing_cycle", &paid.cycle_id)
-                    .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": amount })),
-            )
-            .await?;
+            self.receipt(&mut tx, provider, paid, &cycle).await?;
         }
         tx.commit().await?;
         Ok(())
     }
-}
 
-/// Whether a payment other than `provider`/`reference` already succeeded
-/// for the cycle.
-async fn paid_by_another(
-    tx: &mut sqlx::AnyConnection,
-    cycle_id: &str,
-    provider: &str,
-    reference: &str,
-) -> Result<bool, sqlx::Error> {
-    let (others,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM payments WHERE billing_cycle_id = $1 AND status = 'succeeded' \
-         AND NOT (provider = $2 AND provider_reference = $3)",
-    )
-    .bind(cycle_id)
-    .bind(provider)
-    .bind(reference)
-    .fetch_one(tx)
-    .await?;
-    Ok(others > 0)
-}
-
-#[allow(clippy::too_many_arguments)]
-async fn discrepancy(
-    tx: &mut sqlx::AnyConnection,
-    provider: &str,
-    organization_id: Option<&str>,
-    cycle_id: Option<&str>,
-    reference: &str,
-    kind: &str,
-    ours: Option<&str>,
-    theirs: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "INSERT INTO reconciliation_discrepancies (id, provider, organization_id, billing_cycle_id, provider_reference, \
-         kind, ours, theirs, created_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)",
-    )
-    .bind(uuid::Uuid::now_v7().to_string())
-    .bind(provider)
-    .bind(organization_id)
-    .bind(cycle_id)
-    .bind(reference)
-    .bind(kind)
-    .bind(ours)
-    .bind(theirs)
-    .bind(now_millis())
-    .execute(tx)
-    .await?;
-    Ok(())
+    /// Queues the receipt (to the billing address, if any) and records the
+    /// payment in the audit log.
+    async fn receipt(
+        &self,
+        conn: &mut AnyConnection,
+        provider: ProviderName,
+        paid: &Paid,
+        cycle: &CycleRow,
+    ) -> anyhow::Result<()> {
+        let organization = identity_store::organization_by_id(&mut *conn, &cycle.organization_id)
+            .await?
+            .ok_or_else(|| {
+                anyhow::anyhow!("organization {} does not exist", cycle.organization_id)
+            })?;
+        if let Some(to) = organization.billing_email {
+            let mail = Mail {
+                to,
+                template: Template::PaymentReceipt,
+                context: serde_json::json!({
+                    "organization_name": organization.name,
+                    "amount": format_money(cycle.amount, &cycle.currency),
+                    "period": cycle.period,
+                    "provider": provider,
+                    "reference": paid.reference,
+                }),
+            };
+            landlord_mail::queue(&mut *conn, &mail).await?;
+        }
+        landlord_audit::record(
+            &mut *conn,
+            AuditEntry::new("billing.payment_received")
+                .organization(&cycle.organization_id)
+                .target("billing_cycle", &cycle.id)
+                .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": cycle.amount })),
+        )
+        .await?;
+        Ok(())
+    }
 }
 
 /// Puts a failed or dead event back to be processed (operators). Returns
-/// false when no such event is failed or dead.
-pub async fn replay_event(db: &Db, event_id: &str) -> anyhow::Result<bool> {
+/// false when no such event is failed or dead. The caller wakes the worker.
+pub async fn replay_event(db: &Db, event_id: &WebhookEventId) -> anyhow::Result<bool> {
     let mut tx = db.begin().await?;
-    let updated = sqlx::query(
-        "UPDATE provider_webhook_events SET status = 'received', last_error = NULL \
-         WHERE id = $1 AND status IN ('failed', 'dead')",
-    )
-    .bind(event_id)
-    .execute(&mut *tx)
-    .await?;
-    if updated.rows_affected() == 0 {
+    if !store::requeue_event(&mut tx, event_id).await? {
         return Ok(false);
     }
-    landlord_jobs::enqueue(
-        &mut *tx,
-        landlord_jobs::NewJob::new(PROCESS_EVENT_JOB, serde_json::json!({ "event": event_id })),
-    )
-    .await?;
+    landlord_jobs::enqueue(&mut *tx, process_job(event_id)).await?;
     tx.commit().await?;
     Ok(true)
+}
+
+/// The job that processes a stored event.
+pub fn process_job(event_id: &WebhookEventId) -> NewJob {
+    NewJob::new(PROCESS_EVENT_JOB, serde_json::json!({ "event": event_id }))
 }

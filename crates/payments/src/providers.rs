@@ -3,14 +3,15 @@
 
 use std::time::Duration;
 
+use landlord_core::ids::{BillingCycleId, OrganizationId};
 use landlord_core::Config;
 use serde_json::Value;
 
 /// A checkout to start for one billing cycle.
 #[derive(Debug, Clone)]
 pub struct CheckoutRequest {
-    pub billing_cycle_id: String,
-    pub organization_id: String,
+    pub billing_cycle_id: BillingCycleId,
+    pub organization_id: OrganizationId,
     pub period: String,
     pub amount: i64,
     pub currency: String,
@@ -26,28 +27,13 @@ pub struct Checkout {
     pub url: String,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum ProviderName {
-    Stripe,
-    Paystack,
-}
-
-impl ProviderName {
-    pub fn parse(text: &str) -> Option<Self> {
-        match text {
-            "stripe" => Some(Self::Stripe),
-            "paystack" => Some(Self::Paystack),
-            _ => None,
-        }
+landlord_core::text_enum!(
+    /// A payment provider, as stored beside its payments and events.
+    pub enum ProviderName {
+        Stripe = "stripe",
+        Paystack = "paystack",
     }
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Self::Stripe => "stripe",
-            Self::Paystack => "paystack",
-        }
-    }
-}
+);
 
 /// Both providers' clients.
 #[derive(Clone)]
@@ -114,14 +100,14 @@ impl Providers {
             ("mode", "payment"),
             ("success_url", &success),
             ("cancel_url", &self.success_url),
-            ("client_reference_id", &r.billing_cycle_id),
+            ("client_reference_id", r.billing_cycle_id.as_str()),
             ("customer_email", &r.email),
             ("line_items[0][quantity]", "1"),
             ("line_items[0][price_data][currency]", &currency),
             ("line_items[0][price_data][unit_amount]", &amount),
             ("line_items[0][price_data][product_data][name]", &name),
-            ("metadata[billing_cycle_id]", &r.billing_cycle_id),
-            ("metadata[organization_id]", &r.organization_id),
+            ("metadata[billing_cycle_id]", r.billing_cycle_id.as_str()),
+            ("metadata[organization_id]", r.organization_id.as_str()),
         ];
         let response = self
             .http

@@ -315,14 +315,18 @@ async fn a_failing_event_is_retried_dead_lettered_and_replayed(backend: Backend)
 
     // The provider recovers; an operator replays the event.
     b.stand_in.state.lock().unwrap().verify_fails = false;
-    assert!(landlord_payments::replay_event(&b.app.db, &event_id)
-        .await
-        .unwrap());
-    assert!(
-        !landlord_payments::replay_event(&b.app.db, &uuid::Uuid::now_v7().to_string())
-            .await
-            .unwrap()
-    );
+    assert!(landlord_payments::replay_event(
+        &b.app.db,
+        &landlord_core::ids::WebhookEventId::from_trusted(event_id.clone())
+    )
+    .await
+    .unwrap());
+    assert!(!landlord_payments::replay_event(
+        &b.app.db,
+        &landlord_core::ids::WebhookEventId::generate()
+    )
+    .await
+    .unwrap());
     b.wait_for_cycle("paid").await;
     eventually(
         "the replayed event to be processed",

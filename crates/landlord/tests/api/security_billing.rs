@@ -333,7 +333,14 @@ async fn an_upgrade_applies_at_once_and_a_late_close_keeps_the_plans_of_the_mont
     let day21 = OCTOBER_START + 20 * DAY;
     let mut conn = app.db.pool().acquire().await.unwrap();
     landlord_billing::store::change_plan(
-        &mut conn, &other_id, "starter", "pro", None, 1_419, "USD", day21,
+        &mut conn,
+        &landlord_core::ids::OrganizationId::from_trusted(other_id.clone()),
+        "starter",
+        "pro",
+        None,
+        1_419,
+        "USD",
+        landlord_core::Timestamp::from_millis(day21),
     )
     .await
     .unwrap();

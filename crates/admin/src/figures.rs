@@ -1,0 +1,76 @@
+//! `GET /admin/figures`: the business at a glance.
+
+use std::collections::BTreeMap;
+
+use axum::extract::State;
+use landlord_billing::store as billing_store;
+use landlord_billing::Period;
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::{ApiSuccess, Envelope};
+use landlord_core::{ApiError, Timestamp};
+use landlord_identity::store as identity_store;
+use landlord_payments::routes::PaymentsState;
+use landlord_payments::store as payments_store;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::PlatformAdmin;
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Figures {
+    /// Monthly recurring revenue by currency: the sum of every
+    /// organization's plan price (minor units).
+    pub mrr: BTreeMap<String, i64>,
+    pub organizations_by_plan: BTreeMap<String, i64>,
+    /// Payments received this month, by currency (minor units).
+    pub revenue_this_month: BTreeMap<String, i64>,
+    /// Amount of overdue billing cycles, by currency (minor units).
+    pub overdue_total: BTreeMap<String, i64>,
+    /// Processed webhook events ÷ events that finished (processed, failed
+    /// or dead); absent with no events.
+    pub webhook_success_rate: Option<f64>,
+    /// Cycles that became overdue ÷ cycles that were due (paid with an
+    /// amount, or overdue); absent when none was due.
+    pub payment_failure_rate: Option<f64>,
+}
+
+/// Business figures.
+#[utoipa::path(
+    get, path = "/admin/figures", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Figures", body = Envelope<Figures>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+    )
+)]
+pub async fn figures(
+    State(state): State<PaymentsState>,
+    _admin: PlatformAdmin,
+) -> Result<ApiSuccess<Figures>, ApiError> {
+    let db = &state.keys.db;
+    let config = &state.keys.config;
+    let plans = identity_store::organizations_by_plan(db.pool()).await?;
+    let mut mrr = BTreeMap::new();
+    let mut organizations_by_plan = BTreeMap::new();
+    for (plan, count) in plans {
+        if let Some(p) = config.plan(&plan) {
+            *mrr.entry(p.currency.clone()).or_insert(0) += p.price * count;
+        }
+        organizations_by_plan.insert(plan, count);
+    }
+    let month_start = Period::of(Timestamp::now()).start();
+    let revenue = payments_store::revenue_since(db, month_start).await?;
+    let overdue = billing_store::overdue_totals(db.pool()).await?;
+    let (processed, finished) = payments_store::processed_and_finished(db).await?;
+    let (late, due) = billing_store::late_and_due(db.pool()).await?;
+    let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+    Ok(ApiSuccess::ok(Figures {
+        mrr,
+        organizations_by_plan,
+        revenue_this_month: revenue.into_iter().collect(),
+        overdue_total: overdue.into_iter().collect(),
+        webhook_success_rate: rate(processed, finished),
+        payment_failure_rate: rate(late, due),
+    }))
+}

@@ -1,0 +1,57 @@
+//! Who reaches `/admin`.
+
+use axum::extract::{FromRef, FromRequestParts};
+use axum::http::request::Parts;
+use landlord_audit::AuditEntry;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::ids::UserId;
+use landlord_core::ApiError;
+use landlord_identity::auth::CurrentUser;
+use landlord_identity::{store as identity_store, IdentityState};
+
+/// A signed-in platform administrator: designated with `landlord
+/// make-admin`, or listed in `platform_admins` (compared without letter
+/// case) once that account's email address is verified — otherwise whoever
+/// registered a listed address first, without owning it, would be one.
+/// Anyone else gets 403.
+#[derive(Debug, Clone)]
+pub struct PlatformAdmin {
+    pub user_id: UserId,
+}
+
+impl<S> FromRequestParts<S> for PlatformAdmin
+where
+    S: Send + Sync,
+    IdentityState: FromRef<S>,
+{
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let current = CurrentUser::from_request_parts(parts, state).await?;
+        let identity = IdentityState::from_ref(state);
+        let user = identity_store::user_by_id(identity.db.pool(), &current.user_id)
+            .await?
+            .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+        let listed = user.email_verified_at.is_some()
+            && identity
+                .config
+                .platform_admins
+                .iter()
+                .any(|email| email.eq_ignore_ascii_case(&user.email));
+        if user.platform_admin_at.is_none() && !listed {
+            return Err(ApiError::Forbidden(
+                "only platform administrators reach /admin (a listed address must be verified first)"
+                    .into(),
+            ));
+        }
+        Ok(PlatformAdmin { user_id: user.id })
+    }
+}
+
+impl PlatformAdmin {
+    /// An operator's action: platform-wide, so recorded without an
+    /// organization (it shows in no tenant's audit log).
+    pub fn audit(&self, client: &ClientInfo, action: &str) -> AuditEntry {
+        AuditEntry::new(action).actor(&self.user_id).client(client)
+    }
+}

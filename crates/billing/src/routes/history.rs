@@ -1,0 +1,181 @@
+//! `GET /billing/history` and `GET /billing/calculate`.
+
+use axum::extract::State;
+use landlord_core::error::ErrorEnvelope;
+use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
+use landlord_core::ids::BillingCycleId;
+use landlord_core::{ApiError, Timestamp};
+use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::store as identity_store;
+use landlord_keys::KeysState;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::money::format_money;
+use crate::period::Period;
+use crate::pricing::price_period;
+use crate::store::{self, CycleRow, CycleStatus};
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CycleView {
+    pub id: BillingCycleId,
+    /// `YYYY-MM`.
+    pub period: String,
+    pub plan: String,
+    pub requests: i64,
+    /// Included requests; absent: unlimited.
+    pub included: Option<i64>,
+    pub overage_requests: i64,
+    /// Minor units of `currency`, like every amount.
+    pub base_amount: i64,
+    pub overage_amount: i64,
+    /// Prorated plan changes during the period.
+    pub adjustments: i64,
+    pub amount: i64,
+    pub currency: String,
+    /// e.g. `60.00 USD`.
+    pub amount_display: String,
+    pub status: CycleStatus,
+    pub due_at: Timestamp,
+    pub paid_at: Option<Timestamp>,
+    pub created_at: Timestamp,
+}
+
+impl From<CycleRow> for CycleView {
+    fn from(r: CycleRow) -> Self {
+        Self {
+            amount_display: format_money(r.amount, &r.currency),
+            id: r.id,
+            period: r.period,
+            plan: r.plan,
+            requests: r.requests,
+            included: r.included,
+            overage_requests: r.overage_requests,
+            base_amount: r.base_amount,
+            overage_amount: r.overage_amount,
+            adjustments: r.adjustments,
+            amount: r.amount,
+            currency: r.currency,
+            status: r.status,
+            due_at: r.due_at,
+            paid_at: r.paid_at,
+            created_at: r.created_at,
+        }
+    }
+}
+
+/// The organization's billing cycles, newest first.
+#[utoipa::path(
+    get, path = "/billing/history", tag = "billing",
+    security(("bearer" = [])),
+    params(PageQuery),
+    responses(
+        (status = 200, description = "Cycles; `meta.next_cursor` when more follow", body = Envelope<Vec<CycleView>>),
+        (status = 403, description = "Missing permission view_billing", body = ErrorEnvelope),
+    )
+)]
+pub async fn history(
+    State(state): State<KeysState>,
+    user: Authorized<needs::ViewBilling>,
+    Query(query): Query<PageQuery>,
+) -> Result<ApiSuccess<Vec<CycleView>>, ApiError> {
+    let page = query.page()?;
+    let rows = store::cycles(
+        state.db.pool(),
+        &user.organization_id,
+        page.cursor.as_deref(),
+        page.fetch(),
+    )
+    .await?;
+    Ok(page.respond(rows, |r| r.id.to_string(), CycleView::from))
+}
+
+/// A plan change waiting for the end of the period.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ScheduledChangeView {
+    /// The plan the organization moves to.
+    pub plan: String,
+    /// When (RFC 3339): the first instant of the next period.
+    pub effective_at: Timestamp,
+}
+
+impl ScheduledChangeView {
+    pub fn new(plan: String, effective_at: Timestamp) -> Self {
+        Self { plan, effective_at }
+    }
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct Calculation {
+    pub period: String,
+    /// The plan in force now.
+    pub plan: String,
+    pub requests: i64,
+    pub included: Option<i64>,
+    pub overage_requests: i64,
+    /// The price of the plan in force at the start of the period (prorated
+    /// from the organization's creation).
+    pub base_amount: i64,
+    pub overage_amount: i64,
+    /// Prorated upgrades during the period.
+    pub adjustments: i64,
+    /// What the period would cost if it ended now.
+    pub amount: i64,
+    pub currency: String,
+    pub amount_display: String,
+    /// A downgrade waiting for the end of the period; absent: none.
+    pub scheduled_change: Option<ScheduledChangeView>,
+}
+
+/// The current period so far, with the same function as the invoice: each
+/// stretch of the month billed by the plan in force during it.
+#[utoipa::path(
+    get, path = "/billing/calculate", tag = "billing",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "The period so far", body = Envelope<Calculation>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_billing", body = ErrorEnvelope),
+    )
+)]
+pub async fn calculate(
+    State(state): State<KeysState>,
+    user: Authorized<needs::ViewBilling>,
+) -> Result<ApiSuccess<Calculation>, ApiError> {
+    let period = Period::of(Timestamp::now());
+    let mut conn = state.db.pool().acquire().await?;
+    let organization = identity_store::organization_by_id(&mut *conn, &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    let stretches = store::plan_stretches(
+        &mut conn,
+        &organization.id,
+        &organization.plan,
+        period.start(),
+        period.end(),
+    )
+    .await?;
+    let priced = price_period(
+        period.start_ms(),
+        period.end_ms(),
+        organization.created_at.millis(),
+        &stretches,
+        &state.config.plans,
+    )
+    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
+    let scheduled = identity_store::scheduled_plan_change(&mut *conn, &organization.id).await?;
+    Ok(ApiSuccess::ok(Calculation {
+        period: period.key(),
+        plan: priced.plan,
+        requests: priced.requests,
+        included: priced.included,
+        overage_requests: priced.overage_requests,
+        base_amount: priced.base_amount,
+        overage_amount: priced.overage_amount,
+        adjustments: priced.adjustments,
+        amount: priced.amount,
+        amount_display: format_money(priced.amount, &priced.currency),
+        currency: priced.currency,
+        scheduled_change: scheduled.map(|(plan, at)| ScheduledChangeView::new(plan, at)),
+    }))
+}

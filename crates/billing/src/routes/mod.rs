@@ -1,0 +1,20 @@
+//! `/billing`: history and the current period so far (`history`), plan
+//! changes (`plan_changes`).
+
+mod history;
+mod plan_changes;
+
+use landlord_keys::KeysState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+pub use history::{Calculation, CycleView, ScheduledChangeView};
+pub use plan_changes::{PlanChangeView, UpgradeRequest, PLAN_CHANGES_PER_MINUTE};
+
+pub fn router() -> OpenApiRouter<KeysState> {
+    OpenApiRouter::new()
+        .routes(routes!(history::history))
+        .routes(routes!(history::calculate))
+        .routes(routes!(plan_changes::upgrade))
+        .routes(routes!(plan_changes::cancel_scheduled_change))
+}

@@ -1,0 +1,201 @@
+//! The jobs table: enqueueing, claiming, recording outcomes, replaying,
+//! and purging finished jobs. The only SQL of the queue.
+
+use landlord_core::config::DatabaseKind;
+use landlord_core::ids::JobId;
+use landlord_core::{Db, Timestamp};
+use sqlx::{Any, Executor};
+
+landlord_core::text_enum!(
+    /// Where a job is in its life.
+    pub enum JobStatus {
+        Pending = "pending",
+        Running = "running",
+        Done = "done",
+        /// Failed its last attempt; waits for an operator's replay.
+        Dead = "dead",
+    }
+);
+
+/// A job to add to the queue.
+#[derive(Debug, Clone)]
+pub struct NewJob {
+    pub kind: String,
+    pub payload: serde_json::Value,
+    /// Now when `None`.
+    pub run_at: Option<Timestamp>,
+    /// Attempts before dead-lettering; the worker's setting when `None`.
+    pub max_attempts: Option<u32>,
+    /// At most one job ever exists with this key (for schedules).
+    pub unique_key: Option<String>,
+}
+
+impl NewJob {
+    pub fn new(kind: impl Into<String>, payload: serde_json::Value) -> Self {
+        Self {
+            kind: kind.into(),
+            payload,
+            run_at: None,
+            max_attempts: None,
+            unique_key: None,
+        }
+    }
+}
+
+/// Adds `job` through `executor` — pass the transaction of the change that
+/// causes it. Returns the job id, or `None` when `unique_key` already exists.
+pub async fn enqueue<'c, E>(executor: E, job: NewJob) -> Result<Option<JobId>, sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+{
+    let id = JobId::generate();
+    let now = Timestamp::now();
+    let result = sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, unique_key, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $8) \
+         ON CONFLICT (unique_key) DO NOTHING",
+    )
+    .bind(&id)
+    .bind(&job.kind)
+    .bind(job.payload.to_string())
+    .bind(JobStatus::Pending)
+    .bind(job.max_attempts.map(i64::from))
+    .bind(job.run_at.unwrap_or(now))
+    .bind(job.unique_key)
+    .bind(now)
+    .execute(executor)
+    .await?;
+    Ok((result.rows_affected() == 1).then_some(id))
+}
+
+/// A job claimed by a worker.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ClaimedJob {
+    pub id: JobId,
+    pub kind: String,
+    pub payload: String,
+    /// Attempts so far, this one included.
+    pub attempts: i64,
+    pub max_attempts: Option<i64>,
+}
+
+/// Claims up to `limit` due jobs (and those whose lease ran out) for
+/// `worker` until `lease_until`. On PostgreSQL `SKIP LOCKED` keeps two
+/// instances off the same row; SQLite has a single writer.
+pub async fn claim(
+    db: &Db,
+    worker: &str,
+    lease_until: Timestamp,
+    limit: i64,
+) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+    let lock = match db.backend() {
+        DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
+        DatabaseKind::Sqlite => "",
+    };
+    let sql = format!(
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
+             attempts = attempts + 1, updated_at = $3 \
+         WHERE id IN (SELECT id FROM jobs \
+             WHERE (status = 'pending' AND run_at <= $3) \
+                OR (status = 'running' AND locked_until < $3) \
+             ORDER BY run_at LIMIT $4{lock}) \
+         RETURNING id, kind, payload, attempts, max_attempts"
+    );
+    sqlx::query_as(&sql)
+        .bind(worker)
+        .bind(lease_until)
+        .bind(Timestamp::now())
+        .bind(limit)
+        .fetch_all(db.pool())
+        .await
+}
+
+/// The job succeeded.
+pub async fn mark_done(db: &Db, id: &JobId) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, \
+         last_error = NULL, updated_at = $2 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(Timestamp::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The job failed its last attempt.
+pub async fn mark_dead(db: &Db, id: &JobId, error: &str) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, \
+         last_error = $2, updated_at = $3 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(Timestamp::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// The job failed and runs again at `run_at`.
+pub async fn retry_at(
+    db: &Db,
+    id: &JobId,
+    error: &str,
+    run_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE jobs SET status = 'pending', locked_by = NULL, locked_until = NULL, \
+         last_error = $2, run_at = $3, updated_at = $4 WHERE id = $1",
+    )
+    .bind(id)
+    .bind(error)
+    .bind(run_at)
+    .bind(Timestamp::now())
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Puts a dead-lettered job back in the queue with fresh attempts. Returns
+/// false when no dead job has that id.
+pub async fn replay(db: &Db, id: &JobId) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE jobs SET status = 'pending', attempts = 0, run_at = $2, updated_at = $2 \
+         WHERE id = $1 AND status = 'dead'",
+    )
+    .bind(id)
+    .bind(Timestamp::now())
+    .execute(db.pool())
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// A job as operators see it.
+#[derive(Debug, Clone, serde::Serialize, sqlx::FromRow)]
+pub struct JobView {
+    pub id: JobId,
+    pub kind: String,
+    pub status: JobStatus,
+    pub attempts: i64,
+    pub last_error: Option<String>,
+    pub run_at: Timestamp,
+}
+
+/// Looks a job up by id (operators and tests).
+pub async fn find(db: &Db, id: &JobId) -> Result<Option<JobView>, sqlx::Error> {
+    sqlx::query_as("SELECT id, kind, status, attempts, last_error, run_at FROM jobs WHERE id = $1")
+        .bind(id)
+        .fetch_optional(db.pool())
+        .await
+}
+
+/// Deletes jobs finished before `before` (dead ones stay for operators);
+/// returns how many went.
+pub async fn purge_done(db: &Db, before: Timestamp) -> Result<u64, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM jobs WHERE status = 'done' AND updated_at < $1")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(result.rows_affected())
+}
