@@ -6,6 +6,7 @@ use landlord_audit::AuditEntry;
 use landlord_core::ids::{BillingCycleId, OrganizationId, PlanChangeId, UserId};
 use landlord_core::{Config, Db, Timestamp};
 use landlord_identity::store as identity_store;
+use landlord_metering::store as metering_store;
 use sqlx::{Any, AnyConnection, Executor};
 
 use crate::pricing::Stretch;
@@ -39,9 +40,9 @@ impl CycleStatus {
 /// at exactly `start` (a downgrade applied when the previous month closed)
 /// is already in force for the whole month.
 ///
-/// Usage is counted from metering's `usage_records`, one count per
-/// stretch, inside the caller's transaction; this is the one place that
-/// counts, to be swapped for metering's hourly roll-ups.
+/// Usage is counted by metering ([`metering_store::count_between`]), one
+/// count per stretch, inside the caller's transaction so the close sees
+/// the usage it bills.
 pub async fn plan_stretches(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
@@ -79,14 +80,7 @@ pub async fn plan_stretches(
     bounds.push((plan, from, end));
     let mut stretches = Vec::with_capacity(bounds.len());
     for (plan, from, to) in bounds {
-        let (requests,): (i64,) = sqlx::query_as(
-            "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
-        )
-        .bind(organization_id)
-        .bind(from)
-        .bind(to)
-        .fetch_one(&mut *conn)
-        .await?;
+        let requests = metering_store::count_between(&mut *conn, organization_id, from, to).await?;
         stretches.push(Stretch {
             plan,
             from_ms: from.millis(),

@@ -2,8 +2,8 @@
 //! hours answers the first answer again; the same key with another body
 //! answers 409 IDEMPOTENCY_CONFLICT.
 //!
-//! A route wraps its work in [`idempotent`]; [`claim`], [`complete`] and
-//! [`release`] are the steps it takes, for routes that need them apart.
+//! A route wraps its work in [`idempotent`], which claims the key, replays
+//! or runs the work, then stores its answer or releases the key.
 
 use std::future::Future;
 
@@ -71,20 +71,20 @@ where
 const TTL_MS: i64 = 24 * 3600 * 1000;
 const MAX_KEY_LEN: usize = 255;
 
-/// What a route does with a request that carries a key.
-pub enum Claim {
+/// What [`idempotent`] does with a request that carries a key.
+enum Claim {
     /// First time: do the work, then [`complete`] with the answer.
     New(Reservation),
     /// Seen before with the same body: answer this again.
     Replay { status: u16, body: Value },
 }
 
-pub struct Reservation {
+struct Reservation {
     id: String,
 }
 
 /// The request's `Idempotency-Key`, checked.
-pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
+fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
     let Some(value) = headers.get("idempotency-key") else {
         return Ok(None);
     };
@@ -103,7 +103,7 @@ pub fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 }
 
 /// Claims `key` for this organization and route, or finds its first answer.
-pub async fn claim(
+async fn claim(
     db: &Db,
     organization_id: &str,
     route: &str,
@@ -175,7 +175,7 @@ pub async fn claim(
 }
 
 /// Stores the first answer of a claimed key.
-pub async fn complete(
+async fn complete(
     db: &Db,
     reservation: Reservation,
     status: u16,
@@ -193,7 +193,7 @@ pub async fn complete(
 }
 
 /// Releases a claim whose request failed, so the client may retry it.
-pub async fn release(db: &Db, reservation: Reservation) {
+async fn release(db: &Db, reservation: Reservation) {
     if let Err(error) = sqlx::query("DELETE FROM idempotency_keys WHERE id = $1")
         .bind(&reservation.id)
         .execute(db.pool())

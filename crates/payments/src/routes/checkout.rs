@@ -3,14 +3,14 @@
 
 use axum::body::Bytes;
 use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode};
-use axum::response::{IntoResponse, Response};
-use landlord_billing::store as billing_store;
+use axum::http::HeaderMap;
+use axum::response::Response;
+use landlord_billing::store::{self as billing_store, CycleRow};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::extract::parse_json;
 use landlord_core::http::{ApiSuccess, Envelope};
-use landlord_core::idempotency::{self, Claim};
-use landlord_core::ids::BillingCycleId;
+use landlord_core::idempotency::{idempotent, Scope};
+use landlord_core::ids::{BillingCycleId, OrganizationId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::store as identity_store;
@@ -101,63 +101,64 @@ pub async fn initiate_payment(
             cycle.status
         )));
     }
-    let reservation = match idempotency::key_from(&headers)? {
-        None => None,
-        Some(key) => match idempotency::claim(
-            db,
-            user.organization_id.as_str(),
-            "POST /billing/initiate-payment",
-            &key,
-            &body,
-        )
-        .await?
-        {
-            Claim::Replay { status, body } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, axum::Json(body)).into_response());
-            }
-            Claim::New(reservation) => Some((reservation, key)),
-        },
+    let scope = Scope {
+        organization_id: &user.organization_id,
+        route: "POST /billing/initiate-payment",
     };
-    let email = identity_store::organization_by_id(db.pool(), &user.organization_id)
+    idempotent(db, scope, &headers, &body, |key| async {
+        let checkout = start_checkout(&state, &user.organization_id, provider, cycle, key).await?;
+        Ok(ApiSuccess::ok(checkout))
+    })
+    .await
+}
+
+/// Asks `provider` for a checkout of `cycle` and records the payment it
+/// starts. The provider's idempotency key derives from the client's
+/// (`key`), so a retry the provider sees twice starts one checkout.
+async fn start_checkout(
+    state: &PaymentsState,
+    organization_id: &OrganizationId,
+    provider: ProviderName,
+    cycle: CycleRow,
+    key: Option<String>,
+) -> Result<PaymentCheckout, ApiError> {
+    let db = &state.keys.db;
+    let email = identity_store::organization_by_id(db.pool(), organization_id)
         .await?
         .and_then(|o| o.billing_email);
     let checkout_request = CheckoutRequest {
         billing_cycle_id: cycle.id.clone(),
-        organization_id: user.organization_id.clone(),
+        organization_id: organization_id.clone(),
         period: cycle.period.clone(),
         amount: cycle.amount,
         currency: cycle.currency.clone(),
         email: email.unwrap_or_default(),
-        idempotency_key: reservation
-            .as_ref()
-            .map(|(_, key)| format!("{}-{key}", cycle.id))
+        idempotency_key: key
+            .map(|key| format!("{}-{key}", cycle.id))
             .unwrap_or_else(|| uuid::Uuid::now_v7().simple().to_string()),
     };
-    let checkout = match state.providers.checkout(provider, &checkout_request).await {
-        Ok(checkout) => checkout,
-        Err(error) => {
+    let checkout = state
+        .providers
+        .checkout(provider, &checkout_request)
+        .await
+        .map_err(|error| {
             tracing::warn!(
                 provider = provider.as_str(),
                 error = format!("{error:#}"),
                 "checkout failed"
             );
-            if let Some((reservation, _)) = reservation {
-                idempotency::release(db, reservation).await;
-            }
-            return Err(ApiError::ServiceUnavailable {
+            ApiError::ServiceUnavailable {
                 message: format!(
                     "{} did not start the checkout; try again",
                     provider.as_str()
                 ),
                 details: None,
-            });
-        }
-    };
+            }
+        })?;
     store::insert_payment(
         db.pool(),
         &NewPayment {
-            organization_id: &user.organization_id,
+            organization_id,
             billing_cycle_id: &cycle.id,
             provider,
             reference: &checkout.reference,
@@ -168,17 +169,11 @@ pub async fn initiate_payment(
         },
     )
     .await?;
-    let view = PaymentCheckout {
+    Ok(PaymentCheckout {
         provider: provider.as_str().into(),
         checkout_url: checkout.url,
         reference: checkout.reference,
         amount: cycle.amount,
         currency: cycle.currency,
-    };
-    if let Some((reservation, _)) = reservation {
-        let stored = serde_json::json!({ "success": true, "data": view });
-        idempotency::complete(db, reservation, 200, &stored).await?;
-        return Ok((StatusCode::OK, axum::Json(stored)).into_response());
-    }
-    Ok(ApiSuccess::ok(view).into_response())
+    })
 }
