@@ -172,12 +172,17 @@ async fn security_txt_publishes_the_configured_contact() {
     );
 }
 
-#[tokio::test]
-async fn the_openapi_document_lists_every_route_with_its_schemas() {
+/// The published document, from a fresh server.
+async fn openapi_document() -> serde_json::Value {
     let app = TestApp::spawn(Backend::Sqlite).await;
     let response = app.get("/openapi.json").await;
     assert_eq!(response.status(), 200);
-    let doc = json(response).await;
+    json(response).await
+}
+
+#[tokio::test]
+async fn the_openapi_document_is_3_1_and_lists_the_operations_endpoints() {
+    let doc = openapi_document().await;
     assert!(
         doc["openapi"].as_str().unwrap().starts_with("3.1"),
         "{}",
@@ -197,6 +202,13 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
             "{path} has no 200"
         );
     }
+    let ready_503 = &doc["paths"]["/health/ready"]["get"]["responses"]["503"];
+    assert!(ready_503["content"]["application/json"]["schema"].is_object());
+}
+
+#[tokio::test]
+async fn every_api_route_is_documented_with_schemas() {
+    let doc = openapi_document().await;
     for (path, method) in [
         ("/api/v1/auth/register", "post"),
         ("/api/v1/auth/login", "post"),
@@ -274,6 +286,11 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
             );
         }
     }
+}
+
+#[tokio::test]
+async fn the_permission_policy_and_security_schemes_are_published() {
+    let doc = openapi_document().await;
     assert!(doc["paths"]["/api/v1/auth/me"]["get"]["security"].is_array());
     // The permission policy is published with the document.
     let description = doc["info"]["description"].as_str().unwrap();
@@ -285,11 +302,125 @@ async fn the_openapi_document_lists_every_route_with_its_schemas() {
         doc["components"]["securitySchemes"]["bearer"]["scheme"],
         "bearer"
     );
-    let ready_503 = &doc["paths"]["/health/ready"]["get"]["responses"]["503"];
-    assert!(ready_503["content"]["application/json"]["schema"].is_object());
     assert!(doc["components"]["schemas"]["ErrorEnvelope"].is_object());
-    // Test-only routes are never published.
+}
+
+#[tokio::test]
+async fn test_routes_are_never_published() {
+    let doc = openapi_document().await;
     assert!(doc["paths"].get("/__test/panic").is_none());
+}
+
+#[tokio::test]
+async fn every_operation_declares_the_statuses_of_the_shared_layers() {
+    let doc = openapi_document().await;
+    let statuses = |path: &str, method: &str| -> Vec<String> {
+        doc["paths"][path][method]["responses"]
+            .as_object()
+            .unwrap_or_else(|| panic!("{method} {path} missing"))
+            .keys()
+            .cloned()
+            .collect()
+    };
+    // Every operation: a failure (500) and the timeout (503).
+    for (path, item) in doc["paths"].as_object().unwrap() {
+        for (method, operation) in item.as_object().unwrap() {
+            let responses = operation["responses"].as_object().unwrap();
+            for status in ["500", "503"] {
+                assert!(
+                    responses.contains_key(status),
+                    "{method} {path}: no {status}"
+                );
+            }
+        }
+    }
+    // A JSON body: unreadable (400), too large (413), a wrong field (422);
+    // a sensitive route: 429.
+    let register = statuses("/api/v1/auth/register", "post");
+    for status in ["400", "413", "422", "429"] {
+        assert!(
+            register.contains(&status.to_string()),
+            "register: {register:?}"
+        );
+    }
+    // Signed-in routes: 401; query parameters: 422.
+    let keys = statuses("/api/v1/keys", "get");
+    for status in ["401", "422"] {
+        assert!(keys.contains(&status.to_string()), "keys: {keys:?}");
+    }
+    // API-key routes: 401 and 429.
+    let message = statuses("/api/v1/messages/{id}", "get");
+    for status in ["401", "404", "429"] {
+        assert!(
+            message.contains(&status.to_string()),
+            "messages: {message:?}"
+        );
+    }
+    // Unconfigured providers answer 503; bad signatures 400.
+    let stripe = statuses("/api/v1/webhooks/stripe", "post");
+    for status in ["400", "503"] {
+        assert!(stripe.contains(&status.to_string()), "stripe: {stripe:?}");
+    }
+}
+
+#[tokio::test]
+async fn request_schemas_state_the_rules_the_server_enforces() {
+    let doc = openapi_document().await;
+    let schemas = &doc["components"]["schemas"];
+    let email = &schemas["EmailAddress"];
+    assert_eq!(email["maxLength"], 254);
+    assert_eq!(
+        email["pattern"].as_str().unwrap(),
+        landlord_identity::validation::EMAIL_PATTERN
+    );
+    assert_eq!(schemas["Name"]["minLength"], 1);
+    assert_eq!(schemas["Name"]["maxLength"], 100);
+    assert_eq!(
+        schemas["RegisterRequest"]["properties"]["email"]["$ref"],
+        "#/components/schemas/EmailAddress"
+    );
+    assert_eq!(
+        schemas["RegisterRequest"]["properties"]["password"]["minLength"],
+        8
+    );
+    assert_eq!(
+        schemas["RegisterRequest"]["properties"]["password"]["maxLength"],
+        128
+    );
+    // The plan names come from the configured catalog.
+    assert_eq!(
+        schemas["UpgradeRequest"]["properties"]["plan"]["enum"],
+        serde_json::json!(["free", "pro", "starter"])
+    );
+    assert_eq!(
+        schemas["Role"]["enum"],
+        serde_json::json!(["owner", "admin", "member"])
+    );
+    assert_eq!(schemas["UpdateOrganizationRequest"]["minProperties"], 1);
+    let rate = &schemas["CreateKeyRequest"]["properties"]["rate_limit_per_minute"];
+    assert_eq!(rate["minimum"], 1);
+    assert_eq!(rate["maximum"], 1_000_000);
+    // Pages: limit 1–100 and a UUID cursor, on every list.
+    for path in [
+        "/api/v1/keys",
+        "/api/v1/team/members",
+        "/api/v1/team/invitations",
+        "/api/v1/audit-log",
+        "/api/v1/billing/history",
+    ] {
+        let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();
+        let limit = parameters.iter().find(|p| p["name"] == "limit").unwrap();
+        assert_eq!(limit["schema"]["minimum"], 1, "{path}");
+        assert_eq!(limit["schema"]["maximum"], 100, "{path}");
+        let cursor = parameters.iter().find(|p| p["name"] == "cursor").unwrap();
+        assert!(
+            cursor["schema"]["pattern"]
+                .as_str()
+                .unwrap()
+                .contains("[0-9a-fA-F]{8}"),
+            "{path}"
+        );
+    }
 }
 
 #[tokio::test]
