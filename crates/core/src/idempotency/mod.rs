@@ -13,11 +13,12 @@ use serde::Serialize;
 use serde_json::Value;
 
 use crate::crypto::sha256_hex;
-use crate::db::now_millis;
 use crate::error::ApiError;
 use crate::http::ApiSuccess;
 use crate::ids::OrganizationId;
-use crate::Db;
+use crate::{Db, Timestamp};
+
+mod store;
 
 /// Where a key is unique: per organization and route (`POST /messages/send`).
 #[derive(Debug, Clone, Copy)]
@@ -46,14 +47,13 @@ where
     let Some(key) = key_from(headers)? else {
         return Ok(work(None).await?.into_response());
     };
-    let reservation =
-        match claim(db, scope.organization_id.as_str(), scope.route, &key, body).await? {
-            Claim::Replay { status, body } => {
-                let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
-                return Ok((status, axum::Json(body)).into_response());
-            }
-            Claim::New(reservation) => reservation,
-        };
+    let reservation = match claim(db, scope.organization_id, scope.route, &key, body).await? {
+        Claim::Replay { status, body } => {
+            let status = StatusCode::from_u16(status).unwrap_or(StatusCode::OK);
+            return Ok((status, axum::Json(body)).into_response());
+        }
+        Claim::New(reservation) => reservation,
+    };
     match work(Some(key)).await {
         Ok(answer) => {
             let (status, envelope) = answer.into_parts();
@@ -68,7 +68,7 @@ where
     }
 }
 
-const TTL_MS: i64 = 24 * 3600 * 1000;
+const TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
 const MAX_KEY_LEN: usize = 255;
 
 /// What [`idempotent`] does with a request that carries a key.
@@ -105,38 +105,23 @@ fn key_from(headers: &HeaderMap) -> Result<Option<String>, ApiError> {
 /// Claims `key` for this organization and route, or finds its first answer.
 async fn claim(
     db: &Db,
-    organization_id: &str,
+    organization_id: &OrganizationId,
     route: &str,
     key: &str,
     body: &[u8],
 ) -> Result<Claim, ApiError> {
     let request_hash = sha256_hex(&String::from_utf8_lossy(body));
-    let now = now_millis();
+    let now = Timestamp::now();
     let mut tx = db.begin().await?;
-    sqlx::query("DELETE FROM idempotency_keys WHERE organization_id = $1 AND route = $2 AND idempotency_key = $3 AND expires_at <= $4")
-        .bind(organization_id)
-        .bind(route)
-        .bind(key)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?;
-    let existing: Option<(String, Option<i64>, Option<String>)> = sqlx::query_as(
-        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
-         WHERE organization_id = $1 AND route = $2 AND idempotency_key = $3",
-    )
-    .bind(organization_id)
-    .bind(route)
-    .bind(key)
-    .fetch_optional(&mut *tx)
-    .await?;
-    if let Some((hash, status, response)) = existing {
+    store::forget_expired_key(&mut tx, organization_id, route, key, now).await?;
+    if let Some(existing) = store::find_key(&mut tx, organization_id, route, key).await? {
         tx.commit().await?;
-        if hash != request_hash {
+        if existing.request_hash != request_hash {
             return Err(ApiError::IdempotencyConflict(
                 "this Idempotency-Key was used with a different request body".into(),
             ));
         }
-        return match (status, response) {
+        return match (existing.response_status, existing.response_body) {
             (Some(status), Some(body)) => Ok(Claim::Replay {
                 status: status as u16,
                 body: serde_json::from_str(&body).unwrap_or(Value::Null),
@@ -147,21 +132,21 @@ async fn claim(
         };
     }
     let id = uuid::Uuid::now_v7().to_string();
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (id, organization_id, idempotency_key, route, request_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    let inserted = store::insert_key(
+        &mut tx,
+        store::NewKey {
+            id: &id,
+            organization_id,
+            route,
+            key,
+            request_hash: &request_hash,
+            created_at: now,
+            expires_at: now.plus(TTL),
+        },
     )
-    .bind(&id)
-    .bind(organization_id)
-    .bind(key)
-    .bind(route)
-    .bind(&request_hash)
-    .bind(now)
-    .bind(now + TTL_MS)
-    .execute(&mut *tx)
     .await;
     match inserted {
-        Ok(_) => {}
+        Ok(()) => {}
         // Another request with this key got there first (PostgreSQL).
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             return Err(ApiError::IdempotencyConflict(
@@ -181,24 +166,13 @@ async fn complete(
     status: u16,
     body: &Value,
 ) -> Result<(), ApiError> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE id = $1",
-    )
-    .bind(&reservation.id)
-    .bind(i64::from(status))
-    .bind(body.to_string())
-    .execute(db.pool())
-    .await?;
+    store::store_answer(db.pool(), &reservation.id, status, &body.to_string()).await?;
     Ok(())
 }
 
 /// Releases a claim whose request failed, so the client may retry it.
 async fn release(db: &Db, reservation: Reservation) {
-    if let Err(error) = sqlx::query("DELETE FROM idempotency_keys WHERE id = $1")
-        .bind(&reservation.id)
-        .execute(db.pool())
-        .await
-    {
+    if let Err(error) = store::delete_key(db.pool(), &reservation.id).await {
         tracing::warn!(%error, "cannot release an idempotency key");
     }
 }
@@ -206,9 +180,5 @@ async fn release(db: &Db, reservation: Reservation) {
 /// Deletes the keys expired before `now` (daily housekeeping); returns how
 /// many went.
 pub async fn purge_expired(db: &Db, now: crate::Timestamp) -> Result<u64, sqlx::Error> {
-    let result = sqlx::query("DELETE FROM idempotency_keys WHERE expires_at < $1")
-        .bind(now)
-        .execute(db.pool())
-        .await?;
-    Ok(result.rows_affected())
+    store::purge_expired(db.pool(), now).await
 }
