@@ -77,7 +77,10 @@ async fn actor_emails(
     state: &IdentityState,
     rows: &[EntryRow],
 ) -> Result<HashMap<UserId, String>, sqlx::Error> {
-    let mut ids: Vec<UserId> = rows.iter().filter_map(|r| r.actor_user_id.clone()).collect();
+    let mut ids: Vec<UserId> = rows
+        .iter()
+        .filter_map(|r| r.actor_user_id.clone())
+        .collect();
     ids.sort();
     ids.dedup();
     Ok(identity_store::emails_of(state.db.pool(), &ids)
@@ -141,7 +144,10 @@ pub async fn list(
         rows,
         |r| r.id.to_string(),
         |r| {
-            let email = r.actor_user_id.as_ref().and_then(|id| emails.get(id).cloned());
+            let email = r
+                .actor_user_id
+                .as_ref()
+                .and_then(|id| emails.get(id).cloned());
             AuditEntryView::new(r, email)
         },
     ))
