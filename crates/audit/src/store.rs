@@ -48,13 +48,13 @@ pub struct EntryFilter<'a> {
     pub limit: i64,
 }
 
-/// An entry as read back, with the acting user's email.
+/// An entry as read back. (The actor's email is identity's: the list
+/// completes it with one batched `landlord_identity::store::emails_of`.)
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct EntryRow {
     pub id: AuditEntryId,
     pub action: String,
     pub actor_user_id: Option<UserId>,
-    pub actor_email: Option<String>,
     pub actor_api_key_id: Option<ApiKeyId>,
     pub target_type: Option<String>,
     pub target_id: Option<String>,
@@ -72,15 +72,15 @@ pub async fn entries<'c, E: Executor<'c, Database = Any>>(
     filter: EntryFilter<'_>,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT a.id, a.action, a.actor_user_id, u.email AS actor_email, a.actor_api_key_id, \
-                a.target_type, a.target_id, a.ip, a.user_agent, a.details, a.created_at \
-         FROM audit_log a LEFT JOIN users u ON u.id = a.actor_user_id \
-         WHERE a.organization_id = $1 \
-           AND ($2 = '' OR a.action = $2) \
-           AND ($3 = '' OR a.actor_user_id = $3) \
-           AND a.created_at >= $4 AND a.created_at < $5 \
-           AND ($6 = '' OR a.id < $6) \
-         ORDER BY a.id DESC LIMIT $7",
+        "SELECT id, action, actor_user_id, actor_api_key_id, target_type, target_id, ip, \
+                user_agent, details, created_at \
+         FROM audit_log \
+         WHERE organization_id = $1 \
+           AND ($2 = '' OR action = $2) \
+           AND ($3 = '' OR actor_user_id = $3) \
+           AND created_at >= $4 AND created_at < $5 \
+           AND ($6 = '' OR id < $6) \
+         ORDER BY id DESC LIMIT $7",
     )
     .bind(organization_id)
     .bind(filter.action.unwrap_or(""))

@@ -1,8 +1,9 @@
 //! Identity's storage: the queries, written once for both databases.
 //!
-//! Identity owns `users`, `organizations` (their creation, reading and
-//! plan columns, which billing moves through these functions),
-//! `memberships` (creation and reading), `refresh_sessions` and
+//! Identity owns `users`, `organizations` (their creation, reading, name
+//! and billing email, and plan columns, which billing moves through these
+//! functions), `memberships` (the team changes organizations makes go
+//! through these functions too), `refresh_sessions` and
 //! `one_time_tokens`. Other features reach them through these functions.
 
 use landlord_core::crypto::sha256_hex;
@@ -163,6 +164,43 @@ pub async fn insert_organization(
     Ok(id)
 }
 
+/// Renames the organization and/or changes its billing email (`None`:
+/// unchanged).
+pub async fn update_organization<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    name: Option<&str>,
+    billing_email: Option<&str>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE organizations SET name = COALESCE($2, name), \
+         billing_email = COALESCE($3, billing_email), updated_at = $4 WHERE id = $1",
+    )
+    .bind(organization_id)
+    .bind(name)
+    .bind(billing_email)
+    .bind(Timestamp::now())
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Serializes team changes of one organization: on PostgreSQL the row lock
+/// makes a concurrent change wait, so "at least one owner" cannot be broken
+/// by two owners demoting each other at once. (SQLite transactions that
+/// write are already serialized.)
+pub async fn lock_organization(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE organizations SET updated_at = $2 WHERE id = $1")
+        .bind(organization_id)
+        .bind(Timestamp::now())
+        .execute(conn)
+        .await?;
+    Ok(())
+}
+
 // ---- memberships ------------------------------------------------------------------
 
 pub async fn insert_membership(
@@ -239,6 +277,104 @@ pub async fn memberships<'c, E: Executor<'c, Database = Any>>(
             joined_at: row.joined_at,
         })
         .collect())
+}
+
+// ---- members of an organization (the team's view of memberships) -------------------
+
+/// A member of an organization: the membership and the person.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct MemberRow {
+    pub membership_id: MembershipId,
+    pub user_id: UserId,
+    pub email: String,
+    pub name: Option<String>,
+    pub role: Role,
+    pub joined_at: Timestamp,
+}
+
+const MEMBER_COLUMNS: &str = "m.id AS membership_id, u.id AS user_id, u.email, u.name, m.role, \
+     m.created_at AS joined_at";
+
+/// The organization's members after the membership `after`, in the order
+/// they joined (membership id order), at most `limit`.
+pub async fn members<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND m.id > $2 ORDER BY m.id LIMIT $3"
+    ))
+    .bind(organization_id)
+    .bind(after.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// The user as a member of the organization, if they are one.
+pub async fn member<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
+) -> Result<Option<MemberRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {MEMBER_COLUMNS} FROM memberships m JOIN users u ON u.id = m.user_id \
+         WHERE m.organization_id = $1 AND m.user_id = $2"
+    ))
+    .bind(organization_id)
+    .bind(user_id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// How many owners the organization has.
+pub async fn owner_count(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+) -> Result<i64, sqlx::Error> {
+    let (count,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM memberships WHERE organization_id = $1 AND role = $2")
+            .bind(organization_id)
+            .bind(Role::Owner)
+            .fetch_one(conn)
+            .await?;
+    Ok(count)
+}
+
+/// Gives the member `role`; false when the user is not a member.
+pub async fn set_role(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
+    role: Role,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE memberships SET role = $3, updated_at = $4 WHERE organization_id = $1 AND user_id = $2",
+    )
+    .bind(organization_id)
+    .bind(user_id)
+    .bind(role)
+    .bind(Timestamp::now())
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Ends the user's membership; false when the user was not a member.
+pub async fn delete_membership(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    user_id: &UserId,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query("DELETE FROM memberships WHERE organization_id = $1 AND user_id = $2")
+        .bind(organization_id)
+        .bind(user_id)
+        .execute(conn)
+        .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 // ---- refresh sessions -------------------------------------------------------

@@ -1,5 +1,7 @@
 //! `GET /audit-log`: the organization's audit trail, newest first.
 
+use std::collections::HashMap;
+
 use axum::extract::State;
 use landlord_audit::store::{self, EntryFilter, EntryRow};
 use landlord_core::error::ErrorEnvelope;
@@ -7,7 +9,7 @@ use landlord_core::http::{ApiSuccess, Envelope, Meta, PageQuery, Query};
 use landlord_core::ids::{ApiKeyId, AuditEntryId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::IdentityState;
+use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -50,13 +52,15 @@ pub struct AuditEntryView {
     pub created_at: Timestamp,
 }
 
-impl From<EntryRow> for AuditEntryView {
-    fn from(row: EntryRow) -> Self {
+impl AuditEntryView {
+    /// The entry as shown, with its actor's email (`None`: no acting user,
+    /// or one whose account is gone).
+    fn new(row: EntryRow, actor_email: Option<String>) -> Self {
         Self {
             id: row.id,
             action: row.action,
             actor_user_id: row.actor_user_id,
-            actor_email: row.actor_email,
+            actor_email,
             actor_api_key_id: row.actor_api_key_id,
             target_type: row.target_type,
             target_id: row.target_id,
@@ -66,6 +70,23 @@ impl From<EntryRow> for AuditEntryView {
             created_at: row.created_at,
         }
     }
+}
+
+/// The emails of the page's actors, in one query to identity.
+async fn actor_emails(
+    state: &IdentityState,
+    rows: &[EntryRow],
+) -> Result<HashMap<UserId, String>, sqlx::Error> {
+    let mut ids: Vec<UserId> = rows
+        .iter()
+        .filter_map(|r| r.actor_user_id.clone())
+        .collect();
+    ids.sort();
+    ids.dedup();
+    Ok(identity_store::emails_of(state.db.pool(), &ids)
+        .await?
+        .into_iter()
+        .collect())
 }
 
 /// `from`/`to` of the filter: an RFC 3339 time, when given.
@@ -118,5 +139,16 @@ pub async fn list(
         limit: page.fetch(),
     };
     let rows = store::entries(state.db.pool(), &user.organization_id, entry_filter).await?;
-    Ok(page.respond(rows, |r| r.id.to_string(), AuditEntryView::from))
+    let emails = actor_emails(&state, &rows).await?;
+    Ok(page.respond(
+        rows,
+        |r| r.id.to_string(),
+        |r| {
+            let email = r
+                .actor_user_id
+                .as_ref()
+                .and_then(|id| emails.get(id).cloned());
+            AuditEntryView::new(r, email)
+        },
+    ))
 }

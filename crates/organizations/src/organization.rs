@@ -12,7 +12,6 @@ use landlord_identity::validation::{normalize_email, required_name, EmailAddress
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
 
-use crate::store;
 use utoipa::ToSchema;
 
 /// At least one field; an absent field is left unchanged (`null` is not
@@ -116,7 +115,7 @@ pub async fn update_organization(
         ));
     }
     let mut tx = state.db.begin().await?;
-    store::update_organization(
+    identity_store::update_organization(
         &mut *tx,
         &user.organization_id,
         name.as_deref(),

@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::{last_owner, member_not_found, MemberView};
-use crate::store::{self, MemberRow};
+use landlord_identity::store::{self, MemberRow};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct ChangeRoleRequest {

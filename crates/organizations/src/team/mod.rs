@@ -11,7 +11,7 @@ use landlord_identity::Role;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::store::MemberRow;
+use landlord_identity::store::MemberRow;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MemberView {

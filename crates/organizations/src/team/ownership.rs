@@ -13,7 +13,7 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::{member_not_found, MemberView};
-use crate::store;
+use landlord_identity::store;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct TransferOwnershipRequest {
