@@ -41,8 +41,10 @@ impl CycleStatus {
 /// is already in force for the whole month.
 ///
 /// Usage is counted by metering ([`metering_store::count_between`]), one
-/// count per stretch, inside the caller's transaction so the close sees
-/// the usage it bills.
+/// count per stretch over its hourly counters, inside the caller's
+/// transaction so the close sees the usage it bills. Every plan change
+/// cuts the counters at its instant ([`metering_store::record_cut`]), so a
+/// stretch beginning mid-hour counts exactly.
 pub async fn plan_stretches(
     conn: &mut AnyConnection,
     organization_id: &OrganizationId,
@@ -136,6 +138,8 @@ pub async fn change_plan(
     at: Timestamp,
 ) -> Result<(), sqlx::Error> {
     identity_store::set_plan(&mut *conn, organization_id, to_plan).await?;
+    // The stretches before and after `at` bill on different plans.
+    metering_store::record_cut(&mut *conn, organization_id, at).await?;
     insert_plan_change(
         conn,
         NewPlanChange {
@@ -187,6 +191,8 @@ pub async fn apply_scheduled_changes(
             .plan(&change.scheduled_plan)
             .map(|p| p.currency.clone())
             .unwrap_or_else(|| "USD".into());
+        metering_store::record_cut(&mut tx, &change.organization_id, change.scheduled_plan_at)
+            .await?;
         insert_plan_change(
             &mut tx,
             NewPlanChange {

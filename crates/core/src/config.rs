@@ -133,6 +133,13 @@ pub struct Config {
     pub default_plan: String,
     /// How often metered usage is written to the database, in ms.
     pub usage_flush_interval_ms: u64,
+    /// Keep the raw request log (`usage_records`, one row per metered
+    /// request) beside the hourly counters that billing, quotas and graphs
+    /// read. Off: only the counters are written.
+    pub usage_raw_log: bool,
+    /// Days the raw request log is kept; the daily purge deletes older rows
+    /// (the counters stay).
+    pub usage_raw_log_retention_days: u32,
     /// How long an API key lookup is cached; a revoked key stops working on
     /// every instance within this time (it stops at once on the instance
     /// that revoked it).
@@ -237,6 +244,8 @@ impl Default for Config {
             plans: default_catalog(),
             default_plan: "free".into(),
             usage_flush_interval_ms: 1000,
+            usage_raw_log: true,
+            usage_raw_log_retention_days: 30,
             api_key_cache_ms: 1000,
             billing_schedule: true,
             invoice_due_days: 14,
@@ -497,6 +506,12 @@ impl Config {
         if self.usage_flush_interval_ms == 0 {
             return Err(ConfigError::new(
                 "usage_flush_interval_ms",
+                "must be at least 1",
+            ));
+        }
+        if self.usage_raw_log_retention_days == 0 {
+            return Err(ConfigError::new(
+                "usage_raw_log_retention_days",
                 "must be at least 1",
             ));
         }

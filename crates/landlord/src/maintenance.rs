@@ -1,7 +1,8 @@
 //! Daily housekeeping (DESIGN.md §9): remove what has expired and can no
 //! longer matter — used or expired one-time tokens, expired refresh
-//! sessions, expired idempotency keys, and finished jobs after a week.
-//! Dead-lettered jobs stay for operators.
+//! sessions, expired idempotency keys, finished jobs after a week, and raw
+//! usage rows past `usage_raw_log_retention_days` (the hourly counters
+//! stay). Dead-lettered jobs stay for operators.
 
 use std::time::Duration;
 
@@ -14,8 +15,18 @@ pub use landlord_billing::schedule::PURGE_JOB;
 /// How long finished jobs and spent tokens are kept, for inspection.
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
 
-/// Deletes expired rows, each feature its own; returns how many went.
+/// Days the raw usage log is kept when nothing else is configured.
+const RAW_LOG_DAYS: u32 = 30;
+
+/// Deletes expired rows, each feature its own, keeping the raw usage log
+/// for the default 30 days; returns how many went.
 pub async fn purge(db: &Db) -> Result<u64, sqlx::Error> {
+    purge_keeping_raw_usage(db, RAW_LOG_DAYS).await
+}
+
+/// Deletes expired rows, each feature its own, and raw usage rows older
+/// than `raw_log_days`; returns how many went.
+pub async fn purge_keeping_raw_usage(db: &Db, raw_log_days: u32) -> Result<u64, sqlx::Error> {
     let now = Timestamp::now();
     let kept_since = now.minus(KEEP);
     let mut conn = db.pool().acquire().await?;
@@ -23,18 +34,22 @@ pub async fn purge(db: &Db) -> Result<u64, sqlx::Error> {
     drop(conn);
     removed += landlord_core::idempotency::purge_expired(db, now).await?;
     removed += landlord_jobs::store::purge_done(db, kept_since).await?;
+    let raw_kept_since = now.minus(Duration::from_secs(u64::from(raw_log_days) * 24 * 3600));
+    removed += landlord_metering::store::purge_raw_before(db.pool(), raw_kept_since).await?;
     tracing::info!(removed, "expired rows purged");
     Ok(removed)
 }
 
 pub struct PurgeJob {
     pub db: Db,
+    /// `usage_raw_log_retention_days`.
+    pub raw_log_days: u32,
 }
 
 #[async_trait::async_trait]
 impl JobHandler for PurgeJob {
     async fn handle(&self, _payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
-        purge(&self.db).await?;
+        purge_keeping_raw_usage(&self.db, self.raw_log_days).await?;
         Ok(())
     }
 }

@@ -223,7 +223,13 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
                 config: Arc::new(config.clone()),
             },
         )
-        .handle(PURGE_JOB, PurgeJob { db: db.clone() })
+        .handle(
+            PURGE_JOB,
+            PurgeJob {
+                db: db.clone(),
+                raw_log_days: config.usage_raw_log_retention_days,
+            },
+        )
         .handle(
             RECONCILE_JOB,
             ReconcileJob {
@@ -251,6 +257,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let (usage, usage_writer) = landlord_metering::channel(
         db.clone(),
         Duration::from_millis(config.usage_flush_interval_ms),
+        config.usage_raw_log,
         landlord_keys::LastUsed,
     );
     let shared = || redis.clone().map(SharedStore::new);

@@ -2,11 +2,20 @@
 //!
 //! Handlers of API-key requests hand a [`UsageRecord`] to the
 //! [`UsageRecorder`] — a channel send, no I/O on the request path. A
-//! background task writes what arrived in one multi-row insert per batch
-//! (every `usage_flush_interval_ms`, or sooner once a batch is full), and
-//! updates each key's `last_used_at` once per batch. A failed write is
-//! retried with the same records; nothing is dropped. On shutdown, after the
-//! HTTP server has drained, everything still pending is written.
+//! background task adds what arrived to per-hour counters (organization,
+//! key, route, status class, hour: `usage_hourly`) with an additive upsert,
+//! so several instances may count the same hour, and — when the raw log is
+//! on — inserts one `usage_records` row per request in the same
+//! transaction. It also moves each key's `last_used_at` once per batch.
+//!
+//! Flushes start every `usage_flush_interval_ms` on a fixed clock (not an
+//! interval after the previous flush ended), and at once whenever
+//! [`FLUSH_RECORDS`] records are waiting, so a record answered at `t` is
+//! committed by the end of the first flush started after `t`: a `kill -9`
+//! loses at most one interval of answered usage (plus the flush in
+//! progress) while the database keeps up. A failed write is retried with
+//! the same records; nothing is dropped. On shutdown, after the HTTP server
+//! has drained, everything still pending is written.
 
 pub mod period;
 pub mod routes;
@@ -20,11 +29,22 @@ use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::{Db, Timestamp};
 use sqlx::AnyConnection;
 use tokio::sync::mpsc;
+use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
 
-/// Rows per INSERT: 7 parameters each stays far below both databases'
+use store::HOUR_MS;
+
+/// Raw rows per INSERT: 7 parameters each stays far below both databases'
 /// parameter limits.
 const BATCH_ROWS: usize = 500;
+
+/// Records per transaction: their counters are a few rows, their raw rows
+/// a few statements.
+const RECORDS_PER_TRANSACTION: usize = 5_000;
+
+/// Waiting records that start a flush before the interval's tick, so a
+/// burst does not wait for the clock.
+pub const FLUSH_RECORDS: usize = 10_000;
 
 /// One metered request.
 #[derive(Debug, Clone)]
@@ -36,6 +56,67 @@ pub struct UsageRecord {
     pub method: String,
     pub status: u16,
     pub at: Timestamp,
+}
+
+/// Requests to add to one row of `usage_hourly`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Counter {
+    pub organization_id: OrganizationId,
+    pub api_key_id: ApiKeyId,
+    /// `METHOD /template`.
+    pub route: String,
+    /// 2 for 2xx, 4 for 4xx …
+    pub status_class: i64,
+    /// The hour's start, or the organization's latest cut in that hour at
+    /// or before the requests.
+    pub bucket: Timestamp,
+    pub requests: i64,
+}
+
+/// Where a request made at `at` is counted: its hour's start, or the
+/// latest of `cuts` (the organization's) inside that hour at or before it.
+pub fn bucket_of(at: Timestamp, cuts: &[Timestamp]) -> Timestamp {
+    let hour = at.millis() - at.millis().rem_euclid(HOUR_MS);
+    cuts.iter()
+        .map(|cut| cut.millis())
+        .filter(|&cut| cut >= hour && cut <= at.millis())
+        .max()
+        .map_or(Timestamp::from_millis(hour), Timestamp::from_millis)
+}
+
+/// The counters of `records`, each cut at its organization's `cuts`.
+pub fn aggregate(
+    records: &[UsageRecord],
+    cuts: &HashMap<OrganizationId, Vec<Timestamp>>,
+) -> Vec<Counter> {
+    type Row<'a> = (&'a OrganizationId, &'a ApiKeyId, String, i64, Timestamp);
+    let mut counts: HashMap<Row<'_>, i64> = HashMap::new();
+    for record in records {
+        let org_cuts = cuts
+            .get(&record.organization_id)
+            .map_or(&[][..], Vec::as_slice);
+        let row = (
+            &record.organization_id,
+            &record.api_key_id,
+            format!("{} {}", record.method, record.endpoint),
+            i64::from(record.status / 100),
+            bucket_of(record.at, org_cuts),
+        );
+        *counts.entry(row).or_insert(0) += 1;
+    }
+    counts
+        .into_iter()
+        .map(
+            |((organization_id, api_key_id, route, status_class, bucket), requests)| Counter {
+                organization_id: organization_id.clone(),
+                api_key_id: api_key_id.clone(),
+                route,
+                status_class,
+                bucket,
+                requests,
+            },
+        )
+        .collect()
 }
 
 /// What the writer tells the keys feature with each batch: when each key
@@ -72,14 +153,17 @@ pub struct UsageWriter {
     db: Db,
     receiver: mpsc::UnboundedReceiver<UsageRecord>,
     interval: Duration,
+    raw_log: bool,
     keys_used: Arc<dyn KeysUsed>,
 }
 
-/// A recorder and the writer that drains it, telling `keys_used` when keys
-/// were last used.
+/// A recorder and the writer that drains it every `interval`, writing the
+/// raw log too when `raw_log`, and telling `keys_used` when keys were last
+/// used.
 pub fn channel(
     db: Db,
     interval: Duration,
+    raw_log: bool,
     keys_used: impl KeysUsed,
 ) -> (UsageRecorder, UsageWriter) {
     let (sender, receiver) = mpsc::unbounded_channel();
@@ -89,6 +173,7 @@ pub fn channel(
             db,
             receiver,
             interval,
+            raw_log,
             keys_used: Arc::new(keys_used),
         },
     )
@@ -98,10 +183,25 @@ impl UsageWriter {
     /// Writes batches until `stop` is cancelled, then writes what is left.
     pub async fn run(mut self, stop: CancellationToken) {
         let mut pending: Vec<UsageRecord> = Vec::new();
+        // A fixed clock: a slow flush does not push the next one back.
+        let mut tick = tokio::time::interval(self.interval);
+        tick.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        tick.tick().await;
+        let mut open = true;
         loop {
             let stopping = tokio::select! {
+                biased;
                 _ = stop.cancelled() => true,
-                _ = tokio::time::sleep(self.interval) => false,
+                _ = tick.tick() => false,
+                received = self.receiver.recv_many(&mut pending, FLUSH_RECORDS),
+                    if open && pending.len() < FLUSH_RECORDS =>
+                {
+                    open = received > 0;
+                    if pending.len() < FLUSH_RECORDS {
+                        continue;
+                    }
+                    false
+                }
             };
             while let Ok(record) = self.receiver.try_recv() {
                 pending.push(record);
@@ -119,8 +219,19 @@ impl UsageWriter {
     async fn flush(&self, pending: &mut Vec<UsageRecord>, stopping: bool) {
         let mut attempt = 0u32;
         while !pending.is_empty() {
-            let take = pending.len().min(BATCH_ROWS);
-            match write_batch(&self.db, &pending[..take], self.keys_used.as_ref()).await {
+            let take = pending.len().min(RECORDS_PER_TRANSACTION);
+            let started = std::time::Instant::now();
+            let written =
+                write_batch(&self.db, &pending[..take], self.raw_log, self.keys_used.as_ref())
+                    .await;
+            if started.elapsed() > self.interval {
+                tracing::warn!(
+                    records = take,
+                    elapsed_ms = started.elapsed().as_millis() as u64,
+                    "writing usage took longer than the flush interval: a crash may lose more"
+                );
+            }
+            match written {
                 Ok(()) => {
                     pending.drain(..take);
                     attempt = 0;
@@ -145,10 +256,12 @@ impl UsageWriter {
     }
 }
 
-/// Inserts one batch and moves each key's `last_used_at`, in one transaction.
+/// Adds one batch to the counters, inserts its raw rows when `raw_log`,
+/// and moves each key's `last_used_at`, in one transaction.
 pub async fn write_batch(
     db: &Db,
     records: &[UsageRecord],
+    raw_log: bool,
     keys_used: &dyn KeysUsed,
 ) -> Result<(), sqlx::Error> {
     if records.is_empty() {
@@ -164,16 +277,99 @@ pub async fn write_batch(
         .map(|(key, at)| (key.clone(), at))
         .collect();
     let mut tx = db.begin().await?;
-    store::insert_batch(&mut tx, records).await?;
+    // Writes first: on SQLite the transaction then holds the write lock
+    // while it reads the cuts, so no plan change slips in between.
     keys_used.used(&mut tx, &last_used).await?;
+    if raw_log {
+        for chunk in records.chunks(BATCH_ROWS) {
+            store::insert_batch(&mut tx, chunk).await?;
+        }
+    }
+    let cuts = cuts_of(&mut tx, records).await?;
+    for chunk in aggregate(records, &cuts).chunks(BATCH_ROWS) {
+        store::add_to_counters(&mut tx, chunk).await?;
+    }
     tx.commit().await
 }
 
-/// Metered requests of an organization since `since`.
+/// The cuts inside the hours `records` fall in, per organization.
+async fn cuts_of(
+    conn: &mut AnyConnection,
+    records: &[UsageRecord],
+) -> Result<HashMap<OrganizationId, Vec<Timestamp>>, sqlx::Error> {
+    let earliest = records.iter().map(|r| r.at.millis()).min().unwrap_or(0);
+    let latest = records.iter().map(|r| r.at.millis()).max().unwrap_or(0);
+    let from = Timestamp::from_millis(earliest - earliest.rem_euclid(HOUR_MS));
+    let mut cuts: HashMap<OrganizationId, Vec<Timestamp>> = HashMap::new();
+    for (organization_id, at) in
+        store::cuts_between(conn, from, Timestamp::from_millis(latest)).await?
+    {
+        cuts.entry(organization_id).or_default().push(at);
+    }
+    Ok(cuts)
+}
+
+/// Metered requests of an organization since `since` (an hour boundary).
 pub async fn count_since(
     db: &Db,
     organization_id: &OrganizationId,
     since: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     store::count_since(db.pool(), organization_id, since).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HOUR_10: i64 = 1_793_527_200_000; // 2026-11-01T10:00:00Z
+
+    fn record(org: &OrganizationId, key: &ApiKeyId, status: u16, at: i64) -> UsageRecord {
+        UsageRecord {
+            organization_id: org.clone(),
+            api_key_id: key.clone(),
+            endpoint: "/api/v1/messages/{id}".into(),
+            method: "GET".into(),
+            status,
+            at: Timestamp::from_millis(at),
+        }
+    }
+
+    #[test]
+    fn a_request_is_counted_in_its_hour_or_after_the_latest_cut_before_it() {
+        let cut = Timestamp::from_millis(HOUR_10 + 37 * 60_000);
+        let cuts = [cut, Timestamp::from_millis(HOUR_10 - 1)];
+        let bucket = |at| bucket_of(Timestamp::from_millis(at), &cuts).millis();
+        assert_eq!(bucket(HOUR_10), HOUR_10);
+        assert_eq!(bucket(cut.millis() - 1), HOUR_10);
+        assert_eq!(bucket(cut.millis()), cut.millis());
+        assert_eq!(bucket(HOUR_10 + HOUR_MS - 1), cut.millis());
+        assert_eq!(bucket(HOUR_10 + HOUR_MS), HOUR_10 + HOUR_MS);
+        assert_eq!(bucket(HOUR_10 - 1), HOUR_10 - 1, "a cut at the request's instant");
+    }
+
+    #[test]
+    fn a_batch_becomes_one_counter_per_row() {
+        let org = OrganizationId::generate();
+        let key = ApiKeyId::generate();
+        let cut = Timestamp::from_millis(HOUR_10 + 30 * 60_000);
+        let records = vec![
+            record(&org, &key, 200, HOUR_10 + 1),
+            record(&org, &key, 201, HOUR_10 + 2),
+            record(&org, &key, 404, HOUR_10 + 3),
+            record(&org, &key, 200, cut.millis() + 5),
+        ];
+        let cuts = HashMap::from([(org.clone(), vec![cut])]);
+        let mut counters = aggregate(&records, &cuts);
+        counters.sort_by_key(|c| (c.bucket, c.status_class));
+        let rows: Vec<(i64, i64, i64)> = counters
+            .iter()
+            .map(|c| (c.bucket.millis(), c.status_class, c.requests))
+            .collect();
+        assert_eq!(
+            rows,
+            vec![(HOUR_10, 2, 2), (HOUR_10, 4, 1), (cut.millis(), 2, 1)]
+        );
+        assert!(counters.iter().all(|c| c.route == "GET /api/v1/messages/{id}"));
+    }
 }

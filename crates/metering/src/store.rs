@@ -1,14 +1,119 @@
-//! Metering's storage: the feature owns `usage_records`, and every query of
-//! it is here. Other features count usage through these functions.
+//! Metering's storage: the feature owns `usage_hourly` (the counters every
+//! count reads), `usage_cuts` (where counters are cut inside an hour) and
+//! `usage_records` (the optional raw log), and every query of them is here.
+//! Other features count usage through these functions.
+//!
+//! Counts read the counters, so their cost follows organizations and hours,
+//! not requests. A count between two instants is exact when each is an
+//! hour boundary or one of the organization's cuts (see [`record_cut`]):
+//! months, days and plan stretches all are.
 
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 
-use crate::UsageRecord;
+use crate::{Counter, UsageRecord};
 
 /// Columns per inserted record.
 const COLUMNS: usize = 7;
+
+/// Columns per upserted counter.
+const COUNTER_COLUMNS: usize = 6;
+
+/// One hour, in ms: the counters' bucket.
+pub const HOUR_MS: i64 = 3_600_000;
+
+/// Multi-row `VALUES` placeholders: `rows` groups of `columns`.
+fn placeholders(rows: usize, columns: usize) -> String {
+    (0..rows)
+        .map(|i| {
+            let row: Vec<String> = (1..=columns)
+                .map(|c| format!("${}", i * columns + c))
+                .collect();
+            format!("({})", row.join(", "))
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Adds `counters` to the stored ones in one multi-row additive upsert, so
+/// several instances (and several flushes) may add to the same hour.
+pub async fn add_to_counters(
+    conn: &mut AnyConnection,
+    counters: &[Counter],
+) -> Result<(), sqlx::Error> {
+    if counters.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
+         VALUES {} ON CONFLICT (organization_id, api_key_id, route, status_class, hour) \
+         DO UPDATE SET requests = usage_hourly.requests + excluded.requests",
+        placeholders(counters.len(), COUNTER_COLUMNS)
+    );
+    let mut query = sqlx::query(&sql);
+    for counter in counters {
+        query = query
+            .bind(&counter.organization_id)
+            .bind(&counter.api_key_id)
+            .bind(&counter.route)
+            .bind(counter.status_class)
+            .bind(counter.bucket)
+            .bind(counter.requests);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Cuts the organization's counters at `at`: from then on, records of that
+/// hour from `at` on are counted apart from those before it. A no-op on an
+/// hour boundary (counters are cut there anyway). Called in the transaction
+/// of a plan change, so that its two stretches count exactly.
+pub async fn record_cut(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    if at.millis().rem_euclid(HOUR_MS) == 0 {
+        return Ok(());
+    }
+    sqlx::query(
+        "INSERT INTO usage_cuts (organization_id, at) VALUES ($1, $2) \
+         ON CONFLICT (organization_id, at) DO NOTHING",
+    )
+    .bind(organization_id)
+    .bind(at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Every organization's cuts from `from` to `to` (both included). Cuts are
+/// rare (one per mid-hour plan change), so a batch's span holds few.
+pub async fn cuts_between(
+    conn: &mut AnyConnection,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(OrganizationId, Timestamp)>, sqlx::Error> {
+    sqlx::query_as("SELECT organization_id, at FROM usage_cuts WHERE at >= $1 AND at <= $2")
+        .bind(from)
+        .bind(to)
+        .fetch_all(conn)
+        .await
+}
+
+/// Deletes raw request rows older than `before` (the raw log's retention);
+/// the counters stay. Returns how many went.
+pub async fn purge_raw_before<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    before: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM usage_records WHERE created_at < $1")
+        .bind(before)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}
 
 /// Inserts `records` in one multi-row statement.
 pub async fn insert_batch(
@@ -18,17 +123,9 @@ pub async fn insert_batch(
     if records.is_empty() {
         return Ok(());
     }
-    let rows: Vec<String> = (0..records.len())
-        .map(|i| {
-            let placeholders: Vec<String> = (1..=COLUMNS)
-                .map(|c| format!("${}", i * COLUMNS + c))
-                .collect();
-            format!("({})", placeholders.join(", "))
-        })
-        .collect();
     let sql = format!(
         "INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at) VALUES {}",
-        rows.join(", ")
+        placeholders(records.len(), COLUMNS)
     );
     let mut query = sqlx::query(&sql);
     for record in records {
@@ -45,14 +142,16 @@ pub async fn insert_batch(
     Ok(())
 }
 
-/// Metered requests of an organization since `since`.
+/// Metered requests of an organization since `since` (an hour boundary or
+/// a cut).
 pub async fn count_since<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
     since: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2",
+        "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id = $1 AND hour >= $2",
     )
     .bind(organization_id)
     .bind(since)
@@ -62,7 +161,7 @@ pub async fn count_since<'c, E: Executor<'c, Database = Any>>(
 }
 
 /// Metered requests of an organization from `from` (included) to `to`
-/// (excluded): a billing period.
+/// (excluded): a billing period or one plan's stretch of it.
 pub async fn count_between<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
@@ -70,7 +169,8 @@ pub async fn count_between<'c, E: Executor<'c, Database = Any>>(
     to: Timestamp,
 ) -> Result<i64, sqlx::Error> {
     let (count,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3",
+        "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id = $1 AND hour >= $2 AND hour < $3",
     )
     .bind(organization_id)
     .bind(from)
@@ -80,8 +180,9 @@ pub async fn count_between<'c, E: Executor<'c, Database = Any>>(
     Ok(count)
 }
 
-/// Requests per bucket of `bucket_ms` from `from` to `to` (excluded), of
-/// one key or all: (bucket index from 0, count), empty buckets left out.
+/// Requests per bucket of `bucket_ms` (whole hours) from `from` to `to`
+/// (excluded), of one key or all: (bucket index from 0, count), empty
+/// buckets left out.
 pub async fn counts_per_bucket<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
@@ -91,10 +192,10 @@ pub async fn counts_per_bucket<'c, E: Executor<'c, Database = Any>>(
     key: Option<&ApiKeyId>,
 ) -> Result<Vec<(i64, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT (created_at - $2) / $4 AS day, COUNT(*) FROM usage_records \
-         WHERE organization_id = $1 AND created_at >= $2 AND created_at < $3 \
+        "SELECT (hour - $2) / $4 AS day, CAST(SUM(requests) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id = $1 AND hour >= $2 AND hour < $3 \
            AND ($5 = '' OR api_key_id = $5) \
-         GROUP BY (created_at - $2) / $4",
+         GROUP BY (hour - $2) / $4",
     )
     .bind(organization_id)
     .bind(from)
@@ -113,8 +214,8 @@ pub async fn counts_per_key_since<'c, E: Executor<'c, Database = Any>>(
     since: Timestamp,
 ) -> Result<Vec<(ApiKeyId, i64)>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT api_key_id, CAST(COUNT(*) AS BIGINT) FROM usage_records \
-         WHERE organization_id = $1 AND created_at >= $2 AND api_key_id IS NOT NULL \
+        "SELECT api_key_id, CAST(SUM(requests) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id = $1 AND hour >= $2 AND api_key_id <> '' \
          GROUP BY api_key_id",
     )
     .bind(organization_id)

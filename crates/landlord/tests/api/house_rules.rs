@@ -25,7 +25,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("organizations", &["invitations"]),
     ("audit", &["audit_log"]),
     ("keys", &["api_keys"]),
-    ("metering", &["usage_records"]),
+    ("metering", &["usage_records", "usage_hourly", "usage_cuts"]),
     ("messages", &["messages"]),
     ("billing", &["billing_cycles", "plan_changes"]),
     (

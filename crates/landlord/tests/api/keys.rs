@@ -8,6 +8,7 @@ use serde_json::json;
 use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, signed_in, token_of, PASSWORD};
 use crate::support::app::{assert_error, json, smtp_to};
+use crate::support::billing::planted_counters;
 use crate::support::errors::assert_error_saying;
 use crate::support::eventually::eventually;
 use crate::support::keys::{create_key, email_message, set_plan, wait_until_sent};
@@ -368,6 +369,7 @@ async fn a_free_organization_stops_at_its_1000th_request_of_the_month(backend: B
             .unwrap();
     }
     tx.commit().await.unwrap();
+    planted_counters(&app, &org, key["id"].as_str().unwrap(), 995, now).await;
     let secret = key["key"].as_str().unwrap();
     let path = "/api/v1/messages/00000000-0000-7000-8000-000000000000";
     for n in 996..=1000 {

@@ -27,7 +27,26 @@ pub async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, St
     (token_of(&data, "access_token"), id)
 }
 
-/// Records `count` metered requests at `at`, in multi-row inserts.
+/// Adds `count` requests at `at` to the organization's hourly counters
+/// (key `key`, '' for none), as the usage writer does.
+pub async fn planted_counters(app: &TestApp, organization_id: &str, key: &str, count: i64, at: i64) {
+    sqlx::query(
+        "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
+         VALUES ($1, $2, 'POST /api/v1/messages/send', 2, $3, $4) \
+         ON CONFLICT (organization_id, api_key_id, route, status_class, hour) \
+         DO UPDATE SET requests = usage_hourly.requests + excluded.requests",
+    )
+    .bind(organization_id)
+    .bind(key)
+    .bind(at - at.rem_euclid(3_600_000))
+    .bind(count)
+    .execute(app.db.pool())
+    .await
+    .expect("usage counted");
+}
+
+/// Records `count` metered requests at `at`, in multi-row inserts, and
+/// counts them.
 pub async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) {
     let mut tx = app.db.pool().begin().await.expect("usage recorded");
     let mut left = count;
@@ -58,6 +77,7 @@ pub async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) 
         left -= rows;
     }
     tx.commit().await.expect("usage recorded");
+    planted_counters(app, organization_id, "", count as i64, at).await;
 }
 
 /// The organization's billing cycles, newest first.

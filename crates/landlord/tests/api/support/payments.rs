@@ -9,6 +9,7 @@ use serde_json::json;
 
 use super::accounts::token_of;
 use super::app::{json, smtp_to};
+use super::billing::planted_counters;
 use super::eventually::eventually;
 use super::providers::{ProviderStandIn, PAYSTACK_KEY};
 use super::smtp::SmtpServer;
@@ -69,6 +70,9 @@ pub async fn billed(backend: Backend, max_attempts: u32) -> Billed {
         query.execute(&mut *tx).await.unwrap();
     }
     tx.commit().await.unwrap();
+    for chunk in 0..30 {
+        planted_counters(&app, &organization_id, "", 500, period.start_ms() + chunk).await;
+    }
     landlord_billing::close_period(&app.db, &app.config, period)
         .await
         .unwrap();
