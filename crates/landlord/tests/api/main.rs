@@ -18,3 +18,4 @@ mod security_billing;
 mod security_edge;
 mod security_team;
 mod team;
+mod usage;
