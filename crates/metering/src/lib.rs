@@ -221,9 +221,13 @@ impl UsageWriter {
         while !pending.is_empty() {
             let take = pending.len().min(RECORDS_PER_TRANSACTION);
             let started = std::time::Instant::now();
-            let written =
-                write_batch(&self.db, &pending[..take], self.raw_log, self.keys_used.as_ref())
-                    .await;
+            let written = write_batch(
+                &self.db,
+                &pending[..take],
+                self.raw_log,
+                self.keys_used.as_ref(),
+            )
+            .await;
             if started.elapsed() > self.interval {
                 tracing::warn!(
                     records = take,
@@ -345,7 +349,11 @@ mod tests {
         assert_eq!(bucket(cut.millis()), cut.millis());
         assert_eq!(bucket(HOUR_10 + HOUR_MS - 1), cut.millis());
         assert_eq!(bucket(HOUR_10 + HOUR_MS), HOUR_10 + HOUR_MS);
-        assert_eq!(bucket(HOUR_10 - 1), HOUR_10 - 1, "a cut at the request's instant");
+        assert_eq!(
+            bucket(HOUR_10 - 1),
+            HOUR_10 - 1,
+            "a cut at the request's instant"
+        );
     }
 
     #[test]
@@ -370,6 +378,8 @@ mod tests {
             rows,
             vec![(HOUR_10, 2, 2), (HOUR_10, 4, 1), (cut.millis(), 2, 1)]
         );
-        assert!(counters.iter().all(|c| c.route == "GET /api/v1/messages/{id}"));
+        assert!(counters
+            .iter()
+            .all(|c| c.route == "GET /api/v1/messages/{id}"));
     }
 }

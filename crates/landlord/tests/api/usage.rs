@@ -32,11 +32,7 @@ async fn second_instance(first: &TestApp) -> TestApp {
             "sqlite://{}?mode=rwc",
             first.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => first
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL"),
+        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL"),
     };
     TestApp::spawn_with(first.backend, |c| c.database_url = Some(database)).await
 }
@@ -108,7 +104,11 @@ async fn two_instances_add_to_the_same_hours_counters_without_losing_any(backend
         answered += 1;
     }
     assert_eq!(wait_for_counted(&first, &org, answered).await, answered);
-    assert_eq!(first.usage_count(&org).await, answered, "the raw log agrees");
+    assert_eq!(
+        first.usage_count(&org).await,
+        answered,
+        "the raw log agrees"
+    );
 
     // Both instances' writers upserting the same rows at once lose nothing.
     let at = Timestamp::now().millis();
@@ -145,7 +145,12 @@ async fn with_the_raw_log_off_usage_is_counted_limited_and_billed_exactly(backen
     // 995 requests already counted this month: the quota starts from them.
     write(
         &app,
-        &records(&org, key["id"].as_str().unwrap(), 995, Timestamp::now().millis()),
+        &records(
+            &org,
+            key["id"].as_str().unwrap(),
+            995,
+            Timestamp::now().millis(),
+        ),
         false,
     )
     .await;
@@ -171,7 +176,12 @@ async fn with_the_raw_log_off_usage_is_counted_limited_and_billed_exactly(backen
     let (starter, starter_id) = organization(&app, "starter@example.com", "starter").await;
     write(
         &app,
-        &records(&starter_id, key["id"].as_str().unwrap(), 15_000, OCTOBER_START + 4 * DAY),
+        &records(
+            &starter_id,
+            key["id"].as_str().unwrap(),
+            15_000,
+            OCTOBER_START + 4 * DAY,
+        ),
         false,
     )
     .await;
@@ -211,7 +221,12 @@ async fn a_plan_change_mid_hour_bills_each_stretch_on_its_plan(backend: Backend)
     // that instant within the hour, written before and after the change.
     let hour = OCTOBER_START + 20 * DAY + 10 * 3_600_000;
     let change = hour + 37 * 60_000 + 12_345;
-    write(&app, &records(&org, key_id, 14_899, OCTOBER_START + 4 * DAY), true).await;
+    write(
+        &app,
+        &records(&org, key_id, 14_899, OCTOBER_START + 4 * DAY),
+        true,
+    )
+    .await;
     write(&app, &records(&org, key_id, 100, hour + 20 * 60_000), true).await;
     let mut conn = app.db.pool().acquire().await.unwrap();
     let org_id = OrganizationId::from_trusted(org.clone());
@@ -229,7 +244,12 @@ async fn a_plan_change_mid_hour_bills_each_stretch_on_its_plan(backend: Backend)
     .unwrap();
     write(&app, &records(&org, key_id, 1, change - 1), true).await;
     write(&app, &records(&org, key_id, 1, change), true).await;
-    write(&app, &records(&org, key_id, 19_999, hour + 50 * 60_000), true).await;
+    write(
+        &app,
+        &records(&org, key_id, 19_999, hour + 50 * 60_000),
+        true,
+    )
+    .await;
 
     let october = landlord_billing::Period::parse("2026-10").unwrap();
     let stretches = landlord_billing::store::plan_stretches(

@@ -29,7 +29,13 @@ pub async fn organization(app: &TestApp, email: &str, plan: &str) -> (String, St
 
 /// Adds `count` requests at `at` to the organization's hourly counters
 /// (key `key`, '' for none), as the usage writer does.
-pub async fn planted_counters(app: &TestApp, organization_id: &str, key: &str, count: i64, at: i64) {
+pub async fn planted_counters(
+    app: &TestApp,
+    organization_id: &str,
+    key: &str,
+    count: i64,
+    at: i64,
+) {
     sqlx::query(
         "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
          VALUES ($1, $2, 'POST /api/v1/messages/send', 2, $3, $4) \
