@@ -66,6 +66,8 @@ async fn migrations_created_the_schema(backend: Backend) {
         "invitations",
         "api_keys",
         "usage_records",
+        "usage_hourly",
+        "usage_cuts",
         "plan_changes",
         "billing_cycles",
         "payments",
