@@ -66,7 +66,9 @@ def main():
     w(
         f"Machine: {show('machine_cores')} cores ({show('machine_cpu')}), "
         f"{show('machine_memory')} memory, {show('machine_kernel')}; "
-        f"{show('oha_version')}."
+        f"{show('oha_version')}. Load average when the run started: "
+        f"{show('load_average')} (anything else running on the machine "
+        "takes cores from both the server and the load generator)."
     )
     w("")
 
@@ -141,7 +143,13 @@ def main():
     for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
         w(
             f"| {label} | {show(f'close_{db}_s', ' s')} | {show(f'close_{db}_cycles')} | "
-            f"{show(f'close_{db}_insert_s', ' s')} | {show(f'close_{db}_output')} |"
+            f"{show(f'close_{db}_insert_s', ' s')} | {show(f'close_{db}_output')}"
+            + (
+                f" (≈ {show(f'close_{db}_estimate_s', ' s')} for all at that rate)"
+                if f"close_{db}_estimate_s" in f
+                else ""
+            )
+            + " |"
         )
     w("")
 
@@ -231,9 +239,17 @@ def main():
             )
     for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
         x = num(f"close_{db}_s")
+        measured = show(f"close_{db}_s", " s")
+        if f"close_{db}_timed_out" in f:
+            x = num(f"close_{db}_estimate_s") or x
+            measured = (
+                f"stopped after {f[f'close_{db}_timed_out']} s with "
+                f"{show(f'close_{db}_cycles')} cycles: ≈ {show(f'close_{db}_estimate_s', ' s')} "
+                "for all at that rate"
+            )
         target(
             f"month close of {show('close_organizations')} organizations < 60 s ({label})",
-            show(f"close_{db}_s", " s"),
+            measured,
             under(x, 60),
         )
     for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL + Redis")):

@@ -32,7 +32,8 @@
 # targets. Tunables (environment): BENCH_SECONDS (each load, default 10),
 # BENCH_ORGANIZATIONS (100000), BENCH_USAGE_PER_ORGANIZATION (3),
 # BENCH_CONNECTIONS_HELD (10000), BENCH_FLUSH_MS (usage flush interval,
-# 1000), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
+# 1000), BENCH_CLOSE_TIMEOUT (seconds, 240; past it a close is stopped and
+# its rate extrapolated), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
 # (how stored usage is counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -50,6 +51,7 @@ organizations="${BENCH_ORGANIZATIONS:-100000}"
 usage_per_organization="${BENCH_USAGE_PER_ORGANIZATION:-3}"
 held_connections="${BENCH_CONNECTIONS_HELD:-10000}"
 flush_ms="${BENCH_FLUSH_MS:-1000}"
+close_timeout="${BENCH_CLOSE_TIMEOUT:-240}"
 usage_count_sql="${BENCH_USAGE_COUNT_SQL:-SELECT COUNT(*) FROM usage_records}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/landlord-target}"
 cache="${BENCH_CACHE:-$HOME/.cache/landlord-bench}"
@@ -376,7 +378,7 @@ last_month() { date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m; }
 # well-formed UUIDs numbered in SQL.
 populate_sqlite() { # month start ms
     local start="$1"
-    sqlite3 -batch "$sqlite_file" <<SQL
+    sqlite3 -batch "$sqlite_file" <<SQL >/dev/null
 PRAGMA journal_mode = WAL;
 PRAGMA synchronous = OFF;
 BEGIN;
@@ -431,11 +433,27 @@ close() {
         t1="$(date +%s%N)"
         record "close_${database}_insert_s" "$(echo "($t1 - $t0) / 1000000000" | bc -l | xargs printf %.1f)"
         t0="$(date +%s%N)"
-        output="$(timeout 900 env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn "$binary" close-period --month "$month")"
+        # Bounded: past the timeout the close is stopped, and the rate of
+        # the cycles it created gives an estimate of the whole.
+        local status=0
+        output="$(timeout "$close_timeout" env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn \
+            "$binary" close-period --month "$month")" || status=$?
         t1="$(date +%s%N)"
-        record "close_${database}_s" "$(echo "($t1 - $t0) / 1000000000" | bc -l | xargs printf %.1f)"
+        local took cycles
+        took="$(echo "($t1 - $t0) / 1000000000" | bc -l | xargs printf %.1f)"
+        cycles="$(sql "SELECT COUNT(*) FROM billing_cycles")"
+        record "close_${database}_cycles" "$cycles"
+        if [ "$status" -eq 124 ]; then
+            record "close_${database}_timed_out" "$close_timeout"
+            output="stopped after $close_timeout s"
+            [ "$cycles" -gt 0 ] &&
+                record "close_${database}_estimate_s" "$(echo "$took * $organizations / $cycles" | bc -l | xargs printf %.0f)"
+        elif [ "$status" -ne 0 ]; then
+            echo "close-period failed ($status)" >&2
+            exit 1
+        fi
+        record "close_${database}_s" "$took"
         record "close_${database}_output" "$output"
-        record "close_${database}_cycles" "$(sql "SELECT COUNT(*) FROM billing_cycles")"
         echo "   $output in $(grep "^close_${database}_s=" "$results" | cut -d= -f2) s"
     done
 }
@@ -536,6 +554,7 @@ record machine_kernel "$(uname -sr)"
 record oha_version "$(oha --version | head -1)"
 record commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 record date "$(date -u +%Y-%m-%d)"
+record load_average "$(cut -d" " -f1-3 /proc/loadavg)"
 record seconds "$seconds"
 record connections "$connections"
 [ -n "${BENCH_NOTE:-}" ] && record note "$BENCH_NOTE"
