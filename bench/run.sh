@@ -180,8 +180,10 @@ start_postgres() {
 
 # A new database in the cluster; prints its URL.
 new_postgres_database() {
-    psql -q -h 127.0.0.1 -p "$postgres_port" -U landlord -d postgres -c "CREATE DATABASE $1" >/dev/null
-    echo "postgres://landlord@127.0.0.1:$postgres_port/$1"
+    local name="${1//-/_}"
+    psql -q -h 127.0.0.1 -p "$postgres_port" -U landlord -d postgres \
+        -c "CREATE DATABASE $name" >/dev/null || return 1
+    echo "postgres://landlord@127.0.0.1:$postgres_port/$name"
 }
 
 start_redis() {
