@@ -87,7 +87,11 @@ def main():
         "the same database. The API key's organization is on a plan whose "
         "quota and rate limit never refuse. PostgreSQL runs with "
         "`synchronous_commit=off` (as SQLite's WAL with `synchronous=NORMAL`), "
-        "Redis without persistence."
+        "Redis without persistence. The load generator runs on the same 2 "
+        "cores: a p99 at half load is sensitive to anything else running "
+        "(a pause of the machine shows as a long tail once latency is "
+        "corrected), so compare p99s of runs made on a quiet machine, and "
+        "repeat `bash bench/run.sh throughput` when one looks out of line."
     )
     w("")
     w(
