@@ -1,166 +1,576 @@
 #!/usr/bin/env bash
-# Benchmarks the release server and writes BENCHMARKS.md.
+# Measures Landlord against DESIGN.md §12 in one run and writes BENCHMARKS.md.
 #
-# Builds `landlord --release`, starts it on a throwaway SQLite data
-# directory, and measures with `oha` (installed with `cargo install oha`
-# when missing):
-#   - time from process start to the first successful GET /health
-#   - idle resident memory
-#   - GET /health throughput and latency at 64 connections (the bare route)
-#   - POST /keys/verify (API-key authentication from the cache, rate limit,
-#     quota and metering) at 64 connections, on an organization whose plan
-#     has room; then, after SIGTERM, that the stored usage count equals the
-#     number of metered requests answered
+#   bash bench/run.sh [all|throughput|close|crash|connections]
 #
-# Usage: bash bench/run.sh [seconds of the /health run, default 10]
-#                          [requests of the /keys/verify run, default 150000]
+# Parts (each runnable alone; `all`, the default, runs them in this order):
+#   throughput   the reference (bench/reference: a minimal axum server, same
+#                axum and tokio versions, one route answering /health's JSON),
+#                then GET /health, POST /keys/verify and GET /messages/{id}
+#                with an API key, on SQLite and then on PostgreSQL + Redis:
+#                the most requests/s at 64 connections (oha), then p50/p99 at
+#                a fixed offered load of half that maximum (oha -q). Also the
+#                start-up time and the idle memory.
+#   close        month close (`landlord close-period`) of 100,000
+#                organizations with a few usage rows each, inserted by SQL
+#                into a freshly migrated database, on SQLite and PostgreSQL.
+#   crash        usage durability on each database: after SIGTERM, stored
+#                usage equals the metered requests answered; after `kill -9`
+#                under POST /keys/verify load, answered (oha's 2xx) minus
+#                stored (SQL count after a restart) = usage lost, against the
+#                flush interval.
+#   connections  10,000 concurrent keep-alive connections: resident memory
+#                (VmRSS) idle, while held and after they are closed
+#                (bench/connections.sh when it exists, else
+#                bench/connections.py).
+#
+# PostgreSQL (initdb/pg_ctl from /usr/lib/postgresql/*/bin or the PATH, as
+# the postgres user when root) and Redis are started in a temporary
+# directory and stopped at the end. Figures accumulate in
+# $BENCH_CACHE/results (a part run alone replaces only its own figures);
+# bench/report.py turns them into BENCHMARKS.md, with the ratios and the
+# targets. Tunables (environment): BENCH_SECONDS (each load, default 10),
+# BENCH_ORGANIZATIONS (100000), BENCH_USAGE_PER_ORGANIZATION (3),
+# BENCH_CONNECTIONS_HELD (10000), BENCH_FLUSH_MS (usage flush interval,
+# 1000), BENCH_CLOSE_TIMEOUT (seconds, 240; past it a close is stopped and
+# its rate extrapolated), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
+# (how stored usage is counted).
 set -euo pipefail
 cd "$(dirname "$0")/.."
+repo="$(pwd)"
 
-duration="${1:-10}"
-verify_requests="${2:-150000}"
+part="${1:-all}"
+case "$part" in
+    all | throughput | close | crash | connections) ;;
+    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections]" >&2; exit 2 ;;
+esac
+
+seconds="${BENCH_SECONDS:-10}"
 connections=64
+organizations="${BENCH_ORGANIZATIONS:-100000}"
+usage_per_organization="${BENCH_USAGE_PER_ORGANIZATION:-3}"
+held_connections="${BENCH_CONNECTIONS_HELD:-10000}"
+flush_ms="${BENCH_FLUSH_MS:-1000}"
+close_timeout="${BENCH_CLOSE_TIMEOUT:-240}"
+usage_count_sql="${BENCH_USAGE_COUNT_SQL:-SELECT COUNT(*) FROM usage_records}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/landlord-target}"
+cache="${BENCH_CACHE:-$HOME/.cache/landlord-bench}"
+results="$cache/results"
+mkdir -p "$cache"
+touch "$results"
+
+# ---------------------------------------------------------------- tools
 
 if ! command -v oha >/dev/null; then
     echo "== installing oha"
     cargo install oha --locked
 fi
-for tool in jq curl; do
-    command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install $tool)"; exit 1; }
+for tool in jq curl python3; do
+    command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install $tool)" >&2; exit 1; }
 done
+if ! command -v sqlite3 >/dev/null; then
+    echo "== installing sqlite3"
+    apt-get install -y -qq sqlite3 >/dev/null || { apt-get update -qq && apt-get install -y -qq sqlite3 >/dev/null; }
+fi
+
+pg_bin=""
+for dir in $(ls -d /usr/lib/postgresql/*/bin 2>/dev/null | sort -rV) $(dirname "$(command -v initdb 2>/dev/null || echo /nonexistent/x)"); do
+    if [ -x "$dir/initdb" ] && [ -x "$dir/pg_ctl" ]; then pg_bin="$dir"; break; fi
+done
+[ -n "$pg_bin" ] || { echo "bench needs PostgreSQL's initdb and pg_ctl" >&2; exit 1; }
+command -v redis-server >/dev/null || { echo "bench needs redis-server" >&2; exit 1; }
+command -v psql >/dev/null || { echo "bench needs psql" >&2; exit 1; }
+
+# More descriptors: 10,000 connections on each side.
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+# --------------------------------------------------------------- builds
 
 echo "== building the release server"
-cargo build --release --quiet
+cargo build --release --quiet -p landlord
 binary="$CARGO_TARGET_DIR/release/landlord"
+if [ "$part" = all ] || [ "$part" = throughput ]; then
+    echo "== building the reference server (bench/reference)"
+    CARGO_TARGET_DIR="$cache/reference-target" cargo build --release --quiet \
+        --manifest-path bench/reference/Cargo.toml
+    reference_binary="$cache/reference-target/release/landlord-bench-reference"
+fi
 
-data_dir="$(mktemp -d)"
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')"
-base="http://127.0.0.1:$port"
+# ------------------------------------------------------------ lifecycle
+
+work="$(mktemp -d /tmp/landlord-bench.XXXXXX)"
+chmod 755 "$work" # the postgres user reaches its directory inside
+server_pid=""
+other_pids=()
+postgres_data=""
+is_root=false
+[ "$(id -u)" = 0 ] && is_root=true
+
 cleanup() {
-    status=$?
-    if [ "$status" -ne 0 ] && [ -f "$data_dir/server.log" ]; then
-        echo "== the server's log:"; tail -20 "$data_dir/server.log"
+    local status=$?
+    if [ "$status" -ne 0 ] && [ -n "${server_log:-}" ] && [ -f "$server_log" ]; then
+        echo "== the server's log:"; tail -20 "$server_log"
     fi
-    [ -n "${server_pid:-}" ] && kill "$server_pid" 2>/dev/null || true
-    rm -rf "$data_dir"
+    [ -n "$server_pid" ] && kill -9 "$server_pid" 2>/dev/null || true
+    for pid in "${other_pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    [ -n "$postgres_data" ] && as_postgres "$pg_bin/pg_ctl" -D "$postgres_data" -m immediate stop >/dev/null 2>&1 || true
+    rm -rf "$work"
 }
 trap cleanup EXIT
 
-# A plan with room: the catalog comes from configuration.
-cat > "$data_dir/bench.toml" <<TOML
+as_postgres() {
+    if $is_root; then runuser -u postgres -- "$@"; else "$@"; fi
+}
+
+free_port() {
+    python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+
+wait_for_port() { # port, seconds
+    python3 - "$1" "${2:-30}" <<'PY'
+import socket, sys, time
+port, deadline = int(sys.argv[1]), time.monotonic() + float(sys.argv[2])
+while time.monotonic() < deadline:
+    try:
+        socket.create_connection(("127.0.0.1", port), timeout=1).close()
+        sys.exit(0)
+    except OSError:
+        time.sleep(0.05)
+sys.exit(1)
+PY
+}
+
+# Replaces (or adds) one figure of the results file.
+record() {
+    local key="$1" value="$2"
+    grep -v "^$key=" "$results" >"$results.new" || true
+    echo "$key=$value" >>"$results.new"
+    mv "$results.new" "$results"
+}
+
+# Forgets the figures of a part (their keys start with the prefix).
+forget() {
+    grep -v "^$1" "$results" >"$results.new" || true
+    mv "$results.new" "$results"
+}
+
+rss_kib() { awk '/VmRSS/ {print $2}' "/proc/$1/status"; }
+
+# ------------------------------------------------------------ databases
+
+postgres_port=""
+redis_port=""
+redis_next_db=0
+
+start_postgres() {
+    [ -n "$postgres_data" ] && return 0
+    echo "== starting PostgreSQL ($pg_bin)"
+    mkdir -p "$work/pg"
+    $is_root && chown postgres:postgres "$work/pg"
+    as_postgres "$pg_bin/initdb" -D "$work/pg/data" -U landlord -A trust -E UTF8 \
+        --no-sync --no-instructions >/dev/null
+    postgres_port="$(free_port)"
+    # synchronous_commit=off matches SQLite's WAL + synchronous=NORMAL that
+    # Landlord sets: a commit survives the process, not a power loss.
+    as_postgres "$pg_bin/pg_ctl" -D "$work/pg/data" -l "$work/pg/server.log" -w -s \
+        -o "-p $postgres_port -k $work/pg -c listen_addresses=127.0.0.1 -c synchronous_commit=off -c max_connections=300 -c shared_buffers=256MB" \
+        start
+    postgres_data="$work/pg/data"
+}
+
+# A new database in the cluster; prints its URL.
+new_postgres_database() {
+    local name="${1//-/_}"
+    psql -q -h 127.0.0.1 -p "$postgres_port" -U landlord -d postgres \
+        -c "CREATE DATABASE $name" >/dev/null || return 1
+    echo "postgres://landlord@127.0.0.1:$postgres_port/$name"
+}
+
+start_redis() {
+    [ -n "$redis_port" ] && return 0
+    echo "== starting Redis"
+    redis_port="$(free_port)"
+    redis-server --port "$redis_port" --bind 127.0.0.1 --save '' --appendonly no \
+        --daemonize no >"$work/redis.log" 2>&1 &
+    other_pids+=($!)
+    wait_for_port "$redis_port" 10
+}
+
+# A Redis database of its own for each server (16 by default).
+new_redis_url() {
+    redis_next_db=$(((redis_next_db + 1) % 16))
+    redis-cli -p "$redis_port" -n "$redis_next_db" flushdb >/dev/null
+    echo "redis://127.0.0.1:$redis_port/$redis_next_db"
+}
+
+# server_env: the environment of one Landlord instance (its database), set
+# by use_sqlite / use_postgres, used by the server and the CLI alike.
+server_env=()
+database_kind=""
+sqlite_file=""
+postgres_url=""
+
+use_sqlite() { # name
+    local dir="$work/$1"
+    mkdir -p "$dir"
+    database_kind=sqlite
+    sqlite_file="$dir/landlord.db"
+    server_env=(LANDLORD_DATA_DIR="$dir" LANDLORD_CONFIG="$work/bench.toml")
+}
+
+use_postgres() { # name
+    local dir="$work/$1"
+    mkdir -p "$dir"
+    start_postgres
+    start_redis
+    database_kind=postgres
+    postgres_url="$(new_postgres_database "$1")"
+    server_env=(LANDLORD_DATA_DIR="$dir" LANDLORD_CONFIG="$work/bench.toml"
+        DATABASE_URL="$postgres_url" REDIS_URL="$(new_redis_url)")
+}
+
+sql() { # query: prints the first column of the result
+    if [ "$database_kind" = sqlite ]; then
+        sqlite3 -batch "$sqlite_file" "$1"
+    else
+        psql -qtA "$postgres_url" -c "$1"
+    fi
+}
+
+landlord() { env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn "$binary" "$@"; }
+
+# A plan with room, so that quota and rate limit never answer: the catalog
+# comes from configuration (the default plans stay).
+cat >"$work/bench.toml" <<TOML
+usage_flush_interval_ms = $flush_ms
+
 [plans.bench]
 price = 0
 currency = "USD"
 rate_limit_per_minute = 60000000
 TOML
-export LANDLORD_CONFIG="$data_dir/bench.toml" LANDLORD_DATA_DIR="$data_dir" LANDLORD_LOG_LEVEL=warn
 
-echo "== starting the server on $base"
-start_ns="$(date +%s%N)"
-LANDLORD_LISTEN="127.0.0.1:$port" "$binary" serve >"$data_dir/server.log" 2>&1 &
-server_pid=$!
-until curl -fsS "$base/health" >/dev/null 2>&1; do
-    kill -0 "$server_pid" 2>/dev/null || { cat "$data_dir/server.log"; exit 1; }
-    sleep 0.005
-done
-ready_ns="$(date +%s%N)"
-startup_ms=$(( (ready_ns - start_ns) / 1000000 ))
+# -------------------------------------------------------------- servers
 
-sleep 2
-idle_rss_kib="$(awk '/VmRSS/ {print $2}' "/proc/$server_pid/status")"
+base=""
+server_log=""
+startup_ms=""
 
-# Runs oha against a URL and prints "rps p50_ms p99_ms".
-load() {
-    oha -z "${duration}s" -c "$connections" --no-tui --output-format json "$@" \
-        | jq -r '[.summary.requestsPerSec, (.latencyPercentiles.p50 * 1000), (.latencyPercentiles.p99 * 1000), (.statusCodeDistribution | to_entries | map("\(.key):\(.value)") | join(" "))] | @tsv'
+start_server() {
+    local port
+    port="$(free_port)"
+    base="http://127.0.0.1:$port"
+    server_log="${server_env[0]#LANDLORD_DATA_DIR=}/server.log"
+    local start_ns
+    start_ns="$(date +%s%N)"
+    env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn LANDLORD_LISTEN="127.0.0.1:$port" \
+        "$binary" serve >>"$server_log" 2>&1 &
+    server_pid=$!
+    until curl -fsS "$base/health" >/dev/null 2>&1; do
+        kill -0 "$server_pid" 2>/dev/null || { cat "$server_log"; exit 1; }
+        sleep 0.005
+    done
+    startup_ms=$((($(date +%s%N) - start_ns) / 1000000))
 }
 
-echo "== an organization on the bench plan, with an API key"
-registered="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
-    -d '{"organization_name": "Bench", "email": "bench@example.com", "password": "bench password 1"}')"
-access="$(jq -r .data.access_token <<<"$registered")"
-organization="$(jq -r .data.organization.id <<<"$registered")"
-"$binary" set-plan --organization "$organization" --plan bench >/dev/null
-key="$(curl -fsS -X POST "$base/api/v1/keys" -H 'content-type: application/json' \
-    -H "authorization: Bearer $access" -d '{"name": "bench"}' | jq -r .data.key)"
-verify_body="{\"key\": \"$key\"}"
-verify=(-m POST -H 'content-type: application/json' -d "$verify_body" "$base/api/v1/keys/verify")
-curl -fsS -X POST "$base/api/v1/keys/verify" -H 'content-type: application/json' -d "$verify_body" | jq -e '.data.allowed' >/dev/null
+stop_server() { # signal (default TERM)
+    kill "-${1:-TERM}" "$server_pid" 2>/dev/null || true
+    wait "$server_pid" 2>/dev/null || true
+    server_pid=""
+}
 
-# Counts the 200 answers of an oha JSON report.
-ok_count() { jq -r '.statusCodeDistribution["200"] // 0'; }
-metered=1   # the check above
+# An organization on the bench plan, an API key and one message; sets
+# key and message_id (the checks make a few metered requests).
+tenant() {
+    local registered access organization
+    registered="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+        -d '{"organization_name": "Bench", "email": "bench@example.com", "password": "bench password 1"}')"
+    access="$(jq -r .data.access_token <<<"$registered")"
+    organization="$(jq -r .data.organization.id <<<"$registered")"
+    landlord set-plan --organization "$organization" --plan bench >/dev/null
+    key="$(curl -fsS -X POST "$base/api/v1/keys" -H 'content-type: application/json' \
+        -H "authorization: Bearer $access" -d '{"name": "bench"}' | jq -r .data.key)"
+    message_id="$(curl -fsS -X POST "$base/api/v1/messages/send" -H 'content-type: application/json' \
+        -H "x-api-key: $key" \
+        -d '{"channel": "email", "to": "bench@example.com", "subject": "Bench", "body": "Hello"}' |
+        jq -r .data.id)"
+    curl -fsS -X POST "$base/api/v1/keys/verify" -H 'content-type: application/json' \
+        -d "{\"key\": \"$key\"}" | jq -e '.data.allowed' >/dev/null
+    curl -fsS -H "x-api-key: $key" "$base/api/v1/messages/$message_id" | jq -e '.data.id' >/dev/null
+}
 
-echo "== GET /health: warm-up, then ${duration}s at $connections connections"
-oha -z 2s -c "$connections" --no-tui "$base/health" >/dev/null
-read -r health_rps health_p50 health_p99 health_codes < <(load "$base/health")
+verify_args() { echo -m POST -H content-type:application/json -d "{\"key\":\"$key\"}" "$base/api/v1/keys/verify"; }
 
-# Metered runs use a request count (-n), not a duration: oha then waits for
-# every answer, so "answered" is exact (a duration run abandons the requests
-# in flight at its deadline, which the server may still have answered).
-echo "== POST /keys/verify: warm-up, then $verify_requests requests at $connections connections"
-warm="$(oha -n 20000 -c "$connections" --no-tui --output-format json "${verify[@]}" | ok_count)"
-metered=$((metered + warm))
-sleep 2 # let the usage writer catch up, as the health run did
-verify_json="$(oha -n "$verify_requests" -c "$connections" --no-tui --output-format json "${verify[@]}")"
-read -r verify_rps verify_p50 verify_p99 verify_codes < <(jq -r '[.summary.requestsPerSec, (.latencyPercentiles.p50 * 1000), (.latencyPercentiles.p99 * 1000), (.statusCodeDistribution | to_entries | map("\(.key):\(.value)") | join(" "))] | @tsv' <<<"$verify_json")
-metered=$((metered + $(ok_count <<<"$verify_json")))
+# -------------------------------------------------------------- loading
 
-kill -TERM "$server_pid"
-wait "$server_pid" || true
-server_pid=""
-stored="$(python3 -c 'import sqlite3, sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT COUNT(*) FROM usage_records").fetchone()[0])' "$data_dir/landlord.db")"
-if [ "$stored" -eq "$metered" ]; then usage_verdict="equal: none lost"; else usage_verdict="DIFFERENT"; fi
+# Fields of an oha JSON report: rps p50_ms p99_ms answers.
+oha_figures() {
+    jq -r '[.summary.requestsPerSec, (.latencyPercentiles.p50 * 1000), (.latencyPercentiles.p99 * 1000),
+        (.statusCodeDistribution | to_entries | map("\(.key):\(.value)") | join(" "))] | @tsv'
+}
 
-cpu="$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-cores="$(nproc)"
-memory="$(free -h | awk '/Mem:/ {print $2}')"
-printf -v health_rps_fmt "%.0f" "$health_rps"
-printf -v health_p50_fmt "%.3f" "$health_p50"
-printf -v health_p99_fmt "%.3f" "$health_p99"
-idle_rss_mib="$(awk -v k="$idle_rss_kib" 'BEGIN {printf "%.1f", k/1024}')"
-printf -v verify_rps_fmt "%.0f" "$verify_rps"
-printf -v verify_p50_fmt "%.3f" "$verify_p50"
-printf -v verify_p99_fmt "%.3f" "$verify_p99"
-ratio="$(awk -v a="$verify_rps" -v b="$health_rps" 'BEGIN {printf "%.0f", 100 * a / b}')"
+# Loads one target: a warm-up, the maximum at 64 connections for
+# $seconds, then $seconds at half that rate. Records NAME_rps, NAME_p50,
+# NAME_p99, NAME_answers and NAME_half_{rate,rps,p50,p99,answers}.
+measure() { # name, oha arguments...
+    local name="$1"
+    shift
+    local rps p50 p99 answers half
+    echo "   $name: warm-up, ${seconds}s at most, ${seconds}s at half"
+    oha -z 2s -c "$connections" --no-tui "$@" >/dev/null
+    IFS=$'\t' read -r rps p50 p99 answers < <(oha -z "${seconds}s" -c "$connections" --no-tui \
+        --output-format json "$@" | oha_figures)
+    record "${name}_rps" "$(printf %.0f "$rps")"
+    record "${name}_p50" "$(printf %.3f "$p50")"
+    record "${name}_p99" "$(printf %.3f "$p99")"
+    record "${name}_answers" "$answers"
+    half="$(printf %.0f "$(echo "$rps / 2" | bc -l)")"
+    IFS=$'\t' read -r rps p50 p99 answers < <(oha -z "${seconds}s" -c "$connections" -q "$half" \
+        --latency-correction --no-tui --output-format json "$@" | oha_figures)
+    record "${name}_half_rate" "$half"
+    record "${name}_half_rps" "$(printf %.0f "$rps")"
+    record "${name}_half_p50" "$(printf %.3f "$p50")"
+    record "${name}_half_p99" "$(printf %.3f "$p99")"
+    record "${name}_half_answers" "$answers"
+    echo "   $name: $(grep "^${name}_rps=" "$results" | cut -d= -f2) req/s; at $half req/s p99 $(printf %.3f "$p99") ms"
+}
 
-cat > BENCHMARKS.md <<MD
-# Benchmarks
+throughput() {
+    forget reference_
+    forget sqlite_health
+    forget sqlite_verify
+    forget sqlite_message
+    forget postgres_health
+    forget postgres_verify
+    forget postgres_message
+    echo "== throughput: the reference"
+    local port
+    port="$(free_port)"
+    "$reference_binary" "127.0.0.1:$port" &
+    local reference_pid=$!
+    other_pids+=("$reference_pid")
+    wait_for_port "$port" 10
+    measure reference "http://127.0.0.1:$port/health"
+    kill "$reference_pid"
+    wait "$reference_pid" 2>/dev/null || true
 
-Written by \`bash bench/run.sh\` on $(date -u +%Y-%m-%d). Every figure comes from
-one run of the release server on an embedded SQLite file, loaded by \`oha\`
-over loopback on the same machine (the load generator shares the cores).
+    for database in sqlite postgres; do
+        echo "== throughput on $database"
+        "use_$database" "throughput-$database"
+        start_server
+        record "${database}_startup_ms" "$startup_ms"
+        sleep 2
+        record "${database}_idle_rss_kib" "$(rss_kib "$server_pid")"
+        tenant
+        measure "${database}_health" "$base/health"
+        # shellcheck disable=SC2046 # the arguments are words on purpose
+        measure "${database}_verify" $(verify_args)
+        measure "${database}_message" -H "x-api-key: $key" "$base/api/v1/messages/$message_id"
+        stop_server
+    done
+}
 
-Machine: $cores cores ($cpu), $memory memory, $(uname -sr).
+# ---------------------------------------------------------------- close
 
-## Start-up and idle
+last_month() { date -u -d "$(date -u +%Y-%m-01) -1 month" +%Y-%m; }
 
-| figure | value |
-| --- | --- |
-| start of the process to the first successful \`GET /health\` (migrations on a new database included) | $startup_ms ms |
-| idle resident memory (VmRSS, 2 s after start) | $idle_rss_mib MiB |
+# Organizations created before the month (on the `starter` plan, with a
+# billing email: a priced cycle and an invoice mail each) and
+# $usage_per_organization usage rows each inside the month. Ids are
+# well-formed UUIDs numbered in SQL.
+populate_sqlite() { # month start ms
+    local start="$1"
+    sqlite3 -batch "$sqlite_file" <<SQL >/dev/null
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+BEGIN;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $organizations)
+INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at)
+SELECT printf('00000000-0000-7000-8000-%012d', i), 'Organization ' || i,
+       'billing' || i || '@example.com', 'starter', $start - 86400000, $start - 86400000
+FROM n;
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $organizations),
+     u(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM u WHERE j < $usage_per_organization)
+INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at)
+SELECT printf('00000000-0000-7000-9%03d-%012d', j, i), printf('00000000-0000-7000-8000-%012d', i),
+       NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
+FROM n, u;
+COMMIT;
+SQL
+}
 
-## Throughput at $connections connections
+populate_postgres() { # month start ms
+    local start="$1"
+    psql -q "$postgres_url" <<SQL >/dev/null
+BEGIN;
+INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at)
+SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), 'Organization ' || i,
+       'billing' || i || '@example.com', 'starter', $start - 86400000, $start - 86400000
+FROM generate_series(1, $organizations) AS i;
+INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at)
+SELECT '00000000-0000-7000-9' || lpad(j::text, 3, '0') || '-' || lpad(i::text, 12, '0'),
+       '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'),
+       NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
+FROM generate_series(1, $organizations) AS i, generate_series(1, $usage_per_organization) AS j;
+COMMIT;
+ANALYZE;
+SQL
+}
 
-\`GET /health\` ran for ${duration} s; \`POST /keys/verify\` for $verify_requests requests.
+close() {
+    forget close_
+    local month start
+    month="$(last_month)"
+    start="$(($(date -u -d "$month-01" +%s) * 1000))"
+    record close_month "$month"
+    record close_organizations "$organizations"
+    record close_usage_rows "$((organizations * usage_per_organization))"
+    for database in sqlite postgres; do
+        echo "== close of $month, $organizations organizations, on $database"
+        "use_$database" "close-$database"
+        landlord migrate
+        local t0 t1 output
+        t0="$(date +%s%N)"
+        "populate_$database" "$start"
+        t1="$(date +%s%N)"
+        record "close_${database}_insert_s" "$(echo "($t1 - $t0) / 1000000000" | bc -l | xargs printf %.1f)"
+        t0="$(date +%s%N)"
+        # Bounded: past the timeout the close is stopped, and the rate of
+        # the cycles it created gives an estimate of the whole.
+        local status=0
+        output="$(timeout "$close_timeout" env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn \
+            "$binary" close-period --month "$month")" || status=$?
+        t1="$(date +%s%N)"
+        local took cycles
+        took="$(echo "($t1 - $t0) / 1000000000" | bc -l | xargs printf %.1f)"
+        cycles="$(sql "SELECT COUNT(*) FROM billing_cycles")"
+        record "close_${database}_cycles" "$cycles"
+        if [ "$status" -eq 124 ]; then
+            record "close_${database}_timed_out" "$close_timeout"
+            output="stopped after $close_timeout s"
+            [ "$cycles" -gt 0 ] &&
+                record "close_${database}_estimate_s" "$(echo "$took * $organizations / $cycles" | bc -l | xargs printf %.0f)"
+        elif [ "$status" -ne 0 ]; then
+            echo "close-period failed ($status)" >&2
+            exit 1
+        fi
+        record "close_${database}_s" "$took"
+        record "close_${database}_output" "$output"
+        echo "   $output in $(grep "^close_${database}_s=" "$results" | cut -d= -f2) s"
+    done
+}
 
-| route | requests/s | p50 | p99 | answers |
-| --- | ---: | ---: | ---: | --- |
-| \`GET /health\` (bare) | $health_rps_fmt | $health_p50_fmt ms | $health_p99_fmt ms | $health_codes |
-| \`POST /keys/verify\` (API key: auth, rate limit, quota, metering) | $verify_rps_fmt | $verify_p50_fmt ms | $verify_p99_fmt ms | $verify_codes |
+# ---------------------------------------------------------------- crash
 
-API-key request throughput is **$ratio %** of the bare route's in the same run.
+stored_usage() { sql "$usage_count_sql"; }
 
-## No usage record lost
+crash() {
+    forget crash_
+    record crash_flush_ms "$flush_ms"
+    for database in sqlite postgres; do
+        echo "== usage durability on $database"
+        "use_$database" "crash-$database"
+        start_server
+        tenant
+        # What the set-up metered, once flushed.
+        sleep "$(echo "2 * $flush_ms / 1000 + 0.5" | bc -l)"
+        local metered answered report
+        metered="$(stored_usage)"
+        # Graceful: a request count (-n), so that oha waits for every answer.
+        # shellcheck disable=SC2046
+        report="$(oha -n 50000 -c "$connections" --no-tui --output-format json $(verify_args))"
+        answered="$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key | startswith("2")) | .value] | add // 0' <<<"$report")"
+        metered=$((metered + answered))
+        stop_server TERM
+        local stored
+        stored="$(stored_usage)"
+        record "crash_${database}_graceful_answered" "$metered"
+        record "crash_${database}_graceful_stored" "$stored"
+        echo "   SIGTERM: $stored stored for $metered answered"
 
-After SIGTERM (graceful shutdown flushes the usage writer), the database
-held **$stored** usage records for **$metered** metered requests answered
-(the warm-up, the load run and one check): $usage_verdict.
+        # kill -9 after 3 s of a 6 s load.
+        start_server
+        curl -fsS -X POST "$base/api/v1/keys/verify" -H 'content-type: application/json' \
+            -d "{\"key\": \"$key\"}" >/dev/null
+        sleep "$(echo "2 * $flush_ms / 1000 + 0.5" | bc -l)"
+        local before
+        before="$(stored_usage)"
+        # shellcheck disable=SC2046
+        oha -z 6s -c "$connections" --no-tui --output-format json $(verify_args) >"$work/crash.json" &
+        local oha_pid=$! t0 t1
+        t0="$(date +%s%N)"
+        sleep 3
+        t1="$(date +%s%N)"
+        stop_server KILL
+        wait "$oha_pid" || true
+        answered="$(jq -r '[.statusCodeDistribution | to_entries[] | select(.key | startswith("2")) | .value] | add // 0' <"$work/crash.json")"
+        # After a restart (anything the server recovers on start counts),
+        # then a graceful stop.
+        start_server
+        sleep "$(echo "2 * $flush_ms / 1000 + 0.5" | bc -l)"
+        stop_server TERM
+        stored="$(stored_usage)"
+        local lost=$((answered - (stored - before)))
+        local load_s rate
+        load_s="$(echo "($t1 - $t0) / 1000000000" | bc -l)"
+        rate="$(echo "$answered / $load_s" | bc -l)"
+        record "crash_${database}_answered" "$answered"
+        record "crash_${database}_stored" "$((stored - before))"
+        record "crash_${database}_lost" "$lost"
+        record "crash_${database}_rate" "$(printf %.0f "$rate")"
+        record "crash_${database}_lost_ms" "$(echo "1000 * $lost / $rate" | bc -l | xargs printf %.0f)"
+        echo "   kill -9: $answered answered, $((stored - before)) stored, $lost lost"
+    done
+}
 
-Targets (DESIGN.md §12): API-key requests at least 60 % of the bare
-route's throughput with p99 under 3 ms at 64 connections; no usage record
-lost; idle under 30 MiB; start-up under 1 s on SQLite.
-MD
+# ---------------------------------------------------------- connections
+
+held() {
+    forget connections_
+    record connections_asked "$held_connections"
+    if [ -f bench/connections.sh ]; then
+        echo "== connections: bench/connections.sh"
+        local output
+        output="$(bash bench/connections.sh)"
+        echo "$output"
+        record connections_external "$(tr '\n' ' ' <<<"$output")"
+        return 0
+    fi
+    echo "== $held_connections keep-alive connections on SQLite"
+    use_sqlite connections
+    start_server
+    sleep 2
+    local port="${base##*:}" report
+    report="$(python3 bench/connections.py 127.0.0.1 "$port" "$server_pid" "$held_connections" 5)"
+    echo "   $report"
+    for field in held failures reused open_seconds rss_idle_kib rss_held_kib rss_peak_kib rss_after_kib seconds_after; do
+        record "connections_$field" "$(jq -r ".$field" <<<"$report")"
+    done
+    stop_server
+}
+
+# ------------------------------------------------------------------ run
+
+if [ "$part" = all ]; then : >"$results"; fi
+record machine_cores "$(nproc)"
+record machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+record machine_memory "$(free -h | awk '/Mem:/ {print $2}')"
+record machine_kernel "$(uname -sr)"
+record oha_version "$(oha --version | head -1)"
+record commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+record date "$(date -u +%Y-%m-%d)"
+record load_average "$(cut -d" " -f1-3 /proc/loadavg)"
+record seconds "$seconds"
+record connections "$connections"
+[ -n "${BENCH_NOTE:-}" ] && record note "$BENCH_NOTE"
+
+case "$part" in
+    all) throughput; close; crash; held ;;
+    throughput) throughput ;;
+    close) close ;;
+    crash) crash ;;
+    connections) held ;;
+esac
+
+python3 bench/report.py "$results" BENCHMARKS.md
 echo "== wrote BENCHMARKS.md"
-cat BENCHMARKS.md
