@@ -52,7 +52,7 @@ usage_per_organization="${BENCH_USAGE_PER_ORGANIZATION:-3}"
 held_connections="${BENCH_CONNECTIONS_HELD:-10000}"
 flush_ms="${BENCH_FLUSH_MS:-1000}"
 close_timeout="${BENCH_CLOSE_TIMEOUT:-240}"
-usage_count_sql="${BENCH_USAGE_COUNT_SQL:-SELECT COUNT(*) FROM usage_records}"
+usage_count_sql="${BENCH_USAGE_COUNT_SQL:-SELECT COALESCE(SUM(requests), 0) FROM usage_hourly}"
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/landlord-target}"
 cache="${BENCH_CACHE:-$HOME/.cache/landlord-bench}"
 results="$cache/results"
@@ -395,6 +395,12 @@ INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, st
 SELECT printf('00000000-0000-7000-9%03d-%012d', j, i), printf('00000000-0000-7000-8000-%012d', i),
        NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
 FROM n, u;
+-- The counters billing reads, as the usage writer keeps them.
+WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $organizations)
+INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests)
+SELECT printf('00000000-0000-7000-8000-%012d', i), '', 'POST /api/v1/keys/verify', 2,
+       (($start + i * 10) / 3600000) * 3600000, $usage_per_organization
+FROM n;
 COMMIT;
 SQL
 }
@@ -412,6 +418,10 @@ SELECT '00000000-0000-7000-9' || lpad(j::text, 3, '0') || '-' || lpad(i::text, 1
        '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'),
        NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
 FROM generate_series(1, $organizations) AS i, generate_series(1, $usage_per_organization) AS j;
+INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests)
+SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), '', 'POST /api/v1/keys/verify', 2,
+       (($start + i * 10) / 3600000) * 3600000, $usage_per_organization
+FROM generate_series(1, $organizations) AS i;
 COMMIT;
 ANALYZE;
 SQL
