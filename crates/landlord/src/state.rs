@@ -9,9 +9,13 @@ use landlord_keys::KeysState;
 use landlord_messages::routes::MessagesState;
 use landlord_payments::routes::PaymentsState;
 
-/// One instance's shared services. Cheap to clone.
+/// One instance's shared services: one `Arc`, so the per-request clone
+/// axum makes of a router's state costs one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppInner>);
+
+/// The services behind [`AppState`], reached through `Deref`.
+pub struct AppInner {
     pub config: Arc<Config>,
     pub db: Db,
     /// Present when `redis_url` is configured.
@@ -22,6 +26,20 @@ pub struct AppState {
     pub keys: KeysState,
     pub messages: MessagesState,
     pub payments: PaymentsState,
+}
+
+impl AppState {
+    pub fn new(inner: AppInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for IdentityState {
