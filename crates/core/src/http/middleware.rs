@@ -178,8 +178,11 @@ fn answer_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
 pub struct RequestMetrics {
     /// Route template → (method, status) → handles. Bounded by the routes
     /// and the standard methods: other methods are not cached.
-    routes: RwLock<HashMap<Box<str>, HashMap<(&'static str, u16), RouteHandles>>>,
+    routes: RwLock<HashMap<Box<str>, ByMethodAndStatus>>,
 }
+
+/// One route's handles by (method, status code).
+type ByMethodAndStatus = HashMap<(&'static str, u16), RouteHandles>;
 
 #[derive(Clone)]
 struct RouteHandles {
