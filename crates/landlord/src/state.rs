@@ -59,3 +59,19 @@ impl FromRef<AppState> for Arc<Config> {
         state.config.clone()
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// House rule 5: every state axum clones per request is one pointer.
+    #[test]
+    fn every_state_is_one_arc() {
+        let pointer = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<AppState>(), pointer);
+        assert_eq!(std::mem::size_of::<IdentityState>(), pointer);
+        assert_eq!(std::mem::size_of::<KeysState>(), pointer);
+        assert_eq!(std::mem::size_of::<MessagesState>(), pointer);
+        assert_eq!(std::mem::size_of::<PaymentsState>(), pointer);
+    }
+}
