@@ -24,9 +24,13 @@ use tokio::sync::Notify;
 pub use auth::CurrentUser;
 pub use model::Role;
 
-/// What identity's handlers and extractors need.
+/// What identity's handlers and extractors need: one `Arc`, so cloning it
+/// per request or per extractor costs one reference count.
 #[derive(Clone)]
-pub struct IdentityState {
+pub struct IdentityState(Arc<IdentityInner>);
+
+/// The services behind [`IdentityState`], reached through `Deref`.
+pub struct IdentityInner {
     pub db: Db,
     pub config: Arc<Config>,
     pub tokens: Arc<jwt::TokenKeys>,
@@ -39,6 +43,14 @@ pub struct IdentityState {
     pub jobs: Arc<Notify>,
     /// Seals the tokens inside queued mail (`payload_encryption_key`).
     pub payload_cipher: landlord_core::sealed::PayloadCipher,
+}
+
+impl std::ops::Deref for IdentityState {
+    type Target = IdentityInner;
+
+    fn deref(&self) -> &IdentityInner {
+        &self.0
+    }
 }
 
 impl IdentityState {
@@ -56,7 +68,7 @@ impl IdentityState {
             config.password_hashing_slots(),
             config.password_hashing_waiting(),
         );
-        Self {
+        Self(Arc::new(IdentityInner {
             db,
             config,
             tokens: Arc::new(tokens),
@@ -65,7 +77,7 @@ impl IdentityState {
             limiter,
             jobs,
             payload_cipher,
-        }
+        }))
     }
 
     /// A link of the web app carrying a mailed token.

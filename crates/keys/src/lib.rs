@@ -31,9 +31,13 @@ pub use last_used::LastUsed;
 /// the same wrong key.
 pub const NEGATIVE_CACHE_CAPACITY: u64 = 10_000;
 
-/// What the key routes and the guard need.
+/// What the key routes and the guard need: one `Arc` (the guard and every
+/// handler clone it per request), the caches inside it.
 #[derive(Clone)]
-pub struct KeysState {
+pub struct KeysState(Arc<KeysInner>);
+
+/// The services and caches behind [`KeysState`], reached through `Deref`.
+pub struct KeysInner {
     pub db: Db,
     pub config: Arc<Config>,
     pub identity: IdentityState,
@@ -71,7 +75,7 @@ impl KeysState {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))
             .build();
-        Self {
+        Self(Arc::new(KeysInner {
             missing,
             invalid_key_blocked,
             db: identity.db.clone(),
@@ -81,7 +85,15 @@ impl KeysState {
             limiter,
             quota,
             usage,
-        }
+        }))
+    }
+}
+
+impl std::ops::Deref for KeysState {
+    type Target = KeysInner;
+
+    fn deref(&self) -> &KeysInner {
+        &self.0
     }
 }
 

@@ -5,7 +5,9 @@
 use axum::middleware;
 use axum::Router;
 use landlord_core::error::ApiError;
-use landlord_core::http::middleware::{apply_baseline, record_metrics};
+use std::sync::Arc;
+
+use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMetrics};
 use utoipa_axum::router::OpenApiRouter;
 
 use landlord_keys::sensitive::SensitiveLimits;
@@ -53,7 +55,11 @@ pub fn build_router(state: AppState) -> Router {
             },
             landlord_keys::sensitive::limit_sensitive_routes,
         ))
-        .route_layer(middleware::from_fn(record_metrics))
+        .route_layer(middleware::from_fn_with_state(
+            // Built after `build_state` installed the recorder.
+            Arc::new(RequestMetrics::default()),
+            record_metrics,
+        ))
         .fallback(|| async { ApiError::NotFound("no such route".into()) })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not accept that method".into())

@@ -31,7 +31,7 @@ use tokio_util::sync::CancellationToken;
 
 use crate::maintenance::{PurgeJob, PURGE_JOB};
 use crate::routes::build_router;
-use crate::state::AppState;
+use crate::state::{AppInner, AppState};
 
 /// A built server: database ready, socket bound, not yet serving.
 pub struct Application {
@@ -273,15 +273,9 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         payload_cipher,
     );
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
-    let messages = MessagesState {
-        db: db.clone(),
-        jobs: worker.waker(),
-    };
-    let payments = PaymentsState {
-        keys: keys.clone(),
-        providers,
-    };
-    let state = AppState {
+    let messages = MessagesState::new(db.clone(), worker.waker());
+    let payments = PaymentsState::new(keys.clone(), providers);
+    let state = AppState::new(AppInner {
         config,
         db,
         redis,
@@ -290,7 +284,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         keys,
         messages,
         payments,
-    };
+    });
     Ok((state, worker, usage_writer))
 }
 

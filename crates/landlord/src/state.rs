@@ -9,9 +9,13 @@ use landlord_keys::KeysState;
 use landlord_messages::routes::MessagesState;
 use landlord_payments::routes::PaymentsState;
 
-/// One instance's shared services. Cheap to clone.
+/// One instance's shared services: one `Arc`, so the per-request clone
+/// axum makes of a router's state costs one reference count.
 #[derive(Clone)]
-pub struct AppState {
+pub struct AppState(Arc<AppInner>);
+
+/// The services behind [`AppState`], reached through `Deref`.
+pub struct AppInner {
     pub config: Arc<Config>,
     pub db: Db,
     /// Present when `redis_url` is configured.
@@ -22,6 +26,20 @@ pub struct AppState {
     pub keys: KeysState,
     pub messages: MessagesState,
     pub payments: PaymentsState,
+}
+
+impl AppState {
+    pub fn new(inner: AppInner) -> Self {
+        Self(Arc::new(inner))
+    }
+}
+
+impl std::ops::Deref for AppState {
+    type Target = AppInner;
+
+    fn deref(&self) -> &AppInner {
+        &self.0
+    }
 }
 
 impl FromRef<AppState> for IdentityState {
@@ -39,5 +57,21 @@ impl FromRef<AppState> for Db {
 impl FromRef<AppState> for Arc<Config> {
     fn from_ref(state: &AppState) -> Self {
         state.config.clone()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// House rule 5: every state axum clones per request is one pointer.
+    #[test]
+    fn every_state_is_one_arc() {
+        let pointer = std::mem::size_of::<usize>();
+        assert_eq!(std::mem::size_of::<AppState>(), pointer);
+        assert_eq!(std::mem::size_of::<IdentityState>(), pointer);
+        assert_eq!(std::mem::size_of::<KeysState>(), pointer);
+        assert_eq!(std::mem::size_of::<MessagesState>(), pointer);
+        assert_eq!(std::mem::size_of::<PaymentsState>(), pointer);
     }
 }

@@ -3,13 +3,16 @@
 //! guard → panic recovery → CORS → timeout → body size limit → routes.
 
 use std::any::Any;
+use std::collections::HashMap;
+use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request};
+use axum::extract::{MatchedPath, Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::{Extension, Router};
+use metrics::{Counter, Histogram};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 use tower_http::limit::RequestBodyLimitLayer;
@@ -34,8 +37,7 @@ pub fn apply_baseline(router: Router, config: &Config) -> Router {
         ))
         .layer(cors(config))
         .layer(CatchPanicLayer::custom(answer_panic))
-        .layer(middleware::map_response(envelope_guard))
-        .layer(middleware::map_response(add_security_headers))
+        .layer(middleware::map_response(finish_response))
         .layer(
             TraceLayer::new_for_http()
                 .make_span_with(make_request_span)
@@ -74,8 +76,14 @@ fn log_response(response: &Response, latency: Duration, _span: &Span) {
     );
 }
 
+/// The last word on every answer, in one layer: errors produced below the
+/// handlers put in the envelope, then the security headers added.
+async fn finish_response(response: Response) -> Response {
+    add_security_headers(envelope_guard(response))
+}
+
 /// Seed 002's security headers, set unless a handler chose its own.
-async fn add_security_headers(mut response: Response) -> Response {
+fn add_security_headers(mut response: Response) -> Response {
     const HEADERS: [(HeaderName, &str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -132,7 +140,7 @@ fn cors(config: &Config) -> CorsLayer {
 
 /// Rewrites error answers produced below the handlers (routing, body limit,
 /// timeout) into the error envelope, keeping their headers.
-async fn envelope_guard(response: Response) -> Response {
+fn envelope_guard(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Enveloped>().is_some()
@@ -159,31 +167,112 @@ fn answer_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
     ApiError::internal(anyhow::anyhow!("handler panicked: {detail}")).into_response()
 }
 
+/// The request counters and latency histograms by route template, method
+/// and status, looked up once and kept: a request then costs a read lock
+/// and two hash lookups instead of formatting and allocating its labels
+/// and finding them in the recorder's registry.
+///
+/// Create it after the metrics recorder is installed (handles taken before
+/// would count nowhere).
+#[derive(Default)]
+pub struct RequestMetrics {
+    /// Route template → (method, status) → handles. Bounded by the routes
+    /// and the standard methods: other methods are not cached.
+    routes: RwLock<HashMap<Box<str>, ByMethodAndStatus>>,
+}
+
+/// One route's handles by (method, status code).
+type ByMethodAndStatus = HashMap<(&'static str, u16), RouteHandles>;
+
+#[derive(Clone)]
+struct RouteHandles {
+    requests: Counter,
+    duration: Histogram,
+}
+
+impl RequestMetrics {
+    fn record(&self, route: &str, method: &Method, status: StatusCode, elapsed: Duration) {
+        let Some(method) = standard_method(method) else {
+            // Rare (extension methods): labels built for this request only.
+            let handles = Self::handles(route, method.as_str(), status);
+            return handles.observe(elapsed);
+        };
+        let key = (method, status.as_u16());
+        let cached = self
+            .routes
+            .read()
+            .ok()
+            .and_then(|routes| routes.get(route).and_then(|r| r.get(&key)).cloned());
+        let handles = cached.unwrap_or_else(|| {
+            let handles = Self::handles(route, method, status);
+            if let Ok(mut routes) = self.routes.write() {
+                routes
+                    .entry(route.into())
+                    .or_default()
+                    .insert(key, handles.clone());
+            }
+            handles
+        });
+        handles.observe(elapsed);
+    }
+
+    fn handles(route: &str, method: &str, status: StatusCode) -> RouteHandles {
+        let (route, method) = (route.to_owned(), method.to_owned());
+        RouteHandles {
+            requests: metrics::counter!(
+                "http_requests_total",
+                "route" => route.clone(),
+                "method" => method.clone(),
+                "status" => status.as_u16().to_string()
+            ),
+            duration: metrics::histogram!(
+                "http_request_duration_seconds",
+                "route" => route,
+                "method" => method
+            ),
+        }
+    }
+}
+
+impl RouteHandles {
+    fn observe(&self, elapsed: Duration) {
+        self.requests.increment(1);
+        self.duration.record(elapsed.as_secs_f64());
+    }
+}
+
+/// The method's name as a static string, for the methods axum routes.
+fn standard_method(method: &Method) -> Option<&'static str> {
+    const STANDARD: [(Method, &str); 9] = [
+        (Method::GET, "GET"),
+        (Method::POST, "POST"),
+        (Method::PUT, "PUT"),
+        (Method::PATCH, "PATCH"),
+        (Method::DELETE, "DELETE"),
+        (Method::HEAD, "HEAD"),
+        (Method::OPTIONS, "OPTIONS"),
+        (Method::TRACE, "TRACE"),
+        (Method::CONNECT, "CONNECT"),
+    ];
+    STANDARD
+        .iter()
+        .find(|(m, _)| m == method)
+        .map(|(_, name)| *name)
+}
+
 /// Route-level middleware recording Prometheus request counts and latency
 /// by route template, method and status. Applied with `route_layer` so the
 /// matched route template is known.
-pub async fn record_metrics(request: Request, next: Next) -> Response {
+pub async fn record_metrics(
+    State(metrics): State<Arc<RequestMetrics>>,
+    request: Request,
+    next: Next,
+) -> Response {
     let started = Instant::now();
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| "unmatched".to_owned());
-    let method = request.method().as_str().to_owned();
+    let route = request.extensions().get::<MatchedPath>().cloned();
+    let method = request.method().clone();
     let response = next.run(request).await;
-    let status = response.status().as_u16().to_string();
-    metrics::counter!(
-        "http_requests_total",
-        "route" => route.clone(),
-        "method" => method.clone(),
-        "status" => status
-    )
-    .increment(1);
-    metrics::histogram!(
-        "http_request_duration_seconds",
-        "route" => route,
-        "method" => method
-    )
-    .record(started.elapsed().as_secs_f64());
+    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
+    metrics.record(route, &method, response.status(), started.elapsed());
     response
 }

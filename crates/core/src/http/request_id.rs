@@ -14,42 +14,49 @@ pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id
 const MAX_LEN: usize = 128;
 
 tokio::task_local! {
-    static REQUEST_ID: String;
+    /// Kept as the header value: read back as text only for error envelopes.
+    static REQUEST_ID: HeaderValue;
 }
 
 /// The id of the request being served by the current task, if any.
 pub fn current_request_id() -> Option<String> {
-    REQUEST_ID.try_with(|id| id.clone()).ok()
+    REQUEST_ID
+        .try_with(|id| id.to_str().ok().map(str::to_owned))
+        .ok()
+        .flatten()
 }
 
-/// The request's id, as an extension for handlers that want it.
-#[derive(Debug, Clone)]
-pub struct RequestId(pub String);
-
-fn acceptable(value: &HeaderValue) -> Option<String> {
-    let text = value.to_str().ok()?;
-    let ok = !text.is_empty()
+fn acceptable(value: &HeaderValue) -> bool {
+    let text = value.as_bytes();
+    !text.is_empty()
         && text.len() <= MAX_LEN
         && text
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'));
-    ok.then(|| text.to_string())
+            .iter()
+            .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'_' | b'.' | b':'))
+}
+
+/// A new id: a UUIDv7 (time-ordered), formatted without a `String`.
+fn generate() -> HeaderValue {
+    let mut text = [0u8; uuid::fmt::Hyphenated::LENGTH];
+    let id = uuid::Uuid::now_v7().hyphenated().encode_lower(&mut text);
+    // A UUID's hyphenated form is always a valid header value.
+    HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
 /// Middleware: assigns the id and runs the rest of the stack inside its scope.
 pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let id = request
-        .headers()
-        .get(&REQUEST_ID_HEADER)
-        .and_then(acceptable)
-        .unwrap_or_else(|| uuid::Uuid::now_v7().to_string());
-    // Safe: the id is either validated ASCII or a UUID.
-    let header = HeaderValue::from_str(&id).unwrap_or_else(|_| HeaderValue::from_static("invalid"));
-    request
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER.clone(), header.clone());
-    request.extensions_mut().insert(RequestId(id.clone()));
-    let mut response = REQUEST_ID.scope(id, next.run(request)).await;
+    let header = match request.headers().get(&REQUEST_ID_HEADER) {
+        // The client's id stays where it is.
+        Some(value) if acceptable(value) => value.clone(),
+        _ => {
+            let generated = generate();
+            request
+                .headers_mut()
+                .insert(REQUEST_ID_HEADER.clone(), generated.clone());
+            generated
+        }
+    };
+    let mut response = REQUEST_ID.scope(header.clone(), next.run(request)).await;
     response
         .headers_mut()
         .insert(REQUEST_ID_HEADER.clone(), header);
@@ -62,12 +69,11 @@ mod tests {
 
     #[test]
     fn only_sane_ids_are_kept() {
-        assert_eq!(
-            acceptable(&HeaderValue::from_static("abc-123_x.y:z")).as_deref(),
-            Some("abc-123_x.y:z")
-        );
-        assert!(acceptable(&HeaderValue::from_static("has space")).is_none());
-        assert!(acceptable(&HeaderValue::from_str(&"a".repeat(129)).unwrap()).is_none());
-        assert!(acceptable(&HeaderValue::from_static("")).is_none());
+        assert!(acceptable(&HeaderValue::from_static("abc-123_x.y:z")));
+        assert!(!acceptable(&HeaderValue::from_static("has space")));
+        assert!(!acceptable(
+            &HeaderValue::from_str(&"a".repeat(129)).unwrap()
+        ));
+        assert!(!acceptable(&HeaderValue::from_static("")));
     }
 }

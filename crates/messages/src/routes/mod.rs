@@ -18,10 +18,29 @@ pub use send::{is_e164, SendMessageRequest};
 
 use crate::store::MessageRow;
 
+/// What the message routes need: one `Arc`, cloned per request.
 #[derive(Clone)]
-pub struct MessagesState {
+pub struct MessagesState(Arc<MessagesInner>);
+
+/// The services behind [`MessagesState`], reached through `Deref`.
+pub struct MessagesInner {
     pub db: Db,
+    /// Wakes this instance's job worker after a message is queued.
     pub jobs: Arc<Notify>,
+}
+
+impl MessagesState {
+    pub fn new(db: Db, jobs: Arc<Notify>) -> Self {
+        Self(Arc::new(MessagesInner { db, jobs }))
+    }
+}
+
+impl std::ops::Deref for MessagesState {
+    type Target = MessagesInner;
+
+    fn deref(&self) -> &MessagesInner {
+        &self.0
+    }
 }
 
 pub fn router() -> OpenApiRouter<MessagesState> {

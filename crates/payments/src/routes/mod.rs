@@ -4,6 +4,8 @@
 mod checkout;
 mod webhooks;
 
+use std::sync::Arc;
+
 use landlord_keys::KeysState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,10 +15,28 @@ use crate::providers::Providers;
 pub use checkout::{InitiatePaymentRequest, PaymentCheckout, CHECKOUTS_PER_MINUTE};
 pub use webhooks::WebhookAck;
 
+/// What the payment and admin routes need: one `Arc`, cloned per request.
 #[derive(Clone)]
-pub struct PaymentsState {
+pub struct PaymentsState(Arc<PaymentsInner>);
+
+/// The services behind [`PaymentsState`], reached through `Deref`.
+pub struct PaymentsInner {
     pub keys: KeysState,
     pub providers: Providers,
+}
+
+impl PaymentsState {
+    pub fn new(keys: KeysState, providers: Providers) -> Self {
+        Self(Arc::new(PaymentsInner { keys, providers }))
+    }
+}
+
+impl std::ops::Deref for PaymentsState {
+    type Target = PaymentsInner;
+
+    fn deref(&self) -> &PaymentsInner {
+        &self.0
+    }
 }
 
 impl axum::extract::FromRef<PaymentsState> for landlord_identity::IdentityState {
