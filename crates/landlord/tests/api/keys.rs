@@ -11,7 +11,9 @@ use crate::support::app::{assert_error, json, smtp_to};
 use crate::support::billing::planted_counters;
 use crate::support::errors::assert_error_saying;
 use crate::support::eventually::eventually;
-use crate::support::keys::{create_key, email_message, set_plan, wait_until_sent};
+use crate::support::keys::{
+    create_key, email_message, metered_traffic, set_plan, wait_until_sent, MeteredTraffic,
+};
 use crate::support::redis::RedisServer;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
@@ -24,7 +26,10 @@ backend_tests!(
     a_free_organization_is_held_to_10_requests_a_minute,
     a_free_organization_stops_at_its_1000th_request_of_the_month,
     per_key_limits_and_scopes_apply,
-    usage_is_counted_exactly_and_shown,
+    every_answered_request_is_metered_once_with_its_route_template,
+    usage_and_dashboard_figures_show_the_metered_requests,
+    the_usage_graph_counts_by_day_and_filters_by_key,
+    the_usage_graph_refuses_bad_ranges,
     key_verification_for_other_services,
     email_messages_are_delivered_over_smtp,
     sms_messages_and_invalid_addresses,
@@ -461,46 +466,11 @@ async fn per_key_limits_and_scopes_apply(backend: Backend) {
     .await;
 }
 
-async fn usage_is_counted_exactly_and_shown(backend: Backend) {
+async fn every_answered_request_is_metered_once_with_its_route_template(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let (token, data) = signed_in(&app, "meter@example.com").await;
-    let org = data["organization"]["id"].as_str().unwrap().to_string();
-    set_plan(&app, &org, "pro").await;
-    let key = create_key(&app, &token, json!({"name": "k"})).await;
-    let secret = key["key"].as_str().unwrap();
-    let mut answered = 0;
-    for n in 0..25 {
-        let response = if n % 5 == 0 {
-            app.send_message(
-                secret,
-                &json!({"channel": "email", "to": "nope", "subject": "s", "body": "b"}),
-                None,
-            )
-            .await
-        } else if n % 2 == 0 {
-            app.send_message(secret, &email_message("m@example.com"), None)
-                .await
-        } else {
-            app.with_key(
-                reqwest::Method::GET,
-                "/api/v1/messages/00000000-0000-7000-8000-000000000000",
-                secret,
-            )
-            .await
-        };
-        assert!([202, 404, 422].contains(&response.status().as_u16()));
-        answered += 1;
-    }
-    // Requests refused before the handler are not metered.
-    app.with_key(reqwest::Method::GET, "/api/v1/messages/x", "sk_live_bad")
-        .await;
-    assert_eq!(
-        app.wait_for_usage(&org, answered).await,
-        answered,
-        "N answered → N records"
-    );
+    let traffic = metered_traffic(&app, "meter@example.com").await;
     let (templated,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM usage_records WHERE organization_id = $1 AND endpoint = '/api/v1/messages/{id}' AND method = 'GET' AND status = 404")
-        .bind(&org)
+        .bind(&traffic.organization_id)
         .fetch_one(app.db.pool())
         .await
         .unwrap();
@@ -508,7 +478,13 @@ async fn usage_is_counted_exactly_and_shown(backend: Backend) {
         templated, 10,
         "route templates, methods and statuses are recorded"
     );
+}
 
+async fn usage_and_dashboard_figures_show_the_metered_requests(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let MeteredTraffic {
+        token, answered, ..
+    } = metered_traffic(&app, "meter@example.com").await;
     let usage = json(app.get_as("/api/v1/billing/usage", &token).await).await["data"].clone();
     assert_eq!(usage["used"], answered);
     assert_eq!(usage["plan"], "pro");
@@ -517,6 +493,19 @@ async fn usage_is_counted_exactly_and_shown(backend: Backend) {
     assert_eq!(stats["requests_today"], answered);
     assert_eq!(stats["requests_this_month"], answered);
     assert_eq!(stats["active_api_keys"], 1);
+    let per_key =
+        json(app.get_as("/api/v1/dashboard/api-keys", &token).await).await["data"].clone();
+    assert_eq!(per_key[0]["requests_this_month"], answered);
+}
+
+async fn the_usage_graph_counts_by_day_and_filters_by_key(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let MeteredTraffic {
+        token,
+        key,
+        answered,
+        ..
+    } = metered_traffic(&app, "meter@example.com").await;
     let graph =
         json(app.get_as("/api/v1/dashboard/usage-graph", &token).await).await["data"].clone();
     let days = graph.as_array().unwrap();
@@ -555,9 +544,11 @@ async fn usage_is_counted_exactly_and_shown(backend: Backend) {
     )
     .await;
     assert_eq!(none["data"], json!([other_key]));
-    let per_key =
-        json(app.get_as("/api/v1/dashboard/api-keys", &token).await).await["data"].clone();
-    assert_eq!(per_key[0]["requests_this_month"], answered);
+}
+
+async fn the_usage_graph_refuses_bad_ranges(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, _) = signed_in(&app, "meter@example.com").await;
     for bad in [
         "from=yesterday",
         "from=2026-02-01&to=2026-01-01",

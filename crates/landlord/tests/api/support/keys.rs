@@ -147,3 +147,59 @@ pub async fn wait_until_sent(app: &TestApp, key: &str, id: &str) -> Value {
     )
     .await
 }
+
+/// An organization on `pro` whose key made 25 metered requests (sent,
+/// refused with 422, and reads answered 404), plus one refused before the
+/// handler with a bad key; all of it flushed to the database.
+pub struct MeteredTraffic {
+    pub token: String,
+    pub organization_id: String,
+    pub key: Value,
+    /// Requests answered by a handler: what must be metered.
+    pub answered: i64,
+}
+
+pub async fn metered_traffic(app: &TestApp, email: &str) -> MeteredTraffic {
+    let (token, data) = super::accounts::signed_in(app, email).await;
+    let organization_id = data["organization"]["id"].as_str().unwrap().to_string();
+    set_plan(app, &organization_id, "pro").await;
+    let key = create_key(app, &token, json!({"name": "k"})).await;
+    let secret = key["key"].as_str().unwrap().to_string();
+    let mut answered = 0;
+    for n in 0..25 {
+        let response = if n % 5 == 0 {
+            app.send_message(
+                &secret,
+                &json!({"channel": "email", "to": "nope", "subject": "s", "body": "b"}),
+                None,
+            )
+            .await
+        } else if n % 2 == 0 {
+            app.send_message(&secret, &email_message("m@example.com"), None)
+                .await
+        } else {
+            app.with_key(
+                reqwest::Method::GET,
+                "/api/v1/messages/00000000-0000-7000-8000-000000000000",
+                &secret,
+            )
+            .await
+        };
+        assert!([202, 404, 422].contains(&response.status().as_u16()));
+        answered += 1;
+    }
+    // Requests refused before the handler are not metered.
+    app.with_key(reqwest::Method::GET, "/api/v1/messages/x", "sk_live_bad")
+        .await;
+    assert_eq!(
+        app.wait_for_usage(&organization_id, answered).await,
+        answered,
+        "N answered → N records"
+    );
+    MeteredTraffic {
+        token,
+        organization_id,
+        key,
+        answered,
+    }
+}
