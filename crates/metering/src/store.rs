@@ -15,7 +15,7 @@ use sqlx::{Any, AnyConnection, Executor};
 use crate::{Counter, UsageRecord};
 
 /// Columns per inserted record.
-const COLUMNS: usize = 7;
+const COLUMNS: usize = 6;
 
 /// Columns per upserted counter.
 const COUNTER_COLUMNS: usize = 6;
@@ -124,13 +124,12 @@ pub async fn insert_batch(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at) VALUES {}",
+        "INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at) VALUES {}",
         placeholders(records.len(), COLUMNS)
     );
     let mut query = sqlx::query(&sql);
     for record in records {
         query = query
-            .bind(uuid::Uuid::now_v7().to_string())
             .bind(&record.organization_id)
             .bind(&record.api_key_id)
             .bind(&record.endpoint)

@@ -364,8 +364,7 @@ async fn a_free_organization_stops_at_its_1000th_request_of_the_month(backend: B
         .as_millis() as i64;
     let mut tx = app.db.pool().begin().await.unwrap();
     for _ in 0..995 {
-        sqlx::query("INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at) VALUES ($1, $2, $3, '/api/v1/messages/send', 'POST', 202, $4)")
-            .bind(uuid::Uuid::now_v7().to_string())
+        sqlx::query("INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at) VALUES ($1, $2, '/api/v1/messages/send', 'POST', 202, $3)")
             .bind(&org)
             .bind(key["id"].as_str().unwrap())
             .bind(now)
