@@ -38,14 +38,17 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
     let (organization_id, api_key_id) = (context.organization_id.clone(), context.key_id.clone());
     request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
-    state.usage.record(UsageRecord {
-        organization_id,
-        api_key_id,
-        endpoint,
-        method,
-        status: response.status().as_u16(),
-        at: Timestamp::now(),
-    });
+    state
+        .usage
+        .record(UsageRecord {
+            organization_id,
+            api_key_id,
+            endpoint,
+            method,
+            status: response.status().as_u16(),
+            at: Timestamp::now(),
+        })
+        .await;
     rate_limit_headers(response.headers_mut(), &decision);
     response
 }

@@ -13,7 +13,11 @@
 //! [`FLUSH_RECORDS`] records are waiting, so a record answered at `t` is
 //! committed by the end of the first flush started after `t`: a `kill -9`
 //! loses at most one interval of answered usage (plus the flush in
-//! progress) while the database keeps up. A failed write is retried with
+//! progress) while the database keeps up. The channel is bounded
+//! ([`QUEUE_RECORDS`]): when the database falls behind, a metered request
+//! waits for room before it is answered, so answered-but-unwritten usage
+//! never exceeds the queue, the batch being gathered and the flush in
+//! progress, whatever the database's speed. A failed write is retried with
 //! the same records; nothing is dropped. On shutdown, after the HTTP server
 //! has drained, everything still pending is written.
 
@@ -34,7 +38,7 @@ use tokio_util::sync::CancellationToken;
 
 use store::HOUR_MS;
 
-/// Raw rows per INSERT: 7 parameters each stays far below both databases'
+/// Raw rows per INSERT: 6 parameters each stays far below both databases'
 /// parameter limits.
 const BATCH_ROWS: usize = 500;
 
@@ -45,6 +49,12 @@ const RECORDS_PER_TRANSACTION: usize = 5_000;
 /// Waiting records that start a flush before the interval's tick, so a
 /// burst does not wait for the clock.
 pub const FLUSH_RECORDS: usize = 10_000;
+
+/// Records the channel holds before metered requests wait for the writer
+/// (back-pressure). With the batch being gathered ([`FLUSH_RECORDS`]) and
+/// the transaction in flight, it bounds the answered usage a `kill -9` can
+/// lose however slow the database is.
+pub const QUEUE_RECORDS: usize = 10_000;
 
 /// One metered request.
 #[derive(Debug, Clone)]
@@ -135,14 +145,24 @@ pub trait KeysUsed: Send + Sync + 'static {
 /// Sends records to the writer. Cheap to clone.
 #[derive(Clone)]
 pub struct UsageRecorder {
-    sender: mpsc::UnboundedSender<UsageRecord>,
+    sender: mpsc::Sender<UsageRecord>,
 }
 
 impl UsageRecorder {
-    /// Queues one record. Never blocks; the channel is unbounded so a slow
-    /// database delays records instead of losing them.
-    pub fn record(&self, record: UsageRecord) {
-        if self.sender.send(record).is_err() {
+    /// Queues one record: at once while the queue has room; when it is
+    /// full (the database is behind) it waits for the writer, holding the
+    /// request's answer back. Usage is delayed, never dropped, and the
+    /// unwritten backlog stays bounded.
+    pub async fn record(&self, record: UsageRecord) {
+        let record = match self.sender.try_send(record) {
+            Ok(()) => return,
+            Err(mpsc::error::TrySendError::Full(record)) => record,
+            Err(mpsc::error::TrySendError::Closed(_)) => {
+                tracing::error!("usage writer has stopped: a usage record was not queued");
+                return;
+            }
+        };
+        if self.sender.send(record).await.is_err() {
             tracing::error!("usage writer has stopped: a usage record was not queued");
         }
     }
@@ -151,7 +171,7 @@ impl UsageRecorder {
 /// The background writer.
 pub struct UsageWriter {
     db: Db,
-    receiver: mpsc::UnboundedReceiver<UsageRecord>,
+    receiver: mpsc::Receiver<UsageRecord>,
     interval: Duration,
     raw_log: bool,
     keys_used: Arc<dyn KeysUsed>,
@@ -166,9 +186,9 @@ pub fn channel(
     raw_log: bool,
     keys_used: impl KeysUsed,
 ) -> (UsageRecorder, UsageWriter) {
-    let (sender, receiver) = mpsc::unbounded_channel();
+    let (recorder, receiver) = queue(QUEUE_RECORDS);
     (
-        UsageRecorder { sender },
+        recorder,
         UsageWriter {
             db,
             receiver,
@@ -177,6 +197,12 @@ pub fn channel(
             keys_used: Arc::new(keys_used),
         },
     )
+}
+
+/// A recorder and the receiving end of its queue of `capacity` records.
+fn queue(capacity: usize) -> (UsageRecorder, mpsc::Receiver<UsageRecord>) {
+    let (sender, receiver) = mpsc::channel(capacity);
+    (UsageRecorder { sender }, receiver)
 }
 
 impl UsageWriter {
@@ -354,6 +380,30 @@ mod tests {
             HOUR_10 - 1,
             "a cut at the request's instant"
         );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_full_queue_holds_the_request_until_the_writer_takes_records() {
+        let (recorder, mut receiver) = queue(3);
+        let (org, key) = (OrganizationId::generate(), ApiKeyId::generate());
+        for n in 0..3 {
+            recorder.record(record(&org, &key, 200, HOUR_10 + n)).await;
+        }
+        let waiting = recorder.record(record(&org, &key, 200, HOUR_10 + 3));
+        tokio::pin!(waiting);
+        assert!(
+            tokio::time::timeout(Duration::from_secs(60), &mut waiting)
+                .await
+                .is_err(),
+            "a fourth record waits while the queue is full"
+        );
+        let first = receiver.recv().await.map(|r| r.at.millis());
+        assert_eq!(first, Some(HOUR_10));
+        waiting.await;
+        let mut rest = Vec::new();
+        receiver.recv_many(&mut rest, 10).await;
+        let times: Vec<i64> = rest.iter().map(|r| r.at.millis() - HOUR_10).collect();
+        assert_eq!(times, vec![1, 2, 3], "nothing dropped, in order");
     }
 
     #[test]

@@ -119,14 +119,17 @@ pub async fn verify_key(
     };
     let rate = match outcome {
         Ok(context) => {
-            state.usage.record(UsageRecord {
-                organization_id: context.organization_id.clone(),
-                api_key_id: context.key_id.clone(),
-                endpoint: "/api/v1/keys/verify".into(),
-                method: "POST".into(),
-                status: 200,
-                at: Timestamp::now(),
-            });
+            state
+                .usage
+                .record(UsageRecord {
+                    organization_id: context.organization_id.clone(),
+                    api_key_id: context.key_id.clone(),
+                    endpoint: "/api/v1/keys/verify".into(),
+                    method: "POST".into(),
+                    status: 200,
+                    at: Timestamp::now(),
+                })
+                .await;
             verdict.valid = true;
             verdict.allowed = true;
             verdict.quota = Some(QuotaView::from(&context.quota));
