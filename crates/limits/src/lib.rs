@@ -6,41 +6,66 @@
 //! at the end of one window and another at the start of the next.
 //!
 //! State lives in this process by default. With Redis configured it lives in
-//! Redis (one Lua script per decision, on Redis's clock), so every instance
-//! shares one limit. If Redis stops answering, decisions fall back to this
-//! process's memory — the server keeps serving, each instance then limiting
-//! on its own — and a warning is logged (at most every 10 s); Redis is used
-//! again as soon as it answers.
+//! Redis (Lua scripts on Redis's clock), so every instance shares one limit.
+//! Large budgets are taken from Redis in leases (see [`lease`]): an instance
+//! decides most requests from memory and asks Redis once per lease; small
+//! ones (every default plan) ask Redis for every request. If Redis stops
+//! answering, decisions fall back to this process's memory — the server
+//! keeps serving, each instance then limiting on its own — and a warning is
+//! logged (at most every 10 s); Redis is used again as soon as it answers.
 
 mod gcra;
+mod lease;
 mod quota;
 mod shared;
+#[cfg(test)]
+mod shared_tests;
 
 pub use gcra::Decision;
 pub use quota::{month_key, month_start_ms, next_month_start_ms, QuotaCounter};
 pub use shared::SharedStore;
 
 use std::collections::HashMap;
-use std::sync::Mutex;
-use std::time::{Duration, SystemTime, UNIX_EPOCH};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use lease::{rate_lease_size, RateSlot, Slots};
 
 /// Rate limiter over named keys.
 pub struct RateLimiter {
     local: Mutex<HashMap<String, i64>>,
-    shared: Option<SharedStore>,
+    shared: Option<Arc<SharedStore>>,
+    /// Leases taken from Redis, per key whose lease is larger than a cell.
+    leases: Arc<Slots<RateSlot>>,
 }
 
 impl RateLimiter {
+    /// A limiter in memory, or on `shared` Redis. With Redis and inside a
+    /// Tokio runtime, starts the task that gives back the unused part of
+    /// expired leases.
     pub fn new(shared: Option<SharedStore>) -> Self {
+        let shared = shared.map(Arc::new);
+        let leases = Arc::new(Slots::new());
+        if let Some(store) = &shared {
+            let store = store.clone();
+            lease::spawn_sweeper(&leases, RateSlot::sweep, move |key, unused| {
+                let store = store.clone();
+                async move {
+                    store.lease_cells(&key, 1, 1, 0, Some(unused)).await;
+                }
+            });
+        }
         Self {
             local: Mutex::new(HashMap::new()),
             shared,
+            leases,
         }
     }
 
     /// Takes one request from `key`'s budget of `limit` per minute.
     pub async fn check(&self, key: &str, limit: u32) -> Decision {
-        self.check_over(key, limit, Duration::from_secs(60)).await
+        let minute = Duration::from_micros(gcra::PERIOD_MICROS as u64);
+        self.check_over(key, limit, minute).await
     }
 
     /// Takes one request from `key`'s budget of `limit` per `period` (an
@@ -51,11 +76,54 @@ impl RateLimiter {
         let limit = limit.max(1);
         let period = i64::try_from(period.as_micros()).unwrap_or(i64::MAX).max(1);
         if let Some(shared) = &self.shared {
-            if let Some(decision) = shared.gcra_over(key, limit, period).await {
+            let want = rate_lease_size(limit, period);
+            let decision = if want > 1 {
+                self.check_leased(shared, key, limit, period, want).await
+            } else {
+                let grant = shared.lease_cells(key, limit, period, 1, None).await;
+                grant.map(|grant| grant.decision(limit))
+            };
+            if let Some(decision) = decision {
                 return decision;
             }
         }
         self.check_local(key, limit, period)
+    }
+
+    /// A decision from this instance's lease of `key`, or from a new lease
+    /// of `want` cells (giving back what is left of the expired one in the
+    /// same call). `None` when Redis is unavailable.
+    async fn check_leased(
+        &self,
+        shared: &SharedStore,
+        key: &str,
+        limit: u32,
+        period: i64,
+        want: u32,
+    ) -> Option<Decision> {
+        let arrived = Instant::now();
+        let slot = self.leases.get(key);
+        let mut slot = slot.lock().await;
+        let now = Instant::now();
+        if let Some(decision) = slot.take(now, limit, period) {
+            return Some(decision);
+        }
+        if slot.failed_since(arrived) {
+            return None;
+        }
+        let give_back = slot.release();
+        match shared
+            .lease_cells(key, limit, period, want, give_back)
+            .await
+        {
+            Some(grant) => Some(slot.start(grant, limit, period, Instant::now())),
+            None => {
+                // What was left is lost to the shared budget (under-admission
+                // only); the requests that queued behind this one fall back.
+                slot.failed(Instant::now());
+                None
+            }
+        }
     }
 
     fn check_local(&self, key: &str, limit: u32, period: i64) -> Decision {

@@ -1,12 +1,18 @@
 //! Monthly quotas: metered requests per organization per calendar month
 //! (UTC). The count starts from the database (usage already recorded this
-//! month) and is then kept in memory, or in Redis when configured.
+//! month) and is then kept in memory, or in Redis when configured. With
+//! Redis, an instance takes requests from the counter in leases (see
+//! [`crate::lease`]): `used` is then Redis's count at the lease less what
+//! the lease still holds — exact on one instance, ahead by at most what the
+//! other instances hold (unused leases) across several.
 
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::Instant;
 
 use chrono::{Datelike, TimeZone, Utc};
 
+use crate::lease::{self, QuotaSlot, Slots, MAX_LEASE};
 use crate::shared::SharedStore;
 
 /// `YYYY-MM` of a Unix-millisecond time.
@@ -49,15 +55,33 @@ pub fn next_month_start_ms(millis: i64) -> i64 {
 
 /// Counts metered requests per `organization:month`.
 pub struct QuotaCounter {
+    /// Counters in memory; with Redis, the count of the last lease, so
+    /// that an outage continues from it.
     local: Mutex<HashMap<String, i64>>,
-    shared: Option<SharedStore>,
+    shared: Option<Arc<SharedStore>>,
+    leases: Arc<Slots<QuotaSlot>>,
 }
 
 impl QuotaCounter {
+    /// A counter in memory, or on `shared` Redis. With Redis and inside a
+    /// Tokio runtime, starts the task that gives back the unused part of
+    /// expired leases.
     pub fn new(shared: Option<SharedStore>) -> Self {
+        let shared = shared.map(Arc::new);
+        let leases = Arc::new(Slots::new());
+        if let Some(store) = &shared {
+            let store = store.clone();
+            lease::spawn_sweeper(&leases, QuotaSlot::sweep, move |key, unused| {
+                let store = store.clone();
+                async move {
+                    store.lease_quota(&key, -1, -1, 0, unused).await;
+                }
+            });
+        }
         Self {
             local: Mutex::new(HashMap::new()),
             shared,
+            leases,
         }
     }
 
@@ -75,15 +99,8 @@ impl QuotaCounter {
     /// the counter is new. `cap = None` counts without refusing.
     pub async fn reserve(&self, key: &str, initial: i64, cap: Option<i64>) -> Result<i64, i64> {
         if let Some(shared) = &self.shared {
-            if let Some((allowed, used)) =
-                shared.reserve_quota(key, initial, cap.unwrap_or(-1)).await
-            {
-                // Mirror it, so a Redis outage continues from here.
-                self.local
-                    .lock()
-                    .unwrap_or_else(|e| e.into_inner())
-                    .insert(key.to_string(), used);
-                return if allowed { Ok(used) } else { Err(used) };
+            if let Some(reserved) = self.reserve_leased(shared, key, initial, cap).await {
+                return reserved;
             }
         }
         let mut counters = self.local.lock().unwrap_or_else(|e| e.into_inner());
@@ -95,11 +112,58 @@ impl QuotaCounter {
         Ok(*used)
     }
 
-    /// Used so far, if known without the database.
+    /// [`QuotaCounter::reserve`] from this instance's lease of `key`, or
+    /// from a new lease (giving back what is left of the expired one in the
+    /// same call). `None` when Redis is unavailable.
+    async fn reserve_leased(
+        &self,
+        shared: &SharedStore,
+        key: &str,
+        initial: i64,
+        cap: Option<i64>,
+    ) -> Option<Result<i64, i64>> {
+        let arrived = Instant::now();
+        let slot = self.leases.get(key);
+        let mut slot = slot.lock().await;
+        if let Some(reserved) = slot.take(Instant::now(), cap) {
+            return Some(reserved);
+        }
+        if slot.failed_since(arrived) {
+            return None;
+        }
+        let give_back = slot.release();
+        let cap_arg = cap.unwrap_or(-1);
+        match shared
+            .lease_quota(key, initial.max(0), cap_arg, MAX_LEASE, give_back)
+            .await
+        {
+            Some(grant) => {
+                // Mirror the count (this lease included, so an outage errs
+                // on the side of the cap) for a Redis outage to continue
+                // from.
+                self.local
+                    .lock()
+                    .unwrap_or_else(|e| e.into_inner())
+                    .insert(key.to_string(), grant.count);
+                Some(slot.start(grant, cap, Instant::now()))
+            }
+            None => {
+                slot.failed(Instant::now());
+                None
+            }
+        }
+    }
+
+    /// Used so far, if known without the database: with Redis, its count
+    /// less what this instance's lease still holds.
     pub async fn used(&self, key: &str) -> Option<i64> {
         if let Some(shared) = &self.shared {
             if let Some(used) = shared.quota_used(key).await {
-                return Some(used);
+                let held = match self.leases.find(key) {
+                    Some(slot) => slot.lock().await.unused(),
+                    None => 0,
+                };
+                return Some((used - held).max(0));
             }
         }
         self.local
