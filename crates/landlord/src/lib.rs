@@ -1,6 +1,7 @@
 //! The `landlord` server: wires the features into one application.
 
 pub mod cli;
+mod http_server;
 pub mod maintenance;
 pub mod openapi;
 pub mod operations;

@@ -115,24 +115,12 @@ impl Application {
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "metrics are served on their own address");
             }
-            tokio::spawn(async move {
-                let served = axum::serve(listener, router)
-                    .with_graceful_shutdown(async move { stop.cancelled().await })
-                    .await;
-                if let Err(error) = served {
-                    tracing::error!(%error, "the metrics listener failed");
-                }
-            })
+            tokio::spawn(crate::http_server::serve(listener, router, async move {
+                stop.cancelled().await
+            }))
         });
         tracing::info!(address = %self.address, "landlord is listening");
-        let served = axum::serve(
-            self.listener,
-            self.router
-                .into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("the HTTP server failed");
+        crate::http_server::serve(self.listener, self.router, shutdown).await;
         // No request is in flight any more: write the last usage records,
         // let the worker finish the job in hand, then close the pool.
         stop_metrics.cancel();
@@ -152,7 +140,6 @@ impl Application {
             tracing::error!(%error, "the job worker ended abnormally");
         }
         self.state.db.close().await;
-        served?;
         tracing::info!("landlord stopped");
         Ok(())
     }

@@ -148,6 +148,65 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     assert!(std::net::TcpStream::connect(&server.address).is_err());
 }
 
+/// Reads one HTTP/1.1 answer with a `Content-Length` from a kept-alive
+/// connection: (status line and headers, body).
+fn read_one_answer(reader: &mut impl std::io::BufRead) -> (String, String) {
+    let mut head = String::new();
+    loop {
+        let mut line = String::new();
+        assert!(
+            reader.read_line(&mut line).unwrap() > 0,
+            "answer cut: {head}"
+        );
+        if line == "\r\n" {
+            break;
+        }
+        head.push_str(&line);
+    }
+    let length: usize = head
+        .lines()
+        .find_map(|l| {
+            l.to_ascii_lowercase()
+                .strip_prefix("content-length:")
+                .map(|v| v.trim().parse().unwrap())
+        })
+        .unwrap_or_else(|| panic!("no content-length: {head}"));
+    let mut body = vec![0; length];
+    reader.read_exact(&mut body).unwrap();
+    (head, String::from_utf8(body).unwrap())
+}
+
+#[test]
+fn a_keep_alive_connection_serves_several_requests_and_sigterm_closes_it_when_idle() {
+    use std::io::{BufReader, Read, Write};
+    let dir = tempfile::tempdir().unwrap();
+    let mut server = start(landlord(&dir));
+    let stream = std::net::TcpStream::connect(&server.address).unwrap();
+    stream
+        .set_read_timeout(Some(Duration::from_secs(20)))
+        .unwrap();
+    let mut writer = stream.try_clone().unwrap();
+    let mut reader = BufReader::new(stream);
+    for _ in 0..3 {
+        writer
+            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .unwrap();
+        let (head, body) = read_one_answer(&mut reader);
+        assert!(head.starts_with("HTTP/1.1 200"), "{head}");
+        assert!(body.contains("\"status\""), "{body}");
+    }
+    // The connection is idle and kept alive: a stop closes it and exits.
+    send_sigterm(&server.child);
+    let status = wait_for_exit(&mut server.child);
+    assert_eq!(status.code(), Some(0));
+    let mut rest = Vec::new();
+    let read = reader.read_to_end(&mut rest);
+    assert!(
+        matches!(read, Ok(0)),
+        "the server closed the idle connection: {read:?} {rest:?}"
+    );
+}
+
 #[test]
 fn close_period_runs_from_the_command_line() {
     let dir = tempfile::tempdir().unwrap();
