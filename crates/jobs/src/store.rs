@@ -4,7 +4,7 @@
 use landlord_core::config::DatabaseKind;
 use landlord_core::ids::JobId;
 use landlord_core::{Db, Timestamp};
-use sqlx::{Any, Executor};
+use sqlx::{Any, AnyConnection, Executor};
 
 landlord_core::text_enum!(
     /// Where a job is in its life.
@@ -66,6 +66,50 @@ where
     .execute(executor)
     .await?;
     Ok((result.rows_affected() == 1).then_some(id))
+}
+
+/// Rows per statement of [`enqueue_many`]: 8 parameters each, well under
+/// the databases' limits on bound parameters (SQLite: 32,766).
+const ENQUEUE_ROWS: usize = 1_000;
+
+/// Adds `jobs` through `conn` — the transaction of the change that causes
+/// them — in multi-row statements (one per thousand jobs): what a batch
+/// (the month close's invoices) queues in a few round trips. Jobs whose
+/// `unique_key` already exists are skipped. Returns how many were added.
+pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u64, sqlx::Error> {
+    let now = Timestamp::now();
+    let mut added = 0;
+    for chunk in jobs.chunks(ENQUEUE_ROWS) {
+        let values = (0..chunk.len())
+            .map(|row| {
+                // created_at and updated_at share the last parameter.
+                let [id, kind, payload, status, max, run_at, unique, now] =
+                    std::array::from_fn::<usize, 8, _>(|column| row * 8 + column + 1);
+                format!(
+                    "(${id}, ${kind}, ${payload}, ${status}, 0, ${max}, ${run_at}, ${unique}, ${now}, ${now})"
+                )
+            })
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, unique_key, created_at, updated_at) \
+             VALUES {values} ON CONFLICT (unique_key) DO NOTHING"
+        );
+        let mut query = sqlx::query(&sql);
+        for job in chunk {
+            query = query
+                .bind(JobId::generate())
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(JobStatus::Pending)
+                .bind(job.max_attempts.map(i64::from))
+                .bind(job.run_at.unwrap_or(now))
+                .bind(&job.unique_key)
+                .bind(now);
+        }
+        added += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
 }
 
 /// A job claimed by a worker.

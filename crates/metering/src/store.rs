@@ -180,6 +180,30 @@ pub async fn count_between<'c, E: Executor<'c, Database = Any>>(
     Ok(count)
 }
 
+/// Metered requests from `from` (included) to `to` (excluded) of every
+/// organization whose id lies between `first` and `last` (both included),
+/// one row per organization that made any: a billing period for a whole
+/// chunk of organizations in one query (the month close).
+pub async fn counts_between_per_organization(
+    conn: &mut AnyConnection,
+    first: &OrganizationId,
+    last: &OrganizationId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(OrganizationId, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT organization_id, CAST(SUM(requests) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id >= $1 AND organization_id <= $2 AND hour >= $3 AND hour < $4 \
+         GROUP BY organization_id",
+    )
+    .bind(first)
+    .bind(last)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
+}
+
 /// Requests per bucket of `bucket_ms` (whole hours) from `from` to `to`
 /// (excluded), of one key or all: (bucket index from 0, count), empty
 /// buckets left out.
