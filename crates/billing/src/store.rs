@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 
 use landlord_audit::AuditEntry;
+use landlord_core::db::values_placeholders;
 use landlord_core::ids::{BillingCycleId, OrganizationId, PlanChangeId, UserId};
 use landlord_core::{Config, Db, Timestamp};
 use landlord_identity::model::OrganizationRow;
@@ -424,15 +425,7 @@ pub async fn insert_cycles(
     let now = Timestamp::now();
     let mut inserted = Vec::with_capacity(cycles.len());
     for chunk in cycles.chunks(CYCLE_INSERT_ROWS) {
-        let values = (0..chunk.len())
-            .map(|row| {
-                let columns: Vec<String> = (1..=CYCLE_INSERT_COLUMNS)
-                    .map(|column| format!("${}", row * CYCLE_INSERT_COLUMNS + column))
-                    .collect();
-                format!("({})", columns.join(", "))
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = values_placeholders(conn, chunk.len(), CYCLE_INSERT_COLUMNS);
         let sql = format!(
             "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
              overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \

@@ -2,6 +2,7 @@
 //! and purging finished jobs. The only SQL of the queue.
 
 use landlord_core::config::DatabaseKind;
+use landlord_core::db::values_placeholders;
 use landlord_core::ids::JobId;
 use landlord_core::{Db, Timestamp};
 use sqlx::{Any, AnyConnection, Executor};
@@ -68,8 +69,11 @@ where
     Ok((result.rows_affected() == 1).then_some(id))
 }
 
-/// Rows per statement of [`enqueue_many`]: 8 parameters each, well under
-/// the databases' limits on bound parameters (SQLite: 32,766).
+/// Parameters per row of [`enqueue_many`] (attempts start at the column's 0).
+const ENQUEUE_COLUMNS: usize = 9;
+
+/// Rows per statement of [`enqueue_many`]: 9,000 parameters, well under the
+/// databases' limits on bound parameters (SQLite: 32,766).
 const ENQUEUE_ROWS: usize = 1_000;
 
 /// Adds `jobs` through `conn` — the transaction of the change that causes
@@ -80,19 +84,9 @@ pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u
     let now = Timestamp::now();
     let mut added = 0;
     for chunk in jobs.chunks(ENQUEUE_ROWS) {
-        let values = (0..chunk.len())
-            .map(|row| {
-                // created_at and updated_at share the last parameter.
-                let [id, kind, payload, status, max, run_at, unique, now] =
-                    std::array::from_fn::<usize, 8, _>(|column| row * 8 + column + 1);
-                format!(
-                    "(${id}, ${kind}, ${payload}, ${status}, 0, ${max}, ${run_at}, ${unique}, ${now}, ${now})"
-                )
-            })
-            .collect::<Vec<_>>()
-            .join(", ");
+        let values = values_placeholders(conn, chunk.len(), ENQUEUE_COLUMNS);
         let sql = format!(
-            "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, unique_key, created_at, updated_at) \
+            "INSERT INTO jobs (id, kind, payload, status, max_attempts, run_at, unique_key, created_at, updated_at) \
              VALUES {values} ON CONFLICT (unique_key) DO NOTHING"
         );
         let mut query = sqlx::query(&sql);
@@ -105,6 +99,7 @@ pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u
                 .bind(job.max_attempts.map(i64::from))
                 .bind(job.run_at.unwrap_or(now))
                 .bind(&job.unique_key)
+                .bind(now)
                 .bind(now);
         }
         added += query.execute(&mut *conn).await?.rows_affected();
