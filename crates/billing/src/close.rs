@@ -1,7 +1,9 @@
 //! Closing a period into billing cycles, and marking unpaid ones overdue.
 
+use std::collections::HashSet;
 use std::time::Duration;
 
+use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Config, Db, Timestamp};
 use landlord_identity::model::OrganizationRow;
 use landlord_identity::store as identity_store;
@@ -10,7 +12,7 @@ use sqlx::AnyConnection;
 
 use crate::money::format_money;
 use crate::period::Period;
-use crate::pricing::price_period;
+use crate::pricing::{price_period, Priced};
 use crate::store::{self, CycleStatus, NewCycle};
 
 /// What a close did.
@@ -41,6 +43,10 @@ pub fn ensure_finished(period: Period, now: Timestamp) -> Result<(), ApiError> {
     Ok(())
 }
 
+/// Organizations closed per transaction: a few queries and one commit per
+/// chunk instead of several round trips per organization.
+const CHUNK: usize = 1_000;
+
 /// Creates one cycle per organization for `period` (organizations created
 /// before its end), priced by [`price_period`] from the plans in force
 /// during the month. First applies the downgrades scheduled for the end of
@@ -48,20 +54,23 @@ pub fn ensure_finished(period: Period, now: Timestamp) -> Result<(), ApiError> {
 /// once: a cycle is unique per (organization, period), a scheduled change
 /// is applied once. Refuses a month that has not ended
 /// ([`ensure_finished`]; the error downcasts to [`ApiError`]).
+///
+/// Organizations are closed by chunks (ordered by id), each in one
+/// transaction: its plan changes and usage read in two queries, priced in
+/// memory, its cycles and invoice mails written in multi-row inserts. The
+/// cost follows organizations, not their requests.
 pub async fn close_period(db: &Db, config: &Config, period: Period) -> anyhow::Result<CloseReport> {
     ensure_finished(period, Timestamp::now())?;
     store::apply_scheduled_changes(db, config, period.end()).await?;
     let organizations =
         identity_store::organizations_created_before(db.pool(), period.end()).await?;
     let mut report = CloseReport::default();
-    for organization in organizations {
+    for chunk in organizations.chunks(CHUNK) {
         let mut tx = db.begin().await?;
-        if close_one(&mut tx, config, period, &organization).await? {
-            report.created += 1;
-        } else {
-            report.existing += 1;
-        }
+        let created = close_chunk(&mut tx, config, period, chunk).await?;
         tx.commit().await?;
+        report.created += created;
+        report.existing += chunk.len() as u64 - created;
     }
     tracing::info!(
         period = period.key(),
@@ -72,79 +81,109 @@ pub async fn close_period(db: &Db, config: &Config, period: Period) -> anyhow::R
     Ok(report)
 }
 
-async fn close_one(
+/// Closes a chunk of organizations (ordered by id); returns how many
+/// cycles it created. An organization already closed gets no new cycle
+/// and no second invoice.
+async fn close_chunk(
     conn: &mut AnyConnection,
     config: &Config,
     period: Period,
-    organization: &OrganizationRow,
-) -> anyhow::Result<bool> {
-    let stretches = store::plan_stretches(
-        conn,
-        &organization.id,
-        &organization.plan,
-        period.start(),
-        period.end(),
-    )
-    .await?;
-    let priced = price_period(
-        period.start_ms(),
-        period.end_ms(),
-        organization.created_at.millis(),
-        &stretches,
-        &config.plans,
-    )
-    .map_err(anyhow::Error::msg)?;
-    let amount = priced.amount;
+    organizations: &[OrganizationRow],
+) -> anyhow::Result<u64> {
+    let stretches =
+        store::plan_stretches_of_chunk(conn, organizations, period.start(), period.end()).await?;
     let now = Timestamp::now();
     let due_at = now.plus(Duration::from_secs(
         u64::from(config.invoice_due_days) * 24 * 3600,
     ));
+    let mut priced = Vec::with_capacity(organizations.len());
+    for (organization, stretches) in organizations.iter().zip(&stretches) {
+        let price = price_period(
+            period.start_ms(),
+            period.end_ms(),
+            organization.created_at.millis(),
+            stretches,
+            &config.plans,
+        )
+        .map_err(anyhow::Error::msg)?;
+        priced.push((organization, price));
+    }
+    let cycles: Vec<NewCycle> = priced
+        .iter()
+        .map(|(organization, price)| new_cycle(organization, period, price, now, due_at))
+        .collect();
+    let created: HashSet<OrganizationId> = store::insert_cycles(conn, &cycles)
+        .await?
+        .into_iter()
+        .collect();
+    // Invoices only for the cycles this run created, and only when there
+    // is something to pay and someone to ask.
+    let invoices: Vec<Mail> = priced
+        .iter()
+        .filter(|(organization, price)| price.amount > 0 && created.contains(&organization.id))
+        .filter_map(|(organization, price)| invoice(config, period, organization, price, due_at))
+        .collect();
+    landlord_mail::queue_many(conn, &invoices).await?;
+    Ok(created.len() as u64)
+}
+
+/// The cycle of a priced organization.
+fn new_cycle<'a>(
+    organization: &'a OrganizationRow,
+    period: Period,
+    price: &'a Priced,
+    now: Timestamp,
+    due_at: Timestamp,
+) -> NewCycle<'a> {
     // Nothing to pay: the cycle is recorded as settled, and nobody is asked.
-    let (status, paid_at) = if amount == 0 {
+    let (status, paid_at) = if price.amount == 0 {
         (CycleStatus::Paid, Some(now))
     } else {
         (CycleStatus::Pending, None)
     };
-    let cycle = NewCycle {
+    NewCycle {
         organization_id: &organization.id,
         period: period.key(),
         start: period.start(),
         end: period.end(),
-        plan: &priced.plan,
-        requests: priced.requests,
-        included: priced.included,
-        overage_requests: priced.overage_requests,
-        base_amount: priced.base_amount,
-        overage_amount: priced.overage_amount,
-        adjustments: priced.adjustments,
-        amount,
-        currency: &priced.currency,
+        plan: &price.plan,
+        requests: price.requests,
+        included: price.included,
+        overage_requests: price.overage_requests,
+        base_amount: price.base_amount,
+        overage_amount: price.overage_amount,
+        adjustments: price.adjustments,
+        amount: price.amount,
+        currency: &price.currency,
         status,
         due_at,
         paid_at,
-    };
-    if !store::insert_cycle(conn, &cycle).await? {
-        return Ok(false);
     }
-    if amount > 0 {
-        if let Some(to) = organization.billing_email.clone() {
-            let mail = Mail {
-                to,
-                template: Template::Invoice,
-                context: serde_json::json!({
-                    "organization_name": organization.name,
-                    "period": period.key(),
-                    "plan": priced.plan,
-                    "requests": priced.requests,
-                    "amount": format_money(amount, &priced.currency),
-                    "due_date": due_at.date(),
-                    "link": format!("{}/billing", config.app_url()),
-                }),
-            };
-            landlord_mail::queue(&mut *conn, &mail).await?;
-        }
-    }
-    Ok(true)
+}
+
+/// The invoice mail of a cycle, to the organization's billing email (none
+/// without one).
+fn invoice(
+    config: &Config,
+    period: Period,
+    organization: &OrganizationRow,
+    price: &Priced,
+    due_at: Timestamp,
+) -> Option<Mail> {
+    let to = organization.billing_email.clone()?;
+    Some(Mail {
+        to,
+        template: Template::Invoice,
+        context: serde_json::json!({
+            "organization_name": organization.name,
+            "period": period.key(),
+            "plan": price.plan,
+            "requests": price.requests,
+            "amount": format_money(price.amount, &price.currency),
+            "due_date": due_at.date(),
+            "link": format!("{}/billing", config.app_url()),
+        }),
+    })
 }
 
 /// Marks pending cycles past their due date `overdue` and mails each

@@ -2,9 +2,13 @@
 //! organization's plan columns are identity's, moved through
 //! `landlord_identity::store`.
 
+use std::collections::HashMap;
+
 use landlord_audit::AuditEntry;
+use landlord_core::db::values_placeholders;
 use landlord_core::ids::{BillingCycleId, OrganizationId, PlanChangeId, UserId};
 use landlord_core::{Config, Db, Timestamp};
+use landlord_identity::model::OrganizationRow;
 use landlord_identity::store as identity_store;
 use landlord_metering::store as metering_store;
 use sqlx::{Any, AnyConnection, Executor};
@@ -31,14 +35,48 @@ impl CycleStatus {
 
 // ---- plan changes -------------------------------------------------------------------
 
-/// The plan stretches of `[start, end)` for an organization now on
-/// `current_plan`, each with the metered requests made during it.
+/// A plan change after the start of a period being billed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct PlanChangeAfter {
+    pub organization_id: OrganizationId,
+    pub from_plan: String,
+    pub to_plan: String,
+    pub created_at: Timestamp,
+}
+
+/// The plans in force during `[start, end)` for an organization now on
+/// `current_plan`, from its `changes` after `start` (ordered by time): one
+/// (plan, from, to) per stretch.
 ///
 /// The plan in force at a moment is the `from_plan` of the first change
 /// after it (the current plan when none followed), so a close that runs
 /// late, after later changes, still sees the plans of the month. A change
 /// at exactly `start` (a downgrade applied when the previous month closed)
 /// is already in force for the whole month.
+fn stretch_bounds(
+    current_plan: &str,
+    changes: &[PlanChangeAfter],
+    start: Timestamp,
+    end: Timestamp,
+) -> Vec<(String, Timestamp, Timestamp)> {
+    let mut plan = changes
+        .first()
+        .map_or(current_plan, |change| change.from_plan.as_str())
+        .to_string();
+    let mut from = start;
+    let mut bounds = Vec::with_capacity(changes.len() + 1);
+    for change in changes.iter().take_while(|change| change.created_at < end) {
+        bounds.push((plan, from, change.created_at));
+        plan = change.to_plan.clone();
+        from = change.created_at;
+    }
+    bounds.push((plan, from, end));
+    bounds
+}
+
+/// The plan stretches of `[start, end)` for an organization now on
+/// `current_plan`, each with the metered requests made during it (see
+/// [`stretch_bounds`] for the plans).
 ///
 /// Usage is counted by metering ([`metering_store::count_between`]), one
 /// count per stretch over its hourly counters, inside the caller's
@@ -52,34 +90,24 @@ pub async fn plan_stretches(
     start: Timestamp,
     end: Timestamp,
 ) -> Result<Vec<Stretch>, sqlx::Error> {
-    let first_after: Option<(String,)> = sqlx::query_as(
-        "SELECT from_plan FROM plan_changes WHERE organization_id = $1 AND created_at > $2 \
-         ORDER BY created_at, id LIMIT 1",
+    let changes: Vec<PlanChangeAfter> = sqlx::query_as(
+        "SELECT organization_id, from_plan, to_plan, created_at FROM plan_changes \
+         WHERE organization_id = $1 AND created_at > $2 ORDER BY created_at, id",
     )
     .bind(organization_id)
     .bind(start)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let changes: Vec<(String, Timestamp)> = sqlx::query_as(
-        "SELECT to_plan, created_at FROM plan_changes WHERE organization_id = $1 \
-         AND created_at > $2 AND created_at < $3 ORDER BY created_at, id",
-    )
-    .bind(organization_id)
-    .bind(start)
-    .bind(end)
     .fetch_all(&mut *conn)
     .await?;
-    let mut plan = first_after
-        .map(|(p,)| p)
-        .unwrap_or_else(|| current_plan.to_string());
-    let mut from = start;
-    let mut bounds = Vec::with_capacity(changes.len() + 1);
-    for (to_plan, at) in changes {
-        bounds.push((plan, from, at));
-        plan = to_plan;
-        from = at;
-    }
-    bounds.push((plan, from, end));
+    let bounds = stretch_bounds(current_plan, &changes, start, end);
+    counted_stretches(conn, organization_id, bounds).await
+}
+
+/// Counts each stretch's requests, one count per stretch.
+async fn counted_stretches(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    bounds: Vec<(String, Timestamp, Timestamp)>,
+) -> Result<Vec<Stretch>, sqlx::Error> {
     let mut stretches = Vec::with_capacity(bounds.len());
     for (plan, from, to) in bounds {
         let requests = metering_store::count_between(&mut *conn, organization_id, from, to).await?;
@@ -91,6 +119,65 @@ pub async fn plan_stretches(
         });
     }
     Ok(stretches)
+}
+
+/// The plan stretches of `[start, end)` of each of `organizations` (a
+/// chunk ordered by id), as [`plan_stretches`] gives them one by one, in
+/// two queries for the whole chunk: its plan changes, and its usage per
+/// organization. Only an organization whose plan changed during the month
+/// (rare) costs one more count per stretch.
+pub async fn plan_stretches_of_chunk(
+    conn: &mut AnyConnection,
+    organizations: &[OrganizationRow],
+    start: Timestamp,
+    end: Timestamp,
+) -> Result<Vec<Vec<Stretch>>, sqlx::Error> {
+    let (Some(first), Some(last)) = (organizations.first(), organizations.last()) else {
+        return Ok(Vec::new());
+    };
+    let changes: Vec<PlanChangeAfter> = sqlx::query_as(
+        "SELECT organization_id, from_plan, to_plan, created_at FROM plan_changes \
+         WHERE organization_id >= $1 AND organization_id <= $2 AND created_at > $3 \
+         ORDER BY organization_id, created_at, id",
+    )
+    .bind(&first.id)
+    .bind(&last.id)
+    .bind(start)
+    .fetch_all(&mut *conn)
+    .await?;
+    let mut changes_of: HashMap<OrganizationId, Vec<PlanChangeAfter>> = HashMap::new();
+    for change in changes {
+        changes_of
+            .entry(change.organization_id.clone())
+            .or_default()
+            .push(change);
+    }
+    let requests_of: HashMap<OrganizationId, i64> =
+        metering_store::counts_between_per_organization(
+            &mut *conn, &first.id, &last.id, start, end,
+        )
+        .await?
+        .into_iter()
+        .collect();
+    let mut chunk = Vec::with_capacity(organizations.len());
+    for organization in organizations {
+        let changes = changes_of
+            .get(&organization.id)
+            .map_or(&[][..], Vec::as_slice);
+        let bounds = stretch_bounds(&organization.plan, changes, start, end);
+        let stretches = match <[_; 1]>::try_from(bounds) {
+            // One plan all month: the whole month's count.
+            Ok([(plan, from, to)]) => vec![Stretch {
+                plan,
+                from_ms: from.millis(),
+                to_ms: to.millis(),
+                requests: requests_of.get(&organization.id).copied().unwrap_or(0),
+            }],
+            Err(bounds) => counted_stretches(conn, &organization.id, bounds).await?,
+        };
+        chunk.push(stretches);
+    }
+    Ok(chunk)
 }
 
 /// A row of `plan_changes`.
@@ -320,39 +407,56 @@ pub struct NewCycle<'a> {
     pub paid_at: Option<Timestamp>,
 }
 
-/// Inserts the cycle unless the organization already has one for the
-/// period; returns whether it was inserted.
-pub async fn insert_cycle(
+/// Columns per inserted cycle.
+const CYCLE_INSERT_COLUMNS: usize = 18;
+
+/// Cycles per statement of [`insert_cycles`]: 18,000 parameters, under the
+/// databases' limits on bound parameters (SQLite: 32,766).
+const CYCLE_INSERT_ROWS: usize = 1_000;
+
+/// Inserts the cycles in multi-row statements, skipping each organization
+/// that already has one for the period (closed before, or by another
+/// instance at the same moment); returns the organizations whose cycle
+/// this call inserted.
+pub async fn insert_cycles(
     conn: &mut AnyConnection,
-    cycle: &NewCycle<'_>,
-) -> Result<bool, sqlx::Error> {
-    let inserted = sqlx::query(
-        "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
-         overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18) \
-         ON CONFLICT (organization_id, period) DO NOTHING",
-    )
-    .bind(BillingCycleId::generate())
-    .bind(cycle.organization_id)
-    .bind(&cycle.period)
-    .bind(cycle.start)
-    .bind(cycle.end)
-    .bind(cycle.plan)
-    .bind(cycle.requests)
-    .bind(cycle.included)
-    .bind(cycle.overage_requests)
-    .bind(cycle.base_amount)
-    .bind(cycle.overage_amount)
-    .bind(cycle.adjustments)
-    .bind(cycle.amount)
-    .bind(cycle.currency)
-    .bind(cycle.status)
-    .bind(cycle.due_at)
-    .bind(cycle.paid_at)
-    .bind(Timestamp::now())
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() > 0)
+    cycles: &[NewCycle<'_>],
+) -> Result<Vec<OrganizationId>, sqlx::Error> {
+    let now = Timestamp::now();
+    let mut inserted = Vec::with_capacity(cycles.len());
+    for chunk in cycles.chunks(CYCLE_INSERT_ROWS) {
+        let values = values_placeholders(conn, chunk.len(), CYCLE_INSERT_COLUMNS);
+        let sql = format!(
+            "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
+             overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \
+             VALUES {values} ON CONFLICT (organization_id, period) DO NOTHING RETURNING organization_id"
+        );
+        let mut query = sqlx::query_as::<_, (OrganizationId,)>(&sql);
+        for cycle in chunk {
+            query = query
+                .bind(BillingCycleId::generate())
+                .bind(cycle.organization_id)
+                .bind(&cycle.period)
+                .bind(cycle.start)
+                .bind(cycle.end)
+                .bind(cycle.plan)
+                .bind(cycle.requests)
+                .bind(cycle.included)
+                .bind(cycle.overage_requests)
+                .bind(cycle.base_amount)
+                .bind(cycle.overage_amount)
+                .bind(cycle.adjustments)
+                .bind(cycle.amount)
+                .bind(cycle.currency)
+                .bind(cycle.status)
+                .bind(cycle.due_at)
+                .bind(cycle.paid_at)
+                .bind(now);
+        }
+        let rows = query.fetch_all(&mut *conn).await?;
+        inserted.extend(rows.into_iter().map(|(id,)| id));
+    }
+    Ok(inserted)
 }
 
 /// Marks pending cycles due before `now` overdue; returns them.

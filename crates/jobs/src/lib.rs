@@ -16,7 +16,7 @@ use serde_json::Value;
 use sqlx::Any;
 use tokio::sync::Notify;
 
-pub use store::{enqueue, find, replay, JobStatus, JobView, NewJob};
+pub use store::{enqueue, enqueue_many, find, replay, JobStatus, JobView, NewJob};
 pub use worker::{Worker, WorkerBuilder, WorkerSettings};
 
 /// Which attempt of a job is running.

@@ -2,9 +2,10 @@
 //! and purging finished jobs. The only SQL of the queue.
 
 use landlord_core::config::DatabaseKind;
+use landlord_core::db::values_placeholders;
 use landlord_core::ids::JobId;
 use landlord_core::{Db, Timestamp};
-use sqlx::{Any, Executor};
+use sqlx::{Any, AnyConnection, Executor};
 
 landlord_core::text_enum!(
     /// Where a job is in its life.
@@ -66,6 +67,44 @@ where
     .execute(executor)
     .await?;
     Ok((result.rows_affected() == 1).then_some(id))
+}
+
+/// Parameters per row of [`enqueue_many`] (attempts start at the column's 0).
+const ENQUEUE_COLUMNS: usize = 9;
+
+/// Rows per statement of [`enqueue_many`]: 9,000 parameters, well under the
+/// databases' limits on bound parameters (SQLite: 32,766).
+const ENQUEUE_ROWS: usize = 1_000;
+
+/// Adds `jobs` through `conn` — the transaction of the change that causes
+/// them — in multi-row statements (one per thousand jobs): what a batch
+/// (the month close's invoices) queues in a few round trips. Jobs whose
+/// `unique_key` already exists are skipped. Returns how many were added.
+pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u64, sqlx::Error> {
+    let now = Timestamp::now();
+    let mut added = 0;
+    for chunk in jobs.chunks(ENQUEUE_ROWS) {
+        let values = values_placeholders(conn, chunk.len(), ENQUEUE_COLUMNS);
+        let sql = format!(
+            "INSERT INTO jobs (id, kind, payload, status, max_attempts, run_at, unique_key, created_at, updated_at) \
+             VALUES {values} ON CONFLICT (unique_key) DO NOTHING"
+        );
+        let mut query = sqlx::query(&sql);
+        for job in chunk {
+            query = query
+                .bind(JobId::generate())
+                .bind(&job.kind)
+                .bind(job.payload.to_string())
+                .bind(JobStatus::Pending)
+                .bind(job.max_attempts.map(i64::from))
+                .bind(job.run_at.unwrap_or(now))
+                .bind(&job.unique_key)
+                .bind(now)
+                .bind(now);
+        }
+        added += query.execute(&mut *conn).await?.rows_affected();
+    }
+    Ok(added)
 }
 
 /// A job claimed by a worker.

@@ -102,6 +102,23 @@ where
     Ok(())
 }
 
+/// Queues every mail of `mails` through `conn` — the transaction of the
+/// change that causes them — in a few multi-row statements: for batches
+/// (the month close's invoices), where one round trip per mail would cost
+/// more than the work.
+pub async fn queue_many(conn: &mut sqlx::AnyConnection, mails: &[Mail]) -> Result<(), sqlx::Error> {
+    let jobs = mails
+        .iter()
+        .map(|mail| {
+            let payload =
+                serde_json::to_value(mail).map_err(|e| sqlx::Error::Encode(Box::new(e)))?;
+            Ok(NewJob::new(MAIL_JOB, payload))
+        })
+        .collect::<Result<Vec<_>, sqlx::Error>>()?;
+    landlord_jobs::enqueue_many(conn, &jobs).await?;
+    Ok(())
+}
+
 /// Like [`queue`], with the context (tokens, links) sealed with `cipher`:
 /// for every mail that carries a secret.
 pub async fn queue_sealed<'c, E>(

@@ -30,7 +30,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use landlord_core::ids::{ApiKeyId, OrganizationId};
-use landlord_core::config::DatabaseKind;
 use landlord_core::{Db, Timestamp};
 use sqlx::AnyConnection;
 use tokio::sync::{mpsc, Notify};
@@ -39,19 +38,10 @@ use tokio_util::sync::CancellationToken;
 
 use store::HOUR_MS;
 
-/// Rows per multi-row INSERT or upsert. PostgreSQL pays a round trip per
-/// statement, so it takes many rows at once (500 × 6 parameters stays far
-/// below its parameter limit). SQLite pays no round trip but looks each
-/// parameter's name up in a list as long as the statement's parameters
-/// (sqlx binds by name), so a statement's cost grows with the square of
-/// its rows: 500-row statements spent about 10 µs a row there, 40-row ones
-/// under 1 µs.
-fn rows_per_statement(backend: DatabaseKind) -> usize {
-    match backend {
-        DatabaseKind::Postgres => 500,
-        DatabaseKind::Sqlite => 40,
-    }
-}
+/// Rows per multi-row INSERT or upsert: 500 × 6 parameters stays far below
+/// both databases' parameter limits (SQLite's statements take anonymous
+/// placeholders, see `landlord_core::db::values_placeholders`).
+const BATCH_ROWS: usize = 500;
 
 /// Records per transaction: their counters are a few rows, their raw rows
 /// a few statements.
@@ -333,12 +323,12 @@ pub async fn write_batch(
     // while it reads the cuts, so no plan change slips in between.
     keys_used.used(&mut tx, &last_used).await?;
     if raw_log {
-        for chunk in records.chunks(rows_per_statement(db.backend())) {
+        for chunk in records.chunks(BATCH_ROWS) {
             store::insert_batch(&mut tx, chunk).await?;
         }
     }
     let cuts = cuts_of(&mut tx, records).await?;
-    for chunk in aggregate(records, &cuts).chunks(rows_per_statement(db.backend())) {
+    for chunk in aggregate(records, &cuts).chunks(BATCH_ROWS) {
         store::add_to_counters(&mut tx, chunk).await?;
     }
     tx.commit().await

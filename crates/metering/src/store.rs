@@ -8,6 +8,7 @@
 //! hour boundary or one of the organization's cuts (see [`record_cut`]):
 //! months, days and plan stretches all are.
 
+use landlord_core::db::values_placeholders;
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
@@ -23,19 +24,6 @@ const COUNTER_COLUMNS: usize = 6;
 /// One hour, in ms: the counters' bucket.
 pub const HOUR_MS: i64 = 3_600_000;
 
-/// Multi-row `VALUES` placeholders: `rows` groups of `columns`.
-fn placeholders(rows: usize, columns: usize) -> String {
-    (0..rows)
-        .map(|i| {
-            let row: Vec<String> = (1..=columns)
-                .map(|c| format!("${}", i * columns + c))
-                .collect();
-            format!("({})", row.join(", "))
-        })
-        .collect::<Vec<_>>()
-        .join(", ")
-}
-
 /// Adds `counters` to the stored ones in one multi-row additive upsert, so
 /// several instances (and several flushes) may add to the same hour.
 pub async fn add_to_counters(
@@ -49,7 +37,7 @@ pub async fn add_to_counters(
         "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
          VALUES {} ON CONFLICT (organization_id, api_key_id, route, status_class, hour) \
          DO UPDATE SET requests = usage_hourly.requests + excluded.requests",
-        placeholders(counters.len(), COUNTER_COLUMNS)
+        values_placeholders(conn, counters.len(), COUNTER_COLUMNS)
     );
     let mut query = sqlx::query(&sql);
     for counter in counters {
@@ -125,7 +113,7 @@ pub async fn insert_batch(
     }
     let sql = format!(
         "INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at) VALUES {}",
-        placeholders(records.len(), COLUMNS)
+        values_placeholders(conn, records.len(), COLUMNS)
     );
     let mut query = sqlx::query(&sql);
     for record in records {
@@ -177,6 +165,30 @@ pub async fn count_between<'c, E: Executor<'c, Database = Any>>(
     .fetch_one(executor)
     .await?;
     Ok(count)
+}
+
+/// Metered requests from `from` (included) to `to` (excluded) of every
+/// organization whose id lies between `first` and `last` (both included),
+/// one row per organization that made any: a billing period for a whole
+/// chunk of organizations in one query (the month close).
+pub async fn counts_between_per_organization(
+    conn: &mut AnyConnection,
+    first: &OrganizationId,
+    last: &OrganizationId,
+    from: Timestamp,
+    to: Timestamp,
+) -> Result<Vec<(OrganizationId, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT organization_id, CAST(SUM(requests) AS BIGINT) FROM usage_hourly \
+         WHERE organization_id >= $1 AND organization_id <= $2 AND hour >= $3 AND hour < $4 \
+         GROUP BY organization_id",
+    )
+    .bind(first)
+    .bind(last)
+    .bind(from)
+    .bind(to)
+    .fetch_all(conn)
+    .await
 }
 
 /// Requests per bucket of `bucket_ms` (whole hours) from `from` to `to`

@@ -11,6 +11,7 @@ mod billing;
 mod house_rules;
 mod identity;
 mod keys;
+mod month_close;
 mod operations;
 mod payments;
 mod process;
