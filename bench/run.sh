@@ -391,8 +391,8 @@ SELECT printf('00000000-0000-7000-8000-%012d', i), 'Organization ' || i,
 FROM n;
 WITH RECURSIVE n(i) AS (SELECT 1 UNION ALL SELECT i + 1 FROM n WHERE i < $organizations),
      u(j) AS (SELECT 1 UNION ALL SELECT j + 1 FROM u WHERE j < $usage_per_organization)
-INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at)
-SELECT printf('00000000-0000-7000-9%03d-%012d', j, i), printf('00000000-0000-7000-8000-%012d', i),
+INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at)
+SELECT printf('00000000-0000-7000-8000-%012d', i),
        NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
 FROM n, u;
 -- The counters billing reads, as the usage writer keeps them.
@@ -413,9 +413,8 @@ INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at
 SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'), 'Organization ' || i,
        'billing' || i || '@example.com', 'starter', $start - 86400000, $start - 86400000
 FROM generate_series(1, $organizations) AS i;
-INSERT INTO usage_records (id, organization_id, api_key_id, endpoint, method, status, created_at)
-SELECT '00000000-0000-7000-9' || lpad(j::text, 3, '0') || '-' || lpad(i::text, 12, '0'),
-       '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'),
+INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at)
+SELECT '00000000-0000-7000-8000-' || lpad(i::text, 12, '0'),
        NULL, '/api/v1/keys/verify', 'POST', 200, $start + i * 10 + j
 FROM generate_series(1, $organizations) AS i, generate_series(1, $usage_per_organization) AS j;
 INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests)

@@ -61,23 +61,19 @@ pub async fn usage(app: &TestApp, organization_id: &str, count: usize, at: i64) 
         let values: Vec<String> = (0..rows)
             .map(|i| {
                 format!(
-                    "(${}, ${}, '/api/v1/messages/send', 'POST', 202, ${})",
-                    i * 3 + 1,
-                    i * 3 + 2,
-                    i * 3 + 3
+                    "(${}, '/api/v1/messages/send', 'POST', 202, ${})",
+                    i * 2 + 1,
+                    i * 2 + 2
                 )
             })
             .collect();
         let sql = format!(
-            "INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}",
+            "INSERT INTO usage_records (organization_id, endpoint, method, status, created_at) VALUES {}",
             values.join(", ")
         );
         let mut query = sqlx::query(&sql);
         for _ in 0..rows {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(organization_id)
-                .bind(at);
+            query = query.bind(organization_id).bind(at);
         }
         query.execute(&mut *tx).await.expect("usage recorded");
         left -= rows;

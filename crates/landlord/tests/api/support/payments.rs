@@ -50,22 +50,12 @@ pub async fn billed(backend: Backend, max_attempts: u32) -> Billed {
     let mut tx = app.db.pool().begin().await.unwrap();
     for chunk in 0..30 {
         let values: Vec<String> = (0..500)
-            .map(|i| {
-                format!(
-                    "(${}, ${}, '/x', 'GET', 200, ${})",
-                    i * 3 + 1,
-                    i * 3 + 2,
-                    i * 3 + 3
-                )
-            })
+            .map(|i| format!("(${}, '/x', 'GET', 200, ${})", i * 2 + 1, i * 2 + 2))
             .collect();
-        let sql = format!("INSERT INTO usage_records (id, organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
+        let sql = format!("INSERT INTO usage_records (organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
         let mut query = sqlx::query(&sql);
         for _ in 0..500 {
-            query = query
-                .bind(uuid::Uuid::now_v7().to_string())
-                .bind(&organization_id)
-                .bind(period.start_ms() + chunk);
+            query = query.bind(&organization_id).bind(period.start_ms() + chunk);
         }
         query.execute(&mut *tx).await.unwrap();
     }
