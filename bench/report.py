@@ -6,6 +6,7 @@ in the same run, and DESIGN.md §12's targets, met or not.
 Usage: report.py RESULTS BENCHMARKS.md
 """
 
+import os
 import sys
 
 
@@ -188,27 +189,22 @@ def main():
     # --------------------------------------------------------- connections
     w("## Concurrent keep-alive connections")
     w("")
-    if "connections_external" in f:
-        w("From bench/connections.sh:")
-        w("")
-        w("    " + f["connections_external"])
-    else:
-        w(
-            f"{show('connections_asked')} connections opened by an asyncio "
-            "client (bench/connections.py), each serving `GET /health`, then "
-            "a second request on every one at once; the server's VmRSS idle, "
-            f"while they are held, and {show('connections_seconds_after', ' s')} "
-            "after they are closed (SQLite)."
-        )
-        w("")
-        w("| held | failures | reused | idle | held | peak | after closing |")
-        w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        w(
-            f"| {show('connections_held')} | {show('connections_failures')} | "
-            f"{show('connections_reused')} | {mib(num('connections_rss_idle_kib'))} | "
-            f"{mib(num('connections_rss_held_kib'))} | {mib(num('connections_rss_peak_kib'))} | "
-            f"{mib(num('connections_rss_after_kib'))} |"
-        )
+    w(
+        f"{show('connections_asked')} connections opened by an asyncio "
+        "client (bench/connections.py), each serving `GET /health`, then "
+        "a second request on every one at once; the server's VmRSS idle, "
+        f"while they are held, and {show('connections_seconds_after', ' s')} "
+        "after they are closed (SQLite)."
+    )
+    w("")
+    w("| held | failures | reused | idle | held | peak | after closing |")
+    w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    w(
+        f"| {show('connections_held')} | {show('connections_failures')} | "
+        f"{show('connections_reused')} | {mib(num('connections_rss_idle_kib'))} | "
+        f"{mib(num('connections_rss_held_kib'))} | {mib(num('connections_rss_peak_kib'))} | "
+        f"{mib(num('connections_rss_after_kib'))} |"
+    )
     w("")
 
     # ------------------------------------------------------------- targets
@@ -287,6 +283,13 @@ def main():
         f"{mib(num('connections_rss_idle_kib'))} idle (no numeric target)."
     )
     w("")
+
+    # The hand-written explanation of unmet targets, kept beside the script.
+    analysis = os.path.join(os.path.dirname(os.path.abspath(__file__)), "ANALYSIS.md")
+    if os.path.exists(analysis):
+        with open(analysis) as text:
+            w(text.read().rstrip("\n"))
+        w("")
 
     with open(sys.argv[2], "w") as md:
         md.write("\n".join(out))

@@ -21,8 +21,8 @@
 #                flush interval.
 #   connections  10,000 concurrent keep-alive connections: resident memory
 #                (VmRSS) idle, while held and after they are closed
-#                (bench/connections.sh when it exists, else
-#                bench/connections.py).
+#                (bench/connections.py), the last 12 s after they are closed
+#                (the server trims freed memory every 10 s).
 #
 # PostgreSQL (initdb/pg_ctl from /usr/lib/postgresql/*/bin or the PATH, as
 # the postgres user when root) and Redis are started in a temporary
@@ -537,20 +537,12 @@ crash() {
 held() {
     forget connections_
     record connections_asked "$held_connections"
-    if [ -f bench/connections.sh ]; then
-        echo "== connections: bench/connections.sh"
-        local output
-        output="$(bash bench/connections.sh)"
-        echo "$output"
-        record connections_external "$(tr '\n' ' ' <<<"$output")"
-        return 0
-    fi
     echo "== $held_connections keep-alive connections on SQLite"
     use_sqlite connections
     start_server
     sleep 2
     local port="${base##*:}" report
-    report="$(python3 bench/connections.py 127.0.0.1 "$port" "$server_pid" "$held_connections" 5)"
+    report="$(python3 bench/connections.py 127.0.0.1 "$port" "$server_pid" "$held_connections" 12)"
     echo "   $report"
     for field in held failures reused open_seconds rss_idle_kib rss_held_kib rss_peak_kib rss_after_kib seconds_after; do
         record "connections_$field" "$(jq -r ".$field" <<<"$report")"

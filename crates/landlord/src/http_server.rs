@@ -7,7 +7,7 @@
 //! load balancers talk HTTP/1.1 to the application; TLS and HTTP/2 end at
 //! the proxy). With hyper's HTTP/1 builder alone an idle keep-alive
 //! connection costs its read and write buffers and a small task (see
-//! bench/connections.sh and ARCHITECTURE.md, "Request flow").
+//! `bash bench/run.sh connections` and ARCHITECTURE.md, "Request flow").
 
 use std::convert::Infallible;
 use std::future::Future;

@@ -77,11 +77,11 @@ fn return_large_blocks_to_the_system() {}
 /// Memory freed in the middle of an arena (connection buffers, request
 /// state) is otherwise kept by glibc for reuse: after 10,000 keep-alive
 /// connections close, the process stays at its peak (≈ 170 MiB) for good;
-/// with a trim it falls back to its idle size (≈ 28 MiB, bench/connections.sh).
+/// with a trim it falls back to its idle size (≈ 28 MiB, `bench/run.sh connections`).
 /// A trim walks the arenas' free lists, so it runs seldom and on its own
 /// thread.
 ///
-/// Why glibc and not another allocator (bench/connections.sh, 10,000
+/// Why glibc and not another allocator (`bench/run.sh connections`, 10,000
 /// connections, the same binary with the allocator preloaded): mimalloc
 /// held 152 MiB against glibc's 170 MiB but still held 140 MiB 12 s after
 /// the connections closed; jemalloc held more than glibc (224 MiB against
