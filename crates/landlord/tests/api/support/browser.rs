@@ -7,8 +7,11 @@
 //! wait for text, read the URL or an element's text, and screenshots in the
 //! light and the dark colour scheme.
 //!
-//! When Chromium or chromedriver is missing the test is reported skipped by
-//! name (and fails instead under CI), like PostgreSQL and Redis.
+//! Chromium is `$LANDLORD_CHROMIUM` or the first of `chromium`,
+//! `chromium-browser`, `google-chrome` on the `PATH`; chromedriver is
+//! `$LANDLORD_CHROMEDRIVER` or `chromedriver` on the `PATH`. When either is
+//! missing the test is reported skipped by name (and fails instead under
+//! CI), like PostgreSQL and Redis.
 //!
 //! Screenshots go to `$LANDLORD_SCREENSHOTS/<test>/` when that is set, to
 //! `<cargo target dir>/screenshots/<test>/` otherwise, named
@@ -579,8 +582,20 @@ fn find_in_path(names: &[&str], extra: &[&str]) -> Option<PathBuf> {
         .find(|candidate| candidate.is_file())
 }
 
-/// Debian's `chromium` (a wrapper script in /usr/bin), or another build.
+/// The file `variable` names when it is set (absent when that file is
+/// not there), or `None` when it is unset.
+fn from_env(variable: &str) -> Option<Option<PathBuf>> {
+    let value = std::env::var_os(variable).filter(|v| !v.is_empty())?;
+    let path = PathBuf::from(value);
+    Some(path.is_file().then_some(path))
+}
+
+/// `$LANDLORD_CHROMIUM`, else Debian's `chromium` (a wrapper script in
+/// /usr/bin) or another build on the `PATH`.
 fn find_chromium() -> Option<PathBuf> {
+    if let Some(chosen) = from_env("LANDLORD_CHROMIUM") {
+        return chosen;
+    }
     find_in_path(
         &[
             "chromium",
@@ -592,7 +607,11 @@ fn find_chromium() -> Option<PathBuf> {
     )
 }
 
+/// `$LANDLORD_CHROMEDRIVER`, else `chromedriver` on the `PATH`.
 fn find_chromedriver() -> Option<PathBuf> {
+    if let Some(chosen) = from_env("LANDLORD_CHROMEDRIVER") {
+        return chosen;
+    }
     find_in_path(&["chromedriver"], &["/usr/bin", "/usr/lib/chromium"])
 }
 
