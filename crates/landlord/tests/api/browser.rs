@@ -114,9 +114,9 @@ async fn a_phone_sees_a_375_pixel_wide_page() {
     let width = browser.script("return window.innerWidth;", vec![]).await;
     assert_eq!(width.as_u64(), Some(375), "the layout viewport");
 
-    browser.goto(&app, "/docs/").await;
-    browser.wait_for_text("Landlord").await;
-    let [light, dark] = browser.screenshot_themes("docs-phone").await;
+    let [light, dark] = browser
+        .visit(&app, "/docs/", "Landlord", "docs-phone")
+        .await;
     assert_screenshot(&light, 375);
     assert_screenshot(&dark, 375);
     browser.close().await;
@@ -174,7 +174,7 @@ async fn forms_are_filled_by_label_and_buttons_clicked_by_text() {
     let Some(browser) = Browser::start(test).await else {
         return;
     };
-    let page = r##"<!doctype html><title>Form</title>
+    let page = r##"<!doctype html><meta charset="utf-8"><title>Form</title>
 <form id="f">
   <label for="org">Organization name</label><input id="org" name="organization">
   <label>Email <input type="email" name="email"></label>
@@ -182,6 +182,9 @@ async fn forms_are_filled_by_label_and_buttons_clicked_by_text() {
   <input id="pw" type="password" name="password" value="typed before">
   <input aria-label="Search" name="q">
   <textarea name="note"></textarea>
+  <label for="plan">Plan</label>
+  <select id="plan" name="plan"><option value="free">Free</option><option value="pro">Pro — 29 USD</option></select>
+  <label><input type="checkbox" name="terms" value="yes"> I accept the terms</label>
   <button type="button" id="go">Create organization</button>
 </form>
 <a href="#next" id="next">Next step</a>
@@ -207,16 +210,22 @@ document.getElementById('next').addEventListener('click', (e) => {
     browser.fill("Password", "correct horse battery").await;
     browser.fill("Search", "keys").await;
     browser.fill("note", "hello").await;
+    browser.choose("Plan", "Pro — 29 USD").await;
+    browser.check("I accept the terms", true).await;
     browser.click_button("Create organization").await;
     // Written after a delay: the wait polls, it does not sleep.
     browser.wait_for_text("organization=Acme's \"Best\"").await;
     assert_eq!(
         browser.text_of("#out").await,
         "organization=Acme's \"Best\";email=owner@acme.test;\
-         password=correct horse battery;q=keys;note=hello"
+         password=correct horse battery;q=keys;note=hello;plan=pro;terms=yes"
     );
     browser.click_link("Next step").await;
     browser.wait_for_text("Link followed").await;
+    // What the page wrote is gone once it is loaded again.
+    browser.reload().await;
+    browser.wait_for_text("Next step").await;
+    browser.assert_no_text("Link followed").await;
     browser.close().await;
 }
 

@@ -225,6 +225,33 @@ impl Browser {
         }
     }
 
+    /// Fails when the page shows `text` now (after a wait for something
+    /// else: "the secret is not shown again").
+    pub async fn assert_no_text(&self, text: &str) {
+        let shown = self.page_text().await;
+        assert!(
+            !shown.contains(text),
+            "{}: the page shows {text:?} and should not:\n{shown}",
+            self.test
+        );
+    }
+
+    /// Loads the current page again.
+    pub async fn reload(&self) {
+        self.client
+            .refresh()
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot reload: {e}", self.test));
+    }
+
+    /// Opens `path` on `app`, waits until it shows `shows`, and saves its
+    /// light and dark screenshots as `name`: one step of a journey.
+    pub async fn visit(&self, app: &TestApp, path: &str, shows: &str, name: &str) -> [PathBuf; 2] {
+        self.goto(app, path).await;
+        self.wait_for_text(shows).await;
+        self.screenshot_themes(name).await
+    }
+
     /// The first element matching the CSS `selector`, once it exists.
     pub async fn element(&self, selector: &str) -> Element {
         self.wait_for_element(
@@ -256,6 +283,30 @@ impl Browser {
             .send_keys(value)
             .await
             .unwrap_or_else(|e| panic!("{}: cannot type into {label:?}: {e}", self.test));
+    }
+
+    /// Picks the option shown as `option` in the `<select>` labelled or
+    /// named `label`.
+    pub async fn choose(&self, label: &str, option: &str) {
+        let field = self.field(label).await;
+        field.select_by_label(option).await.unwrap_or_else(|e| {
+            panic!("{}: cannot choose {option:?} in {label:?}: {e}", self.test)
+        });
+    }
+
+    /// Ticks (or unticks) the checkbox labelled or named `label`.
+    pub async fn check(&self, label: &str, checked: bool) {
+        let field = self.field(label).await;
+        let is = field
+            .is_selected()
+            .await
+            .unwrap_or_else(|e| panic!("{}: cannot read {label:?}: {e}", self.test));
+        if is != checked {
+            field
+                .click()
+                .await
+                .unwrap_or_else(|e| panic!("{}: cannot tick {label:?}: {e}", self.test));
+        }
     }
 
     /// The form field for `label` (see [`Browser::fill`]).
@@ -345,7 +396,8 @@ impl Browser {
     }
 
     /// Makes `prefers-color-scheme` answer `scheme`, for this page and the
-    /// next ones (Chrome DevTools Protocol media emulation).
+    /// next ones in this tab (Chrome DevTools Protocol media emulation; a
+    /// new tab or window needs it again).
     pub async fn set_color_scheme(&self, scheme: ColorScheme) {
         self.cdp(
             "Emulation.setEmulatedMedia",
