@@ -8,6 +8,7 @@ mod support;
 
 mod baseline;
 mod billing;
+mod browser;
 mod house_rules;
 mod identity;
 mod keys;

@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod app;
 pub mod billing;
 pub mod binary;
+pub mod browser;
 pub mod clock;
 pub mod errors;
 pub mod eventually;
