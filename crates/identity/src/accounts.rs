@@ -12,6 +12,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::{ApiError, Timestamp};
 use landlord_mail::{Mail, Template};
 
+use crate::auth::CurrentUser;
 use crate::mail_limits::{self, MailKind};
 use crate::model::{Role, UserRow};
 use crate::sessions::{auth_response, start_session, AuthResponse};
@@ -193,14 +194,7 @@ pub async fn sign_in(
     )
     .await?;
     tx.commit().await?;
-    auth_response(
-        state,
-        &user,
-        &organization,
-        role,
-        &family_id,
-        refresh_token,
-    )
+    auth_response(state, &user, &organization, role, &family_id, refresh_token)
 }
 
 /// Queues a verification mail with a new token (retiring earlier ones).
@@ -259,7 +253,7 @@ pub async fn verify_email(
             context: serde_json::json!({
                 "name": user.name,
                 "organization_name": organization.name,
-                "link": format!("{}/login", state.config.app_url()),
+                "link": format!("{}/sign-in", state.config.app_url()),
             }),
         };
         landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
@@ -387,5 +381,23 @@ pub async fn reset_password(
     state
         .login_failures
         .clear(&format!("account:{}", user.email));
+    Ok(())
+}
+
+/// Ends the signed-in person's session: its access and refresh tokens (and
+/// the console's cookie) stop working.
+pub async fn sign_out(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<(), ApiError> {
+    let mut tx = state.db.begin().await?;
+    store::revoke_family(&mut *tx, &user.session_id, "logout").await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(user, client, "auth.logout").target("session", &user.session_id),
+    )
+    .await?;
+    tx.commit().await?;
     Ok(())
 }

@@ -153,13 +153,6 @@ pub async fn logout(
     user: CurrentUser,
     client: ClientInfo,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let mut tx = state.db.begin().await?;
-    store::revoke_family(&mut *tx, &user.session_id, "logout").await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "auth.logout").target("session", &user.session_id),
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::sign_out(&state, &user, &client).await?;
     Ok(ApiSuccess::ok(RevokedResponse { revoked: 1 }))
 }
