@@ -8,6 +8,7 @@ mod support;
 
 mod baseline;
 mod billing;
+mod console;
 mod house_rules;
 mod identity;
 mod keys;
