@@ -86,7 +86,7 @@ pub async fn overview(
     context.insert("quota_state".into(), quota_state.into());
     context.insert(
         "stats".into(),
-        serde_json::to_value(&stats).map_err(|e| landlord_core::ApiError::internal(e))?,
+        serde_json::to_value(&stats).map_err(landlord_core::ApiError::internal)?,
     );
     Page::render("overview.html", context)
 }
