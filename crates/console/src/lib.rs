@@ -94,6 +94,10 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
             "/reset-password",
             get(pages::public::reset_password_page).post(pages::public::reset_password),
         )
+        .route(
+            "/accept-invitation",
+            get(pages::invitation::accept_page).post(pages::invitation::accept),
+        )
         .route("/o/{organization_id}", get(pages::organization::overview))
         .with_state(state)
 }

@@ -39,6 +39,7 @@ fn environment() -> &'static Environment<'static> {
             "forgot_password.html",
             "reset_password.html",
             "overview.html",
+            "accept_invitation.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

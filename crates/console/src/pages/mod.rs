@@ -1,6 +1,7 @@
 //! The console's pages: `public` (no session needed) and `organization`
 //! (signed in, the organization's id in the URL).
 
+pub mod invitation;
 pub mod organization;
 pub mod public;
 

@@ -19,7 +19,11 @@ use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
 
 /// Takes one request from the API route `route`'s per-address budget.
-async fn limit(state: &ConsoleState, client: &ClientInfo, route: &str) -> Result<(), ApiError> {
+pub(crate) async fn limit(
+    state: &ConsoleState,
+    client: &ClientInfo,
+    route: &str,
+) -> Result<(), ApiError> {
     let ip = client.ip.as_deref().unwrap_or("unknown");
     sensitive::check(&state.sensitive, route, ip).await
 }
@@ -249,7 +253,7 @@ pub async fn sign_out(
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct TokenQuery {
-    token: String,
+    pub(crate) token: String,
 }
 
 #[derive(Default, Deserialize, Serialize)]

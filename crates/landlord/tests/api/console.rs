@@ -13,6 +13,7 @@ use serde_json::json;
 
 use crate::backend_tests;
 use crate::support::accounts::{app_with_smtp, data, session_of, PASSWORD};
+use crate::support::team::{invite, owner_of};
 use crate::support::{Backend, TestApp};
 
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
@@ -554,6 +555,136 @@ async fn console_cookies_are_secure_behind_https_and_the_console_can_be_off(back
     assert_eq!(off.get("/").await.status(), 404);
 }
 
+async fn invitation_links_join_in_place(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "owner@join.test", "Joiners").await;
+    let org = data(app.get_as("/api/v1/organization", &owner).await).await;
+    let overview = format!("/o/{}", org["id"].as_str().expect("organization id"));
+
+    // No account yet: create it in place, signed in, in the organization.
+    let token = invite(&app, &smtp, &owner, "new@join.test", "member").await;
+    let newcomer = Browser::new(&app);
+    let path = format!("/accept-invitation?token={token}");
+    let page = newcomer.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains("<strong>Joiners</strong> as <strong>member</strong>"));
+    assert!(page.body.contains("Create the account and join"));
+    let weak = newcomer
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "create"),
+                ("name", "Newt"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    assert!(weak.field_error("password").is_some(), "{}", weak.body);
+    assert_eq!(weak.input_value("name").as_deref(), Some("Newt"));
+    let joined = newcomer
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "create"),
+                ("name", "Newt"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+    assert!(joined.set_cookie("landlord_session").is_some());
+    assert_eq!(newcomer.get(&overview).await.status, 200);
+
+    // Used: the page says so.
+    let used = Browser::new(&app).get(&path).await;
+    assert_eq!(used.status, 422);
+    assert!(
+        used.body
+            .contains("This invitation has already been accepted."),
+        "{}",
+        used.body
+    );
+    let unknown = Browser::new(&app)
+        .get("/accept-invitation?token=nope")
+        .await;
+    assert!(
+        unknown
+            .body
+            .contains("This invitation link is not a valid invitation token."),
+        "{}",
+        unknown.body
+    );
+
+    // An account exists: sign in in place (a wrong password is said beside the field).
+    app.register("old@join.test", "Elsewhere").await;
+    let token = invite(&app, &smtp, &owner, "old@join.test", "admin").await;
+    let path = format!("/accept-invitation?token={token}");
+    let existing = Browser::new(&app);
+    let page = existing.get(&path).await;
+    assert!(page.body.contains("Sign in and join"), "{}", page.body);
+    let wrong = existing
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "sign_in"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        wrong.field_error("password").as_deref(),
+        Some("Email or password is incorrect.")
+    );
+    let joined = existing
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "sign_in"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+    assert_eq!(existing.get(&overview).await.status, 200);
+
+    // Signed in as someone else: told so, nothing joined.
+    let token = invite(&app, &smtp, &owner, "third@join.test", "member").await;
+    let page = newcomer
+        .get(&format!("/accept-invitation?token={token}"))
+        .await;
+    assert!(
+        page.body.contains("You are signed in as new@join.test"),
+        "{}",
+        page.body
+    );
+    // Signed in as the invited person: one button.
+    app.register("third@join.test", "Third").await;
+    let third = Browser::new(&app);
+    assert_eq!(third.sign_in("third@join.test", PASSWORD).await.status, 303);
+    let path = format!("/accept-invitation?token={token}");
+    let page = third.get(&path).await;
+    assert!(page.body.contains("Join Joiners"), "{}", page.body);
+    let joined = third
+        .submit(&path, "/accept-invitation", &[("token", &token)])
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+}
+
 backend_tests!(
     sign_up_signs_in_and_shows_the_overview,
     session_cookie_is_an_api_session,
@@ -561,4 +692,5 @@ backend_tests!(
     another_organizations_pages_answer_404,
     mail_links_land_on_pages_that_work,
     console_cookies_are_secure_behind_https_and_the_console_can_be_off,
+    invitation_links_join_in_place,
 );
