@@ -36,3 +36,21 @@ pub(crate) fn verify(key: &[u8], seed: &str, presented: &str) -> bool {
     };
     mac(key, seed).verify_slice(&bytes).is_ok()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_token_fits_its_seed_and_key_only() {
+        let key = derive_key("secret");
+        let token = token(&key, "session:abc");
+        assert_eq!(token.len(), 64);
+        assert!(verify(&key, "session:abc", &token));
+        assert!(!verify(&key, "session:abd", &token));
+        assert!(!verify(&derive_key("other"), "session:abc", &token));
+        assert!(!verify(&key, "session:abc", ""));
+        assert!(!verify(&key, "session:abc", "not hex"));
+        assert!(!verify(&key, "session:abc", &token[..62]));
+    }
+}

@@ -267,3 +267,36 @@ pub fn sentence(reason: &str) -> String {
     }
     text
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        assert_eq!(
+            sentence("must be at least 8 characters long"),
+            "Must be at least 8 characters long."
+        );
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn a_features_refusal_lands_next_to_its_field() {
+        let errors =
+            FormErrors::from_api(ApiError::invalid_field("email", "is not an email address"))
+                .expect("not internal");
+        assert_eq!(errors.fields["email"], "Is not an email address.");
+        assert_eq!(errors.status, Some(StatusCode::UNPROCESSABLE_ENTITY));
+        let errors = FormErrors::from_api(ApiError::Unauthorized(
+            "email or password is incorrect".into(),
+        ))
+        .expect("not internal");
+        assert_eq!(
+            errors.general.as_deref(),
+            Some("Email or password is incorrect.")
+        );
+        assert!(FormErrors::from_api(ApiError::internal(std::io::Error::other("x"))).is_err());
+    }
+}
