@@ -67,6 +67,9 @@ pub struct Config {
     /// The customer dashboard that receives links from mails (verification,
     /// password reset, invitations); `public_url` when unset.
     pub app_url: Option<String>,
+    /// Serve the web console (sign-up, sign-in, the organization's pages)
+    /// at the root of `public_url`.
+    pub console: bool,
     /// `pretty` or `json`.
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `landlord=debug,sqlx=warn`.
@@ -215,6 +218,7 @@ impl Default for Config {
             redis_url: None,
             public_url: "http://127.0.0.1:8080".into(),
             app_url: None,
+            console: true,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
             body_limit_bytes: 1024 * 1024,

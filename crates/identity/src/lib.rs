@@ -2,6 +2,7 @@
 //! reset. Registering creates an organization and its owner; signing in
 //! gives a short-lived access token (JWT) and a rotating refresh token.
 
+pub mod accounts;
 pub mod auth;
 pub mod jwt;
 pub mod mail_limits;

@@ -11,6 +11,7 @@ use landlord_core::{ApiError, Timestamp};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::auth::CurrentUser;
 use crate::model::{OrganizationRow, OrganizationView, Role, UserRow, UserView};
 use crate::store::{self, NewRefreshToken};
 use crate::IdentityState;
@@ -110,4 +111,55 @@ pub fn auth_response(
         organization: organization.into(),
         role,
     })
+}
+
+/// The person behind a browser's session cookie: the console keeps a
+/// refresh token of its own session family and never rotates it. `None`
+/// when the token is unknown, used, revoked or expired, or when its person
+/// left the session's organization — so revoking the session in the API
+/// (or a password reset) signs the browser out at its next request.
+pub async fn browser_session(
+    state: &IdentityState,
+    refresh_token: &str,
+) -> Result<Option<CurrentUser>, ApiError> {
+    let mut conn = state.db.pool().acquire().await?;
+    let Some(session) = store::session_by_token(&mut conn, refresh_token).await? else {
+        return Ok(None);
+    };
+    if session.revoked_at.is_some()
+        || session.used_at.is_some()
+        || session.expires_at <= Timestamp::now()
+    {
+        return Ok(None);
+    }
+    let Some(role) = store::role_in(&mut *conn, &session.user_id, &session.organization_id).await?
+    else {
+        return Ok(None);
+    };
+    Ok(Some(CurrentUser {
+        user_id: session.user_id,
+        organization_id: session.organization_id,
+        role,
+        session_id: session.family_id,
+    }))
+}
+
+/// The signed-in person acting in `organization_id` (which may differ from
+/// the session's active organization): `None` when they are not a member,
+/// which pages answer as 404, like any other organization's data.
+pub async fn in_organization(
+    state: &IdentityState,
+    user: &CurrentUser,
+    organization_id: &OrganizationId,
+) -> Result<Option<CurrentUser>, ApiError> {
+    if &user.organization_id == organization_id {
+        return Ok(Some(user.clone()));
+    }
+    let role = store::role_in(state.db.pool(), &user.user_id, organization_id).await?;
+    Ok(role.map(|role| CurrentUser {
+        user_id: user.user_id.clone(),
+        organization_id: organization_id.clone(),
+        role,
+        session_id: user.session_id.clone(),
+    }))
 }

@@ -10,7 +10,7 @@ use landlord_core::ApiError;
 
 use std::sync::Arc;
 
-use landlord_limits::RateLimiter;
+use landlord_limits::{Decision, RateLimiter};
 
 use crate::admission::{ceil_secs, rate_limit_headers};
 
@@ -50,20 +50,39 @@ pub async fn limit_sensitive_routes(
     else {
         return next.run(request).await;
     };
-    let limit = state.per_minute;
     let ip = client_ip(request.headers(), request.extensions()).unwrap_or_else(|| "unknown".into());
-    let key = format!("route:{route}:ip:{ip}");
-    let decision = state.limiter.check(&key, limit).await;
+    let decision = decide(&state, route, &ip).await;
     if !decision.allowed {
-        let mut response = ApiError::RateLimited {
-            message: format!(
-                "too many requests to {route} from this address; at most {limit} a minute"
-            ),
-            retry_after_secs: ceil_secs(decision.retry_after),
-        }
-        .into_response();
+        let mut response = refusal(&state, route, &decision).into_response();
         rate_limit_headers(response.headers_mut(), &decision);
         return response;
     }
     next.run(request).await
+}
+
+async fn decide(state: &SensitiveLimits, route: &str, ip: &str) -> Decision {
+    let key = format!("route:{route}:ip:{ip}");
+    state.limiter.check(&key, state.per_minute).await
+}
+
+fn refusal(state: &SensitiveLimits, route: &str, decision: &Decision) -> ApiError {
+    ApiError::RateLimited {
+        message: format!(
+            "too many requests to {route} from this address; at most {} a minute",
+            state.per_minute
+        ),
+        retry_after_secs: ceil_secs(decision.retry_after),
+    }
+}
+
+/// Takes one of `ip`'s requests to the sensitive `route` (a path of
+/// [`SENSITIVE_ROUTES`]), or refuses with 429. The console's pages that do
+/// the work of an API route count against that route's budget.
+pub async fn check(state: &SensitiveLimits, route: &str, ip: &str) -> Result<(), ApiError> {
+    let decision = decide(state, route, ip).await;
+    if decision.allowed {
+        Ok(())
+    } else {
+        Err(refusal(state, route, &decision))
+    }
 }

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMetrics};
 use utoipa_axum::router::OpenApiRouter;
 
+use landlord_console::ConsoleState;
 use landlord_keys::sensitive::SensitiveLimits;
 
 use crate::openapi::{declare_request_rules, declare_shared_responses, docs_router, ApiDoc};
@@ -19,6 +20,10 @@ use crate::{operations, test_routes};
 /// Builds the application's router for `state`.
 pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
+    let sensitive_limits = SensitiveLimits {
+        limiter: state.keys.limiter.clone(),
+        per_minute: config.sensitive_rate_limit_per_minute,
+    };
     let api_v1: OpenApiRouter<AppState> = OpenApiRouter::new()
         .merge(landlord_identity::routes::router().with_state(state.identity.clone()))
         .merge(landlord_organizations::router().with_state(state.keys.clone()))
@@ -44,15 +49,21 @@ pub fn build_router(state: AppState) -> Router {
     let plans: Vec<String> = config.plans.keys().cloned().collect();
     let openapi = declare_request_rules(declare_shared_responses(openapi), &plans);
     let mut router = router.merge(docs_router(openapi));
+    if config.console {
+        // Plain axum routes: the console's pages are not API operations
+        // and stay out of the OpenAPI document.
+        router = router.merge(landlord_console::router(ConsoleState::new(
+            state.keys.clone(),
+            sensitive_limits.clone(),
+            &state.token_signing_key,
+        )));
+    }
     if config.enable_test_routes {
         router = router.merge(test_routes::router());
     }
     let router = router
         .route_layer(middleware::from_fn_with_state(
-            SensitiveLimits {
-                limiter: state.keys.limiter.clone(),
-                per_minute: config.sensitive_rate_limit_per_minute,
-            },
+            sensitive_limits,
             landlord_keys::sensitive::limit_sensitive_routes,
         ))
         .route_layer(middleware::from_fn_with_state(

@@ -4,6 +4,7 @@
 //! organization is simply not found.
 
 pub mod audit_log;
+pub mod joining;
 pub mod organization;
 pub mod store;
 pub mod team;

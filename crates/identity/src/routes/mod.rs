@@ -15,13 +15,11 @@ pub use registration::RegisterRequest;
 pub use sessions::SessionView;
 pub use sign_in::{LoginRequest, RefreshRequest};
 
-use landlord_core::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::store::TokenProblem;
 use crate::IdentityState;
 
 pub fn router() -> OpenApiRouter<IdentityState> {
@@ -60,12 +58,4 @@ pub struct MessageResponse {
 pub struct RevokedResponse {
     /// Sessions revoked by this request.
     pub revoked: u64,
-}
-
-fn token_error(field: &str, problem: TokenProblem) -> ApiError {
-    match problem {
-        TokenProblem::Unknown => ApiError::invalid_field(field, "is not a valid token"),
-        TokenProblem::Used => ApiError::invalid_field(field, "has already been used"),
-        TokenProblem::Expired => ApiError::invalid_field(field, "has expired; ask for a new one"),
-    }
 }

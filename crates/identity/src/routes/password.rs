@@ -1,27 +1,21 @@
 //! Passwords: reset by mail (`/auth/request-password-reset`,
 //! `/auth/reset-password`) and change when signed in (`/auth/change-password`).
 
-use std::time::Duration;
-
 use axum::extract::State;
 use landlord_audit::AuditEntry;
-use landlord_core::crypto::random_hex;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
-use landlord_core::{ApiError, Timestamp};
-use landlord_mail::{Mail, Template};
+use landlord_core::ApiError;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{token_error, EmailRequest, MessageResponse, RevokedResponse};
+use super::{EmailRequest, MessageResponse, RevokedResponse};
+use crate::accounts;
 use crate::auth::CurrentUser;
-use crate::mail_limits::{self, MailKind};
-use crate::store::{self, Purpose};
-use crate::validation::normalize_email;
+use crate::store;
 use crate::{password, IdentityState};
 
-const PASSWORD_RESET_TTL: Duration = Duration::from_secs(3600);
 const RESET_REQUESTED: &str = "if an account uses this email, a password reset mail is on its way";
 
 #[derive(Deserialize, ToSchema)]
@@ -64,40 +58,7 @@ pub async fn request_password_reset(
     client: ClientInfo,
     Json(body): Json<EmailRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
-    let email = normalize_email("email", &body.email)?;
-    // Before the lookup: unknown addresses are limited like known ones.
-    mail_limits::per_recipient(&state, MailKind::PasswordReset, &email).await?;
-    if let Some(user) = store::user_by_email(state.db.pool(), &email).await? {
-        let token = random_hex(32);
-        let mut tx = state.db.begin().await?;
-        store::insert_one_time_token(
-            &mut tx,
-            &user.id,
-            Purpose::PasswordReset,
-            &token,
-            Timestamp::now().plus(PASSWORD_RESET_TTL),
-        )
-        .await?;
-        let mail = Mail {
-            to: user.email.clone(),
-            template: Template::PasswordReset,
-            context: serde_json::json!({
-                "name": user.name,
-                "link": state.link("reset-password", &token),
-                "token": token,
-            }),
-        };
-        landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
-        landlord_audit::record(
-            &mut *tx,
-            AuditEntry::new("auth.password_reset_requested")
-                .actor(&user.id)
-                .target("user", &user.id)
-                .client(&client),
-        )
-        .await?;
-        landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
-    }
+    accounts::request_password_reset(&state, &client, &body.email).await?;
     Ok(ApiSuccess::accepted(MessageResponse {
         message: RESET_REQUESTED.into(),
     }))
@@ -121,42 +82,14 @@ pub async fn reset_password(
     client: ClientInfo,
     Json(body): Json<ResetPasswordRequest>,
 ) -> Result<ApiSuccess<MessageResponse>, ApiError> {
-    // Cheap checks first: the length, then the token (read, not yet used),
-    // the policy with the account's email and the account's limit; only
-    // then the hashing.
-    password::validate("new_password", &body.new_password, "")?;
-    let token = body.token.trim();
-    let holder = store::peek_one_time_token(state.db.pool(), Purpose::PasswordReset, token)
-        .await?
-        .map_err(|p| token_error("token", p))?;
-    let holder = store::user_by_id(state.db.pool(), &holder)
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
-    password::validate("new_password", &body.new_password, &holder.email)?;
-    state.limit_password_work(&holder.email).await?;
-    let password_hash = password::hash(&state.hashing, body.new_password.clone()).await?;
-    let mut tx = state.db.begin().await?;
-    let user_id = store::consume_one_time_token(&mut tx, Purpose::PasswordReset, token)
-        .await?
-        .map_err(|p| token_error("token", p))?;
-    let user = store::user_by_id(&mut *tx, &user_id)
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("token", "is not a valid token"))?;
-    store::set_password_hash(&mut *tx, &user_id, &password_hash).await?;
-    let revoked = store::revoke_user_sessions(&mut *tx, &user_id, None, "password_reset").await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::new("auth.password_reset")
-            .actor(&user_id)
-            .target("user", &user_id)
-            .client(&client)
-            .details(serde_json::json!({ "sessions_revoked": revoked })),
+    accounts::reset_password(
+        &state,
+        &client,
+        ("token", "new_password"),
+        &body.token,
+        body.new_password,
     )
     .await?;
-    tx.commit().await?;
-    state
-        .login_failures
-        .clear(&format!("account:{}", user.email));
     Ok(ApiSuccess::ok(MessageResponse {
         message: "password changed; sign in with the new password".into(),
     }))

@@ -1,7 +1,6 @@
 //! `POST /auth/register`: a new organization and its owner, signed in.
 
 use axum::extract::State;
-use landlord_audit::AuditEntry;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
@@ -9,13 +8,10 @@ use landlord_core::ApiError;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::email_verification::queue_verification_mail;
-use crate::mail_limits::{self, MailKind};
-use crate::model::Role;
-use crate::sessions::{auth_response, start_session, AuthResponse};
-use crate::store;
-use crate::validation::{normalize_email, optional_name, required_name, EmailAddress, Name};
-use crate::{password, IdentityState};
+use crate::accounts;
+use crate::sessions::AuthResponse;
+use crate::validation::{EmailAddress, Name};
+use crate::IdentityState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct RegisterRequest {
@@ -33,10 +29,6 @@ pub struct RegisterRequest {
 }
 
 landlord_core::debug_redacted!(RegisterRequest { organization_name, name, email } secret { password });
-
-fn unique_violation(error: &sqlx::Error) -> bool {
-    matches!(error, sqlx::Error::Database(e) if e.is_unique_violation())
-}
 
 /// Create an organization and its owner, and sign in.
 ///
@@ -57,63 +49,13 @@ pub async fn register(
     client: ClientInfo,
     Json(body): Json<RegisterRequest>,
 ) -> Result<ApiSuccess<AuthResponse>, ApiError> {
-    let organization_name = required_name("organization_name", &body.organization_name)?;
-    let name = optional_name("name", body.name.as_deref())?;
-    let email = normalize_email("email", &body.email)?;
-    password::validate("password", &body.password, &email)?;
-    // Registering sends a verification mail: it counts against the
-    // address's budget, whether or not the address is taken.
-    mail_limits::per_recipient(&state, MailKind::EmailVerification, &email).await?;
-    let conflict = || ApiError::Conflict("an account with this email already exists".into());
-    if store::user_by_email(state.db.pool(), &email)
-        .await?
-        .is_some()
-    {
-        return Err(conflict());
-    }
-    state.limit_password_work(&email).await?;
-    let password_hash = password::hash(&state.hashing, body.password).await?;
-
-    let mut tx = state.db.begin().await?;
-    let user_id = match store::insert_user(&mut tx, &email, name.as_deref(), &password_hash).await {
-        Ok(id) => id,
-        Err(e) if unique_violation(&e) => return Err(conflict()),
-        Err(e) => return Err(e.into()),
+    let input = accounts::Registration {
+        organization_name: &body.organization_name,
+        name: body.name.as_deref(),
+        email: &body.email,
+        password: body.password,
     };
-    let organization_id = store::insert_organization(
-        &mut tx,
-        &organization_name,
-        &email,
-        &state.config.default_plan,
-    )
-    .await?;
-    store::insert_membership(&mut tx, &organization_id, &user_id, Role::Owner).await?;
-    let user = store::user_by_id(&mut *tx, &user_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished in its transaction")))?;
-    let organization = store::organization_by_id(&mut *tx, &organization_id)
-        .await?
-        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization vanished")))?;
-    queue_verification_mail(&mut tx, &state, &user).await?;
-    let (family_id, refresh_token) =
-        start_session(&mut tx, &state, &user_id, &organization_id, &client).await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::new("auth.register")
-            .organization(&organization_id)
-            .actor(&user_id)
-            .target("user", &user_id)
-            .client(&client),
-    )
-    .await?;
-    landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
-    let response = auth_response(
-        &state,
-        &user,
-        &organization,
-        Role::Owner,
-        &family_id,
-        refresh_token,
-    )?;
-    Ok(ApiSuccess::created(response))
+    Ok(ApiSuccess::created(
+        accounts::register(&state, &client, input).await?,
+    ))
 }

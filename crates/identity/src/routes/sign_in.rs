@@ -10,11 +10,12 @@ use serde::Deserialize;
 use utoipa::ToSchema;
 
 use super::RevokedResponse;
+use crate::accounts;
 use crate::auth::CurrentUser;
-use crate::sessions::{auth_response, issue_refresh_token, start_session, AuthResponse};
-use crate::store::{self, Membership};
-use crate::validation::{normalize_email, EmailAddress};
-use crate::{password, IdentityState};
+use crate::sessions::{auth_response, issue_refresh_token, AuthResponse};
+use crate::store;
+use crate::validation::EmailAddress;
+use crate::IdentityState;
 
 #[derive(Deserialize, ToSchema)]
 pub struct LoginRequest {
@@ -52,86 +53,9 @@ pub async fn login(
     client: ClientInfo,
     Json(body): Json<LoginRequest>,
 ) -> Result<ApiSuccess<AuthResponse>, ApiError> {
-    let email = normalize_email("email", &body.email)?;
-    // Tight per (account, address), loose per account, and per address:
-    // guessing from one address stops early, guessing from many cannot lock
-    // the owner (who signs in from elsewhere) out.
-    let ip = client.ip.as_deref().unwrap_or("unknown");
-    let pair_key = format!("account:{email}:ip:{ip}");
-    let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{ip}");
-    let config = &state.config;
-    for (key, max) in [
-        (&pair_key, config.login_max_failures_per_account_address),
-        (&account_key, config.login_max_failures_per_account),
-        (&ip_key, config.login_max_failures_per_ip),
-    ] {
-        if let Err(retry) = state.login_failures.check(key, max) {
-            return Err(ApiError::RateLimited {
-                message: "too many failed sign-in attempts; try again later".into(),
-                retry_after_secs: retry.as_secs().max(1),
-            });
-        }
-    }
-
-    let user = store::user_by_email(state.db.pool(), &email).await?;
-    let valid = password::verify(
-        &state.hashing,
-        body.password,
-        user.as_ref().map(|u| u.password_hash.expose().clone()),
-    )
-    .await?;
-    let Some(user) = user.filter(|_| valid) else {
-        state.login_failures.record_failure(&pair_key);
-        state.login_failures.record_failure(&account_key);
-        state.login_failures.record_failure(&ip_key);
-        let mut entry = AuditEntry::new("auth.login_failed")
-            .client(&client)
-            .details(serde_json::json!({ "email": email }));
-        if let Some(user_id) = store::user_by_email(state.db.pool(), &email)
-            .await?
-            .map(|u| u.id)
-        {
-            entry = entry.actor(&user_id).target("user", &user_id);
-        }
-        landlord_audit::record(state.db.pool(), entry).await?;
-        return Err(ApiError::Unauthorized(
-            "email or password is incorrect".into(),
-        ));
-    };
-    state.login_failures.clear(&pair_key);
-    state.login_failures.clear(&account_key);
-
-    let Membership {
-        organization, role, ..
-    } = store::memberships(state.db.pool(), &user.id)
-        .await?
-        .into_iter()
-        .next()
-        .ok_or_else(|| {
-            ApiError::Forbidden("this account does not belong to any organization".into())
-        })?;
-    let mut tx = state.db.begin().await?;
-    let (family_id, refresh_token) =
-        start_session(&mut tx, &state, &user.id, &organization.id, &client).await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::new("auth.login")
-            .organization(&organization.id)
-            .actor(&user.id)
-            .target("session", &family_id)
-            .client(&client),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(auth_response(
-        &state,
-        &user,
-        &organization,
-        role,
-        &family_id,
-        refresh_token,
-    )?))
+    Ok(ApiSuccess::ok(
+        accounts::sign_in(&state, &client, &body.email, body.password).await?,
+    ))
 }
 
 /// Exchange a refresh token for a new access token and refresh token.
@@ -229,13 +153,6 @@ pub async fn logout(
     user: CurrentUser,
     client: ClientInfo,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let mut tx = state.db.begin().await?;
-    store::revoke_family(&mut *tx, &user.session_id, "logout").await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "auth.logout").target("session", &user.session_id),
-    )
-    .await?;
-    tx.commit().await?;
+    accounts::sign_out(&state, &user, &client).await?;
     Ok(ApiSuccess::ok(RevokedResponse { revoked: 1 }))
 }

@@ -9,23 +9,13 @@ use landlord_core::ids::ApiKeyId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_limits::month_start_ms;
-use landlord_metering::period::{period_usage, PeriodUsage};
 use landlord_metering::store as usage_store;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::overview::{self, DashboardStats};
 use crate::store::{self, KeyStatus};
 use crate::KeysState;
-
-const DAY_MS: i64 = 24 * 3600 * 1000;
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct DashboardStats {
-    pub requests_today: i64,
-    pub requests_this_month: i64,
-    pub active_api_keys: i64,
-    pub usage: PeriodUsage,
-}
 
 /// Headline figures for the dashboard.
 #[utoipa::path(
@@ -37,19 +27,9 @@ pub async fn dashboard_stats(
     State(state): State<KeysState>,
     user: Authorized<needs::ViewDashboard>,
 ) -> Result<ApiSuccess<DashboardStats>, ApiError> {
-    let now = Timestamp::now();
-    let today = Timestamp::from_millis(now.millis() - now.millis().rem_euclid(DAY_MS));
-    let pool = state.db.pool();
-    let org = &user.organization_id;
-    let usage = period_usage(&state.identity, org).await?;
-    let requests_today = usage_store::count_since(pool, org, today).await?;
-    let active_api_keys = store::active_count(pool, org, now).await?;
-    Ok(ApiSuccess::ok(DashboardStats {
-        requests_today,
-        requests_this_month: usage.used,
-        active_api_keys,
-        usage,
-    }))
+    Ok(ApiSuccess::ok(
+        overview::stats(&state, &user.organization_id).await?,
+    ))
 }
 
 #[derive(Debug, Serialize, ToSchema)]

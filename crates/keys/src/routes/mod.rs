@@ -17,7 +17,8 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use dashboard::{DashboardStats, KeyUsage};
+pub use crate::overview::DashboardStats;
+pub use dashboard::KeyUsage;
 pub use keys::{CreateKeyRequest, CreatedKey};
 pub use verify::{QuotaView, RateLimitView, VerifyKeyRequest, VerifyKeyResponse};
 

@@ -9,6 +9,7 @@ mod support;
 mod baseline;
 mod billing;
 mod browser;
+mod console;
 mod house_rules;
 mod identity;
 mod keys;

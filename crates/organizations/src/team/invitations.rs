@@ -12,15 +12,15 @@ use landlord_core::ids::{InvitationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
-use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
-use landlord_identity::sessions::{auth_response, start_session, AuthResponse};
-use landlord_identity::validation::{normalize_email, optional_name, EmailAddress};
-use landlord_identity::{password, store as identity_store, IdentityState, Role};
+use landlord_identity::validation::{normalize_email, EmailAddress};
+use landlord_identity::{store as identity_store, IdentityState, Role};
 use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::joining::{self, find_invitation};
+pub use crate::joining::{AcceptedInvitation, InvitationState};
 use crate::store::{self, InvitationRow, InvitationStatus, NewInvitation};
 
 const INVITATION_TTL: Duration = Duration::from_secs(7 * 24 * 3600);
@@ -53,30 +53,6 @@ pub struct DeclineInvitationRequest {
 
 landlord_core::debug_redacted!(DeclineInvitationRequest {  } secret { token });
 
-landlord_core::text_enum!(
-    /// Where an invitation stands as shown: its stored status, or
-    /// `expired` for a pending invitation past its time.
-    pub enum InvitationState {
-        Pending = "pending",
-        Accepted = "accepted",
-        Declined = "declined",
-        Cancelled = "cancelled",
-        Expired = "expired",
-    }
-);
-
-impl InvitationState {
-    fn of(row: &InvitationRow, now: Timestamp) -> Self {
-        match row.status {
-            InvitationStatus::Pending if row.expires_at <= now => Self::Expired,
-            InvitationStatus::Pending => Self::Pending,
-            InvitationStatus::Accepted => Self::Accepted,
-            InvitationStatus::Declined => Self::Declined,
-            InvitationStatus::Cancelled => Self::Cancelled,
-        }
-    }
-}
-
 #[derive(Debug, Serialize, ToSchema)]
 pub struct InvitationView {
     pub id: InvitationId,
@@ -105,14 +81,6 @@ impl From<&InvitationRow> for InvitationView {
     }
 }
 
-#[derive(Debug, Serialize, ToSchema)]
-pub struct AcceptedInvitation {
-    pub organization: OrganizationView,
-    pub role: Role,
-    /// Present when the invitation created the account: it is signed in.
-    pub session: Option<AuthResponse>,
-}
-
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct InvitationFilter {
@@ -128,34 +96,6 @@ pub struct InvitationFilter {
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]
     pub cursor: Option<String>,
-}
-
-/// Why an invitation token cannot be used, if it cannot.
-fn invitation_problem(invitation: &InvitationRow) -> Option<ApiError> {
-    let reason = match InvitationState::of(invitation, Timestamp::now()) {
-        InvitationState::Accepted => "has already been accepted",
-        InvitationState::Declined => "was declined",
-        InvitationState::Cancelled => "was cancelled by the organization",
-        InvitationState::Expired => "has expired; ask for a new one",
-        InvitationState::Pending => return None,
-    };
-    Some(ApiError::invalid_field(
-        "token",
-        format!("this invitation {reason}"),
-    ))
-}
-
-async fn find_invitation(
-    conn: &mut sqlx::AnyConnection,
-    token: &str,
-) -> Result<InvitationRow, ApiError> {
-    let invitation = store::invitation_by_token_hash(conn, &sha256_hex(token.trim()))
-        .await?
-        .ok_or_else(|| ApiError::invalid_field("token", "is not a valid invitation token"))?;
-    match invitation_problem(&invitation) {
-        Some(problem) => Err(problem),
-        None => Ok(invitation),
-    }
 }
 
 /// Invite someone to the organization by email (valid 7 days).
@@ -267,117 +207,16 @@ pub async fn accept_invitation(
     client: ClientInfo,
     Json(body): Json<AcceptInvitationRequest>,
 ) -> Result<ApiSuccess<AcceptedInvitation>, ApiError> {
-    // Cheap checks first (the password's length, the invitation, whether
-    // an account exists); hash only for a new account, and before taking
-    // the write lock.
-    let new_password = match body.password.as_deref() {
-        Some(password) => {
-            password::validate("password", password, "")?;
-            let mut conn = state.db.pool().acquire().await?;
-            let invitation = find_invitation(&mut conn, &body.token).await?;
-            let has_account = identity_store::user_by_email(&mut *conn, &invitation.email)
-                .await?
-                .is_some();
-            drop(conn);
-            if has_account {
-                None
-            } else {
-                password::validate("password", password, &invitation.email)?;
-                state.limit_password_work(&invitation.email).await?;
-                Some(password::hash(&state.hashing, password.to_string()).await?)
-            }
-        }
-        None => None,
-    };
-    let mut tx = state.db.begin().await?;
-    let invitation = find_invitation(&mut tx, &body.token).await?;
-    let role = invitation.role;
-    let org = invitation.organization_id.clone();
-    let existing = identity_store::user_by_email(&mut *tx, &invitation.email).await?;
-    let (user_id, created) = match existing {
-        Some(user) => {
-            match &signed_in {
-                Some(current) if current.user_id == user.id => {}
-                _ => {
-                    return Err(ApiError::Unauthorized(format!(
-                        "an account exists for {}: sign in as it to accept",
-                        invitation.email
-                    )))
-                }
-            }
-            if identity_store::role_in(&mut *tx, &user.id, &org)
-                .await?
-                .is_some()
-            {
-                return Err(ApiError::Conflict(
-                    "you are already a member of this organization".into(),
-                ));
-            }
-            (user.id, false)
-        }
-        None => {
-            let Some(hash) = new_password else {
-                return Err(ApiError::invalid_field(
-                    "password",
-                    "is required to create the account that joins",
-                ));
-            };
-            password::validate(
-                "password",
-                body.password.as_deref().unwrap_or(""),
-                &invitation.email,
-            )?;
-            let name = optional_name("name", body.name.as_deref())?;
-            let id =
-                identity_store::insert_user(&mut tx, &invitation.email, name.as_deref(), &hash)
-                    .await?;
-            // The invitation reached this address: it is verified.
-            identity_store::mark_email_verified(&mut *tx, &id).await?;
-            (id, true)
-        }
-    };
-    if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Accepted).await? {
-        return Err(ApiError::invalid_field(
-            "token",
-            "this invitation has already been answered",
-        ));
-    }
-    identity_store::insert_membership(&mut tx, &org, &user_id, role).await?;
-    let organization = identity_store::organization_by_id(&mut *tx, &org)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))?;
-    let session = if created {
-        let (family, refresh) = start_session(&mut tx, &state, &user_id, &org, &client).await?;
-        let user = identity_store::user_by_id(&mut *tx, &user_id)
-            .await?
-            .ok_or_else(|| ApiError::internal(anyhow::anyhow!("user vanished")))?;
-        Some(auth_response(
-            &state,
-            &user,
-            &organization,
-            role,
-            &family,
-            refresh,
-        )?)
-    } else {
-        None
-    };
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::new("team.invitation_accepted")
-            .organization(&org)
-            .actor(&user_id)
-            .target("invitation", &invitation.id)
-            .client(&client)
-            .details(serde_json::json!({ "role": role.as_str(), "new_account": created })),
+    let accepted = joining::accept(
+        &state,
+        signed_in.as_ref().map(|user| &user.user_id),
+        &client,
+        &body.token,
+        body.password,
+        body.name.as_deref(),
     )
     .await?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(AcceptedInvitation {
-        organization: OrganizationView::from(&organization),
-        role,
-        session,
-    }))
+    Ok(ApiSuccess::ok(accepted))
 }
 
 /// Decline an invitation with the token from its mail.

@@ -1,0 +1,62 @@
+//! The console's pages: `public` (no session needed) and `organization`
+//! (signed in, the organization's id in the URL).
+
+pub mod invitation;
+pub mod organization;
+pub mod public;
+
+use landlord_identity::store::{self as identity_store, Membership};
+use landlord_identity::CurrentUser;
+use serde_json::{json, Value};
+
+use crate::session::{FormToken, Visitor};
+use crate::templates::{self, Context};
+use crate::web::PageError;
+use crate::ConsoleState;
+
+/// The layout's values: title, navigation, the CSRF token and, signed in,
+/// the session (current organization and the switcher's list).
+pub(crate) async fn base(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    title: &str,
+    nav: &str,
+    current: Option<&Membership>,
+) -> Result<(Context, FormToken), PageError> {
+    let token = visitor.form_token(state);
+    let mut context = templates::context();
+    context.insert("title".into(), title.into());
+    context.insert("nav".into(), nav.into());
+    context.insert("csrf".into(), token.csrf.clone().into());
+    if let Some(user) = &visitor.user {
+        context.insert("session".into(), session_view(state, user, current).await?);
+    }
+    Ok((context, token))
+}
+
+async fn session_view(
+    state: &ConsoleState,
+    user: &CurrentUser,
+    current: Option<&Membership>,
+) -> Result<Value, PageError> {
+    let memberships = identity_store::memberships(state.identity().db.pool(), &user.user_id)
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    let current_id = current
+        .map(|m| &m.organization.id)
+        .unwrap_or(&user.organization_id);
+    let current_name = memberships
+        .iter()
+        .find(|m| &m.organization.id == current_id)
+        .map(|m| m.organization.name.clone())
+        .unwrap_or_default();
+    let organizations: Vec<Value> = memberships
+        .iter()
+        .map(|m| json!({ "id": m.organization.id, "name": m.organization.name }))
+        .collect();
+    Ok(json!({
+        "organization_id": current_id,
+        "organization_name": current_name,
+        "organizations": organizations,
+    }))
+}

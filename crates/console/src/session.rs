@@ -1,0 +1,138 @@
+//! Who is visiting: the session cookie (a refresh token of the identity
+//! feature's sessions, checked live at every request) and the signed-out
+//! visitor's CSRF cookie.
+
+use axum::extract::FromRequestParts;
+use axum::http::header;
+use axum::http::request::Parts;
+use landlord_core::crypto::random_hex;
+use landlord_identity::sessions::browser_session;
+use landlord_identity::CurrentUser;
+
+use crate::web::PageError;
+use crate::{csrf, ConsoleState};
+
+/// The session cookie: the refresh token of the browser's session family.
+pub const SESSION_COOKIE: &str = "landlord_session";
+/// The signed-out visitor's random value, seed of its CSRF tokens.
+pub const CSRF_COOKIE: &str = "landlord_csrf";
+
+/// The value of cookie `name` in the request's `Cookie` headers.
+fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
+    parts
+        .headers
+        .get_all(header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .find(|(key, _)| *key == name)
+        .map(|(_, value)| value.trim())
+        .filter(|value| !value.is_empty())
+}
+
+/// The visitor of a page: signed in (a live session) or not.
+pub struct Visitor {
+    pub user: Option<CurrentUser>,
+    /// The signed-out visitor's CSRF cookie, when it has one.
+    anonymous: Option<String>,
+    /// A session cookie was sent but its session is over (to clear it).
+    pub stale_cookie: bool,
+}
+
+impl FromRequestParts<ConsoleState> for Visitor {
+    type Rejection = PageError;
+
+    async fn from_request_parts(
+        parts: &mut Parts,
+        state: &ConsoleState,
+    ) -> Result<Self, Self::Rejection> {
+        let token = cookie(parts, SESSION_COOKIE);
+        let user = match token {
+            Some(token) => browser_session(state.identity(), token).await?,
+            None => None,
+        };
+        Ok(Visitor {
+            stale_cookie: token.is_some() && user.is_none(),
+            user,
+            anonymous: cookie(parts, CSRF_COOKIE).map(str::to_owned),
+        })
+    }
+}
+
+/// The CSRF token for a form, and the cookie to set when the signed-out
+/// visitor has no CSRF cookie yet.
+pub struct FormToken {
+    pub csrf: String,
+    pub set_cookie: Option<String>,
+}
+
+impl Visitor {
+    /// A visitor with no session (a page shown after signing out).
+    pub fn signed_out() -> Self {
+        Visitor {
+            user: None,
+            anonymous: None,
+            stale_cookie: false,
+        }
+    }
+
+    fn seed(&self) -> Option<String> {
+        if let Some(user) = &self.user {
+            return Some(format!("session:{}", user.session_id));
+        }
+        self.anonymous.as_ref().map(|value| format!("anon:{value}"))
+    }
+
+    /// The token every form of the page carries.
+    pub fn form_token(&self, state: &ConsoleState) -> FormToken {
+        match self.seed() {
+            Some(seed) => FormToken {
+                csrf: csrf::token(&state.csrf_key, &seed),
+                set_cookie: None,
+            },
+            None => {
+                let value = random_hex(16);
+                FormToken {
+                    csrf: csrf::token(&state.csrf_key, &format!("anon:{value}")),
+                    set_cookie: Some(state.cookie(CSRF_COOKIE, &value, None)),
+                }
+            }
+        }
+    }
+
+    /// Refuses a POST whose `csrf` field is not this visitor's token.
+    pub fn check_csrf(&self, state: &ConsoleState, presented: &str) -> Result<(), PageError> {
+        match self.seed() {
+            Some(seed) if csrf::verify(&state.csrf_key, &seed, presented) => Ok(()),
+            _ => Err(PageError::Csrf),
+        }
+    }
+}
+
+impl ConsoleState {
+    /// A `Set-Cookie` value: `HttpOnly; SameSite=Lax; Path=/`, `Secure`
+    /// when `public_url` is https; `max_age` in seconds (none: until the
+    /// browser closes).
+    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> String {
+        let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
+        if let Some(max_age) = max_age {
+            cookie.push_str(&format!("; Max-Age={max_age}"));
+        }
+        if self.secure_cookies {
+            cookie.push_str("; Secure");
+        }
+        cookie
+    }
+
+    /// The session cookie holding `refresh_token`, as long as the session.
+    pub(crate) fn session_cookie(&self, refresh_token: &str) -> String {
+        let days = self.keys.config.refresh_token_ttl_days;
+        self.cookie(SESSION_COOKIE, refresh_token, Some(days * 24 * 3600))
+    }
+
+    /// Clears the session cookie.
+    pub(crate) fn clear_session_cookie(&self) -> String {
+        self.cookie(SESSION_COOKIE, "", Some(0))
+    }
+}

@@ -1,0 +1,86 @@
+//! The console's templates, compiled into the binary (minijinja, HTML
+//! auto-escaped by the `.html` names).
+
+use std::sync::OnceLock;
+
+use minijinja::{Environment, UndefinedBehavior};
+use serde_json::{Map, Value};
+
+use crate::web::{stylesheet_version, PageError};
+
+/// A template's values.
+pub type Context = Map<String, Value>;
+
+const PRODUCT: &str = "Landlord";
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        [$(($name, include_str!(concat!("../templates/", $name)))),*]
+    };
+}
+
+fn environment() -> &'static Environment<'static> {
+    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
+    ENV.get_or_init(|| {
+        let mut env = Environment::new();
+        // Optional values (a form's errors, the signed-in session) may be
+        // absent; reading into them renders nothing.
+        env.set_undefined_behavior(UndefinedBehavior::Chainable);
+        env.add_global("product", PRODUCT);
+        env.add_global("css_version", stylesheet_version());
+        for (name, source) in template_files!(
+            "layout.html",
+            "macros.html",
+            "error.html",
+            "message.html",
+            "sign_up.html",
+            "sign_in.html",
+            "verify_email.html",
+            "forgot_password.html",
+            "reset_password.html",
+            "overview.html",
+            "accept_invitation.html",
+        ) {
+            if let Err(error) = env.add_template(name, source) {
+                // Compiled in and rendered by the tests: a build defect.
+                tracing::error!(name, %error, "console template does not compile");
+            }
+        }
+        env
+    })
+}
+
+/// An empty context.
+pub fn context() -> Context {
+    Map::new()
+}
+
+/// Renders `name` with `context`.
+pub fn render(name: &str, context: Context) -> Result<String, PageError> {
+    environment()
+        .get_template(name)
+        .and_then(|template| template.render(Value::Object(context)))
+        .map_err(|error| {
+            PageError::Api(landlord_core::ApiError::internal(anyhow_free(format!(
+                "console template {name}: {error}"
+            ))))
+        })
+}
+
+fn anyhow_free(message: String) -> std::io::Error {
+    std::io::Error::other(message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_template_compiles() {
+        let env = environment();
+        for (name, _) in env.templates() {
+            assert!(env.get_template(name).is_ok(), "{name}");
+        }
+        assert!(env.templates().count() >= 10);
+    }
+}

@@ -1,0 +1,302 @@
+//! What every page answer shares: HTML with the console's CSP, cookies,
+//! redirects, the stylesheet, readable error pages, and form errors taken
+//! from the features' `ApiError`s.
+
+use std::collections::BTreeMap;
+
+use axum::http::{header, HeaderName, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use landlord_core::error::Enveloped;
+use landlord_core::http::request_id::current_request_id;
+use landlord_core::ApiError;
+use serde_json::Value;
+
+use crate::templates::{self, Context};
+
+/// The console's Content-Security-Policy: scripts, styles and forms from
+/// this origin only, no framing.
+pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                       img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+
+const STYLESHEET: &str = include_str!("../static/console.css");
+
+/// `GET /static/console.css`: embedded, cached for a year (its URL carries
+/// a hash of its content).
+pub async fn stylesheet() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/css; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        STYLESHEET,
+    )
+        .into_response()
+}
+
+/// The first 12 hex digits of the stylesheet's SHA-256, for its URL.
+pub fn stylesheet_version() -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(STYLESHEET.as_bytes())[..6])
+}
+
+/// An answer of the console: a rendered page or a redirect, with cookies.
+pub struct Page {
+    status: StatusCode,
+    body: Option<String>,
+    location: Option<String>,
+    cookies: Vec<String>,
+}
+
+impl Page {
+    /// Renders `template` with `context`, status 200.
+    pub fn render(template: &str, context: Context) -> Result<Self, PageError> {
+        Ok(Self {
+            status: StatusCode::OK,
+            body: Some(templates::render(template, context)?),
+            location: None,
+            cookies: Vec::new(),
+        })
+    }
+
+    /// 303 See Other to `location` (after a POST, and for `/`).
+    pub fn redirect(location: impl Into<String>) -> Self {
+        Self {
+            status: StatusCode::SEE_OTHER,
+            body: None,
+            location: Some(location.into()),
+            cookies: Vec::new(),
+        }
+    }
+
+    pub fn status(mut self, status: StatusCode) -> Self {
+        self.status = status;
+        self
+    }
+
+    pub fn cookie(mut self, cookie: Option<String>) -> Self {
+        self.cookies.extend(cookie);
+        self
+    }
+}
+
+/// Marks an HTML answer as final, so the API's envelope guard keeps it.
+fn finish(mut response: Response, status: StatusCode) -> Response {
+    *response.status_mut() = status;
+    let headers = response.headers_mut();
+    headers.insert(
+        header::CONTENT_SECURITY_POLICY,
+        HeaderValue::from_static(CSP),
+    );
+    headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    headers.insert(
+        HeaderName::from_static("x-frame-options"),
+        HeaderValue::from_static("DENY"),
+    );
+    response.extensions_mut().insert(Enveloped);
+    response
+}
+
+impl IntoResponse for Page {
+    fn into_response(self) -> Response {
+        let mut response = match self.body {
+            Some(body) => {
+                ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response()
+            }
+            None => ().into_response(),
+        };
+        if let Some(location) = self.location.and_then(|l| HeaderValue::from_str(&l).ok()) {
+            response.headers_mut().insert(header::LOCATION, location);
+        }
+        for cookie in self.cookies {
+            if let Ok(value) = HeaderValue::from_str(&cookie) {
+                response.headers_mut().append(header::SET_COOKIE, value);
+            }
+        }
+        finish(response, self.status)
+    }
+}
+
+/// A page that cannot be shown: answered as a readable HTML page.
+#[derive(Debug)]
+pub enum PageError {
+    NotFound,
+    /// The form's CSRF token is missing or not this visitor's.
+    Csrf,
+    Forbidden(String),
+    Api(ApiError),
+}
+
+impl From<ApiError> for PageError {
+    fn from(error: ApiError) -> Self {
+        Self::Api(error)
+    }
+}
+
+impl IntoResponse for PageError {
+    fn into_response(self) -> Response {
+        let (status, title, message) = match self {
+            PageError::NotFound => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is no such page, or it is not yours to see.".to_string(),
+            ),
+            PageError::Csrf => (
+                StatusCode::FORBIDDEN,
+                "This form has expired",
+                "The form was not sent from this site's page, or your session changed since. \
+                 Go back, reload the page and try again."
+                    .to_string(),
+            ),
+            PageError::Forbidden(message) => (StatusCode::FORBIDDEN, "Not allowed", message),
+            PageError::Api(ApiError::NotFound(_)) => (
+                StatusCode::NOT_FOUND,
+                "Page not found",
+                "There is no such page, or it is not yours to see.".to_string(),
+            ),
+            PageError::Api(error) => {
+                let status = error.status();
+                if let ApiError::Internal(cause) = &error {
+                    tracing::error!(error = format!("{cause:#}"), "console page failed");
+                    (
+                        status,
+                        "Something went wrong",
+                        "An internal error occurred. Try again in a moment.".to_string(),
+                    )
+                } else {
+                    (status, "Something went wrong", error.to_string())
+                }
+            }
+        };
+        let mut context = templates::context();
+        context.insert("title".into(), title.into());
+        context.insert("message".into(), message.clone().into());
+        context.insert(
+            "request_id".into(),
+            current_request_id().unwrap_or_default().into(),
+        );
+        let body = templates::render("error.html", context).unwrap_or_else(|_| {
+            // The error template itself failed: plain text says enough.
+            format!("{title}\n\n{message}\n")
+        });
+        let response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+        finish(response, status)
+    }
+}
+
+/// A form's errors: next to each field, and for the whole form.
+#[derive(Default)]
+pub struct FormErrors {
+    pub status: Option<StatusCode>,
+    pub fields: BTreeMap<String, String>,
+    pub general: Option<String>,
+}
+
+impl FormErrors {
+    /// What a feature's refusal says about the form; an internal failure
+    /// stays an error page.
+    pub fn from_api(error: ApiError) -> Result<Self, PageError> {
+        let status = error.status();
+        let mut errors = FormErrors {
+            status: Some(status),
+            ..Self::default()
+        };
+        match error {
+            ApiError::Internal(_) => return Err(PageError::Api(error)),
+            ApiError::Validation {
+                details, message, ..
+            } => {
+                for field in details
+                    .as_ref()
+                    .and_then(|d| d.get("fields"))
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
+                    if let (Some(name), Some(reason)) = (
+                        field.get("field").and_then(Value::as_str),
+                        field.get("reason").and_then(Value::as_str),
+                    ) {
+                        errors.fields.insert(name.to_owned(), sentence(reason));
+                    }
+                }
+                if errors.fields.is_empty() {
+                    errors.general = Some(sentence(&message));
+                }
+            }
+            other => errors.general = Some(sentence(&other.to_string())),
+        }
+        Ok(errors)
+    }
+
+    /// Moves the error of `field` (e.g. a hidden one) to the whole form.
+    pub fn field_to_general(mut self, field: &str, prefix: &str) -> Self {
+        if let Some(reason) = self.fields.remove(field) {
+            let reason = reason.trim_end_matches('.').to_lowercase();
+            self.general = Some(format!("{prefix} {reason}."));
+        }
+        self
+    }
+
+    /// Puts the whole form's error next to `field` instead.
+    pub fn general_to_field(mut self, field: &str) -> Self {
+        if let Some(message) = self.general.take() {
+            self.fields.insert(field.to_owned(), message);
+        }
+        self
+    }
+
+    pub fn into_context(self, context: &mut Context) -> StatusCode {
+        context.insert(
+            "errors".into(),
+            serde_json::to_value(&self.fields).unwrap_or_default(),
+        );
+        context.insert("error".into(), self.general.into());
+        self.status.unwrap_or(StatusCode::UNPROCESSABLE_ENTITY)
+    }
+}
+
+/// `reason` as a sentence: capital first letter, final period.
+pub fn sentence(reason: &str) -> String {
+    let mut chars = reason.trim().chars();
+    let mut text: String = match chars.next() {
+        Some(first) => first.to_uppercase().chain(chars).collect(),
+        None => return String::new(),
+    };
+    if !text.ends_with('.') {
+        text.push('.');
+    }
+    text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn reasons_read_as_sentences() {
+        assert_eq!(
+            sentence("must be at least 8 characters long"),
+            "Must be at least 8 characters long."
+        );
+        assert_eq!(sentence("Done."), "Done.");
+        assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn a_features_refusal_lands_next_to_its_field() {
+        let errors =
+            FormErrors::from_api(ApiError::invalid_field("email", "is not an email address"))
+                .expect("not internal");
+        assert_eq!(errors.fields["email"], "Is not an email address.");
+        assert_eq!(errors.status, Some(StatusCode::UNPROCESSABLE_ENTITY));
+        let errors = FormErrors::from_api(ApiError::Unauthorized(
+            "email or password is incorrect".into(),
+        ))
+        .expect("not internal");
+        assert_eq!(
+            errors.general.as_deref(),
+            Some("Email or password is incorrect.")
+        );
+        assert!(FormErrors::from_api(ApiError::internal(std::io::Error::other("x"))).is_err());
+    }
+}

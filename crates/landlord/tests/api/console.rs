@@ -1,0 +1,696 @@
+//! The web console over HTTP (the real-browser journeys are in the browser
+//! tests): what a person sees — statuses, the error next to its field,
+//! redirects, cookies and their attributes — and that the pages keep the
+//! API's rules: sessions shared with `/auth/sessions`, CSRF on every form,
+//! another organization's pages answer 404.
+
+use std::collections::BTreeMap;
+use std::sync::Mutex;
+
+use reqwest::header::{CONTENT_SECURITY_POLICY, COOKIE, LOCATION, SET_COOKIE};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::backend_tests;
+use crate::support::accounts::{app_with_smtp, data, session_of, PASSWORD};
+use crate::support::team::{invite, owner_of};
+use crate::support::{Backend, TestApp};
+
+const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+
+/// A browser without JavaScript: keeps cookies, reads pages and forms.
+struct Browser<'a> {
+    app: &'a TestApp,
+    cookies: Mutex<BTreeMap<String, String>>,
+}
+
+/// A page as received.
+struct Seen {
+    status: StatusCode,
+    location: Option<String>,
+    set_cookies: Vec<String>,
+    csp: Option<String>,
+    body: String,
+}
+
+impl Seen {
+    /// The CSRF token of the page's first form.
+    fn csrf(&self) -> String {
+        let marker = "name=\"csrf\" value=\"";
+        let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
+        let end = self.body[start..].find('"').expect("the token's end");
+        self.body[start..start + end].to_string()
+    }
+
+    fn set_cookie(&self, name: &str) -> Option<&str> {
+        self.set_cookies
+            .iter()
+            .find(|c| c.starts_with(&format!("{name}=")))
+            .map(String::as_str)
+    }
+
+    /// The error paragraph of field `name`.
+    fn field_error(&self, name: &str) -> Option<String> {
+        let marker = format!("id=\"{name}-error\">");
+        let start = self.body.find(&marker)? + marker.len();
+        let end = self.body[start..].find("</p>")?;
+        Some(self.body[start..start + end].to_string())
+    }
+
+    fn input_value(&self, name: &str) -> Option<String> {
+        let marker = format!("name=\"{name}\" type=\"");
+        let start = self.body.find(&marker)?;
+        let rest = &self.body[start..];
+        let end = rest.find('>')?;
+        let tag = &rest[..end];
+        let value_start = tag.find("value=\"")? + "value=\"".len();
+        let value_end = tag[value_start..].find('"')?;
+        Some(tag[value_start..value_start + value_end].to_string())
+    }
+}
+
+impl<'a> Browser<'a> {
+    fn new(app: &'a TestApp) -> Self {
+        Self {
+            app,
+            cookies: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    fn cookie_header(&self) -> String {
+        let cookies = self.cookies.lock().expect("cookie jar");
+        cookies
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect::<Vec<_>>()
+            .join("; ")
+    }
+
+    fn cookie(&self, name: &str) -> Option<String> {
+        self.cookies.lock().expect("cookie jar").get(name).cloned()
+    }
+
+    async fn receive(&self, response: reqwest::Response) -> Seen {
+        let status = response.status();
+        let headers = response.headers().clone();
+        let set_cookies: Vec<String> = headers
+            .get_all(SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok().map(str::to_owned))
+            .collect();
+        {
+            let mut jar = self.cookies.lock().expect("cookie jar");
+            for cookie in &set_cookies {
+                let pair = cookie.split(';').next().unwrap_or_default();
+                if let Some((name, value)) = pair.split_once('=') {
+                    if value.is_empty() || cookie.contains("Max-Age=0") {
+                        jar.remove(name);
+                    } else {
+                        jar.insert(name.to_string(), value.to_string());
+                    }
+                }
+            }
+        }
+        Seen {
+            status,
+            location: headers
+                .get(LOCATION)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            set_cookies,
+            csp: headers
+                .get(CONTENT_SECURITY_POLICY)
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned),
+            body: response.text().await.expect("page body"),
+        }
+    }
+
+    async fn get(&self, path: &str) -> Seen {
+        let response = self
+            .app
+            .client
+            .get(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .send()
+            .await
+            .expect("request sent");
+        self.receive(response).await
+    }
+
+    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Seen {
+        let response = self
+            .app
+            .client
+            .post(self.app.url(path))
+            .header(COOKIE, self.cookie_header())
+            .form(form)
+            .send()
+            .await
+            .expect("request sent");
+        self.receive(response).await
+    }
+
+    /// Fills and sends the form of the page at `path` (with its CSRF token).
+    async fn submit(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> Seen {
+        let page = self.get(path).await;
+        assert_eq!(page.status, 200, "{path}: {}", page.body);
+        let csrf = page.csrf();
+        let mut form = vec![("csrf", csrf.as_str())];
+        form.extend_from_slice(fields);
+        self.post(action, &form).await
+    }
+
+    /// Signs up a new organization; returns its overview's path.
+    async fn sign_up(&self, email: &str, organization: &str) -> String {
+        let seen = self
+            .submit(
+                "/sign-up",
+                "/sign-up",
+                &[
+                    ("organization_name", organization),
+                    ("name", "Ada"),
+                    ("email", email),
+                    ("password", PASSWORD),
+                ],
+            )
+            .await;
+        assert_eq!(seen.status, 303, "{}", seen.body);
+        seen.location.expect("redirected to the overview")
+    }
+
+    async fn sign_in(&self, email: &str, password: &str) -> Seen {
+        self.submit(
+            "/sign-in",
+            "/sign-in",
+            &[("email", email), ("password", password)],
+        )
+        .await
+    }
+}
+
+async fn sign_up_signs_in_and_shows_the_overview(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+
+    let home = browser.get("/").await;
+    assert_eq!(home.status, 303);
+    assert_eq!(home.location.as_deref(), Some("/sign-in"));
+
+    let form = browser.get("/sign-up").await;
+    assert_eq!(form.status, 200);
+    assert_eq!(form.csp.as_deref(), Some(CSP));
+    assert!(form.body.contains("<label for=\"organization_name\">"));
+    let csrf_cookie = form.set_cookie("landlord_csrf").expect("a CSRF cookie");
+    assert!(csrf_cookie.contains("HttpOnly") && csrf_cookie.contains("SameSite=Lax"));
+
+    // A weak password: the error beside the field, what was typed kept,
+    // the password not sent back.
+    let weak = browser
+        .post(
+            "/sign-up",
+            &[
+                ("csrf", &form.csrf()),
+                ("organization_name", "Acme"),
+                ("name", "Ada"),
+                ("email", "ada@console.test"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    assert_eq!(
+        weak.field_error("password").as_deref(),
+        Some("Must be at least 8 characters long.")
+    );
+    assert_eq!(
+        weak.input_value("organization_name").as_deref(),
+        Some("Acme")
+    );
+    assert_eq!(
+        weak.input_value("email").as_deref(),
+        Some("ada@console.test")
+    );
+    assert!(!weak.body.contains("short\""));
+
+    let overview = browser.sign_up("ada@console.test", "Acme").await;
+    assert!(overview.starts_with("/o/"), "{overview}");
+    let session = browser
+        .cookie("landlord_session")
+        .expect("a session cookie");
+    assert!(session.starts_with("rt_"));
+
+    let page = browser.get(&overview).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert_eq!(page.csp.as_deref(), Some(CSP));
+    assert!(page.body.contains("<h1>Acme</h1>"));
+    assert!(page.body.contains("of 1000 included"), "{}", page.body);
+    assert!(page.body.contains("Active API keys"));
+
+    // Signed in, `/` and the sign-in page lead to the overview.
+    assert_eq!(
+        browser.get("/").await.location.as_deref(),
+        Some(overview.as_str())
+    );
+    assert_eq!(
+        browser.get("/sign-in").await.location.as_deref(),
+        Some(overview.as_str())
+    );
+
+    // The same email again: the conflict beside the email field.
+    let other = Browser::new(&app);
+    let taken = other
+        .submit(
+            "/sign-up",
+            "/sign-up",
+            &[
+                ("organization_name", "Again"),
+                ("email", "ada@console.test"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(taken.status, 409);
+    assert_eq!(
+        taken.field_error("email").as_deref(),
+        Some("An account with this email already exists.")
+    );
+
+    // The stylesheet: embedded, cached for long.
+    let css = app.get("/static/console.css").await;
+    assert_eq!(css.status(), 200);
+    assert_eq!(
+        css.headers()["cache-control"],
+        "public, max-age=31536000, immutable"
+    );
+    assert!(css
+        .text()
+        .await
+        .expect("css")
+        .contains("prefers-color-scheme: dark"));
+}
+
+async fn session_cookie_is_an_api_session(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+    let overview = browser.sign_up("grace@console.test", "Navy").await;
+
+    let signed_in = browser.get("/sign-in").await;
+    assert_eq!(
+        signed_in.location.as_deref(),
+        Some(overview.as_str()),
+        "already signed in"
+    );
+
+    // A fresh browser signs in; a wrong password first.
+    let second = Browser::new(&app);
+    let wrong = second
+        .sign_in("grace@console.test", "not the password")
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert!(wrong.body.contains("Email or password is incorrect."));
+    assert_eq!(
+        wrong.input_value("email").as_deref(),
+        Some("grace@console.test")
+    );
+    let ok = second.sign_in("grace@console.test", PASSWORD).await;
+    assert_eq!(ok.status, 303);
+    let cookie = ok.set_cookie("landlord_session").expect("session cookie");
+    for attribute in ["HttpOnly", "SameSite=Lax", "Path=/"] {
+        assert!(cookie.contains(attribute), "{cookie}");
+    }
+    assert!(!cookie.contains("Secure"), "public_url is http: {cookie}");
+
+    // The API lists the browsers' sessions beside its own and revokes one.
+    let api = session_of(&app, "grace@console.test").await;
+    let token = api["access_token"].as_str().expect("access token");
+    let sessions = data(app.get_as("/api/v1/auth/sessions", token).await).await;
+    let sessions = sessions.as_array().expect("sessions");
+    assert_eq!(sessions.len(), 3, "{sessions:?}");
+    let browser_sessions: Vec<&str> = sessions
+        .iter()
+        .filter(|s| s["current"] == json!(false))
+        .filter_map(|s| s["id"].as_str())
+        .collect();
+    for id in browser_sessions {
+        let revoked = app
+            .delete_as(&format!("/api/v1/auth/sessions/{id}"), token)
+            .await;
+        assert!(revoked.status().is_success());
+    }
+    let after = browser.get(&overview).await;
+    assert_eq!(after.status, 303, "revoked in the API: signed out");
+    assert_eq!(after.location.as_deref(), Some("/sign-in"));
+    assert!(
+        browser.cookie("landlord_session").is_none(),
+        "stale cookie cleared"
+    );
+
+    // Signing out in the browser revokes the session in the API's list.
+    let third = Browser::new(&app);
+    assert_eq!(
+        third.sign_in("grace@console.test", PASSWORD).await.status,
+        303
+    );
+    let page = third.get(&overview).await;
+    assert_eq!(page.status, 200);
+    let out = third.post("/sign-out", &[("csrf", &page.csrf())]).await;
+    assert_eq!(out.status, 303);
+    assert_eq!(out.location.as_deref(), Some("/sign-in"));
+    let sessions = data(app.get_as("/api/v1/auth/sessions", token).await).await;
+    assert_eq!(sessions.as_array().map(Vec::len), Some(1), "{sessions}");
+    assert_eq!(third.get(&overview).await.status, 303);
+}
+
+async fn forms_refuse_a_missing_or_foreign_csrf_token(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+
+    // No token, or a made-up one: 403, a page that says why, nobody signed up.
+    let page = browser.get("/sign-up").await;
+    let fields = [
+        ("organization_name", "Evil"),
+        ("email", "evil@console.test"),
+        ("password", PASSWORD),
+    ];
+    let refused = browser.post("/sign-up", &fields).await;
+    assert_eq!(refused.status, 403);
+    assert!(
+        refused.body.contains("This form has expired"),
+        "{}",
+        refused.body
+    );
+    assert!(refused.set_cookie("landlord_session").is_none());
+    let mut forged = vec![("csrf", "00ff")];
+    forged.extend_from_slice(&fields);
+    assert_eq!(browser.post("/sign-up", &forged).await.status, 403);
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM users WHERE email = $1",
+            &["evil@console.test"]
+        )
+        .await,
+        0
+    );
+
+    // Another visitor's token does not fit this visitor's cookie.
+    let other = Browser::new(&app);
+    let theirs = other.get("/sign-in").await.csrf();
+    assert_ne!(theirs, page.csrf());
+    let mut with_theirs = vec![("csrf", theirs.as_str())];
+    with_theirs.extend_from_slice(&fields);
+    assert_eq!(browser.post("/sign-up", &with_theirs).await.status, 403);
+
+    // Signed in: the token is the session's; the signed-out one no longer works.
+    let overview = browser.sign_up("ok@console.test", "Fine").await;
+    let signed_out_token = page.csrf();
+    let refused = browser
+        .post("/sign-out", &[("csrf", &signed_out_token)])
+        .await;
+    assert_eq!(refused.status, 403);
+    assert_eq!(browser.get(&overview).await.status, 200, "still signed in");
+}
+
+async fn another_organizations_pages_answer_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = Browser::new(&app);
+    let ada_overview = ada.sign_up("ada@tenant.test", "Ada's").await;
+    let bob = Browser::new(&app);
+    let bob_overview = bob.sign_up("bob@tenant.test", "Bob's").await;
+
+    let foreign = ada.get(&bob_overview).await;
+    assert_eq!(foreign.status, 404);
+    assert!(foreign.body.contains("Page not found"));
+    assert!(!foreign.body.contains("Bob's"));
+    assert_eq!(foreign.csp.as_deref(), Some(CSP));
+    assert_eq!(ada.get("/o/not-an-id").await.status, 404);
+    assert_eq!(
+        ada.get("/o/01900000-0000-7000-8000-000000000000")
+            .await
+            .status,
+        404
+    );
+    assert_eq!(bob.get(&ada_overview).await.status, 404);
+
+    // Signed out: the sign-in page, not the organization's data.
+    let stranger = Browser::new(&app);
+    let away = stranger.get(&ada_overview).await;
+    assert_eq!(away.status, 303);
+    assert_eq!(away.location.as_deref(), Some("/sign-in"));
+
+    // A member of both sees both, and the switcher lists both.
+    let bob_org = bob_overview.trim_start_matches("/o/");
+    let ada_user: String = sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind("ada@tenant.test")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("ada's id");
+    app.add_membership(bob_org, &ada_user, "member").await;
+    let both = ada.get(&bob_overview).await;
+    assert_eq!(both.status, 200, "{}", both.body);
+    assert!(both.body.contains("<h1>Bob&#x27;s</h1>"), "{}", both.body);
+    assert!(both.body.contains(&format!("href=\"{ada_overview}\"")));
+}
+
+async fn mail_links_land_on_pages_that_work(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let email = "mail@console.test";
+    let browser = Browser::new(&app);
+    browser.sign_up(email, "Mailers").await;
+
+    // Verification: the mail's link verifies, once.
+    let mail = smtp.wait_for_subject(email, "Confirm your email").await;
+    assert!(mail
+        .decoded()
+        .contains("https://app.landlord.test/verify-email?token="));
+    let token = mail.token().expect("a token");
+    let stranger = Browser::new(&app);
+    let verified = stranger.get(&format!("/verify-email?token={token}")).await;
+    assert_eq!(verified.status, 200, "{}", verified.body);
+    assert!(verified.body.contains("mail@console.test is verified"));
+    let again = stranger.get(&format!("/verify-email?token={token}")).await;
+    assert_eq!(again.status, 422);
+    assert!(
+        again
+            .body
+            .contains("This verification link has already been used."),
+        "{}",
+        again.body
+    );
+    assert!(again.body.contains("Send a new link"));
+    let unknown = stranger.get("/verify-email?token=nope").await;
+    assert!(unknown
+        .body
+        .contains("This verification link is not a valid token."));
+
+    // Password reset: asked for with the form, chosen on the mail's link.
+    let asked = stranger
+        .submit("/forgot-password", "/forgot-password", &[("email", email)])
+        .await;
+    assert_eq!(asked.status, 200);
+    assert!(asked.body.contains("a password reset mail is on its way"));
+    let mail = smtp.wait_for_subject(email, "Reset your password").await;
+    assert!(mail
+        .decoded()
+        .contains("https://app.landlord.test/reset-password?token="));
+    let token = mail.token().expect("a token");
+    let path = format!("/reset-password?token={token}");
+    let weak = stranger
+        .submit(
+            &path,
+            "/reset-password",
+            &[("token", &token), ("password", "short")],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    assert!(weak.field_error("password").is_some(), "{}", weak.body);
+    let changed = stranger
+        .submit(
+            &path,
+            "/reset-password",
+            &[("token", &token), ("password", "a brand new password")],
+        )
+        .await;
+    assert_eq!(changed.status, 200, "{}", changed.body);
+    assert!(changed.body.contains("Your password is changed"));
+    // Every session was revoked, the browser's too.
+    assert_eq!(browser.get("/").await.location.as_deref(), Some("/sign-in"));
+    let used = stranger
+        .submit(
+            &path,
+            "/reset-password",
+            &[("token", &token), ("password", "another new password")],
+        )
+        .await;
+    assert_eq!(used.status, 422);
+    assert!(
+        used.body.contains("This reset link has already been used."),
+        "{}",
+        used.body
+    );
+    assert_eq!(
+        stranger.sign_in(email, "a brand new password").await.status,
+        303
+    );
+}
+
+async fn console_cookies_are_secure_behind_https_and_the_console_can_be_off(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.public_url = "https://landlord.test".into()).await;
+    let browser = Browser::new(&app);
+    let form = browser.get("/sign-in").await;
+    assert!(form
+        .set_cookie("landlord_csrf")
+        .is_some_and(|c| c.contains("; Secure")));
+    browser.sign_up("secure@console.test", "Secure").await;
+    // (The session cookie was set with Secure; the test client sends it anyway.)
+    let api_doc = crate::support::app::json(app.get("/openapi.json").await).await;
+    let paths = api_doc["paths"].as_object().expect("paths");
+    assert!(paths
+        .keys()
+        .all(|p| p.starts_with("/api/v1/") || !p.contains("sign")));
+    assert!(!paths.contains_key("/sign-in") && !paths.contains_key("/o/{organization_id}"));
+
+    let off = TestApp::spawn_with(backend, |c| c.console = false).await;
+    assert_eq!(off.get("/sign-in").await.status(), 404);
+    assert_eq!(off.get("/").await.status(), 404);
+}
+
+async fn invitation_links_join_in_place(backend: Backend) {
+    let (app, smtp) = app_with_smtp(backend).await;
+    let owner = owner_of(&app, "owner@join.test", "Joiners").await;
+    let org = data(app.get_as("/api/v1/organization", &owner).await).await;
+    let overview = format!("/o/{}", org["id"].as_str().expect("organization id"));
+
+    // No account yet: create it in place, signed in, in the organization.
+    let token = invite(&app, &smtp, &owner, "new@join.test", "member").await;
+    let newcomer = Browser::new(&app);
+    let path = format!("/accept-invitation?token={token}");
+    let page = newcomer.get(&path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains("<strong>Joiners</strong> as <strong>member</strong>"));
+    assert!(page.body.contains("Create the account and join"));
+    let weak = newcomer
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "create"),
+                ("name", "Newt"),
+                ("password", "short"),
+            ],
+        )
+        .await;
+    assert_eq!(weak.status, 422);
+    assert!(weak.field_error("password").is_some(), "{}", weak.body);
+    assert_eq!(weak.input_value("name").as_deref(), Some("Newt"));
+    let joined = newcomer
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "create"),
+                ("name", "Newt"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+    assert!(joined.set_cookie("landlord_session").is_some());
+    assert_eq!(newcomer.get(&overview).await.status, 200);
+
+    // Used: the page says so.
+    let used = Browser::new(&app).get(&path).await;
+    assert_eq!(used.status, 422);
+    assert!(
+        used.body
+            .contains("This invitation has already been accepted."),
+        "{}",
+        used.body
+    );
+    let unknown = Browser::new(&app)
+        .get("/accept-invitation?token=nope")
+        .await;
+    assert!(
+        unknown
+            .body
+            .contains("This invitation link is not a valid invitation token."),
+        "{}",
+        unknown.body
+    );
+
+    // An account exists: sign in in place (a wrong password is said beside the field).
+    app.register("old@join.test", "Elsewhere").await;
+    let token = invite(&app, &smtp, &owner, "old@join.test", "admin").await;
+    let path = format!("/accept-invitation?token={token}");
+    let existing = Browser::new(&app);
+    let page = existing.get(&path).await;
+    assert!(page.body.contains("Sign in and join"), "{}", page.body);
+    let wrong = existing
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "sign_in"),
+                ("password", "not the password"),
+            ],
+        )
+        .await;
+    assert_eq!(wrong.status, 401);
+    assert_eq!(
+        wrong.field_error("password").as_deref(),
+        Some("Email or password is incorrect.")
+    );
+    let joined = existing
+        .submit(
+            &path,
+            "/accept-invitation",
+            &[
+                ("token", &token),
+                ("mode", "sign_in"),
+                ("password", PASSWORD),
+            ],
+        )
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+    assert_eq!(existing.get(&overview).await.status, 200);
+
+    // Signed in as someone else: told so, nothing joined.
+    let token = invite(&app, &smtp, &owner, "third@join.test", "member").await;
+    let page = newcomer
+        .get(&format!("/accept-invitation?token={token}"))
+        .await;
+    assert!(
+        page.body.contains("You are signed in as new@join.test"),
+        "{}",
+        page.body
+    );
+    // Signed in as the invited person: one button.
+    app.register("third@join.test", "Third").await;
+    let third = Browser::new(&app);
+    assert_eq!(third.sign_in("third@join.test", PASSWORD).await.status, 303);
+    let path = format!("/accept-invitation?token={token}");
+    let page = third.get(&path).await;
+    assert!(page.body.contains("Join Joiners"), "{}", page.body);
+    let joined = third
+        .submit(&path, "/accept-invitation", &[("token", &token)])
+        .await;
+    assert_eq!(joined.status, 303, "{}", joined.body);
+    assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
+}
+
+backend_tests!(
+    sign_up_signs_in_and_shows_the_overview,
+    session_cookie_is_an_api_session,
+    forms_refuse_a_missing_or_foreign_csrf_token,
+    another_organizations_pages_answer_404,
+    mail_links_land_on_pages_that_work,
+    console_cookies_are_secure_behind_https_and_the_console_can_be_off,
+    invitation_links_join_in_place,
+);
