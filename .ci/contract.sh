@@ -13,7 +13,9 @@ MAX_TIME="${CONTRACT_MAX_TIME:-120}"
 # A fixed seed makes CI reproducible; set CONTRACT_SEED to explore others.
 SEED="${CONTRACT_SEED:-20261124}"
 EXAMPLES="${CONTRACT_MAX_EXAMPLES:-60}"
-PORT="${CONTRACT_PORT:-18080}"
+# A free port unless one is given: a fixed one may be taken by anything
+# else running on the machine.
+PORT="${CONTRACT_PORT:-$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')}"
 BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
@@ -27,10 +29,19 @@ LANDLORD_STRIPE_API_BASE=http://127.0.0.1:9 LANDLORD_PAYSTACK_SECRET_KEY=sk_test
 LANDLORD_PAYSTACK_API_BASE=http://127.0.0.1:9 \
     "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER=$!
-for _ in $(seq 1 100); do
-    curl -fsS "$BASE/health" >/dev/null 2>&1 && break
+# Up to 60 s: start-up takes milliseconds, but a loaded CI machine may
+# stall it; a server that never answers fails the run with its log.
+up=0
+for _ in $(seq 1 600); do
+    if curl -fsS "$BASE/health" >/dev/null 2>&1; then up=1; break; fi
+    kill -0 "$SERVER" 2>/dev/null || break
     sleep 0.1
 done
+if [ "$up" -ne 1 ]; then
+    echo "the server did not answer on $BASE; its log:"
+    cat "$WORK/server.log"
+    exit 1
+fi
 
 # A fresh owner and an access token for it.
 owner_token() {
