@@ -219,7 +219,9 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
     browser.fill("Password", PASSWORD).await;
     browser.click_button("Sign in").await;
     browser.wait_for_path("/sign-in").await;
-    browser.wait_for_text("Email or password is incorrect.").await;
+    browser
+        .wait_for_text("Email or password is incorrect.")
+        .await;
     browser.screenshot_themes("sign-in-old-password").await;
     browser.fill("Password", new_password).await;
     browser.click_button("Sign in").await;
