@@ -224,8 +224,10 @@ pub async fn new_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let mut errors = FormErrors::default();
-    errors.status = Some(StatusCode::OK);
+    let errors = FormErrors {
+        status: Some(StatusCode::OK),
+        ..FormErrors::default()
+    };
     form_page(&state, &visitor, &membership, &KeyForm::default(), errors).await
 }
 
