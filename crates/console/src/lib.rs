@@ -73,6 +73,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
     Router::new()
         .route("/", get(pages::organization::home))
         .route("/static/console.css", get(web::stylesheet))
+        .route("/static/copy.js", get(web::copy_script))
         .route(
             "/sign-up",
             get(pages::public::sign_up_page).post(pages::public::sign_up),
@@ -99,5 +100,14 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
             get(pages::invitation::accept_page).post(pages::invitation::accept),
         )
         .route("/o/{organization_id}", get(pages::organization::overview))
+        .route(
+            "/o/{organization_id}/keys",
+            get(pages::keys::list).post(pages::keys::create),
+        )
+        .route("/o/{organization_id}/keys/new", get(pages::keys::new_page))
+        .route(
+            "/o/{organization_id}/keys/{key_id}/revoke",
+            get(pages::keys::revoke_page).post(pages::keys::revoke),
+        )
         .with_state(state)
 }

@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use crate::web::{stylesheet_version, PageError};
+use crate::web::{copy_script_version, stylesheet_version, PageError};
 
 /// A template's values.
 pub type Context = Map<String, Value>;
@@ -28,6 +28,7 @@ fn environment() -> &'static Environment<'static> {
         env.set_undefined_behavior(UndefinedBehavior::Chainable);
         env.add_global("product", PRODUCT);
         env.add_global("css_version", stylesheet_version());
+        env.add_global("copy_js_version", copy_script_version());
         for (name, source) in template_files!(
             "layout.html",
             "macros.html",
@@ -40,6 +41,10 @@ fn environment() -> &'static Environment<'static> {
             "reset_password.html",
             "overview.html",
             "accept_invitation.html",
+            "keys.html",
+            "key_new.html",
+            "key_created.html",
+            "key_revoke.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -33,6 +33,27 @@ pub async fn stylesheet() -> Response {
         .into_response()
 }
 
+const COPY_SCRIPT: &str = include_str!("../static/copy.js");
+
+/// `GET /static/copy.js`: the copy buttons (a file, for `script-src
+/// 'self'`), cached like the stylesheet.
+pub async fn copy_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        COPY_SCRIPT,
+    )
+        .into_response()
+}
+
+/// The first 12 hex digits of the copy script's SHA-256, for its URL.
+pub fn copy_script_version() -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(COPY_SCRIPT.as_bytes())[..6])
+}
+
 /// The first 12 hex digits of the stylesheet's SHA-256, for its URL.
 pub fn stylesheet_version() -> String {
     use sha2::{Digest, Sha256};

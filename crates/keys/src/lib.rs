@@ -10,6 +10,7 @@ pub mod admission;
 pub mod departure;
 pub mod guard;
 pub mod last_used;
+pub mod manage;
 pub mod overview;
 pub mod routes;
 pub mod sensitive;

@@ -124,20 +124,23 @@ pub async fn insert<'c, E: Executor<'c, Database = Any>>(
 }
 
 /// A page of the organization's keys, newest first, after the cursor
-/// `before` (a key id).
+/// `before` (a key id); only those `created_by` made when given.
 pub async fn list<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
+    created_by: Option<&UserId>,
     before: Option<&str>,
     limit: i64,
 ) -> Result<Vec<KeyRow>, sqlx::Error> {
     sqlx::query_as(&format!(
         "SELECT {KEY_COLUMNS} FROM api_keys \
-         WHERE organization_id = $1 AND ($2 = '' OR id < $2) ORDER BY id DESC LIMIT $3"
+         WHERE organization_id = $1 AND ($2 = '' OR id < $2) \
+         AND ($4 = '' OR created_by = $4) ORDER BY id DESC LIMIT $3"
     ))
     .bind(organization_id)
     .bind(before.unwrap_or(""))
     .bind(limit)
+    .bind(created_by.map(|id| id.to_string()).unwrap_or_default())
     .fetch_all(executor)
     .await
 }

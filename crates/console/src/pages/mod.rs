@@ -2,6 +2,7 @@
 //! (signed in, the organization's id in the URL).
 
 pub mod invitation;
+pub mod keys;
 pub mod organization;
 pub mod public;
 

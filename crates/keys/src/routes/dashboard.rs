@@ -1,18 +1,15 @@
 //! `GET /dashboard/stats` and `GET /dashboard/api-keys`: usage figures that
 //! join the organization's keys with metering's counts.
 
-use std::collections::HashMap;
-
 use axum::extract::State;
 use landlord_core::http::{ApiSuccess, Envelope};
 use landlord_core::ids::ApiKeyId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_limits::month_start_ms;
-use landlord_metering::store as usage_store;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::manage;
 use crate::overview::{self, DashboardStats};
 use crate::store::{self, KeyStatus};
 use crate::KeysState;
@@ -54,11 +51,7 @@ pub async fn api_key_usage(
 ) -> Result<ApiSuccess<Vec<KeyUsage>>, ApiError> {
     let pool = state.db.pool();
     let org = &user.organization_id;
-    let month_start = Timestamp::from_millis(month_start_ms(Timestamp::now().millis()));
-    let counts: HashMap<ApiKeyId, i64> = usage_store::counts_per_key_since(pool, org, month_start)
-        .await?
-        .into_iter()
-        .collect();
+    let counts = manage::requests_this_month(&state, org).await?;
     let mut usage: Vec<KeyUsage> = store::all(pool, org)
         .await?
         .into_iter()

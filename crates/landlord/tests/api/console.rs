@@ -685,6 +685,316 @@ async fn invitation_links_join_in_place(backend: Backend) {
     assert_eq!(joined.location.as_deref(), Some(overview.as_str()));
 }
 
+/// The secret on the page that answers the create form.
+fn secret_in(body: &str) -> Option<String> {
+    let start = body.find("value=\"sk_live_")? + "value=\"".len();
+    let end = body[start..].find('"')?;
+    Some(body[start..start + end].to_string())
+}
+
+/// `POST /keys/verify`'s verdict on `secret`.
+async fn verdict(app: &TestApp, secret: &str) -> serde_json::Value {
+    data(
+        app.post_json("/api/v1/keys/verify", &json!({ "key": secret }))
+            .await,
+    )
+    .await
+}
+
+/// The user id of `email`.
+async fn user_id(app: &TestApp, email: &str) -> String {
+    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+        .bind(email)
+        .fetch_one(app.db.pool())
+        .await
+        .expect("the user's id")
+}
+
+async fn keys_page_lists_creates_once_and_revokes(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+    let email = "keys@console.test";
+    let overview = browser.sign_up(email, "Keyholders").await;
+    let keys = format!("{overview}/keys");
+    let token = session_of(&app, email).await["access_token"]
+        .as_str()
+        .expect("access token")
+        .to_string();
+    let from_api = data(
+        app.post_as("/api/v1/keys", &token, &json!({"name": "from the api"}))
+            .await,
+    )
+    .await;
+    let api_secret = from_api["key"].as_str().expect("secret").to_string();
+
+    let list = browser.get(&keys).await;
+    assert_eq!(list.status, 200, "{}", list.body);
+    assert_eq!(list.csp.as_deref(), Some(CSP));
+    assert!(list.body.contains("from the api"));
+    assert!(list
+        .body
+        .contains(from_api["prefix"].as_str().expect("prefix")));
+    assert!(list.body.contains(email), "the creator");
+    assert!(list.body.contains("active"));
+    assert!(list.body.contains(&format!(
+        "href=\"{keys}\" aria-current=\"page\">API keys</a>"
+    )));
+    assert!(!list.body.contains(&api_secret));
+
+    // Created here: the secret once, with its copy button's script.
+    let created = browser
+        .submit(
+            &format!("{keys}/new"),
+            &keys,
+            &[
+                ("name", "  console key "),
+                ("scopes", "messages:send"),
+                ("scopes", "messages:read"),
+                ("rate_limit_per_minute", "100"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 201, "{}", created.body);
+    let secret = secret_in(&created.body).expect("the secret on the page");
+    assert!(created.body.contains("readonly"));
+    assert!(created.body.contains("src=\"/static/copy.js?v="));
+    assert!(!created.body.contains("<script>"), "no inline script");
+    let script = app
+        .client
+        .get(app.url("/static/copy.js"))
+        .send()
+        .await
+        .expect("script");
+    assert_eq!(script.status(), 200);
+    assert!(script
+        .text()
+        .await
+        .expect("script body")
+        .contains("navigator.clipboard"));
+
+    // The key works over the API, as created.
+    let works = verdict(&app, &secret).await;
+    assert_eq!(works["valid"], true);
+    assert_eq!(works["allowed"], true);
+    assert_eq!(works["scopes"], json!(["messages:send", "messages:read"]));
+    let key_id = works["key_id"].as_str().expect("key id").to_string();
+
+    // Reloading the list (or the form) never shows the secret again.
+    let again = browser.get(&keys).await;
+    assert!(again.body.contains("console key"));
+    assert!(!again.body.contains(&secret));
+    assert!(!browser
+        .get(&format!("{keys}/new"))
+        .await
+        .body
+        .contains(&secret));
+
+    // CSRF: a forged create or revoke is refused and changes nothing.
+    let forged = browser
+        .post(&keys, &[("csrf", "forged"), ("name", "forged")])
+        .await;
+    assert_eq!(forged.status, 403);
+    assert!(!browser.get(&keys).await.body.contains("forged"));
+    let revoke = format!("{keys}/{key_id}/revoke");
+    let forged = browser.post(&revoke, &[("csrf", "")]).await;
+    assert_eq!(forged.status, 403);
+    assert_eq!(verdict(&app, &secret).await["valid"], true);
+
+    // Revoked after the confirmation: the key fails over the API, audited.
+    let confirm = browser.get(&revoke).await;
+    assert_eq!(confirm.status, 200, "{}", confirm.body);
+    assert!(confirm.body.contains("Revoke “console key”?"));
+    let revoked = browser.submit(&revoke, &revoke, &[]).await;
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    let back = revoked.location.expect("back to the list");
+    assert!(back.starts_with(&format!("{keys}?revoked=")));
+    let after = browser.get(&back).await;
+    assert!(after.body.contains("no longer works"));
+    assert!(after.body.contains("revoked"));
+    let refused = verdict(&app, &secret).await;
+    assert_eq!(refused["valid"], false);
+    assert_eq!(refused["reason"], "revoked");
+    assert!(app
+        .audit_actions()
+        .await
+        .iter()
+        .any(|(action, ..)| action == "api_key.revoked"));
+    // The API's key is untouched.
+    assert_eq!(verdict(&app, &api_secret).await["valid"], true);
+}
+
+async fn key_form_errors_sit_next_to_their_fields(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser = Browser::new(&app);
+    let overview = browser.sign_up("form@console.test", "Forms").await;
+    let keys = format!("{overview}/keys");
+    let new = format!("{keys}/new");
+
+    let empty = browser.submit(&new, &keys, &[("name", "  ")]).await;
+    assert_eq!(empty.status, 422, "{}", empty.body);
+    assert!(empty.field_error("name").is_some(), "{}", empty.body);
+    assert!(secret_in(&empty.body).is_none());
+
+    let zero = browser
+        .submit(
+            &new,
+            &keys,
+            &[
+                ("name", "typed"),
+                ("scopes", "messages:read"),
+                ("rate_limit_per_minute", "0"),
+            ],
+        )
+        .await;
+    assert_eq!(zero.status, 422);
+    assert_eq!(
+        zero.field_error("rate_limit_per_minute").as_deref(),
+        Some("Must be at least 1.")
+    );
+    assert_eq!(zero.input_value("name").as_deref(), Some("typed"));
+    assert_eq!(
+        zero.input_value("rate_limit_per_minute").as_deref(),
+        Some("0")
+    );
+    assert!(
+        zero.body.contains("value=\"messages:read\" checked"),
+        "checked scope kept"
+    );
+
+    let too_many = browser
+        .submit(
+            &new,
+            &keys,
+            &[("name", "typed"), ("rate_limit_per_minute", "1000001")],
+        )
+        .await;
+    assert_eq!(too_many.status, 422);
+    assert!(too_many.field_error("rate_limit_per_minute").is_some());
+    let words = browser
+        .submit(
+            &new,
+            &keys,
+            &[("name", "typed"), ("rate_limit_per_minute", "lots")],
+        )
+        .await;
+    assert_eq!(words.status, 422);
+    assert!(words.field_error("rate_limit_per_minute").is_some());
+
+    let past = browser
+        .submit(
+            &new,
+            &keys,
+            &[("name", "typed"), ("expires_on", "2000-01-01")],
+        )
+        .await;
+    assert_eq!(past.status, 422);
+    assert_eq!(
+        past.field_error("expires_at").as_deref(),
+        Some("Must be in the future.")
+    );
+    assert_eq!(
+        past.input_value("expires_on").as_deref(),
+        Some("2000-01-01")
+    );
+    let nonsense = browser
+        .submit(&new, &keys, &[("name", "typed"), ("expires_on", "soon")])
+        .await;
+    assert_eq!(nonsense.status, 422);
+    assert!(nonsense.field_error("expires_at").is_some());
+
+    // No key was created by any of these.
+    let (count,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM api_keys")
+        .fetch_one(app.db.pool())
+        .await
+        .expect("count");
+    assert_eq!(count, 0);
+    let expiring = browser
+        .submit(
+            &new,
+            &keys,
+            &[("name", "expiring"), ("expires_on", "2999-12-31")],
+        )
+        .await;
+    assert_eq!(expiring.status, 201, "{}", expiring.body);
+    assert!(browser.get(&keys).await.body.contains("2999-12-31"));
+}
+
+async fn members_see_and_revoke_only_their_own_keys(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let owner = Browser::new(&app);
+    let overview = owner.sign_up("owner@keys.test", "Owned").await;
+    let keys = format!("{overview}/keys");
+    let organization_id = overview.trim_start_matches("/o/").to_string();
+    let owners_key = owner
+        .submit(&format!("{keys}/new"), &keys, &[("name", "the owner's")])
+        .await;
+    assert_eq!(owners_key.status, 201);
+    let owners_secret = secret_in(&owners_key.body).expect("secret");
+    let owners_id = verdict(&app, &owners_secret).await["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_string();
+
+    let member = Browser::new(&app);
+    member.sign_up("member@keys.test", "Member's own").await;
+    app.add_membership(
+        &organization_id,
+        &user_id(&app, "member@keys.test").await,
+        "member",
+    )
+    .await;
+    let seen = member.get(&keys).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(!seen.body.contains("the owner&#x27;s"), "{}", seen.body);
+    assert!(!seen.body.contains(&owners_id));
+
+    let made = member
+        .submit(&format!("{keys}/new"), &keys, &[("name", "the member's")])
+        .await;
+    assert_eq!(made.status, 201, "{}", made.body);
+    let members_secret = secret_in(&made.body).expect("secret");
+    let members_id = verdict(&app, &members_secret).await["key_id"]
+        .as_str()
+        .expect("key id")
+        .to_string();
+    assert!(member.get(&keys).await.body.contains("the member&#x27;s"));
+
+    // The owner's key is not the member's to see or revoke: 404.
+    let owners_revoke = format!("{keys}/{owners_id}/revoke");
+    assert_eq!(member.get(&owners_revoke).await.status, 404);
+    let csrf = member.get(&keys).await.csrf();
+    let refused = member.post(&owners_revoke, &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, 404);
+    assert_eq!(verdict(&app, &owners_secret).await["valid"], true);
+
+    // Their own they revoke.
+    let members_revoke = format!("{keys}/{members_id}/revoke");
+    let revoked = member.submit(&members_revoke, &members_revoke, &[]).await;
+    assert_eq!(revoked.status, 303, "{}", revoked.body);
+    assert_eq!(verdict(&app, &members_secret).await["valid"], false);
+
+    // The owner sees every key, the member's with its creator.
+    let all = owner.get(&keys).await;
+    assert!(all.body.contains("the owner&#x27;s"));
+    assert!(all.body.contains("the member&#x27;s"));
+    assert!(all.body.contains("member@keys.test"));
+
+    // Another organization's user: 404 for every keys page.
+    let stranger = Browser::new(&app);
+    stranger.sign_up("stranger@keys.test", "Elsewhere").await;
+    assert_eq!(stranger.get(&keys).await.status, 404);
+    assert_eq!(stranger.get(&format!("{keys}/new")).await.status, 404);
+    assert_eq!(stranger.get(&owners_revoke).await.status, 404);
+    assert_eq!(
+        member.get(&format!("{keys}/not-an-id/revoke")).await.status,
+        404
+    );
+    // Signed out: the sign-in page.
+    let away = Browser::new(&app).get(&keys).await;
+    assert_eq!(away.status, 303);
+    assert_eq!(away.location.as_deref(), Some("/sign-in"));
+}
+
 backend_tests!(
     sign_up_signs_in_and_shows_the_overview,
     session_cookie_is_an_api_session,
@@ -693,4 +1003,7 @@ backend_tests!(
     mail_links_land_on_pages_that_work,
     console_cookies_are_secure_behind_https_and_the_console_can_be_off,
     invitation_links_join_in_place,
+    keys_page_lists_creates_once_and_revokes,
+    key_form_errors_sit_next_to_their_fields,
+    members_see_and_revoke_only_their_own_keys,
 );

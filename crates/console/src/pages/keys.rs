@@ -1,0 +1,337 @@
+//! The organization's API keys (`/o/{organization_id}/keys`): list, create
+//! (the secret shown once), revoke with a confirmation step. Each calls the
+//! same `keys::manage` function as its API route; members see and revoke
+//! only the keys they created.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::Form;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::http::PageQuery;
+use landlord_core::ids::ApiKeyId;
+use landlord_core::ApiError;
+use landlord_identity::permissions::{self, Permission};
+use landlord_identity::store::Membership;
+use landlord_identity::CurrentUser;
+use landlord_keys::manage::{self, CreateKeyRequest, SCOPE_CATALOG};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::base;
+use super::organization::tenant;
+use crate::session::Visitor;
+use crate::templates::Context;
+use crate::web::{FormErrors, Page, PageError};
+use crate::ConsoleState;
+
+fn api(error: ApiError) -> PageError {
+    match error {
+        ApiError::Forbidden(message) => PageError::Forbidden(message),
+        other => PageError::Api(other),
+    }
+}
+
+/// The organization's values every keys page shows.
+async fn keys_base(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    title: &str,
+    membership: &Membership,
+) -> Result<Context, PageError> {
+    let (mut context, _) = base(state, visitor, title, "keys", Some(membership)).await?;
+    context.insert(
+        "organization".into(),
+        json!({ "id": membership.organization.id, "name": membership.organization.name }),
+    );
+    Ok(context)
+}
+
+/// The list's query: the page's cursor, the key just revoked.
+#[derive(Debug, Default, Deserialize)]
+pub struct ListQuery {
+    cursor: Option<String>,
+    revoked: Option<String>,
+}
+
+/// `GET /o/{organization_id}/keys`: the keys the person manages, newest
+/// first, with this month's requests; `?cursor=` pages like `GET /keys`.
+pub async fn list(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Query(query): Query<ListQuery>,
+) -> Result<Page, PageError> {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    permissions::require(&user, Permission::ViewDashboard).map_err(api)?;
+    let page = PageQuery {
+        limit: None,
+        cursor: query.cursor.clone(),
+    }
+    .page()
+    .map_err(|_| PageError::NotFound)?;
+    let org = &user.organization_id;
+    let mut keys = manage::list(
+        &state.keys,
+        org,
+        manage::managed_creator(&user),
+        page.cursor.as_deref(),
+        page.fetch(),
+    )
+    .await?;
+    let meta = page.finish(&mut keys, |k| k.id.to_string());
+    let counts = manage::requests_this_month(&state.keys, org).await?;
+    let rows: Vec<Value> = keys
+        .iter()
+        .map(|key| {
+            let mut row = serde_json::to_value(key).unwrap_or_default();
+            if let Some(object) = row.as_object_mut() {
+                object.insert(
+                    "requests_this_month".into(),
+                    counts.get(&key.id).copied().unwrap_or(0).into(),
+                );
+            }
+            row
+        })
+        .collect();
+    let mut context = keys_base(&state, &visitor, "API keys", &membership).await?;
+    context.insert("keys".into(), rows.into());
+    context.insert("next_cursor".into(), meta.next_cursor.into());
+    context.insert("first_page".into(), page.cursor.is_none().into());
+    context.insert("revoked".into(), query.revoked.into());
+    context.insert(
+        "sees_every_key".into(),
+        manage::managed_creator(&user).is_none().into(),
+    );
+    Page::render("keys.html", context)
+}
+
+/// What the create form sends (checkboxes repeat `scopes`).
+#[derive(Debug, Default, Serialize)]
+struct KeyForm {
+    csrf: String,
+    name: String,
+    expires_on: String,
+    rate_limit_per_minute: String,
+    scopes: Vec<String>,
+}
+
+impl KeyForm {
+    fn from_pairs(pairs: Vec<(String, String)>) -> Self {
+        let mut form = KeyForm::default();
+        for (name, value) in pairs {
+            match name.as_str() {
+                "csrf" => form.csrf = value,
+                "name" => form.name = value,
+                "expires_on" => form.expires_on = value.trim().to_owned(),
+                "rate_limit_per_minute" => form.rate_limit_per_minute = value.trim().to_owned(),
+                "scopes" => form.scopes.push(value),
+                _ => {}
+            }
+        }
+        form
+    }
+
+    /// The API's request, or the error of the field that is not one.
+    fn request(&self) -> Result<CreateKeyRequest, ApiError> {
+        let expires_at = match self.expires_on.as_str() {
+            "" => None,
+            date => {
+                let text = format!("{date}T00:00:00Z");
+                if landlord_core::Timestamp::parse_rfc3339(&text).is_none() {
+                    return Err(ApiError::invalid_field(
+                        "expires_at",
+                        "is not a date such as 2030-01-31",
+                    ));
+                }
+                Some(text)
+            }
+        };
+        let rate_limit_per_minute = match self.rate_limit_per_minute.as_str() {
+            "" => None,
+            text => Some(
+                text.replace([',', '_', ' '], "")
+                    .parse::<u32>()
+                    .map_err(|_| {
+                        ApiError::invalid_field(
+                            "rate_limit_per_minute",
+                            format!(
+                                "must be a whole number from 1 to {}",
+                                manage::MAX_KEY_RATE_LIMIT
+                            ),
+                        )
+                    })?,
+            ),
+        };
+        Ok(CreateKeyRequest {
+            name: self.name.clone(),
+            expires_at,
+            scopes: (!self.scopes.is_empty()).then(|| self.scopes.clone()),
+            rate_limit_per_minute,
+        })
+    }
+}
+
+async fn form_page(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    membership: &Membership,
+    form: &KeyForm,
+    errors: FormErrors,
+) -> Result<Page, PageError> {
+    let mut context = keys_base(state, visitor, "Create an API key", membership).await?;
+    let status = errors.into_context(&mut context);
+    context.insert(
+        "form".into(),
+        serde_json::to_value(form).map_err(ApiError::internal)?,
+    );
+    let catalog: Vec<Value> = SCOPE_CATALOG
+        .iter()
+        .map(|(scope, what)| json!({ "scope": scope, "what": what }))
+        .collect();
+    context.insert("catalog".into(), catalog.into());
+    context.insert("max_rate".into(), manage::MAX_KEY_RATE_LIMIT.into());
+    let page = Page::render("key_new.html", context)?;
+    Ok(if status == StatusCode::OK {
+        page
+    } else {
+        page.status(status)
+    })
+}
+
+/// Signed in, in the URL's organization, allowed to create keys.
+async fn creator(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    organization_id: &str,
+) -> Result<Result<(CurrentUser, Membership), Page>, PageError> {
+    let found = tenant(state, visitor, organization_id).await?;
+    if let Ok((user, _)) = &found {
+        permissions::require(user, Permission::CreateApiKeys).map_err(api)?;
+    }
+    Ok(found)
+}
+
+/// `GET /o/{organization_id}/keys/new`: the create form.
+pub async fn new_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+) -> Result<Page, PageError> {
+    let (_, membership) = match creator(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let errors = FormErrors {
+        status: Some(StatusCode::OK),
+        ..FormErrors::default()
+    };
+    form_page(&state, &visitor, &membership, &KeyForm::default(), errors).await
+}
+
+/// `POST /o/{organization_id}/keys`: creates the key through
+/// `manage::create` and answers the secret, this once, on a page that is
+/// never stored (`Cache-Control: no-store`, like every console page): no
+/// redirect, so reloading asks to resend the form, and going back shows
+/// the form.
+pub async fn create(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(organization_id): Path<String>,
+    Form(pairs): Form<Vec<(String, String)>>,
+) -> Result<Page, PageError> {
+    let form = KeyForm::from_pairs(pairs);
+    visitor.check_csrf(&state, &form.csrf)?;
+    let (user, membership) = match creator(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let result = match form.request() {
+        Ok(request) => manage::create(&state.keys, &user, &client, request).await,
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(created) => {
+            let mut context = keys_base(&state, &visitor, "Your new API key", &membership).await?;
+            context.insert(
+                "created".into(),
+                json!({
+                    "id": created.id,
+                    "key": created.key,
+                    "prefix": created.prefix,
+                    "name": created.name,
+                    "scopes": created.scopes,
+                    "expires_at": created.expires_at,
+                    "rate_limit_per_minute": created.rate_limit_per_minute,
+                }),
+            );
+            Ok(Page::render("key_created.html", context)?.status(StatusCode::CREATED))
+        }
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?;
+            form_page(&state, &visitor, &membership, &form, errors).await
+        }
+    }
+}
+
+/// A key the person manages, from the URL (404 for any other).
+async fn managed_key(
+    state: &ConsoleState,
+    user: &CurrentUser,
+    key_id: &str,
+) -> Result<manage::KeyView, PageError> {
+    let id = ApiKeyId::parse(key_id).ok_or(PageError::NotFound)?;
+    Ok(manage::find(&state.keys, user, &id).await?)
+}
+
+/// `GET /o/{organization_id}/keys/{key_id}/revoke`: the confirmation.
+pub async fn revoke_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path((organization_id, key_id)): Path<(String, String)>,
+) -> Result<Page, PageError> {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let key = managed_key(&state, &user, &key_id).await?;
+    let mut context = keys_base(&state, &visitor, "Revoke an API key", &membership).await?;
+    context.insert(
+        "key".into(),
+        serde_json::to_value(&key).map_err(ApiError::internal)?,
+    );
+    Page::render("key_revoke.html", context)
+}
+
+#[derive(Debug, Deserialize)]
+pub struct RevokeForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /o/{organization_id}/keys/{key_id}/revoke`: revokes through
+/// `manage::revoke` (audited), back to the list.
+pub async fn revoke(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path((organization_id, key_id)): Path<(String, String)>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let (user, _) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let key = managed_key(&state, &user, &key_id).await?;
+    manage::revoke(&state.keys, &user, &client, &key.id)
+        .await
+        .map_err(api)?;
+    Ok(Page::redirect(format!(
+        "/o/{}/keys?revoked={}",
+        user.organization_id, key.prefix
+    )))
+}
