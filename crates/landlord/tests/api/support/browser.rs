@@ -7,13 +7,13 @@
 //! wait for text, read the URL or an element's text, and screenshots in the
 //! light and the dark colour scheme.
 //!
-//! Chromium is `$LANDLORD_CHROMIUM` or the first of `chromium`,
+//! Chromium is `$TEST_CHROMIUM` or the first of `chromium`,
 //! `chromium-browser`, `google-chrome` on the `PATH`; chromedriver is
-//! `$LANDLORD_CHROMEDRIVER` or `chromedriver` on the `PATH`. When either is
+//! `$TEST_CHROMEDRIVER` or `chromedriver` on the `PATH`. When either is
 //! missing the test is reported skipped by name (and fails instead under
 //! CI), like PostgreSQL and Redis.
 //!
-//! Screenshots go to `$LANDLORD_SCREENSHOTS/<test>/` when that is set, to
+//! Screenshots go to `$TEST_SCREENSHOTS_DIR/<test>/` when that is set, to
 //! `<cargo target dir>/screenshots/<test>/` otherwise, named
 //! `<NN>-<name>-<light|dark>.png` in the order they were taken.
 
@@ -642,10 +642,10 @@ fn from_env(variable: &str) -> Option<Option<PathBuf>> {
     Some(path.is_file().then_some(path))
 }
 
-/// `$LANDLORD_CHROMIUM`, else Debian's `chromium` (a wrapper script in
+/// `$TEST_CHROMIUM`, else Debian's `chromium` (a wrapper script in
 /// /usr/bin) or another build on the `PATH`.
 fn find_chromium() -> Option<PathBuf> {
-    if let Some(chosen) = from_env("LANDLORD_CHROMIUM") {
+    if let Some(chosen) = from_env("TEST_CHROMIUM") {
         return chosen;
     }
     find_in_path(
@@ -659,9 +659,9 @@ fn find_chromium() -> Option<PathBuf> {
     )
 }
 
-/// `$LANDLORD_CHROMEDRIVER`, else `chromedriver` on the `PATH`.
+/// `$TEST_CHROMEDRIVER`, else `chromedriver` on the `PATH`.
 fn find_chromedriver() -> Option<PathBuf> {
-    if let Some(chosen) = from_env("LANDLORD_CHROMEDRIVER") {
+    if let Some(chosen) = from_env("TEST_CHROMEDRIVER") {
         return chosen;
     }
     find_in_path(&["chromedriver"], &["/usr/bin", "/usr/lib/chromium"])
@@ -669,7 +669,7 @@ fn find_chromedriver() -> Option<PathBuf> {
 
 /// Where `test`'s screenshots go (see the module's documentation).
 pub fn screenshot_dir(test: &str) -> PathBuf {
-    let root = match std::env::var_os("LANDLORD_SCREENSHOTS") {
+    let root = match std::env::var_os("TEST_SCREENSHOTS_DIR") {
         Some(dir) if !dir.is_empty() => PathBuf::from(dir),
         _ => target_dir().join("screenshots"),
     };
