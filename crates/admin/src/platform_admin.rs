@@ -28,8 +28,15 @@ where
 
     async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
         let current = CurrentUser::from_request_parts(parts, state).await?;
-        let identity = IdentityState::from_ref(state);
-        let user = identity_store::user_by_id(identity.db.pool(), &current.user_id)
+        PlatformAdmin::check(&IdentityState::from_ref(state), &current.user_id).await
+    }
+}
+
+impl PlatformAdmin {
+    /// The one rule of who is a platform administrator, for the API's
+    /// extractor and the console's `/operator` pages alike.
+    pub async fn check(identity: &IdentityState, user_id: &UserId) -> Result<Self, ApiError> {
+        let user = identity_store::user_by_id(identity.db.pool(), user_id)
             .await?
             .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
         let listed = user.email_verified_at.is_some()
@@ -46,9 +53,7 @@ where
         }
         Ok(PlatformAdmin { user_id: user.id })
     }
-}
 
-impl PlatformAdmin {
     /// An operator's action: platform-wide, so recorded without an
     /// organization (it shows in no tenant's audit log).
     pub fn audit(&self, client: &ClientInfo, action: &str) -> AuditEntry {

@@ -16,11 +16,12 @@ mod web;
 
 use std::sync::Arc;
 
-use axum::routing::{get, post};
+use axum::routing::get;
 use axum::Router;
 use landlord_identity::IdentityState;
 use landlord_keys::sensitive::SensitiveLimits;
 use landlord_keys::KeysState;
+use landlord_payments::routes::PaymentsState;
 
 pub use session::{CSRF_COOKIE, SESSION_COOKIE};
 
@@ -31,6 +32,9 @@ pub struct ConsoleState(Arc<ConsoleInner>);
 /// The services behind [`ConsoleState`], reached through `Deref`.
 pub struct ConsoleInner {
     pub keys: KeysState,
+    /// Payment providers and the admin's services (billing and operator
+    /// pages); holds the same `KeysState` as `keys`.
+    pub payments: PaymentsState,
     /// The per-address budgets of sensitive API routes, which the pages
     /// doing the same work share.
     pub sensitive: SensitiveLimits,
@@ -57,10 +61,12 @@ impl ConsoleInner {
 impl ConsoleState {
     /// `secret` is the server's token signing key; the CSRF key is derived
     /// from it, so every instance computes the same tokens.
-    pub fn new(keys: KeysState, sensitive: SensitiveLimits, secret: &str) -> Self {
+    pub fn new(payments: PaymentsState, sensitive: SensitiveLimits, secret: &str) -> Self {
+        let keys = payments.keys.clone();
         let secure_cookies = keys.config.public_url.starts_with("https://");
         Self(Arc::new(ConsoleInner {
             keys,
+            payments,
             sensitive,
             csrf_key: csrf::derive_key(secret),
             secure_cookies,
@@ -68,46 +74,15 @@ impl ConsoleState {
     }
 }
 
-/// The console's routes, ready to merge into the application's router.
+/// The console's routes, ready to merge into the application's router:
+/// each page module brings its own.
 pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S> {
     Router::new()
-        .route("/", get(pages::organization::home))
         .route("/static/console.css", get(web::stylesheet))
         .route("/static/copy.js", get(web::copy_script))
-        .route(
-            "/sign-up",
-            get(pages::public::sign_up_page).post(pages::public::sign_up),
-        )
-        .route(
-            "/sign-in",
-            get(pages::public::sign_in_page).post(pages::public::sign_in),
-        )
-        .route("/sign-out", post(pages::public::sign_out))
-        .route(
-            "/verify-email",
-            get(pages::public::verify_email).post(pages::public::resend_verification),
-        )
-        .route(
-            "/forgot-password",
-            get(pages::public::forgot_password_page).post(pages::public::forgot_password),
-        )
-        .route(
-            "/reset-password",
-            get(pages::public::reset_password_page).post(pages::public::reset_password),
-        )
-        .route(
-            "/accept-invitation",
-            get(pages::invitation::accept_page).post(pages::invitation::accept),
-        )
-        .route("/o/{organization_id}", get(pages::organization::overview))
-        .route(
-            "/o/{organization_id}/keys",
-            get(pages::keys::list).post(pages::keys::create),
-        )
-        .route("/o/{organization_id}/keys/new", get(pages::keys::new_page))
-        .route(
-            "/o/{organization_id}/keys/{key_id}/revoke",
-            get(pages::keys::revoke_page).post(pages::keys::revoke),
-        )
+        .merge(pages::public::routes())
+        .merge(pages::invitation::routes())
+        .merge(pages::organization::routes())
+        .merge(pages::keys::routes())
         .with_state(state)
 }

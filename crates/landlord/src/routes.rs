@@ -53,7 +53,7 @@ pub fn build_router(state: AppState) -> Router {
         // Plain axum routes: the console's pages are not API operations
         // and stay out of the OpenAPI document.
         router = router.merge(landlord_console::router(ConsoleState::new(
-            state.keys.clone(),
+            state.payments.clone(),
             sensitive_limits.clone(),
             &state.token_signing_key,
         )));

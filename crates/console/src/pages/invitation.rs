@@ -5,7 +5,9 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::routing::get;
 use axum::Form;
+use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use landlord_identity::accounts;
@@ -19,6 +21,10 @@ use super::public::{limit, TokenQuery};
 use crate::session::Visitor;
 use crate::web::{sentence, FormErrors, Page, PageError};
 use crate::ConsoleState;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new().route("/accept-invitation", get(accept_page).post(accept))
+}
 
 const TITLE: &str = "Join an organization";
 

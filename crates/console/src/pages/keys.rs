@@ -5,7 +5,9 @@
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
+use axum::routing::get;
 use axum::Form;
+use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::ApiKeyId;
@@ -23,6 +25,16 @@ use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/o/{organization_id}/keys", get(list).post(create))
+        .route("/o/{organization_id}/keys/new", get(new_page))
+        .route(
+            "/o/{organization_id}/keys/{key_id}/revoke",
+            get(revoke_page).post(revoke),
+        )
+}
 
 fn api(error: ApiError) -> PageError {
     match error {

@@ -6,6 +6,8 @@ pub mod keys;
 pub mod organization;
 pub mod public;
 
+use landlord_admin::PlatformAdmin;
+use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
 use serde_json::{json, Value};
@@ -51,6 +53,14 @@ async fn session_view(
         .find(|m| &m.organization.id == current_id)
         .map(|m| m.organization.name.clone())
         .unwrap_or_default();
+    let role = memberships
+        .iter()
+        .find(|m| &m.organization.id == current_id)
+        .map(|m| m.role);
+    let may = |permission: Permission| role.is_some_and(|r| permissions::allows(r, permission));
+    let operator = PlatformAdmin::check(state.identity(), &user.user_id)
+        .await
+        .is_ok();
     let organizations: Vec<Value> = memberships
         .iter()
         .map(|m| json!({ "id": m.organization.id, "name": m.organization.name }))
@@ -59,5 +69,10 @@ async fn session_view(
         "organization_id": current_id,
         "organization_name": current_name,
         "organizations": organizations,
+        "role": role.map(|r| r.as_str()),
+        // What the navigation offers (each page checks again).
+        "can_billing": may(Permission::ViewBilling),
+        "can_audit": may(Permission::ViewAuditLog),
+        "operator": operator,
     }))
 }

@@ -3,6 +3,8 @@
 //! any other answers 404, like a missing one.
 
 use axum::extract::{Path, State};
+use axum::routing::get;
+use axum::Router;
 use landlord_core::ids::OrganizationId;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::sessions::in_organization;
@@ -15,6 +17,12 @@ use super::base;
 use crate::session::Visitor;
 use crate::web::{Page, PageError};
 use crate::ConsoleState;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/", get(home))
+        .route("/o/{organization_id}", get(overview))
+}
 
 /// `GET /`: the overview when signed in, the sign-in page otherwise.
 pub async fn home(visitor: Visitor) -> Page {

@@ -4,7 +4,9 @@
 
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post};
 use axum::Form;
+use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use landlord_identity::accounts::{self, Registration};
@@ -17,6 +19,23 @@ use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
+
+/// The pages anyone reaches without a session.
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/sign-up", get(sign_up_page).post(sign_up))
+        .route("/sign-in", get(sign_in_page).post(sign_in))
+        .route("/sign-out", post(sign_out))
+        .route("/verify-email", get(verify_email).post(resend_verification))
+        .route(
+            "/forgot-password",
+            get(forgot_password_page).post(forgot_password),
+        )
+        .route(
+            "/reset-password",
+            get(reset_password_page).post(reset_password),
+        )
+}
 
 /// Takes one request from the API route `route`'s per-address budget.
 pub(crate) async fn limit(
