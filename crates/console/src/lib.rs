@@ -74,6 +74,21 @@ impl ConsoleState {
     }
 }
 
+/// The answer to a browser asking for a path nobody serves: the console's
+/// readable 404 page rather than the API's JSON envelope. `None` for API
+/// paths and for clients that do not ask for HTML.
+pub fn not_found_page(
+    path: &str,
+    headers: &axum::http::HeaderMap,
+) -> Option<axum::response::Response> {
+    use axum::response::IntoResponse;
+    let wants_html = headers
+        .get(axum::http::header::ACCEPT)
+        .and_then(|accept| accept.to_str().ok())
+        .is_some_and(|accept| accept.contains("text/html"));
+    (wants_html && !path.starts_with("/api/")).then(|| web::PageError::NotFound.into_response())
+}
+
 /// The console's routes, ready to merge into the application's router:
 /// each page module brings its own.
 pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S> {

@@ -191,6 +191,9 @@ impl IntoResponse for PageError {
         let mut context = templates::context();
         context.insert("title".into(), title.into());
         context.insert("message".into(), message.clone().into());
+        // Rendered without the visitor's session: no header links that
+        // would be wrong for a signed-in person (the brand leads home).
+        context.insert("error_page".into(), true.into());
         context.insert(
             "request_id".into(),
             current_request_id().unwrap_or_default().into(),

@@ -120,6 +120,35 @@ impl ApiError {
         }
     }
 
+    /// One 422 naming every wrong field of a form, so a person sees all of
+    /// them at once. An error that is not about a field is answered as it
+    /// is (the first such one).
+    pub fn all_fields(errors: impl IntoIterator<Item = Option<ApiError>>) -> Self {
+        let mut fields = Vec::new();
+        let mut messages = Vec::new();
+        for error in errors.into_iter().flatten() {
+            let listed = match &error {
+                Self::Validation {
+                    details: Some(details),
+                    ..
+                } => details.get("fields").and_then(Value::as_array).cloned(),
+                _ => None,
+            };
+            match listed {
+                Some(listed) => {
+                    messages.push(error.to_string());
+                    fields.extend(listed);
+                }
+                None => return error,
+            }
+        }
+        Self::Validation {
+            status: StatusCode::UNPROCESSABLE_ENTITY,
+            message: messages.join("; "),
+            details: Some(serde_json::json!({ "fields": fields })),
+        }
+    }
+
     /// 400: the request itself could not be read.
     pub fn bad_request(message: impl Into<String>) -> Self {
         Self::Validation {

@@ -51,10 +51,28 @@ pub async fn register(
     client: &ClientInfo,
     input: Registration<'_>,
 ) -> Result<AuthResponse, ApiError> {
-    let organization_name = required_name("organization_name", input.organization_name)?;
-    let name = optional_name("name", input.name)?;
-    let email = normalize_email("email", input.email)?;
-    password::validate("password", &input.password, &email)?;
+    // Every wrong field at once: the sign-up form shows each at its field.
+    let checked = (
+        required_name("organization_name", input.organization_name),
+        optional_name("name", input.name),
+        normalize_email("email", input.email),
+    );
+    let password_check = password::validate(
+        "password",
+        &input.password,
+        checked.2.as_deref().unwrap_or(input.email),
+    );
+    let (organization_name, name, email) = match (checked, password_check) {
+        ((Ok(organization_name), Ok(name), Ok(email)), Ok(())) => (organization_name, name, email),
+        ((organization_name, name, email), password) => {
+            return Err(ApiError::all_fields([
+                organization_name.err(),
+                name.err(),
+                email.err(),
+                password.err(),
+            ]))
+        }
+    };
     // Registering sends a verification mail: it counts against the
     // address's budget, whether or not the address is taken.
     mail_limits::per_recipient(state, MailKind::EmailVerification, &email).await?;

@@ -2,7 +2,9 @@
 //! endpoints at the root, the OpenAPI document and its interactive page,
 //! all wrapped in the baseline middleware.
 
+use axum::http::{HeaderMap, Uri};
 use axum::middleware;
+use axum::response::IntoResponse;
 use axum::Router;
 use landlord_core::error::ApiError;
 use std::sync::Arc;
@@ -49,6 +51,7 @@ pub fn build_router(state: AppState) -> Router {
     let plans: Vec<String> = config.plans.keys().cloned().collect();
     let openapi = declare_request_rules(declare_shared_responses(openapi), &plans);
     let mut router = router.merge(docs_router(openapi));
+    let console = config.console;
     if config.console {
         // Plain axum routes: the console's pages are not API operations
         // and stay out of the OpenAPI document.
@@ -71,7 +74,13 @@ pub fn build_router(state: AppState) -> Router {
             Arc::new(RequestMetrics::default()),
             record_metrics,
         ))
-        .fallback(|| async { ApiError::NotFound("no such route".into()) })
+        .fallback(move |uri: Uri, headers: HeaderMap| async move {
+            // A browser that followed a wrong link gets a page it can read.
+            let page = console
+                .then(|| landlord_console::not_found_page(uri.path(), &headers))
+                .flatten();
+            page.unwrap_or_else(|| ApiError::NotFound("no such route".into()).into_response())
+        })
         .method_not_allowed_fallback(|| async {
             ApiError::MethodNotAllowed("this route does not accept that method".into())
         })

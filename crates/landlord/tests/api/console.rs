@@ -553,6 +553,46 @@ async fn console_cookies_are_secure_behind_https_and_the_console_can_be_off(back
     let off = TestApp::spawn_with(backend, |c| c.console = false).await;
     assert_eq!(off.get("/sign-in").await.status(), 404);
     assert_eq!(off.get("/").await.status(), 404);
+    // Without the console, browsers get the API's envelope like anyone.
+    let (status, kind, _) = fetch(&off, "/nowhere", "text/html").await;
+    assert_eq!((status, kind.as_str()), (404, "application/json"));
+}
+
+/// Status, content type and body of `GET path` sent with `accept`.
+async fn fetch(app: &TestApp, path: &str, accept: &str) -> (u16, String, String) {
+    let response = app
+        .client
+        .get(app.url(path))
+        .header(reqwest::header::ACCEPT, accept)
+        .send()
+        .await
+        .expect("the server answers");
+    let status = response.status().as_u16();
+    let kind = response
+        .headers()
+        .get(reqwest::header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default()
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .to_owned();
+    (status, kind, response.text().await.unwrap_or_default())
+}
+
+async fn a_browser_on_a_wrong_path_gets_a_readable_404(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let browser_accept = "text/html,application/xhtml+xml,*/*;q=0.8";
+    let (status, kind, body) = fetch(&app, "/no/such/page", browser_accept).await;
+    assert_eq!((status, kind.as_str()), (404, "text/html"), "{body}");
+    assert!(body.contains("Page not found"), "{body}");
+    assert!(body.contains("href=\"/\""), "a way back: {body}");
+    // API paths and programs keep the JSON envelope.
+    let (status, kind, body) = fetch(&app, "/api/v1/no-such-route", browser_accept).await;
+    assert_eq!((status, kind.as_str()), (404, "application/json"), "{body}");
+    assert!(body.contains("\"NOT_FOUND\""), "{body}");
+    let (status, kind, _) = fetch(&app, "/no/such/page", "application/json").await;
+    assert_eq!((status, kind.as_str()), (404, "application/json"));
 }
 
 async fn invitation_links_join_in_place(backend: Backend) {
@@ -1006,4 +1046,5 @@ backend_tests!(
     keys_page_lists_creates_once_and_revokes,
     key_form_errors_sit_next_to_their_fields,
     members_see_and_revoke_only_their_own_keys,
+    a_browser_on_a_wrong_path_gets_a_readable_404,
 );

@@ -12,9 +12,8 @@
 
 use std::time::{Duration, Instant};
 
-use crate::support::accounts::{app_with_smtp, session_of, token_of, PASSWORD};
+use crate::support::accounts::{app_with_smtp, PASSWORD};
 use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
-use crate::support::keys::create_key;
 use crate::support::smtp::ReceivedMail;
 use crate::support::Backend;
 
@@ -66,9 +65,8 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
     browser.wait_for_text("Create your organization").await;
     browser.screenshot_themes("sign-up").await;
 
-    // A bad email and a short password: the error beside its field (the
-    // API's validation names one field at a time: the email first), what
-    // was typed kept, the password not sent back.
+    // A bad email and a short password: each error beside its field, at
+    // once; what was typed kept, the password not sent back.
     browser.fill("Organization name", "Acme Journeys").await;
     browser.fill("Your name", "Ada").await;
     browser.fill("Email", "not-an-email").await;
@@ -78,6 +76,10 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
     assert_eq!(
         browser.text_of("#email-error").await,
         "Is not a valid email address."
+    );
+    assert_eq!(
+        browser.text_of("#password-error").await,
+        "Must be at least 8 characters long."
     );
     let kept = browser
         .script(
@@ -93,18 +95,14 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
         serde_json::json!(["Acme Journeys", "Ada", "not-an-email", ""]),
         "typed values kept, the password not sent back"
     );
-    browser.screenshot_themes("sign-up-bad-email").await;
-    // The email mended, the short password: its error beside it.
+    browser.screenshot_themes("sign-up-errors").await;
+    // The email mended, the password still short: only its error remains.
     browser.fill("Email", email).await;
     browser.fill("Password", "short").await;
     browser.click_button("Sign up").await;
     browser
         .wait_for_text("Must be at least 8 characters long.")
         .await;
-    assert_eq!(
-        browser.text_of("#password-error").await,
-        "Must be at least 8 characters long."
-    );
     browser
         .assert_no_text("Is not a valid email address.")
         .await;
@@ -115,7 +113,6 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
         )
         .await;
     assert_eq!(kept, "Acme Journeys", "the organization name kept");
-    browser.screenshot_themes("sign-up-short-password").await;
 
     // Properly: signed in, on the organization's overview.
     browser.fill("Password", PASSWORD).await;
@@ -159,12 +156,39 @@ async fn a_person_signs_up_verifies_uses_a_key_and_resets_the_password() {
     browser.wait_for_text("Plan free").await;
     browser.wait_for_text("0 of 1000 included").await;
 
-    // A key made over the API, used for three metered requests: the
-    // overview counts them once the usage writer has flushed.
-    let session = session_of(&app, email).await;
-    let token = token_of(&session, "access_token");
-    let key = create_key(&app, &token, serde_json::json!({"name": "journey"})).await;
-    let secret = key["key"].as_str().expect("the key's secret");
+    // A key made on the keys page: its secret shown this once.
+    browser.click_link("API keys").await;
+    browser.wait_for_text("No API keys yet").await;
+    browser.screenshot_themes("keys-empty").await;
+    browser.click_link("create one").await;
+    browser.wait_for_text("Create an API key").await;
+    browser.screenshot_themes("key-new").await;
+    browser.fill("Name", "journey").await;
+    browser.click_button("Create the key").await;
+    browser.wait_for_text("Your new API key").await;
+    let secret = browser
+        .script("return document.getElementById('secret').value;", vec![])
+        .await;
+    let secret = secret.as_str().expect("the secret in its field").to_owned();
+    assert!(secret.starts_with("sk_"), "{secret}");
+    browser.screenshot_themes("key-created").await;
+    // Opened again, the keys page lists the key without its secret.
+    browser.click_link("Done: back to the keys").await;
+    browser.wait_for_text("journey").await;
+    let listed = browser.page_text().await;
+    assert!(!listed.contains(&secret), "the secret is shown once");
+    browser.reload().await;
+    browser.wait_for_text("journey").await;
+    assert!(!browser.page_text().await.contains(&secret));
+    let html = browser.client().source().await.expect("the page source");
+    assert!(!html.contains(&secret), "nor hidden in the page");
+    browser.screenshot_themes("keys").await;
+    browser.click_link("Overview").await;
+    browser.wait_for_text("Requests this month").await;
+
+    // The key used for three metered requests: the overview counts them
+    // once the usage writer has flushed.
+    let secret = secret.as_str();
     for _ in 0..3 {
         let read = app
             .with_key(

@@ -597,6 +597,19 @@ async fn registration_refuses_bad_input_naming_the_field(backend: Backend) {
             "{body}"
         );
     }
+    // Every wrong field is named at once, in the form's order.
+    let response = app
+        .post_json(
+            "/api/v1/auth/register",
+            &json!({"organization_name": " ", "email": "nope", "password": "short"}),
+        )
+        .await;
+    let error = assert_error(response, 422, "VALIDATION_ERROR").await;
+    let named: Vec<&str> = error["error"]["details"]["fields"]
+        .as_array()
+        .map(|fields| fields.iter().filter_map(|f| f["field"].as_str()).collect())
+        .unwrap_or_default();
+    assert_eq!(named, ["organization_name", "email", "password"], "{error}");
     app.register("taken@example.com", "First").await;
     let duplicate = app
         .post_json(
