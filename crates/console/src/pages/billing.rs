@@ -408,10 +408,7 @@ pub async fn result(
     Path(organization_id): Path<String>,
     Query(query): Query<ResultQuery>,
 ) -> Result<Page, PageError> {
-    let cycle = query
-        .cycle
-        .or(query.paid)
-        .ok_or(PageError::NotFound)?;
+    let cycle = query.cycle.or(query.paid).ok_or(PageError::NotFound)?;
     invoice_page(&state, &visitor, &organization_id, &cycle, true).await
 }
 

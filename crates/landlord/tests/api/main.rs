@@ -10,6 +10,7 @@ mod baseline;
 mod billing;
 mod browser;
 mod console;
+mod console_billing;
 mod console_journey;
 mod house_rules;
 mod identity;
