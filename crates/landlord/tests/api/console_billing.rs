@@ -5,6 +5,7 @@
 
 use crate::backend_tests;
 use crate::console::{user_id, Browser};
+use crate::support::billing::planted_counters;
 use crate::support::payments::{billed, Billed};
 use crate::support::Backend;
 
@@ -319,7 +320,53 @@ async fn paying_goes_through_the_checkout_to_a_receipt(backend: Backend) {
     assert_eq!(again.status, 409, "{}", again.body);
 }
 
+async fn overview_charts_this_month_by_day(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let now = landlord_core::Timestamp::now();
+    let today = landlord_metering::daily::start_of_day(now);
+    let period = landlord_billing::Period::of(now);
+    planted_counters(&b.app, &b.organization_id, "", 7, today.millis()).await;
+    if period.start() < today {
+        planted_counters(&b.app, &b.organization_id, "", 3, period.start_ms()).await;
+    }
+    let overview = format!("/o/{}", b.organization_id);
+    let owner = owner(&b).await;
+    let page = owner.get(&overview).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let day = today.date();
+    assert!(
+        page.body
+            .contains(&format!("<title>{day}: 7 requests</title>")),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains(&format!("<time datetime=\"{day}\">{day}</time>")));
+    assert!(page.body.contains("class=\"bar today\""));
+    let first = period.start().date();
+    if period.start() < today {
+        assert!(page
+            .body
+            .contains(&format!("<title>{first}: 3 requests</title>")));
+    }
+    // Every day of the month has its bar; the table lists those so far.
+    let bars = page.body.matches("<rect class=\"bar").count();
+    let days = (period.end_ms() - period.start_ms()) / landlord_metering::daily::DAY_MS;
+    assert_eq!(bars as i64, days);
+    assert!(page.body.contains("Bill so far"));
+    // A member sees the chart, not the bill.
+    let member = joined(&b, "member@overview.test", "member").await;
+    let seen = member.get(&overview).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen
+        .body
+        .contains(&format!("<title>{day}: 7 requests</title>")));
+    assert!(!seen.body.contains("Bill so far"));
+}
+
 backend_tests!(
+    overview_charts_this_month_by_day,
     billing_follows_roles_and_tenants,
     plan_changes_show_their_effect_before_applying,
     paying_goes_through_the_checkout_to_a_receipt,
