@@ -374,13 +374,16 @@ async fn invoice_page(
             })
         })
         .collect();
+    let payable = row.status.is_payable() && row.amount > 0;
     let title = format!("Invoice {}", row.period);
     let mut context = billing_base(state, visitor, &title, &user, &membership).await?;
     context.insert("invoice".into(), cycle_view(row)?);
     context.insert("receipt".into(), receipt.unwrap_or(Value::Null));
     context.insert("providers".into(), providers.into());
     context.insert("returned".into(), returned.into());
-    Page::render("billing_invoice.html", context)
+    let page = Page::render("billing_invoice.html", context)?;
+    // The pay form's answer redirects to the provider's checkout.
+    Ok(if payable { page.to_checkout() } else { page })
 }
 
 /// `GET /o/{organization_id}/billing/invoices/{cycle_id}`: the invoice's

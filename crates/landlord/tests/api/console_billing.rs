@@ -262,6 +262,11 @@ async fn paying_goes_through_the_checkout_to_a_receipt(backend: Backend) {
     let page = owner.get(&invoice).await;
     assert_eq!(page.status, 200, "{}", page.body);
     assert!(page.body.contains("Pay 60.00 USD"), "{}", page.body);
+    // Browsers apply form-action to the pay form's redirect: https allowed.
+    assert!(page
+        .csp
+        .as_deref()
+        .is_some_and(|csp| csp.ends_with("form-action 'self' https:")));
     assert!(page.body.contains("value=\"stripe\""));
     assert!(page.body.contains("value=\"paystack\""));
     let checkout = owner

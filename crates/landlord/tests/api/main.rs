@@ -11,6 +11,7 @@ mod billing;
 mod browser;
 mod console;
 mod console_billing;
+mod console_billing_browser;
 mod console_journey;
 mod house_rules;
 mod identity;
