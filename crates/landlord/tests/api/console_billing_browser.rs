@@ -11,6 +11,7 @@
 //! billing and the receipt also 375 px wide.
 
 use crate::support::accounts::PASSWORD;
+use crate::support::billing::planted_counters;
 use crate::support::browser::{Browser, Viewport};
 use crate::support::payments::billed;
 use crate::support::Backend;
@@ -97,6 +98,16 @@ async fn an_owner_changes_the_plan_and_pays_an_invoice() {
         .await;
     browser.wait_for_text("cs_test_1").await;
     browser.assert_no_text("Continue to checkout").await;
+
+    // Some usage this month, for the overview's chart.
+    let now = landlord_core::Timestamp::now();
+    let today = landlord_metering::daily::start_of_day(now);
+    let start = landlord_billing::Period::of(now).start_ms();
+    let day = landlord_metering::daily::DAY_MS;
+    for (n, at) in (start..=today.millis()).step_by(day as usize).enumerate() {
+        let requests = 200 + (n as i64 * 137) % 900;
+        planted_counters(&b.app, &b.organization_id, "", requests, at).await;
+    }
 
     // On a phone.
     browser.set_viewport(Viewport::Phone).await;
