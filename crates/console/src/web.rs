@@ -104,7 +104,7 @@ impl Page {
     }
 
     /// Its forms may redirect to a payment provider's checkout (https).
-    pub fn to_checkout(mut self) -> Self {
+    pub fn allow_checkout_redirect(mut self) -> Self {
         self.to_checkout = true;
         self
     }
