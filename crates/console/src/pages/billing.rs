@@ -383,7 +383,11 @@ async fn invoice_page(
     context.insert("returned".into(), returned.into());
     let page = Page::render("billing_invoice.html", context)?;
     // The pay form's answer redirects to the provider's checkout.
-    Ok(if payable { page.allow_checkout_redirect() } else { page })
+    Ok(if payable {
+        page.allow_checkout_redirect()
+    } else {
+        page
+    })
 }
 
 /// `GET /o/{organization_id}/billing/invoices/{cycle_id}`: the invoice's
