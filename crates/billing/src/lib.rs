@@ -9,6 +9,7 @@
 //! with 15,000 requests: 1,000 + 0 + 5,000 × 1 = 6,000 cents.
 
 pub mod close;
+pub mod manage;
 pub mod money;
 pub mod period;
 pub mod pricing;

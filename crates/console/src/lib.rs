@@ -99,5 +99,6 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::invitation::routes())
         .merge(pages::organization::routes())
         .merge(pages::keys::routes())
+        .merge(pages::billing::routes())
         .with_state(state)
 }

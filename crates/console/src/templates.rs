@@ -45,6 +45,9 @@ fn environment() -> &'static Environment<'static> {
             "key_new.html",
             "key_created.html",
             "key_revoke.html",
+            "billing.html",
+            "billing_change.html",
+            "billing_invoice.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -18,6 +18,11 @@ use crate::templates::{self, Context};
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
+/// [`CSP`] for a page whose form redirects to a payment provider's
+/// checkout: browsers apply `form-action` to the redirect's target too.
+pub const CSP_TO_CHECKOUT: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
+                       img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https:";
+
 const STYLESHEET: &str = include_str!("../static/console.css");
 
 /// `GET /static/console.css`: embedded, cached for a year (its URL carries
@@ -66,6 +71,8 @@ pub struct Page {
     body: Option<String>,
     location: Option<String>,
     cookies: Vec<String>,
+    /// Its forms may redirect to a provider's https checkout.
+    to_checkout: bool,
 }
 
 impl Page {
@@ -76,6 +83,7 @@ impl Page {
             body: Some(templates::render(template, context)?),
             location: None,
             cookies: Vec::new(),
+            to_checkout: false,
         })
     }
 
@@ -86,11 +94,18 @@ impl Page {
             body: None,
             location: Some(location.into()),
             cookies: Vec::new(),
+            to_checkout: false,
         }
     }
 
     pub fn status(mut self, status: StatusCode) -> Self {
         self.status = status;
+        self
+    }
+
+    /// Its forms may redirect to a payment provider's checkout (https).
+    pub fn allow_checkout_redirect(mut self) -> Self {
+        self.to_checkout = true;
         self
     }
 
@@ -133,7 +148,14 @@ impl IntoResponse for Page {
                 response.headers_mut().append(header::SET_COOKIE, value);
             }
         }
-        finish(response, self.status)
+        let mut response = finish(response, self.status);
+        if self.to_checkout {
+            response.headers_mut().insert(
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP_TO_CHECKOUT),
+            );
+        }
+        response
     }
 }
 

@@ -21,6 +21,7 @@
 //! the same records; nothing is dropped. On shutdown, after the HTTP server
 //! has drained, everything still pending is written.
 
+pub mod daily;
 pub mod period;
 pub mod routes;
 pub mod store;

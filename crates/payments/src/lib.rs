@@ -4,6 +4,7 @@
 //! dead-lettered after the last attempt), amount and currency checked
 //! against the cycle before it is marked paid.
 
+pub mod checkout;
 pub mod process;
 pub mod providers;
 pub mod reconcile;

@@ -148,6 +148,34 @@ pub async fn paid_by_another(
     Ok(others > 0)
 }
 
+/// The payment that settled an organization's cycle (a receipt's
+/// provider and reference), the latest if several did.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct SettledPayment {
+    pub provider: ProviderName,
+    pub provider_reference: String,
+    pub amount: i64,
+    pub currency: String,
+    pub updated_at: Timestamp,
+}
+
+pub async fn settled_payment<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    cycle_id: &BillingCycleId,
+) -> Result<Option<SettledPayment>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT provider, provider_reference, amount, currency, updated_at FROM payments \
+         WHERE organization_id = $1 AND billing_cycle_id = $2 AND status = $3 \
+         ORDER BY updated_at DESC LIMIT 1",
+    )
+    .bind(organization_id)
+    .bind(cycle_id)
+    .bind(PaymentStatus::Succeeded)
+    .fetch_optional(executor)
+    .await
+}
+
 /// A payment as reconciliation compares it.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct PaymentRow {

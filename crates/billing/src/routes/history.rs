@@ -6,14 +6,12 @@ use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
 use landlord_core::ids::BillingCycleId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::store as identity_store;
 use landlord_keys::KeysState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::manage;
 use crate::money::format_money;
-use crate::period::Period;
-use crate::pricing::price_period;
 use crate::store::{self, CycleRow, CycleStatus};
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -142,40 +140,6 @@ pub async fn calculate(
     State(state): State<KeysState>,
     user: Authorized<needs::ViewBilling>,
 ) -> Result<ApiSuccess<Calculation>, ApiError> {
-    let period = Period::of(Timestamp::now());
-    let mut conn = state.db.pool().acquire().await?;
-    let organization = identity_store::organization_by_id(&mut *conn, &user.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))?;
-    let stretches = store::plan_stretches(
-        &mut conn,
-        &organization.id,
-        &organization.plan,
-        period.start(),
-        period.end(),
-    )
-    .await?;
-    let priced = price_period(
-        period.start_ms(),
-        period.end_ms(),
-        organization.created_at.millis(),
-        &stretches,
-        &state.config.plans,
-    )
-    .map_err(|e| ApiError::internal(anyhow::anyhow!(e)))?;
-    let scheduled = identity_store::scheduled_plan_change(&mut *conn, &organization.id).await?;
-    Ok(ApiSuccess::ok(Calculation {
-        period: period.key(),
-        plan: priced.plan,
-        requests: priced.requests,
-        included: priced.included,
-        overage_requests: priced.overage_requests,
-        base_amount: priced.base_amount,
-        overage_amount: priced.overage_amount,
-        adjustments: priced.adjustments,
-        amount: priced.amount,
-        amount_display: format_money(priced.amount, &priced.currency),
-        currency: priced.currency,
-        scheduled_change: scheduled.map(|(plan, at)| ScheduledChangeView::new(plan, at)),
-    }))
+    let calculation = manage::calculate(&state, &user.organization_id).await?;
+    Ok(ApiSuccess::ok(calculation))
 }

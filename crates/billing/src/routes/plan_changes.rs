@@ -1,21 +1,17 @@
 //! `POST /billing/upgrade` and `DELETE /billing/scheduled-change`.
 
 use axum::extract::State;
-use landlord_audit::AuditEntry;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_identity::store as identity_store;
 use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::history::ScheduledChangeView;
-use crate::period::Period;
-use crate::pricing::floor_prorate;
-use crate::store;
+use crate::manage;
 
 /// Plan changes allowed per organization per minute (seed 001).
 pub const PLAN_CHANGES_PER_MINUTE: u32 = 3;
@@ -70,103 +66,8 @@ pub async fn upgrade(
     client: ClientInfo,
     Json(body): Json<UpgradeRequest>,
 ) -> Result<ApiSuccess<PlanChangeView>, ApiError> {
-    state
-        .limit(
-            &format!("plan-change:{}", user.organization_id),
-            PLAN_CHANGES_PER_MINUTE,
-            "plan changes",
-        )
-        .await?;
-    let target = body.plan.as_str();
-    let new_plan = state.config.plan(target).cloned().ok_or_else(|| {
-        let names: Vec<&str> = state.config.plans.keys().map(String::as_str).collect();
-        ApiError::invalid_field(
-            "plan",
-            format!("is not a plan; choose one of {}", names.join(", ")),
-        )
-    })?;
-    let mut tx = state.db.begin().await?;
-    let organization = identity_store::organization_by_id(&mut *tx, &user.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("organization"))?;
-    if organization.plan == target {
-        return Err(ApiError::invalid_field(
-            "plan",
-            "is already the organization's plan (DELETE /billing/scheduled-change cancels a scheduled downgrade)",
-        ));
-    }
-    let old_price = state
-        .config
-        .plan(&organization.plan)
-        .map(|p| p.price)
-        .unwrap_or(0);
-    let now = Timestamp::now();
-    let period = Period::of(now);
-    let upgrade = new_plan.price > old_price;
-    let (amount, effective_at) = if upgrade {
-        let amount = floor_prorate(
-            new_plan.price - old_price,
-            period.end_ms() - now.millis(),
-            period.end_ms() - period.start_ms(),
-        );
-        store::change_plan(
-            &mut tx,
-            &organization.id,
-            &organization.plan,
-            target,
-            Some(&user.user_id),
-            amount,
-            &new_plan.currency,
-            now,
-        )
-        .await?;
-        (amount, now)
-    } else {
-        identity_store::schedule_plan(
-            &mut tx,
-            &organization.id,
-            target,
-            period.end(),
-            &user.user_id,
-        )
-        .await?;
-        (0, period.end())
-    };
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(
-            &user,
-            &client,
-            if upgrade {
-                "billing.plan_changed"
-            } else {
-                "billing.plan_change_scheduled"
-            },
-        )
-        .target("organization", &organization.id)
-        .details(serde_json::json!({
-            "from": organization.plan,
-            "to": target,
-            "amount": amount,
-            "effective_at": effective_at,
-        })),
-    )
-    .await?;
-    tx.commit().await?;
-    if upgrade {
-        // Cached key lookups carry the plan: forget them so the new limits
-        // apply now on this instance (others within api_key_cache_ms).
-        state.cache.invalidate_all();
-    }
-    Ok(ApiSuccess::ok(PlanChangeView {
-        from_plan: organization.plan,
-        to_plan: target.to_string(),
-        amount,
-        currency: new_plan.currency,
-        changed_at: now,
-        scheduled: !upgrade,
-        effective_at,
-    }))
+    let change = manage::change_plan(&state, &user, &client, &body.plan).await?;
+    Ok(ApiSuccess::ok(change))
 }
 
 /// Cancel the scheduled downgrade (owners only). The organization stays on
@@ -186,17 +87,6 @@ pub async fn cancel_scheduled_change(
     user: Authorized<needs::UpgradePlan>,
     client: ClientInfo,
 ) -> Result<ApiSuccess<ScheduledChangeView>, ApiError> {
-    let mut tx = state.db.begin().await?;
-    let (plan, at) = store::cancel_scheduled(&mut tx, &user.organization_id)
-        .await?
-        .ok_or_else(|| ApiError::not_found("scheduled plan change"))?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&user, &client, "billing.plan_change_cancelled")
-            .target("organization", &user.organization_id)
-            .details(serde_json::json!({ "plan": plan, "effective_at": at })),
-    )
-    .await?;
-    tx.commit().await?;
-    Ok(ApiSuccess::ok(ScheduledChangeView::new(plan, at)))
+    let cancelled = manage::cancel_scheduled_change(&state, &user, &client).await?;
+    Ok(ApiSuccess::ok(cancelled))
 }

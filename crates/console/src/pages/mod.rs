@@ -1,6 +1,7 @@
 //! The console's pages: `public` (no session needed) and `organization`
 //! (signed in, the organization's id in the URL).
 
+pub mod billing;
 pub mod invitation;
 pub mod keys;
 pub mod organization;

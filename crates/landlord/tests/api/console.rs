@@ -19,23 +19,23 @@ use crate::support::{Backend, TestApp};
 const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
 /// A browser without JavaScript: keeps cookies, reads pages and forms.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookies: Mutex<BTreeMap<String, String>>,
 }
 
 /// A page as received.
-struct Seen {
-    status: StatusCode,
-    location: Option<String>,
+pub(crate) struct Seen {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
     set_cookies: Vec<String>,
-    csp: Option<String>,
-    body: String,
+    pub(crate) csp: Option<String>,
+    pub(crate) body: String,
 }
 
 impl Seen {
     /// The CSRF token of the page's first form.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
         let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
         let end = self.body[start..].find('"').expect("the token's end");
@@ -70,7 +70,7 @@ impl Seen {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: Mutex::new(BTreeMap::new()),
@@ -126,7 +126,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&self, path: &str) -> Seen {
+    pub(crate) async fn get(&self, path: &str) -> Seen {
         let response = self
             .app
             .client
@@ -138,7 +138,7 @@ impl<'a> Browser<'a> {
         self.receive(response).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Seen {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Seen {
         let response = self
             .app
             .client
@@ -152,7 +152,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Fills and sends the form of the page at `path` (with its CSRF token).
-    async fn submit(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> Seen {
+    pub(crate) async fn submit(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> Seen {
         let page = self.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
         let csrf = page.csrf();
@@ -162,7 +162,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs up a new organization; returns its overview's path.
-    async fn sign_up(&self, email: &str, organization: &str) -> String {
+    pub(crate) async fn sign_up(&self, email: &str, organization: &str) -> String {
         let seen = self
             .submit(
                 "/sign-up",
@@ -179,7 +179,7 @@ impl<'a> Browser<'a> {
         seen.location.expect("redirected to the overview")
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> Seen {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> Seen {
         self.submit(
             "/sign-in",
             "/sign-in",
@@ -742,7 +742,7 @@ async fn verdict(app: &TestApp, secret: &str) -> serde_json::Value {
 }
 
 /// The user id of `email`.
-async fn user_id(app: &TestApp, email: &str) -> String {
+pub(crate) async fn user_id(app: &TestApp, email: &str) -> String {
     sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
         .bind(email)
         .fetch_one(app.db.pool())

@@ -10,6 +10,8 @@ mod baseline;
 mod billing;
 mod browser;
 mod console;
+mod console_billing;
+mod console_billing_browser;
 mod console_journey;
 mod house_rules;
 mod identity;

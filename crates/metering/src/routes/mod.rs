@@ -10,8 +10,9 @@ use landlord_identity::IdentityState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+pub use crate::daily::DailyUsage;
 pub use crate::period::PeriodUsage;
-pub use dashboard::{DailyUsage, GraphQuery};
+pub use dashboard::GraphQuery;
 
 pub fn router() -> OpenApiRouter<IdentityState> {
     OpenApiRouter::new()

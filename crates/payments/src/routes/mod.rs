@@ -12,7 +12,8 @@ use utoipa_axum::routes;
 
 use crate::providers::Providers;
 
-pub use checkout::{InitiatePaymentRequest, PaymentCheckout, CHECKOUTS_PER_MINUTE};
+pub use crate::checkout::CHECKOUTS_PER_MINUTE;
+pub use checkout::{InitiatePaymentRequest, PaymentCheckout};
 pub use webhooks::WebhookAck;
 
 /// What the payment and admin routes need: one `Arc`, cloned per request.
