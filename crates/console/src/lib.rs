@@ -84,5 +84,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::invitation::routes())
         .merge(pages::organization::routes())
         .merge(pages::keys::routes())
+        .merge(pages::team::routes())
+        .merge(pages::account::routes())
+        .merge(pages::settings::routes())
         .with_state(state)
 }

@@ -45,6 +45,11 @@ fn environment() -> &'static Environment<'static> {
             "key_new.html",
             "key_created.html",
             "key_revoke.html",
+            "team.html",
+            "team_confirm.html",
+            "account.html",
+            "sessions.html",
+            "settings.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

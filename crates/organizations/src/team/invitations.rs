@@ -382,3 +382,25 @@ pub async fn cancel(
     tx.commit().await?;
     Ok(InvitationView::from(&updated))
 }
+
+/// Sends the pending invitation `id` of `user`'s organization again: a new
+/// invitation to the same email and role replaces it (a new link, seven
+/// days again), through [`send`] and its limits.
+pub async fn resend(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: &InvitationId,
+) -> Result<InvitationView, ApiError> {
+    permissions::require(user, Permission::InviteMembers)?;
+    let invitation = store::invitation_by_id(state.db.pool(), &user.organization_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invitation"))?;
+    if invitation.status != InvitationStatus::Pending {
+        return Err(ApiError::Conflict(format!(
+            "the invitation is already {}",
+            invitation.status
+        )));
+    }
+    send(state, user, client, &invitation.email, invitation.role).await
+}
