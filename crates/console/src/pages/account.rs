@@ -42,11 +42,8 @@ const CHANGE_PASSWORD_ROUTE: &str = "/api/v1/auth/change-password";
 /// The signed-in person, or the sign-in page.
 fn person<'a>(state: &ConsoleState, visitor: &'a Visitor) -> Result<&'a CurrentUser, Page> {
     visitor.user.as_ref().ok_or_else(|| {
-        Page::redirect("/sign-in").cookie(
-            visitor
-                .stale_cookie
-                .then(|| state.clear_session_cookie()),
-        )
+        Page::redirect("/sign-in")
+            .cookie(visitor.stale_cookie.then(|| state.clear_session_cookie()))
     })
 }
 

@@ -89,10 +89,7 @@ async fn render(
     );
     context.insert("role".into(), user.role.as_str().into());
     context.insert("saved".into(), saved.into());
-    context.insert(
-        "created".into(),
-        json!(current.created_at.date()),
-    );
+    context.insert("created".into(), json!(current.created_at.date()));
     let page = Page::render("settings.html", context)?;
     Ok(if status == StatusCode::OK {
         page

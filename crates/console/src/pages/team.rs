@@ -53,7 +53,10 @@ pub(crate) fn routes() -> Router<ConsoleState> {
             "/o/{organization_id}/team/members/{user_id}/transfer",
             get(transfer_page).post(transfer),
         )
-        .route("/o/{organization_id}/team/leave", get(leave_page).post(leave))
+        .route(
+            "/o/{organization_id}/team/leave",
+            get(leave_page).post(leave),
+        )
 }
 
 /// The most members and invitations one page lists.
@@ -507,7 +510,15 @@ pub async fn transfer_page(
     };
     permissions::require(&user, Permission::TransferOwnership).map_err(api)?;
     let member = member_of(&state, &user, &member).await?;
-    confirm_page(&state, &visitor, &membership, "transfer", Some(&member), None).await
+    confirm_page(
+        &state,
+        &visitor,
+        &membership,
+        "transfer",
+        Some(&member),
+        None,
+    )
+    .await
 }
 
 /// `POST …/members/{user_id}/transfer`: `ownership::transfer`.

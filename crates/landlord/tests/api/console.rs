@@ -16,33 +16,33 @@ use crate::support::accounts::{app_with_smtp, data, session_of, PASSWORD};
 use crate::support::team::{invite, owner_of};
 use crate::support::{Backend, TestApp};
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
 /// A browser without JavaScript: keeps cookies, reads pages and forms.
-struct Browser<'a> {
+pub(crate) struct Browser<'a> {
     app: &'a TestApp,
     cookies: Mutex<BTreeMap<String, String>>,
 }
 
 /// A page as received.
-struct Seen {
-    status: StatusCode,
-    location: Option<String>,
-    set_cookies: Vec<String>,
-    csp: Option<String>,
-    body: String,
+pub(crate) struct Seen {
+    pub(crate) status: StatusCode,
+    pub(crate) location: Option<String>,
+    pub(crate) set_cookies: Vec<String>,
+    pub(crate) csp: Option<String>,
+    pub(crate) body: String,
 }
 
 impl Seen {
     /// The CSRF token of the page's first form.
-    fn csrf(&self) -> String {
+    pub(crate) fn csrf(&self) -> String {
         let marker = "name=\"csrf\" value=\"";
         let start = self.body.find(marker).expect("a form with a CSRF token") + marker.len();
         let end = self.body[start..].find('"').expect("the token's end");
         self.body[start..start + end].to_string()
     }
 
-    fn set_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<&str> {
         self.set_cookies
             .iter()
             .find(|c| c.starts_with(&format!("{name}=")))
@@ -50,14 +50,14 @@ impl Seen {
     }
 
     /// The error paragraph of field `name`.
-    fn field_error(&self, name: &str) -> Option<String> {
+    pub(crate) fn field_error(&self, name: &str) -> Option<String> {
         let marker = format!("id=\"{name}-error\">");
         let start = self.body.find(&marker)? + marker.len();
         let end = self.body[start..].find("</p>")?;
         Some(self.body[start..start + end].to_string())
     }
 
-    fn input_value(&self, name: &str) -> Option<String> {
+    pub(crate) fn input_value(&self, name: &str) -> Option<String> {
         let marker = format!("name=\"{name}\" type=\"");
         let start = self.body.find(&marker)?;
         let rest = &self.body[start..];
@@ -70,14 +70,14 @@ impl Seen {
 }
 
 impl<'a> Browser<'a> {
-    fn new(app: &'a TestApp) -> Self {
+    pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
             app,
             cookies: Mutex::new(BTreeMap::new()),
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         let cookies = self.cookies.lock().expect("cookie jar");
         cookies
             .iter()
@@ -86,11 +86,11 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.lock().expect("cookie jar").get(name).cloned()
     }
 
-    async fn receive(&self, response: reqwest::Response) -> Seen {
+    pub(crate) async fn receive(&self, response: reqwest::Response) -> Seen {
         let status = response.status();
         let headers = response.headers().clone();
         let set_cookies: Vec<String> = headers
@@ -126,7 +126,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    async fn get(&self, path: &str) -> Seen {
+    pub(crate) async fn get(&self, path: &str) -> Seen {
         let response = self
             .app
             .client
@@ -138,7 +138,7 @@ impl<'a> Browser<'a> {
         self.receive(response).await
     }
 
-    async fn post(&self, path: &str, form: &[(&str, &str)]) -> Seen {
+    pub(crate) async fn post(&self, path: &str, form: &[(&str, &str)]) -> Seen {
         let response = self
             .app
             .client
@@ -152,7 +152,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Fills and sends the form of the page at `path` (with its CSRF token).
-    async fn submit(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> Seen {
+    pub(crate) async fn submit(&self, path: &str, action: &str, fields: &[(&str, &str)]) -> Seen {
         let page = self.get(path).await;
         assert_eq!(page.status, 200, "{path}: {}", page.body);
         let csrf = page.csrf();
@@ -162,7 +162,7 @@ impl<'a> Browser<'a> {
     }
 
     /// Signs up a new organization; returns its overview's path.
-    async fn sign_up(&self, email: &str, organization: &str) -> String {
+    pub(crate) async fn sign_up(&self, email: &str, organization: &str) -> String {
         let seen = self
             .submit(
                 "/sign-up",
@@ -179,7 +179,7 @@ impl<'a> Browser<'a> {
         seen.location.expect("redirected to the overview")
     }
 
-    async fn sign_in(&self, email: &str, password: &str) -> Seen {
+    pub(crate) async fn sign_in(&self, email: &str, password: &str) -> Seen {
         self.submit(
             "/sign-in",
             "/sign-in",

@@ -137,15 +137,8 @@ pub async fn remove(
         }
     }
     store::delete_membership(&mut tx, org, id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        id,
-        &user.user_id,
-        client,
-        Departure::Removed,
-    )
-    .await?;
+    let revoked =
+        revoke_keys_of(&mut tx, org, id, &user.user_id, client, Departure::Removed).await?;
     landlord_audit::record(
         &mut *tx,
         AuditEntry::by(user, client, "team.member_removed")
