@@ -12,6 +12,7 @@ mod browser;
 mod console;
 mod console_journey;
 mod console_team;
+mod console_team_browser;
 mod house_rules;
 mod identity;
 mod keys;
