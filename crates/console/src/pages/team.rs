@@ -86,10 +86,12 @@ fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
             });
         }
     }
-    if let ApiError::Forbidden(_) = error {
-        return Err(api(error));
+    match error {
+        // Another organization's member or invitation: like a missing one.
+        ApiError::NotFound(_) => Err(PageError::NotFound),
+        ApiError::Forbidden(_) => Err(api(error)),
+        other => FormErrors::from_api(other),
     }
-    FormErrors::from_api(error)
 }
 
 /// What a finished action says on the team page (`?done=`).

@@ -304,7 +304,7 @@ async fn another_organizations_user_gets_404_on_every_page(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (_ada, _bob, org, bob_id) = acme(&app).await;
     let eve = Browser::new(&app);
-    eve.sign_up("eve@team.test", "Evil").await;
+    let eve_org = eve.sign_up("eve@team.test", "Evil").await;
     for path in [
         format!("/o/{org}/team"),
         format!("/o/{org}/team/leave"),
@@ -331,6 +331,23 @@ async fn another_organizations_user_gets_404_on_every_page(backend: Backend) {
         )
         .await;
     assert_eq!(posted.status, 404);
+    // Acme's member through Eve's own organization: not hers, 404.
+    for action in ["remove", "transfer"] {
+        let posted = eve
+            .post(
+                &format!("{eve_org}/team/members/{bob_id}/{action}"),
+                &[("csrf", &csrf)],
+            )
+            .await;
+        assert_eq!(posted.status, 404, "{action}: {}", posted.body);
+        assert!(
+            eve.get(&format!("{eve_org}/team/members/{bob_id}/{action}"))
+                .await
+                .status
+                == 404
+        );
+    }
+    assert!(role_of(&app, &org, &bob_id).await.is_some());
     // Signed out: the sign-in page.
     for path in ["/account", "/account/sessions"] {
         let away = Browser::new(&app).get(path).await;
