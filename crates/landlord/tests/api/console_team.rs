@@ -595,6 +595,47 @@ async fn sessions_page_marks_this_browser_and_revokes(backend: Backend) {
     );
 }
 
+async fn leaving_moves_the_browser_to_another_organization(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (ada, bob, org, bob_id) = acme(&app).await;
+    let team = format!("/o/{org}/team");
+
+    // Bob leaves Acme (not his session's organization): back to his own.
+    let page = bob.get(&format!("{team}/leave")).await;
+    assert_eq!(page.status, 200);
+    assert!(page.body.contains("Leave the organization"));
+    let left = bob
+        .post(&format!("{team}/leave"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    let home = left.location.expect("his own organization");
+    assert_ne!(home, format!("/o/{org}"));
+    assert_eq!(bob.get(&home).await.status, 200);
+    assert_eq!(bob.get(&team).await.status, 404);
+
+    // Ada, in Bob's organization too, hands Acme over and leaves it, her
+    // session's organization: the browser moves on, still signed in.
+    let ada_id = user_id(&app, "ada@team.test").await;
+    let bobs = home.trim_start_matches("/o/").to_string();
+    app.add_membership(&bobs, &ada_id, "member").await;
+    app.add_membership(&org, &bob_id, "member").await;
+    let page = ada.get(&team).await;
+    let moved = ada
+        .post(
+            &format!("{team}/members/{bob_id}/transfer"),
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    let left = ada
+        .post(&format!("{team}/leave"), &[("csrf", &page.csrf())])
+        .await;
+    assert_eq!(left.status, 303, "{}", left.body);
+    assert_eq!(left.location.as_deref(), Some(home.as_str()));
+    assert_eq!(ada.get(&home).await.status, 200);
+    assert_eq!(ada.get("/").await.location.as_deref(), Some(home.as_str()));
+}
+
 backend_tests!(
     team_page_follows_the_permission_matrix,
     invitations_are_sent_resent_and_cancelled_with_errors_at_their_fields,
@@ -603,4 +644,5 @@ backend_tests!(
     settings_rename_for_owners_and_read_only_for_members,
     account_changes_name_and_password_like_the_api,
     sessions_page_marks_this_browser_and_revokes,
+    leaving_moves_the_browser_to_another_organization,
 );

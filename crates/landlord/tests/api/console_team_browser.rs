@@ -83,6 +83,15 @@ async fn an_owner_invites_a_member_who_joins_in_a_second_browser() {
     member.click_button("Create the account and join").await;
     member.wait_for_text("Acme Teams").await;
     member.wait_for_text("Requests this month").await;
+    // A member reads the settings, no form.
+    member
+        .visit(
+            &app,
+            &format!("{overview}/settings"),
+            "Only owners and admins change these settings",
+            "settings-member",
+        )
+        .await;
 
     // The owner sees Carol and makes her an admin.
     owner
@@ -95,6 +104,19 @@ async fn an_owner_invites_a_member_who_joins_in_a_second_browser() {
         .await;
     owner.wait_for_text("Role changed.").await;
     owner.screenshot_themes("team-role-changed").await;
+    // The confirmation steps, left unconfirmed.
+    owner.click_link("Remove carol@teams.test").await;
+    owner.wait_for_text("Remove Carol?").await;
+    owner.screenshot_themes("team-remove-confirm").await;
+    owner.click_link("Cancel").await;
+    owner.wait_for_path(&team).await;
+    owner
+        .click_link("Transfer ownership to carol@teams.test")
+        .await;
+    owner.wait_for_text("Transfer ownership to Carol?").await;
+    owner.screenshot_themes("team-transfer-confirm").await;
+    owner.click_link("Cancel").await;
+    owner.wait_for_path(&team).await;
     owner.set_viewport(Viewport::Phone).await;
     owner.screenshot_themes("team-phone").await;
     owner.set_viewport(Viewport::Desktop).await;
