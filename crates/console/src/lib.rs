@@ -100,5 +100,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::organization::routes())
         .merge(pages::keys::routes())
         .merge(pages::billing::routes())
+        .merge(pages::team::routes())
+        .merge(pages::account::routes())
+        .merge(pages::settings::routes())
         .with_state(state)
 }

@@ -48,6 +48,11 @@ fn environment() -> &'static Environment<'static> {
             "billing.html",
             "billing_change.html",
             "billing_invoice.html",
+            "team.html",
+            "team_confirm.html",
+            "account.html",
+            "sessions.html",
+            "settings.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -419,3 +419,73 @@ pub async fn sign_out(
     tx.commit().await?;
     Ok(())
 }
+
+/// Changes the signed-in person's password after checking the current one;
+/// their other sessions are revoked, `current`'s stays. Answers how many
+/// were revoked. Audited as `auth.password_changed`.
+pub async fn change_password(
+    state: &IdentityState,
+    current: &CurrentUser,
+    client: &ClientInfo,
+    current_password: String,
+    new_password: String,
+) -> Result<u64, ApiError> {
+    let user = store::user_by_id(state.db.pool(), &current.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
+    // Cheap first: the new password's policy, the account's limit; then
+    // the current password (one hash), and only then the new one.
+    password::validate("new_password", &new_password, &user.email)?;
+    state.limit_password_work(&user.email).await?;
+    if !password::verify(
+        &state.hashing,
+        current_password,
+        Some(user.password_hash.expose().clone()),
+    )
+    .await?
+    {
+        return Err(ApiError::invalid_field(
+            "current_password",
+            "is not the current password",
+        ));
+    }
+    let password_hash = password::hash(&state.hashing, new_password).await?;
+    let mut tx = state.db.begin().await?;
+    store::set_password_hash(&mut *tx, &user.id, &password_hash).await?;
+    let revoked = store::revoke_user_sessions(
+        &mut *tx,
+        &user.id,
+        Some(&current.session_id),
+        "password_changed",
+    )
+    .await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(current, client, "auth.password_changed")
+            .target("user", &user.id)
+            .details(serde_json::json!({ "sessions_revoked": revoked })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(revoked)
+}
+
+/// Renames the signed-in person (1 to 100 characters). Audited as
+/// `auth.name_changed`.
+pub async fn rename(
+    state: &IdentityState,
+    current: &CurrentUser,
+    client: &ClientInfo,
+    name: &str,
+) -> Result<(), ApiError> {
+    let name = crate::validation::required_name("name", name)?;
+    let mut tx = state.db.begin().await?;
+    store::set_user_name(&mut *tx, &current.user_id, &name).await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(current, client, "auth.name_changed").target("user", &current.user_id),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(())
+}

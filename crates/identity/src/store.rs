@@ -99,6 +99,21 @@ pub async fn set_password_hash<'c, E: Executor<'c, Database = Any>>(
     Ok(())
 }
 
+/// Sets the user's display name.
+pub async fn set_user_name<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    user_id: &UserId,
+    name: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE users SET name = $2, updated_at = $3 WHERE id = $1")
+        .bind(user_id)
+        .bind(name)
+        .bind(Timestamp::now())
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
 /// Marks the user's email verified (now), unless it already was.
 pub async fn mark_email_verified<'c, E: Executor<'c, Database = Any>>(
     executor: E,

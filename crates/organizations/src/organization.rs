@@ -6,8 +6,9 @@ use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
+use landlord_identity::auth::CurrentUser;
 use landlord_identity::model::OrganizationView;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::validation::{normalize_email, required_name, EmailAddress, Name};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
@@ -98,6 +99,28 @@ pub async fn update_organization(
     client: ClientInfo,
     Json(body): Json<UpdateOrganizationRequest>,
 ) -> Result<ApiSuccess<OrganizationView>, ApiError> {
+    Ok(ApiSuccess::ok(update(&state, &user, &client, &body).await?))
+}
+
+/// `user`'s organization (permission `view_dashboard`).
+pub async fn find(state: &IdentityState, user: &CurrentUser) -> Result<OrganizationView, ApiError> {
+    permissions::require(user, Permission::ViewDashboard)?;
+    let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?;
+    Ok(OrganizationView::from(&organization))
+}
+
+/// Renames `user`'s organization and/or changes its billing email
+/// (permission `update_organization`; at least one field). Audited as
+/// `organization.updated`.
+pub async fn update(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    body: &UpdateOrganizationRequest,
+) -> Result<OrganizationView, ApiError> {
+    permissions::require(user, Permission::UpdateOrganization)?;
     let name = body
         .name
         .as_deref()
@@ -124,7 +147,7 @@ pub async fn update_organization(
     .await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "organization.updated")
+        AuditEntry::by(user, client, "organization.updated")
             .target("organization", &user.organization_id)
             .details(serde_json::json!({ "name": name, "billing_email": billing_email })),
     )
@@ -133,5 +156,5 @@ pub async fn update_organization(
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(OrganizationView::from(&organization)))
+    Ok(OrganizationView::from(&organization))
 }

@@ -2,10 +2,13 @@
 //! (signed in, the organization's id in the URL).
 
 pub mod billing;
+pub mod account;
 pub mod invitation;
 pub mod keys;
 pub mod organization;
 pub mod public;
+pub mod settings;
+pub mod team;
 
 use landlord_admin::PlatformAdmin;
 use landlord_identity::permissions::{self, Permission};

@@ -12,7 +12,7 @@ pub use account::{AccessTokenResponse, MeResponse, MembershipView, SwitchOrganiz
 pub use email_verification::TokenRequest;
 pub use password::{ChangePasswordRequest, ResetPasswordRequest};
 pub use registration::RegisterRequest;
-pub use sessions::SessionView;
+pub use sessions::{revoke_one, revoke_sessions, sessions_of, SessionView};
 pub use sign_in::{LoginRequest, RefreshRequest};
 
 use serde::{Deserialize, Serialize};

@@ -2,7 +2,6 @@
 //! `/auth/reset-password`) and change when signed in (`/auth/change-password`).
 
 use axum::extract::State;
-use landlord_audit::AuditEntry;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
@@ -13,8 +12,7 @@ use utoipa::ToSchema;
 use super::{EmailRequest, MessageResponse, RevokedResponse};
 use crate::accounts;
 use crate::auth::CurrentUser;
-use crate::store;
-use crate::{password, IdentityState};
+use crate::IdentityState;
 
 const RESET_REQUESTED: &str = "if an account uses this email, a password reset mail is on its way";
 
@@ -116,42 +114,13 @@ pub async fn change_password(
     client: ClientInfo,
     Json(body): Json<ChangePasswordRequest>,
 ) -> Result<ApiSuccess<RevokedResponse>, ApiError> {
-    let user = store::user_by_id(state.db.pool(), &current.user_id)
-        .await?
-        .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-    // Cheap first: the new password's policy, the account's limit; then
-    // the current password (one hash), and only then the new one.
-    password::validate("new_password", &body.new_password, &user.email)?;
-    state.limit_password_work(&user.email).await?;
-    if !password::verify(
-        &state.hashing,
+    let revoked = accounts::change_password(
+        &state,
+        &current,
+        &client,
         body.current_password,
-        Some(user.password_hash.expose().clone()),
-    )
-    .await?
-    {
-        return Err(ApiError::invalid_field(
-            "current_password",
-            "is not the current password",
-        ));
-    }
-    let password_hash = password::hash(&state.hashing, body.new_password).await?;
-    let mut tx = state.db.begin().await?;
-    store::set_password_hash(&mut *tx, &user.id, &password_hash).await?;
-    let revoked = store::revoke_user_sessions(
-        &mut *tx,
-        &user.id,
-        Some(&current.session_id),
-        "password_changed",
+        body.new_password,
     )
     .await?;
-    landlord_audit::record(
-        &mut *tx,
-        AuditEntry::by(&current, &client, "auth.password_changed")
-            .target("user", &user.id)
-            .details(serde_json::json!({ "sessions_revoked": revoked })),
-    )
-    .await?;
-    tx.commit().await?;
     Ok(ApiSuccess::ok(RevokedResponse { revoked }))
 }

@@ -16,7 +16,7 @@ use crate::support::accounts::{app_with_smtp, data, session_of, PASSWORD};
 use crate::support::team::{invite, owner_of};
 use crate::support::{Backend, TestApp};
 
-const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
+pub(crate) const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
 /// A browser without JavaScript: keeps cookies, reads pages and forms.
 pub(crate) struct Browser<'a> {
@@ -28,7 +28,7 @@ pub(crate) struct Browser<'a> {
 pub(crate) struct Seen {
     pub(crate) status: StatusCode,
     pub(crate) location: Option<String>,
-    set_cookies: Vec<String>,
+    pub(crate) set_cookies: Vec<String>,
     pub(crate) csp: Option<String>,
     pub(crate) body: String,
 }
@@ -42,7 +42,7 @@ impl Seen {
         self.body[start..start + end].to_string()
     }
 
-    fn set_cookie(&self, name: &str) -> Option<&str> {
+    pub(crate) fn set_cookie(&self, name: &str) -> Option<&str> {
         self.set_cookies
             .iter()
             .find(|c| c.starts_with(&format!("{name}=")))
@@ -50,14 +50,14 @@ impl Seen {
     }
 
     /// The error paragraph of field `name`.
-    fn field_error(&self, name: &str) -> Option<String> {
+    pub(crate) fn field_error(&self, name: &str) -> Option<String> {
         let marker = format!("id=\"{name}-error\">");
         let start = self.body.find(&marker)? + marker.len();
         let end = self.body[start..].find("</p>")?;
         Some(self.body[start..start + end].to_string())
     }
 
-    fn input_value(&self, name: &str) -> Option<String> {
+    pub(crate) fn input_value(&self, name: &str) -> Option<String> {
         let marker = format!("name=\"{name}\" type=\"");
         let start = self.body.find(&marker)?;
         let rest = &self.body[start..];
@@ -77,7 +77,7 @@ impl<'a> Browser<'a> {
         }
     }
 
-    fn cookie_header(&self) -> String {
+    pub(crate) fn cookie_header(&self) -> String {
         let cookies = self.cookies.lock().expect("cookie jar");
         cookies
             .iter()
@@ -86,11 +86,11 @@ impl<'a> Browser<'a> {
             .join("; ")
     }
 
-    fn cookie(&self, name: &str) -> Option<String> {
+    pub(crate) fn cookie(&self, name: &str) -> Option<String> {
         self.cookies.lock().expect("cookie jar").get(name).cloned()
     }
 
-    async fn receive(&self, response: reqwest::Response) -> Seen {
+    pub(crate) async fn receive(&self, response: reqwest::Response) -> Seen {
         let status = response.status();
         let headers = response.headers().clone();
         let set_cookies: Vec<String> = headers

@@ -13,6 +13,8 @@ mod console;
 mod console_billing;
 mod console_billing_browser;
 mod console_journey;
+mod console_team;
+mod console_team_browser;
 mod house_rules;
 mod identity;
 mod keys;

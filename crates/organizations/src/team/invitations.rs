@@ -123,14 +123,31 @@ pub async fn invite(
     client: ClientInfo,
     Json(body): Json<InviteRequest>,
 ) -> Result<ApiSuccess<InvitationView>, ApiError> {
-    let email = normalize_email("email", &body.email)?;
-    if body.role == Role::Owner {
+    Ok(ApiSuccess::created(
+        send(&state, &user, &client, &body.email, body.role).await?,
+    ))
+}
+
+/// Invites `email` to `user`'s organization as `role` (permission
+/// `invite_members`; `change_roles` too for an owner), replacing a pending
+/// invitation to the same address (how one is sent again), within the
+/// mail limits. Queues the mail; audited as `team.invited`.
+pub async fn send(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    email: &str,
+    role: Role,
+) -> Result<InvitationView, ApiError> {
+    permissions::require(user, Permission::InviteMembers)?;
+    let email = normalize_email("email", email)?;
+    if role == Role::Owner {
         // Inviting an owner is granting a role: owners only.
-        permissions::require(&user, Permission::ChangeRoles)?;
+        permissions::require(user, Permission::ChangeRoles)?;
     }
     let org = &user.organization_id;
-    mail_limits::per_recipient(&state, MailKind::Invitation, &email).await?;
-    mail_limits::invitations_of(&state, org).await?;
+    mail_limits::per_recipient(state, MailKind::Invitation, &email).await?;
+    mail_limits::invitations_of(state, org).await?;
     let mut tx = state.db.begin().await?;
     if let Some(existing) = identity_store::user_by_email(&mut *tx, &email).await? {
         if identity_store::role_in(&mut *tx, &existing.id, org)
@@ -146,7 +163,7 @@ pub async fn invite(
     let invitation = NewInvitation {
         organization_id: org,
         email: &email,
-        role: body.role,
+        role,
         invited_by: &user.user_id,
         token_hash: &sha256_hex(&token),
         expires_at: Timestamp::now().plus(INVITATION_TTL),
@@ -163,7 +180,7 @@ pub async fn invite(
             "inviter_name": inviter.as_ref().and_then(|u| u.name.clone()),
             "inviter_email": inviter.map(|u| u.email),
             "organization_name": organization.name,
-            "role": body.role.as_str(),
+            "role": role.as_str(),
             "link": format!("{}/accept-invitation?token={token}", state.config.app_url()),
             "token": token,
         }),
@@ -171,16 +188,16 @@ pub async fn invite(
     landlord_mail::queue_sealed(&mut *tx, &mail, &state.payload_cipher).await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.invited")
+        AuditEntry::by(user, client, "team.invited")
             .target("invitation", &id)
-            .details(serde_json::json!({ "email": email, "role": body.role.as_str() })),
+            .details(serde_json::json!({ "email": email, "role": role.as_str() })),
     )
     .await?;
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
     landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
-    Ok(ApiSuccess::created(InvitationView::from(&invitation)))
+    Ok(InvitationView::from(&invitation))
 }
 
 /// Accept an invitation with the token from its mail.
@@ -293,15 +310,21 @@ pub async fn list_invitations(
             })
         })
         .transpose()?;
-    let rows = store::invitations(
-        state.db.pool(),
-        &user.organization_id,
-        status,
-        page.cursor.as_deref(),
-        page.fetch(),
-    )
-    .await?;
+    let rows = list(&state, &user, status, page.cursor.as_deref(), page.fetch()).await?;
     Ok(page.respond(rows, |r| r.id.to_string(), |r| InvitationView::from(&r)))
+}
+
+/// `user`'s organization's invitations, newest first, with `status` when
+/// given, `limit` after `after` (permission `invite_members`).
+pub async fn list(
+    state: &IdentityState,
+    user: &CurrentUser,
+    status: Option<InvitationStatus>,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<InvitationRow>, ApiError> {
+    permissions::require(user, Permission::InviteMembers)?;
+    Ok(store::invitations(state.db.pool(), &user.organization_id, status, after, limit).await?)
 }
 
 /// Cancel a pending invitation.
@@ -323,9 +346,21 @@ pub async fn cancel_invitation(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<InvitationView>, ApiError> {
     let id = InvitationId::parse(&id).ok_or_else(|| ApiError::not_found("invitation"))?;
+    Ok(ApiSuccess::ok(cancel(&state, &user, &client, &id).await?))
+}
+
+/// Cancels the pending invitation `id` of `user`'s organization
+/// (permission `invite_members`). Audited as `team.invitation_cancelled`.
+pub async fn cancel(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: &InvitationId,
+) -> Result<InvitationView, ApiError> {
+    permissions::require(user, Permission::InviteMembers)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
-    let invitation = store::invitation_by_id(&mut *tx, org, &id)
+    let invitation = store::invitation_by_id(&mut *tx, org, id)
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;
     if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Cancelled).await? {
@@ -336,14 +371,36 @@ pub async fn cancel_invitation(
     }
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.invitation_cancelled")
-            .target("invitation", &id)
+        AuditEntry::by(user, client, "team.invitation_cancelled")
+            .target("invitation", id)
             .details(serde_json::json!({ "email": invitation.email })),
     )
     .await?;
-    let updated = store::invitation_by_id(&mut *tx, org, &id)
+    let updated = store::invitation_by_id(&mut *tx, org, id)
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(InvitationView::from(&updated)))
+    Ok(InvitationView::from(&updated))
+}
+
+/// Sends the pending invitation `id` of `user`'s organization again: a new
+/// invitation to the same email and role replaces it (a new link, seven
+/// days again), through [`send`] and its limits.
+pub async fn resend(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: &InvitationId,
+) -> Result<InvitationView, ApiError> {
+    permissions::require(user, Permission::InviteMembers)?;
+    let invitation = store::invitation_by_id(state.db.pool(), &user.organization_id, id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("invitation"))?;
+    if invitation.status != InvitationStatus::Pending {
+        return Err(ApiError::Conflict(format!(
+            "the invitation is already {}",
+            invitation.status
+        )));
+    }
+    send(state, user, client, &invitation.email, invitation.role).await
 }

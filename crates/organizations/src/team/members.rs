@@ -65,18 +65,24 @@ pub async fn list_members(
     Query(query): Query<PageQuery>,
 ) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
     let page = query.page()?;
-    let rows = store::members(
-        state.db.pool(),
-        &user.organization_id,
-        page.cursor.as_deref(),
-        page.fetch(),
-    )
-    .await?;
+    let rows = list(&state, &user, page.cursor.as_deref(), page.fetch()).await?;
     Ok(page.respond(
         rows,
         |r| r.membership_id.to_string(),
         |r| MemberView::from(&r),
     ))
+}
+
+/// `user`'s organization's members in the order they joined, `limit`
+/// after the membership `after` (permission `view_team`).
+pub async fn list(
+    state: &IdentityState,
+    user: &CurrentUser,
+    after: Option<&str>,
+    limit: i64,
+) -> Result<Vec<MemberRow>, ApiError> {
+    permissions::require(user, Permission::ViewTeam)?;
+    Ok(store::members(state.db.pool(), &user.organization_id, after, limit).await?)
 }
 
 /// Remove a member from the organization.
@@ -105,32 +111,38 @@ pub async fn remove_member(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<DepartedMember>, ApiError> {
     let id = UserId::parse(&id).ok_or_else(member_not_found)?;
+    Ok(ApiSuccess::ok(remove(&state, &user, &client, &id).await?))
+}
+
+/// Removes member `id` from `user`'s organization (permission
+/// `remove_members`; `change_roles` too for an owner), revoking the keys
+/// they created; the last owner stays. Audited as `team.member_removed`.
+pub async fn remove(
+    state: &KeysState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: &UserId,
+) -> Result<DepartedMember, ApiError> {
+    permissions::require(user, Permission::RemoveMembers)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
+    let member = store::member(&mut *tx, org, id)
         .await?
         .ok_or_else(member_not_found)?;
     if member.role == Role::Owner {
-        permissions::require(&user, Permission::ChangeRoles)?;
+        permissions::require(user, Permission::ChangeRoles)?;
         if store::owner_count(&mut tx, org).await? <= 1 {
             return Err(last_owner());
         }
     }
-    store::delete_membership(&mut tx, org, &id).await?;
-    let revoked = revoke_keys_of(
-        &mut tx,
-        org,
-        &id,
-        &user.user_id,
-        &client,
-        Departure::Removed,
-    )
-    .await?;
+    store::delete_membership(&mut tx, org, id).await?;
+    let revoked =
+        revoke_keys_of(&mut tx, org, id, &user.user_id, client, Departure::Removed).await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.member_removed")
-            .target("user", &id)
+        AuditEntry::by(user, client, "team.member_removed")
+            .target("user", id)
             .details(serde_json::json!({
                 "email": member.email,
                 "role": member.role,
@@ -140,7 +152,7 @@ pub async fn remove_member(
     .await?;
     tx.commit().await?;
     state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
+    Ok(DepartedMember::new(&member, revoked))
 }
 
 /// Change a member's role (owners only). The last owner cannot be demoted.
@@ -164,31 +176,47 @@ pub async fn change_role(
     Json(body): Json<ChangeRoleRequest>,
 ) -> Result<ApiSuccess<MemberView>, ApiError> {
     let id = UserId::parse(&id).ok_or_else(member_not_found)?;
+    Ok(ApiSuccess::ok(
+        set_role(&state, &user, &client, &id, body.role).await?,
+    ))
+}
+
+/// Gives member `id` of `user`'s organization `role` (permission
+/// `change_roles`); the last owner is not demoted. Audited as
+/// `team.role_changed`.
+pub async fn set_role(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    id: &UserId,
+    role: Role,
+) -> Result<MemberView, ApiError> {
+    permissions::require(user, Permission::ChangeRoles)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
-    let member = store::member(&mut *tx, org, &id)
+    let member = store::member(&mut *tx, org, id)
         .await?
         .ok_or_else(member_not_found)?;
     if member.role == Role::Owner
-        && body.role != Role::Owner
+        && role != Role::Owner
         && store::owner_count(&mut tx, org).await? <= 1
     {
         return Err(last_owner());
     }
-    store::set_role(&mut tx, org, &id, body.role).await?;
+    store::set_role(&mut tx, org, id, role).await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.role_changed")
-            .target("user", &id)
-            .details(serde_json::json!({ "from": member.role, "to": body.role })),
+        AuditEntry::by(user, client, "team.role_changed")
+            .target("user", id)
+            .details(serde_json::json!({ "from": member.role, "to": role })),
     )
     .await?;
-    let updated = store::member(&mut *tx, org, &id)
+    let updated = store::member(&mut *tx, org, id)
         .await?
         .ok_or_else(member_not_found)?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
+    Ok(MemberView::from(&updated))
 }
 
 /// Leave the active organization. The last owner cannot leave.
@@ -210,6 +238,19 @@ pub async fn leave(
     user: CurrentUser,
     client: ClientInfo,
 ) -> Result<ApiSuccess<DepartedMember>, ApiError> {
+    Ok(ApiSuccess::ok(depart(&state, &user, &client).await?))
+}
+
+/// What stops the last owner from leaving.
+pub const LAST_OWNER_CANNOT_LEAVE: &str = "the last owner cannot leave: transfer ownership first";
+
+/// `user` leaves their organization, revoking the keys they created; the
+/// last owner cannot. Audited as `team.member_left`.
+pub async fn depart(
+    state: &KeysState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+) -> Result<DepartedMember, ApiError> {
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
@@ -217,9 +258,7 @@ pub async fn leave(
         .await?
         .ok_or_else(member_not_found)?;
     if member.role == Role::Owner && store::owner_count(&mut tx, org).await? <= 1 {
-        return Err(ApiError::Conflict(
-            "the last owner cannot leave: transfer ownership first".into(),
-        ));
+        return Err(ApiError::Conflict(LAST_OWNER_CANNOT_LEAVE.into()));
     }
     store::delete_membership(&mut tx, org, &user.user_id).await?;
     let revoked = revoke_keys_of(
@@ -227,13 +266,13 @@ pub async fn leave(
         org,
         &user.user_id,
         &user.user_id,
-        &client,
+        client,
         Departure::Left,
     )
     .await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.member_left")
+        AuditEntry::by(user, client, "team.member_left")
             .target("user", &user.user_id)
             .details(serde_json::json!({
                 "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
@@ -242,5 +281,5 @@ pub async fn leave(
     .await?;
     tx.commit().await?;
     state.forget(&revoked);
-    Ok(ApiSuccess::ok(DepartedMember::new(&member, revoked)))
+    Ok(DepartedMember::new(&member, revoked))
 }

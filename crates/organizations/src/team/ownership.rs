@@ -7,7 +7,8 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ids::UserId;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::auth::CurrentUser;
+use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::{IdentityState, Role};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -39,8 +40,23 @@ pub async fn transfer_ownership(
     client: ClientInfo,
     Json(body): Json<TransferOwnershipRequest>,
 ) -> Result<ApiSuccess<MemberView>, ApiError> {
+    Ok(ApiSuccess::ok(
+        transfer(&state, &user, &client, &body.user_id).await?,
+    ))
+}
+
+/// Makes member `target` (a user id as sent) an owner of `user`'s
+/// organization and `user` an admin (permission `transfer_ownership`).
+/// Audited as `team.ownership_transferred`.
+pub async fn transfer(
+    state: &IdentityState,
+    user: &CurrentUser,
+    client: &ClientInfo,
+    target: &str,
+) -> Result<MemberView, ApiError> {
+    permissions::require(user, Permission::TransferOwnership)?;
     let org = &user.organization_id;
-    let target = body.user_id.trim();
+    let target = target.trim();
     if target == user.user_id.as_str() {
         return Err(ApiError::invalid_field(
             "user_id",
@@ -57,12 +73,12 @@ pub async fn transfer_ownership(
     store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
     landlord_audit::record(
         &mut *tx,
-        AuditEntry::by(&user, &client, "team.ownership_transferred").target("user", &target),
+        AuditEntry::by(user, client, "team.ownership_transferred").target("user", &target),
     )
     .await?;
     let updated = store::member(&mut *tx, org, &target)
         .await?
         .ok_or_else(member_not_found)?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(MemberView::from(&updated)))
+    Ok(MemberView::from(&updated))
 }

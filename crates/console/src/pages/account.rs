@@ -1,0 +1,290 @@
+//! The signed-in person's account (`/account`: name, password) and
+//! sessions (`/account/sessions`: this browser marked, revoke one, every
+//! other one, or all). Each calls the same identity function as its API
+//! route (`/auth/change-password`, `/auth/sessions`); changing the password
+//! revokes the other sessions, like the API; revoking this browser's
+//! session signs it out.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::{get, post};
+use axum::Form;
+use axum::Router;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::ids::SessionId;
+use landlord_core::ApiError;
+use landlord_identity::accounts;
+use landlord_identity::routes::{revoke_one, revoke_sessions, sessions_of};
+use landlord_identity::store as identity_store;
+use landlord_identity::CurrentUser;
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::base;
+use super::public::limit;
+use crate::session::Visitor;
+use crate::web::{FormErrors, Page, PageError};
+use crate::ConsoleState;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new()
+        .route("/account", get(account_page))
+        .route("/account/name", post(rename))
+        .route("/account/password", post(change_password))
+        .route("/account/sessions", get(sessions_page))
+        .route("/account/sessions/revoke", post(revoke_many))
+        .route("/account/sessions/{session_id}/revoke", post(revoke))
+}
+
+/// The API route whose per-address budget the password form shares.
+const CHANGE_PASSWORD_ROUTE: &str = "/api/v1/auth/change-password";
+
+/// The signed-in person, or the sign-in page.
+fn person<'a>(state: &ConsoleState, visitor: &'a Visitor) -> Result<&'a CurrentUser, Page> {
+    visitor.user.as_ref().ok_or_else(|| {
+        Page::redirect("/sign-in")
+            .cookie(visitor.stale_cookie.then(|| state.clear_session_cookie()))
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct DoneQuery {
+    done: Option<String>,
+}
+
+fn done_message(done: &str) -> Option<&'static str> {
+    Some(match done {
+        "name" => "Your name is changed.",
+        "password" => "Your password is changed; your other sessions are signed out.",
+        "revoked" => "The session is signed out.",
+        "others" => "Every other session is signed out.",
+        _ => return None,
+    })
+}
+
+/// The name form's value as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct NameForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    name: String,
+}
+
+/// The password form (never shown back).
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct PasswordForm {
+    csrf: String,
+    current_password: String,
+    new_password: String,
+}
+
+/// Which form of the account page failed, with its errors.
+enum Failed {
+    None,
+    Name(NameForm, FormErrors),
+    Password(FormErrors),
+}
+
+async fn render_account(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    failed: Failed,
+    done: Option<&str>,
+) -> Result<Page, PageError> {
+    let account = identity_store::user_by_id(state.identity().db.pool(), &user.user_id)
+        .await
+        .map_err(ApiError::from)?
+        .ok_or(PageError::NotFound)?;
+    let (mut context, _) = base(state, visitor, "Your account", "account", None).await?;
+    context.insert(
+        "account".into(),
+        json!({ "email": account.email, "name": account.name }),
+    );
+    let mut name = account.name.clone().unwrap_or_default();
+    let mut status = StatusCode::OK;
+    let empty = || json!({});
+    let (mut name_errors, mut password_errors) = (empty(), empty());
+    let (mut name_error, mut password_error) = (Value::Null, Value::Null);
+    match failed {
+        Failed::None => {}
+        Failed::Name(form, errors) => {
+            name = form.name;
+            let mut scratch = crate::templates::context();
+            status = errors.into_context(&mut scratch);
+            name_errors = scratch.remove("errors").unwrap_or_else(empty);
+            name_error = scratch.remove("error").unwrap_or_default();
+        }
+        Failed::Password(errors) => {
+            let mut scratch = crate::templates::context();
+            status = errors.into_context(&mut scratch);
+            password_errors = scratch.remove("errors").unwrap_or_else(empty);
+            password_error = scratch.remove("error").unwrap_or_default();
+        }
+    }
+    context.insert("name".into(), name.into());
+    context.insert("name_errors".into(), name_errors);
+    context.insert("name_error".into(), name_error);
+    context.insert("password_errors".into(), password_errors);
+    context.insert("password_error".into(), password_error);
+    context.insert("done".into(), done.and_then(done_message).into());
+    Ok(Page::render("account.html", context)?.status(status))
+}
+
+/// `GET /account`.
+pub async fn account_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Query(query): Query<DoneQuery>,
+) -> Result<Page, PageError> {
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    render_account(&state, &visitor, user, Failed::None, query.done.as_deref()).await
+}
+
+/// `POST /account/name`: `accounts::rename`.
+pub async fn rename(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Form(form): Form<NameForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    match accounts::rename(state.identity(), user, &client, &form.name).await {
+        Ok(()) => Ok(Page::redirect("/account?done=name")),
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?;
+            render_account(&state, &visitor, user, Failed::Name(form, errors), None).await
+        }
+    }
+}
+
+/// `POST /account/password`: `accounts::change_password` (the other
+/// sessions revoked, this browser's kept), limited like the API route.
+pub async fn change_password(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Form(form): Form<PasswordForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let result = match limit(&state, &client, CHANGE_PASSWORD_ROUTE).await {
+        Ok(()) => {
+            accounts::change_password(
+                state.identity(),
+                user,
+                &client,
+                form.current_password,
+                form.new_password,
+            )
+            .await
+        }
+        Err(error) => Err(error),
+    };
+    match result {
+        Ok(_) => Ok(Page::redirect("/account?done=password")),
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?;
+            render_account(&state, &visitor, user, Failed::Password(errors), None).await
+        }
+    }
+}
+
+/// `GET /account/sessions`: the person's sessions, this browser's marked.
+pub async fn sessions_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Query(query): Query<DoneQuery>,
+) -> Result<Page, PageError> {
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let sessions = sessions_of(state.identity(), user).await?;
+    let (mut context, _) = base(&state, &visitor, "Your sessions", "account", None).await?;
+    context.insert(
+        "sessions".into(),
+        serde_json::to_value(&sessions).map_err(ApiError::internal)?,
+    );
+    context.insert(
+        "others".into(),
+        sessions.iter().filter(|s| !s.current).count().into(),
+    );
+    context.insert(
+        "done".into(),
+        query.done.as_deref().and_then(done_message).into(),
+    );
+    Page::render("sessions.html", context)
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RevokeForm {
+    csrf: String,
+    /// `others` (keep this browser) or `all`.
+    which: String,
+}
+
+/// Where the browser goes after revoking: signed out when this browser's
+/// session went too.
+fn signed_out(state: &ConsoleState) -> Page {
+    Page::redirect("/sign-in").cookie(Some(state.clear_session_cookie()))
+}
+
+/// `POST /account/sessions/revoke`: `revoke_sessions`, every other
+/// session (`which=others`) or all of them, this browser's included.
+pub async fn revoke_many(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Form(form): Form<RevokeForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let keep_current = form.which != "all";
+    revoke_sessions(state.identity(), user, &client, keep_current).await?;
+    Ok(if keep_current {
+        Page::redirect("/account/sessions?done=others")
+    } else {
+        signed_out(&state)
+    })
+}
+
+/// `POST /account/sessions/{session_id}/revoke`: `revoke_one`; this
+/// browser's own session signs it out.
+pub async fn revoke(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(session_id): Path<String>,
+    Form(form): Form<RevokeForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let user = match person(&state, &visitor) {
+        Ok(user) => user,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let id = SessionId::parse(&session_id).ok_or(PageError::NotFound)?;
+    revoke_one(state.identity(), user, &client, &id).await?;
+    Ok(if id == user.session_id {
+        signed_out(&state)
+    } else {
+        Page::redirect("/account/sessions?done=revoked")
+    })
+}

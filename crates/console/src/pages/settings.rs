@@ -1,0 +1,158 @@
+//! The organization's settings (`/o/{organization_id}/settings`): its name
+//! and billing email, changed through `organization::update` (the API's
+//! `PATCH /organization`) by the roles with `update_organization`; the
+//! other roles see the values read-only.
+
+use axum::extract::{Path, Query, State};
+use axum::http::StatusCode;
+use axum::routing::get;
+use axum::Form;
+use axum::Router;
+use landlord_core::http::client::ClientInfo;
+use landlord_core::ApiError;
+use landlord_identity::permissions::{self, Permission};
+use landlord_identity::store::Membership;
+use landlord_identity::CurrentUser;
+use landlord_organizations::organization::{self, UpdateOrganizationRequest};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+use super::base;
+use super::organization::tenant;
+use crate::session::Visitor;
+use crate::web::{sentence, FormErrors, Page, PageError};
+use crate::ConsoleState;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new().route(
+        "/o/{organization_id}/settings",
+        get(settings_page).post(update),
+    )
+}
+
+/// What the settings form sends (and shows back).
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct SettingsForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    name: String,
+    billing_email: String,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct SettingsQuery {
+    saved: Option<String>,
+}
+
+async fn render(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    membership: &Membership,
+    form: Option<SettingsForm>,
+    errors: FormErrors,
+    saved: bool,
+) -> Result<Page, PageError> {
+    let current = organization::find(state.identity(), user)
+        .await
+        .map_err(|e| match e {
+            ApiError::Forbidden(m) => PageError::Forbidden(sentence(&m)),
+            other => PageError::Api(other),
+        })?;
+    let form = form.unwrap_or_else(|| SettingsForm {
+        name: current.name.clone(),
+        billing_email: current.billing_email.clone().unwrap_or_default(),
+        ..SettingsForm::default()
+    });
+    let (mut context, _) = base(
+        state,
+        visitor,
+        "Organization settings",
+        "settings",
+        Some(membership),
+    )
+    .await?;
+    let status = errors.into_context(&mut context);
+    context.insert(
+        "organization".into(),
+        serde_json::to_value(&current).map_err(ApiError::internal)?,
+    );
+    context.insert(
+        "form".into(),
+        serde_json::to_value(&form).map_err(ApiError::internal)?,
+    );
+    context.insert(
+        "can_update".into(),
+        permissions::allows(user.role, Permission::UpdateOrganization).into(),
+    );
+    context.insert("role".into(), user.role.as_str().into());
+    context.insert("saved".into(), saved.into());
+    context.insert("created".into(), json!(current.created_at.date()));
+    let page = Page::render("settings.html", context)?;
+    Ok(if status == StatusCode::OK {
+        page
+    } else {
+        page.status(status)
+    })
+}
+
+/// `GET /o/{organization_id}/settings`.
+pub async fn settings_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Query(query): Query<SettingsQuery>,
+) -> Result<Page, PageError> {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let errors = FormErrors {
+        status: Some(StatusCode::OK),
+        ..FormErrors::default()
+    };
+    let saved = query.saved.is_some();
+    render(&state, &visitor, &user, &membership, None, errors, saved).await
+}
+
+/// `POST /o/{organization_id}/settings`: `organization::update`.
+pub async fn update(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(organization_id): Path<String>,
+    Form(form): Form<SettingsForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    permissions::require(&user, Permission::UpdateOrganization)
+        .map_err(|e| PageError::Forbidden(sentence(&e.to_string())))?;
+    let request = UpdateOrganizationRequest {
+        name: Some(form.name.clone()),
+        billing_email: Some(form.billing_email.trim().to_owned()).filter(|e| !e.is_empty()),
+    };
+    match organization::update(state.identity(), &user, &client, &request).await {
+        Ok(_) => Ok(Page::redirect(format!(
+            "/o/{}/settings?saved=1",
+            user.organization_id
+        ))),
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?;
+            render(
+                &state,
+                &visitor,
+                &user,
+                &membership,
+                Some(form),
+                errors,
+                false,
+            )
+            .await
+        }
+    }
+}
