@@ -4,11 +4,11 @@
 //! billing period (`periods`). The admin owns no table: it reads and
 //! changes billing's, payments' and identity's through their stores.
 
-mod discrepancies;
-mod figures;
+pub mod discrepancies;
+pub mod figures;
 mod periods;
 mod platform_admin;
-mod webhooks;
+pub mod webhooks;
 
 use landlord_payments::routes::PaymentsState;
 use utoipa_axum::router::OpenApiRouter;

@@ -517,3 +517,19 @@ pub async fn late_and_due<'c, E: Executor<'c, Database = Any>>(
     .fetch_one(executor)
     .await
 }
+
+/// Recurring revenue billed for each period from `since` (`YYYY-MM`) on:
+/// the sum of the cycles' `base_amount` (the plan's price, prorated),
+/// void cycles left out, by period and currency, oldest first.
+pub async fn base_amounts_by_period<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT period, currency, CAST(SUM(base_amount) AS BIGINT) FROM billing_cycles \
+         WHERE status <> 'void' AND period >= $1 GROUP BY period, currency ORDER BY period, currency",
+    )
+    .bind(since)
+    .fetch_all(executor)
+    .await
+}

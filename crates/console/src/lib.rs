@@ -84,5 +84,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::invitation::routes())
         .merge(pages::organization::routes())
         .merge(pages::keys::routes())
+        .merge(pages::audit::routes())
+        .merge(pages::operator::routes())
         .with_state(state)
 }

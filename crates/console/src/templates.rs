@@ -45,6 +45,11 @@ fn environment() -> &'static Environment<'static> {
             "key_new.html",
             "key_created.html",
             "key_revoke.html",
+            "audit.html",
+            "operator_nav.html",
+            "operator_figures.html",
+            "operator_webhooks.html",
+            "operator_discrepancies.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

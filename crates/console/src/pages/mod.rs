@@ -1,8 +1,10 @@
 //! The console's pages: `public` (no session needed) and `organization`
 //! (signed in, the organization's id in the URL).
 
+pub mod audit;
 pub mod invitation;
 pub mod keys;
+pub mod operator;
 pub mod organization;
 pub mod public;
 
