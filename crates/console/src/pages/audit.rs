@@ -129,8 +129,7 @@ pub async fn audit(
     let members = identity_store::members(state.identity().db.pool(), org, None, ACTOR_CHOICES)
         .await
         .map_err(ApiError::from)?;
-    let (mut context, _) =
-        base(&state, &visitor, "Audit log", "audit", Some(&membership)).await?;
+    let (mut context, _) = base(&state, &visitor, "Audit log", "audit", Some(&membership)).await?;
     let has_errors = !errors.fields.is_empty() || errors.general.is_some();
     let status = errors.into_context(&mut context);
     context.insert(
@@ -171,5 +170,9 @@ pub async fn audit(
         next_cursor.map(|c| query.next_page(&c)).into(),
     );
     let page = Page::render("audit.html", context)?;
-    Ok(if has_errors { page.status(status) } else { page })
+    Ok(if has_errors {
+        page.status(status)
+    } else {
+        page
+    })
 }

@@ -244,8 +244,13 @@ pub async fn discrepancies_page(
     }
     let resolved = query.resolved.as_deref() == Some("true");
     let rows = discrepancies::list(&state.payments, resolved).await?;
-    let mut context =
-        operator_base(&state, &visitor, "Reconciliation discrepancies", "discrepancies").await?;
+    let mut context = operator_base(
+        &state,
+        &visitor,
+        "Reconciliation discrepancies",
+        "discrepancies",
+    )
+    .await?;
     context.insert(
         "discrepancies".into(),
         serde_json::to_value(&rows).map_err(ApiError::internal)?,

@@ -11,6 +11,7 @@ mod billing;
 mod browser;
 mod console;
 mod console_journey;
+mod console_operator;
 mod house_rules;
 mod identity;
 mod keys;
