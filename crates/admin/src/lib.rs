@@ -6,6 +6,7 @@
 
 pub mod discrepancies;
 pub mod figures;
+pub mod organizations;
 mod periods;
 mod platform_admin;
 pub mod webhooks;
@@ -31,4 +32,6 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
         .routes(routes!(discrepancies::discrepancies))
         .routes(routes!(discrepancies::resolve))
         .routes(routes!(periods::close_period))
+        .routes(routes!(organizations::organizations))
+        .routes(routes!(organizations::plan))
 }

@@ -533,3 +533,28 @@ pub async fn base_amounts_by_period<'c, E: Executor<'c, Database = Any>>(
     .fetch_all(executor)
     .await
 }
+
+/// The organizations among `ids` with an overdue billing cycle.
+pub async fn overdue_organizations<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    ids: &[OrganizationId],
+) -> Result<Vec<OrganizationId>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT DISTINCT organization_id FROM billing_cycles WHERE status = 'overdue' AND organization_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (OrganizationId,)>(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query
+        .fetch_all(executor)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect())
+}

@@ -49,6 +49,7 @@ fn environment() -> &'static Environment<'static> {
             "operator_nav.html",
             "operator_figures.html",
             "operator_webhooks.html",
+            "operator_organizations.html",
             "operator_discrepancies.html",
         ) {
             if let Err(error) = env.add_template(name, source) {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use landlord_admin::{discrepancies, figures, webhooks, PlatformAdmin};
+use landlord_admin::{discrepancies, figures, organizations, webhooks, PlatformAdmin};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
@@ -19,7 +19,7 @@ use serde_json::{json, Value};
 use super::base;
 use crate::session::Visitor;
 use crate::templates::Context;
-use crate::web::{Page, PageError};
+use crate::web::{sentence, Page, PageError};
 use crate::ConsoleState;
 
 /// Months the MRR chart shows.
@@ -28,6 +28,11 @@ const CHART_MONTHS: u32 = 12;
 pub(crate) fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/operator", get(figures_page))
+        .route("/operator/organizations", get(organizations_page))
+        .route(
+            "/operator/organizations/{organization_id}/plan",
+            post(set_plan),
+        )
         .route("/operator/webhooks", get(webhooks_page))
         .route("/operator/webhooks/{event_id}/replay", post(replay))
         .route("/operator/discrepancies", get(discrepancies_page))
@@ -284,4 +289,131 @@ pub async fn resolve(
     )
     .await?;
     Ok(Page::redirect(format!("/operator/discrepancies?done={id}")))
+}
+
+/// The organization search: `q` (name or email), `plan`; `changed` names
+/// the organization whose plan was just set.
+#[derive(Debug, Default, Deserialize)]
+pub struct OrganizationsQuery {
+    #[serde(default)]
+    q: String,
+    #[serde(default)]
+    plan: String,
+    changed: Option<String>,
+}
+
+async fn organizations_list(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    query: &OrganizationsQuery,
+    error: Option<String>,
+) -> Result<Page, PageError> {
+    let found = organizations::search(&state.payments, &query.q, &query.plan).await?;
+    let mut context = operator_base(state, visitor, "Organizations", "organizations").await?;
+    let rows: Vec<Value> = found
+        .iter()
+        .map(|o| {
+            let mut row = serde_json::to_value(o).unwrap_or_default();
+            if let Some(object) = row.as_object_mut() {
+                let changed = query.changed.as_deref() == Some(o.id.as_str());
+                object.insert("changed".into(), changed.into());
+            }
+            row
+        })
+        .collect();
+    let plans: Vec<&String> = state.keys.config.plans.keys().collect();
+    let changed = query
+        .changed
+        .as_deref()
+        .and_then(|id| found.iter().find(|o| o.id.as_str() == id))
+        .map(|o| json!({ "name": o.name, "plan": o.plan }));
+    context.insert("organizations".into(), rows.into());
+    context.insert("plans".into(), json!(plans));
+    context.insert("q".into(), query.q.clone().into());
+    context.insert("plan".into(), query.plan.clone().into());
+    context.insert("changed".into(), changed.into());
+    let failed = error.is_some();
+    context.insert("error".into(), error.into());
+    let page = Page::render("operator_organizations.html", context)?;
+    Ok(if failed {
+        page.status(axum::http::StatusCode::UNPROCESSABLE_ENTITY)
+    } else {
+        page
+    })
+}
+
+/// `GET /operator/organizations`: `GET /admin/organizations`' search, with
+/// each organization's plan, usage this month and standing.
+pub async fn organizations_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    axum::extract::Query(query): axum::extract::Query<OrganizationsQuery>,
+) -> Result<Page, PageError> {
+    if let Err(sign_in) = operator(&state, &visitor).await? {
+        return Ok(sign_in);
+    }
+    organizations_list(&state, &visitor, &query, None).await
+}
+
+#[derive(Debug, Deserialize)]
+pub struct PlanForm {
+    #[serde(default)]
+    csrf: String,
+    #[serde(default)]
+    plan: String,
+    #[serde(default)]
+    q: String,
+}
+
+/// `POST /operator/organizations/{organization_id}/plan`:
+/// `organizations::set_plan`, like `POST /admin/organizations/{id}/plan`
+/// (audited), back to the search.
+pub async fn set_plan(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(organization_id): Path<String>,
+    Form(form): Form<PlanForm>,
+) -> Result<Page, PageError> {
+    let admin = match operator(&state, &visitor).await? {
+        Ok(admin) => admin,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    visitor.check_csrf(&state, &form.csrf)?;
+    match organizations::set_plan(
+        &state.payments,
+        &admin,
+        &client,
+        &organization_id,
+        &form.plan,
+    )
+    .await
+    {
+        Ok(summary) => Ok(Page::redirect(format!(
+            "/operator/organizations?q={}&changed={}",
+            super::audit::encode(&form.q),
+            summary.id
+        ))),
+        Err(error @ ApiError::Validation { .. }) => {
+            let query = OrganizationsQuery {
+                q: form.q.clone(),
+                ..OrganizationsQuery::default()
+            };
+            let message = match &error {
+                ApiError::Validation {
+                    details, message, ..
+                } => details
+                    .as_ref()
+                    .and_then(|d| d.get("fields"))
+                    .and_then(|f| f.get(0))
+                    .and_then(|f| f.get("reason"))
+                    .and_then(Value::as_str)
+                    .map(|reason| format!("The plan {}", reason.trim_end_matches('.')))
+                    .unwrap_or_else(|| message.clone()),
+                _ => error.to_string(),
+            };
+            organizations_list(&state, &visitor, &query, Some(sentence(&message))).await
+        }
+        Err(error) => Err(error.into()),
+    }
 }

@@ -25,10 +25,16 @@ backend_tests!(
     an_operator_replays_a_dead_lettered_event,
     an_operator_resolves_a_discrepancy_with_a_note,
     the_audit_log_page_filters_and_refuses_members,
+    an_operator_finds_organizations_and_sets_a_plan,
 );
 
 /// Every page of the operator console.
-const OPERATOR_PAGES: [&str; 3] = ["/operator", "/operator/webhooks", "/operator/discrepancies"];
+const OPERATOR_PAGES: [&str; 4] = [
+    "/operator",
+    "/operator/organizations",
+    "/operator/webhooks",
+    "/operator/discrepancies",
+];
 
 /// A browser without JavaScript: keeps cookies, reads pages and forms.
 struct Browser<'a> {
@@ -564,4 +570,137 @@ async fn the_audit_log_page_filters_and_refuses_members(backend: Backend) {
     assert!(refused.body.contains("Not allowed"));
     let other = member["organization"]["id"].as_str().unwrap();
     assert_eq!(browser.get(&format!("/o/{other}/audit")).await.status, 404);
+}
+
+async fn an_operator_finds_organizations_and_sets_a_plan(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let acme = app.register("ada@acme.test", "Acme Rockets").await;
+    let acme_id = acme["organization"]["id"].as_str().unwrap().to_string();
+    let tenant = token_of(&acme, "access_token");
+    app.register("bob@globex.test", "Globex").await;
+    let ops = token_of(
+        &app.register("ops@example.com", "Operators").await,
+        "access_token",
+    );
+    make_admin(&app, "ops@example.com").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("ops@example.com").await;
+
+    // The API's search and the page's agree: by name, by a member's email,
+    // by plan.
+    let all = json(app.get_as("/api/v1/admin/organizations", &ops).await).await["data"].clone();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    let page = browser.get("/operator/organizations").await;
+    for organization in all.as_array().unwrap() {
+        let name = organization["name"].as_str().unwrap();
+        assert!(
+            page.body.contains(&format!("<strong>{name}</strong>")),
+            "{name}"
+        );
+    }
+    let by_name = browser.get("/operator/organizations?q=rocket").await;
+    assert!(by_name.body.contains("<strong>Acme Rockets</strong>"));
+    assert!(!by_name.body.contains("<strong>Globex</strong>"));
+    let by_email = browser.get("/operator/organizations?q=BOB%40globex").await;
+    assert!(by_email.body.contains("<strong>Globex</strong>"));
+    assert!(!by_email.body.contains("<strong>Acme Rockets</strong>"));
+    let api_by_email = json(
+        app.get_as("/api/v1/admin/organizations?q=bob@globex", &ops)
+            .await,
+    )
+    .await["data"]
+        .clone();
+    assert_eq!(api_by_email.as_array().unwrap().len(), 1);
+    let wildcard = browser.get("/operator/organizations?q=%25").await;
+    assert!(wildcard.body.contains("No organization matches."));
+    let starters = browser.get("/operator/organizations?plan=starter").await;
+    assert!(starters.body.contains("No organization matches."));
+
+    // Set the plan from the page: the same function as the API, audited.
+    let set = browser
+        .submit(
+            "/operator/organizations?q=acme",
+            &format!("/operator/organizations/{acme_id}/plan"),
+            &[("plan", "starter"), ("q", "acme")],
+        )
+        .await;
+    assert_eq!(set.status, 303, "{}", set.body);
+    let location = set.location.expect("back to the search");
+    let after = browser.get(&location).await;
+    assert!(after
+        .body
+        .contains("Acme Rockets is now on the plan <strong>starter</strong>"));
+    let organization = json(app.get_as("/api/v1/organization", &tenant).await).await;
+    assert_eq!(organization["data"]["plan"], "starter", "{organization}");
+    let (details,): (Option<String>,) = sqlx::query_as(
+        "SELECT details FROM audit_log WHERE action = 'admin.plan_set' AND target_id = $1",
+    )
+    .bind(&acme_id)
+    .fetch_one(app.db.pool())
+    .await
+    .unwrap();
+    let details: Value = serde_json::from_str(&details.expect("details")).unwrap();
+    assert_eq!(details, json!({"from": "free", "to": "starter"}));
+    let starters = browser.get("/operator/organizations?plan=starter").await;
+    assert!(starters.body.contains("<strong>Acme Rockets</strong>"));
+
+    // A plan not in the catalog: the error on the page; unknown ids 404.
+    let wrong = browser
+        .submit(
+            "/operator/organizations",
+            &format!("/operator/organizations/{acme_id}/plan"),
+            &[("plan", "platinum")],
+        )
+        .await;
+    assert_eq!(wrong.status, 422);
+    assert!(
+        wrong
+            .body
+            .contains("The plan must be a plan of the catalog"),
+        "{}",
+        wrong.body
+    );
+    let missing = browser
+        .submit(
+            "/operator/organizations",
+            "/operator/organizations/nope/plan",
+            &[("plan", "free")],
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+
+    // The API route: the same rule.
+    let moved = app
+        .post_as(
+            &format!("/api/v1/admin/organizations/{acme_id}/plan"),
+            &ops,
+            &json!({"plan": "free"}),
+        )
+        .await;
+    assert_eq!(moved.status(), 200);
+    assert_eq!(json(moved).await["data"]["plan"], "free");
+    let refused = app
+        .post_as(
+            &format!("/api/v1/admin/organizations/{acme_id}/plan"),
+            &tenant,
+            &json!({"plan": "starter"}),
+        )
+        .await;
+    assert_eq!(refused.status(), 403);
+    let unknown = app
+        .post_as(
+            &format!("/api/v1/admin/organizations/{acme_id}/plan"),
+            &ops,
+            &json!({"plan": "platinum"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 422);
+    let nobody = app
+        .post_as(
+            &format!("/api/v1/admin/organizations/{}/plan", uuid::Uuid::now_v7()),
+            &ops,
+            &json!({"plan": "free"}),
+        )
+        .await;
+    assert_eq!(nobody.status(), 404);
 }
