@@ -1,11 +1,16 @@
-//! `/admin`: for platform administrators only — business figures
-//! (`figures`), failed and dead-lettered webhook events and their replay
-//! (`webhooks`), reconciliation discrepancies (`discrepancies`), closing a
-//! billing period (`periods`). The admin owns no table: it reads and
-//! changes billing's, payments' and identity's through their stores.
+//! `/admin`: for platform administrators only — business figures and MRR
+//! by month (`figures`), organizations and setting their plan
+//! (`organizations`), failed and dead-lettered webhook events and their
+//! replay (`webhooks`), reconciliation discrepancies (`discrepancies`),
+//! dead-lettered jobs and mails and their retry (`jobs`), closing a
+//! billing period (`periods`). Each action is a feature function the API
+//! route and the console's `/operator` page both call. The admin owns no
+//! table: it reads and changes billing's, payments', identity's,
+//! metering's and jobs' through their stores.
 
 pub mod discrepancies;
 pub mod figures;
+pub mod jobs;
 pub mod organizations;
 mod periods;
 mod platform_admin;
@@ -34,4 +39,6 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
         .routes(routes!(periods::close_period))
         .routes(routes!(organizations::organizations))
         .routes(routes!(organizations::plan))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::retry))
 }

@@ -50,6 +50,7 @@ fn environment() -> &'static Environment<'static> {
             "operator_figures.html",
             "operator_webhooks.html",
             "operator_organizations.html",
+            "operator_jobs.html",
             "operator_discrepancies.html",
         ) {
             if let Err(error) = env.add_template(name, source) {

@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use landlord_admin::{discrepancies, figures, organizations, webhooks, PlatformAdmin};
+use landlord_admin::{discrepancies, figures, jobs, organizations, webhooks, PlatformAdmin};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
@@ -35,6 +35,8 @@ pub(crate) fn routes() -> Router<ConsoleState> {
         )
         .route("/operator/webhooks", get(webhooks_page))
         .route("/operator/webhooks/{event_id}/replay", post(replay))
+        .route("/operator/jobs", get(jobs_page))
+        .route("/operator/jobs/{job_id}/retry", post(retry))
         .route("/operator/discrepancies", get(discrepancies_page))
         .route(
             "/operator/discrepancies/{discrepancy_id}/resolve",
@@ -416,4 +418,58 @@ pub async fn set_plan(
         }
         Err(error) => Err(error.into()),
     }
+}
+
+/// The job list's filter; `retried` names the job just queued again.
+#[derive(Debug, Default, Deserialize)]
+pub struct JobsQuery {
+    status: Option<String>,
+    retried: Option<String>,
+}
+
+/// `GET /operator/jobs`: dead-lettered jobs and mails (`?status=` another
+/// status), with their error: `GET /admin/jobs`' list.
+pub async fn jobs_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    axum::extract::Query(query): axum::extract::Query<JobsQuery>,
+) -> Result<Page, PageError> {
+    if let Err(sign_in) = operator(&state, &visitor).await? {
+        return Ok(sign_in);
+    }
+    let status = query.status.as_deref().filter(|s| !s.is_empty());
+    let found = jobs::jobs(&state.payments, status).await?;
+    let mut context = operator_base(&state, &visitor, "Jobs and mails", "jobs").await?;
+    let rows: Vec<Value> = found
+        .iter()
+        .map(|job| {
+            let mut row = serde_json::to_value(job).unwrap_or_default();
+            if let Some(object) = row.as_object_mut() {
+                object.insert("mail".into(), (job.kind == "mail.send").into());
+            }
+            row
+        })
+        .collect();
+    context.insert("jobs".into(), rows.into());
+    context.insert("status".into(), status.unwrap_or("dead").into());
+    context.insert("retried".into(), query.retried.into());
+    Page::render("operator_jobs.html", context)
+}
+
+/// `POST /operator/jobs/{job_id}/retry`: `retry_job`, like
+/// `POST /admin/jobs/{id}/retry` (audited), back to the list.
+pub async fn retry(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(job_id): Path<String>,
+    Form(form): Form<ActionForm>,
+) -> Result<Page, PageError> {
+    let admin = match operator(&state, &visitor).await? {
+        Ok(admin) => admin,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    visitor.check_csrf(&state, &form.csrf)?;
+    let id = jobs::retry_job(&state.payments, &admin, &client, &job_id).await?;
+    Ok(Page::redirect(format!("/operator/jobs?retried={id}")))
 }

@@ -14,9 +14,10 @@ use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::support::accounts::{token_of, PASSWORD};
-use crate::support::app::json;
+use crate::support::app::{json, smtp_to};
 use crate::support::eventually::eventually;
 use crate::support::payments::{billed, paystack_event, post_paystack, Billed};
+use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -26,12 +27,14 @@ backend_tests!(
     an_operator_resolves_a_discrepancy_with_a_note,
     the_audit_log_page_filters_and_refuses_members,
     an_operator_finds_organizations_and_sets_a_plan,
+    an_operator_retries_a_dead_lettered_mail,
 );
 
 /// Every page of the operator console.
-const OPERATOR_PAGES: [&str; 4] = [
+const OPERATOR_PAGES: [&str; 5] = [
     "/operator",
     "/operator/organizations",
+    "/operator/jobs",
     "/operator/webhooks",
     "/operator/discrepancies",
 ];
@@ -703,4 +706,112 @@ async fn an_operator_finds_organizations_and_sets_a_plan(backend: Backend) {
         )
         .await;
     assert_eq!(nobody.status(), 404);
+}
+
+async fn an_operator_retries_a_dead_lettered_mail(backend: Backend) {
+    // The mail server is down: the verification mail uses up its one
+    // attempt and is dead-lettered.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .expect("a free port")
+        .local_addr()
+        .expect("its address")
+        .port();
+    let app = TestApp::spawn_with(backend, |c| {
+        smtp_to(c, port);
+        c.jobs_max_attempts = 1;
+    })
+    .await;
+    let ops = token_of(
+        &app.register("ops@example.com", "Operators").await,
+        "access_token",
+    );
+    let job_id: String = eventually(
+        "the verification mail to be dead-lettered",
+        Duration::from_secs(15),
+        async || {
+            sqlx::query_as::<_, (String,)>(
+                "SELECT id FROM jobs WHERE kind = 'mail.send' AND status = 'dead'",
+            )
+            .fetch_optional(app.db.pool())
+            .await
+            .unwrap()
+            .map(|(id,)| id)
+        },
+    )
+    .await;
+    // Not an operator yet: the API refuses, the page is a 404.
+    let refused = app.get_as("/api/v1/admin/jobs", &ops).await;
+    assert_eq!(refused.status(), 403);
+    make_admin(&app, "ops@example.com").await;
+    let browser = Browser::new(&app);
+    browser.sign_in("ops@example.com").await;
+
+    let listed =
+        json(app.get_as("/api/v1/admin/jobs?status=dead", &ops).await).await["data"].clone();
+    assert_eq!(listed[0]["id"], job_id.as_str());
+    assert_eq!(listed[0]["kind"], "mail.send");
+    let bad = app.get_as("/api/v1/admin/jobs?status=lost", &ops).await;
+    assert_eq!(bad.status(), 422);
+    let page = browser.get("/operator/jobs").await;
+    assert_eq!(page.status, 200);
+    assert!(page
+        .body
+        .contains(&format!("/operator/jobs/{job_id}/retry")));
+    assert!(page.body.contains(">Mail<br>"));
+    let error = listed[0]["last_error"].as_str().expect("an error");
+    let fragment: String = error.chars().take(12).collect();
+    assert!(
+        page.body.contains(
+            fragment
+                .split(['<', '>', '&', '"', '\'', '/'])
+                .next()
+                .unwrap()
+        ),
+        "{error}"
+    );
+
+    // The mail server is back: the page's retry sends the mail.
+    let smtp = SmtpServer::start_on(port).await;
+    let forged = browser
+        .post(&format!("/operator/jobs/{job_id}/retry"), &[("csrf", "x")])
+        .await;
+    assert_eq!(forged.status, 403);
+    let retried = browser
+        .submit(
+            "/operator/jobs",
+            &format!("/operator/jobs/{job_id}/retry"),
+            &[],
+        )
+        .await;
+    assert_eq!(retried.status, 303, "{}", retried.body);
+    let location = retried.location.expect("back to the list");
+    assert!(browser
+        .get(&location)
+        .await
+        .body
+        .contains("is queued again"));
+    smtp.wait_for_subject("ops@example.com", "Confirm your email")
+        .await;
+    assert!(browser
+        .get("/operator/jobs")
+        .await
+        .body
+        .contains("No dead-lettered job or mail"));
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM audit_log WHERE action = 'admin.job_retried' AND target_id = $1",
+            &[&job_id]
+        )
+        .await,
+        1
+    );
+    // Once: it is no longer dead.
+    let again = app
+        .post_as(
+            &format!("/api/v1/admin/jobs/{job_id}/retry"),
+            &ops,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(again.status(), 404);
 }
