@@ -12,6 +12,7 @@ mod browser;
 mod console;
 mod console_journey;
 mod console_operator;
+mod console_operator_browser;
 mod house_rules;
 mod identity;
 mod keys;
