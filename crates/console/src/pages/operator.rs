@@ -120,7 +120,12 @@ fn mrr_charts(months: &[figures::MonthlyRecurring]) -> Vec<Value> {
                     let x = i as f64 * slot + (slot - bar_width) / 2.0;
                     json!({
                         "month": month.month,
-                        "short": month.month.get(5..).unwrap_or(&month.month),
+                        "short": month_name(&month.month),
+                        "value": (*value > 0).then(|| format_money(*value, currency)
+                            .trim_end_matches(currency.as_str())
+                            .trim_end()
+                            .to_owned()),
+                        "value_y": format!("{:.1}", TOP + PLOT - height - 6.0),
                         "amount": format_money(*value, currency),
                         "current": month.current,
                         "x": format!("{x:.1}"),
@@ -133,6 +138,8 @@ fn mrr_charts(months: &[figures::MonthlyRecurring]) -> Vec<Value> {
                 .collect();
             json!({
                 "currency": currency,
+                "first": months.first().map(|m| m.month.clone()),
+                "last": months.last().map(|m| m.month.clone()),
                 "max": format_money(max, currency),
                 "bars": bars,
                 "width": WIDTH,
@@ -142,6 +149,18 @@ fn mrr_charts(months: &[figures::MonthlyRecurring]) -> Vec<Value> {
             })
         })
         .collect()
+}
+
+/// `2026-01` → `Jan`.
+fn month_name(key: &str) -> &'static str {
+    const NAMES: [&str; 12] = [
+        "Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec",
+    ];
+    key.get(5..)
+        .and_then(|m| m.parse::<usize>().ok())
+        .and_then(|m| NAMES.get(m.wrapping_sub(1)))
+        .copied()
+        .unwrap_or("")
 }
 
 /// `GET /operator`: `GET /admin/figures`' figures, and MRR by month.

@@ -66,11 +66,10 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
         "the event to be dead-lettered",
         Duration::from_secs(15),
         async || {
-            let (status,): (String,) =
-                sqlx::query_as("SELECT status FROM provider_webhook_events")
-                    .fetch_one(b.app.db.pool())
-                    .await
-                    .unwrap();
+            let (status,): (String,) = sqlx::query_as("SELECT status FROM provider_webhook_events")
+                .fetch_one(b.app.db.pool())
+                .await
+                .unwrap();
             (status == "dead").then_some(())
         },
     )
@@ -102,6 +101,13 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
     browser.wait_for_text("10.00 USD").await;
     browser.element("figure.chart svg rect.bar.current").await;
     browser.screenshot_themes("operator-figures").await;
+    browser
+        .script(
+            "document.querySelector('figure.chart').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    browser.screenshot_themes("operator-mrr-chart").await;
     browser.set_viewport(Viewport::Phone).await;
     browser.reload().await;
     browser.wait_for_text("MRR by month").await;
@@ -139,11 +145,15 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
         .await
         .expect("the replay button clicked");
     browser.wait_for_text("is queued again").await;
-    browser.screenshot_themes("operator-webhooks-replayed").await;
+    browser
+        .screenshot_themes("operator-webhooks-replayed")
+        .await;
     browser.choose("Status", "processed").await;
     browser.click_button("Show").await;
     reload_until_element(&browser, "span.status.processed").await;
-    browser.screenshot_themes("operator-webhooks-processed").await;
+    browser
+        .screenshot_themes("operator-webhooks-processed")
+        .await;
     b.wait_for_cycle("paid").await;
 
     // Discrepancies: resolved with a note.
@@ -154,7 +164,9 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
     browser.click_button("Resolve").await;
     browser.wait_for_text("is resolved").await;
     browser.wait_for_text("No unresolved discrepancy").await;
-    browser.screenshot_themes("operator-discrepancies-resolved").await;
+    browser
+        .screenshot_themes("operator-discrepancies-resolved")
+        .await;
 
     // Jobs and mails: whatever is dead-lettered, with its error.
     browser.click_link("Jobs and mails").await;
@@ -178,6 +190,8 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
     browser.screenshot_themes("audit-log-filtered").await;
     browser.fill("Action", "nothing.matches").await;
     browser.click_button("Filter").await;
-    browser.wait_for_text("No entry matches these filters.").await;
+    browser
+        .wait_for_text("No entry matches these filters.")
+        .await;
     browser.close().await;
 }
