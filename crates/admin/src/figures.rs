@@ -32,6 +32,9 @@ pub struct Figures {
     /// Cycles that became overdue ÷ cycles that were due (paid with an
     /// amount, or overdue); absent when none was due.
     pub payment_failure_rate: Option<f64>,
+    /// Organizations whose last plan change this month (UTC) moved them
+    /// from a paying plan to a free one (price 0).
+    pub churned_this_month: i64,
 }
 
 /// Business figures.
@@ -70,6 +73,19 @@ pub async fn compute(state: &PaymentsState) -> Result<Figures, ApiError> {
     let (processed, finished) = payments_store::processed_and_finished(db).await?;
     let (late, due) = billing_store::late_and_due(db.pool()).await?;
     let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
+    let price = |plan: &str| config.plan(plan).map(|p| p.price).unwrap_or(0);
+    let mut last_moves = BTreeMap::new();
+    for (organization, from, to) in billing_store::plan_moves_since(db.pool(), month_start).await? {
+        let started_paying = last_moves
+            .get(&organization)
+            .map(|(paid, _)| *paid)
+            .unwrap_or(price(&from) > 0);
+        last_moves.insert(organization, (started_paying, price(&to) == 0));
+    }
+    let churned_this_month = last_moves
+        .values()
+        .filter(|(paid_before, free_now)| *paid_before && *free_now)
+        .count() as i64;
     Ok(Figures {
         mrr,
         organizations_by_plan,
@@ -77,6 +93,7 @@ pub async fn compute(state: &PaymentsState) -> Result<Figures, ApiError> {
         overdue_total: overdue.into_iter().collect(),
         webhook_success_rate: rate(processed, finished),
         payment_failure_rate: rate(late, due),
+        churned_this_month,
     })
 }
 

@@ -558,3 +558,17 @@ pub async fn overdue_organizations<'c, E: Executor<'c, Database = Any>>(
         .map(|(id,)| id)
         .collect())
 }
+
+/// Plan changes from `since` on, oldest first: (organization, from, to).
+pub async fn plan_moves_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: Timestamp,
+) -> Result<Vec<(OrganizationId, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT organization_id, from_plan, to_plan FROM plan_changes \
+         WHERE created_at >= $1 ORDER BY created_at, id",
+    )
+    .bind(since)
+    .fetch_all(executor)
+    .await
+}

@@ -188,6 +188,7 @@ pub async fn figures_page(
             "webhook_success_rate": percent(figures.webhook_success_rate),
             "payment_failure_rate": percent(figures.payment_failure_rate),
             "organizations": figures.organizations_by_plan.values().sum::<i64>(),
+            "churned": figures.churned_this_month,
             "plans": plans,
         }),
     );

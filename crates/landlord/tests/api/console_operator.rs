@@ -672,7 +672,13 @@ async fn an_operator_finds_organizations_and_sets_a_plan(backend: Backend) {
         .await;
     assert_eq!(missing.status, 404);
 
-    // The API route: the same rule.
+    // The API route: the same rule. (The move to starter dated last
+    // month: Acme paid when this month began.)
+    sqlx::query("UPDATE plan_changes SET created_at = 1 WHERE organization_id = $1")
+        .bind(&acme_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
     let moved = app
         .post_as(
             &format!("/api/v1/admin/organizations/{acme_id}/plan"),
@@ -682,6 +688,18 @@ async fn an_operator_finds_organizations_and_sets_a_plan(backend: Backend) {
         .await;
     assert_eq!(moved.status(), 200);
     assert_eq!(json(moved).await["data"]["plan"], "free");
+    // Paying when the month began, free now: one churned organization, on
+    // the API's figures and the page's.
+    let figures = json(app.get_as("/api/v1/admin/figures", &ops).await).await["data"].clone();
+    assert_eq!(figures["churned_this_month"], 1);
+    let page = browser.get("/operator").await;
+    assert!(
+        page.body.contains(
+            "id=\"f-churn\">Churned this month</h2>\n    <p class=\"figure\"><strong>1</strong>"
+        ),
+        "{}",
+        page.body
+    );
     let refused = app
         .post_as(
             &format!("/api/v1/admin/organizations/{acme_id}/plan"),
