@@ -69,11 +69,16 @@ pub async fn discrepancies(
     _admin: PlatformAdmin,
     Query(filter): Query<DiscrepancyFilter>,
 ) -> Result<ApiSuccess<Vec<DiscrepancyView>>, ApiError> {
-    let resolved = filter.resolved.unwrap_or(false);
-    let rows = payments_store::discrepancies(&state.keys.db, resolved, LIST_LIMIT).await?;
     Ok(ApiSuccess::ok(
-        rows.into_iter().map(DiscrepancyView::from).collect(),
+        list(&state, filter.resolved.unwrap_or(false)).await?,
     ))
+}
+
+/// Unresolved (or resolved) discrepancies, newest first, at most 200:
+/// `GET /admin/discrepancies` and the operator console alike.
+pub async fn list(state: &PaymentsState, resolved: bool) -> Result<Vec<DiscrepancyView>, ApiError> {
+    let rows = payments_store::discrepancies(&state.keys.db, resolved, LIST_LIMIT).await?;
+    Ok(rows.into_iter().map(DiscrepancyView::from).collect())
 }
 
 /// Mark a discrepancy resolved.
@@ -94,21 +99,35 @@ pub async fn resolve(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
+    let id = resolve_discrepancy(&state, &admin, &client, &id, None).await?;
+    Ok(ApiSuccess::ok(
+        serde_json::json!({ "id": id, "resolved": true }),
+    ))
+}
+
+/// Marks an unresolved discrepancy resolved, audited as
+/// `admin.discrepancy_resolved` with the operator's `note` when given; 404
+/// for any other id. The API's resolve and the operator console's.
+pub async fn resolve_discrepancy(
+    state: &PaymentsState,
+    admin: &PlatformAdmin,
+    client: &ClientInfo,
+    id: &str,
+    note: Option<&str>,
+) -> Result<DiscrepancyId, ApiError> {
     let not_found = || ApiError::not_found("unresolved discrepancy");
-    let id = DiscrepancyId::parse(&id).ok_or_else(not_found)?;
+    let id = DiscrepancyId::parse(id).ok_or_else(not_found)?;
+    let mut entry = admin
+        .audit(client, "admin.discrepancy_resolved")
+        .target("discrepancy", &id);
+    if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
+        entry = entry.details(serde_json::json!({ "note": note }));
+    }
     let mut tx = state.keys.db.begin().await?;
     if !payments_store::resolve_discrepancy(&mut tx, &id, &admin.user_id).await? {
         return Err(not_found());
     }
-    landlord_audit::record(
-        &mut *tx,
-        admin
-            .audit(&client, "admin.discrepancy_resolved")
-            .target("discrepancy", &id),
-    )
-    .await?;
+    landlord_audit::record(&mut *tx, entry).await?;
     tx.commit().await?;
-    Ok(ApiSuccess::ok(
-        serde_json::json!({ "id": id, "resolved": true }),
-    ))
+    Ok(id)
 }

@@ -1,14 +1,20 @@
-//! `/admin`: for platform administrators only — business figures
-//! (`figures`), failed and dead-lettered webhook events and their replay
-//! (`webhooks`), reconciliation discrepancies (`discrepancies`), closing a
-//! billing period (`periods`). The admin owns no table: it reads and
-//! changes billing's, payments' and identity's through their stores.
+//! `/admin`: for platform administrators only — business figures and MRR
+//! by month (`figures`), organizations and setting their plan
+//! (`organizations`), failed and dead-lettered webhook events and their
+//! replay (`webhooks`), reconciliation discrepancies (`discrepancies`),
+//! dead-lettered jobs and mails and their retry (`jobs`), closing a
+//! billing period (`periods`). Each action is a feature function the API
+//! route and the console's `/operator` page both call. The admin owns no
+//! table: it reads and changes billing's, payments', identity's,
+//! metering's and jobs' through their stores.
 
-mod discrepancies;
-mod figures;
+pub mod discrepancies;
+pub mod figures;
+pub mod jobs;
+pub mod organizations;
 mod periods;
 mod platform_admin;
-mod webhooks;
+pub mod webhooks;
 
 use landlord_payments::routes::PaymentsState;
 use utoipa_axum::router::OpenApiRouter;
@@ -31,4 +37,8 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
         .routes(routes!(discrepancies::discrepancies))
         .routes(routes!(discrepancies::resolve))
         .routes(routes!(periods::close_period))
+        .routes(routes!(organizations::organizations))
+        .routes(routes!(organizations::plan))
+        .routes(routes!(jobs::list))
+        .routes(routes!(jobs::retry))
 }

@@ -65,17 +65,26 @@ pub async fn webhook_events(
     _admin: PlatformAdmin,
     Query(filter): Query<EventFilter>,
 ) -> Result<ApiSuccess<Vec<WebhookEventView>>, ApiError> {
+    Ok(ApiSuccess::ok(
+        events(&state, filter.status.as_deref()).await?,
+    ))
+}
+
+/// Events with `status` (`None`: failed and dead), newest first, at most
+/// 200: `GET /admin/webhook-events` and the operator console alike.
+pub async fn events(
+    state: &PaymentsState,
+    status: Option<&str>,
+) -> Result<Vec<WebhookEventView>, ApiError> {
     use WebhookEventStatus::{Dead, Failed};
-    let statuses = match filter.status.as_deref() {
+    let statuses = match status {
         None => vec![Failed, Dead],
         Some(text) => vec![WebhookEventStatus::parse(text).ok_or_else(|| {
             ApiError::invalid_field("status", "must be failed, dead, processed or received")
         })?],
     };
     let rows = payments_store::events_with_status(&state.keys.db, &statuses, LIST_LIMIT).await?;
-    Ok(ApiSuccess::ok(
-        rows.into_iter().map(WebhookEventView::from).collect(),
-    ))
+    Ok(rows.into_iter().map(WebhookEventView::from).collect())
 }
 
 /// Process a failed or dead-lettered event again.
@@ -96,8 +105,23 @@ pub async fn replay(
     client: ClientInfo,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
+    let id = replay_event(&state, &admin, &client, &id).await?;
+    Ok(ApiSuccess::accepted(
+        serde_json::json!({ "id": id, "status": "received" }),
+    ))
+}
+
+/// Queues a failed or dead event again (audited as
+/// `admin.webhook_replayed`); 404 for any other id. The API's replay and
+/// the operator console's.
+pub async fn replay_event(
+    state: &PaymentsState,
+    admin: &PlatformAdmin,
+    client: &ClientInfo,
+    id: &str,
+) -> Result<WebhookEventId, ApiError> {
     let not_found = || ApiError::not_found("failed or dead webhook event");
-    let id = WebhookEventId::parse(&id).ok_or_else(not_found)?;
+    let id = WebhookEventId::parse(id).ok_or_else(not_found)?;
     if !landlord_payments::replay_event(&state.keys.db, &id)
         .await
         .map_err(ApiError::internal)?
@@ -107,12 +131,10 @@ pub async fn replay(
     landlord_audit::record(
         state.keys.db.pool(),
         admin
-            .audit(&client, "admin.webhook_replayed")
+            .audit(client, "admin.webhook_replayed")
             .target("webhook_event", &id),
     )
     .await?;
     state.keys.identity.jobs.notify_one();
-    Ok(ApiSuccess::accepted(
-        serde_json::json!({ "id": id, "status": "received" }),
-    ))
+    Ok(id)
 }

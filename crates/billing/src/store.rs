@@ -517,3 +517,58 @@ pub async fn late_and_due<'c, E: Executor<'c, Database = Any>>(
     .fetch_one(executor)
     .await
 }
+
+/// Recurring revenue billed for each period from `since` (`YYYY-MM`) on:
+/// the sum of the cycles' `base_amount` (the plan's price, prorated),
+/// void cycles left out, by period and currency, oldest first.
+pub async fn base_amounts_by_period<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: &str,
+) -> Result<Vec<(String, String, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT period, currency, CAST(SUM(base_amount) AS BIGINT) FROM billing_cycles \
+         WHERE status <> 'void' AND period >= $1 GROUP BY period, currency ORDER BY period, currency",
+    )
+    .bind(since)
+    .fetch_all(executor)
+    .await
+}
+
+/// The organizations among `ids` with an overdue billing cycle.
+pub async fn overdue_organizations<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    ids: &[OrganizationId],
+) -> Result<Vec<OrganizationId>, sqlx::Error> {
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT DISTINCT organization_id FROM billing_cycles WHERE status = 'overdue' AND organization_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query_as::<_, (OrganizationId,)>(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    Ok(query
+        .fetch_all(executor)
+        .await?
+        .into_iter()
+        .map(|(id,)| id)
+        .collect())
+}
+
+/// Plan changes from `since` on, oldest first: (organization, from, to).
+pub async fn plan_moves_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: Timestamp,
+) -> Result<Vec<(OrganizationId, String, String)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT organization_id, from_plan, to_plan FROM plan_changes \
+         WHERE created_at >= $1 ORDER BY created_at, id",
+    )
+    .bind(since)
+    .fetch_all(executor)
+    .await
+}

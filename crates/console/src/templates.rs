@@ -53,6 +53,13 @@ fn environment() -> &'static Environment<'static> {
             "account.html",
             "sessions.html",
             "settings.html",
+            "audit.html",
+            "operator_nav.html",
+            "operator_figures.html",
+            "operator_webhooks.html",
+            "operator_organizations.html",
+            "operator_jobs.html",
+            "operator_discrepancies.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

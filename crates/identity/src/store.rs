@@ -144,6 +144,36 @@ pub async fn organization_by_id<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
+/// Organizations whose name, billing email or a member's email contains
+/// `query` (letter case ignored; empty: every one), on `plan` (empty: any),
+/// newest first, at most `limit`: the operator's search.
+pub async fn search_organizations<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    query: &str,
+    plan: &str,
+    limit: i64,
+) -> Result<Vec<OrganizationRow>, sqlx::Error> {
+    let escaped = query
+        .to_lowercase()
+        .replace('\\', "\\\\")
+        .replace('%', "\\%")
+        .replace('_', "\\_");
+    sqlx::query_as(&format!(
+        "SELECT {ORG_COLUMNS} FROM organizations WHERE \
+         ($1 = '' OR LOWER(name) LIKE $2 ESCAPE '\\' OR LOWER(COALESCE(billing_email, '')) LIKE $2 ESCAPE '\\' \
+          OR id IN (SELECT m.organization_id FROM memberships m JOIN users u ON u.id = m.user_id \
+                    WHERE u.email LIKE $2 ESCAPE '\\')) \
+         AND ($3 = '' OR plan = $3) \
+         ORDER BY created_at DESC, id DESC LIMIT $4"
+    ))
+    .bind(query)
+    .bind(format!("%{escaped}%"))
+    .bind(plan)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
 /// The organization's scheduled plan change, if any: the plan it moves to
 /// and when (the end of the period it was asked in).
 pub async fn scheduled_plan_change<'c, E: Executor<'c, Database = Any>>(

@@ -229,6 +229,23 @@ pub async fn find(db: &Db, id: &JobId) -> Result<Option<JobView>, sqlx::Error> {
         .await
 }
 
+/// Jobs with `status`, most recently changed first, at most `limit`
+/// (operators: the dead-lettered ones).
+pub async fn with_status(
+    db: &Db,
+    status: JobStatus,
+    limit: i64,
+) -> Result<Vec<JobView>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, kind, status, attempts, last_error, run_at FROM jobs \
+         WHERE status = $1 ORDER BY updated_at DESC, id DESC LIMIT $2",
+    )
+    .bind(status)
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await
+}
+
 /// Deletes jobs finished before `before` (dead ones stay for operators);
 /// returns how many went.
 pub async fn purge_done(db: &Db, before: Timestamp) -> Result<u64, sqlx::Error> {

@@ -6,14 +6,14 @@ use axum::extract::State;
 use landlord_audit::store::{self, EntryFilter, EntryRow};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Meta, PageQuery, Query};
-use landlord_core::ids::{ApiKeyId, AuditEntryId, UserId};
+use landlord_core::ids::{ApiKeyId, AuditEntryId, OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
-#[derive(Debug, Deserialize, IntoParams)]
+#[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct AuditFilter {
     /// Only this action, e.g. `team.invited`.
@@ -115,6 +115,18 @@ pub async fn list(
     user: Authorized<needs::ViewAuditLog>,
     Query(filter): Query<AuditFilter>,
 ) -> Result<ApiSuccess<Vec<AuditEntryView>>, ApiError> {
+    let (entries, meta) = entries(&state, &user.organization_id, &filter).await?;
+    Ok(ApiSuccess::ok(entries).with_meta(meta))
+}
+
+/// One page of the organization's audit log with `filter` (action, actor,
+/// time range, cursor), newest first: `GET /audit-log` and the console's
+/// audit page alike. The caller checked `ViewAuditLog`.
+pub async fn entries(
+    state: &IdentityState,
+    organization_id: &OrganizationId,
+    filter: &AuditFilter,
+) -> Result<(Vec<AuditEntryView>, Meta), ApiError> {
     let page = PageQuery {
         limit: filter.limit,
         cursor: filter.cursor.clone(),
@@ -127,7 +139,7 @@ pub async fn list(
         None => None,
         Some(text) => match UserId::parse(text) {
             Some(id) => Some(id),
-            None => return Ok(ApiSuccess::ok(Vec::new()).with_meta(Meta::default())),
+            None => return Ok((Vec::new(), Meta::default())),
         },
     };
     let entry_filter = EntryFilter {
@@ -138,17 +150,18 @@ pub async fn list(
         before: page.cursor.as_deref(),
         limit: page.fetch(),
     };
-    let rows = store::entries(state.db.pool(), &user.organization_id, entry_filter).await?;
-    let emails = actor_emails(&state, &rows).await?;
-    Ok(page.respond(
-        rows,
-        |r| r.id.to_string(),
-        |r| {
+    let mut rows = store::entries(state.db.pool(), organization_id, entry_filter).await?;
+    let emails = actor_emails(state, &rows).await?;
+    let meta = page.finish(&mut rows, |r| r.id.to_string());
+    let views = rows
+        .into_iter()
+        .map(|r| {
             let email = r
                 .actor_user_id
                 .as_ref()
                 .and_then(|id| emails.get(id).cloned());
             AuditEntryView::new(r, email)
-        },
-    ))
+        })
+        .collect();
+    Ok((views, meta))
 }

@@ -1,10 +1,12 @@
 //! The console's pages: `public` (no session needed) and `organization`
 //! (signed in, the organization's id in the URL).
 
-pub mod billing;
 pub mod account;
+pub mod audit;
+pub mod billing;
 pub mod invitation;
 pub mod keys;
+pub mod operator;
 pub mod organization;
 pub mod public;
 pub mod settings;

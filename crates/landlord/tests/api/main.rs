@@ -15,6 +15,8 @@ mod console_billing_browser;
 mod console_journey;
 mod console_team;
 mod console_team_browser;
+mod console_operator;
+mod console_operator_browser;
 mod house_rules;
 mod identity;
 mod keys;

@@ -1,0 +1,178 @@
+//! The organization's audit log (`/o/{organization_id}/audit`): owners and
+//! admins (`ViewAuditLog`), the `GET /audit-log` filters (action, actor,
+//! time range) and cursor pages, through the same
+//! `organizations::audit_log::entries`.
+
+use axum::extract::{Path, Query, State};
+use axum::routing::get;
+use axum::Router;
+use landlord_core::ApiError;
+use landlord_identity::permissions::{self, Permission};
+use landlord_identity::store as identity_store;
+use landlord_organizations::audit_log::{self, AuditFilter};
+use serde::{Deserialize, Serialize};
+use serde_json::{json, Value};
+
+use super::base;
+use super::organization::tenant;
+use crate::session::Visitor;
+use crate::web::{FormErrors, Page, PageError};
+use crate::ConsoleState;
+
+/// Members the actor filter offers.
+const ACTOR_CHOICES: i64 = 200;
+
+const DAY_MS: i64 = 24 * 3600 * 1000;
+
+pub(crate) fn routes() -> Router<ConsoleState> {
+    Router::new().route("/o/{organization_id}/audit", get(audit))
+}
+
+/// The page's filters as the form sends them: dates (`YYYY-MM-DD`, UTC)
+/// rather than RFC 3339 times; `to` is the last day shown.
+#[derive(Debug, Default, Deserialize, Serialize)]
+pub struct AuditQuery {
+    #[serde(default)]
+    action: String,
+    #[serde(default)]
+    actor: String,
+    #[serde(default)]
+    from: String,
+    #[serde(default)]
+    to: String,
+    #[serde(default)]
+    cursor: String,
+}
+
+/// A date of the form as the API's time: its start, or (`next_day`) the
+/// start of the day after; the text as given when it is not a date, so
+/// the API's check names the field.
+fn day(text: &str, next_day: bool) -> Option<String> {
+    let text = text.trim();
+    if text.is_empty() {
+        return None;
+    }
+    let start = format!("{text}T00:00:00Z");
+    match landlord_core::time::parse_rfc3339(&start) {
+        Some(ms) if next_day => Some(landlord_core::time::rfc3339(ms + DAY_MS)),
+        Some(_) => Some(start),
+        None => Some(text.to_owned()),
+    }
+}
+
+impl AuditQuery {
+    fn filter(&self) -> AuditFilter {
+        let given = |text: &str| Some(text.trim().to_owned()).filter(|t| !t.is_empty());
+        AuditFilter {
+            action: given(&self.action),
+            actor: given(&self.actor),
+            from: day(&self.from, false),
+            to: day(&self.to, true),
+            limit: None,
+            cursor: given(&self.cursor),
+        }
+    }
+
+    /// The query string of the next page: these filters and `cursor`.
+    fn next_page(&self, cursor: &str) -> String {
+        let pairs = [
+            ("action", self.action.as_str()),
+            ("actor", self.actor.as_str()),
+            ("from", self.from.as_str()),
+            ("to", self.to.as_str()),
+            ("cursor", cursor),
+        ];
+        pairs
+            .iter()
+            .filter(|(_, v)| !v.is_empty())
+            .map(|(k, v)| format!("{k}={}", encode(v)))
+            .collect::<Vec<_>>()
+            .join("&")
+    }
+}
+
+/// Percent-encodes a query value.
+pub(crate) fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
+/// `GET /o/{organization_id}/audit`: the entries, newest first, filtered.
+pub async fn audit(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Query(query): Query<AuditQuery>,
+) -> Result<Page, PageError> {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    permissions::require(&user, Permission::ViewAuditLog)
+        .map_err(|e| PageError::Forbidden(e.to_string()))?;
+    let org = &user.organization_id;
+    let (entries, next_cursor, errors) =
+        match audit_log::entries(state.identity(), org, &query.filter()).await {
+            Ok((entries, meta)) => (entries, meta.next_cursor, FormErrors::default()),
+            Err(error @ ApiError::Validation { .. }) => {
+                (Vec::new(), None, FormErrors::from_api(error)?)
+            }
+            Err(error) => return Err(error.into()),
+        };
+    let members = identity_store::members(state.identity().db.pool(), org, None, ACTOR_CHOICES)
+        .await
+        .map_err(ApiError::from)?;
+    let (mut context, _) = base(&state, &visitor, "Audit log", "audit", Some(&membership)).await?;
+    let has_errors = !errors.fields.is_empty() || errors.general.is_some();
+    let status = errors.into_context(&mut context);
+    context.insert(
+        "organization".into(),
+        json!({ "id": membership.organization.id, "name": membership.organization.name }),
+    );
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|entry| {
+            let mut row = serde_json::to_value(entry).unwrap_or_default();
+            if let (Some(object), Some(details)) = (row.as_object_mut(), &entry.details) {
+                object.insert("details_text".into(), details.to_string().into());
+            }
+            row
+        })
+        .collect();
+    context.insert("entries".into(), rows.into());
+    let actors: Vec<Value> = members
+        .iter()
+        .map(|m| json!({ "id": m.user_id, "email": m.email }))
+        .collect();
+    context.insert("actors".into(), actors.into());
+    context.insert(
+        "filter".into(),
+        serde_json::to_value(&query).map_err(ApiError::internal)?,
+    );
+    context.insert(
+        "filtered".into(),
+        (!(query.action.is_empty()
+            && query.actor.is_empty()
+            && query.from.is_empty()
+            && query.to.is_empty()))
+        .into(),
+    );
+    context.insert("first_page".into(), query.cursor.is_empty().into());
+    context.insert(
+        "next_page".into(),
+        next_cursor.map(|c| query.next_page(&c)).into(),
+    );
+    let page = Page::render("audit.html", context)?;
+    Ok(if has_errors {
+        page.status(status)
+    } else {
+        page
+    })
+}
