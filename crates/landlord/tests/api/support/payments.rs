@@ -26,6 +26,37 @@ pub struct Billed {
     pub organization_id: String,
 }
 
+/// Puts `organization_id` on the starter plan since before October, with
+/// 15,000 requests in October, and closes October: an open cycle of
+/// 60.00 USD (the months a browser journey cannot wait for).
+pub async fn bill_october(app: &TestApp, organization_id: &str) {
+    sqlx::query("UPDATE organizations SET plan = 'starter', created_at = 1 WHERE id = $1")
+        .bind(organization_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let period = landlord_billing::Period::parse(OCTOBER).unwrap();
+    let mut tx = app.db.pool().begin().await.unwrap();
+    for chunk in 0..30 {
+        let values: Vec<String> = (0..500)
+            .map(|i| format!("(${}, '/x', 'GET', 200, ${})", i * 2 + 1, i * 2 + 2))
+            .collect();
+        let sql = format!("INSERT INTO usage_records (organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
+        let mut query = sqlx::query(&sql);
+        for _ in 0..500 {
+            query = query.bind(organization_id).bind(period.start_ms() + chunk);
+        }
+        query.execute(&mut *tx).await.unwrap();
+    }
+    tx.commit().await.unwrap();
+    for chunk in 0..30 {
+        planted_counters(app, organization_id, "", 500, period.start_ms() + chunk).await;
+    }
+    landlord_billing::close_period(&app.db, &app.config, period)
+        .await
+        .unwrap();
+}
+
 /// A starter organization with a closed October cycle of 60.00 USD.
 pub async fn billed(backend: Backend, max_attempts: u32) -> Billed {
     let smtp = SmtpServer::start().await;
@@ -40,32 +71,7 @@ pub async fn billed(backend: Backend, max_attempts: u32) -> Billed {
     .await;
     let data = app.register("payer@example.com", "Payer").await;
     let organization_id = data["organization"]["id"].as_str().unwrap().to_string();
-    sqlx::query("UPDATE organizations SET plan = 'starter', created_at = 1 WHERE id = $1")
-        .bind(&organization_id)
-        .execute(app.db.pool())
-        .await
-        .unwrap();
-    let period = landlord_billing::Period::parse(OCTOBER).unwrap();
-    // 15,000 requests in October: 60.00 USD.
-    let mut tx = app.db.pool().begin().await.unwrap();
-    for chunk in 0..30 {
-        let values: Vec<String> = (0..500)
-            .map(|i| format!("(${}, '/x', 'GET', 200, ${})", i * 2 + 1, i * 2 + 2))
-            .collect();
-        let sql = format!("INSERT INTO usage_records (organization_id, endpoint, method, status, created_at) VALUES {}", values.join(", "));
-        let mut query = sqlx::query(&sql);
-        for _ in 0..500 {
-            query = query.bind(&organization_id).bind(period.start_ms() + chunk);
-        }
-        query.execute(&mut *tx).await.unwrap();
-    }
-    tx.commit().await.unwrap();
-    for chunk in 0..30 {
-        planted_counters(&app, &organization_id, "", 500, period.start_ms() + chunk).await;
-    }
-    landlord_billing::close_period(&app.db, &app.config, period)
-        .await
-        .unwrap();
+    bill_october(&app, &organization_id).await;
     let owner = token_of(&data, "access_token");
     let history = json(app.get_as("/api/v1/billing/history", &owner).await).await;
     assert_eq!(history["data"][0]["amount"], 6000);
