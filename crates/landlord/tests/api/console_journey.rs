@@ -85,7 +85,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     let email = "ada@journey.test";
 
     // `/` leads a stranger to sign in, and from there to sign up.
-    browser.goto(&app, "/").await;
+    browser.goto(app, "/").await;
     browser.wait_for_path("/sign-in").await;
     browser.wait_for_text("New here?").await;
     browser.screenshot_themes("sign-in").await;
@@ -164,7 +164,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     let mail = smtp.wait_for_subject(email, "Confirm your email").await;
     let verify = link_path(&mail, "verify-email");
     browser
-        .visit(&app, &verify, &format!("{email} is verified"), "verified")
+        .visit(app, &verify, &format!("{email} is verified"), "verified")
         .await;
     browser
         .visit(
@@ -176,11 +176,11 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         .await;
 
     // Sign out; the overview then sends the browser to sign in.
-    browser.goto(&app, &overview).await;
+    browser.goto(app, &overview).await;
     browser.wait_for_text("Requests this month").await;
     browser.click_button("Sign out").await;
     browser.wait_for_path("/sign-in").await;
-    browser.goto(&app, &overview).await;
+    browser.goto(app, &overview).await;
     browser.wait_for_path("/sign-in").await;
 
     // Sign in again: the overview, with its name, plan and requests.
@@ -267,14 +267,14 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     let mail = smtp.wait_for_subject(email, "Reset your password").await;
     let reset = link_path(&mail, "reset-password");
     browser
-        .visit(&app, &reset, "Choose a new password", "reset-password")
+        .visit(app, &reset, "Choose a new password", "reset-password")
         .await;
     let new_password = "a brand new password";
     browser.fill("New password", new_password).await;
     browser.click_button("Set the password").await;
     browser.wait_for_text("Your password is changed").await;
     browser.screenshot_themes("reset-password-done").await;
-    browser.goto(&app, "/sign-in").await;
+    browser.goto(app, "/sign-in").await;
     browser.fill("Email", email).await;
     browser.fill("Password", PASSWORD).await;
     browser.click_button("Sign in").await;
@@ -292,7 +292,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     let Some(other) = Browser::start(TEST).await else {
         return;
     };
-    other.goto(&app, "/sign-up").await;
+    other.goto(app, "/sign-up").await;
     other.fill("Organization name", "Bob Builders").await;
     other.fill("Email", "bob@journey.test").await;
     other.fill("Password", PASSWORD).await;
@@ -301,7 +301,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     other.wait_for_text("Requests this month").await;
     assert_ne!(other.current_path().await, overview);
     other
-        .visit(&app, &overview, "Page not found", "foreign-overview")
+        .visit(app, &overview, "Page not found", "foreign-overview")
         .await;
     other.assert_no_text("Acme Journeys").await;
 
