@@ -168,7 +168,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         .await;
     browser
         .visit(
-            &app,
+            app,
             &verify,
             "This verification link has already been used.",
             "verify-used",
