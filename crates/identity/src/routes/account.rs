@@ -1,5 +1,5 @@
-//! The signed-in account: `GET /auth/me`, `/auth/organizations`,
-//! `POST /auth/switch-organization`.
+//! The signed-in account: `GET /auth/me`, `PATCH /auth/me`,
+//! `/auth/organizations`, `POST /auth/switch-organization`.
 
 use axum::extract::State;
 use landlord_core::error::ErrorEnvelope;
@@ -9,10 +9,13 @@ use landlord_core::{ApiError, Timestamp};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::accounts;
 use crate::auth::CurrentUser;
 use crate::model::{OrganizationView, Role, UserView};
 use crate::store;
+use crate::validation::Name;
 use crate::IdentityState;
+use landlord_core::http::client::ClientInfo;
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct SwitchOrganizationRequest {
@@ -45,6 +48,35 @@ pub struct MeResponse {
     pub organization: OrganizationView,
     pub role: Role,
     pub memberships: Vec<MembershipView>,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+pub struct UpdateMeRequest {
+    /// The name shown to teammates and in mails.
+    #[schema(value_type = Name)]
+    pub name: String,
+}
+
+/// Change the signed-in user's name (the console's account page calls the
+/// same `accounts::rename`); audited as `auth.name_changed`.
+#[utoipa::path(
+    patch, path = "/auth/me", tag = "auth",
+    security(("bearer" = [])),
+    request_body = UpdateMeRequest,
+    responses(
+        (status = 200, description = "The current user, renamed", body = Envelope<MeResponse>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 422, description = "The name is missing, blank or too long", body = ErrorEnvelope),
+    )
+)]
+pub async fn update_me(
+    State(state): State<IdentityState>,
+    current: CurrentUser,
+    client: ClientInfo,
+    Json(body): Json<UpdateMeRequest>,
+) -> Result<ApiSuccess<MeResponse>, ApiError> {
+    accounts::rename(&state, &current, &client, &body.name).await?;
+    me(State(state), current).await
 }
 
 /// The signed-in user, the active organization and every membership.

@@ -8,7 +8,9 @@ mod registration;
 mod sessions;
 mod sign_in;
 
-pub use account::{AccessTokenResponse, MeResponse, MembershipView, SwitchOrganizationRequest};
+pub use account::{
+    AccessTokenResponse, MeResponse, MembershipView, SwitchOrganizationRequest, UpdateMeRequest,
+};
 pub use email_verification::TokenRequest;
 pub use password::{ChangePasswordRequest, ResetPasswordRequest};
 pub use registration::RegisterRequest;
@@ -33,7 +35,7 @@ pub fn router() -> OpenApiRouter<IdentityState> {
         .routes(routes!(password::request_password_reset))
         .routes(routes!(password::reset_password))
         .routes(routes!(password::change_password))
-        .routes(routes!(account::me))
+        .routes(routes!(account::me, account::update_me))
         .routes(routes!(account::organizations))
         .routes(routes!(account::switch_organization))
         .routes(routes!(

@@ -32,7 +32,58 @@ backend_tests!(
     sessions_can_be_listed_and_revoked,
     changing_the_password_revokes_the_other_sessions,
     signed_in_routes_refuse_missing_or_bad_tokens,
+    a_user_renames_themselves,
 );
+
+async fn a_user_renames_themselves(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let access = token_of(
+        &app.register("ren@example.com", "Renamers").await,
+        "access_token",
+    );
+    let patch = |token: Option<&str>, body: serde_json::Value| {
+        let mut request = app.client.patch(app.url("/api/v1/auth/me")).json(&body);
+        if let Some(token) = token {
+            request = request.bearer_auth(token);
+        }
+        request.send()
+    };
+    let renamed = json(
+        patch(Some(&access), json!({"name": "  Ada Lovelace "}))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(renamed["data"]["user"]["name"], "Ada Lovelace", "{renamed}");
+    let me = json(app.get_as("/api/v1/auth/me", &access).await).await;
+    assert_eq!(me["data"]["user"]["name"], "Ada Lovelace");
+    // Blank, too long, missing or not a string: 422 naming the field; the
+    // name unchanged.
+    for body in [
+        json!({"name": "   "}),
+        json!({"name": "n".repeat(101)}),
+        json!({}),
+        json!({"name": 7}),
+    ] {
+        let refused = patch(Some(&access), body.clone()).await.unwrap();
+        assert_error(refused, 422, "VALIDATION_ERROR").await;
+    }
+    let me = json(app.get_as("/api/v1/auth/me", &access).await).await;
+    assert_eq!(me["data"]["user"]["name"], "Ada Lovelace");
+    assert_error(
+        patch(None, json!({"name": "X"})).await.unwrap(),
+        401,
+        "UNAUTHORIZED",
+    )
+    .await;
+    // Audited.
+    let audit = json(
+        app.get_as("/api/v1/audit-log?action=auth.name_changed", &access)
+            .await,
+    )
+    .await;
+    assert_eq!(audit["data"].as_array().map(Vec::len), Some(1), "{audit}");
+}
 
 async fn registering_answers_a_session_and_mails_a_verification_link(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;

@@ -222,6 +222,7 @@ async fn every_api_route_is_documented_with_schemas() {
         ("/api/v1/auth/reset-password", "post"),
         ("/api/v1/auth/change-password", "post"),
         ("/api/v1/auth/me", "get"),
+        ("/api/v1/auth/me", "patch"),
         ("/api/v1/auth/organizations", "get"),
         ("/api/v1/auth/switch-organization", "post"),
         ("/api/v1/auth/sessions", "get"),
