@@ -77,7 +77,10 @@ pub enum Outcome {
     Unchanged,
     /// Moved (this instance won the compare-and-set), with the number of
     /// notifications queued.
-    Moved { status: AlertStatus, notifications: usize },
+    Moved {
+        status: AlertStatus,
+        notifications: usize,
+    },
     /// Another instance moved the rule first.
     Lost,
 }
@@ -102,7 +105,11 @@ pub fn next(
                 value,
                 since: Some(since),
                 notified: notify,
-                last_notified_at: if notify { Some(now) } else { state.last_notified_at },
+                last_notified_at: if notify {
+                    Some(now)
+                } else {
+                    state.last_notified_at
+                },
             },
             Some(HistoryStatus::Firing),
             notify,

@@ -158,11 +158,25 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
         ),
         (
             "http_5xx_rate",
-            rule(Http5xxRate, Critical, 5.0, 5 * MINUTE, 2 * MINUTE, 30 * MINUTE),
+            rule(
+                Http5xxRate,
+                Critical,
+                5.0,
+                5 * MINUTE,
+                2 * MINUTE,
+                30 * MINUTE,
+            ),
         ),
         (
             "failed_sign_ins",
-            rule(FailedSignInsPerMinute, Warning, 30.0, 5 * MINUTE, MINUTE, HOUR),
+            rule(
+                FailedSignInsPerMinute,
+                Warning,
+                30.0,
+                5 * MINUTE,
+                MINUTE,
+                HOUR,
+            ),
         ),
         ("dead_jobs", rule(DeadJobs, Warning, 0.0, 0, 0, HOUR)),
         (
@@ -178,7 +192,10 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
 impl AlertsConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.interval_secs == 0 {
-            return Err(ConfigError::new("alerts.interval_secs", "must be at least 1"));
+            return Err(ConfigError::new(
+                "alerts.interval_secs",
+                "must be at least 1",
+            ));
         }
         for (name, rule) in &self.rules {
             let setting = format!("alerts.rules.{name}");

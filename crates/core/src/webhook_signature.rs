@@ -25,7 +25,10 @@ pub fn sign(secret: &str, id: &str, timestamp: i64, body: &[u8]) -> Option<Strin
     mac.update(timestamp.to_string().as_bytes());
     mac.update(b".");
     mac.update(body);
-    Some(format!("v1,{}", STANDARD.encode(mac.finalize().into_bytes())))
+    Some(format!(
+        "v1,{}",
+        STANDARD.encode(mac.finalize().into_bytes())
+    ))
 }
 
 /// Whether `header` (one or more space-separated `v1,…` signatures)
@@ -64,11 +67,14 @@ mod tests {
         let id = "msg_p5jXN8AQM9LWM0D4loKWxJek";
         let body = br#"{"test": 2432232314}"#;
         let signature = sign(secret, id, 1614265330, body).unwrap();
-        assert_eq!(
-            signature,
-            "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE="
-        );
-        assert!(verify(secret, id, 1614265330, body, &format!("v1,bm9wZQ== {signature}")));
+        assert_eq!(signature, "v1,g0hM9SsE+OTPJTGt/tmIKtSyZlE3uFJELVlNIOLJ1OE=");
+        assert!(verify(
+            secret,
+            id,
+            1614265330,
+            body,
+            &format!("v1,bm9wZQ== {signature}")
+        ));
         assert!(!verify(secret, id, 1614265331, body, &signature));
         assert!(sign("nope", id, 1, body).is_none());
     }

@@ -491,11 +491,10 @@ pub async fn event_failures_since(db: &Db, since: Timestamp) -> Result<(i64, i64
 
 /// Reconciliation discrepancies found since `since`.
 pub async fn discrepancies_since(db: &Db, since: Timestamp) -> Result<i64, sqlx::Error> {
-    let (n,): (i64,) = sqlx::query_as(
-        "SELECT COUNT(*) FROM reconciliation_discrepancies WHERE created_at >= $1",
-    )
-    .bind(since)
-    .fetch_one(db.pool())
-    .await?;
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM reconciliation_discrepancies WHERE created_at >= $1")
+            .bind(since)
+            .fetch_one(db.pool())
+            .await?;
     Ok(n)
 }
