@@ -41,6 +41,7 @@ pub enum AlertSignal {
     WebhookFailureRate,
     /// 5xx answers among the metered API requests of the window, in %
     /// (from the raw request log: needs `usage_raw_log`).
+    #[serde(rename = "http_5xx_rate")]
     Http5xxRate,
     /// Failed sign-ins per minute, averaged over the window.
     FailedSignInsPerMinute,
@@ -263,5 +264,71 @@ fn check_url(setting: &str, url: &str) -> Result<(), ConfigError> {
             setting,
             "a channel's url must start with https:// or http://",
         ))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::Config;
+    use figment::providers::{Format, Serialized, Toml};
+    use figment::Figment;
+
+    const EXAMPLE: &str = r#"
+[alerts]
+interval_secs = 30
+
+[alerts.rules.dead_jobs]
+threshold = 5
+
+[alerts.rules.quota_burst]
+signal = "http_5xx_rate"
+severity = "warning"
+threshold = 1.0
+window_secs = 600
+for_secs = 120
+cooldown_secs = 3600
+
+[alerts.channels]
+critical = [
+  { type = "email", to = ["oncall@acme.test"] },
+  { type = "slack", url = "https://hooks.slack.com/services/T/B/X" },
+]
+warning = [{ type = "webhook", url = "https://ops.acme.test/alerts", secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }]
+"#;
+
+    fn load(toml: &str) -> Result<Config, crate::config::ConfigError> {
+        Config::from_figment(
+            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
+        )
+    }
+
+    #[test]
+    fn the_readme_example_loads_over_the_defaults() {
+        let config = load(EXAMPLE).unwrap();
+        let alerts = &config.alerts;
+        assert_eq!(alerts.rules.len(), 7);
+        assert_eq!(alerts.rules["dead_jobs"].threshold, 5.0);
+        assert_eq!(alerts.rules["dead_jobs"].cooldown_secs, 3600);
+        assert_eq!(alerts.rules["quota_burst"].signal, AlertSignal::Http5xxRate);
+        assert!(alerts.rules["quota_burst"].enabled);
+        assert_eq!(alerts.channels.critical.len(), 2);
+        assert_eq!(alerts.channels.warning.len(), 1);
+        assert!(alerts.channels.info.is_empty());
+    }
+
+    #[test]
+    fn bad_alert_settings_are_refused() {
+        for bad in [
+            "[alerts]\nnope = 1",
+            "[alerts.rules.dead_jobs]\nnope = 1",
+            "[alerts]\ninterval_secs = 0",
+            "[alerts.channels]\ninfo = [{ type = \"email\", to = [] }]",
+            "[alerts.channels]\ninfo = [{ type = \"slack\", url = \"ftp://x\" }]",
+            "[alerts.channels]\ninfo = [{ type = \"webhook\", url = \"https://x\", secret = \"plain\" }]",
+            "[alerts.channels]\ninfo = [{ type = \"pager\", url = \"https://x\" }]",
+        ] {
+            assert!(load(bad).is_err(), "{bad}");
+        }
     }
 }
