@@ -3,7 +3,7 @@
 use axum::extract::State;
 use landlord_admin::PlatformAdmin;
 use landlord_core::error::ErrorEnvelope;
-use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
+use landlord_core::http::{ApiSuccess, Envelope, Meta, Page, PageQuery, Query};
 use landlord_core::ids::AlertEventId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_payments::routes::PaymentsState;
@@ -80,22 +80,22 @@ pub struct AlertsOverview {
     pub history: Vec<AlertHistoryView>,
 }
 
-/// The active alerts and a page of the history (`meta.next_cursor` pages
-/// the history): `GET /admin/alerts` and the operator console alike.
+/// The active alerts and a page of the history, with the meta whose
+/// `next_cursor` pages the history: `GET /admin/alerts` and the operator
+/// console's alerts page alike.
 pub async fn overview(
     state: &PaymentsState,
-    query: &PageQuery,
-) -> Result<ApiSuccess<AlertsOverview>, ApiError> {
-    let page = query.page()?;
+    page: &Page,
+) -> Result<(AlertsOverview, Meta), ApiError> {
     let db = &state.keys.db;
     let active = store::active(db).await?;
     let mut history = store::history(db, page.cursor.as_deref(), page.fetch()).await?;
     let meta = page.finish(&mut history, |row| row.id.to_string());
-    Ok(ApiSuccess::ok(AlertsOverview {
+    let overview = AlertsOverview {
         active: active.into_iter().map(ActiveAlertView::from).collect(),
         history: history.into_iter().map(AlertHistoryView::from).collect(),
-    })
-    .with_meta(meta))
+    };
+    Ok((overview, meta))
 }
 
 /// Operator alerts: the rules pending or firing, and their history.
@@ -115,5 +115,6 @@ pub async fn alerts(
     _admin: PlatformAdmin,
     Query(query): Query<PageQuery>,
 ) -> Result<ApiSuccess<AlertsOverview>, ApiError> {
-    overview(&state, &query).await
+    let (overview, meta) = overview(&state, &query.page()?).await?;
+    Ok(ApiSuccess::ok(overview).with_meta(meta))
 }

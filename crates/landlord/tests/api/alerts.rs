@@ -442,6 +442,66 @@ async fn operators_see_active_alerts_and_history(backend: Backend) {
     assert_eq!(rest["history"][0]["status"], "firing");
     let bad = get("/api/v1/admin/alerts?cursor=nope").await.unwrap();
     assert_eq!(bad.status(), 422);
+
+    // The operator console's page shows the same.
+    let page = console_page(&app, "ops@example.com", "/operator/alerts").await;
+    assert!(page.contains("<code>dead_jobs</code>"), "{page}");
+    assert!(page.contains("no (cooldown)"), "{page}");
+    assert!(page.contains("resolved"), "{page}");
+    assert!(
+        page.contains("href=\"/operator/alerts\" aria-current=\"page\""),
+        "{page}"
+    );
+}
+
+/// Signs `email` in through the console's form and reads `path`'s HTML.
+async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
+    let cookies = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|c| c.split(';').next().map(str::to_owned))
+            .collect()
+    };
+    let form = app.get("/sign-in").await;
+    let first = cookies(&form);
+    let jar = first.join("; ");
+    let body = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = body.find(marker).expect("a CSRF token") + marker.len();
+    let csrf = &body[start..start + body[start..].find('"').unwrap()];
+    let signed_in = app
+        .client
+        .post(app.url("/sign-in"))
+        .header(reqwest::header::COOKIE, &jar)
+        .form(&[
+            ("csrf", csrf),
+            ("email", email),
+            ("password", crate::support::accounts::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    // Later cookies replace earlier ones of the same name.
+    let mut named = std::collections::BTreeMap::new();
+    for cookie in first.into_iter().chain(cookies(&signed_in)) {
+        if let Some((name, _)) = cookie.split_once('=') {
+            named.insert(name.to_string(), cookie.clone());
+        }
+    }
+    let all: Vec<String> = named.into_values().collect();
+    let response = app
+        .client
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, all.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
 }
 
 backend_tests!(
