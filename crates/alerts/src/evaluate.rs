@@ -256,3 +256,102 @@ pub async fn evaluate_all(
     }
     outcomes
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn rule(for_secs: u64) -> AlertRule {
+        AlertRule {
+            signal: AlertSignal::DeadJobs,
+            severity: AlertSeverity::Warning,
+            threshold: 0.0,
+            window_secs: 0,
+            for_secs,
+            cooldown_secs: 3600,
+            enabled: true,
+        }
+    }
+
+    fn state(status: AlertStatus, since: i64, notified: bool, last: Option<i64>) -> StateRow {
+        StateRow {
+            rule: "r".into(),
+            severity: Severity::Warning,
+            status,
+            value: 0.0,
+            since: Some(Timestamp::from_millis(since)),
+            notified: i64::from(notified),
+            last_notified_at: last.map(Timestamp::from_millis),
+            version: 1,
+        }
+    }
+
+    const S: i64 = 1000;
+
+    #[test]
+    fn pending_waits_for_its_period_then_fires_and_notifies() {
+        let r = rule(60);
+        let inactive = state(AlertStatus::Inactive, 0, false, None);
+        let (t, history, notify) = next(&r, &inactive, 1.0, Timestamp::from_millis(0)).unwrap();
+        assert_eq!(
+            (t.status, history, notify),
+            (AlertStatus::Pending, None, false)
+        );
+        let pending = state(AlertStatus::Pending, 0, false, None);
+        assert!(next(&r, &pending, 1.0, Timestamp::from_millis(59 * S)).is_none());
+        let (t, history, notify) = next(&r, &pending, 1.0, Timestamp::from_millis(60 * S)).unwrap();
+        assert_eq!(
+            (t.status, history, notify),
+            (AlertStatus::Firing, Some(HistoryStatus::Firing), true)
+        );
+        let (t, _, _) = next(&r, &pending, 0.0, Timestamp::from_millis(30 * S)).unwrap();
+        assert_eq!(
+            t.status,
+            AlertStatus::Inactive,
+            "a dip ends the pending period"
+        );
+    }
+
+    #[test]
+    fn the_cooldown_holds_the_notification_back_and_resolving_notifies_once() {
+        let r = rule(0);
+        let inactive = state(AlertStatus::Inactive, 0, false, Some(0));
+        let (t, history, notify) =
+            next(&r, &inactive, 1.0, Timestamp::from_millis(60 * S)).unwrap();
+        assert_eq!(
+            (t.status, history, notify, t.notified),
+            (
+                AlertStatus::Firing,
+                Some(HistoryStatus::Firing),
+                false,
+                false
+            )
+        );
+        let quiet = state(AlertStatus::Firing, 60 * S, false, Some(0));
+        assert!(next(&r, &quiet, 1.0, Timestamp::from_millis(3599 * S)).is_none());
+        let (t, history, notify) = next(&r, &quiet, 1.0, Timestamp::from_millis(3600 * S)).unwrap();
+        assert_eq!(
+            (t.status, history, notify),
+            (AlertStatus::Firing, None, true)
+        );
+        let (_, history, notify) = next(&r, &quiet, 0.0, Timestamp::from_millis(100 * S)).unwrap();
+        assert_eq!(
+            (history, notify),
+            (Some(HistoryStatus::Resolved), false),
+            "an unnotified firing resolves quietly"
+        );
+        let loud = state(AlertStatus::Firing, 60 * S, true, Some(60 * S));
+        let (t, history, notify) = next(&r, &loud, 0.0, Timestamp::from_millis(100 * S)).unwrap();
+        assert_eq!(
+            (t.status, history, notify),
+            (AlertStatus::Inactive, Some(HistoryStatus::Resolved), true)
+        );
+        assert!(next(
+            &r,
+            &state(AlertStatus::Inactive, 0, false, None),
+            0.0,
+            Timestamp::from_millis(0)
+        )
+        .is_none());
+    }
+}
