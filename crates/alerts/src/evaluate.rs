@@ -232,6 +232,32 @@ pub async fn evaluate_rule(
     })
 }
 
+/// Moves a rule no longer configured back to inactive (no history, no
+/// notification).
+async fn retire(db: &Db, state: &StateRow, now: Timestamp) -> Result<(), sqlx::Error> {
+    let mut tx = db.begin().await?;
+    let inactive = Transition {
+        status: AlertStatus::Inactive,
+        value: state.value,
+        since: Some(now),
+        notified: false,
+        last_notified_at: state.last_notified_at,
+    };
+    if store::transition(
+        &mut tx,
+        &state.rule,
+        state.version,
+        state.severity,
+        &inactive,
+        now,
+    )
+    .await?
+    {
+        tx.commit().await?;
+    }
+    Ok(())
+}
+
 /// Evaluates every enabled rule at `now`; a rule whose evaluation fails is
 /// logged and the others still run. Wakes `worker` when notifications
 /// were queued.
@@ -247,6 +273,21 @@ pub async fn evaluate_all(
             Ok(outcome) => outcomes.push((name.clone(), outcome)),
             Err(error) => tracing::error!(rule = %name, %error, "cannot evaluate an alert rule"),
         }
+    }
+    // A rule taken out of the configuration (or disabled) stops being
+    // active: quietly, without a notification.
+    match store::active(db).await {
+        Ok(active) => {
+            for state in active {
+                let configured = config.rules.get(&state.rule).is_some_and(|r| r.enabled);
+                if !configured {
+                    if let Err(error) = retire(db, &state, now).await {
+                        tracing::error!(rule = %state.rule, %error, "cannot retire an alert rule");
+                    }
+                }
+            }
+        }
+        Err(error) => tracing::error!(%error, "cannot list the active alerts"),
     }
     let queued = outcomes
         .iter()

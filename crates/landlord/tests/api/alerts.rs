@@ -443,6 +443,24 @@ async fn operators_see_active_alerts_and_history(backend: Backend) {
     let bad = get("/api/v1/admin/alerts?cursor=nope").await.unwrap();
     assert_eq!(bad.status(), 422);
 
+    // A rule taken out of the configuration stops being active, quietly.
+    let mut without = app.config.alerts.clone();
+    without.rules.clear();
+    assert!(evaluate_all(&app.db, &without, after(t0, 180), None)
+        .await
+        .is_empty());
+    let overview = data(get("/api/v1/admin/alerts").await.unwrap()).await;
+    assert_eq!(
+        overview["active"].as_array().map(Vec::len),
+        Some(0),
+        "{overview}"
+    );
+    assert_eq!(overview["history"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        evaluate(&app, after(t0, 240)).await,
+        moved(AlertStatus::Firing, 0)
+    );
+
     // The operator console's page shows the same.
     let page = console_page(&app, "ops@example.com", "/operator/alerts").await;
     assert!(page.contains("<code>dead_jobs</code>"), "{page}");
