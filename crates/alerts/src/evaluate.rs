@@ -7,7 +7,9 @@
 
 use std::time::Duration;
 
-use landlord_core::alerts_config::{AlertRule, AlertSeverity, AlertSignal, AlertsConfig};
+use landlord_core::alerts_config::{
+    AlertChannel, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
+};
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
 use landlord_jobs::NewJob;
@@ -205,24 +207,35 @@ pub async fn evaluate_rule(
             Some(HistoryStatus::Resolved) => HistoryStatus::Resolved,
             _ => HistoryStatus::Firing,
         };
-        let jobs: Vec<NewJob> = (0..config.channels.of(rule.severity).len())
-            .map(|channel| {
-                let notification = Notification {
-                    id: id.clone(),
-                    rule: name.to_string(),
-                    severity,
-                    status,
-                    value,
-                    threshold: rule.threshold,
-                    at: now,
-                    channel,
-                };
-                NewJob::new(NOTIFY_JOB, notification.payload())
-            })
-            .collect();
-        notifications = jobs.len();
+        let mut jobs = Vec::new();
+        let mut mails = Vec::new();
+        for (channel, target) in config.channels.of(rule.severity).iter().enumerate() {
+            let notification = Notification {
+                id: id.clone(),
+                rule: name.to_string(),
+                severity,
+                status,
+                value,
+                threshold: rule.threshold,
+                at: now,
+                channel,
+            };
+            match target {
+                // Mail goes through the mail outbox like every mail.
+                AlertChannel::Email { to } => {
+                    mails.extend(to.iter().map(|address| notification.mail(address)))
+                }
+                AlertChannel::Slack { .. } | AlertChannel::Webhook { .. } => {
+                    jobs.push(NewJob::new(NOTIFY_JOB, notification.payload()))
+                }
+            }
+        }
+        notifications = jobs.len() + mails.len();
         if !jobs.is_empty() {
             landlord_jobs::enqueue_many(&mut tx, &jobs).await?;
+        }
+        if !mails.is_empty() {
+            landlord_mail::queue_many(&mut tx, &mails).await?;
         }
     }
     tx.commit().await?;

@@ -1,4 +1,5 @@
-//! Sending a notification: one job per (transition, channel), so a channel
+//! Sending a notification: one job per (transition, channel) — a mail in
+//! the mail outbox for an email channel — so a channel
 //! that fails is retried by the job queue and nothing is lost. The job
 //! names its channel by position in the severity's configured list (the
 //! secrets stay in the configuration, not in the queue).
@@ -11,7 +12,7 @@ use landlord_core::alerts_config::{AlertChannel, AlertSeverity};
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Config, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
-use landlord_mail::Mailer;
+use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -56,6 +57,26 @@ impl Notification {
         )
     }
 
+    /// The mail of an email channel to `address`.
+    pub fn mail(&self, address: &str) -> Mail {
+        let what = match self.status {
+            HistoryStatus::Firing => "FIRING",
+            HistoryStatus::Resolved => "RESOLVED",
+        };
+        Mail {
+            to: address.to_string(),
+            template: Template::OperatorAlert,
+            context: serde_json::json!({
+                "alert_status": what,
+                "rule": self.rule,
+                "severity": self.severity,
+                "value": format!("{:.2}", self.value),
+                "threshold": format!("{:.2}", self.threshold),
+                "at": self.at.rfc3339(),
+            }),
+        }
+    }
+
     /// The body of the signed webhook.
     fn webhook_body(&self) -> Value {
         serde_json::json!({
@@ -79,25 +100,21 @@ fn config_severity(severity: Severity) -> AlertSeverity {
     }
 }
 
-/// Works `alerts.notify` jobs.
+/// Works `alerts.notify` jobs (the Slack and webhook channels; email
+/// channels' mails are queued in the mail outbox directly).
 pub struct NotifyJob {
     pub config: Arc<Config>,
-    pub mailer: Arc<Mailer>,
     pub http: reqwest::Client,
 }
 
 impl NotifyJob {
-    pub fn new(config: Arc<Config>, mailer: Arc<Mailer>) -> anyhow::Result<Self> {
+    pub fn new(config: Arc<Config>) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(15))
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("the alerts' HTTP client")?;
-        Ok(Self {
-            config,
-            mailer,
-            http,
-        })
+        Ok(Self { config, http })
     }
 }
 
@@ -118,14 +135,8 @@ impl JobHandler for NotifyJob {
         };
         let summary = notification.summary();
         match channel {
-            AlertChannel::Email { to } => {
-                for address in to {
-                    self.mailer
-                        .send_plain(address, &summary, &summary)
-                        .await
-                        .with_context(|| format!("mailing an alert to {address}"))?;
-                }
-            }
+            // Queued as mails in the outbox when the transition was made.
+            AlertChannel::Email { .. } => {}
             AlertChannel::Slack { url } => {
                 let response = self
                     .http

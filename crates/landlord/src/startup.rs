@@ -199,8 +199,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     }
     let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
     let providers = Providers::from_config(&config);
-    let alert_notifications =
-        landlord_alerts::NotifyJob::new(Arc::new(config.clone()), mailer.clone())?;
+    let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
     let sms = Arc::new(FileSmsProvider {
         dir: config.data_dir.join("sms"),
     });
