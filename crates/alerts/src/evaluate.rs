@@ -7,24 +7,14 @@
 
 use std::time::Duration;
 
-use landlord_core::alerts_config::{
-    AlertChannel, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
-};
+use landlord_core::alerts_config::{AlertChannel, AlertRule, AlertSignal, AlertsConfig};
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
 use landlord_jobs::NewJob;
 use tokio::sync::Notify;
 
 use crate::notify::{Notification, NOTIFY_JOB};
-use crate::store::{self, AlertStatus, HistoryRow, HistoryStatus, Severity, StateRow, Transition};
-
-pub fn severity(severity: AlertSeverity) -> Severity {
-    match severity {
-        AlertSeverity::Info => Severity::Info,
-        AlertSeverity::Warning => Severity::Warning,
-        AlertSeverity::Critical => Severity::Critical,
-    }
-}
+use crate::store::{self, AlertHistoryStatus, AlertStatus, HistoryRow, StateRow, Transition};
 
 fn percent(part: i64, total: i64) -> f64 {
     if total == 0 {
@@ -94,7 +84,7 @@ pub fn next(
     state: &StateRow,
     value: f64,
     now: Timestamp,
-) -> Option<(Transition, Option<HistoryStatus>, bool)> {
+) -> Option<(Transition, Option<AlertHistoryStatus>, bool)> {
     let crossed = value > rule.threshold;
     let cooled = state
         .last_notified_at
@@ -113,7 +103,7 @@ pub fn next(
                     state.last_notified_at
                 },
             },
-            Some(HistoryStatus::Firing),
+            Some(AlertHistoryStatus::Firing),
             notify,
         )
     };
@@ -159,7 +149,7 @@ pub fn next(
         (AlertStatus::Firing, true) => None,
         (AlertStatus::Firing, false) => {
             let notify = state.notified != 0;
-            Some((inactive, Some(HistoryStatus::Resolved), notify))
+            Some((inactive, Some(AlertHistoryStatus::Resolved), notify))
         }
     }
 }
@@ -172,7 +162,7 @@ pub async fn evaluate_rule(
     rule: &AlertRule,
     now: Timestamp,
 ) -> Result<Outcome, sqlx::Error> {
-    let severity = severity(rule.severity);
+    let severity = rule.severity;
     store::ensure_state(db, name, severity, now).await?;
     let value = measure(db, rule.signal, Duration::from_secs(rule.window_secs), now).await?;
     let mut tx = db.begin().await?;
@@ -204,8 +194,8 @@ pub async fn evaluate_rule(
     let mut notifications = 0;
     if notify {
         let status = match history {
-            Some(HistoryStatus::Resolved) => HistoryStatus::Resolved,
-            _ => HistoryStatus::Firing,
+            Some(AlertHistoryStatus::Resolved) => AlertHistoryStatus::Resolved,
+            _ => AlertHistoryStatus::Firing,
         };
         let mut jobs = Vec::new();
         let mut mails = Vec::new();
@@ -314,6 +304,7 @@ pub async fn evaluate_all(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use landlord_core::alerts_config::AlertSeverity;
 
     fn rule(for_secs: u64) -> AlertRule {
         AlertRule {
@@ -330,7 +321,7 @@ mod tests {
     fn state(status: AlertStatus, since: i64, notified: bool, last: Option<i64>) -> StateRow {
         StateRow {
             rule: "r".into(),
-            severity: Severity::Warning,
+            severity: AlertSeverity::Warning,
             status,
             value: 0.0,
             since: Some(Timestamp::from_millis(since)),
@@ -356,7 +347,7 @@ mod tests {
         let (t, history, notify) = next(&r, &pending, 1.0, Timestamp::from_millis(60 * S)).unwrap();
         assert_eq!(
             (t.status, history, notify),
-            (AlertStatus::Firing, Some(HistoryStatus::Firing), true)
+            (AlertStatus::Firing, Some(AlertHistoryStatus::Firing), true)
         );
         let (t, _, _) = next(&r, &pending, 0.0, Timestamp::from_millis(30 * S)).unwrap();
         assert_eq!(
@@ -376,7 +367,7 @@ mod tests {
             (t.status, history, notify, t.notified),
             (
                 AlertStatus::Firing,
-                Some(HistoryStatus::Firing),
+                Some(AlertHistoryStatus::Firing),
                 false,
                 false
             )
@@ -391,14 +382,18 @@ mod tests {
         let (_, history, notify) = next(&r, &quiet, 0.0, Timestamp::from_millis(100 * S)).unwrap();
         assert_eq!(
             (history, notify),
-            (Some(HistoryStatus::Resolved), false),
+            (Some(AlertHistoryStatus::Resolved), false),
             "an unnotified firing resolves quietly"
         );
         let loud = state(AlertStatus::Firing, 60 * S, true, Some(60 * S));
         let (t, history, notify) = next(&r, &loud, 0.0, Timestamp::from_millis(100 * S)).unwrap();
         assert_eq!(
             (t.status, history, notify),
-            (AlertStatus::Inactive, Some(HistoryStatus::Resolved), true)
+            (
+                AlertStatus::Inactive,
+                Some(AlertHistoryStatus::Resolved),
+                true
+            )
         );
         assert!(next(
             &r,

@@ -8,7 +8,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
-use landlord_core::alerts_config::{AlertChannel, AlertSeverity};
+use landlord_core::alerts_config::AlertChannel;
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Config, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
@@ -16,7 +16,7 @@ use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-use crate::store::{HistoryStatus, Severity};
+use crate::store::{AlertHistoryStatus, Severity};
 
 /// Kind of the job that sends one notification to one channel.
 pub const NOTIFY_JOB: &str = "alerts.notify";
@@ -28,7 +28,7 @@ pub struct Notification {
     pub id: AlertEventId,
     pub rule: String,
     pub severity: Severity,
-    pub status: HistoryStatus,
+    pub status: AlertHistoryStatus,
     pub value: f64,
     pub threshold: f64,
     pub at: Timestamp,
@@ -44,8 +44,8 @@ impl Notification {
     /// One line for people (mail subject, Slack text).
     pub fn summary(&self) -> String {
         let what = match self.status {
-            HistoryStatus::Firing => "FIRING",
-            HistoryStatus::Resolved => "RESOLVED",
+            AlertHistoryStatus::Firing => "FIRING",
+            AlertHistoryStatus::Resolved => "RESOLVED",
         };
         format!(
             "[{}] {what}: {} (value {:.2}, threshold {:.2}) at {}",
@@ -60,8 +60,8 @@ impl Notification {
     /// The mail of an email channel to `address`.
     pub fn mail(&self, address: &str) -> Mail {
         let what = match self.status {
-            HistoryStatus::Firing => "FIRING",
-            HistoryStatus::Resolved => "RESOLVED",
+            AlertHistoryStatus::Firing => "FIRING",
+            AlertHistoryStatus::Resolved => "RESOLVED",
         };
         Mail {
             to: address.to_string(),
@@ -92,14 +92,6 @@ impl Notification {
     }
 }
 
-fn config_severity(severity: Severity) -> AlertSeverity {
-    match severity {
-        Severity::Info => AlertSeverity::Info,
-        Severity::Warning => AlertSeverity::Warning,
-        Severity::Critical => AlertSeverity::Critical,
-    }
-}
-
 /// Works `alerts.notify` jobs (the Slack and webhook channels; email
 /// channels' mails are queued in the mail outbox directly).
 pub struct NotifyJob {
@@ -123,11 +115,7 @@ impl JobHandler for NotifyJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let notification: Notification =
             serde_json::from_value(payload.clone()).context("an alert notification's payload")?;
-        let channels = self
-            .config
-            .alerts
-            .channels
-            .of(config_severity(notification.severity));
+        let channels = self.config.alerts.channels.of(notification.severity);
         let Some(channel) = channels.get(notification.channel) else {
             // The configuration changed since: the channel is gone.
             tracing::warn!(rule = %notification.rule, "an alert's channel is no longer configured");

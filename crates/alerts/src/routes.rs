@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::store::{self, AlertStatus, HistoryRow, HistoryStatus, Severity, StateRow};
+use crate::store::{self, AlertHistoryStatus, AlertStatus, HistoryRow, Severity, StateRow};
 
 pub fn router() -> OpenApiRouter<PaymentsState> {
     OpenApiRouter::new().routes(routes!(alerts))
@@ -52,7 +52,7 @@ pub struct AlertHistoryView {
     pub id: AlertEventId,
     pub rule: String,
     pub severity: Severity,
-    pub status: HistoryStatus,
+    pub status: AlertHistoryStatus,
     pub value: f64,
     /// Whether it was notified (a firing within the cooldown is not).
     pub notified: bool,

@@ -5,14 +5,7 @@ use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
 use sqlx::{Any, AnyConnection, Executor};
 
-landlord_core::text_enum!(
-    /// How urgent an alert is.
-    pub enum Severity {
-        Info = "info",
-        Warning = "warning",
-        Critical = "critical",
-    }
-);
+pub use landlord_core::alerts_config::AlertSeverity as Severity;
 
 landlord_core::text_enum!(
     /// Where a rule's state machine stands.
@@ -28,7 +21,7 @@ landlord_core::text_enum!(
 
 landlord_core::text_enum!(
     /// What a history entry records.
-    pub enum HistoryStatus {
+    pub enum AlertHistoryStatus {
         Firing = "firing",
         Resolved = "resolved",
     }
@@ -136,7 +129,7 @@ pub struct HistoryRow {
     pub id: AlertEventId,
     pub rule: String,
     pub severity: Severity,
-    pub status: HistoryStatus,
+    pub status: AlertHistoryStatus,
     pub value: f64,
     pub notified: i64,
     pub at: Timestamp,

@@ -10,24 +10,14 @@ use serde::{Deserialize, Serialize};
 use crate::config::ConfigError;
 use crate::secret::Secret;
 
-/// How urgent an alert is; picks its channels.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum AlertSeverity {
-    Info,
-    Warning,
-    Critical,
-}
-
-impl AlertSeverity {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            AlertSeverity::Info => "info",
-            AlertSeverity::Warning => "warning",
-            AlertSeverity::Critical => "critical",
-        }
+crate::text_enum!(
+    /// How urgent an alert is; picks its channels.
+    pub enum AlertSeverity {
+        Info = "info",
+        Warning = "warning",
+        Critical = "critical",
     }
-}
+);
 
 /// What a rule measures (each computed from the database, so every
 /// instance sees the same value).
