@@ -92,3 +92,19 @@ pub async fn entries<'c, E: Executor<'c, Database = Any>>(
     .fetch_all(executor)
     .await
 }
+
+/// Entries with `action`, across organizations, since `since` (operator
+/// alerts: failed sign-ins per minute).
+pub async fn count_action_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    action: &str,
+    since: Timestamp,
+) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND created_at >= $2")
+            .bind(action)
+            .bind(since)
+            .fetch_one(executor)
+            .await?;
+    Ok(n)
+}

@@ -60,6 +60,7 @@ fn environment() -> &'static Environment<'static> {
             "operator_organizations.html",
             "operator_jobs.html",
             "operator_discrepancies.html",
+            "operator_alerts.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -11,6 +11,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
+use crate::alerts_config::AlertsConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
 
@@ -194,6 +195,9 @@ pub struct Config {
     pub mails_per_recipient_per_day: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
+    /// Operator alerts: rules, channels per severity, evaluation interval
+    /// (`[alerts]`; README "Operator alerts").
+    pub alerts: AlertsConfig,
 }
 
 /// How the SMTP connection is secured.
@@ -269,6 +273,7 @@ impl Default for Config {
             invitations_per_organization_per_hour: 50,
             mails_per_recipient_per_day: 10,
             enable_test_routes: false,
+            alerts: AlertsConfig::default(),
         }
     }
 }
@@ -441,6 +446,7 @@ impl Config {
         {
             return Err(ConfigError::new("smtp_host", "must not be empty when set"));
         }
+        self.alerts.validate()?;
         Ok(())
     }
 

@@ -151,6 +151,10 @@ entity_id!(
     /// A one-time token sent by mail (email verification, password reset).
     OneTimeTokenId
 );
+entity_id!(
+    /// An operator alert's firing or resolution (`alert_history`).
+    AlertEventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -1,6 +1,7 @@
 //! Cross-cutting pieces of Landlord: configuration, the database, the error
 //! type and its envelope, the HTTP baseline, telemetry.
 
+pub mod alerts_config;
 pub mod config;
 pub mod crypto;
 pub mod db;
@@ -16,6 +17,7 @@ pub mod telemetry;
 pub mod text_enum;
 pub mod time;
 pub mod timestamp;
+pub mod webhook_signature;
 
 pub use config::Config;
 pub use db::Db;

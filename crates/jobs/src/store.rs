@@ -255,3 +255,11 @@ pub async fn purge_done(db: &Db, before: Timestamp) -> Result<u64, sqlx::Error> 
         .await?;
     Ok(result.rows_affected())
 }
+
+/// How many jobs are dead-lettered now (operator alerts' `dead_jobs`).
+pub async fn count_dead(db: &Db) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) = sqlx::query_as("SELECT COUNT(*) FROM jobs WHERE status = 'dead'")
+        .fetch_one(db.pool())
+        .await?;
+    Ok(n)
+}

@@ -34,6 +34,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_billing::routes::router().with_state(state.keys.clone()))
         .merge(landlord_payments::routes::router().with_state(state.payments.clone()))
         .merge(landlord_admin::router().with_state(state.payments.clone()))
+        .merge(landlord_alerts::router().with_state(state.payments.clone()))
         .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()

@@ -98,12 +98,22 @@ impl Application {
         F: Future<Output = ()> + Send + 'static,
     {
         let stop_worker = CancellationToken::new();
+        let alerts_waker = self.worker.waker();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
         let stop_schedule = CancellationToken::new();
         let schedule = self.state.config.billing_schedule.then(|| {
             tokio::spawn(landlord_billing::schedule::run(
                 self.state.db.clone(),
                 stop_schedule.clone(),
+            ))
+        });
+        let stop_alerts = CancellationToken::new();
+        let alerts = self.state.config.alerts.evaluate.then(|| {
+            tokio::spawn(landlord_alerts::run(
+                self.state.db.clone(),
+                self.state.config.clone(),
+                alerts_waker,
+                stop_alerts.clone(),
             ))
         });
         let stop_usage = CancellationToken::new();
@@ -130,6 +140,10 @@ impl Application {
         stop_schedule.cancel();
         if let Some(schedule) = schedule {
             let _ = schedule.await;
+        }
+        stop_alerts.cancel();
+        if let Some(alerts) = alerts {
+            let _ = alerts.await;
         }
         stop_usage.cancel();
         if let Err(error) = usage_writer.await {
@@ -185,6 +199,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     }
     let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
     let providers = Providers::from_config(&config);
+    let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
     let sms = Arc::new(FileSmsProvider {
         dir: config.data_dir.join("sms"),
     });
@@ -232,6 +247,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
                 providers: providers.clone(),
             },
         )
+        .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
         .handle(
             DELIVER_JOB,
             DeliverMessage {

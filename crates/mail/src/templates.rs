@@ -20,10 +20,13 @@ pub enum Template {
     Invoice,
     PaymentReceipt,
     OverduePayment,
+    /// An operator alert fired or resolved (`alert_status`, `rule`,
+    /// `severity`, `value`, `threshold`, `at`).
+    OperatorAlert,
 }
 
 impl Template {
-    pub const ALL: [Template; 7] = [
+    pub const ALL: [Template; 8] = [
         Template::Welcome,
         Template::EmailVerification,
         Template::PasswordReset,
@@ -31,6 +34,7 @@ impl Template {
         Template::Invoice,
         Template::PaymentReceipt,
         Template::OverduePayment,
+        Template::OperatorAlert,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -42,6 +46,7 @@ impl Template {
             Template::Invoice => "invoice",
             Template::PaymentReceipt => "payment_receipt",
             Template::OverduePayment => "overdue_payment",
+            Template::OperatorAlert => "operator_alert",
         }
     }
 }
@@ -79,6 +84,7 @@ fn environment() -> &'static Environment<'static> {
             "invoice",
             "payment_receipt",
             "overdue_payment",
+            "operator_alert",
         );
         let layout = ("layout.html", include_str!("../templates/layout.html"));
         for (name, source) in files.into_iter().chain([layout]) {
@@ -135,6 +141,12 @@ mod tests {
             "due_date": "2026-11-15",
             "provider": "stripe",
             "reference": "cs_123",
+            "alert_status": "FIRING",
+            "rule": "dead_jobs",
+            "severity": "warning",
+            "value": "2.00",
+            "threshold": "0.00",
+            "at": "2026-11-25T04:00:00.000Z",
         })
     }
 

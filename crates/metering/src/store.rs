@@ -234,3 +234,19 @@ pub async fn counts_per_key_since<'c, E: Executor<'c, Database = Any>>(
     .fetch_all(executor)
     .await
 }
+
+/// Metered requests since `since` in the raw request log: how many were
+/// answered 5xx and how many in all (operator alerts' 5xx rate, the same
+/// across instances; empty when `usage_raw_log` is off).
+pub async fn server_errors_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: Timestamp,
+) -> Result<(i64, i64), sqlx::Error> {
+    sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(*) FROM usage_records WHERE created_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(executor)
+    .await
+}

@@ -459,3 +459,42 @@ pub async fn resolve_discrepancy(
     .await?;
     Ok(updated.rows_affected() > 0)
 }
+
+/// Payments settled (succeeded, failed or duplicate) since `since`: how
+/// many failed and how many in all (operator alerts' payment failure rate).
+pub async fn payment_failures_since(db: &Db, since: Timestamp) -> Result<(i64, i64), sqlx::Error> {
+    let (failed, total): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status = 'failed' THEN 1 ELSE 0 END), 0) AS BIGINT), \
+         COUNT(*) \
+         FROM payments WHERE status <> 'initiated' AND updated_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((failed, total))
+}
+
+/// Provider webhook events received since `since`: how many failed their
+/// processing (failed or dead) and how many in all (operator alerts'
+/// webhook failure rate).
+pub async fn event_failures_since(db: &Db, since: Timestamp) -> Result<(i64, i64), sqlx::Error> {
+    let (failed, total): (i64, i64) = sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status IN ('failed', 'dead') THEN 1 ELSE 0 END), 0) \
+         AS BIGINT), \
+         COUNT(*) FROM provider_webhook_events WHERE created_at >= $1",
+    )
+    .bind(since)
+    .fetch_one(db.pool())
+    .await?;
+    Ok((failed, total))
+}
+
+/// Reconciliation discrepancies found since `since`.
+pub async fn discrepancies_since(db: &Db, since: Timestamp) -> Result<i64, sqlx::Error> {
+    let (n,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM reconciliation_discrepancies WHERE created_at >= $1")
+            .bind(since)
+            .fetch_one(db.pool())
+            .await?;
+    Ok(n)
+}

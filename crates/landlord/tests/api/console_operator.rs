@@ -31,8 +31,9 @@ backend_tests!(
 );
 
 /// Every page of the operator console.
-const OPERATOR_PAGES: [&str; 5] = [
+const OPERATOR_PAGES: [&str; 6] = [
     "/operator",
+    "/operator/alerts",
     "/operator/organizations",
     "/operator/jobs",
     "/operator/webhooks",

@@ -37,6 +37,7 @@ const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("jobs", &["jobs"]),
+    ("alerts", &["alert_states", "alert_history"]),
     ("core", &["idempotency_keys"]),
 ];
 

@@ -6,6 +6,7 @@
 
 mod support;
 
+mod alerts;
 mod baseline;
 mod billing;
 mod browser;

@@ -269,6 +269,7 @@ async fn every_api_route_is_documented_with_schemas() {
         ("/api/v1/admin/organizations/{id}/plan", "post"),
         ("/api/v1/admin/jobs", "get"),
         ("/api/v1/admin/jobs/{id}/retry", "post"),
+        ("/api/v1/admin/alerts", "get"),
     ] {
         let operation = &doc["paths"][path][method];
         assert!(

@@ -1,0 +1,37 @@
+//! Operator alerts (DESIGN.md §15): rules in configuration
+//! (`landlord_core::alerts_config`) over signals measured from the database
+//! (`evaluate::measure`, through the owning features' stores), a state
+//! machine per rule kept in `alert_states` (`evaluate`, `store`), a
+//! notification job per channel (`notify`), the evaluator task every
+//! instance runs (`run`), and `GET /admin/alerts` (`routes`), which the
+//! operator console's alerts page reads through the same `routes::overview`.
+
+pub mod evaluate;
+pub mod notify;
+pub mod routes;
+pub mod store;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use landlord_core::{Config, Db, Timestamp};
+use tokio::sync::Notify;
+use tokio_util::sync::CancellationToken;
+
+pub use evaluate::{evaluate_all, Outcome};
+pub use notify::{Notification, NotifyJob, NOTIFY_JOB};
+pub use routes::{router, AlertsOverview};
+
+/// Evaluates every rule each `alerts.interval_secs` until `stop`.
+pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: CancellationToken) {
+    let mut ticker = tokio::time::interval(Duration::from_secs(config.alerts.interval_secs));
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = ticker.tick() => {
+                evaluate_all(&db, &config.alerts, Timestamp::now(), Some(&worker)).await;
+            }
+        }
+    }
+}

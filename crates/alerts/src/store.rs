@@ -1,0 +1,170 @@
+//! Alerts' SQL: its tables are `alert_states` and `alert_history`. Every
+//! transition is a compare-and-set on `version`.
+
+use landlord_core::ids::AlertEventId;
+use landlord_core::{Db, Timestamp};
+use sqlx::{Any, AnyConnection, Executor};
+
+pub use landlord_core::alerts_config::AlertSeverity as Severity;
+
+landlord_core::text_enum!(
+    /// Where a rule's state machine stands.
+    pub enum AlertStatus {
+        /// The threshold is not crossed.
+        Inactive = "inactive",
+        /// Crossed, waiting for the rule's pending period.
+        Pending = "pending",
+        /// Crossed for the pending period: notified (or within cooldown).
+        Firing = "firing",
+    }
+);
+
+landlord_core::text_enum!(
+    /// What a history entry records.
+    pub enum AlertHistoryStatus {
+        Firing = "firing",
+        Resolved = "resolved",
+    }
+);
+
+/// A rule's stored state.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StateRow {
+    pub rule: String,
+    pub severity: Severity,
+    pub status: AlertStatus,
+    pub value: f64,
+    pub since: Option<Timestamp>,
+    pub notified: i64,
+    pub last_notified_at: Option<Timestamp>,
+    pub version: i64,
+}
+
+/// The new state a transition writes.
+#[derive(Debug, Clone)]
+pub struct Transition {
+    pub status: AlertStatus,
+    pub value: f64,
+    pub since: Option<Timestamp>,
+    pub notified: bool,
+    pub last_notified_at: Option<Timestamp>,
+}
+
+/// Creates `rule`'s state (inactive) when it has none yet.
+pub async fn ensure_state(
+    db: &Db,
+    rule: &str,
+    severity: Severity,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO alert_states (rule, severity, status, updated_at) \
+         VALUES ($1, $2, 'inactive', $3) ON CONFLICT (rule) DO NOTHING",
+    )
+    .bind(rule)
+    .bind(severity)
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+const STATE_COLUMNS: &str =
+    "rule, severity, status, value, since, notified, last_notified_at, version";
+
+pub async fn state<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    rule: &str,
+) -> Result<Option<StateRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {STATE_COLUMNS} FROM alert_states WHERE rule = $1"
+    ))
+    .bind(rule)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Rules pending or firing, most urgent first.
+pub async fn active(db: &Db) -> Result<Vec<StateRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {STATE_COLUMNS} FROM alert_states WHERE status <> 'inactive' \
+         ORDER BY CASE severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, rule"
+    ))
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Moves `rule` from the state read at `version` to `next`; `false` when
+/// another instance moved it first (nothing written).
+pub async fn transition(
+    conn: &mut AnyConnection,
+    rule: &str,
+    version: i64,
+    severity: Severity,
+    next: &Transition,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE alert_states SET status = $1, value = $2, since = $3, notified = $4, \
+         last_notified_at = $5, severity = $6, version = version + 1, updated_at = $7 \
+         WHERE rule = $8 AND version = $9",
+    )
+    .bind(next.status)
+    .bind(next.value)
+    .bind(next.since)
+    .bind(i64::from(next.notified))
+    .bind(next.last_notified_at)
+    .bind(severity)
+    .bind(now)
+    .bind(rule)
+    .bind(version)
+    .execute(conn)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// One entry of the history.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HistoryRow {
+    pub id: AlertEventId,
+    pub rule: String,
+    pub severity: Severity,
+    pub status: AlertHistoryStatus,
+    pub value: f64,
+    pub notified: i64,
+    pub at: Timestamp,
+}
+
+pub async fn record(conn: &mut AnyConnection, row: &HistoryRow) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO alert_history (id, rule, severity, status, value, notified, at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+    )
+    .bind(&row.id)
+    .bind(&row.rule)
+    .bind(row.severity)
+    .bind(row.status)
+    .bind(row.value)
+    .bind(row.notified)
+    .bind(row.at)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// History entries older than `before` (an entry id: ids are time-ordered),
+/// newest first, at most `limit`.
+pub async fn history(
+    db: &Db,
+    before: Option<&str>,
+    limit: i64,
+) -> Result<Vec<HistoryRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, rule, severity, status, value, notified, at FROM alert_history \
+         WHERE ($1 = '' OR id < $1) ORDER BY id DESC LIMIT $2",
+    )
+    .bind(before.unwrap_or(""))
+    .bind(limit)
+    .fetch_all(db.pool())
+    .await
+}

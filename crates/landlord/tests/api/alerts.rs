@@ -1,0 +1,529 @@
+//! Operator alerts (DESIGN.md §15): a rule fires once after its pending
+//! period, stays quiet through its cooldown (also after a restart: a second
+//! server on the same database), resolves exactly once; two instances
+//! evaluating at once notify once; every channel receives its notification
+//! (mail over SMTP, Slack JSON, a signed webhook); `GET /admin/alerts` is
+//! for platform administrators only.
+//!
+//! Time is the test's: the evaluator task is off and each evaluation is
+//! `landlord_alerts::evaluate_all` at an instant the test chooses.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::HeaderMap;
+use axum::routing::post;
+use axum::Router;
+use landlord_alerts::store::AlertStatus;
+use landlord_alerts::{evaluate_all, Outcome};
+use landlord_core::alerts_config::{
+    AlertChannel, AlertChannels, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
+};
+use landlord_core::{Config, Db, Timestamp};
+use serde_json::Value;
+
+use crate::backend_tests;
+use crate::support::accounts::{data, signed_in, token_of};
+use crate::support::app::{json, smtp_to};
+use crate::support::eventually::eventually;
+use crate::support::smtp::SmtpServer;
+use crate::support::{Backend, TestApp};
+
+const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
+const OPS: &str = "alerts@example.com";
+const RULE: &str = "dead_jobs";
+
+/// One request a channel endpoint received.
+#[derive(Clone, Debug)]
+struct Received {
+    path: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// Slack's and the signed webhook's stand-in: records every POST.
+#[derive(Clone)]
+struct Receiver {
+    url: String,
+    seen: Arc<Mutex<Vec<Received>>>,
+}
+
+impl Receiver {
+    async fn start() -> Receiver {
+        let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
+        let record = |path: &'static str| {
+            move |State(seen): State<Arc<Mutex<Vec<Received>>>>, headers: HeaderMap, body: Bytes| async move {
+                seen.lock().unwrap().push(Received {
+                    path: path.to_string(),
+                    headers,
+                    body,
+                });
+                "ok"
+            }
+        };
+        let router = Router::new()
+            .route("/slack", post(record("/slack")))
+            .route("/hook", post(record("/hook")))
+            .with_state(seen.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, router).await;
+        });
+        Receiver { url, seen }
+    }
+
+    fn at(&self, path: &str) -> Vec<Received> {
+        self.seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|r| r.path == path)
+            .cloned()
+            .collect()
+    }
+
+    async fn wait_for(&self, path: &str, count: usize) -> Vec<Received> {
+        eventually(
+            format!("{count} request(s) to {path}"),
+            Duration::from_secs(20),
+            async || {
+                let got = self.at(path);
+                (got.len() >= count).then_some(got)
+            },
+        )
+        .await
+    }
+}
+
+/// Alerts for the test: the evaluator off, one rule (dead-lettered jobs,
+/// pending 60 s, cooldown 1 h) and its severity's three channels.
+fn alerts_config(config: &mut Config, receiver: &Receiver, for_secs: u64) {
+    config.alerts = AlertsConfig {
+        evaluate: false,
+        interval_secs: 30,
+        rules: [(
+            RULE.to_string(),
+            AlertRule {
+                signal: AlertSignal::DeadJobs,
+                severity: AlertSeverity::Warning,
+                threshold: 0.0,
+                window_secs: 0,
+                for_secs,
+                cooldown_secs: 3600,
+                enabled: true,
+            },
+        )]
+        .into_iter()
+        .collect(),
+        channels: AlertChannels {
+            warning: vec![
+                AlertChannel::Email {
+                    to: vec![OPS.into()],
+                },
+                AlertChannel::Slack {
+                    url: format!("{}/slack", receiver.url),
+                },
+                AlertChannel::Webhook {
+                    url: format!("{}/hook", receiver.url),
+                    secret: SECRET.into(),
+                },
+            ],
+            ..AlertChannels::default()
+        },
+    };
+}
+
+async fn spawn(
+    backend: Backend,
+    smtp: &SmtpServer,
+    receiver: &Receiver,
+    for_secs: u64,
+    database: Option<String>,
+) -> TestApp {
+    let port = smtp.port;
+    TestApp::spawn_with(backend, |c| {
+        smtp_to(c, port);
+        alerts_config(c, receiver, for_secs);
+        c.platform_admins = vec!["ops@example.com".into()];
+        if let Some(database) = database {
+            c.database_url = Some(database);
+        }
+    })
+    .await
+}
+
+/// The database URL a second server on `first`'s database uses.
+fn same_database(first: &TestApp) -> String {
+    match first.backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            first.data_dir().join("landlord.db").display()
+        ),
+        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL"),
+    }
+}
+
+/// A job that used up its attempts (what the rule watches).
+async fn dead_job(db: &Db) -> String {
+    let id = uuid::Uuid::now_v7().to_string();
+    let now = Timestamp::now().millis();
+    sqlx::query(
+        "INSERT INTO jobs (id, kind, payload, status, attempts, run_at, created_at, updated_at) \
+         VALUES ($1, 'test.broken', '{}', 'dead', 8, $2, $2, $2)",
+    )
+    .bind(&id)
+    .bind(now)
+    .execute(db.pool())
+    .await
+    .expect("a dead job");
+    id
+}
+
+async fn job_done(db: &Db, id: &str) {
+    sqlx::query("UPDATE jobs SET status = 'done' WHERE id = $1")
+        .bind(id)
+        .execute(db.pool())
+        .await
+        .expect("the job is done");
+}
+
+async fn evaluate(app: &TestApp, at: Timestamp) -> Outcome {
+    let outcomes = evaluate_all(&app.db, &app.config.alerts, at, None).await;
+    assert_eq!(outcomes.len(), 1, "{outcomes:?}");
+    outcomes[0].1
+}
+
+fn moved(status: AlertStatus, notifications: usize) -> Outcome {
+    Outcome::Moved {
+        status,
+        notifications,
+    }
+}
+
+fn after(t0: Timestamp, secs: u64) -> Timestamp {
+    t0.plus(Duration::from_secs(secs))
+}
+
+/// Checks the `n`th notification on each channel says `status`.
+async fn delivered(smtp: &SmtpServer, receiver: &Receiver, n: usize, status: &str) {
+    let mails = smtp.wait_for(OPS, n).await;
+    let subject = mails[n - 1].subject();
+    assert!(
+        subject.contains(&format!("{}: {RULE}", status.to_uppercase())),
+        "{subject}"
+    );
+    let slack = receiver.wait_for("/slack", n).await;
+    let text: Value = serde_json::from_slice(&slack[n - 1].body).expect("Slack JSON");
+    assert!(
+        text["text"]
+            .as_str()
+            .is_some_and(|t| t.contains(&status.to_uppercase())),
+        "{text}"
+    );
+    let hooks = receiver.wait_for("/hook", n).await;
+    let hook = &hooks[n - 1];
+    let header = |name: &str| {
+        hook.headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_else(|| panic!("{name}"))
+            .to_string()
+    };
+    let timestamp: i64 = header("webhook-timestamp").parse().expect("seconds");
+    assert!(
+        landlord_core::webhook_signature::verify(
+            SECRET,
+            &header("webhook-id"),
+            timestamp,
+            &hook.body,
+            &header("webhook-signature"),
+        ),
+        "the webhook's signature verifies"
+    );
+    let body: Value = serde_json::from_slice(&hook.body).expect("webhook JSON");
+    assert_eq!(body["rule"], RULE);
+    assert_eq!(body["status"], status);
+    assert_eq!(body["id"], header("webhook-id"));
+}
+
+/// Waits a little and checks that no further notification arrived.
+async fn no_more(smtp: &SmtpServer, receiver: &Receiver, n: usize) {
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    assert_eq!(receiver.at("/slack").len(), n);
+    assert_eq!(receiver.at("/hook").len(), n);
+    let mails = smtp
+        .received()
+        .into_iter()
+        .filter(|m| m.to.iter().any(|t| t.eq_ignore_ascii_case(OPS)))
+        .count();
+    assert_eq!(mails, n);
+}
+
+async fn fires_once_stays_quiet_through_cooldown_and_resolves_once(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let receiver = Receiver::start().await;
+    let app = spawn(backend, &smtp, &receiver, 60, None).await;
+    let t0 = Timestamp::now();
+
+    assert_eq!(
+        evaluate(&app, t0).await,
+        Outcome::Unchanged,
+        "nothing wrong yet"
+    );
+    let job = dead_job(&app.db).await;
+    assert_eq!(evaluate(&app, t0).await, moved(AlertStatus::Pending, 0));
+    assert_eq!(
+        evaluate(&app, after(t0, 30)).await,
+        Outcome::Unchanged,
+        "still pending"
+    );
+    assert_eq!(
+        evaluate(&app, after(t0, 61)).await,
+        moved(AlertStatus::Firing, 3)
+    );
+    delivered(&smtp, &receiver, 1, "firing").await;
+    assert_eq!(evaluate(&app, after(t0, 120)).await, Outcome::Unchanged);
+
+    job_done(&app.db, &job).await;
+    assert_eq!(
+        evaluate(&app, after(t0, 180)).await,
+        moved(AlertStatus::Inactive, 3)
+    );
+    delivered(&smtp, &receiver, 2, "resolved").await;
+    assert_eq!(evaluate(&app, after(t0, 240)).await, Outcome::Unchanged);
+    no_more(&smtp, &receiver, 2).await;
+
+    // Fires again within the cooldown, evaluated by a restarted server (a
+    // second one on the same database): recorded, not notified.
+    let job = dead_job(&app.db).await;
+    let restarted = spawn(backend, &smtp, &receiver, 60, Some(same_database(&app))).await;
+    assert_eq!(
+        evaluate(&restarted, after(t0, 300)).await,
+        moved(AlertStatus::Pending, 0)
+    );
+    assert_eq!(
+        evaluate(&restarted, after(t0, 400)).await,
+        moved(AlertStatus::Firing, 0),
+        "within the cooldown"
+    );
+    assert_eq!(
+        evaluate(&restarted, after(t0, 2000)).await,
+        Outcome::Unchanged
+    );
+    no_more(&smtp, &receiver, 2).await;
+
+    // Once the cooldown has passed and it still fires: notified once.
+    assert_eq!(
+        evaluate(&restarted, after(t0, 61 + 3600)).await,
+        moved(AlertStatus::Firing, 3)
+    );
+    delivered(&smtp, &receiver, 3, "firing").await;
+    job_done(&restarted.db, &job).await;
+    assert_eq!(
+        evaluate(&restarted, after(t0, 3700)).await,
+        moved(AlertStatus::Inactive, 3)
+    );
+    delivered(&smtp, &receiver, 4, "resolved").await;
+    assert_eq!(evaluate(&app, after(t0, 3760)).await, Outcome::Unchanged);
+    no_more(&smtp, &receiver, 4).await;
+}
+
+async fn two_instances_evaluating_at_once_notify_once(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let receiver = Receiver::start().await;
+    let first = spawn(backend, &smtp, &receiver, 0, None).await;
+    let second = spawn(backend, &smtp, &receiver, 0, Some(same_database(&first))).await;
+    dead_job(&first.db).await;
+    let now = Timestamp::now();
+    let (a, b) = tokio::join!(evaluate(&first, now), evaluate(&second, now));
+    let notified: Vec<Outcome> = [a, b]
+        .into_iter()
+        .filter(|o| matches!(o, Outcome::Moved { .. }))
+        .collect();
+    assert_eq!(notified, vec![moved(AlertStatus::Firing, 3)], "{a:?} {b:?}");
+    delivered(&smtp, &receiver, 1, "firing").await;
+    no_more(&smtp, &receiver, 1).await;
+}
+
+async fn operators_see_active_alerts_and_history(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let receiver = Receiver::start().await;
+    let app = spawn(backend, &smtp, &receiver, 0, None).await;
+
+    let signed_out = app.get("/api/v1/admin/alerts").await;
+    assert_eq!(signed_out.status(), 401);
+    let (member, _) = signed_in(&app, "member@example.com").await;
+    let refused = app
+        .client
+        .get(app.url("/api/v1/admin/alerts"))
+        .bearer_auth(&member)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), 403);
+
+    let job = dead_job(&app.db).await;
+    let t0 = Timestamp::now();
+    assert_eq!(evaluate(&app, t0).await, moved(AlertStatus::Firing, 3));
+    job_done(&app.db, &job).await;
+    assert_eq!(
+        evaluate(&app, after(t0, 60)).await,
+        moved(AlertStatus::Inactive, 3)
+    );
+    dead_job(&app.db).await;
+    assert_eq!(
+        evaluate(&app, after(t0, 120)).await,
+        moved(AlertStatus::Firing, 0)
+    );
+
+    // ops@example.com is listed in platform_admins: verified, it is one.
+    let ops = token_of(
+        &app.register("ops@example.com", "Operators").await,
+        "access_token",
+    );
+    let mail = smtp
+        .wait_for_subject("ops@example.com", "Confirm your email")
+        .await;
+    let verified = app
+        .post_json(
+            "/api/v1/auth/verify-email",
+            &serde_json::json!({ "token": mail.token().expect("a token") }),
+        )
+        .await;
+    assert_eq!(verified.status(), 200);
+
+    let get = |path: &str| app.client.get(app.url(path)).bearer_auth(&ops).send();
+    let overview = data(get("/api/v1/admin/alerts").await.unwrap()).await;
+    assert_eq!(
+        overview["active"].as_array().map(Vec::len),
+        Some(1),
+        "{overview}"
+    );
+    assert_eq!(overview["active"][0]["rule"], RULE);
+    assert_eq!(overview["active"][0]["status"], "firing");
+    assert_eq!(overview["active"][0]["severity"], "warning");
+    let history: Vec<(String, bool)> = overview["history"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|h| {
+            (
+                h["status"].as_str().unwrap().to_string(),
+                h["notified"] == true,
+            )
+        })
+        .collect();
+    assert_eq!(
+        history,
+        vec![
+            ("firing".to_string(), false),
+            ("resolved".to_string(), true),
+            ("firing".to_string(), true)
+        ]
+    );
+
+    // Cursor pages over the history.
+    let first = json(get("/api/v1/admin/alerts?limit=2").await.unwrap()).await;
+    assert_eq!(first["data"]["history"].as_array().map(Vec::len), Some(2));
+    let cursor = first["meta"]["next_cursor"]
+        .as_str()
+        .expect("a cursor")
+        .to_string();
+    let rest = data(
+        get(&format!("/api/v1/admin/alerts?limit=2&cursor={cursor}"))
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(rest["history"].as_array().map(Vec::len), Some(1));
+    assert_eq!(rest["history"][0]["status"], "firing");
+    let bad = get("/api/v1/admin/alerts?cursor=nope").await.unwrap();
+    assert_eq!(bad.status(), 422);
+
+    // A rule taken out of the configuration stops being active, quietly.
+    let mut without = app.config.alerts.clone();
+    without.rules.clear();
+    assert!(evaluate_all(&app.db, &without, after(t0, 180), None)
+        .await
+        .is_empty());
+    let overview = data(get("/api/v1/admin/alerts").await.unwrap()).await;
+    assert_eq!(
+        overview["active"].as_array().map(Vec::len),
+        Some(0),
+        "{overview}"
+    );
+    assert_eq!(overview["history"].as_array().map(Vec::len), Some(3));
+    assert_eq!(
+        evaluate(&app, after(t0, 240)).await,
+        moved(AlertStatus::Firing, 0)
+    );
+
+    // The operator console's page shows the same.
+    let page = console_page(&app, "ops@example.com", "/operator/alerts").await;
+    assert!(page.contains("<code>dead_jobs</code>"), "{page}");
+    assert!(page.contains("no (cooldown)"), "{page}");
+    assert!(page.contains("resolved"), "{page}");
+    assert!(
+        page.contains("href=\"/operator/alerts\" aria-current=\"page\""),
+        "{page}"
+    );
+}
+
+/// Signs `email` in through the console's form and reads `path`'s HTML.
+async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
+    let cookies = |response: &reqwest::Response| -> Vec<String> {
+        response
+            .headers()
+            .get_all(reqwest::header::SET_COOKIE)
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .filter_map(|c| c.split(';').next().map(str::to_owned))
+            .collect()
+    };
+    let form = app.get("/sign-in").await;
+    let first = cookies(&form);
+    let jar = first.join("; ");
+    let body = form.text().await.unwrap();
+    let marker = "name=\"csrf\" value=\"";
+    let start = body.find(marker).expect("a CSRF token") + marker.len();
+    let csrf = &body[start..start + body[start..].find('"').unwrap()];
+    let signed_in = app
+        .client
+        .post(app.url("/sign-in"))
+        .header(reqwest::header::COOKIE, &jar)
+        .form(&[
+            ("csrf", csrf),
+            ("email", email),
+            ("password", crate::support::accounts::PASSWORD),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(signed_in.status(), 303);
+    // Later cookies replace earlier ones of the same name.
+    let mut named = std::collections::BTreeMap::new();
+    for cookie in first.into_iter().chain(cookies(&signed_in)) {
+        if let Some((name, _)) = cookie.split_once('=') {
+            named.insert(name.to_string(), cookie.clone());
+        }
+    }
+    let all: Vec<String> = named.into_values().collect();
+    let response = app
+        .client
+        .get(app.url(path))
+        .header(reqwest::header::COOKIE, all.join("; "))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), 200, "{path}");
+    response.text().await.unwrap()
+}
+
+backend_tests!(
+    fires_once_stays_quiet_through_cooldown_and_resolves_once,
+    two_instances_evaluating_at_once_notify_once,
+    operators_see_active_alerts_and_history,
+);
