@@ -151,6 +151,10 @@ entity_id!(
     /// A one-time token sent by mail (email verification, password reset).
     OneTimeTokenId
 );
+entity_id!(
+    /// An event of an organization's history (the catalog's `landlord_events`).
+    EventId
+);
 
 #[cfg(test)]
 mod tests {
