@@ -107,7 +107,10 @@ event!(ApiKeyCreatedPayload => ApiKeyCreated);
 pub struct ApiKeyRevokedPayload {
     pub organization_id: OrganizationId,
     pub api_key_id: ApiKeyId,
-    /// Who revoked it; `null` when the server did (its creator left).
+    pub name: String,
+    pub prefix: String,
+    /// Who revoked it (with their departure, the remover or the leaver);
+    /// `null` when the server did.
     pub revoked_by: Option<UserId>,
 }
 event!(ApiKeyRevokedPayload => ApiKeyRevoked);

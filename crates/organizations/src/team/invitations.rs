@@ -4,6 +4,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use landlord_audit::AuditEntry;
+use landlord_events::payloads::InvitationCreatedPayload;
 use landlord_core::crypto::{random_hex, sha256_hex};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
@@ -196,6 +197,19 @@ pub async fn send(
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
+    landlord_events::record(
+        &mut *tx,
+        org,
+        &InvitationCreatedPayload {
+            organization_id: org.clone(),
+            invitation_id: invitation.id.clone(),
+            email: invitation.email.clone(),
+            role: invitation.role.as_str().to_string(),
+            invited_by: user.user_id.clone(),
+            expires_at: invitation.expires_at,
+        },
+    )
+    .await?;
     landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     Ok(InvitationView::from(&invitation))
 }

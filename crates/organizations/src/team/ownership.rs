@@ -2,6 +2,7 @@
 
 use axum::extract::State;
 use landlord_audit::AuditEntry;
+use landlord_events::payloads::MemberRoleChangedPayload;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
@@ -66,11 +67,31 @@ pub async fn transfer(
     let target = UserId::parse(target).ok_or_else(member_not_found)?;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
-    store::member(&mut *tx, org, &target)
+    let previous = store::member(&mut *tx, org, &target)
         .await?
         .ok_or_else(member_not_found)?;
     store::set_role(&mut tx, org, &target, Role::Owner).await?;
     store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
+    let changes = [
+        (&target, previous.role, Role::Owner),
+        (&user.user_id, user.role, Role::Admin),
+    ];
+    for (member, from, to) in changes {
+        if from != to {
+            landlord_events::record(
+                &mut *tx,
+                org,
+                &MemberRoleChangedPayload {
+                    organization_id: org.clone(),
+                    user_id: member.clone(),
+                    previous_role: from.as_str().to_string(),
+                    role: to.as_str().to_string(),
+                    changed_by: user.user_id.clone(),
+                },
+            )
+            .await?;
+        }
+    }
     landlord_audit::record(
         &mut *tx,
         AuditEntry::by(user, client, "team.ownership_transferred").target("user", &target),
