@@ -109,6 +109,22 @@ pub async fn payment_status(
     Ok(row.map(|(status,)| status))
 }
 
+/// The id of the payment of `provider` with `reference`, if recorded.
+pub async fn payment_id(
+    conn: &mut AnyConnection,
+    provider: ProviderName,
+    reference: &str,
+) -> Result<Option<PaymentId>, sqlx::Error> {
+    let row: Option<(PaymentId,)> = sqlx::query_as(
+        "SELECT id FROM payments WHERE provider = $1 AND provider_reference = $2",
+    )
+    .bind(provider)
+    .bind(reference)
+    .fetch_optional(conn)
+    .await?;
+    Ok(row.map(|(id,)| id))
+}
+
 pub async fn set_payment_status(
     conn: &mut AnyConnection,
     provider: ProviderName,
