@@ -3,13 +3,22 @@
 //! pages, bad input, tenants, permissions) and the published catalog — on
 //! SQLite and PostgreSQL.
 
+use std::time::Duration;
+
+use landlord_payments::signature::sign_stripe;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
 use crate::support::accounts::signed_in;
-use crate::support::app::json;
+use crate::support::app::{json, smtp_to};
+use crate::support::billing::planted_counters;
+use crate::support::clock::{now_ms, now_secs};
 use crate::support::errors::{assert_error, assert_invalid_field};
-use crate::support::keys::create_key;
+use crate::support::eventually::eventually;
+use crate::support::keys::{create_key, email_message, wait_until_sent};
+use crate::support::payments::billed;
+use crate::support::providers::STRIPE_WEBHOOK_SECRET;
+use crate::support::smtp::SmtpServer;
 use crate::support::team::Team;
 use crate::support::{Backend, TestApp};
 
@@ -21,6 +30,10 @@ backend_tests!(
     another_organizations_events_are_not_found_nor_listed,
     only_owners_and_admins_read_the_history,
     the_catalog_is_published_by_the_api_and_the_openapi_document,
+    billing_events_follow_the_close_the_overdue_mark_and_the_payment,
+    message_events_follow_the_delivery,
+    a_message_that_cannot_be_delivered_writes_message_failed,
+    usage_thresholds_are_written_once_each_per_period,
 );
 
 /// Every event of the organization, newest first (all pages).
@@ -448,4 +461,206 @@ async fn the_catalog_is_published_by_the_api_and_the_openapi_document(backend: B
         Some(16),
         "{type_param}"
     );
+}
+
+/// Waits for `count` events of `event_type` and answers their payloads,
+/// oldest first (events written by jobs arrive in the background).
+async fn wait_for_payloads(
+    app: &TestApp,
+    token: &str,
+    event_type: &str,
+    count: usize,
+) -> Vec<Value> {
+    eventually(
+        format_args!("{count} {event_type} events"),
+        Duration::from_secs(15),
+        async || {
+            let found = payloads(app, token, event_type).await;
+            (found.len() >= count).then_some(found)
+        },
+    )
+    .await
+}
+
+async fn billing_events_follow_the_close_the_overdue_mark_and_the_payment(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let app = &b.app;
+    let invoices = payloads(app, &b.owner, "invoice.created").await;
+    assert_eq!(invoices.len(), 1, "{invoices:?}");
+    assert_eq!(invoices[0]["invoice_id"], b.cycle_id.as_str());
+    assert_eq!(invoices[0]["organization_id"], b.organization_id.as_str());
+    assert_eq!(invoices[0]["period"], "2026-10");
+    assert_eq!(invoices[0]["amount"], 6000);
+    assert_eq!(invoices[0]["currency"], "USD");
+    // Closing the month again creates no second invoice, nor event.
+    let october = landlord_billing::Period::parse("2026-10").unwrap();
+    landlord_billing::close_period(&app.db, &app.config, october)
+        .await
+        .unwrap();
+    assert_eq!(payloads(app, &b.owner, "invoice.created").await.len(), 1);
+
+    // Overdue, once.
+    sqlx::query("UPDATE billing_cycles SET due_at = 1 WHERE id = $1")
+        .bind(&b.cycle_id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    for _ in 0..2 {
+        landlord_billing::mark_overdue(&app.db, &app.config)
+            .await
+            .unwrap();
+    }
+    let overdue = payloads(app, &b.owner, "invoice.overdue").await;
+    assert_eq!(overdue.len(), 1);
+    assert_eq!(overdue[0]["invoice_id"], b.cycle_id.as_str());
+    assert_eq!(overdue[0]["amount"], 6000);
+
+    // Paid through the Stripe stand-in: invoice.paid and payment.succeeded,
+    // once each even when the provider sends the event twice.
+    assert!(b.initiate("stripe", None).await.status().is_success());
+    let body = b.stripe_event("evt_events", 6000, "usd");
+    for _ in 0..2 {
+        let signature = sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs());
+        assert_eq!(b.post_stripe(&body, Some(signature)).await.status(), 200);
+    }
+    b.wait_for_cycle("paid").await;
+    let paid = wait_for_payloads(app, &b.owner, "invoice.paid", 1).await;
+    assert_eq!(paid[0]["invoice_id"], b.cycle_id.as_str());
+    assert_eq!(paid[0]["organization_id"], b.organization_id.as_str());
+    assert_eq!(paid[0]["period"], "2026-10");
+    assert_eq!(paid[0]["amount"], 6000);
+    assert_eq!(paid[0]["currency"], "USD");
+    assert!(paid[0]["paid_at"].is_string());
+    let payments = wait_for_payloads(app, &b.owner, "payment.succeeded", 1).await;
+    assert_eq!(payments[0]["invoice_id"], b.cycle_id.as_str());
+    assert_eq!(payments[0]["provider"], "stripe");
+    assert_eq!(payments[0]["amount"], 6000);
+    assert!(payments[0]["payment_id"].is_string());
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(payloads(app, &b.owner, "invoice.paid").await.len(), 1);
+    assert_eq!(payloads(app, &b.owner, "payment.succeeded").await.len(), 1);
+}
+
+async fn message_events_follow_the_delivery(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |c| smtp_to(c, port)).await;
+    let (token, data) = signed_in(&app, "evmsg@example.com").await;
+    let org = data["organization"]["id"].as_str().unwrap().to_string();
+    let key = create_key(&app, &token, json!({"name": "k"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sent = app
+        .send_message(&key, &email_message("customer@example.com"), None)
+        .await;
+    assert_eq!(sent.status(), 202);
+    let id = json(sent).await["data"]["id"].as_str().unwrap().to_string();
+    wait_until_sent(&app, &key, &id).await;
+    let events = wait_for_payloads(&app, &token, "message.sent", 1).await;
+    assert_eq!(events[0]["message_id"], id.as_str());
+    assert_eq!(events[0]["organization_id"], org.as_str());
+    assert_eq!(events[0]["channel"], "email");
+    assert_eq!(events[0]["to"], "customer@example.com");
+    assert!(payloads(&app, &token, "message.failed").await.is_empty());
+}
+
+async fn a_message_that_cannot_be_delivered_writes_message_failed(backend: Backend) {
+    // An SMTP port where nothing listens, and a single attempt.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let app = TestApp::spawn_with(backend, |c| {
+        smtp_to(c, closed);
+        c.jobs_max_attempts = 1;
+    })
+    .await;
+    let (token, _) = signed_in(&app, "evfail@example.com").await;
+    let key = create_key(&app, &token, json!({"name": "k"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let sent = app
+        .send_message(&key, &email_message("nobody@example.com"), None)
+        .await;
+    assert_eq!(sent.status(), 202);
+    let id = json(sent).await["data"]["id"].as_str().unwrap().to_string();
+    let events = wait_for_payloads(&app, &token, "message.failed", 1).await;
+    assert_eq!(events[0]["message_id"], id.as_str());
+    assert_eq!(events[0]["to"], "nobody@example.com");
+    assert!(events[0]["reason"].is_string());
+    assert!(payloads(&app, &token, "message.sent").await.is_empty());
+}
+
+/// Plants `count` metered requests of this month for `org` (database and
+/// counters), as `keys.rs` does for the quota.
+async fn plant_this_month(app: &TestApp, org: &str, key_id: &str, count: usize) {
+    let now = now_ms();
+    let mut tx = app.db.pool().begin().await.unwrap();
+    for _ in 0..count {
+        sqlx::query("INSERT INTO usage_records (organization_id, api_key_id, endpoint, method, status, created_at) VALUES ($1, $2, '/api/v1/messages/send', 'POST', 202, $3)")
+            .bind(org)
+            .bind(key_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await
+            .unwrap();
+    }
+    tx.commit().await.unwrap();
+    planted_counters(app, org, key_id, count as i64, now).await;
+}
+
+async fn usage_thresholds_are_written_once_each_per_period(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let path = "/api/v1/messages/00000000-0000-7000-8000-000000000000";
+    let period = {
+        let now = chrono::Utc::now();
+        now.format("%Y-%m").to_string()
+    };
+
+    // A free organization (1,000 requests a month) at 795: the 800th
+    // request reaches 80 %, the next ones write nothing more.
+    let (near, data) = signed_in(&app, "ev80@example.com").await;
+    let org = data["organization"]["id"].as_str().unwrap().to_string();
+    let key = create_key(&app, &near, json!({"name": "k"})).await;
+    plant_this_month(&app, &org, key["id"].as_str().unwrap(), 795).await;
+    let secret = key["key"].as_str().unwrap();
+    for _ in 0..4 {
+        app.with_key(reqwest::Method::GET, path, secret).await;
+    }
+    assert!(payloads(&app, &near, "usage.threshold_reached")
+        .await
+        .is_empty());
+    for _ in 0..5 {
+        app.with_key(reqwest::Method::GET, path, secret).await;
+    }
+    let reached = payloads(&app, &near, "usage.threshold_reached").await;
+    assert_eq!(reached.len(), 1, "{reached:?}");
+    assert_eq!(reached[0]["percent"], 80);
+    assert_eq!(reached[0]["quota"], 1000);
+    assert_eq!(reached[0]["used"], 800);
+    assert_eq!(reached[0]["period"], period.as_str());
+    assert_eq!(reached[0]["organization_id"], org.as_str());
+
+    // Another at 995: the 1,000th request reaches both; refusals past it
+    // write nothing more.
+    let (full, data) = signed_in(&app, "ev100@example.com").await;
+    let org = data["organization"]["id"].as_str().unwrap().to_string();
+    let key = create_key(&app, &full, json!({"name": "k"})).await;
+    plant_this_month(&app, &org, key["id"].as_str().unwrap(), 995).await;
+    let secret = key["key"].as_str().unwrap();
+    for _ in 0..5 {
+        app.with_key(reqwest::Method::GET, path, secret).await;
+    }
+    let over = app.with_key(reqwest::Method::GET, path, secret).await;
+    assert_eq!(over.status(), 429);
+    let reached = payloads(&app, &full, "usage.threshold_reached").await;
+    let percents: Vec<i64> = reached
+        .iter()
+        .map(|p| p["percent"].as_i64().unwrap())
+        .collect();
+    assert_eq!(percents, [80, 100], "{reached:?}");
+    assert_eq!(reached[1]["used"], 1000);
 }
