@@ -7,8 +7,8 @@
 use landlord_audit::AuditEntry;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{ApiKeyId, OrganizationId, UserId};
-use landlord_events::payloads::ApiKeyRevokedPayload;
 use landlord_core::Timestamp;
+use landlord_events::payloads::ApiKeyRevokedPayload;
 use serde::Serialize;
 use utoipa::ToSchema;
 

@@ -113,7 +113,9 @@ fn publish_event_catalog(doc: &mut OpenApiDoc) {
         components.schemas.entry(name).or_insert(schema);
     }
     for t in EventType::ALL {
-        components.schemas.insert(t.schema_name(), t.payload_schema());
+        components
+            .schemas
+            .insert(t.schema_name(), t.payload_schema());
     }
 }
 

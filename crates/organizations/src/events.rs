@@ -93,8 +93,9 @@ pub fn type_filter(value: Option<&str>) -> Result<Option<EventType>, ApiError> {
     value
         .filter(|v| !v.is_empty())
         .map(|v| {
-            EventType::parse(v)
-                .ok_or_else(|| ApiError::invalid_field("type", "is not an event type of the catalog"))
+            EventType::parse(v).ok_or_else(|| {
+                ApiError::invalid_field("type", "is not an event type of the catalog")
+            })
         })
         .transpose()
 }

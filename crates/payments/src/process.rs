@@ -230,8 +230,7 @@ impl ProcessEvent {
             .await?;
             tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
         }
-        if payment_status == PaymentStatus::Succeeded
-            && previous != Some(PaymentStatus::Succeeded)
+        if payment_status == PaymentStatus::Succeeded && previous != Some(PaymentStatus::Succeeded)
         {
             if let Some(payment_id) = store::payment_id(&mut tx, provider, &paid.reference).await? {
                 landlord_events::record(

@@ -115,13 +115,12 @@ pub async fn payment_id(
     provider: ProviderName,
     reference: &str,
 ) -> Result<Option<PaymentId>, sqlx::Error> {
-    let row: Option<(PaymentId,)> = sqlx::query_as(
-        "SELECT id FROM payments WHERE provider = $1 AND provider_reference = $2",
-    )
-    .bind(provider)
-    .bind(reference)
-    .fetch_optional(conn)
-    .await?;
+    let row: Option<(PaymentId,)> =
+        sqlx::query_as("SELECT id FROM payments WHERE provider = $1 AND provider_reference = $2")
+            .bind(provider)
+            .bind(reference)
+            .fetch_optional(conn)
+            .await?;
     Ok(row.map(|(id,)| id))
 }
 

@@ -276,20 +276,10 @@ async fn the_history_filters_by_type_and_time_and_pages_with_cursors(backend: Ba
     assert_eq!(keys.len(), 3);
     // Time filters: since the newest includes it; until the newest excludes it.
     let newest = all[0]["created_at"].as_str().unwrap();
-    let since = all_events(
-        app,
-        &team.owner,
-        &format!("&since={}", urlencode(newest)),
-    )
-    .await;
+    let since = all_events(app, &team.owner, &format!("&since={}", urlencode(newest))).await;
     assert!(since.iter().any(|e| e["id"] == all[0]["id"]));
     assert!(since.len() < all.len() || since.len() == all.len());
-    let until = all_events(
-        app,
-        &team.owner,
-        &format!("&until={}", urlencode(newest)),
-    )
-    .await;
+    let until = all_events(app, &team.owner, &format!("&until={}", urlencode(newest))).await;
     assert!(until.iter().all(|e| e["id"] != all[0]["id"]));
     let future = all_events(app, &team.owner, "&since=2999-01-01T00:00:00Z").await;
     assert!(future.is_empty());
@@ -320,9 +310,7 @@ async fn the_history_refuses_bad_input_naming_the_field(backend: Backend) {
         ("limit=101", "limit"),
         ("cursor=abc", "cursor"),
     ] {
-        let response = app
-            .get_as(&format!("/api/v1/events?{query}"), &token)
-            .await;
+        let response = app.get_as(&format!("/api/v1/events?{query}"), &token).await;
         assert_invalid_field(response, field).await;
     }
     for id in ["nope", "0192f000-0000-7000-8000-000000000000"] {

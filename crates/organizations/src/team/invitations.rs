@@ -4,13 +4,13 @@ use std::time::Duration;
 
 use axum::extract::{Path, State};
 use landlord_audit::AuditEntry;
-use landlord_events::payloads::InvitationCreatedPayload;
 use landlord_core::crypto::{random_hex, sha256_hex};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::ids::{InvitationId, UserId};
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::InvitationCreatedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::permissions::{self, needs, Authorized, Permission};

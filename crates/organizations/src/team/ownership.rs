@@ -2,12 +2,12 @@
 
 use axum::extract::State;
 use landlord_audit::AuditEntry;
-use landlord_events::payloads::MemberRoleChangedPayload;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ids::UserId;
 use landlord_core::ApiError;
+use landlord_events::payloads::MemberRoleChangedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::{IdentityState, Role};
