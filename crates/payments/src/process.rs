@@ -8,7 +8,9 @@ use landlord_billing::money::format_money;
 use landlord_billing::store::{self as billing_store, CycleRow, CycleStatus};
 use landlord_core::ids::{BillingCycleId, WebhookEventId};
 use landlord_core::{Config, Db, Timestamp};
-use landlord_events::payloads::{InvoicePaidPayload, PaymentSucceededPayload};
+use landlord_events::payloads::{
+    InvoicePaidPayload, PaymentFailedPayload, PaymentSucceededPayload,
+};
 use landlord_identity::store as identity_store;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use landlord_mail::{Mail, Template};
@@ -115,10 +117,57 @@ impl ProcessEvent {
                     currency,
                 }
             }
+            (ProviderName::Stripe, "checkout.session.async_payment_failed") => {
+                let session = &body["data"]["object"];
+                let reference = session["id"].as_str().unwrap_or_default();
+                return self
+                    .fail(
+                        event.provider,
+                        reference,
+                        Some("the payment failed at Stripe"),
+                    )
+                    .await;
+            }
+            (ProviderName::Paystack, "charge.failed") => {
+                let data = &body["data"];
+                let reference = data["reference"].as_str().unwrap_or_default();
+                let reason = data["gateway_response"].as_str();
+                return self.fail(event.provider, reference, reason).await;
+            }
             // Other events are stored for the record and need no action.
             _ => return Ok(()),
         };
         self.settle(event.provider, &paid).await
+    }
+
+    /// A provider reports the checkout `reference` failed: an initiated
+    /// payment becomes `failed` and `payment.failed` is written, once; a
+    /// payment that already succeeded stays so.
+    async fn fail(
+        &self,
+        provider: ProviderName,
+        reference: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        if let Some(payment) = store::mark_payment_failed(&mut tx, provider, reference).await? {
+            landlord_events::record(
+                &mut *tx,
+                &payment.organization_id,
+                &PaymentFailedPayload {
+                    organization_id: payment.organization_id.clone(),
+                    payment_id: payment.id,
+                    invoice_id: payment.billing_cycle_id,
+                    provider: provider.as_str().to_string(),
+                    amount: payment.amount,
+                    currency: payment.currency,
+                    reason: reason.map(str::to_string),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn settle(&self, provider: ProviderName, paid: &Paid) -> anyhow::Result<()> {

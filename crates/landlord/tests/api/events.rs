@@ -16,7 +16,7 @@ use crate::support::clock::{now_ms, now_secs};
 use crate::support::errors::{assert_error, assert_invalid_field};
 use crate::support::eventually::eventually;
 use crate::support::keys::{create_key, email_message, wait_until_sent};
-use crate::support::payments::billed;
+use crate::support::payments::{billed, Billed};
 use crate::support::providers::STRIPE_WEBHOOK_SECRET;
 use crate::support::smtp::SmtpServer;
 use crate::support::team::Team;
@@ -34,6 +34,7 @@ backend_tests!(
     message_events_follow_the_delivery,
     a_message_that_cannot_be_delivered_writes_message_failed,
     usage_thresholds_are_written_once_each_per_period,
+    a_failed_payment_writes_payment_failed_once,
 );
 
 /// Every event of the organization, newest first (all pages).
@@ -651,4 +652,57 @@ async fn usage_thresholds_are_written_once_each_per_period(backend: Backend) {
         .collect();
     assert_eq!(percents, [80, 100], "{reached:?}");
     assert_eq!(reached[1]["used"], 1000);
+}
+
+/// A signed Stripe event of `event_type` about the checkout session
+/// `cs_test_1` of `b`'s cycle.
+fn stripe_session_event(b: &Billed, event_id: &str, event_type: &str, status: &str) -> Vec<u8> {
+    serde_json::to_vec(&json!({
+        "id": event_id,
+        "object": "event",
+        "type": event_type,
+        "data": {"object": {
+            "id": "cs_test_1",
+            "object": "checkout.session",
+            "amount_total": 6000,
+            "currency": "usd",
+            "payment_status": status,
+            "metadata": {"billing_cycle_id": b.cycle_id, "organization_id": b.organization_id},
+        }},
+    }))
+    .unwrap()
+}
+
+async fn a_failed_payment_writes_payment_failed_once(backend: Backend) {
+    let b = billed(backend, 3).await;
+    let app = &b.app;
+    assert!(b.initiate("stripe", None).await.status().is_success());
+    for event_id in ["evt_fail_1", "evt_fail_2"] {
+        let body = stripe_session_event(
+            &b,
+            event_id,
+            "checkout.session.async_payment_failed",
+            "unpaid",
+        );
+        let signature = sign_stripe(&body, STRIPE_WEBHOOK_SECRET, now_secs());
+        assert_eq!(b.post_stripe(&body, Some(signature)).await.status(), 200);
+    }
+    let failed = wait_for_payloads(app, &b.owner, "payment.failed", 1).await;
+    assert_eq!(failed[0]["invoice_id"], b.cycle_id.as_str());
+    assert_eq!(failed[0]["organization_id"], b.organization_id.as_str());
+    assert_eq!(failed[0]["provider"], "stripe");
+    assert_eq!(failed[0]["amount"], 6000);
+    assert_eq!(failed[0]["currency"], "USD");
+    assert!(failed[0]["payment_id"].is_string());
+    assert!(failed[0]["reason"].is_string());
+    assert_eq!(
+        b.count("SELECT COUNT(*) FROM payments WHERE status = 'failed'")
+            .await,
+        1
+    );
+    assert_eq!(b.cycle_status().await, "pending");
+    // The second failure report of the same checkout writes nothing more.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(payloads(app, &b.owner, "payment.failed").await.len(), 1);
+    assert!(payloads(app, &b.owner, "invoice.paid").await.is_empty());
 }
