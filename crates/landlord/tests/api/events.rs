@@ -9,7 +9,8 @@ use landlord_payments::signature::sign_stripe;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::support::accounts::signed_in;
+use crate::console::Browser;
+use crate::support::accounts::{signed_in, PASSWORD};
 use crate::support::app::{json, smtp_to};
 use crate::support::billing::planted_counters;
 use crate::support::clock::{now_ms, now_secs};
@@ -35,6 +36,7 @@ backend_tests!(
     a_message_that_cannot_be_delivered_writes_message_failed,
     usage_thresholds_are_written_once_each_per_period,
     a_failed_payment_writes_payment_failed_once,
+    the_events_page_shows_the_history_with_its_type_filter,
 );
 
 /// Every event of the organization, newest first (all pages).
@@ -705,4 +707,58 @@ async fn a_failed_payment_writes_payment_failed_once(backend: Backend) {
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(payloads(app, &b.owner, "payment.failed").await.len(), 1);
     assert!(payloads(app, &b.owner, "invoice.paid").await.is_empty());
+}
+
+async fn the_events_page_shows_the_history_with_its_type_filter(backend: Backend) {
+    let team = Team::new(backend, "evpage2").await;
+    let app = &team.app;
+    create_key(app, &team.owner, json!({"name": "page key"})).await;
+    let page_path = format!("/o/{}/events", team.org_id);
+
+    // Signed out: the sign-in page.
+    let visitor = Browser::new(app);
+    assert_eq!(
+        visitor.get(&page_path).await.location.as_deref(),
+        Some("/sign-in")
+    );
+
+    let admin = Browser::new(app);
+    admin.sign_in("evpage2-admin@example.com", PASSWORD).await;
+    let page = admin.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains(&format!("href=\"{page_path}\"")),
+        "nav link"
+    );
+    for event_type in ["invitation.created", "member.added", "api_key.created"] {
+        assert!(
+            page.body.contains(&format!("<code>{event_type}</code>")),
+            "{event_type}"
+        );
+    }
+    assert!(page.body.contains("page key"));
+    let keys_only = admin
+        .get(&format!("{page_path}?type=api_key.created"))
+        .await;
+    assert_eq!(keys_only.status, 200);
+    assert_eq!(
+        keys_only
+            .body
+            .matches("<code>api_key.created</code>")
+            .count(),
+        1
+    );
+    assert!(!keys_only.body.contains("<code>member.added</code>"));
+    assert!(keys_only.body.contains("Clear the filter"));
+    let bad = admin.get(&format!("{page_path}?type=nope")).await;
+    assert_eq!(bad.status, 422);
+    assert!(bad.body.contains("id=\"type-error\""));
+
+    // A member is refused, and is not offered the link.
+    let member = Browser::new(app);
+    member.sign_in("evpage2-member@example.com", PASSWORD).await;
+    let refused = member.get(&page_path).await;
+    assert_eq!(refused.status, 403);
+    let team_page = member.get(&format!("/o/{}/team", team.org_id)).await;
+    assert!(!team_page.body.contains(&format!("href=\"{page_path}\"")));
 }
