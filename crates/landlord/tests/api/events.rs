@@ -37,6 +37,7 @@ backend_tests!(
     usage_thresholds_are_written_once_each_per_period,
     a_failed_payment_writes_payment_failed_once,
     the_events_page_shows_the_history_with_its_type_filter,
+    an_ownership_transfer_writes_both_role_changes,
 );
 
 /// Every event of the organization, newest first (all pages).
@@ -761,4 +762,29 @@ async fn the_events_page_shows_the_history_with_its_type_filter(backend: Backend
     assert_eq!(refused.status, 403);
     let team_page = member.get(&format!("/o/{}/team", team.org_id)).await;
     assert!(!team_page.body.contains(&format!("href=\"{page_path}\"")));
+}
+
+async fn an_ownership_transfer_writes_both_role_changes(backend: Backend) {
+    let team = Team::new(backend, "evown").await;
+    let app = &team.app;
+    let transferred = app
+        .post_as(
+            "/api/v1/team/transfer-ownership",
+            &team.owner,
+            &json!({"user_id": team.admin_id}),
+        )
+        .await;
+    assert_eq!(transferred.status(), 200);
+    // The former owner is an admin now: still allowed to read events.
+    let changes = payloads(app, &team.owner, "member.role_changed").await;
+    assert_eq!(changes.len(), 2, "{changes:?}");
+    assert_eq!(changes[0]["user_id"], team.admin_id.as_str());
+    assert_eq!(changes[0]["previous_role"], "admin");
+    assert_eq!(changes[0]["role"], "owner");
+    assert_eq!(changes[1]["user_id"], team.owner_id.as_str());
+    assert_eq!(changes[1]["previous_role"], "owner");
+    assert_eq!(changes[1]["role"], "admin");
+    for change in &changes {
+        assert_eq!(change["changed_by"], team.owner_id.as_str());
+    }
 }
