@@ -80,7 +80,6 @@ pub struct EventTypeView {
 /// `since`/`until` of the filter: an RFC 3339 time, when given.
 fn time_filter(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, ApiError> {
     value
-        .filter(|v| !v.is_empty())
         .map(|v| {
             Timestamp::parse_rfc3339(v)
                 .ok_or_else(|| ApiError::invalid_field(field, "is not an RFC 3339 time"))
@@ -91,7 +90,6 @@ fn time_filter(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, Ap
 /// The `type` filter: a catalog type, when given.
 pub fn type_filter(value: Option<&str>) -> Result<Option<EventType>, ApiError> {
     value
-        .filter(|v| !v.is_empty())
         .map(|v| {
             EventType::parse(v).ok_or_else(|| {
                 ApiError::invalid_field("type", "is not an event type of the catalog")

@@ -313,6 +313,9 @@ async fn the_history_refuses_bad_input_naming_the_field(backend: Backend) {
         ("limit=0", "limit"),
         ("limit=101", "limit"),
         ("cursor=abc", "cursor"),
+        ("until=", "until"),
+        ("since=", "since"),
+        ("type=", "type"),
     ] {
         let response = app.get_as(&format!("/api/v1/events?{query}"), &token).await;
         assert_invalid_field(response, field).await;
