@@ -1,10 +1,11 @@
 //! Closing a period into billing cycles, and marking unpaid ones overdue.
 
-use std::collections::HashSet;
+use std::collections::HashMap;
 use std::time::Duration;
 
-use landlord_core::ids::OrganizationId;
+use landlord_core::ids::{BillingCycleId, OrganizationId};
 use landlord_core::{ApiError, Config, Db, Timestamp};
+use landlord_events::payloads::{InvoiceCreatedPayload, InvoiceOverduePayload};
 use landlord_identity::model::OrganizationRow;
 use landlord_identity::store as identity_store;
 use landlord_mail::{Mail, Template};
@@ -112,15 +113,34 @@ async fn close_chunk(
         .iter()
         .map(|(organization, price)| new_cycle(organization, period, price, now, due_at))
         .collect();
-    let created: HashSet<OrganizationId> = store::insert_cycles(conn, &cycles)
+    let created: HashMap<OrganizationId, BillingCycleId> = store::insert_cycles(conn, &cycles)
         .await?
         .into_iter()
         .collect();
+    // `invoice.created` for each cycle this run created, in multi-row
+    // inserts, in the chunk's transaction.
+    let events: Vec<(OrganizationId, InvoiceCreatedPayload)> = priced
+        .iter()
+        .filter_map(|(organization, price)| {
+            let invoice_id = created.get(&organization.id)?;
+            Some((
+                organization.id.clone(),
+                InvoiceCreatedPayload {
+                    organization_id: organization.id.clone(),
+                    invoice_id: invoice_id.clone(),
+                    period: period.key(),
+                    amount: price.amount,
+                    currency: price.currency.clone(),
+                },
+            ))
+        })
+        .collect();
+    landlord_events::record_many(conn, &events).await?;
     // Invoices only for the cycles this run created, and only when there
     // is something to pay and someone to ask.
     let invoices: Vec<Mail> = priced
         .iter()
-        .filter(|(organization, price)| price.amount > 0 && created.contains(&organization.id))
+        .filter(|(organization, price)| price.amount > 0 && created.contains_key(&organization.id))
         .filter_map(|(organization, price)| invoice(config, period, organization, price, due_at))
         .collect();
     landlord_mail::queue_many(conn, &invoices).await?;
@@ -212,6 +232,18 @@ pub async fn mark_overdue(db: &Db, config: &Config) -> anyhow::Result<u64> {
             };
             landlord_mail::queue(&mut *tx, &mail).await?;
         }
+        landlord_events::record(
+            &mut *tx,
+            &cycle.organization_id,
+            &InvoiceOverduePayload {
+                organization_id: cycle.organization_id.clone(),
+                invoice_id: cycle.id.clone(),
+                period: cycle.period.clone(),
+                amount: cycle.amount,
+                currency: cycle.currency.clone(),
+            },
+        )
+        .await?;
         tracing::info!(cycle = %cycle.id, "billing cycle overdue");
     }
     tx.commit().await?;

@@ -417,11 +417,11 @@ const CYCLE_INSERT_ROWS: usize = 1_000;
 /// Inserts the cycles in multi-row statements, skipping each organization
 /// that already has one for the period (closed before, or by another
 /// instance at the same moment); returns the organizations whose cycle
-/// this call inserted.
+/// this call inserted, with their new cycle's id.
 pub async fn insert_cycles(
     conn: &mut AnyConnection,
     cycles: &[NewCycle<'_>],
-) -> Result<Vec<OrganizationId>, sqlx::Error> {
+) -> Result<Vec<(OrganizationId, BillingCycleId)>, sqlx::Error> {
     let now = Timestamp::now();
     let mut inserted = Vec::with_capacity(cycles.len());
     for chunk in cycles.chunks(CYCLE_INSERT_ROWS) {
@@ -429,9 +429,9 @@ pub async fn insert_cycles(
         let sql = format!(
             "INSERT INTO billing_cycles (id, organization_id, period, period_start, period_end, plan, requests, included, \
              overage_requests, base_amount, overage_amount, adjustments, amount, currency, status, due_at, paid_at, created_at) \
-             VALUES {values} ON CONFLICT (organization_id, period) DO NOTHING RETURNING organization_id"
+             VALUES {values} ON CONFLICT (organization_id, period) DO NOTHING RETURNING organization_id, id"
         );
-        let mut query = sqlx::query_as::<_, (OrganizationId,)>(&sql);
+        let mut query = sqlx::query_as::<_, (OrganizationId, BillingCycleId)>(&sql);
         for cycle in chunk {
             query = query
                 .bind(BillingCycleId::generate())
@@ -454,7 +454,7 @@ pub async fn insert_cycles(
                 .bind(now);
         }
         let rows = query.fetch_all(&mut *conn).await?;
-        inserted.extend(rows.into_iter().map(|(id,)| id));
+        inserted.extend(rows);
     }
     Ok(inserted)
 }

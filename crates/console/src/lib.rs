@@ -104,6 +104,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::account::routes())
         .merge(pages::settings::routes())
         .merge(pages::audit::routes())
+        .merge(pages::events::routes())
         .merge(pages::operator::routes())
         .with_state(state)
 }

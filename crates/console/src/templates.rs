@@ -54,6 +54,7 @@ fn environment() -> &'static Environment<'static> {
             "sessions.html",
             "settings.html",
             "audit.html",
+            "events.html",
             "operator_nav.html",
             "operator_figures.html",
             "operator_webhooks.html",

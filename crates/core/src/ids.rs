@@ -155,6 +155,10 @@ entity_id!(
     /// An operator alert's firing or resolution (`alert_history`).
     AlertEventId
 );
+entity_id!(
+    /// An event of an organization's history (the catalog's `landlord_events`).
+    EventId
+);
 
 #[cfg(test)]
 mod tests {

@@ -34,6 +34,8 @@ pub enum Permission {
     TransferOwnership,
     UpdateOrganization,
     ViewAuditLog,
+    /// Read the organization's event history.
+    ViewEvents,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -54,6 +56,7 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::TransferOwnership, &[Owner]),
     (Permission::UpdateOrganization, &[Owner, Admin]),
     (Permission::ViewAuditLog, &[Owner, Admin]),
+    (Permission::ViewEvents, &[Owner, Admin]),
     (Permission::ViewBilling, &[Owner, Admin]),
     (Permission::UpgradePlan, &[Owner]),
     (Permission::PayInvoices, &[Owner]),
@@ -73,6 +76,7 @@ impl Permission {
             Permission::TransferOwnership => "transfer_ownership",
             Permission::UpdateOrganization => "update_organization",
             Permission::ViewAuditLog => "view_audit_log",
+            Permission::ViewEvents => "view_events",
             Permission::ViewBilling => "view_billing",
             Permission::UpgradePlan => "upgrade_plan",
             Permission::PayInvoices => "pay_invoices",
@@ -160,6 +164,7 @@ permission_types!(
     TransferOwnership,
     UpdateOrganization,
     ViewAuditLog,
+    ViewEvents,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -233,6 +238,7 @@ mod tests {
         expect(Permission::TransferOwnership, true, false, false);
         expect(Permission::UpdateOrganization, true, true, false);
         expect(Permission::ViewAuditLog, true, true, false);
+        expect(Permission::ViewEvents, true, true, false);
         expect(Permission::TransferApiKeys, true, true, false);
     }
 
@@ -241,7 +247,7 @@ mod tests {
         for (permission, _) in MATRIX {
             assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
         }
-        assert_eq!(MATRIX.len(), 14);
+        assert_eq!(MATRIX.len(), 15);
     }
 
     #[test]

@@ -367,11 +367,22 @@ impl KeysState {
         };
         let resets_at = Timestamp::from_millis(next_month_start_ms(now.millis()));
         let quota = match self.quota.reserve(&quota_key, initial, cap).await {
-            Ok(used) => QuotaState {
-                used,
-                included: plan.included_requests,
-                resets_at,
-            },
+            Ok(used) => {
+                if let Some(included) = plan.included_requests {
+                    self.note_usage(
+                        &record.organization_id,
+                        &month_key(now.millis()),
+                        used,
+                        included,
+                    )
+                    .await;
+                }
+                QuotaState {
+                    used,
+                    included: plan.included_requests,
+                    resets_at,
+                }
+            }
             Err(used) => {
                 let quota = QuotaState {
                     used,

@@ -8,6 +8,7 @@ use landlord_audit::AuditEntry;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{ApiKeyId, OrganizationId, UserId};
 use landlord_core::Timestamp;
+use landlord_events::payloads::ApiKeyRevokedPayload;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -75,6 +76,18 @@ pub async fn revoke_keys_of(
                     "reason": departure.reason(),
                     "created_by": member_id,
                 })),
+        )
+        .await?;
+        landlord_events::record(
+            &mut *conn,
+            organization_id,
+            &ApiKeyRevokedPayload {
+                organization_id: organization_id.clone(),
+                api_key_id: key.id.clone(),
+                name: key.name.clone(),
+                prefix: key.prefix.clone(),
+                revoked_by: Some(actor_id.clone()),
+            },
         )
         .await?;
         revoked.push(RevokedKey {

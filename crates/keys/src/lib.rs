@@ -15,6 +15,7 @@ pub mod overview;
 pub mod routes;
 pub mod sensitive;
 pub mod store;
+pub mod thresholds;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -52,6 +53,9 @@ pub struct KeysInner {
     pub missing: moka::sync::Cache<String, ()>,
     /// Client addresses over `invalid_api_key_per_minute`, until when.
     pub invalid_key_blocked: moka::sync::Cache<String, std::time::Instant>,
+    /// Usage thresholds (`org:YYYY-MM:percent`) this instance knows are
+    /// emitted ([`thresholds`]).
+    pub thresholds_emitted: moka::sync::Cache<String, ()>,
     pub limiter: Arc<RateLimiter>,
     pub quota: Arc<QuotaCounter>,
     pub usage: UsageRecorder,
@@ -77,9 +81,14 @@ impl KeysState {
             .max_capacity(100_000)
             .time_to_live(Duration::from_secs(60))
             .build();
+        let thresholds_emitted = moka::sync::Cache::builder()
+            .max_capacity(100_000)
+            .time_to_live(Duration::from_secs(24 * 3600))
+            .build();
         Self(Arc::new(KeysInner {
             missing,
             invalid_key_blocked,
+            thresholds_emitted,
             db: identity.db.clone(),
             config: identity.config.clone(),
             identity,

@@ -3,6 +3,8 @@
 
 use std::collections::HashMap;
 
+use landlord_events::payloads::{ApiKeyCreatedPayload, ApiKeyRevokedPayload};
+
 use landlord_audit::AuditEntry;
 use landlord_core::crypto::{random_hex, sha256_hex};
 use landlord_core::http::client::ClientInfo;
@@ -241,6 +243,18 @@ pub async fn create(
             .details(serde_json::json!({ "name": name, "prefix": prefix })),
     )
     .await?;
+    landlord_events::record(
+        &mut *tx,
+        &user.organization_id,
+        &ApiKeyCreatedPayload {
+            organization_id: user.organization_id.clone(),
+            api_key_id: id.clone(),
+            name: name.clone(),
+            prefix: prefix.clone(),
+            created_by: user.user_id.clone(),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(CreatedKey {
         id,
@@ -335,6 +349,18 @@ pub async fn revoke(
             AuditEntry::by(user, client, "api_key.revoked")
                 .target("api_key", id)
                 .details(serde_json::json!({ "name": key.name, "prefix": key.prefix })),
+        )
+        .await?;
+        landlord_events::record(
+            &mut *tx,
+            org,
+            &ApiKeyRevokedPayload {
+                organization_id: org.clone(),
+                api_key_id: id.clone(),
+                name: key.name.clone(),
+                prefix: key.prefix.clone(),
+                revoked_by: Some(user.user_id.clone()),
+            },
         )
         .await?;
     }

@@ -89,7 +89,33 @@ impl ApiDoc {
              a role without it gets 403 FORBIDDEN naming it. Members may always revoke their own API keys.\n\n{}",
             landlord_identity::permissions::markdown_table()
         ));
+        publish_event_catalog(&mut doc);
         doc
+    }
+}
+
+/// The event catalog's section: a tag "Events" listing the types, and each
+/// payload's schema among the components (`EventPayload_invoice_paid`).
+fn publish_event_catalog(doc: &mut OpenApiDoc) {
+    use landlord_events::EventType;
+    let tag = utoipa::openapi::tag::TagBuilder::new()
+        .name("Events")
+        .description(Some(format!(
+            "What happened to the organization, written in the same transaction as the change: \
+             its history (`GET /events`) and the catalog (`GET /webhooks/event-types`). \
+             Each type's payload is the component `EventPayload_<type>` (dots as underscores).\n\n{}",
+            EventType::markdown_table()
+        )))
+        .build();
+    doc.tags.get_or_insert_with(Vec::new).push(tag);
+    let components = doc.components.get_or_insert_with(Default::default);
+    for (name, schema) in EventType::referenced_schemas() {
+        components.schemas.entry(name).or_insert(schema);
+    }
+    for t in EventType::ALL {
+        components
+            .schemas
+            .insert(t.schema_name(), t.payload_schema());
     }
 }
 

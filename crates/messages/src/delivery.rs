@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use landlord_core::ids::MessageId;
 use landlord_core::{Db, Timestamp};
+use landlord_events::payloads::{MessageFailedPayload, MessageSentPayload};
 use landlord_jobs::{Attempt, JobHandler};
 use landlord_mail::Mailer;
 use serde_json::Value;
@@ -84,7 +85,20 @@ impl JobHandler for DeliverMessage {
         let now = Timestamp::now();
         match sent {
             Ok(()) => {
-                store::mark_sent(self.db.pool(), &id, now).await?;
+                let mut tx = self.db.begin().await?;
+                store::mark_sent(&mut *tx, &id, now).await?;
+                landlord_events::record(
+                    &mut *tx,
+                    &message.organization_id,
+                    &MessageSentPayload {
+                        organization_id: message.organization_id.clone(),
+                        message_id: id.clone(),
+                        channel: message.channel.as_str().to_string(),
+                        to: message.recipient.clone(),
+                    },
+                )
+                .await?;
+                tx.commit().await?;
                 Ok(())
             }
             Err(error) => {
@@ -94,8 +108,24 @@ impl JobHandler for DeliverMessage {
                 } else {
                     MessageStatus::Queued
                 };
-                store::mark_attempt_failed(self.db.pool(), &id, status, &format!("{error:#}"), now)
+                let reason = format!("{error:#}");
+                let mut tx = self.db.begin().await?;
+                store::mark_attempt_failed(&mut *tx, &id, status, &reason, now).await?;
+                if status == MessageStatus::Failed {
+                    landlord_events::record(
+                        &mut *tx,
+                        &message.organization_id,
+                        &MessageFailedPayload {
+                            organization_id: message.organization_id.clone(),
+                            message_id: id.clone(),
+                            channel: message.channel.as_str().to_string(),
+                            to: message.recipient.clone(),
+                            reason: Some(reason),
+                        },
+                    )
                     .await?;
+                }
+                tx.commit().await?;
                 Err(error)
             }
         }

@@ -89,6 +89,7 @@ pub async fn by_id<'c, E: Executor<'c, Database = Any>>(
 /// What delivering a message needs.
 #[derive(Debug, sqlx::FromRow)]
 pub struct Delivery {
+    pub organization_id: OrganizationId,
     pub channel: Channel,
     pub recipient: String,
     pub subject: Option<String>,
@@ -100,7 +101,7 @@ pub async fn for_delivery<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     id: &MessageId,
 ) -> Result<Option<Delivery>, sqlx::Error> {
-    sqlx::query_as("SELECT channel, recipient, subject, body, status FROM messages WHERE id = $1")
+    sqlx::query_as("SELECT organization_id, channel, recipient, subject, body, status FROM messages WHERE id = $1")
         .bind(id)
         .fetch_optional(executor)
         .await

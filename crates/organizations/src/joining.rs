@@ -7,6 +7,7 @@ use landlord_core::crypto::sha256_hex;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::{InvitationAcceptedPayload, MemberAddedPayload};
 use landlord_identity::model::{OrganizationRow, OrganizationView};
 use landlord_identity::sessions::{auth_response, start_session, AuthResponse};
 use landlord_identity::validation::optional_name;
@@ -219,6 +220,29 @@ pub async fn accept(
             .target("invitation", &invitation.id)
             .client(client)
             .details(serde_json::json!({ "role": role.as_str(), "new_account": created })),
+    )
+    .await?;
+    landlord_events::record(
+        &mut *tx,
+        &org,
+        &InvitationAcceptedPayload {
+            organization_id: org.clone(),
+            invitation_id: invitation.id.clone(),
+            user_id: user_id.clone(),
+            email: invitation.email.clone(),
+            role: role.as_str().to_string(),
+        },
+    )
+    .await?;
+    landlord_events::record(
+        &mut *tx,
+        &org,
+        &MemberAddedPayload {
+            organization_id: org.clone(),
+            user_id: user_id.clone(),
+            email: invitation.email.clone(),
+            role: role.as_str().to_string(),
+        },
     )
     .await?;
     tx.commit().await?;

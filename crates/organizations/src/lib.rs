@@ -4,6 +4,7 @@
 //! organization is simply not found.
 
 pub mod audit_log;
+pub mod events;
 pub mod joining;
 pub mod organization;
 pub mod store;
@@ -32,4 +33,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
             organization::update_organization
         ))
         .routes(routes!(audit_log::list))
+        .routes(routes!(events::list))
+        .routes(routes!(events::get))
+        .routes(routes!(events::event_types))
 }

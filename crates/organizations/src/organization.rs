@@ -6,6 +6,7 @@ use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::OrganizationUpdatedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
@@ -155,6 +156,16 @@ pub async fn update(
     let organization = identity_store::organization_by_id(&mut *tx, &user.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
+    landlord_events::record(
+        &mut *tx,
+        &user.organization_id,
+        &OrganizationUpdatedPayload {
+            organization_id: user.organization_id.clone(),
+            name: organization.name.clone(),
+            updated_by: user.user_id.clone(),
+        },
+    )
+    .await?;
     tx.commit().await?;
     Ok(OrganizationView::from(&organization))
 }

@@ -8,6 +8,9 @@ use landlord_billing::money::format_money;
 use landlord_billing::store::{self as billing_store, CycleRow, CycleStatus};
 use landlord_core::ids::{BillingCycleId, WebhookEventId};
 use landlord_core::{Config, Db, Timestamp};
+use landlord_events::payloads::{
+    InvoicePaidPayload, PaymentFailedPayload, PaymentSucceededPayload,
+};
 use landlord_identity::store as identity_store;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use landlord_mail::{Mail, Template};
@@ -114,10 +117,57 @@ impl ProcessEvent {
                     currency,
                 }
             }
+            (ProviderName::Stripe, "checkout.session.async_payment_failed") => {
+                let session = &body["data"]["object"];
+                let reference = session["id"].as_str().unwrap_or_default();
+                return self
+                    .fail(
+                        event.provider,
+                        reference,
+                        Some("the payment failed at Stripe"),
+                    )
+                    .await;
+            }
+            (ProviderName::Paystack, "charge.failed") => {
+                let data = &body["data"];
+                let reference = data["reference"].as_str().unwrap_or_default();
+                let reason = data["gateway_response"].as_str();
+                return self.fail(event.provider, reference, reason).await;
+            }
             // Other events are stored for the record and need no action.
             _ => return Ok(()),
         };
         self.settle(event.provider, &paid).await
+    }
+
+    /// A provider reports the checkout `reference` failed: an initiated
+    /// payment becomes `failed` and `payment.failed` is written, once; a
+    /// payment that already succeeded stays so.
+    async fn fail(
+        &self,
+        provider: ProviderName,
+        reference: &str,
+        reason: Option<&str>,
+    ) -> anyhow::Result<()> {
+        let mut tx = self.db.begin().await?;
+        if let Some(payment) = store::mark_payment_failed(&mut tx, provider, reference).await? {
+            landlord_events::record(
+                &mut *tx,
+                &payment.organization_id,
+                &PaymentFailedPayload {
+                    organization_id: payment.organization_id.clone(),
+                    payment_id: payment.id,
+                    invoice_id: payment.billing_cycle_id,
+                    provider: provider.as_str().to_string(),
+                    amount: payment.amount,
+                    currency: payment.currency,
+                    reason: reason.map(str::to_string),
+                },
+            )
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(())
     }
 
     async fn settle(&self, provider: ProviderName, paid: &Paid) -> anyhow::Result<()> {
@@ -166,8 +216,9 @@ impl ProcessEvent {
         }
         // The conditional update decides, under concurrent events, which one
         // pays the cycle: the other finds it paid.
+        let paid_at = Timestamp::now();
         let newly_paid = cycle.status != CycleStatus::Paid
-            && billing_store::mark_paid(&mut tx, &cycle.id, Timestamp::now()).await?;
+            && billing_store::mark_paid(&mut tx, &cycle.id, paid_at).await?;
         // A cycle is paid once: money for a cycle another payment already
         // settled is a duplicate, recorded for a refund, never a success.
         let duplicate = !newly_paid
@@ -228,8 +279,39 @@ impl ProcessEvent {
             .await?;
             tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
         }
+        if payment_status == PaymentStatus::Succeeded && previous != Some(PaymentStatus::Succeeded)
+        {
+            if let Some(payment_id) = store::payment_id(&mut tx, provider, &paid.reference).await? {
+                landlord_events::record(
+                    &mut *tx,
+                    &cycle.organization_id,
+                    &PaymentSucceededPayload {
+                        organization_id: cycle.organization_id.clone(),
+                        payment_id,
+                        invoice_id: Some(cycle.id.clone()),
+                        provider: provider.as_str().to_string(),
+                        amount: paid.amount,
+                        currency: paid.currency.clone(),
+                    },
+                )
+                .await?;
+            }
+        }
         if newly_paid {
             self.receipt(&mut tx, provider, paid, &cycle).await?;
+            landlord_events::record(
+                &mut *tx,
+                &cycle.organization_id,
+                &InvoicePaidPayload {
+                    organization_id: cycle.organization_id.clone(),
+                    invoice_id: cycle.id.clone(),
+                    period: cycle.period.clone(),
+                    amount: cycle.amount,
+                    currency: cycle.currency.clone(),
+                    paid_at,
+                },
+            )
+            .await?;
         }
         tx.commit().await?;
         Ok(())

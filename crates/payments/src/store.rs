@@ -109,6 +109,53 @@ pub async fn payment_status(
     Ok(row.map(|(status,)| status))
 }
 
+/// The id of the payment of `provider` with `reference`, if recorded.
+pub async fn payment_id(
+    conn: &mut AnyConnection,
+    provider: ProviderName,
+    reference: &str,
+) -> Result<Option<PaymentId>, sqlx::Error> {
+    let row: Option<(PaymentId,)> =
+        sqlx::query_as("SELECT id FROM payments WHERE provider = $1 AND provider_reference = $2")
+            .bind(provider)
+            .bind(reference)
+            .fetch_optional(conn)
+            .await?;
+    Ok(row.map(|(id,)| id))
+}
+
+/// A payment a provider reported failed.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FailedPayment {
+    pub id: PaymentId,
+    pub organization_id: OrganizationId,
+    pub billing_cycle_id: Option<BillingCycleId>,
+    pub amount: i64,
+    pub currency: String,
+}
+
+/// Marks the initiated payment of `provider` with `reference` failed;
+/// answers it when this call did (not for an unknown reference, nor a
+/// payment that already succeeded or failed).
+pub async fn mark_payment_failed(
+    conn: &mut AnyConnection,
+    provider: ProviderName,
+    reference: &str,
+) -> Result<Option<FailedPayment>, sqlx::Error> {
+    sqlx::query_as(
+        "UPDATE payments SET status = $3, updated_at = $5 \
+         WHERE provider = $1 AND provider_reference = $2 AND status = $4 \
+         RETURNING id, organization_id, billing_cycle_id, amount, currency",
+    )
+    .bind(provider)
+    .bind(reference)
+    .bind(PaymentStatus::Failed)
+    .bind(PaymentStatus::Initiated)
+    .bind(Timestamp::now())
+    .fetch_optional(conn)
+    .await
+}
+
 pub async fn set_payment_status(
     conn: &mut AnyConnection,
     provider: ProviderName,

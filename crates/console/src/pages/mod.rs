@@ -4,6 +4,7 @@
 pub mod account;
 pub mod audit;
 pub mod billing;
+pub mod events;
 pub mod invitation;
 pub mod keys;
 pub mod operator;
@@ -79,6 +80,7 @@ async fn session_view(
         // What the navigation offers (each page checks again).
         "can_billing": may(Permission::ViewBilling),
         "can_audit": may(Permission::ViewAuditLog),
+        "can_events": may(Permission::ViewEvents),
         "operator": operator,
     }))
 }

@@ -24,6 +24,7 @@ const OWNERS: &[(&str, &[&str])] = &[
     ),
     ("organizations", &["invitations"]),
     ("audit", &["audit_log"]),
+    ("events", &["events", "event_usage_thresholds"]),
     ("keys", &["api_keys"]),
     ("metering", &["usage_records", "usage_hourly", "usage_cuts"]),
     ("messages", &["messages"]),

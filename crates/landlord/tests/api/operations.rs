@@ -77,6 +77,8 @@ async fn migrations_created_the_schema(backend: Backend) {
         "jobs",
         "audit_log",
         "messages",
+        "events",
+        "event_usage_thresholds",
     ] {
         let (count,): (i64,) = sqlx::query_as(&format!("SELECT COUNT(*) FROM {table}"))
             .fetch_one(app.db.pool())
@@ -241,6 +243,9 @@ async fn every_api_route_is_documented_with_schemas() {
         ("/api/v1/organization", "get"),
         ("/api/v1/organization", "patch"),
         ("/api/v1/audit-log", "get"),
+        ("/api/v1/events", "get"),
+        ("/api/v1/events/{id}", "get"),
+        ("/api/v1/webhooks/event-types", "get"),
         ("/api/v1/keys", "post"),
         ("/api/v1/keys", "get"),
         ("/api/v1/keys/{id}", "delete"),
@@ -415,6 +420,7 @@ async fn request_schemas_state_the_rules_the_server_enforces() {
         "/api/v1/team/members",
         "/api/v1/team/invitations",
         "/api/v1/audit-log",
+        "/api/v1/events",
         "/api/v1/billing/history",
     ] {
         let parameters = doc["paths"][path]["get"]["parameters"].as_array().unwrap();

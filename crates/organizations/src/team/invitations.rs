@@ -10,6 +10,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::ids::{InvitationId, UserId};
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::InvitationCreatedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
@@ -196,6 +197,19 @@ pub async fn send(
     let invitation = store::invitation_by_id(&mut *tx, org, &id)
         .await?
         .ok_or_else(|| ApiError::internal(anyhow::anyhow!("invitation vanished")))?;
+    landlord_events::record(
+        &mut *tx,
+        org,
+        &InvitationCreatedPayload {
+            organization_id: org.clone(),
+            invitation_id: invitation.id.clone(),
+            email: invitation.email.clone(),
+            role: invitation.role.as_str().to_string(),
+            invited_by: user.user_id.clone(),
+            expires_at: invitation.expires_at,
+        },
+    )
+    .await?;
     landlord_jobs::commit_and_wake(tx, &state.jobs).await?;
     Ok(InvitationView::from(&invitation))
 }

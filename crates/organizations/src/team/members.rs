@@ -7,6 +7,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::{MemberRemovedPayload, MemberRoleChangedPayload};
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::{IdentityState, Role};
@@ -150,6 +151,16 @@ pub async fn remove(
             })),
     )
     .await?;
+    landlord_events::record(
+        &mut *tx,
+        org,
+        &MemberRemovedPayload {
+            organization_id: org.clone(),
+            user_id: id.clone(),
+            removed_by: Some(user.user_id.clone()),
+        },
+    )
+    .await?;
     tx.commit().await?;
     state.forget(&revoked);
     Ok(DepartedMember::new(&member, revoked))
@@ -212,6 +223,20 @@ pub async fn set_role(
             .details(serde_json::json!({ "from": member.role, "to": role })),
     )
     .await?;
+    if member.role != role {
+        landlord_events::record(
+            &mut *tx,
+            org,
+            &MemberRoleChangedPayload {
+                organization_id: org.clone(),
+                user_id: id.clone(),
+                previous_role: member.role.as_str().to_string(),
+                role: role.as_str().to_string(),
+                changed_by: user.user_id.clone(),
+            },
+        )
+        .await?;
+    }
     let updated = store::member(&mut *tx, org, id)
         .await?
         .ok_or_else(member_not_found)?;
@@ -277,6 +302,16 @@ pub async fn depart(
             .details(serde_json::json!({
                 "revoked_keys": revoked.iter().map(|k| &k.id).collect::<Vec<_>>(),
             })),
+    )
+    .await?;
+    landlord_events::record(
+        &mut *tx,
+        org,
+        &MemberRemovedPayload {
+            organization_id: org.clone(),
+            user_id: user.user_id.clone(),
+            removed_by: None,
+        },
     )
     .await?;
     tx.commit().await?;

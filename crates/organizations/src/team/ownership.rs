@@ -7,6 +7,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ids::UserId;
 use landlord_core::ApiError;
+use landlord_events::payloads::MemberRoleChangedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, needs, Authorized, Permission};
 use landlord_identity::{IdentityState, Role};
@@ -66,11 +67,31 @@ pub async fn transfer(
     let target = UserId::parse(target).ok_or_else(member_not_found)?;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
-    store::member(&mut *tx, org, &target)
+    let previous = store::member(&mut *tx, org, &target)
         .await?
         .ok_or_else(member_not_found)?;
     store::set_role(&mut tx, org, &target, Role::Owner).await?;
     store::set_role(&mut tx, org, &user.user_id, Role::Admin).await?;
+    let changes = [
+        (&target, previous.role, Role::Owner),
+        (&user.user_id, user.role, Role::Admin),
+    ];
+    for (member, from, to) in changes {
+        if from != to {
+            landlord_events::record(
+                &mut *tx,
+                org,
+                &MemberRoleChangedPayload {
+                    organization_id: org.clone(),
+                    user_id: member.clone(),
+                    previous_role: from.as_str().to_string(),
+                    role: to.as_str().to_string(),
+                    changed_by: user.user_id.clone(),
+                },
+            )
+            .await?;
+        }
+    }
     landlord_audit::record(
         &mut *tx,
         AuditEntry::by(user, client, "team.ownership_transferred").target("user", &target),
