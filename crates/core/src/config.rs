@@ -14,6 +14,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 use crate::alerts_config::AlertsConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
+use crate::webhooks_config::WebhooksConfig;
 
 /// Name of the configuration file read from the working directory when no
 /// `--config` path is given and the file exists.
@@ -198,6 +199,10 @@ pub struct Config {
     /// Operator alerts: rules, channels per severity, evaluation interval
     /// (`[alerts]`; README "Operator alerts").
     pub alerts: AlertsConfig,
+    /// Outgoing webhooks: who may be called, timeout, retry schedule,
+    /// when a failing endpoint is disabled (`[webhooks]`; README
+    /// "Outgoing webhooks").
+    pub webhooks: WebhooksConfig,
 }
 
 /// How the SMTP connection is secured.
@@ -274,6 +279,7 @@ impl Default for Config {
             mails_per_recipient_per_day: 10,
             enable_test_routes: false,
             alerts: AlertsConfig::default(),
+            webhooks: WebhooksConfig::default(),
         }
     }
 }
@@ -447,6 +453,7 @@ impl Config {
             return Err(ConfigError::new("smtp_host", "must not be empty when set"));
         }
         self.alerts.validate()?;
+        self.webhooks.validate()?;
         Ok(())
     }
 

@@ -159,6 +159,18 @@ entity_id!(
     /// An event of an organization's history (the catalog's `landlord_events`).
     EventId
 );
+entity_id!(
+    /// An organization's outgoing webhook endpoint.
+    WebhookEndpointId
+);
+entity_id!(
+    /// One event to deliver to one endpoint (`webhook_deliveries`).
+    WebhookDeliveryId
+);
+entity_id!(
+    /// One attempt of a delivery (`webhook_attempts`).
+    WebhookAttemptId
+);
 
 #[cfg(test)]
 mod tests {

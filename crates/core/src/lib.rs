@@ -18,6 +18,7 @@ pub mod text_enum;
 pub mod time;
 pub mod timestamp;
 pub mod webhook_signature;
+pub mod webhooks_config;
 
 pub use config::Config;
 pub use db::Db;

@@ -26,6 +26,7 @@ landlord_core::text_enum!(
         PaymentFailed = "payment.failed",
         MessageSent = "message.sent",
         MessageFailed = "message.failed",
+        WebhookTest = "webhook.test",
     }
 );
 
@@ -62,6 +63,10 @@ impl EventType {
             PaymentFailed => "A payment through a provider failed.",
             MessageSent => "A message sent through the messaging API was delivered.",
             MessageFailed => "A message sent through the messaging API could not be delivered.",
+            WebhookTest => {
+                "A test message an owner or admin sent to one endpoint (console or \
+                 `POST /webhooks/endpoints/{id}/test`); delivered to that endpoint only."
+            }
         }
     }
 
@@ -91,6 +96,7 @@ impl EventType {
             PaymentFailed => <PaymentFailedPayload as PartialSchema>::schema(),
             MessageSent => <MessageSentPayload as PartialSchema>::schema(),
             MessageFailed => <MessageFailedPayload as PartialSchema>::schema(),
+            WebhookTest => <WebhookTestPayload as PartialSchema>::schema(),
         }
     }
 
@@ -114,6 +120,7 @@ impl EventType {
         PaymentFailedPayload::schemas(&mut schemas);
         MessageSentPayload::schemas(&mut schemas);
         MessageFailedPayload::schemas(&mut schemas);
+        WebhookTestPayload::schemas(&mut schemas);
         schemas
     }
 

@@ -4,6 +4,7 @@
 
 use landlord_core::ids::{
     ApiKeyId, BillingCycleId, InvitationId, MessageId, OrganizationId, PaymentId, UserId,
+    WebhookEndpointId,
 };
 use landlord_core::Timestamp;
 use serde::Serialize;
@@ -225,3 +226,16 @@ pub struct MessageFailedPayload {
     pub reason: Option<String>,
 }
 event!(MessageFailedPayload => MessageFailed);
+
+/// `webhook.test`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct WebhookTestPayload {
+    pub organization_id: OrganizationId,
+    /// The endpoint the test was sent to (the only one it goes to).
+    pub endpoint_id: WebhookEndpointId,
+    /// Who sent it.
+    pub sent_by: UserId,
+    #[schema(example = "This is a test message from Landlord.")]
+    pub message: String,
+}
+event!(WebhookTestPayload => WebhookTest);

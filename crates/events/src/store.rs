@@ -2,6 +2,7 @@
 //! reading an organization's history, and the once-per-period guard of
 //! usage thresholds.
 
+use landlord_core::config::DatabaseKind;
 use landlord_core::db::values_placeholders;
 use landlord_core::ids::{EventId, OrganizationId};
 use landlord_core::Timestamp;
@@ -24,10 +25,37 @@ where
     E: Executor<'c, Database = Any>,
     P: Event,
 {
+    insert(executor, organization_id, payload, false).await
+}
+
+/// Writes `payload` as an event that outgoing webhooks do not fan out:
+/// the caller delivers it itself (a test message for one endpoint).
+pub async fn record_without_dispatch<'c, E, P>(
+    executor: E,
+    organization_id: &OrganizationId,
+    payload: &P,
+) -> Result<EventId, sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+    P: Event,
+{
+    insert(executor, organization_id, payload, true).await
+}
+
+async fn insert<'c, E, P>(
+    executor: E,
+    organization_id: &OrganizationId,
+    payload: &P,
+    dispatched: bool,
+) -> Result<EventId, sqlx::Error>
+where
+    E: Executor<'c, Database = Any>,
+    P: Event,
+{
     let id = EventId::generate();
     sqlx::query(
-        "INSERT INTO events (id, organization_id, type, version, payload, created_at) \
-         VALUES ($1, $2, $3, $4, $5, $6)",
+        "INSERT INTO events (id, organization_id, type, version, payload, created_at, dispatched) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7)",
     )
     .bind(&id)
     .bind(organization_id)
@@ -35,6 +63,7 @@ where
     .bind(P::TYPE.version())
     .bind(encode(payload)?)
     .bind(Timestamp::now())
+    .bind(i64::from(dispatched))
     .execute(executor)
     .await?;
     Ok(id)
@@ -158,4 +187,64 @@ pub async fn claim_usage_threshold<'c, E: Executor<'c, Database = Any>>(
     .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)
+}
+
+// ---- fan-out to outgoing webhooks -------------------------------------------------
+
+/// An event not yet fanned out to the organization's endpoints.
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct Undispatched {
+    pub id: EventId,
+    pub organization_id: OrganizationId,
+    #[sqlx(rename = "type")]
+    pub event_type: EventType,
+}
+
+/// Whether any event waits to be dispatched (the partial index answers).
+pub async fn has_undispatched<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<bool, sqlx::Error> {
+    let row: Option<(EventId,)> =
+        sqlx::query_as("SELECT id FROM events WHERE dispatched = 0 LIMIT 1")
+            .fetch_optional(executor)
+            .await?;
+    Ok(row.is_some())
+}
+
+/// Up to `limit` events not yet dispatched, oldest first, read inside the
+/// caller's transaction. On PostgreSQL the rows stay locked until it ends
+/// and other instances skip them (`SKIP LOCKED`); SQLite's writer lock
+/// (the transaction began `IMMEDIATE`) already keeps them apart.
+pub async fn undispatched(
+    conn: &mut AnyConnection,
+    backend: DatabaseKind,
+    limit: i64,
+) -> Result<Vec<Undispatched>, sqlx::Error> {
+    let lock = match backend {
+        DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
+        DatabaseKind::Sqlite => "",
+    };
+    let sql = format!(
+        "SELECT id, organization_id, type FROM events WHERE dispatched = 0 \
+         ORDER BY id LIMIT $1{lock}"
+    );
+    sqlx::query_as(&sql).bind(limit).fetch_all(conn).await
+}
+
+/// Marks `ids` dispatched (in the transaction that queued their
+/// deliveries).
+pub async fn mark_dispatched(conn: &mut AnyConnection, ids: &[EventId]) -> Result<(), sqlx::Error> {
+    for chunk in ids.chunks(BATCH) {
+        let placeholders = (1..=chunk.len())
+            .map(|n| format!("${n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!("UPDATE events SET dispatched = 1 WHERE id IN ({placeholders})");
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(id);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }

@@ -36,6 +36,10 @@ pub enum Permission {
     ViewAuditLog,
     /// Read the organization's event history.
     ViewEvents,
+    /// Create, change, delete and test webhook endpoints; resend messages.
+    ManageWebhooks,
+    /// See and rotate a webhook endpoint's signing secret after creation.
+    ViewWebhookSecrets,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -57,6 +61,8 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::UpdateOrganization, &[Owner, Admin]),
     (Permission::ViewAuditLog, &[Owner, Admin]),
     (Permission::ViewEvents, &[Owner, Admin]),
+    (Permission::ManageWebhooks, &[Owner, Admin]),
+    (Permission::ViewWebhookSecrets, &[Owner]),
     (Permission::ViewBilling, &[Owner, Admin]),
     (Permission::UpgradePlan, &[Owner]),
     (Permission::PayInvoices, &[Owner]),
@@ -77,6 +83,8 @@ impl Permission {
             Permission::UpdateOrganization => "update_organization",
             Permission::ViewAuditLog => "view_audit_log",
             Permission::ViewEvents => "view_events",
+            Permission::ManageWebhooks => "manage_webhooks",
+            Permission::ViewWebhookSecrets => "view_webhook_secrets",
             Permission::ViewBilling => "view_billing",
             Permission::UpgradePlan => "upgrade_plan",
             Permission::PayInvoices => "pay_invoices",
@@ -165,6 +173,8 @@ permission_types!(
     UpdateOrganization,
     ViewAuditLog,
     ViewEvents,
+    ManageWebhooks,
+    ViewWebhookSecrets,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -239,6 +249,8 @@ mod tests {
         expect(Permission::UpdateOrganization, true, true, false);
         expect(Permission::ViewAuditLog, true, true, false);
         expect(Permission::ViewEvents, true, true, false);
+        expect(Permission::ManageWebhooks, true, true, false);
+        expect(Permission::ViewWebhookSecrets, true, false, false);
         expect(Permission::TransferApiKeys, true, true, false);
     }
 
@@ -247,7 +259,7 @@ mod tests {
         for (permission, _) in MATRIX {
             assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
         }
-        assert_eq!(MATRIX.len(), 15);
+        assert_eq!(MATRIX.len(), 17);
     }
 
     #[test]

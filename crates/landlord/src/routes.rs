@@ -35,6 +35,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_payments::routes::router().with_state(state.payments.clone()))
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
+        .merge(landlord_webhooks::router().with_state(state.identity.clone()))
         .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()

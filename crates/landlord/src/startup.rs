@@ -99,6 +99,7 @@ impl Application {
     {
         let stop_worker = CancellationToken::new();
         let alerts_waker = self.worker.waker();
+        let dispatch_waker = self.worker.waker();
         let worker = tokio::spawn(self.worker.run(stop_worker.clone()));
         let stop_schedule = CancellationToken::new();
         let schedule = self.state.config.billing_schedule.then(|| {
@@ -114,6 +115,15 @@ impl Application {
                 self.state.config.clone(),
                 alerts_waker,
                 stop_alerts.clone(),
+            ))
+        });
+        let stop_dispatch = CancellationToken::new();
+        let dispatch = self.state.config.webhooks.dispatch.then(|| {
+            tokio::spawn(landlord_webhooks::dispatch::run(
+                self.state.db.clone(),
+                self.state.config.clone(),
+                dispatch_waker,
+                stop_dispatch.clone(),
             ))
         });
         let stop_usage = CancellationToken::new();
@@ -144,6 +154,10 @@ impl Application {
         stop_alerts.cancel();
         if let Some(alerts) = alerts {
             let _ = alerts.await;
+        }
+        stop_dispatch.cancel();
+        if let Some(dispatch) = dispatch {
+            let _ = dispatch.await;
         }
         stop_usage.cancel();
         if let Err(error) = usage_writer.await {
@@ -200,6 +214,11 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
     let providers = Providers::from_config(&config);
     let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
+    let webhook_deliveries = landlord_webhooks::DeliverJob::new(
+        db.clone(),
+        Arc::new(config.clone()),
+        payload_cipher.clone(),
+    )?;
     let sms = Arc::new(FileSmsProvider {
         dir: config.data_dir.join("sms"),
     });
@@ -248,6 +267,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             },
         )
         .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
+        .handle(landlord_webhooks::DELIVER_JOB, webhook_deliveries)
         .handle(
             DELIVER_JOB,
             DeliverMessage {

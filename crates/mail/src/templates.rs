@@ -23,10 +23,13 @@ pub enum Template {
     /// An operator alert fired or resolved (`alert_status`, `rule`,
     /// `severity`, `value`, `threshold`, `at`).
     OperatorAlert,
+    /// An organization's webhook endpoint was disabled (`organization_name`,
+    /// `url`, `reason`, `link`).
+    WebhookEndpointDisabled,
 }
 
 impl Template {
-    pub const ALL: [Template; 8] = [
+    pub const ALL: [Template; 9] = [
         Template::Welcome,
         Template::EmailVerification,
         Template::PasswordReset,
@@ -35,6 +38,7 @@ impl Template {
         Template::PaymentReceipt,
         Template::OverduePayment,
         Template::OperatorAlert,
+        Template::WebhookEndpointDisabled,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -47,6 +51,7 @@ impl Template {
             Template::PaymentReceipt => "payment_receipt",
             Template::OverduePayment => "overdue_payment",
             Template::OperatorAlert => "operator_alert",
+            Template::WebhookEndpointDisabled => "webhook_endpoint_disabled",
         }
     }
 }
@@ -85,6 +90,7 @@ fn environment() -> &'static Environment<'static> {
             "payment_receipt",
             "overdue_payment",
             "operator_alert",
+            "webhook_endpoint_disabled",
         );
         let layout = ("layout.html", include_str!("../templates/layout.html"));
         for (name, source) in files.into_iter().chain([layout]) {
@@ -147,6 +153,8 @@ mod tests {
             "value": "2.00",
             "threshold": "0.00",
             "at": "2026-11-25T04:00:00.000Z",
+            "url": "https://hooks.acme.test/landlord",
+            "reason": "failing since 2026-11-20",
         })
     }
 

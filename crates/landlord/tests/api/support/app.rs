@@ -74,6 +74,13 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         sensitive_rate_limit_per_minute: 10_000,
         mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
         app_url: Some("https://app.landlord.test".into()),
+        // Receivers in tests listen on http://127.0.0.1.
+        webhooks: landlord_core::webhooks_config::WebhooksConfig {
+            allow_http: true,
+            allow_private_addresses: true,
+            dispatch_interval_ms: 50,
+            ..Default::default()
+        },
         ..Config::default()
     }
 }
