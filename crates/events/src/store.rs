@@ -198,6 +198,7 @@ pub struct Undispatched {
     pub organization_id: OrganizationId,
     #[sqlx(rename = "type")]
     pub event_type: EventType,
+    pub created_at: Timestamp,
 }
 
 /// Whether any event waits to be dispatched (the partial index answers).
@@ -225,7 +226,7 @@ pub async fn undispatched(
         DatabaseKind::Sqlite => "",
     };
     let sql = format!(
-        "SELECT id, organization_id, type FROM events WHERE dispatched = 0 \
+        "SELECT id, organization_id, type, created_at FROM events WHERE dispatched = 0 \
          ORDER BY id LIMIT $1{lock}"
     );
     sqlx::query_as(&sql).bind(limit).fetch_all(conn).await

@@ -1,6 +1,6 @@
 //! Fan-out: every new event becomes one delivery per enabled endpoint of
-//! its organization whose filter accepts it, each with its first attempt
-//! queued as a job.
+//! its organization whose filter accepts it (and that existed when the
+//! event happened), each with its first attempt queued as a job.
 //!
 //! Events are written by every feature in its own transaction; this task
 //! (on every instance with `webhooks.dispatch`) picks up the ones not yet
@@ -55,7 +55,8 @@ pub async fn dispatch_once(db: &Db) -> Result<usize, sqlx::Error> {
     let mut deliveries = Vec::new();
     for event in &batch {
         for (endpoint, filter) in endpoints.get(&event.organization_id).into_iter().flatten() {
-            if filter.accepts(event.event_type) {
+            // An endpoint receives what happens after it was created.
+            if filter.accepts(event.event_type) && endpoint.created_at <= event.created_at {
                 deliveries.push(NewDelivery {
                     id: WebhookDeliveryId::generate(),
                     organization_id: event.organization_id.clone(),

@@ -454,13 +454,8 @@ pub async fn claim(
             .fetch_optional(&mut *conn)
             .await?;
     Ok(match current {
-        Some((current_seq, DeliveryStatus::Pending, Some(locked)))
-            if current_seq == seq && locked >= now =>
-        {
-            Claim::InFlight
-        }
-        // A resend bumped the seq while an attempt was in flight: the
-        // resend's job waits for that attempt to end.
+        // An attempt is in flight (also when a resend bumped the seq
+        // meanwhile: the resend's job waits for that attempt to end).
         Some((_, DeliveryStatus::Pending, Some(locked))) if locked >= now => Claim::InFlight,
         _ => Claim::Stale,
     })

@@ -31,3 +31,4 @@ mod security_edge;
 mod security_team;
 mod team;
 mod usage;
+mod webhooks;
