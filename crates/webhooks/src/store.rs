@@ -323,10 +323,10 @@ pub async fn insert_deliveries(
 ) -> Result<Vec<WebhookDeliveryId>, sqlx::Error> {
     let mut added = Vec::with_capacity(deliveries.len());
     for chunk in deliveries.chunks(500) {
-        let values = landlord_core::db::values_placeholders(conn, chunk.len(), 7);
+        let values = landlord_core::db::values_placeholders(conn, chunk.len(), 8);
         let sql = format!(
             "INSERT INTO webhook_deliveries (id, organization_id, endpoint_id, event_id, status, \
-             next_attempt_at, created_at) VALUES {values} \
+             next_attempt_at, created_at, updated_at) VALUES {values} \
              ON CONFLICT (endpoint_id, event_id) DO NOTHING RETURNING id"
         );
         let mut query = sqlx::query_as::<_, (WebhookDeliveryId,)>(&sql);
@@ -337,6 +337,7 @@ pub async fn insert_deliveries(
                 .bind(delivery.endpoint_id.clone())
                 .bind(delivery.event_id.clone())
                 .bind(DeliveryStatus::Pending)
+                .bind(now)
                 .bind(now)
                 .bind(now);
         }
