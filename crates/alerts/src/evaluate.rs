@@ -38,11 +38,13 @@ pub async fn measure(
                 landlord_payments::store::payment_failures_since(db, since).await?;
             percent(failed, total)
         }
-        // Provider webhook events now; organizations' outgoing deliveries
-        // (issue 13 item 3) add their counts here.
+        // Webhooks both ways: provider events that failed processing, and
+        // attempts of organizations' outgoing deliveries that failed.
         AlertSignal::WebhookFailureRate => {
             let (failed, total) = landlord_payments::store::event_failures_since(db, since).await?;
-            percent(failed, total)
+            let (attempts, attempts_failed) =
+                landlord_webhooks::store::attempt_outcomes_since(db.pool(), since).await?;
+            percent(failed + attempts_failed, total + attempts)
         }
         AlertSignal::Http5xxRate => {
             let (errors, total) =

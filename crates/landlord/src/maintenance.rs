@@ -2,7 +2,8 @@
 //! longer matter — used or expired one-time tokens, expired refresh
 //! sessions, expired idempotency keys, finished jobs after a week, and raw
 //! usage rows past `usage_raw_log_retention_days` (the hourly counters
-//! stay). Dead-lettered jobs stay for operators.
+//! stay), and webhook attempts after 30 days. Dead-lettered jobs stay for
+//! operators.
 
 use std::time::Duration;
 
@@ -36,6 +37,11 @@ pub async fn purge_keeping_raw_usage(db: &Db, raw_log_days: u32) -> Result<u64, 
     removed += landlord_jobs::store::purge_done(db, kept_since).await?;
     let raw_kept_since = now.minus(Duration::from_secs(u64::from(raw_log_days) * 24 * 3600));
     removed += landlord_metering::store::purge_raw_before(db.pool(), raw_kept_since).await?;
+    removed += landlord_webhooks::store::purge_attempts(
+        db.pool(),
+        now.minus(landlord_webhooks::deliver::ATTEMPT_LOG_RETENTION),
+    )
+    .await?;
     tracing::info!(removed, "expired rows purged");
     Ok(removed)
 }

@@ -33,6 +33,13 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
         (name = "usage", description = "Metered usage and dashboard figures"),
         (name = "billing", description = "Monthly billing cycles, plan changes and payments"),
         (name = "webhooks", description = "Signed events from Stripe and Paystack"),
+        (name = "Webhooks", description = "Outgoing webhooks: the organization's endpoints, delivered per \
+Standard Webhooks. Each message is POSTed as JSON `{\"id\", \"type\", \"version\", \"timestamp\", \"data\"}` \
+with `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and \
+`webhook-signature` (`v1,<base64 of HMAC-SHA256(\"{id}.{timestamp}.{body}\")>` keyed with the base64 after \
+`whsec_`; two, space-separated, during a rotation's 24 hours). 2xx is success; 410 disables the endpoint; \
+other answers and timeouts (15 s) are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %, or \
+a longer `Retry-After`); an endpoint failing for 5 days is disabled and its owners mailed."),
         (name = "admin", description = "Operators only: figures, failed webhooks, discrepancies"),
         (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")

@@ -31,6 +31,9 @@ use crate::store::{self, AttemptCause, AttemptRow, Claim, DeliveryRow, EndpointR
 /// Kind of the job that makes one attempt of one delivery.
 pub const DELIVER_JOB: &str = "webhooks.deliver";
 
+/// How long the attempt log keeps an attempt (the daily purge).
+pub const ATTEMPT_LOG_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
+
 /// Most bytes of an answer kept in the attempt log.
 pub const EXCERPT_BYTES: usize = 4096;
 
@@ -453,7 +456,7 @@ impl DeliverJob {
                 }),
             })
             .collect();
-        landlord_mail::queue_many(&mut **tx, &mails).await?;
+        landlord_mail::queue_many(tx, &mails).await?;
         Ok(())
     }
 }

@@ -2,15 +2,15 @@
 //! to the event catalog, and Landlord delivers each event signed per
 //! Standard Webhooks, retried on a schedule, every attempt logged.
 //!
-//! - [`endpoint`]: an endpoint's rules (secret, filter, limits), pure;
-//! - [`address`]: who may be called (no SSRF), at creation and delivery;
-//! - [`manage`]: the endpoint operations the API and the console share;
-//! - [`dispatch`]: new events → one delivery per matching endpoint;
-//! - [`deliver`]: one attempt (the `webhooks.deliver` job), the retry
+//! - [`endpoint`][]: an endpoint's rules (secret, filter, limits), pure;
+//! - [`address`][]: who may be called (no SSRF), at creation and delivery;
+//! - [`manage`][]: the endpoint operations the API and the console share;
+//! - [`dispatch`][]: new events → one delivery per matching endpoint;
+//! - [`deliver`][]: one attempt (the `webhooks.deliver` job), the retry
 //!   schedule, disabling a failing endpoint;
-//! - [`store`]: the SQL of `webhook_endpoints`, `webhook_deliveries`,
+//! - [`store`][]: the SQL of `webhook_endpoints`, `webhook_deliveries`,
 //!   `webhook_attempts`;
-//! - [`routes`]: `/webhooks/endpoints…`.
+//! - [`routes`][]: `/webhooks/endpoints…`.
 
 pub mod address;
 pub mod deliver;

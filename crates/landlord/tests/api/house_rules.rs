@@ -39,6 +39,14 @@ const OWNERS: &[(&str, &[&str])] = &[
     ),
     ("jobs", &["jobs"]),
     ("alerts", &["alert_states", "alert_history"]),
+    (
+        "webhooks",
+        &[
+            "webhook_endpoints",
+            "webhook_deliveries",
+            "webhook_attempts",
+        ],
+    ),
     ("core", &["idempotency_keys"]),
 ];
 

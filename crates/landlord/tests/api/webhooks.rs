@@ -668,6 +668,16 @@ async fn an_endpoint_answering_410_is_disabled_at_once(backend: Backend) {
     assert!(gone["disabled_reason"].as_str().unwrap().contains("410"));
     tokio::time::sleep(Duration::from_millis(500)).await;
     assert_eq!(receiver.seen().len(), 1, "no retry after 410");
+    // Operator alerts count outgoing attempts: one attempt, failed.
+    let rate = landlord_alerts::evaluate::measure(
+        &app.db,
+        landlord_core::alerts_config::AlertSignal::WebhookFailureRate,
+        Duration::from_secs(3600),
+        Timestamp::now(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(rate, 100.0);
 }
 
 async fn a_rotation_signs_with_both_secrets_for_a_day(backend: Backend) {
