@@ -105,6 +105,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::settings::routes())
         .merge(pages::audit::routes())
         .merge(pages::events::routes())
+        .merge(pages::webhooks::routes())
         .merge(pages::operator::routes())
         .with_state(state)
 }

@@ -12,6 +12,7 @@ pub mod organization;
 pub mod public;
 pub mod settings;
 pub mod team;
+pub mod webhooks;
 
 use landlord_admin::PlatformAdmin;
 use landlord_identity::permissions::{self, Permission};
@@ -81,6 +82,7 @@ async fn session_view(
         "can_billing": may(Permission::ViewBilling),
         "can_audit": may(Permission::ViewAuditLog),
         "can_events": may(Permission::ViewEvents),
+        "can_webhooks": may(Permission::ManageWebhooks),
         "operator": operator,
     }))
 }
