@@ -33,7 +33,7 @@ or `{\"success\": false, \"error\": {\"code\", \"message\", \"details\", \"reque
         (name = "usage", description = "Metered usage and dashboard figures"),
         (name = "billing", description = "Monthly billing cycles, plan changes and payments"),
         (name = "webhooks", description = "Signed events from Stripe and Paystack"),
-        (name = "Webhooks", description = "Outgoing webhooks: the organization's endpoints, delivered per \
+        (name = "Outgoing webhooks", description = "The organization's endpoints, delivered per \
 Standard Webhooks. Each message is POSTed as JSON `{\"id\", \"type\", \"version\", \"timestamp\", \"data\"}` \
 with `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (Unix seconds) and \
 `webhook-signature` (`v1,<base64 of HMAC-SHA256(\"{id}.{timestamp}.{body}\")>` keyed with the base64 after \
