@@ -11,9 +11,10 @@ cd "$(dirname "$0")/.."
 # makes up, and the server would try to deliver to them: run the server
 # and the fuzzer in a network namespace of their own, with loopback only,
 # so nothing leaves the machine (as root, which CI is; elsewhere as is).
-if [ -z "${LANDLORD_CONTRACT_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null \
+# (Not a LANDLORD_ variable: the server reads those as its settings.)
+if [ -z "${CONTRACT_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare >/dev/null \
     && command -v ip >/dev/null && unshare -n true 2>/dev/null; then
-    export LANDLORD_CONTRACT_NETNS=1
+    export CONTRACT_IN_NETNS=1
     exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$PWD/.ci/contract.sh" "$@"
 fi
 
