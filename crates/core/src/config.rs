@@ -12,6 +12,7 @@ use figment::Figment;
 use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::alerts_config::AlertsConfig;
+use crate::inbox_config::InboxConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
 use crate::webhooks_config::WebhooksConfig;
@@ -203,6 +204,9 @@ pub struct Config {
     /// when a failing endpoint is disabled (`[webhooks]`; README
     /// "Outgoing webhooks").
     pub webhooks: WebhooksConfig,
+    /// The Inbox module: on or off, the WhatsApp Cloud API, the reply
+    /// window (`[inbox]`; README "Inbox").
+    pub inbox: InboxConfig,
 }
 
 /// How the SMTP connection is secured.
@@ -280,6 +284,7 @@ impl Default for Config {
             enable_test_routes: false,
             alerts: AlertsConfig::default(),
             webhooks: WebhooksConfig::default(),
+            inbox: InboxConfig::default(),
         }
     }
 }
@@ -454,6 +459,7 @@ impl Config {
         }
         self.alerts.validate()?;
         self.webhooks.validate()?;
+        self.inbox.validate()?;
         Ok(())
     }
 

@@ -171,6 +171,30 @@ entity_id!(
     /// One attempt of a delivery (`webhook_attempts`).
     WebhookAttemptId
 );
+entity_id!(
+    /// A WhatsApp number connected to an organization's inbox.
+    InboxChannelId
+);
+entity_id!(
+    /// A person the inbox talks with, on one channel.
+    InboxContactId
+);
+entity_id!(
+    /// A conversation of the inbox.
+    InboxConversationId
+);
+entity_id!(
+    /// A message of a conversation (incoming or outgoing).
+    InboxMessageId
+);
+entity_id!(
+    /// A canned response (a reply saved under a short code).
+    CannedResponseId
+);
+entity_id!(
+    /// An approved message template.
+    InboxTemplateId
+);
 
 #[cfg(test)]
 mod tests {

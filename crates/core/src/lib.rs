@@ -9,6 +9,7 @@ pub mod error;
 pub mod http;
 pub mod idempotency;
 pub mod ids;
+pub mod inbox_config;
 pub mod plans;
 pub mod sealed;
 pub mod secret;

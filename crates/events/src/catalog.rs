@@ -27,6 +27,11 @@ landlord_core::text_enum!(
         MessageSent = "message.sent",
         MessageFailed = "message.failed",
         WebhookTest = "webhook.test",
+        InboxMessageReceived = "inbox.message.received",
+        InboxMessageStatusChanged = "inbox.message.status_changed",
+        InboxConversationCreated = "inbox.conversation.created",
+        InboxConversationAssigned = "inbox.conversation.assigned",
+        InboxConversationResolved = "inbox.conversation.resolved",
     }
 );
 
@@ -67,6 +72,13 @@ impl EventType {
                 "A test message an owner or admin sent to one endpoint (console or \
                  `POST /webhooks/endpoints/{id}/test`); delivered to that endpoint only."
             }
+            InboxMessageReceived => "Inbox: a WhatsApp message came in from a contact.",
+            InboxMessageStatusChanged => {
+                "Inbox: an outgoing message moved on (sent, delivered, read or failed)."
+            }
+            InboxConversationCreated => "Inbox: a conversation began (a contact's first message, or after the last was resolved).",
+            InboxConversationAssigned => "Inbox: a conversation's assignee or team changed.",
+            InboxConversationResolved => "Inbox: a conversation was resolved.",
         }
     }
 
@@ -97,6 +109,19 @@ impl EventType {
             MessageSent => <MessageSentPayload as PartialSchema>::schema(),
             MessageFailed => <MessageFailedPayload as PartialSchema>::schema(),
             WebhookTest => <WebhookTestPayload as PartialSchema>::schema(),
+            InboxMessageReceived => <InboxMessageReceivedPayload as PartialSchema>::schema(),
+            InboxMessageStatusChanged => {
+                <InboxMessageStatusChangedPayload as PartialSchema>::schema()
+            }
+            InboxConversationCreated => {
+                <InboxConversationCreatedPayload as PartialSchema>::schema()
+            }
+            InboxConversationAssigned => {
+                <InboxConversationAssignedPayload as PartialSchema>::schema()
+            }
+            InboxConversationResolved => {
+                <InboxConversationResolvedPayload as PartialSchema>::schema()
+            }
         }
     }
 
@@ -121,6 +146,11 @@ impl EventType {
         MessageSentPayload::schemas(&mut schemas);
         MessageFailedPayload::schemas(&mut schemas);
         WebhookTestPayload::schemas(&mut schemas);
+        InboxMessageReceivedPayload::schemas(&mut schemas);
+        InboxMessageStatusChangedPayload::schemas(&mut schemas);
+        InboxConversationCreatedPayload::schemas(&mut schemas);
+        InboxConversationAssignedPayload::schemas(&mut schemas);
+        InboxConversationResolvedPayload::schemas(&mut schemas);
         schemas
     }
 

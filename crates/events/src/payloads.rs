@@ -3,8 +3,8 @@
 //! minor unit (cents), periods are months written `YYYY-MM`.
 
 use landlord_core::ids::{
-    ApiKeyId, BillingCycleId, InvitationId, MessageId, OrganizationId, PaymentId, UserId,
-    WebhookEndpointId,
+    ApiKeyId, BillingCycleId, InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId,
+    InvitationId, MessageId, OrganizationId, PaymentId, UserId, WebhookEndpointId,
 };
 use landlord_core::Timestamp;
 use serde::Serialize;
@@ -239,3 +239,66 @@ pub struct WebhookTestPayload {
     pub message: String,
 }
 event!(WebhookTestPayload => WebhookTest);
+
+/// `inbox.message.received`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxMessageReceivedPayload {
+    pub organization_id: OrganizationId,
+    pub channel_id: InboxChannelId,
+    pub conversation_id: InboxConversationId,
+    pub contact_id: InboxContactId,
+    pub message_id: InboxMessageId,
+    /// `text`, `template` or `media`.
+    #[schema(example = "text")]
+    pub kind: String,
+    pub body: String,
+    /// The contact's WhatsApp id.
+    pub from: String,
+}
+event!(InboxMessageReceivedPayload => InboxMessageReceived);
+
+/// `inbox.message.status_changed`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxMessageStatusChangedPayload {
+    pub organization_id: OrganizationId,
+    pub conversation_id: InboxConversationId,
+    pub message_id: InboxMessageId,
+    /// `sent`, `delivered`, `read` or `failed`.
+    #[schema(example = "delivered")]
+    pub status: String,
+    pub error: Option<String>,
+}
+event!(InboxMessageStatusChangedPayload => InboxMessageStatusChanged);
+
+/// `inbox.conversation.created`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxConversationCreatedPayload {
+    pub organization_id: OrganizationId,
+    pub conversation_id: InboxConversationId,
+    pub channel_id: InboxChannelId,
+    pub contact_id: InboxContactId,
+    /// The organization's display number.
+    pub number: i64,
+}
+event!(InboxConversationCreatedPayload => InboxConversationCreated);
+
+/// `inbox.conversation.assigned`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxConversationAssignedPayload {
+    pub organization_id: OrganizationId,
+    pub conversation_id: InboxConversationId,
+    /// `null`: unassigned.
+    pub assignee_id: Option<UserId>,
+    pub team: Option<String>,
+    pub assigned_by: UserId,
+}
+event!(InboxConversationAssignedPayload => InboxConversationAssigned);
+
+/// `inbox.conversation.resolved`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct InboxConversationResolvedPayload {
+    pub organization_id: OrganizationId,
+    pub conversation_id: InboxConversationId,
+    pub resolved_by: Option<UserId>,
+}
+event!(InboxConversationResolvedPayload => InboxConversationResolved);

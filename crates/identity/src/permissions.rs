@@ -40,6 +40,13 @@ pub enum Permission {
     ManageWebhooks,
     /// See and rotate a webhook endpoint's signing secret after creation.
     ViewWebhookSecrets,
+    /// Inbox: read conversations, reply, change status and labels, take a
+    /// conversation (assign it to oneself).
+    UseInbox,
+    /// Inbox: assign conversations to anyone.
+    AssignConversations,
+    /// Inbox: connect channels, manage canned responses and templates.
+    ManageInbox,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -63,6 +70,9 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::ViewEvents, &[Owner, Admin]),
     (Permission::ManageWebhooks, &[Owner, Admin]),
     (Permission::ViewWebhookSecrets, &[Owner]),
+    (Permission::UseInbox, &[Owner, Admin, Member]),
+    (Permission::AssignConversations, &[Owner, Admin]),
+    (Permission::ManageInbox, &[Owner, Admin]),
     (Permission::ViewBilling, &[Owner, Admin]),
     (Permission::UpgradePlan, &[Owner]),
     (Permission::PayInvoices, &[Owner]),
@@ -85,6 +95,9 @@ impl Permission {
             Permission::ViewEvents => "view_events",
             Permission::ManageWebhooks => "manage_webhooks",
             Permission::ViewWebhookSecrets => "view_webhook_secrets",
+            Permission::UseInbox => "use_inbox",
+            Permission::AssignConversations => "assign_conversations",
+            Permission::ManageInbox => "manage_inbox",
             Permission::ViewBilling => "view_billing",
             Permission::UpgradePlan => "upgrade_plan",
             Permission::PayInvoices => "pay_invoices",
@@ -175,6 +188,9 @@ permission_types!(
     ViewEvents,
     ManageWebhooks,
     ViewWebhookSecrets,
+    UseInbox,
+    AssignConversations,
+    ManageInbox,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -251,6 +267,9 @@ mod tests {
         expect(Permission::ViewEvents, true, true, false);
         expect(Permission::ManageWebhooks, true, true, false);
         expect(Permission::ViewWebhookSecrets, true, false, false);
+        expect(Permission::UseInbox, true, true, true);
+        expect(Permission::AssignConversations, true, true, false);
+        expect(Permission::ManageInbox, true, true, false);
         expect(Permission::TransferApiKeys, true, true, false);
     }
 
@@ -259,7 +278,7 @@ mod tests {
         for (permission, _) in MATRIX {
             assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
         }
-        assert_eq!(MATRIX.len(), 17);
+        assert_eq!(MATRIX.len(), 20);
     }
 
     #[test]

@@ -443,6 +443,80 @@ pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     );
 }
 
+/// The id usage rows carry for work metered without an API key (the
+/// inbox's outgoing messages): no key has it, so key lists never show it,
+/// while quotas and invoices count it like any request.
+pub const NO_KEY: &str = "00000000-0000-0000-0000-000000000000";
+
+impl KeysState {
+    /// Takes one unit of the organization's monthly quota for work done
+    /// without an API key (an outgoing inbox message) and records it as
+    /// usage on `route`, so the quota, the dashboard and the invoice count
+    /// it. A hard-capped plan at its cap answers 429 QUOTA_EXCEEDED.
+    pub async fn meter_without_key(
+        &self,
+        organization_id: &OrganizationId,
+        route: &str,
+    ) -> Result<QuotaState, ApiError> {
+        let organization =
+            landlord_identity::store::organization_by_id(self.db.pool(), organization_id)
+                .await?
+                .ok_or_else(|| ApiError::not_found("organization"))?;
+        let (_, plan) = self.plan_of(&organization.plan);
+        let now = Timestamp::now();
+        let quota_key = format!("{}:{}", organization_id, month_key(now.millis()));
+        let initial = if self.quota.known_locally(&quota_key) {
+            0
+        } else {
+            let month_start = Timestamp::from_millis(month_start_ms(now.millis()));
+            landlord_metering::count_since(&self.db, organization_id, month_start).await?
+        };
+        let cap = if plan.hard_capped() {
+            plan.included_requests
+        } else {
+            None
+        };
+        let resets_at = Timestamp::from_millis(next_month_start_ms(now.millis()));
+        let used = match self.quota.reserve(&quota_key, initial, cap).await {
+            Ok(used) => used,
+            Err(used) => {
+                let quota = QuotaState {
+                    used,
+                    included: plan.included_requests,
+                    resets_at,
+                };
+                return Err(ApiError::QuotaExceeded {
+                    message: format!(
+                        "monthly quota of {} requests reached; it resets at {}",
+                        quota.included.unwrap_or(0),
+                        quota.resets_at.rfc3339()
+                    ),
+                    retry_after_secs: (resets_at.since(now).as_millis() as u64).div_ceil(1000),
+                });
+            }
+        };
+        if let Some(included) = plan.included_requests {
+            self.note_usage(organization_id, &month_key(now.millis()), used, included)
+                .await;
+        }
+        self.usage
+            .record(landlord_metering::UsageRecord {
+                organization_id: organization_id.clone(),
+                api_key_id: ApiKeyId::from_trusted(NO_KEY),
+                endpoint: route.to_string(),
+                method: "POST".into(),
+                status: 202,
+                at: now,
+            })
+            .await;
+        Ok(QuotaState {
+            used,
+            included: plan.included_requests,
+            resets_at,
+        })
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

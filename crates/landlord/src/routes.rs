@@ -36,6 +36,11 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
         .merge(landlord_webhooks::router().with_state(state.identity.clone()))
+        .merge(if config.inbox.enabled {
+            landlord_inbox::router().with_state(state.keys.clone())
+        } else {
+            OpenApiRouter::new()
+        })
         .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()

@@ -269,6 +269,18 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
         .handle(landlord_webhooks::DELIVER_JOB, webhook_deliveries)
         .handle(
+            landlord_inbox::PROCESS_JOB,
+            landlord_inbox::ProcessNotification { db: db.clone() },
+        )
+        .handle(
+            landlord_inbox::SEND_JOB,
+            landlord_inbox::SendMessage::new(
+                db.clone(),
+                Arc::new(config.clone()),
+                payload_cipher.clone(),
+            )?,
+        )
+        .handle(
             DELIVER_JOB,
             DeliverMessage {
                 db: db.clone(),

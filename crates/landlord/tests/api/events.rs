@@ -369,7 +369,7 @@ async fn only_owners_and_admins_read_the_history(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-const CATALOG: [&str; 17] = [
+const CATALOG: [&str; 22] = [
     "organization.updated",
     "member.added",
     "member.removed",
@@ -387,6 +387,11 @@ const CATALOG: [&str; 17] = [
     "message.sent",
     "message.failed",
     "webhook.test",
+    "inbox.message.received",
+    "inbox.message.status_changed",
+    "inbox.conversation.created",
+    "inbox.conversation.assigned",
+    "inbox.conversation.resolved",
 ];
 
 async fn the_catalog_is_published_by_the_api_and_the_openapi_document(backend: Backend) {

@@ -47,6 +47,19 @@ const OWNERS: &[(&str, &[&str])] = &[
             "webhook_attempts",
         ],
     ),
+    (
+        "inbox",
+        &[
+            "inbox_channels",
+            "inbox_contacts",
+            "inbox_conversations",
+            "inbox_conversation_labels",
+            "inbox_counters",
+            "inbox_messages",
+            "inbox_canned_responses",
+            "inbox_templates",
+        ],
+    ),
     ("core", &["idempotency_keys"]),
 ];
 

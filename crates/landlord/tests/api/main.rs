@@ -22,6 +22,7 @@ mod console_webhooks;
 mod events;
 mod house_rules;
 mod identity;
+mod inbox;
 mod keys;
 mod month_close;
 mod operations;

@@ -18,6 +18,7 @@ pub mod redis;
 pub mod requests;
 pub mod smtp;
 pub mod team;
+pub mod whatsapp;
 
 pub use app::{Backend, TestApp};
 

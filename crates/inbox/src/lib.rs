@@ -1,0 +1,51 @@
+//! Module: Inbox (DESIGN.md §16, seed 003) — a shared WhatsApp team inbox
+//! on Landlord's tenancy, roles, plans and metering.
+//!
+//! - [`channels`][]: connecting numbers (secrets sealed at rest);
+//! - [`inbound`][]: Meta's handshake and signed notifications, processed
+//!   by a job: contacts, conversations (one unresolved per contact and
+//!   channel), messages (one per provider id), status callbacks that never
+//!   go backwards;
+//! - [`conversations`][]: lists, threads, replies (the 24-hour window),
+//!   assignment, status, labels;
+//! - [`outbound`][]: metering and the Graph API call (a job);
+//! - [`library`][]: canned responses and templates;
+//! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
+//! - [`store`][]: the module's SQL.
+
+pub mod channels;
+pub mod conversations;
+pub mod inbound;
+pub mod library;
+pub mod outbound;
+pub mod routes;
+pub mod store;
+pub mod whatsapp;
+
+pub use inbound::{ProcessNotification, PROCESS_JOB};
+pub use outbound::{SendMessage, SEND_JOB};
+
+use landlord_keys::KeysState;
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+
+/// The module's routes.
+pub fn router() -> OpenApiRouter<KeysState> {
+    use routes::{channels as ch, conversations as cv, library as lib, webhook as wh};
+    OpenApiRouter::new()
+        .routes(routes!(ch::connect, ch::list))
+        .routes(routes!(ch::get, ch::disconnect))
+        .routes(routes!(wh::handshake, wh::notification))
+        .routes(routes!(cv::contacts))
+        .routes(routes!(cv::contact))
+        .routes(routes!(cv::list))
+        .routes(routes!(cv::get))
+        .routes(routes!(cv::messages, cv::reply))
+        .routes(routes!(cv::assign))
+        .routes(routes!(cv::set_status))
+        .routes(routes!(cv::set_labels))
+        .routes(routes!(lib::add_canned_response, lib::canned_responses))
+        .routes(routes!(lib::delete_canned_response))
+        .routes(routes!(lib::add_template, lib::templates))
+        .routes(routes!(lib::delete_template))
+}

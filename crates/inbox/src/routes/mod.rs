@@ -1,0 +1,6 @@
+//! The Inbox's routes under `/api/v1/inbox` (thin: each calls the feature).
+
+pub mod channels;
+pub mod conversations;
+pub mod library;
+pub mod webhook;

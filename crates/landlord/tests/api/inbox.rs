@@ -1,0 +1,867 @@
+//! Module: Inbox (issue 14) over HTTP, with the WhatsApp Cloud API
+//! stand-in: Meta's verification handshake; signed notifications → a
+//! contact, a conversation and a message, once; bad signatures store
+//! nothing; replies inside the 24-hour window reach the stand-in and their
+//! status callbacks apply in any order without going back; outside it
+//! only templates go; concurrent messages of a new contact open one
+//! conversation; a capped plan stops sending; another organization sees
+//! nothing — on SQLite and PostgreSQL.
+
+use std::time::Duration;
+
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::support::accounts::{data, signed_in};
+use crate::support::app::json;
+use crate::support::billing::planted_counters;
+use crate::support::clock::{now_ms, now_secs};
+use crate::support::errors::{assert_error, assert_invalid_field};
+use crate::support::eventually::eventually;
+use crate::support::team::Team;
+use crate::support::whatsapp::{
+    incoming_text, post_signed, post_with_signature, signature, status_update, WhatsAppStandIn,
+};
+use crate::support::{Backend, TestApp};
+
+backend_tests!(
+    meta_verification_echoes_the_challenge_only_with_the_verify_token,
+    a_signed_message_is_stored_once_and_a_bad_signature_stores_nothing,
+    a_reply_in_the_window_is_sent_and_statuses_never_go_back,
+    outside_the_window_only_a_template_goes,
+    concurrent_messages_of_a_new_contact_open_one_conversation,
+    a_capped_plan_stops_sending_with_quota_exceeded,
+    conversations_are_assigned_resolved_labelled_and_filtered,
+    channels_refuse_bad_input_and_members,
+    another_organization_sees_nothing_of_the_inbox,
+);
+
+const APP_SECRET: &str = "app-secret-of-the-test";
+const VERIFY_TOKEN: &str = "verify-token-of-the-test";
+const ACCESS_TOKEN: &str = "EAAG-access-token-9Qz";
+const WABA: &str = "102290129340398";
+const CONTACT: &str = "447700900123";
+
+/// A server whose Graph API is `graph`.
+async fn app_on(backend: Backend, graph: &WhatsAppStandIn) -> TestApp {
+    let base = graph.base_url();
+    TestApp::spawn_with(backend, |c| c.inbox.whatsapp_api_base = base).await
+}
+
+/// Connects a channel with phone number id `phone`; returns its view.
+async fn connect(app: &TestApp, token: &str, phone: &str) -> Value {
+    data(
+        app.post_as(
+            "/api/v1/inbox/channels",
+            token,
+            &json!({
+                "name": "Support line",
+                "phone_number_id": phone,
+                "business_account_id": WABA,
+                "access_token": ACCESS_TOKEN,
+                "app_secret": APP_SECRET,
+                "verify_token": VERIFY_TOKEN,
+            }),
+        )
+        .await,
+    )
+    .await
+}
+
+/// The path of the channel's webhook.
+fn hook(channel: &Value) -> String {
+    format!(
+        "/api/v1/inbox/webhooks/whatsapp/{}",
+        channel["id"].as_str().unwrap()
+    )
+}
+
+/// Posts a signed incoming text from `from`.
+async fn incoming(app: &TestApp, channel: &Value, from: &str, wamid: &str, text: &str, at: i64) {
+    let phone = channel["phone_number_id"].as_str().unwrap();
+    let payload = incoming_text(WABA, phone, from, "Ada Lovelace", wamid, text, at);
+    let response = post_signed(&app.client, &app.url(&hook(channel)), APP_SECRET, &payload).await;
+    assert_eq!(response.status(), 200, "the notification is accepted");
+}
+
+async fn status(app: &TestApp, channel: &Value, wamid: &str, status: &str) {
+    let phone = channel["phone_number_id"].as_str().unwrap();
+    let payload = status_update(WABA, phone, wamid, CONTACT, status, now_secs());
+    let response = post_signed(&app.client, &app.url(&hook(channel)), APP_SECRET, &payload).await;
+    assert_eq!(response.status(), 200);
+}
+
+async fn conversations(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let body = data(
+        app.get_as(&format!("/api/v1/inbox/conversations?{query}"), token)
+            .await,
+    )
+    .await;
+    body.as_array().unwrap().clone()
+}
+
+async fn messages(app: &TestApp, token: &str, conversation: &str) -> Vec<Value> {
+    let body = data(
+        app.get_as(
+            &format!("/api/v1/inbox/conversations/{conversation}/messages?limit=100"),
+            token,
+        )
+        .await,
+    )
+    .await;
+    body.as_array().unwrap().clone()
+}
+
+/// Waits for the first conversation to hold `count` messages.
+async fn wait_for_messages(app: &TestApp, token: &str, count: usize) -> (Value, Vec<Value>) {
+    eventually(
+        format!("{count} message(s) stored"),
+        Duration::from_secs(20),
+        async || {
+            let list = conversations(app, token, "").await;
+            let first = list.first()?.clone();
+            let stored = messages(app, token, first["id"].as_str().unwrap()).await;
+            (stored.len() >= count).then_some((first, stored))
+        },
+    )
+    .await
+}
+
+async fn event_types(app: &TestApp, token: &str) -> Vec<String> {
+    let body = data(app.get_as("/api/v1/events?limit=100", token).await).await;
+    body.as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["type"].as_str().unwrap().to_string())
+        .collect()
+}
+
+async fn reply(app: &TestApp, token: &str, conversation: &str, body: Value) -> reqwest::Response {
+    app.post_as(
+        &format!("/api/v1/inbox/conversations/{conversation}/messages"),
+        token,
+        &body,
+    )
+    .await
+}
+
+// ---- the channel's webhook ---------------------------------------------------------
+
+async fn meta_verification_echoes_the_challenge_only_with_the_verify_token(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "verify@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    assert!(channel["webhook_url"]
+        .as_str()
+        .unwrap()
+        .ends_with(&hook(&channel)));
+    assert_eq!(channel["access_token_hint"], "…-9Qz");
+    assert!(!channel.to_string().contains(APP_SECRET), "no secret shown");
+
+    let ask = |mode: &str, verify: &str| {
+        format!(
+            "{}?hub.mode={mode}&hub.verify_token={verify}&hub.challenge=1158201444",
+            hook(&channel)
+        )
+    };
+    let answer = app.get(&ask("subscribe", VERIFY_TOKEN)).await;
+    assert_eq!(answer.status(), 200);
+    assert_eq!(answer.text().await.unwrap(), "1158201444");
+    assert_error(
+        app.get(&ask("subscribe", "wrong-token")).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_error(
+        app.get(&ask("unsubscribe", VERIFY_TOKEN)).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    let unknown = format!(
+        "/api/v1/inbox/webhooks/whatsapp/{}?hub.mode=subscribe&hub.verify_token={VERIFY_TOKEN}&hub.challenge=1",
+        uuid::Uuid::now_v7()
+    );
+    assert_error(app.get(&unknown).await, 404, "NOT_FOUND").await;
+}
+
+async fn a_signed_message_is_stored_once_and_a_bad_signature_stores_nothing(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "inbound@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    let phone = channel["phone_number_id"].as_str().unwrap();
+
+    // Unsigned and badly signed: 401, counted, nothing stored.
+    let payload = incoming_text(WABA, phone, CONTACT, "Ada", "wamid.BAD", "hi", now_secs());
+    let body = serde_json::to_vec(&payload).unwrap();
+    let url = app.url(&hook(&channel));
+    let response = post_with_signature(&app.client, &url, None, body.clone()).await;
+    assert_error(response, 401, "UNAUTHORIZED").await;
+    let wrong = signature("another-secret", &body);
+    let response = post_with_signature(&app.client, &url, Some(&wrong), body.clone()).await;
+    assert_error(response, 401, "UNAUTHORIZED").await;
+    // Signed over other bytes than those sent.
+    let other = signature(APP_SECRET, b"{}");
+    let response = post_with_signature(&app.client, &url, Some(&other), body).await;
+    assert_error(response, 401, "UNAUTHORIZED").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM inbox_messages", &[]).await,
+        0
+    );
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM inbox_contacts", &[]).await,
+        0
+    );
+    let shown = data(
+        app.get_as(
+            &format!("/api/v1/inbox/channels/{}", channel["id"].as_str().unwrap()),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(shown["rejected_webhooks"], 3);
+
+    // Signed: stored; the same notification again stores nothing more.
+    incoming(
+        &app,
+        &channel,
+        CONTACT,
+        "wamid.HELLO",
+        "Hello there",
+        now_secs(),
+    )
+    .await;
+    let (conversation, stored) = wait_for_messages(&app, &token, 1).await;
+    incoming(
+        &app,
+        &channel,
+        CONTACT,
+        "wamid.HELLO",
+        "Hello there",
+        now_secs(),
+    )
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(
+        messages(&app, &token, conversation["id"].as_str().unwrap())
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(stored[0]["body"], "Hello there");
+    assert_eq!(stored[0]["direction"], "incoming");
+    assert_eq!(stored[0]["provider_message_id"], "wamid.HELLO");
+    assert_eq!(conversation["status"], "open");
+    assert_eq!(conversation["number"], 1);
+    let contact = data(
+        app.get_as(
+            &format!(
+                "/api/v1/inbox/contacts/{}",
+                conversation["contact_id"].as_str().unwrap()
+            ),
+            &token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(contact["wa_id"], CONTACT);
+    assert_eq!(contact["name"], "Ada Lovelace");
+    assert_eq!(contact["phone"], format!("+{CONTACT}"));
+    let found = data(
+        app.get_as("/api/v1/inbox/contacts?q=lovelace", &token)
+            .await,
+    )
+    .await;
+    assert_eq!(found.as_array().unwrap().len(), 1);
+    let found = data(app.get_as("/api/v1/inbox/contacts?q=nobody", &token).await).await;
+    assert_eq!(found, json!([]));
+    let types = event_types(&app, &token).await;
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "inbox.message.received")
+            .count(),
+        1
+    );
+    assert!(types.contains(&"inbox.conversation.created".to_string()));
+}
+
+// ---- replies -----------------------------------------------------------------------
+
+async fn a_reply_in_the_window_is_sent_and_statuses_never_go_back(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "reply@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    incoming(
+        &app,
+        &channel,
+        CONTACT,
+        "wamid.Q",
+        "Where is my order?",
+        now_secs(),
+    )
+    .await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    let conversation_id = conversation["id"].as_str().unwrap();
+
+    let queued = reply(
+        &app,
+        &token,
+        conversation_id,
+        json!({ "text": "On its way!" }),
+    )
+    .await;
+    assert_eq!(queued.status(), 202);
+    let queued = json(queued).await["data"].clone();
+    assert_eq!(queued["status"], "queued");
+    assert_eq!(queued["direction"], "outgoing");
+    let sent = graph.wait_for_sent(1).await.remove(0);
+    assert_eq!(sent.phone_number_id, "106540352242922");
+    assert_eq!(sent.authorization, format!("Bearer {ACCESS_TOKEN}"));
+    assert_eq!(sent.body["to"], CONTACT);
+    assert_eq!(sent.body["type"], "text");
+    assert_eq!(sent.body["text"]["body"], "On its way!");
+    let outgoing = eventually(
+        "the reply marked sent",
+        Duration::from_secs(20),
+        async || {
+            let stored = messages(&app, &token, conversation_id).await;
+            let reply = stored
+                .iter()
+                .find(|m| m["direction"] == "outgoing")?
+                .clone();
+            (reply["status"] == "sent").then_some(reply)
+        },
+    )
+    .await;
+    assert_eq!(outgoing["provider_message_id"], sent.wamid.as_str());
+
+    // Callbacks out of order: read first, then delivered and sent late.
+    status(&app, &channel, &sent.wamid, "read").await;
+    status(&app, &channel, &sent.wamid, "delivered").await;
+    status(&app, &channel, &sent.wamid, "sent").await;
+    status(&app, &channel, &sent.wamid, "failed").await;
+    eventually("read", Duration::from_secs(20), async || {
+        let stored = messages(&app, &token, conversation_id).await;
+        let reply = stored
+            .iter()
+            .find(|m| m["direction"] == "outgoing")?
+            .clone();
+        (reply["status"] == "read").then_some(())
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let stored = messages(&app, &token, conversation_id).await;
+    let reply_now = stored
+        .iter()
+        .find(|m| m["direction"] == "outgoing")
+        .unwrap();
+    assert_eq!(reply_now["status"], "read", "never backwards");
+    let changes = event_types(&app, &token)
+        .await
+        .into_iter()
+        .filter(|t| t == "inbox.message.status_changed")
+        .count();
+    assert_eq!(changes, 2, "sent, then read");
+
+    // Metered against the plan: one request more this month.
+    let metered = eventually("the reply metered", Duration::from_secs(20), async || {
+        let n = app
+            .count(
+                "SELECT CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_hourly WHERE route LIKE '%inbox%'",
+                &[],
+            )
+            .await;
+        (n >= 1).then_some(n)
+    })
+    .await;
+    assert_eq!(metered, 1);
+}
+
+async fn outside_the_window_only_a_template_goes(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "window@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    let yesterday = now_secs() - 25 * 3600;
+    incoming(&app, &channel, CONTACT, "wamid.OLD", "Thanks!", yesterday).await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    let id = conversation["id"].as_str().unwrap();
+
+    let refused = reply(&app, &token, id, json!({ "text": "Anything else?" })).await;
+    let body = assert_invalid_field(refused, "text").await;
+    assert!(body["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("24-hour"));
+    let unknown = reply(
+        &app,
+        &token,
+        id,
+        json!({ "template": { "name": "order_update", "language": "en_US", "parameters": ["42"] } }),
+    )
+    .await;
+    assert_invalid_field(unknown, "template").await;
+    let added = app
+        .post_as(
+            "/api/v1/inbox/templates",
+            &token,
+            &json!({ "name": "order_update", "language": "en_US", "body": "Your order {{1}} has shipped." }),
+        )
+        .await;
+    assert_eq!(data(added).await["parameters"], 1);
+    let wrong_count = reply(
+        &app,
+        &token,
+        id,
+        json!({ "template": { "name": "order_update", "language": "en_US", "parameters": [] } }),
+    )
+    .await;
+    assert_invalid_field(wrong_count, "template").await;
+    let queued = reply(
+        &app,
+        &token,
+        id,
+        json!({ "template": { "name": "order_update", "language": "en_US", "parameters": ["42"] } }),
+    )
+    .await;
+    assert_eq!(queued.status(), 202);
+    let sent = graph.wait_for_sent(1).await.remove(0);
+    assert_eq!(sent.body["type"], "template");
+    assert_eq!(sent.body["template"]["name"], "order_update");
+    assert_eq!(sent.body["template"]["language"]["code"], "en_US");
+    assert_eq!(
+        sent.body["template"]["components"][0]["parameters"][0]["text"],
+        "42"
+    );
+    let both = reply(
+        &app,
+        &token,
+        id,
+        json!({ "text": "x", "template": { "name": "order_update", "language": "en_US" } }),
+    )
+    .await;
+    assert_invalid_field(both, "text").await;
+    assert_eq!(graph.sent().len(), 1, "nothing else went out");
+
+    // The Graph API refuses the next one: the message is failed, with why.
+    graph.fail_next(400);
+    let queued = reply(
+        &app,
+        &token,
+        id,
+        json!({ "template": { "name": "order_update", "language": "en_US", "parameters": ["43"] } }),
+    )
+    .await;
+    let failed_id = json(queued).await["data"]["id"].clone();
+    let failed = eventually(
+        "the refused message failed",
+        Duration::from_secs(20),
+        async || {
+            let stored = messages(&app, &token, id).await;
+            let m = stored.iter().find(|m| m["id"] == failed_id)?.clone();
+            (m["status"] == "failed").then_some(m)
+        },
+    )
+    .await;
+    assert!(
+        failed["error"].as_str().unwrap().contains("400"),
+        "{failed}"
+    );
+}
+
+async fn concurrent_messages_of_a_new_contact_open_one_conversation(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "burst@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    let sends = (0..10).map(|n| {
+        let app = &app;
+        let channel = &channel;
+        async move {
+            incoming(
+                app,
+                channel,
+                CONTACT,
+                &format!("wamid.BURST{n}"),
+                &format!("message {n}"),
+                now_secs(),
+            )
+            .await
+        }
+    });
+    futures::future::join_all(sends).await;
+    let (_, stored) = wait_for_messages(&app, &token, 10).await;
+    assert_eq!(stored.len(), 10);
+    assert_eq!(conversations(&app, &token, "").await.len(), 1);
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM inbox_contacts", &[]).await,
+        1
+    );
+}
+
+async fn a_capped_plan_stops_sending_with_quota_exceeded(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, registered) = signed_in(&app, "capped@example.com").await;
+    let organization_id = registered["organization"]["id"].as_str().unwrap();
+    let channel = connect(&app, &token, "106540352242922").await;
+    incoming(&app, &channel, CONTACT, "wamid.CAP", "hi", now_secs()).await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    // The free plan's 1,000 requests are used up.
+    planted_counters(&app, organization_id, "", 1_000, now_ms()).await;
+    let refused = reply(
+        &app,
+        &token,
+        conversation["id"].as_str().unwrap(),
+        json!({ "text": "hello" }),
+    )
+    .await;
+    assert_error(refused, 429, "QUOTA_EXCEEDED").await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert!(graph.sent().is_empty(), "nothing sent");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM inbox_messages WHERE direction = 'outgoing'",
+            &[]
+        )
+        .await,
+        0
+    );
+}
+
+// ---- conversations -------------------------------------------------------------------
+
+async fn conversations_are_assigned_resolved_labelled_and_filtered(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let team = Team::new_with(backend, "agents", |c| c.inbox.whatsapp_api_base = base).await;
+    let app = &team.app;
+    let channel = connect(app, &team.owner, "106540352242922").await;
+    for (n, contact) in ["447700900001", "447700900002", "447700900003"]
+        .iter()
+        .enumerate()
+    {
+        incoming(
+            app,
+            &channel,
+            contact,
+            &format!("wamid.C{n}"),
+            "hello",
+            now_secs(),
+        )
+        .await;
+        eventually("stored", Duration::from_secs(20), async || {
+            (conversations(app, &team.owner, "").await.len() > n).then_some(())
+        })
+        .await;
+    }
+    let all = conversations(app, &team.owner, "").await;
+    let numbers: Vec<i64> = all.iter().map(|c| c["number"].as_i64().unwrap()).collect();
+    assert_eq!(numbers, [3, 2, 1], "newest activity first");
+    let id = |n: usize| all[n]["id"].as_str().unwrap().to_string();
+
+    // A member takes a conversation, but may not give one to someone else.
+    let path = |id: &str, what: &str| format!("/api/v1/inbox/conversations/{id}/{what}");
+    let taken = app
+        .post_as(
+            &path(&id(0), "assign"),
+            &team.member,
+            &json!({ "assignee_id": team.member_id }),
+        )
+        .await;
+    assert_eq!(data(taken).await["assignee_id"], team.member_id.as_str());
+    let refused = app
+        .post_as(
+            &path(&id(1), "assign"),
+            &team.member,
+            &json!({ "assignee_id": team.admin_id }),
+        )
+        .await;
+    assert_error(refused, 403, "FORBIDDEN").await;
+    let given = app
+        .post_as(
+            &path(&id(1), "assign"),
+            &team.admin,
+            &json!({ "assignee_id": team.member_id, "team": "billing" }),
+        )
+        .await;
+    assert_eq!(data(given).await["team"], "billing");
+    let stranger = app
+        .post_as(
+            &path(&id(2), "assign"),
+            &team.admin,
+            &json!({ "assignee_id": uuid::Uuid::now_v7().to_string() }),
+        )
+        .await;
+    assert_invalid_field(stranger, "assignee_id").await;
+    let mine = conversations(app, &team.member, "assignee=me").await;
+    assert_eq!(mine.len(), 2);
+    let unassigned = conversations(app, &team.member, "assignee=none").await;
+    assert_eq!(unassigned.len(), 1);
+
+    // Labels, status and their filters.
+    let labelled = app
+        .client
+        .put(app.url(&path(&id(2), "labels")))
+        .bearer_auth(&team.member)
+        .json(&json!({ "labels": ["VIP", "refund", "vip"] }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(data(labelled).await["labels"], json!(["refund", "vip"]));
+    assert_eq!(conversations(app, &team.owner, "label=vip").await.len(), 1);
+    let resolved = app
+        .post_as(
+            &path(&id(2), "status"),
+            &team.member,
+            &json!({ "status": "resolved" }),
+        )
+        .await;
+    assert_eq!(data(resolved).await["status"], "resolved");
+    let snooze = app
+        .post_as(
+            &path(&id(1), "status"),
+            &team.member,
+            &json!({ "status": "snoozed" }),
+        )
+        .await;
+    assert_invalid_field(snooze, "snoozed_until").await;
+    assert_eq!(
+        conversations(app, &team.owner, "status=resolved")
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(
+        conversations(app, &team.owner, "status=open").await.len(),
+        2
+    );
+    let types = event_types(app, &team.owner).await;
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "inbox.conversation.assigned")
+            .count(),
+        2
+    );
+    assert_eq!(
+        types
+            .iter()
+            .filter(|t| *t == "inbox.conversation.resolved")
+            .count(),
+        1
+    );
+
+    // A new message after the resolution opens a new conversation.
+    let resolved_contact = all[2]["contact_id"].clone();
+    incoming(
+        app,
+        &channel,
+        "447700900001",
+        "wamid.AGAIN",
+        "one more thing",
+        now_secs(),
+    )
+    .await;
+    eventually(
+        "a fourth conversation",
+        Duration::from_secs(20),
+        async || (conversations(app, &team.owner, "").await.len() == 4).then_some(()),
+    )
+    .await;
+    let latest = &conversations(app, &team.owner, "").await[0];
+    assert_eq!(latest["contact_id"], resolved_contact);
+    assert_eq!(latest["number"], 4);
+    // Reopening the old one now would make two unresolved: refused.
+    let reopen = app
+        .post_as(
+            &path(&id(2), "status"),
+            &team.owner,
+            &json!({ "status": "open" }),
+        )
+        .await;
+    assert_error(reopen, 409, "CONFLICT").await;
+
+    // Cursor pages by last activity.
+    let first = json(
+        app.get_as("/api/v1/inbox/conversations?limit=3", &team.owner)
+            .await,
+    )
+    .await;
+    assert_eq!(first["data"].as_array().unwrap().len(), 3);
+    let cursor = first["meta"]["next_cursor"].as_str().unwrap();
+    let rest = data(
+        app.get_as(
+            &format!("/api/v1/inbox/conversations?limit=3&cursor={cursor}"),
+            &team.owner,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(rest.as_array().unwrap().len(), 1);
+    for bad in [
+        "status=closed",
+        "assignee=someone",
+        "cursor=nope",
+        "limit=0",
+    ] {
+        let response = app
+            .get_as(&format!("/api/v1/inbox/conversations?{bad}"), &team.owner)
+            .await;
+        assert_error(response, 422, "VALIDATION_ERROR").await;
+    }
+}
+
+async fn channels_refuse_bad_input_and_members(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let team = Team::new_with(backend, "channels", |c| c.inbox.whatsapp_api_base = base).await;
+    let app = &team.app;
+    let body = |phone: &str, secret: &str| {
+        json!({
+            "name": "Line", "phone_number_id": phone, "business_account_id": WABA,
+            "access_token": ACCESS_TOKEN, "app_secret": secret, "verify_token": VERIFY_TOKEN,
+        })
+    };
+    let refused = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.member,
+            &body("1065", APP_SECRET),
+        )
+        .await;
+    assert_error(refused, 403, "FORBIDDEN").await;
+    let wrong = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.admin,
+            &body("not digits", "short"),
+        )
+        .await;
+    let wrong = assert_error(wrong, 422, "VALIDATION_ERROR").await;
+    let fields: Vec<&str> = wrong["error"]["details"]["fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["field"].as_str().unwrap())
+        .collect();
+    assert_eq!(fields, ["phone_number_id", "app_secret"]);
+    let connected = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.admin,
+            &body("1065", APP_SECRET),
+        )
+        .await;
+    assert_eq!(connected.status(), 201);
+    let again = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.owner,
+            &body("1065", APP_SECRET),
+        )
+        .await;
+    assert_error(again, 409, "CONFLICT").await;
+    // Members read channels; the secrets are sealed at rest.
+    let listed = data(app.get_as("/api/v1/inbox/channels", &team.member).await).await;
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    let stored = app
+        .count(
+            "SELECT COUNT(*) FROM inbox_channels WHERE access_token_sealed LIKE $1 OR app_secret_sealed LIKE $2",
+            &[&format!("%{ACCESS_TOKEN}%"), &format!("%{APP_SECRET}%")],
+        )
+        .await;
+    assert_eq!(stored, 0, "no secret in the clear");
+    let canned = app
+        .post_as(
+            "/api/v1/inbox/canned-responses",
+            &team.admin,
+            &json!({ "short_code": "thanks", "content": "Thank you!" }),
+        )
+        .await;
+    assert_eq!(canned.status(), 201);
+    let taken = app
+        .post_as(
+            "/api/v1/inbox/canned-responses",
+            &team.admin,
+            &json!({ "short_code": "thanks", "content": "Again" }),
+        )
+        .await;
+    assert_error(taken, 409, "CONFLICT").await;
+    let bad = app
+        .post_as(
+            "/api/v1/inbox/canned-responses",
+            &team.admin,
+            &json!({ "short_code": "Thanks!", "content": "" }),
+        )
+        .await;
+    assert_error(bad, 422, "VALIDATION_ERROR").await;
+    let listed = data(
+        app.get_as("/api/v1/inbox/canned-responses", &team.member)
+            .await,
+    )
+    .await;
+    assert_eq!(listed[0]["short_code"], "thanks");
+}
+
+async fn another_organization_sees_nothing_of_the_inbox(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "mine@example.com").await;
+    let (stranger, _) = signed_in(&app, "theirs@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    incoming(&app, &channel, CONTACT, "wamid.MINE", "private", now_secs()).await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    let id = conversation["id"].as_str().unwrap();
+    let channel_id = channel["id"].as_str().unwrap();
+    let contact_id = conversation["contact_id"].as_str().unwrap();
+    for path in [
+        format!("/api/v1/inbox/conversations/{id}"),
+        format!("/api/v1/inbox/conversations/{id}/messages"),
+        format!("/api/v1/inbox/channels/{channel_id}"),
+        format!("/api/v1/inbox/contacts/{contact_id}"),
+    ] {
+        assert_error(app.get_as(&path, &stranger).await, 404, "NOT_FOUND").await;
+    }
+    for (path, body) in [
+        (
+            format!("/api/v1/inbox/conversations/{id}/messages"),
+            json!({ "text": "hi" }),
+        ),
+        (
+            format!("/api/v1/inbox/conversations/{id}/assign"),
+            json!({ "assignee_id": null }),
+        ),
+        (
+            format!("/api/v1/inbox/conversations/{id}/status"),
+            json!({ "status": "resolved" }),
+        ),
+    ] {
+        assert_error(app.post_as(&path, &stranger, &body).await, 404, "NOT_FOUND").await;
+    }
+    assert_error(
+        app.delete_as(&format!("/api/v1/inbox/channels/{channel_id}"), &stranger)
+            .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+    assert_eq!(conversations(&app, &stranger, "").await.len(), 0);
+    let contacts = data(app.get_as("/api/v1/inbox/contacts", &stranger).await).await;
+    assert_eq!(contacts, json!([]));
+    // Nothing of it changed.
+    let still = data(
+        app.get_as(&format!("/api/v1/inbox/conversations/{id}"), &token)
+            .await,
+    )
+    .await;
+    assert_eq!(still["status"], "open");
+    assert!(graph.sent().is_empty());
+}
