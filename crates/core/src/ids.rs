@@ -195,6 +195,10 @@ entity_id!(
     /// An approved message template.
     InboxTemplateId
 );
+entity_id!(
+    /// A bulk operation of the inbox (a job with progress).
+    BulkOperationId
+);
 
 #[cfg(test)]
 mod tests {

@@ -10,9 +10,11 @@
 //!   assignment, status, labels;
 //! - [`outbound`][]: metering and the Graph API call (a job);
 //! - [`library`][]: canned responses and templates;
+//! - [`bulk`][]: close, assign, label many conversations as a job with progress;
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
 //! - [`store`][]: the module's SQL.
 
+pub mod bulk;
 pub mod channels;
 pub mod conversations;
 pub mod inbound;
@@ -22,6 +24,7 @@ pub mod routes;
 pub mod store;
 pub mod whatsapp;
 
+pub use bulk::{BulkJob, BULK_JOB};
 pub use inbound::{ProcessNotification, PROCESS_JOB};
 pub use outbound::{SendMessage, SEND_JOB};
 
@@ -44,6 +47,8 @@ pub fn router() -> OpenApiRouter<KeysState> {
         .routes(routes!(cv::assign))
         .routes(routes!(cv::set_status))
         .routes(routes!(cv::set_labels))
+        .routes(routes!(cv::bulk))
+        .routes(routes!(cv::job))
         .routes(routes!(lib::add_canned_response, lib::canned_responses))
         .routes(routes!(lib::delete_canned_response))
         .routes(routes!(lib::add_template, lib::templates))

@@ -2,8 +2,8 @@
 //! so another organization's ids find nothing.
 
 use landlord_core::ids::{
-    CannedResponseId, InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId,
-    InboxTemplateId, OrganizationId, UserId,
+    BulkOperationId, CannedResponseId, InboxChannelId, InboxContactId, InboxConversationId,
+    InboxMessageId, InboxTemplateId, OrganizationId, UserId,
 };
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
@@ -854,4 +854,230 @@ pub async fn delete_template<'c, E: Executor<'c, Database = Any>>(
         .execute(executor)
         .await?;
     Ok(done.rows_affected() == 1)
+}
+
+// ---- bulk operations ---------------------------------------------------------------
+
+landlord_core::text_enum!(
+    /// What a bulk operation does to each conversation.
+    pub enum BulkAction {
+        /// Resolve it.
+        Close = "close",
+        Assign = "assign",
+        /// Add labels.
+        Label = "label",
+    }
+);
+
+landlord_core::text_enum!(
+    pub enum BulkStatus {
+        Queued = "queued",
+        Running = "running",
+        Done = "done",
+    }
+);
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct BulkRow {
+    pub id: BulkOperationId,
+    pub organization_id: OrganizationId,
+    pub action: BulkAction,
+    /// JSON.
+    pub params: String,
+    pub status: BulkStatus,
+    pub total: i64,
+    pub done: i64,
+    pub created_by: Option<UserId>,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    pub finished_at: Option<Timestamp>,
+}
+
+const BULK_COLUMNS: &str = "id, organization_id, action, params, status, total, done, created_by, \
+     created_at, updated_at, finished_at";
+
+/// The ids of the organization's conversations matching `filter` (or, with
+/// `ids`, those of them that are the organization's), at most `limit`.
+pub async fn target_ids(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    ids: Option<&[InboxConversationId]>,
+    filter: ConversationFilter<'_>,
+) -> Result<Vec<InboxConversationId>, sqlx::Error> {
+    match ids {
+        Some(ids) => {
+            let mut found = Vec::new();
+            for chunk in ids.chunks(500) {
+                let placeholders = (2..chunk.len() + 2)
+                    .map(|n| format!("${n}"))
+                    .collect::<Vec<_>>()
+                    .join(", ");
+                let sql = format!(
+                    "SELECT id FROM inbox_conversations \
+                     WHERE organization_id = $1 AND id IN ({placeholders})"
+                );
+                let mut query =
+                    sqlx::query_as::<_, (InboxConversationId,)>(&sql).bind(organization_id);
+                for id in chunk {
+                    query = query.bind(id);
+                }
+                found.extend(
+                    query
+                        .fetch_all(&mut *conn)
+                        .await?
+                        .into_iter()
+                        .map(|(id,)| id),
+                );
+            }
+            Ok(found)
+        }
+        None => Ok(conversations(&mut *conn, organization_id, filter)
+            .await?
+            .into_iter()
+            .map(|c| c.id)
+            .collect()),
+    }
+}
+
+/// Adds the operation and its targets.
+pub async fn insert_bulk(
+    conn: &mut AnyConnection,
+    row: &BulkRow,
+    targets: &[InboxConversationId],
+) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO inbox_bulk_operations ({BULK_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $8, $8, NULL)"
+    ))
+    .bind(&row.id)
+    .bind(&row.organization_id)
+    .bind(row.action)
+    .bind(&row.params)
+    .bind(row.status)
+    .bind(row.total)
+    .bind(&row.created_by)
+    .bind(row.created_at)
+    .execute(&mut *conn)
+    .await?;
+    for chunk in targets.chunks(500) {
+        let values = landlord_core::db::values_placeholders(conn, chunk.len(), 2);
+        let sql = format!(
+            "INSERT INTO inbox_bulk_targets (operation_id, conversation_id) VALUES {values}"
+        );
+        let mut query = sqlx::query(&sql);
+        for id in chunk {
+            query = query.bind(row.id.clone()).bind(id.clone());
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
+}
+
+pub async fn bulk<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    id: &BulkOperationId,
+) -> Result<Option<BulkRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {BULK_COLUMNS} FROM inbox_bulk_operations WHERE id = $1 AND organization_id = $2"
+    ))
+    .bind(id)
+    .bind(organization_id)
+    .fetch_optional(executor)
+    .await
+}
+
+pub async fn bulk_by_id<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &BulkOperationId,
+) -> Result<Option<BulkRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {BULK_COLUMNS} FROM inbox_bulk_operations WHERE id = $1"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Up to `limit` targets of the operation not yet applied.
+pub async fn pending_targets(
+    conn: &mut AnyConnection,
+    id: &BulkOperationId,
+    limit: i64,
+) -> Result<Vec<InboxConversationId>, sqlx::Error> {
+    let rows: Vec<(InboxConversationId,)> = sqlx::query_as(
+        "SELECT conversation_id FROM inbox_bulk_targets WHERE operation_id = $1 AND done = 0 \
+         ORDER BY conversation_id LIMIT $2",
+    )
+    .bind(id)
+    .bind(limit)
+    .fetch_all(conn)
+    .await?;
+    Ok(rows.into_iter().map(|(id,)| id).collect())
+}
+
+/// Marks a target applied and counts it in the operation's progress.
+pub async fn target_done(
+    conn: &mut AnyConnection,
+    id: &BulkOperationId,
+    conversation_id: &InboxConversationId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    let marked = sqlx::query(
+        "UPDATE inbox_bulk_targets SET done = 1 \
+         WHERE operation_id = $1 AND conversation_id = $2 AND done = 0",
+    )
+    .bind(id)
+    .bind(conversation_id)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected();
+    sqlx::query(
+        "UPDATE inbox_bulk_operations SET done = done + $2, status = 'running', updated_at = $3 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(marked as i64)
+    .bind(now)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// The operation is over.
+pub async fn bulk_finished(
+    conn: &mut AnyConnection,
+    id: &BulkOperationId,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inbox_bulk_operations SET status = 'done', updated_at = $2, finished_at = $2 \
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(now)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// Adds labels to a conversation (keeping its others).
+pub async fn add_labels(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    id: &InboxConversationId,
+    labels: &[String],
+) -> Result<(), sqlx::Error> {
+    for label in labels {
+        sqlx::query(
+            "INSERT INTO inbox_conversation_labels (conversation_id, organization_id, label) \
+             VALUES ($1, $2, $3) ON CONFLICT DO NOTHING",
+        )
+        .bind(id)
+        .bind(organization_id)
+        .bind(label)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
 }

@@ -269,6 +269,10 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
         .handle(landlord_webhooks::DELIVER_JOB, webhook_deliveries)
         .handle(
+            landlord_inbox::BULK_JOB,
+            landlord_inbox::BulkJob { db: db.clone() },
+        )
+        .handle(
             landlord_inbox::PROCESS_JOB,
             landlord_inbox::ProcessNotification { db: db.clone() },
         )

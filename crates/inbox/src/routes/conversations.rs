@@ -354,3 +354,44 @@ pub async fn set_labels(
         conversations::set_labels(&state, &user, &id, body).await?,
     ))
 }
+
+/// Close, assign or label many conversations (by ids or by filter, at
+/// most 10,000) as a job; its progress is at `GET /inbox/jobs/{id}`.
+#[utoipa::path(
+    post, path = "/inbox/conversations/bulk", tag = "Inbox",
+    security(("bearer" = [])),
+    request_body = crate::bulk::BulkRequest,
+    responses(
+        (status = 202, description = "Queued (or done at once when nothing matched)", body = Envelope<crate::bulk::BulkView>),
+        (status = 403, description = "Missing permission assign_conversations", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid: neither or both of ids and filter, an unknown assignee, bad labels", body = ErrorEnvelope),
+    )
+)]
+pub async fn bulk(
+    State(state): State<KeysState>,
+    user: Authorized<needs::AssignConversations>,
+    Json(body): Json<crate::bulk::BulkRequest>,
+) -> Result<ApiSuccess<crate::bulk::BulkView>, ApiError> {
+    Ok(ApiSuccess::accepted(
+        crate::bulk::start(&state, &user, body).await?,
+    ))
+}
+
+/// A bulk operation's progress.
+#[utoipa::path(
+    get, path = "/inbox/jobs/{id}", tag = "Inbox",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The operation's id")),
+    responses(
+        (status = 200, description = "Its progress", body = Envelope<crate::bulk::BulkView>),
+        (status = 403, description = "Missing permission assign_conversations", body = ErrorEnvelope),
+        (status = 404, description = "No such job in this organization", body = ErrorEnvelope),
+    )
+)]
+pub async fn job(
+    State(state): State<KeysState>,
+    user: Authorized<needs::AssignConversations>,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<crate::bulk::BulkView>, ApiError> {
+    Ok(ApiSuccess::ok(crate::bulk::find(&state, &user, &id).await?))
+}

@@ -58,6 +58,8 @@ const OWNERS: &[(&str, &[&str])] = &[
             "inbox_messages",
             "inbox_canned_responses",
             "inbox_templates",
+            "inbox_bulk_operations",
+            "inbox_bulk_targets",
         ],
     ),
     ("core", &["idempotency_keys"]),

@@ -34,6 +34,7 @@ backend_tests!(
     conversations_are_assigned_resolved_labelled_and_filtered,
     channels_refuse_bad_input_and_members,
     another_organization_sees_nothing_of_the_inbox,
+    a_bulk_close_of_many_conversations_reports_progress_to_the_end,
 );
 
 const APP_SECRET: &str = "app-secret-of-the-test";
@@ -864,4 +865,140 @@ async fn another_organization_sees_nothing_of_the_inbox(backend: Backend) {
     .await;
     assert_eq!(still["status"], "open");
     assert!(graph.sent().is_empty());
+}
+
+async fn a_bulk_close_of_many_conversations_reports_progress_to_the_end(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let team = Team::new_with(backend, "bulk", |c| c.inbox.whatsapp_api_base = base).await;
+    let app = &team.app;
+    let channel = connect(app, &team.owner, "106540352242922").await;
+    const MANY: usize = 120;
+    for batch in (0..MANY).collect::<Vec<_>>().chunks(20) {
+        let sends = batch.iter().map(|n| {
+            let channel = &channel;
+            async move {
+                let from = format!("4477009{n:05}");
+                incoming(
+                    app,
+                    channel,
+                    &from,
+                    &format!("wamid.BULK{n}"),
+                    "hi",
+                    now_secs(),
+                )
+                .await
+            }
+        });
+        futures::future::join_all(sends).await;
+    }
+    eventually("120 conversations", Duration::from_secs(60), async || {
+        let n = app
+            .count("SELECT COUNT(*) FROM inbox_conversations", &[])
+            .await;
+        (n == MANY as i64).then_some(())
+    })
+    .await;
+
+    // Members may not; bad requests name the field.
+    let close_open = json!({ "action": "close", "filter": { "status": "open" } });
+    let refused = app
+        .post_as(
+            "/api/v1/inbox/conversations/bulk",
+            &team.member,
+            &close_open,
+        )
+        .await;
+    assert_error(refused, 403, "FORBIDDEN").await;
+    let both = app
+        .post_as(
+            "/api/v1/inbox/conversations/bulk",
+            &team.admin,
+            &json!({ "action": "close", "filter": {}, "conversation_ids": [] }),
+        )
+        .await;
+    assert_invalid_field(both, "conversation_ids").await;
+    let no_labels = app
+        .post_as(
+            "/api/v1/inbox/conversations/bulk",
+            &team.admin,
+            &json!({ "action": "label", "filter": {} }),
+        )
+        .await;
+    assert_invalid_field(no_labels, "labels").await;
+
+    let started = app
+        .post_as("/api/v1/inbox/conversations/bulk", &team.admin, &close_open)
+        .await;
+    assert_eq!(started.status(), 202);
+    let started = json(started).await["data"].clone();
+    assert_eq!(started["total"], MANY);
+    let job = format!("/api/v1/inbox/jobs/{}", started["id"].as_str().unwrap());
+    let mut seen_progress = Vec::new();
+    let finished = eventually("the bulk close done", Duration::from_secs(60), async || {
+        let progress = data(app.get_as(&job, &team.admin).await).await;
+        seen_progress.push(progress["done"].as_i64().unwrap());
+        (progress["status"] == "done").then_some(progress)
+    })
+    .await;
+    assert_eq!(finished["done"], MANY);
+    assert!(finished["finished_at"].is_string());
+    assert!(
+        seen_progress.windows(2).all(|w| w[0] <= w[1]),
+        "progress only grows: {seen_progress:?}"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM inbox_conversations WHERE status = 'resolved'",
+            &[]
+        )
+        .await,
+        MANY as i64
+    );
+    let resolved = app
+        .count(
+            "SELECT COUNT(*) FROM events WHERE type = 'inbox.conversation.resolved'",
+            &[],
+        )
+        .await;
+    assert_eq!(resolved, MANY as i64, "one event each");
+
+    // Labels by ids: another organization's ids are not touched.
+    let (stranger, _) = signed_in(app, "bulk-stranger@example.com").await;
+    let ids: Vec<Value> = conversations(app, &team.owner, "status=resolved&limit=5")
+        .await
+        .iter()
+        .map(|c| c["id"].clone())
+        .collect();
+    let theirs = app
+        .post_as(
+            "/api/v1/inbox/conversations/bulk",
+            &stranger,
+            &json!({ "action": "label", "labels": ["x"], "conversation_ids": ids }),
+        )
+        .await;
+    let theirs = json(theirs).await["data"].clone();
+    assert_eq!(theirs["total"], 0, "none of them are the stranger's");
+    assert_error(app.get_as(&job, &stranger).await, 404, "NOT_FOUND").await;
+    let labelled = app
+        .post_as(
+            "/api/v1/inbox/conversations/bulk",
+            &team.owner,
+            &json!({ "action": "label", "labels": ["Spring-Sale"], "conversation_ids": ids }),
+        )
+        .await;
+    let labelled = json(labelled).await["data"].clone();
+    assert_eq!(labelled["total"], 5);
+    let job = format!("/api/v1/inbox/jobs/{}", labelled["id"].as_str().unwrap());
+    eventually("labelled", Duration::from_secs(30), async || {
+        let p = data(app.get_as(&job, &team.owner).await).await;
+        (p["status"] == "done").then_some(())
+    })
+    .await;
+    assert_eq!(
+        conversations(app, &team.owner, "label=spring-sale")
+            .await
+            .len(),
+        5
+    );
 }
