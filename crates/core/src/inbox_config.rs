@@ -19,6 +19,10 @@ pub struct InboxConfig {
     /// incoming message (WhatsApp's customer-service window: 24 h);
     /// afterwards only templates.
     pub reply_window_secs: u64,
+    /// How often a realtime stream looks for new events when nothing woke
+    /// it (a change on this instance, or Redis pub/sub from another,
+    /// wakes it at once), in milliseconds.
+    pub stream_poll_ms: u64,
 }
 
 impl Default for InboxConfig {
@@ -28,6 +32,7 @@ impl Default for InboxConfig {
             whatsapp_api_base: "https://graph.facebook.com".into(),
             whatsapp_api_version: "v21.0".into(),
             reply_window_secs: 24 * 3600,
+            stream_poll_ms: 1000,
         }
     }
 }
@@ -53,6 +58,12 @@ impl InboxConfig {
             return Err(ConfigError::new(
                 "inbox.whatsapp_api_version",
                 "must look like v21.0",
+            ));
+        }
+        if !(50..=600_000).contains(&self.stream_poll_ms) {
+            return Err(ConfigError::new(
+                "inbox.stream_poll_ms",
+                "must be between 50 and 600000",
             ));
         }
         if self.reply_window_secs == 0 {

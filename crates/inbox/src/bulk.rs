@@ -249,6 +249,7 @@ pub async fn start(
 /// Works `inbox.bulk` jobs.
 pub struct BulkJob {
     pub db: Db,
+    pub live: crate::live::Live,
 }
 
 #[async_trait::async_trait]
@@ -274,8 +275,16 @@ impl JobHandler for BulkJob {
             for conversation_id in &chunk {
                 apply(&mut tx, &operation, &params, conversation_id, now).await?;
                 store::target_done(&mut tx, &id, conversation_id, now).await?;
+                crate::live::record(
+                    &mut *tx,
+                    &operation.organization_id,
+                    "conversation.updated",
+                    serde_json::json!({ "change": operation.action, "conversation_id": conversation_id }),
+                )
+                .await?;
             }
             tx.commit().await?;
+            self.live.wake().await;
         }
     }
 }

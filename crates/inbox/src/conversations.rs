@@ -221,6 +221,7 @@ pub struct AssignRequest {
 /// else needs `assign_conversations`.
 pub async fn assign(
     state: &KeysState,
+    live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
     request: AssignRequest,
@@ -289,21 +290,37 @@ pub async fn assign(
         },
     )
     .await?;
-    tx.commit().await?;
-    refreshed(state, user, &conversation.id).await
+    changed(tx, live, user, &conversation.id, "assigned").await
 }
 
-async fn refreshed(
-    state: &KeysState,
+/// Ends a change of a conversation: its stream event, the commit, the
+/// wake-up, and the conversation as it is now.
+async fn changed(
+    mut tx: sqlx::Transaction<'static, sqlx::Any>,
+    live: &crate::live::Live,
     user: &CurrentUser,
     id: &InboxConversationId,
+    what: &str,
 ) -> Result<ConversationView, ApiError> {
-    let row = store::conversation(state.db.pool(), &user.organization_id, id)
+    let row = store::conversation(&mut *tx, &user.organization_id, id)
         .await?
         .ok_or_else(conversation_not_found)?;
-    Ok(views(state, &user.organization_id, vec![row])
+    let labels = store::labels_of(&mut *tx, &user.organization_id, std::slice::from_ref(id))
         .await?
-        .remove(0))
+        .into_iter()
+        .map(|(_, l)| l)
+        .collect();
+    let view = ConversationView::new(row, labels);
+    crate::live::record(
+        &mut *tx,
+        &user.organization_id,
+        "conversation.updated",
+        serde_json::json!({ "change": what, "conversation": view }),
+    )
+    .await?;
+    tx.commit().await?;
+    live.wake().await;
+    Ok(view)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -318,6 +335,7 @@ pub struct StatusRequest {
 /// is refused (409) when the contact has another one unresolved.
 pub async fn set_status(
     state: &KeysState,
+    live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
     request: StatusRequest,
@@ -352,7 +370,7 @@ pub async fn set_status(
         (_, None) => None,
     };
     let mut tx = state.db.begin().await?;
-    let changed = store::set_status(
+    let outcome = store::set_status(
         &mut tx,
         &user.organization_id,
         &conversation.id,
@@ -361,7 +379,7 @@ pub async fn set_status(
         now,
     )
     .await;
-    match changed {
+    match outcome {
         Ok(_) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
             return Err(ApiError::Conflict(
@@ -384,8 +402,7 @@ pub async fn set_status(
         )
         .await?;
     }
-    tx.commit().await?;
-    refreshed(state, user, &conversation.id).await
+    changed(tx, live, user, &conversation.id, "status").await
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -398,6 +415,7 @@ pub struct LabelsRequest {
 
 pub async fn set_labels(
     state: &KeysState,
+    live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
     request: LabelsRequest,
@@ -425,8 +443,7 @@ pub async fn set_labels(
     }
     let mut tx = state.db.begin().await?;
     store::set_labels(&mut tx, &user.organization_id, &conversation.id, &labels).await?;
-    tx.commit().await?;
-    refreshed(state, user, &conversation.id).await
+    changed(tx, live, user, &conversation.id, "labels").await
 }
 
 // ---- replying ----------------------------------------------------------------------
@@ -450,6 +467,7 @@ pub fn window_open(last_incoming: Option<Timestamp>, window: Duration, now: Time
 /// Queues a reply (text or template) to the conversation's contact.
 pub async fn reply(
     state: &KeysState,
+    live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
     request: ReplyRequest,
@@ -510,5 +528,5 @@ pub async fn reply(
             ))
         }
     };
-    outbound::queue(state, user, &conversation, outgoing).await
+    outbound::queue(state, live, user, &conversation, outgoing).await
 }

@@ -116,6 +116,7 @@ pub async fn receive(
 /// Works `inbox.process_notification` jobs.
 pub struct ProcessNotification {
     pub db: Db,
+    pub live: crate::live::Live,
 }
 
 #[async_trait::async_trait]
@@ -278,7 +279,19 @@ impl ProcessNotification {
             },
         )
         .await?;
+        crate::live::record(
+            &mut *tx,
+            organization_id,
+            "message.created",
+            serde_json::json!({
+                "conversation_id": conversation.id,
+                "conversation_created": created,
+                "message": crate::conversations::MessageView::new(row.clone()),
+            }),
+        )
+        .await?;
         tx.commit().await?;
+        self.live.wake().await;
         Ok(())
     }
 
@@ -320,11 +333,24 @@ impl ProcessNotification {
                 conversation_id: message.conversation_id.clone(),
                 message_id: message.id.clone(),
                 status: status.as_str().to_string(),
-                error,
+                error: error.clone(),
             },
         )
         .await?;
+        crate::live::record(
+            &mut *tx,
+            &message.organization_id,
+            "message.status",
+            serde_json::json!({
+                "conversation_id": message.conversation_id,
+                "message_id": message.id,
+                "status": status,
+                "error": error,
+            }),
+        )
+        .await?;
         tx.commit().await?;
+        self.live.wake().await;
         Ok(())
     }
 }

@@ -11,6 +11,7 @@
 //! - [`outbound`][]: metering and the Graph API call (a job);
 //! - [`library`][]: canned responses and templates;
 //! - [`bulk`][]: close, assign, label many conversations as a job with progress;
+//! - [`live`][]: the realtime stream (rows + wake-ups over Redis);
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
 //! - [`store`][]: the module's SQL.
 
@@ -19,6 +20,7 @@ pub mod channels;
 pub mod conversations;
 pub mod inbound;
 pub mod library;
+pub mod live;
 pub mod outbound;
 pub mod routes;
 pub mod store;
@@ -34,7 +36,9 @@ use utoipa_axum::routes;
 
 /// The module's routes.
 pub fn router() -> OpenApiRouter<KeysState> {
-    use routes::{channels as ch, conversations as cv, library as lib, webhook as wh};
+    use routes::{
+        channels as ch, conversations as cv, library as lib, stream as st, webhook as wh,
+    };
     OpenApiRouter::new()
         .routes(routes!(ch::connect, ch::list))
         .routes(routes!(ch::get, ch::disconnect))
@@ -49,6 +53,8 @@ pub fn router() -> OpenApiRouter<KeysState> {
         .routes(routes!(cv::set_labels))
         .routes(routes!(cv::bulk))
         .routes(routes!(cv::job))
+        .routes(routes!(st::stream))
+        .routes(routes!(st::presence))
         .routes(routes!(lib::add_canned_response, lib::canned_responses))
         .routes(routes!(lib::delete_canned_response))
         .routes(routes!(lib::add_template, lib::templates))

@@ -43,6 +43,7 @@ pub struct SendPayload {
 /// Meters, stores and queues one outgoing message.
 pub async fn queue(
     state: &KeysState,
+    live: &crate::live::Live,
     user: &CurrentUser,
     conversation: &ConversationRow,
     outgoing: Outgoing,
@@ -87,20 +88,38 @@ pub async fn queue(
     store::insert_message(&mut tx, &row).await?;
     store::touch_conversation(&mut tx, &conversation.id, now, false).await?;
     landlord_jobs::enqueue(&mut *tx, job).await?;
+    crate::live::record(
+        &mut *tx,
+        &user.organization_id,
+        "message.created",
+        serde_json::json!({
+            "conversation_id": conversation.id,
+            "conversation_created": false,
+            "message": MessageView::new(row.clone()),
+        }),
+    )
+    .await?;
     landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
+    live.wake().await;
     Ok(MessageView::new(row))
 }
 
 /// Works `inbox.send` jobs.
 pub struct SendMessage {
     pub db: Db,
+    pub live: crate::live::Live,
     pub config: Arc<Config>,
     pub cipher: PayloadCipher,
     pub http: reqwest::Client,
 }
 
 impl SendMessage {
-    pub fn new(db: Db, config: Arc<Config>, cipher: PayloadCipher) -> anyhow::Result<Self> {
+    pub fn new(
+        db: Db,
+        live: crate::live::Live,
+        config: Arc<Config>,
+        cipher: PayloadCipher,
+    ) -> anyhow::Result<Self> {
         let http = reqwest::Client::builder()
             .timeout(Duration::from_secs(20))
             .redirect(reqwest::redirect::Policy::none())
@@ -108,6 +127,7 @@ impl SendMessage {
             .context("the inbox's HTTP client")?;
         Ok(Self {
             db,
+            live,
             config,
             cipher,
             http,
@@ -223,12 +243,25 @@ impl JobHandler for SendMessage {
                     conversation_id: message.conversation_id.clone(),
                     message_id: message.id.clone(),
                     status: status.as_str().to_string(),
-                    error,
+                    error: error.clone(),
                 },
+            )
+            .await?;
+            crate::live::record(
+                &mut *tx,
+                &message.organization_id,
+                "message.status",
+                serde_json::json!({
+                    "conversation_id": message.conversation_id,
+                    "message_id": message.id,
+                    "status": status,
+                    "error": error,
+                }),
             )
             .await?;
         }
         tx.commit().await?;
+        self.live.wake().await;
         Ok(())
     }
 }

@@ -1081,3 +1081,79 @@ pub async fn add_labels(
     }
     Ok(())
 }
+
+// ---- the realtime stream -----------------------------------------------------------
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct StreamEventRow {
+    pub id: String,
+    pub organization_id: OrganizationId,
+    pub kind: String,
+    /// JSON.
+    pub payload: String,
+    pub created_at: Timestamp,
+}
+
+/// Writes a stream event (in the transaction of its change).
+pub async fn insert_stream_event<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &StreamEventRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO inbox_stream_events (id, organization_id, kind, payload, created_at) \
+         VALUES ($1, $2, $3, $4, $5)",
+    )
+    .bind(&row.id)
+    .bind(&row.organization_id)
+    .bind(&row.kind)
+    .bind(&row.payload)
+    .bind(row.created_at)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// The organization's stream events after `after` (all of the last
+/// minute when `None`), oldest first, at most `limit`.
+pub async fn stream_events_after<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    after: &str,
+    limit: i64,
+) -> Result<Vec<StreamEventRow>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT id, organization_id, kind, payload, created_at FROM inbox_stream_events \
+         WHERE organization_id = $1 AND id > $2 ORDER BY id LIMIT $3",
+    )
+    .bind(organization_id)
+    .bind(after)
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// The organization's newest stream event id ('' when none).
+pub async fn last_stream_event<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+) -> Result<String, sqlx::Error> {
+    let row: Option<(String,)> = sqlx::query_as(
+        "SELECT id FROM inbox_stream_events WHERE organization_id = $1 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(organization_id)
+    .fetch_optional(executor)
+    .await?;
+    Ok(row.map(|(id,)| id).unwrap_or_default())
+}
+
+/// Deletes stream events older than `before` (the daily purge).
+pub async fn purge_stream_events<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    before: Timestamp,
+) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM inbox_stream_events WHERE created_at < $1")
+        .bind(before)
+        .execute(executor)
+        .await?;
+    Ok(done.rows_affected())
+}

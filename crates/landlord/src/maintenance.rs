@@ -2,7 +2,8 @@
 //! longer matter — used or expired one-time tokens, expired refresh
 //! sessions, expired idempotency keys, finished jobs after a week, and raw
 //! usage rows past `usage_raw_log_retention_days` (the hourly counters
-//! stay), and webhook attempts after 30 days. Dead-lettered jobs stay for
+//! stay), webhook attempts after 30 days and the inbox's stream events
+//! after a day. Dead-lettered jobs stay for
 //! operators.
 
 use std::time::Duration;
@@ -40,6 +41,11 @@ pub async fn purge_keeping_raw_usage(db: &Db, raw_log_days: u32) -> Result<u64, 
     removed += landlord_webhooks::store::purge_attempts(
         db.pool(),
         now.minus(landlord_webhooks::deliver::ATTEMPT_LOG_RETENTION),
+    )
+    .await?;
+    removed += landlord_inbox::store::purge_stream_events(
+        db.pool(),
+        now.minus(Duration::from_secs(24 * 3600)),
     )
     .await?;
     tracing::info!(removed, "expired rows purged");

@@ -37,7 +37,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
         .merge(landlord_webhooks::router().with_state(state.identity.clone()))
         .merge(if config.inbox.enabled {
-            landlord_inbox::router().with_state(state.keys.clone())
+            landlord_inbox::router()
+                .layer(axum::Extension(state.inbox_live.clone()))
+                .with_state(state.keys.clone())
         } else {
             OpenApiRouter::new()
         })

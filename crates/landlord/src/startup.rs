@@ -139,8 +139,17 @@ impl Application {
                 stop.cancelled().await
             }))
         });
+        let live = self.state.inbox_live.clone();
+        let live_subscriber = tokio::spawn(live.clone().subscribe());
+        // Realtime streams never end by themselves: stop them when the
+        // shutdown begins, so the graceful drain does not wait for them.
+        let shutdown = async move {
+            shutdown.await;
+            live.stopping.cancel();
+        };
         tracing::info!(address = %self.address, "landlord is listening");
         crate::http_server::serve(self.listener, self.router, shutdown).await;
+        let _ = live_subscriber.await;
         // No request is in flight any more: write the last usage records,
         // let the worker finish the job in hand, then close the pool.
         stop_metrics.cancel();
@@ -214,6 +223,10 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
     let providers = Providers::from_config(&config);
     let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
+    let inbox_live = landlord_inbox::live::Live::new(
+        redis.clone(),
+        Duration::from_millis(config.inbox.stream_poll_ms),
+    );
     let webhook_deliveries = landlord_webhooks::DeliverJob::new(
         db.clone(),
         Arc::new(config.clone()),
@@ -270,16 +283,23 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         .handle(landlord_webhooks::DELIVER_JOB, webhook_deliveries)
         .handle(
             landlord_inbox::BULK_JOB,
-            landlord_inbox::BulkJob { db: db.clone() },
+            landlord_inbox::BulkJob {
+                db: db.clone(),
+                live: inbox_live.clone(),
+            },
         )
         .handle(
             landlord_inbox::PROCESS_JOB,
-            landlord_inbox::ProcessNotification { db: db.clone() },
+            landlord_inbox::ProcessNotification {
+                db: db.clone(),
+                live: inbox_live.clone(),
+            },
         )
         .handle(
             landlord_inbox::SEND_JOB,
             landlord_inbox::SendMessage::new(
                 db.clone(),
+                inbox_live.clone(),
                 Arc::new(config.clone()),
                 payload_cipher.clone(),
             )?,
@@ -323,6 +343,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         keys,
         messages,
         payments,
+        inbox_live,
     });
     Ok((state, worker, usage_writer))
 }

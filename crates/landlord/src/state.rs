@@ -26,6 +26,8 @@ pub struct AppInner {
     pub keys: KeysState,
     pub messages: MessagesState,
     pub payments: PaymentsState,
+    /// The inbox's realtime wake-ups (and Redis pub/sub when configured).
+    pub inbox_live: landlord_inbox::live::Live,
 }
 
 impl AppState {

@@ -1,6 +1,6 @@
 //! `/inbox/contacts`, `/inbox/conversations…`: the inbox as agents use it.
 
-use axum::extract::{Path, State};
+use axum::extract::{Extension, Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Meta, PageQuery, Query};
 use landlord_core::ids::{InboxContactId, InboxMessageId, UserId};
@@ -271,12 +271,13 @@ pub async fn messages(
 )]
 pub async fn reply(
     State(state): State<KeysState>,
+    Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Json(body): Json<ReplyRequest>,
 ) -> Result<ApiSuccess<MessageView>, ApiError> {
     Ok(ApiSuccess::accepted(
-        conversations::reply(&state, &user, &id, body).await?,
+        conversations::reply(&state, &live, &user, &id, body).await?,
     ))
 }
 
@@ -296,12 +297,13 @@ pub async fn reply(
 )]
 pub async fn assign(
     State(state): State<KeysState>,
+    Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Json(body): Json<AssignRequest>,
 ) -> Result<ApiSuccess<ConversationView>, ApiError> {
     Ok(ApiSuccess::ok(
-        conversations::assign(&state, &user, &id, body).await?,
+        conversations::assign(&state, &live, &user, &id, body).await?,
     ))
 }
 
@@ -322,12 +324,13 @@ pub async fn assign(
 )]
 pub async fn set_status(
     State(state): State<KeysState>,
+    Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Json(body): Json<StatusRequest>,
 ) -> Result<ApiSuccess<ConversationView>, ApiError> {
     Ok(ApiSuccess::ok(
-        conversations::set_status(&state, &user, &id, body).await?,
+        conversations::set_status(&state, &live, &user, &id, body).await?,
     ))
 }
 
@@ -346,12 +349,13 @@ pub async fn set_status(
 )]
 pub async fn set_labels(
     State(state): State<KeysState>,
+    Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Json(body): Json<LabelsRequest>,
 ) -> Result<ApiSuccess<ConversationView>, ApiError> {
     Ok(ApiSuccess::ok(
-        conversations::set_labels(&state, &user, &id, body).await?,
+        conversations::set_labels(&state, &live, &user, &id, body).await?,
     ))
 }
 

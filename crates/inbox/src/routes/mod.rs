@@ -3,4 +3,5 @@
 pub mod channels;
 pub mod conversations;
 pub mod library;
+pub mod stream;
 pub mod webhook;

@@ -60,6 +60,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "inbox_templates",
             "inbox_bulk_operations",
             "inbox_bulk_targets",
+            "inbox_stream_events",
         ],
     ),
     ("core", &["idempotency_keys"]),

@@ -18,6 +18,7 @@ use crate::support::billing::planted_counters;
 use crate::support::clock::{now_ms, now_secs};
 use crate::support::errors::{assert_error, assert_invalid_field};
 use crate::support::eventually::eventually;
+use crate::support::redis::RedisServer;
 use crate::support::team::Team;
 use crate::support::whatsapp::{
     incoming_text, post_signed, post_with_signature, signature, status_update, WhatsAppStandIn,
@@ -35,6 +36,8 @@ backend_tests!(
     channels_refuse_bad_input_and_members,
     another_organization_sees_nothing_of_the_inbox,
     a_bulk_close_of_many_conversations_reports_progress_to_the_end,
+    the_stream_delivers_this_organizations_events_and_resumes_after_the_last_id,
+    two_instances_on_one_redis_share_the_stream,
 );
 
 const APP_SECRET: &str = "app-secret-of-the-test";
@@ -1001,4 +1004,226 @@ async fn a_bulk_close_of_many_conversations_reports_progress_to_the_end(backend:
             .len(),
         5
     );
+}
+
+// ---- realtime ------------------------------------------------------------------------
+
+/// One server-sent event.
+#[derive(Debug, Clone)]
+struct SseEvent {
+    id: String,
+    event: String,
+    data: Value,
+}
+
+/// Reads a `text/event-stream` answer event by event.
+struct SseReader {
+    response: reqwest::Response,
+    text: String,
+}
+
+impl SseReader {
+    async fn open(app: &TestApp, token: &str, last_event_id: Option<&str>) -> SseReader {
+        let mut request = app
+            .client
+            .get(app.url("/api/v1/inbox/stream"))
+            .bearer_auth(token);
+        if let Some(id) = last_event_id {
+            request = request.header("last-event-id", id);
+        }
+        let response = request.send().await.unwrap();
+        assert_eq!(response.status(), 200);
+        assert!(response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream"));
+        SseReader {
+            response,
+            text: String::new(),
+        }
+    }
+
+    /// The next event (keep-alive comments skipped), within `within`.
+    async fn next(&mut self, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            if let Some(end) = self.text.find("\n\n") {
+                let frame: String = self.text.drain(..end + 2).collect();
+                let mut event = SseEvent {
+                    id: String::new(),
+                    event: String::new(),
+                    data: Value::Null,
+                };
+                let mut data = String::new();
+                for line in frame.lines() {
+                    if let Some(v) = line.strip_prefix("id:") {
+                        event.id = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("event:") {
+                        event.event = v.trim().to_string();
+                    } else if let Some(v) = line.strip_prefix("data:") {
+                        data.push_str(v.trim_start());
+                    }
+                }
+                if event.event.is_empty() {
+                    continue; // a keep-alive comment
+                }
+                event.data = serde_json::from_str(&data).unwrap_or(Value::String(data));
+                return Some(event);
+            }
+            let chunk = tokio::time::timeout_at(deadline, self.response.chunk()).await;
+            match chunk {
+                Ok(Ok(Some(bytes))) => self.text.push_str(&String::from_utf8_lossy(&bytes)),
+                _ => return None,
+            }
+        }
+    }
+
+    /// The next event of `kind`, skipping others.
+    async fn next_of(&mut self, kind: &str, within: Duration) -> Option<SseEvent> {
+        let deadline = tokio::time::Instant::now() + within;
+        loop {
+            let left = deadline.saturating_duration_since(tokio::time::Instant::now());
+            let event = self.next(left).await?;
+            if event.event == kind {
+                return Some(event);
+            }
+        }
+    }
+}
+
+async fn the_stream_delivers_this_organizations_events_and_resumes_after_the_last_id(
+    backend: Backend,
+) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, registered) = signed_in(&app, "live@example.com").await;
+    let (stranger, _) = signed_in(&app, "elsewhere@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    let mut mine = SseReader::open(&app, &token, None).await;
+    let mut theirs = SseReader::open(&app, &stranger, None).await;
+
+    incoming(&app, &channel, CONTACT, "wamid.LIVE1", "first", now_secs()).await;
+    let first = mine
+        .next_of("message.created", Duration::from_secs(20))
+        .await
+        .expect("the first message, live");
+    assert_eq!(first.data["message"]["body"], "first");
+    assert_eq!(first.data["conversation_created"], true);
+    let conversation = first.data["conversation_id"].as_str().unwrap().to_string();
+
+    // Presence and typing reach the organization's streams.
+    let typing = app
+        .post_as(
+            "/api/v1/inbox/presence",
+            &token,
+            &json!({ "status": "typing", "conversation_id": conversation }),
+        )
+        .await;
+    assert_eq!(typing.status(), 200);
+    let presence = mine
+        .next_of("presence", Duration::from_secs(20))
+        .await
+        .expect("presence");
+    assert_eq!(presence.data["user_id"], registered["user"]["id"]);
+    assert_eq!(presence.data["status"], "typing");
+    let bad = app
+        .post_as(
+            "/api/v1/inbox/presence",
+            &token,
+            &json!({ "status": "viewing" }),
+        )
+        .await;
+    assert_invalid_field(bad, "conversation_id").await;
+
+    // The stranger's stream got nothing of it (only presence of its own).
+    while let Some(event) = theirs.next(Duration::from_millis(500)).await {
+        assert_eq!(event.event, "presence");
+        assert_ne!(event.data["user_id"], registered["user"]["id"]);
+    }
+    drop(theirs);
+
+    // Disconnected, a second message; reconnecting after the first's id
+    // gives what was missed.
+    drop(mine);
+    incoming(&app, &channel, CONTACT, "wamid.LIVE2", "second", now_secs()).await;
+    wait_for_messages(&app, &token, 2).await;
+    let mut again = SseReader::open(&app, &token, Some(&first.id)).await;
+    let missed = again
+        .next_of("message.created", Duration::from_secs(20))
+        .await
+        .expect("the missed message");
+    assert_eq!(missed.data["message"]["body"], "second");
+
+    // Assignment and replies are live too.
+    let assigned = app
+        .post_as(
+            &format!("/api/v1/inbox/conversations/{conversation}/assign"),
+            &token,
+            &json!({ "assignee_id": registered["user"]["id"] }),
+        )
+        .await;
+    assert_eq!(assigned.status(), 200);
+    let updated = again
+        .next_of("conversation.updated", Duration::from_secs(20))
+        .await
+        .expect("the assignment, live");
+    assert_eq!(updated.data["change"], "assigned");
+    let bad_id = app
+        .client
+        .get(app.url("/api/v1/inbox/stream"))
+        .bearer_auth(&token)
+        .header("last-event-id", "nope")
+        .send()
+        .await
+        .unwrap();
+    assert_invalid_field(bad_id, "last_event_id").await;
+}
+
+async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
+    let test = "inbox::two_instances_on_one_redis_share_the_stream";
+    let Some(redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let keys = |c: &mut landlord_core::Config| {
+        c.token_signing_key = Some("a token signing key for two servers, 32+".into());
+        c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
+        c.redis_url = Some(redis.url());
+        c.inbox.whatsapp_api_base = base.clone();
+        // Only Redis can wake the other instance's stream in time.
+        c.inbox.stream_poll_ms = 600_000;
+    };
+    let first = TestApp::spawn_with(backend, keys).await;
+    let database = match first.backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            first.data_dir().join("landlord.db").display()
+        ),
+        Backend::Postgres => first.config.database_url.clone().unwrap(),
+    };
+    let second = TestApp::spawn_with(backend, |c| {
+        keys(c);
+        c.database_url = Some(database);
+        // The second instance works no job: what it streams comes from the first.
+        c.jobs_poll_interval_ms = 3_600_000;
+    })
+    .await;
+    let (token, _) = signed_in(&first, "two@example.com").await;
+    let channel = connect(&first, &token, "106540352242922").await;
+    let mut on_second = SseReader::open(&second, &token, None).await;
+    incoming(
+        &first,
+        &channel,
+        CONTACT,
+        "wamid.TWO",
+        "across instances",
+        now_secs(),
+    )
+    .await;
+    let event = on_second
+        .next_of("message.created", Duration::from_secs(20))
+        .await
+        .expect("the message received by the first instance, on the second's stream");
+    assert_eq!(event.data["message"]["body"], "across instances");
 }
