@@ -87,15 +87,32 @@ pub async fn stream(
     )
     .await?;
     live.wake().await;
-    let cursor = Cursor {
-        db: state.db.clone(),
+    Ok(Sse::new(events(
+        state.db.clone(),
         live,
-        organization_id: user.organization_id.clone(),
+        user.organization_id.clone(),
+        last,
+    ))
+    .keep_alive(KeepAlive::default()))
+}
+
+/// The organization's stream events after `last` ('' for all kept), as
+/// server-sent events, until the server shuts down: the API's stream and
+/// the console's (signed in by cookie) both serve it.
+pub fn events(
+    db: Db,
+    live: Live,
+    organization_id: OrganizationId,
+    last: String,
+) -> impl Stream<Item = Result<Event, Infallible>> {
+    let cursor = Cursor {
+        db,
+        live,
+        organization_id,
         last,
         buffered: VecDeque::new(),
     };
-    let events = futures::stream::unfold(cursor, next_event);
-    Ok(Sse::new(events).keep_alive(KeepAlive::default()))
+    futures::stream::unfold(cursor, next_event)
 }
 
 fn uuid_like(text: &str) -> bool {
