@@ -38,6 +38,8 @@ pub struct ConsoleInner {
     /// The per-address budgets of sensitive API routes, which the pages
     /// doing the same work share.
     pub sensitive: SensitiveLimits,
+    /// The Inbox's realtime wake-ups (the inbox page's stream, replies).
+    pub inbox_live: landlord_inbox::live::Live,
     /// Key of the CSRF tokens (derived from the server's signing key).
     csrf_key: Vec<u8>,
     /// `Secure` cookies: `public_url` is https.
@@ -61,13 +63,19 @@ impl ConsoleInner {
 impl ConsoleState {
     /// `secret` is the server's token signing key; the CSRF key is derived
     /// from it, so every instance computes the same tokens.
-    pub fn new(payments: PaymentsState, sensitive: SensitiveLimits, secret: &str) -> Self {
+    pub fn new(
+        payments: PaymentsState,
+        sensitive: SensitiveLimits,
+        secret: &str,
+        inbox_live: landlord_inbox::live::Live,
+    ) -> Self {
         let keys = payments.keys.clone();
         let secure_cookies = keys.config.public_url.starts_with("https://");
         Self(Arc::new(ConsoleInner {
             keys,
             payments,
             sensitive,
+            inbox_live,
             csrf_key: csrf::derive_key(secret),
             secure_cookies,
         }))
@@ -95,6 +103,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
     Router::new()
         .route("/static/console.css", get(web::stylesheet))
         .route("/static/copy.js", get(web::copy_script))
+        .route("/static/inbox.js", get(web::inbox_script))
         .merge(pages::public::routes())
         .merge(pages::invitation::routes())
         .merge(pages::organization::routes())
@@ -106,6 +115,7 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::audit::routes())
         .merge(pages::events::routes())
         .merge(pages::webhooks::routes())
+        .merge(pages::inbox::routes())
         .merge(pages::operator::routes())
         .with_state(state)
 }

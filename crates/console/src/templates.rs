@@ -6,7 +6,7 @@ use std::sync::OnceLock;
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use crate::web::{copy_script_version, stylesheet_version, PageError};
+use crate::web::{copy_script_version, inbox_script_version, stylesheet_version, PageError};
 
 /// A template's values.
 pub type Context = Map<String, Value>;
@@ -29,6 +29,7 @@ fn environment() -> &'static Environment<'static> {
         env.add_global("product", PRODUCT);
         env.add_global("css_version", stylesheet_version());
         env.add_global("copy_js_version", copy_script_version());
+        env.add_global("inbox_js_version", inbox_script_version());
         for (name, source) in template_files!(
             "layout.html",
             "macros.html",
@@ -60,6 +61,9 @@ fn environment() -> &'static Environment<'static> {
             "webhook_secret.html",
             "webhook_confirm.html",
             "webhook_types.html",
+            "inbox.html",
+            "inbox_channels.html",
+            "inbox_channel_confirm.html",
             "operator_nav.html",
             "operator_figures.html",
             "operator_webhooks.html",

@@ -53,6 +53,27 @@ pub async fn copy_script() -> Response {
         .into_response()
 }
 
+const INBOX_SCRIPT: &str = include_str!("../static/inbox.js");
+
+/// `GET /static/inbox.js`: the inbox page's live updates and reply box
+/// helpers, cached like the stylesheet.
+pub async fn inbox_script() -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
+        ],
+        INBOX_SCRIPT,
+    )
+        .into_response()
+}
+
+/// The first 12 hex digits of the inbox script's SHA-256, for its URL.
+pub fn inbox_script_version() -> String {
+    use sha2::{Digest, Sha256};
+    hex::encode(&Sha256::digest(INBOX_SCRIPT.as_bytes())[..6])
+}
+
 /// The first 12 hex digits of the copy script's SHA-256, for its URL.
 pub fn copy_script_version() -> String {
     use sha2::{Digest, Sha256};
@@ -116,7 +137,7 @@ impl Page {
 }
 
 /// Marks an HTML answer as final, so the API's envelope guard keeps it.
-fn finish(mut response: Response, status: StatusCode) -> Response {
+pub(crate) fn finish(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(

@@ -68,6 +68,7 @@ pub fn build_router(state: AppState) -> Router {
             state.payments.clone(),
             sensitive_limits.clone(),
             &state.token_signing_key,
+            state.inbox_live.clone(),
         )));
     }
     if config.enable_test_routes {

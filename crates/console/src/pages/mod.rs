@@ -5,6 +5,7 @@ pub mod account;
 pub mod audit;
 pub mod billing;
 pub mod events;
+pub mod inbox;
 pub mod invitation;
 pub mod keys;
 pub mod operator;
@@ -83,6 +84,7 @@ async fn session_view(
         "can_audit": may(Permission::ViewAuditLog),
         "can_events": may(Permission::ViewEvents),
         "can_webhooks": may(Permission::ManageWebhooks),
+        "can_inbox": state.keys.config.inbox.enabled && may(Permission::UseInbox),
         "operator": operator,
     }))
 }
