@@ -632,11 +632,7 @@ pub async fn reply(
     )
     .await
     {
-        Ok(_) => Ok(back_to(
-            &found.0.organization_id.to_string(),
-            &query,
-            "sent",
-        )),
+        Ok(_) => Ok(back_to(found.0.organization_id.as_ref(), &query, "sent")),
         Err(error) => {
             let errors = refusal(error)?;
             let outcome = Outcome {
@@ -710,7 +706,7 @@ async fn acted(
     done: Result<&str, ApiError>,
 ) -> Result<Page, PageError> {
     match done {
-        Ok(done) => Ok(back_to(&found.0.organization_id.to_string(), query, done)),
+        Ok(done) => Ok(back_to(found.0.organization_id.as_ref(), query, done)),
         Err(error) => {
             let errors = refusal(error)?;
             let status = errors.status;

@@ -521,6 +521,7 @@ mod browser {
         browser.click_button("Connect the number").await;
         browser.wait_for_text("Number connected").await;
         browser.wait_for_text("…-9Qz").await;
+        browser.script("window.scrollTo(0, 0);", vec![]).await;
         browser.screenshot_themes("inbox-channels").await;
         browser.set_viewport(Viewport::Phone).await;
         browser.screenshot_themes("inbox-channels-phone").await;
