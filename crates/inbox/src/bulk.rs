@@ -121,45 +121,63 @@ pub async fn start(
     user: &CurrentUser,
     request: BulkRequest,
 ) -> Result<BulkView, ApiError> {
-    let mut params = Params::default();
-    match request.action {
-        BulkAction::Close => {}
-        BulkAction::Assign => {
-            if let Some(text) = request.assignee_id.as_deref().filter(|t| !t.is_empty()) {
-                let id = UserId::parse(text).ok_or_else(|| {
-                    ApiError::invalid_field("assignee_id", "is not a member of the organization")
-                })?;
-                let role =
-                    landlord_identity::store::role_in(state.db.pool(), &id, &user.organization_id)
-                        .await?;
-                if role.is_none() {
-                    return Err(ApiError::invalid_field(
-                        "assignee_id",
-                        "is not a member of the organization",
-                    ));
-                }
-                params.assignee_id = Some(id);
-            }
-            params.team = match request.team.as_deref().map(str::trim) {
-                None | Some("") => None,
-                Some(t) if t.chars().count() <= 64 && !t.chars().any(char::is_control) => {
-                    Some(t.to_string())
-                }
-                Some(_) => {
-                    return Err(ApiError::invalid_field(
-                        "team",
-                        "must be at most 64 characters",
-                    ))
-                }
-            };
+    // Every field is checked whatever the action, as the document says.
+    let labels = labels(request.labels.as_deref())?;
+    let team = match request.team.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(t) if t.chars().count() <= 64 && !t.chars().any(char::is_control) => {
+            Some(t.to_string())
         }
-        BulkAction::Label => {
-            params.labels = labels(request.labels.as_deref())?;
-            if params.labels.is_empty() {
-                return Err(ApiError::invalid_field("labels", "give at least one label"));
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "team",
+                "must be at most 64 characters",
+            ))
+        }
+    };
+    let assignee_id = match request.assignee_id.as_deref().filter(|t| !t.is_empty()) {
+        None => None,
+        Some(text) => {
+            let id = UserId::parse(text).ok_or_else(|| {
+                ApiError::invalid_field("assignee_id", "is not a member of the organization")
+            })?;
+            let role =
+                landlord_identity::store::role_in(state.db.pool(), &id, &user.organization_id)
+                    .await?;
+            if role.is_none() {
+                return Err(ApiError::invalid_field(
+                    "assignee_id",
+                    "is not a member of the organization",
+                ));
             }
+            Some(id)
+        }
+    };
+    if let Some(label) = request.filter.as_ref().and_then(|f| f.label.as_deref()) {
+        if label.chars().count() > 32 {
+            return Err(ApiError::invalid_field(
+                "filter.label",
+                "must be at most 32 characters",
+            ));
         }
     }
+    let params = match request.action {
+        BulkAction::Close => Params::default(),
+        BulkAction::Assign => Params {
+            assignee_id,
+            team,
+            labels: Vec::new(),
+        },
+        BulkAction::Label => {
+            if labels.is_empty() {
+                return Err(ApiError::invalid_field("labels", "give at least one label"));
+            }
+            Params {
+                labels,
+                ..Params::default()
+            }
+        }
+    };
     let ids = match (&request.conversation_ids, &request.filter) {
         (Some(ids), None) => {
             if ids.len() as i64 > MAX_TARGETS {

@@ -20,6 +20,17 @@ use utoipa::{IntoParams, ToSchema};
 use crate::live::{self, Live};
 use crate::store::{self, StreamEventRow};
 
+/// One event of the stream, as its fields arrive.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct StreamEvent {
+    /// Send it back as `Last-Event-ID` to resume after it.
+    pub id: String,
+    /// `message.created`, `message.status`, `conversation.updated` or `presence`.
+    pub event: String,
+    /// The event's JSON, as text.
+    pub data: String,
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct StreamQuery {
@@ -50,7 +61,7 @@ struct Cursor {
         ("Last-Event-ID" = Option<String>, Header, description = "The last event id received: resume after it"),
     ),
     responses(
-        (status = 200, description = "Server-sent events", content_type = "text/event-stream", body = String),
+        (status = 200, description = "Server-sent events, each `id`, `event` and `data` (JSON text)", content_type = "text/event-stream", body = StreamEvent),
         (status = 403, description = "Missing permission use_inbox", body = ErrorEnvelope),
         (status = 422, description = "The last event id is not an event id", body = ErrorEnvelope),
     )
