@@ -92,27 +92,7 @@ impl BulkView {
 }
 
 fn labels(request: Option<&[String]>) -> Result<Vec<String>, ApiError> {
-    let mut out = Vec::new();
-    for label in request.unwrap_or_default() {
-        let label = label.trim().to_lowercase();
-        let ok = (1..=32).contains(&label.chars().count())
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return Err(ApiError::invalid_field(
-                "labels",
-                "each label is 1 to 32 letters, digits, - or _",
-            ));
-        }
-        if !out.contains(&label) {
-            out.push(label);
-        }
-    }
-    if out.len() > 20 {
-        return Err(ApiError::invalid_field("labels", "at most 20 labels"));
-    }
-    Ok(out)
+    crate::conversations::checked_labels("labels", request.unwrap_or_default())
 }
 
 /// Fixes the targets and queues the job.

@@ -85,13 +85,23 @@ pub struct ConversationView {
 
 impl ConversationView {
     pub fn new(row: ConversationRow, labels: Vec<String>) -> Self {
+        // A snooze that ended shows (and filters) as open until the next
+        // change writes it so.
+        let woke = row.status == ConversationStatus::Snoozed
+            && row
+                .snoozed_until
+                .is_some_and(|until| until <= Timestamp::now());
         Self {
             id: row.id,
             number: row.number,
             channel_id: row.channel_id,
             contact_id: row.contact_id,
-            status: row.status,
-            snoozed_until: row.snoozed_until,
+            status: if woke {
+                ConversationStatus::Open
+            } else {
+                row.status
+            },
+            snoozed_until: if woke { None } else { row.snoozed_until },
             assignee_id: row.assignee_id,
             team: row.team,
             labels,
@@ -146,6 +156,114 @@ impl MessageView {
             updated_at: row.updated_at,
         }
     }
+}
+
+// ---- contacts ----------------------------------------------------------------------
+
+/// Most custom attributes on one contact.
+pub const MAX_ATTRIBUTES: usize = 50;
+
+#[derive(Debug, Default, Deserialize, ToSchema)]
+pub struct UpdateContactRequest {
+    #[schema(max_length = 100)]
+    pub name: Option<String>,
+    /// Custom attributes, replacing the contact's: at most 50, keys of 1 to
+    /// 64 characters, values of at most 500.
+    #[schema(value_type = Option<HashMap<String, String>>)]
+    pub attributes: Option<HashMap<String, String>>,
+    /// The contact's labels, replacing them (at most 20; letters, digits, `-`, `_`).
+    #[schema(max_items = 20)]
+    pub labels: Option<Vec<String>>,
+}
+
+/// Normalized labels: lowercased, deduplicated, each 1 to 32 letters,
+/// digits, `-` or `_`, at most 20.
+pub fn checked_labels(field: &str, given: &[String]) -> Result<Vec<String>, ApiError> {
+    let mut labels = Vec::new();
+    for label in given {
+        let label = label.trim().to_lowercase();
+        let ok = (1..=32).contains(&label.chars().count())
+            && label
+                .chars()
+                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
+        if !ok {
+            return Err(ApiError::invalid_field(
+                field,
+                "each label is 1 to 32 letters, digits, - or _",
+            ));
+        }
+        if !labels.contains(&label) {
+            labels.push(label);
+        }
+    }
+    if labels.len() > MAX_LABELS {
+        return Err(ApiError::invalid_field(field, "at most 20 labels"));
+    }
+    Ok(labels)
+}
+
+/// Changes a contact's name, custom attributes or labels.
+pub async fn update_contact(
+    state: &KeysState,
+    user: &CurrentUser,
+    id: &str,
+    request: UpdateContactRequest,
+) -> Result<ContactView, ApiError> {
+    let not_found = || ApiError::not_found("contact");
+    let id = InboxContactId::parse(id).ok_or_else(not_found)?;
+    let current = store::contact(state.db.pool(), &user.organization_id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    let name = match request.name.as_deref().map(str::trim) {
+        None => current.name.clone(),
+        Some(n) if n.chars().count() <= 100 && !n.chars().any(char::is_control) => n.to_string(),
+        Some(_) => {
+            return Err(ApiError::invalid_field(
+                "name",
+                "must be at most 100 characters, without control characters",
+            ))
+        }
+    };
+    let attributes = match &request.attributes {
+        None => current.attributes.clone(),
+        Some(map) => {
+            if map.len() > MAX_ATTRIBUTES {
+                return Err(ApiError::invalid_field(
+                    "attributes",
+                    "at most 50 attributes",
+                ));
+            }
+            let ok = map
+                .iter()
+                .all(|(k, v)| (1..=64).contains(&k.chars().count()) && v.chars().count() <= 500);
+            if !ok {
+                return Err(ApiError::invalid_field(
+                    "attributes",
+                    "keys are 1 to 64 characters, values at most 500",
+                ));
+            }
+            serde_json::to_string(map).map_err(ApiError::internal)?
+        }
+    };
+    let labels = match &request.labels {
+        None => current.labels.clone(),
+        Some(given) => {
+            serde_json::to_string(&checked_labels("labels", given)?).map_err(ApiError::internal)?
+        }
+    };
+    store::update_contact(
+        state.db.pool(),
+        &user.organization_id,
+        &id,
+        &name,
+        &attributes,
+        &labels,
+    )
+    .await?;
+    let row = store::contact(state.db.pool(), &user.organization_id, &id)
+        .await?
+        .ok_or_else(not_found)?;
+    Ok(ContactView::new(row))
 }
 
 // ---- reading -----------------------------------------------------------------------
@@ -421,26 +539,7 @@ pub async fn set_labels(
     request: LabelsRequest,
 ) -> Result<ConversationView, ApiError> {
     let conversation = find(state, &user.organization_id, id).await?;
-    let mut labels = Vec::new();
-    for label in &request.labels {
-        let label = label.trim().to_lowercase();
-        let ok = (1..=32).contains(&label.chars().count())
-            && label
-                .chars()
-                .all(|c| c.is_alphanumeric() || c == '-' || c == '_');
-        if !ok {
-            return Err(ApiError::invalid_field(
-                "labels",
-                "each label is 1 to 32 letters, digits, - or _",
-            ));
-        }
-        if !labels.contains(&label) {
-            labels.push(label);
-        }
-    }
-    if labels.len() > MAX_LABELS {
-        return Err(ApiError::invalid_field("labels", "at most 20 labels"));
-    }
+    let labels = checked_labels("labels", &request.labels)?;
     let mut tx = state.db.begin().await?;
     store::set_labels(&mut tx, &user.organization_id, &conversation.id, &labels).await?;
     changed(tx, live, user, &conversation.id, "labels").await

@@ -44,7 +44,7 @@ pub fn router() -> OpenApiRouter<KeysState> {
         .routes(routes!(ch::get, ch::disconnect))
         .routes(routes!(wh::handshake, wh::notification))
         .routes(routes!(cv::contacts))
-        .routes(routes!(cv::contact))
+        .routes(routes!(cv::contact, cv::update_contact))
         .routes(routes!(cv::list))
         .routes(routes!(cv::get))
         .routes(routes!(cv::messages, cv::reply))

@@ -231,6 +231,31 @@ pub async fn upsert_contact(
     .await
 }
 
+/// Changes the contact's name, attributes (JSON object) and labels (JSON
+/// array); false when the organization has no such contact.
+pub async fn update_contact<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    id: &InboxContactId,
+    name: &str,
+    attributes: &str,
+    labels: &str,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE inbox_contacts SET name = $3, attributes = $4, labels = $5, updated_at = $6 \
+         WHERE id = $1 AND organization_id = $2",
+    )
+    .bind(id)
+    .bind(organization_id)
+    .bind(name)
+    .bind(attributes)
+    .bind(labels)
+    .bind(Timestamp::now())
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
 /// Moves the contact's last incoming message forward to `at`.
 pub async fn note_incoming(
     conn: &mut AnyConnection,
@@ -438,7 +463,9 @@ pub async fn conversations<'c, E: Executor<'c, Database = Any>>(
     sqlx::query_as(&format!(
         "SELECT {columns} FROM inbox_conversations c \
          WHERE c.organization_id = $1 \
-           AND ($2 = '' OR c.status = $2) \
+           AND ($2 = '' \
+                OR (c.status = $2 AND NOT (c.status = 'snoozed' AND c.snoozed_until <= $10)) \
+                OR ($2 = 'open' AND c.status = 'snoozed' AND c.snoozed_until <= $10)) \
            AND ($3 = 0 OR ($4 = '' AND c.assignee_id IS NULL) OR c.assignee_id = $4) \
            AND ($5 = '' OR EXISTS (SELECT 1 FROM inbox_conversation_labels l \
                 WHERE l.conversation_id = c.id AND l.label = $5)) \
@@ -454,6 +481,7 @@ pub async fn conversations<'c, E: Executor<'c, Database = Any>>(
     .bind(cursor_at)
     .bind(cursor_id)
     .bind(filter.limit)
+    .bind(Timestamp::now())
     .fetch_all(executor)
     .await
 }

@@ -93,6 +93,30 @@ pub async fn contact(
     Ok(ApiSuccess::ok(ContactView::new(row)))
 }
 
+/// Change a contact's name, custom attributes or labels.
+#[utoipa::path(
+    patch, path = "/inbox/contacts/{id}", tag = "Inbox",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The contact's id")),
+    request_body = conversations::UpdateContactRequest,
+    responses(
+        (status = 200, description = "The contact as changed", body = Envelope<ContactView>),
+        (status = 403, description = "Missing permission use_inbox", body = ErrorEnvelope),
+        (status = 404, description = "No such contact in this organization", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid (`details.fields` names it)", body = ErrorEnvelope),
+    )
+)]
+pub async fn update_contact(
+    State(state): State<KeysState>,
+    user: Authorized<needs::UseInbox>,
+    Path(id): Path<String>,
+    Json(body): Json<conversations::UpdateContactRequest>,
+) -> Result<ApiSuccess<ContactView>, ApiError> {
+    Ok(ApiSuccess::ok(
+        conversations::update_contact(&state, &user, &id, body).await?,
+    ))
+}
+
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ConversationsQuery {

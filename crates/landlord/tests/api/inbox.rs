@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use landlord_core::Timestamp;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
@@ -38,6 +39,7 @@ backend_tests!(
     a_bulk_close_of_many_conversations_reports_progress_to_the_end,
     the_stream_delivers_this_organizations_events_and_resumes_after_the_last_id,
     two_instances_on_one_redis_share_the_stream,
+    contacts_keep_attributes_and_labels_and_a_snooze_ends_by_itself,
 );
 
 const APP_SECRET: &str = "app-secret-of-the-test";
@@ -1226,4 +1228,83 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
         .await
         .expect("the message received by the first instance, on the second's stream");
     assert_eq!(event.data["message"]["body"], "across instances");
+}
+
+async fn contacts_keep_attributes_and_labels_and_a_snooze_ends_by_itself(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = app_on(backend, &graph).await;
+    let (token, _) = signed_in(&app, "contacts@example.com").await;
+    let (stranger, _) = signed_in(&app, "contacts-stranger@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    incoming(&app, &channel, CONTACT, "wamid.ATTR", "hello", now_secs()).await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    let contact = format!(
+        "/api/v1/inbox/contacts/{}",
+        conversation["contact_id"].as_str().unwrap()
+    );
+    let patch = |token: String, body: Value| {
+        let request = app
+            .client
+            .patch(app.url(&contact))
+            .bearer_auth(token)
+            .json(&body);
+        async move { request.send().await.unwrap() }
+    };
+    let changed = data(
+        patch(
+            token.clone(),
+            json!({ "name": "Ada L.", "attributes": { "plan": "gold", "city": "London" }, "labels": ["VIP", "vip", "beta"] }),
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(changed["name"], "Ada L.");
+    assert_eq!(changed["attributes"]["plan"], "gold");
+    assert_eq!(changed["labels"], json!(["vip", "beta"]));
+    let kept = data(patch(token.clone(), json!({ "name": "Ada" })).await).await;
+    assert_eq!(kept["attributes"]["city"], "London", "absent fields stay");
+    let too_many: serde_json::Map<String, Value> =
+        (0..51).map(|n| (format!("k{n}"), json!("v"))).collect();
+    assert_invalid_field(
+        patch(token.clone(), json!({ "attributes": too_many })).await,
+        "attributes",
+    )
+    .await;
+    assert_invalid_field(
+        patch(token.clone(), json!({ "labels": ["no spaces"] })).await,
+        "labels",
+    )
+    .await;
+    assert_error(
+        patch(stranger.clone(), json!({ "name": "x" })).await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // A snooze ends by itself at its time: the conversation is open again.
+    let id = conversation["id"].as_str().unwrap();
+    let until = Timestamp::now().plus(Duration::from_secs(3600)).rfc3339();
+    let snoozed = app
+        .post_as(
+            &format!("/api/v1/inbox/conversations/{id}/status"),
+            &token,
+            &json!({ "status": "snoozed", "snoozed_until": until }),
+        )
+        .await;
+    assert_eq!(data(snoozed).await["status"], "snoozed");
+    assert_eq!(conversations(&app, &token, "status=open").await.len(), 0);
+    assert_eq!(conversations(&app, &token, "status=snoozed").await.len(), 1);
+    // The test's clock: the snooze ended a minute ago.
+    sqlx::query("UPDATE inbox_conversations SET snoozed_until = $1 WHERE id = $2")
+        .bind(now_ms() - 60_000)
+        .bind(id)
+        .execute(app.db.pool())
+        .await
+        .unwrap();
+    let open = conversations(&app, &token, "status=open").await;
+    assert_eq!(open.len(), 1);
+    assert_eq!(open[0]["status"], "open");
+    assert!(open[0]["snoozed_until"].is_null());
+    assert_eq!(conversations(&app, &token, "status=snoozed").await.len(), 0);
 }
