@@ -179,6 +179,9 @@ pub struct UpdateContactRequest {
 /// Normalized labels: lowercased, deduplicated, each 1 to 32 letters,
 /// digits, `-` or `_`, at most 20.
 pub fn checked_labels(field: &str, given: &[String]) -> Result<Vec<String>, ApiError> {
+    if given.len() > MAX_LABELS {
+        return Err(ApiError::invalid_field(field, "at most 20 labels"));
+    }
     let mut labels = Vec::new();
     for label in given {
         let label = label.trim().to_lowercase();
