@@ -13,6 +13,7 @@ use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::alerts_config::AlertsConfig;
 use crate::inbox_config::InboxConfig;
+use crate::marketplace_config::MarketplaceConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
 use crate::webhooks_config::WebhooksConfig;
@@ -207,6 +208,9 @@ pub struct Config {
     /// The Inbox module: on or off, the WhatsApp Cloud API, the reply
     /// window (`[inbox]`; README "Inbox").
     pub inbox: InboxConfig,
+    /// The marketplace: platform fee per plan, reservation time, payout
+    /// hold (`[marketplace]`; README "Marketplace").
+    pub marketplace: MarketplaceConfig,
 }
 
 /// How the SMTP connection is secured.
@@ -285,6 +289,7 @@ impl Default for Config {
             alerts: AlertsConfig::default(),
             webhooks: WebhooksConfig::default(),
             inbox: InboxConfig::default(),
+            marketplace: MarketplaceConfig::default(),
         }
     }
 }
@@ -460,6 +465,7 @@ impl Config {
         self.alerts.validate()?;
         self.webhooks.validate()?;
         self.inbox.validate()?;
+        self.marketplace.validate(self.plans.keys())?;
         Ok(())
     }
 

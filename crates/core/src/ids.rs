@@ -200,6 +200,43 @@ entity_id!(
     BulkOperationId
 );
 
+entity_id!(
+    /// A marketplace product (of a vendor).
+    ProductId
+);
+entity_id!(
+    /// A line of a buyer's marketplace cart.
+    CartLineId
+);
+entity_id!(
+    /// A marketplace order (one checkout).
+    MarketplaceOrderId
+);
+entity_id!(
+    /// One vendor's part of a marketplace order.
+    VendorOrderId
+);
+entity_id!(
+    /// A line of a marketplace order.
+    OrderItemId
+);
+entity_id!(
+    /// Stock held for an order.
+    ReservationId
+);
+entity_id!(
+    /// An entry of a vendor's ledger.
+    LedgerEntryId
+);
+entity_id!(
+    /// A transfer of a vendor's earnings.
+    PayoutId
+);
+entity_id!(
+    /// A buyer's review of an order item.
+    ReviewId
+);
+
 #[cfg(test)]
 mod tests {
     use super::*;

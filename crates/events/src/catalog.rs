@@ -32,6 +32,13 @@ landlord_core::text_enum!(
         InboxConversationCreated = "inbox.conversation.created",
         InboxConversationAssigned = "inbox.conversation.assigned",
         InboxConversationResolved = "inbox.conversation.resolved",
+        MarketplaceOrderCreated = "marketplace.order.created",
+        MarketplaceOrderPaid = "marketplace.order.paid",
+        MarketplaceOrderCancelled = "marketplace.order.cancelled",
+        MarketplaceVendorOrderStatusChanged = "marketplace.vendor_order.status_changed",
+        MarketplacePayoutPaid = "marketplace.payout.paid",
+        MarketplacePayoutFailed = "marketplace.payout.failed",
+        MarketplaceReviewCreated = "marketplace.review.created",
     }
 );
 
@@ -79,6 +86,13 @@ impl EventType {
             InboxConversationCreated => "Inbox: a conversation began (a contact's first message, or after the last was resolved).",
             InboxConversationAssigned => "Inbox: a conversation's assignee or team changed.",
             InboxConversationResolved => "Inbox: a conversation was resolved.",
+            MarketplaceOrderCreated => "Marketplace: a buyer checked out an order with a part from this store (stock is reserved until it is paid).",
+            MarketplaceOrderPaid => "Marketplace: the order with a part from this store was paid (confirmed by the provider's webhook).",
+            MarketplaceOrderCancelled => "Marketplace: this store's part of an order was cancelled (by the buyer, by the store, for a failed payment, or expired unpaid).",
+            MarketplaceVendorOrderStatusChanged => "Marketplace: this store's part of an order moved on (processing, shipped, delivered, cancelled).",
+            MarketplacePayoutPaid => "Marketplace: a payout of this store's earnings was transferred.",
+            MarketplacePayoutFailed => "Marketplace: a payout could not be transferred after its retries (an operator can retry it).",
+            MarketplaceReviewCreated => "Marketplace: a buyer reviewed a product of this store.",
         }
     }
 
@@ -122,6 +136,19 @@ impl EventType {
             InboxConversationResolved => {
                 <InboxConversationResolvedPayload as PartialSchema>::schema()
             }
+            MarketplaceOrderCreated => <MarketplaceOrderCreatedPayload as PartialSchema>::schema(),
+            MarketplaceOrderPaid => <MarketplaceOrderPaidPayload as PartialSchema>::schema(),
+            MarketplaceOrderCancelled => {
+                <MarketplaceOrderCancelledPayload as PartialSchema>::schema()
+            }
+            MarketplaceVendorOrderStatusChanged => {
+                <MarketplaceVendorOrderStatusChangedPayload as PartialSchema>::schema()
+            }
+            MarketplacePayoutPaid => <MarketplacePayoutPaidPayload as PartialSchema>::schema(),
+            MarketplacePayoutFailed => <MarketplacePayoutFailedPayload as PartialSchema>::schema(),
+            MarketplaceReviewCreated => {
+                <MarketplaceReviewCreatedPayload as PartialSchema>::schema()
+            }
         }
     }
 
@@ -151,6 +178,13 @@ impl EventType {
         InboxConversationCreatedPayload::schemas(&mut schemas);
         InboxConversationAssignedPayload::schemas(&mut schemas);
         InboxConversationResolvedPayload::schemas(&mut schemas);
+        MarketplaceOrderCreatedPayload::schemas(&mut schemas);
+        MarketplaceOrderPaidPayload::schemas(&mut schemas);
+        MarketplaceOrderCancelledPayload::schemas(&mut schemas);
+        MarketplaceVendorOrderStatusChangedPayload::schemas(&mut schemas);
+        MarketplacePayoutPaidPayload::schemas(&mut schemas);
+        MarketplacePayoutFailedPayload::schemas(&mut schemas);
+        MarketplaceReviewCreatedPayload::schemas(&mut schemas);
         schemas
     }
 

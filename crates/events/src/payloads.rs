@@ -4,7 +4,8 @@
 
 use landlord_core::ids::{
     ApiKeyId, BillingCycleId, InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId,
-    InvitationId, MessageId, OrganizationId, PaymentId, UserId, WebhookEndpointId,
+    InvitationId, MarketplaceOrderId, MessageId, OrderItemId, OrganizationId, PaymentId, PayoutId,
+    ProductId, ReviewId, UserId, VendorOrderId, WebhookEndpointId,
 };
 use landlord_core::Timestamp;
 use serde::Serialize;
@@ -302,3 +303,94 @@ pub struct InboxConversationResolvedPayload {
     pub resolved_by: Option<UserId>,
 }
 event!(InboxConversationResolvedPayload => InboxConversationResolved);
+
+/// `marketplace.order.created`: sent to each store with a part in the order.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplaceOrderCreatedPayload {
+    /// The store (vendor organization).
+    pub organization_id: OrganizationId,
+    pub order_id: MarketplaceOrderId,
+    pub vendor_order_id: VendorOrderId,
+    /// This store's part: items' total, the platform fee, the store's earnings.
+    pub subtotal: i64,
+    pub fee: i64,
+    pub earnings: i64,
+    pub currency: String,
+    /// Units across this store's items.
+    pub units: i64,
+}
+event!(MarketplaceOrderCreatedPayload => MarketplaceOrderCreated);
+
+/// `marketplace.order.paid`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplaceOrderPaidPayload {
+    pub organization_id: OrganizationId,
+    pub order_id: MarketplaceOrderId,
+    pub vendor_order_id: VendorOrderId,
+    pub subtotal: i64,
+    pub currency: String,
+    pub paid_at: Timestamp,
+}
+event!(MarketplaceOrderPaidPayload => MarketplaceOrderPaid);
+
+/// `marketplace.order.cancelled`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplaceOrderCancelledPayload {
+    pub organization_id: OrganizationId,
+    pub order_id: MarketplaceOrderId,
+    pub vendor_order_id: VendorOrderId,
+    /// `expired`, `payment_failed`, `cancelled_by_buyer` or `cancelled_by_vendor`.
+    pub reason: String,
+}
+event!(MarketplaceOrderCancelledPayload => MarketplaceOrderCancelled);
+
+/// `marketplace.vendor_order.status_changed`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplaceVendorOrderStatusChangedPayload {
+    pub organization_id: OrganizationId,
+    pub order_id: MarketplaceOrderId,
+    pub vendor_order_id: VendorOrderId,
+    pub from: String,
+    pub to: String,
+    pub tracking_reference: Option<String>,
+}
+event!(MarketplaceVendorOrderStatusChangedPayload => MarketplaceVendorOrderStatusChanged);
+
+/// `marketplace.payout.paid`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplacePayoutPaidPayload {
+    pub organization_id: OrganizationId,
+    pub payout_id: PayoutId,
+    pub amount: i64,
+    pub currency: String,
+    /// `stripe` or `paystack`.
+    pub provider: String,
+    /// The provider's transfer id (`tr_…`) or code (`TRF_…`).
+    pub transfer_reference: String,
+}
+event!(MarketplacePayoutPaidPayload => MarketplacePayoutPaid);
+
+/// `marketplace.payout.failed`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplacePayoutFailedPayload {
+    pub organization_id: OrganizationId,
+    pub payout_id: PayoutId,
+    pub amount: i64,
+    pub currency: String,
+    pub provider: String,
+    /// What the provider answered.
+    pub error: String,
+}
+event!(MarketplacePayoutFailedPayload => MarketplacePayoutFailed);
+
+/// `marketplace.review.created`.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct MarketplaceReviewCreatedPayload {
+    pub organization_id: OrganizationId,
+    pub review_id: ReviewId,
+    pub product_id: ProductId,
+    pub order_item_id: OrderItemId,
+    /// 1 to 5.
+    pub rating: i64,
+}
+event!(MarketplaceReviewCreatedPayload => MarketplaceReviewCreated);

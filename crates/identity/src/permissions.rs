@@ -47,6 +47,16 @@ pub enum Permission {
     AssignConversations,
     /// Inbox: connect channels, manage canned responses and templates.
     ManageInbox,
+    /// Marketplace: apply to sell, edit the store and its payout account,
+    /// reply to reviews.
+    ManageStore,
+    /// Marketplace: create and change the store's products.
+    ManageProducts,
+    /// Marketplace: see the store's orders and move them along
+    /// (processing, shipped, delivered, cancelled).
+    FulfilOrders,
+    /// Marketplace: the store's ledger and payouts.
+    ViewEarnings,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -73,6 +83,10 @@ pub const MATRIX: &[(Permission, &[Role])] = &[
     (Permission::UseInbox, &[Owner, Admin, Member]),
     (Permission::AssignConversations, &[Owner, Admin]),
     (Permission::ManageInbox, &[Owner, Admin]),
+    (Permission::ManageStore, &[Owner, Admin]),
+    (Permission::ManageProducts, &[Owner, Admin, Member]),
+    (Permission::FulfilOrders, &[Owner, Admin, Member]),
+    (Permission::ViewEarnings, &[Owner, Admin]),
     (Permission::ViewBilling, &[Owner, Admin]),
     (Permission::UpgradePlan, &[Owner]),
     (Permission::PayInvoices, &[Owner]),
@@ -98,6 +112,10 @@ impl Permission {
             Permission::UseInbox => "use_inbox",
             Permission::AssignConversations => "assign_conversations",
             Permission::ManageInbox => "manage_inbox",
+            Permission::ManageStore => "manage_store",
+            Permission::ManageProducts => "manage_products",
+            Permission::FulfilOrders => "fulfil_orders",
+            Permission::ViewEarnings => "view_earnings",
             Permission::ViewBilling => "view_billing",
             Permission::UpgradePlan => "upgrade_plan",
             Permission::PayInvoices => "pay_invoices",
@@ -191,6 +209,10 @@ permission_types!(
     UseInbox,
     AssignConversations,
     ManageInbox,
+    ManageStore,
+    ManageProducts,
+    FulfilOrders,
+    ViewEarnings,
     ViewBilling,
     UpgradePlan,
     PayInvoices,
@@ -270,6 +292,10 @@ mod tests {
         expect(Permission::UseInbox, true, true, true);
         expect(Permission::AssignConversations, true, true, false);
         expect(Permission::ManageInbox, true, true, false);
+        expect(Permission::ManageStore, true, true, false);
+        expect(Permission::ManageProducts, true, true, true);
+        expect(Permission::FulfilOrders, true, true, true);
+        expect(Permission::ViewEarnings, true, true, false);
         expect(Permission::TransferApiKeys, true, true, false);
     }
 
@@ -278,7 +304,7 @@ mod tests {
         for (permission, _) in MATRIX {
             assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
         }
-        assert_eq!(MATRIX.len(), 20);
+        assert_eq!(MATRIX.len(), 24);
     }
 
     #[test]

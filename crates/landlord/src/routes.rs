@@ -43,6 +43,11 @@ pub fn build_router(state: AppState) -> Router {
         } else {
             OpenApiRouter::new()
         })
+        .merge(if config.marketplace.enabled {
+            landlord_marketplace::router().with_state(state.marketplace.clone())
+        } else {
+            OpenApiRouter::new()
+        })
         .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()

@@ -126,6 +126,16 @@ impl Application {
                 stop_dispatch.clone(),
             ))
         });
+        let stop_sweep = CancellationToken::new();
+        let sweep = (self.state.config.marketplace.enabled && self.state.config.marketplace.sweep)
+            .then(|| {
+                tokio::spawn(landlord_marketplace::sweep::run(
+                    self.state.db.clone(),
+                    self.state.config.clone(),
+                    self.state.identity.jobs.clone(),
+                    stop_sweep.clone(),
+                ))
+            });
         let stop_usage = CancellationToken::new();
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         let stop_metrics = CancellationToken::new();
@@ -167,6 +177,10 @@ impl Application {
         stop_dispatch.cancel();
         if let Some(dispatch) = dispatch {
             let _ = dispatch.await;
+        }
+        stop_sweep.cancel();
+        if let Some(sweep) = sweep {
+            let _ = sweep.await;
         }
         stop_usage.cancel();
         if let Err(error) = usage_writer.await {
@@ -232,6 +246,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         Arc::new(config.clone()),
         payload_cipher.clone(),
     )?;
+    let marketplace_jobs = landlord_marketplace::JobContext::new(db.clone(), &config);
     let sms = Arc::new(FileSmsProvider {
         dir: config.data_dir.join("sms"),
     });
@@ -305,6 +320,24 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             )?,
         )
         .handle(
+            landlord_marketplace::PAYMENT_JOB,
+            landlord_marketplace::PaymentJob {
+                context: marketplace_jobs.clone(),
+            },
+        )
+        .handle(
+            landlord_marketplace::REFUND_JOB,
+            landlord_marketplace::RefundJob {
+                context: marketplace_jobs.clone(),
+            },
+        )
+        .handle(
+            landlord_marketplace::TRANSFER_JOB,
+            landlord_marketplace::TransferJob {
+                context: marketplace_jobs,
+            },
+        )
+        .handle(
             DELIVER_JOB,
             DeliverMessage {
                 db: db.clone(),
@@ -334,6 +367,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
     let messages = MessagesState::new(db.clone(), worker.waker());
     let payments = PaymentsState::new(keys.clone(), providers);
+    let marketplace = landlord_marketplace::MarketplaceState::new(keys.clone());
     let state = AppState::new(AppInner {
         config,
         db,
@@ -344,6 +378,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         messages,
         payments,
         inbox_live,
+        marketplace,
     });
     Ok((state, worker, usage_writer))
 }
@@ -383,6 +418,12 @@ fn payload_cipher(config: &Config) -> anyhow::Result<PayloadCipher> {
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(config).await.context("database_url")?;
     db.migrate().await?;
+    // The full-text index differs by backend, so it is not a migration.
+    let mut conn = db.pool().acquire().await?;
+    landlord_marketplace::store::prepare_search(&mut conn)
+        .await
+        .context("cannot create the marketplace's search index")?;
+    drop(conn);
     Ok(db)
 }
 

@@ -28,6 +28,7 @@ pub struct AppInner {
     pub payments: PaymentsState,
     /// The inbox's realtime wake-ups (and Redis pub/sub when configured).
     pub inbox_live: landlord_inbox::live::Live,
+    pub marketplace: landlord_marketplace::MarketplaceState,
 }
 
 impl AppState {

@@ -26,10 +26,15 @@ pub enum Template {
     /// An organization's webhook endpoint was disabled (`organization_name`,
     /// `url`, `reason`, `link`).
     WebhookEndpointDisabled,
+    /// Marketplace: a buyer's order was paid (`order_id`, `amount`, `link`).
+    MarketplaceOrderPaid,
+    /// Marketplace: a store has a new paid order (`store_name`,
+    /// `order_id`, `amount`, `earnings`, `link`).
+    MarketplaceNewOrder,
 }
 
 impl Template {
-    pub const ALL: [Template; 9] = [
+    pub const ALL: [Template; 11] = [
         Template::Welcome,
         Template::EmailVerification,
         Template::PasswordReset,
@@ -39,6 +44,8 @@ impl Template {
         Template::OverduePayment,
         Template::OperatorAlert,
         Template::WebhookEndpointDisabled,
+        Template::MarketplaceOrderPaid,
+        Template::MarketplaceNewOrder,
     ];
 
     pub fn as_str(self) -> &'static str {
@@ -52,6 +59,8 @@ impl Template {
             Template::OverduePayment => "overdue_payment",
             Template::OperatorAlert => "operator_alert",
             Template::WebhookEndpointDisabled => "webhook_endpoint_disabled",
+            Template::MarketplaceOrderPaid => "marketplace_order_paid",
+            Template::MarketplaceNewOrder => "marketplace_new_order",
         }
     }
 }
@@ -91,6 +100,8 @@ fn environment() -> &'static Environment<'static> {
             "overdue_payment",
             "operator_alert",
             "webhook_endpoint_disabled",
+            "marketplace_order_paid",
+            "marketplace_new_order",
         );
         let layout = ("layout.html", include_str!("../templates/layout.html"));
         for (name, source) in files.into_iter().chain([layout]) {
@@ -155,6 +166,9 @@ mod tests {
             "at": "2026-11-25T04:00:00.000Z",
             "url": "https://hooks.acme.test/landlord",
             "reason": "failing since 2026-11-20",
+            "order_id": "0193a1b2-0000-7000-8000-000000000001",
+            "store_name": "Green Grocer",
+            "earnings": "$54.00",
         })
     }
 

@@ -12,6 +12,8 @@ pub mod routes;
 pub mod signature;
 pub mod store;
 
-pub use process::{process_job, replay_event, ProcessEvent, PROCESS_EVENT_JOB};
+pub use process::{
+    process_job, replay_event, ProcessEvent, MARKETPLACE_PAYMENT_JOB, PROCESS_EVENT_JOB,
+};
 pub use providers::Providers;
 pub use reconcile::{reconcile, ReconcileJob, RECONCILE_JOB};

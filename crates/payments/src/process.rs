@@ -26,6 +26,23 @@ use crate::store::{
 
 pub const PROCESS_EVENT_JOB: &str = "payments.process_event";
 
+/// The marketplace's job for its payments' events (`landlord-marketplace`
+/// handles it): the event is verified and stored here, then handed over.
+pub const MARKETPLACE_PAYMENT_JOB: &str = "marketplace.payment";
+
+/// The object of an event about a marketplace order (its metadata names
+/// `marketplace_order_id`): Stripe's `data.object`, Paystack's `data`.
+fn marketplace_object(provider: ProviderName, body: &Value) -> Option<Value> {
+    let object = match provider {
+        ProviderName::Stripe => &body["data"]["object"],
+        ProviderName::Paystack => &body["data"],
+    };
+    object["metadata"]["marketplace_order_id"]
+        .as_str()
+        .is_some()
+        .then(|| object.clone())
+}
+
 pub struct ProcessEvent {
     pub db: Db,
     pub config: Arc<Config>,
@@ -80,6 +97,18 @@ impl JobHandler for ProcessEvent {
 impl ProcessEvent {
     async fn process(&self, event: &StoredEvent) -> anyhow::Result<()> {
         let body: Value = serde_json::from_str(&event.payload)?;
+        if let Some(object) = marketplace_object(event.provider, &body) {
+            let job = NewJob::new(
+                MARKETPLACE_PAYMENT_JOB,
+                serde_json::json!({
+                    "provider": event.provider,
+                    "event_type": event.event_type,
+                    "object": object,
+                }),
+            );
+            landlord_jobs::enqueue(self.db.pool(), job).await?;
+            return Ok(());
+        }
         let paid = match (event.provider, event.event_type.as_str()) {
             (ProviderName::Stripe, "checkout.session.completed") => {
                 let session = &body["data"]["object"];

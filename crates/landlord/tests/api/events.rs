@@ -369,7 +369,7 @@ async fn only_owners_and_admins_read_the_history(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-const CATALOG: [&str; 22] = [
+const CATALOG: [&str; 29] = [
     "organization.updated",
     "member.added",
     "member.removed",
@@ -392,6 +392,13 @@ const CATALOG: [&str; 22] = [
     "inbox.conversation.created",
     "inbox.conversation.assigned",
     "inbox.conversation.resolved",
+    "marketplace.order.created",
+    "marketplace.order.paid",
+    "marketplace.order.cancelled",
+    "marketplace.vendor_order.status_changed",
+    "marketplace.payout.paid",
+    "marketplace.payout.failed",
+    "marketplace.review.created",
 ];
 
 async fn the_catalog_is_published_by_the_api_and_the_openapi_document(backend: Backend) {

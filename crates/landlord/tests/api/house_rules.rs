@@ -63,6 +63,22 @@ const OWNERS: &[(&str, &[&str])] = &[
             "inbox_stream_events",
         ],
     ),
+    (
+        "marketplace",
+        &[
+            "marketplace_vendors",
+            "marketplace_products",
+            "marketplace_product_categories",
+            "marketplace_cart_lines",
+            "marketplace_orders",
+            "marketplace_vendor_orders",
+            "marketplace_order_items",
+            "marketplace_reservations",
+            "marketplace_ledger",
+            "marketplace_payouts",
+            "marketplace_reviews",
+        ],
+    ),
     ("core", &["idempotency_keys"]),
 ];
 

@@ -1,0 +1,94 @@
+//! Module: Marketplace (DESIGN.md §17, seed 004) — vendors are
+//! organizations, buyers are user accounts, platform administrators run it.
+//!
+//! - [`vendors`][]: applying to sell, approval and suspension;
+//! - [`catalog`][]: products, the public listing with full-text and radius
+//!   search ([`geo`][] has the distance method);
+//! - [`cart`][] and [`checkout`][]: one order, its items, one vendor order
+//!   per vendor, the stock reservations — in one transaction, never beyond
+//!   stock whatever the concurrency;
+//! - [`payment`][]: the provider's verified webhook confirms (or fails) an
+//!   order; unpaid orders expire and give their stock back;
+//! - [`fulfilment`][]: processing → shipped → delivered, or cancelled with
+//!   a refund;
+//! - [`payouts`][]: the vendor ledger and one transfer per payout, never
+//!   twice; [`money`][] has the fee rule;
+//! - [`reviews`][]: after delivery, once per order item;
+//! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL.
+
+pub mod cart;
+pub mod catalog;
+pub mod checkout;
+pub mod fulfilment;
+pub mod geo;
+pub mod money;
+pub mod payment;
+pub mod payouts;
+pub mod provider;
+pub mod reviews;
+pub mod routes;
+pub mod store;
+pub mod sweep;
+pub mod vendors;
+pub mod views;
+
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use landlord_identity::IdentityState;
+use landlord_keys::KeysState;
+
+pub use fulfilment::{RefundJob, REFUND_JOB};
+pub use payment::{PaymentJob, PAYMENT_JOB};
+pub use payouts::{TransferJob, TRANSFER_JOB};
+pub use routes::router;
+
+/// What the marketplace's routes and jobs need: one `Arc`, cloned per request.
+#[derive(Clone)]
+pub struct MarketplaceState(Arc<MarketplaceInner>);
+
+pub struct MarketplaceInner {
+    pub keys: KeysState,
+    pub client: provider::PaymentClient,
+}
+
+impl MarketplaceState {
+    pub fn new(keys: KeysState) -> Self {
+        let client = provider::PaymentClient::from_config(&keys.config);
+        Self(Arc::new(MarketplaceInner { keys, client }))
+    }
+}
+
+impl std::ops::Deref for MarketplaceState {
+    type Target = MarketplaceInner;
+
+    fn deref(&self) -> &MarketplaceInner {
+        &self.0
+    }
+}
+
+/// What the marketplace's jobs need (built before the rest of the state,
+/// since the worker comes first).
+#[derive(Clone)]
+pub struct JobContext {
+    pub db: landlord_core::Db,
+    pub client: provider::PaymentClient,
+    /// The console's base URL, for links in mail.
+    pub app_url: String,
+}
+
+impl JobContext {
+    pub fn new(db: landlord_core::Db, config: &landlord_core::Config) -> Self {
+        JobContext {
+            db,
+            client: provider::PaymentClient::from_config(config),
+            app_url: config.app_url().to_string(),
+        }
+    }
+}
+
+impl FromRef<MarketplaceState> for IdentityState {
+    fn from_ref(state: &MarketplaceState) -> Self {
+        state.keys.identity.clone()
+    }
+}

@@ -1,0 +1,446 @@
+use landlord_core::ids::{OrganizationId, ProductId};
+use landlord_core::Timestamp;
+use sqlx::{Any, AnyConnection, Executor};
+
+use super::ProductStatus;
+use crate::geo::BoundingBox;
+
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ProductRow {
+    pub id: ProductId,
+    pub vendor_id: OrganizationId,
+    pub title: String,
+    pub slug: String,
+    pub description: String,
+    pub price: i64,
+    pub currency: String,
+    pub stock: i64,
+    pub reserved: i64,
+    pub status: ProductStatus,
+    /// JSON array of category slugs.
+    pub categories: String,
+    /// JSON array of image URLs.
+    pub images: String,
+    pub latitude: Option<f64>,
+    pub longitude: Option<f64>,
+    pub location_label: Option<String>,
+    pub rating_sum: i64,
+    pub rating_count: i64,
+    pub created_at: Timestamp,
+    pub updated_at: Timestamp,
+    /// The vendor's store name and slug (joined).
+    pub store_name: String,
+    pub store_slug: String,
+}
+
+const PRODUCT_COLUMNS: &str = "p.id, p.vendor_id, p.title, p.slug, p.description, p.price, \
+     p.currency, p.stock, p.reserved, p.status, p.categories, p.images, p.latitude, p.longitude, \
+     p.location_label, p.rating_sum, p.rating_count, p.created_at, p.updated_at, \
+     v.store_name AS store_name, v.slug AS store_slug";
+
+const PRODUCT_FROM: &str = "marketplace_products p \
+     JOIN marketplace_vendors v ON v.organization_id = p.vendor_id";
+
+fn is_sqlite(conn: &AnyConnection) -> bool {
+    conn.backend_name().eq_ignore_ascii_case("sqlite")
+}
+
+/// Creates the full-text index the backend offers, once per start (both
+/// statements are `IF NOT EXISTS`): PostgreSQL a GIN index over
+/// `to_tsvector('english', search_text)`; SQLite an FTS5 table (Porter
+/// stemming) that [`insert_product`] and [`update_product`] keep in step.
+pub async fn prepare_search(conn: &mut AnyConnection) -> Result<(), sqlx::Error> {
+    let statement = if is_sqlite(conn) {
+        "CREATE VIRTUAL TABLE IF NOT EXISTS marketplace_product_search USING fts5(\
+         product_id UNINDEXED, body, tokenize = 'porter unicode61')"
+    } else {
+        "CREATE INDEX IF NOT EXISTS marketplace_products_search ON marketplace_products \
+         USING GIN (to_tsvector('english', search_text))"
+    };
+    sqlx::query(statement).execute(&mut *conn).await?;
+    Ok(())
+}
+
+/// SQLite's FTS5 mirror of a product's searchable text.
+async fn index_search_text(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    text: &str,
+) -> Result<(), sqlx::Error> {
+    if !is_sqlite(conn) {
+        return Ok(());
+    }
+    sqlx::query("DELETE FROM marketplace_product_search WHERE product_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("INSERT INTO marketplace_product_search (product_id, body) VALUES ($1, $2)")
+        .bind(id)
+        .bind(text)
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
+}
+
+/// Rewrites a product's category rows.
+async fn set_categories(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    categories: &[String],
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM marketplace_product_categories WHERE product_id = $1")
+        .bind(id)
+        .execute(&mut *conn)
+        .await?;
+    for category in categories {
+        sqlx::query(
+            "INSERT INTO marketplace_product_categories (product_id, category) VALUES ($1, $2)",
+        )
+        .bind(id)
+        .bind(category)
+        .execute(&mut *conn)
+        .await?;
+    }
+    Ok(())
+}
+
+/// What a product row writes beside its columns.
+pub struct ProductIndex<'a> {
+    pub categories: &'a [String],
+    pub search_text: &'a str,
+}
+
+/// Adds a product (a unique violation: the slug is taken in its store).
+pub async fn insert_product(
+    conn: &mut AnyConnection,
+    row: &ProductRow,
+    index: ProductIndex<'_>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO marketplace_products (id, vendor_id, title, slug, description, price, \
+         currency, stock, reserved, status, categories, images, search_text, latitude, longitude, \
+         location_label, rating_sum, rating_count, created_at, updated_at) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 0, $9, $10, $11, $12, $13, $14, $15, 0, 0, $16, $16)",
+    )
+    .bind(&row.id)
+    .bind(&row.vendor_id)
+    .bind(&row.title)
+    .bind(&row.slug)
+    .bind(&row.description)
+    .bind(row.price)
+    .bind(&row.currency)
+    .bind(row.stock)
+    .bind(row.status)
+    .bind(&row.categories)
+    .bind(&row.images)
+    .bind(index.search_text)
+    .bind(row.latitude)
+    .bind(row.longitude)
+    .bind(&row.location_label)
+    .bind(row.created_at)
+    .execute(&mut *conn)
+    .await?;
+    set_categories(conn, &row.id, index.categories).await?;
+    index_search_text(conn, &row.id, index.search_text).await
+}
+
+/// Writes a vendor's changes. `stock` never drops below what is reserved:
+/// false when it would (or the product is not the vendor's).
+pub async fn update_product(
+    conn: &mut AnyConnection,
+    row: &ProductRow,
+    index: ProductIndex<'_>,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_products SET title = $1, slug = $2, description = $3, price = $4, \
+         currency = $5, stock = $6, status = $7, categories = $8, images = $9, search_text = $10, \
+         latitude = $11, longitude = $12, location_label = $13, updated_at = $14 \
+         WHERE id = $15 AND vendor_id = $16 AND reserved <= $6",
+    )
+    .bind(&row.title)
+    .bind(&row.slug)
+    .bind(&row.description)
+    .bind(row.price)
+    .bind(&row.currency)
+    .bind(row.stock)
+    .bind(row.status)
+    .bind(&row.categories)
+    .bind(&row.images)
+    .bind(index.search_text)
+    .bind(row.latitude)
+    .bind(row.longitude)
+    .bind(&row.location_label)
+    .bind(row.updated_at)
+    .bind(&row.id)
+    .bind(&row.vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    if done.rows_affected() != 1 {
+        return Ok(false);
+    }
+    set_categories(conn, &row.id, index.categories).await?;
+    index_search_text(conn, &row.id, index.search_text).await?;
+    Ok(true)
+}
+
+/// A vendor's own product, whatever its status.
+pub async fn vendor_product<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    vendor_id: &OrganizationId,
+    id: &ProductId,
+) -> Result<Option<ProductRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} WHERE p.id = $1 AND p.vendor_id = $2"
+    ))
+    .bind(id)
+    .bind(vendor_id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// A vendor's products, newest first, optionally of one status.
+pub async fn vendor_products<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    vendor_id: &OrganizationId,
+    status: Option<ProductStatus>,
+    before: Option<&ProductId>,
+    limit: i64,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} WHERE p.vendor_id = $1 \
+         AND ($2 = '' OR p.status = $2) AND ($3 = '' OR p.id < $3) ORDER BY p.id DESC LIMIT $4"
+    ))
+    .bind(vendor_id)
+    .bind(status.map_or("", ProductStatus::as_str))
+    .bind(before.map_or("", ProductId::as_str))
+    .bind(limit)
+    .fetch_all(executor)
+    .await
+}
+
+/// A product as anyone may see it: active, of an approved vendor.
+pub async fn listed_product<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &ProductId,
+) -> Result<Option<ProductRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
+         WHERE p.id = $1 AND p.status = 'active' AND v.status = 'approved'"
+    ))
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Products by id, whatever their status (a cart's or an order's).
+pub async fn products_by_ids(
+    conn: &mut AnyConnection,
+    ids: &[ProductId],
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let mut rows = Vec::with_capacity(ids.len());
+    for id in ids {
+        let row: Option<ProductRow> = sqlx::query_as(&format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} WHERE p.id = $1"
+        ))
+        .bind(id)
+        .fetch_optional(&mut *conn)
+        .await?;
+        rows.extend(row);
+    }
+    Ok(rows)
+}
+
+/// The public listing's filters.
+#[derive(Debug, Clone, Default)]
+pub struct CatalogFilter<'a> {
+    /// Full-text query (already reduced to words), empty: none.
+    pub words: Vec<String>,
+    pub category: Option<&'a str>,
+    pub vendor_slug: Option<&'a str>,
+    pub min_price: Option<i64>,
+    pub max_price: Option<i64>,
+    pub currency: Option<&'a str>,
+    pub within: Option<BoundingBox>,
+    pub before: Option<ProductId>,
+    pub limit: i64,
+}
+
+/// Listed products matching `filter`, newest first.
+pub async fn catalog(
+    conn: &mut AnyConnection,
+    filter: &CatalogFilter<'_>,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let search = if filter.words.is_empty() {
+        ""
+    } else if is_sqlite(conn) {
+        " AND p.id IN (SELECT product_id FROM marketplace_product_search \
+         WHERE marketplace_product_search MATCH $14)"
+    } else {
+        " AND to_tsvector('english', p.search_text) @@ plainto_tsquery('english', $14)"
+    };
+    let query = if filter.words.is_empty() {
+        String::new()
+    } else if is_sqlite(conn) {
+        // Each word quoted: FTS5 reads them as terms that must all match,
+        // never as its query syntax.
+        filter
+            .words
+            .iter()
+            .map(|w| format!("\"{}\"", w.replace('"', "")))
+            .collect::<Vec<_>>()
+            .join(" ")
+    } else {
+        filter.words.join(" ")
+    };
+    let b = filter.within;
+    sqlx::query_as(&format!(
+        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
+         WHERE p.status = 'active' AND v.status = 'approved' \
+           AND ($1 = '' OR p.id IN (SELECT c.product_id FROM marketplace_product_categories c \
+                WHERE c.category = $1)) \
+           AND ($2 = '' OR v.slug = $2) \
+           AND ($3 = 0 OR p.price >= $4) AND ($5 = 0 OR p.price <= $6) \
+           AND ($7 = '' OR p.currency = $7) \
+           AND ($8 = 0 OR (p.latitude BETWEEN $9 AND $10 AND p.longitude BETWEEN $11 AND $12)) \
+           AND ($13 = '' OR p.id < $13){search} \
+         ORDER BY p.id DESC LIMIT $15"
+    ))
+    .bind(filter.category.unwrap_or(""))
+    .bind(filter.vendor_slug.unwrap_or(""))
+    .bind(i64::from(filter.min_price.is_some()))
+    .bind(filter.min_price.unwrap_or(0))
+    .bind(i64::from(filter.max_price.is_some()))
+    .bind(filter.max_price.unwrap_or(0))
+    .bind(filter.currency.unwrap_or(""))
+    .bind(i64::from(b.is_some()))
+    .bind(b.map_or(0.0, |b| b.min_latitude))
+    .bind(b.map_or(0.0, |b| b.max_latitude))
+    .bind(b.map_or(0.0, |b| b.min_longitude))
+    .bind(b.map_or(0.0, |b| b.max_longitude))
+    .bind(filter.before.as_ref().map_or("", ProductId::as_str))
+    .bind(query)
+    .bind(filter.limit)
+    .fetch_all(&mut *conn)
+    .await
+}
+
+// ---- stock ---------------------------------------------------------------------------
+
+/// Holds `quantity` more of a listed product, only if that many are
+/// available: one conditional update, so concurrent checkouts never hold
+/// more than `stock` between them. False: not enough (or not for sale).
+pub async fn reserve_stock(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    quantity: i64,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_products SET reserved = reserved + $1, updated_at = $2 \
+         WHERE id = $3 AND status = 'active' AND stock - reserved >= $1",
+    )
+    .bind(quantity)
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Gives held stock back (never below zero).
+pub async fn release_stock(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    quantity: i64,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_products SET reserved = reserved - $1, updated_at = $2 \
+         WHERE id = $3 AND reserved >= $1",
+    )
+    .bind(quantity)
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Held stock is sold: it leaves both `stock` and `reserved`.
+pub async fn sell_stock(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    quantity: i64,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_products SET stock = stock - $1, reserved = reserved - $1, \
+         updated_at = $2 WHERE id = $3 AND reserved >= $1",
+    )
+    .bind(quantity)
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// Sold stock comes back (a vendor cancelled a paid part).
+pub async fn restock(
+    conn: &mut AnyConnection,
+    id: &ProductId,
+    quantity: i64,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE marketplace_products SET stock = stock + $1, updated_at = $2 WHERE id = $3",
+    )
+    .bind(quantity)
+    .bind(at)
+    .bind(id)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+/// A product's `reserved` and the sum of its live reservations (they are
+/// always equal; tests and operators check).
+pub async fn reserved_and_live<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &ProductId,
+) -> Result<Option<(i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT p.reserved, CAST(COALESCE((SELECT SUM(r.quantity) FROM marketplace_reservations r \
+         WHERE r.product_id = p.id AND r.status = 'live'), 0) AS BIGINT) FROM marketplace_products p \
+         WHERE p.id = $1",
+    )
+    .bind(id)
+    .fetch_optional(executor)
+    .await
+}
+
+/// Adds a review's rating to its product and vendor.
+pub async fn add_rating(
+    conn: &mut AnyConnection,
+    product_id: &ProductId,
+    vendor_id: &OrganizationId,
+    rating: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE marketplace_products SET rating_sum = rating_sum + $1, \
+         rating_count = rating_count + 1 WHERE id = $2",
+    )
+    .bind(rating)
+    .bind(product_id)
+    .execute(&mut *conn)
+    .await?;
+    sqlx::query(
+        "UPDATE marketplace_vendors SET rating_sum = rating_sum + $1, \
+         rating_count = rating_count + 1 WHERE organization_id = $2",
+    )
+    .bind(rating)
+    .bind(vendor_id)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
