@@ -25,6 +25,7 @@ mod house_rules;
 mod identity;
 mod inbox;
 mod keys;
+mod marketplace;
 mod month_close;
 mod operations;
 mod payments;

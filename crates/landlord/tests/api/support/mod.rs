@@ -11,6 +11,7 @@ pub mod errors;
 pub mod eventually;
 pub mod keys;
 pub mod mail;
+pub mod marketplace;
 pub mod payments;
 pub mod postgres;
 pub mod providers;
