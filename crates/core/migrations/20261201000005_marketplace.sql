@@ -56,7 +56,7 @@ CREATE INDEX marketplace_products_vendor ON marketplace_products (vendor_id, cre
 CREATE INDEX marketplace_products_price ON marketplace_products (status, price);
 -- Radius search narrows to a latitude band (then longitude) with this
 -- index before measuring distances.
-CREATE INDEX marketplace_products_location ON marketplace_products (latitude, longitude);
+CREATE INDEX marketplace_products_location ON marketplace_products (status, latitude, longitude);
 
 -- A product's categories, one row each, for the category filter's index.
 CREATE TABLE marketplace_product_categories (
