@@ -327,12 +327,27 @@ pub struct CatalogQuery {
     pub cursor: Option<String>,
 }
 
-/// Lower-cased words of a search, at most 10.
+/// PostgreSQL's English stop words (its `english.stop`), which its
+/// 'english' configuration ignores. They are left out of the search on
+/// both backends: otherwise FTS5 would need "for" or the "s" of "men's" in
+/// a product's text, and "lamp for reading" would find nothing on SQLite.
+const STOP_WORDS: &str =
+    "i me my myself we our ours ourselves you your yours yourself yourselves he him his \
+     himself she her hers herself it its itself they them their theirs themselves what \
+     which who whom this that these those am is are was were be been being have has had \
+     having do does did doing a an the and but if or because as until while of at by for \
+     with about against between into through during before after above below to from up \
+     down in out on off over under again further then once here there when where why how \
+     all any both each few more most other some such no nor not only own same so than \
+     too very s t can will just don should now";
+
+/// Lower-cased words of a search without stop words, at most 10.
 fn words_of(q: &str) -> Vec<String> {
     q.split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
-        .take(10)
         .map(str::to_lowercase)
+        .filter(|w| !STOP_WORDS.split(' ').any(|stop| stop == w))
+        .take(10)
         .collect()
 }
 
@@ -361,7 +376,8 @@ pub async fn search(
         ));
     }
     let words = words_of(&q);
-    if !q.trim().is_empty() && words.is_empty() {
+    let has_word = q.chars().any(char::is_alphanumeric);
+    if !q.trim().is_empty() && !has_word {
         return Err(ApiError::invalid_field("q", "has no word to search for"));
     }
     check_optional_slug("category", &query.category)?;
@@ -380,20 +396,19 @@ pub async fn search(
     let center = match (query.latitude, query.longitude, query.radius_km) {
         (None, None, None) => None,
         (Some(latitude), Some(longitude), Some(radius)) => {
-            check_location(
-                "location",
-                &Location {
-                    latitude,
-                    longitude,
-                    label: None,
-                },
-            )
-            .map_err(|_| {
-                ApiError::invalid_field(
+            // The query's own parameter is named (not `location.…`).
+            if !(-90.0..=90.0).contains(&latitude) {
+                return Err(ApiError::invalid_field(
                     "latitude",
-                    "latitude must be within ±90 and longitude within ±180",
-                )
-            })?;
+                    "must be between -90 and 90",
+                ));
+            }
+            if !(-180.0..=180.0).contains(&longitude) {
+                return Err(ApiError::invalid_field(
+                    "longitude",
+                    "must be between -180 and 180",
+                ));
+            }
             if !(radius > 0.0 && radius <= 1000.0) {
                 return Err(ApiError::invalid_field(
                     "radius_km",
@@ -415,6 +430,11 @@ pub async fn search(
             ))
         }
     };
+    if has_word && words.is_empty() {
+        // Only stop words ("the"): PostgreSQL's query matches nothing, so
+        // neither backend lists anything.
+        return Ok(page.respond(Vec::<ProductView>::new(), |v| v.id.to_string(), |v| v));
+    }
     let wanted = page.limit as usize;
     let mut filter = CatalogFilter {
         words,
@@ -460,4 +480,23 @@ pub async fn search(
         }
     }
     Ok(page.respond(found, |v| v.id.to_string(), |v| v))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stop_words_and_punctuation_are_not_searched_for() {
+        assert_eq!(
+            words_of("Men's LAMP for the reading-room"),
+            ["men", "lamp", "reading", "room"]
+        );
+        assert!(words_of("the and of").is_empty());
+        assert_eq!(
+            STOP_WORDS.split(' ').count(),
+            127,
+            "PostgreSQL's english.stop"
+        );
+    }
 }

@@ -26,6 +26,7 @@ mod identity;
 mod inbox;
 mod keys;
 mod marketplace;
+mod marketplace_catalog;
 mod month_close;
 mod operations;
 mod payments;
