@@ -575,22 +575,24 @@ async fn payouts_are_paid_once_under_retries(backend: Backend) {
     assert_eq!(paid["currency"], "USD");
     assert_eq!(paid["account"], "acct_potter");
     assert!(paid["attempts"].as_i64().unwrap() >= 2, "{paid}");
-    let state = market.stand_in.state.lock().unwrap();
-    assert_eq!(
-        state.transfers.len(),
-        1,
-        "one transfer, whatever the retries"
-    );
-    assert!(state.transfer_calls >= 2);
-    let transfer = &state.transfers[0];
-    assert_eq!(transfer["amount"], earnings.to_string());
-    assert_eq!(transfer["destination"], "acct_potter");
-    assert_eq!(
-        transfer["idempotency_key"],
-        format!("payout_{}", paid["id"].as_str().unwrap())
-    );
-    assert_eq!(paid["transfer_reference"], transfer["id"].as_str());
-    drop(state);
+    // Read in a block: the lock is never held across an await.
+    {
+        let state = market.stand_in.state.lock().unwrap();
+        assert_eq!(
+            state.transfers.len(),
+            1,
+            "one transfer, whatever the retries"
+        );
+        assert!(state.transfer_calls >= 2);
+        let transfer = &state.transfers[0];
+        assert_eq!(transfer["amount"], earnings.to_string());
+        assert_eq!(transfer["destination"], "acct_potter");
+        assert_eq!(
+            transfer["idempotency_key"],
+            format!("payout_{}", paid["id"].as_str().unwrap())
+        );
+        assert_eq!(paid["transfer_reference"], transfer["id"].as_str());
+    }
     // The ledger: earned, paid out, nothing left; a second sweep pays nothing more.
     tokio::time::sleep(Duration::from_millis(400)).await;
     let ledger = json(
