@@ -44,6 +44,7 @@ pub struct NewProductRequest {
     /// Image URLs, `https://` (at most 10).
     #[schema(max_items = 10)]
     pub images: Option<Vec<String>>,
+    /// Where the product is; absent: where its store is.
     pub location: Option<Location>,
 }
 
@@ -148,7 +149,7 @@ pub async fn create(
     vendor_id: &OrganizationId,
     body: NewProductRequest,
 ) -> Result<ProductView, ApiError> {
-    crate::vendors::own(state, vendor_id).await?;
+    let vendor = crate::vendors::own(state, vendor_id).await?;
     check_text("title", &body.title, 1, 200)?;
     check_slug("slug", &body.slug)?;
     let description = body.description.unwrap_or_default();
@@ -163,7 +164,10 @@ pub async fn create(
         check_location("location", location)?;
     }
     let now = Timestamp::now();
-    let location = body.location;
+    // A product without a location of its own is where its store is.
+    let location = body.location.or_else(|| {
+        Location::from_columns(vendor.latitude, vendor.longitude, vendor.location_label)
+    });
     let row = ProductRow {
         id: ProductId::generate(),
         vendor_id: vendor_id.clone(),

@@ -26,6 +26,7 @@ backend_tests!(
     payouts_are_paid_once_under_retries,
     a_refused_payout_fails_visibly_and_the_operator_retries_it,
     stores_and_buyers_cannot_reach_each_others_data,
+    a_product_without_a_location_is_found_where_its_store_is,
 );
 
 async fn fifty_concurrent_checkouts_reserve_exactly_the_stock(backend: Backend) {
@@ -795,4 +796,44 @@ async fn stores_and_buyers_cannot_reach_each_others_data(backend: Backend) {
         "NOT_FOUND",
     )
     .await;
+}
+
+async fn a_product_without_a_location_is_found_where_its_store_is(backend: Backend) {
+    let market = Market::start(backend).await;
+    let lagos = market.store("lagos-market", Some((6.5244, 3.3792))).await;
+    let product = market
+        .product(&lagos, "Ankara Fabric", 2_000, 4, json!({}))
+        .await;
+    let own = json(
+        market
+            .app
+            .get_as(
+                &format!("/api/v1/marketplace/vendor/products/{product}"),
+                &lagos.owner,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(own["data"]["location"]["latitude"], 6.5244);
+    assert_eq!(own["data"]["location"]["longitude"], 3.3792);
+    let near = json(
+        market
+            .app
+            .get("/api/v1/marketplace/products?latitude=6.53&longitude=3.38&radius_km=5")
+            .await,
+    )
+    .await;
+    let found = near["data"].as_array().unwrap();
+    assert_eq!(found.len(), 1, "{near}");
+    assert_eq!(found[0]["id"], product.as_str());
+    assert!(found[0]["distance_km"].as_f64().unwrap() < 1.0);
+    // Abuja is 500 km away: not within 100 km.
+    let far = json(
+        market
+            .app
+            .get("/api/v1/marketplace/products?latitude=9.0765&longitude=7.3986&radius_km=100")
+            .await,
+    )
+    .await;
+    assert_eq!(far["data"], json!([]));
 }
