@@ -40,6 +40,9 @@ pub struct ConsoleInner {
     pub sensitive: SensitiveLimits,
     /// The Inbox's realtime wake-ups (the inbox page's stream, replies).
     pub inbox_live: landlord_inbox::live::Live,
+    /// The Marketplace's services (its buyer, store and operator pages);
+    /// holds the same `KeysState` as `keys`.
+    pub marketplace: landlord_marketplace::MarketplaceState,
     /// Key of the CSRF tokens (derived from the server's signing key).
     csrf_key: Vec<u8>,
     /// `Secure` cookies: `public_url` is https.
@@ -68,6 +71,7 @@ impl ConsoleState {
         sensitive: SensitiveLimits,
         secret: &str,
         inbox_live: landlord_inbox::live::Live,
+        marketplace: landlord_marketplace::MarketplaceState,
     ) -> Self {
         let keys = payments.keys.clone();
         let secure_cookies = keys.config.public_url.starts_with("https://");
@@ -76,6 +80,7 @@ impl ConsoleState {
             payments,
             sensitive,
             inbox_live,
+            marketplace,
             csrf_key: csrf::derive_key(secret),
             secure_cookies,
         }))
@@ -117,5 +122,8 @@ pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S
         .merge(pages::webhooks::routes())
         .merge(pages::inbox::routes())
         .merge(pages::operator::routes())
+        .merge(pages::operator_marketplace::routes())
+        .merge(pages::market::routes())
+        .merge(pages::store::routes())
         .with_state(state)
 }

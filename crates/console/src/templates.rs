@@ -71,6 +71,22 @@ fn environment() -> &'static Environment<'static> {
             "operator_jobs.html",
             "operator_discrepancies.html",
             "operator_alerts.html",
+            "operator_marketplace.html",
+            "market_nav.html",
+            "market.html",
+            "market_product.html",
+            "market_cart.html",
+            "market_orders.html",
+            "market_order.html",
+            "store_nav.html",
+            "store_form.html",
+            "store.html",
+            "store_product_form.html",
+            "store_products.html",
+            "store_product.html",
+            "store_orders.html",
+            "store_order.html",
+            "store_earnings.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -18,10 +18,33 @@ use crate::templates::{self, Context};
 pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
                        img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
-/// [`CSP`] for a page whose form redirects to a payment provider's
-/// checkout: browsers apply `form-action` to the redirect's target too.
-pub const CSP_TO_CHECKOUT: &str = "default-src 'self'; script-src 'self'; style-src 'self'; \
-                       img-src 'self' data:; frame-ancestors 'none'; form-action 'self' https:";
+/// The console's policy with what a page adds: images from any https
+/// host (a marketplace vendor's product images), and form answers that
+/// redirect to a provider's checkout — on https, or at `origins` (a
+/// provider configured at a plain-http base, such as a local stand-in):
+/// browsers apply `form-action` to the redirect's target too.
+pub fn csp_with(https_images: bool, checkout: Option<&[String]>) -> String {
+    let images = if https_images {
+        "img-src 'self' data: https:"
+    } else {
+        "img-src 'self' data:"
+    };
+    let forms = match checkout {
+        None => "form-action 'self'".to_string(),
+        Some(origins) => {
+            let mut forms = "form-action 'self' https:".to_string();
+            for origin in origins {
+                forms.push(' ');
+                forms.push_str(origin);
+            }
+            forms
+        }
+    };
+    format!(
+        "default-src 'self'; script-src 'self'; style-src 'self'; {images}; \
+         frame-ancestors 'none'; {forms}"
+    )
+}
 
 const STYLESHEET: &str = include_str!("../static/console.css");
 
@@ -94,6 +117,10 @@ pub struct Page {
     cookies: Vec<String>,
     /// Its forms may redirect to a provider's https checkout.
     to_checkout: bool,
+    /// Plain-http origins its forms may redirect to, beside https.
+    checkout_origins: Vec<String>,
+    /// It shows images from https hosts (product images).
+    https_images: bool,
 }
 
 impl Page {
@@ -105,6 +132,8 @@ impl Page {
             location: None,
             cookies: Vec::new(),
             to_checkout: false,
+            checkout_origins: Vec::new(),
+            https_images: false,
         })
     }
 
@@ -116,6 +145,8 @@ impl Page {
             location: Some(location.into()),
             cookies: Vec::new(),
             to_checkout: false,
+            checkout_origins: Vec::new(),
+            https_images: false,
         }
     }
 
@@ -127,6 +158,20 @@ impl Page {
     /// Its forms may redirect to a payment provider's checkout (https).
     pub fn allow_checkout_redirect(mut self) -> Self {
         self.to_checkout = true;
+        self
+    }
+
+    /// Its forms may redirect to a payment provider's checkout: https, and
+    /// `origins` (plain-http providers' origins).
+    pub fn allow_checkout_redirect_to(mut self, origins: Vec<String>) -> Self {
+        self.to_checkout = true;
+        self.checkout_origins = origins;
+        self
+    }
+
+    /// It shows images from https hosts (a vendor's product images).
+    pub fn allow_https_images(mut self) -> Self {
+        self.https_images = true;
         self
     }
 
@@ -170,11 +215,13 @@ impl IntoResponse for Page {
             }
         }
         let mut response = finish(response, self.status);
-        if self.to_checkout {
-            response.headers_mut().insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP_TO_CHECKOUT),
-            );
+        if self.to_checkout || self.https_images {
+            let origins = self.to_checkout.then_some(self.checkout_origins.as_slice());
+            if let Ok(value) = HeaderValue::from_str(&csp_with(self.https_images, origins)) {
+                response
+                    .headers_mut()
+                    .insert(header::CONTENT_SECURITY_POLICY, value);
+            }
         }
         response
     }
@@ -251,7 +298,7 @@ impl IntoResponse for PageError {
 }
 
 /// A form's errors: next to each field, and for the whole form.
-#[derive(Default)]
+#[derive(Debug, Default)]
 pub struct FormErrors {
     pub status: Option<StatusCode>,
     pub fields: BTreeMap<String, String>,
@@ -347,6 +394,22 @@ mod tests {
         );
         assert_eq!(sentence("Done."), "Done.");
         assert_eq!(sentence(""), "");
+    }
+
+    #[test]
+    fn page_policies_add_only_what_the_page_needs() {
+        assert_eq!(csp_with(false, None), CSP);
+        assert_eq!(
+            csp_with(false, Some(&[])),
+            "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; \
+             frame-ancestors 'none'; form-action 'self' https:"
+        );
+        let both = csp_with(true, Some(&["http://127.0.0.1:9".to_string()]));
+        assert!(both.contains("img-src 'self' data: https:;"), "{both}");
+        assert!(
+            both.ends_with("form-action 'self' https: http://127.0.0.1:9"),
+            "{both}"
+        );
     }
 
     #[test]

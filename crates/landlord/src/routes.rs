@@ -74,6 +74,7 @@ pub fn build_router(state: AppState) -> Router {
             sensitive_limits.clone(),
             &state.token_signing_key,
             state.inbox_live.clone(),
+            state.marketplace.clone(),
         )));
     }
     if config.enable_test_routes {

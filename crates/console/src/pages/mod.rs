@@ -8,10 +8,13 @@ pub mod events;
 pub mod inbox;
 pub mod invitation;
 pub mod keys;
+pub mod market;
 pub mod operator;
+pub mod operator_marketplace;
 pub mod organization;
 pub mod public;
 pub mod settings;
+pub mod store;
 pub mod team;
 pub mod webhooks;
 
@@ -85,6 +88,8 @@ async fn session_view(
         "can_events": may(Permission::ViewEvents),
         "can_webhooks": may(Permission::ManageWebhooks),
         "can_inbox": state.keys.config.inbox.enabled && may(Permission::UseInbox),
+        "marketplace": state.keys.config.marketplace.enabled,
+        "can_store": state.keys.config.marketplace.enabled && may(Permission::ManageProducts),
         "operator": operator,
     }))
 }

@@ -48,7 +48,7 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 
 /// The signed-in platform administrator; the sign-in page when signed out;
 /// 404 for anyone else.
-async fn operator(
+pub(super) async fn operator(
     state: &ConsoleState,
     visitor: &Visitor,
 ) -> Result<Result<PlatformAdmin, Page>, PageError> {
@@ -65,7 +65,7 @@ async fn operator(
 }
 
 /// The layout's values with the operator's sub-navigation.
-async fn operator_base(
+pub(super) async fn operator_base(
     state: &ConsoleState,
     visitor: &Visitor,
     title: &str,

@@ -15,6 +15,7 @@ mod console_billing;
 mod console_billing_browser;
 mod console_inbox;
 mod console_journey;
+mod console_marketplace;
 mod console_operator;
 mod console_operator_browser;
 mod console_team;

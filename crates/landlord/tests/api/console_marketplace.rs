@@ -1,0 +1,1240 @@
+//! The console's Marketplace pages: for buyers (`/marketplace…`), stores
+//! (`/o/{organization_id}/store…`) and operators (`/operator/marketplace`).
+//! Over HTTP on both backends — the storefront's search and its errors
+//! next to their fields, a product added to the cart, the checkout sent
+//! to the provider's hosted page once per form, the order confirmed by the
+//! provider's webhook; a store that applies, is approved on the operator's
+//! page, adds a product and moves its part of an order to delivered; the
+//! buyer's review; each person seeing only what is theirs (another
+//! buyer's order, another store's products and orders, the operator's page
+//! and a member's limits answer 404 or "Not allowed"); CSRF on the forms —
+//! and in a real browser (SQLite), a buyer's journey through two stores
+//! and the Stripe stand-in's hosted page, then each store's own orders,
+//! with screenshots of each step.
+
+use serde_json::{json, Value};
+
+use crate::backend_tests;
+use crate::console::{user_id, Browser, Seen};
+use crate::support::accounts::PASSWORD;
+use crate::support::app::json;
+use crate::support::marketplace::{part_of, Market, Store};
+use crate::support::Backend;
+
+backend_tests!(
+    a_buyer_finds_products_and_checks_out_on_the_hosted_page,
+    storefront_and_cart_errors_sit_next_to_their_fields,
+    a_store_applies_is_approved_and_fulfils_its_part,
+    buyers_and_stores_reach_only_their_own,
+    members_and_operators_see_what_their_role_allows,
+    marketplace_forms_refuse_a_missing_csrf_token,
+);
+
+/// A signed-in console session of `email` (registered through the API).
+async fn signed_in<'a>(market: &'a Market, email: &str) -> Browser<'a> {
+    let browser = Browser::new(&market.app);
+    let seen = browser.sign_in(email, PASSWORD).await;
+    assert_eq!(seen.status, 303, "sign in {email}: {}", seen.body);
+    browser
+}
+
+/// Two open stores, each with one product; returns them and the products.
+async fn two_stores(market: &Market) -> (Store, Store, String, String) {
+    let beans = market.store("beans", Some((6.4541, 3.3947))).await;
+    let lamps = market.store("lamps", Some((51.5072, -0.1276))).await;
+    let coffee = market
+        .product(
+            &beans,
+            "Roasted Coffee Beans",
+            1_234,
+            20,
+            json!({"description": "Arabica from the hills.\nRoasted weekly.", "categories": ["coffee"],
+                   "location": {"latitude": 6.4541, "longitude": 3.3947, "label": "Lagos"}}),
+        )
+        .await;
+    let lamp = market
+        .product(
+            &lamps,
+            "Brass Desk Lamp",
+            4_500,
+            3,
+            json!({"categories": ["lighting"],
+                   "location": {"latitude": 51.5072, "longitude": -0.1276, "label": "London"}}),
+        )
+        .await;
+    (beans, lamps, coffee, lamp)
+}
+
+/// Adds `product` to the signed-in buyer's cart on its page.
+async fn add_on_page(browser: &Browser<'_>, product: &str, quantity: &str) -> Seen {
+    let page = format!("/marketplace/products/{product}");
+    browser
+        .submit(&page, &format!("{page}/cart"), &[("quantity", quantity)])
+        .await
+}
+
+/// The cart page's hidden checkout key.
+fn checkout_key(seen: &Seen) -> String {
+    let marker = "name=\"key\" value=\"";
+    let start = seen.body.find(marker).expect("the checkout key") + marker.len();
+    let end = seen.body[start..].find('"').expect("its end");
+    seen.body[start..start + end].to_string()
+}
+
+/// The buyer's orders through the API, newest first.
+async fn api_orders(market: &Market, token: &str) -> Vec<Value> {
+    let response = market.app.get_as("/api/v1/marketplace/orders", token).await;
+    assert_eq!(response.status(), 200);
+    json(response).await["data"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+/// An order placed and paid through the API (PaymentIntent and webhook).
+async fn paid_order(market: &Market, buyer: &str, products: &[&str], key: &str) -> Value {
+    for product in products {
+        let added = market.add(buyer, product, 1).await;
+        assert_eq!(added.status(), 201, "{}", json(added).await);
+    }
+    let order = market.checked_out(buyer, key).await;
+    assert_eq!(market.pay(&order).await.status(), 200);
+    let id = order["id"].as_str().expect("the order's id");
+    market.wait_for_order(buyer, id, "confirmed").await
+}
+
+// ---- the tests -----------------------------------------------------------------------
+
+async fn a_buyer_finds_products_and_checks_out_on_the_hosted_page(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (_beans, _lamps, coffee, lamp) = two_stores(&market).await;
+    let token = market.buyer("ada@buyers.test").await;
+    let ada = signed_in(&market, "ada@buyers.test").await;
+
+    // The nav link, the storefront with both stores' products.
+    let overview = ada.get("/").await;
+    let home = ada.get(overview.location.as_deref().expect("home")).await;
+    assert!(home.body.contains("href=\"/marketplace\""), "{}", home.body);
+    let all = ada.get("/marketplace").await;
+    assert_eq!(all.status, 200, "{}", all.body);
+    for shown in [
+        "Roasted Coffee Beans",
+        "beans store",
+        "12.34 USD",
+        "Brass Desk Lamp",
+        "lamps store",
+        "45.00 USD",
+        "Only 3 left",
+        "No reviews yet",
+    ] {
+        assert!(all.body.contains(shown), "{shown}: {}", all.body);
+    }
+    let csp = all.csp.clone().expect("a CSP");
+    assert!(csp.contains("img-src 'self' data: https:"), "{csp}");
+
+    // Full-text, category, price and distance filters.
+    let found = ada.get("/marketplace?q=coffee").await;
+    assert!(found.body.contains("Roasted Coffee Beans"));
+    assert!(!found.body.contains("Brass Desk Lamp"));
+    let lighting = ada.get("/marketplace?category=lighting").await;
+    assert!(lighting.body.contains("Brass Desk Lamp"));
+    assert!(!lighting.body.contains("Roasted Coffee Beans"));
+    let cheap = ada.get("/marketplace?max_price=20").await;
+    assert!(cheap.body.contains("Roasted Coffee Beans"));
+    assert!(!cheap.body.contains("Brass Desk Lamp"));
+    let near = ada
+        .get("/marketplace?latitude=51.5&longitude=-0.12&radius_km=50")
+        .await;
+    assert!(near.body.contains("Brass Desk Lamp"), "{}", near.body);
+    assert!(near.body.contains("km away"));
+    assert!(!near.body.contains("Roasted Coffee Beans"));
+    let none = ada.get("/marketplace?q=submarine").await;
+    assert!(none.body.contains("No product matches this search"));
+
+    // The product's page: description, store, price; add to cart.
+    let page = ada.get(&format!("/marketplace/products/{coffee}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Arabica from the hills."));
+    assert!(page.body.contains("beans store"));
+    assert!(page.body.contains("Add to cart"));
+    assert!(
+        page.body
+            .contains("<a class=\"brand\" href=\"/\">Landlord</a>"),
+        "the layout's product name is not the page's product"
+    );
+    let added = add_on_page(&ada, &coffee, "2").await;
+    assert_eq!(added.status, 303, "{}", added.body);
+    assert_eq!(
+        added.location.as_deref(),
+        Some("/marketplace/cart?done=added")
+    );
+    assert_eq!(add_on_page(&ada, &lamp, "1").await.status, 303);
+
+    // The cart: both lines, the total; quantity changed, then checkout.
+    let cart = ada.get("/marketplace/cart?done=added").await;
+    assert_eq!(cart.status, 200, "{}", cart.body);
+    assert!(cart.body.contains("Added to your cart."));
+    assert!(cart.body.contains("24.68 USD"), "2 × 12.34");
+    assert!(cart.body.contains("69.68 USD"), "{}", cart.body);
+    assert!(cart.body.contains("2 stores, one payment"));
+    let csp = cart.csp.clone().expect("a CSP");
+    assert!(
+        csp.contains(&format!(
+            "form-action 'self' https: {}",
+            market.stand_in.url
+        )),
+        "the checkout may redirect to the configured provider: {csp}"
+    );
+    let lines = api_cart_lines(&market, &token).await;
+    let coffee_line = lines
+        .iter()
+        .find(|l| l["product_id"] == coffee.as_str())
+        .and_then(|l| l["id"].as_str())
+        .expect("the coffee's line")
+        .to_string();
+    let changed = ada
+        .post(
+            &format!("/marketplace/cart/lines/{coffee_line}"),
+            &[("csrf", &cart.csrf()), ("quantity", "3")],
+        )
+        .await;
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    let cart = ada.get("/marketplace/cart").await;
+    assert!(cart.body.contains("82.02 USD"), "3 × 12.34 + 45.00");
+    let key = checkout_key(&cart);
+    let form = [
+        ("csrf", cart.csrf()),
+        ("provider", "stripe".to_string()),
+        ("key", key.clone()),
+    ];
+    let form: Vec<(&str, &str)> = form.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let checkout = ada.post("/marketplace/cart/checkout", &form).await;
+    assert_eq!(checkout.status, 303, "{}", checkout.body);
+    let hosted = checkout.location.clone().expect("the hosted page");
+    assert!(
+        hosted.starts_with(&format!("{}/checkout/pay/cs_", market.stand_in.url)),
+        "{hosted}"
+    );
+    // The same form sent again: the same order, the same page.
+    let again = ada.post("/marketplace/cart/checkout", &form).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let orders = api_orders(&market, &token).await;
+    assert_eq!(orders.len(), 1, "one order per form");
+    let order_id = orders[0]["id"].as_str().expect("its id").to_string();
+    assert!(
+        again.location.as_deref() == Some(hosted.as_str())
+            || again.location.as_deref() == Some(&format!("/marketplace/orders/{order_id}")),
+        "{:?}",
+        again.location
+    );
+    let session = market
+        .stand_in
+        .session(hosted.rsplit('/').next().expect("the session id"))
+        .expect("the stand-in's session");
+    assert_eq!(
+        session.get("success_url").map(String::as_str),
+        Some(format!("https://app.landlord.test/marketplace/orders/{order_id}?paid=1").as_str())
+    );
+    assert!(ada
+        .get("/marketplace/cart")
+        .await
+        .body
+        .contains("Your cart is empty"));
+
+    // Unpaid: the order page offers to pay and to cancel.
+    let page = ada.get(&format!("/marketplace/orders/{order_id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Awaiting payment"));
+    // minijinja escapes the URL's slashes: `&#x2f;checkout&#x2f;pay&#x2f;cs_…`.
+    let session_id = hosted.rsplit('/').next().expect("the session id");
+    assert!(
+        page.body.contains(&format!(
+            "&#x2f;checkout&#x2f;pay&#x2f;{session_id}\">Pay 82.02 USD"
+        )),
+        "the Pay link: {}",
+        page.body
+    );
+    assert!(page.body.contains("Cancel the order"));
+    assert!(page.body.contains("beans store") && page.body.contains("lamps store"));
+    let back = ada
+        .get(&format!("/marketplace/orders/{order_id}?paid=1"))
+        .await;
+    assert!(back.body.contains("Payment received — confirming"));
+    assert!(back.body.contains("http-equiv=\"refresh\""));
+
+    // The buyer pays on the hosted page: confirmed by the webhook.
+    let paid = market
+        .app
+        .client
+        .post(&hosted)
+        .send()
+        .await
+        .expect("the hosted page's Pay");
+    assert_eq!(paid.status(), 303);
+    market.wait_for_order(&token, &order_id, "confirmed").await;
+    let confirmed = ada
+        .get(&format!("/marketplace/orders/{order_id}?paid=1"))
+        .await;
+    assert!(
+        confirmed.body.contains("Payment confirmed"),
+        "{}",
+        confirmed.body
+    );
+    assert!(!confirmed.body.contains("http-equiv=\"refresh\""));
+    assert!(!confirmed.body.contains("Cancel the order"));
+    let list = ada.get("/marketplace/orders").await;
+    assert!(list.body.contains("82.02 USD"));
+    assert!(list.body.contains("Confirmed"));
+}
+
+async fn api_cart_lines(market: &Market, token: &str) -> Vec<Value> {
+    let response = market.app.get_as("/api/v1/marketplace/cart", token).await;
+    assert_eq!(response.status(), 200);
+    json(response).await["data"]["lines"]
+        .as_array()
+        .cloned()
+        .unwrap_or_default()
+}
+
+async fn storefront_and_cart_errors_sit_next_to_their_fields(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (_beans, _lamps, coffee, lamp) = two_stores(&market).await;
+    let token = market.buyer("bo@buyers.test").await;
+    let bo = signed_in(&market, "bo@buyers.test").await;
+
+    let bad = bo.get("/marketplace?min_price=cheap&q=lamp").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    let error = bad.field_error("min_price").expect("beside the price");
+    assert!(error.contains("amount"), "{error}");
+    assert_eq!(bad.input_value("q").as_deref(), Some("lamp"));
+    let half = bo.get("/marketplace?latitude=6.4&longitude=3.3").await;
+    assert_eq!(half.status, 422, "{}", half.body);
+    assert!(half.field_error("radius_km").is_some(), "{}", half.body);
+    let far = bo
+        .get("/marketplace?latitude=6.4&longitude=3.3&radius_km=5000")
+        .await;
+    assert!(far
+        .field_error("radius_km")
+        .expect("beside the radius")
+        .contains("1000"));
+    let words = bo.get("/marketplace?q=%21%21%21").await;
+    assert!(words.field_error("q").is_some(), "{}", words.body);
+
+    // A quantity that is not one, more than there is.
+    let typed = add_on_page(&bo, &coffee, "lots").await;
+    assert_eq!(typed.status, 422, "{}", typed.body);
+    assert!(typed
+        .field_error("quantity")
+        .expect("beside the quantity")
+        .contains("whole number"));
+    let greedy = add_on_page(&bo, &lamp, "4").await;
+    assert_eq!(greedy.status, 409, "{}", greedy.body);
+    let error = greedy.field_error("quantity").expect("beside the quantity");
+    assert!(error.contains("3 available"), "{error}");
+    assert!(api_cart_lines(&market, &token).await.is_empty());
+
+    // In the cart: a quantity beyond the stock, beside its line.
+    assert_eq!(add_on_page(&bo, &lamp, "2").await.status, 303);
+    let cart = bo.get("/marketplace/cart").await;
+    let line = api_cart_lines(&market, &token).await[0]["id"]
+        .as_str()
+        .expect("the line")
+        .to_string();
+    let refused = bo
+        .post(
+            &format!("/marketplace/cart/lines/{line}"),
+            &[("csrf", &cart.csrf()), ("quantity", "9")],
+        )
+        .await;
+    assert_eq!(refused.status, 409, "{}", refused.body);
+    assert!(refused
+        .field_error(&format!("quantity-{line}"))
+        .expect("beside the line")
+        .contains("3 available"));
+    // Checking out without choosing how to pay.
+    let key = checkout_key(&cart);
+    let refused = bo
+        .post(
+            "/marketplace/cart/checkout",
+            &[("csrf", &cart.csrf()), ("provider", ""), ("key", &key)],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.field_error("provider").is_some());
+    // Removing the line empties the cart.
+    let removed = bo
+        .post(
+            &format!("/marketplace/cart/lines/{line}/remove"),
+            &[("csrf", &cart.csrf())],
+        )
+        .await;
+    assert_eq!(removed.status, 303);
+    let empty = bo.get("/marketplace/cart").await;
+    assert!(empty.body.contains("Your cart is empty"));
+    let nothing = bo
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "stripe"),
+                ("key", "k-1"),
+            ],
+        )
+        .await;
+    assert_eq!(nothing.status, 422, "{}", nothing.body);
+    assert!(
+        nothing.body.contains("Your cart is empty."),
+        "{}",
+        nothing.body
+    );
+    assert!(api_orders(&market, &token).await.is_empty());
+}
+
+async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
+    let market = Market::start(backend).await;
+    let owner = Browser::new(&market.app);
+    let overview = owner.sign_up("owner@teapots.test", "Teapots Ltd").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let store = format!("/o/{org}/store");
+
+    // The nav link; the apply form, its errors beside the fields.
+    let home = owner.get(&overview).await;
+    assert!(home.body.contains(&format!("href=\"{store}\"")));
+    let apply = owner.get(&store).await;
+    assert_eq!(apply.status, 200, "{}", apply.body);
+    assert!(apply.body.contains("Apply to sell"));
+    let fields = |slug: &'static str, account: &'static str| {
+        vec![
+            ("store_name", "Teapots"),
+            ("slug", slug),
+            ("description", "Cast iron and porcelain."),
+            ("latitude", "6.5"),
+            ("longitude", "3.4"),
+            ("location_label", "Ikeja"),
+            ("payout_provider", "stripe"),
+            ("payout_account", account),
+        ]
+    };
+    let bad = owner
+        .submit(&store, &store, &fields("Tea Pots!", "acct_teapots"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("lowercase"));
+    assert_eq!(bad.input_value("store_name").as_deref(), Some("Teapots"));
+    let bad = owner
+        .submit(&store, &store, &fields("teapots", "RCP_wrong"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("payout_account")
+        .expect("beside the account")
+        .contains("acct_"));
+    let applied = owner
+        .submit(&store, &store, &fields("teapots", "acct_teapots1"))
+        .await;
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let pending = owner.get(applied.location.as_deref().expect("back")).await;
+    assert!(pending.body.contains("Application sent"));
+    assert!(pending.body.contains("Waiting for approval"));
+    assert!(pending.body.contains("10 %"), "the default fee");
+    // Another store has the address: said beside it.
+    let _beans = market.store("beans", None).await;
+    let taken = owner
+        .submit(&store, &store, &fields("beans", "acct_teapots1"))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("Another store"));
+
+    // A product: a bad price beside its field, then created.
+    let products = format!("{store}/products");
+    let product_fields = |price: &'static str| {
+        vec![
+            ("title", "Cast Iron Teapot"),
+            ("slug", "cast-iron-teapot"),
+            ("description", "Holds a litre."),
+            ("price", price),
+            ("currency", "USD"),
+            ("stock", "5"),
+            ("status", "active"),
+            ("categories", "tea, kitchen"),
+            ("images", "https://images.example.com/teapot.jpg"),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let bad = owner
+        .submit(&products, &products, &product_fields("12,345.678"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("price").is_some());
+    assert_eq!(
+        bad.input_value("title").as_deref(),
+        Some("Cast Iron Teapot")
+    );
+    let created = owner
+        .submit(&products, &products, &product_fields("39.90"))
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let product_page = created.location.clone().expect("the product's page");
+    let product_id = product_page
+        .trim_start_matches(&format!("{products}/"))
+        .split('?')
+        .next()
+        .expect("its id")
+        .to_string();
+    let page = owner.get(&product_page).await;
+    assert!(page.body.contains("Product created."));
+    assert!(page.body.contains("39.90 USD"));
+    assert!(page.body.contains("not listed until the store is approved"));
+    let list = owner.get(&products).await;
+    assert!(list.body.contains("Cast Iron Teapot") && list.body.contains("39.90 USD"));
+
+    // Not listed before approval; the operator approves on their page.
+    let token = market.buyer("cy@buyers.test").await;
+    let cy = signed_in(&market, "cy@buyers.test").await;
+    assert!(!cy
+        .get("/marketplace")
+        .await
+        .body
+        .contains("Cast Iron Teapot"));
+    let operator = signed_in(&market, "operator@example.com").await;
+    let page = operator.get("/operator/marketplace?status=pending").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Teapots") && page.body.contains("Waiting for approval"));
+    let approved = operator
+        .post(
+            &format!("/operator/marketplace/vendors/{org}/approve"),
+            &[("csrf", &page.csrf()), ("status", "pending")],
+        )
+        .await;
+    assert_eq!(approved.status, 303, "{}", approved.body);
+    let back = operator
+        .get(approved.location.as_deref().expect("back to the list"))
+        .await;
+    assert!(back.body.contains("Teapots is approved"), "{}", back.body);
+    assert!(cy
+        .get("/marketplace")
+        .await
+        .body
+        .contains("Cast Iron Teapot"));
+    assert!(owner
+        .get(&store)
+        .await
+        .body
+        .contains("Open: your active products"));
+
+    // Edit: the stock changes, the price stays.
+    let edit = owner.get(&product_page).await;
+    let mut form = product_fields("39.90");
+    form.retain(|(k, _)| *k != "stock");
+    form.push(("stock", "7"));
+    let saved = owner.submit(&product_page, &product_page, &form).await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    assert!(owner.get(&product_page).await.body.contains("7 available"));
+    let bad = owner
+        .post(
+            &product_page,
+            &[
+                ("csrf", &edit.csrf()),
+                ("title", "Cast Iron Teapot"),
+                ("slug", "cast-iron-teapot"),
+                ("price", "39.90"),
+                ("currency", "usd"),
+                ("stock", "7"),
+                ("status", "active"),
+            ],
+        )
+        .await;
+    assert_eq!(
+        bad.status, 303,
+        "lower-case currency is taken upper-cased: {}",
+        bad.body
+    );
+
+    // A buyer pays; the store sees its part and moves it to delivered.
+    let order = paid_order(&market, &token, &[&product_id], "teapot-1").await;
+    let teapots = Store {
+        org_id: org.clone(),
+        owner: String::new(),
+        slug: "teapots".into(),
+    };
+    let part = part_of(&order, &teapots);
+    let orders = owner.get(&format!("{store}/orders")).await;
+    assert_eq!(orders.status, 200, "{}", orders.body);
+    assert!(orders.body.contains("1 × Cast Iron Teapot"));
+    assert!(orders.body.contains("Paid, to prepare"));
+    let page_path = format!("{store}/orders/{part}");
+    let page = owner.get(&page_path).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in [
+        "39.90 USD",
+        "Platform fee (10 %)",
+        "3.99 USD",
+        "35.91 USD",
+        "Start processing",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    let status = format!("{page_path}/status");
+    let moved = owner
+        .post(&status, &[("csrf", &page.csrf()), ("status", "processing")])
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    let page = owner.get(&page_path).await;
+    assert!(page.body.contains("Marked processing") || page.body.contains("Mark shipped"));
+    let refused = owner
+        .post(
+            &status,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "shipped"),
+                ("tracking_reference", ""),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.field_error("tracking_reference").is_some());
+    let moved = owner
+        .post(
+            &status,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "shipped"),
+                ("tracking_reference", "DHL-42"),
+            ],
+        )
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+    let wrong = owner
+        .post(&status, &[("csrf", &page.csrf()), ("status", "processing")])
+        .await;
+    assert_eq!(wrong.status, 409, "{}", wrong.body);
+    assert!(
+        wrong.body.contains("cannot become processing"),
+        "{}",
+        wrong.body
+    );
+    let moved = owner
+        .post(&status, &[("csrf", &page.csrf()), ("status", "delivered")])
+        .await;
+    assert_eq!(moved.status, 303, "{}", moved.body);
+
+    // The buyer sees the tracking, and reviews the delivered item.
+    let order_id = order["id"].as_str().expect("the order's id");
+    let seen = cy.get(&format!("/marketplace/orders/{order_id}")).await;
+    assert!(seen.body.contains("DHL-42") && seen.body.contains("Delivered"));
+    assert!(seen.body.contains("Review Cast Iron Teapot"));
+    let item = order["items"][0]["id"].as_str().expect("the item");
+    let review = format!("/marketplace/orders/{order_id}/items/{item}/review");
+    let refused = cy
+        .post(
+            &review,
+            &[("csrf", &seen.csrf()), ("rating", ""), ("text", "Great")],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.field_error(&format!("rating-{item}")).is_some());
+    assert!(refused.body.contains("Great"), "what was typed stays");
+    let reviewed = cy
+        .post(
+            &review,
+            &[
+                ("csrf", &seen.csrf()),
+                ("rating", "5"),
+                ("text", "Pours well."),
+            ],
+        )
+        .await;
+    assert_eq!(reviewed.status, 303, "{}", reviewed.body);
+    let product = cy.get(&format!("/marketplace/products/{product_id}")).await;
+    assert!(product.body.contains("Pours well."));
+    assert!(product.body.contains("5.0 · 1 review"));
+
+    // The store's earnings.
+    let earnings = owner.get(&format!("{store}/earnings")).await;
+    assert_eq!(earnings.status, 200, "{}", earnings.body);
+    assert!(earnings.body.contains("35.91 USD"), "{}", earnings.body);
+}
+
+async fn buyers_and_stores_reach_only_their_own(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (beans, lamps, coffee, lamp) = two_stores(&market).await;
+    let ada_token = market.buyer("ada@own.test").await;
+    let order = paid_order(&market, &ada_token, &[&coffee, &lamp], "own-1").await;
+    let order_id = order["id"].as_str().expect("its id").to_string();
+
+    // Another buyer: Ada's order is a missing page, its forms too.
+    let _eve_token = market.buyer("eve@own.test").await;
+    let eve = signed_in(&market, "eve@own.test").await;
+    let seen = eve.get(&format!("/marketplace/orders/{order_id}")).await;
+    assert_eq!(seen.status, 404, "{}", seen.body);
+    assert!(seen.body.contains("Page not found"));
+    assert!(!seen.body.contains("Roasted Coffee Beans"));
+    let csrf = eve.get("/marketplace/cart").await.csrf();
+    let cancel = eve
+        .post(
+            &format!("/marketplace/orders/{order_id}/cancel"),
+            &[("csrf", &csrf)],
+        )
+        .await;
+    assert_eq!(cancel.status, 404, "{}", cancel.body);
+    let item = order["items"][0]["id"].as_str().expect("an item");
+    let review = eve
+        .post(
+            &format!("/marketplace/orders/{order_id}/items/{item}/review"),
+            &[("csrf", &csrf), ("rating", "1")],
+        )
+        .await;
+    assert_eq!(review.status, 404, "{}", review.body);
+    assert!(!eve
+        .get("/marketplace/orders")
+        .await
+        .body
+        .contains(&order_id));
+    assert_eq!(eve.get("/marketplace/orders/not-an-id").await.status, 404);
+    assert_eq!(eve.get("/marketplace/products/not-an-id").await.status, 404);
+
+    // Each store sees its own part only.
+    let beans_owner = signed_in(&market, "beans-owner@example.com").await;
+    let beans_part = part_of(&order, &beans);
+    let lamps_part = part_of(&order, &lamps);
+    let mine = beans_owner
+        .get(&format!("/o/{}/store/orders", beans.org_id))
+        .await;
+    assert_eq!(mine.status, 200, "{}", mine.body);
+    assert!(mine.body.contains("Roasted Coffee Beans"));
+    assert!(!mine.body.contains("Brass Desk Lamp"));
+    assert!(mine.body.contains(&beans_part));
+    let theirs = beans_owner
+        .get(&format!("/o/{}/store/orders/{lamps_part}", beans.org_id))
+        .await;
+    assert_eq!(theirs.status, 404, "{}", theirs.body);
+    let csrf = mine.csrf();
+    let moved = beans_owner
+        .post(
+            &format!("/o/{}/store/orders/{lamps_part}/status", beans.org_id),
+            &[("csrf", &csrf), ("status", "processing")],
+        )
+        .await;
+    assert_eq!(moved.status, 404, "{}", moved.body);
+    let product = beans_owner
+        .get(&format!("/o/{}/store/products/{lamp}", beans.org_id))
+        .await;
+    assert_eq!(product.status, 404, "{}", product.body);
+    let edit = beans_owner
+        .post(
+            &format!("/o/{}/store/products/{lamp}", beans.org_id),
+            &[
+                ("csrf", &csrf),
+                ("title", "Mine now"),
+                ("price", "1"),
+                ("stock", "1"),
+            ],
+        )
+        .await;
+    assert_eq!(edit.status, 404, "{}", edit.body);
+    // The other store's pages are not hers at all.
+    for path in ["store", "store/products", "store/orders", "store/earnings"] {
+        let seen = beans_owner
+            .get(&format!("/o/{}/{path}", lamps.org_id))
+            .await;
+        assert_eq!(seen.status, 404, "{path}: {}", seen.body);
+    }
+    let unchanged = market.order(&ada_token, &order_id).await;
+    assert!(unchanged["vendor_orders"]
+        .as_array()
+        .expect("parts")
+        .iter()
+        .all(|p| p["status"] == "confirmed"));
+    let stored: String = sqlx::query_scalar("SELECT title FROM marketplace_products WHERE id = $1")
+        .bind(&lamp)
+        .fetch_one(market.app.db.pool())
+        .await
+        .expect("the lamp");
+    assert_eq!(stored, "Brass Desk Lamp");
+}
+
+async fn members_and_operators_see_what_their_role_allows(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (beans, _lamps, coffee, _lamp) = two_stores(&market).await;
+    let _member_token = market.buyer("mo@beans.test").await;
+    let member_id = user_id(&market.app, "mo@beans.test").await;
+    market
+        .app
+        .add_membership(&beans.org_id, &member_id, "member")
+        .await;
+    let mo = signed_in(&market, "mo@beans.test").await;
+    let store = format!("/o/{}/store", beans.org_id);
+
+    // A member sees the store and its products and orders, not the
+    // settings nor the money.
+    let page = mo.get(&store).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Owners and admins of"));
+    assert!(!page.body.contains("Save the store"));
+    assert!(!page.body.contains(&format!("{store}/earnings\"")));
+    let refused = mo
+        .post(
+            &store,
+            &[
+                ("csrf", &page.csrf()),
+                ("store_name", "Mine"),
+                ("slug", "mine"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 403, "{}", refused.body);
+    assert!(refused.body.contains("Not allowed"));
+    assert_eq!(mo.get(&format!("{store}/earnings")).await.status, 403);
+    assert_eq!(mo.get(&format!("{store}/products")).await.status, 200);
+    assert_eq!(mo.get(&format!("{store}/orders")).await.status, 200);
+
+    // Nobody but the operator has the operator's page.
+    for person in [&mo, &signed_in(&market, "beans-owner@example.com").await] {
+        let seen = person.get("/operator/marketplace").await;
+        assert_eq!(seen.status, 404, "{}", seen.body);
+        let csrf = person.get("/marketplace").await.csrf();
+        let forged = person
+            .post(
+                &format!("/operator/marketplace/vendors/{}/suspend", beans.org_id),
+                &[("csrf", &csrf), ("reason", "mine")],
+            )
+            .await;
+        assert_eq!(forged.status, 404, "{}", forged.body);
+    }
+
+    // The operator: figures, then a suspension needs its reason.
+    let token = market.buyer("di@buyers.test").await;
+    paid_order(&market, &token, &[&coffee], "fig-1").await;
+    let operator = signed_in(&market, "operator@example.com").await;
+    let page = operator.get("/operator/marketplace").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        page.body.contains("href=\"/operator/marketplace\""),
+        "the operator nav"
+    );
+    assert!(
+        page.body.contains("12.34 USD"),
+        "gross volume: {}",
+        page.body
+    );
+    assert!(page.body.contains("1.23 USD"), "fees");
+    let suspend = format!("/operator/marketplace/vendors/{}/suspend", beans.org_id);
+    let refused = operator
+        .post(&suspend, &[("csrf", &page.csrf()), ("reason", " ")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused
+        .field_error(&format!("reason-{}", beans.org_id))
+        .is_some());
+    let suspended = operator
+        .post(
+            &suspend,
+            &[
+                ("csrf", &page.csrf()),
+                ("reason", "Counterfeit beans reported"),
+            ],
+        )
+        .await;
+    assert_eq!(suspended.status, 303, "{}", suspended.body);
+    let shown = mo.get(&store).await;
+    assert!(
+        shown.body.contains("Counterfeit beans reported"),
+        "{}",
+        shown.body
+    );
+    let di = signed_in(&market, "di@buyers.test").await;
+    assert!(!di
+        .get("/marketplace")
+        .await
+        .body
+        .contains("Roasted Coffee Beans"));
+    assert_eq!(
+        di.get(&format!("/marketplace/products/{coffee}"))
+            .await
+            .status,
+        404
+    );
+    let missing = operator
+        .post(
+            "/operator/marketplace/vendors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/approve",
+            &[("csrf", &page.csrf())],
+        )
+        .await;
+    assert_eq!(missing.status, 404);
+}
+
+async fn marketplace_forms_refuse_a_missing_csrf_token(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (beans, _lamps, coffee, _lamp) = two_stores(&market).await;
+    let token = market.buyer("fay@buyers.test").await;
+    let fay = signed_in(&market, "fay@buyers.test").await;
+    let owner = signed_in(&market, "beans-owner@example.com").await;
+    let operator = signed_in(&market, "operator@example.com").await;
+    let wrong = "0".repeat(64);
+    for (who, path, form) in [
+        (
+            &fay,
+            format!("/marketplace/products/{coffee}/cart"),
+            vec![("quantity", "1")],
+        ),
+        (
+            &fay,
+            "/marketplace/cart/checkout".to_string(),
+            vec![("provider", "stripe"), ("key", "forged-1")],
+        ),
+        (
+            &owner,
+            format!("/o/{}/store", beans.org_id),
+            vec![("store_name", "Forged")],
+        ),
+        (
+            &owner,
+            format!("/o/{}/store/products", beans.org_id),
+            vec![("title", "Forged"), ("price", "1")],
+        ),
+        (
+            &operator,
+            format!("/operator/marketplace/vendors/{}/suspend", beans.org_id),
+            vec![("reason", "Forged")],
+        ),
+    ] {
+        let forged = who.post(&path, &form).await;
+        assert_eq!(forged.status, 403, "{path}: {}", forged.body);
+        assert!(forged.body.contains("This form has expired"), "{path}");
+        let mut fields = vec![("csrf", wrong.as_str())];
+        fields.extend(form.iter().copied());
+        assert_eq!(who.post(&path, &fields).await.status, 403, "{path}");
+    }
+    assert!(api_cart_lines(&market, &token).await.is_empty());
+    assert!(api_orders(&market, &token).await.is_empty());
+    let vendor = market
+        .app
+        .get_as("/api/v1/marketplace/vendor", &beans.owner)
+        .await;
+    let vendor = json(vendor).await;
+    assert_eq!(vendor["data"]["status"], "approved");
+    assert_eq!(vendor["data"]["store_name"], "beans store");
+    // Signed out: the sign-in page.
+    let anonymous = Browser::new(&market.app);
+    for path in ["/marketplace", "/marketplace/cart", "/marketplace/orders"] {
+        let seen = anonymous.get(path).await;
+        assert_eq!(seen.status, 303, "{path}");
+        assert_eq!(seen.location.as_deref(), Some("/sign-in"));
+    }
+}
+
+// ---- in a real browser ---------------------------------------------------------------
+
+const BROWSER_TEST: &str =
+    "console_marketplace::browser::a_buyer_pays_two_stores_and_each_store_sees_its_part";
+
+mod browser {
+    use std::time::{Duration, Instant};
+
+    use serde_json::json;
+
+    use super::BROWSER_TEST;
+    use crate::support::accounts::PASSWORD;
+    use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
+    use crate::support::marketplace::Market;
+    use crate::support::Backend;
+
+    /// A free port on 127.0.0.1 (for a server whose `app_url` must name
+    /// its own address: the provider sends the buyer back there).
+    fn free_port() -> u16 {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+        listener.local_addr().expect("its address").port()
+    }
+
+    async fn sign_in(browser: &Browser, market: &Market, email: &str) {
+        browser.goto(&market.app, "/sign-in").await;
+        browser.fill("Email", email).await;
+        browser.fill("Password", PASSWORD).await;
+        browser.click_button("Sign in").await;
+        browser.wait_for_text("Requests this month").await;
+    }
+
+    async fn sign_out(browser: &Browser) {
+        browser.click_button("Sign out").await;
+        browser.wait_for_text("Sign in").await;
+    }
+
+    /// Reloads the page until it shows `text` (written by the payment job).
+    async fn reload_until(browser: &Browser, text: &str) {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            if browser.page_text().await.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "gave up after {PAGE_TIMEOUT:?} reloading for {text:?}; the page shows:\n{}",
+                browser.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(300)).await;
+            browser.reload().await;
+        }
+    }
+
+    async fn click(browser: &Browser, selector: &str) {
+        browser
+            .element(selector)
+            .await
+            .click()
+            .await
+            .unwrap_or_else(|e| panic!("cannot click {selector}: {e}"));
+    }
+
+    /// A buyer searches the storefront, finds two stores' products, adds
+    /// both to the cart, pays with Stripe on the stand-in's hosted page,
+    /// comes back to the order and sees it confirmed; then each store's
+    /// owner sees its own part of the order only. Light and dark, the
+    /// storefront, the cart and the order also 375 px wide.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_buyer_pays_two_stores_and_each_store_sees_its_part() {
+        let Some(browser) = Browser::start(BROWSER_TEST).await else {
+            return;
+        };
+        let port = free_port();
+        let market = Market::start_with(Backend::Sqlite, |c| {
+            c.listen = format!("127.0.0.1:{port}");
+            c.app_url = Some(format!("http://127.0.0.1:{port}"));
+        })
+        .await;
+        let beans = market.store("beans", Some((6.4541, 3.3947))).await;
+        let lamps = market.store("lamps", Some((51.5072, -0.1276))).await;
+        let coffee = market
+            .product(
+                &beans,
+                "Roasted Coffee Beans",
+                1_234,
+                20,
+                json!({"description": "Arabica from the hills of Jos, roasted weekly. A fine gift.",
+                       "categories": ["coffee", "gifts"],
+                       "location": {"latitude": 6.4541, "longitude": 3.3947, "label": "Lagos"}}),
+            )
+            .await;
+        let lamp = market
+            .product(
+                &lamps,
+                "Brass Desk Lamp",
+                4_500,
+                3,
+                json!({"description": "Solid brass, warm light. A fine gift for a reader.",
+                       "categories": ["lighting", "gifts"],
+                       "location": {"latitude": 51.5072, "longitude": -0.1276, "label": "London"}}),
+            )
+            .await;
+        market
+            .product(
+                &beans,
+                "Ceramic Pour-over Dripper",
+                2_950,
+                8,
+                json!({"categories": ["coffee"]}),
+            )
+            .await;
+        market.buyer("ada@browser-buyers.test").await;
+
+        // The buyer signs in and opens the marketplace from the header.
+        sign_in(&browser, &market, "ada@browser-buyers.test").await;
+        browser.click_link("Marketplace").await;
+        browser.wait_for_path("/marketplace").await;
+        browser.wait_for_text("Ceramic Pour-over Dripper").await;
+        browser.wait_for_text("29.50 USD").await;
+        browser.screenshot_themes("storefront").await;
+
+        // A search finds both stores' products, not the third.
+        browser.fill("Search", "gift").await;
+        browser.click_button("Search").await;
+        browser.wait_for_text("Brass Desk Lamp").await;
+        browser.wait_for_text("Roasted Coffee Beans").await;
+        browser.assert_no_text("Ceramic Pour-over Dripper").await;
+        browser.wait_for_text("lamps store").await;
+        browser.wait_for_text("beans store").await;
+        browser.screenshot_themes("search").await;
+
+        // The coffee: its page, two bags in the cart.
+        click(
+            &browser,
+            &format!("a[href=\"/marketplace/products/{coffee}\"]"),
+        )
+        .await;
+        browser.wait_for_text("Arabica from the hills of Jos").await;
+        browser.wait_for_text("12.34 USD").await;
+        browser.screenshot_themes("product").await;
+        browser.fill("Quantity", "2").await;
+        browser.click_button("Add to cart").await;
+        browser.wait_for_text("Added to your cart.").await;
+
+        // Back to the search: the lamp too.
+        browser.goto(&market.app, "/marketplace?q=gift").await;
+        click(
+            &browser,
+            &format!("a[href=\"/marketplace/products/{lamp}\"]"),
+        )
+        .await;
+        browser.wait_for_text("Only 3 left").await;
+        browser.click_button("Add to cart").await;
+        browser.wait_for_text("Added to your cart.").await;
+        browser.wait_for_text("69.68 USD").await;
+        browser.wait_for_text("2 stores, one payment").await;
+        browser.screenshot_themes("cart").await;
+        browser.set_viewport(Viewport::Phone).await;
+        browser.screenshot_themes("cart-phone").await;
+        browser.goto(&market.app, "/marketplace?q=gift").await;
+        browser.wait_for_text("Brass Desk Lamp").await;
+        browser.screenshot_themes("search-phone").await;
+        browser.set_viewport(Viewport::Desktop).await;
+
+        // Checkout with Stripe: the stand-in's hosted page.
+        browser.goto(&market.app, "/marketplace/cart").await;
+        browser.wait_for_text("Pay with").await;
+        browser.click_button("Pay 69.68 USD").await;
+        let stand_in = url::Url::parse(&market.stand_in.url).expect("the stand-in's URL");
+        crate::support::eventually::eventually(
+            "the browser on the hosted checkout page",
+            PAGE_TIMEOUT,
+            async || {
+                let at = browser.current_url().await;
+                (at.port() == stand_in.port() && at.path().starts_with("/checkout/pay/"))
+                    .then_some(())
+            },
+        )
+        .await;
+        browser.wait_for_text("69.68").await;
+        browser.screenshot("hosted-checkout").await;
+
+        // Pay: back on the order page, confirmed once the webhook is in.
+        click(&browser, "#pay").await;
+        crate::support::eventually::eventually(
+            "the browser back on the order page",
+            PAGE_TIMEOUT,
+            async || {
+                let at = browser.current_url().await;
+                (at.port() == Some(port) && at.path().starts_with("/marketplace/orders/"))
+                    .then_some(())
+            },
+        )
+        .await;
+        let order_path = browser.current_path().await;
+        browser.wait_for_text("Order ").await;
+        browser.screenshot_themes("order-returned").await;
+        reload_until(&browser, "Payment confirmed").await;
+        browser.wait_for_text("Paid").await;
+        browser.assert_no_text("Cancel the order").await;
+        browser.screenshot_themes("order-confirmed").await;
+        browser.set_viewport(Viewport::Phone).await;
+        browser.screenshot_themes("order-confirmed-phone").await;
+        browser.set_viewport(Viewport::Desktop).await;
+        browser.click_link("← Your orders").await;
+        browser.wait_for_text("69.68 USD").await;
+        browser.wait_for_text("Confirmed").await;
+        browser.screenshot_themes("orders").await;
+        assert!(order_path.starts_with("/marketplace/orders/"));
+        sign_out(&browser).await;
+
+        // Each store's owner: its own part only.
+        for (store, mine, theirs, earnings) in [
+            (
+                &beans,
+                "Roasted Coffee Beans",
+                "Brass Desk Lamp",
+                "22.21 USD",
+            ),
+            (
+                &lamps,
+                "Brass Desk Lamp",
+                "Roasted Coffee Beans",
+                "40.50 USD",
+            ),
+        ] {
+            sign_in(
+                &browser,
+                &market,
+                &format!("{}-owner@example.com", store.slug),
+            )
+            .await;
+            browser.click_link("Store").await;
+            browser.wait_for_text("Open: your active products").await;
+            browser.click_link("Orders").await;
+            browser
+                .wait_for_path(&format!("/o/{}/store/orders", store.org_id))
+                .await;
+            browser.wait_for_text(mine).await;
+            browser.assert_no_text(theirs).await;
+            browser.wait_for_text(earnings).await;
+            browser
+                .screenshot_themes(&format!("{}-orders", store.slug))
+                .await;
+            click(&browser, "table.store-orders tbody a").await;
+            browser.wait_for_text("Items to send").await;
+            browser.wait_for_text("Platform fee (10 %)").await;
+            browser.assert_no_text(theirs).await;
+            browser
+                .screenshot_themes(&format!("{}-order", store.slug))
+                .await;
+            browser.click_button("Start processing").await;
+            browser.wait_for_text("Marked processing.").await;
+            browser
+                .screenshot_themes(&format!("{}-order-processing", store.slug))
+                .await;
+            if store.slug == "beans" {
+                // The store's other pages, as its owner sees them.
+                let base = format!("/o/{}/store", store.org_id);
+                browser
+                    .visit(&market.app, &base, "Platform fee", "beans-store")
+                    .await;
+                browser
+                    .visit(
+                        &market.app,
+                        &format!("{base}/products"),
+                        "Ceramic Pour-over Dripper",
+                        "beans-products",
+                    )
+                    .await;
+                browser
+                    .visit(
+                        &market.app,
+                        &format!("{base}/earnings"),
+                        "22.21 USD",
+                        "beans-earnings",
+                    )
+                    .await;
+                browser.set_viewport(Viewport::Phone).await;
+                browser
+                    .visit(
+                        &market.app,
+                        &format!("{base}/orders"),
+                        "Roasted Coffee Beans",
+                        "beans-orders-phone",
+                    )
+                    .await;
+                browser.set_viewport(Viewport::Desktop).await;
+            }
+            sign_out(&browser).await;
+        }
+
+        // The operator's page: the stores and the figures.
+        sign_in(&browser, &market, "operator@example.com").await;
+        browser
+            .visit(
+                &market.app,
+                "/operator/marketplace",
+                "Money of paid orders",
+                "operator-marketplace",
+            )
+            .await;
+        browser.wait_for_text("69.68 USD").await;
+
+        browser.close().await;
+    }
+}
