@@ -388,6 +388,31 @@ async fn storefront_and_cart_errors_sit_next_to_their_fields(backend: Backend) {
         nothing.body
     );
     assert!(api_orders(&market, &token).await.is_empty());
+
+    // Paystack: its authorization page.
+    assert_eq!(add_on_page(&bo, &coffee, "1").await.status, 303);
+    let cart = bo.get("/marketplace/cart").await;
+    assert!(cart.body.contains("Paystack (card, bank, mobile money)"));
+    let key = checkout_key(&cart);
+    let paystack = bo
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "paystack"),
+                ("key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(paystack.status, 303, "{}", paystack.body);
+    let location = paystack.location.clone().unwrap_or_default();
+    assert!(
+        location.starts_with("https://checkout.paystack.test/"),
+        "{location}"
+    );
+    let orders = api_orders(&market, &token).await;
+    assert_eq!(orders.len(), 1);
+    assert_eq!(orders[0]["payment"]["provider"], "paystack");
 }
 
 async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
@@ -1044,8 +1069,37 @@ mod browser {
             .await;
         market.buyer("ada@browser-buyers.test").await;
 
-        // The buyer signs in and opens the marketplace from the header.
+        // The buyer signs in: her empty cart and orders; her own
+        // organization's store page offers to apply (a bad slug said
+        // beside it).
         sign_in(&browser, &market, "ada@browser-buyers.test").await;
+        let own = browser.current_path().await;
+        browser
+            .visit(
+                &market.app,
+                "/marketplace/cart",
+                "Your cart is empty",
+                "cart-empty",
+            )
+            .await;
+        browser
+            .visit(
+                &market.app,
+                "/marketplace/orders",
+                "No order yet",
+                "orders-empty",
+            )
+            .await;
+        browser.goto(&market.app, &format!("{own}/store")).await;
+        browser.wait_for_text("Apply to sell").await;
+        browser.fill("Store name", "Ada's Books").await;
+        browser.fill("Slug", "Ada's Books").await;
+        browser.fill("Account", "acct_adabooks").await;
+        browser.click_button("Apply to sell").await;
+        browser.wait_for_text("lowercase letters, digits").await;
+        browser.screenshot_themes("apply-bad-slug").await;
+        browser.goto(&market.app, &own).await;
+        browser.wait_for_text("Requests this month").await;
         browser.click_link("Marketplace").await;
         browser.wait_for_path("/marketplace").await;
         browser.wait_for_text("Ceramic Pour-over Dripper").await;
@@ -1071,6 +1125,10 @@ mod browser {
         browser.wait_for_text("Arabica from the hills of Jos").await;
         browser.wait_for_text("12.34 USD").await;
         browser.screenshot_themes("product").await;
+        browser.fill("Quantity", "25").await;
+        browser.click_button("Add to cart").await;
+        browser.wait_for_text("has 20 available").await;
+        browser.screenshot_themes("product-too-many").await;
         browser.fill("Quantity", "2").await;
         browser.click_button("Add to cart").await;
         browser.wait_for_text("Added to your cart.").await;
