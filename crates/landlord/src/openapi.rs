@@ -49,7 +49,12 @@ reviews after delivery, the stores' ledgers and payouts; `/admin/marketplace` fo
         (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")
     ),
-    components(schemas(landlord_core::error::ErrorEnvelope, landlord_core::error::ErrorCode))
+    components(schemas(
+        landlord_core::error::ErrorEnvelope,
+        landlord_core::error::ErrorCode,
+        // Named by `GET /team/invitations`' `status` parameter.
+        landlord_organizations::store::InvitationStatus
+    ))
 )]
 pub struct ApiDoc;
 
