@@ -700,12 +700,12 @@ pub async fn checkout(
         "" => landlord_core::crypto::random_hex(16),
         key => key.to_string(),
     };
+    // A key a header cannot carry was not the page's: a fresh one.
+    let value = HeaderValue::from_str(&key)
+        .or_else(|_| HeaderValue::from_str(&landlord_core::crypto::random_hex(16)));
     let mut headers = HeaderMap::new();
-    match HeaderValue::from_str(&key) {
-        Ok(value) => {
-            headers.insert("idempotency-key", value);
-        }
-        Err(_) => return Err(PageError::Csrf),
+    if let Ok(value) = value {
+        headers.insert("idempotency-key", value);
     }
     let body = json!({ "provider": provider.as_str(), "hosted": true }).to_string();
     let route = format!("POST /marketplace/checkout {}", user.user_id);

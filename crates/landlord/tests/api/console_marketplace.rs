@@ -28,6 +28,7 @@ backend_tests!(
     buyers_and_stores_reach_only_their_own,
     members_and_operators_see_what_their_role_allows,
     marketplace_forms_refuse_a_missing_csrf_token,
+    the_storefront_pages_through_many_products,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -544,11 +545,15 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
         .get(approved.location.as_deref().expect("back to the list"))
         .await;
     assert!(back.body.contains("Teapots is approved"), "{}", back.body);
-    assert!(cy
-        .get("/marketplace")
-        .await
-        .body
-        .contains("Cast Iron Teapot"));
+    let listed = cy.get("/marketplace").await;
+    assert!(listed.body.contains("Cast Iron Teapot"));
+    assert!(
+        listed
+            .body
+            .contains("src=\"https:&#x2f;&#x2f;images.example.com&#x2f;teapot.jpg\""),
+        "the product's image: {}",
+        listed.body
+    );
     assert!(owner
         .get(&store)
         .await
@@ -595,6 +600,11 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
     assert_eq!(orders.status, 200, "{}", orders.body);
     assert!(orders.body.contains("1 × Cast Iron Teapot"));
     assert!(orders.body.contains("Paid, to prepare"));
+    let to_prepare = owner.get(&format!("{store}/orders?status=confirmed")).await;
+    assert!(to_prepare.body.contains("1 × Cast Iron Teapot"));
+    let shipped = owner.get(&format!("{store}/orders?status=shipped")).await;
+    assert!(!shipped.body.contains("Cast Iron Teapot"));
+    assert!(shipped.body.contains("No order with this status."));
     let page_path = format!("{store}/orders/{part}");
     let page = owner.get(&page_path).await;
     assert_eq!(page.status, 200, "{}", page.body);
@@ -954,6 +964,46 @@ async fn marketplace_forms_refuse_a_missing_csrf_token(backend: Backend) {
         assert_eq!(seen.status, 303, "{path}");
         assert_eq!(seen.location.as_deref(), Some("/sign-in"));
     }
+}
+
+async fn the_storefront_pages_through_many_products(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("many", None).await;
+    for n in 1..=26 {
+        market
+            .product(&store, &format!("Postcard number {n}"), 150, 5, json!({}))
+            .await;
+    }
+    market.buyer("gus@buyers.test").await;
+    let gus = signed_in(&market, "gus@buyers.test").await;
+    let first = gus.get("/marketplace?q=postcard").await;
+    assert_eq!(first.status, 200, "{}", first.body);
+    assert!(first.body.contains("Postcard number 26"), "newest first");
+    assert!(!first.body.contains("Postcard number 2<"));
+    assert_eq!(first.body.matches("class=\"product-card\"").count(), 24);
+    let marker = "href=\"";
+    let more = first
+        .body
+        .split(marker)
+        .find(|rest| rest.contains(">More products<"))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the next page's link")
+        .replace("&amp;", "&")
+        .replace("&#x2f;", "/")
+        .replace("&#x3d;", "=");
+    assert!(
+        more.contains("q=postcard") && more.contains("cursor="),
+        "{more}"
+    );
+    let second = gus.get(&more).await;
+    assert_eq!(second.status, 200, "{}", second.body);
+    assert_eq!(second.body.matches("class=\"product-card\"").count(), 2);
+    assert!(second.body.contains("Postcard number 1<"));
+    assert!(second.body.contains(">First page<"));
+    assert!(!second.body.contains(">More products<"));
+    let bad = gus.get("/marketplace?cursor=not-a-cursor").await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.body.contains("This page of results"), "{}", bad.body);
 }
 
 // ---- in a real browser ---------------------------------------------------------------
