@@ -31,7 +31,7 @@ use crate::store::{
     self, OrderItemRow, OrderRow, OrderStatus, PayoutProvider, ProductRow, ProductStatus,
     ReservationRow, ReservationStatus, VendorOrderRow, VendorOrderStatus, VendorStatus,
 };
-use crate::views::{OrderItemView, OrderPartView, OrderView, StoreRef};
+use crate::views::{OrderItemView, OrderPartView, OrderView, ShippingAddress, StoreRef};
 use crate::MarketplaceState;
 
 /// `POST /marketplace/checkout`.
@@ -43,6 +43,28 @@ pub struct CheckoutRequest {
     /// PaymentIntent's client secret for Stripe.js.
     #[serde(default)]
     pub hosted: bool,
+    /// Where the stores send the items; each store sees it with its part.
+    pub shipping: Option<ShippingAddress>,
+}
+
+fn check_shipping(address: &ShippingAddress) -> Result<(), ApiError> {
+    use crate::vendors::check_text;
+    check_text("shipping.name", &address.name, 1, 100)?;
+    check_text("shipping.line1", &address.line1, 1, 200)?;
+    if let Some(line2) = &address.line2 {
+        check_text("shipping.line2", line2, 0, 200)?;
+    }
+    check_text("shipping.city", &address.city, 1, 100)?;
+    if let Some(code) = &address.postal_code {
+        check_text("shipping.postal_code", code, 0, 20)?;
+    }
+    if address.country.len() != 2 || !address.country.bytes().all(|b| b.is_ascii_uppercase()) {
+        return Err(ApiError::invalid_field(
+            "shipping.country",
+            "must be an ISO 3166-1 alpha-2 code in upper case (NG)",
+        ));
+    }
+    Ok(())
 }
 
 pub async fn checkout(
@@ -50,6 +72,9 @@ pub async fn checkout(
     buyer_id: &UserId,
     body: CheckoutRequest,
 ) -> Result<OrderView, ApiError> {
+    if let Some(address) = &body.shipping {
+        check_shipping(address)?;
+    }
     if !state.client.configured(body.provider) {
         return Err(ApiError::invalid_field(
             "provider",
@@ -64,7 +89,11 @@ pub async fn checkout(
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
     let mut tx = db.begin().await?;
-    let order = place(state, &mut tx, buyer_id, body.provider).await?;
+    let shipping = match &body.shipping {
+        Some(address) => Some(serde_json::to_string(address).map_err(ApiError::internal)?),
+        None => None,
+    };
+    let order = place(state, &mut tx, buyer_id, body.provider, shipping).await?;
     tx.commit().await?;
 
     match state
@@ -115,6 +144,7 @@ async fn place(
     tx: &mut AnyConnection,
     buyer_id: &UserId,
     provider: PayoutProvider,
+    shipping_address: Option<String>,
 ) -> Result<OrderRow, ApiError> {
     let lines = store::cart_lines(&mut *tx, buyer_id).await?;
     if lines.is_empty() {
@@ -208,6 +238,7 @@ async fn place(
         payment_reference: None,
         client_secret: None,
         payment_url: None,
+        shipping_address,
         expires_at: now.plus(ttl),
         paid_at: None,
         cancelled_at: None,

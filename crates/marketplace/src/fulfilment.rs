@@ -22,7 +22,7 @@ use crate::store::{
     self, LedgerKind, LedgerRow, OrderRow, OrderStatus, PayoutProvider, ReservationStatus,
     VendorOrderChange, VendorOrderRow, VendorOrderStatus,
 };
-use crate::views::{OrderItemView, VendorOrderView};
+use crate::views::{OrderItemView, ShippingAddress, VendorOrderView};
 use crate::MarketplaceState;
 
 pub const REFUND_JOB: &str = "marketplace.refund";
@@ -78,7 +78,10 @@ pub async fn vendor_order_view(
         .into_iter()
         .map(|item| OrderItemView::new(item, false))
         .collect();
-    Ok(VendorOrderView::new(row, items))
+    let shipping = store::order_by_id(&mut *conn, &row.order_id)
+        .await?
+        .and_then(|order| ShippingAddress::from_column(order.shipping_address.as_deref()));
+    Ok(VendorOrderView::new(row, items, shipping))
 }
 
 pub async fn own(

@@ -256,6 +256,32 @@ pub struct OrderPartView {
     pub delivered_at: Option<Timestamp>,
 }
 
+/// Where an order goes.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ShippingAddress {
+    /// Who receives it.
+    #[schema(min_length = 1, max_length = 100)]
+    pub name: String,
+    #[schema(min_length = 1, max_length = 200)]
+    pub line1: String,
+    #[schema(max_length = 200)]
+    pub line2: Option<String>,
+    #[schema(min_length = 1, max_length = 100)]
+    pub city: String,
+    #[schema(max_length = 20)]
+    pub postal_code: Option<String>,
+    /// ISO 3166-1 alpha-2, upper case (`NG`, `GB`).
+    #[schema(pattern = r"^[A-Z]{2}$", min_length = 2, max_length = 2)]
+    pub country: String,
+}
+
+impl ShippingAddress {
+    pub fn from_column(column: Option<&str>) -> Option<Self> {
+        serde_json::from_str(column?).ok()
+    }
+}
+
 /// How the buyer pays.
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct PaymentView {
@@ -278,6 +304,7 @@ pub struct OrderView {
     pub items: Vec<OrderItemView>,
     pub vendor_orders: Vec<OrderPartView>,
     pub payment: PaymentView,
+    pub shipping: Option<ShippingAddress>,
     /// An unpaid order expires then and its stock returns.
     pub expires_at: Timestamp,
     pub paid_at: Option<Timestamp>,
@@ -298,6 +325,7 @@ impl OrderView {
             currency: row.currency,
             items,
             vendor_orders,
+            shipping: ShippingAddress::from_column(row.shipping_address.as_deref()),
             payment: PaymentView {
                 provider: row.provider,
                 reference: row.payment_reference,
@@ -326,6 +354,8 @@ pub struct VendorOrderView {
     pub earnings: i64,
     pub currency: String,
     pub items: Vec<OrderItemView>,
+    /// Where to send the items (the buyer's address at checkout).
+    pub shipping: Option<ShippingAddress>,
     pub tracking_reference: Option<String>,
     pub cancel_reason: Option<String>,
     pub refund_reference: Option<String>,
@@ -335,7 +365,11 @@ pub struct VendorOrderView {
 }
 
 impl VendorOrderView {
-    pub fn new(row: VendorOrderRow, items: Vec<OrderItemView>) -> Self {
+    pub fn new(
+        row: VendorOrderRow,
+        items: Vec<OrderItemView>,
+        shipping: Option<ShippingAddress>,
+    ) -> Self {
         VendorOrderView {
             id: row.id,
             order_id: row.order_id,
@@ -346,6 +380,7 @@ impl VendorOrderView {
             earnings: row.earnings,
             currency: row.currency,
             items,
+            shipping,
             tracking_reference: row.tracking_reference,
             cancel_reason: row.cancel_reason,
             refund_reference: row.refund_reference,

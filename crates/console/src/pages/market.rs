@@ -27,7 +27,9 @@ use landlord_marketplace::reviews::{self, ReviewRequest};
 use landlord_marketplace::store::{
     self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus,
 };
-use landlord_marketplace::views::{CartView, Location, OrderView, ProductView, Rating, ReviewView};
+use landlord_marketplace::views::{
+    CartView, Location, OrderView, ProductView, Rating, ReviewView, ShippingAddress,
+};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -460,6 +462,8 @@ struct CartState<'a> {
     done: Option<&'a str>,
     line: Option<(&'a str, &'a str)>,
     provider: Option<&'a str>,
+    /// The shipping address as typed (kept when the checkout is refused).
+    shipping: Value,
 }
 
 fn cart_done(done: &str) -> Option<&'static str> {
@@ -543,6 +547,11 @@ async fn cart_view_page(
         });
     context.insert("providers".into(), providers.into());
     context.insert("provider".into(), chosen.into());
+    let typed = match &shown.shipping {
+        Value::Object(_) => shown.shipping.clone(),
+        _ => json!({}),
+    };
+    context.insert("shipping".into(), typed);
     // One key per checkout form: sending it twice places one order.
     context.insert(
         "checkout_key".into(),
@@ -664,6 +673,44 @@ pub struct CheckoutForm {
     csrf: String,
     provider: String,
     key: String,
+    #[serde(rename = "shipping.name")]
+    ship_name: String,
+    #[serde(rename = "shipping.line1")]
+    ship_line1: String,
+    #[serde(rename = "shipping.line2")]
+    ship_line2: String,
+    #[serde(rename = "shipping.city")]
+    ship_city: String,
+    #[serde(rename = "shipping.postal_code")]
+    ship_postal_code: String,
+    #[serde(rename = "shipping.country")]
+    ship_country: String,
+}
+
+impl CheckoutForm {
+    /// The address as the API takes it: none when every field is empty.
+    fn shipping(&self) -> Option<ShippingAddress> {
+        let optional = |s: &str| Some(s.trim().to_string()).filter(|s| !s.is_empty());
+        let fields = [
+            &self.ship_name,
+            &self.ship_line1,
+            &self.ship_line2,
+            &self.ship_city,
+            &self.ship_postal_code,
+            &self.ship_country,
+        ];
+        if fields.iter().all(|f| f.trim().is_empty()) {
+            return None;
+        }
+        Some(ShippingAddress {
+            name: self.ship_name.trim().to_string(),
+            line1: self.ship_line1.trim().to_string(),
+            line2: optional(&self.ship_line2),
+            city: self.ship_city.trim().to_string(),
+            postal_code: optional(&self.ship_postal_code),
+            country: self.ship_country.trim().to_uppercase(),
+        })
+    }
 }
 
 /// The order an idempotent checkout answered (first time or replayed).
@@ -707,7 +754,10 @@ pub async fn checkout(
     if let Ok(value) = value {
         headers.insert("idempotency-key", value);
     }
-    let body = json!({ "provider": provider.as_str(), "hosted": true }).to_string();
+    let shipping = form.shipping();
+    let typed = to_value(&shipping)?;
+    let body =
+        json!({ "provider": provider.as_str(), "hosted": true, "shipping": shipping }).to_string();
     let route = format!("POST /marketplace/checkout {}", user.user_id);
     let scope = Scope {
         organization_id: &user.organization_id,
@@ -724,6 +774,7 @@ pub async fn checkout(
             let request = CheckoutRequest {
                 provider,
                 hosted: true,
+                shipping,
             };
             Ok(ApiSuccess::created(
                 checkout::checkout(&market, &buyer_id, request).await?,
@@ -749,6 +800,7 @@ pub async fn checkout(
             }
             let shown = CartState {
                 provider: Some(provider.as_str()),
+                shipping: typed,
                 ..CartState::default()
             };
             cart_view_page(&state, &visitor, &user, shown, errors).await

@@ -1206,6 +1206,11 @@ mod browser {
         // Checkout with Stripe: the stand-in's hosted page.
         browser.goto(&market.app, "/marketplace/cart").await;
         browser.wait_for_text("Pay with").await;
+        browser.fill("Name", "Ada Obi").await;
+        browser.fill("Address", "12 Marina Road").await;
+        browser.fill("City", "Lagos").await;
+        browser.fill("Country (two letters, e.g. NG)", "NG").await;
+        browser.screenshot_themes("cart-ship-to").await;
         browser.click_button("Pay 69.68 USD").await;
         let stand_in = url::Url::parse(&market.stand_in.url).expect("the stand-in's URL");
         crate::support::eventually::eventually(
@@ -1286,6 +1291,8 @@ mod browser {
             click(&browser, "table.store-orders tbody a").await;
             browser.wait_for_text("Items to send").await;
             browser.wait_for_text("Platform fee (10 %)").await;
+            // Where to send them: the buyer's address.
+            browser.wait_for_text("12 Marina Road").await;
             browser.assert_no_text(theirs).await;
             browser
                 .screenshot_themes(&format!("{}-order", store.slug))

@@ -27,6 +27,7 @@ backend_tests!(
     a_refused_payout_fails_visibly_and_the_operator_retries_it,
     stores_and_buyers_cannot_reach_each_others_data,
     a_product_without_a_location_is_found_where_its_store_is,
+    each_store_sees_where_to_ship_its_part,
 );
 
 async fn fifty_concurrent_checkouts_reserve_exactly_the_stock(backend: Backend) {
@@ -836,4 +837,62 @@ async fn a_product_without_a_location_is_found_where_its_store_is(backend: Backe
     )
     .await;
     assert_eq!(far["data"], json!([]));
+}
+
+async fn each_store_sees_where_to_ship_its_part(backend: Backend) {
+    let market = Market::start(backend).await;
+    let first = market.store("ship-one", None).await;
+    let second = market.store("ship-two", None).await;
+    let cup = market.product(&first, "Tin Cup", 800, 5, json!({})).await;
+    let plate = market
+        .product(&second, "Tin Plate", 900, 5, json!({}))
+        .await;
+    let buyer = market.buyer("ship-buyer@example.com").await;
+    market.add(&buyer, &cup, 1).await;
+    market.add(&buyer, &plate, 1).await;
+    let checkout = |body: Value, key: &'static str| {
+        let market = &market;
+        let buyer = &buyer;
+        async move {
+            market
+                .app
+                .client
+                .post(market.app.url("/api/v1/marketplace/checkout"))
+                .bearer_auth(buyer)
+                .header("idempotency-key", key)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let address = json!({"name": "Ada Obi", "line1": "12 Marina Road", "city": "Lagos",
+                         "postal_code": "101001", "country": "NG"});
+    // A bad country code: refused, naming it; nothing reserved.
+    let mut bad = address.clone();
+    bad["country"] = json!("ng");
+    let refused = checkout(json!({"provider": "stripe", "shipping": bad}), "ship-bad").await;
+    crate::support::errors::assert_invalid_field(refused, "shipping.country").await;
+    assert_eq!(market.stock(&cup).await, (5, 0, 0));
+    let placed = checkout(json!({"provider": "stripe", "shipping": address}), "ship-1").await;
+    assert_eq!(placed.status(), 201);
+    let order = json(placed).await["data"].clone();
+    assert_eq!(order["shipping"]["line1"], "12 Marina Road");
+    assert_eq!(order["shipping"]["line2"], Value::Null);
+    for store in [&first, &second] {
+        let part = part_of(&order, store);
+        let seen = json(
+            market
+                .app
+                .get_as(
+                    &format!("/api/v1/marketplace/vendor/orders/{part}"),
+                    &store.owner,
+                )
+                .await,
+        )
+        .await;
+        let mut expected = address.clone();
+        expected["line2"] = Value::Null;
+        assert_eq!(seen["data"]["shipping"], expected, "{seen}");
+    }
 }

@@ -354,66 +354,6 @@ fn bind_catalog<'q, O>(
         .bind(filter.limit)
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::geo::{bounding_box, Point};
-    use landlord_core::config::DatabaseKind;
-    use landlord_core::Db;
-
-    /// The plan SQLite makes for `filter`'s query, one line per step.
-    async fn plan(filter: &CatalogFilter<'_>) -> String {
-        let db = Db::connect_url("sqlite::memory:", DatabaseKind::Sqlite, 1)
-            .await
-            .unwrap();
-        db.migrate().await.unwrap();
-        let mut conn = db.pool().acquire().await.unwrap();
-        prepare_search(&mut conn).await.unwrap();
-        let sql = format!("EXPLAIN QUERY PLAN {}", catalog_sql(filter, true));
-        let rows: Vec<(i64, i64, i64, String)> = bind_catalog(sqlx::query_as(&sql), filter, true)
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
-        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
-    }
-
-    #[tokio::test]
-    async fn a_radius_search_reads_the_location_index_not_every_product() {
-        let filter = CatalogFilter {
-            within: Some(bounding_box(
-                Point {
-                    latitude: 6.5,
-                    longitude: 3.4,
-                },
-                50.0,
-            )),
-            limit: 51,
-            ..CatalogFilter::default()
-        };
-        let plan = plan(&filter).await;
-        assert!(
-            plan.contains("marketplace_products_location (status=? AND latitude>? AND latitude<?)"),
-            "{plan}"
-        );
-    }
-
-    #[tokio::test]
-    async fn a_text_and_category_search_read_their_indexes() {
-        let filter = CatalogFilter {
-            words: vec!["lamp".into()],
-            category: Some("lighting"),
-            limit: 51,
-            ..CatalogFilter::default()
-        };
-        let plan = plan(&filter).await;
-        assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
-        assert!(
-            plan.contains("marketplace_product_categories_category (category=?)"),
-            "{plan}"
-        );
-    }
-}
-
 // ---- stock ---------------------------------------------------------------------------
 
 /// Holds `quantity` more of a listed product, only if that many are
@@ -533,4 +473,64 @@ pub async fn add_rating(
     .execute(&mut *conn)
     .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geo::{bounding_box, Point};
+    use landlord_core::config::DatabaseKind;
+    use landlord_core::Db;
+
+    /// The plan SQLite makes for `filter`'s query, one line per step.
+    async fn plan(filter: &CatalogFilter<'_>) -> String {
+        let db = Db::connect_url("sqlite::memory:", DatabaseKind::Sqlite, 1)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        prepare_search(&mut conn).await.unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {}", catalog_sql(filter, true));
+        let rows: Vec<(i64, i64, i64, String)> = bind_catalog(sqlx::query_as(&sql), filter, true)
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+        rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    #[tokio::test]
+    async fn a_radius_search_reads_the_location_index_not_every_product() {
+        let filter = CatalogFilter {
+            within: Some(bounding_box(
+                Point {
+                    latitude: 6.5,
+                    longitude: 3.4,
+                },
+                50.0,
+            )),
+            limit: 51,
+            ..CatalogFilter::default()
+        };
+        let plan = plan(&filter).await;
+        assert!(
+            plan.contains("marketplace_products_location (status=? AND latitude>? AND latitude<?)"),
+            "{plan}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_text_and_category_search_read_their_indexes() {
+        let filter = CatalogFilter {
+            words: vec!["lamp".into()],
+            category: Some("lighting"),
+            limit: 51,
+            ..CatalogFilter::default()
+        };
+        let plan = plan(&filter).await;
+        assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
+        assert!(
+            plan.contains("marketplace_product_categories_category (category=?)"),
+            "{plan}"
+        );
+    }
 }

@@ -117,6 +117,8 @@ pub struct OrderRow {
     pub payment_reference: Option<String>,
     pub client_secret: Option<String>,
     pub payment_url: Option<String>,
+    /// JSON of the buyer's shipping address, when given.
+    pub shipping_address: Option<String>,
     pub expires_at: Timestamp,
     pub paid_at: Option<Timestamp>,
     pub cancelled_at: Option<Timestamp>,
@@ -125,8 +127,8 @@ pub struct OrderRow {
 }
 
 const ORDER_COLUMNS: &str = "id, buyer_id, status, total, fee_total, currency, provider, \
-     payment_reference, client_secret, payment_url, expires_at, paid_at, cancelled_at, \
-     created_at, updated_at";
+     payment_reference, client_secret, payment_url, shipping_address, expires_at, paid_at, \
+     cancelled_at, created_at, updated_at";
 
 pub async fn insert_order<'c, E: Executor<'c, Database = Any>>(
     executor: E,
@@ -134,7 +136,7 @@ pub async fn insert_order<'c, E: Executor<'c, Database = Any>>(
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO marketplace_orders ({ORDER_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, $8, NULL, NULL, $9, $9)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, NULL, NULL, NULL, $10, $8, NULL, NULL, $9, $9)"
     ))
     .bind(&row.id)
     .bind(&row.buyer_id)
@@ -145,6 +147,7 @@ pub async fn insert_order<'c, E: Executor<'c, Database = Any>>(
     .bind(row.provider)
     .bind(row.expires_at)
     .bind(row.created_at)
+    .bind(&row.shipping_address)
     .execute(executor)
     .await?;
     Ok(())
