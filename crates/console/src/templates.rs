@@ -87,6 +87,9 @@ fn environment() -> &'static Environment<'static> {
             "store_orders.html",
             "store_order.html",
             "store_earnings.html",
+            "store_reviews.html",
+            "operator_marketplace_payouts.html",
+            "operator_marketplace_tabs.html",
         ) {
             if let Err(error) = env.add_template(name, source) {
                 // Compiled in and rendered by the tests: a build defect.

@@ -4,6 +4,10 @@
 //! currency. Platform administrators only, like every `/operator` page;
 //! each action calls `vendors::decide`, as `POST
 //! /admin/marketplace/vendors/{id}/approve|suspend` does (audited).
+//! Its sub-page `/operator/marketplace/payouts` lists every store's
+//! payouts (`?status=` one status), failed ones first to the eye, with a
+//! retry for those (`payouts::retry`, as `POST
+//! /admin/marketplace/payouts/{id}/retry`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -12,11 +16,13 @@ use axum::{Form, Router};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
-use landlord_core::ids::OrganizationId;
+use landlord_core::ids::{OrganizationId, PayoutId};
 use landlord_core::ApiError;
+use landlord_marketplace::payouts;
 use landlord_marketplace::routes::admin::figures_of;
-use landlord_marketplace::store::{self as market_store, VendorStatus};
+use landlord_marketplace::store::{self as market_store, PayoutStatus, VendorStatus};
 use landlord_marketplace::vendors;
+use landlord_marketplace::views::PayoutView;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -37,6 +43,11 @@ pub(crate) fn routes() -> Router<ConsoleState> {
         .route(
             "/operator/marketplace/vendors/{organization_id}/suspend",
             post(suspend),
+        )
+        .route("/operator/marketplace/payouts", get(payouts_page))
+        .route(
+            "/operator/marketplace/payouts/{payout_id}/retry",
+            post(retry),
         )
 }
 
@@ -160,6 +171,8 @@ async fn page(
     );
     context.insert("money".into(), money.into());
     context.insert("done".into(), done.into());
+    context.insert("failed_payouts".into(), failed_count(state).await?.into());
+    context.insert("tab".into(), "stores".into());
     let page = Page::render("operator_marketplace.html", context)?;
     Ok(if code == StatusCode::OK {
         page
@@ -284,6 +297,172 @@ pub async fn suspend(
                 errors,
             };
             page(&state, &visitor, &query, Some(refused)).await
+        }
+    }
+}
+
+// ---- payouts ---------------------------------------------------------------------------
+
+/// Payouts one page lists.
+const PAYOUTS_PER_PAGE: u32 = 50;
+
+/// How many payouts failed ("50+" past a page): the tabs and the main
+/// page show it so that the operator notices them.
+async fn failed_count(state: &ConsoleState) -> Result<String, PageError> {
+    let limit = i64::from(PAYOUTS_PER_PAGE) + 1;
+    let failed = market_store::payouts(
+        state.keys.db.pool(),
+        None,
+        Some(PayoutStatus::Failed),
+        None,
+        limit,
+    )
+    .await
+    .map_err(ApiError::from)?
+    .len();
+    Ok(match failed {
+        0 => String::new(),
+        n if n as i64 >= limit => format!("{PAYOUTS_PER_PAGE}+"),
+        n => n.to_string(),
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct PayoutsQuery {
+    status: Option<String>,
+    cursor: Option<String>,
+    done: Option<String>,
+}
+
+/// `GET /operator/marketplace/payouts`: every store's payouts, newest
+/// first (`GET /admin/marketplace/payouts`).
+pub async fn payouts_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Query(query): Query<PayoutsQuery>,
+) -> Result<Page, PageError> {
+    if let Err(sign_in) = operator(&state, &visitor).await? {
+        return Ok(sign_in);
+    }
+    payouts_view(&state, &visitor, &query, None).await
+}
+
+async fn payouts_view(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    query: &PayoutsQuery,
+    refused: Option<FormErrors>,
+) -> Result<Page, PageError> {
+    if !state.keys.config.marketplace.enabled {
+        return Err(PageError::NotFound);
+    }
+    let pool = state.keys.db.pool();
+    let status = query
+        .status
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .map(|s| PayoutStatus::parse(s).ok_or(PageError::NotFound))
+        .transpose()?;
+    let paging = PageQuery {
+        limit: Some(PAYOUTS_PER_PAGE),
+        cursor: query.cursor.clone(),
+    }
+    .page()
+    .map_err(|_| PageError::NotFound)?;
+    let before = paging.cursor.as_deref().map(PayoutId::from_trusted);
+    let mut rows = market_store::payouts(pool, None, status, before.as_ref(), paging.fetch())
+        .await
+        .map_err(ApiError::from)?;
+    let meta = paging.finish(&mut rows, |r| r.id.to_string());
+    let mut stores: std::collections::HashMap<OrganizationId, String> = Default::default();
+    let mut list = Vec::with_capacity(rows.len());
+    for row in rows {
+        let view = PayoutView::new(row);
+        if !stores.contains_key(&view.vendor_id) {
+            let name = market_store::vendor(pool, &view.vendor_id)
+                .await
+                .map_err(ApiError::from)?
+                .map_or_else(|| view.vendor_id.to_string(), |v| v.store_name);
+            stores.insert(view.vendor_id.clone(), name);
+        }
+        list.push(json!({
+            "id": view.id,
+            "vendor_id": view.vendor_id,
+            "store_name": stores.get(&view.vendor_id),
+            "amount": format_money(view.amount, &view.currency),
+            "provider": view.provider,
+            "account": view.account,
+            "status": view.status,
+            "attempts": view.attempts,
+            "transfer_reference": view.transfer_reference,
+            "last_error": view.last_error,
+            "paid_at": view.paid_at,
+            "created_at": view.created_at,
+        }));
+    }
+    let mut context = operator_base(state, visitor, "Marketplace payouts", "marketplace").await?;
+    let code = match refused {
+        Some(errors) => errors.into_context(&mut context),
+        None => StatusCode::OK,
+    };
+    context.insert("payouts".into(), list.into());
+    context.insert("status".into(), status.map(PayoutStatus::as_str).into());
+    context.insert("next_cursor".into(), meta.next_cursor.into());
+    context.insert("first_page".into(), paging.cursor.is_none().into());
+    context.insert("failed_payouts".into(), failed_count(state).await?.into());
+    context.insert("tab".into(), "payouts".into());
+    context.insert(
+        "done".into(),
+        (query.done.as_deref() == Some("retried"))
+            .then_some("Payout queued again.")
+            .into(),
+    );
+    let page = Page::render("operator_marketplace_payouts.html", context)?;
+    Ok(if code == StatusCode::OK {
+        page
+    } else {
+        page.status(code)
+    })
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct RetryForm {
+    csrf: String,
+    /// The list's filter, kept after the action.
+    status: String,
+}
+
+/// `POST /operator/marketplace/payouts/{payout_id}/retry`: a failed
+/// payout's transfer is queued again (same payout, same idempotency key).
+pub async fn retry(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(payout_id): Path<String>,
+    Form(form): Form<RetryForm>,
+) -> Result<Page, PageError> {
+    if let Err(sign_in) = operator(&state, &visitor).await? {
+        return Ok(sign_in);
+    }
+    visitor.check_csrf(&state, &form.csrf)?;
+    if !state.keys.config.marketplace.enabled {
+        return Err(PageError::NotFound);
+    }
+    let status = PayoutStatus::parse(form.status.trim()).map(PayoutStatus::as_str);
+    match payouts::retry(&state.marketplace, payout_id.trim()).await {
+        Ok(_) => Ok(Page::redirect(format!(
+            "/operator/marketplace/payouts?{}done=retried",
+            status.map(|s| format!("status={s}&")).unwrap_or_default()
+        ))),
+        Err(ApiError::NotFound(_)) => Err(PageError::NotFound),
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?;
+            let query = PayoutsQuery {
+                status: status.map(String::from),
+                ..PayoutsQuery::default()
+            };
+            payouts_view(&state, &visitor, &query, Some(errors)).await
         }
     }
 }

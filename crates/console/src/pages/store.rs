@@ -15,7 +15,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use landlord_billing::money::format_money;
 use landlord_core::http::PageQuery;
-use landlord_core::ids::{ProductId, VendorOrderId};
+use landlord_core::ids::{ProductId, ReviewId, VendorOrderId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
@@ -23,18 +23,21 @@ use landlord_identity::CurrentUser;
 use landlord_marketplace::catalog::{self, NewProductRequest, UpdateProductRequest};
 use landlord_marketplace::fulfilment::{self, StatusRequest};
 use landlord_marketplace::payouts;
+use landlord_marketplace::reviews::{self, ReplyRequest};
 use landlord_marketplace::store::{
     self as market_store, PayoutProvider, ProductStatus, VendorOrderStatus, VendorRow, VendorStatus,
 };
 use landlord_marketplace::vendors::{self, ApplyRequest, UpdateVendorRequest};
-use landlord_marketplace::views::{PayoutAccount, PayoutView, ProductView, VendorOrderView};
+use landlord_marketplace::views::{
+    PayoutAccount, PayoutView, ProductView, ReviewView, VendorOrderView,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
 use super::market::{
     amount_input, availability, parse_amount, parse_location, prefixed_to_field, rating,
-    rename_fields, short_ref, vendor_order_label,
+    rename_fields, short_ref, stars, vendor_order_label,
 };
 use super::organization::tenant;
 use crate::session::Visitor;
@@ -63,6 +66,11 @@ pub(crate) fn routes() -> Router<ConsoleState> {
             post(move_order),
         )
         .route("/o/{organization_id}/store/earnings", get(earnings))
+        .route("/o/{organization_id}/store/reviews", get(reviews_page))
+        .route(
+            "/o/{organization_id}/store/reviews/{review_id}/reply",
+            post(reply),
+        )
 }
 
 /// Products and orders one page lists.
@@ -1300,4 +1308,167 @@ pub async fn earnings(
     context.insert("payouts".into(), payout_list.into());
     context.insert("hold_days".into(), hold_days.into());
     Page::render("store_earnings.html", context)
+}
+
+// ---- reviews ---------------------------------------------------------------------------
+
+/// What a refused reply form sends back: the review, what was typed.
+struct Typed<'a> {
+    review_id: &'a str,
+    text: &'a str,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReviewsQuery {
+    cursor: Option<String>,
+    done: Option<String>,
+}
+
+async fn reviews_view_page(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    found: &(CurrentUser, Membership),
+    cursor: Option<String>,
+    typed: Option<Typed<'_>>,
+    errors: FormErrors,
+    done: bool,
+) -> Result<Page, PageError> {
+    let user = &found.0;
+    let pool = state.keys.db.pool();
+    let page = PageQuery {
+        limit: Some(PER_PAGE),
+        cursor,
+    }
+    .page()
+    .map_err(|_| PageError::NotFound)?;
+    let before = page.cursor.as_deref().map(ReviewId::from_trusted);
+    let mut rows = market_store::reviews(
+        pool,
+        None,
+        Some(&user.organization_id),
+        before.as_ref(),
+        page.fetch(),
+    )
+    .await
+    .map_err(ApiError::from)?;
+    let meta = page.finish(&mut rows, |r| r.id.to_string());
+    let mut titles: std::collections::HashMap<ProductId, Option<String>> = Default::default();
+    let mut list = Vec::with_capacity(rows.len());
+    for row in rows {
+        let view = ReviewView::new(row);
+        if !titles.contains_key(&view.product_id) {
+            let title = market_store::vendor_product(pool, &user.organization_id, &view.product_id)
+                .await
+                .map_err(ApiError::from)?
+                .map(|p| p.title);
+            titles.insert(view.product_id.clone(), title);
+        }
+        let title = titles.get(&view.product_id).cloned().flatten();
+        list.push(json!({
+            "id": view.id,
+            "product_id": view.product_id,
+            "product_title": title,
+            "rating": view.rating,
+            "stars": stars(view.rating),
+            "text": view.text,
+            "reply": view.reply,
+            "replied_at": view.replied_at,
+            "created_at": view.created_at,
+        }));
+    }
+    let vendor = vendor_of(state, user).await?;
+    let mut context =
+        store_base(state, visitor, "Reviews", "reviews", found, vendor.as_ref()).await?;
+    let status = errors.into_context(&mut context);
+    if let Some(typed) = typed {
+        context.insert(
+            "typed".into(),
+            json!({ "id": typed.review_id, "text": typed.text }),
+        );
+    }
+    context.insert("reviews".into(), list.into());
+    context.insert("next_cursor".into(), meta.next_cursor.into());
+    context.insert("first_page".into(), page.cursor.is_none().into());
+    context.insert(
+        "done".into(),
+        done.then_some("Reply published: buyers see it under the review.")
+            .into(),
+    );
+    render("store_reviews.html", context, status)
+}
+
+/// `GET /o/{organization_id}/store/reviews`: the reviews of the store's
+/// products, newest first, with their replies (`GET
+/// /marketplace/vendor/reviews`); a reply form each for owners and admins.
+pub async fn reviews_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Query(query): Query<ReviewsQuery>,
+) -> Result<Page, PageError> {
+    let found = match allowed(
+        &state,
+        &visitor,
+        &organization_id,
+        None,
+        Permission::FulfilOrders,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let done = query.done.as_deref() == Some("replied");
+    reviews_view_page(&state, &visitor, &found, query.cursor, None, ok(), done).await
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default)]
+pub struct ReplyForm {
+    csrf: String,
+    text: String,
+}
+
+/// `POST /o/{organization_id}/store/reviews/{review_id}/reply`:
+/// `reviews::reply` (replaces an earlier reply; owners and admins).
+pub async fn reply(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Path((organization_id, review_id)): Path<(String, String)>,
+    Form(form): Form<ReplyForm>,
+) -> Result<Page, PageError> {
+    let found = match allowed(
+        &state,
+        &visitor,
+        &organization_id,
+        Some(&form.csrf),
+        Permission::ManageStore,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
+    let vendor_id = found.0.organization_id.clone();
+    let id = review_id.trim();
+    let request = ReplyRequest {
+        text: form.text.clone(),
+    };
+    match reviews::reply(&state.marketplace, &vendor_id, id, request).await {
+        Ok(_) => Ok(Page::redirect(format!(
+            "/o/{vendor_id}/store/reviews?done=replied"
+        ))),
+        Err(error) => {
+            let mut errors = refusal(error)?;
+            if let Some(reason) = errors.fields.remove("text") {
+                errors.fields.insert(format!("reply-{id}"), reason);
+            }
+            let typed = Typed {
+                review_id: id,
+                text: form.text.as_str(),
+            };
+            reviews_view_page(&state, &visitor, &found, None, Some(typed), errors, false).await
+        }
+    }
 }

@@ -18,6 +18,7 @@ use crate::backend_tests;
 use crate::console::{user_id, Browser, Seen};
 use crate::support::accounts::PASSWORD;
 use crate::support::app::json;
+use crate::support::eventually::eventually;
 use crate::support::marketplace::{part_of, Market, Store};
 use crate::support::Backend;
 
@@ -29,6 +30,8 @@ backend_tests!(
     members_and_operators_see_what_their_role_allows,
     marketplace_forms_refuse_a_missing_csrf_token,
     the_storefront_pages_through_many_products,
+    a_store_replies_to_its_reviews_and_a_member_only_reads_them,
+    the_operator_sees_a_failed_payout_and_retries_it,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -1006,6 +1009,288 @@ async fn the_storefront_pages_through_many_products(backend: Backend) {
     assert!(bad.body.contains("This page of results"), "{}", bad.body);
 }
 
+/// A delivered order of `products` and the buyer's review of its first
+/// item (through the API); the review's id.
+async fn reviewed(
+    market: &Market,
+    store: &Store,
+    buyer: &str,
+    product: &str,
+    key: &str,
+    text: &str,
+) -> String {
+    let order = paid_order(market, buyer, &[product], key).await;
+    market.deliver(store, &part_of(&order, store)).await;
+    let order_id = order["id"].as_str().expect("the order's id");
+    let item = order["items"][0]["id"].as_str().expect("the item");
+    let created = market
+        .app
+        .post_as(
+            &format!("/api/v1/marketplace/orders/{order_id}/items/{item}/review"),
+            buyer,
+            &json!({"rating": 4, "text": text}),
+        )
+        .await;
+    assert_eq!(created.status(), 201, "{}", json(created).await);
+    json(created).await["data"]["id"]
+        .as_str()
+        .expect("the review's id")
+        .to_string()
+}
+
+async fn a_store_replies_to_its_reviews_and_a_member_only_reads_them(backend: Backend) {
+    let market = Market::start(backend).await;
+    let (beans, lamps, coffee, lamp) = two_stores(&market).await;
+    let buyer = market.buyer("rae@buyers.test").await;
+    let review = reviewed(
+        &market,
+        &beans,
+        &buyer,
+        &coffee,
+        "rev-1",
+        "Fresh and fragrant.",
+    )
+    .await;
+    let theirs = reviewed(&market, &lamps, &buyer, &lamp, "rev-2", "Bright enough.").await;
+    let store = format!("/o/{}/store", beans.org_id);
+
+    // The owner: the tab, the review with its product and rating, a form.
+    let owner = signed_in(&market, "beans-owner@example.com").await;
+    let page = owner.get(&format!("{store}/reviews")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    let tab = format!("href=\"{store}/reviews\" aria-current=\"page\"");
+    for shown in [
+        tab.as_str(),
+        "Roasted Coffee Beans",
+        "4/5",
+        "Fresh and fragrant.",
+        "Publish the reply",
+    ] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    assert!(
+        !page.body.contains("Bright enough."),
+        "another store's review"
+    );
+    let reply = format!("{store}/reviews/{review}/reply");
+    let refused = owner
+        .post(&reply, &[("csrf", &page.csrf()), ("text", "  ")])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused.field_error(&format!("reply-{review}")).is_some(),
+        "{}",
+        refused.body
+    );
+    let long = "x".repeat(2001);
+    let refused = owner
+        .post(&reply, &[("csrf", &page.csrf()), ("text", &long)])
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused.body.contains(&long), "what was typed stays");
+    let replied = owner
+        .post(
+            &reply,
+            &[
+                ("csrf", &page.csrf()),
+                ("text", "Thank you, Rae: roasted on Monday."),
+            ],
+        )
+        .await;
+    assert_eq!(replied.status, 303, "{}", replied.body);
+    assert_eq!(
+        replied.location.as_deref(),
+        Some(format!("{store}/reviews?done=replied").as_str())
+    );
+    let page = owner.get(&format!("{store}/reviews?done=replied")).await;
+    assert!(page.body.contains("Reply published"), "{}", page.body);
+    assert!(page.body.contains("Thank you, Rae: roasted on Monday."));
+    let rae = signed_in(&market, "rae@buyers.test").await;
+    let product = rae.get(&format!("/marketplace/products/{coffee}")).await;
+    assert_eq!(product.status, 200, "{}", product.body);
+    assert!(
+        product.body.contains("Thank you, Rae: roasted on Monday."),
+        "{}",
+        product.body
+    );
+
+    // Another store's review: the 404 page, its reply untouched.
+    let other = owner
+        .post(
+            &format!("{store}/reviews/{theirs}/reply"),
+            &[("csrf", &page.csrf()), ("text", "Mine now")],
+        )
+        .await;
+    assert_eq!(other.status, 404, "{}", other.body);
+    assert!(other.body.contains("Page not found"));
+    let missing = owner
+        .post(
+            &format!("{store}/reviews/not-an-id/reply"),
+            &[("csrf", &page.csrf()), ("text", "Hello")],
+        )
+        .await;
+    assert_eq!(missing.status, 404, "{}", missing.body);
+    let lamp_page = rae.get(&format!("/marketplace/products/{lamp}")).await;
+    assert!(!lamp_page.body.contains("Mine now"));
+
+    // A member reads the reviews, without a form; a forged reply is refused.
+    market.buyer("mo@beans.test").await;
+    let member_id = user_id(&market.app, "mo@beans.test").await;
+    market
+        .app
+        .add_membership(&beans.org_id, &member_id, "member")
+        .await;
+    let mo = signed_in(&market, "mo@beans.test").await;
+    let seen = mo.get(&format!("{store}/reviews")).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.body.contains("Fresh and fragrant."));
+    assert!(seen.body.contains("Thank you, Rae: roasted on Monday."));
+    assert!(!seen.body.contains("Publish the reply"), "{}", seen.body);
+    assert!(!seen.body.contains("/reply\""));
+    let csrf = mo.get("/marketplace").await.csrf();
+    let forged = mo
+        .post(&reply, &[("csrf", &csrf), ("text", "Member words")])
+        .await;
+    assert_eq!(forged.status, 403, "{}", forged.body);
+    assert!(forged.body.contains("Not allowed"));
+    let without_token = owner.post(&reply, &[("text", "No token")]).await;
+    assert_eq!(without_token.status, 403, "{}", without_token.body);
+    let product = rae.get(&format!("/marketplace/products/{coffee}")).await;
+    assert!(!product.body.contains("Member words"));
+    assert!(!product.body.contains("No token"));
+    // Not another store's reviews page.
+    assert_eq!(
+        owner
+            .get(&format!("/o/{}/store/reviews", lamps.org_id))
+            .await
+            .status,
+        404
+    );
+}
+
+async fn the_operator_sees_a_failed_payout_and_retries_it(backend: Backend) {
+    let market = Market::start_with(backend, |c| c.marketplace.payout_hold_secs = 0).await;
+    market.stand_in.state.lock().unwrap().transfers_decline = true;
+    let (beans, _lamps, coffee, _lamp) = two_stores(&market).await;
+    let buyer = market.buyer("pat@buyers.test").await;
+    let order = paid_order(&market, &buyer, &[&coffee], "pay-1").await;
+    market.deliver(&beans, &part_of(&order, &beans)).await;
+    let operator = signed_in(&market, "operator@example.com").await;
+
+    // The failed payout: on the main page's warning, the list, its error.
+    let failed = eventually(
+        "the payout to fail",
+        std::time::Duration::from_secs(20),
+        async || {
+            let seen = operator
+                .get("/operator/marketplace/payouts?status=failed")
+                .await;
+            seen.body.contains("No such destination").then_some(seen)
+        },
+    )
+    .await;
+    assert_eq!(failed.status, 200, "{}", failed.body);
+    for shown in [
+        "beans store",
+        "11.11 USD",
+        "acct_beans",
+        "class=\"failed\"",
+        ">Retry<",
+    ] {
+        assert!(failed.body.contains(shown), "{shown}: {}", failed.body);
+    }
+    let main = operator.get("/operator/marketplace").await;
+    assert!(main.body.contains("1 payout failed"), "{}", main.body);
+    assert!(main
+        .body
+        .contains("href=\"/operator/marketplace/payouts?status=failed\""));
+    let paid = operator
+        .get("/operator/marketplace/payouts?status=paid")
+        .await;
+    assert!(
+        paid.body.contains("No payout with this status."),
+        "{}",
+        paid.body
+    );
+    assert_eq!(
+        operator
+            .get("/operator/marketplace/payouts?status=lost")
+            .await
+            .status,
+        404
+    );
+
+    // Retried once the switch is off: queued, then paid.
+    market.stand_in.state.lock().unwrap().transfers_decline = false;
+    let marker = "action=\"/operator/marketplace/payouts/";
+    let start = failed.body.find(marker).expect("the retry form") + marker.len();
+    let id = failed.body[start..]
+        .split('/')
+        .next()
+        .expect("the payout id")
+        .to_string();
+    let retry = format!("/operator/marketplace/payouts/{id}/retry");
+    let without_token = operator.post(&retry, &[("status", "failed")]).await;
+    assert_eq!(without_token.status, 403, "{}", without_token.body);
+    let retried = operator
+        .post(&retry, &[("csrf", &failed.csrf()), ("status", "failed")])
+        .await;
+    assert_eq!(retried.status, 303, "{}", retried.body);
+    let back = retried.location.clone().expect("back to the list");
+    assert_eq!(
+        back,
+        "/operator/marketplace/payouts?status=failed&done=retried"
+    );
+    assert!(operator
+        .get(&back)
+        .await
+        .body
+        .contains("Payout queued again."));
+    let paid = eventually(
+        "the retried payout to be paid",
+        std::time::Duration::from_secs(20),
+        async || {
+            let seen = operator
+                .get("/operator/marketplace/payouts?status=paid")
+                .await;
+            seen.body.contains("11.11 USD").then_some(seen)
+        },
+    )
+    .await;
+    assert!(paid.body.contains("acct_beans"), "{}", paid.body);
+    assert!(!paid.body.contains(">Retry<"));
+    assert!(
+        !paid.body.contains("No such destination"),
+        "the error is gone"
+    );
+    assert!(!operator
+        .get("/operator/marketplace")
+        .await
+        .body
+        .contains("payout failed"));
+    // A paid payout is not retried again: said on the page.
+    let again = operator.post(&retry, &[("csrf", &failed.csrf())]).await;
+    assert_eq!(again.status, 409, "{}", again.body);
+    assert!(
+        again
+            .body
+            .to_lowercase()
+            .contains("only a failed payout can be retried"),
+        "{}",
+        again.body
+    );
+    assert_eq!(market.stand_in.state.lock().unwrap().transfers.len(), 1);
+
+    // Nobody but the operator: the refusal (404) page, the form refused.
+    let owner = signed_in(&market, "beans-owner@example.com").await;
+    let seen = owner.get("/operator/marketplace/payouts").await;
+    assert_eq!(seen.status, 404, "{}", seen.body);
+    assert!(!seen.body.contains("11.11 USD"));
+    let csrf = owner.get("/marketplace").await.csrf();
+    let forged = owner.post(&retry, &[("csrf", &csrf)]).await;
+    assert_eq!(forged.status, 404, "{}", forged.body);
+}
+
 // ---- in a real browser ---------------------------------------------------------------
 
 const BROWSER_TEST: &str =
@@ -1324,6 +1609,14 @@ mod browser {
                         "beans-earnings",
                     )
                     .await;
+                browser
+                    .visit(
+                        &market.app,
+                        &format!("{base}/reviews"),
+                        "No review yet",
+                        "beans-reviews",
+                    )
+                    .await;
                 browser.set_viewport(Viewport::Phone).await;
                 browser
                     .visit(
@@ -1349,6 +1642,14 @@ mod browser {
             )
             .await;
         browser.wait_for_text("69.68 USD").await;
+        browser
+            .visit(
+                &market.app,
+                "/operator/marketplace/payouts",
+                "No payout yet",
+                "operator-payouts",
+            )
+            .await;
 
         browser.close().await;
     }
