@@ -128,7 +128,7 @@ impl JobHandler for NotifyJob {
             AlertChannel::Slack { url } => {
                 let response = self
                     .http
-                    .post(url)
+                    .post(url.expose_str())
                     .json(&serde_json::json!({ "text": summary }))
                     .send()
                     .await

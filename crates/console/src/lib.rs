@@ -8,6 +8,7 @@
 //! CSRF token checked on POST. The routes are a plain axum `Router`, not
 //! part of the OpenAPI document.
 
+mod access;
 mod csrf;
 mod pages;
 mod session;

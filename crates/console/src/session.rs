@@ -38,6 +38,9 @@ pub struct Visitor {
     anonymous: Option<String>,
     /// A session cookie was sent but its session is over (to clear it).
     pub stale_cookie: bool,
+    /// The request may change state (not GET or HEAD): its handler must
+    /// check a CSRF token (see `access::Gate`).
+    submits: bool,
 }
 
 impl FromRequestParts<ConsoleState> for Visitor {
@@ -56,6 +59,7 @@ impl FromRequestParts<ConsoleState> for Visitor {
             stale_cookie: token.is_some() && user.is_none(),
             user,
             anonymous: cookie(parts, CSRF_COOKIE).map(str::to_owned),
+            submits: !parts.method.is_safe(),
         })
     }
 }
@@ -74,7 +78,13 @@ impl Visitor {
             user: None,
             anonymous: None,
             stale_cookie: false,
+            submits: false,
         }
+    }
+
+    /// Whether the request may change state (anything but GET and HEAD).
+    pub(crate) fn submits(&self) -> bool {
+        self.submits
     }
 
     fn seed(&self) -> Option<String> {

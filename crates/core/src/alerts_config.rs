@@ -73,7 +73,7 @@ pub enum AlertChannel {
     /// A plain-text mail to each address.
     Email { to: Vec<String> },
     /// A Slack-compatible incoming webhook: POST `{"text": …}`.
-    Slack { url: String },
+    Slack { url: Secret<String> },
     /// A JSON POST signed like Standard Webhooks with `secret` (`whsec_…`).
     Webhook { url: String, secret: Secret<String> },
 }
@@ -229,7 +229,7 @@ impl AlertsConfig {
                             ));
                         }
                     }
-                    AlertChannel::Slack { url } => check_url(&setting, url)?,
+                    AlertChannel::Slack { url } => check_url(&setting, url.expose_str())?,
                     AlertChannel::Webhook { url, secret } => {
                         check_url(&setting, url)?;
                         if crate::webhook_signature::decode_secret(secret.expose_str()).is_none() {

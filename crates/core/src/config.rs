@@ -61,11 +61,11 @@ pub struct Config {
     /// Directory for the SQLite database, generated secrets and local mail.
     pub data_dir: PathBuf,
     /// `sqlite://…` or `postgres://…`; empty means a SQLite file in `data_dir`.
-    pub database_url: Option<String>,
+    pub database_url: Option<Secret<String>>,
     /// Most database connections kept open by this instance.
     pub database_max_connections: u32,
     /// `redis://…`; when set, limits and caches are shared between instances.
-    pub redis_url: Option<String>,
+    pub redis_url: Option<Secret<String>>,
     /// The URL clients reach this server at (used in links and security.txt).
     pub public_url: String,
     /// The customer dashboard that receives links from mails (verification,
@@ -188,7 +188,7 @@ pub struct Config {
     /// malformed, expired or revoked API key; beyond, 429.
     pub invalid_api_key_per_minute: u32,
     /// When set, `/metrics` requires `Authorization: Bearer <metrics_token>`.
-    pub metrics_token: Option<String>,
+    pub metrics_token: Option<Secret<String>>,
     /// When set, `/metrics` is served on this address only (not on `listen`).
     pub metrics_listen: Option<String>,
     /// Invitations an organization may send per hour (`POST /team/invite`).
@@ -346,7 +346,7 @@ impl Config {
                 "must be at least 1",
             ));
         }
-        if let Some(url) = self.redis_url.as_deref() {
+        if let Some(url) = self.redis_url.as_ref().map(Secret::expose_str) {
             if !(url.starts_with("redis://") || url.starts_with("rediss://")) {
                 return Err(ConfigError::new(
                     "redis_url",
@@ -446,7 +446,7 @@ impl Config {
                 "must be at least 1 (or unset for the number of CPUs)",
             ));
         }
-        if let Some(token) = self.metrics_token.as_deref() {
+        if let Some(token) = self.metrics_token.as_ref().map(Secret::expose_str) {
             if token.len() < 16 || token.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(ConfigError::new(
                     "metrics_token",
@@ -616,7 +616,7 @@ impl Config {
     }
 
     pub fn database_kind(&self) -> Result<DatabaseKind, ConfigError> {
-        match self.database_url.as_deref() {
+        match self.database_url.as_ref().map(Secret::expose_str) {
             None => Ok(DatabaseKind::Sqlite),
             Some(url) if url.starts_with("sqlite:") => Ok(DatabaseKind::Sqlite),
             Some(url) if url.starts_with("postgres://") || url.starts_with("postgresql://") => {
@@ -632,7 +632,7 @@ impl Config {
     /// The database URL to connect to: the configured one, or a SQLite file
     /// in the data directory.
     pub fn effective_database_url(&self) -> String {
-        match self.database_url.as_deref() {
+        match self.database_url.as_ref().map(Secret::expose_str) {
             Some(url) => url.to_string(),
             None => {
                 let file = self.data_dir.join("landlord.db");
@@ -869,6 +869,16 @@ mod tests {
             ("stripe_secret_key", "sk_test_stripe_secret_value"),
             ("stripe_webhook_secret", "whsec_stripe_webhook_value"),
             ("paystack_secret_key", "sk_test_paystack_secret_value"),
+            // Connection strings carry passwords.
+            (
+                "database_url",
+                "postgres://landlord:db-password-value@db.internal/landlord",
+            ),
+            (
+                "redis_url",
+                "redis://:redis-password-value@cache.internal:6379",
+            ),
+            ("metrics_token", "metrics-token-value-0123456789"),
         ];
         let pairs: Vec<(&str, String)> = secrets
             .iter()
@@ -891,6 +901,12 @@ mod tests {
             .merge(("stripe_secret_key", "sk_env_secret_value_1234"));
         let config = Config::from_figment(figment).unwrap();
         assert!(!format!("{config:?}").contains("sk_env_secret_value_1234"));
+        // A Slack incoming webhook's URL is its credential.
+        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(
+            "[alerts.channels]\ncritical = [{ type = \"slack\", url = \"https://hooks.slack.com/services/T0/B0/slack-secret-path\" }]",
+        ));
+        let config = Config::from_figment(figment).unwrap();
+        assert!(!format!("{config:?}").contains("slack-secret-path"));
     }
 
     #[test]

@@ -3,6 +3,7 @@
 
 use rand::RngCore;
 use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
 
 /// `bytes` random bytes from the operating system's CSPRNG, hex-encoded.
 pub fn random_hex(bytes: usize) -> String {
@@ -17,12 +18,12 @@ pub fn sha256_hex(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-/// Compares two byte strings in time independent of where they differ.
+/// Compares two byte strings in time independent of where they differ
+/// (`subtle`'s comparison, which the optimizer cannot shortcut; only the
+/// lengths, which are public here — signatures and tokens of a known
+/// size — may end it early).
 pub fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
-    }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    a.ct_eq(b).into()
 }
 
 #[cfg(test)]

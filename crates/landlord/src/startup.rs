@@ -225,7 +225,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         SecretSource::Configured => {}
     }
     let payload_cipher = payload_cipher(&config)?;
-    let redis = match config.redis_url.as_deref() {
+    let redis = match config.redis_url.as_ref().map(|u| u.expose_str()) {
         Some(url) => Some(redis::Client::open(url).context("redis_url: cannot be used")?),
         None => None,
     };

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{tenant, Gate};
 use crate::session::Visitor;
 use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
@@ -111,7 +111,7 @@ pub async fn audit(
     Path(organization_id): Path<String>,
     Query(query): Query<AuditQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };

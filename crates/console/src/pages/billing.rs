@@ -28,7 +28,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{member, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{Page, PageError};
@@ -62,22 +62,6 @@ fn api(error: ApiError) -> PageError {
         ApiError::Forbidden(message) => PageError::Forbidden(message),
         other => PageError::Api(other),
     }
-}
-
-/// Signed in, in the URL's organization, holding `permission`; the
-/// sign-in page when signed out; 404 for another organization; the
-/// refusal page without the permission.
-async fn allowed(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    permission: Permission,
-) -> Result<Result<(CurrentUser, Membership), Page>, PageError> {
-    let found = tenant(state, visitor, organization_id).await?;
-    if let Ok((user, _)) = &found {
-        permissions::require(user, permission).map_err(api)?;
-    }
-    Ok(found)
 }
 
 /// The values every billing page shows.
@@ -169,11 +153,18 @@ pub async fn overview(
     Path(organization_id): Path<String>,
     Query(query): Query<OverviewQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) =
-        match allowed(&state, &visitor, &organization_id, Permission::ViewBilling).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, membership) = match member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Read,
+        Permission::ViewBilling,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     let keys = &state.keys;
     let calculation = manage::calculate(keys, &user.organization_id).await?;
     let page = PageQuery {
@@ -233,11 +224,18 @@ pub async fn change_page(
     Path(organization_id): Path<String>,
     Query(query): Query<ChangeQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) =
-        match allowed(&state, &visitor, &organization_id, Permission::UpgradePlan).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, membership) = match member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Read,
+        Permission::UpgradePlan,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     let preview = manage::preview(&state.keys, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
     let from = state
@@ -280,12 +278,18 @@ pub async fn change(
     Path(organization_id): Path<String>,
     Form(form): Form<ChangeForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, _) =
-        match allowed(&state, &visitor, &organization_id, Permission::UpgradePlan).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, _) = match member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Form(&form.csrf),
+        Permission::UpgradePlan,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     let change = manage::change_plan(&state.keys, &user, &client, &form.plan)
         .await
         .map_err(api)?;
@@ -315,12 +319,18 @@ pub async fn cancel_scheduled(
     Path(organization_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, _) =
-        match allowed(&state, &visitor, &organization_id, Permission::UpgradePlan).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, _) = match member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Form(&form.csrf),
+        Permission::UpgradePlan,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     manage::cancel_scheduled_change(&state.keys, &user, &client)
         .await
         .map_err(api)?;
@@ -339,11 +349,18 @@ async fn invoice_page(
     cycle_id: &str,
     returned: bool,
 ) -> Result<Page, PageError> {
-    let (user, membership) =
-        match allowed(state, visitor, organization_id, Permission::ViewBilling).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, membership) = match member(
+        state,
+        visitor,
+        organization_id,
+        Gate::Read,
+        Permission::ViewBilling,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     let id = BillingCycleId::parse(cycle_id.trim()).ok_or(PageError::NotFound)?;
     let pool = state.keys.db.pool();
     let row = billing_store::cycle_of(pool, &user.organization_id, &id)
@@ -436,12 +453,18 @@ pub async fn pay(
     Path((organization_id, cycle_id)): Path<(String, String)>,
     Form(form): Form<PayForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, _) =
-        match allowed(&state, &visitor, &organization_id, Permission::PayInvoices).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+    let (user, _) = match member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Form(&form.csrf),
+        Permission::PayInvoices,
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(sign_in) => return Ok(sign_in),
+    };
     let payments = &state.payments;
     checkout::limit(payments, &user.organization_id).await?;
     let (provider, cycle) =

@@ -38,7 +38,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{member, Found, Gate};
 use crate::session::Visitor;
 use crate::web::{finish, sentence, FormErrors, Page, PageError};
 use crate::ConsoleState;
@@ -99,28 +99,19 @@ fn ok() -> FormErrors {
     }
 }
 
-type Found = Result<(CurrentUser, Membership), Page>;
-
-/// Checks the form's CSRF token (for a POST), the tenant (and that the
-/// Inbox is on), then `permission`: a member gets the "Not allowed" page.
+/// The inbox's pages exist only while the Inbox module is on; then the
+/// one organization check of every page (`access::member`).
 async fn allowed(
     state: &ConsoleState,
     visitor: &Visitor,
     organization_id: &str,
-    csrf: Option<&str>,
+    gate: Gate<'_>,
     permission: Permission,
 ) -> Result<Found, PageError> {
-    if let Some(csrf) = csrf {
-        visitor.check_csrf(state, csrf)?;
-    }
-    let found = tenant(state, visitor, organization_id).await?;
     if !state.keys.config.inbox.enabled {
         return Err(PageError::NotFound);
     }
-    if let Ok((user, _)) = &found {
-        permissions::require(user, permission).map_err(api)?;
-    }
-    Ok(found)
+    member(state, visitor, organization_id, gate, permission).await
 }
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, PageError> {
@@ -512,7 +503,7 @@ pub async fn inbox(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::UseInbox,
     )
     .await?
@@ -595,7 +586,7 @@ pub async fn reply(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::UseInbox,
     )
     .await?
@@ -667,7 +658,7 @@ pub async fn assign(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::UseInbox,
     )
     .await?
@@ -740,7 +731,7 @@ pub async fn set_status(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::UseInbox,
     )
     .await?
@@ -788,7 +779,7 @@ pub async fn stream(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::UseInbox,
     )
     .await?
@@ -915,7 +906,7 @@ pub async fn channels_list(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageInbox,
     )
     .await?
@@ -947,7 +938,7 @@ pub async fn connect(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageInbox,
     )
     .await?
@@ -985,7 +976,7 @@ pub async fn disconnect_page(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageInbox,
     )
     .await?
@@ -1037,7 +1028,7 @@ pub async fn disconnect(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageInbox,
     )
     .await?

@@ -20,7 +20,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{member, tenant, Found, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{FormErrors, Page, PageError};
@@ -73,7 +73,7 @@ pub async fn list(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -218,12 +218,16 @@ async fn creator(
     state: &ConsoleState,
     visitor: &Visitor,
     organization_id: &str,
-) -> Result<Result<(CurrentUser, Membership), Page>, PageError> {
-    let found = tenant(state, visitor, organization_id).await?;
-    if let Ok((user, _)) = &found {
-        permissions::require(user, Permission::CreateApiKeys).map_err(api)?;
-    }
-    Ok(found)
+    gate: Gate<'_>,
+) -> Result<Found, PageError> {
+    member(
+        state,
+        visitor,
+        organization_id,
+        gate,
+        Permission::CreateApiKeys,
+    )
+    .await
 }
 
 /// `GET /o/{organization_id}/keys/new`: the create form.
@@ -232,7 +236,7 @@ pub async fn new_page(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (_, membership) = match creator(&state, &visitor, &organization_id).await? {
+    let (_, membership) = match creator(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -256,11 +260,11 @@ pub async fn create(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Page, PageError> {
     let form = KeyForm::from_pairs(pairs);
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, membership) = match creator(&state, &visitor, &organization_id).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) =
+        match creator(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
+            Ok(found) => found,
+            Err(sign_in) => return Ok(sign_in),
+        };
     let result = match form.request() {
         Ok(request) => manage::create(&state.keys, &user, &client, request).await,
         Err(error) => Err(error),
@@ -305,7 +309,7 @@ pub async fn revoke_page(
     visitor: Visitor,
     Path((organization_id, key_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -333,8 +337,8 @@ pub async fn revoke(
     Path((organization_id, key_id)): Path<(String, String)>,
     Form(form): Form<RevokeForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, _) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, _) = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?
+    {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };

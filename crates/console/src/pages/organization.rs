@@ -6,17 +6,14 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_billing::{manage as billing, Period};
-use landlord_core::ids::OrganizationId;
 use landlord_core::Timestamp;
 use landlord_identity::permissions::{self, Permission};
-use landlord_identity::sessions::in_organization;
-use landlord_identity::store::{self as identity_store, Membership};
-use landlord_identity::CurrentUser;
 use landlord_keys::overview;
 use landlord_metering::daily::{self, DailyUsage, KeyFilter};
 use serde_json::{json, Value};
 
 use super::base;
+use crate::access::{tenant, Gate};
 use crate::session::Visitor;
 use crate::web::{Page, PageError};
 use crate::ConsoleState;
@@ -33,32 +30,6 @@ pub async fn home(visitor: Visitor) -> Page {
         Some(user) => Page::redirect(format!("/o/{}", user.organization_id)),
         None => Page::redirect("/sign-in"),
     }
-}
-
-/// The signed-in person acting in the URL's organization, with its
-/// membership; the sign-in page when signed out; 404 for an organization
-/// the person does not belong to (or a malformed id).
-pub(crate) async fn tenant(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-) -> Result<Result<(CurrentUser, Membership), Page>, PageError> {
-    let Some(user) = &visitor.user else {
-        return Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        )));
-    };
-    let organization_id = OrganizationId::parse(organization_id).ok_or(PageError::NotFound)?;
-    let acting = in_organization(state.identity(), user, &organization_id)
-        .await?
-        .ok_or(PageError::NotFound)?;
-    let membership = identity_store::memberships(state.identity().db.pool(), &acting.user_id)
-        .await
-        .map_err(landlord_core::ApiError::from)?
-        .into_iter()
-        .find(|m| m.organization.id == organization_id)
-        .ok_or(PageError::NotFound)?;
-    Ok(Ok((acting, membership)))
 }
 
 /// Height of the chart's tallest bar, in the SVG's units (a bar is 10
@@ -111,7 +82,7 @@ pub async fn overview(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };

@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{tenant, Gate};
 use crate::session::Visitor;
 use crate::web::{sentence, FormErrors, Page, PageError};
 use crate::ConsoleState;
@@ -105,7 +105,7 @@ pub async fn settings_page(
     Path(organization_id): Path<String>,
     Query(query): Query<SettingsQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -125,11 +125,11 @@ pub async fn update(
     Path(organization_id): Path<String>,
     Form(form): Form<SettingsForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) =
+        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
+            Ok(found) => found,
+            Err(sign_in) => return Ok(sign_in),
+        };
     permissions::require(&user, Permission::UpdateOrganization)
         .map_err(|e| PageError::Forbidden(sentence(&e.to_string())))?;
     let request = UpdateOrganizationRequest {

@@ -39,7 +39,7 @@ use super::market::{
     amount_input, availability, parse_amount, parse_location, prefixed_to_field, rating,
     rename_fields, short_ref, stars, vendor_order_label,
 };
-use super::organization::tenant;
+use crate::access::{member, Found, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{sentence, FormErrors, Page, PageError};
@@ -76,9 +76,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 /// Products and orders one page lists.
 const PER_PAGE: u32 = 25;
 
-/// The signed-in person in the URL's organization (or the sign-in page).
-type Found = Result<(CurrentUser, Membership), Page>;
-
 fn api(error: ApiError) -> PageError {
     match error {
         ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
@@ -108,26 +105,19 @@ fn invalid() -> FormErrors {
     }
 }
 
-/// Checks the CSRF token (a POST), the module, the tenant, then
-/// `permission`: a member without it gets the "Not allowed" page.
+/// The store's pages exist only while the Marketplace module is on;
+/// then the one organization check of every page (`access::member`).
 async fn allowed(
     state: &ConsoleState,
     visitor: &Visitor,
     organization_id: &str,
-    csrf: Option<&str>,
+    gate: Gate<'_>,
     permission: Permission,
 ) -> Result<Found, PageError> {
-    if let Some(csrf) = csrf {
-        visitor.check_csrf(state, csrf)?;
-    }
     if !state.keys.config.marketplace.enabled {
         return Err(PageError::NotFound);
     }
-    let found = tenant(state, visitor, organization_id).await?;
-    if let Ok((user, _)) = &found {
-        permissions::require(user, permission).map_err(api)?;
-    }
-    Ok(found)
+    member(state, visitor, organization_id, gate, permission).await
 }
 
 /// The layout's values with the store's sub-navigation.
@@ -328,7 +318,7 @@ pub async fn store_page(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageProducts,
     )
     .await?
@@ -351,7 +341,7 @@ pub async fn save_store(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageStore,
     )
     .await?
@@ -669,7 +659,7 @@ pub async fn products(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageProducts,
     )
     .await?
@@ -700,7 +690,7 @@ pub async fn create_product(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageProducts,
     )
     .await?
@@ -808,7 +798,7 @@ pub async fn product(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageProducts,
     )
     .await?
@@ -848,7 +838,7 @@ pub async fn update_product(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageProducts,
     )
     .await?
@@ -966,7 +956,7 @@ pub async fn orders(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::FulfilOrders,
     )
     .await?
@@ -1112,7 +1102,7 @@ pub async fn order(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::FulfilOrders,
     )
     .await?
@@ -1145,7 +1135,7 @@ pub async fn move_order(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::FulfilOrders,
     )
     .await?
@@ -1215,7 +1205,7 @@ pub async fn earnings(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ViewEarnings,
     )
     .await?
@@ -1411,7 +1401,7 @@ pub async fn reviews_page(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::FulfilOrders,
     )
     .await?
@@ -1442,7 +1432,7 @@ pub async fn reply(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageStore,
     )
     .await?

@@ -23,7 +23,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{tenant, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{sentence, FormErrors, Page, PageError};
@@ -106,9 +106,6 @@ fn done_message(done: &str) -> Option<&'static str> {
         _ => return None,
     })
 }
-
-/// The signed-in person in the URL's organization (or the sign-in page).
-type Found = Result<(CurrentUser, Membership), Page>;
 
 /// The organization's values every team page shows.
 async fn team_base(
@@ -251,7 +248,7 @@ pub async fn team(
     Path(organization_id): Path<String>,
     Query(query): Query<TeamQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -283,11 +280,11 @@ pub async fn invite(
     Path(organization_id): Path<String>,
     Form(form): Form<InviteForm>,
 ) -> Result<Page, PageError> {
-    visitor.check_csrf(&state, &form.csrf)?;
-    let (user, membership) = match tenant(&state, &visitor, &organization_id).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) =
+        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
+            Ok(found) => found,
+            Err(sign_in) => return Ok(sign_in),
+        };
     permissions::require(&user, Permission::InviteMembers).map_err(api)?;
     let result = match Role::parse(form.role.trim()) {
         Some(role) => invitations::send(state.identity(), &user, &client, &form.email, role).await,
@@ -332,18 +329,6 @@ async fn after(
     }
 }
 
-async fn signed_in(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    csrf: Option<&str>,
-) -> Result<Found, PageError> {
-    if let Some(csrf) = csrf {
-        visitor.check_csrf(state, csrf)?;
-    }
-    tenant(state, visitor, organization_id).await
-}
-
 fn invitation_id(text: &str) -> Result<InvitationId, PageError> {
     InvitationId::parse(text).ok_or(PageError::NotFound)
 }
@@ -360,7 +345,7 @@ pub async fn resend(
     Path((organization_id, invitation)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -379,7 +364,7 @@ pub async fn cancel(
     Path((organization_id, invitation)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -405,7 +390,7 @@ pub async fn change_role(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<RoleForm>,
 ) -> Result<Page, PageError> {
-    let found = match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -472,7 +457,7 @@ pub async fn remove_page(
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match signed_in(&state, &visitor, &organization_id, None).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -489,7 +474,7 @@ pub async fn remove(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -506,7 +491,7 @@ pub async fn transfer_page(
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match signed_in(&state, &visitor, &organization_id, None).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -531,7 +516,7 @@ pub async fn transfer(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -548,7 +533,7 @@ pub async fn leave_page(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match signed_in(&state, &visitor, &organization_id, None).await? {
+    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
@@ -575,7 +560,7 @@ pub async fn leave(
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
     let (user, membership) =
-        match signed_in(&state, &visitor, &organization_id, Some(&form.csrf)).await? {
+        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
             Ok(found) => found,
             Err(sign_in) => return Ok(sign_in),
         };

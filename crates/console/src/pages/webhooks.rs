@@ -29,7 +29,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use super::base;
-use super::organization::tenant;
+use crate::access::{member, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{sentence, FormErrors, Page, PageError};
@@ -93,28 +93,6 @@ fn ok() -> FormErrors {
         status: Some(StatusCode::OK),
         ..FormErrors::default()
     }
-}
-
-/// The signed-in person in the URL's organization (or the sign-in page).
-type Found = Result<(CurrentUser, Membership), Page>;
-
-/// Checks the form's CSRF token (for a POST), the tenant, then
-/// `permission`: a member gets the "Not allowed" page.
-async fn allowed(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    csrf: Option<&str>,
-    permission: Permission,
-) -> Result<Found, PageError> {
-    if let Some(csrf) = csrf {
-        visitor.check_csrf(state, csrf)?;
-    }
-    let found = tenant(state, visitor, organization_id).await?;
-    if let Ok((user, _)) = &found {
-        permissions::require(user, permission).map_err(api)?;
-    }
-    Ok(found)
 }
 
 /// The organization's values every webhook page shows.
@@ -310,11 +288,11 @@ pub async fn list(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match allowed(
+    let (user, membership) = match member(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageWebhooks,
     )
     .await?
@@ -346,11 +324,11 @@ pub async fn create(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Page, PageError> {
     let form = EndpointForm::from_pairs(pairs);
-    let (user, membership) = match allowed(
+    let (user, membership) = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?
@@ -585,11 +563,11 @@ pub async fn detail(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Query(query): Query<DetailQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageWebhooks,
     )
     .await?
@@ -636,11 +614,11 @@ pub async fn update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Page, PageError> {
     let form = EndpointForm::from_pairs(pairs);
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?
@@ -686,11 +664,11 @@ pub async fn send_test(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?
@@ -718,11 +696,11 @@ pub async fn resend(
     Path((organization_id, endpoint_id, message_id)): Path<(String, String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?
@@ -757,11 +735,11 @@ pub async fn recover(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<RecoverForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?
@@ -843,11 +821,11 @@ pub async fn reveal_secret(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ViewWebhookSecrets,
     )
     .await?
@@ -888,11 +866,11 @@ pub async fn rotate_page(
     visitor: Visitor,
     Path((organization_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ViewWebhookSecrets,
     )
     .await?
@@ -914,11 +892,11 @@ pub async fn rotate(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ViewWebhookSecrets,
     )
     .await?
@@ -940,11 +918,11 @@ pub async fn delete_page(
     visitor: Visitor,
     Path((organization_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
-        None,
+        Gate::Read,
         Permission::ManageWebhooks,
     )
     .await?
@@ -965,11 +943,11 @@ pub async fn delete(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match allowed(
+    let (user, _) = match member(
         &state,
         &visitor,
         &organization_id,
-        Some(&form.csrf),
+        Gate::Form(&form.csrf),
         Permission::ManageWebhooks,
     )
     .await?

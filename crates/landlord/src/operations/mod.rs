@@ -155,7 +155,7 @@ fn authorize_metrics(
     peer: Option<SocketAddr>,
     headers: &HeaderMap,
 ) -> Result<(), ApiError> {
-    match config.metrics_token.as_deref() {
+    match config.metrics_token.as_ref().map(|t| t.expose_str()) {
         Some(expected) => {
             let presented = headers
                 .get(header::AUTHORIZATION)

@@ -124,7 +124,7 @@ fn alerts_config(config: &mut Config, receiver: &Receiver, for_secs: u64) {
                     to: vec![OPS.into()],
                 },
                 AlertChannel::Slack {
-                    url: format!("{}/slack", receiver.url),
+                    url: format!("{}/slack", receiver.url).into(),
                 },
                 AlertChannel::Webhook {
                     url: format!("{}/hook", receiver.url),
@@ -149,7 +149,7 @@ async fn spawn(
         alerts_config(c, receiver, for_secs);
         c.platform_admins = vec!["ops@example.com".into()];
         if let Some(database) = database {
-            c.database_url = Some(database);
+            c.database_url = Some(database.into());
         }
     })
     .await
@@ -162,7 +162,12 @@ fn same_database(first: &TestApp) -> String {
             "sqlite://{}?mode=rwc",
             first.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL"),
+        Backend::Postgres => first
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL")
+            .into_inner(),
     }
 }
 

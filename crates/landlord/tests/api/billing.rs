@@ -285,7 +285,7 @@ async fn the_schedule_closes_the_previous_month_once_whatever_the_instances() {
     // A second instance on the same database runs the same schedule.
     let _second = TestApp::spawn_with(Backend::Sqlite, |c| {
         c.billing_schedule = true;
-        c.database_url = Some(database);
+        c.database_url = Some(database.into());
     })
     .await;
     landlord_billing::schedule::enqueue_due(&first.db)

@@ -1191,7 +1191,7 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
     let keys = |c: &mut landlord_core::Config| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
         c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
-        c.redis_url = Some(redis.url());
+        c.redis_url = Some(redis.url().into());
         c.inbox.whatsapp_api_base = base.clone();
         // Only Redis can wake the other instance's stream in time.
         c.inbox.stream_poll_ms = 600_000;
@@ -1202,11 +1202,16 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
             "sqlite://{}?mode=rwc",
             first.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => first.config.database_url.clone().unwrap(),
+        Backend::Postgres => first
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL")
+            .into_inner(),
     };
     let second = TestApp::spawn_with(backend, |c| {
         keys(c);
-        c.database_url = Some(database);
+        c.database_url = Some(database.into());
         // The second instance works no job: what it streams comes from the first.
         c.jobs_poll_interval_ms = 3_600_000;
     })

@@ -770,15 +770,16 @@ async fn two_servers_on_one_redis_share_one_organizations_rate() {
     let Some(redis) = RedisServer::start(test).await else {
         return;
     };
-    let first = TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url())).await;
+    let first =
+        TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url().into())).await;
     let database = format!(
         "sqlite://{}?mode=rwc",
         first.data_dir().join("landlord.db").display()
     );
     let url = redis.url();
     let second = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.redis_url = Some(url);
-        c.database_url = Some(database);
+        c.redis_url = Some(url.into());
+        c.database_url = Some(database.into());
     })
     .await;
     let (token, _) = signed_in(&first, "shared@example.com").await;

@@ -94,7 +94,8 @@ async fn ready_checks_redis_when_configured() {
     else {
         return;
     };
-    let app = TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url())).await;
+    let app =
+        TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url().into())).await;
     let body = json(app.get("/health/ready").await).await;
     assert_eq!(body["data"]["checks"]["redis"], "up", "{body}");
 
@@ -114,7 +115,7 @@ async fn ready_reports_an_unreachable_redis() {
         .unwrap()
         .port();
     let app = TestApp::spawn_with(Backend::Sqlite, |c| {
-        c.redis_url = Some(format!("redis://127.0.0.1:{port}"))
+        c.redis_url = Some(format!("redis://127.0.0.1:{port}").into())
     })
     .await;
     let body = assert_error(app.get("/health/ready").await, 503, "SERVICE_UNAVAILABLE").await;

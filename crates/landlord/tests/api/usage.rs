@@ -32,9 +32,14 @@ async fn second_instance(first: &TestApp) -> TestApp {
             "sqlite://{}?mode=rwc",
             first.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL"),
+        Backend::Postgres => first
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL")
+            .into_inner(),
     };
-    TestApp::spawn_with(first.backend, |c| c.database_url = Some(database)).await
+    TestApp::spawn_with(first.backend, |c| c.database_url = Some(database.into())).await
 }
 
 /// Requests the counters hold for the organization.

@@ -523,7 +523,7 @@ async fn a_name_that_resolves_to_a_private_address_gets_no_delivery(backend: Bac
     let database = same_database(&first);
     let second = TestApp::spawn_with(backend, |c| {
         shared_secrets(c);
-        c.database_url = Some(database);
+        c.database_url = Some(database.into());
         c.webhooks.allow_private_addresses = false;
     })
     .await;
@@ -558,7 +558,12 @@ fn same_database(app: &TestApp) -> String {
             "sqlite://{}?mode=rwc",
             app.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => app.config.database_url.clone().expect("a PostgreSQL URL"),
+        Backend::Postgres => app
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL")
+            .into_inner(),
     }
 }
 

@@ -96,7 +96,7 @@ impl TestApp {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = test_config(&data_dir);
         if backend == Backend::Postgres {
-            config.database_url = Some(fresh_postgres_database().await);
+            config.database_url = Some(fresh_postgres_database().await.into());
         }
         adjust(&mut config);
         let app = Application::build(config.clone())

@@ -1,0 +1,81 @@
+//! Who may use an organization's page — one check for every page under
+//! `/o/{organization_id}/…`, so that no form can skip its CSRF token: a
+//! POST must present one ([`Gate::Form`]); a POST that asks for
+//! [`Gate::Read`] is refused as a forged form would be.
+
+use landlord_core::ids::OrganizationId;
+use landlord_core::ApiError;
+use landlord_identity::permissions::{self, Permission};
+use landlord_identity::sessions::in_organization;
+use landlord_identity::store::{self as identity_store, Membership};
+use landlord_identity::CurrentUser;
+
+use crate::session::Visitor;
+use crate::web::{sentence, Page, PageError};
+use crate::ConsoleState;
+
+/// How a handler reaches the organization: reading a page, or submitting
+/// a form with the CSRF token it carried.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Gate<'a> {
+    Read,
+    Form(&'a str),
+}
+
+/// The person acting in the URL's organization with its membership, or
+/// the sign-in page to send a signed-out visitor to.
+pub(crate) type Found = Result<(CurrentUser, Membership), Page>;
+
+/// The signed-in person acting in the URL's organization, with its
+/// membership; the sign-in page when signed out; 404 for an organization
+/// the person does not belong to (or a malformed id); 403 for a form
+/// without this visitor's CSRF token.
+pub(crate) async fn tenant(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    organization_id: &str,
+    gate: Gate<'_>,
+) -> Result<Found, PageError> {
+    match gate {
+        Gate::Form(csrf) => visitor.check_csrf(state, csrf)?,
+        // A state-changing request reached a handler that checks no token:
+        // refuse it rather than act on a form another site may have sent.
+        Gate::Read if visitor.submits() => return Err(PageError::Csrf),
+        Gate::Read => {}
+    }
+    let Some(user) = &visitor.user else {
+        return Ok(Err(Page::redirect("/sign-in").cookie(
+            visitor.stale_cookie.then(|| state.clear_session_cookie()),
+        )));
+    };
+    let organization_id = OrganizationId::parse(organization_id).ok_or(PageError::NotFound)?;
+    let acting = in_organization(state.identity(), user, &organization_id)
+        .await?
+        .ok_or(PageError::NotFound)?;
+    let membership = identity_store::memberships(state.identity().db.pool(), &acting.user_id)
+        .await
+        .map_err(landlord_core::ApiError::from)?
+        .into_iter()
+        .find(|m| m.organization.id == organization_id)
+        .ok_or(PageError::NotFound)?;
+    Ok(Ok((acting, membership)))
+}
+
+/// [`tenant`], and the person's role allows `permission` (403 otherwise,
+/// as the API answers).
+pub(crate) async fn member(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    organization_id: &str,
+    gate: Gate<'_>,
+    permission: Permission,
+) -> Result<Found, PageError> {
+    let found = tenant(state, visitor, organization_id, gate).await?;
+    if let Ok((user, _)) = &found {
+        permissions::require(user, permission).map_err(|error| match error {
+            ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
+            other => PageError::Api(other),
+        })?;
+    }
+    Ok(found)
+}
