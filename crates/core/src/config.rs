@@ -972,6 +972,44 @@ mod tests {
     }
 
     #[test]
+    fn table_settings_come_from_the_environment_with_double_underscores() {
+        // A prefix of this test's own: the variables cannot reach another test.
+        let prefix = "LANDLORD_CONFIG_TEST_SMS_";
+        for (key, value) in [
+            (
+                "SMS__TWILIO__ACCOUNT_SID",
+                "AC0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "SMS__TWILIO__AUTH_TOKEN",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            // Unquoted, as an operator writes it: parsed as a number.
+            ("SMS__TWILIO__FROM", "+14155550100"),
+        ] {
+            std::env::set_var(format!("{prefix}{key}"), value);
+        }
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed(prefix).split("__"));
+        let config = Config::from_figment(figment).unwrap();
+        let twilio = config.sms.twilio().unwrap();
+        assert_eq!(
+            twilio.sender,
+            crate::sms_config::TwilioSender::From("+14155550100".into())
+        );
+        assert_eq!(twilio.account_sid, "AC0123456789abcdef0123456789abcdef");
+        std::env::set_var(format!("{prefix}SMS__TWILIO__FROM"), "12345");
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed(prefix).split("__"));
+        let config = Config::from_figment(figment).unwrap();
+        assert_eq!(
+            config.sms.twilio().unwrap().sender,
+            crate::sms_config::TwilioSender::From("12345".into()),
+            "a short code"
+        );
+    }
+
+    #[test]
     fn a_short_payload_key_is_refused() {
         let err = with(&[("payload_encryption_key", "\"short\"")]).unwrap_err();
         assert_eq!(err.setting, "payload_encryption_key");

@@ -13,7 +13,7 @@
 //!
 //! and in the environment `LANDLORD_SMS__TWILIO__ACCOUNT_SID`, …
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Deserializer, Serialize};
 
 use crate::config::ConfigError;
 use crate::secret::Secret;
@@ -39,6 +39,7 @@ pub struct TwilioConfig {
     /// The sender: a Twilio number in E.164, a short code or an
     /// alphanumeric sender id. Exactly one of `from` and
     /// `messaging_service_sid`.
+    #[serde(deserialize_with = "sender_or_number")]
     pub from: Option<String>,
     /// A Messaging Service (`MG` and 32 hexadecimal characters) that picks
     /// the sender.
@@ -76,6 +77,30 @@ pub enum TwilioSender {
     From(String),
     /// `MessagingServiceSid`.
     MessagingService(String),
+}
+
+/// `from` as written, or as the environment gives it: an unquoted
+/// `LANDLORD_SMS__TWILIO__FROM=+14155550100` arrives as the number
+/// 14155550100 (the environment's values are parsed, and `+` is read as a
+/// sign). A number of 9 digits or more is a phone number whose `+` was
+/// lost; a shorter one is a short code.
+fn sender_or_number<'de, D>(deserializer: D) -> Result<Option<String>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    #[derive(Deserialize)]
+    #[serde(untagged)]
+    enum Sender {
+        Text(String),
+        Number(u64),
+    }
+    Ok(
+        Option::<Sender>::deserialize(deserializer)?.map(|sender| match sender {
+            Sender::Text(text) => text,
+            Sender::Number(n) if n >= 100_000_000 => format!("+{n}"),
+            Sender::Number(n) => n.to_string(),
+        }),
+    )
 }
 
 /// `prefix` then 32 lowercase or uppercase hexadecimal characters.
