@@ -117,7 +117,7 @@ pub async fn twilio_status(
         };
         if let Some(event) = event {
             record_event(
-                &mut *tx,
+                &mut tx,
                 &target.organization_id,
                 &target.id,
                 &target,

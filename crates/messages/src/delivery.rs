@@ -173,7 +173,7 @@ impl JobHandler for DeliverMessage {
                 .await?;
                 if moved {
                     record_event(
-                        &mut *tx,
+                        &mut tx,
                         &message.organization_id,
                         &id,
                         &message,
@@ -193,7 +193,7 @@ impl JobHandler for DeliverMessage {
                     .await?
                 {
                     record_event(
-                        &mut *tx,
+                        &mut tx,
                         &message.organization_id,
                         &id,
                         &message,
@@ -216,7 +216,7 @@ impl JobHandler for DeliverMessage {
                 let moved = store::mark_attempt_failed(&mut *tx, &id, status, &reason, now).await?;
                 if moved && status == MessageStatus::Failed {
                     record_event(
-                        &mut *tx,
+                        &mut tx,
                         &message.organization_id,
                         &id,
                         &message,
