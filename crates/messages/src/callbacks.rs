@@ -8,7 +8,7 @@ use landlord_core::{ApiError, Timestamp};
 
 use crate::delivery::record_event;
 use crate::routes::MessagesState;
-use crate::store::{self, Advance, MessageStatus};
+use crate::store::{self, Advance, Channel, MessageStatus};
 use crate::twilio;
 
 /// What became of a callback.
@@ -79,13 +79,13 @@ pub async fn twilio_status(
         let Some(target) = target else {
             return Ok(CallbackOutcome::Unchanged);
         };
-        // A callback about another hand-over of the same message id
-        // (never expected: each message is handed over once).
-        if target
+        // Only an SMS goes through Twilio; and a callback must be about
+        // the hand-over recorded (each message is handed over once).
+        let other_handover = target
             .provider_message_id
             .as_deref()
-            .is_some_and(|known| known != sid)
-        {
+            .is_some_and(|known| known != sid);
+        if target.channel != Channel::Sms || other_handover {
             return Ok(CallbackOutcome::Unchanged);
         }
         let forward =
