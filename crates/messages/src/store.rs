@@ -20,7 +20,11 @@ landlord_core::text_enum!(
     /// provider reports it reached the phone; `failed` when it was refused,
     /// failed after its retries or was reported undelivered; `simulated`
     /// when a development outbox wrote it to a file (nobody received it).
-    pub enum MessageStatus {
+    ///
+    /// Named apart from the inbox's `MessageStatus`: the OpenAPI document
+    /// names a schema by its type's name, and two enums under one name
+    /// would publish one's values for the other.
+    pub enum MessageDeliveryStatus {
         Queued = "queued",
         Sent = "sent",
         Delivered = "delivered",
@@ -28,6 +32,9 @@ landlord_core::text_enum!(
         Simulated = "simulated",
     }
 );
+
+/// The messaging API's status of a message (see [`MessageDeliveryStatus`]).
+pub type MessageStatus = MessageDeliveryStatus;
 
 impl MessageStatus {
     /// Order of the statuses: a message only moves to a higher rank

@@ -467,3 +467,45 @@ async fn twilios_request_validator_agrees_with_the_server() {
     let (_, valid) = twilio_library(&python, &callback, &params, "bm9wZQ==");
     assert!(!valid);
 }
+
+/// The published document names every status a message can have
+/// (`simulated` included) under its own schema, and the callback route.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_openapi_document_lists_every_message_status() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let doc = json(app.get("/openapi.json").await).await;
+    let schemas = &doc["components"]["schemas"];
+    // Follows `$ref`s to the schema itself.
+    let resolve = |schema: &Value| {
+        let mut schema = schema.clone();
+        while let Some(name) = schema["$ref"]
+            .as_str()
+            .map(|r| r.rsplit('/').next().unwrap().to_string())
+        {
+            schema = schemas[name.as_str()].clone();
+        }
+        schema
+    };
+    for (path, method, status) in [
+        ("/api/v1/messages/send", "post", "202"),
+        ("/api/v1/messages/{id}", "get", "200"),
+    ] {
+        let answer = &doc["paths"][path][method]["responses"][status]["content"]
+            ["application/json"]["schema"];
+        let view = resolve(&resolve(answer)["properties"]["data"]);
+        assert!(
+            view["properties"]["provider_message_id"].is_object(),
+            "{path}: {view}"
+        );
+        assert_eq!(
+            resolve(&view["properties"]["status"])["enum"],
+            json!(["queued", "sent", "delivered", "failed", "simulated"]),
+            "{path}"
+        );
+    }
+    let callback = &doc["paths"]["/api/v1/webhooks/twilio"]["post"];
+    for status in ["200", "400", "503"] {
+        assert!(callback["responses"][status].is_object(), "{status}");
+    }
+    assert!(callback["requestBody"]["content"]["application/x-www-form-urlencoded"].is_object());
+}

@@ -15,7 +15,7 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use crate::store::{Channel, MessageStatus};
+pub use crate::store::{Channel, MessageDeliveryStatus, MessageStatus};
 pub use send::{is_e164, SendMessageRequest};
 pub use twilio::{TwilioCallbackAck, TwilioStatusCallback};
 
@@ -82,8 +82,11 @@ pub fn callbacks_router() -> OpenApiRouter<MessagesState> {
     OpenApiRouter::new().routes(routes!(twilio::twilio_status_callback))
 }
 
+/// A message of the messaging API as its sender sees it. Named apart from
+/// the inbox's `MessageView`: the OpenAPI document names a schema after its
+/// type, and two types under one name publish one's shape for the other.
 #[derive(Debug, Serialize, ToSchema)]
-pub struct MessageView {
+pub struct MessageDeliveryView {
     pub id: MessageId,
     pub channel: Channel,
     pub to: String,
@@ -92,7 +95,9 @@ pub struct MessageView {
     /// the SMS provider took it; `delivered` when the SMS provider reports
     /// it reached the phone; `failed` (see `failure_reason`); `simulated`
     /// when a development outbox wrote it to a file — nobody received it.
-    pub status: MessageStatus,
+    // Written with the enum's own name: the document names the schema
+    // after the type as written here.
+    pub status: MessageDeliveryStatus,
     /// Why the last delivery attempt failed, or why the provider reported
     /// the message failed.
     pub failure_reason: Option<String>,
@@ -107,7 +112,7 @@ pub struct MessageView {
     pub delivered_at: Option<Timestamp>,
 }
 
-impl From<MessageRow> for MessageView {
+impl From<MessageRow> for MessageDeliveryView {
     fn from(row: MessageRow) -> Self {
         Self {
             id: row.id,

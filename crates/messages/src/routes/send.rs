@@ -14,7 +14,7 @@ use landlord_keys::ApiKeyContext;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{MessageView, MessagesState};
+use super::{MessageDeliveryView, MessagesState};
 use crate::sms::Availability;
 use crate::store::{self, Channel, MessageRow, MessageStatus, NewMessage};
 use crate::DELIVER_JOB;
@@ -113,7 +113,7 @@ fn validate(
     request_body = SendMessageRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours")),
     responses(
-        (status = 202, description = "Queued", body = Envelope<MessageView>),
+        (status = 202, description = "Queued", body = Envelope<MessageDeliveryView>),
         (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid, or the channel is not configured on this server (`channel`: no SMTP server or SMS provider outside development)", body = ErrorEnvelope),
@@ -158,7 +158,7 @@ pub async fn send_message(
             &request.body,
         )
         .await?;
-        Ok(ApiSuccess::accepted(MessageView::from(message)))
+        Ok(ApiSuccess::accepted(MessageDeliveryView::from(message)))
     })
     .await
 }

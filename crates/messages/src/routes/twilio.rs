@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 
 use super::MessagesState;
 use crate::callbacks::{self, CallbackOutcome};
-use crate::store::MessageStatus;
+use crate::store::MessageDeliveryStatus;
 
 /// The parameters of a status callback that Landlord reads (Twilio sends
 /// more; every one is part of the signature).
@@ -41,7 +41,7 @@ pub struct TwilioCallbackAck {
     pub received: bool,
     /// The message's status after this callback, when it moved; `null`
     /// for a repeat, a step backwards or an unknown message.
-    pub status: Option<MessageStatus>,
+    pub status: Option<MessageDeliveryStatus>,
 }
 
 /// Twilio's status callback for a message sent through it, signed in
