@@ -974,7 +974,7 @@ mod tests {
     #[test]
     fn table_settings_come_from_the_environment_with_double_underscores() {
         // A prefix of this test's own: the variables cannot reach another test.
-        let prefix = "LANDLORD_CONFIG_TEST_SMS_";
+        let prefix = "LLCONFIGTEST_SMS_";
         for (key, value) in [
             (
                 "SMS__TWILIO__ACCOUNT_SID",
