@@ -24,6 +24,7 @@ backend_tests!(
     an_sms_goes_to_twilio_and_signed_callbacks_move_it_forward_only,
     twilio_refusals_and_undelivered_messages_fail,
     a_delivery_job_run_twice_sends_once,
+    a_callback_that_comes_before_twilios_answer_is_kept,
     development_outboxes_simulate_and_production_refuses_what_it_cannot_send,
 );
 
@@ -284,6 +285,40 @@ async fn a_delivery_job_run_twice_sends_once(backend: Backend) {
     assert_eq!(requests.len(), 1, "Twilio was called once: {requests:?}");
     assert_eq!(view["provider_message_id"], requests[0].sid.as_str());
     assert_eq!(message_view(&first, &key, &id).await["status"], "sent");
+}
+
+/// Twilio may call back before its answer to the send arrives: the
+/// callback (which names the message) moves it, the late answer only
+/// fills in what is missing, and `message.sent` is written once.
+async fn a_callback_that_comes_before_twilios_answer_is_kept(backend: Backend) {
+    let twilio = TwilioStandIn::start().await;
+    twilio.answer_after(Duration::from_millis(1500));
+    let app = TestApp::spawn_with(backend, |c| {
+        c.public_url = PUBLIC_URL.into();
+        twilio.configure(c);
+    })
+    .await;
+    let (token, key) = sender(&app, "early@example.com").await;
+    let id = send(&app, &key, &sms_to("+14155550123")).await;
+    let request = twilio.wait_for_requests(1).await[0].clone();
+    let callback = request.param("StatusCallback").unwrap().to_string();
+    let params = status_params(&request.sid, "delivered", None);
+    let response = post_callback(&app, &callback, &params, None).await;
+    assert_eq!(response.status(), 200);
+    assert_eq!(json(response).await["data"]["status"], "delivered");
+    // The answer arrives, and its job ends.
+    wait_for_done_deliveries(&app, 1).await;
+    let view = message_view(&app, &key, &id).await;
+    assert_eq!(view["status"], "delivered", "{view}");
+    assert_eq!(view["provider"], "twilio");
+    assert_eq!(view["provider_message_id"], request.sid.as_str());
+    assert_eq!(
+        message_events(&app, &token, "message.sent", &id)
+            .await
+            .len(),
+        1
+    );
+    assert_eq!(twilio.requests().len(), 1);
 }
 
 /// Queues another `message.deliver` job for message `id`.
