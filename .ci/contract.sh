@@ -31,13 +31,17 @@ BASE="http://127.0.0.1:$PORT"
 WORK="$(mktemp -d)"
 trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm -rf "$WORK"' EXIT
 
-# Payment providers are configured (their API at a closed local port) so
-# that the routes answer as in production rather than 503 "not configured".
+# Payment and SMS providers are configured (their API at a closed local
+# port) so that the routes answer as in production rather than 503 "not
+# configured".
 LANDLORD_LISTEN="127.0.0.1:$PORT" LANDLORD_DATA_DIR="$WORK/data" \
 LANDLORD_LOG_LEVEL=warn LANDLORD_BILLING_SCHEDULE=false \
 LANDLORD_STRIPE_SECRET_KEY=sk_test_contract LANDLORD_STRIPE_WEBHOOK_SECRET=whsec_contract \
 LANDLORD_STRIPE_API_BASE=http://127.0.0.1:9 LANDLORD_PAYSTACK_SECRET_KEY=sk_test_contract \
 LANDLORD_PAYSTACK_API_BASE=http://127.0.0.1:9 \
+LANDLORD_SMS__TWILIO__ACCOUNT_SID=AC00000000000000000000000000000000 \
+LANDLORD_SMS__TWILIO__AUTH_TOKEN=contract_auth_token_0000 \
+LANDLORD_SMS__TWILIO__FROM=+15005550006 LANDLORD_SMS__TWILIO__API_BASE=http://127.0.0.1:9 \
     "$BIN" serve >"$WORK/server.log" 2>&1 &
 SERVER=$!
 # Up to 60 s: start-up takes milliseconds, but a loaded CI machine may

@@ -16,6 +16,7 @@ use crate::inbox_config::InboxConfig;
 use crate::marketplace_config::MarketplaceConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
+use crate::sms_config::SmsConfig;
 use crate::webhooks_config::WebhooksConfig;
 
 /// Name of the configuration file read from the working directory when no
@@ -211,6 +212,9 @@ pub struct Config {
     /// The marketplace: platform fee per plan, reservation time, payout
     /// hold (`[marketplace]`; README "Marketplace").
     pub marketplace: MarketplaceConfig,
+    /// The SMS provider: Twilio's settings (`[sms.twilio]`; README
+    /// "Messaging API").
+    pub sms: SmsConfig,
 }
 
 /// How the SMTP connection is secured.
@@ -290,6 +294,7 @@ impl Default for Config {
             webhooks: WebhooksConfig::default(),
             inbox: InboxConfig::default(),
             marketplace: MarketplaceConfig::default(),
+            sms: SmsConfig::default(),
         }
     }
 }
@@ -322,7 +327,10 @@ impl Config {
         let figment = figment
             // The two URLs keep their conventional, unprefixed names.
             .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
-            .merge(Env::prefixed("LANDLORD_").ignore(&["CONFIG"]));
+            // `LANDLORD_SECTION__KEY` reaches a table's key (`[sms.twilio]`
+            // `account_sid`: `LANDLORD_SMS__TWILIO__ACCOUNT_SID`); no
+            // top-level setting has a double underscore.
+            .merge(Env::prefixed("LANDLORD_").ignore(&["CONFIG"]).split("__"));
         Self::from_figment(figment)
     }
 
@@ -466,6 +474,7 @@ impl Config {
         self.webhooks.validate()?;
         self.inbox.validate()?;
         self.marketplace.validate(self.plans.keys())?;
+        self.sms.validate()?;
         Ok(())
     }
 
@@ -652,6 +661,34 @@ impl Config {
     pub fn request_timeout(&self) -> Duration {
         Duration::from_secs(self.request_timeout_secs)
     }
+
+    /// Whether this server is being tried on one machine: its `public_url`
+    /// is a loopback address (`localhost`, `127.0.0.0/8`, `[::1]`), as on
+    /// a fresh start. Then, without a mail server or an SMS provider,
+    /// messages are written to files and marked `simulated`; a server
+    /// others reach (any other `public_url`) refuses to take what it
+    /// cannot deliver.
+    pub fn is_development(&self) -> bool {
+        url_host(&self.public_url).is_some_and(|host| {
+            let host = host.trim_start_matches('[').trim_end_matches(']');
+            host.eq_ignore_ascii_case("localhost")
+                || host.to_ascii_lowercase().ends_with(".localhost")
+                || host
+                    .parse::<std::net::IpAddr>()
+                    .is_ok_and(|ip| ip.is_loopback())
+        })
+    }
+}
+
+/// The host of an `http(s)://` URL (an IPv6 address keeps its brackets).
+fn url_host(url: &str) -> Option<&str> {
+    let rest = url.split_once("://")?.1;
+    let authority = rest.split(['/', '?', '#']).next()?;
+    let host_port = authority.rsplit_once('@').map_or(authority, |(_, h)| h);
+    if host_port.starts_with('[') {
+        return host_port.find(']').map(|end| &host_port[..=end]);
+    }
+    Some(host_port.split(':').next().unwrap_or(host_port))
 }
 
 fn validate_origin(origin: &str) -> Result<(), ConfigError> {
@@ -907,6 +944,85 @@ mod tests {
         ));
         let config = Config::from_figment(figment).unwrap();
         assert!(!format!("{config:?}").contains("slack-secret-path"));
+    }
+
+    #[test]
+    fn development_is_a_loopback_public_url() {
+        for url in [
+            "http://127.0.0.1:8080",
+            "http://localhost:3000/",
+            "https://app.localhost",
+            "http://[::1]:8080/x",
+            "http://user@127.0.0.2",
+        ] {
+            let config = Config {
+                public_url: url.into(),
+                ..Config::default()
+            };
+            assert!(config.is_development(), "{url}");
+        }
+        for url in [
+            "https://api.example.com",
+            "http://10.0.0.5:8080",
+            "https://localhost.example.com",
+            "http://[2001:db8::1]:80",
+        ] {
+            let config = Config {
+                public_url: url.into(),
+                ..Config::default()
+            };
+            assert!(!config.is_development(), "{url}");
+        }
+    }
+
+    #[test]
+    fn sms_settings_are_read_and_checked() {
+        let config = with(&[(
+            "sms.twilio",
+            "{ account_sid = \"AC0123456789abcdef0123456789abcdef\", auth_token = \"0123456789abcdef0123456789abcdef\", from = \"+14155550100\" }",
+        )])
+        .unwrap();
+        assert!(config.sms.twilio().is_some());
+        let err = with(&[("sms.twilio", "{ account_sid = \"AC1\" }")]).unwrap_err();
+        assert_eq!(err.setting, "sms.twilio.account_sid");
+    }
+
+    #[test]
+    fn table_settings_come_from_the_environment_with_double_underscores() {
+        // A prefix of this test's own: the variables cannot reach another test.
+        let prefix = "LLCONFIGTEST_SMS_";
+        for (key, value) in [
+            (
+                "SMS__TWILIO__ACCOUNT_SID",
+                "AC0123456789abcdef0123456789abcdef",
+            ),
+            (
+                "SMS__TWILIO__AUTH_TOKEN",
+                "0123456789abcdef0123456789abcdef",
+            ),
+            // Unquoted, as an operator writes it: parsed as a number.
+            ("SMS__TWILIO__FROM", "+14155550100"),
+        ] {
+            std::env::set_var(format!("{prefix}{key}"), value);
+        }
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed(prefix).split("__"));
+        let config = Config::from_figment(figment).unwrap();
+        let twilio = config.sms.twilio().unwrap();
+        assert_eq!(
+            twilio.sender,
+            crate::sms_config::TwilioSender::From("+14155550100".into())
+        );
+        assert_eq!(twilio.account_sid, "AC0123456789abcdef0123456789abcdef");
+        std::env::set_var(format!("{prefix}SMS__TWILIO__FROM"), "12345");
+        let figment = Figment::from(Serialized::defaults(Config::default()))
+            .merge(Env::prefixed(prefix).split("__"));
+        let config = Config::from_figment(figment).unwrap();
+        assert_eq!(
+            config.sms.twilio().unwrap().sender,
+            crate::sms_config::TwilioSender::From("12345".into()),
+            "a short code"
+        );
     }
 
     #[test]

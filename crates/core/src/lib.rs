@@ -15,6 +15,7 @@ pub mod plans;
 pub mod sealed;
 pub mod secret;
 pub mod secrets;
+pub mod sms_config;
 pub mod telemetry;
 pub mod text_enum;
 pub mod time;

@@ -73,8 +73,14 @@ impl EventType {
             InvoicePaid => "An invoice was paid.",
             PaymentSucceeded => "A payment through a provider succeeded.",
             PaymentFailed => "A payment through a provider failed.",
-            MessageSent => "A message sent through the messaging API was delivered.",
-            MessageFailed => "A message sent through the messaging API could not be delivered.",
+            MessageSent => {
+                "A message of the messaging API was taken by its provider (the SMTP server, \
+                 Twilio); never for a simulated one (development outbox)."
+            }
+            MessageFailed => {
+                "A message of the messaging API was refused, failed its last attempt, or was \
+                 reported failed or undelivered by the SMS provider."
+            }
             WebhookTest => {
                 "A test message an owner or admin sent to one endpoint (console or \
                  `POST /webhooks/endpoints/{id}/test`); delivered to that endpoint only."

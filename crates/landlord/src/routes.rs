@@ -49,6 +49,10 @@ pub fn build_router(state: AppState) -> Router {
             OpenApiRouter::new()
         })
         .merge(
+            // Twilio's status callbacks: no key, a signature.
+            landlord_messages::routes::callbacks_router().with_state(state.messages.clone()),
+        )
+        .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()
                 .route_layer(middleware::from_fn_with_state(

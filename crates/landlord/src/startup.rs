@@ -22,7 +22,7 @@ use landlord_keys::KeysState;
 use landlord_limits::{QuotaCounter, RateLimiter, SharedStore};
 use landlord_mail::{MailJob, Mailer, MAIL_JOB};
 use landlord_messages::routes::MessagesState;
-use landlord_messages::{DeliverMessage, FileSmsProvider, DELIVER_JOB};
+use landlord_messages::{DeliverMessage, DELIVER_JOB};
 use landlord_metering::UsageWriter;
 use landlord_payments::routes::PaymentsState;
 use landlord_payments::{ProcessEvent, Providers, ReconcileJob, PROCESS_EVENT_JOB, RECONCILE_JOB};
@@ -247,9 +247,23 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         payload_cipher.clone(),
     )?;
     let marketplace_jobs = landlord_marketplace::JobContext::new(db.clone(), &config);
-    let sms = Arc::new(FileSmsProvider {
-        dir: config.data_dir.join("sms"),
-    });
+    let sms = landlord_messages::sms::provider_for(&config).context("sms settings")?;
+    match sms.as_ref().map(|provider| provider.name()) {
+        Some("twilio") => {}
+        Some(_) => tracing::info!(
+            "no SMS provider configured: SMS are written to data_dir/sms and marked simulated \
+             (public_url is loopback: development)"
+        ),
+        None => tracing::warn!(
+            "no SMS provider configured: POST /messages/send refuses channel sms (set [sms.twilio])"
+        ),
+    }
+    if config.smtp_host.is_none() && !config.is_development() {
+        tracing::warn!(
+            "no smtp_host configured: POST /messages/send refuses channel email, \
+             and account mail is written to data_dir/mail"
+        );
+    }
     let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
         .handle(
             MAIL_JOB,
@@ -365,7 +379,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         payload_cipher,
     );
     let keys = KeysState::new(identity.clone(), limiter, quota, usage);
-    let messages = MessagesState::new(db.clone(), worker.waker());
+    let messages = MessagesState::new(db.clone(), worker.waker(), &config);
     let payments = PaymentsState::new(keys.clone(), providers);
     let marketplace = landlord_marketplace::MarketplaceState::new(keys.clone());
     let state = AppState::new(AppInner {

@@ -168,6 +168,16 @@ enum Transport {
     Files(PathBuf),
 }
 
+/// Where a delivered mail went.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Handover {
+    /// The SMTP server took it.
+    Smtp,
+    /// No SMTP server is configured: the mail was written to this file
+    /// and nobody received it.
+    Outbox(PathBuf),
+}
+
 /// Renders and delivers mail.
 pub struct Mailer {
     from: Mailbox,
@@ -219,12 +229,24 @@ impl Mailer {
             .and_then(Value::as_str)
             .unwrap_or("");
         self.deliver(&mail.to, &rendered, mail.template.as_str(), link)
-            .await
+            .await?;
+        Ok(())
+    }
+
+    /// Whether mail goes to an SMTP server (rather than to files).
+    pub fn has_smtp(&self) -> bool {
+        matches!(self.transport, Transport::Smtp(_))
     }
 
     /// Delivers a message that is not from a template (the messaging API):
-    /// the plain text is also shown, escaped, as the HTML part.
-    pub async fn send_plain(&self, to: &str, subject: &str, text: &str) -> Result<(), MailError> {
+    /// the plain text is also shown, escaped, as the HTML part. Says where
+    /// it went: a message written to a file was not sent.
+    pub async fn send_plain(
+        &self,
+        to: &str,
+        subject: &str,
+        text: &str,
+    ) -> Result<Handover, MailError> {
         let html = format!(
             "<!doctype html><html><body><pre style=\"font-family: inherit; white-space: pre-wrap\">{}</pre></body></html>",
             text.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
@@ -243,7 +265,7 @@ impl Mailer {
         rendered: &Rendered,
         label: &str,
         link: &str,
-    ) -> Result<(), MailError> {
+    ) -> Result<Handover, MailError> {
         let to: Mailbox = to.parse().map_err(|e| MailError::Address {
             address: to.to_string(),
             message: format!("{e}"),
@@ -273,6 +295,7 @@ impl Mailer {
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
+                Ok(Handover::Smtp)
             }
             Transport::Files(dir) => {
                 // Development mode only (no SMTP): the link is logged so a
@@ -286,9 +309,9 @@ impl Mailer {
                     link,
                     "no SMTP configured: mail written to a file"
                 );
+                Ok(Handover::Outbox(path))
             }
         }
-        Ok(())
     }
 }
 

@@ -35,6 +35,7 @@ mod process;
 mod security_billing;
 mod security_edge;
 mod security_team;
+mod sms;
 mod team;
 mod usage;
 mod webhooks;

@@ -36,6 +36,12 @@ fn bad_configuration_stops_the_start_naming_the_setting() {
         ("LANDLORD_BODY_LIMIT_BYTES", "lots", "body_limit_bytes"),
         ("LANDLORD_LOG_FORMAT", "xml", "log_format"),
         ("LANDLORD_LISTN", "127.0.0.1:1", "listn"),
+        // A table's key, with `__` between the two.
+        (
+            "LANDLORD_SMS__TWILIO__ACCOUNT_SID",
+            "not-a-sid",
+            "sms.twilio.account_sid",
+        ),
     ];
     for (variable, value, setting) in cases {
         let output = landlord(&dir).env(variable, value).output().unwrap();

@@ -7,7 +7,7 @@ use landlord_core::ids::MessageId;
 use landlord_core::ApiError;
 use landlord_keys::ApiKeyContext;
 
-use super::{MessageView, MessagesState};
+use super::{MessageDeliveryView, MessagesState};
 use crate::store;
 
 /// A message's delivery status (API key, scope `messages:read`).
@@ -16,7 +16,7 @@ use crate::store;
     security(("api_key" = [])),
     params(("id" = String, Path, description = "Message id")),
     responses(
-        (status = 200, description = "The message", body = Envelope<MessageView>),
+        (status = 200, description = "The message", body = Envelope<MessageDeliveryView>),
         (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
         (status = 404, description = "No such message in this organization", body = ErrorEnvelope),
         (status = 429, description = "Rate limit or monthly quota reached, or too many invalid keys from this address", body = ErrorEnvelope),
@@ -26,13 +26,13 @@ pub async fn get_message(
     State(state): State<MessagesState>,
     Extension(key): Extension<ApiKeyContext>,
     Path(id): Path<String>,
-) -> Result<ApiSuccess<MessageView>, ApiError> {
+) -> Result<ApiSuccess<MessageDeliveryView>, ApiError> {
     key.require_scope("messages:read")?;
     let id = MessageId::parse(&id).ok_or_else(message_not_found)?;
     let message = store::by_id(state.db.pool(), &key.organization_id, &id)
         .await?
         .ok_or_else(message_not_found)?;
-    Ok(ApiSuccess::ok(MessageView::from(message)))
+    Ok(ApiSuccess::ok(MessageDeliveryView::from(message)))
 }
 
 fn message_not_found() -> ApiError {

@@ -14,7 +14,8 @@ use landlord_keys::ApiKeyContext;
 use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::{MessageView, MessagesState};
+use super::{MessageDeliveryView, MessagesState};
+use crate::sms::Availability;
 use crate::store::{self, Channel, MessageRow, MessageStatus, NewMessage};
 use crate::DELIVER_JOB;
 
@@ -38,7 +39,22 @@ pub fn is_e164(number: &str) -> bool {
     })
 }
 
-fn validate(request: &SendMessageRequest) -> Result<(String, Option<String>), ApiError> {
+fn validate(
+    request: &SendMessageRequest,
+    channels: Availability,
+) -> Result<(String, Option<String>), ApiError> {
+    // Nothing is taken that this server cannot deliver: outside
+    // development, a channel without its provider is refused.
+    let available = match request.channel {
+        Channel::Email => channels.email,
+        Channel::Sms => channels.sms,
+    };
+    if !available {
+        return Err(ApiError::invalid_field(
+            "channel",
+            format!("{} is not configured on this server", request.channel),
+        ));
+    }
     let to = request.to.trim();
     let recipient = match request.channel {
         Channel::Email => {
@@ -97,10 +113,10 @@ fn validate(request: &SendMessageRequest) -> Result<(String, Option<String>), Ap
     request_body = SendMessageRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours")),
     responses(
-        (status = 202, description = "Queued", body = Envelope<MessageView>),
+        (status = 202, description = "Queued", body = Envelope<MessageDeliveryView>),
         (status = 401, description = "Missing, malformed, unknown, expired or revoked key", body = ErrorEnvelope),
         (status = 409, description = "Idempotency-Key reused with another body", body = ErrorEnvelope),
-        (status = 422, description = "A field is invalid", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid, or the channel is not configured on this server (`channel`: no SMTP server or SMS provider outside development)", body = ErrorEnvelope),
         (status = 429, description = "Rate limit or monthly quota reached, or too many invalid keys from this address", body = ErrorEnvelope),
     )
 )]
@@ -127,7 +143,7 @@ pub async fn send_message(
         ));
     }
     let request: SendMessageRequest = parse_json(&body)?;
-    let (recipient, subject) = validate(&request)?;
+    let (recipient, subject) = validate(&request, state.channels)?;
     let scope = Scope {
         organization_id: &key.organization_id,
         route: "POST /messages/send",
@@ -142,7 +158,7 @@ pub async fn send_message(
             &request.body,
         )
         .await?;
-        Ok(ApiSuccess::accepted(MessageView::from(message)))
+        Ok(ApiSuccess::accepted(MessageDeliveryView::from(message)))
     })
     .await
 }
@@ -188,6 +204,9 @@ async fn queue_message(
         failure_reason: None,
         created_at: now,
         sent_at: None,
+        provider: None,
+        provider_message_id: None,
+        delivered_at: None,
     })
 }
 

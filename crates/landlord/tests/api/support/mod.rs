@@ -19,6 +19,7 @@ pub mod redis;
 pub mod requests;
 pub mod smtp;
 pub mod team;
+pub mod twilio;
 pub mod whatsapp;
 
 pub use app::{Backend, TestApp};
