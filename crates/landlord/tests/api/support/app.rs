@@ -154,7 +154,7 @@ pub fn smtp_to(config: &mut Config, port: u16) {
 }
 
 /// Creates an empty database in the shared cluster and returns its URL.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let cluster = postgres::cluster().expect("cluster checked by the caller");
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = Db::connect_url(&cluster.url("postgres"), DatabaseKind::Postgres, 1)
