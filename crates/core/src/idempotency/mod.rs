@@ -251,3 +251,78 @@ async fn release(db: &Db, reservation: Reservation) {
 pub async fn purge_expired(db: &Db, now: crate::Timestamp) -> Result<u64, sqlx::Error> {
     store::purge_expired(db.pool(), now).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseKind;
+
+    async fn db() -> (tempfile::TempDir, Db, OrganizationId) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let organization = OrganizationId::generate();
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'O', 1, 1)",
+        )
+        .bind(&organization)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        (dir, db, organization)
+    }
+
+    fn new(claim: Result<Claim, ApiError>) -> Reservation {
+        match claim {
+            Ok(Claim::New(reservation)) => reservation,
+            Ok(Claim::Replay { .. }) => panic!("a replay"),
+            Err(error) => panic!("{error:?}"),
+        }
+    }
+
+    fn conflict(claim: Result<Claim, ApiError>) {
+        assert!(matches!(claim, Err(ApiError::IdempotencyConflict(_))));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_claim_is_taken_over_once_and_its_late_answer_is_ignored() {
+        let (_dir, db, org) = db().await;
+        let route = "POST /x";
+        let dead = new(claim(&db, &org, route, "k", b"{}").await);
+        // Live (renewed): a retry is refused.
+        assert!(renew(&db, &dead.id).await);
+        conflict(claim(&db, &org, route, "k", b"{}").await);
+        // Its instance died: the lease lapses.
+        sqlx::query("UPDATE idempotency_keys SET locked_until = $2 WHERE id = $1")
+            .bind(&dead.id)
+            .bind(Timestamp::now().minus(Duration::from_millis(1)))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        conflict(claim(&db, &org, route, "k", b"{\"other\":1}").await);
+        let retry = new(claim(&db, &org, route, "k", b"{}").await);
+        assert_ne!(retry.id, dead.id);
+        // The taker holds it now; the dead claim can neither renew nor answer.
+        conflict(claim(&db, &org, route, "k", b"{}").await);
+        assert!(!renew(&db, &dead.id).await);
+        let late = Reservation {
+            id: dead.id.clone(),
+        };
+        complete(&db, late, 500, &serde_json::json!({"late": true}))
+            .await
+            .unwrap();
+        complete(&db, retry, 201, &serde_json::json!({"ok": true}))
+            .await
+            .unwrap();
+        match claim(&db, &org, route, "k", b"{}").await {
+            Ok(Claim::Replay { status, body }) => {
+                assert_eq!(status, 201);
+                assert_eq!(body, serde_json::json!({"ok": true}));
+            }
+            _ => panic!("the taker's answer replays"),
+        }
+    }
+}
