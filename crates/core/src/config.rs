@@ -135,6 +135,10 @@ pub struct Config {
     pub jobs_backoff_base_ms: u64,
     /// Attempts before a job is dead-lettered.
     pub jobs_max_attempts: u32,
+    /// How long a running job (and a webhook delivery's attempt) is leased
+    /// to its instance, in seconds; renewed every third of it while the work
+    /// runs, so a dead instance's work is taken over within this time.
+    pub jobs_lease_secs: u64,
     /// The plan catalog, by name (`[plans.NAME]` tables in TOML).
     pub plans: BTreeMap<String, Plan>,
     /// Plan of new organizations.
@@ -266,6 +270,7 @@ impl Default for Config {
             jobs_poll_interval_ms: 1000,
             jobs_backoff_base_ms: 2000,
             jobs_max_attempts: 8,
+            jobs_lease_secs: 30,
             plans: default_catalog(),
             default_plan: "free".into(),
             usage_flush_interval_ms: 1000,
@@ -439,6 +444,15 @@ impl Config {
             if value == 0 {
                 return Err(ConfigError::new(setting, "must be at least 1"));
             }
+        }
+        // A lease renewed every third of itself: a second is the shortest
+        // that leaves room for a renewal's round trip; an hour the longest a
+        // dead instance may keep its work.
+        if !(1..=3600).contains(&self.jobs_lease_secs) {
+            return Err(ConfigError::new(
+                "jobs_lease_secs",
+                "must be between 1 and 3600",
+            ));
         }
         if self.mail_from.parse::<lettre::message::Mailbox>().is_err() {
             return Err(ConfigError::new(
@@ -773,6 +787,21 @@ mod tests {
             .effective_database_url()
             .starts_with("sqlite://./data/landlord.db"));
         assert_eq!(config.body_limit_bytes, 1_048_576);
+    }
+
+    #[test]
+    fn the_job_lease_is_short_by_default_and_checked() {
+        assert_eq!(with(&[]).unwrap().jobs_lease_secs, 30);
+        assert_eq!(
+            with(&[("jobs_lease_secs", "5")]).unwrap().jobs_lease_secs,
+            5
+        );
+        for bad in ["0", "3601"] {
+            assert_eq!(
+                with(&[("jobs_lease_secs", bad)]).unwrap_err().setting,
+                "jobs_lease_secs"
+            );
+        }
     }
 
     #[test]

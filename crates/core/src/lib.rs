@@ -10,6 +10,7 @@ pub mod http;
 pub mod idempotency;
 pub mod ids;
 pub mod inbox_config;
+pub mod lease;
 pub mod marketplace_config;
 pub mod plans;
 pub mod sealed;

@@ -8,6 +8,12 @@
 //! their handler, and records the outcome. A failure is retried with
 //! exponential backoff; after the last attempt the job is dead-lettered with
 //! its error, for an operator to [`replay`].
+//!
+//! A job is leased to its worker when it starts, for a short time
+//! (`jobs_lease_secs`) renewed while it runs: a dead instance's jobs are
+//! claimed again within one lease, and a worker that lost its lease records
+//! nothing. A handler may still run twice when its instance dies mid-way,
+//! so handlers check before they repeat what they did.
 
 pub mod store;
 pub mod worker;
@@ -104,6 +110,154 @@ mod tests {
             batch_size: 10,
             lease: Duration::from_secs(60),
         }
+    }
+
+    struct Slow {
+        sleep: Duration,
+        calls: Arc<AtomicU32>,
+    }
+
+    #[async_trait::async_trait]
+    impl JobHandler for Slow {
+        async fn handle(&self, _payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
+            self.calls.fetch_add(1, Ordering::SeqCst);
+            tokio::time::sleep(self.sleep).await;
+            Ok(())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_job_slower_than_its_lease_runs_once_between_two_workers() {
+        let (_dir, db) = db().await;
+        let calls = Arc::new(AtomicU32::new(0));
+        let short = WorkerSettings {
+            lease: Duration::from_millis(300),
+            ..settings(3)
+        };
+        let workers: Vec<Worker> = (0..2)
+            .map(|_| {
+                WorkerBuilder::new(db.clone(), short.clone())
+                    .handle(
+                        "slow",
+                        Slow {
+                            sleep: Duration::from_millis(1200),
+                            calls: calls.clone(),
+                        },
+                    )
+                    .build()
+            })
+            .collect();
+        let id = enqueue(db.pool(), NewJob::new("slow", serde_json::json!({})))
+            .await
+            .unwrap()
+            .unwrap();
+        let shutdown = tokio_util::sync::CancellationToken::new();
+        let running: Vec<_> = workers
+            .into_iter()
+            .map(|w| tokio::spawn(w.run(shutdown.clone())))
+            .collect();
+        // Four leases' worth of time: without renewals the other worker
+        // would have claimed the job again meanwhile.
+        let mut done = false;
+        for _ in 0..100 {
+            tokio::time::sleep(Duration::from_millis(50)).await;
+            if find(&db, &id).await.unwrap().unwrap().status == JobStatus::Done {
+                done = true;
+                break;
+            }
+        }
+        shutdown.cancel();
+        for task in running {
+            task.await.unwrap();
+        }
+        assert!(done, "the job finished");
+        assert_eq!(calls.load(Ordering::SeqCst), 1, "and ran once");
+        assert_eq!(find(&db, &id).await.unwrap().unwrap().attempts, 1);
+    }
+
+    #[tokio::test]
+    async fn a_dead_workers_job_is_taken_over_after_its_lease_and_its_late_outcome_is_ignored() {
+        let (_dir, db) = db().await;
+        let calls = Arc::new(AtomicU32::new(0));
+        let worker = WorkerBuilder::new(db.clone(), settings(3))
+            .handle(
+                "flaky",
+                FailTimes {
+                    remaining: AtomicU32::new(0),
+                    calls: calls.clone(),
+                },
+            )
+            .build();
+        let id = enqueue(db.pool(), NewJob::new("flaky", serde_json::json!({})))
+            .await
+            .unwrap()
+            .unwrap();
+        // An instance claims the job and dies.
+        let dead = store::claim_one(
+            &db,
+            "dead",
+            Timestamp::now().plus(Duration::from_millis(300)),
+        )
+        .await
+        .unwrap()
+        .unwrap();
+        assert_eq!(worker.run_once().await.unwrap(), 0, "its lease holds");
+        tokio::time::sleep(Duration::from_millis(400)).await;
+        assert_eq!(worker.run_once().await.unwrap(), 1, "taken over");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        let job = find(&db, &id).await.unwrap().unwrap();
+        assert_eq!((job.status, job.attempts), (JobStatus::Done, 2));
+
+        // The dead claim's late renewal and outcomes change nothing.
+        let holder = store::Holder::of("dead", &dead);
+        let later = Timestamp::now().plus(Duration::from_secs(60));
+        assert!(!store::renew(&db, &id, holder, later).await.unwrap());
+        assert!(!store::retry_at(&db, &id, holder, "late", later)
+            .await
+            .unwrap());
+        assert!(!store::mark_dead(&db, &id, holder, "late").await.unwrap());
+        assert!(!store::mark_done(&db, &id, holder).await.unwrap());
+        let job = find(&db, &id).await.unwrap().unwrap();
+        assert_eq!(job.status, JobStatus::Done);
+        assert_eq!(job.last_error, None);
+    }
+
+    #[tokio::test]
+    async fn a_claim_lost_to_a_newer_one_of_the_same_worker_records_nothing() {
+        let (_dir, db) = db().await;
+        let id = enqueue(db.pool(), NewJob::new("x", serde_json::json!({})))
+            .await
+            .unwrap()
+            .unwrap();
+        let first = store::claim_one(&db, "w", Timestamp::now())
+            .await
+            .unwrap()
+            .unwrap();
+        tokio::time::sleep(Duration::from_millis(5)).await;
+        let second = store::claim_one(&db, "w", Timestamp::now().plus(Duration::from_secs(60)))
+            .await
+            .unwrap()
+            .unwrap();
+        assert_ne!(first.lease_token, second.lease_token);
+        assert!(!store::mark_done(&db, &id, store::Holder::of("w", &first))
+            .await
+            .unwrap());
+        assert!(
+            !store::mark_done(&db, &id, store::Holder::of("other", &second))
+                .await
+                .unwrap()
+        );
+        assert_eq!(
+            find(&db, &id).await.unwrap().unwrap().status,
+            JobStatus::Running
+        );
+        assert!(store::mark_done(&db, &id, store::Holder::of("w", &second))
+            .await
+            .unwrap());
+        assert_eq!(
+            find(&db, &id).await.unwrap().unwrap().status,
+            JobStatus::Done
+        );
     }
 
     #[test]

@@ -116,84 +116,142 @@ pub struct ClaimedJob {
     /// Attempts so far, this one included.
     pub attempts: i64,
     pub max_attempts: Option<i64>,
+    /// This claim's own token: renewals and outcomes apply only while the
+    /// job still carries it (a lease that lapsed and was claimed again by
+    /// another worker, or by this one, has another).
+    pub lease_token: String,
 }
 
-/// Claims up to `limit` due jobs (and those whose lease ran out) for
-/// `worker` until `lease_until`. On PostgreSQL `SKIP LOCKED` keeps two
-/// instances off the same row; SQLite has a single writer.
-pub async fn claim(
+/// Who holds a claim: the worker instance and the claim's token.
+#[derive(Debug, Clone, Copy)]
+pub struct Holder<'a> {
+    pub worker: &'a str,
+    pub lease_token: &'a str,
+}
+
+impl<'a> Holder<'a> {
+    pub fn of(worker: &'a str, job: &'a ClaimedJob) -> Self {
+        Self {
+            worker,
+            lease_token: &job.lease_token,
+        }
+    }
+}
+
+/// Claims the next due job (or one whose lease ran out: its worker is
+/// presumed dead) for `worker` until `lease_until`. One job per claim, so
+/// that a job's lease starts when it does. On PostgreSQL `SKIP LOCKED`
+/// keeps two instances off the same row; SQLite has a single writer.
+pub async fn claim_one(
     db: &Db,
     worker: &str,
     lease_until: Timestamp,
-    limit: i64,
-) -> Result<Vec<ClaimedJob>, sqlx::Error> {
+) -> Result<Option<ClaimedJob>, sqlx::Error> {
     let lock = match db.backend() {
         DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
         DatabaseKind::Sqlite => "",
     };
     let sql = format!(
-        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, \
+        "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, lease_token = $4, \
              attempts = attempts + 1, updated_at = $3 \
          WHERE id IN (SELECT id FROM jobs \
              WHERE (status = 'pending' AND run_at <= $3) \
                 OR (status = 'running' AND locked_until < $3) \
-             ORDER BY run_at LIMIT $4{lock}) \
-         RETURNING id, kind, payload, attempts, max_attempts"
+             ORDER BY run_at LIMIT 1{lock}) \
+         RETURNING id, kind, payload, attempts, max_attempts, lease_token"
     );
     sqlx::query_as(&sql)
         .bind(worker)
         .bind(lease_until)
         .bind(Timestamp::now())
-        .bind(limit)
-        .fetch_all(db.pool())
+        .bind(uuid::Uuid::now_v7().to_string())
+        .fetch_optional(db.pool())
         .await
 }
 
-/// The job succeeded.
-pub async fn mark_done(db: &Db, id: &JobId) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, \
-         last_error = NULL, updated_at = $2 WHERE id = $1",
-    )
+/// The condition of every update a claim's holder makes.
+const HELD: &str = "id = $1 AND status = 'running' AND locked_by = $2 AND lease_token = $3";
+
+/// Extends the holder's lease to `lease_until`. False when the claim is
+/// no longer the holder's (its lease lapsed and the job was claimed again).
+pub async fn renew(
+    db: &Db,
+    id: &JobId,
+    holder: Holder<'_>,
+    lease_until: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(&format!(
+        "UPDATE jobs SET locked_until = $4, updated_at = $5 WHERE {HELD}"
+    ))
     .bind(id)
+    .bind(holder.worker)
+    .bind(holder.lease_token)
+    .bind(lease_until)
     .bind(Timestamp::now())
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
-/// The job failed its last attempt.
-pub async fn mark_dead(db: &Db, id: &JobId, error: &str) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, \
-         last_error = $2, updated_at = $3 WHERE id = $1",
-    )
+/// The job succeeded. False (nothing changed) when the claim was lost.
+pub async fn mark_done(db: &Db, id: &JobId, holder: Holder<'_>) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(&format!(
+        "UPDATE jobs SET status = 'done', locked_by = NULL, locked_until = NULL, lease_token = NULL, \
+         last_error = NULL, updated_at = $4 WHERE {HELD}"
+    ))
     .bind(id)
+    .bind(holder.worker)
+    .bind(holder.lease_token)
+    .bind(Timestamp::now())
+    .execute(db.pool())
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// The job failed its last attempt. False (nothing changed) when the claim
+/// was lost.
+pub async fn mark_dead(
+    db: &Db,
+    id: &JobId,
+    holder: Holder<'_>,
+    error: &str,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(&format!(
+        "UPDATE jobs SET status = 'dead', locked_by = NULL, locked_until = NULL, lease_token = NULL, \
+         last_error = $4, updated_at = $5 WHERE {HELD}"
+    ))
+    .bind(id)
+    .bind(holder.worker)
+    .bind(holder.lease_token)
     .bind(error)
     .bind(Timestamp::now())
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
-/// The job failed and runs again at `run_at`.
+/// The job failed and runs again at `run_at`. False (nothing changed) when
+/// the claim was lost.
 pub async fn retry_at(
     db: &Db,
     id: &JobId,
+    holder: Holder<'_>,
     error: &str,
     run_at: Timestamp,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE jobs SET status = 'pending', locked_by = NULL, locked_until = NULL, \
-         last_error = $2, run_at = $3, updated_at = $4 WHERE id = $1",
-    )
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(&format!(
+        "UPDATE jobs SET status = 'pending', locked_by = NULL, locked_until = NULL, lease_token = NULL, \
+         last_error = $4, run_at = $5, updated_at = $6 WHERE {HELD}"
+    ))
     .bind(id)
+    .bind(holder.worker)
+    .bind(holder.lease_token)
     .bind(error)
     .bind(run_at)
     .bind(Timestamp::now())
     .execute(db.pool())
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 /// Puts a dead-lettered job back in the queue with fresh attempts. Returns

@@ -1,19 +1,26 @@
-//! The worker: claims due jobs, runs their handlers (each in its own task,
-//! so a panic fails the attempt, not the worker) and records the outcome:
-//! done, pending again after an exponential backoff, or dead after the last
-//! attempt.
+//! The worker: claims due jobs one at a time, runs their handlers (each in
+//! its own task, so a panic fails the attempt, not the worker) and records
+//! the outcome: done, pending again after an exponential backoff, or dead
+//! after the last attempt.
+//!
+//! Each job is leased when it starts, for a short time renewed by a
+//! heartbeat while its handler runs; a job whose lease lapses (its instance
+//! died, or lost the database longer than a lease) is claimed again by any
+//! worker. Every renewal and outcome is conditional on the claim still being
+//! this one's: a worker that lost its claim changes nothing and says so.
 
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
 use landlord_core::config::Config;
+use landlord_core::lease::{renewal_period, Heartbeat};
 use landlord_core::{Db, Timestamp};
 use serde_json::Value;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-use crate::store::{self, ClaimedJob};
+use crate::store::{self, ClaimedJob, Holder};
 use crate::{Attempt, JobHandler};
 
 /// How a worker paces itself.
@@ -23,9 +30,11 @@ pub struct WorkerSettings {
     pub backoff_base: Duration,
     pub backoff_max: Duration,
     pub max_attempts: u32,
+    /// Jobs run one after another before the worker looks at its shutdown
+    /// signal again.
     pub batch_size: i64,
-    /// A claimed job not finished within this time is claimed again (its
-    /// worker is presumed dead).
+    /// A claimed job whose lease is not renewed within this time is claimed
+    /// again (its worker is presumed dead). Renewed every third of it.
     pub lease: Duration,
 }
 
@@ -37,7 +46,7 @@ impl WorkerSettings {
             backoff_max: Duration::from_secs(3600),
             max_attempts: config.jobs_max_attempts,
             batch_size: 16,
-            lease: Duration::from_secs(300),
+            lease: Duration::from_secs(config.jobs_lease_secs),
         }
     }
 
@@ -130,25 +139,49 @@ impl Worker {
         tracing::debug!("job worker stopped");
     }
 
-    /// Claims one batch of due jobs and runs them; returns how many ran.
+    /// Claims and runs due jobs, one at a time, up to a batch; returns how
+    /// many ran.
     pub async fn run_once(&self) -> Result<usize, sqlx::Error> {
-        let jobs = self.claim().await?;
-        let count = jobs.len();
-        for job in jobs {
+        let mut count = 0;
+        while count < self.settings.batch_size.max(1) as usize {
+            let lease_until = Timestamp::now().plus(self.settings.lease);
+            let Some(job) = store::claim_one(&self.db, &self.instance, lease_until).await? else {
+                break;
+            };
             self.run_job(job).await?;
+            count += 1;
         }
         Ok(count)
     }
 
-    async fn claim(&self) -> Result<Vec<ClaimedJob>, sqlx::Error> {
-        let lease_until = Timestamp::now().plus(self.settings.lease);
-        store::claim(
-            &self.db,
-            &self.instance,
-            lease_until,
-            self.settings.batch_size,
-        )
-        .await
+    /// Renews `job`'s lease every third of it until dropped.
+    fn heartbeat(&self, job: &ClaimedJob) -> Heartbeat {
+        let db = self.db.clone();
+        let instance = self.instance.clone();
+        let (id, token, kind) = (job.id.clone(), job.lease_token.clone(), job.kind.clone());
+        let lease = self.settings.lease;
+        Heartbeat::start(renewal_period(lease), move || {
+            let (db, instance) = (db.clone(), instance.clone());
+            let (id, token, kind) = (id.clone(), token.clone(), kind.clone());
+            async move {
+                let holder = Holder {
+                    worker: &instance,
+                    lease_token: &token,
+                };
+                match store::renew(&db, &id, holder, Timestamp::now().plus(lease)).await {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        tracing::warn!(job = %id, %kind, "lost the lease of a running job; another worker may run it");
+                        false
+                    }
+                    Err(error) => {
+                        // The lease outlives two missed renewals.
+                        tracing::warn!(job = %id, %kind, %error, "cannot renew a running job's lease");
+                        true
+                    }
+                }
+            }
+        })
     }
 
     async fn run_job(&self, job: ClaimedJob) -> Result<(), sqlx::Error> {
@@ -161,6 +194,7 @@ impl Worker {
             number: attempts,
             last: attempts >= max,
         };
+        let heartbeat = self.heartbeat(&job);
         let outcome = match self.handlers.get(&job.kind) {
             None => Err(format!("no handler for job kind '{}'", job.kind)),
             Some(handler) => match serde_json::from_str::<Value>(&job.payload) {
@@ -178,20 +212,37 @@ impl Worker {
                 }
             },
         };
-        match outcome {
+        drop(heartbeat);
+        let holder = Holder::of(&self.instance, &job);
+        let recorded = match &outcome {
             Ok(()) => {
-                store::mark_done(&self.db, &job.id).await?;
                 tracing::debug!(job = %job.id, kind = %job.kind, "job done");
+                store::mark_done(&self.db, &job.id, holder).await?
             }
             Err(error) if attempt.last => {
                 tracing::error!(job = %job.id, kind = %job.kind, attempts, %error, "job dead-lettered");
-                store::mark_dead(&self.db, &job.id, &error).await?;
+                store::mark_dead(&self.db, &job.id, holder, error).await?
             }
             Err(error) => {
                 let delay = self.settings.backoff(attempts);
                 tracing::warn!(job = %job.id, kind = %job.kind, attempts, retry_in_ms = delay.as_millis() as u64, %error, "job failed; will retry");
-                store::retry_at(&self.db, &job.id, &error, Timestamp::now().plus(delay)).await?;
+                store::retry_at(
+                    &self.db,
+                    &job.id,
+                    holder,
+                    error,
+                    Timestamp::now().plus(delay),
+                )
+                .await?
             }
+        };
+        if !recorded {
+            tracing::warn!(
+                job = %job.id,
+                kind = %job.kind,
+                succeeded = outcome.is_ok(),
+                "a job's lease was lost before its outcome was recorded; the job's state is left to its current holder"
+            );
         }
         Ok(())
     }

@@ -358,8 +358,13 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
                 mailer,
                 sms,
             },
-        )
-        .build();
+        );
+    let worker = if config.enable_test_routes {
+        worker.handle(crate::test_routes::SLOW_JOB, crate::test_routes::SlowJob)
+    } else {
+        worker
+    }
+    .build();
     let (usage, usage_writer) = landlord_metering::channel(
         db.clone(),
         Duration::from_millis(config.usage_flush_interval_ms),

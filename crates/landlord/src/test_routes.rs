@@ -1,7 +1,11 @@
 //! Routes that exist only for the test-suite (`enable_test_routes`): a
 //! panicking handler, a slow one and a JSON echo. They exercise the real
-//! middleware stack; they are never mounted unless configured.
+//! middleware stack; they are never mounted unless configured. With them
+//! comes a slow job kind ([`SLOW_JOB`]) whose runs are counted, to watch
+//! the job queue's leases.
 
+use std::collections::HashMap;
+use std::sync::{LazyLock, Mutex};
 use std::time::Duration;
 
 use axum::extract::Query;
@@ -17,6 +21,49 @@ pub fn router() -> Router<AppState> {
         .route("/__test/panic", get(panic_now))
         .route("/__test/sleep", get(sleep))
         .route("/__test/echo", post(echo))
+        .route("/__test/jobs/runs", get(job_runs))
+}
+
+/// A job kind of the test-suite: payload `{"marker": "…", "sleep_ms": n}`;
+/// each run is counted under its marker, then sleeps.
+pub const SLOW_JOB: &str = "test.slow";
+
+/// Runs of [`SLOW_JOB`] by marker, for every instance in this process
+/// (tests run several instances in one process).
+static RUNS: LazyLock<Mutex<HashMap<String, u32>>> = LazyLock::new(Default::default);
+
+/// Works [`SLOW_JOB`].
+pub struct SlowJob;
+
+#[async_trait::async_trait]
+impl landlord_jobs::JobHandler for SlowJob {
+    async fn handle(
+        &self,
+        payload: &serde_json::Value,
+        _attempt: landlord_jobs::Attempt,
+    ) -> anyhow::Result<()> {
+        let marker = payload["marker"].as_str().unwrap_or_default().to_string();
+        let sleep = payload["sleep_ms"].as_u64().unwrap_or(0).min(60_000);
+        if let Ok(mut runs) = RUNS.lock() {
+            *runs.entry(marker).or_default() += 1;
+        }
+        tokio::time::sleep(Duration::from_millis(sleep)).await;
+        Ok(())
+    }
+}
+
+#[derive(Deserialize)]
+struct RunsQuery {
+    marker: String,
+}
+
+/// How many times jobs of `marker` started.
+async fn job_runs(Query(query): Query<RunsQuery>) -> ApiSuccess<u32> {
+    let runs = RUNS
+        .lock()
+        .map(|runs| runs.get(&query.marker).copied().unwrap_or(0))
+        .unwrap_or(0);
+    ApiSuccess::ok(runs)
 }
 
 async fn panic_now() -> &'static str {

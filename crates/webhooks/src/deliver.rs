@@ -3,8 +3,12 @@
 //! Each attempt is a `webhooks.deliver` job carrying the delivery and its
 //! `seq`. The job locks the delivery ([`store::claim`]), so two attempts of
 //! one (message, endpoint) are never in flight together, whatever the
-//! number of instances; a crash leaves the lock to expire and the job
-//! queue hands the job out again. The attempt is recorded, and in the same
+//! number of instances. The lock is as short as a job's lease
+//! (`jobs_lease_secs`) and renewed while the attempt runs, so a crash
+//! leaves it to lapse within that time, when the job queue hands the job
+//! out again. The attempt is logged `in_flight` before its request is
+//! sent; the next claim marks an attempt a dead instance left so
+//! `interrupted`. When it ends the attempt is recorded, and in the same
 //! transaction the delivery moves on: delivered, a retry queued as a job
 //! at the schedule's next time, or failed for good.
 
@@ -14,6 +18,7 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use futures::StreamExt;
 use landlord_core::ids::{OrganizationId, WebhookAttemptId, WebhookDeliveryId};
+use landlord_core::lease::{renewal_period, Heartbeat};
 use landlord_core::sealed::PayloadCipher;
 use landlord_core::webhooks_config::WebhooksConfig;
 use landlord_core::{Config, Db, Timestamp};
@@ -26,7 +31,9 @@ use serde_json::Value;
 
 use crate::address::{self, GuardedResolver};
 use crate::endpoint;
-use crate::store::{self, AttemptCause, AttemptRow, Claim, DeliveryRow, EndpointRow, Step};
+use crate::store::{
+    self, AttemptCause, AttemptOutcome, AttemptRow, Claim, DeliveryRow, EndpointRow, Finished, Step,
+};
 
 /// Kind of the job that makes one attempt of one delivery.
 pub const DELIVER_JOB: &str = "webhooks.deliver";
@@ -36,11 +43,6 @@ pub const ATTEMPT_LOG_RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 
 /// Most bytes of an answer kept in the attempt log.
 pub const EXCERPT_BYTES: usize = 4096;
-
-/// How long a claimed delivery stays locked: longer than any attempt
-/// (the timeout is at most 120 s), so a lock outlives its attempt only
-/// when the instance died.
-const LEASE: Duration = Duration::from_secs(180);
 
 /// The longest `Retry-After` honoured (a day): beyond it the schedule's
 /// own delay applies.
@@ -284,13 +286,16 @@ impl JobHandler for DeliverJob {
         let payload: DeliverPayload =
             serde_json::from_value(payload.clone()).context("a delivery job's payload")?;
         let now = Timestamp::now();
-        let mut conn = self.db.pool().acquire().await?;
+        // The attempt's id is its lock's token.
+        let attempt_id = WebhookAttemptId::generate();
+        let mut tx = self.db.begin().await?;
         let delivery = match store::claim(
-            &mut conn,
+            &mut tx,
             &payload.delivery_id,
             payload.seq,
             now,
-            now.plus(LEASE),
+            now.plus(self.lease()),
+            &attempt_id,
         )
         .await?
         {
@@ -298,13 +303,47 @@ impl JobHandler for DeliverJob {
             Claim::Stale => return Ok(()),
             Claim::InFlight => anyhow::bail!("another attempt of this delivery is in flight"),
         };
-        drop(conn);
-        self.attempt(delivery, payload).await
+        tx.commit().await?;
+        self.attempt(delivery, attempt_id, payload).await
     }
 }
 
 impl DeliverJob {
-    async fn attempt(&self, delivery: DeliveryRow, payload: DeliverPayload) -> anyhow::Result<()> {
+    /// How long a delivery's lock holds without a renewal: a job's lease.
+    fn lease(&self) -> Duration {
+        Duration::from_secs(self.config.jobs_lease_secs)
+    }
+
+    /// Renews the delivery's lock while its attempt runs.
+    fn heartbeat(&self, delivery: &WebhookDeliveryId, attempt_id: &WebhookAttemptId) -> Heartbeat {
+        let db = self.db.clone();
+        let (delivery, attempt_id) = (delivery.clone(), attempt_id.clone());
+        let lease = self.lease();
+        Heartbeat::start(renewal_period(lease), move || {
+            let (db, delivery, attempt_id) = (db.clone(), delivery.clone(), attempt_id.clone());
+            async move {
+                let until = Timestamp::now().plus(lease);
+                match store::renew_lock(db.pool(), &delivery, &attempt_id, until).await {
+                    Ok(true) => true,
+                    Ok(false) => {
+                        tracing::warn!(%delivery, "lost the lock of a webhook delivery in flight");
+                        false
+                    }
+                    Err(error) => {
+                        tracing::warn!(%delivery, %error, "cannot renew a webhook delivery's lock");
+                        true
+                    }
+                }
+            }
+        })
+    }
+
+    async fn attempt(
+        &self,
+        delivery: DeliveryRow,
+        attempt_id: WebhookAttemptId,
+        payload: DeliverPayload,
+    ) -> anyhow::Result<()> {
         let endpoint = store::endpoint(
             self.db.pool(),
             &delivery.organization_id,
@@ -327,6 +366,30 @@ impl DeliverJob {
             return Ok(());
         }
         let secrets = signing_secrets(&self.cipher, &endpoint, Timestamp::now())?;
+        // Logged before the request leaves: if this instance dies now, the
+        // next attempt finds it and marks it interrupted.
+        store::insert_attempt(
+            self.db.pool(),
+            &AttemptRow {
+                id: attempt_id.clone(),
+                organization_id: delivery.organization_id.clone(),
+                endpoint_id: endpoint.id.clone(),
+                delivery_id: delivery.id.clone(),
+                event_id: event.id.clone(),
+                event_type: event.event_type.as_str().to_string(),
+                attempt: delivery.attempts + 1,
+                cause: payload.cause,
+                succeeded: 0,
+                status_code: None,
+                duration_ms: 0,
+                response_excerpt: String::new(),
+                error: None,
+                attempted_at: Timestamp::now(),
+                outcome: AttemptOutcome::InFlight,
+            },
+        )
+        .await?;
+        let heartbeat = self.heartbeat(&delivery.id, &attempt_id);
         let outcome = send(
             &self.http,
             &self.config.webhooks,
@@ -336,7 +399,8 @@ impl DeliverJob {
             message_body(&event),
         )
         .await;
-        self.record(&delivery, &endpoint, &event, payload, outcome)
+        drop(heartbeat);
+        self.record(&delivery, &attempt_id, &endpoint, payload, outcome)
             .await
     }
 
@@ -345,8 +409,8 @@ impl DeliverJob {
     async fn record(
         &self,
         delivery: &DeliveryRow,
+        attempt_id: &WebhookAttemptId,
         endpoint: &EndpointRow,
-        event: &EventRow,
         payload: DeliverPayload,
         outcome: Outcome,
     ) -> anyhow::Result<()> {
@@ -354,26 +418,23 @@ impl DeliverJob {
         let attempt_number = delivery.attempts + 1;
         let succeeded = outcome.succeeded();
         let mut tx = self.db.begin().await?;
-        store::insert_attempt(
+        let completed = store::complete_attempt(
             &mut *tx,
-            &AttemptRow {
-                id: WebhookAttemptId::generate(),
-                organization_id: delivery.organization_id.clone(),
-                endpoint_id: endpoint.id.clone(),
-                delivery_id: delivery.id.clone(),
-                event_id: event.id.clone(),
-                event_type: event.event_type.as_str().to_string(),
-                attempt: attempt_number,
-                cause: payload.cause,
-                succeeded: i64::from(succeeded),
-                status_code: outcome.status_code.map(i64::from),
-                duration_ms: outcome.duration.as_millis() as i64,
-                response_excerpt: outcome.excerpt.clone(),
-                error: outcome.error.clone(),
-                attempted_at: now,
-            },
+            attempt_id,
+            succeeded,
+            outcome.status_code.map(i64::from),
+            outcome.duration.as_millis() as i64,
+            &outcome.excerpt,
+            outcome.error.as_deref(),
         )
         .await?;
+        if !completed {
+            // This attempt outlived its lock and a later one took the
+            // delivery over (and logged this one interrupted): the delivery
+            // is that attempt's to move on.
+            tracing::warn!(delivery = %delivery.id, succeeded, "a webhook attempt ended after its lock was taken over; its outcome is not recorded");
+            return Ok(());
+        }
         let mut disabled = None;
         let step = if succeeded {
             store::endpoint_succeeded(&mut *tx, &endpoint.id).await?;
@@ -406,8 +467,13 @@ impl DeliverJob {
                 }
             }
         };
-        let applied = store::finish(&mut tx, &delivery.id, payload.seq, step, now).await?;
-        if let (true, Step::RetryAt(at)) = (applied, step) {
+        let finished =
+            store::finish(&mut tx, &delivery.id, payload.seq, attempt_id, step, now).await?;
+        if finished == Finished::Lost {
+            tracing::warn!(delivery = %delivery.id, succeeded, "a webhook attempt ended after its lock was taken over; its outcome is not recorded");
+            return Ok(());
+        }
+        if let (Finished::Applied, Step::RetryAt(at)) = (finished, step) {
             let next = DeliverPayload {
                 cause: AttemptCause::Scheduled,
                 ..payload

@@ -22,7 +22,8 @@ use crate::address;
 use crate::deliver::{self, DeliverPayload};
 use crate::endpoint::{self, EventFilter, MAX_DESCRIPTION_LEN, MAX_ENDPOINTS, MAX_URL_LEN};
 use crate::store::{
-    self, AttemptCause, AttemptFilter, AttemptRow, EndpointChange, EndpointRow, NewDelivery,
+    self, AttemptCause, AttemptFilter, AttemptOutcome, AttemptRow, EndpointChange, EndpointRow,
+    NewDelivery,
 };
 
 /// Most deliveries one recovery puts back in the queue.
@@ -168,9 +169,14 @@ pub struct AttemptView {
     pub duration_ms: i64,
     /// The answer's first 4 KiB.
     pub response_excerpt: String,
-    /// Why no answer came.
+    /// Why no answer came (for an interrupted attempt: that it was cut off).
     pub error: Option<String>,
     pub attempted_at: Timestamp,
+    /// `in_flight` while the attempt is being made; `completed` once it
+    /// ended (see `succeeded`); `interrupted` when the instance making it
+    /// stopped before it ended — whether the endpoint received it is
+    /// unknown, and the message is attempted again.
+    pub outcome: AttemptOutcome,
 }
 
 impl AttemptView {
@@ -187,6 +193,7 @@ impl AttemptView {
             response_excerpt: row.response_excerpt,
             error: row.error,
             attempted_at: row.attempted_at,
+            outcome: row.outcome,
         }
     }
 }

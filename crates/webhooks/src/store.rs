@@ -34,6 +34,21 @@ landlord_core::text_enum!(
     }
 );
 
+landlord_core::text_enum!(
+    /// How far an attempt got.
+    pub enum AttemptOutcome {
+        /// Being made now: logged before its request is sent.
+        InFlight = "in_flight",
+        /// Ended with an answer or an error (`succeeded`, `status_code`,
+        /// `error`).
+        Completed = "completed",
+        /// Cut off: the instance making it stopped (a crash) before it
+        /// ended; whether the endpoint received it is unknown. A later
+        /// attempt found it unfinished.
+        Interrupted = "interrupted",
+    }
+);
+
 // ---- endpoints ---------------------------------------------------------------------
 
 /// An endpoint as stored.
@@ -425,17 +440,24 @@ pub enum Claim {
     Stale,
 }
 
-/// Locks the delivery for the job that carries `seq` until `lease_until`,
-/// when it is pending under that `seq` and no attempt is in flight.
+/// Why an attempt found unfinished was cut off.
+pub const INTERRUPTED: &str =
+    "interrupted: the instance making this attempt stopped before it ended";
+
+/// Locks the delivery for the job that carries `seq` until `lease_until`
+/// under `lock_token` (the id its attempt will have), when it is pending
+/// under that `seq` and no attempt is in flight. An attempt a dead instance
+/// left in flight (its lock lapsed) is marked interrupted and counted.
 pub async fn claim(
     conn: &mut AnyConnection,
     id: &WebhookDeliveryId,
     seq: i64,
     now: Timestamp,
     lease_until: Timestamp,
+    lock_token: &WebhookAttemptId,
 ) -> Result<Claim, sqlx::Error> {
     let claimed: Option<DeliveryRow> = sqlx::query_as(&format!(
-        "UPDATE webhook_deliveries SET locked_until = $4, updated_at = $3 \
+        "UPDATE webhook_deliveries SET locked_until = $4, lock_token = $5, updated_at = $3 \
          WHERE id = $1 AND seq = $2 AND status = 'pending' \
            AND (locked_until IS NULL OR locked_until < $3) \
          RETURNING {DELIVERY_COLUMNS}"
@@ -444,9 +466,35 @@ pub async fn claim(
     .bind(seq)
     .bind(now)
     .bind(lease_until)
+    .bind(lock_token)
     .fetch_optional(&mut *conn)
     .await?;
-    if let Some(row) = claimed {
+    if let Some(mut row) = claimed {
+        let interrupted = sqlx::query(
+            "UPDATE webhook_attempts SET outcome = $2, error = $3, \
+             duration_ms = CASE WHEN $4 > attempted_at THEN $4 - attempted_at ELSE 0 END \
+             WHERE delivery_id = $1 AND outcome = $5",
+        )
+        .bind(id)
+        .bind(AttemptOutcome::Interrupted)
+        .bind(INTERRUPTED)
+        .bind(now)
+        .bind(AttemptOutcome::InFlight)
+        .execute(&mut *conn)
+        .await?
+        .rows_affected() as i64;
+        if interrupted > 0 {
+            sqlx::query(
+                "UPDATE webhook_deliveries SET attempts = attempts + $2, last_attempt_at = $3 \
+                 WHERE id = $1",
+            )
+            .bind(id)
+            .bind(interrupted)
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+            row.attempts += interrupted;
+        }
         return Ok(Claim::Claimed(row));
     }
     let current: Option<(i64, DeliveryStatus, Option<Timestamp>)> =
@@ -462,6 +510,25 @@ pub async fn claim(
     })
 }
 
+/// Extends the lock the attempt `lock_token` holds; false when it holds it
+/// no more (its lock lapsed and another attempt claimed the delivery).
+pub async fn renew_lock<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &WebhookDeliveryId,
+    lock_token: &WebhookAttemptId,
+    lease_until: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE webhook_deliveries SET locked_until = $3 WHERE id = $1 AND lock_token = $2",
+    )
+    .bind(id)
+    .bind(lock_token)
+    .bind(lease_until)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
 /// How an attempt ends the delivery's current step.
 #[derive(Debug, Clone, Copy)]
 pub enum Step {
@@ -472,17 +539,30 @@ pub enum Step {
     Failed,
 }
 
-/// Unlocks the delivery after an attempt and moves it on. Only the job
-/// that still owns the delivery (`seq` unchanged) moves its status; after
-/// a resend the attempt is counted and the resend's job goes on.
-/// Returns whether the step was applied.
+/// What [`finish`] did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finished {
+    /// The delivery moved on by the step.
+    Applied,
+    /// A resend owns the delivery's schedule now: the attempt was counted
+    /// and the resend's job goes on.
+    Counted,
+    /// The attempt's lock lapsed and another attempt claimed the delivery:
+    /// nothing changed.
+    Lost,
+}
+
+/// Unlocks the delivery after the attempt `lock_token` and moves it on.
+/// Only the attempt that still holds the lock changes anything; only the
+/// job that still owns the delivery (`seq` unchanged) moves its status.
 pub async fn finish(
     conn: &mut AnyConnection,
     id: &WebhookDeliveryId,
     seq: i64,
+    lock_token: &WebhookAttemptId,
     step: Step,
     now: Timestamp,
-) -> Result<bool, sqlx::Error> {
+) -> Result<Finished, sqlx::Error> {
     let (status, next) = match step {
         Step::Succeeded => (DeliveryStatus::Succeeded, None),
         Step::RetryAt(at) => (DeliveryStatus::Pending, Some(at)),
@@ -490,29 +570,39 @@ pub async fn finish(
     };
     let applied = sqlx::query(
         "UPDATE webhook_deliveries SET status = $3, next_attempt_at = $4, locked_until = NULL, \
-         attempts = attempts + 1, last_attempt_at = $5, updated_at = $5 \
-         WHERE id = $1 AND seq = $2",
+         lock_token = NULL, attempts = attempts + 1, last_attempt_at = $5, updated_at = $5 \
+         WHERE id = $1 AND seq = $2 AND lock_token = $6",
     )
     .bind(id)
     .bind(seq)
     .bind(status)
     .bind(next)
     .bind(now)
+    .bind(lock_token)
     .execute(&mut *conn)
     .await?
     .rows_affected()
         == 1;
-    if !applied {
-        sqlx::query(
-            "UPDATE webhook_deliveries SET locked_until = NULL, attempts = attempts + 1, \
-             last_attempt_at = $2, updated_at = $2 WHERE id = $1",
-        )
-        .bind(id)
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
+    if applied {
+        return Ok(Finished::Applied);
     }
-    Ok(applied)
+    let counted = sqlx::query(
+        "UPDATE webhook_deliveries SET locked_until = NULL, lock_token = NULL, \
+         attempts = attempts + 1, last_attempt_at = $2, updated_at = $2 \
+         WHERE id = $1 AND lock_token = $3",
+    )
+    .bind(id)
+    .bind(now)
+    .bind(lock_token)
+    .execute(&mut *conn)
+    .await?
+    .rows_affected()
+        == 1;
+    Ok(if counted {
+        Finished::Counted
+    } else {
+        Finished::Lost
+    })
 }
 
 /// Marks a delivery failed without an attempt (its endpoint is disabled).
@@ -522,8 +612,8 @@ pub async fn abandon(
     now: Timestamp,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "UPDATE webhook_deliveries SET status = $2, locked_until = NULL, next_attempt_at = NULL, \
-         updated_at = $3 WHERE id = $1",
+        "UPDATE webhook_deliveries SET status = $2, locked_until = NULL, lock_token = NULL, \
+         next_attempt_at = NULL, updated_at = $3 WHERE id = $1",
     )
     .bind(id)
     .bind(DeliveryStatus::Failed)
@@ -553,20 +643,21 @@ pub struct AttemptRow {
     pub response_excerpt: String,
     pub error: Option<String>,
     pub attempted_at: Timestamp,
+    pub outcome: AttemptOutcome,
 }
 
 const ATTEMPT_COLUMNS: &str = "id, organization_id, endpoint_id, delivery_id, event_id, \
      event_type, attempt, cause, succeeded, status_code, duration_ms, response_excerpt, error, \
-     attempted_at";
+     attempted_at, outcome";
 
-/// Records an attempt.
+/// Records an attempt (an `in_flight` one before its request is sent).
 pub async fn insert_attempt<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     row: &AttemptRow,
 ) -> Result<(), sqlx::Error> {
     sqlx::query(&format!(
         "INSERT INTO webhook_attempts ({ATTEMPT_COLUMNS}) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14)"
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15)"
     ))
     .bind(&row.id)
     .bind(&row.organization_id)
@@ -582,9 +673,38 @@ pub async fn insert_attempt<'c, E: Executor<'c, Database = Any>>(
     .bind(&row.response_excerpt)
     .bind(&row.error)
     .bind(row.attempted_at)
+    .bind(row.outcome)
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// Records how the in-flight attempt `id` ended. False when it is in flight
+/// no more (a later attempt found it and marked it interrupted).
+pub async fn complete_attempt<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &WebhookAttemptId,
+    succeeded: bool,
+    status_code: Option<i64>,
+    duration_ms: i64,
+    response_excerpt: &str,
+    error: Option<&str>,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE webhook_attempts SET outcome = $2, succeeded = $3, status_code = $4, \
+         duration_ms = $5, response_excerpt = $6, error = $7 WHERE id = $1 AND outcome = $8",
+    )
+    .bind(id)
+    .bind(AttemptOutcome::Completed)
+    .bind(i64::from(succeeded))
+    .bind(status_code)
+    .bind(duration_ms)
+    .bind(response_excerpt)
+    .bind(error)
+    .bind(AttemptOutcome::InFlight)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
 }
 
 /// Which attempts of an endpoint to read, newest first.
@@ -632,7 +752,7 @@ pub async fn attempt_outcomes_since<'c, E: Executor<'c, Database = Any>>(
 ) -> Result<(i64, i64), sqlx::Error> {
     let (total, failed): (i64, i64) = sqlx::query_as(
         "SELECT COUNT(*), CAST(COALESCE(SUM(CASE WHEN succeeded = 1 THEN 0 ELSE 1 END), 0) AS BIGINT) \
-         FROM webhook_attempts WHERE attempted_at >= $1",
+         FROM webhook_attempts WHERE attempted_at >= $1 AND outcome <> 'in_flight'",
     )
     .bind(since)
     .fetch_one(executor)

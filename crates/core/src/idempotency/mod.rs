@@ -4,8 +4,17 @@
 //!
 //! A route wraps its work in [`idempotent`], which claims the key, replays
 //! or runs the work, then stores its answer or releases the key.
+//!
+//! A claim still being processed holds its key for a short lease
+//! ([`LEASE`]), renewed while its request runs. A retry during the lease
+//! answers 409; once the lease lapsed (the instance died mid-request) a
+//! retry takes the claim over and runs the work again — which finds what
+//! the dead request committed, if anything, since a route's effects are
+//! one transaction — so a client retrying with the same key is never
+//! locked out for the key's 24 hours.
 
 use std::future::Future;
+use std::time::Duration;
 
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{IntoResponse, Response};
@@ -16,6 +25,7 @@ use crate::crypto::sha256_hex;
 use crate::error::ApiError;
 use crate::http::ApiSuccess;
 use crate::ids::OrganizationId;
+use crate::lease::{renewal_period, Heartbeat};
 use crate::{Db, Timestamp};
 
 mod store;
@@ -54,7 +64,20 @@ where
         }
         Claim::New(reservation) => reservation,
     };
-    match work(Some(key)).await {
+    // Renewed while the work runs; dropped (stopped) when it ends or when
+    // the request is cancelled, after which the lease lapses on its own.
+    let heartbeat = {
+        let db = db.clone();
+        let id = reservation.id.clone();
+        Heartbeat::start(renewal_period(LEASE), move || {
+            let db = db.clone();
+            let id = id.clone();
+            async move { renew(&db, &id).await }
+        })
+    };
+    let outcome = work(Some(key)).await;
+    drop(heartbeat);
+    match outcome {
         Ok(answer) => {
             let (status, envelope) = answer.into_parts();
             let stored = serde_json::to_value(&envelope).map_err(ApiError::internal)?;
@@ -68,7 +91,11 @@ where
     }
 }
 
-const TTL: std::time::Duration = std::time::Duration::from_secs(24 * 3600);
+const TTL: Duration = Duration::from_secs(24 * 3600);
+
+/// How long a claim still being processed holds its key without a renewal:
+/// a retry after it takes the claim over.
+pub const LEASE: Duration = Duration::from_secs(30);
 const MAX_KEY_LEN: usize = 255;
 
 /// What [`idempotent`] does with a request that carries a key.
@@ -121,15 +148,33 @@ async fn claim(
                 "this Idempotency-Key was used with a different request body".into(),
             ));
         }
-        return match (existing.response_status, existing.response_body) {
-            (Some(status), Some(body)) => Ok(Claim::Replay {
+        if let (Some(status), Some(body)) = (existing.response_status, existing.response_body) {
+            return Ok(Claim::Replay {
                 status: status as u16,
                 body: serde_json::from_str(&body).unwrap_or(Value::Null),
-            }),
-            _ => Err(ApiError::IdempotencyConflict(
-                "a request with this Idempotency-Key is still being processed".into(),
-            )),
-        };
+            });
+        }
+        // Still being processed: by a live request while its lease holds;
+        // past it, its instance died and this retry takes the claim over
+        // (under a new id, so the dead claim's late writes miss it). A claim
+        // made before leases existed counts from its creation.
+        let held_until = existing
+            .locked_until
+            .unwrap_or_else(|| existing.created_at.plus(LEASE));
+        if held_until > now {
+            return Err(still_processing());
+        }
+        let id = uuid::Uuid::now_v7().to_string();
+        let taken = store::take_over(db.pool(), &existing.id, &id, now, now.plus(LEASE)).await?;
+        if !taken {
+            // Another retry took it over first.
+            return Err(still_processing());
+        }
+        tracing::warn!(
+            route,
+            "took over an Idempotency-Key claim whose request stopped renewing it"
+        );
+        return Ok(Claim::New(Reservation { id }));
     }
     let id = uuid::Uuid::now_v7().to_string();
     let inserted = store::insert_key(
@@ -142,31 +187,55 @@ async fn claim(
             request_hash: &request_hash,
             created_at: now,
             expires_at: now.plus(TTL),
+            locked_until: now.plus(LEASE),
         },
     )
     .await;
     match inserted {
         Ok(()) => {}
         // Another request with this key got there first (PostgreSQL).
-        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::IdempotencyConflict(
-                "a request with this Idempotency-Key is still being processed".into(),
-            ))
-        }
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(still_processing()),
         Err(e) => return Err(e.into()),
     }
     tx.commit().await?;
     Ok(Claim::New(Reservation { id }))
 }
 
-/// Stores the first answer of a claimed key.
+fn still_processing() -> ApiError {
+    ApiError::IdempotencyConflict(
+        "a request with this Idempotency-Key is still being processed".into(),
+    )
+}
+
+/// Extends a claim's lease; false when the claim is no longer this
+/// request's (taken over after a lapse) or already answered.
+async fn renew(db: &Db, id: &str) -> bool {
+    match store::renew(db.pool(), id, Timestamp::now().plus(LEASE)).await {
+        Ok(true) => true,
+        Ok(false) => {
+            tracing::warn!("an Idempotency-Key claim was lost while its request ran");
+            false
+        }
+        Err(error) => {
+            // Try again at the next beat: the lease outlives two misses.
+            tracing::warn!(%error, "cannot renew an Idempotency-Key claim");
+            true
+        }
+    }
+}
+
+/// Stores the first answer of a claimed key. A claim taken over meanwhile
+/// (this request outlived its lease) keeps the other request's answer.
 async fn complete(
     db: &Db,
     reservation: Reservation,
     status: u16,
     body: &Value,
 ) -> Result<(), ApiError> {
-    store::store_answer(db.pool(), &reservation.id, status, &body.to_string()).await?;
+    let stored = store::store_answer(db.pool(), &reservation.id, status, &body.to_string()).await?;
+    if !stored {
+        tracing::warn!("an Idempotency-Key claim was taken over before its answer was stored");
+    }
     Ok(())
 }
 
@@ -181,4 +250,79 @@ async fn release(db: &Db, reservation: Reservation) {
 /// many went.
 pub async fn purge_expired(db: &Db, now: crate::Timestamp) -> Result<u64, sqlx::Error> {
     store::purge_expired(db.pool(), now).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::DatabaseKind;
+
+    async fn db() -> (tempfile::TempDir, Db, OrganizationId) {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
+            .await
+            .unwrap();
+        db.migrate().await.unwrap();
+        let organization = OrganizationId::generate();
+        sqlx::query(
+            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'O', 1, 1)",
+        )
+        .bind(&organization)
+        .execute(db.pool())
+        .await
+        .unwrap();
+        (dir, db, organization)
+    }
+
+    fn new(claim: Result<Claim, ApiError>) -> Reservation {
+        match claim {
+            Ok(Claim::New(reservation)) => reservation,
+            Ok(Claim::Replay { .. }) => panic!("a replay"),
+            Err(error) => panic!("{error:?}"),
+        }
+    }
+
+    fn conflict(claim: Result<Claim, ApiError>) {
+        assert!(matches!(claim, Err(ApiError::IdempotencyConflict(_))));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_claim_is_taken_over_once_and_its_late_answer_is_ignored() {
+        let (_dir, db, org) = db().await;
+        let route = "POST /x";
+        let dead = new(claim(&db, &org, route, "k", b"{}").await);
+        // Live (renewed): a retry is refused.
+        assert!(renew(&db, &dead.id).await);
+        conflict(claim(&db, &org, route, "k", b"{}").await);
+        // Its instance died: the lease lapses.
+        sqlx::query("UPDATE idempotency_keys SET locked_until = $2 WHERE id = $1")
+            .bind(&dead.id)
+            .bind(Timestamp::now().minus(Duration::from_millis(1)))
+            .execute(db.pool())
+            .await
+            .unwrap();
+        conflict(claim(&db, &org, route, "k", b"{\"other\":1}").await);
+        let retry = new(claim(&db, &org, route, "k", b"{}").await);
+        assert_ne!(retry.id, dead.id);
+        // The taker holds it now; the dead claim can neither renew nor answer.
+        conflict(claim(&db, &org, route, "k", b"{}").await);
+        assert!(!renew(&db, &dead.id).await);
+        let late = Reservation {
+            id: dead.id.clone(),
+        };
+        complete(&db, late, 500, &serde_json::json!({"late": true}))
+            .await
+            .unwrap();
+        complete(&db, retry, 201, &serde_json::json!({"ok": true}))
+            .await
+            .unwrap();
+        match claim(&db, &org, route, "k", b"{}").await {
+            Ok(Claim::Replay { status, body }) => {
+                assert_eq!(status, 201);
+                assert_eq!(body, serde_json::json!({"ok": true}));
+            }
+            _ => panic!("the taker's answer replays"),
+        }
+    }
 }

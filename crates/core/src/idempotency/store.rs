@@ -9,9 +9,14 @@ use crate::Timestamp;
 /// What was stored for a key.
 #[derive(sqlx::FromRow)]
 pub struct StoredKey {
+    pub id: String,
     pub request_hash: String,
     pub response_status: Option<i64>,
     pub response_body: Option<String>,
+    pub created_at: Timestamp,
+    /// Until when a claim still being processed holds the key (`None`:
+    /// a claim made before leases).
+    pub locked_until: Option<Timestamp>,
 }
 
 /// Forgets `key` when it expired before `now`, so that it may be used again.
@@ -42,7 +47,8 @@ pub async fn find_key(
     key: &str,
 ) -> Result<Option<StoredKey>, sqlx::Error> {
     sqlx::query_as(
-        "SELECT request_hash, response_status, response_body FROM idempotency_keys \
+        "SELECT id, request_hash, response_status, response_body, created_at, locked_until \
+         FROM idempotency_keys \
          WHERE organization_id = $1 AND route = $2 AND idempotency_key = $3",
     )
     .bind(organization_id)
@@ -61,13 +67,14 @@ pub struct NewKey<'a> {
     pub request_hash: &'a str,
     pub created_at: Timestamp,
     pub expires_at: Timestamp,
+    pub locked_until: Timestamp,
 }
 
 /// Inserts a claim; a unique violation means another request holds the key.
 pub async fn insert_key(conn: &mut AnyConnection, new: NewKey<'_>) -> Result<(), sqlx::Error> {
     sqlx::query(
-        "INSERT INTO idempotency_keys (id, organization_id, idempotency_key, route, request_hash, created_at, expires_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7)",
+        "INSERT INTO idempotency_keys (id, organization_id, idempotency_key, route, request_hash, created_at, expires_at, locked_until) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(new.id)
     .bind(new.organization_id)
@@ -76,27 +83,71 @@ pub async fn insert_key(conn: &mut AnyConnection, new: NewKey<'_>) -> Result<(),
     .bind(new.request_hash)
     .bind(new.created_at)
     .bind(new.expires_at)
+    .bind(new.locked_until)
     .execute(conn)
     .await?;
     Ok(())
 }
 
-/// Stores the first answer of a claim.
+/// Takes over the unanswered claim `old_id` whose lease lapsed before
+/// `now`, under `new_id` and a fresh lease. False when another retry took
+/// it first, or it was answered or renewed meanwhile.
+pub async fn take_over<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    old_id: &str,
+    new_id: &str,
+    now: Timestamp,
+    locked_until: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE idempotency_keys SET id = $2, locked_until = $4 \
+         WHERE id = $1 AND response_status IS NULL \
+           AND (locked_until IS NULL OR locked_until <= $3)",
+    )
+    .bind(old_id)
+    .bind(new_id)
+    .bind(now)
+    .bind(locked_until)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Extends the lease of the unanswered claim `id`; false when no such claim
+/// exists any more (taken over, answered or released).
+pub async fn renew<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &str,
+    locked_until: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE idempotency_keys SET locked_until = $2 WHERE id = $1 AND response_status IS NULL",
+    )
+    .bind(id)
+    .bind(locked_until)
+    .execute(executor)
+    .await?;
+    Ok(result.rows_affected() == 1)
+}
+
+/// Stores the first answer of the claim `id`; false when the claim is no
+/// longer there under that id (taken over).
 pub async fn store_answer<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     id: &str,
     status: u16,
     body: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query(
-        "UPDATE idempotency_keys SET response_status = $2, response_body = $3 WHERE id = $1",
+) -> Result<bool, sqlx::Error> {
+    let result = sqlx::query(
+        "UPDATE idempotency_keys SET response_status = $2, response_body = $3, locked_until = NULL \
+         WHERE id = $1 AND response_status IS NULL",
     )
     .bind(id)
     .bind(i64::from(status))
     .bind(body)
     .execute(executor)
     .await?;
-    Ok(())
+    Ok(result.rows_affected() == 1)
 }
 
 /// Deletes a claim (its request failed).

@@ -21,7 +21,7 @@ use landlord_core::{Config, Timestamp};
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::support::accounts::{data, signed_in};
+use crate::support::accounts::{data, signed_in, PASSWORD};
 use crate::support::app::json;
 use crate::support::clock::{now_ms, now_secs};
 use crate::support::errors::{assert_error, assert_invalid_field};
@@ -40,6 +40,7 @@ backend_tests!(
     a_rotation_signs_with_both_secrets_for_a_day,
     resend_and_recover_deliver_failed_messages_again,
     a_resend_never_runs_beside_an_attempt_in_flight,
+    a_killed_instances_attempt_is_logged_interrupted_and_taken_over_within_the_lease,
     a_test_message_goes_to_its_endpoint_only,
     endpoints_refuse_bad_input_naming_the_field,
     members_and_other_organizations_reach_no_endpoint,
@@ -273,8 +274,10 @@ async fn wait_for_attempts(
         format!("{count} attempt(s) logged"),
         Duration::from_secs(30),
         async || {
+            // Ended ones: an attempt is logged in flight before it is sent.
             let logged = attempts(app, token, endpoint_id).await;
-            (logged.len() >= count).then_some(logged)
+            let ended = logged.iter().all(|a| a["outcome"] != "in_flight");
+            (logged.len() >= count && ended).then_some(logged)
         },
     )
     .await
@@ -897,6 +900,123 @@ async fn a_resend_never_runs_beside_an_attempt_in_flight(backend: Backend) {
         1,
         "never two attempts of one message at once"
     );
+}
+
+async fn a_killed_instances_attempt_is_logged_interrupted_and_taken_over_within_the_lease(
+    backend: Backend,
+) {
+    let receiver = Receiver::start().await;
+    // The first attempt is never answered while its instance lives.
+    receiver.script([Answer::Hang(Duration::from_secs(300))]);
+    receiver.otherwise(Answer::Status(200));
+    // The instance that dies: the binary, killed with SIGKILL mid-attempt.
+    let dir = tempfile::tempdir().unwrap();
+    let settings = dir.path().join("landlord.toml");
+    std::fs::write(
+        &settings,
+        "jobs_lease_secs = 2\njobs_poll_interval_ms = 50\nbilling_schedule = false\n\
+         [webhooks]\nallow_http = true\nallow_private_addresses = true\n\
+         dispatch_interval_ms = 50\ntimeout_ms = 120000\n",
+    )
+    .unwrap();
+    let database_url = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            dir.path().join("landlord.db").display()
+        ),
+        Backend::Postgres => crate::support::app::fresh_postgres_database().await,
+    };
+    let mut command = crate::support::binary::landlord(&dir);
+    command
+        .env("LANDLORD_CONFIG", &settings)
+        .env("DATABASE_URL", &database_url);
+    let mut doomed = crate::support::binary::start(command);
+    let http = reqwest::Client::new();
+    let at = |path: &str| format!("http://{}{path}", doomed.address);
+    let registered = data(
+        http.post(at("/api/v1/auth/register"))
+            .json(&json!({"organization_name": "Doomed", "name": "Test User", "email": "doomed@example.com", "password": PASSWORD}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    let created = data(
+        http.post(at("/api/v1/webhooks/endpoints"))
+            .bearer_auth(&token)
+            .json(&json!({ "url": receiver.url }))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let endpoint_id = created["endpoint"]["id"].as_str().unwrap().to_string();
+    let renamed = http
+        .patch(at("/api/v1/organization"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "Renamed" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(renamed.status(), 200);
+    eventually(
+        "the doomed instance's attempt in flight",
+        Duration::from_secs(30),
+        async || {
+            let busy = receiver
+                .state
+                .in_flight
+                .lock()
+                .unwrap()
+                .values()
+                .any(|n| *n > 0);
+            busy.then_some(())
+        },
+    )
+    .await;
+    doomed.child.kill().unwrap();
+    doomed.child.wait().unwrap();
+
+    // Another instance on the same database (and the same data directory:
+    // the same signing keys) takes the delivery over once the dead one's
+    // lease lapses — seconds, not the minutes of a fixed lock.
+    let survivor = TestApp::spawn_with(backend, |c| {
+        c.data_dir = dir.path().to_path_buf();
+        c.database_url = Some(database_url.clone().into());
+        c.jobs_lease_secs = 2;
+        c.webhooks.timeout_ms = 5_000;
+    })
+    .await;
+    let delivered = eventually(
+        "the delivery taken over by the surviving instance",
+        Duration::from_secs(20),
+        async || {
+            let seen = receiver.seen();
+            (!seen.is_empty()).then_some(seen)
+        },
+    )
+    .await;
+    assert_eq!(delivered[0].status, 200);
+    let logged = eventually("the attempts logged", Duration::from_secs(30), async || {
+        let logged = attempts(&survivor, &token, &endpoint_id).await;
+        (logged.len() >= 2 && logged[0]["outcome"] != "in_flight").then_some(logged)
+    })
+    .await;
+    assert_eq!(logged.len(), 2, "{logged:#?}");
+    let (newest, cut_off) = (&logged[0], &logged[1]);
+    assert_eq!(cut_off["outcome"], "interrupted");
+    assert_eq!(cut_off["succeeded"], false);
+    assert_eq!(cut_off["attempt"], 1);
+    assert!(
+        cut_off["error"].as_str().unwrap().contains("interrupted"),
+        "{cut_off}"
+    );
+    assert_eq!(newest["outcome"], "completed");
+    assert_eq!(newest["succeeded"], true);
+    assert_eq!(newest["attempt"], 2);
+    assert_eq!(newest["message_id"], cut_off["message_id"]);
+    assert_eq!(delivered[0].id(), newest["message_id"].as_str().unwrap());
 }
 
 async fn a_test_message_goes_to_its_endpoint_only(backend: Backend) {

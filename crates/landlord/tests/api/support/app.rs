@@ -124,6 +124,23 @@ impl TestApp {
         self._data_dir.path()
     }
 
+    /// The database this instance runs on, for a second instance to share
+    /// (`c.database_url = Some(first.database_url())`).
+    pub fn database_url(&self) -> landlord_core::Secret<String> {
+        match self.backend {
+            Backend::Sqlite => format!(
+                "sqlite://{}?mode=rwc",
+                self.data_dir().join("landlord.db").display()
+            )
+            .into(),
+            Backend::Postgres => self
+                .config
+                .database_url
+                .clone()
+                .expect("a PostgreSQL instance has its database URL"),
+        }
+    }
+
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.address, path)
     }
@@ -154,7 +171,7 @@ pub fn smtp_to(config: &mut Config, port: u16) {
 }
 
 /// Creates an empty database in the shared cluster and returns its URL.
-async fn fresh_postgres_database() -> String {
+pub async fn fresh_postgres_database() -> String {
     let cluster = postgres::cluster().expect("cluster checked by the caller");
     let name = format!("t_{}", uuid::Uuid::new_v4().simple());
     let admin = Db::connect_url(&cluster.url("postgres"), DatabaseKind::Postgres, 1)
