@@ -28,6 +28,7 @@ mod inbox;
 mod keys;
 mod marketplace;
 mod marketplace_catalog;
+mod money_once;
 mod month_close;
 mod operations;
 mod payments;
