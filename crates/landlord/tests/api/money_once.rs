@@ -9,10 +9,11 @@ use std::time::Duration;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
+use crate::support::accounts::token_of;
 use crate::support::app::json;
 use crate::support::eventually::eventually;
 use crate::support::marketplace::{part_of, Market, Store};
-use crate::support::Backend;
+use crate::support::{Backend, TestApp};
 
 backend_tests!(
     a_stripe_refund_retried_after_a_lost_answer_is_made_once,
@@ -21,6 +22,7 @@ backend_tests!(
     a_dead_paystack_refund_replayed_a_day_later_is_made_once,
     a_late_payment_paid_twice_over_is_refunded_once,
     a_failed_stripe_payout_retried_a_day_later_is_paid_once,
+    two_simultaneous_upgrades_on_two_instances_change_the_plan_once,
 );
 
 #[derive(Clone, Copy, PartialEq)]
@@ -373,4 +375,83 @@ async fn a_failed_stripe_payout_retried_a_day_later_is_paid_once(backend: Backen
         paid["transfer_reference"],
         state.transfers[0]["id"].as_str()
     );
+}
+
+/// A double click on two instances of one database: free → pro twice at
+/// once, a few times over. Each time one request changes the plan and the
+/// other is told that nothing changed; the organization is on pro, with one
+/// plan change and one audit entry.
+async fn two_simultaneous_upgrades_on_two_instances_change_the_plan_once(backend: Backend) {
+    let signing = |c: &mut landlord_core::Config| {
+        c.token_signing_key = Some("a token signing key for two servers, 32+".into());
+        c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
+    };
+    let first = TestApp::spawn_with(backend, signing).await;
+    let database = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            first.data_dir().join("landlord.db").display()
+        ),
+        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL"),
+    };
+    let second = TestApp::spawn_with(backend, |c| {
+        signing(c);
+        c.database_url = Some(database);
+    })
+    .await;
+    for trial in 0..4 {
+        let registered = first
+            .register(
+                &format!("clicks-{trial}@example.com"),
+                &format!("Clicks {trial}"),
+            )
+            .await;
+        let token = token_of(&registered, "access_token");
+        let organization = token_of(&registered["organization"], "id");
+        let body = json!({"plan": "pro"});
+        let (a, b) = tokio::join!(
+            first.post_as("/api/v1/billing/upgrade", &token, &body),
+            second.post_as("/api/v1/billing/upgrade", &token, &body),
+        );
+        let mut statuses = [a.status().as_u16(), b.status().as_u16()];
+        let answers = [json(a).await, json(b).await];
+        statuses.sort_unstable();
+        assert!(
+            statuses == [200, 409] || statuses == [200, 422],
+            "trial {trial}: one change, one refusal: {statuses:?} {answers:?}"
+        );
+        let refusal = answers
+            .iter()
+            .find(|a| a["success"] == false)
+            .expect("a refusal");
+        assert!(
+            refusal["error"]["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("pro") || m.contains("already")),
+            "{refusal}"
+        );
+        let now = json(first.get_as("/api/v1/organization", &token).await).await;
+        assert_eq!(now["data"]["plan"], "pro");
+        let audit = json(
+            second
+                .get_as("/api/v1/audit-log?action=billing.plan_changed", &token)
+                .await,
+        )
+        .await;
+        assert_eq!(
+            audit["data"].as_array().map(Vec::len),
+            Some(1),
+            "trial {trial}: one audit entry: {audit}"
+        );
+        assert_eq!(
+            first
+                .count(
+                    "SELECT COUNT(*) FROM plan_changes WHERE organization_id = $1",
+                    &[&organization],
+                )
+                .await,
+            1,
+            "trial {trial}: one plan change"
+        );
+    }
 }
