@@ -1,8 +1,10 @@
-//! Money moves once: a refund retried after a lost answer, re-run after
-//! its job's lease ran out, or replayed by an operator a day later (when
-//! Stripe has forgotten the idempotency key) is made once at the provider;
-//! a payout likewise. Over HTTP against the provider stand-in, on SQLite
-//! and PostgreSQL, for Stripe and Paystack.
+//! Money moves once and is shown truthfully: a refund retried after a lost
+//! answer, re-run after its job's lease ran out, or replayed by an operator
+//! a day later (when Stripe has forgotten the idempotency key) is made once
+//! at the provider; a payout likewise; two simultaneous upgrades change the
+//! plan once; a cart in two currencies shows a total per currency. Over
+//! HTTP against the provider stand-in, on SQLite and PostgreSQL, for Stripe
+//! and Paystack.
 
 use std::time::Duration;
 
@@ -23,6 +25,7 @@ backend_tests!(
     a_late_payment_paid_twice_over_is_refunded_once,
     a_failed_stripe_payout_retried_a_day_later_is_paid_once,
     two_simultaneous_upgrades_on_two_instances_change_the_plan_once,
+    a_cart_in_two_currencies_shows_a_total_per_currency,
 );
 
 #[derive(Clone, Copy, PartialEq)]
@@ -454,4 +457,85 @@ async fn two_simultaneous_upgrades_on_two_instances_change_the_plan_once(backend
             "trial {trial}: one plan change"
         );
     }
+}
+
+/// A store changes a product's currency after it was added to a cart: the
+/// cart (API and console page) shows one total per currency, never a sum
+/// across them, and checkout still refuses it.
+async fn a_cart_in_two_currencies_shows_a_total_per_currency(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("teas", None).await;
+    let tea = market
+        .product(&store, "Green Tea", 1_000, 10, json!({}))
+        .await;
+    let cup = market
+        .product(&store, "Tea Cup", 2_500, 10, json!({}))
+        .await;
+    let email = "two-currencies@example.com";
+    let buyer = market.buyer(email).await;
+    assert_eq!(market.add(&buyer, &tea, 2).await.status(), 201);
+    assert_eq!(market.add(&buyer, &cup, 1).await.status(), 201);
+    let one = json(market.app.get_as("/api/v1/marketplace/cart", &buyer).await).await;
+    assert_eq!(
+        (
+            &one["data"]["total"],
+            &one["data"]["currency"],
+            &one["data"]["totals"]
+        ),
+        (
+            &json!(4_500),
+            &json!("USD"),
+            &json!([{"currency": "USD", "amount": 4_500}])
+        )
+    );
+    let changed = market
+        .app
+        .client
+        .patch(
+            market
+                .app
+                .url(&format!("/api/v1/marketplace/vendor/products/{cup}")),
+        )
+        .bearer_auth(&store.owner)
+        .json(&json!({"currency": "EUR"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(changed.status(), 200);
+
+    let cart = json(market.app.get_as("/api/v1/marketplace/cart", &buyer).await).await;
+    assert_eq!(
+        cart["data"]["totals"],
+        json!([{"currency": "EUR", "amount": 2_500}, {"currency": "USD", "amount": 2_000}])
+    );
+    assert!(
+        cart["data"]["total"].is_null(),
+        "no total across currencies"
+    );
+    assert!(cart["data"]["currency"].is_null());
+    let refused = market.checkout(&buyer, "two-currencies-1", "stripe").await;
+    crate::support::errors::assert_invalid_field(refused, "cart").await;
+
+    let browser = crate::console::Browser::new(&market.app);
+    assert_eq!(
+        browser
+            .sign_in(email, crate::support::accounts::PASSWORD)
+            .await
+            .status,
+        303
+    );
+    let page = browser.get("/marketplace/cart").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for shown in ["Total in EUR", "25.00 EUR", "Total in USD", "20.00 USD"] {
+        assert!(page.body.contains(shown), "{shown}: {}", page.body);
+    }
+    assert!(!page.body.contains("45.00"), "no sum across currencies");
+    assert!(
+        page.body.contains("Your cart holds prices in EUR and USD"),
+        "{}",
+        page.body
+    );
+    assert!(page
+        .body
+        .contains("<button type=\"submit\" disabled>Pay</button>"));
 }
