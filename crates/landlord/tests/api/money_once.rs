@@ -2,7 +2,9 @@
 //! answer, re-run after its job's lease ran out, or replayed by an operator
 //! a day later (when Stripe has forgotten the idempotency key) is made once
 //! at the provider; a payout likewise; two simultaneous upgrades change the
-//! plan once; a cart in two currencies shows a total per currency. Over
+//! plan once; a cart in two currencies shows a total per currency;
+//! reconciliation takes a provider's outage for no answer, not for "not
+//! paid". Over
 //! HTTP against the provider stand-in, on SQLite and PostgreSQL, for Stripe
 //! and Paystack.
 
@@ -26,6 +28,7 @@ backend_tests!(
     a_failed_stripe_payout_retried_a_day_later_is_paid_once,
     two_simultaneous_upgrades_on_two_instances_change_the_plan_once,
     a_cart_in_two_currencies_shows_a_total_per_currency,
+    reconciliation_counts_only_a_definite_not_found_as_unpaid,
 );
 
 #[derive(Clone, Copy, PartialEq)]
@@ -538,4 +541,53 @@ async fn a_cart_in_two_currencies_shows_a_total_per_currency(backend: Backend) {
     assert!(page
         .body
         .contains("<button type=\"submit\" disabled>Pay</button>"));
+}
+
+/// A paid Paystack invoice: while Paystack answers 500, reconciliation
+/// records nothing (and says it could not check); once Paystack answers
+/// 404 for the transaction, the difference is recorded for operators.
+async fn reconciliation_counts_only_a_definite_not_found_as_unpaid(backend: Backend) {
+    use crate::support::payments::{billed, paystack_event, post_paystack};
+    let b = billed(backend, 3).await;
+    let checkout = json(b.initiate("paystack", None).await).await["data"].clone();
+    let reference = checkout["reference"].as_str().unwrap().to_string();
+    let mut event: Value = serde_json::from_slice(&paystack_event(&reference, 91)).unwrap();
+    event["data"]["metadata"] = json!({"billing_cycle_id": b.cycle_id});
+    let body = serde_json::to_vec(&event).unwrap();
+    assert_eq!(post_paystack(&b, &body).await.status(), 200);
+    b.wait_for_cycle("paid").await;
+    let providers = landlord_payments::Providers::from_config(&b.app.config);
+    let ops = b.verified_operator().await;
+    let listed = async || {
+        json(b.app.get_as("/api/v1/admin/discrepancies", &ops).await).await["data"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default()
+    };
+
+    // Paystack is down: no answer is not "not paid".
+    b.stand_in.state.lock().unwrap().verify_fails = true;
+    let run = landlord_payments::reconcile(&b.app.db, &providers)
+        .await
+        .unwrap();
+    assert_eq!((run.recorded, run.unanswered), (0, 1));
+    assert_eq!(
+        listed().await,
+        Vec::<Value>::new(),
+        "an outage floods no one"
+    );
+
+    // Paystack answers, and does not know the transaction: a difference.
+    {
+        let mut state = b.stand_in.state.lock().unwrap();
+        state.verify_fails = false;
+        state.transactions.remove(&reference);
+    }
+    let run = landlord_payments::reconcile(&b.app.db, &providers)
+        .await
+        .unwrap();
+    assert_eq!((run.recorded, run.unanswered), (1, 0));
+    let found = listed().await;
+    assert_eq!(found.len(), 1, "{found:?}");
+    assert_eq!(found[0]["kind"], "we_paid_provider_did_not");
 }
