@@ -24,6 +24,7 @@ backend_tests!(
     a_paystack_refund_retried_after_a_lost_answer_is_made_once,
     a_dead_stripe_refund_replayed_a_day_later_is_made_once,
     a_dead_paystack_refund_replayed_a_day_later_is_made_once,
+    a_refund_run_by_two_workers_at_once_is_made_once,
     a_late_payment_paid_twice_over_is_refunded_once,
     a_failed_stripe_payout_retried_a_day_later_is_paid_once,
     two_simultaneous_upgrades_on_two_instances_change_the_plan_once,
@@ -590,4 +591,64 @@ async fn reconciliation_counts_only_a_definite_not_found_as_unpaid(backend: Back
     let found = listed().await;
     assert_eq!(found.len(), 1, "{found:?}");
     assert_eq!(found[0]["kind"], "we_paid_provider_did_not");
+}
+
+/// The refund job's lease runs out while its Paystack call is still in
+/// flight, and a second instance's worker takes the job: it waits for the
+/// first attempt instead of refunding again.
+async fn a_refund_run_by_two_workers_at_once_is_made_once(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("chimes", None).await;
+    let order = paid_order(&market, &store, Provider::Paystack, 5_500).await;
+    let database = match backend {
+        Backend::Sqlite => format!(
+            "sqlite://{}?mode=rwc",
+            market.app.data_dir().join("landlord.db").display()
+        ),
+        Backend::Postgres => market
+            .app
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL"),
+    };
+    let _second = TestApp::spawn_with(backend, |c| {
+        market.stand_in.configure(c);
+        c.database_url = Some(database);
+    })
+    .await;
+    market
+        .stand_in
+        .state
+        .lock()
+        .unwrap()
+        .paystack_refunds_delay_ms = 2_000;
+    let part = cancel(&market, &store, &order).await;
+    eventually(
+        "the refund call in flight",
+        Duration::from_secs(15),
+        async || (market.stand_in.state.lock().unwrap().paystack_refund_calls == 1).then_some(()),
+    )
+    .await;
+    // Its lease runs out now: the idle instance claims the job again.
+    sqlx::query(
+        "UPDATE jobs SET locked_until = 1 WHERE kind = 'marketplace.refund' AND status = 'running'",
+    )
+    .execute(market.app.db.pool())
+    .await
+    .expect("the lease runs out");
+    let view = refunded_part(&market, &store, &part).await;
+    eventually("the job done", Duration::from_secs(15), async || {
+        (refund_job(&market).await.1 == "done").then_some(())
+    })
+    .await;
+    assert_eq!(
+        refunds_made(&market, Provider::Paystack),
+        (vec![5_500], 1),
+        "one refund: the second worker did not call while the first was in flight"
+    );
+    assert_eq!(
+        view["refund_reference"],
+        refund_id(&market, Provider::Paystack).as_str()
+    );
 }

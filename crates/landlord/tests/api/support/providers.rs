@@ -124,6 +124,9 @@ pub struct StandInState {
     pub paystack_refunds_lose_answer: u32,
     /// The next N list calls (`GET /v1/refunds`, `GET /refund`) answer 500.
     pub refund_lists_fail: u32,
+    /// Paystack refunds are answered this many ms after they arrive (made
+    /// once the wait is over): a call still in flight.
+    pub paystack_refunds_delay_ms: u64,
 }
 
 pub struct ProviderStandIn {
@@ -963,8 +966,15 @@ async fn paystack_refund(
     if !authorized(&headers, PAYSTACK_KEY) {
         return paystack_unauthorized();
     }
+    let delay = {
+        let mut state = state.lock().unwrap();
+        state.paystack_refund_calls += 1;
+        state.paystack_refunds_delay_ms
+    };
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let mut state = state.lock().unwrap();
-    state.paystack_refund_calls += 1;
     let Some(reference) = body["transaction"].as_str().map(String::from) else {
         return paystack_error(StatusCode::BAD_REQUEST, "Transaction is required");
     };
