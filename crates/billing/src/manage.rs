@@ -126,7 +126,10 @@ pub async fn preview(
 /// Moves the person's organization to `target` (the caller checked
 /// `UpgradePlan`; 3 changes a minute): an upgrade now, prorated onto this
 /// month's invoice, dropping a scheduled downgrade; a downgrade scheduled
-/// for the end of the period, replacing a scheduled one. Audited.
+/// for the end of the period, replacing a scheduled one. Audited. The
+/// organization row is locked for the change, so two simultaneous requests
+/// make one change: the one that waited answers 409 (the plan changed
+/// meanwhile), or 422 when it arrives after and asks for the plan in force.
 pub async fn change_plan(
     state: &KeysState,
     user: &CurrentUser,
@@ -140,10 +143,25 @@ pub async fn change_plan(
             "plan changes",
         )
         .await?;
+    // The plan as the request found it, before waiting for the lock.
+    let seen = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("organization"))?
+        .plan;
     let mut tx = state.db.begin().await?;
+    // One change at a time per organization: a second request (a double
+    // click, two tabs, two instances) waits here and then reads the plan
+    // the first one left, instead of both changing from the old one.
+    identity_store::lock_organization(&mut tx, &user.organization_id).await?;
     let organization = identity_store::organization_by_id(&mut *tx, &user.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
+    if organization.plan != seen {
+        return Err(ApiError::Conflict(format!(
+            "the plan changed while this request waited: the organization is now on {}; nothing else was changed",
+            organization.plan
+        )));
+    }
     let now = Timestamp::now();
     let (new_plan, view) = effect(state, &organization.plan, target, now)?;
     if view.scheduled {

@@ -233,6 +233,10 @@ entity_id!(
     PayoutId
 );
 entity_id!(
+    /// A refund of a marketplace payment.
+    RefundId
+);
+entity_id!(
     /// A buyer's review of an order item.
     ReviewId
 );

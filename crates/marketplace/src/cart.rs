@@ -1,4 +1,5 @@
-//! A buyer's cart: lines from any number of stores, in one currency.
+//! A buyer's cart: lines from any number of stores, totalled per currency
+//! (checkout takes one currency).
 //! Adding checks what is available, counting the lines of the same
 //! product already in the cart; checkout checks again, for real.
 
@@ -75,13 +76,7 @@ pub async fn view(state: &MarketplaceState, user_id: &UserId) -> Result<CartView
             purchasable,
         });
     }
-    let currency = views.first().map(|l| l.currency.clone());
-    let total = views.iter().map(|l| l.line_total).sum();
-    Ok(CartView {
-        lines: views,
-        total,
-        currency,
-    })
+    Ok(CartView::new(views))
 }
 
 /// Adds a line (a new one each time, even for a product in the cart).

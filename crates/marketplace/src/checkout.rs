@@ -121,7 +121,9 @@ pub async fn checkout(
                 .await
                 .map_err(ApiError::internal)?;
             return Err(match error {
-                ProviderError::Declined(message) => ApiError::invalid_field("provider", message),
+                ProviderError::Declined(message) | ProviderError::NotFound(message) => {
+                    ApiError::invalid_field("provider", message)
+                }
                 other => ApiError::ServiceUnavailable {
                     message: format!(
                         "the payment provider did not answer ({other}); nothing was charged and your cart is kept"

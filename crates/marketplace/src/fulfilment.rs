@@ -12,20 +12,16 @@ use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::{
     MarketplaceOrderCancelledPayload, MarketplaceVendorOrderStatusChangedPayload,
 };
-use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde::Deserialize;
-use serde_json::Value;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
 use crate::store::{
-    self, LedgerKind, LedgerRow, OrderRow, OrderStatus, PayoutProvider, ReservationStatus,
-    VendorOrderChange, VendorOrderRow, VendorOrderStatus,
+    self, LedgerKind, LedgerRow, OrderRow, OrderStatus, ReservationStatus, VendorOrderChange,
+    VendorOrderRow, VendorOrderStatus,
 };
 use crate::views::{OrderItemView, ShippingAddress, VendorOrderView};
 use crate::MarketplaceState;
-
-pub const REFUND_JOB: &str = "marketplace.refund";
 
 /// `POST /marketplace/vendor/orders/{id}/status`.
 #[derive(Debug, Deserialize, ToSchema)]
@@ -208,7 +204,7 @@ async fn cancel_paid_part(
         .await?
         .ok_or_else(|| ApiError::not_found("order"))?;
     let reference = order.payment_reference.clone().unwrap_or_default();
-    queue_refund(
+    crate::refunds::queue_refund(
         conn,
         &order,
         &reference,
@@ -239,66 +235,6 @@ async fn follow_parts(
     ];
     store::move_order(conn, order_id, &from, to, now).await?;
     Ok(())
-}
-
-/// Queues a refund of `amount` of the order's payment, under `key` (the
-/// provider's idempotency key: a retried job refunds once).
-pub async fn queue_refund(
-    conn: &mut AnyConnection,
-    order: &OrderRow,
-    payment_reference: &str,
-    amount: i64,
-    key: &str,
-    vendor_order_id: Option<&VendorOrderId>,
-) -> Result<(), sqlx::Error> {
-    let job = NewJob::new(
-        REFUND_JOB,
-        serde_json::json!({
-            "order_id": order.id,
-            "vendor_order_id": vendor_order_id,
-            "provider": order.provider,
-            "reference": payment_reference,
-            "amount": amount,
-            "key": key,
-        }),
-    );
-    landlord_jobs::enqueue(&mut *conn, job).await?;
-    Ok(())
-}
-
-/// Sends a queued refund; a failure is retried, then stays dead in the
-/// jobs table for an operator.
-pub struct RefundJob {
-    pub context: crate::JobContext,
-}
-
-#[async_trait::async_trait]
-impl JobHandler for RefundJob {
-    async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
-        let provider = payload["provider"]
-            .as_str()
-            .and_then(PayoutProvider::parse)
-            .ok_or_else(|| anyhow::anyhow!("refund without a provider"))?;
-        let reference = payload["reference"].as_str().unwrap_or_default();
-        let amount = payload["amount"].as_i64().unwrap_or(0);
-        let key = payload["key"].as_str().unwrap_or_default();
-        if reference.is_empty() || amount <= 0 {
-            anyhow::bail!("refund without a payment reference or amount");
-        }
-        let refund = self
-            .context
-            .client
-            .refund(provider, reference, amount, key)
-            .await?;
-        if let Some(id) = payload["vendor_order_id"]
-            .as_str()
-            .and_then(VendorOrderId::parse)
-        {
-            store::set_refund_reference(self.context.db.pool(), &id, &refund).await?;
-        }
-        tracing::info!(reference, amount, refund, "marketplace refund sent");
-        Ok(())
-    }
 }
 
 /// A buyer cancels an unpaid order: its stock returns.

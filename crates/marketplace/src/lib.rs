@@ -10,7 +10,7 @@
 //! - [`payment`][]: the provider's verified webhook confirms (or fails) an
 //!   order; unpaid orders expire and give their stock back;
 //! - [`fulfilment`][]: processing → shipped → delivered, or cancelled with
-//!   a refund;
+//!   a refund; [`refunds`][]: each refund recorded first and made once;
 //! - [`payouts`][]: the vendor ledger and one transfer per payout, never
 //!   twice; [`money`][] has the fee rule;
 //! - [`reviews`][]: after delivery, once per order item;
@@ -25,6 +25,7 @@ pub mod money;
 pub mod payment;
 pub mod payouts;
 pub mod provider;
+pub mod refunds;
 pub mod reviews;
 pub mod routes;
 pub mod store;
@@ -38,9 +39,9 @@ use axum::extract::FromRef;
 use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
 
-pub use fulfilment::{RefundJob, REFUND_JOB};
 pub use payment::{PaymentJob, PAYMENT_JOB};
 pub use payouts::{TransferJob, TRANSFER_JOB};
+pub use refunds::{RefundJob, REFUND_JOB};
 pub use routes::router;
 
 /// What the marketplace's routes and jobs need: one `Arc`, cloned per request.

@@ -142,7 +142,7 @@ impl PaymentJob {
                         .details(theirs),
                 )
                 .await?;
-                crate::fulfilment::queue_refund(
+                crate::refunds::queue_refund(
                     &mut tx,
                     &order,
                     &claim.reference,

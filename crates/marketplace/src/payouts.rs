@@ -3,8 +3,12 @@
 //! A sweep groups each vendor's delivered vendor orders older than the
 //! hold into one payout per currency and queues its transfer; the transfer
 //! job sends it with an idempotency key derived from the payout's id
-//! (Stripe `Idempotency-Key: payout_<id>`, Paystack `reference`), so
-//! retries — ours or after a lost answer — move the money once. A payout
+//! (Stripe `Idempotency-Key: payout_<id>` and `transfer_group`, Paystack
+//! `reference`), and before any attempt after the first asks the provider
+//! whether an earlier one went through (Stripe's transfers of the group,
+//! Paystack's verify by reference), so retries — ours, after a lost answer,
+//! or an operator's days later when Stripe has forgotten the key — move the
+//! money once. A payout
 //! whose transfer is refused, or fails past its retries, is `failed` with
 //! the provider's answer, for an operator to retry.
 
@@ -105,6 +109,26 @@ impl JobHandler for TransferJob {
         {
             // Paid by an earlier attempt (or failed): never send it again.
             return Ok(());
+        }
+        if payout.attempts > 0 {
+            // An earlier attempt's outcome may be unknown (a lost answer, a
+            // worker that died, an operator's retry after Stripe forgot the
+            // key): ask the provider before sending again.
+            match self.context.client.find_transfer(&payout).await {
+                Ok(Some(reference)) => return paid(db, &payout, &reference).await,
+                Ok(None) => {}
+                Err(error) if !attempt.last => {
+                    let error = format!("cannot look the transfer up: {error}");
+                    let mut tx = db.begin().await?;
+                    store::note_payout_error(&mut tx, &id, &error, false, Timestamp::now()).await?;
+                    tx.commit().await?;
+                    anyhow::bail!(error)
+                }
+                Err(error) => {
+                    let error = format!("cannot look the transfer up: {error}");
+                    return failed(db, &payout, &error).await;
+                }
+            }
         }
         match self.context.client.transfer(&payout).await {
             Ok(reference) => paid(db, &payout, &reference).await,

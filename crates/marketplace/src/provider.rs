@@ -17,6 +17,10 @@ pub enum ProviderError {
     /// request will not help.
     #[error("{0}")]
     Declined(String),
+    /// 404: what was asked for does not exist there (a definite answer,
+    /// unlike [`ProviderError::Unavailable`]).
+    #[error("{0}")]
+    NotFound(String),
     /// Timeouts, 5xx, unreadable answers: worth another try with the same
     /// idempotency key.
     #[error("{0}")]
@@ -246,8 +250,12 @@ impl PaymentClient {
         ))
     }
 
-    /// Refunds `amount` of a payment; `key` makes a retry the same refund.
+    /// Refunds `amount` of a payment; `key` makes a retry the same refund
+    /// (Stripe's `Idempotency-Key`) and marks it for [`find_refund`]
+    /// (Stripe `metadata[landlord_refund_key]`, Paystack `merchant_note`).
     /// Returns the provider's refund id.
+    ///
+    /// [`find_refund`]: PaymentClient::find_refund
     pub async fn refund(
         &self,
         provider: PayoutProvider,
@@ -260,6 +268,7 @@ impl PaymentClient {
                 let form = [
                     ("payment_intent", payment_reference.to_string()),
                     ("amount", amount.to_string()),
+                    ("metadata[landlord_refund_key]", key.to_string()),
                 ];
                 let body = self.stripe_post("/v1/refunds", key, &form).await?;
                 text(&body["id"])
@@ -268,13 +277,59 @@ impl PaymentClient {
                 let data = self
                     .paystack_post(
                         "/refund",
-                        &serde_json::json!({ "transaction": payment_reference, "amount": amount }),
+                        &serde_json::json!({
+                            "transaction": payment_reference,
+                            "amount": amount,
+                            "merchant_note": paystack_refund_note(key),
+                        }),
                     )
                     .await?;
-                Ok(match &data["id"] {
-                    Value::Number(n) => n.to_string(),
-                    other => other.as_str().unwrap_or_default().to_string(),
-                })
+                Ok(id_text(&data["id"]))
+            }
+        }
+    }
+
+    /// The refund made under `key` of a payment, asked of the provider:
+    /// its id, or `None` when the provider lists none (failed and
+    /// cancelled refunds do not count). Stripe: `GET /v1/refunds?
+    /// payment_intent=`; Paystack: `GET /refund?transaction=`.
+    pub async fn find_refund(
+        &self,
+        provider: PayoutProvider,
+        payment_reference: &str,
+        key: &str,
+    ) -> Result<Option<String>, ProviderError> {
+        match provider {
+            PayoutProvider::Stripe => {
+                let body = self
+                    .stripe_get(
+                        "/v1/refunds",
+                        &[("payment_intent", payment_reference), ("limit", "100")],
+                    )
+                    .await?;
+                Ok(listed(&body["data"])?
+                    .iter()
+                    .find(|refund| {
+                        refund["metadata"]["landlord_refund_key"] == key
+                            && !matches!(refund["status"].as_str(), Some("failed" | "canceled"))
+                    })
+                    .map(|refund| id_text(&refund["id"])))
+            }
+            PayoutProvider::Paystack => {
+                let note = paystack_refund_note(key);
+                let data = self
+                    .paystack_get(
+                        "/refund",
+                        &[("transaction", payment_reference), ("perPage", "100")],
+                    )
+                    .await?;
+                Ok(listed(&data)?
+                    .iter()
+                    .find(|refund| {
+                        refund["merchant_note"] == note.as_str()
+                            && refund["status"].as_str() != Some("failed")
+                    })
+                    .map(|refund| id_text(&refund["id"])))
             }
         }
     }
@@ -314,6 +369,108 @@ impl PaymentClient {
             }
         }
     }
+
+    /// The transfer an earlier attempt at `payout` made, asked of the
+    /// provider: its id or code, or `None` when there is none. Stripe:
+    /// `GET /v1/transfers?transfer_group=payout_<id>` (its idempotency key
+    /// is forgotten after 24 hours; the group is not); Paystack:
+    /// `GET /transfer/verify/{reference}`, a 404 meaning none.
+    pub async fn find_transfer(&self, payout: &PayoutRow) -> Result<Option<String>, ProviderError> {
+        let key = format!("payout_{}", payout.id);
+        match payout.provider {
+            PayoutProvider::Stripe => {
+                let body = self
+                    .stripe_get(
+                        "/v1/transfers",
+                        &[("transfer_group", &key), ("limit", "100")],
+                    )
+                    .await?;
+                Ok(listed(&body["data"])?
+                    .iter()
+                    .find(|transfer| transfer["transfer_group"] == key.as_str())
+                    .map(|transfer| id_text(&transfer["id"])))
+            }
+            PayoutProvider::Paystack => {
+                let reference = key.replace('-', "");
+                match self
+                    .paystack_get(&format!("/transfer/verify/{reference}"), &[])
+                    .await
+                {
+                    Ok(data) if matches!(data["status"].as_str(), Some("failed" | "reversed")) => {
+                        Ok(None)
+                    }
+                    Ok(data) => text(&data["transfer_code"]).map(Some),
+                    Err(ProviderError::NotFound(_)) => Ok(None),
+                    Err(error) => Err(error),
+                }
+            }
+        }
+    }
+
+    /// Stripe: a GET with query parameters; the answer's JSON.
+    async fn stripe_get(&self, path: &str, query: &[(&str, &str)]) -> Result<Value, ProviderError> {
+        let (base, key) = self.stripe()?;
+        let response = self
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(key)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
+        answer("Stripe", response, |body| {
+            body["error"]["message"].as_str().map(str::to_string)
+        })
+        .await
+    }
+
+    /// Paystack: a GET with query parameters; the answer's `data`.
+    async fn paystack_get(
+        &self,
+        path: &str,
+        query: &[(&str, &str)],
+    ) -> Result<Value, ProviderError> {
+        let (base, key) = self.paystack()?;
+        let response = self
+            .http
+            .get(format!("{base}{path}"))
+            .bearer_auth(key)
+            .query(query)
+            .send()
+            .await
+            .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
+        let body = answer("Paystack", response, |body| {
+            body["message"].as_str().map(str::to_string)
+        })
+        .await?;
+        if body["status"] != true {
+            return Err(ProviderError::Unavailable(format!(
+                "Paystack: {}",
+                body["message"].as_str().unwrap_or("refused")
+            )));
+        }
+        Ok(body["data"].clone())
+    }
+}
+
+/// What marks a Paystack refund as ours (its `merchant_note`).
+fn paystack_refund_note(key: &str) -> String {
+    format!("landlord {key}")
+}
+
+/// A list's items; a missing list is an unreadable answer.
+fn listed(value: &Value) -> Result<&Vec<Value>, ProviderError> {
+    value
+        .as_array()
+        .ok_or_else(|| ProviderError::Unavailable("the provider's answer lacks its list".into()))
+}
+
+/// An id the provider gives as a number (Paystack) or a string.
+fn id_text(value: &Value) -> String {
+    match value {
+        Value::Number(n) => n.to_string(),
+        other => other.as_str().unwrap_or_default().to_string(),
+    }
 }
 
 /// Reads a provider's answer: 2xx → its JSON; 4xx → declined with the
@@ -333,7 +490,9 @@ async fn answer(
     }
     let said = message(&body).unwrap_or_else(|| "no message".into());
     let text = format!("{provider} answered {status}: {said}");
-    if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 409 {
+    if status.as_u16() == 404 {
+        Err(ProviderError::NotFound(text))
+    } else if status.is_client_error() && status.as_u16() != 429 && status.as_u16() != 409 {
         Err(ProviderError::Declined(text))
     } else {
         Err(ProviderError::Unavailable(text))

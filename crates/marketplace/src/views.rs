@@ -212,9 +212,57 @@ pub struct CartLineView {
 #[derive(Debug, Clone, Serialize, ToSchema)]
 pub struct CartView {
     pub lines: Vec<CartLineView>,
-    /// Σ line totals (when every line is in one currency).
-    pub total: i64,
+    /// Σ line totals per currency, one entry per currency in the cart
+    /// (ordered by currency code; empty for an empty cart). A cart that
+    /// holds more than one currency cannot be checked out: one order has
+    /// one currency.
+    pub totals: Vec<CurrencyTotal>,
+    /// Σ line totals when the cart holds one currency (0 when empty);
+    /// `null` when it holds several — read `totals`.
+    pub total: Option<i64>,
+    /// The cart's currency when it holds one; `null` when empty or mixed.
     pub currency: Option<String>,
+}
+
+/// What a cart's lines in one currency add up to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct CurrencyTotal {
+    pub currency: String,
+    /// Minor units of `currency`.
+    pub amount: i64,
+}
+
+impl CartView {
+    /// The cart of `lines`, with its totals per currency.
+    pub fn new(lines: Vec<CartLineView>) -> Self {
+        let mut sums: std::collections::BTreeMap<&str, i64> = std::collections::BTreeMap::new();
+        for line in &lines {
+            *sums.entry(line.currency.as_str()).or_default() += line.line_total;
+        }
+        let totals: Vec<CurrencyTotal> = sums
+            .into_iter()
+            .map(|(currency, amount)| CurrencyTotal {
+                currency: currency.to_string(),
+                amount,
+            })
+            .collect();
+        let (total, currency) = match totals.as_slice() {
+            [] => (Some(0), None),
+            [one] => (Some(one.amount), Some(one.currency.clone())),
+            _ => (None, None),
+        };
+        CartView {
+            lines,
+            totals,
+            total,
+            currency,
+        }
+    }
+
+    /// True when the lines are in more than one currency.
+    pub fn mixed_currencies(&self) -> bool {
+        self.totals.len() > 1
+    }
 }
 
 #[derive(Debug, Clone, Serialize, ToSchema)]

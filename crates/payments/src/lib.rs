@@ -16,4 +16,4 @@ pub use process::{
     process_job, replay_event, ProcessEvent, MARKETPLACE_PAYMENT_JOB, PROCESS_EVENT_JOB,
 };
 pub use providers::Providers;
-pub use reconcile::{reconcile, ReconcileJob, RECONCILE_JOB};
+pub use reconcile::{reconcile, ReconcileJob, Reconciliation, RECONCILE_JOB};

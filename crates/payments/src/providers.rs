@@ -119,6 +119,9 @@ impl Providers {
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(NotFound(format!("Stripe: {}", body["error"]["message"])).into());
+        }
         if !status.is_success() {
             anyhow::bail!("Stripe answered {status}: {}", body["error"]["message"]);
         }
@@ -173,7 +176,8 @@ impl Providers {
         })
     }
 
-    /// Stripe: `GET /v1/checkout/sessions/{id}` → (payment_status, amount_total, currency).
+    /// Stripe: `GET /v1/checkout/sessions/{id}` → (payment_status, amount_total, currency);
+    /// a 404 is [`NotFound`].
     pub async fn stripe_session(&self, id: &str) -> anyhow::Result<(String, i64, String)> {
         let (base, key) = self
             .stripe
@@ -200,7 +204,8 @@ impl Providers {
         ))
     }
 
-    /// Paystack: `GET /transaction/verify/{reference}` → (status, amount, currency).
+    /// Paystack: `GET /transaction/verify/{reference}` → (status, amount, currency);
+    /// a 404 is [`NotFound`].
     pub async fn paystack_verify(&self, reference: &str) -> anyhow::Result<(String, i64, String)> {
         let (base, key) = self
             .paystack
@@ -214,6 +219,9 @@ impl Providers {
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
+        if status == reqwest::StatusCode::NOT_FOUND {
+            return Err(NotFound(format!("Paystack: {}", body["message"])).into());
+        }
         if !status.is_success() || body["status"] != true {
             anyhow::bail!("Paystack verify answered {status}: {}", body["message"]);
         }
@@ -230,3 +238,16 @@ impl Providers {
         ))
     }
 }
+
+/// The provider answered 404: it has no such payment — a definite answer,
+/// unlike a timeout or a 5xx (found with `anyhow::Error::downcast_ref`).
+#[derive(Debug)]
+pub struct NotFound(pub String);
+
+impl std::fmt::Display for NotFound {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "not found at the provider ({})", self.0)
+    }
+}
+
+impl std::error::Error for NotFound {}

@@ -46,7 +46,9 @@ pub struct PlanChangeView {
 /// plan) is scheduled for the end of the period: the month is billed on the
 /// current plan, usage already made included; `GET /billing/calculate` and
 /// `GET /organization` show it, and `DELETE /billing/scheduled-change`
-/// cancels it. A new downgrade replaces a scheduled one.
+/// cancels it. A new downgrade replaces a scheduled one. Changes of one
+/// organization happen one at a time: of two simultaneous requests one
+/// changes the plan and the other answers 409 (nothing changed).
 #[utoipa::path(
     post, path = "/billing/upgrade", tag = "billing",
     security(("bearer" = [])),
@@ -56,6 +58,7 @@ pub struct PlanChangeView {
         (status = 400, description = "The body is not JSON", body = ErrorEnvelope),
         (status = 401, description = "Not signed in", body = ErrorEnvelope),
         (status = 403, description = "Missing permission upgrade_plan", body = ErrorEnvelope),
+        (status = 409, description = "Another plan change for the organization finished while this one waited; nothing was changed (read the plan again)", body = ErrorEnvelope),
         (status = 422, description = "Unknown plan, or the current one", body = ErrorEnvelope),
         (status = 429, description = "More than 3 changes a minute", body = ErrorEnvelope),
     )

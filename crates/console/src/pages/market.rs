@@ -504,11 +504,26 @@ fn cart_json(view: &CartView) -> Value {
         names.dedup();
         names.len()
     };
+    let totals: Vec<Value> = view
+        .totals
+        .iter()
+        .map(|t| json!({"currency": t.currency, "amount": format_money(t.amount, &t.currency)}))
+        .collect();
+    let currencies: Vec<&str> = view.totals.iter().map(|t| t.currency.as_str()).collect();
+    let mixed = view.mixed_currencies();
     json!({
         "lines": lines,
-        "total": view.currency.as_deref().map(|c| format_money(view.total, c)),
+        // One currency: its total; several: one total per currency, and no
+        // single figure that would add them up.
+        "total": match (view.total, view.currency.as_deref()) {
+            (Some(total), Some(currency)) => Some(format_money(total, currency)),
+            _ => None,
+        },
+        "totals": totals,
+        "mixed": mixed,
+        "currencies": currencies.join(" and "),
         "stores": stores,
-        "blocked": view.lines.iter().any(|l| !l.purchasable || l.quantity > l.available),
+        "blocked": mixed || view.lines.iter().any(|l| !l.purchasable || l.quantity > l.available),
     })
 }
 

@@ -76,6 +76,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "marketplace_reservations",
             "marketplace_ledger",
             "marketplace_payouts",
+            "marketplace_refunds",
             "marketplace_reviews",
         ],
     ),

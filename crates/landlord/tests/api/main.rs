@@ -29,6 +29,7 @@ mod keys;
 mod leases;
 mod marketplace;
 mod marketplace_catalog;
+mod money_once;
 mod month_close;
 mod operations;
 mod payments;

@@ -484,7 +484,8 @@ async fn reconciliation_records_a_difference_planted_at_the_provider(backend: Ba
     assert_eq!(
         landlord_payments::reconcile(&b.app.db, &providers)
             .await
-            .unwrap(),
+            .unwrap()
+            .recorded,
         0,
         "in agreement"
     );
@@ -499,13 +500,15 @@ async fn reconciliation_records_a_difference_planted_at_the_provider(backend: Ba
     assert_eq!(
         landlord_payments::reconcile(&b.app.db, &providers)
             .await
-            .unwrap(),
+            .unwrap()
+            .recorded,
         1
     );
     assert_eq!(
         landlord_payments::reconcile(&b.app.db, &providers)
             .await
-            .unwrap(),
+            .unwrap()
+            .recorded,
         0,
         "recorded once"
     );

@@ -6,12 +6,14 @@
 mod catalog;
 mod orders;
 mod payouts;
+mod refunds;
 mod reviews;
 mod vendors;
 
 pub use catalog::*;
 pub use orders::*;
 pub use payouts::*;
+pub use refunds::*;
 pub use reviews::*;
 pub use vendors::*;
 
@@ -88,6 +90,22 @@ landlord_core::text_enum!(
         Earned = "earned",
         Reversed = "reversed",
         PaidOut = "paid_out",
+    }
+);
+
+landlord_core::text_enum!(
+    /// Where a refund stands (see `refunds`).
+    pub enum RefundStatus {
+        /// Recorded; no attempt yet.
+        Pending = "pending",
+        /// An attempt was made (or runs): its outcome is unknown until the
+        /// provider's answer or its list of refunds says.
+        Sending = "sending",
+        /// The provider made it: `refund_reference` holds its id.
+        Refunded = "refunded",
+        /// The provider refused the last attempt; retried, then left to
+        /// an operator.
+        Failed = "failed",
     }
 );
 

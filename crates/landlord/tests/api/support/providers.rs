@@ -23,12 +23,21 @@
 //! - `*_decline: true`: calls answer 400 (unknown destination/recipient);
 //! - `*_lose_answer: N`: the next N calls create the transfer (and remember
 //!   it under the key or reference) but answer 500: the answer was lost.
+//!
+//! Refunds: `refunds_lose_answer` (Stripe) and `paystack_refunds_lose_answer`
+//! make the next N refunds and answer 500; `refund_lists_fail` fails the
+//! next N list calls. The documented lists answer what was made: Stripe
+//! `GET /v1/refunds?payment_intent=` and `GET /v1/transfers?transfer_group=`
+//! (`{object: "list", data: [...]}`), Paystack `GET /refund?transaction=`
+//! (`{status: true, data: [{id, transaction, amount, status, merchant_note,
+//! ...}]}`) and `GET /transfer/verify/{reference}` (404 when unknown).
+//! [`ProviderStandIn::forget_idempotency_keys`] is Stripe 24 hours later.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::{Path, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -104,6 +113,20 @@ pub struct StandInState {
     pub paystack_transfers_decline: bool,
     /// Paystack refunds: the JSON body plus `id` (and `amount` when omitted).
     pub paystack_refunds: Vec<Value>,
+    /// Every `POST /v1/refunds` received, failed and replayed included.
+    pub refund_calls: u32,
+    /// The next N Stripe refunds are made (and remembered under their
+    /// key) but answered 500: the answer was lost.
+    pub refunds_lose_answer: u32,
+    /// Every `POST /refund` received (Paystack).
+    pub paystack_refund_calls: u32,
+    /// The next N Paystack refunds are made but answered 500.
+    pub paystack_refunds_lose_answer: u32,
+    /// The next N list calls (`GET /v1/refunds`, `GET /refund`) answer 500.
+    pub refund_lists_fail: u32,
+    /// Paystack refunds are answered this many ms after they arrive (made
+    /// once the wait is over): a call still in flight.
+    pub paystack_refunds_delay_ms: u64,
 }
 
 pub struct ProviderStandIn {
@@ -631,6 +654,7 @@ async fn create_refund(
         return stripe_unauthorized();
     }
     let mut state = state.lock().unwrap();
+    state.refund_calls += 1;
     let key = idempotency_key(&headers);
     match replay(&state, key.as_ref(), PATH) {
         Ok(Some(previous)) => return (StatusCode::OK, Json(previous)),
@@ -679,6 +703,7 @@ async fn create_refund(
         "amount": amount,
         "payment_intent": intent_id,
         "status": "succeeded",
+        "metadata": bracketed(&fields, "metadata"),
     });
     fields.insert("amount".into(), amount.to_string());
     fields.insert("id".into(), id);
@@ -687,7 +712,82 @@ async fn create_refund(
     }
     state.refunds.push(fields);
     remember(&mut state, key, PATH, &answer);
+    if state.refunds_lose_answer > 0 {
+        state.refunds_lose_answer -= 1;
+        return stripe_api_error();
+    }
     (StatusCode::OK, Json(answer))
+}
+
+/// `GET /v1/refunds?payment_intent=`: the intent's refunds, newest first.
+async fn list_refunds(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    if !authorized(&headers, STRIPE_KEY) {
+        return stripe_unauthorized();
+    }
+    let mut state = state.lock().unwrap();
+    if state.refund_lists_fail > 0 {
+        state.refund_lists_fail -= 1;
+        return stripe_api_error();
+    }
+    let intent = query.get("payment_intent");
+    let data: Vec<Value> = state
+        .refunds
+        .iter()
+        .rev()
+        .filter(|r| intent.is_none() || r.get("payment_intent") == intent)
+        .map(|r| {
+            json!({
+                "id": r["id"],
+                "object": "refund",
+                "amount": int(r, "amount"),
+                "payment_intent": r.get("payment_intent"),
+                "status": "succeeded",
+                "metadata": bracketed(r, "metadata"),
+            })
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "url": "/v1/refunds", "has_more": false, "data": data})),
+    )
+}
+
+/// `GET /v1/transfers?transfer_group=`: the group's transfers, newest first.
+async fn list_transfers(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    if !authorized(&headers, STRIPE_KEY) {
+        return stripe_unauthorized();
+    }
+    let state = state.lock().unwrap();
+    let group = query.get("transfer_group");
+    let data: Vec<Value> = state
+        .transfers
+        .iter()
+        .rev()
+        .filter(|t| group.is_none() || t.get("transfer_group") == group)
+        .map(|t| {
+            json!({
+                "id": t["id"],
+                "object": "transfer",
+                "amount": int(t, "amount"),
+                "currency": t.get("currency"),
+                "destination": t.get("destination"),
+                "transfer_group": t.get("transfer_group"),
+                "metadata": bracketed(t, "metadata"),
+            })
+        })
+        .collect();
+    (
+        StatusCode::OK,
+        Json(json!({"object": "list", "url": "/v1/transfers", "has_more": false, "data": data})),
+    )
 }
 
 fn paystack_unauthorized() -> Answer {
@@ -866,6 +966,14 @@ async fn paystack_refund(
     if !authorized(&headers, PAYSTACK_KEY) {
         return paystack_unauthorized();
     }
+    let delay = {
+        let mut state = state.lock().unwrap();
+        state.paystack_refund_calls += 1;
+        state.paystack_refunds_delay_ms
+    };
+    if delay > 0 {
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+    }
     let mut state = state.lock().unwrap();
     let Some(reference) = body["transaction"].as_str().map(String::from) else {
         return paystack_error(StatusCode::BAD_REQUEST, "Transaction is required");
@@ -890,7 +998,15 @@ async fn paystack_refund(
     let mut refund = body.clone();
     refund["amount"] = json!(amount);
     refund["id"] = json!(id);
+    refund["currency"] = json!(currency);
     state.paystack_refunds.push(refund);
+    if state.paystack_refunds_lose_answer > 0 {
+        state.paystack_refunds_lose_answer -= 1;
+        return paystack_error(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "An error occurred (stand-in lost the answer)",
+        );
+    }
     (
         StatusCode::OK,
         Json(json!({
@@ -907,6 +1023,73 @@ async fn paystack_refund(
     )
 }
 
+/// Paystack `GET /refund?transaction=`: the transaction's refunds.
+async fn paystack_list_refunds(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Query(query): Query<HashMap<String, String>>,
+) -> Answer {
+    if !authorized(&headers, PAYSTACK_KEY) {
+        return paystack_unauthorized();
+    }
+    let mut state = state.lock().unwrap();
+    if state.refund_lists_fail > 0 {
+        state.refund_lists_fail -= 1;
+        return paystack_error(StatusCode::INTERNAL_SERVER_ERROR, "An error occurred");
+    }
+    let transaction = query.get("transaction").map(String::as_str);
+    let data: Vec<Value> = state
+        .paystack_refunds
+        .iter()
+        .filter(|r| transaction.is_none() || r["transaction"].as_str() == transaction)
+        .map(|r| {
+            json!({
+                "id": r["id"],
+                "transaction": r["transaction"],
+                "amount": r["amount"],
+                "currency": r["currency"],
+                "status": "processed",
+                "merchant_note": r.get("merchant_note").cloned().unwrap_or(Value::Null),
+                "customer_note": r.get("customer_note").cloned().unwrap_or(Value::Null),
+            })
+        })
+        .collect();
+    let total = data.len();
+    (
+        StatusCode::OK,
+        Json(json!({
+            "status": true,
+            "message": "Refunds retrieved",
+            "data": data,
+            "meta": {"total": total, "page": 1, "perPage": 100},
+        })),
+    )
+}
+
+/// Paystack `GET /transfer/verify/{reference}`.
+async fn paystack_verify_transfer(
+    State(state): State<Shared>,
+    headers: HeaderMap,
+    Path(reference): Path<String>,
+) -> Answer {
+    if !authorized(&headers, PAYSTACK_KEY) {
+        return paystack_unauthorized();
+    }
+    let state = state.lock().unwrap();
+    match state
+        .paystack_transfers
+        .iter()
+        .find(|t| t["reference"] == reference.as_str())
+    {
+        Some(transfer) => {
+            let mut answer = paystack_transfer_answer(transfer);
+            answer["message"] = json!("Transfer retrieved");
+            (StatusCode::OK, Json(answer))
+        }
+        None => paystack_error(StatusCode::NOT_FOUND, "Transfer not found"),
+    }
+}
+
 impl ProviderStandIn {
     pub async fn start() -> ProviderStandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -921,17 +1104,29 @@ impl ProviderStandIn {
             .route("/checkout/pay/{id}", get(checkout_page).post(pay_session))
             .route("/v1/payment_intents", post(create_intent))
             .route("/v1/payment_intents/{id}", get(retrieve_intent))
-            .route("/v1/transfers", post(create_transfer))
-            .route("/v1/refunds", post(create_refund))
+            .route("/v1/transfers", post(create_transfer).get(list_transfers))
+            .route("/v1/refunds", post(create_refund).get(list_refunds))
             .route("/transaction/initialize", post(initialize))
             .route("/transaction/verify/{reference}", get(verify))
             .route("/transfer", post(paystack_transfer))
-            .route("/refund", post(paystack_refund))
+            .route("/refund", post(paystack_refund).get(paystack_list_refunds))
+            .route(
+                "/transfer/verify/{reference}",
+                get(paystack_verify_transfer),
+            )
             .with_state(state.clone());
         let task = tokio::spawn(async move {
             let _ = axum::serve(listener, router).await;
         });
         ProviderStandIn { url, state, task }
+    }
+
+    /// Stripe keeps idempotency keys 24 hours: from now on every key is
+    /// new to it, as a day later.
+    pub fn forget_idempotency_keys(&self) {
+        let mut state = self.state.lock().unwrap();
+        state.stripe_idempotency.clear();
+        state.stripe_idempotency_paths.clear();
     }
 
     /// Points a configuration at this stand-in for both providers.
@@ -1273,7 +1468,7 @@ mod tests {
         assert_eq!(status, 200);
         assert_eq!(
             first,
-            json!({"id": "re_test_1", "object": "refund", "amount": 1000, "payment_intent": "pi_test_1", "status": "succeeded"})
+            json!({"id": "re_test_1", "object": "refund", "amount": 1000, "payment_intent": "pi_test_1", "status": "succeeded", "metadata": {}})
         );
         assert_eq!(
             stripe(&stand_in, "/v1/refunds", Some("refund-1"), &refund)
