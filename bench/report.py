@@ -293,6 +293,7 @@ def main():
 
     # The streams part's section (bench/streams_report.py) survives a
     # report that did not measure it.
+    sys.dont_write_bytecode = True  # no __pycache__ in bench/
     import streams_report
 
     before = streams_report.existing(sys.argv[2])

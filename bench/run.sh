@@ -42,7 +42,8 @@
 # BENCH_CONNECTIONS_HELD (10000), BENCH_STREAMS (1000), BENCH_FLUSH_MS (usage flush interval,
 # 1000), BENCH_CLOSE_TIMEOUT (seconds, 240; past it a close is stopped and
 # its rate extrapolated), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
-# (how stored usage is counted).
+# (how stored usage is counted), BENCH_BINARY (a server binary built
+# beforehand, instead of building the release one: to try the script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -99,9 +100,15 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --------------------------------------------------------------- builds
 
-echo "== building the release server"
-cargo build --release --quiet -p landlord
-binary="$CARGO_TARGET_DIR/release/landlord"
+if [ -n "${BENCH_BINARY:-}" ]; then
+    # A binary built beforehand (to try the script itself; figures of
+    # anything but the release build are not comparable).
+    binary="$BENCH_BINARY"
+else
+    echo "== building the release server"
+    cargo build --release --quiet -p landlord
+    binary="$CARGO_TARGET_DIR/release/landlord"
+fi
 if [ "$part" = all ] || [ "$part" = throughput ]; then
     echo "== building the reference server (bench/reference)"
     CARGO_TARGET_DIR="$cache/reference-target" cargo build --release --quiet \
@@ -604,6 +611,8 @@ measure_wrk() { # name
 streams() {
     forget streams_
     record streams_asked "$held_streams"
+    record streams_build "${BENCH_BINARY:+$(basename "$(dirname "$BENCH_BINARY")") build ($BENCH_BINARY)}"
+    [ -n "${BENCH_BINARY:-}" ] || record streams_build "release build"
     record wrk_version "$(wrk -v 2>&1 | head -1)"
     for database in sqlite postgres; do
         echo "== $held_streams idle inbox streams on $database"

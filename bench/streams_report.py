@@ -46,7 +46,7 @@ def section(f):
         f"{show('machine_cores')} cores ({show('machine_cpu')}), load average "
         f"{show('load_average')} at the start; {show('wrk_version')}). "
         "`GET /messages/{id}` of one organization with an API key, loaded by "
-        f"`wrk -t2 -c32` for {show('seconds', ' s')} on the release build: "
+        f"`wrk -t2 -c32` for {show('seconds', ' s')} on the {show('streams_build')}: "
         f"with no inbox stream open, then with {show('streams_asked')} idle "
         "streams of another organization held open (bench/streams.py; "
         "caps raised for the run), then with those streams and a presence "

@@ -208,18 +208,6 @@ impl Live {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// Open streams on this instance: (of the person, of the organization).
-    pub fn open_streams(&self, user_id: &UserId, organization_id: &OrganizationId) -> (u32, u32) {
-        let registry = self.registry();
-        (
-            registry.per_user.get(user_id).copied().unwrap_or(0),
-            registry
-                .hubs
-                .get(organization_id)
-                .map_or(0, |entry| entry.streams.len() as u32),
-        )
-    }
-
     /// A place among the organization's streams for `user_id`'s session
     /// `session_id`: 429 when the person or the organization already holds
     /// its most. Subscribe before reading where the stream starts, so that
