@@ -291,8 +291,15 @@ def main():
             w(text.read().rstrip("\n"))
         w("")
 
+    # The streams part's section (bench/streams_report.py) survives a
+    # report that did not measure it.
+    sys.dont_write_bytecode = True  # no __pycache__ in bench/
+    import streams_report
+
+    before = streams_report.existing(sys.argv[2])
     with open(sys.argv[2], "w") as md:
         md.write("\n".join(out))
+    streams_report.keep(f, sys.argv[2], before)
 
 
 def mib(kib):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures Landlord against DESIGN.md §12 in one run and writes BENCHMARKS.md.
 #
-#   bash bench/run.sh [all|throughput|close|crash|connections]
+#   bash bench/run.sh [all|throughput|close|crash|connections|streams]
 #
 # Parts (each runnable alone; `all`, the default, runs them in this order):
 #   throughput   the reference (bench/reference: a minimal axum server, same
@@ -23,6 +23,14 @@
 #                (VmRSS) idle, while held and after they are closed
 #                (bench/connections.py), the last 12 s after they are closed
 #                (the server trims freed memory every 10 s).
+#   streams      GET /messages/{id} of one organization (wrk, 32 connections)
+#                with no inbox stream open, then with BENCH_STREAMS (1,000)
+#                idle streams of another organization held open
+#                (bench/streams.py), then with those streams and a presence
+#                change every 200 ms fanned out to all of them; on SQLite
+#                and on PostgreSQL + Redis. The stream caps are raised for
+#                the run (bench.toml's [inbox]). Its figures go to their own
+#                section of BENCHMARKS.md (bench/streams_report.py).
 #
 # PostgreSQL (initdb/pg_ctl from /usr/lib/postgresql/*/bin or the PATH, as
 # the postgres user when root) and Redis are started in a temporary
@@ -31,18 +39,19 @@
 # bench/report.py turns them into BENCHMARKS.md, with the ratios and the
 # targets. Tunables (environment): BENCH_SECONDS (each load, default 10),
 # BENCH_ORGANIZATIONS (100000), BENCH_USAGE_PER_ORGANIZATION (3),
-# BENCH_CONNECTIONS_HELD (10000), BENCH_FLUSH_MS (usage flush interval,
+# BENCH_CONNECTIONS_HELD (10000), BENCH_STREAMS (1000), BENCH_FLUSH_MS (usage flush interval,
 # 1000), BENCH_CLOSE_TIMEOUT (seconds, 240; past it a close is stopped and
 # its rate extrapolated), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
-# (how stored usage is counted).
+# (how stored usage is counted), BENCH_BINARY (a server binary built
+# beforehand, instead of building the release one: to try the script).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
 
 part="${1:-all}"
 case "$part" in
-    all | throughput | close | crash | connections) ;;
-    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections]" >&2; exit 2 ;;
+    all | throughput | close | crash | connections | streams) ;;
+    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections|streams]" >&2; exit 2 ;;
 esac
 
 seconds="${BENCH_SECONDS:-10}"
@@ -50,6 +59,7 @@ connections=64
 organizations="${BENCH_ORGANIZATIONS:-100000}"
 usage_per_organization="${BENCH_USAGE_PER_ORGANIZATION:-3}"
 held_connections="${BENCH_CONNECTIONS_HELD:-10000}"
+held_streams="${BENCH_STREAMS:-1000}"
 flush_ms="${BENCH_FLUSH_MS:-1000}"
 close_timeout="${BENCH_CLOSE_TIMEOUT:-240}"
 usage_count_sql="${BENCH_USAGE_COUNT_SQL:-SELECT COALESCE(SUM(requests), 0) FROM usage_hourly}"
@@ -61,7 +71,11 @@ touch "$results"
 
 # ---------------------------------------------------------------- tools
 
-if ! command -v oha >/dev/null; then
+# The streams part loads with wrk (the others with oha).
+if [ "$part" = all ] || [ "$part" = streams ]; then
+    command -v wrk >/dev/null || { echo "bench streams needs wrk (apt-get install wrk)" >&2; exit 1; }
+fi
+if [ "$part" != streams ] && ! command -v oha >/dev/null; then
     echo "== installing oha"
     cargo install oha --locked
 fi
@@ -86,9 +100,15 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --------------------------------------------------------------- builds
 
-echo "== building the release server"
-cargo build --release --quiet -p landlord
-binary="$CARGO_TARGET_DIR/release/landlord"
+if [ -n "${BENCH_BINARY:-}" ]; then
+    # A binary built beforehand (to try the script itself; figures of
+    # anything but the release build are not comparable).
+    binary="$BENCH_BINARY"
+else
+    echo "== building the release server"
+    cargo build --release --quiet -p landlord
+    binary="$CARGO_TARGET_DIR/release/landlord"
+fi
 if [ "$part" = all ] || [ "$part" = throughput ]; then
     echo "== building the reference server (bench/reference)"
     CARGO_TARGET_DIR="$cache/reference-target" cargo build --release --quiet \
@@ -248,6 +268,12 @@ usage_flush_interval_ms = $flush_ms
 price = 0
 currency = "USD"
 rate_limit_per_minute = 60000000
+
+# Room for the streams part's streams (the defaults allow 10 per person).
+[inbox]
+max_streams_per_user = 100000
+max_streams_per_organization = 100000
+stream_opens_per_minute = 1000000
 TOML
 
 # -------------------------------------------------------------- servers
@@ -550,6 +576,96 @@ held() {
     stop_server
 }
 
+# -------------------------------------------------------------- streams
+
+# Fields of wrk --latency's report: rps p50_ms p99_ms requests non-2xx.
+wrk_figures() {
+    awk '
+        function ms(v) {
+            if (v ~ /us$/) { sub(/us$/, "", v); return v / 1000 }
+            if (v ~ /ms$/) { sub(/ms$/, "", v); return v + 0 }
+            if (v ~ /s$/) { sub(/s$/, "", v); return v * 1000 }
+            return v
+        }
+        $1 == "50%" { p50 = ms($2) }
+        $1 == "99%" { p99 = ms($2) }
+        /requests in/ { requests = $1 }
+        /Non-2xx/ { bad = $NF }
+        /^Requests\/sec:/ { rps = $2 }
+        END { printf "%.0f\t%.3f\t%.3f\t%d\t%d\n", rps, p50, p99, requests, bad + 0 }'
+}
+
+# One load of GET /messages/{id}; records NAME_{rps,p50,p99,requests,non2xx}.
+measure_wrk() { # name
+    local name="$1" rps p50 p99 requests bad
+    IFS=$'\t' read -r rps p50 p99 requests bad < <(wrk -t2 -c32 -d"${seconds}s" --latency \
+        -H "x-api-key: $key" "$base/api/v1/messages/$message_id" | wrk_figures)
+    record "${name}_rps" "$rps"
+    record "${name}_p50" "$p50"
+    record "${name}_p99" "$p99"
+    record "${name}_requests" "$requests"
+    record "${name}_non2xx" "$bad"
+    echo "   $name: $rps req/s, p50 $p50 ms, p99 $p99 ms ($bad not 2xx)"
+}
+
+streams() {
+    forget streams_
+    record streams_asked "$held_streams"
+    record streams_build "${BENCH_BINARY:+$(basename "$(dirname "$BENCH_BINARY")") build ($BENCH_BINARY)}"
+    [ -n "${BENCH_BINARY:-}" ] || record streams_build "release build"
+    record wrk_version "$(wrk -v 2>&1 | head -1)"
+    for database in sqlite postgres; do
+        echo "== $held_streams idle inbox streams on $database"
+        "use_$database" "streams-$database"
+        start_server
+        tenant
+        # The streams belong to another organization than the loaded key.
+        local watcher port ready stop report presence_pid
+        watcher="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+            -d '{"organization_name": "Watchers", "email": "watcher@example.com", "password": "bench password 1"}' |
+            jq -r .data.access_token)"
+        port="${base##*:}"
+        wrk -t2 -c32 -d2s -H "x-api-key: $key" "$base/api/v1/messages/$message_id" >/dev/null
+        measure_wrk "streams_${database}_without"
+        ready="$work/streams-$database.ready"
+        stop="$work/streams-$database.stop"
+        python3 bench/streams.py 127.0.0.1 "$port" "$watcher" "$held_streams" "$ready" "$stop" \
+            >"$work/streams-$database.json" &
+        local holder=$!
+        other_pids+=("$holder")
+        until [ -f "$ready" ]; do
+            kill -0 "$holder" 2>/dev/null || { cat "$work/streams-$database.json"; exit 1; }
+            sleep 0.2
+        done
+        sleep 2
+        record "streams_${database}_rss_kib" "$(rss_kib "$server_pid")"
+        measure_wrk "streams_${database}_with"
+        # A presence change every 200 ms: each wakes the organization's
+        # hub once and reaches every stream.
+        (
+            while :; do
+                curl -fsS -o /dev/null -X POST "$base/api/v1/inbox/presence" \
+                    -H 'content-type: application/json' -H "authorization: Bearer $watcher" \
+                    -d '{"status": "online"}' || true
+                sleep 0.2
+            done
+        ) &
+        presence_pid=$!
+        other_pids+=("$presence_pid")
+        measure_wrk "streams_${database}_events"
+        kill "$presence_pid" 2>/dev/null || true
+        wait "$presence_pid" 2>/dev/null || true
+        touch "$stop"
+        wait "$holder" || true
+        report="$(cat "$work/streams-$database.json")"
+        echo "   $report"
+        for field in opened failures ended_early open_seconds; do
+            record "streams_${database}_$field" "$(jq -r ".$field" <<<"$report")"
+        done
+        stop_server
+    done
+}
+
 # ------------------------------------------------------------------ run
 
 if [ "$part" = all ]; then : >"$results"; fi
@@ -557,7 +673,7 @@ record machine_cores "$(nproc)"
 record machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 record machine_memory "$(free -h | awk '/Mem:/ {print $2}')"
 record machine_kernel "$(uname -sr)"
-record oha_version "$(oha --version | head -1)"
+command -v oha >/dev/null && record oha_version "$(oha --version | head -1)"
 record commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 record date "$(date -u +%Y-%m-%d)"
 record load_average "$(cut -d" " -f1-3 /proc/loadavg)"
@@ -566,12 +682,18 @@ record connections "$connections"
 [ -n "${BENCH_NOTE:-}" ] && record note "$BENCH_NOTE"
 
 case "$part" in
-    all) throughput; close; crash; held ;;
+    all) throughput; close; crash; held; streams ;;
     throughput) throughput ;;
     close) close ;;
     crash) crash ;;
     connections) held ;;
+    streams) streams ;;
 esac
 
-python3 bench/report.py "$results" BENCHMARKS.md
+if [ "$part" = streams ]; then
+    # Its own section only: the other parts' figures stay as they were.
+    python3 bench/streams_report.py "$results" BENCHMARKS.md
+else
+    python3 bench/report.py "$results" BENCHMARKS.md
+fi
 echo "== wrote BENCHMARKS.md"

@@ -23,6 +23,22 @@ pub struct InboxConfig {
     /// it (a change on this instance, or Redis pub/sub from another,
     /// wakes it at once), in milliseconds.
     pub stream_poll_ms: u64,
+    /// A stream ends after this long (seconds) and the client reconnects
+    /// with `Last-Event-ID`, so no connection outlives a re-authentication
+    /// for long.
+    pub stream_max_lifetime_secs: u64,
+    /// How often the open streams' sessions and memberships are checked
+    /// again (milliseconds); a sign-out, a revocation or a removal on this
+    /// instance — or on another, through Redis — is checked at once.
+    pub stream_access_check_ms: u64,
+    /// Open streams a person may hold on one instance (429 beyond).
+    pub max_streams_per_user: u32,
+    /// Open streams an organization's members may hold together on one
+    /// instance (429 beyond).
+    pub max_streams_per_organization: u32,
+    /// Streams a person may open per minute (shared through Redis when
+    /// configured; 429 with `Retry-After` beyond).
+    pub stream_opens_per_minute: u32,
 }
 
 impl Default for InboxConfig {
@@ -33,6 +49,11 @@ impl Default for InboxConfig {
             whatsapp_api_version: "v21.0".into(),
             reply_window_secs: 24 * 3600,
             stream_poll_ms: 1000,
+            stream_max_lifetime_secs: 15 * 60,
+            stream_access_check_ms: 5000,
+            max_streams_per_user: 10,
+            max_streams_per_organization: 200,
+            stream_opens_per_minute: 30,
         }
     }
 }
@@ -65,6 +86,33 @@ impl InboxConfig {
                 "inbox.stream_poll_ms",
                 "must be between 50 and 600000",
             ));
+        }
+        if !(1..=86_400).contains(&self.stream_max_lifetime_secs) {
+            return Err(ConfigError::new(
+                "inbox.stream_max_lifetime_secs",
+                "must be between 1 and 86400",
+            ));
+        }
+        if !(50..=60_000).contains(&self.stream_access_check_ms) {
+            return Err(ConfigError::new(
+                "inbox.stream_access_check_ms",
+                "must be between 50 and 60000",
+            ));
+        }
+        for (setting, value) in [
+            ("inbox.max_streams_per_user", self.max_streams_per_user),
+            (
+                "inbox.max_streams_per_organization",
+                self.max_streams_per_organization,
+            ),
+            (
+                "inbox.stream_opens_per_minute",
+                self.stream_opens_per_minute,
+            ),
+        ] {
+            if value == 0 {
+                return Err(ConfigError::new(setting, "must be at least 1"));
+            }
         }
         if self.reply_window_secs == 0 {
             return Err(ConfigError::new(
@@ -113,6 +161,22 @@ mod tests {
         assert_eq!(
             bad.validate().unwrap_err().setting,
             "inbox.whatsapp_api_base"
+        );
+        let bad = InboxConfig {
+            max_streams_per_user: 0,
+            ..InboxConfig::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().setting,
+            "inbox.max_streams_per_user"
+        );
+        let bad = InboxConfig {
+            stream_max_lifetime_secs: 0,
+            ..InboxConfig::default()
+        };
+        assert_eq!(
+            bad.validate().unwrap_err().setting,
+            "inbox.stream_max_lifetime_secs"
         );
     }
 }

@@ -396,6 +396,7 @@ pub async fn reset_password(
     )
     .await?;
     tx.commit().await?;
+    state.access_ended(&user_id);
     state
         .login_failures
         .clear(&format!("account:{}", user.email));
@@ -417,6 +418,7 @@ pub async fn sign_out(
     )
     .await?;
     tx.commit().await?;
+    state.access_ended(&user.user_id);
     Ok(())
 }
 
@@ -467,6 +469,7 @@ pub async fn change_password(
     )
     .await?;
     tx.commit().await?;
+    state.access_ended(&user.id);
     Ok(revoked)
 }
 

@@ -18,12 +18,17 @@ pub mod validation;
 use std::sync::Arc;
 use std::time::Duration;
 
+use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Config, Db};
 use landlord_limits::RateLimiter;
 use tokio::sync::Notify;
 
 pub use auth::CurrentUser;
 pub use model::Role;
+
+/// Endings a slow listener may fall behind by before it is told it lagged
+/// (and then checks everything).
+const ACCESS_ENDINGS_BUFFER: usize = 1024;
 
 /// What identity's handlers and extractors need: one `Arc`, so cloning it
 /// per request or per extractor costs one reference count.
@@ -44,6 +49,11 @@ pub struct IdentityInner {
     pub jobs: Arc<Notify>,
     /// Seals the tokens inside queued mail (`payload_encryption_key`).
     pub payload_cipher: landlord_core::sealed::PayloadCipher,
+    /// Says, after the commit, whose access just ended (a session signed
+    /// out or revoked, a membership removed), so what holds access open —
+    /// the inbox's live streams — checks it again at once instead of at its
+    /// next periodic look. See [`IdentityState::access_ended`].
+    pub access_endings: tokio::sync::broadcast::Sender<UserId>,
 }
 
 impl std::ops::Deref for IdentityState {
@@ -78,7 +88,15 @@ impl IdentityState {
             limiter,
             jobs,
             payload_cipher,
+            access_endings: tokio::sync::broadcast::channel(ACCESS_ENDINGS_BUFFER).0,
         }))
+    }
+
+    /// Tells whoever listens that `user_id` lost a session or a membership
+    /// (called after the commit). Nobody listening is fine: the listeners
+    /// also look on their own every few seconds.
+    pub fn access_ended(&self, user_id: &UserId) {
+        let _ = self.access_endings.send(user_id.clone());
     }
 
     /// A link of the web app carrying a mailed token.

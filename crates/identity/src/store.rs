@@ -572,6 +572,42 @@ pub async fn family_active<'c, E: Executor<'c, Database = Any>>(
     Ok(row.is_some())
 }
 
+/// Of `families`, those that still give access to `organization_id`: a
+/// token neither revoked nor expired, and its person still a member. One
+/// statement for many sessions (the inbox's live streams re-check all of an
+/// organization's at once), in chunks of 200 ids.
+pub async fn live_families_in(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+    families: &[SessionId],
+) -> Result<Vec<SessionId>, sqlx::Error> {
+    let now = Timestamp::now();
+    let mut live = Vec::new();
+    for chunk in families.chunks(200) {
+        let placeholders: Vec<String> = (0..chunk.len()).map(|i| format!("${}", i + 3)).collect();
+        let sql = format!(
+            "SELECT DISTINCT s.family_id FROM refresh_sessions s \
+             JOIN memberships m ON m.user_id = s.user_id AND m.organization_id = $1 \
+             WHERE s.revoked_at IS NULL AND s.expires_at > $2 AND s.family_id IN ({})",
+            placeholders.join(", ")
+        );
+        let mut query = sqlx::query_as::<_, (SessionId,)>(&sql)
+            .bind(organization_id)
+            .bind(now);
+        for family in chunk {
+            query = query.bind(family);
+        }
+        live.extend(
+            query
+                .fetch_all(&mut *conn)
+                .await?
+                .into_iter()
+                .map(|(id,)| id),
+        );
+    }
+    Ok(live)
+}
+
 /// One row per active session family of a user: its first and last tokens.
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct SessionSummary {

@@ -282,7 +282,7 @@ impl JobHandler for BulkJob {
                 .await?;
             }
             tx.commit().await?;
-            self.live.wake().await;
+            self.live.wake(&operation.organization_id).await;
         }
     }
 }

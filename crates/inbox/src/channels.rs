@@ -198,6 +198,11 @@ pub async fn connect(
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
+    // The count and the insert are one decision: the organization's row is
+    // locked first (PostgreSQL: a row lock; SQLite: the write lock, taken
+    // before the count is read), so parallel connections — on any number of
+    // instances — wait their turn and the cap holds.
+    landlord_identity::store::lock_organization(&mut tx, &user.organization_id).await?;
     if store::channels(&mut *tx, &user.organization_id)
         .await?
         .len()

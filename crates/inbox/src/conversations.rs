@@ -440,7 +440,7 @@ async fn changed(
     )
     .await?;
     tx.commit().await?;
-    live.wake().await;
+    live.wake(&user.organization_id).await;
     Ok(view)
 }
 

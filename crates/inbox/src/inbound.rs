@@ -291,7 +291,7 @@ impl ProcessNotification {
         )
         .await?;
         tx.commit().await?;
-        self.live.wake().await;
+        self.live.wake(organization_id).await;
         Ok(())
     }
 
@@ -350,7 +350,7 @@ impl ProcessNotification {
         )
         .await?;
         tx.commit().await?;
-        self.live.wake().await;
+        self.live.wake(&message.organization_id).await;
         Ok(())
     }
 }

@@ -100,7 +100,7 @@ pub async fn queue(
     )
     .await?;
     landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
-    live.wake().await;
+    live.wake(&user.organization_id).await;
     Ok(MessageView::new(row))
 }
 
@@ -261,7 +261,7 @@ impl JobHandler for SendMessage {
             .await?;
         }
         tx.commit().await?;
-        self.live.wake().await;
+        self.live.wake(&message.organization_id).await;
         Ok(())
     }
 }

@@ -150,8 +150,13 @@ impl Application {
             }))
         });
         let live = self.state.inbox_live.clone();
-        let live_subscriber = tokio::spawn(live.clone().subscribe());
-        // Realtime streams never end by themselves: stop them when the
+        let live_subscriber = tokio::spawn(live.clone().listen());
+        // Identity says whose access ended; the inbox's streams end with it.
+        let access_watcher = tokio::spawn(
+            live.clone()
+                .watch_access(self.state.identity.access_endings.subscribe()),
+        );
+        // Realtime streams end at shutdown at the latest: stop them when the
         // shutdown begins, so the graceful drain does not wait for them.
         let shutdown = async move {
             shutdown.await;
@@ -160,6 +165,7 @@ impl Application {
         tracing::info!(address = %self.address, "landlord is listening");
         crate::http_server::serve(self.listener, self.router, shutdown).await;
         let _ = live_subscriber.await;
+        let _ = access_watcher.await;
         // No request is in flight any more: write the last usage records,
         // let the worker finish the job in hand, then close the pool.
         stop_metrics.cancel();
@@ -238,8 +244,9 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let providers = Providers::from_config(&config);
     let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
     let inbox_live = landlord_inbox::live::Live::new(
+        db.clone(),
         redis.clone(),
-        Duration::from_millis(config.inbox.stream_poll_ms),
+        landlord_inbox::live::StreamSettings::from_config(&config.inbox),
     );
     let webhook_deliveries = landlord_webhooks::DeliverJob::new(
         db.clone(),

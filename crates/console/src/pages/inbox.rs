@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::response::sse::{KeepAlive, Sse};
+use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
@@ -787,35 +787,18 @@ pub async fn stream(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in.into_response()),
     };
-    let db = state.keys.db.clone();
     let asked = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
         .filter(|id| id.len() == 36 && uuid_like(id))
         .map(str::to_owned);
-    let last = match asked {
-        Some(id) => id,
-        None => inbox_store::last_stream_event(db.pool(), &user.organization_id)
-            .await
-            .map_err(ApiError::from)?,
-    };
-    landlord_inbox::live::record(
-        db.pool(),
-        &user.organization_id,
-        "presence",
-        json!({ "user_id": user.user_id, "status": "online", "conversation_id": null }),
-    )
-    .await
-    .map_err(ApiError::from)?;
-    state.inbox_live.wake().await;
-    let events = landlord_inbox::routes::stream::events(
-        db,
-        state.inbox_live.clone(),
-        user.organization_id.clone(),
-        last,
-    );
+    // The same stream as the API's: limits, the end when access ends (this
+    // cookie's session signed out or revoked, the membership removed), the
+    // maximum lifetime after which the page's EventSource reconnects.
+    let events =
+        landlord_inbox::routes::stream::open(&state.keys, &state.inbox_live, &user, asked).await?;
     let response = Sse::new(events)
-        .keep_alive(KeepAlive::default())
+        .keep_alive(landlord_inbox::routes::stream::keep_alive())
         .into_response();
     Ok(finish(response, StatusCode::OK))
 }

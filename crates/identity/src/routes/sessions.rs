@@ -104,6 +104,7 @@ pub async fn revoke_sessions(
     )
     .await?;
     tx.commit().await?;
+    state.access_ended(&current.user_id);
     Ok(families.len() as u64)
 }
 
@@ -146,5 +147,6 @@ pub async fn revoke_one(
     )
     .await?;
     tx.commit().await?;
+    state.access_ended(&current.user_id);
     Ok(())
 }

@@ -97,6 +97,7 @@ pub async fn refresh(
         )
         .await?;
         tx.commit().await?;
+        state.access_ended(&session.user_id);
         tracing::warn!(session = %session.family_id, "refresh token reused: session revoked");
         return Err(ApiError::Unauthorized(
             "this refresh token was already used; the session has been revoked, sign in again"

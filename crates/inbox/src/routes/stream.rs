@@ -13,11 +13,13 @@ use landlord_core::http::{ApiSuccess, Envelope, Json, Query};
 use landlord_core::ids::{InboxConversationId, OrganizationId};
 use landlord_core::{ApiError, Db};
 use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::CurrentUser;
 use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
+use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 
-use crate::live::{self, Live};
+use crate::live::{self, Live, Subscription};
 use crate::store::{self, StreamEventRow};
 
 /// One event of the stream, as its fields arrive.
@@ -43,16 +45,29 @@ pub struct StreamQuery {
 
 struct Cursor {
     db: Db,
-    live: Live,
+    subscription: Subscription,
     organization_id: OrganizationId,
     last: String,
+    /// Read the rows after `last` before listening: after `Last-Event-ID`,
+    /// or after falling behind the hub's buffer.
+    catching_up: bool,
     buffered: VecDeque<StreamEventRow>,
+    /// `inbox.stream_max_lifetime_secs` after the connection.
+    ends_at: tokio::time::Instant,
 }
 
 /// The organization's inbox events as `text/event-stream`: `id` (send
 /// it back as `Last-Event-ID` to resume), `event` (`message.created`,
 /// `message.status`, `conversation.created`, `conversation.updated`,
 /// `presence`) and `data` (JSON). Only this organization's events.
+///
+/// The stream ends when the session is signed out or revoked, or the
+/// person leaves the organization (checked every few seconds, and at once
+/// on such a change), and after `inbox.stream_max_lifetime_secs` (15 min):
+/// reconnect with `Last-Event-ID` to resume where it ended. A person holds
+/// at most `inbox.max_streams_per_user` open streams and an organization
+/// `inbox.max_streams_per_organization` (per instance), and opens at most
+/// `inbox.stream_opens_per_minute`: 429 with `Retry-After` beyond.
 #[utoipa::path(
     get, path = "/inbox/stream", tag = "Inbox",
     security(("bearer" = [])),
@@ -61,9 +76,11 @@ struct Cursor {
         ("Last-Event-ID" = Option<String>, Header, description = "The last event id received: resume after it"),
     ),
     responses(
-        (status = 200, description = "Server-sent events, each `id`, `event` and `data` (JSON text)", content_type = "text/event-stream", body = StreamEvent),
+        (status = 200, description = "Server-sent events, each `id`, `event` and `data` (JSON text); the stream ends when access ends and after the maximum lifetime (reconnect with `Last-Event-ID`)", content_type = "text/event-stream", body = StreamEvent),
         (status = 403, description = "Missing permission use_inbox", body = ErrorEnvelope),
         (status = 422, description = "The last event id is not an event id", body = ErrorEnvelope),
+        (status = 429, description = "Too many open streams (of this person or organization) or too many opened this minute; `Retry-After` says when to try again", body = ErrorEnvelope,
+            headers(("Retry-After" = u64, description = "Seconds to wait"))),
     )
 )]
 pub async fn stream(
@@ -80,14 +97,58 @@ pub async fn stream(
         .or(query.last_event_id)
         .filter(|id| !id.is_empty());
     let last = match asked {
-        Some(id) if id.len() == 36 && uuid_like(&id) => id,
+        Some(id) if id.len() == 36 && uuid_like(&id) => Some(id),
         Some(_) => {
             return Err(ApiError::invalid_field(
                 "last_event_id",
                 "is not an event id of this stream",
             ))
         }
-        None => store::last_stream_event(state.db.pool(), &user.organization_id).await?,
+        None => None,
+    };
+    Ok(Sse::new(open(&state, &live, &user, last).await?).keep_alive(keep_alive()))
+}
+
+/// Comments sent on an idle stream: they keep proxies from closing it and
+/// let the server notice a client that went away (and free its place).
+pub fn keep_alive() -> KeepAlive {
+    KeepAlive::new().interval(std::time::Duration::from_secs(10))
+}
+
+/// Opens `user`'s stream of their organization's events after `last` (the
+/// client's `Last-Event-ID`, already checked to be an id; none: from now),
+/// for the API's stream and the console's (signed in by cookie) alike:
+/// limits the opening rate, takes a place in the organization's hub (429
+/// beyond the caps), says the person is online. The stream ends when
+/// access ends, after the maximum lifetime, and at shutdown.
+pub async fn open(
+    state: &KeysState,
+    live: &Live,
+    user: &CurrentUser,
+    last: Option<String>,
+) -> Result<impl Stream<Item = Result<Event, Infallible>>, ApiError> {
+    let per_minute = live.settings.opens_per_minute;
+    let decision = state
+        .limiter
+        .check(&format!("inbox-stream:{}", user.user_id), per_minute)
+        .await;
+    if !decision.allowed {
+        return Err(ApiError::RateLimited {
+            message: format!("too many inbox streams opened; at most {per_minute} a minute"),
+            retry_after_secs: decision.retry_after.as_micros().div_ceil(1_000_000).max(1) as u64,
+        });
+    }
+    // Subscribe first, then read where to start: nothing committed in
+    // between is missed.
+    let subscription = live
+        .subscribe(&user.organization_id, &user.user_id, &user.session_id)
+        .await?;
+    let (last, catching_up) = match last {
+        Some(id) => (id.to_ascii_lowercase(), true),
+        None => (
+            store::last_stream_event(state.db.pool(), &user.organization_id).await?,
+            false,
+        ),
     };
     // Say this person is online.
     live::record(
@@ -97,33 +158,17 @@ pub async fn stream(
         serde_json::json!({ "user_id": user.user_id, "status": "online", "conversation_id": null }),
     )
     .await?;
-    live.wake().await;
-    Ok(Sse::new(events(
-        state.db.clone(),
-        live,
-        user.organization_id.clone(),
-        last,
-    ))
-    .keep_alive(KeepAlive::default()))
-}
-
-/// The organization's stream events after `last` ('' for all kept), as
-/// server-sent events, until the server shuts down: the API's stream and
-/// the console's (signed in by cookie) both serve it.
-pub fn events(
-    db: Db,
-    live: Live,
-    organization_id: OrganizationId,
-    last: String,
-) -> impl Stream<Item = Result<Event, Infallible>> {
+    live.wake(&user.organization_id).await;
     let cursor = Cursor {
-        db,
-        live,
-        organization_id,
+        db: state.db.clone(),
+        subscription,
+        organization_id: user.organization_id.clone(),
         last,
+        catching_up,
         buffered: VecDeque::new(),
+        ends_at: tokio::time::Instant::now() + live.settings.max_lifetime,
     };
-    futures::stream::unfold(cursor, next_event)
+    Ok(futures::stream::unfold(cursor, next_event))
 }
 
 fn uuid_like(text: &str) -> bool {
@@ -133,41 +178,60 @@ fn uuid_like(text: &str) -> bool {
     })
 }
 
-/// The next event for the stream: buffered ones first, then new rows,
-/// waiting for a wake-up (or the poll interval) when there are none.
+/// The next event for the stream: buffered ones first, then the rows it
+/// must catch up on, then what the hub hands over; `None` (the end) when
+/// access ended, the lifetime is over or the server stops.
 async fn next_event(mut cursor: Cursor) -> Option<(Result<Event, Infallible>, Cursor)> {
     loop {
+        if cursor.subscription.end.is_cancelled() {
+            return None;
+        }
         if let Some(row) = cursor.buffered.pop_front() {
-            cursor.last = row.id.clone();
+            if row.id <= cursor.last {
+                continue; // read from the database and handed over too
+            }
+            cursor.last.clone_from(&row.id);
             let event = Event::default()
                 .id(row.id)
                 .event(row.kind)
                 .data(row.payload);
             return Some((Ok(event), cursor));
         }
-        let live = cursor.live.clone();
-        let notified = live.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
-        match store::stream_events_after(
-            cursor.db.pool(),
-            &cursor.organization_id,
-            &cursor.last,
-            100,
-        )
-        .await
-        {
-            Ok(rows) if !rows.is_empty() => {
-                cursor.buffered.extend(rows);
-                continue;
+        if cursor.catching_up {
+            match store::stream_events_after(
+                cursor.db.pool(),
+                &cursor.organization_id,
+                &cursor.last,
+                live::PAGE,
+            )
+            .await
+            {
+                Ok(rows) => {
+                    cursor.catching_up = rows.len() as i64 == live::PAGE;
+                    cursor.buffered.extend(rows);
+                    continue;
+                }
+                Err(error) => {
+                    // The client reconnects with its last id.
+                    tracing::warn!(%error, "inbox stream: reading events failed");
+                    return None;
+                }
             }
-            Ok(_) => {}
-            Err(error) => tracing::warn!(%error, "inbox stream: reading events failed"),
         }
+        let subscription = &mut cursor.subscription;
         tokio::select! {
-            _ = live.stopping.cancelled() => return None,
-            _ = &mut notified => {}
-            _ = tokio::time::sleep(live.poll) => {}
+            biased;
+            _ = subscription.end.cancelled() => return None,
+            _ = tokio::time::sleep_until(cursor.ends_at) => return None,
+            received = subscription.events.recv() => match received {
+                Ok(row) => {
+                    if row.id > cursor.last {
+                        cursor.buffered.push_back((*row).clone());
+                    }
+                }
+                Err(broadcast::error::RecvError::Lagged(_)) => cursor.catching_up = true,
+                Err(broadcast::error::RecvError::Closed) => return None,
+            },
         }
     }
 }
@@ -234,7 +298,7 @@ pub async fn presence(
         serde_json::json!({ "user_id": user.user_id, "status": status, "conversation_id": conversation }),
     )
     .await?;
-    live.wake().await;
+    live.wake(&user.organization_id).await;
     Ok(ApiSuccess::ok(PresenceView {
         status: status.to_string(),
         conversation_id: conversation,

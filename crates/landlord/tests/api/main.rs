@@ -25,6 +25,7 @@ mod events;
 mod house_rules;
 mod identity;
 mod inbox;
+mod inbox_limits;
 mod keys;
 mod leases;
 mod marketplace;

@@ -163,6 +163,7 @@ pub async fn remove(
     .await?;
     tx.commit().await?;
     state.forget(&revoked);
+    state.identity.access_ended(id);
     Ok(DepartedMember::new(&member, revoked))
 }
 
@@ -316,5 +317,6 @@ pub async fn depart(
     .await?;
     tx.commit().await?;
     state.forget(&revoked);
+    state.identity.access_ended(&user.user_id);
     Ok(DepartedMember::new(&member, revoked))
 }
