@@ -265,13 +265,9 @@ mod tests {
             .unwrap();
         db.migrate().await.unwrap();
         let organization = OrganizationId::generate();
-        sqlx::query(
-            "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'O', 1, 1)",
-        )
-        .bind(&organization)
-        .execute(db.pool())
-        .await
-        .unwrap();
+        store::insert_organization_for_tests(db.pool(), &organization)
+            .await
+            .unwrap();
         (dir, db, organization)
     }
 
@@ -296,12 +292,13 @@ mod tests {
         assert!(renew(&db, &dead.id).await);
         conflict(claim(&db, &org, route, "k", b"{}").await);
         // Its instance died: the lease lapses.
-        sqlx::query("UPDATE idempotency_keys SET locked_until = $2 WHERE id = $1")
-            .bind(&dead.id)
-            .bind(Timestamp::now().minus(Duration::from_millis(1)))
-            .execute(db.pool())
-            .await
-            .unwrap();
+        store::lapse_for_tests(
+            db.pool(),
+            &dead.id,
+            Timestamp::now().minus(Duration::from_millis(1)),
+        )
+        .await
+        .unwrap();
         conflict(claim(&db, &org, route, "k", b"{\"other\":1}").await);
         let retry = new(claim(&db, &org, route, "k", b"{}").await);
         assert_ne!(retry.id, dead.id);

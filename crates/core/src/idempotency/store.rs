@@ -173,3 +173,34 @@ pub async fn purge_expired<'c, E: Executor<'c, Database = Any>>(
         .await?;
     Ok(result.rows_affected())
 }
+
+/// Tests: the claim `id`'s lease ends at `until` (its instance died).
+#[cfg(test)]
+pub async fn lapse_for_tests(
+    pool: &sqlx::AnyPool,
+    id: &str,
+    until: crate::Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE idempotency_keys SET locked_until = $2 WHERE id = $1")
+        .bind(id)
+        .bind(until)
+        .execute(pool)
+        .await
+        .map(|_| ())
+}
+
+/// Tests: the organization a key belongs to (the table is identity's,
+/// which core's own tests cannot call).
+#[cfg(test)]
+pub async fn insert_organization_for_tests(
+    pool: &sqlx::AnyPool,
+    organization: &crate::ids::OrganizationId,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'O', 1, 1)",
+    )
+    .bind(organization)
+    .execute(pool)
+    .await
+    .map(|_| ())
+}

@@ -262,7 +262,12 @@ async fn a_delivery_job_run_twice_sends_once(backend: Backend) {
             "sqlite://{}?mode=rwc",
             first.data_dir().join("landlord.db").display()
         ),
-        Backend::Postgres => first.config.database_url.clone().expect("a PostgreSQL URL").into_inner(),
+        Backend::Postgres => first
+            .config
+            .database_url
+            .clone()
+            .expect("a PostgreSQL URL")
+            .into_inner(),
     };
     let second = TestApp::spawn_with(backend, |c| {
         c.public_url = PUBLIC_URL.into();
