@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures Landlord against DESIGN.md §12 in one run and writes BENCHMARKS.md.
 #
-#   bash bench/run.sh [all|throughput|close|crash|connections]
+#   bash bench/run.sh [all|throughput|close|crash|connections|redis-outage]
 #
 # Parts (each runnable alone; `all`, the default, runs them in this order):
 #   throughput   the reference (bench/reference: a minimal axum server, same
@@ -23,6 +23,10 @@
 #                (VmRSS) idle, while held and after they are closed
 #                (bench/connections.py), the last 12 s after they are closed
 #                (the server trims freed memory every 10 s).
+#   redis-outage Redis killed for 5 s under a wrk load of an API-key route
+#                and started again: requests/s before, during and after,
+#                per second, and whether limits are shared again
+#                (bench/redis_outage.sh).
 #
 # PostgreSQL (initdb/pg_ctl from /usr/lib/postgresql/*/bin or the PATH, as
 # the postgres user when root) and Redis are started in a temporary
@@ -41,8 +45,8 @@ repo="$(pwd)"
 
 part="${1:-all}"
 case "$part" in
-    all | throughput | close | crash | connections) ;;
-    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections]" >&2; exit 2 ;;
+    all | throughput | close | crash | connections | redis-outage) ;;
+    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections|redis-outage]" >&2; exit 2 ;;
 esac
 
 seconds="${BENCH_SECONDS:-10}"
@@ -61,9 +65,17 @@ touch "$results"
 
 # ---------------------------------------------------------------- tools
 
-if ! command -v oha >/dev/null; then
+# The redis-outage part loads with wrk alone.
+if [ "$part" != redis-outage ] && ! command -v oha >/dev/null; then
     echo "== installing oha"
     cargo install oha --locked
+fi
+if [ "$part" = all ] || [ "$part" = redis-outage ]; then
+    if ! command -v wrk >/dev/null; then
+        echo "== installing wrk"
+        apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    fi
+    command -v redis-cli >/dev/null || { echo "bench needs redis-cli" >&2; exit 1; }
 fi
 for tool in jq curl python3; do
     command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install $tool)" >&2; exit 1; }
@@ -550,6 +562,11 @@ held() {
     stop_server
 }
 
+# --------------------------------------------------------- redis outage
+
+# shellcheck source=bench/redis_outage.sh
+. bench/redis_outage.sh
+
 # ------------------------------------------------------------------ run
 
 if [ "$part" = all ]; then : >"$results"; fi
@@ -557,7 +574,7 @@ record machine_cores "$(nproc)"
 record machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
 record machine_memory "$(free -h | awk '/Mem:/ {print $2}')"
 record machine_kernel "$(uname -sr)"
-record oha_version "$(oha --version | head -1)"
+command -v oha >/dev/null && record oha_version "$(oha --version | head -1)"
 record commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
 record date "$(date -u +%Y-%m-%d)"
 record load_average "$(cut -d" " -f1-3 /proc/loadavg)"
@@ -566,12 +583,18 @@ record connections "$connections"
 [ -n "${BENCH_NOTE:-}" ] && record note "$BENCH_NOTE"
 
 case "$part" in
-    all) throughput; close; crash; held ;;
+    all) throughput; close; crash; held; redis_outage ;;
     throughput) throughput ;;
     close) close ;;
     crash) crash ;;
     connections) held ;;
+    redis-outage) redis_outage ;;
 esac
 
-python3 bench/report.py "$results" BENCHMARKS.md
+if [ "$part" = redis-outage ]; then
+    # Alone, it replaces only its own section of BENCHMARKS.md.
+    python3 bench/report.py "$results" BENCHMARKS.md --section redis-outage
+else
+    python3 bench/report.py "$results" BENCHMARKS.md
+fi
 echo "== wrote BENCHMARKS.md"

@@ -26,6 +26,7 @@ mod house_rules;
 mod identity;
 mod inbox;
 mod keys;
+mod limits;
 mod marketplace;
 mod marketplace_catalog;
 mod month_close;
