@@ -38,7 +38,8 @@
 # BENCH_CONNECTIONS_HELD (10000), BENCH_FLUSH_MS (usage flush interval,
 # 1000), BENCH_CLOSE_TIMEOUT (seconds, 240; past it a close is stopped and
 # its rate extrapolated), BENCH_NOTE (a paragraph for BENCHMARKS.md), BENCH_USAGE_COUNT_SQL
-# (how stored usage is counted).
+# (how stored usage is counted), BENCH_BINARY (a server to use instead of
+# building the release one).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 repo="$(pwd)"
@@ -98,9 +99,16 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # --------------------------------------------------------------- builds
 
-echo "== building the release server"
-cargo build --release --quiet -p landlord
-binary="$CARGO_TARGET_DIR/release/landlord"
+if [ -n "${BENCH_BINARY:-}" ]; then
+    # A server built elsewhere (say so in BENCH_NOTE when it is not a
+    # release build).
+    binary="$BENCH_BINARY"
+    echo "== using $binary"
+else
+    echo "== building the release server"
+    cargo build --release --quiet -p landlord
+    binary="$CARGO_TARGET_DIR/release/landlord"
+fi
 if [ "$part" = all ] || [ "$part" = throughput ]; then
     echo "== building the reference server (bench/reference)"
     CARGO_TARGET_DIR="$cache/reference-target" cargo build --release --quiet \
