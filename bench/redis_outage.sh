@@ -68,6 +68,7 @@ redis_outage() {
 
     local figures
     figures="$(python3 - "$dir/wrk.txt" "$started" "$killed" "$restarted" <<'PY'
+import math
 import sys
 lines, started, killed, restarted = sys.argv[1], *map(float, sys.argv[2:5])
 seconds = []
@@ -94,7 +95,7 @@ for second, answers, bad in seconds:
     else:
         phase = "after"
     phases.get(phase, []).append(answers)
-    rows.append(f"{int(second - killed):+d}:{answers}:{phase}")
+    rows.append(f"{second - math.floor(killed):+d}:{answers}:{phase}")
 mean = lambda xs: sum(xs) / len(xs) if xs else 0
 b, d, a = (mean(phases[p]) for p in ("before", "during", "after"))
 print(f"outage_before_rps={b:.0f}")

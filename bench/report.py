@@ -222,7 +222,10 @@ def main():
         "second (bench/per_second.lua); a phase's figure is the mean of its "
         "whole seconds (the seconds holding the kill or the restart, and "
         "the first and last partial ones, are shown but not averaged; the "
-        "second after the restart is the breaker's probe interval)."
+        "second after the restart is the breaker's probe interval). Last "
+        f"run {show('date')}, commit `{show('commit')}`, load average "
+        f"{show('load_average')} when it started (other builds shared the "
+        "2 cores: compare the phases of one run, not runs)."
     )
     w("")
     w("| phase | requests/s | of before |")
