@@ -207,6 +207,56 @@ def main():
     )
     w("")
 
+    # -------------------------------------------------------- redis outage
+    outage_start = len(out)
+    w("## Redis outage under load")
+    w("")
+    before, during, after = (f.get("outage_seconds", "—/—/—").split("/") + ["—"] * 3)[:3]
+    w(
+        f"`bash bench/run.sh redis-outage`: one instance on PostgreSQL + Redis, "
+        f"`GET /messages/{{id}}` with an API key (the bench plan: limits and "
+        f"quota leased from Redis) loaded by wrk ({show('wrk_version')}, "
+        f"{conns} connections, 2 threads) for {before} s, then Redis killed "
+        f"(`kill -9`) for {during} s and started again, empty, on the same "
+        f"port, then {after} s more. Answers are counted per wall-clock "
+        "second (bench/per_second.lua); a phase's figure is the mean of its "
+        "whole seconds (the seconds holding the kill or the restart, and "
+        "the first and last partial ones, are shown but not averaged; the "
+        "second after the restart is the breaker's probe interval). Last "
+        f"run {show('date')}, commit `{show('commit')}`, load average "
+        f"{show('load_average')} when it started (other builds shared the "
+        "2 cores: compare the phases of one run, not runs)."
+    )
+    w("")
+    w("| phase | requests/s | of before |")
+    w("| --- | ---: | ---: |")
+    for phase, label in (("before", "before the outage"), ("during", "Redis down"),
+                         ("after", "Redis back")):
+        r = ratio(f"outage_{phase}_rps", "outage_before_rps")
+        w(f"| {label} | {show(f'outage_{phase}_rps')} | {pct(r)} |")
+    w("")
+    if "outage_per_second" in f:
+        cells = [c.split(":") for c in f["outage_per_second"].split()]
+        w("Per second (seconds from the kill; the phase each counts in):")
+        w("")
+        w("| second | " + " | ".join(c[0] for c in cells) + " |")
+        w("| --- | " + " | ".join("---:" for _ in cells) + " |")
+        w("| answers | " + " | ".join(c[1] for c in cells) + " |")
+        w("| phase | " + " | ".join(c[2] for c in cells) + " |")
+        w("")
+    r = num("outage_ratio")
+    w(
+        f"Throughput while Redis is down: {pct(r)} of before (target ≥ 80 %: "
+        f"{verdict(at_least(r, 0.80))}). Answers other than 2xx over the "
+        f"run: {show('outage_non2xx')}. After the run, the breaker's gauge "
+        f"`redis_breaker_open` read {show('outage_breaker_after')} (closed) "
+        f"and the new Redis held {show('outage_redis_keys_after')} `landlord:` "
+        "keys written by the instance after the restart: limits are shared "
+        "again."
+    )
+    w("")
+    outage_section = out[outage_start:]
+
     # ------------------------------------------------------------- targets
     w("## Targets (DESIGN.md §12)")
     w("")
@@ -291,6 +341,12 @@ def main():
             w(text.read().rstrip("\n"))
         w("")
 
+    if sys.argv[3:] == ["--section", "redis-outage"]:
+        # Only this section: the other figures of BENCHMARKS.md stay as
+        # their last run wrote them.
+        splice(sys.argv[2], "## Redis outage under load", outage_section)
+        return
+
     # The streams part's section (bench/streams_report.py) survives a
     # report that did not measure it.
     sys.dont_write_bytecode = True  # no __pycache__ in bench/
@@ -300,6 +356,27 @@ def main():
     with open(sys.argv[2], "w") as md:
         md.write("\n".join(out))
     streams_report.keep(f, sys.argv[2], before)
+
+
+def splice(path, heading, section):
+    """Replaces the section starting at `heading` (up to the next `## `) in
+    the file at `path`, or inserts it before the targets."""
+    with open(path) as md:
+        lines = md.read().split("\n")
+    if heading in lines:
+        start = lines.index(heading)
+        end = next(
+            (i for i in range(start + 1, len(lines)) if lines[i].startswith("## ")),
+            len(lines),
+        )
+    else:
+        start = end = next(
+            (i for i, line in enumerate(lines) if line.startswith("## Targets")),
+            len(lines),
+        )
+    lines[start:end] = section
+    with open(path, "w") as md:
+        md.write("\n".join(lines))
 
 
 def mib(kib):

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Measures Landlord against DESIGN.md §12 in one run and writes BENCHMARKS.md.
 #
-#   bash bench/run.sh [all|throughput|close|crash|connections|streams]
+#   bash bench/run.sh [all|throughput|close|crash|connections|streams|redis-outage]
 #
 # Parts (each runnable alone; `all`, the default, runs them in this order):
 #   throughput   the reference (bench/reference: a minimal axum server, same
@@ -31,6 +31,10 @@
 #                and on PostgreSQL + Redis. The stream caps are raised for
 #                the run (bench.toml's [inbox]). Its figures go to their own
 #                section of BENCHMARKS.md (bench/streams_report.py).
+#   redis-outage Redis killed for 5 s under a wrk load of an API-key route
+#                and started again: requests/s before, during and after,
+#                per second, and whether limits are shared again
+#                (bench/redis_outage.sh).
 #
 # PostgreSQL (initdb/pg_ctl from /usr/lib/postgresql/*/bin or the PATH, as
 # the postgres user when root) and Redis are started in a temporary
@@ -50,8 +54,8 @@ repo="$(pwd)"
 
 part="${1:-all}"
 case "$part" in
-    all | throughput | close | crash | connections | streams) ;;
-    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections|streams]" >&2; exit 2 ;;
+    all | throughput | close | crash | connections | streams | redis-outage) ;;
+    *) echo "usage: bash bench/run.sh [all|throughput|close|crash|connections|streams|redis-outage]" >&2; exit 2 ;;
 esac
 
 seconds="${BENCH_SECONDS:-10}"
@@ -71,13 +75,23 @@ touch "$results"
 
 # ---------------------------------------------------------------- tools
 
-# The streams part loads with wrk (the others with oha).
-if [ "$part" = all ] || [ "$part" = streams ]; then
-    command -v wrk >/dev/null || { echo "bench streams needs wrk (apt-get install wrk)" >&2; exit 1; }
+# The streams and redis-outage parts load with wrk (the others with oha).
+if [ "$part" = all ] || [ "$part" = streams ] || [ "$part" = redis-outage ]; then
+    if ! command -v wrk >/dev/null; then
+        echo "== installing wrk"
+        apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    fi
 fi
-if [ "$part" != streams ] && ! command -v oha >/dev/null; then
+if [ "$part" != streams ] && [ "$part" != redis-outage ] && ! command -v oha >/dev/null; then
     echo "== installing oha"
     cargo install oha --locked
+fi
+if [ "$part" = all ] || [ "$part" = redis-outage ]; then
+    if ! command -v wrk >/dev/null; then
+        echo "== installing wrk"
+        apt-get install -y -qq wrk >/dev/null || { apt-get update -qq && apt-get install -y -qq wrk >/dev/null; }
+    fi
+    command -v redis-cli >/dev/null || { echo "bench needs redis-cli" >&2; exit 1; }
 fi
 for tool in jq curl python3; do
     command -v "$tool" >/dev/null || { echo "bench needs $tool (apt-get install $tool)" >&2; exit 1; }
@@ -101,9 +115,10 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 # --------------------------------------------------------------- builds
 
 if [ -n "${BENCH_BINARY:-}" ]; then
-    # A binary built beforehand (to try the script itself; figures of
-    # anything but the release build are not comparable).
+    # A server built elsewhere (say so in BENCH_NOTE when it is not a
+    # release build).
     binary="$BENCH_BINARY"
+    echo "== using $binary"
 else
     echo "== building the release server"
     cargo build --release --quiet -p landlord
@@ -666,6 +681,11 @@ streams() {
     done
 }
 
+# --------------------------------------------------------- redis outage
+
+# shellcheck source=bench/redis_outage.sh
+. bench/redis_outage.sh
+
 # ------------------------------------------------------------------ run
 
 if [ "$part" = all ]; then : >"$results"; fi
@@ -682,17 +702,21 @@ record connections "$connections"
 [ -n "${BENCH_NOTE:-}" ] && record note "$BENCH_NOTE"
 
 case "$part" in
-    all) throughput; close; crash; held; streams ;;
+    all) throughput; close; crash; held; streams; redis_outage ;;
     throughput) throughput ;;
     close) close ;;
     crash) crash ;;
     connections) held ;;
     streams) streams ;;
+    redis-outage) redis_outage ;;
 esac
 
 if [ "$part" = streams ]; then
     # Its own section only: the other parts' figures stay as they were.
     python3 bench/streams_report.py "$results" BENCHMARKS.md
+elif [ "$part" = redis-outage ]; then
+    # Alone, it replaces only its own section of BENCHMARKS.md.
+    python3 bench/report.py "$results" BENCHMARKS.md --section redis-outage
 else
     python3 bench/report.py "$results" BENCHMARKS.md
 fi

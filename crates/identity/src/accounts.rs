@@ -143,36 +143,37 @@ pub async fn sign_in(
     let email = normalize_email("email", email)?;
     // Tight per (account, address), loose per account, and per address:
     // guessing from one address stops early, guessing from many cannot lock
-    // the owner (who signs in from elsewhere) out.
+    // the owner (who signs in from elsewhere) out. The attempt counts from
+    // here, before the password is checked, so parallel guesses count too.
     let ip = client.ip.as_deref().unwrap_or("unknown");
-    let pair_key = format!("account:{email}:ip:{ip}");
-    let account_key = format!("account:{email}");
-    let ip_key = format!("ip:{ip}");
-    let config = &state.config;
-    for (key, max) in [
-        (&pair_key, config.login_max_failures_per_account_address),
-        (&account_key, config.login_max_failures_per_account),
-        (&ip_key, config.login_max_failures_per_ip),
-    ] {
-        if let Err(retry) = state.login_failures.check(key, max) {
-            return Err(ApiError::RateLimited {
-                message: "too many failed sign-in attempts; try again later".into(),
-                retry_after_secs: retry.as_secs().max(1),
-            });
-        }
-    }
+    let attempt = state
+        .login_failures
+        .begin(&state.config, &email, ip)
+        .await?;
 
-    let user = store::user_by_email(state.db.pool(), &email).await?;
-    let valid = password::verify(
-        &state.hashing,
-        password,
-        user.as_ref().map(|u| u.password_hash.expose().clone()),
-    )
-    .await?;
+    let checked = async {
+        let user = store::user_by_email(state.db.pool(), &email).await?;
+        let valid = password::verify(
+            &state.hashing,
+            password,
+            user.as_ref().map(|u| u.password_hash.expose().clone()),
+        )
+        .await?;
+        Ok::<_, ApiError>((user, valid))
+    }
+    .await;
+    let (user, valid) = match checked {
+        Ok(checked) => checked,
+        Err(error) => {
+            // Not checked (hashing at its bound, the database down): no
+            // guess was made, so none is counted.
+            state.login_failures.abandoned(attempt).await;
+            return Err(error);
+        }
+    };
     let Some(user) = user.filter(|_| valid) else {
-        state.login_failures.record_failure(&pair_key);
-        state.login_failures.record_failure(&account_key);
-        state.login_failures.record_failure(&ip_key);
+        // The reserved attempt stays counted.
+        drop(attempt);
         let mut entry = AuditEntry::new("auth.login_failed")
             .client(client)
             .details(serde_json::json!({ "email": email }));
@@ -187,8 +188,7 @@ pub async fn sign_in(
             "email or password is incorrect".into(),
         ));
     };
-    state.login_failures.clear(&pair_key);
-    state.login_failures.clear(&account_key);
+    state.login_failures.succeeded(attempt).await;
 
     let Membership {
         organization, role, ..
@@ -399,7 +399,8 @@ pub async fn reset_password(
     state.access_ended(&user_id);
     state
         .login_failures
-        .clear(&format!("account:{}", user.email));
+        .clear(&crate::throttle::account_key(&user.email))
+        .await;
     Ok(())
 }
 

@@ -83,7 +83,11 @@ impl IdentityState {
             db,
             config,
             tokens: Arc::new(tokens),
-            login_failures: Arc::new(throttle::FailureThrottle::new(window)),
+            // Shared through Redis with the other limits, when configured.
+            login_failures: Arc::new(throttle::FailureThrottle::new(
+                window,
+                limiter.shared_store(),
+            )),
             hashing: Arc::new(hashing),
             limiter,
             jobs,

@@ -1,101 +1,94 @@
-//! Brute-force protection for sign-in: failed attempts are counted per key
-//! (an account, a client address) over a sliding window; once a key reaches
-//! its limit, attempts are refused until its oldest failure leaves the
-//! window. Only failures count, so a person who types their password right
-//! is never slowed down.
+//! Brute-force protection for sign-in: attempts are counted per (account,
+//! client address) tightly, per account loosely and per client address,
+//! over a sliding window; once a key reaches its limit, attempts are
+//! refused until its oldest counted attempt leaves the window.
 //!
-//! In memory, per instance. (Shared limits across instances come with the
-//! Redis-backed limiter.)
+//! Each attempt is reserved *before* the password is checked, so guesses
+//! sent in parallel count against each other (checking first and counting
+//! after let them all through). A successful sign-in gives its reservation
+//! back and clears its (account, address) and account counts: only failures
+//! stay counted, so a person who types their password right is never slowed
+//! down. With Redis the counts are shared by every instance (see
+//! [`landlord_limits::AttemptWindow`]); without it, or during an outage,
+//! each instance counts on its own.
 
-use std::collections::{HashMap, VecDeque};
-use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-/// Keys kept before stale ones are swept, to bound memory.
-const SWEEP_ABOVE: usize = 10_000;
+use landlord_core::{ApiError, Config};
+use landlord_limits::{AttemptWindow, Reservation, SharedStore};
 
 pub struct FailureThrottle {
-    window: Duration,
-    failures: Mutex<HashMap<String, VecDeque<Instant>>>,
+    attempts: AttemptWindow,
+}
+
+/// A sign-in attempt in progress: [`FailureThrottle::succeeded`] when the
+/// password was right; dropped, it counts as a failure.
+#[must_use = "a successful attempt is given back with FailureThrottle::succeeded"]
+pub struct SignInAttempt {
+    reservation: Reservation,
+    pair_key: String,
+    account_key: String,
+}
+
+/// The key of an account's attempts from every address.
+pub(crate) fn account_key(email: &str) -> String {
+    format!("account:{email}")
 }
 
 impl FailureThrottle {
-    pub fn new(window: Duration) -> Self {
+    pub fn new(window: Duration, shared: Option<SharedStore>) -> Self {
         Self {
-            window,
-            failures: Mutex::new(HashMap::new()),
+            attempts: AttemptWindow::new(window, shared),
         }
     }
 
-    /// `Err(retry_after)` when `key` has `max` failures in the window.
-    pub fn check(&self, key: &str, max: u32) -> Result<(), Duration> {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        let Some(times) = failures.get_mut(key) else {
-            return Ok(());
-        };
-        Self::expire(times, now, self.window);
-        if times.len() >= max as usize {
-            let oldest = times.front().copied().unwrap_or(now);
-            let retry = (oldest + self.window).saturating_duration_since(now);
-            return Err(retry.max(Duration::from_secs(1)));
-        }
-        Ok(())
-    }
-
-    pub fn record_failure(&self, key: &str) {
-        let now = Instant::now();
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        if failures.len() > SWEEP_ABOVE {
-            let window = self.window;
-            failures.retain(|_, times| {
-                Self::expire(times, now, window);
-                !times.is_empty()
-            });
-        }
-        let times = failures.entry(key.to_string()).or_default();
-        Self::expire(times, now, self.window);
-        times.push_back(now);
-    }
-
-    pub fn clear(&self, key: &str) {
-        let mut failures = self.failures.lock().unwrap_or_else(|e| e.into_inner());
-        failures.remove(key);
-    }
-
-    fn expire(times: &mut VecDeque<Instant>, now: Instant, window: Duration) {
-        while times
-            .front()
-            .is_some_and(|t| now.duration_since(*t) >= window)
-        {
-            times.pop_front();
+    /// Reserves a sign-in attempt of `email` (normalized) from `ip`, or 429
+    /// with `Retry-After` when any of the three limits is reached.
+    pub async fn begin(
+        &self,
+        config: &Config,
+        email: &str,
+        ip: &str,
+    ) -> Result<SignInAttempt, ApiError> {
+        let pair_key = format!("account:{email}:ip:{ip}");
+        let account_key = account_key(email);
+        let ip_key = format!("ip:{ip}");
+        let limits = [
+            (
+                pair_key.as_str(),
+                config.login_max_failures_per_account_address,
+            ),
+            (account_key.as_str(), config.login_max_failures_per_account),
+            (ip_key.as_str(), config.login_max_failures_per_ip),
+        ];
+        match self.attempts.reserve(&limits).await {
+            Ok(reservation) => Ok(SignInAttempt {
+                reservation,
+                pair_key,
+                account_key,
+            }),
+            Err(retry) => Err(ApiError::RateLimited {
+                message: "too many failed sign-in attempts; try again later".into(),
+                retry_after_secs: retry.as_micros().div_ceil(1_000_000).max(1) as u64,
+            }),
         }
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_limit_applies_after_max_failures_and_lifts_with_the_window() {
-        let throttle = FailureThrottle::new(Duration::from_millis(200));
-        for _ in 0..3 {
-            assert!(throttle.check("a", 3).is_ok());
-            throttle.record_failure("a");
-        }
-        let retry = throttle.check("a", 3).unwrap_err();
-        assert!(retry >= Duration::from_secs(1));
-        assert!(throttle.check("b", 3).is_ok(), "keys are independent");
-        std::thread::sleep(Duration::from_millis(250));
-        assert!(throttle.check("a", 3).is_ok(), "lifts by itself");
+    /// The attempt signed in: it does not count, and the account's counts
+    /// (from this address and from all) start afresh. The address's count
+    /// across accounts keeps its earlier failures.
+    pub async fn succeeded(&self, attempt: SignInAttempt) {
+        let clear = [attempt.pair_key.as_str(), attempt.account_key.as_str()];
+        self.attempts.give_back(attempt.reservation, &clear).await;
     }
 
-    #[test]
-    fn clearing_forgets_failures() {
-        let throttle = FailureThrottle::new(Duration::from_secs(60));
-        throttle.record_failure("a");
-        throttle.clear("a");
-        assert!(throttle.check("a", 1).is_ok());
+    /// The password could not be checked: the attempt does not count.
+    pub async fn abandoned(&self, attempt: SignInAttempt) {
+        self.attempts.give_back(attempt.reservation, &[]).await;
+    }
+
+    /// Forgets the failures of `key` (a password reset clears the account's).
+    pub async fn clear(&self, key: &str) {
+        self.attempts.clear(key).await;
     }
 }

@@ -378,9 +378,11 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         config.usage_raw_log,
         landlord_keys::LastUsed,
     );
-    let shared = || redis.clone().map(SharedStore::new);
-    let limiter = Arc::new(RateLimiter::new(shared()));
-    let quota = Arc::new(QuotaCounter::new(shared()));
+    // One store for every limit: one connection and one circuit breaker,
+    // so the instance falls back and comes back as a whole.
+    let shared = redis.clone().map(SharedStore::new);
+    let limiter = Arc::new(RateLimiter::new(shared.clone()));
+    let quota = Arc::new(QuotaCounter::new(shared));
     let config = Arc::new(config);
     let identity = IdentityState::new(
         db.clone(),

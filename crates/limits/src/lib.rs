@@ -10,10 +10,17 @@
 //! Large budgets are taken from Redis in leases (see [`lease`]): an instance
 //! decides most requests from memory and asks Redis once per lease; small
 //! ones (every default plan) ask Redis for every request. If Redis stops
-//! answering, decisions fall back to this process's memory — the server
-//! keeps serving, each instance then limiting on its own — and a warning is
-//! logged (at most every 10 s); Redis is used again as soon as it answers.
+//! answering, a circuit breaker opens (see [`breaker`]): every decision
+//! falls back to this process's memory at once — the server keeps serving
+//! at full speed, each instance then limiting on its own — and a warning is
+//! logged once; a probe every second closes the breaker when Redis answers
+//! again, and limits are shared again.
+//!
+//! Failed sign-ins and the like are counted by [`AttemptWindow`]: sliding
+//! windows, reserved before the attempt, in Redis or in memory alike.
 
+mod attempts;
+mod breaker;
 mod gcra;
 mod lease;
 mod quota;
@@ -21,6 +28,7 @@ mod shared;
 #[cfg(test)]
 mod shared_tests;
 
+pub use attempts::{AttemptWindow, Reservation};
 pub use gcra::Decision;
 pub use quota::{month_key, month_start_ms, next_month_start_ms, QuotaCounter};
 pub use shared::SharedStore;
@@ -60,6 +68,12 @@ impl RateLimiter {
             shared,
             leases,
         }
+    }
+
+    /// The Redis store this limiter shares its limits through, if any
+    /// (other limits of the instance share it too, and its breaker).
+    pub fn shared_store(&self) -> Option<SharedStore> {
+        self.shared.as_deref().cloned()
     }
 
     /// Takes one request from `key`'s budget of `limit` per minute.

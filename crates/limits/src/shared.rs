@@ -1,17 +1,21 @@
 //! Limits kept in Redis, shared by every instance.
 
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 use redis::Script;
 use tokio::sync::Mutex;
 
+use crate::breaker::{Breaker, Transition, PROBE_INTERVAL};
 use crate::gcra::interval_over;
 use crate::lease::{QuotaGrant, RateGiveBack, RateGrant, QUOTA_LEASE_SHARE};
 
-/// Longest a limit decision waits for Redis before falling back.
-const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
+/// Longest a limit decision waits for Redis before falling back (and the
+/// breaker opens).
+pub(crate) const REDIS_TIMEOUT: Duration = Duration::from_millis(250);
 
 /// A GCRA lease in one atomic step, on Redis's clock (so instances with
 /// skewed clocks agree): first gives back the unused cells of this
@@ -84,32 +88,132 @@ end
 return {grant, redis.call('INCRBY', KEYS[1], grant)}
 "#;
 
-/// A Redis connection that reconnects by itself, and the fallback policy.
+/// A Redis connection that reconnects by itself, behind a circuit breaker
+/// (see [`crate::breaker`]). Clones share the connection and the breaker:
+/// every limit of an instance goes down and comes back together.
+#[derive(Clone)]
 pub struct SharedStore {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
     client: redis::Client,
     connection: Mutex<Option<ConnectionManager>>,
     rate_lease: Script,
     quota_lease: Script,
-    /// Unix seconds of the last fallback warning, to log it at most every 10 s.
-    last_warning: AtomicI64,
+    breaker: Breaker,
+    /// The `redis` label of the breaker's gauge: the server's address.
+    label: String,
+    /// Calls sent to Redis (tests show that an open breaker sends none).
+    calls: AtomicU64,
+}
+
+impl Drop for Inner {
+    fn drop(&mut self) {
+        if self.breaker.is_open() {
+            breaker_gauge(&self.label).decrement(1.0);
+        }
+    }
+}
+
+/// `redis_breaker_open{redis}`: how many of this process's breakers around
+/// that Redis are open (one store per instance: 1 open, 0 closed).
+fn breaker_gauge(label: &str) -> metrics::Gauge {
+    metrics::gauge!("redis_breaker_open", "redis" => label.to_string())
 }
 
 impl SharedStore {
+    /// A store on `client`. Inside a Tokio runtime, starts the probe that
+    /// closes the breaker when Redis answers again (it ends with the last
+    /// clone of the store).
     pub fn new(client: redis::Client) -> Self {
-        Self {
-            client,
-            connection: Mutex::new(None),
-            rate_lease: Script::new(RATE_LEASE_SCRIPT),
-            quota_lease: Script::new(QUOTA_LEASE_SCRIPT),
-            last_warning: AtomicI64::new(0),
-        }
+        let label = client.get_connection_info().addr.to_string();
+        // The series exists (at 0) from the start, not only after an outage.
+        breaker_gauge(&label).increment(0.0);
+        let store = Self {
+            inner: Arc::new(Inner {
+                client,
+                connection: Mutex::new(None),
+                rate_lease: Script::new(RATE_LEASE_SCRIPT),
+                quota_lease: Script::new(QUOTA_LEASE_SCRIPT),
+                breaker: Breaker::new(),
+                label,
+                calls: AtomicU64::new(0),
+            }),
+        };
+        store.spawn_probe();
+        store
     }
 
-    async fn connection(&self) -> Option<ConnectionManager> {
-        let mut slot = self.connection.lock().await;
-        if let Some(connection) = slot.as_ref() {
-            return Some(connection.clone());
+    fn spawn_probe(&self) {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let weak = Arc::downgrade(&self.inner);
+        runtime.spawn(async move {
+            let mut tick = tokio::time::interval(PROBE_INTERVAL);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else {
+                    return;
+                };
+                if inner.breaker.is_open() {
+                    SharedStore { inner }.probe().await;
+                }
+            }
+        });
+    }
+
+    /// Whether the breaker is open: decisions are this instance's alone.
+    pub fn breaker_open(&self) -> bool {
+        self.inner.breaker.is_open()
+    }
+
+    /// Calls sent to Redis so far.
+    #[cfg(test)]
+    pub(crate) fn calls(&self) -> u64 {
+        self.inner.calls.load(Ordering::Relaxed)
+    }
+
+    /// Pings Redis (on a new connection when the last one failed) and, when
+    /// it answers, closes the breaker. Returns whether Redis answered.
+    pub(crate) async fn probe(&self) -> bool {
+        let mut slot = self.inner.connection.lock().await;
+        let connection = match slot.as_ref() {
+            Some(connection) => Some(connection.clone()),
+            None => self.connect().await.ok(),
+        };
+        let answered = match connection {
+            Some(mut connection) => {
+                let command = redis::cmd("PING");
+                let ping = command.query_async::<String>(&mut connection);
+                match tokio::time::timeout(REDIS_TIMEOUT, ping).await {
+                    Ok(Ok(_)) => {
+                        *slot = Some(connection);
+                        true
+                    }
+                    _ => false,
+                }
+            }
+            None => false,
+        };
+        if !answered {
+            *slot = None;
+            return false;
         }
+        drop(slot);
+        if self.inner.breaker.probe_answered() == Transition::Closed {
+            breaker_gauge(&self.inner.label).decrement(1.0);
+            tracing::warn!(
+                redis = %self.inner.label,
+                "Redis answers again: limits and quotas are shared between instances again"
+            );
+        }
+        true
+    }
+
+    async fn connect(&self) -> redis::RedisResult<ConnectionManager> {
         let config = ConnectionManagerConfig::new()
             .set_connection_timeout(REDIS_TIMEOUT)
             .set_response_timeout(REDIS_TIMEOUT)
@@ -117,38 +221,77 @@ impl SharedStore {
             .set_max_delay(1000);
         match tokio::time::timeout(
             REDIS_TIMEOUT * 2,
-            ConnectionManager::new_with_config(self.client.clone(), config),
+            ConnectionManager::new_with_config(self.inner.client.clone(), config),
         )
         .await
         {
-            Ok(Ok(connection)) => {
+            Ok(result) => result,
+            Err(_) => Err(redis::RedisError::from((
+                redis::ErrorKind::IoError,
+                "connection timed out",
+            ))),
+        }
+    }
+
+    /// The connection for a call admitted at `epoch`, made on first use.
+    async fn connection(&self, epoch: u64) -> Option<ConnectionManager> {
+        let mut slot = self.inner.connection.lock().await;
+        if let Some(connection) = slot.as_ref() {
+            return Some(connection.clone());
+        }
+        // Calls that queued behind a failed connection attempt fall back at
+        // once instead of trying again.
+        self.inner.breaker.admit()?;
+        match self.connect().await {
+            Ok(connection) => {
                 *slot = Some(connection.clone());
                 Some(connection)
             }
-            Ok(Err(error)) => {
-                self.warn(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.warn("connection timed out");
+            Err(error) => {
+                drop(slot);
+                self.failed(epoch, &error.to_string()).await;
                 None
             }
         }
     }
 
-    fn warn(&self, error: &str) {
-        let now = chrono::Utc::now().timestamp();
-        let last = self.last_warning.load(Ordering::Relaxed);
-        if now - last >= 10
-            && self
-                .last_warning
-                .compare_exchange(last, now, Ordering::Relaxed, Ordering::Relaxed)
-                .is_ok()
-        {
-            tracing::warn!(
-                error,
-                "Redis is not answering: limits and quotas fall back to this instance's memory"
-            );
+    /// A call admitted at `epoch` failed: opens the breaker (logged once
+    /// per outage) and drops the connection, so the probe starts afresh.
+    async fn failed(&self, epoch: u64, error: &str) {
+        if self.inner.breaker.failed(epoch) != Transition::Opened {
+            return;
+        }
+        breaker_gauge(&self.inner.label).increment(1.0);
+        tracing::warn!(
+            redis = %self.inner.label,
+            error,
+            "Redis is not answering: limits and quotas fall back to this instance's memory \
+             until it answers again (probed every second)"
+        );
+        *self.inner.connection.lock().await = None;
+    }
+
+    /// Runs `call` on Redis within [`REDIS_TIMEOUT`] unless the breaker is
+    /// open; `None` (decide from memory) when it is open, or the call fails
+    /// or times out (which opens it).
+    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Option<T>
+    where
+        F: FnOnce(ConnectionManager) -> Fut,
+        Fut: Future<Output = redis::RedisResult<T>>,
+    {
+        let epoch = self.inner.breaker.admit()?;
+        let connection = self.connection(epoch).await?;
+        self.inner.calls.fetch_add(1, Ordering::Relaxed);
+        match tokio::time::timeout(REDIS_TIMEOUT, call(connection)).await {
+            Ok(Ok(value)) => Some(value),
+            Ok(Err(error)) => {
+                self.failed(epoch, &error.to_string()).await;
+                None
+            }
+            Err(_) => {
+                self.failed(epoch, "command timed out").await;
+                None
+            }
         }
     }
 
@@ -156,20 +299,10 @@ impl SharedStore {
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        let mut connection = self.connection().await?;
-        match tokio::time::timeout(REDIS_TIMEOUT, invocation.invoke_async::<T>(&mut connection))
-            .await
-        {
-            Ok(Ok(value)) => Some(value),
-            Ok(Err(error)) => {
-                self.warn(&error.to_string());
-                None
-            }
-            Err(_) => {
-                self.warn("command timed out");
-                None
-            }
-        }
+        self.call(
+            |mut connection| async move { invocation.invoke_async::<T>(&mut connection).await },
+        )
+        .await
     }
 
     /// Takes up to `want` cells of `key`'s budget of `limit` per `period`
@@ -186,7 +319,7 @@ impl SharedStore {
         let period = period.max(1);
         let interval = interval_over(limit, period);
         let give_back = give_back.unwrap_or(RateGiveBack { micros: 0, end: 0 });
-        let mut invocation = self.rate_lease.prepare_invoke();
+        let mut invocation = self.inner.rate_lease.prepare_invoke();
         invocation
             .key(format!("landlord:rate:{key}"))
             .arg(interval)
@@ -219,7 +352,7 @@ impl SharedStore {
         want: u32,
         give_back: u32,
     ) -> Option<QuotaGrant> {
-        let mut invocation = self.quota_lease.prepare_invoke();
+        let mut invocation = self.inner.quota_lease.prepare_invoke();
         invocation
             .key(format!("landlord:quota:{key}"))
             .arg(initial)
@@ -239,13 +372,14 @@ impl SharedStore {
 
     /// The counter's value, or `None` when absent or Redis is unavailable.
     pub async fn quota_used(&self, key: &str) -> Option<i64> {
-        let mut connection = self.connection().await?;
-        let mut command = redis::cmd("GET");
-        command.arg(format!("landlord:quota:{key}"));
-        let get = command.query_async::<Option<i64>>(&mut connection);
-        match tokio::time::timeout(REDIS_TIMEOUT, get).await {
-            Ok(Ok(value)) => value,
-            _ => None,
-        }
+        let key = format!("landlord:quota:{key}");
+        self.call(|mut connection| async move {
+            redis::cmd("GET")
+                .arg(key)
+                .query_async::<Option<i64>>(&mut connection)
+                .await
+        })
+        .await
+        .flatten()
     }
 }

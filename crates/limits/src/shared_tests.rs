@@ -18,6 +18,20 @@ struct RedisServer {
 
 impl RedisServer {
     async fn start(test: &str) -> Option<RedisServer> {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|listener| listener.local_addr())
+            .expect("a free port")
+            .port();
+        Self::start_on(test, port).await
+    }
+
+    /// Kills the server (as an outage would) and waits until it is gone.
+    async fn kill(mut self) -> u16 {
+        self._child.kill().await.expect("redis-server killed");
+        self.port
+    }
+
+    async fn start_on(test: &str, port: u16) -> Option<RedisServer> {
         let Some(binary) = find_binary() else {
             let ci = std::env::var("CI").is_ok_and(|v| !v.is_empty() && v != "false" && v != "0");
             assert!(!ci, "{test}: Redis is required under CI");
@@ -27,10 +41,6 @@ impl RedisServer {
             );
             return None;
         };
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .and_then(|listener| listener.local_addr())
-            .expect("a free port")
-            .port();
         let child = tokio::process::Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
             .args(["--save", "", "--appendonly", "no"])
@@ -245,4 +255,87 @@ async fn without_redis_decisions_fall_back_to_memory() {
     }
     let quota = QuotaCounter::new(store());
     assert_eq!(quota.reserve("o:2026-11", 41, Some(1_000)).await, Ok(42));
+}
+
+#[tokio::test]
+async fn an_outage_opens_the_breaker_and_a_probe_closes_it() {
+    let test = "an_outage_opens_the_breaker_and_a_probe_closes_it";
+    let Some(redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let store = redis.store();
+    let limiter = RateLimiter::new(Some(store.clone()));
+    let quota = QuotaCounter::new(Some(store.clone()));
+    assert!(limiter.check("k", 10).await.allowed);
+    assert_eq!(quota.reserve("o:2026-11", 0, None).await, Ok(1));
+    assert!(!store.breaker_open());
+    let before = store.calls();
+    assert!(before >= 2, "both went to Redis");
+
+    // Redis goes away: the first call finds out and opens the breaker…
+    let port = redis.kill().await;
+    let fallback = limiter.check("k", 10).await;
+    assert!(fallback.allowed, "served from memory");
+    assert!(store.breaker_open());
+    // …and from then on nothing is sent to Redis: every limit of the store
+    // decides from memory.
+    let failed_at = store.calls();
+    for _ in 0..20 {
+        limiter.check("k", 10).await;
+        limiter.check("big", 600_000).await;
+        assert!(quota.reserve("o:2026-11", 0, None).await.is_ok());
+    }
+    let window = crate::AttemptWindow::new(MINUTE, Some(store.clone()));
+    assert!(window.reserve(&[("ip", 3)]).await.is_ok());
+    assert_eq!(store.calls(), failed_at, "the open breaker sent nothing");
+    assert!(!limiter.check("k", 10).await.allowed, "local limits hold");
+    assert!(!store.probe().await, "Redis is still down");
+    assert!(store.breaker_open());
+
+    // Back on the same port: the probe closes the breaker, Redis is asked
+    // again (its budget is fresh: it lost everything).
+    let _redis = RedisServer::start_on(test, port).await.expect("restarted");
+    assert!(store.probe().await);
+    assert!(!store.breaker_open());
+    let shared = limiter.check("k", 10).await;
+    assert!(shared.allowed && shared.remaining == 9, "{shared:?}");
+    assert!(store.calls() > failed_at);
+}
+
+#[tokio::test]
+async fn two_instances_share_one_attempt_window() {
+    let test = "two_instances_share_one_attempt_window";
+    let Some(redis) = RedisServer::start(test).await else {
+        return;
+    };
+    let first = crate::AttemptWindow::new(MINUTE, Some(redis.store()));
+    let second = crate::AttemptWindow::new(MINUTE, Some(redis.store()));
+    let limits = [("pair", 5), ("ip", 20)];
+    let mut reserved = Vec::new();
+    for n in 0..10 {
+        let window = if n % 2 == 0 { &first } else { &second };
+        if let Ok(reservation) = window.reserve(&limits).await {
+            reserved.push(reservation);
+        }
+    }
+    assert_eq!(reserved.len(), 5, "one window of 5 for both");
+    let retry = first.reserve(&limits).await.unwrap_err();
+    assert!(
+        retry > Duration::from_secs(59) && retry <= MINUTE,
+        "{retry:?}"
+    );
+    // A success given back on the other instance frees its place for both,
+    // and clears what it is asked to.
+    let last = reserved.pop().expect("five");
+    second.give_back(last, &[]).await;
+    let again = first.reserve(&limits).await.expect("a place was freed");
+    first.give_back(again, &["pair"]).await;
+    for _ in 0..5 {
+        reserved.push(second.reserve(&limits).await.expect("pair cleared"));
+    }
+    assert!(second.reserve(&limits).await.is_err());
+    // The address's count kept the four failures and these five: 9 of 20.
+    let ip_only = [("ip", 10)];
+    assert!(first.reserve(&ip_only).await.is_ok());
+    assert!(first.reserve(&ip_only).await.is_err());
 }

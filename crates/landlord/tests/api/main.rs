@@ -28,6 +28,7 @@ mod inbox;
 mod inbox_limits;
 mod keys;
 mod leases;
+mod limits;
 mod marketplace;
 mod marketplace_catalog;
 mod money_once;

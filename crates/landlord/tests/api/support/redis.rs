@@ -17,6 +17,22 @@ impl RedisServer {
     /// Starts a server, or reports `test` skipped when `redis-server` is not
     /// installed (fails instead under CI).
     pub async fn start(test: &str) -> Option<RedisServer> {
+        let port = {
+            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
+            listener.local_addr().expect("port").port()
+        };
+        Self::start_on(test, port).await
+    }
+
+    /// Kills the server (an outage: `kill -9`, nothing saved) and waits
+    /// until it is gone; returns its port, to start it again on.
+    pub async fn kill(mut self) -> u16 {
+        self._child.kill().await.expect("redis-server killed");
+        self.port
+    }
+
+    /// Starts a server on `port` (see [`RedisServer::start`]).
+    pub async fn start_on(test: &str, port: u16) -> Option<RedisServer> {
         let Some(binary) = find_binary() else {
             let why = "redis-server is not installed";
             if services_required() {
@@ -24,10 +40,6 @@ impl RedisServer {
             }
             report_skip(test, why);
             return None;
-        };
-        let port = {
-            let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("free port");
-            listener.local_addr().expect("port").port()
         };
         let child = tokio::process::Command::new(binary)
             .args(["--port", &port.to_string(), "--bind", "127.0.0.1"])
