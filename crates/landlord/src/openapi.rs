@@ -238,6 +238,10 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
         .iter()
         .any(|(m, p)| *m == method && *p == path);
 
+    if has_query {
+        require_non_empty_query_values(operation);
+    }
+
     let mut statuses = vec!["500", "503"];
     if has_body {
         statuses.extend(["400", "413", "422"]);
@@ -265,6 +269,33 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
             Content::new(Some(Ref::from_schema_name("ErrorEnvelope"))),
         );
         responses.insert(status.to_string(), response.into());
+    }
+}
+
+/// The API's query extractor refuses an empty value of any parameter
+/// (`?status=`): every inline string parameter says so with `minLength: 1`
+/// (enums and numbers already exclude the empty string). `cursor` is the
+/// exception: empty is the first page, as its pattern and description say.
+fn require_non_empty_query_values(operation: &mut Operation) {
+    use landlord_core::http::pagination::EMPTY_MEANS_FIRST_PAGE;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if !matches!(parameter.parameter_in, ParameterIn::Query)
+            || parameter.name == EMPTY_MEANS_FIRST_PAGE
+        {
+            continue;
+        }
+        let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+            continue;
+        };
+        let is_string = match &schema.schema_type {
+            SchemaType::Type(t) => *t == Type::String,
+            SchemaType::Array(types) => types.contains(&Type::String),
+            SchemaType::AnyValue => false,
+        };
+        if is_string && schema.min_length.unwrap_or(0) == 0 {
+            schema.min_length = Some(1);
+        }
     }
 }
 
