@@ -24,8 +24,9 @@ ST="${SCHEMATHESIS:-schemathesis}"
 # a fixed seed, deterministic generation, a fixed number of cases per
 # operation, no time budget (a budget makes the number of cases depend on
 # speed), one worker (so no case depends on another worker's timing) and
-# no example database carried over from earlier runs. The same commit
-# gives the same cases on every machine.
+# no example database carried over from earlier runs (deterministic
+# generation keeps none). The same commit gives the same cases on every
+# machine.
 SEED="${CONTRACT_SEED:-20261124}"
 EXAMPLES="${CONTRACT_MAX_EXAMPLES:-60}"
 # CONTRACT_EXPLORE=1 adds an exploratory run after the gating one: more
@@ -46,8 +47,11 @@ trap 'kill "$SERVER" 2>/dev/null || true; wait "$SERVER" 2>/dev/null || true; rm
 
 # Payment providers are configured (their API at a closed local port) so
 # that the routes answer as in production rather than 503 "not configured".
+# Access tokens live for the whole run (not 15 minutes): an expired one
+# would turn a slow machine's later cases into 401s, which pass without
+# testing anything.
 LANDLORD_LISTEN="127.0.0.1:$PORT" LANDLORD_DATA_DIR="$WORK/data" \
-LANDLORD_LOG_LEVEL=warn LANDLORD_BILLING_SCHEDULE=false \
+LANDLORD_LOG_LEVEL=warn LANDLORD_BILLING_SCHEDULE=false LANDLORD_ACCESS_TOKEN_TTL_SECS=86400 \
 LANDLORD_STRIPE_SECRET_KEY=sk_test_contract LANDLORD_STRIPE_WEBHOOK_SECRET=whsec_contract \
 LANDLORD_STRIPE_API_BASE=http://127.0.0.1:9 LANDLORD_PAYSTACK_SECRET_KEY=sk_test_contract \
 LANDLORD_PAYSTACK_API_BASE=http://127.0.0.1:9 \
@@ -98,7 +102,6 @@ run() {
         --checks all \
         --phases examples,coverage,fuzzing,stateful \
         --seed "$seed" --max-examples "$examples" --generation-deterministic \
-        --generation-database none \
         --workers "$workers" "${budget[@]}" \
         --suppress-health-check all \
         --report junit --report-dir "$WORK/report-$name" \
