@@ -97,7 +97,7 @@ pub async fn add(
         .ok_or_else(|| ApiError::not_found("product"))?;
     // The limits hold however many additions run at once: they take turns.
     let mut tx = db.begin().await?;
-    store::lock_cart(&mut tx, db.backend(), user_id).await?;
+    landlord_identity::store::hold_user(&mut tx, db.backend(), user_id).await?;
     let lines = store::cart_lines(&mut *tx, user_id).await?;
     if lines.len() as i64 >= MAX_LINES {
         return Err(ApiError::Conflict(format!(

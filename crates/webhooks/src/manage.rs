@@ -316,7 +316,8 @@ pub async fn create(
     };
     let mut tx = state.db.begin().await?;
     // The limit holds however many creations run at once: they take turns.
-    store::lock_organization(&mut tx, state.db.backend(), &user.organization_id).await?;
+    landlord_identity::store::hold_organization(&mut tx, state.db.backend(), &user.organization_id)
+        .await?;
     if store::count_endpoints(&mut *tx, &user.organization_id).await? >= MAX_ENDPOINTS {
         return Err(ApiError::Conflict(format!(
             "the organization has {MAX_ENDPOINTS} webhook endpoints, the most allowed: delete one first"

@@ -3,7 +3,6 @@
 //! organization's data takes its id, so another organization's ids find
 //! nothing.
 
-use landlord_core::config::DatabaseKind;
 use landlord_core::ids::{
     EventId, OrganizationId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId,
 };
@@ -81,25 +80,6 @@ pub async fn insert_endpoint<'c, E: Executor<'c, Database = Any>>(
     .bind(row.created_at)
     .execute(executor)
     .await?;
-    Ok(())
-}
-
-/// Holds the organization's row until the transaction ends, so that
-/// counting its endpoints against the limit and inserting one are a
-/// single decision: a concurrent creation (on any instance) waits here,
-/// then counts this one. PostgreSQL locks the row (`FOR UPDATE`); SQLite's
-/// transaction already holds the one writer lock (it began `IMMEDIATE`).
-pub async fn lock_organization(
-    conn: &mut AnyConnection,
-    backend: DatabaseKind,
-    organization_id: &OrganizationId,
-) -> Result<(), sqlx::Error> {
-    if backend == DatabaseKind::Postgres {
-        sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
-            .bind(organization_id)
-            .fetch_optional(conn)
-            .await?;
-    }
     Ok(())
 }
 

@@ -1,4 +1,3 @@
-use landlord_core::config::DatabaseKind;
 use landlord_core::ids::{
     CartLineId, MarketplaceOrderId, OrderItemId, OrganizationId, PayoutId, ProductId,
     ReservationId, UserId, VendorOrderId,
@@ -34,25 +33,6 @@ pub async fn insert_cart_line<'c, E: Executor<'c, Database = Any>>(
     .bind(row.created_at)
     .execute(executor)
     .await?;
-    Ok(())
-}
-
-/// Holds the buyer's row until the transaction ends, so that reading the
-/// cart against its limits (lines, stock) and adding a line are a single
-/// decision: a concurrent addition (on any instance) waits here, then
-/// sees this one. PostgreSQL locks the row (`FOR UPDATE`); SQLite's
-/// transaction already holds the one writer lock (it began `IMMEDIATE`).
-pub async fn lock_cart(
-    conn: &mut AnyConnection,
-    backend: DatabaseKind,
-    user_id: &UserId,
-) -> Result<(), sqlx::Error> {
-    if backend == DatabaseKind::Postgres {
-        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
-            .bind(user_id)
-            .fetch_optional(conn)
-            .await?;
-    }
     Ok(())
 }
 
