@@ -26,6 +26,10 @@ pub struct WebhooksConfig {
     /// link-local, shared or metadata address (off: refused at creation
     /// and at every delivery — no SSRF). Tests turn it on.
     pub allow_private_addresses: bool,
+    /// Ports below 1024 besides 443 and 80 that endpoint URLs may use
+    /// (none by default: those are SSH's, SMTP's, DNS's… and a webhook
+    /// has no business with them). Ports from 1024 up are always allowed.
+    pub allowed_ports: Vec<u16>,
     /// How long one attempt may take, in milliseconds (connect, send,
     /// answer).
     pub timeout_ms: u64,
@@ -48,6 +52,7 @@ impl Default for WebhooksConfig {
             dispatch_interval_ms: SECOND,
             allow_http: false,
             allow_private_addresses: false,
+            allowed_ports: Vec::new(),
             timeout_ms: 15 * SECOND,
             retry_delays_ms: vec![
                 5 * SECOND,
@@ -82,6 +87,18 @@ impl WebhooksConfig {
             return Err(ConfigError::new(
                 "webhooks.retry_delays_ms",
                 "at most 20 retries",
+            ));
+        }
+        if self.allowed_ports.contains(&0) {
+            return Err(ConfigError::new(
+                "webhooks.allowed_ports",
+                "port 0 is not a port",
+            ));
+        }
+        if self.allowed_ports.len() > 64 {
+            return Err(ConfigError::new(
+                "webhooks.allowed_ports",
+                "at most 64 ports",
             ));
         }
         if self.jitter_percent > 50 {

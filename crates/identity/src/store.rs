@@ -6,6 +6,7 @@
 //! through these functions too), `refresh_sessions` and
 //! `one_time_tokens`. Other features reach them through these functions.
 
+use landlord_core::config::DatabaseKind;
 use landlord_core::crypto::sha256_hex;
 use landlord_core::ids::{
     MembershipId, OneTimeTokenId, OrganizationId, RefreshTokenId, SessionId, UserId,
@@ -243,6 +244,41 @@ pub async fn lock_organization(
         .bind(Timestamp::now())
         .execute(conn)
         .await?;
+    Ok(())
+}
+
+/// Holds the organization's row until the transaction ends without
+/// changing it, so that another feature's count against a per-organization
+/// limit and the insert it allows are one decision: a concurrent request
+/// (on any instance) waits here, then counts this one. PostgreSQL locks
+/// the row (`FOR UPDATE`); SQLite's transaction already holds the one
+/// writer lock (it began `IMMEDIATE`).
+pub async fn hold_organization(
+    conn: &mut AnyConnection,
+    backend: DatabaseKind,
+    organization_id: &OrganizationId,
+) -> Result<(), sqlx::Error> {
+    if backend == DatabaseKind::Postgres {
+        sqlx::query("SELECT id FROM organizations WHERE id = $1 FOR UPDATE")
+            .bind(organization_id)
+            .fetch_optional(conn)
+            .await?;
+    }
+    Ok(())
+}
+
+/// The same for a person's row (a per-person limit, such as a cart's).
+pub async fn hold_user(
+    conn: &mut AnyConnection,
+    backend: DatabaseKind,
+    user_id: &UserId,
+) -> Result<(), sqlx::Error> {
+    if backend == DatabaseKind::Postgres {
+        sqlx::query("SELECT id FROM users WHERE id = $1 FOR UPDATE")
+            .bind(user_id)
+            .fetch_optional(conn)
+            .await?;
+    }
     Ok(())
 }
 

@@ -238,6 +238,10 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
         .iter()
         .any(|(m, p)| *m == method && *p == path);
 
+    if has_query {
+        require_non_empty_query_values(operation);
+    }
+
     let mut statuses = vec!["500", "503"];
     if has_body {
         statuses.extend(["400", "413", "422"]);
@@ -266,6 +270,72 @@ fn declare_for_operation(path: &str, method: &str, operation: &mut Operation) {
         );
         responses.insert(status.to_string(), response.into());
     }
+}
+
+/// The API's query extractor refuses an empty value of any parameter
+/// (`?status=`): every inline string parameter says so, with `minLength: 1`
+/// or a pattern that needs a character (enums and numbers already exclude
+/// the empty string). `cursor` is the
+/// exception: empty is the first page, as its pattern and description say.
+fn require_non_empty_query_values(operation: &mut Operation) {
+    use landlord_core::http::pagination::EMPTY_MEANS_FIRST_PAGE;
+    use utoipa::openapi::schema::{SchemaType, Type};
+    for parameter in operation.parameters.iter_mut().flatten() {
+        if !matches!(parameter.parameter_in, ParameterIn::Query)
+            || parameter.name == EMPTY_MEANS_FIRST_PAGE
+        {
+            continue;
+        }
+        let Some(RefOr::T(Schema::Object(schema))) = parameter.schema.as_mut() else {
+            continue;
+        };
+        let is_string = match &schema.schema_type {
+            SchemaType::Type(t) => *t == Type::String,
+            SchemaType::Array(types) => types.contains(&Type::String),
+            SchemaType::AnyValue => false,
+        };
+        if !is_string {
+            continue;
+        }
+        // A pattern that allows empty (`^(…)?$`) loses its `?` rather than
+        // gaining a `minLength`: fuzzers read the two apart and take a
+        // one-character string for valid.
+        match schema.pattern.as_deref().map(without_empty_alternative) {
+            Some(Some(pattern)) => schema.pattern = Some(pattern),
+            Some(None) => {}
+            None if schema.min_length.unwrap_or(0) == 0 => schema.min_length = Some(1),
+            None => {}
+        }
+    }
+}
+
+/// `^(X)?$` as `^(X)$` when the group spans the whole pattern; `None` when
+/// the pattern has another shape (left as it is).
+fn without_empty_alternative(pattern: &str) -> Option<String> {
+    let inner = pattern.strip_prefix("^(")?.strip_suffix(")?$")?;
+    // The group must close only at the end: track depth, skipping escapes
+    // and character classes.
+    let mut depth = 0i32;
+    let mut chars = inner.chars();
+    let mut in_class = false;
+    while let Some(c) = chars.next() {
+        match c {
+            '\\' => {
+                chars.next();
+            }
+            '[' if !in_class => in_class = true,
+            ']' if in_class => in_class = false,
+            '(' if !in_class => depth += 1,
+            ')' if !in_class => {
+                depth -= 1;
+                if depth < 0 {
+                    return None;
+                }
+            }
+            _ => {}
+        }
+    }
+    (depth == 0).then(|| format!("^({inner})$"))
 }
 
 /// Rules the derive cannot state: the plan catalog comes from configuration,

@@ -90,15 +90,17 @@ pub async fn add(
     let product = store::listed_product(db.pool(), &body.product_id)
         .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
-    let lines = store::cart_lines(db.pool(), user_id).await?;
+    // The limits hold however many additions run at once: they take turns.
+    let mut tx = db.begin().await?;
+    landlord_identity::store::hold_user(&mut tx, db.backend(), user_id).await?;
+    let lines = store::cart_lines(&mut *tx, user_id).await?;
     if lines.len() as i64 >= MAX_LINES {
         return Err(ApiError::Conflict(format!(
             "a cart holds at most {MAX_LINES} lines"
         )));
     }
-    let mut conn = db.pool().acquire().await?;
     let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).collect();
-    if let Some(other) = store::products_by_ids(&mut conn, &ids)
+    if let Some(other) = store::products_by_ids(&mut tx, &ids)
         .await?
         .into_iter()
         .find(|p| p.currency != product.currency)
@@ -127,7 +129,8 @@ pub async fn add(
         quantity: body.quantity,
         created_at: Timestamp::now(),
     };
-    store::insert_cart_line(db.pool(), &row).await?;
+    store::insert_cart_line(&mut *tx, &row).await?;
+    tx.commit().await?;
     Ok(CartLineView {
         id: row.id,
         product_id: row.product_id,

@@ -6,12 +6,13 @@
 //! through [`GuardedResolver`], which drops every refused address before
 //! the connection is made, so a name that resolved to a public address at
 //! creation and to `127.0.0.1` later (DNS rebinding) gets no connection.
-//! An IP literal in the URL bypasses the resolver; [`check_literal`]
-//! refuses it first.
+//! An IP literal in the URL bypasses the resolver; [`check_target`]
+//! refuses it first, with a port [`port_allowed`] refuses.
 
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
+use landlord_core::webhooks_config::WebhooksConfig;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::Url;
 
@@ -47,32 +48,76 @@ fn is_public_v4(ip: Ipv4Addr) -> bool {
         || a >= 240)
 }
 
-fn is_public_v6(ip: Ipv6Addr) -> bool {
+/// The IPv4 address in the last 32 bits of `ip`.
+fn low_v4(ip: Ipv6Addr) -> Ipv4Addr {
+    let [.., a, b, c, d] = ip.octets();
+    Ipv4Addr::new(a, b, c, d)
+}
+
+/// IPv6 ranges that carry an IPv4 address which the packet ends up at
+/// (mapped, translated, tunnelled): such an address is judged by that
+/// IPv4 address, so `[2002:7f00:1::]` is 127.0.0.1 and refused. Returns
+/// the IPv4 addresses to judge (all must be public), `None` when `ip` is
+/// in none of these ranges.
+fn embedded_v4(ip: Ipv6Addr) -> Option<Vec<Ipv4Addr>> {
+    let segments = ip.segments();
+    let octets = ip.octets();
+    // IPv4-mapped, ::ffff:0:0/96.
     if let Some(v4) = ip.to_ipv4_mapped() {
-        return is_public_v4(v4);
+        return Some(vec![v4]);
+    }
+    // SIIT's IPv4-translated addresses, ::ffff:0:0:0/96 (RFC 7915).
+    if segments[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(vec![low_v4(ip)]);
+    }
+    // NAT64's well-known prefix, 64:ff9b::/96 (RFC 6052).
+    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
+        return Some(vec![low_v4(ip)]);
+    }
+    // 6to4, 2002::/16 (RFC 3056): the relay's IPv4 in bits 16..48.
+    if segments[0] == 0x2002 {
+        return Some(vec![Ipv4Addr::new(
+            octets[2], octets[3], octets[4], octets[5],
+        )]);
+    }
+    // Teredo, 2001::/32 (RFC 4380): the server's IPv4 in bits 32..64 and
+    // the client's, inverted bit by bit, in the last 32 bits. Both are
+    // reached: both must be public.
+    if segments[0] == 0x2001 && segments[1] == 0 {
+        let server = Ipv4Addr::new(octets[4], octets[5], octets[6], octets[7]);
+        let client = Ipv4Addr::from(!u32::from(low_v4(ip)));
+        return Some(vec![server, client]);
+    }
+    None
+}
+
+fn is_public_v6(ip: Ipv6Addr) -> bool {
+    if let Some(v4s) = embedded_v4(ip) {
+        return v4s.into_iter().all(is_public_v4);
     }
     let segments = ip.segments();
-    // NAT64 (64:ff9b::/96) carries an IPv4 address in its last 32 bits.
-    if segments[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
-        let [.., hi, lo] = segments;
-        return is_public_v4(Ipv4Addr::new(
-            (hi >> 8) as u8,
-            hi as u8,
-            (lo >> 8) as u8,
-            lo as u8,
-        ));
-    }
     !(ip.is_unspecified()
         || ip.is_loopback()
         || ip.is_multicast()
+        // Local-use NAT64, 64:ff9b:1::/48 (RFC 8215), and the rest of
+        // 64:ff9b::/32 beside the well-known /96 judged above: translated
+        // by a network's own gateway, with the IPv4 address where only
+        // that network knows, so it may reach anything behind it.
+        || segments[..2] == [0x64, 0xff9b]
+        // Discard-only, 100::/64 (RFC 6666).
+        || segments[..4] == [0x100, 0, 0, 0]
+        // IETF protocol assignments, 2001::/23 (Teredo is judged above):
+        // benchmarking 2001:2::/48, ORCHID and the like.
+        || (segments[0] == 0x2001 && segments[1] < 0x200)
         // Unique local, fc00::/7.
         || (segments[0] & 0xfe00) == 0xfc00
         // Link-local, fe80::/10.
         || (segments[0] & 0xffc0) == 0xfe80
         // Site-local (deprecated), fec0::/10.
         || (segments[0] & 0xffc0) == 0xfec0
-        // Documentation, 2001:db8::/32.
+        // Documentation, 2001:db8::/32 and 3fff::/20 (RFC 9637).
         || (segments[0] == 0x2001 && segments[1] == 0x0db8)
+        || (segments[0] == 0x3fff && segments[1] < 0x1000)
         // IPv4-compatible (deprecated), ::/96.
         || segments[..6] == [0, 0, 0, 0, 0, 0])
 }
@@ -96,6 +141,8 @@ pub enum UrlRefusal {
     Unresolvable,
     #[error("resolves to a private, loopback, link-local or reserved address, which webhooks may not call")]
     PrivateAddress,
+    #[error("must use port 443, 80 or one from 1024 up (ports below 1024 are other services'; webhooks.allowed_ports widens this)")]
+    Port,
 }
 
 /// The URL's form: scheme, no credentials or fragment, a host. Pure: no
@@ -129,11 +176,31 @@ fn literal(url: &Url) -> Option<IpAddr> {
     }
 }
 
-/// Refuses a URL whose host is a refused IP literal (the resolver never
-/// sees those).
-pub fn check_literal(url: &Url, allow_private: bool) -> Result<(), UrlRefusal> {
+/// Whether an endpoint may use `port`: 443 and 80, every port from 1024
+/// up, and the ports below 1024 that `webhooks.allowed_ports` names. The
+/// other ports below 1024 are the well-known services' (SSH, SMTP, DNS…),
+/// which a webhook has no business talking to. Private addresses allowed
+/// (development, tests) lift this too.
+pub fn port_allowed(port: u16, config: &WebhooksConfig) -> bool {
+    config.allow_private_addresses
+        || port == 443
+        || port == 80
+        || port >= 1024
+        || config.allowed_ports.contains(&port)
+}
+
+/// What can be judged without resolving the host, at creation and again
+/// at each delivery: the port, and the host when it is an IP literal
+/// (the resolver never sees those).
+pub fn check_target(url: &Url, config: &WebhooksConfig) -> Result<(), UrlRefusal> {
+    let port = url.port_or_known_default().unwrap_or(443);
+    if !port_allowed(port, config) {
+        return Err(UrlRefusal::Port);
+    }
     match literal(url) {
-        Some(ip) if !allow_private && !is_public(ip) => Err(UrlRefusal::PrivateAddress),
+        Some(ip) if !config.allow_private_addresses && !is_public(ip) => {
+            Err(UrlRefusal::PrivateAddress)
+        }
         _ => Ok(()),
     }
 }
@@ -141,12 +208,12 @@ pub fn check_literal(url: &Url, allow_private: bool) -> Result<(), UrlRefusal> {
 /// How long resolving a host may take when an endpoint is saved.
 const RESOLVE_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The whole check of an endpoint URL when it is saved: its form, then
-/// every address its host resolves to.
-pub async fn check(url: &str, allow_http: bool, allow_private: bool) -> Result<Url, UrlRefusal> {
-    let parsed = parse(url, allow_http)?;
-    check_literal(&parsed, allow_private)?;
-    if literal(&parsed).is_some() || allow_private {
+/// The whole check of an endpoint URL when it is saved: its form, its
+/// port, then every address its host resolves to.
+pub async fn check(url: &str, config: &WebhooksConfig) -> Result<Url, UrlRefusal> {
+    let parsed = parse(url, config.allow_http)?;
+    check_target(&parsed, config)?;
+    if literal(&parsed).is_some() || config.allow_private_addresses {
         return Ok(parsed);
     }
     let host = parsed.host_str().unwrap_or_default().to_string();
@@ -258,21 +325,138 @@ mod tests {
         assert_eq!(parse("not a url", false), Err(UrlRefusal::Malformed));
     }
 
+    fn config(allow_http: bool, allow_private: bool) -> WebhooksConfig {
+        WebhooksConfig {
+            allow_http,
+            allow_private_addresses: allow_private,
+            ..WebhooksConfig::default()
+        }
+    }
+
     #[tokio::test]
     async fn private_hosts_are_refused_unless_allowed() {
+        let strict = config(false, false);
         assert_eq!(
-            check("https://127.0.0.1/hook", false, false).await,
+            check("https://127.0.0.1/hook", &strict).await,
             Err(UrlRefusal::PrivateAddress)
         );
         assert_eq!(
-            check("https://[::1]/hook", false, false).await,
+            check("https://[::1]/hook", &strict).await,
             Err(UrlRefusal::PrivateAddress)
         );
         assert_eq!(
-            check("https://localhost/hook", false, false).await,
+            check("https://localhost/hook", &strict).await,
             Err(UrlRefusal::PrivateAddress)
         );
-        assert!(check("http://127.0.0.1:9/hook", true, true).await.is_ok());
+        assert_eq!(
+            check("https://[2002:7f00:1::]/hook", &strict).await,
+            Err(UrlRefusal::PrivateAddress)
+        );
+        assert!(check("http://127.0.0.1:9/hook", &config(true, true))
+            .await
+            .is_ok());
+    }
+
+    #[test]
+    fn ports_below_1024_other_than_80_and_443_are_refused() {
+        let strict = config(true, false);
+        let target = |url: &str| check_target(&parse(url, true).unwrap(), &strict);
+        for allowed in [
+            "https://8.8.8.8/",
+            "https://8.8.8.8:443/",
+            "http://8.8.8.8/",
+            "https://8.8.8.8:80/",
+            "https://8.8.8.8:1024/",
+            "https://8.8.8.8:8443/",
+            "https://8.8.8.8:65535/",
+        ] {
+            assert_eq!(target(allowed), Ok(()), "{allowed} must pass");
+        }
+        for refused in [
+            "https://1.1.1.1:22/",
+            "https://8.8.8.8:25/",
+            "https://8.8.8.8:1/",
+            "https://8.8.8.8:1023/",
+            "https://hooks.example.com:53/",
+        ] {
+            assert_eq!(
+                target(refused),
+                Err(UrlRefusal::Port),
+                "{refused} must be refused"
+            );
+        }
+        let widened = WebhooksConfig {
+            allowed_ports: vec![22],
+            ..strict.clone()
+        };
+        assert_eq!(
+            check_target(&parse("https://1.1.1.1:22/", false).unwrap(), &widened),
+            Ok(())
+        );
+    }
+
+    #[test]
+    fn six_to_four_is_judged_by_its_ipv4() {
+        // 2002:AABB:CCDD::/48 is the 6to4 prefix of AA.BB.CC.DD.
+        for refused in [
+            "2002:7f00:1::",
+            "2002:7f00:0001::1",
+            "2002:a00:1::",
+            "2002:c0a8:101::1",
+            "2002:a9fe:a9fe::",
+            "2002::",
+        ] {
+            assert!(!is_public(ip(refused)), "{refused} must be refused");
+        }
+        assert!(is_public(ip("2002:808:808::1")));
+    }
+
+    #[test]
+    fn teredo_is_judged_by_its_server_and_client() {
+        // 2001:0:SSSS:SSSS:flags:port:CCCC:CCCC, the client inverted.
+        // Server 8.8.8.8, client 127.0.0.1 (!0x7f000001 = 0x80fffffe).
+        assert!(!is_public(ip("2001:0:808:808::80ff:fffe")));
+        // Server 127.0.0.1, client 8.8.8.8 (!0x08080808 = 0xf7f7f7f7).
+        assert!(!is_public(ip("2001:0:7f00:1::f7f7:f7f7")));
+        // Server 10.0.0.1, client 8.8.8.8.
+        assert!(!is_public(ip("2001:0:a00:1::f7f7:f7f7")));
+        // Client 169.254.169.254 (!0xa9fea9fe = 0x56015601).
+        assert!(!is_public(ip("2001:0:808:808::5601:5601")));
+        // Both public: server 8.8.8.8, client 1.1.1.1 (!0x01010101).
+        assert!(is_public(ip("2001:0:808:808::fefe:fefe")));
+    }
+
+    #[test]
+    fn nat64_and_siit_are_judged_or_refused() {
+        for refused in [
+            // Well-known NAT64 prefix with a private IPv4.
+            "64:ff9b::7f00:1",
+            "64:ff9b::a9fe:a9fe",
+            // Local-use NAT64: refused whatever it carries.
+            "64:ff9b:1::808:808",
+            "64:ff9b:1:7f00:1::",
+            "64:ff9b:1:ffff::1",
+            // SIIT's IPv4-translated form.
+            "::ffff:0:7f00:1",
+            "::ffff:0:a00:1",
+            "::ffff:0:a9fe:a9fe",
+            // IPv4-compatible.
+            "::7f00:1",
+            "::808:808",
+        ] {
+            assert!(!is_public(ip(refused)), "{refused} must be refused");
+        }
+        for accepted in ["64:ff9b::808:808", "::ffff:0:808:808", "::ffff:8.8.8.8"] {
+            assert!(is_public(ip(accepted)), "{accepted} must pass");
+        }
+    }
+
+    #[test]
+    fn other_special_ipv6_ranges_are_refused() {
+        for refused in ["100::1", "2001:2::1", "2001:20::1", "3fff::1", "fec0::1"] {
+            assert!(!is_public(ip(refused)), "{refused} must be refused");
+        }
+        assert!(is_public(ip("2001:4860:4860::8888")));
     }
 
     #[tokio::test]

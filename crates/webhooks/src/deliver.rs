@@ -184,12 +184,13 @@ pub async fn send(
         ..Outcome::default()
     };
     // The URL was checked when saved; checked again here, for IP literals
-    // (names are checked by the resolver as the connection is made).
+    // and ports (names are checked by the resolver as the connection is
+    // made).
     let parsed = match address::parse(url, config.allow_http) {
         Ok(parsed) => parsed,
         Err(refusal) => return refused(format!("the URL {refusal}")),
     };
-    if let Err(refusal) = address::check_literal(&parsed, config.allow_private_addresses) {
+    if let Err(refusal) = address::check_target(&parsed, config) {
         return refused(format!("the URL {refusal}"));
     }
     let timestamp = Timestamp::now().millis() / 1000;

@@ -236,7 +236,7 @@ async fn checked_url(state: &IdentityState, url: &str) -> Result<String, ApiErro
         ));
     }
     let config = &state.config.webhooks;
-    address::check(url, config.allow_http, config.allow_private_addresses)
+    address::check(url, config)
         .await
         .map(|parsed| parsed.to_string())
         .map_err(|refusal| ApiError::invalid_field("url", refusal.to_string()))
@@ -322,6 +322,9 @@ pub async fn create(
         updated_at: now,
     };
     let mut tx = state.db.begin().await?;
+    // The limit holds however many creations run at once: they take turns.
+    landlord_identity::store::hold_organization(&mut tx, state.db.backend(), &user.organization_id)
+        .await?;
     if store::count_endpoints(&mut *tx, &user.organization_id).await? >= MAX_ENDPOINTS {
         return Err(ApiError::Conflict(format!(
             "the organization has {MAX_ENDPOINTS} webhook endpoints, the most allowed: delete one first"

@@ -189,7 +189,7 @@ pub struct AttemptsQuery {
     /// Items per page, 1 to 100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// `meta.next_cursor` of the previous page (empty: the first page).
+    /// `meta.next_cursor` of the previous page (left out or empty: the first page).
     #[param(
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]

@@ -4,7 +4,7 @@
 //! which lists use as a keyset bound: no offset scans, and no item is seen
 //! twice when rows are added between pages. Clients treat them as opaque.
 
-use axum::extract::{FromRequestParts, Query as AxumQuery};
+use axum::extract::FromRequestParts;
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,14 @@ pub const DEFAULT_LIMIT: u32 = 50;
 pub const MAX_LIMIT: u32 = 100;
 
 /// Like `axum::extract::Query`, but a bad query string is a 422 naming the
-/// problem in the envelope.
+/// parameter in the envelope.
+///
+/// A parameter given with an empty value (`?status=`, or `?status`) is
+/// refused too, naming it: an empty enum, number, date or id means
+/// nothing, and one rule for every parameter keeps the server and the
+/// published document in agreement (the document gives every string
+/// parameter `minLength: 1`). Leaving a parameter out is how to not
+/// filter. The one exception is [`EMPTY_MEANS_FIRST_PAGE`].
 #[derive(Debug, Clone, Copy, Default)]
 pub struct Query<T>(pub T);
 
@@ -28,24 +35,42 @@ where
 {
     type Rejection = ApiError;
 
-    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
-        let AxumQuery(value) = AxumQuery::<T>::from_request_parts(parts, state)
-            .await
-            .map_err(|rejection| {
-                let text = rejection.body_text();
-                let reason = text
-                    .strip_prefix("Failed to deserialize query string: ")
-                    .unwrap_or(&text)
-                    .to_string();
-                let field = reason
-                    .strip_prefix("missing field `")
-                    .and_then(|r| r.split('`').next())
-                    .unwrap_or("query")
-                    .to_string();
-                ApiError::invalid_field(&field, reason)
-            })?;
-        Ok(Query(value))
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parse_query(parts.uri.query().unwrap_or_default()).map(Query)
     }
+}
+
+/// `cursor`: a paging loop naturally starts with an empty cursor, and every
+/// list documents an empty one as the first page (its pattern allows it).
+pub const EMPTY_MEANS_FIRST_PAGE: &str = "cursor";
+
+/// Parses a query string into `T`, naming the parameter that is empty or
+/// of the wrong shape.
+pub fn parse_query<T: DeserializeOwned>(query: &str) -> Result<T, ApiError> {
+    let pairs = || form_urlencoded::parse(query.as_bytes());
+    if let Some((name, _)) =
+        pairs().find(|(name, value)| value.is_empty() && *name != EMPTY_MEANS_FIRST_PAGE)
+    {
+        return Err(ApiError::invalid_field(
+            &name,
+            "must not be empty (leave the parameter out instead)",
+        ));
+    }
+    let deserializer = serde_urlencoded::Deserializer::new(pairs());
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
+        let path = error.path().to_string();
+        let reason = error.into_inner().to_string();
+        let field = if path != "." && !path.is_empty() {
+            path
+        } else {
+            reason
+                .strip_prefix("missing field `")
+                .and_then(|r| r.split('`').next())
+                .unwrap_or("query")
+                .to_string()
+        };
+        ApiError::invalid_field(&field, reason)
+    })
 }
 
 /// `?limit=&cursor=` of a list.
@@ -55,7 +80,8 @@ pub struct PageQuery {
     /// Items per page, 1 to 100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// `meta.next_cursor` of the previous page (empty: the first page).
+    /// `meta.next_cursor` of the previous page (left out or empty: the
+    /// first page).
     #[param(
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]
@@ -137,6 +163,36 @@ mod tests {
         assert!(q(None, Some("drop table")).page().is_err());
         let id = uuid::Uuid::now_v7().to_string();
         assert_eq!(q(None, Some(&id)).page().unwrap().cursor, Some(id));
+    }
+
+    #[derive(Debug, Deserialize)]
+    #[allow(dead_code)]
+    struct Filter {
+        status: Option<String>,
+        limit: Option<u32>,
+        cursor: Option<String>,
+    }
+
+    fn refused_field(query: &str) -> String {
+        match parse_query::<Filter>(query).unwrap_err() {
+            ApiError::Validation { details, .. } => details
+                .map(|d| d["fields"][0]["field"].as_str().unwrap_or("").to_string())
+                .unwrap_or_default(),
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+
+    #[test]
+    fn empty_and_wrong_parameters_are_named() {
+        assert_eq!(refused_field("status="), "status");
+        assert_eq!(refused_field("limit=5&status"), "status");
+        assert_eq!(refused_field("limit="), "limit");
+        assert_eq!(refused_field("limit=many"), "limit");
+        let empty_cursor = parse_query::<Filter>("cursor=&limit=5").unwrap();
+        assert_eq!(empty_cursor.cursor.as_deref(), Some(""));
+        let fine = parse_query::<Filter>("status=open&limit=5").unwrap();
+        assert_eq!(fine.status.as_deref(), Some("open"));
+        assert!(parse_query::<Filter>("").unwrap().status.is_none());
     }
 
     #[test]

@@ -282,3 +282,69 @@ async fn no_origin_is_allowed_by_default() {
         .headers()
         .contains_key("access-control-allow-origin"));
 }
+
+#[tokio::test]
+async fn an_empty_query_parameter_is_refused_naming_it() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    let registered = app.register("empty@example.com", "Empty").await;
+    let token = registered["access_token"].as_str().unwrap().to_string();
+    for (path, parameter) in [
+        // An enum.
+        ("/api/v1/inbox/conversations?status=", "status"),
+        ("/api/v1/team/invitations?status=", "status"),
+        // A number.
+        ("/api/v1/webhooks/endpoints?limit=", "limit"),
+        // A date and a time.
+        ("/api/v1/dashboard/usage-graph?from=", "from"),
+        ("/api/v1/audit-log?to=", "to"),
+        // An id.
+        ("/api/v1/audit-log?actor=", "actor"),
+        ("/api/v1/dashboard/usage-graph?key_id=", "key_id"),
+        ("/api/v1/inbox/conversations?assignee=", "assignee"),
+        // Without `=`, and after a valid parameter.
+        ("/api/v1/inbox/conversations?limit=10&status", "status"),
+    ] {
+        let response = app.get_as(path, &token).await;
+        let body = assert_invalid_field(response, parameter).await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap_or_default()
+                .contains("empty"),
+            "{path}: {body}"
+        );
+    }
+    // A value of the wrong shape is named too, not "query".
+    assert_invalid_field(
+        app.get_as("/api/v1/webhooks/endpoints?limit=many", &token)
+            .await,
+        "limit",
+    )
+    .await;
+    // Left out, the same filters answer; an empty cursor is the first
+    // page (documented: a paging loop starts with one).
+    for path in [
+        "/api/v1/inbox/conversations",
+        "/api/v1/inbox/conversations?status=open&limit=10",
+        "/api/v1/team/invitations",
+        "/api/v1/webhooks/endpoints",
+        "/api/v1/events?cursor=",
+    ] {
+        let response = app.get_as(path, &token).await;
+        assert_eq!(response.status(), 200, "{path}");
+    }
+    // The document says so: string query parameters have minLength 1,
+    // except the cursor.
+    let doc = json(app.get("/openapi.json").await).await;
+    let parameters = doc["paths"]["/api/v1/audit-log"]["get"]["parameters"]
+        .as_array()
+        .unwrap();
+    let named = |name: &str| parameters.iter().find(|p| p["name"] == name).unwrap();
+    assert_eq!(
+        named("actor")["schema"]["minLength"],
+        1,
+        "{}",
+        named("actor")
+    );
+    assert!(named("cursor")["schema"]["minLength"].is_null());
+}

@@ -28,6 +28,7 @@ backend_tests!(
     stores_and_buyers_cannot_reach_each_others_data,
     a_product_without_a_location_is_found_where_its_store_is,
     each_store_sees_where_to_ship_its_part,
+    eighty_concurrent_additions_leave_exactly_fifty_lines,
 );
 
 async fn fifty_concurrent_checkouts_reserve_exactly_the_stock(backend: Backend) {
@@ -81,6 +82,35 @@ async fn fifty_concurrent_checkouts_reserve_exactly_the_stock(backend: Backend) 
     )
     .await;
     assert_eq!(listed["data"]["available"], 0);
+}
+
+async fn eighty_concurrent_additions_leave_exactly_fifty_lines(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("lines", None).await;
+    let product = market
+        .product(&store, "Paper Clip", 10, 1_000, json!({}))
+        .await;
+    let buyer = market.buyer("lines-buyer@example.com").await;
+    let additions = (0..80).map(|_| market.add(&buyer, &product, 1));
+    let answers = futures::future::join_all(additions).await;
+    let mut added = 0;
+    let mut refused = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => added += 1,
+            409 => {
+                let body = json(answer).await;
+                assert_eq!(body["error"]["code"], "CONFLICT");
+                let message = body["error"]["message"].as_str().unwrap_or_default();
+                assert!(message.contains("at most 50 lines"), "{message}");
+                refused += 1;
+            }
+            other => panic!("adding answered {other}: {}", json(answer).await),
+        }
+    }
+    assert_eq!((added, refused), (50, 30));
+    let cart = json(market.app.get_as("/api/v1/marketplace/cart", &buyer).await).await;
+    assert_eq!(cart["data"]["lines"].as_array().unwrap().len(), 50);
 }
 
 async fn two_lines_of_one_product_are_checked_together(backend: Backend) {

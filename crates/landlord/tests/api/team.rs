@@ -34,7 +34,27 @@ backend_tests!(
     the_audit_log_lists_team_changes_newest_first_with_actor_and_time,
     the_audit_log_filters_by_action_actor_and_time,
     lists_are_paginated_with_cursors,
+    concurrent_invitations_of_one_address_leave_one_pending,
 );
+
+async fn concurrent_invitations_of_one_address_leave_one_pending(backend: Backend) {
+    let app = crate::support::TestApp::spawn(backend).await;
+    let owner = owner_of(&app, "rush-boss@example.com", "Rush").await;
+    // Eight at once (the address may be mailed ten times a day): each
+    // replaces the one before, so one stays pending.
+    let body = json!({"email": "twice@example.com", "role": "member"});
+    let invitations = (0..8).map(|_| app.post_as("/api/v1/team/invite", &owner, &body));
+    for answer in futures::future::join_all(invitations).await {
+        assert_eq!(answer.status(), 201, "{}", json(answer).await);
+    }
+    let listed = json(
+        app.get_as("/api/v1/team/invitations?status=pending", &owner)
+            .await,
+    )
+    .await;
+    let pending = listed["data"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{listed}");
+}
 
 async fn a_new_person_accepts_an_invitation_from_the_mail_and_gets_an_account(backend: Backend) {
     let (app, smtp) = app_with_smtp(backend).await;

@@ -34,6 +34,8 @@ backend_tests!(
     endpoints_receive_only_their_types_and_their_organizations_events,
     a_500_and_a_timeout_are_retried_under_one_webhook_id,
     private_and_plain_http_addresses_are_refused_at_creation,
+    ipv6_transition_addresses_and_service_ports_are_refused,
+    forty_concurrent_creations_leave_exactly_the_endpoint_limit,
     a_name_that_resolves_to_a_private_address_gets_no_delivery,
     an_endpoint_failing_for_days_is_disabled_and_its_owners_mailed,
     an_endpoint_answering_410_is_disabled_at_once,
@@ -508,6 +510,124 @@ async fn private_and_plain_http_addresses_are_refused_at_creation(backend: Backe
     );
 }
 
+async fn ipv6_transition_addresses_and_service_ports_are_refused(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| {
+        c.webhooks.allow_private_addresses = false;
+        c.webhooks.allow_http = false;
+    })
+    .await;
+    let (token, _) = signed_in(&app, "transition@example.com").await;
+    for url in [
+        // 6to4 of 127.0.0.1.
+        "https://[2002:7f00:1::]/",
+        // Teredo: server 8.8.8.8, client 127.0.0.1 (inverted).
+        "https://[2001:0:808:808::80ff:fffe]/",
+        // Teredo: server 10.0.0.1.
+        "https://[2001:0:a00:1::f7f7:f7f7]/",
+        // Local-use NAT64.
+        "https://[64:ff9b:1::808:808]/",
+        // SIIT's translated form of 169.254.169.254.
+        "https://[::ffff:0:a9fe:a9fe]/latest/meta-data",
+    ] {
+        let response = app
+            .post_as("/api/v1/webhooks/endpoints", &token, &json!({ "url": url }))
+            .await;
+        let body = assert_invalid_field(response, "url").await;
+        assert!(
+            body["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("private"),
+            "{url}: {body}"
+        );
+    }
+    for url in ["https://1.1.1.1:22/", "https://8.8.8.8:25/hook"] {
+        let response = app
+            .post_as("/api/v1/webhooks/endpoints", &token, &json!({ "url": url }))
+            .await;
+        let body = assert_invalid_field(response, "url").await;
+        assert!(
+            body["error"]["message"].as_str().unwrap().contains("port"),
+            "{url}: {body}"
+        );
+    }
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM webhook_endpoints", &[])
+            .await,
+        0
+    );
+    // The same address check allows a public address behind 6to4 and a
+    // high port: an IP literal is not resolved, so this saves offline.
+    let response = app
+        .post_as(
+            "/api/v1/webhooks/endpoints",
+            &token,
+            &json!({ "url": "https://[2002:808:808::1]:8443/hook" }),
+        )
+        .await;
+    assert_eq!(response.status(), 201, "{}", response.text().await.unwrap());
+}
+
+async fn forty_concurrent_creations_leave_exactly_the_endpoint_limit(backend: Backend) {
+    // On PostgreSQL two instances share the database, as in production;
+    // SQLite serves one instance.
+    let first = TestApp::spawn_with(backend, shared_secrets).await;
+    let second = match backend {
+        Backend::Postgres => {
+            let database = first.database_url();
+            Some(
+                TestApp::spawn_with(backend, |c| {
+                    shared_secrets(c);
+                    c.database_url = Some(database);
+                })
+                .await,
+            )
+        }
+        Backend::Sqlite => None,
+    };
+    let (token, _) = signed_in(&first, "limit@example.com").await;
+    let creations = (0..40).map(|n| {
+        let app = match (&second, n % 2) {
+            (Some(second), 1) => second,
+            _ => &first,
+        };
+        let token = &token;
+        async move {
+            app.post_as(
+                "/api/v1/webhooks/endpoints",
+                token,
+                &json!({ "url": format!("http://127.0.0.1:9/hooks/{n}") }),
+            )
+            .await
+        }
+    });
+    let answers = futures::future::join_all(creations).await;
+    let mut created = 0;
+    let mut refused = 0;
+    for answer in answers {
+        match answer.status().as_u16() {
+            201 => created += 1,
+            409 => {
+                let body = answer.json::<Value>().await.unwrap();
+                assert_eq!(body["error"]["code"], "CONFLICT", "{body}");
+                refused += 1;
+            }
+            other => panic!(
+                "creation answered {other}: {}",
+                answer.text().await.unwrap()
+            ),
+        }
+    }
+    assert_eq!((created, refused), (20, 20));
+    let listed = data(
+        first
+            .get_as("/api/v1/webhooks/endpoints?limit=100", &token)
+            .await,
+    )
+    .await;
+    assert_eq!(listed.as_array().unwrap().len(), 20);
+}
+
 async fn a_name_that_resolves_to_a_private_address_gets_no_delivery(backend: Backend) {
     // A first server, allowing private addresses, saves the endpoints; it
     // neither dispatches nor polls jobs, so the second does all the work.
@@ -523,10 +643,10 @@ async fn a_name_that_resolves_to_a_private_address_gets_no_delivery(backend: Bac
     let (named, _) = endpoint(&first, &token, json!({ "url": by_name })).await;
     let (literal, _) = endpoint(&first, &token, json!({ "url": receiver.url })).await;
 
-    let database = same_database(&first);
+    let database = first.database_url();
     let second = TestApp::spawn_with(backend, |c| {
         shared_secrets(c);
-        c.database_url = Some(database.into());
+        c.database_url = Some(database);
         c.webhooks.allow_private_addresses = false;
     })
     .await;
@@ -552,22 +672,6 @@ async fn a_name_that_resolves_to_a_private_address_gets_no_delivery(backend: Bac
 fn shared_secrets(config: &mut Config) {
     config.token_signing_key = Some("a token signing key for two servers, 32+".into());
     config.payload_encryption_key = Some("a payload key for two servers, long enough".into());
-}
-
-/// The database URL of `app`, for a second server on the same data.
-fn same_database(app: &TestApp) -> String {
-    match app.backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            app.data_dir().join("landlord.db").display()
-        ),
-        Backend::Postgres => app
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL")
-            .into_inner(),
-    }
 }
 
 async fn an_endpoint_failing_for_days_is_disabled_and_its_owners_mailed(backend: Backend) {

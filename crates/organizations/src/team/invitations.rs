@@ -92,7 +92,7 @@ pub struct InvitationFilter {
     /// Items per page, 1 to 100 (default 50).
     #[param(minimum = 1, maximum = 100)]
     pub limit: Option<u32>,
-    /// `meta.next_cursor` of the previous page (empty: the first page).
+    /// `meta.next_cursor` of the previous page (left out or empty: the first page).
     #[param(
         pattern = r"^([0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})?$"
     )]
@@ -150,6 +150,10 @@ pub async fn send(
     mail_limits::per_recipient(state, MailKind::Invitation, &email).await?;
     mail_limits::invitations_of(state, org).await?;
     let mut tx = state.db.begin().await?;
+    // One pending invitation per address however many arrive at once: the
+    // replacement below (cancel the pending one, insert the new) is one
+    // decision while the organization is locked.
+    identity_store::lock_organization(&mut tx, org).await?;
     if let Some(existing) = identity_store::user_by_email(&mut *tx, &email).await? {
         if identity_store::role_in(&mut *tx, &existing.id, org)
             .await?
