@@ -178,7 +178,8 @@ async fn a_redis_outage_falls_back_to_local_limits_and_sharing_resumes() {
     let Some(redis) = RedisServer::start(test).await else {
         return;
     };
-    let first = TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url().into())).await;
+    let first =
+        TestApp::spawn_with(Backend::Sqlite, |c| c.redis_url = Some(redis.url().into())).await;
     let second = second_instance(&first, redis.url()).await;
     let (token, _) = signed_in(&first, "outage@example.com").await;
     let key = create_key(&first, &token, json!({"name": "k"})).await["key"]
