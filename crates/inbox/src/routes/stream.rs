@@ -93,9 +93,11 @@ pub async fn stream(
     let asked = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
+        // An empty header is no header: the query's value (if any) is then
+        // the one to check, not silently skipped.
+        .filter(|id| !id.is_empty())
         .map(str::to_string)
-        .or(query.last_event_id)
-        .filter(|id| !id.is_empty());
+        .or(query.last_event_id);
     let last = match asked {
         Some(id) if id.len() == 36 && uuid_like(&id) => Some(id),
         Some(_) => {

@@ -1179,6 +1179,16 @@ async fn the_stream_delivers_this_organizations_events_and_resumes_after_the_las
         .await
         .unwrap();
     assert_invalid_field(bad_id, "last_event_id").await;
+    // An empty header does not hide a wrong query value.
+    let empty_header = app
+        .client
+        .get(app.url("/api/v1/inbox/stream?last_event_id=null"))
+        .bearer_auth(&token)
+        .header("last-event-id", "")
+        .send()
+        .await
+        .unwrap();
+    assert_invalid_field(empty_header, "last_event_id").await;
 }
 
 async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
