@@ -394,8 +394,6 @@ async fn opening_streams_is_rate_limited(backend: Backend) {
     );
 }
 
-/// The database URL a second instance shares with `first`.
-
 async fn parallel_channel_connections_across_two_instances_keep_the_cap(backend: Backend) {
     let keys = |c: &mut landlord_core::Config| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
