@@ -1,5 +1,6 @@
 //! Logs and metrics.
 
+use std::io::IsTerminal;
 use std::sync::OnceLock;
 use std::time::Duration;
 
@@ -8,13 +9,16 @@ use tracing_subscriber::EnvFilter;
 
 use crate::config::{Config, LogFormat};
 
-/// Installs the global tracing subscriber (JSON or human lines). Call once,
-/// from `main`; later calls are ignored.
+/// Installs the global tracing subscriber (JSON or human lines) writing to
+/// standard output. Colour codes only when standard output is a terminal, so
+/// a log redirected to a file or a pipe reads as plain text (and `grep`
+/// finds `link=`). Call once, from `main`; later calls are ignored.
 pub fn init_logging(config: &Config) {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stdout);
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::stdout().is_terminal());
     let _ = match config.log_format {
         LogFormat::Json => builder
             .json()

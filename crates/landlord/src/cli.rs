@@ -39,7 +39,7 @@ pub enum Command {
         #[arg(long)]
         month: String,
     },
-    /// Make a user a platform administrator (reaches /admin).
+    /// Make a user a platform administrator (the /operator console, the /api/v1/admin API).
     MakeAdmin {
         /// The user's email.
         #[arg(long)]
