@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """Writes BENCHMARKS.md from the figures bench/run.sh recorded (one
 `key=value` a line): every figure, its ratio against the reference measured
-in the same run, and DESIGN.md §12's targets, met or not.
+in the same run, and the performance targets, met or not.
 
 Usage: report.py RESULTS BENCHMARKS.md
 """
@@ -258,7 +258,7 @@ def main():
     outage_section = out[outage_start:]
 
     # ------------------------------------------------------------- targets
-    w("## Targets (DESIGN.md §12)")
+    w("## Targets")
     w("")
     w("| target | measured | |")
     w("| --- | --- | --- |")

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Measures Landlord against DESIGN.md §12 in one run and writes BENCHMARKS.md.
+# Measures Landlord against its performance targets in one run and writes BENCHMARKS.md.
 #
 #   bash bench/run.sh [all|throughput|close|crash|connections|streams|redis-outage]
 #

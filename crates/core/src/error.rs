@@ -1,7 +1,7 @@
 //! The API's error type and its envelope.
 //!
 //! Every failure a client can see is an [`ApiError`]; features map their own
-//! errors into it. Its response is always the error envelope of DESIGN.md §6:
+//! errors into it. Its response is always the API's error envelope:
 //! `{"success": false, "error": {"code", "message", "details"?, "request_id"}}`.
 //! A 500 is logged with its cause and answered without it.
 

@@ -1,4 +1,4 @@
-//! The plan catalog (DESIGN.md §7), from configuration. A plan is data: a
+//! The plan catalog, from configuration. A plan is data: a
 //! new one (say `enterprise`) is added in the TOML file, without code.
 
 use std::collections::BTreeMap;
@@ -43,7 +43,8 @@ impl Plan {
     }
 }
 
-/// DESIGN.md §7's defaults.
+/// The default plans: free, starter, pro (prices in cents, monthly quotas
+/// and per-minute rates), used when the configuration names none.
 pub fn default_catalog() -> BTreeMap<String, Plan> {
     let usd = |price, included, overage, rate| Plan {
         price,

@@ -1,4 +1,4 @@
-//! Events (DESIGN.md §14): a typed, versioned catalog of what can happen to
+//! Events: a typed, versioned catalog of what can happen to
 //! an organization, and the `events` table that is both the organization's
 //! event history (`GET /events`) and what outgoing webhooks deliver.
 //!
@@ -27,7 +27,7 @@
 //! 3. Call [`record`] inside the transaction of the action.
 //!
 //! The catalog (`GET /webhooks/event-types`), the OpenAPI section and the
-//! README's table all read [`EventType::ALL`]; a unit test checks that every
+//! docs' table all read [`EventType::ALL`]; a unit test checks that every
 //! type has a description and a payload schema. Changing a payload in a way
 //! a receiver would notice (a field removed or retyped) bumps its version.
 

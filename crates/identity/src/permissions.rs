@@ -1,9 +1,9 @@
-//! The permission policy: seed 002's matrix, written once as data.
+//! The permission policy: the role × permission matrix, written once as data.
 //!
 //! Every organization-scoped route names the permission it needs in its
 //! signature with the [`Authorized`] extractor; [`allows`] is the only place
 //! that decides. The matrix is unit-tested row by row and published in the
-//! OpenAPI document and the README.
+//! OpenAPI document and the docs (teams page).
 
 use std::marker::PhantomData;
 
@@ -264,7 +264,8 @@ where
 mod tests {
     use super::*;
 
-    /// Seed 002's matrix, row by row, as the product defines it.
+    /// The matrix, row by row, as the product defines it (and the docs
+    /// publish it).
     #[test]
     fn the_matrix_matches_seed_002_row_by_row() {
         let expect = |permission, owner, admin, member| {

@@ -1,4 +1,4 @@
-//! Module: Inbox (DESIGN.md §16, seed 003) — a shared WhatsApp team inbox
+//! Module: Inbox — a shared WhatsApp team inbox
 //! on Landlord's tenancy, roles, plans and metering.
 //!
 //! - [`channels`][]: connecting numbers (secrets sealed at rest);

@@ -421,7 +421,8 @@ impl KeysState {
     }
 }
 
-/// Adds the rate-limit headers of DESIGN.md §6 to `headers`.
+/// Adds the rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`)
+/// to `headers`.
 pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset_secs = decision.reset_after.as_micros().div_ceil(1_000_000) as u64;
     let reset_at = (Timestamp::now().millis() / 1000) as u64 + reset_secs;

@@ -1,4 +1,5 @@
-//! Stricter limits on sensitive routes (seed 001): requests per minute per
+//! Stricter limits on sensitive routes (sign-in, sign-up, password reset,
+//! checkout, plan changes…): requests per minute per
 //! client address, in the same limiter as API-key traffic (so shared through
 //! Redis when configured). One table, one middleware.
 

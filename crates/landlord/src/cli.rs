@@ -8,7 +8,7 @@ use clap::{Parser, Subcommand};
 /// payments for a SaaS product, in one server.
 ///
 /// Settings come from defaults, then a TOML file, then environment variables
-/// (see README.md for the full table).
+/// (`landlord config` prints them; docs/src/configuration.md lists them all).
 #[derive(Debug, Parser)]
 #[command(name = "landlord", version, about, long_about)]
 pub struct Cli {

@@ -1,4 +1,4 @@
-//! Daily housekeeping (DESIGN.md §9): remove what has expired and can no
+//! Daily housekeeping: remove what has expired and can no
 //! longer matter — used or expired one-time tokens, expired refresh
 //! sessions, expired idempotency keys, finished jobs after a week, and raw
 //! usage rows past `usage_raw_log_retention_days` (the hourly counters

@@ -40,7 +40,7 @@ with `webhook-id` (the event id, the same on every retry), `webhook-timestamp` (
 `whsec_`; two, space-separated, during a rotation's 24 hours). 2xx is success; 410 disables the endpoint; \
 other answers and timeouts (15 s) are retried after 5 s, 5 min, 30 min, 2 h, 5 h, 10 h and 10 h (±20 %, or \
 a longer `Retry-After`); an endpoint failing for 5 days is disabled and its owners mailed."),
-        (name = "Marketplace", description = "Module (seed 004): stores are organizations, buyers are \
+        (name = "Marketplace", description = "Module: stores are organizations, buyers are \
 people. Public catalog with full-text and distance search; carts; checkout with an `Idempotency-Key` that \
 splits one order into one vendor order per store and reserves stock (never beyond it); payment confirmed \
 only by the provider's signed webhook; fees `round_half_up(subtotal × fee_bps ÷ 10,000)`; fulfilment, \

@@ -1,4 +1,4 @@
-//! Module: Marketplace (DESIGN.md §17, seed 004) — vendors are
+//! Module: Marketplace — vendors are
 //! organizations, buyers are user accounts, platform administrators run it.
 //!
 //! - [`vendors`][]: applying to sell, approval and suspension;

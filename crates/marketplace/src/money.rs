@@ -24,7 +24,7 @@ mod tests {
 
     #[test]
     fn the_seed_example_splits_exactly() {
-        // Seed 004: $60 and $40 at 10 % → $6 + $54 and $4 + $36.
+        // The worked example: $60 and $40 at 10 % → $6 + $54 and $4 + $36.
         assert_eq!(split(6_000, 1_000), (600, 5_400));
         assert_eq!(split(4_000, 1_000), (400, 3_600));
     }

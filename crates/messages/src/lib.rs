@@ -1,4 +1,4 @@
-//! The messaging API (seed 002's product): programs send email and SMS
+//! The messaging API: programs send email and SMS
 //! with an API key. A message is stored as `queued` and answered 202; the
 //! job worker hands it to its provider — email to the SMTP server, SMS to
 //! Twilio — and records `sent` (the provider took it) or `failed` with the

@@ -13,7 +13,7 @@ use crate::providers::{CheckoutRequest, ProviderName};
 use crate::routes::{PaymentCheckout, PaymentsState};
 use crate::store::{self, NewPayment, PaymentStatus};
 
-/// Checkouts per organization per minute (seed 001).
+/// Checkouts per organization per minute (a sensitive route's budget).
 pub const CHECKOUTS_PER_MINUTE: u32 = 5;
 
 /// Counts a checkout against the organization's budget.

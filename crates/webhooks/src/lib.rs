@@ -1,4 +1,4 @@
-//! Outgoing webhooks (DESIGN.md §14): organizations subscribe endpoints
+//! Outgoing webhooks: organizations subscribe endpoints
 //! to the event catalog, and Landlord delivers each event signed per
 //! Standard Webhooks, retried on a schedule, every attempt logged.
 //!

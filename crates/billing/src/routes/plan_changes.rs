@@ -13,7 +13,7 @@ use utoipa::ToSchema;
 use super::history::ScheduledChangeView;
 use crate::manage;
 
-/// Plan changes allowed per organization per minute (seed 001).
+/// Plan changes allowed per organization per minute (a sensitive route's budget).
 pub const PLAN_CHANGES_PER_MINUTE: u32 = 3;
 
 #[derive(Debug, Deserialize, ToSchema)]

@@ -1,4 +1,4 @@
-//! The layers every request passes through, in the order of DESIGN.md §4:
+//! The layers every request passes through, in this order:
 //! request id → trace span and access log → security headers → envelope
 //! guard → panic recovery → CORS → timeout → body size limit → routes.
 
@@ -82,7 +82,8 @@ async fn finish_response(response: Response) -> Response {
     add_security_headers(envelope_guard(response))
 }
 
-/// Seed 002's security headers, set unless a handler chose its own.
+/// The security headers every answer carries (no sniffing, no framing,
+/// a strict referrer policy…), set unless a handler chose its own.
 fn add_security_headers(mut response: Response) -> Response {
     const HEADERS: [(HeaderName, &str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),

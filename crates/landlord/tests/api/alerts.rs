@@ -1,4 +1,4 @@
-//! Operator alerts (DESIGN.md §15): a rule fires once after its pending
+//! Operator alerts: a rule fires once after its pending
 //! period, stays quiet through its cooldown (also after a restart: a second
 //! server on the same database), resolves exactly once; two instances
 //! evaluating at once notify once; every channel receives its notification

@@ -1,4 +1,4 @@
-//! The house rules of DESIGN.md §3 that a reader can check mechanically,
+//! The house rules (ARCHITECTURE.md) that a reader can check mechanically,
 //! checked on the source text (no server): a feature's SQL lives in its
 //! store module (`store.rs` or under `store/`) and touches only the tables
 //! that feature owns; another feature's data is reached through that

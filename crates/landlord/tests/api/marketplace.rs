@@ -1,4 +1,4 @@
-//! Marketplace (issue 15, seed 004): checkout that never oversells, split
+//! Marketplace: checkout that never oversells, split
 //! orders with exact fees, payment confirmed by the provider's webhook,
 //! expiry, idempotent checkout, fulfilment with refunds, payouts paid
 //! once, and stores that cannot reach each other's data. Over HTTP, on

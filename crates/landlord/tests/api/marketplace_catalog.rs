@@ -1,4 +1,4 @@
-//! Marketplace (issue 15, seed 004), the storefront side: full-text and
+//! Marketplace, the storefront side: full-text and
 //! radius search over the catalog, reviews after delivery, stores applying,
 //! approved and suspended, a Paystack checkout confirmed by its verified
 //! webhook, bad input on every endpoint, and the stores' event history.

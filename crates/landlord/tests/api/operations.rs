@@ -56,7 +56,7 @@ async fn ready_answers_503_naming_the_database_when_it_is_down(backend: Backend)
 
 async fn migrations_created_the_schema(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    // Every table of DESIGN.md §5 exists and is empty.
+    // Every table of the schema exists and is empty.
     for table in [
         "organizations",
         "users",

@@ -70,7 +70,7 @@ async fn password_work_is_limited_per_account_and_cheap_checks_come_first(backen
 }
 
 /// Peak resident memory the server may reach during the burst below
-/// (documented in README, "Password hashing"). Argon2 in flight is at most
+/// (documented in the docs, accounts, "Password hashing is bounded"). Argon2 in flight is at most
 /// `password_hashing_concurrency` × 19 MiB = 38 MiB here; unbounded, the
 /// same burst needs 192 × 19 MiB ≈ 3.6 GiB.
 const BURST_PEAK_RSS_MIB: u64 = 160;

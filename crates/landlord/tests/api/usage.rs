@@ -1,4 +1,4 @@
-//! Usage counters (DESIGN.md §5): several instances add to the same hour,
+//! Usage counters: several instances add to the same hour,
 //! the raw request log may be off, its retention purge keeps the counters,
 //! and a plan change mid-hour still bills each stretch on its plan.
 
