@@ -48,7 +48,7 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 
 /// The signed-in platform administrator; the sign-in page when signed out;
 /// 404 for anyone else.
-pub(super) async fn operator(
+pub async fn operator(
     state: &ConsoleState,
     visitor: &Visitor,
 ) -> Result<Result<PlatformAdmin, Page>, PageError> {
@@ -65,7 +65,7 @@ pub(super) async fn operator(
 }
 
 /// The layout's values with the operator's sub-navigation.
-pub(super) async fn operator_base(
+pub async fn operator_base(
     state: &ConsoleState,
     visitor: &Visitor,
     title: &str,
@@ -415,7 +415,7 @@ pub async fn set_plan(
     {
         Ok(summary) => Ok(Page::redirect(format!(
             "/operator/organizations?q={}&changed={}",
-            super::audit::encode(&form.q),
+            crate::web::encode(&form.q),
             summary.id
         ))),
         Err(error @ ApiError::Validation { .. }) => {

@@ -32,7 +32,8 @@ use super::base;
 use crate::access::{member, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
+use crate::web::{api, refusal};
+use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
 
 pub(crate) fn routes() -> Router<ConsoleState> {
@@ -70,30 +71,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 
 /// Attempts one page of the log shows.
 const ATTEMPTS_PER_PAGE: u32 = 20;
-
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        other => PageError::Api(other),
-    }
-}
-
-/// A feature's refusal shown on the page; another organization's endpoint
-/// (or message) is a missing page, an internal failure an error page.
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) => Err(PageError::NotFound),
-        ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
 
 /// The organization's values every webhook page shows.
 async fn webhooks_base(
@@ -307,7 +284,7 @@ pub async fn list(
         &membership,
         query.cursor.as_deref(),
         &EndpointForm::blank(),
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -452,7 +429,7 @@ impl Default for Detail<'_> {
         Detail {
             form: None,
             since: None,
-            errors: ok(),
+            errors: FormErrors::ok(),
             done: None,
             cursor: None,
         }

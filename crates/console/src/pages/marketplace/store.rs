@@ -34,18 +34,16 @@ use landlord_marketplace::views::{
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
 use super::market::{
     amount_input, availability, parse_amount, parse_location, prefixed_to_field, rating,
     rename_fields, short_ref, stars, vendor_order_label,
 };
-use crate::access::{member, Found, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use crate::{
+    api, base, member, refusal, sentence, Context, FormErrors, Gate, Page, PageError, Visitor,
+};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route(
             "/o/{organization_id}/store",
@@ -76,53 +74,9 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 /// Products and orders one page lists.
 const PER_PAGE: u32 = 25;
 
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        ApiError::NotFound(_) => PageError::NotFound,
-        other => PageError::Api(other),
-    }
-}
-
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) | ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
-
-fn invalid() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-        ..FormErrors::default()
-    }
-}
-
-/// The store's pages exist only while the Marketplace module is on;
-/// then the one organization check of every page (`access::member`).
-async fn allowed(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    gate: Gate<'_>,
-    permission: Permission,
-) -> Result<Found, PageError> {
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
-    member(state, visitor, organization_id, gate, permission).await
-}
-
 /// The layout's values with the store's sub-navigation.
 async fn store_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     title: &str,
     section: &str,
@@ -166,10 +120,7 @@ pub(crate) fn vendor_label(status: VendorStatus) -> &'static str {
     }
 }
 
-async fn vendor_of(
-    state: &ConsoleState,
-    user: &CurrentUser,
-) -> Result<Option<VendorRow>, PageError> {
+async fn vendor_of(state: &Pages, user: &CurrentUser) -> Result<Option<VendorRow>, PageError> {
     Ok(
         market_store::vendor(state.keys.db.pool(), &user.organization_id)
             .await
@@ -243,7 +194,7 @@ fn store_done(done: &str) -> Option<&'static str> {
 }
 
 async fn store_view_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     form: Option<&StoreForm>,
@@ -309,12 +260,12 @@ pub struct DoneQuery {
 /// organization sells; afterwards its standing (pending, open, suspended
 /// with the operator's reason) and settings (`GET /marketplace/vendor`).
 pub async fn store_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -326,18 +277,26 @@ pub async fn store_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    store_view_page(&state, &visitor, &found, None, ok(), query.done.as_deref()).await
+    store_view_page(
+        &state,
+        &visitor,
+        &found,
+        None,
+        FormErrors::ok(),
+        query.done.as_deref(),
+    )
+    .await
 }
 
 /// `POST /o/{organization_id}/store`: `vendors::apply` the first time,
 /// `vendors::update` afterwards (owners and admins).
 pub async fn save_store(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Form(form): Form<StoreForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -356,7 +315,7 @@ pub async fn save_store(
     ) {
         (Err(errors), _) => Err(Ok(errors)),
         (Ok(_), None) => {
-            let mut errors = invalid();
+            let mut errors = FormErrors::invalid();
             errors.fields.insert(
                 "payout_provider".into(),
                 "Choose Stripe or Paystack.".into(),
@@ -485,7 +444,7 @@ impl ProductForm {
     /// The typed values the feature takes, or the fields the console
     /// could not read.
     fn parsed(&self) -> Result<ParsedProduct, FormErrors> {
-        let mut errors = invalid();
+        let mut errors = FormErrors::invalid();
         let price = match parse_amount(&self.price) {
             Ok(Some(price)) => Some(price),
             Ok(None) => {
@@ -592,7 +551,7 @@ pub struct ListQuery {
 }
 
 async fn products_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     query: &ListQuery,
@@ -650,12 +609,12 @@ async fn products_page(
 /// newest first, whatever their status (`?status=` one), and the create
 /// form (`GET /marketplace/vendor/products`).
 pub async fn products(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -673,7 +632,7 @@ pub async fn products(
         &found,
         &query,
         &ProductForm::blank(),
-        ok(),
+        FormErrors::ok(),
     )
     .await
 }
@@ -681,12 +640,12 @@ pub async fn products(
 /// `POST /o/{organization_id}/store/products`: `catalog::create`, then the
 /// product's page.
 pub async fn create_product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -723,7 +682,7 @@ pub async fn create_product(
                 }
                 // Not a vendor yet: say so beside the form, not a 404.
                 Err(ApiError::NotFound(message)) => {
-                    let mut errors = invalid();
+                    let mut errors = FormErrors::invalid();
                     errors.status = Some(StatusCode::CONFLICT);
                     errors.general = Some(sentence(message.split(" (").next().unwrap_or(&message)));
                     errors
@@ -744,7 +703,7 @@ pub async fn create_product(
 }
 
 async fn product_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     view: &ProductView,
@@ -789,12 +748,12 @@ async fn product_page(
 /// `GET /o/{organization_id}/store/products/{product_id}`: the product and
 /// its edit form (`catalog::own_product`: another store's is 404).
 pub async fn product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, product_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -820,7 +779,7 @@ pub async fn product(
         &found,
         &view,
         &form,
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -829,12 +788,12 @@ pub async fn product(
 /// `POST /o/{organization_id}/store/products/{product_id}`: `catalog::update`
 /// with every field of the form.
 pub async fn update_product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, product_id)): Path<(String, String)>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -947,12 +906,12 @@ const ORDER_FILTERS: &[VendorOrderStatus] = &[
 /// orders, newest first (`?status=` one status; `GET
 /// /marketplace/vendor/orders`).
 pub async fn orders(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1050,7 +1009,7 @@ pub struct StatusForm {
 }
 
 async fn order_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     order_id: &str,
@@ -1093,12 +1052,12 @@ async fn order_page(
 /// `GET /o/{organization_id}/store/orders/{order_id}`: the store's part of
 /// an order: its items, subtotal, fee and earnings, and the next moves.
 pub async fn order(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, order_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1116,7 +1075,7 @@ pub async fn order(
         &found,
         &order_id,
         None,
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -1126,12 +1085,12 @@ pub async fn order(
 /// `fulfilment::change_status` (processing, shipped with its tracking
 /// reference, delivered, or cancelled with a reason).
 pub async fn move_order(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, order_id)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1197,11 +1156,11 @@ pub async fn move_order(
 /// currency and its latest entries (`payouts::ledger`), and the payouts
 /// with their status and last error (owners and admins).
 pub async fn earnings(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1316,7 +1275,7 @@ pub struct ReviewsQuery {
 }
 
 async fn reviews_view_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     cursor: Option<String>,
@@ -1392,12 +1351,12 @@ async fn reviews_view_page(
 /// products, newest first, with their replies (`GET
 /// /marketplace/vendor/reviews`); a reply form each for owners and admins.
 pub async fn reviews_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ReviewsQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1410,7 +1369,16 @@ pub async fn reviews_page(
         Err(sign_in) => return Ok(sign_in),
     };
     let done = query.done.as_deref() == Some("replied");
-    reviews_view_page(&state, &visitor, &found, query.cursor, None, ok(), done).await
+    reviews_view_page(
+        &state,
+        &visitor,
+        &found,
+        query.cursor,
+        None,
+        FormErrors::ok(),
+        done,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1423,12 +1391,12 @@ pub struct ReplyForm {
 /// `POST /o/{organization_id}/store/reviews/{review_id}/reply`:
 /// `reviews::reply` (replaces an earlier reply; owners and admins).
 pub async fn reply(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, review_id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
