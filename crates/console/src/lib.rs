@@ -62,7 +62,6 @@ use landlord_payments::routes::PaymentsState;
 /// The module pages the shell still holds until they move to their crates.
 pub mod modules {
     pub use crate::pages::inbox::console_pages as inbox_pages;
-    pub use crate::pages::marketplace::console_pages as marketplace_pages;
 }
 
 pub use access::{member, tenant, Found, Gate};

@@ -134,7 +134,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         ));
     }
     if modules.marketplace {
-        console = console.with(landlord_console::modules::marketplace_pages(
+        console = console.with(landlord_marketplace::pages::console_pages(
             state.marketplace.clone(),
         ));
     }

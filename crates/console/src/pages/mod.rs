@@ -8,7 +8,6 @@ pub mod events;
 pub mod inbox;
 pub mod invitation;
 pub mod keys;
-pub mod marketplace;
 pub mod operator;
 pub mod organization;
 pub mod public;

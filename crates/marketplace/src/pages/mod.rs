@@ -7,12 +7,12 @@ mod market;
 mod operator;
 mod store;
 
+use crate::MarketplaceState;
 use axum::extract::FromRef;
 use axum::Router;
 use landlord_identity::permissions::Permission;
-use landlord_marketplace::MarketplaceState;
 
-use crate::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
 /// What the Marketplace's pages need: the shell's state and the
 /// module's services.
@@ -40,7 +40,7 @@ impl FromRef<Pages> for ConsoleState {
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
     };
 }
 
@@ -102,6 +102,7 @@ pub fn console_pages(marketplace: MarketplaceState) -> Module {
 mod tests {
     #[test]
     fn every_template_compiles() {
-        crate::check_templates(super::TEMPLATES).unwrap_or_else(|error| panic!("{error}"));
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
     }
 }

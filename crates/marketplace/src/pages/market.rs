@@ -11,27 +11,27 @@
 //! locations) serve the store's and the operator's marketplace pages too.
 
 use super::Pages;
-use crate::{base, encode, refusal, sentence, Context, FormErrors, Page, PageError, Visitor};
+use crate::cart::{self, AddLineRequest, SetQuantityRequest};
+use crate::catalog::{self, CatalogQuery};
+use crate::checkout::{self, order_view, CheckoutRequest};
+use crate::reviews::{self, ReviewRequest};
+use crate::store::{self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus};
+use crate::views::{
+    CartView, Location, OrderView, ProductView, Rating, ReviewView, ShippingAddress,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use landlord_billing::money::format_money;
+use landlord_console::{
+    base, encode, refusal, sentence, Context, FormErrors, Page, PageError, Visitor,
+};
 use landlord_core::http::{ApiSuccess, PageQuery};
 use landlord_core::idempotency::{idempotent, Scope};
 use landlord_core::ids::{MarketplaceOrderId, ProductId};
 use landlord_core::ApiError;
 use landlord_identity::CurrentUser;
-use landlord_marketplace::cart::{self, AddLineRequest, SetQuantityRequest};
-use landlord_marketplace::catalog::{self, CatalogQuery};
-use landlord_marketplace::checkout::{self, order_view, CheckoutRequest};
-use landlord_marketplace::reviews::{self, ReviewRequest};
-use landlord_marketplace::store::{
-    self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus,
-};
-use landlord_marketplace::views::{
-    CartView, Location, OrderView, ProductView, Rating, ReviewView, ShippingAddress,
-};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
@@ -1008,12 +1008,7 @@ pub async fn cancel(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    match landlord_marketplace::fulfilment::cancel_order(
-        &state.marketplace,
-        &user.user_id,
-        order_id.trim(),
-    )
-    .await
+    match crate::fulfilment::cancel_order(&state.marketplace, &user.user_id, order_id.trim()).await
     {
         Ok(row) => Ok(Page::redirect(format!(
             "/marketplace/orders/{}?done=cancelled",

@@ -9,6 +9,11 @@
 //! retry for those (`payouts::retry`, as `POST
 //! /admin/marketplace/payouts/{id}/retry`).
 
+use crate::payouts;
+use crate::routes::admin::figures_of;
+use crate::store::{self as market_store, PayoutStatus, VendorStatus};
+use crate::vendors;
+use crate::views::PayoutView;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,18 +23,13 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::{OrganizationId, PayoutId};
 use landlord_core::ApiError;
-use landlord_marketplace::payouts;
-use landlord_marketplace::routes::admin::figures_of;
-use landlord_marketplace::store::{self as market_store, PayoutStatus, VendorStatus};
-use landlord_marketplace::vendors;
-use landlord_marketplace::views::PayoutView;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::market::{order_label, rating};
 use super::store::vendor_label;
 use super::Pages;
-use crate::{operator, operator_base, FormErrors, Page, PageError, Visitor};
+use landlord_console::{operator, operator_base, FormErrors, Page, PageError, Visitor};
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new()
@@ -204,7 +204,7 @@ fn back(form: &DecisionForm, done: &str, store: &str) -> Page {
         .unwrap_or_default();
     Page::redirect(format!(
         "/operator/marketplace?{status}done={done}&store={}",
-        crate::web::encode(store)
+        landlord_console::encode(store)
     ))
 }
 

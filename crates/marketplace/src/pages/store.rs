@@ -9,6 +9,15 @@
 //! products and orders, `ViewEarnings` (owners, admins) for the money.
 //! Another store's product or order is the 404 page.
 
+use crate::catalog::{self, NewProductRequest, UpdateProductRequest};
+use crate::fulfilment::{self, StatusRequest};
+use crate::payouts;
+use crate::reviews::{self, ReplyRequest};
+use crate::store::{
+    self as market_store, PayoutProvider, ProductStatus, VendorOrderStatus, VendorRow, VendorStatus,
+};
+use crate::vendors::{self, ApplyRequest, UpdateVendorRequest};
+use crate::views::{PayoutAccount, PayoutView, ProductView, ReviewView, VendorOrderView};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -20,17 +29,6 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_marketplace::catalog::{self, NewProductRequest, UpdateProductRequest};
-use landlord_marketplace::fulfilment::{self, StatusRequest};
-use landlord_marketplace::payouts;
-use landlord_marketplace::reviews::{self, ReplyRequest};
-use landlord_marketplace::store::{
-    self as market_store, PayoutProvider, ProductStatus, VendorOrderStatus, VendorRow, VendorStatus,
-};
-use landlord_marketplace::vendors::{self, ApplyRequest, UpdateVendorRequest};
-use landlord_marketplace::views::{
-    PayoutAccount, PayoutView, ProductView, ReviewView, VendorOrderView,
-};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -39,7 +37,7 @@ use super::market::{
     rename_fields, short_ref, stars, vendor_order_label,
 };
 use super::Pages;
-use crate::{
+use landlord_console::{
     api, base, member, refusal, sentence, Context, FormErrors, Gate, Page, PageError, Visitor,
 };
 
@@ -513,7 +511,7 @@ struct ParsedProduct {
     status: ProductStatus,
     categories: Vec<String>,
     images: Vec<String>,
-    location: Option<landlord_marketplace::views::Location>,
+    location: Option<crate::views::Location>,
 }
 
 const PRODUCT_FIELDS: &[(&str, &str)] = &[
