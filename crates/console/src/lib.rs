@@ -59,11 +59,6 @@ use landlord_keys::sensitive::SensitiveLimits;
 use landlord_keys::KeysState;
 use landlord_payments::routes::PaymentsState;
 
-/// The module pages the shell still holds until they move to their crates.
-pub mod modules {
-    pub use crate::pages::inbox::console_pages as inbox_pages;
-}
-
 pub use access::{member, tenant, Found, Gate};
 pub use pages::base;
 pub use pages::operator::{operator, operator_base};

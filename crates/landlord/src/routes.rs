@@ -129,7 +129,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         &state.token_signing_key,
     );
     if modules.inbox {
-        console = console.with(landlord_console::modules::inbox_pages(
+        console = console.with(landlord_inbox::pages::console_pages(
             state.inbox_live.clone(),
         ));
     }

@@ -5,7 +5,6 @@ pub mod account;
 pub mod audit;
 pub mod billing;
 pub mod events;
-pub mod inbox;
 pub mod invitation;
 pub mod keys;
 pub mod operator;

@@ -2,14 +2,14 @@
 //! (`/o/{organization_id}/inbox`), its live stream, its channel settings,
 //! and the page's script (`/static/inbox.js`).
 
-mod pages;
+mod inbox;
 
+use crate::live::Live;
 use axum::extract::FromRef;
 use axum::routing::get;
 use landlord_identity::permissions::Permission;
-use landlord_inbox::live::Live;
 
-use crate::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
 /// What the Inbox's pages need: the shell's state and the module's
 /// realtime wake-ups (the page's stream, replies).
@@ -35,7 +35,7 @@ impl FromRef<Pages> for ConsoleState {
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
-        &[$(($name, include_str!(concat!("../../../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
     };
 }
 
@@ -47,11 +47,11 @@ const TEMPLATES: Templates = template_files!(
 );
 
 /// The inbox page's live updates and reply box helpers.
-const SCRIPT: &str = include_str!("../../../static/inbox.js");
+const SCRIPT: &str = include_str!("../../static/inbox.js");
 
 /// The first 12 hex digits of the script's SHA-256, for its URL.
 fn script_version() -> String {
-    crate::script_version(SCRIPT)
+    landlord_console::script_version(SCRIPT)
 }
 
 /// The Inbox's pages, templates and navigation entry.
@@ -59,8 +59,11 @@ pub fn console_pages(live: Live) -> Module {
     Module::new("inbox")
         .templates(TEMPLATES)
         .routes(move |console| {
-            pages::routes()
-                .route("/static/inbox.js", get(|| async { crate::script(SCRIPT) }))
+            inbox::routes()
+                .route(
+                    "/static/inbox.js",
+                    get(|| async { landlord_console::script(SCRIPT) }),
+                )
                 .with_state(Pages { console, live })
         })
         .organization_nav(
@@ -72,6 +75,7 @@ pub fn console_pages(live: Live) -> Module {
 mod tests {
     #[test]
     fn every_template_compiles() {
-        crate::check_templates(super::TEMPLATES).unwrap_or_else(|error| panic!("{error}"));
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
     }
 }

@@ -16,26 +16,28 @@ use std::collections::HashMap;
 use std::time::Duration;
 
 use super::Pages;
-use crate::{api, base, finish, member, refusal, FormErrors, Gate, Page, PageError, Visitor};
+use crate::channels::{self, ChannelView, ConnectChannelRequest, MAX_CHANNELS};
+use crate::conversations::{
+    self, AssignRequest, ContactView, MessageView, ReplyRequest, StatusRequest,
+};
+use crate::library::{CannedResponseView, TemplateView};
+use crate::store::{self as inbox_store, ConversationFilter, ConversationStatus};
+use crate::whatsapp::TemplateMessage;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use landlord_console::{
+    api, base, finish, member, refusal, FormErrors, Gate, Page, PageError, Visitor,
+};
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{InboxContactId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
-use landlord_inbox::channels::{self, ChannelView, ConnectChannelRequest, MAX_CHANNELS};
-use landlord_inbox::conversations::{
-    self, AssignRequest, ContactView, MessageView, ReplyRequest, StatusRequest,
-};
-use landlord_inbox::library::{CannedResponseView, TemplateView};
-use landlord_inbox::store::{self as inbox_store, ConversationFilter, ConversationStatus};
-use landlord_inbox::whatsapp::TemplateMessage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -752,10 +754,9 @@ pub async fn stream(
     // The same stream as the API's: limits, the end when access ends (this
     // cookie's session signed out or revoked, the membership removed), the
     // maximum lifetime after which the page's EventSource reconnects.
-    let events =
-        landlord_inbox::routes::stream::open(&state.keys, &state.live, &user, asked).await?;
+    let events = crate::routes::stream::open(&state.keys, &state.live, &user, asked).await?;
     let response = Sse::new(events)
-        .keep_alive(landlord_inbox::routes::stream::keep_alive())
+        .keep_alive(crate::routes::stream::keep_alive())
         .into_response();
     Ok(finish(response, StatusCode::OK))
 }
