@@ -69,18 +69,12 @@ const SHELL_TEMPLATES: Templates = template_files!(
     "settings.html",
     "audit.html",
     "events.html",
-    "webhooks.html",
-    "webhook.html",
-    "webhook_secret.html",
-    "webhook_confirm.html",
-    "webhook_types.html",
     "operator_nav.html",
     "operator_figures.html",
     "operator_webhooks.html",
     "operator_organizations.html",
     "operator_jobs.html",
     "operator_discrepancies.html",
-    "operator_alerts.html",
 );
 
 fn add(env: &mut Environment<'static>, templates: Templates) {

@@ -128,6 +128,9 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         sensitive_limits,
         &state.token_signing_key,
     );
+    console = console
+        .with(landlord_webhooks::pages::console_pages())
+        .with(landlord_alerts::pages::console_pages());
     if modules.inbox {
         console = console.with(landlord_inbox::pages::console_pages(
             state.inbox_live.clone(),

@@ -12,7 +12,6 @@ pub mod organization;
 pub mod public;
 pub mod settings;
 pub mod team;
-pub mod webhooks;
 
 use axum::Router;
 use landlord_admin::PlatformAdmin;
@@ -39,7 +38,6 @@ pub(crate) fn router() -> Router<ConsoleState> {
         .merge(settings::routes())
         .merge(audit::routes())
         .merge(events::routes())
-        .merge(webhooks::routes())
         .merge(operator::routes())
 }
 
@@ -54,8 +52,6 @@ pub(crate) fn core_navigation() -> Navigation {
             NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
             NavEntry::new("audit", "Audit log", "/audit", 50).requires(Permission::ViewAuditLog),
             NavEntry::new("events", "Events", "/events", 60).requires(Permission::ViewEvents),
-            NavEntry::new("webhooks", "Webhooks", "/webhooks", 80)
-                .requires(Permission::ManageWebhooks),
             NavEntry::new("settings", "Settings", "/settings", 100),
         ],
         personal: Vec::new(),
