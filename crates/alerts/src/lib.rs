@@ -4,10 +4,12 @@
 //! machine per rule kept in `alert_states` (`evaluate`, `store`), a
 //! notification job per channel (`notify`), the evaluator task every
 //! instance runs (`run`), and `GET /admin/alerts` (`routes`), which the
-//! operator console's alerts page reads through the same `routes::overview`.
+//! operator console's alerts page (`pages`, registered with the console's
+//! shell) reads through the same `routes::overview`.
 
 pub mod evaluate;
 pub mod notify;
+pub mod pages;
 pub mod routes;
 pub mod store;
 

@@ -17,20 +17,20 @@ use crate::ConsoleState;
 /// How a handler reaches the organization: reading a page, or submitting
 /// a form with the CSRF token it carried.
 #[derive(Debug, Clone, Copy)]
-pub(crate) enum Gate<'a> {
+pub enum Gate<'a> {
     Read,
     Form(&'a str),
 }
 
 /// The person acting in the URL's organization with its membership, or
 /// the sign-in page to send a signed-out visitor to.
-pub(crate) type Found = Result<(CurrentUser, Membership), Page>;
+pub type Found = Result<(CurrentUser, Membership), Page>;
 
 /// The signed-in person acting in the URL's organization, with its
 /// membership; the sign-in page when signed out; 404 for an organization
 /// the person does not belong to (or a malformed id); 403 for a form
 /// without this visitor's CSRF token.
-pub(crate) async fn tenant(
+pub async fn tenant(
     state: &ConsoleState,
     visitor: &Visitor,
     organization_id: &str,
@@ -63,7 +63,7 @@ pub(crate) async fn tenant(
 
 /// [`tenant`], and the person's role allows `permission` (403 otherwise,
 /// as the API answers).
-pub(crate) async fn member(
+pub async fn member(
     state: &ConsoleState,
     visitor: &Visitor,
     organization_id: &str,

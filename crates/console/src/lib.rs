@@ -1,12 +1,46 @@
-//! The web console (DESIGN.md §13): server-rendered pages served by the
-//! binary at the root of `public_url`.
+//! The web console's shell: server-rendered pages served by the binary at
+//! the root of `public_url`, and the interface through which a feature
+//! brings its own pages.
 //!
-//! A page request flows: session cookie → [`session::Visitor`] (the refresh
+//! A page request flows: session cookie → [`Visitor`] (the refresh
 //! session behind the cookie, checked live at every request) → the
-//! organization in the URL (membership checked: 404 otherwise) → the same
-//! feature function as the API route → a template. Every form carries a
-//! CSRF token checked on POST. The routes are a plain axum `Router`, not
-//! part of the OpenAPI document.
+//! organization in the URL (membership checked by [`tenant`] or
+//! [`member`]: 404 otherwise) → the same feature function as the API
+//! route → a template ([`Page::render`]). Every form carries a CSRF token
+//! checked on POST ([`Gate::Form`]). The routes are a plain axum
+//! `Router`, not part of the OpenAPI document.
+//!
+//! # What the shell keeps
+//!
+//! What every page shares: the layout and its navigation, the session and
+//! visitor, CSRF tokens, form errors ([`FormErrors`]), error pages
+//! ([`PageError`]), the template environment, the static assets
+//! (stylesheet, copy buttons), the access checks, and the session pages
+//! themselves (sign-up, sign-in, account, invitations).
+//!
+//! # How a feature brings its pages
+//!
+//! A feature crate keeps its pages in `src/pages/` and its templates in
+//! `templates/`, and offers one function building a [`Module`]:
+//!
+//! ```ignore
+//! pub fn console_pages(marketplace: MarketplaceState) -> Module {
+//!     Module::new("marketplace")
+//!         .templates(TEMPLATES) // [(name, include_str!(…))]
+//!         .routes(move |console| routes().with_state(Pages::new(console, marketplace)))
+//!         .organization_nav(NavEntry::new("store", "Store", "/store", 70)
+//!             .requires(Permission::ManageProducts))
+//! }
+//! ```
+//!
+//! The binary decides which modules are on, in one place:
+//! `Console::new(…).with(keys_pages).with(marketplace_pages).router()`. A
+//! module left out has no routes (404), no templates and no navigation
+//! entries. A module's routes get the shell's [`ConsoleState`] when the
+//! router is built and may wrap it in their own state (anything the shell
+//! state can be taken from with `FromRef`, which [`Visitor`] needs); its
+//! template names must not collide with another's (prefix them with the
+//! module's name).
 
 mod access;
 mod csrf;
@@ -19,12 +53,21 @@ use std::sync::Arc;
 
 use axum::routing::get;
 use axum::Router;
+use landlord_identity::permissions::Permission;
 use landlord_identity::IdentityState;
 use landlord_keys::sensitive::SensitiveLimits;
 use landlord_keys::KeysState;
 use landlord_payments::routes::PaymentsState;
 
-pub use session::{CSRF_COOKIE, SESSION_COOKIE};
+pub use access::{member, tenant, Found, Gate};
+pub use pages::base;
+pub use pages::operator::{operator, operator_base};
+pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};
+pub use templates::{check_templates, context, Context, Templates};
+pub use web::{
+    api, csp_with, encode, finish, refusal, script, script_version, sentence, FormErrors, Page,
+    PageError,
+};
 
 /// What the console's pages need: one `Arc`.
 #[derive(Clone)]
@@ -39,11 +82,8 @@ pub struct ConsoleInner {
     /// The per-address budgets of sensitive API routes, which the pages
     /// doing the same work share.
     pub sensitive: SensitiveLimits,
-    /// The Inbox's realtime wake-ups (the inbox page's stream, replies).
-    pub inbox_live: landlord_inbox::live::Live,
-    /// The Marketplace's services (its buyer, store and operator pages);
-    /// holds the same `KeysState` as `keys`.
-    pub marketplace: landlord_marketplace::MarketplaceState,
+    /// The navigation entries the registered modules bring.
+    navigation: Navigation,
     /// Key of the CSRF tokens (derived from the server's signing key).
     csrf_key: Vec<u8>,
     /// `Secure` cookies: `public_url` is https.
@@ -64,27 +104,178 @@ impl ConsoleInner {
     }
 }
 
-impl ConsoleState {
+/// A link of the console's navigation.
+#[derive(Debug, Clone)]
+pub struct NavEntry {
+    /// The page's `nav` (organization and personal entries) or `section`
+    /// (operator entries) value, which marks the link as current.
+    pub key: &'static str,
+    pub label: &'static str,
+    /// Organization entries: the path under `/o/{organization_id}` (`""`
+    /// for the overview); other entries: the absolute path.
+    pub path: &'static str,
+    /// Shown only to members whose role allows it (organization entries).
+    pub permission: Option<Permission>,
+    /// Place among the entries, smallest first.
+    pub order: u16,
+}
+
+impl NavEntry {
+    pub fn new(key: &'static str, label: &'static str, path: &'static str, order: u16) -> Self {
+        Self {
+            key,
+            label,
+            path,
+            permission: None,
+            order,
+        }
+    }
+
+    /// Shown only to members whose role allows `permission`.
+    pub fn requires(mut self, permission: Permission) -> Self {
+        self.permission = Some(permission);
+        self
+    }
+}
+
+/// Every module's navigation entries, in order.
+#[derive(Debug, Default, Clone)]
+struct Navigation {
+    /// The organization's navigation (`/o/{organization_id}…`).
+    organization: Vec<NavEntry>,
+    /// The signed-in person's own links, before "Account".
+    personal: Vec<NavEntry>,
+    /// The operator console's sub-navigation, after the core's sections.
+    operator: Vec<NavEntry>,
+}
+
+impl Navigation {
+    fn add(&mut self, other: Navigation) {
+        self.organization.extend(other.organization);
+        self.personal.extend(other.personal);
+        self.operator.extend(other.operator);
+        for list in [
+            &mut self.organization,
+            &mut self.personal,
+            &mut self.operator,
+        ] {
+            list.sort_by_key(|entry| entry.order);
+        }
+    }
+}
+
+type Routes = Box<dyn FnOnce(ConsoleState) -> Router + Send>;
+
+/// What a feature brings to the console: its routes, templates and
+/// navigation entries.
+pub struct Module {
+    name: &'static str,
+    routes: Option<Routes>,
+    templates: Templates,
+    navigation: Navigation,
+}
+
+impl Module {
+    pub fn new(name: &'static str) -> Self {
+        Self {
+            name,
+            routes: None,
+            templates: &[],
+            navigation: Navigation::default(),
+        }
+    }
+
+    /// The module's name (for logs).
+    pub fn name(&self) -> &'static str {
+        self.name
+    }
+
+    /// The module's routes, built from the shell's state once the console
+    /// is assembled.
+    pub fn routes(mut self, routes: impl FnOnce(ConsoleState) -> Router + Send + 'static) -> Self {
+        self.routes = Some(Box::new(routes));
+        self
+    }
+
+    /// The module's templates: `(name, source)` pairs, usually
+    /// `include_str!` of the files in the crate's `templates/`.
+    pub fn templates(mut self, templates: Templates) -> Self {
+        self.templates = templates;
+        self
+    }
+
+    /// An entry of the organization's navigation.
+    pub fn organization_nav(mut self, entry: NavEntry) -> Self {
+        self.navigation.organization.push(entry);
+        self
+    }
+
+    /// An entry of the signed-in person's own links (beside "Account").
+    pub fn personal_nav(mut self, entry: NavEntry) -> Self {
+        self.navigation.personal.push(entry);
+        self
+    }
+
+    /// An entry of the operator console's sub-navigation.
+    pub fn operator_nav(mut self, entry: NavEntry) -> Self {
+        self.navigation.operator.push(entry);
+        self
+    }
+}
+
+/// The console being assembled: the shell's services and the modules
+/// registered so far.
+pub struct Console {
+    payments: PaymentsState,
+    sensitive: SensitiveLimits,
+    csrf_key: Vec<u8>,
+    modules: Vec<Module>,
+}
+
+impl Console {
     /// `secret` is the server's token signing key; the CSRF key is derived
     /// from it, so every instance computes the same tokens.
-    pub fn new(
-        payments: PaymentsState,
-        sensitive: SensitiveLimits,
-        secret: &str,
-        inbox_live: landlord_inbox::live::Live,
-        marketplace: landlord_marketplace::MarketplaceState,
-    ) -> Self {
-        let keys = payments.keys.clone();
-        let secure_cookies = keys.config.public_url.starts_with("https://");
-        Self(Arc::new(ConsoleInner {
-            keys,
+    pub fn new(payments: PaymentsState, sensitive: SensitiveLimits, secret: &str) -> Self {
+        Self {
             payments,
             sensitive,
-            inbox_live,
-            marketplace,
             csrf_key: csrf::derive_key(secret),
+            modules: Vec::new(),
+        }
+    }
+
+    /// Registers `module`'s pages, templates and navigation entries.
+    pub fn with(mut self, module: Module) -> Self {
+        self.modules.push(module);
+        self
+    }
+
+    /// The console's routes (the shell's and every registered module's),
+    /// ready to merge into the application's router.
+    pub fn router(self) -> Router {
+        let mut navigation = pages::core_navigation();
+        let mut routes = Vec::new();
+        for module in self.modules {
+            templates::register(module.templates);
+            navigation.add(module.navigation);
+            routes.extend(module.routes);
+            tracing::debug!(module = module.name, "console module registered");
+        }
+        let keys = self.payments.keys.clone();
+        let secure_cookies = keys.config.public_url.starts_with("https://");
+        let state = ConsoleState(Arc::new(ConsoleInner {
+            keys,
+            payments: self.payments,
+            sensitive: self.sensitive,
+            navigation,
+            csrf_key: self.csrf_key,
             secure_cookies,
-        }))
+        }));
+        let mut router = pages::router().with_state(state.clone());
+        for module_routes in routes {
+            router = router.merge(module_routes(state.clone()));
+        }
+        router
     }
 }
 
@@ -103,28 +294,9 @@ pub fn not_found_page(
     (wants_html && !path.starts_with("/api/")).then(|| web::PageError::NotFound.into_response())
 }
 
-/// The console's routes, ready to merge into the application's router:
-/// each page module brings its own.
-pub fn router<S: Clone + Send + Sync + 'static>(state: ConsoleState) -> Router<S> {
+/// The shell's static assets.
+fn static_routes() -> Router<ConsoleState> {
     Router::new()
         .route("/static/console.css", get(web::stylesheet))
         .route("/static/copy.js", get(web::copy_script))
-        .route("/static/inbox.js", get(web::inbox_script))
-        .merge(pages::public::routes())
-        .merge(pages::invitation::routes())
-        .merge(pages::organization::routes())
-        .merge(pages::keys::routes())
-        .merge(pages::billing::routes())
-        .merge(pages::team::routes())
-        .merge(pages::account::routes())
-        .merge(pages::settings::routes())
-        .merge(pages::audit::routes())
-        .merge(pages::events::routes())
-        .merge(pages::webhooks::routes())
-        .merge(pages::inbox::routes())
-        .merge(pages::operator::routes())
-        .merge(pages::operator_marketplace::routes())
-        .merge(pages::market::routes())
-        .merge(pages::store::routes())
-        .with_state(state)
 }

@@ -2,7 +2,7 @@
 //! feature's sessions, checked live at every request) and the signed-out
 //! visitor's CSRF cookie.
 
-use axum::extract::FromRequestParts;
+use axum::extract::{FromRef, FromRequestParts};
 use axum::http::header;
 use axum::http::request::Parts;
 use landlord_core::crypto::random_hex;
@@ -43,13 +43,17 @@ pub struct Visitor {
     submits: bool,
 }
 
-impl FromRequestParts<ConsoleState> for Visitor {
+/// Any page state the shell's can be taken from: a module's pages may
+/// hold their own state beside the shell's.
+impl<S> FromRequestParts<S> for Visitor
+where
+    S: Send + Sync,
+    ConsoleState: FromRef<S>,
+{
     type Rejection = PageError;
 
-    async fn from_request_parts(
-        parts: &mut Parts,
-        state: &ConsoleState,
-    ) -> Result<Self, Self::Rejection> {
+    async fn from_request_parts(parts: &mut Parts, state: &S) -> Result<Self, Self::Rejection> {
+        let state = ConsoleState::from_ref(state);
         let token = cookie(parts, SESSION_COOKIE);
         let user = match token {
             Some(token) => browser_session(state.identity(), token).await?,
@@ -83,7 +87,7 @@ impl Visitor {
     }
 
     /// Whether the request may change state (anything but GET and HEAD).
-    pub(crate) fn submits(&self) -> bool {
+    pub fn submits(&self) -> bool {
         self.submits
     }
 
@@ -124,7 +128,7 @@ impl ConsoleState {
     /// A `Set-Cookie` value: `HttpOnly; SameSite=Lax; Path=/`, `Secure`
     /// when `public_url` is https; `max_age` in seconds (none: until the
     /// browser closes).
-    pub(crate) fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> String {
+    pub fn cookie(&self, name: &str, value: &str, max_age: Option<u64>) -> String {
         let mut cookie = format!("{name}={value}; Path=/; HttpOnly; SameSite=Lax");
         if let Some(max_age) = max_age {
             cookie.push_str(&format!("; Max-Age={max_age}"));
@@ -142,7 +146,7 @@ impl ConsoleState {
     }
 
     /// Clears the session cookie.
-    pub(crate) fn clear_session_cookie(&self) -> String {
+    pub fn clear_session_cookie(&self) -> String {
         self.cookie(SESSION_COOKIE, "", Some(0))
     }
 }

@@ -1,103 +1,112 @@
 //! The console's templates, compiled into the binary (minijinja, HTML
-//! auto-escaped by the `.html` names).
+//! auto-escaped by the `.html` names): the shell's own, and those each
+//! registered module brings. The environment is one per process: the
+//! templates are constants of the binary, and a module whose templates
+//! are registered but whose routes are not serves nothing.
 
-use std::sync::OnceLock;
+use std::sync::{OnceLock, PoisonError, RwLock};
 
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use crate::web::{copy_script_version, inbox_script_version, stylesheet_version, PageError};
+use crate::web::{copy_script_version, stylesheet_version, PageError};
 
 /// A template's values.
 pub type Context = Map<String, Value>;
+
+/// A module's templates: `(name, source)` pairs.
+pub type Templates = &'static [(&'static str, &'static str)];
 
 const PRODUCT: &str = "Landlord";
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
-        [$(($name, include_str!(concat!("../templates/", $name)))),*]
+        &[$(($name, include_str!(concat!("../templates/", $name)))),*]
     };
 }
 
-fn environment() -> &'static Environment<'static> {
-    static ENV: OnceLock<Environment<'static>> = OnceLock::new();
-    ENV.get_or_init(|| {
-        let mut env = Environment::new();
-        // Optional values (a form's errors, the signed-in session) may be
-        // absent; reading into them renders nothing.
-        env.set_undefined_behavior(UndefinedBehavior::Chainable);
-        env.add_global("product", PRODUCT);
-        env.add_global("css_version", stylesheet_version());
-        env.add_global("copy_js_version", copy_script_version());
-        env.add_global("inbox_js_version", inbox_script_version());
-        for (name, source) in template_files!(
-            "layout.html",
-            "macros.html",
-            "error.html",
-            "message.html",
-            "sign_up.html",
-            "sign_in.html",
-            "verify_email.html",
-            "forgot_password.html",
-            "reset_password.html",
-            "overview.html",
-            "accept_invitation.html",
-            "keys.html",
-            "key_new.html",
-            "key_created.html",
-            "key_revoke.html",
-            "billing.html",
-            "billing_change.html",
-            "billing_invoice.html",
-            "team.html",
-            "team_confirm.html",
-            "account.html",
-            "sessions.html",
-            "settings.html",
-            "audit.html",
-            "events.html",
-            "webhooks.html",
-            "webhook.html",
-            "webhook_secret.html",
-            "webhook_confirm.html",
-            "webhook_types.html",
-            "inbox.html",
-            "inbox_channels.html",
-            "inbox_channel_confirm.html",
-            "operator_nav.html",
-            "operator_figures.html",
-            "operator_webhooks.html",
-            "operator_organizations.html",
-            "operator_jobs.html",
-            "operator_discrepancies.html",
-            "operator_alerts.html",
-            "operator_marketplace.html",
-            "market_nav.html",
-            "market.html",
-            "market_product.html",
-            "market_cart.html",
-            "market_orders.html",
-            "market_order.html",
-            "store_nav.html",
-            "store_form.html",
-            "store.html",
-            "store_product_form.html",
-            "store_products.html",
-            "store_product.html",
-            "store_orders.html",
-            "store_order.html",
-            "store_earnings.html",
-            "store_reviews.html",
-            "operator_marketplace_payouts.html",
-            "operator_marketplace_tabs.html",
-        ) {
-            if let Err(error) = env.add_template(name, source) {
-                // Compiled in and rendered by the tests: a build defect.
-                tracing::error!(name, %error, "console template does not compile");
-            }
+fn environment() -> &'static RwLock<Environment<'static>> {
+    static ENV: OnceLock<RwLock<Environment<'static>>> = OnceLock::new();
+    ENV.get_or_init(|| RwLock::new(shell_environment()))
+}
+
+/// The shell's environment: its globals and its own templates.
+fn shell_environment() -> Environment<'static> {
+    let mut env = Environment::new();
+    // Optional values (a form's errors, the signed-in session) may be
+    // absent; reading into them renders nothing.
+    env.set_undefined_behavior(UndefinedBehavior::Chainable);
+    env.add_global("product", PRODUCT);
+    env.add_global("css_version", stylesheet_version());
+    env.add_global("copy_js_version", copy_script_version());
+    add(&mut env, SHELL_TEMPLATES);
+    env
+}
+
+const SHELL_TEMPLATES: Templates = template_files!(
+    "layout.html",
+    "macros.html",
+    "error.html",
+    "message.html",
+    "sign_up.html",
+    "sign_in.html",
+    "verify_email.html",
+    "forgot_password.html",
+    "reset_password.html",
+    "overview.html",
+    "accept_invitation.html",
+    "keys.html",
+    "key_new.html",
+    "key_created.html",
+    "key_revoke.html",
+    "billing.html",
+    "billing_change.html",
+    "billing_invoice.html",
+    "team.html",
+    "team_confirm.html",
+    "account.html",
+    "sessions.html",
+    "settings.html",
+    "audit.html",
+    "events.html",
+    "operator_nav.html",
+    "operator_figures.html",
+    "operator_webhooks.html",
+    "operator_organizations.html",
+    "operator_jobs.html",
+    "operator_discrepancies.html",
+);
+
+fn add(env: &mut Environment<'static>, templates: Templates) {
+    for (name, source) in templates {
+        if let Err(error) = env.add_template(name, source) {
+            // Compiled in and rendered by the tests: a build defect.
+            tracing::error!(name, %error, "console template does not compile");
         }
-        env
-    })
+    }
+}
+
+/// Adds a module's templates to the environment.
+pub(crate) fn register(templates: Templates) {
+    let mut env = environment()
+        .write()
+        .unwrap_or_else(PoisonError::into_inner);
+    add(&mut env, templates);
+}
+
+/// Checks that `templates` compile beside the shell's (a module's unit
+/// test): the first failure, named.
+pub fn check_templates(templates: Templates) -> Result<(), String> {
+    let mut env = shell_environment();
+    for (name, source) in templates {
+        env.add_template(name, source)
+            .map_err(|error| format!("{name}: {error}"))?;
+    }
+    for (name, _) in templates {
+        env.get_template(name)
+            .map_err(|error| format!("{name}: {error}"))?;
+    }
+    Ok(())
 }
 
 /// An empty context.
@@ -107,8 +116,8 @@ pub fn context() -> Context {
 
 /// Renders `name` with `context`.
 pub fn render(name: &str, context: Context) -> Result<String, PageError> {
-    environment()
-        .get_template(name)
+    let env = environment().read().unwrap_or_else(PoisonError::into_inner);
+    env.get_template(name)
         .and_then(|template| template.render(Value::Object(context)))
         .map_err(|error| {
             PageError::Api(landlord_core::ApiError::internal(anyhow_free(format!(
@@ -127,7 +136,7 @@ mod tests {
 
     #[test]
     fn every_template_compiles() {
-        let env = environment();
+        let env = shell_environment();
         for (name, _) in env.templates() {
             assert!(env.get_template(name).is_ok(), "{name}");
         }

@@ -76,25 +76,24 @@ pub async fn copy_script() -> Response {
         .into_response()
 }
 
-const INBOX_SCRIPT: &str = include_str!("../static/inbox.js");
-
-/// `GET /static/inbox.js`: the inbox page's live updates and reply box
-/// helpers, cached like the stylesheet.
-pub async fn inbox_script() -> Response {
+/// A module's script (a file, for `script-src 'self'`), served like the
+/// shell's: embedded, cached for a year (its URL carries
+/// [`script_version`]).
+pub fn script(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        INBOX_SCRIPT,
+        source,
     )
         .into_response()
 }
 
-/// The first 12 hex digits of the inbox script's SHA-256, for its URL.
-pub fn inbox_script_version() -> String {
+/// The first 12 hex digits of a script's SHA-256, for its URL.
+pub fn script_version(source: &str) -> String {
     use sha2::{Digest, Sha256};
-    hex::encode(&Sha256::digest(INBOX_SCRIPT.as_bytes())[..6])
+    hex::encode(&Sha256::digest(source.as_bytes())[..6])
 }
 
 /// The first 12 hex digits of the copy script's SHA-256, for its URL.
@@ -182,7 +181,7 @@ impl Page {
 }
 
 /// Marks an HTML answer as final, so the API's envelope guard keeps it.
-pub(crate) fn finish(mut response: Response, status: StatusCode) -> Response {
+pub fn finish(mut response: Response, status: StatusCode) -> Response {
     *response.status_mut() = status;
     let headers = response.headers_mut();
     headers.insert(
@@ -297,6 +296,41 @@ impl IntoResponse for PageError {
     }
 }
 
+/// A feature's refusal as the page that cannot be shown: a refused
+/// permission reads as a sentence, a missing (or another organization's)
+/// thing is the 404 page.
+pub fn api(error: ApiError) -> PageError {
+    match error {
+        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
+        ApiError::NotFound(_) => PageError::NotFound,
+        other => PageError::Api(other),
+    }
+}
+
+/// A feature's refusal shown on the form; a missing (or another
+/// organization's) thing is the 404 page, a refused permission the 403
+/// page, an internal failure an error page.
+pub fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
+    match error {
+        ApiError::NotFound(_) | ApiError::Forbidden(_) => Err(api(error)),
+        other => FormErrors::from_api(other),
+    }
+}
+
+/// `value` percent-encoded for a URL's query (unreserved characters
+/// kept).
+pub fn encode(value: &str) -> String {
+    value
+        .bytes()
+        .map(|b| match b {
+            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
+                (b as char).to_string()
+            }
+            _ => format!("%{b:02X}"),
+        })
+        .collect()
+}
+
 /// A form's errors: next to each field, and for the whole form.
 #[derive(Debug, Default)]
 pub struct FormErrors {
@@ -306,6 +340,22 @@ pub struct FormErrors {
 }
 
 impl FormErrors {
+    /// No error, status 200 (a form shown afresh).
+    pub fn ok() -> Self {
+        Self {
+            status: Some(StatusCode::OK),
+            ..Self::default()
+        }
+    }
+
+    /// No error yet, status 422 (a form whose errors the page adds).
+    pub fn invalid() -> Self {
+        Self {
+            status: Some(StatusCode::UNPROCESSABLE_ENTITY),
+            ..Self::default()
+        }
+    }
+
     /// What a feature's refusal says about the form; an internal failure
     /// stays an error page.
     pub fn from_api(error: ApiError) -> Result<Self, PageError> {

@@ -13,7 +13,9 @@
 //! - [`bulk`][]: close, assign, label many conversations as a job with progress;
 //! - [`live`][]: the realtime stream (rows + wake-ups over Redis);
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
-//! - [`store`][]: the module's SQL.
+//! - [`store`][]: the module's SQL;
+//! - [`pages`][]: the console's inbox and channel pages and the page's
+//!   script, registered with the console's shell.
 
 pub mod bulk;
 pub mod channels;
@@ -22,6 +24,7 @@ pub mod inbound;
 pub mod library;
 pub mod live;
 pub mod outbound;
+pub mod pages;
 pub mod routes;
 pub mod store;
 pub mod whatsapp;

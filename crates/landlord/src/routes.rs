@@ -12,7 +12,7 @@ use std::sync::Arc;
 use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMetrics};
 use utoipa_axum::router::OpenApiRouter;
 
-use landlord_console::ConsoleState;
+use landlord_console::Console;
 use landlord_keys::sensitive::SensitiveLimits;
 
 use crate::openapi::{declare_request_rules, declare_shared_responses, docs_router, ApiDoc};
@@ -22,6 +22,7 @@ use crate::{operations, test_routes};
 /// Builds the application's router for `state`.
 pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
+    let modules = Modules::of(&state);
     let sensitive_limits = SensitiveLimits {
         limiter: state.keys.limiter.clone(),
         per_minute: config.sensitive_rate_limit_per_minute,
@@ -36,14 +37,14 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
         .merge(landlord_webhooks::router().with_state(state.identity.clone()))
-        .merge(if config.inbox.enabled {
+        .merge(if modules.inbox {
             landlord_inbox::router()
                 .layer(axum::Extension(state.inbox_live.clone()))
                 .with_state(state.keys.clone())
         } else {
             OpenApiRouter::new()
         })
-        .merge(if config.marketplace.enabled {
+        .merge(if modules.marketplace {
             landlord_marketplace::router().with_state(state.marketplace.clone())
         } else {
             OpenApiRouter::new()
@@ -73,13 +74,7 @@ pub fn build_router(state: AppState) -> Router {
     if config.console {
         // Plain axum routes: the console's pages are not API operations
         // and stay out of the OpenAPI document.
-        router = router.merge(landlord_console::router(ConsoleState::new(
-            state.payments.clone(),
-            sensitive_limits.clone(),
-            &state.token_signing_key,
-            state.inbox_live.clone(),
-            state.marketplace.clone(),
-        )));
+        router = router.merge(console_router(&state, sensitive_limits.clone()));
     }
     if config.enable_test_routes {
         router = router.merge(test_routes::router());
@@ -106,4 +101,45 @@ pub fn build_router(state: AppState) -> Router {
         })
         .with_state(state);
     apply_baseline(router, &config)
+}
+
+/// The modules switched on: each one's API routes, console pages and
+/// navigation entries are there, or none of them.
+#[derive(Debug, Clone, Copy)]
+struct Modules {
+    inbox: bool,
+    marketplace: bool,
+}
+
+impl Modules {
+    fn of(state: &AppState) -> Self {
+        Self {
+            inbox: state.config.inbox.enabled,
+            marketplace: state.config.marketplace.enabled,
+        }
+    }
+}
+
+/// The console: the shell and the pages of every module switched on.
+fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router<AppState> {
+    let modules = Modules::of(state);
+    let mut console = Console::new(
+        state.payments.clone(),
+        sensitive_limits,
+        &state.token_signing_key,
+    );
+    console = console
+        .with(landlord_webhooks::pages::console_pages())
+        .with(landlord_alerts::pages::console_pages());
+    if modules.inbox {
+        console = console.with(landlord_inbox::pages::console_pages(
+            state.inbox_live.clone(),
+        ));
+    }
+    if modules.marketplace {
+        console = console.with(landlord_marketplace::pages::console_pages(
+            state.marketplace.clone(),
+        ));
+    }
+    console.router().with_state(())
 }

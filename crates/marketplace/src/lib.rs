@@ -14,7 +14,9 @@
 //! - [`payouts`][]: the vendor ledger and one transfer per payout, never
 //!   twice; [`money`][] has the fee rule;
 //! - [`reviews`][]: after delivery, once per order item;
-//! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL.
+//! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL;
+//! - [`pages`][]: the console's buyer, store and operator pages, registered
+//!   with the console's shell.
 
 pub mod cart;
 pub mod catalog;
@@ -22,6 +24,7 @@ pub mod checkout;
 pub mod fulfilment;
 pub mod geo;
 pub mod money;
+pub mod pages;
 pub mod payment;
 pub mod payouts;
 pub mod provider;

@@ -10,13 +10,15 @@
 //!   schedule, disabling a failing endpoint;
 //! - [`store`][]: the SQL of `webhook_endpoints`, `webhook_deliveries`,
 //!   `webhook_attempts`;
-//! - [`routes`][]: `/webhooks/endpoints…`.
+//! - [`routes`][]: `/webhooks/endpoints…`;
+//! - [`pages`][]: the console's webhook pages, registered with its shell.
 
 pub mod address;
 pub mod deliver;
 pub mod dispatch;
 pub mod endpoint;
 pub mod manage;
+pub mod pages;
 pub mod routes;
 pub mod store;
 

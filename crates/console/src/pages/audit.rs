@@ -16,7 +16,7 @@ use serde_json::{json, Value};
 use super::base;
 use crate::access::{tenant, Gate};
 use crate::session::Visitor;
-use crate::web::{FormErrors, Page, PageError};
+use crate::web::{encode, FormErrors, Page, PageError};
 use crate::ConsoleState;
 
 /// Members the actor filter offers.
@@ -89,19 +89,6 @@ impl AuditQuery {
             .collect::<Vec<_>>()
             .join("&")
     }
-}
-
-/// Percent-encodes a query value.
-pub(crate) fn encode(value: &str) -> String {
-    value
-        .bytes()
-        .map(|b| match b {
-            b'A'..=b'Z' | b'a'..=b'z' | b'0'..=b'9' | b'-' | b'_' | b'.' | b'~' => {
-                (b as char).to_string()
-            }
-            _ => format!("%{b:02X}"),
-        })
-        .collect()
 }
 
 /// `GET /o/{organization_id}/audit`: the entries, newest first, filtered.

@@ -12,10 +12,10 @@ use landlord_organizations::events::{self, EventsFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::audit::encode;
 use super::base;
 use crate::access::{tenant, Gate};
 use crate::session::Visitor;
+use crate::web::encode;
 use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
 

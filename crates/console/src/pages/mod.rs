@@ -5,19 +5,15 @@ pub mod account;
 pub mod audit;
 pub mod billing;
 pub mod events;
-pub mod inbox;
 pub mod invitation;
 pub mod keys;
-pub mod market;
 pub mod operator;
-pub mod operator_marketplace;
 pub mod organization;
 pub mod public;
 pub mod settings;
-pub mod store;
 pub mod team;
-pub mod webhooks;
 
+use axum::Router;
 use landlord_admin::PlatformAdmin;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
@@ -27,11 +23,49 @@ use serde_json::{json, Value};
 use crate::session::{FormToken, Visitor};
 use crate::templates::{self, Context};
 use crate::web::PageError;
-use crate::ConsoleState;
+use crate::{ConsoleState, NavEntry, Navigation};
+
+/// The shell's own pages.
+pub(crate) fn router() -> Router<ConsoleState> {
+    crate::static_routes()
+        .merge(public::routes())
+        .merge(invitation::routes())
+        .merge(organization::routes())
+        .merge(keys::routes())
+        .merge(billing::routes())
+        .merge(team::routes())
+        .merge(account::routes())
+        .merge(settings::routes())
+        .merge(audit::routes())
+        .merge(events::routes())
+        .merge(operator::routes())
+}
+
+/// The navigation entries of the pages the shell still serves; a
+/// module's own entries fall between them by `order`.
+pub(crate) fn core_navigation() -> Navigation {
+    Navigation {
+        organization: vec![
+            NavEntry::new("overview", "Overview", "", 0),
+            NavEntry::new("keys", "API keys", "/keys", 20),
+            NavEntry::new("team", "Team", "/team", 30),
+            NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
+            NavEntry::new("audit", "Audit log", "/audit", 50).requires(Permission::ViewAuditLog),
+            NavEntry::new("events", "Events", "/events", 60).requires(Permission::ViewEvents),
+            NavEntry::new("settings", "Settings", "/settings", 100),
+        ],
+        personal: Vec::new(),
+        operator: Vec::new(),
+    }
+}
+
+fn nav_view(entry: &NavEntry) -> Value {
+    json!({ "key": entry.key, "label": entry.label, "path": entry.path })
+}
 
 /// The layout's values: title, navigation, the CSRF token and, signed in,
 /// the session (current organization and the switcher's list).
-pub(crate) async fn base(
+pub async fn base(
     state: &ConsoleState,
     visitor: &Visitor,
     title: &str,
@@ -77,19 +111,22 @@ async fn session_view(
         .iter()
         .map(|m| json!({ "id": m.organization.id, "name": m.organization.name }))
         .collect();
+    let navigation = &state.navigation;
+    let organization_nav: Vec<Value> = navigation
+        .organization
+        .iter()
+        .filter(|entry| entry.permission.is_none_or(&may))
+        .map(nav_view)
+        .collect();
     Ok(json!({
         "organization_id": current_id,
         "organization_name": current_name,
         "organizations": organizations,
         "role": role.map(|r| r.as_str()),
         // What the navigation offers (each page checks again).
-        "can_billing": may(Permission::ViewBilling),
-        "can_audit": may(Permission::ViewAuditLog),
-        "can_events": may(Permission::ViewEvents),
-        "can_webhooks": may(Permission::ManageWebhooks),
-        "can_inbox": state.keys.config.inbox.enabled && may(Permission::UseInbox),
-        "marketplace": state.keys.config.marketplace.enabled,
-        "can_store": state.keys.config.marketplace.enabled && may(Permission::ManageProducts),
+        "nav": organization_nav,
+        "personal_nav": navigation.personal.iter().map(nav_view).collect::<Vec<_>>(),
+        "operator_nav": navigation.operator.iter().map(nav_view).collect::<Vec<_>>(),
         "operator": operator,
     }))
 }

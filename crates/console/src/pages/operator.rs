@@ -12,7 +12,6 @@ use axum::{Form, Router};
 use landlord_admin::{discrepancies, figures, jobs, organizations, webhooks, PlatformAdmin};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
-use landlord_core::http::PageQuery;
 use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -39,7 +38,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
         .route("/operator/jobs", get(jobs_page))
         .route("/operator/jobs/{job_id}/retry", post(retry))
         .route("/operator/discrepancies", get(discrepancies_page))
-        .route("/operator/alerts", get(alerts_page))
         .route(
             "/operator/discrepancies/{discrepancy_id}/resolve",
             post(resolve),
@@ -48,7 +46,7 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 
 /// The signed-in platform administrator; the sign-in page when signed out;
 /// 404 for anyone else.
-pub(super) async fn operator(
+pub async fn operator(
     state: &ConsoleState,
     visitor: &Visitor,
 ) -> Result<Result<PlatformAdmin, Page>, PageError> {
@@ -65,7 +63,7 @@ pub(super) async fn operator(
 }
 
 /// The layout's values with the operator's sub-navigation.
-pub(super) async fn operator_base(
+pub async fn operator_base(
     state: &ConsoleState,
     visitor: &Visitor,
     title: &str,
@@ -415,7 +413,7 @@ pub async fn set_plan(
     {
         Ok(summary) => Ok(Page::redirect(format!(
             "/operator/organizations?q={}&changed={}",
-            super::audit::encode(&form.q),
+            crate::web::encode(&form.q),
             summary.id
         ))),
         Err(error @ ApiError::Validation { .. }) => {
@@ -494,36 +492,4 @@ pub async fn retry(
     visitor.check_csrf(&state, &form.csrf)?;
     let id = jobs::retry_job(&state.payments, &admin, &client, &job_id).await?;
     Ok(Page::redirect(format!("/operator/jobs?retried={id}")))
-}
-
-/// The alerts page's history cursor.
-#[derive(Debug, Default, Deserialize)]
-pub struct AlertsQuery {
-    cursor: Option<String>,
-}
-
-/// `GET /operator/alerts`: the rules pending or firing and the history of
-/// firings and resolutions, paged: `GET /admin/alerts`' overview.
-pub async fn alerts_page(
-    State(state): State<ConsoleState>,
-    visitor: Visitor,
-    axum::extract::Query(query): axum::extract::Query<AlertsQuery>,
-) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
-    let page = PageQuery {
-        limit: None,
-        cursor: query.cursor.clone(),
-    }
-    .page()
-    .map_err(|_| PageError::NotFound)?;
-    let (overview, meta) = landlord_alerts::routes::overview(&state.payments, &page).await?;
-    let mut context = operator_base(&state, &visitor, "Alerts", "alerts").await?;
-    let value = serde_json::to_value(&overview).unwrap_or_default();
-    context.insert("active".into(), value["active"].clone());
-    context.insert("history".into(), value["history"].clone());
-    context.insert("next_cursor".into(), meta.next_cursor.into());
-    context.insert("paged".into(), query.cursor.is_some().into());
-    Page::render("operator_alerts.html", context)
 }

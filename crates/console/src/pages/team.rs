@@ -26,7 +26,8 @@ use super::base;
 use crate::access::{tenant, Gate};
 use crate::session::Visitor;
 use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
+use crate::web::api;
+use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
 
 pub(crate) fn routes() -> Router<ConsoleState> {
@@ -67,13 +68,6 @@ const LAST_OWNER: &str = "An organization always keeps at least one owner. You a
                           owner: make another member an owner (or transfer ownership to them) \
                           first, then you can step down or leave.";
 
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        other => PageError::Api(other),
-    }
-}
-
 /// A refusal of the features shown on the page: the last-owner rule in
 /// words, any other refusal as the API says it.
 fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
@@ -86,12 +80,7 @@ fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
             });
         }
     }
-    match error {
-        // Another organization's member or invitation: like a missing one.
-        ApiError::NotFound(_) => Err(PageError::NotFound),
-        ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
+    crate::web::refusal(error)
 }
 
 /// What a finished action says on the team page (`?done=`).
@@ -234,13 +223,6 @@ async fn team_page(
     })
 }
 
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
-
 /// `GET /o/{organization_id}/team`.
 pub async fn team(
     State(state): State<ConsoleState>,
@@ -262,7 +244,7 @@ pub async fn team(
         &user,
         &membership,
         &form,
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await

@@ -23,6 +23,7 @@ backend_tests!(
     a_reply_outside_the_window_shows_the_rule,
     channel_settings_are_not_allowed_to_members,
     a_bad_phone_number_id_is_said_next_to_its_field,
+    with_the_inbox_off_its_pages_routes_and_link_are_gone,
 );
 
 const APP_SECRET: &str = "app-secret-of-the-console-test";
@@ -629,4 +630,42 @@ mod browser {
 
         browser.close().await;
     }
+}
+
+/// `[inbox] enabled = false`: the inbox page, its channels, its script
+/// and its API routes answer 404, and the organization's navigation has
+/// no Inbox link; with it on, the same owner sees the link.
+async fn with_the_inbox_off_its_pages_routes_and_link_are_gone(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.inbox.enabled = false).await;
+    let ada = Browser::new(&app);
+    let overview = ada.sign_up("ada@inbox-off.test", "Ada's").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let page = ada.get(&overview).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains(&format!("/o/{org}/inbox")),
+        "no Inbox link: {}",
+        page.body
+    );
+    for path in [
+        format!("/o/{org}/inbox"),
+        format!("/o/{org}/inbox/channels"),
+        "/static/inbox.js".to_string(),
+    ] {
+        assert_eq!(ada.get(&path).await.status, 404, "{path}");
+    }
+    let api = app.get("/api/v1/inbox/conversations").await;
+    assert_eq!(api.status(), 404);
+
+    let on = TestApp::spawn(backend).await;
+    let ada = Browser::new(&on);
+    let overview = ada.sign_up("ada@inbox-on.test", "Ada's").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let page = ada.get(&overview).await;
+    assert!(
+        page.body.contains(&format!("href=\"/o/{org}/inbox\"")),
+        "the Inbox link: {}",
+        page.body
+    );
+    assert_eq!(ada.get(&format!("/o/{org}/inbox")).await.status, 200);
 }

@@ -32,6 +32,7 @@ backend_tests!(
     the_storefront_pages_through_many_products,
     a_store_replies_to_its_reviews_and_a_member_only_reads_them,
     the_operator_sees_a_failed_payout_and_retries_it,
+    with_the_marketplace_off_its_pages_routes_and_links_are_gone,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -1653,4 +1654,77 @@ mod browser {
 
         browser.close().await;
     }
+}
+
+/// `[marketplace] enabled = false`: the storefront, the store and the
+/// operator's marketplace pages and the API routes answer 404, and no
+/// navigation (the organization's, the person's, the operator's) links
+/// to them; with it on, the same pages show the links.
+async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: Backend) {
+    let app = crate::support::TestApp::spawn_with(backend, |c| c.marketplace.enabled = false).await;
+    let ada = Browser::new(&app);
+    let overview = ada.sign_up("ada@market-off.test", "Ada's").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let ada_id = user_id(&app, "ada@market-off.test").await;
+    sqlx::query("UPDATE users SET platform_admin_at = $1 WHERE id = $2")
+        .bind(1_i64)
+        .bind(&ada_id)
+        .execute(app.db.pool())
+        .await
+        .expect("make Ada an operator");
+    let page = ada.get(&overview).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(
+        !page.body.contains(&format!("/o/{org}/store")),
+        "{}",
+        page.body
+    );
+    assert!(
+        !page.body.contains("href=\"/marketplace\""),
+        "{}",
+        page.body
+    );
+    let operator = ada.get("/operator").await;
+    assert_eq!(operator.status, 200, "{}", operator.body);
+    assert!(
+        !operator.body.contains("/operator/marketplace"),
+        "{}",
+        operator.body
+    );
+    for path in [
+        "/marketplace".to_string(),
+        "/marketplace/cart".to_string(),
+        format!("/o/{org}/store"),
+        "/operator/marketplace".to_string(),
+    ] {
+        assert_eq!(ada.get(&path).await.status, 404, "{path}");
+    }
+    let api = app.get("/api/v1/marketplace/products").await;
+    assert_eq!(api.status(), 404);
+
+    let on = crate::support::TestApp::spawn(backend).await;
+    let ada = Browser::new(&on);
+    let overview = ada.sign_up("ada@market-on.test", "Ada's").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let ada_id = user_id(&on, "ada@market-on.test").await;
+    sqlx::query("UPDATE users SET platform_admin_at = $1 WHERE id = $2")
+        .bind(1_i64)
+        .bind(&ada_id)
+        .execute(on.db.pool())
+        .await
+        .expect("make Ada an operator");
+    let page = ada.get(&overview).await;
+    assert!(
+        page.body.contains(&format!("href=\"/o/{org}/store\"")),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("href=\"/marketplace\""), "{}", page.body);
+    let operator = ada.get("/operator").await;
+    assert!(
+        operator.body.contains("href=\"/operator/marketplace\""),
+        "{}",
+        operator.body
+    );
+    assert_eq!(ada.get("/marketplace").await.status, 200);
 }

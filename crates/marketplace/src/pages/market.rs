@@ -10,37 +10,32 @@
 //! The helpers at the end (money, ratings, amounts typed in major units,
 //! locations) serve the store's and the operator's marketplace pages too.
 
+use super::Pages;
+use crate::cart::{self, AddLineRequest, SetQuantityRequest};
+use crate::catalog::{self, CatalogQuery};
+use crate::checkout::{self, order_view, CheckoutRequest};
+use crate::reviews::{self, ReviewRequest};
+use crate::store::{self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus};
+use crate::views::{
+    CartView, Location, OrderView, ProductView, Rating, ReviewView, ShippingAddress,
+};
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode};
 use axum::routing::{get, post};
 use axum::{Form, Router};
 use landlord_billing::money::format_money;
+use landlord_console::{
+    base, encode, refusal, sentence, Context, FormErrors, Page, PageError, Visitor,
+};
 use landlord_core::http::{ApiSuccess, PageQuery};
 use landlord_core::idempotency::{idempotent, Scope};
 use landlord_core::ids::{MarketplaceOrderId, ProductId};
 use landlord_core::ApiError;
 use landlord_identity::CurrentUser;
-use landlord_marketplace::cart::{self, AddLineRequest, SetQuantityRequest};
-use landlord_marketplace::catalog::{self, CatalogQuery};
-use landlord_marketplace::checkout::{self, order_view, CheckoutRequest};
-use landlord_marketplace::reviews::{self, ReviewRequest};
-use landlord_marketplace::store::{
-    self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus,
-};
-use landlord_marketplace::views::{
-    CartView, Location, OrderView, ProductView, Rating, ReviewView, ShippingAddress,
-};
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::audit::encode;
-use super::base;
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
-
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/marketplace", get(storefront))
         .route("/marketplace/products/{product_id}", get(product))
@@ -66,15 +61,8 @@ const PRODUCTS_PER_PAGE: u32 = 24;
 /// Orders one page of "Your orders" shows.
 const ORDERS_PER_PAGE: u32 = 20;
 
-/// The signed-in buyer; the sign-in page when signed out; 404 with the
-/// module off.
-async fn buyer(
-    state: &ConsoleState,
-    visitor: &Visitor,
-) -> Result<Result<CurrentUser, Page>, PageError> {
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
+/// The signed-in buyer; the sign-in page when signed out.
+async fn buyer(state: &Pages, visitor: &Visitor) -> Result<Result<CurrentUser, Page>, PageError> {
     match &visitor.user {
         Some(user) => Ok(Ok(user.clone())),
         None => Ok(Err(Page::redirect("/sign-in").cookie(
@@ -86,7 +74,7 @@ async fn buyer(
 /// The layout's values with the marketplace's sub-navigation (and the
 /// number of lines in the cart).
 async fn market_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     title: &str,
@@ -103,16 +91,6 @@ async fn market_base(
 
 fn to_value<T: serde::Serialize>(value: &T) -> Result<Value, PageError> {
     Ok(serde_json::to_value(value).map_err(ApiError::internal)?)
-}
-
-/// A feature's refusal shown on the page; a missing (or another buyer's)
-/// thing is the 404 page, an internal failure an error page.
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) => Err(PageError::NotFound),
-        ApiError::Forbidden(message) => Err(PageError::Forbidden(sentence(&message))),
-        other => FormErrors::from_api(other),
-    }
 }
 
 fn render(template: &str, context: Context, status: StatusCode) -> Result<Page, PageError> {
@@ -238,7 +216,7 @@ fn card(product: &ProductView) -> Value {
 /// form's filters (`catalog::search`, like `GET /marketplace/products`);
 /// `?cursor=` pages.
 pub async fn storefront(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(form): Query<SearchForm>,
 ) -> Result<Page, PageError> {
@@ -267,7 +245,7 @@ pub async fn storefront(
             });
             context.insert("products".into(), cards.into());
             context.insert("next".into(), next.into());
-            ok().into_context(&mut context)
+            FormErrors::ok().into_context(&mut context)
         }
         Err(errors) => {
             context.insert("products".into(), Value::Array(Vec::new()));
@@ -306,7 +284,7 @@ pub struct AddForm {
 }
 
 /// A listed product, or the 404 page.
-async fn listed(state: &ConsoleState, product_id: &str) -> Result<ProductView, PageError> {
+async fn listed(state: &Pages, product_id: &str) -> Result<ProductView, PageError> {
     let id = ProductId::parse(product_id.trim()).ok_or(PageError::NotFound)?;
     let row = market_store::listed_product(state.keys.db.pool(), &id)
         .await
@@ -316,7 +294,7 @@ async fn listed(state: &ConsoleState, product_id: &str) -> Result<ProductView, P
 }
 
 async fn product_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     view: ProductView,
@@ -363,7 +341,7 @@ async fn product_page(
 /// `GET /marketplace/products/{product_id}`: a listed product (`GET
 /// /marketplace/products/{id}`) with its latest reviews.
 pub async fn product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(product_id): Path<String>,
 ) -> Result<Page, PageError> {
@@ -372,14 +350,7 @@ pub async fn product(
         Err(sign_in) => return Ok(sign_in),
     };
     let view = listed(&state, &product_id).await?;
-    product_page(&state, &visitor, &user, view, "1", ok()).await
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
+    product_page(&state, &visitor, &user, view, "1", FormErrors::ok()).await
 }
 
 /// A whole quantity as typed, or the field's error.
@@ -395,7 +366,7 @@ fn quantity_of(field: &str, text: &str) -> Result<i64, ApiError> {
 /// `POST /marketplace/products/{product_id}/cart`: `cart::add` (a new
 /// line, never beyond what is available), then the cart.
 pub async fn add_to_cart(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(product_id): Path<String>,
     Form(form): Form<AddForm>,
@@ -434,7 +405,7 @@ pub async fn add_to_cart(
 
 /// The origins of providers configured at a plain-http base (a local
 /// stand-in): the checkout form's answer may redirect there too.
-fn http_provider_origins(state: &ConsoleState) -> Vec<String> {
+fn http_provider_origins(state: &Pages) -> Vec<String> {
     let config = &state.keys.config;
     let mut origins = Vec::new();
     for (configured, base) in [
@@ -528,7 +499,7 @@ fn cart_json(view: &CartView) -> Value {
 }
 
 async fn cart_view_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     shown: CartState<'_>,
@@ -592,7 +563,7 @@ pub struct DoneQuery {
 /// `GET /marketplace/cart`: the lines (`cart::view`), their total, and the
 /// checkout form.
 pub async fn cart_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
@@ -604,7 +575,7 @@ pub async fn cart_page(
         done: query.done.as_deref(),
         ..CartState::default()
     };
-    cart_view_page(&state, &visitor, &user, shown, ok()).await
+    cart_view_page(&state, &visitor, &user, shown, FormErrors::ok()).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -616,7 +587,7 @@ pub struct QuantityForm {
 
 /// `POST /marketplace/cart/lines/{line_id}`: `cart::set_quantity`.
 pub async fn set_quantity(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(line_id): Path<String>,
     Form(form): Form<QuantityForm>,
@@ -663,7 +634,7 @@ pub struct CsrfForm {
 
 /// `POST /marketplace/cart/lines/{line_id}/remove`: `cart::remove`.
 pub async fn remove_line(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(line_id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -742,7 +713,7 @@ async fn answered_order(response: axum::response::Response) -> Result<Value, Pag
 /// `POST /marketplace/checkout` (a form sent twice places one order), then
 /// 303 to the provider's page.
 pub async fn checkout(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Form(form): Form<CheckoutForm>,
 ) -> Result<Page, PageError> {
@@ -894,7 +865,7 @@ pub struct OrdersQuery {
 /// `GET /marketplace/orders`: the buyer's orders, newest first (`GET
 /// /marketplace/orders`' list; `?cursor=` pages).
 pub async fn orders(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<OrdersQuery>,
 ) -> Result<Page, PageError> {
@@ -959,7 +930,7 @@ fn order_done(done: &str) -> Option<&'static str> {
 
 /// The buyer's order, or the 404 page (another buyer's included).
 async fn own_order(
-    state: &ConsoleState,
+    state: &Pages,
     user: &CurrentUser,
     order_id: &str,
 ) -> Result<OrderView, PageError> {
@@ -974,7 +945,7 @@ async fn own_order(
 }
 
 async fn order_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     order_id: &str,
@@ -1007,7 +978,7 @@ async fn order_page(
 /// /marketplace/orders/{id}`); `?paid=1` is where the provider sends the
 /// buyer back: "confirming" until the provider's webhook confirms it.
 pub async fn order(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(order_id): Path<String>,
     Query(query): Query<OrderQuery>,
@@ -1021,13 +992,13 @@ pub async fn order(
         done: query.done.as_deref(),
         review: None,
     };
-    order_page(&state, &visitor, &user, &order_id, shown, ok()).await
+    order_page(&state, &visitor, &user, &order_id, shown, FormErrors::ok()).await
 }
 
 /// `POST /marketplace/orders/{order_id}/cancel`: `fulfilment::cancel_order`
 /// (an unpaid order only: its stock returns).
 pub async fn cancel(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(order_id): Path<String>,
     Form(form): Form<CsrfForm>,
@@ -1037,12 +1008,7 @@ pub async fn cancel(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    match landlord_marketplace::fulfilment::cancel_order(
-        &state.marketplace,
-        &user.user_id,
-        order_id.trim(),
-    )
-    .await
+    match crate::fulfilment::cancel_order(&state.marketplace, &user.user_id, order_id.trim()).await
     {
         Ok(row) => Ok(Page::redirect(format!(
             "/marketplace/orders/{}?done=cancelled",
@@ -1074,7 +1040,7 @@ pub struct ReviewForm {
 /// `POST /marketplace/orders/{order_id}/items/{item_id}/review`:
 /// `reviews::create` (once per item, after its delivery).
 pub async fn review(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((order_id, item_id)): Path<(String, String)>,
     Form(form): Form<ReviewForm>,

@@ -9,6 +9,11 @@
 //! retry for those (`payouts::retry`, as `POST
 //! /admin/marketplace/payouts/{id}/retry`).
 
+use crate::payouts;
+use crate::routes::admin::figures_of;
+use crate::store::{self as market_store, PayoutStatus, VendorStatus};
+use crate::vendors;
+use crate::views::PayoutView;
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -18,22 +23,15 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::{OrganizationId, PayoutId};
 use landlord_core::ApiError;
-use landlord_marketplace::payouts;
-use landlord_marketplace::routes::admin::figures_of;
-use landlord_marketplace::store::{self as market_store, PayoutStatus, VendorStatus};
-use landlord_marketplace::vendors;
-use landlord_marketplace::views::PayoutView;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
 use super::market::{order_label, rating};
-use super::operator::{operator, operator_base};
 use super::store::vendor_label;
-use crate::session::Visitor;
-use crate::web::{FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::{operator, operator_base, FormErrors, Page, PageError, Visitor};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/operator/marketplace", get(marketplace_page))
         .route(
@@ -71,14 +69,11 @@ struct Refused<'a> {
 }
 
 async fn page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     query: &VendorsQuery,
     refused: Option<Refused<'_>>,
 ) -> Result<Page, PageError> {
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
     let market = &state.marketplace;
     let status = query
         .status
@@ -184,7 +179,7 @@ async fn page(
 /// `GET /operator/marketplace`: `GET /admin/marketplace/vendors`' list and
 /// `GET /admin/marketplace/figures`' figures.
 pub async fn marketplace_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<VendorsQuery>,
 ) -> Result<Page, PageError> {
@@ -209,13 +204,13 @@ fn back(form: &DecisionForm, done: &str, store: &str) -> Page {
         .unwrap_or_default();
     Page::redirect(format!(
         "/operator/marketplace?{status}done={done}&store={}",
-        super::audit::encode(store)
+        landlord_console::encode(store)
     ))
 }
 
 /// `POST /operator/marketplace/vendors/{organization_id}/approve`.
 pub async fn approve(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -226,9 +221,6 @@ pub async fn approve(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
     let view = vendors::decide(
         &state.marketplace,
         &admin,
@@ -248,7 +240,7 @@ pub async fn approve(
 /// `POST /operator/marketplace/vendors/{organization_id}/suspend`: with
 /// the reason the store's team is shown.
 pub async fn suspend(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -259,9 +251,6 @@ pub async fn suspend(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
     let id = organization_id.trim();
     let result = if form.reason.trim().is_empty() {
         Err(ApiError::invalid_field(
@@ -308,7 +297,7 @@ const PAYOUTS_PER_PAGE: u32 = 50;
 
 /// How many payouts failed ("50+" past a page): the tabs and the main
 /// page show it so that the operator notices them.
-async fn failed_count(state: &ConsoleState) -> Result<String, PageError> {
+async fn failed_count(state: &Pages) -> Result<String, PageError> {
     let limit = i64::from(PAYOUTS_PER_PAGE) + 1;
     let failed = market_store::payouts(
         state.keys.db.pool(),
@@ -338,7 +327,7 @@ pub struct PayoutsQuery {
 /// `GET /operator/marketplace/payouts`: every store's payouts, newest
 /// first (`GET /admin/marketplace/payouts`).
 pub async fn payouts_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<PayoutsQuery>,
 ) -> Result<Page, PageError> {
@@ -349,14 +338,11 @@ pub async fn payouts_page(
 }
 
 async fn payouts_view(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     query: &PayoutsQuery,
     refused: Option<FormErrors>,
 ) -> Result<Page, PageError> {
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
     let pool = state.keys.db.pool();
     let status = query
         .status
@@ -437,7 +423,7 @@ pub struct RetryForm {
 /// `POST /operator/marketplace/payouts/{payout_id}/retry`: a failed
 /// payout's transfer is queued again (same payout, same idempotency key).
 pub async fn retry(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(payout_id): Path<String>,
     Form(form): Form<RetryForm>,
@@ -446,9 +432,6 @@ pub async fn retry(
         return Ok(sign_in);
     }
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
     let status = PayoutStatus::parse(form.status.trim()).map(PayoutStatus::as_str);
     match payouts::retry(&state.marketplace, payout_id.trim()).await {
         Ok(_) => Ok(Page::redirect(format!(

@@ -3,10 +3,15 @@
 //! endpoint's page (edit, test message, secret revealed or rotated by
 //! owners, delete after a confirmation, recovery of failed messages, the
 //! attempt log with a resend per message). Each action calls the same
-//! `landlord_webhooks::manage` function as its `/webhooks/endpoints` route,
+//! `crate::manage` function as its `/webhooks/endpoints` route,
 //! under the same permissions: `ManageWebhooks` (owners, admins) for
 //! everything, `ViewWebhookSecrets` (owners) for the secret after creation.
 
+use crate::endpoint::MAX_ENDPOINTS;
+use crate::manage::{
+    self, AttemptView, CreateEndpointRequest, EndpointView, SecretView, UpdateEndpointRequest,
+};
+use crate::store::{AttemptFilter, EndpointRow};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -20,22 +25,14 @@ use landlord_events::EventType;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_webhooks::endpoint::MAX_ENDPOINTS;
-use landlord_webhooks::manage::{
-    self, AttemptView, CreateEndpointRequest, EndpointView, SecretView, UpdateEndpointRequest,
-};
-use landlord_webhooks::store::{AttemptFilter, EndpointRow};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{member, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use landlord_console::{
+    api, base, member, refusal, ConsoleState, Context, FormErrors, Gate, Page, PageError, Visitor,
+};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<ConsoleState> {
     Router::new()
         .route("/o/{organization_id}/webhooks", get(list).post(create))
         .route(
@@ -70,30 +67,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 
 /// Attempts one page of the log shows.
 const ATTEMPTS_PER_PAGE: u32 = 20;
-
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        other => PageError::Api(other),
-    }
-}
-
-/// A feature's refusal shown on the page; another organization's endpoint
-/// (or message) is a missing page, an internal failure an error page.
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) => Err(PageError::NotFound),
-        ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
 
 /// The organization's values every webhook page shows.
 async fn webhooks_base(
@@ -307,7 +280,7 @@ pub async fn list(
         &membership,
         query.cursor.as_deref(),
         &EndpointForm::blank(),
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -452,7 +425,7 @@ impl Default for Detail<'_> {
         Detail {
             form: None,
             since: None,
-            errors: ok(),
+            errors: FormErrors::ok(),
             done: None,
             cursor: None,
         }

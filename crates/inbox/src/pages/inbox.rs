@@ -15,35 +15,33 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use super::Pages;
+use crate::channels::{self, ChannelView, ConnectChannelRequest, MAX_CHANNELS};
+use crate::conversations::{
+    self, AssignRequest, ContactView, MessageView, ReplyRequest, StatusRequest,
+};
+use crate::library::{CannedResponseView, TemplateView};
+use crate::store::{self as inbox_store, ConversationFilter, ConversationStatus};
+use crate::whatsapp::TemplateMessage;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::Sse;
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
+use landlord_console::{
+    api, base, finish, member, refusal, FormErrors, Gate, Page, PageError, Visitor,
+};
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{InboxContactId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
-use landlord_inbox::channels::{self, ChannelView, ConnectChannelRequest, MAX_CHANNELS};
-use landlord_inbox::conversations::{
-    self, AssignRequest, ContactView, MessageView, ReplyRequest, StatusRequest,
-};
-use landlord_inbox::library::{CannedResponseView, TemplateView};
-use landlord_inbox::store::{self as inbox_store, ConversationFilter, ConversationStatus};
-use landlord_inbox::whatsapp::TemplateMessage;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{member, Found, Gate};
-use crate::session::Visitor;
-use crate::web::{finish, sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
-
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/o/{organization_id}/inbox", get(inbox))
         .route("/o/{organization_id}/inbox/stream", get(stream))
@@ -73,46 +71,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 const CONVERSATIONS_PER_PAGE: u32 = 25;
 /// The newest messages the thread shows.
 const THREAD_MESSAGES: i64 = 50;
-
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        other => PageError::Api(other),
-    }
-}
-
-/// A feature's refusal shown on the page; another organization's
-/// conversation (or channel) is a missing page, an internal failure an
-/// error page.
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) => Err(PageError::NotFound),
-        ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
-
-/// The inbox's pages exist only while the Inbox module is on; then the
-/// one organization check of every page (`access::member`).
-async fn allowed(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    gate: Gate<'_>,
-    permission: Permission,
-) -> Result<Found, PageError> {
-    if !state.keys.config.inbox.enabled {
-        return Err(PageError::NotFound);
-    }
-    member(state, visitor, organization_id, gate, permission).await
-}
 
 fn to_json<T: Serialize>(value: &T) -> Result<Value, PageError> {
     Ok(serde_json::to_value(value).map_err(ApiError::internal)?)
@@ -212,7 +170,7 @@ impl Default for Outcome {
     fn default() -> Self {
         Outcome {
             reply: ReplyForm::default(),
-            errors: ok(),
+            errors: FormErrors::ok(),
             action_error: None,
         }
     }
@@ -230,7 +188,7 @@ fn done_text(done: &str) -> Option<&'static str> {
 
 /// The names people see for the organization's members.
 async fn member_names(
-    state: &ConsoleState,
+    state: &Pages,
     user: &CurrentUser,
 ) -> Result<HashMap<UserId, String>, PageError> {
     let members = identity_store::members(
@@ -251,7 +209,7 @@ async fn member_names(
 }
 
 async fn contact_of(
-    state: &ConsoleState,
+    state: &Pages,
     user: &CurrentUser,
     id: &InboxContactId,
 ) -> Result<Option<ContactView>, PageError> {
@@ -266,7 +224,7 @@ async fn contact_of(
 /// The inbox page: the list with `query`'s filters, the selected
 /// conversation (thread, contact, reply box with `outcome`'s values).
 async fn inbox_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     (user, membership): &(CurrentUser, Membership),
     query: &InboxQuery,
@@ -375,6 +333,7 @@ async fn inbox_page(
         .collect::<Result<_, PageError>>()?;
 
     let (mut context, _) = base(state, visitor, "Inbox", "inbox", Some(membership)).await?;
+    context.insert("inbox_js_version".into(), super::script_version().into());
     context.insert("wide".into(), true.into());
     context.insert(
         "organization".into(),
@@ -494,12 +453,12 @@ async fn inbox_page(
 /// `GET /o/{organization_id}/inbox`: the conversations (`?status=`,
 /// `?mine=1`, `?label=`, `?cursor=`) and the one selected (`?c=`).
 pub async fn inbox(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<InboxQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -577,12 +536,12 @@ fn back_to(organization_id: &str, query: &InboxQuery, done: &str) -> Page {
 /// a template through `conversations::reply` (the 24-hour window, the
 /// quota); refused, the page again with the reason next to the box.
 pub async fn reply(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -616,7 +575,7 @@ pub async fn reply(
     };
     match conversations::reply(
         &state.keys,
-        &state.inbox_live,
+        &state.live,
         &found.0,
         &conversation_id,
         request,
@@ -649,12 +608,12 @@ pub struct ActionForm {
 /// `conversations::assign` (taking someone else's conversation needs
 /// `AssignConversations`, as in the API).
 pub async fn assign(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -679,7 +638,7 @@ pub async fn assign(
     };
     let done = conversations::assign(
         &state.keys,
-        &state.inbox_live,
+        &state.live,
         &found.0,
         &conversation_id,
         request,
@@ -690,7 +649,7 @@ pub async fn assign(
 
 /// Back to the thread after an action, or the thread with its refusal.
 async fn acted(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     query: &InboxQuery,
@@ -722,12 +681,12 @@ async fn acted(
 /// `conversations::set_status` (reopening is refused while the contact
 /// has another unresolved conversation).
 pub async fn set_status(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -747,7 +706,7 @@ pub async fn set_status(
     };
     let done = conversations::set_status(
         &state.keys,
-        &state.inbox_live,
+        &state.live,
         &found.0,
         &conversation_id,
         StatusRequest {
@@ -770,12 +729,12 @@ pub async fn set_status(
 /// events as server-sent events (the API's `GET /inbox/stream` source,
 /// signed in by the session cookie), resumed after `Last-Event-ID`.
 pub async fn stream(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (user, _) = match allowed(
+    let (user, _) = match member(
         &state,
         &visitor,
         &organization_id,
@@ -795,10 +754,9 @@ pub async fn stream(
     // The same stream as the API's: limits, the end when access ends (this
     // cookie's session signed out or revoked, the membership removed), the
     // maximum lifetime after which the page's EventSource reconnects.
-    let events =
-        landlord_inbox::routes::stream::open(&state.keys, &state.inbox_live, &user, asked).await?;
+    let events = crate::routes::stream::open(&state.keys, &state.live, &user, asked).await?;
     let response = Sse::new(events)
-        .keep_alive(landlord_inbox::routes::stream::keep_alive())
+        .keep_alive(crate::routes::stream::keep_alive())
         .into_response();
     Ok(finish(response, StatusCode::OK))
 }
@@ -844,7 +802,7 @@ fn channels_done(done: &str) -> Option<&'static str> {
 }
 
 async fn channels_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     (user, membership): &(CurrentUser, Membership),
     form: &ChannelForm,
@@ -880,12 +838,12 @@ async fn channels_page(
 /// `GET /o/{organization_id}/inbox/channels`: the connected numbers
 /// (webhook URL to give Meta, rejected signatures) and the connect form.
 pub async fn channels_list(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ChannelsQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -902,7 +860,7 @@ pub async fn channels_list(
         &visitor,
         &found,
         &ChannelForm::default(),
-        ok(),
+        FormErrors::ok(),
         &query.done,
     )
     .await
@@ -911,13 +869,13 @@ pub async fn channels_list(
 /// `POST /o/{organization_id}/inbox/channels`: `channels::connect`
 /// (audited); refused, the form again with the errors next to the fields.
 pub async fn connect(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
     Form(form): Form<ChannelForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -951,11 +909,11 @@ pub async fn connect(
 
 /// `GET …/channels/{channel_id}/disconnect`: the confirmation.
 pub async fn disconnect_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, channel_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match allowed(
+    let (user, membership) = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1001,13 +959,13 @@ pub struct CsrfForm {
 /// `POST …/channels/{channel_id}/disconnect`: `channels::disconnect`
 /// (audited), back to the channels.
 pub async fn disconnect(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, channel_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match allowed(
+    let (user, _) = match member(
         &state,
         &visitor,
         &organization_id,

@@ -9,6 +9,15 @@
 //! products and orders, `ViewEarnings` (owners, admins) for the money.
 //! Another store's product or order is the 404 page.
 
+use crate::catalog::{self, NewProductRequest, UpdateProductRequest};
+use crate::fulfilment::{self, StatusRequest};
+use crate::payouts;
+use crate::reviews::{self, ReplyRequest};
+use crate::store::{
+    self as market_store, PayoutProvider, ProductStatus, VendorOrderStatus, VendorRow, VendorStatus,
+};
+use crate::vendors::{self, ApplyRequest, UpdateVendorRequest};
+use crate::views::{PayoutAccount, PayoutView, ProductView, ReviewView, VendorOrderView};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -20,32 +29,19 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_marketplace::catalog::{self, NewProductRequest, UpdateProductRequest};
-use landlord_marketplace::fulfilment::{self, StatusRequest};
-use landlord_marketplace::payouts;
-use landlord_marketplace::reviews::{self, ReplyRequest};
-use landlord_marketplace::store::{
-    self as market_store, PayoutProvider, ProductStatus, VendorOrderStatus, VendorRow, VendorStatus,
-};
-use landlord_marketplace::vendors::{self, ApplyRequest, UpdateVendorRequest};
-use landlord_marketplace::views::{
-    PayoutAccount, PayoutView, ProductView, ReviewView, VendorOrderView,
-};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
 use super::market::{
     amount_input, availability, parse_amount, parse_location, prefixed_to_field, rating,
     rename_fields, short_ref, stars, vendor_order_label,
 };
-use crate::access::{member, Found, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::{
+    api, base, member, refusal, sentence, Context, FormErrors, Gate, Page, PageError, Visitor,
+};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route(
             "/o/{organization_id}/store",
@@ -76,53 +72,9 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 /// Products and orders one page lists.
 const PER_PAGE: u32 = 25;
 
-fn api(error: ApiError) -> PageError {
-    match error {
-        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-        ApiError::NotFound(_) => PageError::NotFound,
-        other => PageError::Api(other),
-    }
-}
-
-fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
-    match error {
-        ApiError::NotFound(_) | ApiError::Forbidden(_) => Err(api(error)),
-        other => FormErrors::from_api(other),
-    }
-}
-
-fn ok() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::OK),
-        ..FormErrors::default()
-    }
-}
-
-fn invalid() -> FormErrors {
-    FormErrors {
-        status: Some(StatusCode::UNPROCESSABLE_ENTITY),
-        ..FormErrors::default()
-    }
-}
-
-/// The store's pages exist only while the Marketplace module is on;
-/// then the one organization check of every page (`access::member`).
-async fn allowed(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    organization_id: &str,
-    gate: Gate<'_>,
-    permission: Permission,
-) -> Result<Found, PageError> {
-    if !state.keys.config.marketplace.enabled {
-        return Err(PageError::NotFound);
-    }
-    member(state, visitor, organization_id, gate, permission).await
-}
-
 /// The layout's values with the store's sub-navigation.
 async fn store_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     title: &str,
     section: &str,
@@ -166,10 +118,7 @@ pub(crate) fn vendor_label(status: VendorStatus) -> &'static str {
     }
 }
 
-async fn vendor_of(
-    state: &ConsoleState,
-    user: &CurrentUser,
-) -> Result<Option<VendorRow>, PageError> {
+async fn vendor_of(state: &Pages, user: &CurrentUser) -> Result<Option<VendorRow>, PageError> {
     Ok(
         market_store::vendor(state.keys.db.pool(), &user.organization_id)
             .await
@@ -243,7 +192,7 @@ fn store_done(done: &str) -> Option<&'static str> {
 }
 
 async fn store_view_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     form: Option<&StoreForm>,
@@ -309,12 +258,12 @@ pub struct DoneQuery {
 /// organization sells; afterwards its standing (pending, open, suspended
 /// with the operator's reason) and settings (`GET /marketplace/vendor`).
 pub async fn store_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -326,18 +275,26 @@ pub async fn store_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    store_view_page(&state, &visitor, &found, None, ok(), query.done.as_deref()).await
+    store_view_page(
+        &state,
+        &visitor,
+        &found,
+        None,
+        FormErrors::ok(),
+        query.done.as_deref(),
+    )
+    .await
 }
 
 /// `POST /o/{organization_id}/store`: `vendors::apply` the first time,
 /// `vendors::update` afterwards (owners and admins).
 pub async fn save_store(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Form(form): Form<StoreForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -356,7 +313,7 @@ pub async fn save_store(
     ) {
         (Err(errors), _) => Err(Ok(errors)),
         (Ok(_), None) => {
-            let mut errors = invalid();
+            let mut errors = FormErrors::invalid();
             errors.fields.insert(
                 "payout_provider".into(),
                 "Choose Stripe or Paystack.".into(),
@@ -485,7 +442,7 @@ impl ProductForm {
     /// The typed values the feature takes, or the fields the console
     /// could not read.
     fn parsed(&self) -> Result<ParsedProduct, FormErrors> {
-        let mut errors = invalid();
+        let mut errors = FormErrors::invalid();
         let price = match parse_amount(&self.price) {
             Ok(Some(price)) => Some(price),
             Ok(None) => {
@@ -554,7 +511,7 @@ struct ParsedProduct {
     status: ProductStatus,
     categories: Vec<String>,
     images: Vec<String>,
-    location: Option<landlord_marketplace::views::Location>,
+    location: Option<crate::views::Location>,
 }
 
 const PRODUCT_FIELDS: &[(&str, &str)] = &[
@@ -592,7 +549,7 @@ pub struct ListQuery {
 }
 
 async fn products_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     query: &ListQuery,
@@ -650,12 +607,12 @@ async fn products_page(
 /// newest first, whatever their status (`?status=` one), and the create
 /// form (`GET /marketplace/vendor/products`).
 pub async fn products(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -673,7 +630,7 @@ pub async fn products(
         &found,
         &query,
         &ProductForm::blank(),
-        ok(),
+        FormErrors::ok(),
     )
     .await
 }
@@ -681,12 +638,12 @@ pub async fn products(
 /// `POST /o/{organization_id}/store/products`: `catalog::create`, then the
 /// product's page.
 pub async fn create_product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -723,7 +680,7 @@ pub async fn create_product(
                 }
                 // Not a vendor yet: say so beside the form, not a 404.
                 Err(ApiError::NotFound(message)) => {
-                    let mut errors = invalid();
+                    let mut errors = FormErrors::invalid();
                     errors.status = Some(StatusCode::CONFLICT);
                     errors.general = Some(sentence(message.split(" (").next().unwrap_or(&message)));
                     errors
@@ -744,7 +701,7 @@ pub async fn create_product(
 }
 
 async fn product_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     view: &ProductView,
@@ -789,12 +746,12 @@ async fn product_page(
 /// `GET /o/{organization_id}/store/products/{product_id}`: the product and
 /// its edit form (`catalog::own_product`: another store's is 404).
 pub async fn product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, product_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -820,7 +777,7 @@ pub async fn product(
         &found,
         &view,
         &form,
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -829,12 +786,12 @@ pub async fn product(
 /// `POST /o/{organization_id}/store/products/{product_id}`: `catalog::update`
 /// with every field of the form.
 pub async fn update_product(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, product_id)): Path<(String, String)>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -947,12 +904,12 @@ const ORDER_FILTERS: &[VendorOrderStatus] = &[
 /// orders, newest first (`?status=` one status; `GET
 /// /marketplace/vendor/orders`).
 pub async fn orders(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1050,7 +1007,7 @@ pub struct StatusForm {
 }
 
 async fn order_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     order_id: &str,
@@ -1093,12 +1050,12 @@ async fn order_page(
 /// `GET /o/{organization_id}/store/orders/{order_id}`: the store's part of
 /// an order: its items, subtotal, fee and earnings, and the next moves.
 pub async fn order(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, order_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1116,7 +1073,7 @@ pub async fn order(
         &found,
         &order_id,
         None,
-        ok(),
+        FormErrors::ok(),
         query.done.as_deref(),
     )
     .await
@@ -1126,12 +1083,12 @@ pub async fn order(
 /// `fulfilment::change_status` (processing, shipped with its tracking
 /// reference, delivered, or cancelled with a reason).
 pub async fn move_order(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, order_id)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1197,11 +1154,11 @@ pub async fn move_order(
 /// currency and its latest entries (`payouts::ledger`), and the payouts
 /// with their status and last error (owners and admins).
 pub async fn earnings(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1316,7 +1273,7 @@ pub struct ReviewsQuery {
 }
 
 async fn reviews_view_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     cursor: Option<String>,
@@ -1392,12 +1349,12 @@ async fn reviews_view_page(
 /// products, newest first, with their replies (`GET
 /// /marketplace/vendor/reviews`); a reply form each for owners and admins.
 pub async fn reviews_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ReviewsQuery>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,
@@ -1410,7 +1367,16 @@ pub async fn reviews_page(
         Err(sign_in) => return Ok(sign_in),
     };
     let done = query.done.as_deref() == Some("replied");
-    reviews_view_page(&state, &visitor, &found, query.cursor, None, ok(), done).await
+    reviews_view_page(
+        &state,
+        &visitor,
+        &found,
+        query.cursor,
+        None,
+        FormErrors::ok(),
+        done,
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -1423,12 +1389,12 @@ pub struct ReplyForm {
 /// `POST /o/{organization_id}/store/reviews/{review_id}/reply`:
 /// `reviews::reply` (replaces an earlier reply; owners and admins).
 pub async fn reply(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, review_id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Page, PageError> {
-    let found = match allowed(
+    let found = match member(
         &state,
         &visitor,
         &organization_id,

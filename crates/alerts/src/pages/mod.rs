@@ -1,0 +1,71 @@
+//! The operator console's alerts page (`/operator/alerts`): the rules
+//! pending or firing and the history, registered with the console's
+//! shell.
+
+use axum::extract::{Query, State};
+use axum::routing::get;
+use axum::Router;
+use landlord_console::{
+    operator, operator_base, ConsoleState, Module, NavEntry, Page, PageError, Templates, Visitor,
+};
+use landlord_core::http::PageQuery;
+use serde::Deserialize;
+
+/// The alerts page's template.
+const TEMPLATES: Templates = &[(
+    "operator_alerts.html",
+    include_str!("../../templates/operator_alerts.html"),
+)];
+
+/// The alerts page, its template and its operator navigation entry.
+pub fn console_pages() -> Module {
+    Module::new("alerts")
+        .templates(TEMPLATES)
+        .routes(|console| {
+            Router::new()
+                .route("/operator/alerts", get(alerts_page))
+                .with_state(console)
+        })
+        .operator_nav(NavEntry::new("alerts", "Alerts", "/operator/alerts", 5))
+}
+
+/// The alerts page's history cursor.
+#[derive(Debug, Default, Deserialize)]
+pub struct AlertsQuery {
+    cursor: Option<String>,
+}
+
+/// `GET /operator/alerts`: the rules pending or firing and the history of
+/// firings and resolutions, paged: `GET /admin/alerts`' overview.
+pub async fn alerts_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    Query(query): Query<AlertsQuery>,
+) -> Result<Page, PageError> {
+    if let Err(sign_in) = operator(&state, &visitor).await? {
+        return Ok(sign_in);
+    }
+    let page = PageQuery {
+        limit: None,
+        cursor: query.cursor.clone(),
+    }
+    .page()
+    .map_err(|_| PageError::NotFound)?;
+    let (overview, meta) = crate::routes::overview(&state.payments, &page).await?;
+    let mut context = operator_base(&state, &visitor, "Alerts", "alerts").await?;
+    let value = serde_json::to_value(&overview).unwrap_or_default();
+    context.insert("active".into(), value["active"].clone());
+    context.insert("history".into(), value["history"].clone());
+    context.insert("next_cursor".into(), meta.next_cursor.into());
+    context.insert("paged".into(), query.cursor.is_some().into());
+    Page::render("operator_alerts.html", context)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+}

@@ -1,0 +1,81 @@
+//! The Inbox's console pages: the organization's inbox
+//! (`/o/{organization_id}/inbox`), its live stream, its channel settings,
+//! and the page's script (`/static/inbox.js`).
+
+mod inbox;
+
+use crate::live::Live;
+use axum::extract::FromRef;
+use axum::routing::get;
+use landlord_identity::permissions::Permission;
+
+use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+
+/// What the Inbox's pages need: the shell's state and the module's
+/// realtime wake-ups (the page's stream, replies).
+#[derive(Clone)]
+pub struct Pages {
+    console: ConsoleState,
+    pub live: Live,
+}
+
+impl std::ops::Deref for Pages {
+    type Target = ConsoleState;
+
+    fn deref(&self) -> &ConsoleState {
+        &self.console
+    }
+}
+
+impl FromRef<Pages> for ConsoleState {
+    fn from_ref(pages: &Pages) -> ConsoleState {
+        pages.console.clone()
+    }
+}
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// The Inbox's templates.
+const TEMPLATES: Templates = template_files!(
+    "inbox.html",
+    "inbox_channels.html",
+    "inbox_channel_confirm.html",
+);
+
+/// The inbox page's live updates and reply box helpers.
+const SCRIPT: &str = include_str!("../../static/inbox.js");
+
+/// The first 12 hex digits of the script's SHA-256, for its URL.
+fn script_version() -> String {
+    landlord_console::script_version(SCRIPT)
+}
+
+/// The Inbox's pages, templates and navigation entry.
+pub fn console_pages(live: Live) -> Module {
+    Module::new("inbox")
+        .templates(TEMPLATES)
+        .routes(move |console| {
+            inbox::routes()
+                .route(
+                    "/static/inbox.js",
+                    get(|| async { landlord_console::script(SCRIPT) }),
+                )
+                .with_state(Pages { console, live })
+        })
+        .organization_nav(
+            NavEntry::new("inbox", "Inbox", "/inbox", 10).requires(Permission::UseInbox),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+}

@@ -1,0 +1,43 @@
+//! The console's webhook pages (`/o/{organization_id}/webhooks`): the
+//! endpoints, an endpoint's page, its secret and its attempt log,
+//! registered with the console's shell.
+
+mod endpoints;
+
+use landlord_console::{Module, NavEntry, Templates};
+use landlord_identity::permissions::Permission;
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// The webhook pages' templates.
+const TEMPLATES: Templates = template_files!(
+    "webhooks.html",
+    "webhook.html",
+    "webhook_secret.html",
+    "webhook_confirm.html",
+    "webhook_types.html",
+);
+
+/// The webhook pages, their templates and navigation entry.
+pub fn console_pages() -> Module {
+    Module::new("webhooks")
+        .templates(TEMPLATES)
+        .routes(|console| endpoints::routes().with_state(console))
+        .organization_nav(
+            NavEntry::new("webhooks", "Webhooks", "/webhooks", 80)
+                .requires(Permission::ManageWebhooks),
+        )
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
+}
