@@ -1,4 +1,4 @@
-//! The organization's Inbox (`/o/{organization_id}/inbox`, DESIGN.md §16):
+//! The organization's Inbox (`/o/{organization_id}/inbox`):
 //! the conversation list with its filters, the selected conversation's
 //! thread and contact panel, the reply box (text inside the 24-hour
 //! window, the organization's templates any time, canned responses that
