@@ -6,6 +6,7 @@
 //! instance runs (`run`), and `GET /admin/alerts` (`routes`), which the
 //! operator console's alerts page reads through the same `routes::overview`.
 
+pub mod config;
 pub mod evaluate;
 pub mod notify;
 pub mod routes;
@@ -24,13 +25,17 @@ pub use routes::{router, AlertsOverview};
 
 /// Evaluates every rule each `alerts.interval_secs` until `stop`.
 pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: CancellationToken) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(config.alerts.interval_secs));
+    let mut ticker = tokio::time::interval(Duration::from_secs(
+        config
+            .section::<crate::config::AlertsConfig>()
+            .interval_secs,
+    ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                evaluate_all(&db, &config.alerts, Timestamp::now(), Some(&worker)).await;
+                evaluate_all(&db, &config.section::<crate::config::AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
             }
         }
     }

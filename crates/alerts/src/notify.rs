@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::AlertChannel;
 use anyhow::Context;
-use landlord_core::alerts_config::AlertChannel;
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Config, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
@@ -115,7 +115,11 @@ impl JobHandler for NotifyJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let notification: Notification =
             serde_json::from_value(payload.clone()).context("an alert notification's payload")?;
-        let channels = self.config.alerts.channels.of(notification.severity);
+        let channels = self
+            .config
+            .section::<crate::config::AlertsConfig>()
+            .channels
+            .of(notification.severity);
         let Some(channel) = channels.get(notification.channel) else {
             // The configuration changed since: the channel is gone.
             tracing::warn!(rule = %notification.rule, "an alert's channel is no longer configured");

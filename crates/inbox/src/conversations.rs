@@ -592,7 +592,12 @@ pub async fn reply(
                     "must be 1 to 4096 characters",
                 ));
             }
-            let window = Duration::from_secs(state.config.inbox.reply_window_secs);
+            let window = Duration::from_secs(
+                state
+                    .config
+                    .section::<crate::config::InboxConfig>()
+                    .reply_window_secs,
+            );
             if !window_open(contact.last_incoming_at, window, now) {
                 return Err(ApiError::invalid_field(
                     "text",

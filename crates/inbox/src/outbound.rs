@@ -176,7 +176,10 @@ impl JobHandler for SendMessage {
             }
             _ => whatsapp::text_request(&contact.wa_id, &message.body),
         };
-        let url = self.config.inbox.messages_url(&channel.phone_number_id);
+        let url = self
+            .config
+            .section::<crate::config::InboxConfig>()
+            .messages_url(&channel.phone_number_id);
         let response = self
             .http
             .post(url)

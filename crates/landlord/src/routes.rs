@@ -36,18 +36,28 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
         .merge(landlord_webhooks::router().with_state(state.identity.clone()))
-        .merge(if config.inbox.enabled {
-            landlord_inbox::router()
-                .layer(axum::Extension(state.inbox_live.clone()))
-                .with_state(state.keys.clone())
-        } else {
-            OpenApiRouter::new()
-        })
-        .merge(if config.marketplace.enabled {
-            landlord_marketplace::router().with_state(state.marketplace.clone())
-        } else {
-            OpenApiRouter::new()
-        })
+        .merge(
+            if config
+                .section::<landlord_inbox::config::InboxConfig>()
+                .enabled
+            {
+                landlord_inbox::router()
+                    .layer(axum::Extension(state.inbox_live.clone()))
+                    .with_state(state.keys.clone())
+            } else {
+                OpenApiRouter::new()
+            },
+        )
+        .merge(
+            if config
+                .section::<landlord_marketplace::config::MarketplaceConfig>()
+                .enabled
+            {
+                landlord_marketplace::router().with_state(state.marketplace.clone())
+            } else {
+                OpenApiRouter::new()
+            },
+        )
         .merge(
             // Twilio's status callbacks: no key, a signature.
             landlord_messages::routes::callbacks_router().with_state(state.messages.clone()),

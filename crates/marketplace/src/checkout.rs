@@ -228,7 +228,13 @@ async fn place(
         part.fee = fee;
         part.earnings = earnings;
     }
-    let ttl = Duration::from_secs(state.keys.config.marketplace.reservation_ttl_secs);
+    let ttl = Duration::from_secs(
+        state
+            .keys
+            .config
+            .section::<crate::config::MarketplaceConfig>()
+            .reservation_ttl_secs,
+    );
     let order = OrderRow {
         id: order_id.clone(),
         buyer_id: buyer_id.clone(),

@@ -20,7 +20,11 @@ pub async fn sweep_once(db: &Db, config: &Config) -> anyhow::Result<(usize, usiz
             expired += 1;
         }
     }
-    let hold = Duration::from_secs(config.marketplace.payout_hold_secs);
+    let hold = Duration::from_secs(
+        config
+            .section::<crate::config::MarketplaceConfig>()
+            .payout_hold_secs,
+    );
     let payouts = crate::payouts::create_due(db, hold).await?;
     Ok((expired, payouts))
 }
@@ -28,7 +32,11 @@ pub async fn sweep_once(db: &Db, config: &Config) -> anyhow::Result<(usize, usiz
 /// Sweeps every `sweep_interval_ms` until `stop`; wakes the job worker
 /// when payouts were queued.
 pub async fn run(db: Db, config: Arc<Config>, jobs: Arc<Notify>, stop: CancellationToken) {
-    let every = Duration::from_millis(config.marketplace.sweep_interval_ms);
+    let every = Duration::from_millis(
+        config
+            .section::<crate::config::MarketplaceConfig>()
+            .sweep_interval_ms,
+    );
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -133,7 +133,11 @@ pub async fn fee_bps(
         .await?
         .map(|o| o.plan)
         .unwrap_or_default();
-    Ok(state.keys.config.marketplace.fee_bps_for(&plan))
+    Ok(state
+        .keys
+        .config
+        .section::<crate::config::MarketplaceConfig>()
+        .fee_bps_for(&plan))
 }
 
 pub async fn view(state: &MarketplaceState, row: VendorRow) -> Result<VendorView, ApiError> {

@@ -13,6 +13,7 @@
 //! - [`routes`][]: `/webhooks/endpoints…`.
 
 pub mod address;
+pub mod config;
 pub mod deliver;
 pub mod dispatch;
 pub mod endpoint;

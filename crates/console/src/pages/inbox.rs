@@ -108,7 +108,12 @@ async fn allowed(
     gate: Gate<'_>,
     permission: Permission,
 ) -> Result<Found, PageError> {
-    if !state.keys.config.inbox.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_inbox::config::InboxConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     member(state, visitor, organization_id, gate, permission).await
@@ -436,7 +441,11 @@ async fn inbox_page(
                 Ok(value)
             })
             .collect::<Result<_, PageError>>()?;
-        let window_secs = state.keys.config.inbox.reply_window_secs;
+        let window_secs = state
+            .keys
+            .config
+            .section::<landlord_inbox::config::InboxConfig>()
+            .reply_window_secs;
         let open = conversations::window_open(
             contact.as_ref().and_then(|c| c.last_incoming_at),
             Duration::from_secs(window_secs),

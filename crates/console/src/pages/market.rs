@@ -72,7 +72,12 @@ async fn buyer(
     state: &ConsoleState,
     visitor: &Visitor,
 ) -> Result<Result<CurrentUser, Page>, PageError> {
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     match &visitor.user {

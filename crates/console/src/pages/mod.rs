@@ -87,9 +87,9 @@ async fn session_view(
         "can_audit": may(Permission::ViewAuditLog),
         "can_events": may(Permission::ViewEvents),
         "can_webhooks": may(Permission::ManageWebhooks),
-        "can_inbox": state.keys.config.inbox.enabled && may(Permission::UseInbox),
-        "marketplace": state.keys.config.marketplace.enabled,
-        "can_store": state.keys.config.marketplace.enabled && may(Permission::ManageProducts),
+        "can_inbox": state.keys.config.section::<landlord_inbox::config::InboxConfig>().enabled && may(Permission::UseInbox),
+        "marketplace": state.keys.config.section::<landlord_marketplace::config::MarketplaceConfig>().enabled,
+        "can_store": state.keys.config.section::<landlord_marketplace::config::MarketplaceConfig>().enabled && may(Permission::ManageProducts),
         "operator": operator,
     }))
 }

@@ -76,7 +76,12 @@ async fn page(
     query: &VendorsQuery,
     refused: Option<Refused<'_>>,
 ) -> Result<Page, PageError> {
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     let market = &state.marketplace;
@@ -226,7 +231,12 @@ pub async fn approve(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     let view = vendors::decide(
@@ -259,7 +269,12 @@ pub async fn suspend(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     let id = organization_id.trim();
@@ -354,7 +369,12 @@ async fn payouts_view(
     query: &PayoutsQuery,
     refused: Option<FormErrors>,
 ) -> Result<Page, PageError> {
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     let pool = state.keys.db.pool();
@@ -446,7 +466,12 @@ pub async fn retry(
         return Ok(sign_in);
     }
     visitor.check_csrf(&state, &form.csrf)?;
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     let status = PayoutStatus::parse(form.status.trim()).map(PayoutStatus::as_str);

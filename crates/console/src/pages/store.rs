@@ -114,7 +114,12 @@ async fn allowed(
     gate: Gate<'_>,
     permission: Permission,
 ) -> Result<Found, PageError> {
-    if !state.keys.config.marketplace.enabled {
+    if !state
+        .keys
+        .config
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
+        .enabled
+    {
         return Err(PageError::NotFound);
     }
     member(state, visitor, organization_id, gate, permission).await
@@ -1281,7 +1286,7 @@ pub async fn earnings(
     let hold_days = state
         .keys
         .config
-        .marketplace
+        .section::<landlord_marketplace::config::MarketplaceConfig>()
         .payout_hold_secs
         .div_ceil(86_400);
     let mut context = store_base(

@@ -112,7 +112,10 @@ async fn webhooks_base(
         "can_secrets".into(),
         permissions::allows(user.role, Permission::ViewWebhookSecrets).into(),
     );
-    let config = &state.identity().config.webhooks;
+    let config = &state
+        .identity()
+        .config
+        .section::<landlord_webhooks::config::WebhooksConfig>();
     context.insert(
         "disable_after".into(),
         span(config.disable_after_failing_ms).into(),

@@ -257,7 +257,13 @@ pub async fn run_payouts(
     State(state): State<MarketplaceState>,
     _admin: PlatformAdmin,
 ) -> Result<ApiSuccess<PayoutRun>, ApiError> {
-    let hold = std::time::Duration::from_secs(state.keys.config.marketplace.payout_hold_secs);
+    let hold = std::time::Duration::from_secs(
+        state
+            .keys
+            .config
+            .section::<crate::config::MarketplaceConfig>()
+            .payout_hold_secs,
+    );
     let created = payouts::create_due(&state.keys.db, hold)
         .await
         .map_err(ApiError::internal)?;

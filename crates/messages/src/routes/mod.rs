@@ -49,10 +49,13 @@ pub struct TwilioCallbacks {
 
 impl MessagesState {
     pub fn new(db: Db, jobs: Arc<Notify>, config: &Config) -> Self {
-        let twilio = config.sms.twilio().map(|settings| TwilioCallbacks {
-            auth_token: settings.auth_token,
-            public_url: config.public_url.trim_end_matches('/').to_string(),
-        });
+        let twilio = config
+            .section::<crate::sms_config::SmsConfig>()
+            .twilio()
+            .map(|settings| TwilioCallbacks {
+                auth_token: settings.auth_token,
+                public_url: config.public_url.trim_end_matches('/').to_string(),
+            });
         Self(Arc::new(MessagesInner {
             db,
             jobs,
