@@ -1,5 +1,5 @@
 //! Operator alerts (DESIGN.md §15): rules in configuration
-//! (`landlord_core::alerts_config`) over signals measured from the database
+//! (`crate::config`) over signals measured from the database
 //! (`evaluate::measure`, through the owning features' stores), a state
 //! machine per rule kept in `alert_states` (`evaluate`, `store`), a
 //! notification job per channel (`notify`), the evaluator task every

@@ -4,7 +4,8 @@
 //! configuration must also *serialize* its defaults (figment starts from
 //! `Serialized::defaults(Config::default())`), which `secrecy` deliberately
 //! refuses; this wrapper serializes and deserializes transparently and only
-//! hides the value from `Debug` (and `Display`, which it does not have).
+//! hides the value from `Debug` (and `Display`, which it does not have) —
+//! and from serialization inside [`redacted`] (`landlord config`).
 
 use std::cell::Cell;
 use std::fmt;
