@@ -308,7 +308,9 @@ fn a_table_is_set_by_the_environment_alone() {
         "marketplace.fee_bps.pro = 750  # env LANDLORD_MARKETPLACE__FEE_BPS__PRO"
     );
     // The server obeys a table given by a variable: the inbox switched off.
-    let mut server = start(landlord(&dir).env("LANDLORD_INBOX__ENABLED", "false"));
+    let mut command = landlord(&dir);
+    command.env("LANDLORD_INBOX__ENABLED", "false");
+    let mut server = start(command);
     let response = raw_request(
         &server.address,
         "GET /inbox/channels HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
