@@ -35,7 +35,7 @@ pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: Cancell
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                evaluate_all(&db, &config.section::<crate::config::AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
+                evaluate_all(&db, config.section::<crate::config::AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
             }
         }
     }

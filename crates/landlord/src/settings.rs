@@ -99,8 +99,10 @@ impl Settings {
     /// One line per key with a value, `key = value  # source`, secrets as
     /// `[redacted]`; `figment` is the one these settings were read from.
     pub fn describe(&self, figment: &Figment) -> Result<Vec<String>, ConfigError> {
-        let value = landlord_core::secret::redacted(|| Value::serialize(self))
-            .map_err(|error| ConfigError::new("configuration", error.to_string()))?;
+        let value = landlord_core::secret::redacted(|| {
+            Value::serialize(self)
+                .map_err(|error| ConfigError::new("configuration", error.to_string()))
+        })?;
         let mut lines = Vec::new();
         for path in config::key_paths(&value) {
             let Some(leaf) = value.find_ref(&path) else {

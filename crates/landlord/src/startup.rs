@@ -266,7 +266,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         db.clone(),
         redis.clone(),
         landlord_inbox::live::StreamSettings::from_config(
-            &config.section::<landlord_inbox::config::InboxConfig>(),
+            config.section::<landlord_inbox::config::InboxConfig>(),
         ),
     );
     let webhook_deliveries = landlord_webhooks::DeliverJob::new(

@@ -235,7 +235,7 @@ async fn checked_url(state: &IdentityState, url: &str) -> Result<String, ApiErro
             format!("must be at most {MAX_URL_LEN} characters"),
         ));
     }
-    let config = &state.config.section::<crate::config::WebhooksConfig>();
+    let config = state.config.section::<crate::config::WebhooksConfig>();
     address::check(url, config)
         .await
         .map(|parsed| parsed.to_string())
