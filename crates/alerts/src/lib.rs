@@ -15,6 +15,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::AlertsConfig;
 use landlord_core::{Config, Db, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,16 +27,14 @@ pub use routes::{router, AlertsOverview};
 /// Evaluates every rule each `alerts.interval_secs` until `stop`.
 pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: CancellationToken) {
     let mut ticker = tokio::time::interval(Duration::from_secs(
-        config
-            .section::<crate::config::AlertsConfig>()
-            .interval_secs,
+        config.section::<AlertsConfig>().interval_secs,
     ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                evaluate_all(&db, config.section::<crate::config::AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
+                evaluate_all(&db, config.section::<AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
             }
         }
     }

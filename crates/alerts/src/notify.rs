@@ -16,6 +16,7 @@ use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::AlertsConfig;
 use crate::store::{AlertHistoryStatus, Severity};
 
 /// Kind of the job that sends one notification to one channel.
@@ -117,7 +118,7 @@ impl JobHandler for NotifyJob {
             serde_json::from_value(payload.clone()).context("an alert notification's payload")?;
         let channels = self
             .config
-            .section::<crate::config::AlertsConfig>()
+            .section::<AlertsConfig>()
             .channels
             .of(notification.severity);
         let Some(channel) = channels.get(notification.channel) else {

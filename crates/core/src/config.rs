@@ -7,11 +7,10 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use std::sync::{Arc, Mutex, OnceLock, PoisonError};
-
-use figment::providers::{Env, Format, Serialized, Toml};
+use figment::providers::{Env, Format, Toml};
 use figment::{Figment, Provider};
 use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
@@ -53,9 +52,9 @@ pub enum LogFormat {
 /// The core's configuration of one Landlord instance: the top-level keys.
 ///
 /// Every field has a default, so an empty environment gives a working server
-/// on an embedded SQLite file. The modules' tables (`[inbox]`, `[webhooks]`,
-/// …) are the modules' own [`Section`]s: the binary reads them from the same
-/// sources and hands them over in [`Config::sections`].
+/// on an embedded SQLite file. The modules' tables are the modules' own
+/// [`Section`]s: the binary reads them from the same sources and hands them
+/// over in [`Config::sections`].
 ///
 /// Unknown keys are refused by [`Config::from_figment_with_sections`] (the
 /// struct itself lets the modules' tables through to their sections).
@@ -370,8 +369,8 @@ pub fn key_paths(value: &figment::value::Value) -> Vec<String> {
     out
 }
 
-/// A module's settings: one table of the configuration (`[inbox]`,
-/// `[sms]`), read from the same sources as the core's keys. The module's
+/// A module's settings: one table of the configuration (`[NAME]`), read
+/// from the same sources as the core's keys. The module's
 /// crate defines it; the binary reads it ([`read_section`]) and hands it
 /// over in [`Config::sections`].
 pub trait Section:
@@ -381,7 +380,7 @@ pub trait Section:
     const KEY: &'static str;
 
     /// Checks what deserialization alone cannot; `core` is the rest of the
-    /// configuration (the marketplace checks its fees name catalog plans).
+    /// configuration (a setting per plan names plans of the catalog).
     fn validate(&self, core: &Config) -> Result<(), ConfigError>;
 }
 
@@ -487,15 +486,9 @@ pub enum DatabaseKind {
 }
 
 impl Config {
-    /// Reads defaults, then `file` (or `landlord.toml` when it exists), then
-    /// the environment, and validates the result (the core's keys only:
-    /// a module's table is refused; the binary reads those with
-    /// [`sources`] and [`Config::from_figment_with_sections`]).
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        Self::from_figment(sources(Serialized::defaults(Config::default()), file)?)
-    }
-
-    /// Builds a configuration from already-merged providers (used by tests).
+    /// Builds the core's configuration from already-merged providers, no
+    /// module table allowed (the core's tests; the binary reads the whole
+    /// configuration with its `Settings`).
     pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
         Self::from_figment_with_sections(&figment, &[])
     }

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::channels;
+use crate::config::InboxConfig;
 use crate::conversations::MessageView;
 use crate::store::{self, ConversationRow, Direction, MessageKind, MessageRow, MessageStatus};
 use crate::whatsapp::{self, SendResponse, TemplateMessage};
@@ -178,7 +179,7 @@ impl JobHandler for SendMessage {
         };
         let url = self
             .config
-            .section::<crate::config::InboxConfig>()
+            .section::<InboxConfig>()
             .messages_url(&channel.phone_number_id);
         let response = self
             .http

@@ -25,6 +25,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use crate::config::MarketplaceConfig;
 use crate::money;
 use crate::provider::ProviderError;
 use crate::store::{
@@ -232,7 +233,7 @@ async fn place(
         state
             .keys
             .config
-            .section::<crate::config::MarketplaceConfig>()
+            .section::<MarketplaceConfig>()
             .reservation_ttl_secs,
     );
     let order = OrderRow {

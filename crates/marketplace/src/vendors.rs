@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use crate::config::MarketplaceConfig;
 use crate::store::{self, PayoutProvider, VendorRow, VendorStatus};
 use crate::views::{Location, PayoutAccount, VendorView};
 use crate::MarketplaceState;
@@ -136,7 +137,7 @@ pub async fn fee_bps(
     Ok(state
         .keys
         .config
-        .section::<crate::config::MarketplaceConfig>()
+        .section::<MarketplaceConfig>()
         .fee_bps_for(&plan))
 }
 

@@ -271,7 +271,7 @@ pub struct DeliverJob {
 
 impl DeliverJob {
     pub fn new(db: Db, config: Arc<Config>, cipher: PayloadCipher) -> anyhow::Result<Self> {
-        let http = client(config.section::<crate::config::WebhooksConfig>())?;
+        let http = client(config.section::<WebhooksConfig>())?;
         Ok(Self {
             db,
             config,
@@ -393,7 +393,7 @@ impl DeliverJob {
         let heartbeat = self.heartbeat(&delivery.id, &attempt_id);
         let outcome = send(
             &self.http,
-            self.config.section::<crate::config::WebhooksConfig>(),
+            self.config.section::<WebhooksConfig>(),
             &endpoint.url,
             event.id.as_str(),
             &secrets,
@@ -447,7 +447,7 @@ impl DeliverJob {
             let sustained = now.since(failing_since)
                 >= Duration::from_millis(
                     self.config
-                        .section::<crate::config::WebhooksConfig>()
+                        .section::<WebhooksConfig>()
                         .disable_after_failing_ms,
                 );
             if outcome.status_code == Some(410) {
@@ -462,7 +462,7 @@ impl DeliverJob {
             } else {
                 let spread = rand::thread_rng().gen_range(-1.0..=1.0);
                 match retry_delay(
-                    self.config.section::<crate::config::WebhooksConfig>(),
+                    self.config.section::<WebhooksConfig>(),
                     attempt_number as usize,
                     spread,
                     outcome.retry_after,

@@ -10,6 +10,7 @@ use landlord_core::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::config::MarketplaceConfig;
 use crate::store::{self, OrderStatus, PayoutStatus, VendorStatus};
 use crate::views::{PayoutView, VendorView};
 use crate::{payouts, vendors, MarketplaceState};
@@ -261,7 +262,7 @@ pub async fn run_payouts(
         state
             .keys
             .config
-            .section::<crate::config::MarketplaceConfig>()
+            .section::<MarketplaceConfig>()
             .payout_hold_secs,
     );
     let created = payouts::create_due(&state.keys.db, hold)

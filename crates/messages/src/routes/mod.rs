@@ -20,6 +20,7 @@ pub use send::{is_e164, SendMessageRequest};
 pub use twilio::{TwilioCallbackAck, TwilioStatusCallback};
 
 use crate::sms::Availability;
+use crate::sms_config::SmsConfig;
 use crate::store::MessageRow;
 
 /// What the message routes need: one `Arc`, cloned per request.
@@ -50,7 +51,7 @@ pub struct TwilioCallbacks {
 impl MessagesState {
     pub fn new(db: Db, jobs: Arc<Notify>, config: &Config) -> Self {
         let twilio = config
-            .section::<crate::sms_config::SmsConfig>()
+            .section::<SmsConfig>()
             .twilio()
             .map(|settings| TwilioCallbacks {
                 auth_token: settings.auth_token,
