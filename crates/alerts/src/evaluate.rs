@@ -7,7 +7,7 @@
 
 use std::time::Duration;
 
-use landlord_core::alerts_config::{AlertChannel, AlertRule, AlertSignal, AlertsConfig};
+use crate::config::{AlertChannel, AlertRule, AlertSignal, AlertsConfig};
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
 use landlord_jobs::NewJob;
@@ -306,7 +306,7 @@ pub async fn evaluate_all(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use landlord_core::alerts_config::AlertSeverity;
+    use crate::config::AlertSeverity;
 
     fn rule(for_secs: u64) -> AlertRule {
         AlertRule {

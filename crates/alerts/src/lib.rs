@@ -1,5 +1,5 @@
 //! Operator alerts: rules in configuration
-//! (`landlord_core::alerts_config`) over signals measured from the database
+//! (`crate::config`) over signals measured from the database
 //! (`evaluate::measure`, through the owning features' stores), a state
 //! machine per rule kept in `alert_states` (`evaluate`, `store`), a
 //! notification job per channel (`notify`), the evaluator task every
@@ -7,6 +7,7 @@
 //! operator console's alerts page (`pages`, registered with the console's
 //! shell) reads through the same `routes::overview`.
 
+pub mod config;
 pub mod evaluate;
 pub mod notify;
 pub mod pages;
@@ -16,6 +17,7 @@ pub mod store;
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::AlertsConfig;
 use landlord_core::{Config, Db, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
@@ -26,13 +28,15 @@ pub use routes::{router, AlertsOverview};
 
 /// Evaluates every rule each `alerts.interval_secs` until `stop`.
 pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: CancellationToken) {
-    let mut ticker = tokio::time::interval(Duration::from_secs(config.alerts.interval_secs));
+    let mut ticker = tokio::time::interval(Duration::from_secs(
+        config.section::<AlertsConfig>().interval_secs,
+    ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                evaluate_all(&db, &config.alerts, Timestamp::now(), Some(&worker)).await;
+                evaluate_all(&db, config.section::<AlertsConfig>(), Timestamp::now(), Some(&worker)).await;
             }
         }
     }

@@ -7,8 +7,8 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use crate::config::AlertChannel;
 use anyhow::Context;
-use landlord_core::alerts_config::AlertChannel;
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Config, Timestamp};
 use landlord_jobs::{Attempt, JobHandler};
@@ -16,6 +16,7 @@ use landlord_mail::{Mail, Template};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+use crate::config::AlertsConfig;
 use crate::store::{AlertHistoryStatus, Severity};
 
 /// Kind of the job that sends one notification to one channel.
@@ -115,7 +116,11 @@ impl JobHandler for NotifyJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let notification: Notification =
             serde_json::from_value(payload.clone()).context("an alert notification's payload")?;
-        let channels = self.config.alerts.channels.of(notification.severity);
+        let channels = self
+            .config
+            .section::<AlertsConfig>()
+            .channels
+            .of(notification.severity);
         let Some(channel) = channels.get(notification.channel) else {
             // The configuration changed since: the channel is gone.
             tracing::warn!(rule = %notification.rule, "an alert's channel is no longer configured");

@@ -5,7 +5,7 @@ use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
 use sqlx::{Any, AnyConnection, Executor};
 
-pub use landlord_core::alerts_config::AlertSeverity as Severity;
+pub use crate::config::AlertSeverity as Severity;
 
 landlord_core::text_enum!(
     /// Where a rule's state machine stands.

@@ -2,22 +2,21 @@
 //! variables. Everything is validated before the server starts, and a bad
 //! value stops the start with a message naming the setting and the reason.
 
-use std::collections::BTreeMap;
+use std::any::{Any, TypeId};
+use std::collections::{BTreeMap, HashMap};
+use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, OnceLock, PoisonError};
 use std::time::Duration;
 
-use figment::providers::{Env, Format, Serialized, Toml};
-use figment::Figment;
+use figment::providers::{Env, Format, Toml};
+use figment::{Figment, Provider};
+use serde::de::DeserializeOwned;
 use serde::{Deserialize, Deserializer, Serialize};
 
-use crate::alerts_config::AlertsConfig;
-use crate::inbox_config::InboxConfig;
-use crate::marketplace_config::MarketplaceConfig;
 use crate::plans::{default_catalog, Plan};
 use crate::secret::Secret;
-use crate::sms_config::SmsConfig;
-use crate::webhooks_config::WebhooksConfig;
 
 /// Name of the configuration file read from the working directory when no
 /// `--config` path is given and the file exists.
@@ -50,12 +49,16 @@ pub enum LogFormat {
     Json,
 }
 
-/// The whole configuration of one Landlord instance.
+/// The core's configuration of one Landlord instance: the top-level keys.
 ///
 /// Every field has a default, so an empty environment gives a working server
-/// on an embedded SQLite file.
+/// on an embedded SQLite file. The modules' tables are the modules' own
+/// [`Section`]s: the binary reads them from the same sources and hands them
+/// over in [`Config::sections`].
+///
+/// Unknown keys are refused by [`Config::from_figment_with_sections`] (the
+/// struct itself lets the modules' tables through to their sections).
 #[derive(Debug, Clone, Serialize, Deserialize)]
-#[serde(deny_unknown_fields)]
 pub struct Config {
     /// Address and port the HTTP server listens on.
     pub listen: String,
@@ -203,22 +206,10 @@ pub struct Config {
     pub mails_per_recipient_per_day: u32,
     /// Mounts `/__test/*` routes used by the test-suite. Never in production.
     pub enable_test_routes: bool,
-    /// Operator alerts: rules, channels per severity, evaluation interval
-    /// (`[alerts]`; README "Operator alerts").
-    pub alerts: AlertsConfig,
-    /// Outgoing webhooks: who may be called, timeout, retry schedule,
-    /// when a failing endpoint is disabled (`[webhooks]`; README
-    /// "Outgoing webhooks").
-    pub webhooks: WebhooksConfig,
-    /// The Inbox module: on or off, the WhatsApp Cloud API, the reply
-    /// window (`[inbox]`; README "Inbox").
-    pub inbox: InboxConfig,
-    /// The marketplace: platform fee per plan, reservation time, payout
-    /// hold (`[marketplace]`; README "Marketplace").
-    pub marketplace: MarketplaceConfig,
-    /// The SMS provider: Twilio's settings (`[sms.twilio]`; README
-    /// "Messaging API").
-    pub sms: SmsConfig,
+    /// The modules' settings, each module's table as its own type; not
+    /// read from the sources by the core (see [`Section`]).
+    #[serde(skip)]
+    pub sections: Sections,
 }
 
 /// How the SMTP connection is secured.
@@ -295,12 +286,195 @@ impl Default for Config {
             invitations_per_organization_per_hour: 50,
             mails_per_recipient_per_day: 10,
             enable_test_routes: false,
-            alerts: AlertsConfig::default(),
-            webhooks: WebhooksConfig::default(),
-            inbox: InboxConfig::default(),
-            marketplace: MarketplaceConfig::default(),
-            sms: SmsConfig::default(),
+            sections: Sections::default(),
         }
+    }
+}
+
+/// Merges the sources in order: `defaults`, then `file` (or
+/// `landlord.toml` in the working directory when it exists), then the
+/// environment: `DATABASE_URL`, `REDIS_URL`, and `LANDLORD_KEY` for every
+/// key, `__` separating a table from its key
+/// (`LANDLORD_SMS__TWILIO__ACCOUNT_SID`, `LANDLORD_PLANS__PRO__PRICE`).
+pub fn sources(defaults: impl Provider, file: Option<&Path>) -> Result<Figment, ConfigError> {
+    let mut figment = Figment::from(defaults);
+    match file {
+        Some(path) if !path.exists() => {
+            return Err(ConfigError::new(
+                "--config",
+                format!("file {} does not exist", path.display()),
+            ))
+        }
+        Some(path) => figment = figment.merge(Toml::file_exact(path)),
+        None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
+            figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
+        }
+        None => {}
+    }
+    Ok(figment
+        // The two URLs keep their conventional, unprefixed names.
+        .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
+        // `LANDLORD_SECTION__KEY` reaches a table's key (`[sms.twilio]`
+        // `account_sid`: `LANDLORD_SMS__TWILIO__ACCOUNT_SID`); no
+        // top-level setting has a double underscore.
+        .merge(Env::prefixed("LANDLORD_").ignore(&["CONFIG"]).split("__")))
+}
+
+/// The environment variable that sets the key at `path` (`sms.twilio.from`:
+/// `LANDLORD_SMS__TWILIO__FROM`).
+pub fn env_variable(path: &str) -> String {
+    format!("LANDLORD_{}", path.to_ascii_uppercase().replace('.', "__"))
+}
+
+/// Where the value at `path` of `figment` (built by [`sources`]) came
+/// from: `default`, `file PATH`, or `env VARIABLE`.
+pub fn source_of(figment: &Figment, path: &str) -> String {
+    let Some(metadata) = figment.find_metadata(path) else {
+        return "default".into();
+    };
+    if let Some(figment::Source::File(file)) = &metadata.source {
+        return format!("file {}", file.display());
+    }
+    let name: &str = &metadata.name;
+    if name.starts_with("`LANDLORD_`") {
+        return format!("env {}", env_variable(path));
+    }
+    if name == "environment variable(s)" {
+        return format!("env {}", path.to_ascii_uppercase());
+    }
+    if figment.metadata().next() == Some(metadata) {
+        return "default".into();
+    }
+    name.to_string()
+}
+
+/// The dotted path of every key under `value` (a table's path before its
+/// keys), in order; a list is one key.
+pub fn key_paths(value: &figment::value::Value) -> Vec<String> {
+    fn walk(prefix: &str, value: &figment::value::Value, out: &mut Vec<String>) {
+        if let figment::value::Value::Dict(_, dict) = value {
+            for (key, value) in dict {
+                let path = if prefix.is_empty() {
+                    key.clone()
+                } else {
+                    format!("{prefix}.{key}")
+                };
+                out.push(path.clone());
+                walk(&path, value, out);
+            }
+        }
+    }
+    let mut out = Vec::new();
+    walk("", value, &mut out);
+    out
+}
+
+/// A module's settings: one table of the configuration (`[NAME]`), read
+/// from the same sources as the core's keys. The module's
+/// crate defines it; the binary reads it ([`read_section`]) and hands it
+/// over in [`Config::sections`].
+pub trait Section:
+    fmt::Debug + Clone + Default + Serialize + DeserializeOwned + Send + Sync + 'static
+{
+    /// The table's key at the top level of the configuration.
+    const KEY: &'static str;
+
+    /// Checks what deserialization alone cannot; `core` is the rest of the
+    /// configuration (a setting per plan names plans of the catalog).
+    fn validate(&self, core: &Config) -> Result<(), ConfigError>;
+}
+
+/// Reads the section `T` from its table of `figment` (its defaults for
+/// keys the sources leave out); an error names the setting as for the
+/// core's keys. Not validated: see [`Section::validate`].
+pub fn read_section<T: Section>(figment: &Figment) -> Result<T, ConfigError> {
+    match figment.find_value(T::KEY) {
+        Err(_) => Ok(T::default()),
+        Ok(figment::value::Value::Dict(..)) => {
+            figment.focus(T::KEY).extract().map_err(figment_error)
+        }
+        Ok(_) => Err(ConfigError::new(T::KEY, "must be a table")),
+    }
+}
+
+/// The modules' sections an instance runs with, one per type.
+#[derive(Clone, Default)]
+pub struct Sections(HashMap<TypeId, Arc<dyn AnySection>>);
+
+/// A section behind `dyn`: printable, and downcast back to its type.
+trait AnySection: fmt::Debug + Send + Sync {
+    fn as_any(&self) -> &(dyn Any + Send + Sync);
+}
+
+impl<T: Section> AnySection for T {
+    fn as_any(&self) -> &(dyn Any + Send + Sync) {
+        self
+    }
+}
+
+impl Sections {
+    pub fn insert<T: Section>(&mut self, section: T) {
+        self.0.insert(TypeId::of::<T>(), Arc::new(section));
+    }
+
+    pub fn get<T: Section>(&self) -> Option<&T> {
+        self.0
+            .get(&TypeId::of::<T>())
+            .and_then(|section| section.as_any().downcast_ref::<T>())
+    }
+}
+
+/// The defaults of section `T`, made once per type for the process.
+fn default_section<T: Section>() -> &'static T {
+    type Defaults = Mutex<HashMap<TypeId, &'static (dyn Any + Send + Sync)>>;
+    static DEFAULTS: OnceLock<Defaults> = OnceLock::new();
+    let mut defaults = DEFAULTS
+        .get_or_init(Defaults::default)
+        .lock()
+        .unwrap_or_else(PoisonError::into_inner);
+    let default: &'static (dyn Any + Send + Sync) = *defaults
+        .entry(TypeId::of::<T>())
+        .or_insert_with(|| Box::leak(Box::new(T::default())));
+    match default.downcast_ref::<T>() {
+        Some(default) => default,
+        // Unreachable: the entry of `T`'s id holds a `T`.
+        None => Box::leak(Box::new(T::default())),
+    }
+}
+
+impl fmt::Debug for Sections {
+    /// Each section's own `Debug` (their secrets print `[redacted]`).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_list().entries(self.0.values()).finish()
+    }
+}
+
+/// Refuses a top-level key that is neither one of the core's nor one of
+/// `sections`, naming it and the source that gave it.
+fn refuse_unknown_keys(figment: &Figment, sections: &[&str]) -> Result<(), ConfigError> {
+    let known = core_keys();
+    let given: figment::value::Dict = figment.extract().map_err(figment_error)?;
+    for key in given.keys() {
+        if !known.contains(key) && !sections.contains(&key.as_str()) {
+            let source = figment
+                .find_metadata(key)
+                .map(|m| format!(" (from {})", m.name))
+                .unwrap_or_default();
+            return Err(ConfigError::new(
+                key.clone(),
+                format!("unknown setting{source}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// The core's top-level keys, as its defaults serialize (unset options
+/// included).
+pub fn core_keys() -> Vec<String> {
+    match figment::value::Value::serialize(Config::default()) {
+        Ok(figment::value::Value::Dict(_, dict)) => dict.into_keys().collect(),
+        _ => Vec::new(),
     }
 }
 
@@ -312,38 +486,49 @@ pub enum DatabaseKind {
 }
 
 impl Config {
-    /// Reads defaults, then `file` (or `landlord.toml` when it exists), then
-    /// the environment, and validates the result.
-    pub fn load(file: Option<&Path>) -> Result<Self, ConfigError> {
-        let mut figment = Figment::from(Serialized::defaults(Config::default()));
-        match file {
-            Some(path) if !path.exists() => {
-                return Err(ConfigError::new(
-                    "--config",
-                    format!("file {} does not exist", path.display()),
-                ))
-            }
-            Some(path) => figment = figment.merge(Toml::file_exact(path)),
-            None if Path::new(DEFAULT_CONFIG_FILE).exists() => {
-                figment = figment.merge(Toml::file_exact(DEFAULT_CONFIG_FILE))
-            }
-            None => {}
-        }
-        let figment = figment
-            // The two URLs keep their conventional, unprefixed names.
-            .merge(Env::raw().only(&["DATABASE_URL", "REDIS_URL"]))
-            // `LANDLORD_SECTION__KEY` reaches a table's key (`[sms.twilio]`
-            // `account_sid`: `LANDLORD_SMS__TWILIO__ACCOUNT_SID`); no
-            // top-level setting has a double underscore.
-            .merge(Env::prefixed("LANDLORD_").ignore(&["CONFIG"]).split("__"));
-        Self::from_figment(figment)
+    /// Builds the core's configuration from already-merged providers, no
+    /// module table allowed (the core's tests; the binary reads the whole
+    /// configuration with its `Settings`).
+    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
+        Self::from_figment_with_sections(&figment, &[])
     }
 
-    /// Builds a configuration from already-merged providers (used by tests).
-    pub fn from_figment(figment: Figment) -> Result<Self, ConfigError> {
-        let config: Config = figment.extract().map_err(figment_error)?;
+    /// Reads the core's keys from `figment` and validates them; besides
+    /// them, only the tables named in `sections` (the modules') may appear
+    /// at the top level: any other key is refused, named.
+    pub fn from_figment_with_sections(
+        figment: &Figment,
+        sections: &[&str],
+    ) -> Result<Self, ConfigError> {
+        let config = Self::extract_with_sections(figment, sections)?;
         config.validate()?;
         Ok(config)
+    }
+
+    /// As [`Config::from_figment_with_sections`], without
+    /// [`Config::validate`] (the binary validates once every section is
+    /// read, as deserialization comes before validation).
+    pub fn extract_with_sections(
+        figment: &Figment,
+        sections: &[&str],
+    ) -> Result<Self, ConfigError> {
+        refuse_unknown_keys(figment, sections)?;
+        figment.extract().map_err(figment_error)
+    }
+
+    /// The module's section `T`, as the binary handed it over; its
+    /// defaults when none was (a configuration built in a unit test).
+    pub fn section<T: Section>(&self) -> &T {
+        match self.sections.get::<T>() {
+            Some(section) => section,
+            None => default_section::<T>(),
+        }
+    }
+
+    /// This configuration carrying `section` (replacing any of its type).
+    pub fn with_section<T: Section>(mut self, section: T) -> Self {
+        self.sections.insert(section);
+        self
     }
 
     /// Checks every value that deserialization alone cannot.
@@ -484,11 +669,6 @@ impl Config {
         {
             return Err(ConfigError::new("smtp_host", "must not be empty when set"));
         }
-        self.alerts.validate()?;
-        self.webhooks.validate()?;
-        self.inbox.validate()?;
-        self.marketplace.validate(self.plans.keys())?;
-        self.sms.validate()?;
         Ok(())
     }
 
@@ -967,12 +1147,6 @@ mod tests {
             .merge(("stripe_secret_key", "sk_env_secret_value_1234"));
         let config = Config::from_figment(figment).unwrap();
         assert!(!format!("{config:?}").contains("sk_env_secret_value_1234"));
-        // A Slack incoming webhook's URL is its credential.
-        let figment = Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(
-            "[alerts.channels]\ncritical = [{ type = \"slack\", url = \"https://hooks.slack.com/services/T0/B0/slack-secret-path\" }]",
-        ));
-        let config = Config::from_figment(figment).unwrap();
-        assert!(!format!("{config:?}").contains("slack-secret-path"));
     }
 
     #[test]
@@ -1002,56 +1176,6 @@ mod tests {
             };
             assert!(!config.is_development(), "{url}");
         }
-    }
-
-    #[test]
-    fn sms_settings_are_read_and_checked() {
-        let config = with(&[(
-            "sms.twilio",
-            "{ account_sid = \"AC0123456789abcdef0123456789abcdef\", auth_token = \"0123456789abcdef0123456789abcdef\", from = \"+14155550100\" }",
-        )])
-        .unwrap();
-        assert!(config.sms.twilio().is_some());
-        let err = with(&[("sms.twilio", "{ account_sid = \"AC1\" }")]).unwrap_err();
-        assert_eq!(err.setting, "sms.twilio.account_sid");
-    }
-
-    #[test]
-    fn table_settings_come_from_the_environment_with_double_underscores() {
-        // A prefix of this test's own: the variables cannot reach another test.
-        let prefix = "LLCONFIGTEST_SMS_";
-        for (key, value) in [
-            (
-                "SMS__TWILIO__ACCOUNT_SID",
-                "AC0123456789abcdef0123456789abcdef",
-            ),
-            (
-                "SMS__TWILIO__AUTH_TOKEN",
-                "0123456789abcdef0123456789abcdef",
-            ),
-            // Unquoted, as an operator writes it: parsed as a number.
-            ("SMS__TWILIO__FROM", "+14155550100"),
-        ] {
-            std::env::set_var(format!("{prefix}{key}"), value);
-        }
-        let figment = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Env::prefixed(prefix).split("__"));
-        let config = Config::from_figment(figment).unwrap();
-        let twilio = config.sms.twilio().unwrap();
-        assert_eq!(
-            twilio.sender,
-            crate::sms_config::TwilioSender::From("+14155550100".into())
-        );
-        assert_eq!(twilio.account_sid, "AC0123456789abcdef0123456789abcdef");
-        std::env::set_var(format!("{prefix}SMS__TWILIO__FROM"), "12345");
-        let figment = Figment::from(Serialized::defaults(Config::default()))
-            .merge(Env::prefixed(prefix).split("__"));
-        let config = Config::from_figment(figment).unwrap();
-        assert_eq!(
-            config.sms.twilio().unwrap().sender,
-            crate::sms_config::TwilioSender::From("12345".into()),
-            "a short code"
-        );
     }
 
     #[test]

@@ -4,20 +4,51 @@
 //! configuration must also *serialize* its defaults (figment starts from
 //! `Serialized::defaults(Config::default())`), which `secrecy` deliberately
 //! refuses; this wrapper serializes and deserializes transparently and only
-//! hides the value from `Debug` (and `Display`, which it does not have).
+//! hides the value from `Debug` (and `Display`, which it does not have) —
+//! and from serialization inside [`redacted`] (`landlord config`).
 
+use std::cell::Cell;
 use std::fmt;
 
-use serde::{Deserialize, Serialize};
+use serde::{Deserialize, Serialize, Serializer};
 
 /// Shown instead of a secret.
 pub const REDACTED: &str = "[redacted]";
 
 /// A secret value: `Debug` prints `[redacted]`; reach the value with
 /// [`Secret::expose`], so every use is visible in the code.
-#[derive(Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Clone, Default, PartialEq, Eq, Deserialize)]
 #[serde(transparent)]
 pub struct Secret<T>(T);
+
+thread_local! {
+    /// Set while [`redacted`] runs on this thread.
+    static REDACTING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `f` with every [`Secret`] serialized as `[redacted]` on this
+/// thread (what `landlord config` prints); outside it, a secret
+/// serializes as its value.
+pub fn redacted<R>(f: impl FnOnce() -> R) -> R {
+    struct Restore(bool);
+    impl Drop for Restore {
+        fn drop(&mut self) {
+            REDACTING.with(|r| r.set(self.0));
+        }
+    }
+    let _restore = Restore(REDACTING.with(|r| r.replace(true)));
+    f()
+}
+
+impl<T: Serialize> Serialize for Secret<T> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        if REDACTING.with(Cell::get) {
+            serializer.serialize_str(REDACTED)
+        } else {
+            self.0.serialize(serializer)
+        }
+    }
+}
 
 impl<T> Secret<T> {
     pub fn new(value: T) -> Self {

@@ -18,6 +18,7 @@ use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+use crate::config::InboxConfig;
 use crate::outbound;
 use crate::store::{
     self, ContactRow, ConversationFilter, ConversationRow, ConversationStatus, Direction,
@@ -592,7 +593,8 @@ pub async fn reply(
                     "must be 1 to 4096 characters",
                 ));
             }
-            let window = Duration::from_secs(state.config.inbox.reply_window_secs);
+            let window =
+                Duration::from_secs(state.config.section::<InboxConfig>().reply_window_secs);
             if !window_open(contact.last_incoming_at, window, now) {
                 return Err(ApiError::invalid_field(
                     "text",

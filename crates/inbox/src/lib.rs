@@ -19,6 +19,7 @@
 
 pub mod bulk;
 pub mod channels;
+pub mod config;
 pub mod conversations;
 pub mod inbound;
 pub mod library;

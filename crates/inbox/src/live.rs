@@ -34,9 +34,9 @@ use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
+use crate::config::InboxConfig;
 use futures::StreamExt;
 use landlord_core::ids::{OrganizationId, SessionId, UserId};
-use landlord_core::inbox_config::InboxConfig;
 use landlord_core::{ApiError, Db, Timestamp};
 use sqlx::{Any, Executor};
 use tokio::sync::{broadcast, Notify};

@@ -18,6 +18,7 @@ use serde_json::Value;
 use std::sync::Arc;
 
 use crate::channels;
+use crate::config::InboxConfig;
 use crate::conversations::MessageView;
 use crate::store::{self, ConversationRow, Direction, MessageKind, MessageRow, MessageStatus};
 use crate::whatsapp::{self, SendResponse, TemplateMessage};
@@ -176,7 +177,10 @@ impl JobHandler for SendMessage {
             }
             _ => whatsapp::text_request(&contact.wa_id, &message.body),
         };
-        let url = self.config.inbox.messages_url(&channel.phone_number_id);
+        let url = self
+            .config
+            .section::<InboxConfig>()
+            .messages_url(&channel.phone_number_id);
         let response = self
             .http
             .post(url)

@@ -8,7 +8,8 @@ use clap::{Parser, Subcommand};
 /// payments for a SaaS product, in one server.
 ///
 /// Settings come from defaults, then a TOML file, then environment variables
-/// (`landlord config` prints them; docs/src/configuration.md lists them all).
+/// (`LANDLORD_KEY`, `LANDLORD_TABLE__KEY`); `landlord config` shows each
+/// one's value and where it came from, docs/src/configuration.md lists them all.
 #[derive(Debug, Parser)]
 #[command(name = "landlord", version, about, long_about)]
 pub struct Cli {
@@ -33,6 +34,10 @@ pub enum Command {
     Serve,
     /// Apply pending database migrations, then exit.
     Migrate,
+    /// Print the effective configuration, one `key = value` line per
+    /// setting followed by where the value came from (default, the file,
+    /// or the environment variable); secrets print as `[redacted]`.
+    Config,
     /// Close a month into billing cycles now (operators; safe to repeat).
     ClosePeriod {
         /// The month, `YYYY-MM` (UTC).

@@ -6,6 +6,7 @@ pub mod maintenance;
 pub mod openapi;
 pub mod operations;
 pub mod routes;
+pub mod settings;
 pub mod startup;
 pub mod state;
 pub mod test_routes;

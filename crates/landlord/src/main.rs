@@ -1,17 +1,25 @@
 use std::process::ExitCode;
 
 use clap::Parser;
+use figment::Figment;
 use landlord::cli::{Cli, Command};
+use landlord::settings::Settings;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let config = match landlord_core::Config::load(cli.config.as_deref()) {
-        Ok(config) => config,
+    let loaded = Settings::sources(cli.config.as_deref())
+        .and_then(|sources| Settings::from_figment(&sources).map(|s| (sources, s)));
+    let (sources, settings) = match loaded {
+        Ok(loaded) => loaded,
         Err(error) => {
             eprintln!("landlord: {error}");
             return ExitCode::from(2);
         }
     };
+    if matches!(cli.command, Some(Command::Config)) {
+        return print_configuration(&settings, &sources);
+    }
+    let config = settings.into_config();
     landlord_core::telemetry::init_logging(&config);
     return_large_blocks_to_the_system();
     return_freed_memory_periodically();
@@ -26,6 +34,7 @@ fn main() -> ExitCode {
         match cli.command.unwrap_or(Command::Serve) {
             Command::Serve => landlord::startup::serve(config).await,
             Command::Migrate => landlord::startup::migrate(config).await,
+            Command::Config => Ok(()),
             Command::MakeAdmin { email } => landlord::startup::make_admin(config, &email).await,
             Command::ClosePeriod { month } => landlord::startup::close_period(config, &month).await,
             Command::SetPlan { organization, plan } => {
@@ -42,6 +51,22 @@ fn main() -> ExitCode {
             );
             eprintln!("landlord: {error:#}");
             ExitCode::FAILURE
+        }
+    }
+}
+
+/// `landlord config`: the effective configuration on standard output.
+fn print_configuration(settings: &Settings, sources: &Figment) -> ExitCode {
+    match settings.describe(sources) {
+        Ok(lines) => {
+            for line in lines {
+                println!("{line}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(error) => {
+            eprintln!("landlord: {error}");
+            ExitCode::from(2)
         }
     }
 }

@@ -114,8 +114,14 @@ struct Modules {
 impl Modules {
     fn of(state: &AppState) -> Self {
         Self {
-            inbox: state.config.inbox.enabled,
-            marketplace: state.config.marketplace.enabled,
+            inbox: state
+                .config
+                .section::<landlord_inbox::config::InboxConfig>()
+                .enabled,
+            marketplace: state
+                .config
+                .section::<landlord_marketplace::config::MarketplaceConfig>()
+                .enabled,
         }
     }
 }

@@ -109,25 +109,44 @@ impl Application {
             ))
         });
         let stop_alerts = CancellationToken::new();
-        let alerts = self.state.config.alerts.evaluate.then(|| {
-            tokio::spawn(landlord_alerts::run(
-                self.state.db.clone(),
-                self.state.config.clone(),
-                alerts_waker,
-                stop_alerts.clone(),
-            ))
-        });
+        let alerts = self
+            .state
+            .config
+            .section::<landlord_alerts::config::AlertsConfig>()
+            .evaluate
+            .then(|| {
+                tokio::spawn(landlord_alerts::run(
+                    self.state.db.clone(),
+                    self.state.config.clone(),
+                    alerts_waker,
+                    stop_alerts.clone(),
+                ))
+            });
         let stop_dispatch = CancellationToken::new();
-        let dispatch = self.state.config.webhooks.dispatch.then(|| {
-            tokio::spawn(landlord_webhooks::dispatch::run(
-                self.state.db.clone(),
-                self.state.config.clone(),
-                dispatch_waker,
-                stop_dispatch.clone(),
-            ))
-        });
+        let dispatch = self
+            .state
+            .config
+            .section::<landlord_webhooks::config::WebhooksConfig>()
+            .dispatch
+            .then(|| {
+                tokio::spawn(landlord_webhooks::dispatch::run(
+                    self.state.db.clone(),
+                    self.state.config.clone(),
+                    dispatch_waker,
+                    stop_dispatch.clone(),
+                ))
+            });
         let stop_sweep = CancellationToken::new();
-        let sweep = (self.state.config.marketplace.enabled && self.state.config.marketplace.sweep)
+        let sweep = (self
+            .state
+            .config
+            .section::<landlord_marketplace::config::MarketplaceConfig>()
+            .enabled
+            && self
+                .state
+                .config
+                .section::<landlord_marketplace::config::MarketplaceConfig>()
+                .sweep)
             .then(|| {
                 tokio::spawn(landlord_marketplace::sweep::run(
                     self.state.db.clone(),
@@ -246,7 +265,9 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let inbox_live = landlord_inbox::live::Live::new(
         db.clone(),
         redis.clone(),
-        landlord_inbox::live::StreamSettings::from_config(&config.inbox),
+        landlord_inbox::live::StreamSettings::from_config(
+            config.section::<landlord_inbox::config::InboxConfig>(),
+        ),
     );
     let webhook_deliveries = landlord_webhooks::DeliverJob::new(
         db.clone(),

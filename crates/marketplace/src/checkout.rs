@@ -25,6 +25,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use crate::config::MarketplaceConfig;
 use crate::money;
 use crate::provider::ProviderError;
 use crate::store::{
@@ -228,7 +229,13 @@ async fn place(
         part.fee = fee;
         part.earnings = earnings;
     }
-    let ttl = Duration::from_secs(state.keys.config.marketplace.reservation_ttl_secs);
+    let ttl = Duration::from_secs(
+        state
+            .keys
+            .config
+            .section::<MarketplaceConfig>()
+            .reservation_ttl_secs,
+    );
     let order = OrderRow {
         id: order_id.clone(),
         buyer_id: buyer_id.clone(),

@@ -21,6 +21,7 @@
 pub mod cart;
 pub mod catalog;
 pub mod checkout;
+pub mod config;
 pub mod fulfilment;
 pub mod geo;
 pub mod money;

@@ -10,6 +10,7 @@ use landlord_core::{Config, Db, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::MarketplaceConfig;
 use crate::store::{self, OrderStatus};
 
 /// One sweep: how many orders expired and payouts were created.
@@ -20,7 +21,7 @@ pub async fn sweep_once(db: &Db, config: &Config) -> anyhow::Result<(usize, usiz
             expired += 1;
         }
     }
-    let hold = Duration::from_secs(config.marketplace.payout_hold_secs);
+    let hold = Duration::from_secs(config.section::<MarketplaceConfig>().payout_hold_secs);
     let payouts = crate::payouts::create_due(db, hold).await?;
     Ok((expired, payouts))
 }
@@ -28,7 +29,7 @@ pub async fn sweep_once(db: &Db, config: &Config) -> anyhow::Result<(usize, usiz
 /// Sweeps every `sweep_interval_ms` until `stop`; wakes the job worker
 /// when payouts were queued.
 pub async fn run(db: Db, config: Arc<Config>, jobs: Arc<Notify>, stop: CancellationToken) {
-    let every = Duration::from_millis(config.marketplace.sweep_interval_ms);
+    let every = Duration::from_millis(config.section::<MarketplaceConfig>().sweep_interval_ms);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -9,6 +9,7 @@ use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;
 
+use crate::config::MarketplaceConfig;
 use crate::store::{self, PayoutProvider, VendorRow, VendorStatus};
 use crate::views::{Location, PayoutAccount, VendorView};
 use crate::MarketplaceState;
@@ -133,7 +134,11 @@ pub async fn fee_bps(
         .await?
         .map(|o| o.plan)
         .unwrap_or_default();
-    Ok(state.keys.config.marketplace.fee_bps_for(&plan))
+    Ok(state
+        .keys
+        .config
+        .section::<MarketplaceConfig>()
+        .fee_bps_for(&plan))
 }
 
 pub async fn view(state: &MarketplaceState, row: VendorRow) -> Result<VendorView, ApiError> {

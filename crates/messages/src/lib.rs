@@ -10,6 +10,7 @@ pub mod callbacks;
 pub mod delivery;
 pub mod routes;
 pub mod sms;
+pub mod sms_config;
 pub mod store;
 pub mod twilio;
 

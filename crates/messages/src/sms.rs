@@ -9,6 +9,7 @@ use std::sync::Arc;
 use landlord_core::ids::MessageId;
 use landlord_core::Config;
 
+use crate::sms_config::SmsConfig;
 use crate::twilio::TwilioProvider;
 
 /// One SMS to hand over.
@@ -96,7 +97,7 @@ impl SmsProvider for FileSmsProvider {
 /// ([`Config::is_development`]); none otherwise (`channel: "sms"` is then
 /// refused).
 pub fn provider_for(config: &Config) -> anyhow::Result<Option<Arc<dyn SmsProvider>>> {
-    if let Some(settings) = config.sms.twilio() {
+    if let Some(settings) = config.section::<SmsConfig>().twilio() {
         let provider = TwilioProvider::new(settings, config.public_url.trim_end_matches('/'))?;
         return Ok(Some(Arc::new(provider)));
     }
@@ -121,7 +122,7 @@ impl Availability {
         let development = config.is_development();
         Self {
             email: development || config.smtp_host.is_some(),
-            sms: development || config.sms.twilio().is_some(),
+            sms: development || config.section::<SmsConfig>().twilio().is_some(),
         }
     }
 }

@@ -12,11 +12,11 @@
 
 use std::time::Duration;
 
+use crate::sms_config::{TwilioSender, TwilioSettings};
 use anyhow::Context;
 use base64::engine::general_purpose::STANDARD;
 use base64::Engine;
 use hmac::{Hmac, Mac};
-use landlord_core::sms_config::{TwilioSender, TwilioSettings};
 use serde::Deserialize;
 use sha1::Sha1;
 

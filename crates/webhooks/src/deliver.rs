@@ -15,12 +15,12 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::config::WebhooksConfig;
 use anyhow::Context;
 use futures::StreamExt;
 use landlord_core::ids::{OrganizationId, WebhookAttemptId, WebhookDeliveryId};
 use landlord_core::lease::{renewal_period, Heartbeat};
 use landlord_core::sealed::PayloadCipher;
-use landlord_core::webhooks_config::WebhooksConfig;
 use landlord_core::{Config, Db, Timestamp};
 use landlord_events::store::EventRow;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
@@ -271,7 +271,7 @@ pub struct DeliverJob {
 
 impl DeliverJob {
     pub fn new(db: Db, config: Arc<Config>, cipher: PayloadCipher) -> anyhow::Result<Self> {
-        let http = client(&config.webhooks)?;
+        let http = client(config.section::<WebhooksConfig>())?;
         Ok(Self {
             db,
             config,
@@ -393,7 +393,7 @@ impl DeliverJob {
         let heartbeat = self.heartbeat(&delivery.id, &attempt_id);
         let outcome = send(
             &self.http,
-            &self.config.webhooks,
+            self.config.section::<WebhooksConfig>(),
             &endpoint.url,
             event.id.as_str(),
             &secrets,
@@ -445,7 +445,11 @@ impl DeliverJob {
                 .await?
                 .unwrap_or(now);
             let sustained = now.since(failing_since)
-                >= Duration::from_millis(self.config.webhooks.disable_after_failing_ms);
+                >= Duration::from_millis(
+                    self.config
+                        .section::<WebhooksConfig>()
+                        .disable_after_failing_ms,
+                );
             if outcome.status_code == Some(410) {
                 disabled = Some("the endpoint answered 410 Gone".to_string());
                 Step::Failed
@@ -458,7 +462,7 @@ impl DeliverJob {
             } else {
                 let spread = rand::thread_rng().gen_range(-1.0..=1.0);
                 match retry_delay(
-                    &self.config.webhooks,
+                    self.config.section::<WebhooksConfig>(),
                     attempt_number as usize,
                     spread,
                     outcome.retry_after,

@@ -20,6 +20,7 @@ use landlord_events::store as events;
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
+use crate::config::WebhooksConfig;
 use crate::deliver::{self, DeliverPayload};
 use crate::endpoint::EventFilter;
 use crate::store::{self, AttemptCause, EndpointRow, NewDelivery};
@@ -91,7 +92,7 @@ pub async fn dispatch_once(db: &Db) -> Result<usize, sqlx::Error> {
 /// at once again while batches come full; wakes the job worker when it
 /// queued deliveries. Ends when `stop` is cancelled.
 pub async fn run(db: Db, config: Arc<Config>, jobs: Arc<Notify>, stop: CancellationToken) {
-    let interval = Duration::from_millis(config.webhooks.dispatch_interval_ms);
+    let interval = Duration::from_millis(config.section::<WebhooksConfig>().dispatch_interval_ms);
     loop {
         let wait = match dispatch_once(&db).await {
             Ok(0) => interval,

@@ -14,6 +14,7 @@
 //! - [`pages`][]: the console's webhook pages, registered with its shell.
 
 pub mod address;
+pub mod config;
 pub mod deliver;
 pub mod dispatch;
 pub mod endpoint;

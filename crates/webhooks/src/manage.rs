@@ -19,6 +19,7 @@ use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
 use crate::address;
+use crate::config::WebhooksConfig;
 use crate::deliver::{self, DeliverPayload};
 use crate::endpoint::{self, EventFilter, MAX_DESCRIPTION_LEN, MAX_ENDPOINTS, MAX_URL_LEN};
 use crate::store::{
@@ -235,7 +236,7 @@ async fn checked_url(state: &IdentityState, url: &str) -> Result<String, ApiErro
             format!("must be at most {MAX_URL_LEN} characters"),
         ));
     }
-    let config = &state.config.webhooks;
+    let config = state.config.section::<WebhooksConfig>();
     address::check(url, config)
         .await
         .map(|parsed| parsed.to_string())

@@ -395,7 +395,11 @@ async fn inbox_page(
                 Ok(value)
             })
             .collect::<Result<_, PageError>>()?;
-        let window_secs = state.keys.config.inbox.reply_window_secs;
+        let window_secs = state
+            .keys
+            .config
+            .section::<crate::config::InboxConfig>()
+            .reply_window_secs;
         let open = conversations::window_open(
             contact.as_ref().and_then(|c| c.last_incoming_at),
             Duration::from_secs(window_secs),

@@ -16,12 +16,13 @@ use axum::extract::State;
 use axum::http::HeaderMap;
 use axum::routing::post;
 use axum::Router;
-use landlord_alerts::store::AlertStatus;
-use landlord_alerts::{evaluate_all, Outcome};
-use landlord_core::alerts_config::{
+use landlord::settings::Settings as Config;
+use landlord_alerts::config::{
     AlertChannel, AlertChannels, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
 };
-use landlord_core::{Config, Db, Timestamp};
+use landlord_alerts::store::AlertStatus;
+use landlord_alerts::{evaluate_all, Outcome};
+use landlord_core::{Db, Timestamp};
 use serde_json::Value;
 
 use crate::backend_tests;

@@ -1198,7 +1198,7 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
     };
     let graph = WhatsAppStandIn::start().await;
     let base = graph.base_url();
-    let keys = |c: &mut landlord_core::Config| {
+    let keys = |c: &mut landlord::settings::Settings| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
         c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
         c.redis_url = Some(redis.url().into());

@@ -270,7 +270,7 @@ async fn a_revocation_on_one_instance_ends_the_stream_on_another(backend: Backen
     let Some(redis) = RedisServer::start(test).await else {
         return;
     };
-    let shared = |c: &mut landlord_core::Config| {
+    let shared = |c: &mut landlord::settings::Settings| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
         c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
         c.redis_url = Some(redis.url().into());
@@ -395,7 +395,7 @@ async fn opening_streams_is_rate_limited(backend: Backend) {
 }
 
 async fn parallel_channel_connections_across_two_instances_keep_the_cap(backend: Backend) {
-    let keys = |c: &mut landlord_core::Config| {
+    let keys = |c: &mut landlord::settings::Settings| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
         c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
     };

@@ -74,7 +74,7 @@ async fn guesses_in_parallel_are_counted(app: &TestApp) {
 
 /// Room for every guess at the password hashing's bound: none is refused
 /// with 503 for want of it, whatever the machine's cores.
-fn room_to_hash(config: &mut landlord_core::Config) {
+fn room_to_hash(config: &mut landlord::settings::Settings) {
     config.password_hashing_queue = Some(64);
 }
 

@@ -389,7 +389,7 @@ async fn a_failed_stripe_payout_retried_a_day_later_is_paid_once(backend: Backen
 /// other is told that nothing changed; the organization is on pro, with one
 /// plan change and one audit entry.
 async fn two_simultaneous_upgrades_on_two_instances_change_the_plan_once(backend: Backend) {
-    let signing = |c: &mut landlord_core::Config| {
+    let signing = |c: &mut landlord::settings::Settings| {
         c.token_signing_key = Some("a token signing key for two servers, 32+".into());
         c.payload_encryption_key = Some("a payload key for two servers, long enough".into());
     };

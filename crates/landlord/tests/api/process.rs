@@ -258,3 +258,136 @@ fn close_period_refuses_a_month_that_has_not_ended() {
         );
     }
 }
+
+/// The lines of `landlord config` run with `command`'s environment.
+fn configuration(mut command: std::process::Command) -> Vec<String> {
+    let output = command.arg("config").output().unwrap();
+    assert!(output.status.success(), "{output:?}");
+    String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(String::from)
+        .collect()
+}
+
+/// The line of `key` in `landlord config`'s output.
+fn line_of<'a>(lines: &'a [String], key: &str) -> &'a str {
+    lines
+        .iter()
+        .find(|line| line.starts_with(&format!("{key} = ")))
+        .unwrap_or_else(|| panic!("{key} is not printed: {lines:#?}"))
+}
+
+#[test]
+fn a_table_is_set_by_the_environment_alone() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = landlord(&dir);
+    command
+        .env("LANDLORD_PLANS__STARTER__PRICE", "1000")
+        .env("LANDLORD_WEBHOOKS__ALLOW_HTTP", "true")
+        .env("LANDLORD_ALERTS__RULES__DEAD_JOBS__THRESHOLD", "3")
+        .env("LANDLORD_MARKETPLACE__FEE_BPS__PRO", "750");
+    let lines = configuration(command);
+    assert_eq!(
+        line_of(&lines, "plans.starter.price"),
+        "plans.starter.price = 1000  # env LANDLORD_PLANS__STARTER__PRICE"
+    );
+    assert_eq!(
+        line_of(&lines, "plans.starter.currency"),
+        "plans.starter.currency = \"USD\"  # default"
+    );
+    assert_eq!(
+        line_of(&lines, "webhooks.allow_http"),
+        "webhooks.allow_http = true  # env LANDLORD_WEBHOOKS__ALLOW_HTTP"
+    );
+    assert_eq!(
+        line_of(&lines, "alerts.rules.dead_jobs.threshold"),
+        "alerts.rules.dead_jobs.threshold = 3.0  # env LANDLORD_ALERTS__RULES__DEAD_JOBS__THRESHOLD"
+    );
+    assert_eq!(
+        line_of(&lines, "marketplace.fee_bps.pro"),
+        "marketplace.fee_bps.pro = 750  # env LANDLORD_MARKETPLACE__FEE_BPS__PRO"
+    );
+    // The server obeys a table given by a variable: the inbox switched off.
+    let mut command = landlord(&dir);
+    command.env("LANDLORD_INBOX__ENABLED", "false");
+    let mut server = start(command);
+    let response = raw_request(
+        &server.address,
+        "GET /inbox/channels HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+    );
+    assert!(response.starts_with("HTTP/1.1 404"), "{response}");
+    send_sigterm(&server.child);
+    assert!(wait_for_exit(&mut server.child).success());
+}
+
+#[test]
+fn config_prints_each_value_and_where_it_came_from_without_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("custom.toml");
+    std::fs::write(
+        &file,
+        "body_limit_bytes = 4096\nstripe_secret_key = \"sk_test_file_secret_value\"\n\n[webhooks]\ntimeout_ms = 5000\n",
+    )
+    .unwrap();
+    let mut command = landlord(&dir);
+    command
+        .arg("--config")
+        .arg(&file)
+        .env("LANDLORD_SECURITY_CONTACT", "mailto:env@landlord.test")
+        .env(
+            "DATABASE_URL",
+            "postgres://landlord:db-password-value@db.internal/landlord",
+        )
+        .env("LANDLORD_STRIPE_WEBHOOK_SECRET", "whsec_env_secret_value");
+    let lines = configuration(command);
+    let from_file = |key: &str, value: &str| {
+        let line = line_of(&lines, key);
+        assert!(
+            line.starts_with(&format!("{key} = {value}  # file ")) && line.ends_with("custom.toml"),
+            "{line}"
+        );
+    };
+    from_file("body_limit_bytes", "4096");
+    from_file("webhooks.timeout_ms", "5000");
+    from_file("stripe_secret_key", "\"[redacted]\"");
+    assert_eq!(
+        line_of(&lines, "security_contact"),
+        "security_contact = \"mailto:env@landlord.test\"  # env LANDLORD_SECURITY_CONTACT"
+    );
+    assert_eq!(
+        line_of(&lines, "database_url"),
+        "database_url = \"[redacted]\"  # env DATABASE_URL"
+    );
+    assert_eq!(
+        line_of(&lines, "stripe_webhook_secret"),
+        "stripe_webhook_secret = \"[redacted]\"  # env LANDLORD_STRIPE_WEBHOOK_SECRET"
+    );
+    assert_eq!(
+        line_of(&lines, "request_timeout_secs"),
+        "request_timeout_secs = 30  # default"
+    );
+    assert_eq!(
+        line_of(&lines, "smtp_host"),
+        "smtp_host = (unset)  # default"
+    );
+    assert_eq!(
+        line_of(&lines, "webhooks.jitter_percent"),
+        "webhooks.jitter_percent = 20  # default"
+    );
+    let printed = lines.join("\n");
+    for secret in [
+        "sk_test_file_secret_value",
+        "db-password-value",
+        "whsec_env_secret_value",
+    ] {
+        assert!(!printed.contains(secret), "{secret} printed: {printed}");
+    }
+    // A bad setting stops it as it stops the server.
+    let output = landlord(&dir)
+        .env("LANDLORD_WEBHOOKS__NOPE", "1")
+        .arg("config")
+        .output()
+        .unwrap();
+    assert_eq!(output.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&output.stderr).contains("nope"));
+}

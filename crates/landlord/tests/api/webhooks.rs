@@ -16,8 +16,9 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::IntoResponse;
 use axum::routing::post;
 use axum::Router;
-use landlord_core::webhooks_config::WebhooksConfig;
-use landlord_core::{Config, Timestamp};
+use landlord::settings::Settings as Config;
+use landlord_core::Timestamp;
+use landlord_webhooks::config::WebhooksConfig;
 use serde_json::{json, Value};
 
 use crate::backend_tests;
@@ -783,7 +784,7 @@ async fn an_endpoint_answering_410_is_disabled_at_once(backend: Backend) {
     // Operator alerts count outgoing attempts: one attempt, failed.
     let rate = landlord_alerts::evaluate::measure(
         &app.db,
-        landlord_core::alerts_config::AlertSignal::WebhookFailureRate,
+        landlord_alerts::config::AlertSignal::WebhookFailureRate,
         Duration::from_secs(3600),
         Timestamp::now(),
     )

@@ -1238,7 +1238,7 @@ pub async fn earnings(
     let hold_days = state
         .keys
         .config
-        .marketplace
+        .section::<crate::config::MarketplaceConfig>()
         .payout_hold_secs
         .div_ceil(86_400);
     let mut context = store_base(

@@ -10,6 +10,7 @@ use landlord_core::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use crate::config::MarketplaceConfig;
 use crate::store::{self, OrderStatus, PayoutStatus, VendorStatus};
 use crate::views::{PayoutView, VendorView};
 use crate::{payouts, vendors, MarketplaceState};
@@ -257,7 +258,13 @@ pub async fn run_payouts(
     State(state): State<MarketplaceState>,
     _admin: PlatformAdmin,
 ) -> Result<ApiSuccess<PayoutRun>, ApiError> {
-    let hold = std::time::Duration::from_secs(state.keys.config.marketplace.payout_hold_secs);
+    let hold = std::time::Duration::from_secs(
+        state
+            .keys
+            .config
+            .section::<MarketplaceConfig>()
+            .payout_hold_secs,
+    );
     let created = payouts::create_due(&state.keys.db, hold)
         .await
         .map_err(ApiError::internal)?;

@@ -20,6 +20,7 @@ pub use send::{is_e164, SendMessageRequest};
 pub use twilio::{TwilioCallbackAck, TwilioStatusCallback};
 
 use crate::sms::Availability;
+use crate::sms_config::SmsConfig;
 use crate::store::MessageRow;
 
 /// What the message routes need: one `Arc`, cloned per request.
@@ -49,10 +50,13 @@ pub struct TwilioCallbacks {
 
 impl MessagesState {
     pub fn new(db: Db, jobs: Arc<Notify>, config: &Config) -> Self {
-        let twilio = config.sms.twilio().map(|settings| TwilioCallbacks {
-            auth_token: settings.auth_token,
-            public_url: config.public_url.trim_end_matches('/').to_string(),
-        });
+        let twilio = config
+            .section::<SmsConfig>()
+            .twilio()
+            .map(|settings| TwilioCallbacks {
+                auth_token: settings.auth_token,
+                public_url: config.public_url.trim_end_matches('/').to_string(),
+            });
         Self(Arc::new(MessagesInner {
             db,
             jobs,

@@ -85,7 +85,10 @@ async fn webhooks_base(
         "can_secrets".into(),
         permissions::allows(user.role, Permission::ViewWebhookSecrets).into(),
     );
-    let config = &state.identity().config.webhooks;
+    let config = &state
+        .identity()
+        .config
+        .section::<crate::config::WebhooksConfig>();
     context.insert(
         "disable_after".into(),
         span(config.disable_after_failing_ms).into(),

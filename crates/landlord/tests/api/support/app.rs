@@ -3,6 +3,7 @@
 use std::io::Write;
 use std::net::SocketAddr;
 
+use landlord::settings::Settings;
 use landlord::Application;
 use landlord_core::config::DatabaseKind;
 use landlord_core::{Config, Db};
@@ -26,7 +27,7 @@ pub struct TestApp {
     pub metrics_address: Option<SocketAddr>,
     pub client: reqwest::Client,
     pub backend: Backend,
-    pub config: Config,
+    pub config: Settings,
     pub db: Db,
     // Removed when the test ends.
     _data_dir: TempDir,
@@ -59,8 +60,8 @@ pub fn postgres_ready(test: &str) -> bool {
 
 /// The configuration tests start from: random port, throwaway data dir,
 /// quiet logs, test routes on.
-pub fn test_config(data_dir: &TempDir) -> Config {
-    Config {
+pub fn test_config(data_dir: &TempDir) -> Settings {
+    let core = Config {
         listen: "127.0.0.1:0".into(),
         data_dir: data_dir.path().to_path_buf(),
         log_level: "warn".into(),
@@ -74,14 +75,18 @@ pub fn test_config(data_dir: &TempDir) -> Config {
         sensitive_rate_limit_per_minute: 10_000,
         mail_from: "Landlord Tests <no-reply@landlord.test>".into(),
         app_url: Some("https://app.landlord.test".into()),
+        ..Config::default()
+    };
+    Settings {
+        core,
         // Receivers in tests listen on http://127.0.0.1.
-        webhooks: landlord_core::webhooks_config::WebhooksConfig {
+        webhooks: landlord_webhooks::config::WebhooksConfig {
             allow_http: true,
             allow_private_addresses: true,
             dispatch_interval_ms: 50,
             ..Default::default()
         },
-        ..Config::default()
+        ..Settings::default()
     }
 }
 
@@ -92,14 +97,14 @@ impl TestApp {
     }
 
     /// Starts a server after letting `adjust` change the configuration.
-    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Config)) -> TestApp {
+    pub async fn spawn_with(backend: Backend, adjust: impl FnOnce(&mut Settings)) -> TestApp {
         let data_dir = tempfile::tempdir().expect("temporary directory");
         let mut config = test_config(&data_dir);
         if backend == Backend::Postgres {
             config.database_url = Some(fresh_postgres_database().await.into());
         }
         adjust(&mut config);
-        let app = Application::build(config.clone())
+        let app = Application::build(config.clone().into_config())
             .await
             .expect("the application starts");
         let address = app.address();
@@ -164,7 +169,7 @@ impl TestApp {
 }
 
 /// Points a configuration's mail at the test SMTP server on `port`.
-pub fn smtp_to(config: &mut Config, port: u16) {
+pub fn smtp_to(config: &mut Settings, port: u16) {
     config.smtp_host = Some("127.0.0.1".into());
     config.smtp_port = port;
     config.smtp_tls = landlord_core::config::SmtpTls::None;

@@ -35,7 +35,7 @@ pub fn email_message(to: &str) -> Value {
 
 /// A long key cache, so a revoked key that stays in the cache would still
 /// be accepted: the tests prove the cache forgets it.
-pub fn long_key_cache(config: &mut landlord_core::Config) {
+pub fn long_key_cache(config: &mut landlord::settings::Settings) {
     config.api_key_cache_ms = 600_000;
 }
 

@@ -36,7 +36,7 @@ impl Market {
     /// Sweeps every 100 ms; `adjust` may change the configuration further.
     pub async fn start_with(
         backend: Backend,
-        adjust: impl FnOnce(&mut landlord_core::Config),
+        adjust: impl FnOnce(&mut landlord::settings::Settings),
     ) -> Market {
         let smtp = SmtpServer::start().await;
         let stand_in = ProviderStandIn::start().await;

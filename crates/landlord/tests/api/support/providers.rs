@@ -1130,7 +1130,7 @@ impl ProviderStandIn {
     }
 
     /// Points a configuration at this stand-in for both providers.
-    pub fn configure(&self, config: &mut landlord_core::Config) {
+    pub fn configure(&self, config: &mut landlord::settings::Settings) {
         config.stripe_api_base = self.url.clone();
         config.stripe_secret_key = Some(STRIPE_KEY.into());
         config.stripe_webhook_secret = Some(STRIPE_WEBHOOK_SECRET.into());

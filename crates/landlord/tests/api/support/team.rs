@@ -34,7 +34,7 @@ impl Team {
     pub async fn new_with(
         backend: Backend,
         prefix: &str,
-        adjust: impl FnOnce(&mut landlord_core::Config),
+        adjust: impl FnOnce(&mut landlord::settings::Settings),
     ) -> Team {
         let smtp = SmtpServer::start().await;
         let port = smtp.port;

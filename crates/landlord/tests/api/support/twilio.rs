@@ -223,8 +223,8 @@ impl TwilioStandIn {
     }
 
     /// Points `config` at this stand-in, sending from [`FROM`].
-    pub fn configure(&self, config: &mut landlord_core::Config) {
-        config.sms.twilio = landlord_core::sms_config::TwilioConfig {
+    pub fn configure(&self, config: &mut landlord::settings::Settings) {
+        config.sms.twilio = landlord_messages::sms_config::TwilioConfig {
             account_sid: Some(ACCOUNT_SID.into()),
             auth_token: Some(AUTH_TOKEN.into()),
             from: Some(FROM.into()),

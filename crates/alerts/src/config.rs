@@ -1,16 +1,15 @@
-//! Operator alerts' configuration (`[alerts]`, DESIGN.md §15): the rules,
-//! the channels per severity and how often each instance evaluates. The
-//! `landlord-alerts` crate evaluates them; they live here because the one
-//! `Config` refuses unknown keys.
+//! Operator alerts' settings (`[alerts]`): the rules, the channels per
+//! severity and how often each instance evaluates. Read by the binary with
+//! the core's keys (`LANDLORD_ALERTS__INTERVAL_SECS=60`, …); this crate
+//! reads them with `config.section::<AlertsConfig>()`.
 
 use std::collections::BTreeMap;
 
+use landlord_core::config::{Config, ConfigError, Section};
+use landlord_core::secret::Secret;
 use serde::{Deserialize, Serialize};
 
-use crate::config::ConfigError;
-use crate::secret::Secret;
-
-crate::text_enum!(
+landlord_core::text_enum!(
     /// How urgent an alert is; picks its channels.
     pub enum AlertSeverity {
         Info = "info",
@@ -125,7 +124,8 @@ impl Default for AlertsConfig {
 const MINUTE: u64 = 60;
 const HOUR: u64 = 3600;
 
-/// The default rules (DESIGN.md §15).
+/// The default rules: failed payments and webhooks, 5xx answers, failed
+/// sign-ins, dead jobs, reconciliation discrepancies.
 pub fn default_rules() -> BTreeMap<String, AlertRule> {
     let rule = |signal, severity, threshold, window_secs, for_secs, cooldown_secs| AlertRule {
         signal,
@@ -180,6 +180,14 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
     .collect()
 }
 
+impl Section for AlertsConfig {
+    const KEY: &'static str = "alerts";
+
+    fn validate(&self, _core: &Config) -> Result<(), ConfigError> {
+        AlertsConfig::validate(self)
+    }
+}
+
 impl AlertsConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.interval_secs == 0 {
@@ -232,7 +240,9 @@ impl AlertsConfig {
                     AlertChannel::Slack { url } => check_url(&setting, url.expose_str())?,
                     AlertChannel::Webhook { url, secret } => {
                         check_url(&setting, url)?;
-                        if crate::webhook_signature::decode_secret(secret.expose_str()).is_none() {
+                        if landlord_core::webhook_signature::decode_secret(secret.expose_str())
+                            .is_none()
+                        {
                             return Err(ConfigError::new(
                                 setting,
                                 "a webhook channel's secret is `whsec_` and base64",
@@ -260,7 +270,6 @@ fn check_url(setting: &str, url: &str) -> Result<(), ConfigError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::Config;
     use figment::providers::{Format, Serialized, Toml};
     use figment::Figment;
 
@@ -287,16 +296,21 @@ critical = [
 warning = [{ type = "webhook", url = "https://ops.acme.test/alerts", secret = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw" }]
 "#;
 
-    fn load(toml: &str) -> Result<Config, crate::config::ConfigError> {
-        Config::from_figment(
-            Figment::from(Serialized::defaults(Config::default())).merge(Toml::string(toml)),
-        )
+    /// `[alerts]` over its defaults, read and checked as the binary does.
+    fn load(toml: &str) -> Result<AlertsConfig, ConfigError> {
+        let figment = Figment::from(Serialized::default(
+            AlertsConfig::KEY,
+            AlertsConfig::default(),
+        ))
+        .merge(Toml::string(toml));
+        let alerts: AlertsConfig = landlord_core::config::read_section(&figment)?;
+        Section::validate(&alerts, &Config::default())?;
+        Ok(alerts)
     }
 
     #[test]
     fn the_readme_example_loads_over_the_defaults() {
-        let config = load(EXAMPLE).unwrap();
-        let alerts = &config.alerts;
+        let alerts = load(EXAMPLE).unwrap();
         assert_eq!(alerts.rules.len(), 7);
         assert_eq!(alerts.rules["dead_jobs"].threshold, 5.0);
         assert_eq!(alerts.rules["dead_jobs"].cooldown_secs, 3600);

@@ -1,12 +1,13 @@
-//! The Marketplace module's configuration (`[marketplace]`, DESIGN.md §17):
-//! whether it is on, the platform fee per plan, how long stock is held for
-//! an unpaid order, how long earnings wait before a payout.
+//! The Marketplace module's settings (`[marketplace]`): whether it is on,
+//! the platform fee per plan, how long stock is held for an unpaid order,
+//! how long earnings wait before a payout. Read by the binary with the
+//! core's keys (`LANDLORD_MARKETPLACE__FEE_BPS__PRO=750`, …); the
+//! marketplace reads them with `config.section::<MarketplaceConfig>()`.
 
 use std::collections::BTreeMap;
 
+use landlord_core::config::{Config, ConfigError, Section};
 use serde::{Deserialize, Serialize};
-
-use crate::config::ConfigError;
 
 /// `[marketplace]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -43,6 +44,15 @@ impl Default for MarketplaceConfig {
             sweep_interval_ms: 30_000,
             sweep: true,
         }
+    }
+}
+
+impl Section for MarketplaceConfig {
+    const KEY: &'static str = "marketplace";
+
+    /// The fees name plans of the core's catalog.
+    fn validate(&self, core: &Config) -> Result<(), ConfigError> {
+        MarketplaceConfig::validate(self, core.plans.keys())
     }
 }
 

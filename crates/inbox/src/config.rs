@@ -1,9 +1,10 @@
-//! The Inbox module's configuration (`[inbox]`, DESIGN.md §16): whether
-//! it is on, where the WhatsApp Cloud API is, the reply window.
+//! The Inbox module's settings (`[inbox]`): whether it is on, where the
+//! WhatsApp Cloud API is, the reply window, the realtime streams' limits.
+//! Read by the binary with the core's keys (`LANDLORD_INBOX__ENABLED`, …);
+//! the inbox reads them with `config.section::<InboxConfig>()`.
 
+use landlord_core::config::{Config, ConfigError, Section};
 use serde::{Deserialize, Serialize};
-
-use crate::config::ConfigError;
 
 /// `[inbox]`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -55,6 +56,14 @@ impl Default for InboxConfig {
             max_streams_per_organization: 200,
             stream_opens_per_minute: 30,
         }
+    }
+}
+
+impl Section for InboxConfig {
+    const KEY: &'static str = "inbox";
+
+    fn validate(&self, _core: &Config) -> Result<(), ConfigError> {
+        InboxConfig::validate(self)
     }
 }
 

@@ -1,11 +1,10 @@
-//! Outgoing webhooks' configuration (`[webhooks]`, DESIGN.md §14): who may
-//! be called, how long an attempt may take and when the next one comes.
-//! The `landlord-webhooks` crate reads it; it lives here because the one
-//! `Config` refuses unknown keys.
+//! Outgoing webhooks' settings (`[webhooks]`): who may be called, how long
+//! an attempt may take and when the next one comes. Read by the binary with
+//! the core's keys (`LANDLORD_WEBHOOKS__ALLOW_HTTP=true`, …); this crate
+//! reads them with `config.section::<WebhooksConfig>()`.
 
+use landlord_core::config::{Config, ConfigError, Section};
 use serde::{Deserialize, Serialize};
-
-use crate::config::ConfigError;
 
 const SECOND: u64 = 1000;
 const MINUTE: u64 = 60 * SECOND;
@@ -66,6 +65,14 @@ impl Default for WebhooksConfig {
             jitter_percent: 20,
             disable_after_failing_ms: 5 * 24 * HOUR,
         }
+    }
+}
+
+impl Section for WebhooksConfig {
+    const KEY: &'static str = "webhooks";
+
+    fn validate(&self, _core: &Config) -> Result<(), ConfigError> {
+        WebhooksConfig::validate(self)
     }
 }
 

@@ -1,6 +1,6 @@
-//! The SMS provider's configuration (`[sms]`): Twilio's Messages API. The
-//! `landlord-messages` crate reads it; it lives here because the one
-//! `Config` refuses unknown keys.
+//! The SMS provider's settings (`[sms]`): Twilio's Messages API. Read by
+//! the binary with the core's keys; this crate reads them with
+//! `config.section::<SmsConfig>()`.
 //!
 //! In the file:
 //!
@@ -13,10 +13,9 @@
 //!
 //! and in the environment `LANDLORD_SMS__TWILIO__ACCOUNT_SID`, …
 
+use landlord_core::config::{Config, ConfigError, Section};
+use landlord_core::secret::Secret;
 use serde::{Deserialize, Deserializer, Serialize};
-
-use crate::config::ConfigError;
-use crate::secret::Secret;
 
 /// `[sms]`.
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
@@ -124,6 +123,14 @@ fn is_sender(value: &str) -> bool {
             .all(|b| b.is_ascii_alphanumeric() || b == b' ')
         && value.bytes().any(|b| b.is_ascii_alphabetic());
     e164 || short_code || alphanumeric
+}
+
+impl Section for SmsConfig {
+    const KEY: &'static str = "sms";
+
+    fn validate(&self, _core: &Config) -> Result<(), ConfigError> {
+        SmsConfig::validate(self)
+    }
 }
 
 impl SmsConfig {
