@@ -1,9 +1,9 @@
 #!/usr/bin/env bash
-# Fuzzes the OpenAPI contract: starts a release server on a throwaway SQLite
+# Fuzzes the OpenAPI contract: starts a server on a throwaway SQLite
 # data directory, signs up an owner, and runs schemathesis against
 # /openapi.json with every check. Any finding fails the run.
 #
-# Usage: .ci/contract.sh [path/to/landlord] (default: the release binary)
+# Usage: .ci/contract.sh [path/to/landlord] (default: the debug binary)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -18,7 +18,7 @@ if [ -z "${CONTRACT_IN_NETNS:-}" ] && [ "$(id -u)" -eq 0 ] && command -v unshare
     exec unshare -n bash -c 'ip link set lo up && exec bash "$0" "$@"' "$PWD/.ci/contract.sh" "$@"
 fi
 
-BIN="${1:-${CARGO_TARGET_DIR:-target}/release/landlord}"
+BIN="${1:-${CARGO_TARGET_DIR:-target}/debug/landlord}"
 ST="${SCHEMATHESIS:-schemathesis}"
 # The gating run is a fixed set of cases, whatever the machine's speed:
 # a fixed seed, deterministic generation, a fixed number of cases per
