@@ -54,14 +54,13 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use landlord_identity::permissions::Permission;
+use landlord_identity::sensitive::SensitiveLimits;
 use landlord_identity::IdentityState;
-use landlord_keys::sensitive::SensitiveLimits;
 use landlord_keys::KeysState;
 use landlord_payments::routes::PaymentsState;
 
-pub use access::{member, tenant, Found, Gate};
+pub use access::{member, operator, operator_base, tenant, Found, Gate, Operator};
 pub use pages::base;
-pub use pages::operator::{operator, operator_base};
 pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};
 pub use templates::{check_templates, context, Context, Templates};
 pub use web::{

@@ -14,7 +14,6 @@ pub mod settings;
 pub mod team;
 
 use axum::Router;
-use landlord_admin::PlatformAdmin;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
@@ -104,7 +103,7 @@ async fn session_view(
         .find(|m| &m.organization.id == current_id)
         .map(|m| m.role);
     let may = |permission: Permission| role.is_some_and(|r| permissions::allows(r, permission));
-    let operator = PlatformAdmin::check(state.identity(), &user.user_id)
+    let operator = landlord_identity::platform::platform_admin(state.identity(), &user.user_id)
         .await
         .is_ok();
     let organizations: Vec<Value> = memberships

@@ -1,5 +1,5 @@
 //! The operator console (`/operator`): for platform administrators only
-//! (`PlatformAdmin::check`, the one rule); anyone else signed in gets the
+//! (`landlord_identity::platform::platform_admin`, the one rule); anyone else signed in gets the
 //! 404 page (the console does not reveal it exists), a signed-out visitor
 //! the sign-in page. Each page calls the same `landlord_admin` function as
 //! its `/admin` API route, and every action is audited like the route.
@@ -16,9 +16,8 @@ use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::base;
+use crate::access::{operator, operator_base};
 use crate::session::Visitor;
-use crate::templates::Context;
 use crate::web::{sentence, Page, PageError};
 use crate::ConsoleState;
 
@@ -42,36 +41,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
             "/operator/discrepancies/{discrepancy_id}/resolve",
             post(resolve),
         )
-}
-
-/// The signed-in platform administrator; the sign-in page when signed out;
-/// 404 for anyone else.
-pub async fn operator(
-    state: &ConsoleState,
-    visitor: &Visitor,
-) -> Result<Result<PlatformAdmin, Page>, PageError> {
-    let Some(user) = &visitor.user else {
-        return Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        )));
-    };
-    match PlatformAdmin::check(state.identity(), &user.user_id).await {
-        Ok(admin) => Ok(Ok(admin)),
-        Err(error @ ApiError::Internal(_)) => Err(PageError::Api(error)),
-        Err(_) => Err(PageError::NotFound),
-    }
-}
-
-/// The layout's values with the operator's sub-navigation.
-pub async fn operator_base(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    title: &str,
-    section: &str,
-) -> Result<Context, PageError> {
-    let (mut context, _) = base(state, visitor, title, "operator", None).await?;
-    context.insert("section".into(), section.into());
-    Ok(context)
 }
 
 fn amounts(map: &BTreeMap<String, i64>) -> Vec<String> {
@@ -244,7 +213,9 @@ pub async fn replay(
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -298,7 +269,9 @@ pub async fn resolve(
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -398,7 +371,9 @@ pub async fn set_plan(
     Form(form): Form<PlanForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -486,7 +461,9 @@ pub async fn retry(
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;

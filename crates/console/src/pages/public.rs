@@ -10,7 +10,7 @@ use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use landlord_identity::accounts::{self, Registration};
-use landlord_keys::sensitive;
+use landlord_identity::sensitive;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
