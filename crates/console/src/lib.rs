@@ -61,6 +61,7 @@ use landlord_payments::routes::PaymentsState;
 
 pub use access::{member, operator, operator_base, tenant, Found, Gate, Operator};
 pub use pages::base;
+pub use pages::public::{limit, TokenQuery};
 pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};
 pub use templates::{check_templates, context, Context, Templates};
 pub use web::{

@@ -129,6 +129,9 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         &state.token_signing_key,
     );
     console = console
+        .with(landlord_organizations::pages::console_pages(
+            state.keys.clone(),
+        ))
         .with(landlord_webhooks::pages::console_pages())
         .with(landlord_alerts::pages::console_pages());
     if modules.inbox {

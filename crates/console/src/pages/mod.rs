@@ -2,16 +2,11 @@
 //! (signed in, the organization's id in the URL).
 
 pub mod account;
-pub mod audit;
 pub mod billing;
-pub mod events;
-pub mod invitation;
 pub mod keys;
 pub mod operator;
 pub mod organization;
 pub mod public;
-pub mod settings;
-pub mod team;
 
 use axum::Router;
 use landlord_identity::permissions::{self, Permission};
@@ -28,15 +23,10 @@ use crate::{ConsoleState, NavEntry, Navigation};
 pub(crate) fn router() -> Router<ConsoleState> {
     crate::static_routes()
         .merge(public::routes())
-        .merge(invitation::routes())
         .merge(organization::routes())
         .merge(keys::routes())
         .merge(billing::routes())
-        .merge(team::routes())
         .merge(account::routes())
-        .merge(settings::routes())
-        .merge(audit::routes())
-        .merge(events::routes())
         .merge(operator::routes())
 }
 
@@ -47,11 +37,7 @@ pub(crate) fn core_navigation() -> Navigation {
         organization: vec![
             NavEntry::new("overview", "Overview", "", 0),
             NavEntry::new("keys", "API keys", "/keys", 20),
-            NavEntry::new("team", "Team", "/team", 30),
             NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
-            NavEntry::new("audit", "Audit log", "/audit", 50).requires(Permission::ViewAuditLog),
-            NavEntry::new("events", "Events", "/events", 60).requires(Permission::ViewEvents),
-            NavEntry::new("settings", "Settings", "/settings", 100),
         ],
         personal: Vec::new(),
         operator: Vec::new(),
