@@ -141,7 +141,7 @@ impl ConsoleState {
 
     /// The session cookie holding `refresh_token`, as long as the session.
     pub fn session_cookie(&self, refresh_token: &str) -> String {
-        let days = self.keys.config.refresh_token_ttl_days;
+        let days = self.identity.config.refresh_token_ttl_days;
         self.cookie(SESSION_COOKIE, refresh_token, Some(days * 24 * 3600))
     }
 

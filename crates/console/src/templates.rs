@@ -53,22 +53,9 @@ const SHELL_TEMPLATES: Templates = template_files!(
     "verify_email.html",
     "forgot_password.html",
     "reset_password.html",
-    "overview.html",
-    "keys.html",
-    "key_new.html",
-    "key_created.html",
-    "key_revoke.html",
-    "billing.html",
-    "billing_change.html",
-    "billing_invoice.html",
     "account.html",
     "sessions.html",
     "operator_nav.html",
-    "operator_figures.html",
-    "operator_webhooks.html",
-    "operator_organizations.html",
-    "operator_jobs.html",
-    "operator_discrepancies.html",
 );
 
 fn add(env: &mut Environment<'static>, templates: Templates) {

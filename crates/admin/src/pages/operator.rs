@@ -384,7 +384,7 @@ pub async fn set_plan(
     {
         Ok(summary) => Ok(Page::redirect(format!(
             "/operator/organizations?q={}&changed={}",
-            crate::web::encode(&form.q),
+            landlord_console::encode(&form.q),
             summary.id
         ))),
         Err(error @ ApiError::Validation { .. }) => {

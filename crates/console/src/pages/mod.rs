@@ -2,9 +2,6 @@
 //! (signed in, the organization's id in the URL).
 
 pub mod account;
-pub mod billing;
-pub mod keys;
-pub mod operator;
 pub mod organization;
 pub mod public;
 
@@ -17,31 +14,14 @@ use serde_json::{json, Value};
 use crate::session::{FormToken, Visitor};
 use crate::templates::{self, Context};
 use crate::web::PageError;
-use crate::{ConsoleState, NavEntry, Navigation};
+use crate::{ConsoleState, NavEntry};
 
 /// The shell's own pages.
 pub(crate) fn router() -> Router<ConsoleState> {
     crate::static_routes()
         .merge(public::routes())
         .merge(organization::routes())
-        .merge(keys::routes())
-        .merge(billing::routes())
         .merge(account::routes())
-        .merge(operator::routes())
-}
-
-/// The navigation entries of the pages the shell still serves; a
-/// module's own entries fall between them by `order`.
-pub(crate) fn core_navigation() -> Navigation {
-    Navigation {
-        organization: vec![
-            NavEntry::new("overview", "Overview", "", 0),
-            NavEntry::new("keys", "API keys", "/keys", 20),
-            NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
-        ],
-        personal: Vec::new(),
-        operator: Vec::new(),
-    }
 }
 
 fn nav_view(entry: &NavEntry) -> Value {
