@@ -12,6 +12,7 @@ pub mod discrepancies;
 pub mod figures;
 pub mod jobs;
 pub mod organizations;
+pub mod pages;
 mod periods;
 mod platform_admin;
 pub mod webhooks;

@@ -7,13 +7,10 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::UserId;
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::{store as identity_store, IdentityState};
+use landlord_identity::IdentityState;
 
-/// A signed-in platform administrator: designated with `landlord
-/// make-admin`, or listed in `platform_admins` (compared without letter
-/// case) once that account's email address is verified — otherwise whoever
-/// registered a listed address first, without owning it, would be one.
-/// Anyone else gets 403.
+/// A signed-in platform administrator (the rule is
+/// [`landlord_identity::platform::platform_admin`]). Anyone else gets 403.
 #[derive(Debug, Clone)]
 pub struct PlatformAdmin {
     pub user_id: UserId,
@@ -36,22 +33,8 @@ impl PlatformAdmin {
     /// The one rule of who is a platform administrator, for the API's
     /// extractor and the console's `/operator` pages alike.
     pub async fn check(identity: &IdentityState, user_id: &UserId) -> Result<Self, ApiError> {
-        let user = identity_store::user_by_id(identity.db.pool(), user_id)
-            .await?
-            .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
-        let listed = user.email_verified_at.is_some()
-            && identity
-                .config
-                .platform_admins
-                .iter()
-                .any(|email| email.eq_ignore_ascii_case(&user.email));
-        if user.platform_admin_at.is_none() && !listed {
-            return Err(ApiError::Forbidden(
-                "only platform administrators reach /admin (a listed address must be verified first)"
-                    .into(),
-            ));
-        }
-        Ok(PlatformAdmin { user_id: user.id })
+        let user_id = landlord_identity::platform::platform_admin(identity, user_id).await?;
+        Ok(PlatformAdmin { user_id })
     }
 
     /// An operator's action: platform-wide, so recorded without an

@@ -11,6 +11,7 @@
 pub mod close;
 pub mod manage;
 pub mod money;
+pub mod pages;
 pub mod period;
 pub mod pricing;
 pub mod routes;

@@ -3,7 +3,7 @@
 //! POST must present one ([`Gate::Form`]); a POST that asks for
 //! [`Gate::Read`] is refused as a forged form would be.
 
-use landlord_core::ids::OrganizationId;
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::sessions::in_organization;
@@ -11,6 +11,7 @@ use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
 
 use crate::session::Visitor;
+use crate::templates::Context;
 use crate::web::{sentence, Page, PageError};
 use crate::ConsoleState;
 
@@ -78,4 +79,41 @@ pub async fn member(
         })?;
     }
     Ok(found)
+}
+
+/// A signed-in platform administrator (the rule is
+/// [`landlord_identity::platform::platform_admin`]).
+#[derive(Debug, Clone)]
+pub struct Operator {
+    pub user_id: UserId,
+}
+
+/// The signed-in platform administrator; the sign-in page when signed out;
+/// 404 for anyone else.
+pub async fn operator(
+    state: &ConsoleState,
+    visitor: &Visitor,
+) -> Result<Result<Operator, Page>, PageError> {
+    let Some(user) = &visitor.user else {
+        return Ok(Err(Page::redirect("/sign-in").cookie(
+            visitor.stale_cookie.then(|| state.clear_session_cookie()),
+        )));
+    };
+    match landlord_identity::platform::platform_admin(state.identity(), &user.user_id).await {
+        Ok(user_id) => Ok(Ok(Operator { user_id })),
+        Err(error @ ApiError::Internal(_)) => Err(PageError::Api(error)),
+        Err(_) => Err(PageError::NotFound),
+    }
+}
+
+/// The layout's values with the operator's sub-navigation.
+pub async fn operator_base(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    title: &str,
+    section: &str,
+) -> Result<Context, PageError> {
+    let (mut context, _) = crate::pages::base(state, visitor, title, "operator", None).await?;
+    context.insert("section".into(), section.into());
+    Ok(context)
 }

@@ -54,14 +54,12 @@ use std::sync::Arc;
 use axum::routing::get;
 use axum::Router;
 use landlord_identity::permissions::Permission;
+use landlord_identity::sensitive::SensitiveLimits;
 use landlord_identity::IdentityState;
-use landlord_keys::sensitive::SensitiveLimits;
-use landlord_keys::KeysState;
-use landlord_payments::routes::PaymentsState;
 
-pub use access::{member, tenant, Found, Gate};
+pub use access::{member, operator, operator_base, tenant, Found, Gate, Operator};
 pub use pages::base;
-pub use pages::operator::{operator, operator_base};
+pub use pages::public::{limit, TokenQuery};
 pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};
 pub use templates::{check_templates, context, Context, Templates};
 pub use web::{
@@ -75,10 +73,8 @@ pub struct ConsoleState(Arc<ConsoleInner>);
 
 /// The services behind [`ConsoleState`], reached through `Deref`.
 pub struct ConsoleInner {
-    pub keys: KeysState,
-    /// Payment providers and the admin's services (billing and operator
-    /// pages); holds the same `KeysState` as `keys`.
-    pub payments: PaymentsState,
+    /// Accounts, sessions and the server's configuration.
+    pub identity: IdentityState,
     /// The per-address budgets of sensitive API routes, which the pages
     /// doing the same work share.
     pub sensitive: SensitiveLimits,
@@ -100,7 +96,7 @@ impl std::ops::Deref for ConsoleState {
 
 impl ConsoleInner {
     pub fn identity(&self) -> &IdentityState {
-        &self.keys.identity
+        &self.identity
     }
 }
 
@@ -226,7 +222,7 @@ impl Module {
 /// The console being assembled: the shell's services and the modules
 /// registered so far.
 pub struct Console {
-    payments: PaymentsState,
+    identity: IdentityState,
     sensitive: SensitiveLimits,
     csrf_key: Vec<u8>,
     modules: Vec<Module>,
@@ -235,9 +231,9 @@ pub struct Console {
 impl Console {
     /// `secret` is the server's token signing key; the CSRF key is derived
     /// from it, so every instance computes the same tokens.
-    pub fn new(payments: PaymentsState, sensitive: SensitiveLimits, secret: &str) -> Self {
+    pub fn new(identity: IdentityState, sensitive: SensitiveLimits, secret: &str) -> Self {
         Self {
-            payments,
+            identity,
             sensitive,
             csrf_key: csrf::derive_key(secret),
             modules: Vec::new(),
@@ -253,7 +249,7 @@ impl Console {
     /// The console's routes (the shell's and every registered module's),
     /// ready to merge into the application's router.
     pub fn router(self) -> Router {
-        let mut navigation = pages::core_navigation();
+        let mut navigation = Navigation::default();
         let mut routes = Vec::new();
         for module in self.modules {
             templates::register(module.templates);
@@ -261,11 +257,9 @@ impl Console {
             routes.extend(module.routes);
             tracing::debug!(module = module.name, "console module registered");
         }
-        let keys = self.payments.keys.clone();
-        let secure_cookies = keys.config.public_url.starts_with("https://");
+        let secure_cookies = self.identity.config.public_url.starts_with("https://");
         let state = ConsoleState(Arc::new(ConsoleInner {
-            keys,
-            payments: self.payments,
+            identity: self.identity,
             sensitive: self.sensitive,
             navigation,
             csrf_key: self.csrf_key,

@@ -140,8 +140,8 @@ impl ConsoleState {
     }
 
     /// The session cookie holding `refresh_token`, as long as the session.
-    pub(crate) fn session_cookie(&self, refresh_token: &str) -> String {
-        let days = self.keys.config.refresh_token_ttl_days;
+    pub fn session_cookie(&self, refresh_token: &str) -> String {
+        let days = self.identity.config.refresh_token_ttl_days;
         self.cookie(SESSION_COOKIE, refresh_token, Some(days * 24 * 3600))
     }
 

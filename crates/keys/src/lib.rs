@@ -12,6 +12,7 @@ pub mod guard;
 pub mod last_used;
 pub mod manage;
 pub mod overview;
+pub mod pages;
 pub mod routes;
 pub mod sensitive;
 pub mod store;

@@ -9,18 +9,11 @@ use axum::response::{IntoResponse, Response};
 use landlord_core::http::client::client_ip;
 use landlord_core::ApiError;
 
-use std::sync::Arc;
+use landlord_limits::Decision;
 
-use landlord_limits::{Decision, RateLimiter};
+use crate::admission::rate_limit_headers;
 
-use crate::admission::{ceil_secs, rate_limit_headers};
-
-/// The middleware's state: small, because every request clones it.
-#[derive(Clone)]
-pub struct SensitiveLimits {
-    pub limiter: Arc<RateLimiter>,
-    pub per_minute: u32,
-}
+pub use landlord_identity::sensitive::{check, SensitiveLimits};
 
 /// (method, path, share of `sensitive_rate_limit_per_minute`): sign-in and
 /// account recovery, where guessing and mail flooding happen.
@@ -62,28 +55,9 @@ pub async fn limit_sensitive_routes(
 }
 
 async fn decide(state: &SensitiveLimits, route: &str, ip: &str) -> Decision {
-    let key = format!("route:{route}:ip:{ip}");
-    state.limiter.check(&key, state.per_minute).await
+    state.decide(route, ip).await
 }
 
 fn refusal(state: &SensitiveLimits, route: &str, decision: &Decision) -> ApiError {
-    ApiError::RateLimited {
-        message: format!(
-            "too many requests to {route} from this address; at most {} a minute",
-            state.per_minute
-        ),
-        retry_after_secs: ceil_secs(decision.retry_after),
-    }
-}
-
-/// Takes one of `ip`'s requests to the sensitive `route` (a path of
-/// [`SENSITIVE_ROUTES`]), or refuses with 429. The console's pages that do
-/// the work of an API route count against that route's budget.
-pub async fn check(state: &SensitiveLimits, route: &str, ip: &str) -> Result<(), ApiError> {
-    let decision = decide(state, route, ip).await;
-    if decision.allowed {
-        Ok(())
-    } else {
-        Err(refusal(state, route, &decision))
-    }
+    state.refusal(route, decision)
 }

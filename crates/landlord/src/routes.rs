@@ -130,16 +130,28 @@ impl Modules {
 fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router<AppState> {
     let modules = Modules::of(state);
     let mut console = Console::new(
-        state.payments.clone(),
+        state.identity.clone(),
         sensitive_limits,
         &state.token_signing_key,
     );
     console = console
+        .with(landlord_billing::pages::console_pages(state.keys.clone()))
+        .with(landlord_keys::pages::console_pages(state.keys.clone()))
+        .with(landlord_payments::pages::console_pages(
+            state.payments.clone(),
+        ))
+        .with(landlord_organizations::pages::console_pages(
+            state.keys.clone(),
+        ))
+        .with(landlord_admin::pages::console_pages(state.payments.clone()))
         .with(landlord_webhooks::pages::console_pages())
-        .with(landlord_alerts::pages::console_pages());
+        .with(landlord_alerts::pages::console_pages(
+            state.payments.clone(),
+        ));
     if modules.inbox {
         console = console.with(landlord_inbox::pages::console_pages(
             state.inbox_live.clone(),
+            state.keys.clone(),
         ));
     }
     if modules.marketplace {

@@ -7,6 +7,7 @@ pub mod audit_log;
 pub mod events;
 pub mod joining;
 pub mod organization;
+pub mod pages;
 pub mod store;
 pub mod team;
 

@@ -5,6 +5,7 @@
 //! against the cycle before it is marked paid.
 
 pub mod checkout;
+pub mod pages;
 pub mod process;
 pub mod providers;
 pub mod reconcile;

@@ -2,13 +2,14 @@
 //! pending or firing and the history, registered with the console's
 //! shell.
 
-use axum::extract::{Query, State};
+use axum::extract::{FromRef, Query, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_console::{
     operator, operator_base, ConsoleState, Module, NavEntry, Page, PageError, Templates, Visitor,
 };
 use landlord_core::http::PageQuery;
+use landlord_payments::routes::PaymentsState;
 use serde::Deserialize;
 
 /// The alerts page's template.
@@ -18,15 +19,37 @@ const TEMPLATES: Templates = &[(
 )];
 
 /// The alerts page, its template and its operator navigation entry.
-pub fn console_pages() -> Module {
+pub fn console_pages(payments: PaymentsState) -> Module {
     Module::new("alerts")
         .templates(TEMPLATES)
-        .routes(|console| {
+        .routes(move |console| {
             Router::new()
                 .route("/operator/alerts", get(alerts_page))
-                .with_state(console)
+                .with_state(Pages { console, payments })
         })
         .operator_nav(NavEntry::new("alerts", "Alerts", "/operator/alerts", 5))
+}
+
+/// What the alerts page needs: the shell's state and the admin's
+/// services.
+#[derive(Clone)]
+pub struct Pages {
+    console: ConsoleState,
+    pub payments: PaymentsState,
+}
+
+impl std::ops::Deref for Pages {
+    type Target = ConsoleState;
+
+    fn deref(&self) -> &ConsoleState {
+        &self.console
+    }
+}
+
+impl FromRef<Pages> for ConsoleState {
+    fn from_ref(pages: &Pages) -> ConsoleState {
+        pages.console.clone()
+    }
 }
 
 /// The alerts page's history cursor.
@@ -38,7 +61,7 @@ pub struct AlertsQuery {
 /// `GET /operator/alerts`: the rules pending or firing and the history of
 /// firings and resolutions, paged: `GET /admin/alerts`' overview.
 pub async fn alerts_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<AlertsQuery>,
 ) -> Result<Page, PageError> {

@@ -2,19 +2,10 @@
 //! (signed in, the organization's id in the URL).
 
 pub mod account;
-pub mod audit;
-pub mod billing;
-pub mod events;
-pub mod invitation;
-pub mod keys;
-pub mod operator;
 pub mod organization;
 pub mod public;
-pub mod settings;
-pub mod team;
 
 use axum::Router;
-use landlord_admin::PlatformAdmin;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
@@ -23,40 +14,14 @@ use serde_json::{json, Value};
 use crate::session::{FormToken, Visitor};
 use crate::templates::{self, Context};
 use crate::web::PageError;
-use crate::{ConsoleState, NavEntry, Navigation};
+use crate::{ConsoleState, NavEntry};
 
 /// The shell's own pages.
 pub(crate) fn router() -> Router<ConsoleState> {
     crate::static_routes()
         .merge(public::routes())
-        .merge(invitation::routes())
         .merge(organization::routes())
-        .merge(keys::routes())
-        .merge(billing::routes())
-        .merge(team::routes())
         .merge(account::routes())
-        .merge(settings::routes())
-        .merge(audit::routes())
-        .merge(events::routes())
-        .merge(operator::routes())
-}
-
-/// The navigation entries of the pages the shell still serves; a
-/// module's own entries fall between them by `order`.
-pub(crate) fn core_navigation() -> Navigation {
-    Navigation {
-        organization: vec![
-            NavEntry::new("overview", "Overview", "", 0),
-            NavEntry::new("keys", "API keys", "/keys", 20),
-            NavEntry::new("team", "Team", "/team", 30),
-            NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
-            NavEntry::new("audit", "Audit log", "/audit", 50).requires(Permission::ViewAuditLog),
-            NavEntry::new("events", "Events", "/events", 60).requires(Permission::ViewEvents),
-            NavEntry::new("settings", "Settings", "/settings", 100),
-        ],
-        personal: Vec::new(),
-        operator: Vec::new(),
-    }
 }
 
 fn nav_view(entry: &NavEntry) -> Value {
@@ -104,7 +69,7 @@ async fn session_view(
         .find(|m| &m.organization.id == current_id)
         .map(|m| m.role);
     let may = |permission: Permission| role.is_some_and(|r| permissions::allows(r, permission));
-    let operator = PlatformAdmin::check(state.identity(), &user.user_id)
+    let operator = landlord_identity::platform::platform_admin(state.identity(), &user.user_id)
         .await
         .is_ok();
     let organizations: Vec<Value> = memberships

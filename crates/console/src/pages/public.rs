@@ -10,7 +10,7 @@ use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use landlord_identity::accounts::{self, Registration};
-use landlord_keys::sensitive;
+use landlord_identity::sensitive;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
@@ -38,11 +38,7 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 }
 
 /// Takes one request from the API route `route`'s per-address budget.
-pub(crate) async fn limit(
-    state: &ConsoleState,
-    client: &ClientInfo,
-    route: &str,
-) -> Result<(), ApiError> {
+pub async fn limit(state: &ConsoleState, client: &ClientInfo, route: &str) -> Result<(), ApiError> {
     let ip = client.ip.as_deref().unwrap_or("unknown");
     sensitive::check(&state.sensitive, route, ip).await
 }
@@ -272,7 +268,7 @@ pub async fn sign_out(
 #[derive(Default, Deserialize)]
 #[serde(default)]
 pub struct TokenQuery {
-    pub(crate) token: String,
+    pub token: String,
 }
 
 #[derive(Default, Deserialize, Serialize)]

@@ -8,6 +8,7 @@ use crate::live::Live;
 use axum::extract::FromRef;
 use axum::routing::get;
 use landlord_identity::permissions::Permission;
+use landlord_keys::KeysState;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
@@ -17,6 +18,7 @@ use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 pub struct Pages {
     console: ConsoleState,
     pub live: Live,
+    pub keys: KeysState,
 }
 
 impl std::ops::Deref for Pages {
@@ -55,7 +57,7 @@ fn script_version() -> String {
 }
 
 /// The Inbox's pages, templates and navigation entry.
-pub fn console_pages(live: Live) -> Module {
+pub fn console_pages(live: Live, keys: KeysState) -> Module {
     Module::new("inbox")
         .templates(TEMPLATES)
         .routes(move |console| {
@@ -64,7 +66,11 @@ pub fn console_pages(live: Live) -> Module {
                     "/static/inbox.js",
                     get(|| async { landlord_console::script(SCRIPT) }),
                 )
-                .with_state(Pages { console, live })
+                .with_state(Pages {
+                    console,
+                    live,
+                    keys,
+                })
         })
         .organization_nav(
             NavEntry::new("inbox", "Inbox", "/inbox", 10).requires(Permission::UseInbox),

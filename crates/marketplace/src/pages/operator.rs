@@ -18,6 +18,7 @@ use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Form, Router};
+use landlord_admin::PlatformAdmin;
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
@@ -217,7 +218,9 @@ pub async fn approve(
     Form(form): Form<DecisionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -247,7 +250,9 @@ pub async fn suspend(
     Form(form): Form<DecisionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;

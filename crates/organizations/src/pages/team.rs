@@ -2,9 +2,12 @@
 //! their roles, pending invitations (resend, cancel), the invite form,
 //! changing a role, removing a member and transferring ownership (each
 //! with a confirmation step), leaving. Each action calls the same
-//! `landlord_organizations::team` function as its API route, and the page
+//! `crate::team` function as its API route, and the page
 //! offers only the actions the permission matrix gives the person's role.
 
+use crate::store::InvitationStatus;
+use crate::team::invitations::{self, InvitationView};
+use crate::team::{members, ownership, MemberView};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
@@ -16,21 +19,18 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::{CurrentUser, Role};
-use landlord_organizations::store::InvitationStatus;
-use landlord_organizations::team::invitations::{self, InvitationView};
-use landlord_organizations::team::{members, ownership, MemberView};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{tenant, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::api;
-use crate::web::{FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::api;
+use landlord_console::base;
+use landlord_console::Context;
+use landlord_console::Visitor;
+use landlord_console::{tenant, Gate};
+use landlord_console::{FormErrors, Page, PageError};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/o/{organization_id}/team", get(team))
         .route("/o/{organization_id}/team/invitations", post(invite))
@@ -80,7 +80,7 @@ fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
             });
         }
     }
-    crate::web::refusal(error)
+    landlord_console::refusal(error)
 }
 
 /// What a finished action says on the team page (`?done=`).
@@ -98,7 +98,7 @@ fn done_message(done: &str) -> Option<&'static str> {
 
 /// The organization's values every team page shows.
 async fn team_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     title: &str,
     membership: &Membership,
@@ -129,7 +129,7 @@ pub struct TeamQuery {
 
 /// The team page, with the invite form's values and errors.
 async fn team_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     membership: &Membership,
@@ -225,7 +225,7 @@ async fn team_page(
 
 /// `GET /o/{organization_id}/team`.
 pub async fn team(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<TeamQuery>,
@@ -256,7 +256,7 @@ fn team_url(user: &CurrentUser, done: &str) -> String {
 
 /// `POST /o/{organization_id}/team/invitations`: `invitations::send`.
 pub async fn invite(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -293,7 +293,7 @@ pub struct CsrfForm {
 /// Answers an action: back to the team page, or the page with the
 /// refusal (e.g. the last-owner rule) at its top.
 async fn after(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     (user, membership): &(CurrentUser, Membership),
     result: Result<&'static str, ApiError>,
@@ -321,7 +321,7 @@ fn user_id(text: &str) -> Result<UserId, PageError> {
 
 /// `POST …/invitations/{invitation_id}/resend`: `invitations::resend`.
 pub async fn resend(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, invitation)): Path<(String, String)>,
@@ -340,7 +340,7 @@ pub async fn resend(
 
 /// `POST …/invitations/{invitation_id}/cancel`: `invitations::cancel`.
 pub async fn cancel(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, invitation)): Path<(String, String)>,
@@ -366,7 +366,7 @@ pub struct RoleForm {
 
 /// `POST …/members/{user_id}/role`: `members::set_role`.
 pub async fn change_role(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, member)): Path<(String, String)>,
@@ -392,7 +392,7 @@ pub async fn change_role(
 
 /// The member `member` of the organization, for a confirmation page.
 async fn member_of(
-    state: &ConsoleState,
+    state: &Pages,
     user: &CurrentUser,
     member: &str,
 ) -> Result<MemberView, PageError> {
@@ -406,7 +406,7 @@ async fn member_of(
 
 /// A confirmation page (`team_confirm.html`) for `action` on `member`.
 async fn confirm_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     membership: &Membership,
     action: &str,
@@ -435,7 +435,7 @@ async fn confirm_page(
 
 /// `GET …/members/{user_id}/remove`: the confirmation.
 pub async fn remove_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
@@ -450,7 +450,7 @@ pub async fn remove_page(
 
 /// `POST …/members/{user_id}/remove`: `members::remove`.
 pub async fn remove(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, member)): Path<(String, String)>,
@@ -469,7 +469,7 @@ pub async fn remove(
 
 /// `GET …/members/{user_id}/transfer`: the confirmation.
 pub async fn transfer_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
@@ -492,7 +492,7 @@ pub async fn transfer_page(
 
 /// `POST …/members/{user_id}/transfer`: `ownership::transfer`.
 pub async fn transfer(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, member)): Path<(String, String)>,
@@ -511,7 +511,7 @@ pub async fn transfer(
 /// `GET /o/{organization_id}/team/leave`: the confirmation, or the
 /// last-owner rule when it blocks.
 pub async fn leave_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
@@ -535,7 +535,7 @@ pub async fn leave_page(
 /// moves on to another organization of the person, or signs out when none
 /// is left.
 pub async fn leave(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,

@@ -1,31 +1,29 @@
 //! The operator console (`/operator`): for platform administrators only
-//! (`PlatformAdmin::check`, the one rule); anyone else signed in gets the
+//! (`landlord_identity::platform::platform_admin`, the one rule); anyone else signed in gets the
 //! 404 page (the console does not reveal it exists), a signed-out visitor
 //! the sign-in page. Each page calls the same `landlord_admin` function as
 //! its `/admin` API route, and every action is audited like the route.
 
 use std::collections::BTreeMap;
 
+use crate::{discrepancies, figures, jobs, organizations, webhooks, PlatformAdmin};
 use axum::extract::{Path, State};
 use axum::routing::{get, post};
 use axum::{Form, Router};
-use landlord_admin::{discrepancies, figures, jobs, organizations, webhooks, PlatformAdmin};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::base;
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{sentence, Page, PageError};
-use crate::ConsoleState;
+use landlord_console::{operator, operator_base, sentence, Page, PageError, Visitor};
+
+use super::Pages;
 
 /// Months the MRR chart shows.
 const CHART_MONTHS: u32 = 12;
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/operator", get(figures_page))
         .route("/operator/organizations", get(organizations_page))
@@ -42,36 +40,6 @@ pub(crate) fn routes() -> Router<ConsoleState> {
             "/operator/discrepancies/{discrepancy_id}/resolve",
             post(resolve),
         )
-}
-
-/// The signed-in platform administrator; the sign-in page when signed out;
-/// 404 for anyone else.
-pub async fn operator(
-    state: &ConsoleState,
-    visitor: &Visitor,
-) -> Result<Result<PlatformAdmin, Page>, PageError> {
-    let Some(user) = &visitor.user else {
-        return Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        )));
-    };
-    match PlatformAdmin::check(state.identity(), &user.user_id).await {
-        Ok(admin) => Ok(Ok(admin)),
-        Err(error @ ApiError::Internal(_)) => Err(PageError::Api(error)),
-        Err(_) => Err(PageError::NotFound),
-    }
-}
-
-/// The layout's values with the operator's sub-navigation.
-pub async fn operator_base(
-    state: &ConsoleState,
-    visitor: &Visitor,
-    title: &str,
-    section: &str,
-) -> Result<Context, PageError> {
-    let (mut context, _) = base(state, visitor, title, "operator", None).await?;
-    context.insert("section".into(), section.into());
-    Ok(context)
 }
 
 fn amounts(map: &BTreeMap<String, i64>) -> Vec<String> {
@@ -164,10 +132,7 @@ fn month_name(key: &str) -> &'static str {
 }
 
 /// `GET /operator`: `GET /admin/figures`' figures, and MRR by month.
-pub async fn figures_page(
-    State(state): State<ConsoleState>,
-    visitor: Visitor,
-) -> Result<Page, PageError> {
+pub async fn figures_page(State(state): State<Pages>, visitor: Visitor) -> Result<Page, PageError> {
     if let Err(sign_in) = operator(&state, &visitor).await? {
         return Ok(sign_in);
     }
@@ -206,7 +171,7 @@ pub struct EventsQuery {
 /// `GET /operator/webhooks`: failed and dead-lettered provider events
 /// (`?status=` one status), with their error, newest first.
 pub async fn webhooks_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Result<Page, PageError> {
@@ -237,14 +202,16 @@ pub struct ActionForm {
 /// `POST /operator/webhooks/{event_id}/replay`: `replay_event`, like
 /// `POST /admin/webhook-events/{id}/replay` (audited), back to the list.
 pub async fn replay(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(event_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -262,7 +229,7 @@ pub struct DiscrepanciesQuery {
 /// `GET /operator/discrepancies`: what reconciliation found, unresolved
 /// (`?resolved=true`: resolved), newest first.
 pub async fn discrepancies_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<DiscrepanciesQuery>,
 ) -> Result<Page, PageError> {
@@ -291,14 +258,16 @@ pub async fn discrepancies_page(
 /// `resolve_discrepancy`, like `POST /admin/discrepancies/{id}/resolve`,
 /// with the operator's note in the audit entry.
 pub async fn resolve(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(discrepancy_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -325,7 +294,7 @@ pub struct OrganizationsQuery {
 }
 
 async fn organizations_list(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     query: &OrganizationsQuery,
     error: Option<String>,
@@ -343,7 +312,7 @@ async fn organizations_list(
             row
         })
         .collect();
-    let plans: Vec<&String> = state.keys.config.plans.keys().collect();
+    let plans: Vec<&String> = state.payments.keys.config.plans.keys().collect();
     let changed = query
         .changed
         .as_deref()
@@ -367,7 +336,7 @@ async fn organizations_list(
 /// `GET /operator/organizations`: `GET /admin/organizations`' search, with
 /// each organization's plan, usage this month and standing.
 pub async fn organizations_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<OrganizationsQuery>,
 ) -> Result<Page, PageError> {
@@ -391,14 +360,16 @@ pub struct PlanForm {
 /// `organizations::set_plan`, like `POST /admin/organizations/{id}/plan`
 /// (audited), back to the search.
 pub async fn set_plan(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
     Form(form): Form<PlanForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
@@ -413,7 +384,7 @@ pub async fn set_plan(
     {
         Ok(summary) => Ok(Page::redirect(format!(
             "/operator/organizations?q={}&changed={}",
-            crate::web::encode(&form.q),
+            landlord_console::encode(&form.q),
             summary.id
         ))),
         Err(error @ ApiError::Validation { .. }) => {
@@ -450,7 +421,7 @@ pub struct JobsQuery {
 /// `GET /operator/jobs`: dead-lettered jobs and mails (`?status=` another
 /// status), with their error: `GET /admin/jobs`' list.
 pub async fn jobs_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<JobsQuery>,
 ) -> Result<Page, PageError> {
@@ -479,14 +450,16 @@ pub async fn jobs_page(
 /// `POST /operator/jobs/{job_id}/retry`: `retry_job`, like
 /// `POST /admin/jobs/{id}/retry` (audited), back to the list.
 pub async fn retry(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(job_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
     let admin = match operator(&state, &visitor).await? {
-        Ok(admin) => admin,
+        Ok(operator) => PlatformAdmin {
+            user_id: operator.user_id,
+        },
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;

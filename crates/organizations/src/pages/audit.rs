@@ -3,28 +3,28 @@
 //! time range) and cursor pages, through the same
 //! `organizations::audit_log::entries`.
 
+use crate::audit_log::{self, AuditFilter};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store as identity_store;
-use landlord_organizations::audit_log::{self, AuditFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{tenant, Gate};
-use crate::session::Visitor;
-use crate::web::{encode, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::Visitor;
+use landlord_console::{encode, FormErrors, Page, PageError};
+use landlord_console::{tenant, Gate};
 
 /// Members the actor filter offers.
 const ACTOR_CHOICES: i64 = 200;
 
 const DAY_MS: i64 = 24 * 3600 * 1000;
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new().route("/o/{organization_id}/audit", get(audit))
 }
 
@@ -93,7 +93,7 @@ impl AuditQuery {
 
 /// `GET /o/{organization_id}/audit`: the entries, newest first, filtered.
 pub async fn audit(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<AuditQuery>,

@@ -3,6 +3,7 @@
 //! `PATCH /organization`) by the roles with `update_organization`; the
 //! other roles see the values read-only.
 
+use crate::organization::{self, UpdateOrganizationRequest};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -13,17 +14,16 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_organizations::organization::{self, UpdateOrganizationRequest};
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::base;
-use crate::access::{tenant, Gate};
-use crate::session::Visitor;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::Visitor;
+use landlord_console::{sentence, FormErrors, Page, PageError};
+use landlord_console::{tenant, Gate};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new().route(
         "/o/{organization_id}/settings",
         get(settings_page).post(update),
@@ -47,7 +47,7 @@ pub struct SettingsQuery {
 }
 
 async fn render(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     user: &CurrentUser,
     membership: &Membership,
@@ -100,7 +100,7 @@ async fn render(
 
 /// `GET /o/{organization_id}/settings`.
 pub async fn settings_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<SettingsQuery>,
@@ -119,7 +119,7 @@ pub async fn settings_page(
 
 /// `POST /o/{organization_id}/settings`: `organization::update`.
 pub async fn update(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,

@@ -3,6 +3,7 @@
 //! same `keys::manage` function as its API route; members see and revoke
 //! only the keys they created.
 
+use crate::manage::{self, CreateKeyRequest, SCOPE_CATALOG};
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -15,18 +16,17 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_keys::manage::{self, CreateKeyRequest, SCOPE_CATALOG};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{member, tenant, Found, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::Context;
+use landlord_console::Visitor;
+use landlord_console::{member, tenant, Found, Gate};
+use landlord_console::{FormErrors, Page, PageError};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/o/{organization_id}/keys", get(list).post(create))
         .route("/o/{organization_id}/keys/new", get(new_page))
@@ -45,7 +45,7 @@ fn api(error: ApiError) -> PageError {
 
 /// The organization's values every keys page shows.
 async fn keys_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     title: &str,
     membership: &Membership,
@@ -68,7 +68,7 @@ pub struct ListQuery {
 /// `GET /o/{organization_id}/keys`: the keys the person manages, newest
 /// first, with this month's requests; `?cursor=` pages like `GET /keys`.
 pub async fn list(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
@@ -187,7 +187,7 @@ impl KeyForm {
 }
 
 async fn form_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     membership: &Membership,
     form: &KeyForm,
@@ -215,7 +215,7 @@ async fn form_page(
 
 /// Signed in, in the URL's organization, allowed to create keys.
 async fn creator(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     organization_id: &str,
     gate: Gate<'_>,
@@ -232,7 +232,7 @@ async fn creator(
 
 /// `GET /o/{organization_id}/keys/new`: the create form.
 pub async fn new_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
@@ -253,7 +253,7 @@ pub async fn new_page(
 /// redirect, so reloading asks to resend the form, and going back shows
 /// the form.
 pub async fn create(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -295,7 +295,7 @@ pub async fn create(
 
 /// A key the person manages, from the URL (404 for any other).
 async fn managed_key(
-    state: &ConsoleState,
+    state: &Pages,
     user: &CurrentUser,
     key_id: &str,
 ) -> Result<manage::KeyView, PageError> {
@@ -305,7 +305,7 @@ async fn managed_key(
 
 /// `GET /o/{organization_id}/keys/{key_id}/revoke`: the confirmation.
 pub async fn revoke_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, key_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
@@ -331,7 +331,7 @@ pub struct RevokeForm {
 /// `POST /o/{organization_id}/keys/{key_id}/revoke`: revokes through
 /// `manage::revoke` (audited), back to the list.
 pub async fn revoke(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path((organization_id, key_id)): Path<(String, String)>,

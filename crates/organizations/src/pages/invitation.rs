@@ -3,6 +3,7 @@
 //! uses the email) or create the account in place. Calls
 //! `organizations::joining`, as `POST /team/accept-invitation` does.
 
+use crate::joining;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::routing::get;
@@ -12,17 +13,16 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
 use landlord_identity::accounts;
 use landlord_identity::store as identity_store;
-use landlord_organizations::joining;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 
-use super::base;
-use super::public::{limit, TokenQuery};
-use crate::session::Visitor;
-use crate::web::{sentence, FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::Visitor;
+use landlord_console::{limit, TokenQuery};
+use landlord_console::{sentence, FormErrors, Page, PageError};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new().route("/accept-invitation", get(accept_page).post(accept))
 }
 
@@ -59,7 +59,7 @@ fn problem_of(errors: &FormErrors) -> String {
 }
 
 async fn render(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     token: &str,
     form: &AcceptForm,
@@ -117,7 +117,7 @@ async fn render(
 }
 
 pub async fn accept_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Query(query): Query<TokenQuery>,
 ) -> Result<Page, PageError> {
@@ -132,7 +132,7 @@ pub async fn accept_page(
 }
 
 pub async fn accept(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Form(mut form): Form<AcceptForm>,

@@ -2,24 +2,24 @@
 //! and admins (`ViewEvents`), the `GET /events` type filter and cursor
 //! pages, through the same `organizations::events::events`.
 
+use crate::events::{self, EventsFilter};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_core::ApiError;
 use landlord_events::EventType;
 use landlord_identity::permissions::{self, Permission};
-use landlord_organizations::events::{self, EventsFilter};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{tenant, Gate};
-use crate::session::Visitor;
-use crate::web::encode;
-use crate::web::{FormErrors, Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::encode;
+use landlord_console::Visitor;
+use landlord_console::{tenant, Gate};
+use landlord_console::{FormErrors, Page, PageError};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new().route("/o/{organization_id}/events", get(history))
 }
 
@@ -57,7 +57,7 @@ impl EventsQuery {
 
 /// `GET /o/{organization_id}/events`: the events, newest first.
 pub async fn history(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<EventsQuery>,

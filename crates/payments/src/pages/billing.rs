@@ -7,6 +7,9 @@
 //! permissions (`ViewBilling` to see, `UpgradePlan` to change the plan,
 //! `PayInvoices` to pay).
 
+use crate::checkout;
+use crate::providers::ProviderName;
+use crate::store as payments_store;
 use axum::extract::{Path, Query, State};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -21,20 +24,17 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
-use landlord_payments::checkout;
-use landlord_payments::providers::ProviderName;
-use landlord_payments::store as payments_store;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use super::base;
-use crate::access::{member, Gate};
-use crate::session::Visitor;
-use crate::templates::Context;
-use crate::web::{Page, PageError};
-use crate::ConsoleState;
+use super::Pages;
+use landlord_console::base;
+use landlord_console::Context;
+use landlord_console::Visitor;
+use landlord_console::{member, Gate};
+use landlord_console::{Page, PageError};
 
-pub(crate) fn routes() -> Router<ConsoleState> {
+pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/billing", get(current_billing))
         .route("/o/{organization_id}/billing", get(overview))
@@ -66,7 +66,7 @@ fn api(error: ApiError) -> PageError {
 
 /// The values every billing page shows.
 async fn billing_base(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     title: &str,
     user: &CurrentUser,
@@ -148,7 +148,7 @@ pub struct OverviewQuery {
 /// `GET /o/{organization_id}/billing`: plan and limits, the period so far,
 /// the scheduled change, the plans to move to, the invoices.
 pub async fn overview(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<OverviewQuery>,
@@ -219,7 +219,7 @@ pub struct ChangeQuery {
 /// `GET /o/{organization_id}/billing/change?plan=`: the change's effect
 /// (`manage::preview`), to confirm.
 pub async fn change_page(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ChangeQuery>,
@@ -272,7 +272,7 @@ pub struct ChangeForm {
 /// `POST /o/{organization_id}/billing/change`: `manage::change_plan` (an
 /// upgrade now, a downgrade scheduled), back to the billing page.
 pub async fn change(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -313,7 +313,7 @@ pub struct CsrfForm {
 /// `POST /o/{organization_id}/billing/scheduled-change/cancel`:
 /// `manage::cancel_scheduled_change`, back to the billing page.
 pub async fn cancel_scheduled(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     client: ClientInfo,
     Path(organization_id): Path<String>,
@@ -343,7 +343,7 @@ pub async fn cancel_scheduled(
 /// The invoice page's values: the cycle (404 for another organization's),
 /// its receipt when paid, the providers to pay with.
 async fn invoice_page(
-    state: &ConsoleState,
+    state: &Pages,
     visitor: &Visitor,
     organization_id: &str,
     cycle_id: &str,
@@ -410,7 +410,7 @@ async fn invoice_page(
 /// `GET /o/{organization_id}/billing/invoices/{cycle_id}`: the invoice's
 /// lines and totals, its receipt when paid, the pay form when payable.
 pub async fn invoice(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, cycle_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
@@ -427,7 +427,7 @@ pub struct ResultQuery {
 /// back from the provider: paid once the provider's verified webhook said
 /// so, "waiting for the provider's confirmation" until then.
 pub async fn result(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
     Query(query): Query<ResultQuery>,
@@ -448,7 +448,7 @@ pub struct PayForm {
 /// provider's checkout (`payments::checkout`, the rules of `POST
 /// /billing/initiate-payment`), then 303 to its URL.
 pub async fn pay(
-    State(state): State<ConsoleState>,
+    State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, cycle_id)): Path<(String, String)>,
     Form(form): Form<PayForm>,
