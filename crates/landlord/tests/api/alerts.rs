@@ -8,14 +8,8 @@
 //! Time is the test's: the evaluator task is off and each evaluation is
 //! `landlord_alerts::evaluate_all` at an instant the test chooses.
 
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
 use landlord::settings::Settings as Config;
 use landlord_alerts::config::{
     AlertChannel, AlertChannels, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
@@ -28,76 +22,13 @@ use serde_json::Value;
 use crate::backend_tests;
 use crate::support::accounts::{data, signed_in, token_of};
 use crate::support::app::{json, smtp_to};
-use crate::support::eventually::eventually;
+use crate::support::receiver::Receiver;
 use crate::support::smtp::SmtpServer;
 use crate::support::{Backend, TestApp};
 
 const SECRET: &str = "whsec_MfKQ9r8GKYqrTwjUPD8ILPZIo2LaLaSw";
 const OPS: &str = "alerts@example.com";
 const RULE: &str = "dead_jobs";
-
-/// One request a channel endpoint received.
-#[derive(Clone, Debug)]
-struct Received {
-    path: String,
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// Slack's and the signed webhook's stand-in: records every POST.
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let seen: Arc<Mutex<Vec<Received>>> = Arc::default();
-        let record = |path: &'static str| {
-            move |State(seen): State<Arc<Mutex<Vec<Received>>>>, headers: HeaderMap, body: Bytes| async move {
-                seen.lock().unwrap().push(Received {
-                    path: path.to_string(),
-                    headers,
-                    body,
-                });
-                "ok"
-            }
-        };
-        let router = Router::new()
-            .route("/slack", post(record("/slack")))
-            .route("/hook", post(record("/hook")))
-            .with_state(seen.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Receiver { url, seen }
-    }
-
-    fn at(&self, path: &str) -> Vec<Received> {
-        self.seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|r| r.path == path)
-            .cloned()
-            .collect()
-    }
-
-    async fn wait_for(&self, path: &str, count: usize) -> Vec<Received> {
-        eventually(
-            format!("{count} request(s) to {path}"),
-            Duration::from_secs(20),
-            async || {
-                let got = self.at(path);
-                (got.len() >= count).then_some(got)
-            },
-        )
-        .await
-    }
-}
 
 /// Alerts for the test: the evaluator off, one rule (dead-lettered jobs,
 /// pending 60 s, cooldown 1 h) and its severity's three channels.
@@ -125,10 +56,10 @@ fn alerts_config(config: &mut Config, receiver: &Receiver, for_secs: u64) {
                     to: vec![OPS.into()],
                 },
                 AlertChannel::Slack {
-                    url: format!("{}/slack", receiver.url).into(),
+                    url: receiver.url("/slack").into(),
                 },
                 AlertChannel::Webhook {
-                    url: format!("{}/hook", receiver.url),
+                    url: receiver.url("/hook"),
                     secret: SECRET.into(),
                 },
             ],
@@ -270,7 +201,7 @@ async fn no_more(smtp: &SmtpServer, receiver: &Receiver, n: usize) {
 
 async fn fires_once_stays_quiet_through_cooldown_and_resolves_once(backend: Backend) {
     let smtp = SmtpServer::start().await;
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start("ok").await;
     let app = spawn(backend, &smtp, &receiver, 60, None).await;
     let t0 = Timestamp::now();
 
@@ -339,7 +270,7 @@ async fn fires_once_stays_quiet_through_cooldown_and_resolves_once(backend: Back
 
 async fn two_instances_evaluating_at_once_notify_once(backend: Backend) {
     let smtp = SmtpServer::start().await;
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start("ok").await;
     let first = spawn(backend, &smtp, &receiver, 0, None).await;
     let second = spawn(backend, &smtp, &receiver, 0, Some(same_database(&first))).await;
     dead_job(&first.db).await;
@@ -356,7 +287,7 @@ async fn two_instances_evaluating_at_once_notify_once(backend: Backend) {
 
 async fn operators_see_active_alerts_and_history(backend: Backend) {
     let smtp = SmtpServer::start().await;
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start("ok").await;
     let app = spawn(backend, &smtp, &receiver, 0, None).await;
 
     let signed_out = app.get("/api/v1/admin/alerts").await;

@@ -7,17 +7,10 @@
 //! real browser (SQLite), an owner's journey against a receiver the test
 //! starts, with screenshots of each page.
 
-use std::sync::{Arc, Mutex};
-
-use axum::body::Bytes;
-use axum::extract::State;
-use axum::http::HeaderMap;
-use axum::routing::post;
-use axum::Router;
-
 use crate::backend_tests;
 use crate::console::{Browser, Seen};
 use crate::support::eventually::eventually;
+use crate::support::receiver::{Received, Receiver};
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -32,71 +25,8 @@ backend_tests!(
 
 /// What the receiver answers to every message.
 const RECEIVER_ANSWER: &str = "received by the receiver of the console test";
-
-// ---- a receiver ----------------------------------------------------------------------
-
-/// One message the receiver got.
-#[derive(Clone, Debug)]
-struct Received {
-    headers: HeaderMap,
-    body: Bytes,
-}
-
-/// A webhook receiver on 127.0.0.1: answers 200 with [`RECEIVER_ANSWER`]
-/// and keeps every message.
-#[derive(Clone)]
-struct Receiver {
-    url: String,
-    seen: Arc<Mutex<Vec<Received>>>,
-}
-
-async fn record(
-    State(seen): State<Arc<Mutex<Vec<Received>>>>,
-    headers: HeaderMap,
-    body: Bytes,
-) -> &'static str {
-    seen.lock()
-        .expect("the receiver's log")
-        .push(Received { headers, body });
-    RECEIVER_ANSWER
-}
-
-impl Receiver {
-    async fn start() -> Receiver {
-        let seen = Arc::new(Mutex::new(Vec::new()));
-        let router = Router::new()
-            .route("/hooks/landlord", post(record))
-            .with_state(seen.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("a port for the receiver");
-        let url = format!(
-            "http://{}/hooks/landlord",
-            listener.local_addr().expect("its address")
-        );
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, router).await;
-        });
-        Receiver { url, seen }
-    }
-
-    fn seen(&self) -> Vec<Received> {
-        self.seen.lock().expect("the receiver's log").clone()
-    }
-
-    /// Waits until `count` messages arrived; returns them.
-    async fn wait_for(&self, count: usize) -> Vec<Received> {
-        eventually(
-            format_args!("{count} message(s) at the receiver"),
-            std::time::Duration::from_secs(30),
-            async || {
-                let seen = self.seen();
-                (seen.len() >= count).then_some(seen)
-            },
-        )
-        .await
-    }
-}
+/// Where the receiver is given as an endpoint.
+const HOOK: &str = "/hooks/landlord";
 
 /// Whether `message` verifies with `secret` (the reference library).
 fn verifies(secret: &str, message: &Received) -> bool {
@@ -690,9 +620,14 @@ async fn admins_manage_endpoints_but_only_owners_see_the_secret(backend: Backend
 
 async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
     let app = TestApp::spawn(backend).await;
-    let receiver = Receiver::start().await;
+    let receiver = Receiver::start(RECEIVER_ANSWER).await;
     let (ada, _bob, org) = acme(&app, "member").await;
-    let (created, id) = create(&ada, &org, &[("url", &receiver.url), ("enabled", "true")]).await;
+    let (created, id) = create(
+        &ada,
+        &org,
+        &[("url", &receiver.url(HOOK)), ("enabled", "true")],
+    )
+    .await;
     let secret = secret_in(&created, "secret").expect("the secret");
     let page_path = format!("/o/{org}/webhooks/{id}");
 
@@ -705,7 +640,7 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
     assert!(after.body.contains("Test message queued"), "{}", after.body);
 
     // Delivered, signed with the secret the page showed.
-    let messages = receiver.wait_for(1).await;
+    let messages = receiver.wait_for(HOOK, 1).await;
     assert!(verifies(&secret, &messages[0]));
     let body: serde_json::Value = serde_json::from_slice(&messages[0].body).expect("JSON");
     assert_eq!(body["type"], "webhook.test", "{body}");
@@ -740,7 +675,7 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
     assert_eq!(resent.status, 303, "{}", resent.body);
     let shown = ada.get(resent.location.as_deref().expect("back")).await;
     assert!(shown.body.contains("Message queued again"));
-    let messages = receiver.wait_for(2).await;
+    let messages = receiver.wait_for(HOOK, 2).await;
     assert_eq!(
         messages[1]
             .headers
@@ -765,7 +700,7 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
 
     // Disabled: the page says so and the test is refused, in words.
     let disabled = ada
-        .submit(&page_path, &page_path, &[("url", &receiver.url)])
+        .submit(&page_path, &page_path, &[("url", &receiver.url(HOOK))])
         .await;
     assert_eq!(disabled.status, 303, "{}", disabled.body);
     let page = ada.get(&page_path).await;
@@ -776,7 +711,7 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
         .await;
     assert_eq!(refused.status, 409, "{}", refused.body);
     assert!(refused.body.contains("enable it first"), "{}", refused.body);
-    assert_eq!(receiver.seen().len(), 2);
+    assert_eq!(receiver.all().len(), 2);
 }
 
 // ---- in a real browser ---------------------------------------------------------------
@@ -787,7 +722,7 @@ const BROWSER_TEST: &str =
 mod browser {
     use std::time::{Duration, Instant};
 
-    use super::{verifies, Receiver, BROWSER_TEST, RECEIVER_ANSWER};
+    use super::{verifies, Receiver, BROWSER_TEST, HOOK, RECEIVER_ANSWER};
     use crate::support::accounts::PASSWORD;
     use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
     use crate::support::{Backend, TestApp};
@@ -859,7 +794,7 @@ mod browser {
             return;
         };
         let app = TestApp::spawn(Backend::Sqlite).await;
-        let receiver = Receiver::start().await;
+        let receiver = Receiver::start(RECEIVER_ANSWER).await;
 
         browser.goto(&app, "/sign-up").await;
         browser.fill("Organization name", "Acme Hooks").await;
@@ -886,7 +821,7 @@ mod browser {
         browser.screenshot_themes("webhooks-bad-url").await;
 
         // Created: the secret this once.
-        browser.fill("URL", &receiver.url).await;
+        browser.fill("URL", &receiver.url(HOOK)).await;
         browser.fill("Description (optional)", "Billing sync").await;
         browser.check("invoice.paid", true).await;
         browser.check("invoice.overdue", true).await;
@@ -920,7 +855,7 @@ mod browser {
         browser.wait_for_text("No attempt yet").await;
         browser.click_button("Send test event").await;
         browser.wait_for_text("Test message queued").await;
-        let received = receiver.wait_for(1).await;
+        let received = receiver.wait_for(HOOK, 1).await;
         assert!(verifies(&secret, &received[0]));
         reload_until(&browser, RECEIVER_ANSWER).await;
         let row = browser.text_of("table.attempts tbody tr").await;
@@ -956,7 +891,7 @@ mod browser {
         browser.wait_for_text("Send test event").await;
         browser.click_button("Send test event").await;
         browser.wait_for_text("Test message queued").await;
-        let received = receiver.wait_for(2).await;
+        let received = receiver.wait_for(HOOK, 2).await;
         assert!(verifies(&new, &received[1]), "signed with the new secret");
         assert!(verifies(&secret, &received[1]), "and with the old one");
         reload_until_rows(&browser, 2).await;

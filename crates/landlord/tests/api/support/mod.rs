@@ -15,6 +15,7 @@ pub mod marketplace;
 pub mod payments;
 pub mod postgres;
 pub mod providers;
+pub mod receiver;
 pub mod redis;
 pub mod requests;
 pub mod smtp;
