@@ -73,7 +73,7 @@ async fn spawn(
     smtp: &SmtpServer,
     receiver: &Receiver,
     for_secs: u64,
-    database: Option<String>,
+    database: Option<landlord_core::Secret<String>>,
 ) -> TestApp {
     let port = smtp.port;
     TestApp::spawn_with(backend, |c| {
@@ -81,26 +81,10 @@ async fn spawn(
         alerts_config(c, receiver, for_secs);
         c.platform_admins = vec!["ops@example.com".into()];
         if let Some(database) = database {
-            c.database_url = Some(database.into());
+            c.database_url = Some(database);
         }
     })
     .await
-}
-
-/// The database URL a second server on `first`'s database uses.
-fn same_database(first: &TestApp) -> String {
-    match first.backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            first.data_dir().join("landlord.db").display()
-        ),
-        Backend::Postgres => first
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL")
-            .into_inner(),
-    }
 }
 
 /// A job that used up its attempts (what the rule watches).
@@ -236,7 +220,7 @@ async fn fires_once_stays_quiet_through_cooldown_and_resolves_once(backend: Back
     // Fires again within the cooldown, evaluated by a restarted server (a
     // second one on the same database): recorded, not notified.
     let job = dead_job(&app.db).await;
-    let restarted = spawn(backend, &smtp, &receiver, 60, Some(same_database(&app))).await;
+    let restarted = spawn(backend, &smtp, &receiver, 60, Some(app.database_url())).await;
     assert_eq!(
         evaluate(&restarted, after(t0, 300)).await,
         moved(AlertStatus::Pending, 0)
@@ -272,7 +256,7 @@ async fn two_instances_evaluating_at_once_notify_once(backend: Backend) {
     let smtp = SmtpServer::start().await;
     let receiver = Receiver::start("ok").await;
     let first = spawn(backend, &smtp, &receiver, 0, None).await;
-    let second = spawn(backend, &smtp, &receiver, 0, Some(same_database(&first))).await;
+    let second = spawn(backend, &smtp, &receiver, 0, Some(first.database_url())).await;
     dead_job(&first.db).await;
     let now = Timestamp::now();
     let (a, b) = tokio::join!(evaluate(&first, now), evaluate(&second, now));

@@ -1207,21 +1207,10 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
         c.inbox.stream_poll_ms = 600_000;
     };
     let first = TestApp::spawn_with(backend, keys).await;
-    let database = match first.backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            first.data_dir().join("landlord.db").display()
-        ),
-        Backend::Postgres => first
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL")
-            .into_inner(),
-    };
+    let database = first.database_url();
     let second = TestApp::spawn_with(backend, |c| {
         keys(c);
-        c.database_url = Some(database.into());
+        c.database_url = Some(database);
         // The second instance works no job: what it streams comes from the first.
         c.jobs_poll_interval_ms = 3_600_000;
     })

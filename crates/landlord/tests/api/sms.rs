@@ -257,21 +257,10 @@ async fn a_delivery_job_run_twice_sends_once(backend: Backend) {
         twilio.configure(c);
     })
     .await;
-    let database = match backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            first.data_dir().join("landlord.db").display()
-        ),
-        Backend::Postgres => first
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL")
-            .into_inner(),
-    };
+    let database = first.database_url();
     let second = TestApp::spawn_with(backend, |c| {
         c.public_url = PUBLIC_URL.into();
-        c.database_url = Some(database.into());
+        c.database_url = Some(database);
         twilio.configure(c);
     })
     .await;

@@ -27,19 +27,8 @@ const MISSING_MESSAGE: &str = "/api/v1/messages/00000000-0000-7000-8000-00000000
 
 /// A second server on `first`'s database.
 async fn second_instance(first: &TestApp) -> TestApp {
-    let database = match first.backend {
-        Backend::Sqlite => format!(
-            "sqlite://{}?mode=rwc",
-            first.data_dir().join("landlord.db").display()
-        ),
-        Backend::Postgres => first
-            .config
-            .database_url
-            .clone()
-            .expect("a PostgreSQL URL")
-            .into_inner(),
-    };
-    TestApp::spawn_with(first.backend, |c| c.database_url = Some(database.into())).await
+    let database = first.database_url();
+    TestApp::spawn_with(first.backend, |c| c.database_url = Some(database)).await
 }
 
 /// Requests the counters hold for the organization.
