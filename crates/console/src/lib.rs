@@ -80,6 +80,9 @@ pub struct ConsoleInner {
     pub sensitive: SensitiveLimits,
     /// The navigation entries the registered modules bring.
     navigation: Navigation,
+    /// The registered modules' stylesheets (`/static/{module}.css?v=…`),
+    /// linked by every page after the shell's, in registration order.
+    stylesheets: Vec<String>,
     /// Key of the CSRF tokens (derived from the server's signing key).
     csrf_key: Vec<u8>,
     /// `Secure` cookies: `public_url` is https.
@@ -168,6 +171,7 @@ pub struct Module {
     name: &'static str,
     routes: Option<Routes>,
     templates: Templates,
+    stylesheet: Option<&'static str>,
     navigation: Navigation,
 }
 
@@ -177,6 +181,7 @@ impl Module {
             name,
             routes: None,
             templates: &[],
+            stylesheet: None,
             navigation: Navigation::default(),
         }
     }
@@ -197,6 +202,14 @@ impl Module {
     /// `include_str!` of the files in the crate's `templates/`.
     pub fn templates(mut self, templates: Templates) -> Self {
         self.templates = templates;
+        self
+    }
+
+    /// The module's styles, served at `/static/{name}.css` and linked by
+    /// every page after the shell's stylesheet (the module's pages use
+    /// them; a module switched off takes them away).
+    pub fn stylesheet(mut self, css: &'static str) -> Self {
+        self.stylesheet = Some(css);
         self
     }
 
@@ -251,10 +264,18 @@ impl Console {
     pub fn router(self) -> Router {
         let mut navigation = Navigation::default();
         let mut routes = Vec::new();
+        let mut stylesheets = Vec::new();
+        let mut stylesheet_routes = Router::new();
         for module in self.modules {
             templates::register(module.templates);
             navigation.add(module.navigation);
             routes.extend(module.routes);
+            if let Some(css) = module.stylesheet {
+                let path = format!("/static/{}.css", module.name);
+                stylesheets.push(format!("{path}?v={}", web::script_version(css)));
+                stylesheet_routes =
+                    stylesheet_routes.route(&path, get(move || async move { web::css(css) }));
+            }
             tracing::debug!(module = module.name, "console module registered");
         }
         let secure_cookies = self.identity.config.public_url.starts_with("https://");
@@ -262,10 +283,13 @@ impl Console {
             identity: self.identity,
             sensitive: self.sensitive,
             navigation,
+            stylesheets,
             csrf_key: self.csrf_key,
             secure_cookies,
         }));
-        let mut router = pages::router().with_state(state.clone());
+        let mut router = pages::router()
+            .with_state(state.clone())
+            .merge(stylesheet_routes);
         for module_routes in routes {
             router = router.merge(module_routes(state.clone()));
         }

@@ -51,12 +51,18 @@ const STYLESHEET: &str = include_str!("../static/console.css");
 /// `GET /static/console.css`: embedded, cached for a year (its URL carries
 /// a hash of its content).
 pub async fn stylesheet() -> Response {
+    css(STYLESHEET)
+}
+
+/// An embedded stylesheet (the shell's or a module's), cached for a year:
+/// its URL carries a hash of its content.
+pub fn css(source: &'static str) -> Response {
     (
         [
             (header::CONTENT_TYPE, "text/css; charset=utf-8"),
             (header::CACHE_CONTROL, "public, max-age=31536000, immutable"),
         ],
-        STYLESHEET,
+        source,
     )
         .into_response()
 }

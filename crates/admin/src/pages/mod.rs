@@ -8,7 +8,7 @@ mod operator;
 use axum::extract::FromRef;
 use landlord_payments::routes::PaymentsState;
 
-use landlord_console::{ConsoleState, Module, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
 /// What the operator pages need: the shell's state and the admin's
 /// services.
@@ -53,6 +53,31 @@ pub fn console_pages(payments: PaymentsState) -> Module {
     Module::new("operator")
         .templates(TEMPLATES)
         .routes(move |console| operator::routes().with_state(Pages { console, payments }))
+        .operator_nav(NavEntry::new("figures", "Figures", "/operator", 10))
+        .operator_nav(NavEntry::new(
+            "organizations",
+            "Organizations",
+            "/operator/organizations",
+            20,
+        ))
+        .operator_nav(NavEntry::new(
+            "webhooks",
+            "Webhook events",
+            "/operator/webhooks",
+            30,
+        ))
+        .operator_nav(NavEntry::new(
+            "discrepancies",
+            "Discrepancies",
+            "/operator/discrepancies",
+            40,
+        ))
+        .operator_nav(NavEntry::new(
+            "jobs",
+            "Jobs and mails",
+            "/operator/jobs",
+            50,
+        ))
 }
 
 #[cfg(test)]

@@ -27,7 +27,7 @@ pub fn console_pages(payments: PaymentsState) -> Module {
                 .route("/operator/alerts", get(alerts_page))
                 .with_state(Pages { console, payments })
         })
-        .operator_nav(NavEntry::new("alerts", "Alerts", "/operator/alerts", 5))
+        .operator_nav(NavEntry::new("alerts", "Alerts", "/operator/alerts", 60))
 }
 
 /// What the alerts page needs: the shell's state and the admin's

@@ -42,6 +42,7 @@ pub async fn base(
     context.insert("title".into(), title.into());
     context.insert("nav".into(), nav.into());
     context.insert("csrf".into(), token.csrf.clone().into());
+    context.insert("stylesheets".into(), state.stylesheets.clone().into());
     if let Some(user) = &visitor.user {
         context.insert("session".into(), session_view(state, user, current).await?);
     }

@@ -60,6 +60,7 @@ fn script_version() -> String {
 pub fn console_pages(live: Live, keys: KeysState) -> Module {
     Module::new("inbox")
         .templates(TEMPLATES)
+        .stylesheet(include_str!("../../static/inbox.css"))
         .routes(move |console| {
             inbox::routes()
                 .route(

@@ -647,10 +647,16 @@ async fn with_the_inbox_off_its_pages_routes_and_link_are_gone(backend: Backend)
         "no Inbox link: {}",
         page.body
     );
+    assert!(
+        !page.body.contains("/static/inbox.css"),
+        "no inbox stylesheet: {}",
+        page.body
+    );
     for path in [
         format!("/o/{org}/inbox"),
         format!("/o/{org}/inbox/channels"),
         "/static/inbox.js".to_string(),
+        "/static/inbox.css".to_string(),
     ] {
         assert_eq!(ada.get(&path).await.status, 404, "{path}");
     }
@@ -668,4 +674,14 @@ async fn with_the_inbox_off_its_pages_routes_and_link_are_gone(backend: Backend)
         page.body
     );
     assert_eq!(ada.get(&format!("/o/{org}/inbox")).await.status, 200);
+    // The module's stylesheet: linked by every page, served, and styling.
+    let href = page
+        .body
+        .split("href=\"")
+        .find(|rest| rest.starts_with("/static/inbox.css?v="))
+        .and_then(|rest| rest.split('"').next())
+        .expect("the inbox stylesheet's link");
+    let css = ada.get(href).await;
+    assert_eq!(css.status, 200, "{href}");
+    assert!(css.body.contains(".inbox-thread"), "{}", css.body);
 }

@@ -1684,6 +1684,7 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
         "{}",
         page.body
     );
+    assert!(!page.body.contains("marketplace.css"), "{}", page.body);
     let operator = ada.get("/operator").await;
     assert_eq!(operator.status, 200, "{}", operator.body);
     assert!(
@@ -1696,6 +1697,7 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
         "/marketplace/cart".to_string(),
         format!("/o/{org}/store"),
         "/operator/marketplace".to_string(),
+        "/static/marketplace.css".to_string(),
     ] {
         assert_eq!(ada.get(&path).await.status, 404, "{path}");
     }
@@ -1720,6 +1722,12 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
         page.body
     );
     assert!(page.body.contains("href=\"/marketplace\""), "{}", page.body);
+    assert!(
+        page.body.contains("href=\"/static/marketplace.css?v="),
+        "{}",
+        page.body
+    );
+    assert_eq!(ada.get("/static/marketplace.css").await.status, 200);
     let operator = ada.get("/operator").await;
     assert!(
         operator.body.contains("href=\"/operator/marketplace\""),

@@ -74,6 +74,7 @@ const TEMPLATES: Templates = template_files!(
 pub fn console_pages(marketplace: MarketplaceState) -> Module {
     Module::new("marketplace")
         .templates(TEMPLATES)
+        .stylesheet(include_str!("../../static/marketplace.css"))
         .routes(move |console| {
             Router::new()
                 .merge(market::routes())
@@ -98,7 +99,7 @@ pub fn console_pages(marketplace: MarketplaceState) -> Module {
             "marketplace",
             "Marketplace",
             "/operator/marketplace",
-            10,
+            70,
         ))
 }
 
