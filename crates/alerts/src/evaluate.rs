@@ -24,12 +24,33 @@ fn percent(part: i64, total: i64) -> f64 {
     }
 }
 
+/// Where the request counts behind the 5xx rate come from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RequestLog {
+    /// The raw request log (`usage_raw_log`): exact to the millisecond.
+    Raw,
+    /// The hourly counters only (the raw log is off): whole hours.
+    Hourly,
+}
+
+impl RequestLog {
+    /// The raw log when it is kept, the hourly counters otherwise.
+    pub fn kept(raw_log: bool) -> Self {
+        if raw_log {
+            Self::Raw
+        } else {
+            Self::Hourly
+        }
+    }
+}
+
 /// The value of `signal` over the `window` ending at `now`.
 pub async fn measure(
     db: &Db,
     signal: AlertSignal,
     window: Duration,
     now: Timestamp,
+    requests: RequestLog,
 ) -> Result<f64, sqlx::Error> {
     let since = now.minus(window);
     Ok(match signal {
@@ -47,8 +68,14 @@ pub async fn measure(
             percent(failed + attempts_failed, total + attempts)
         }
         AlertSignal::Http5xxRate => {
-            let (errors, total) =
-                landlord_metering::store::server_errors_since(db.pool(), since).await?;
+            let (errors, total) = match requests {
+                RequestLog::Raw => {
+                    landlord_metering::store::server_errors_since(db.pool(), since).await?
+                }
+                RequestLog::Hourly => {
+                    landlord_metering::store::server_errors_in_hours_since(db.pool(), since).await?
+                }
+            };
             percent(errors, total)
         }
         AlertSignal::FailedSignInsPerMinute => {
@@ -160,13 +187,15 @@ pub fn next(
 pub async fn evaluate_rule(
     db: &Db,
     config: &AlertsConfig,
+    requests: RequestLog,
     name: &str,
     rule: &AlertRule,
     now: Timestamp,
 ) -> Result<Outcome, sqlx::Error> {
     let severity = rule.severity;
     store::ensure_state(db, name, severity, now).await?;
-    let value = measure(db, rule.signal, Duration::from_secs(rule.window_secs), now).await?;
+    let window = Duration::from_secs(rule.window_secs);
+    let value = measure(db, rule.signal, window, now, requests).await?;
     let mut tx = db.begin().await?;
     let Some(state) = store::state(&mut *tx, name).await? else {
         return Ok(Outcome::Unchanged);
@@ -269,12 +298,13 @@ async fn retire(db: &Db, state: &StateRow, now: Timestamp) -> Result<(), sqlx::E
 pub async fn evaluate_all(
     db: &Db,
     config: &AlertsConfig,
+    requests: RequestLog,
     now: Timestamp,
     worker: Option<&Notify>,
 ) -> Vec<(String, Outcome)> {
     let mut outcomes = Vec::new();
     for (name, rule) in config.rules.iter().filter(|(_, r)| r.enabled) {
-        match evaluate_rule(db, config, name, rule, now).await {
+        match evaluate_rule(db, config, requests, name, rule, now).await {
             Ok(outcome) => outcomes.push((name.clone(), outcome)),
             Err(error) => tracing::error!(rule = %name, %error, "cannot evaluate an alert rule"),
         }

@@ -237,7 +237,8 @@ pub async fn counts_per_key_since<'c, E: Executor<'c, Database = Any>>(
 
 /// Metered requests since `since` in the raw request log: how many were
 /// answered 5xx and how many in all (operator alerts' 5xx rate, the same
-/// across instances; empty when `usage_raw_log` is off).
+/// across instances; empty when `usage_raw_log` is off, see
+/// [`server_errors_in_hours_since`]).
 pub async fn server_errors_since<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     since: Timestamp,
@@ -247,6 +248,27 @@ pub async fn server_errors_since<'c, E: Executor<'c, Database = Any>>(
          COUNT(*) FROM usage_records WHERE created_at >= $1",
     )
     .bind(since)
+    .fetch_one(executor)
+    .await
+}
+
+/// Metered requests in the hourly counters whose hour (or cut within it)
+/// starts at or after the hour holding `since`: how many were answered
+/// 5xx and how many in all. What the 5xx rate reads when the raw request
+/// log is off: the same across instances, but over whole hours, so a short
+/// window sees the rest of its hour too.
+pub async fn server_errors_in_hours_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: Timestamp,
+) -> Result<(i64, i64), sqlx::Error> {
+    const HOUR_MS: i64 = 3_600_000;
+    let hour = since.millis() - since.millis().rem_euclid(HOUR_MS);
+    sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status_class >= 5 THEN requests ELSE 0 END), 0) \
+         AS BIGINT), CAST(COALESCE(SUM(requests), 0) AS BIGINT) \
+         FROM usage_hourly WHERE hour >= $1",
+    )
+    .bind(hour)
     .fetch_one(executor)
     .await
 }

@@ -15,7 +15,7 @@ use landlord_alerts::config::{
     AlertChannel, AlertChannels, AlertRule, AlertSeverity, AlertSignal, AlertsConfig,
 };
 use landlord_alerts::store::AlertStatus;
-use landlord_alerts::{evaluate_all, Outcome};
+use landlord_alerts::{evaluate_all, Outcome, RequestLog};
 use landlord_core::{Db, Timestamp};
 use serde_json::Value;
 
@@ -112,7 +112,7 @@ async fn job_done(db: &Db, id: &str) {
 }
 
 async fn evaluate(app: &TestApp, at: Timestamp) -> Outcome {
-    let outcomes = evaluate_all(&app.db, &app.config.alerts, at, None).await;
+    let outcomes = evaluate_all(&app.db, &app.config.alerts, RequestLog::Raw, at, None).await;
     assert_eq!(outcomes.len(), 1, "{outcomes:?}");
     outcomes[0].1
 }
@@ -367,9 +367,11 @@ async fn operators_see_active_alerts_and_history(backend: Backend) {
     // A rule taken out of the configuration stops being active, quietly.
     let mut without = app.config.alerts.clone();
     without.rules.clear();
-    assert!(evaluate_all(&app.db, &without, after(t0, 180), None)
-        .await
-        .is_empty());
+    assert!(
+        evaluate_all(&app.db, &without, RequestLog::Raw, after(t0, 180), None)
+            .await
+            .is_empty()
+    );
     let overview = data(get("/api/v1/admin/alerts").await.unwrap()).await;
     assert_eq!(
         overview["active"].as_array().map(Vec::len),
@@ -443,7 +445,57 @@ async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
     response.text().await.unwrap()
 }
 
+/// The 5xx rate without the raw request log: read from the hourly
+/// counters of the hours the window touches (older hours left out); with
+/// the raw log it reads the raw log, which here is empty.
+async fn the_5xx_rate_reads_the_hourly_counters_without_the_raw_log(backend: Backend) {
+    let app = TestApp::spawn_with(backend, |c| c.usage_raw_log = false).await;
+    let (_, account) = signed_in(&app, "ada@five-hundred.test").await;
+    let organization = account["organization"]["id"]
+        .as_str()
+        .expect("the organization's id")
+        .to_string();
+    let now = Timestamp::now();
+    let hour = now.millis() - now.millis().rem_euclid(3_600_000);
+    let two_hours_ago = hour - 2 * 3_600_000;
+    for (status_class, at, requests) in [
+        (2_i64, hour, 27_i64),
+        (4, hour, 3),
+        (5, hour, 10),
+        (5, two_hours_ago, 1_000),
+    ] {
+        sqlx::query(
+            "INSERT INTO usage_hourly \
+             (organization_id, api_key_id, route, status_class, hour, requests) \
+             VALUES ($1, '', 'GET /v1/things', $2, $3, $4)",
+        )
+        .bind(&organization)
+        .bind(status_class)
+        .bind(at)
+        .bind(requests)
+        .execute(app.db.pool())
+        .await
+        .expect("hourly counters");
+    }
+    let rate = |requests| {
+        landlord_alerts::evaluate::measure(
+            &app.db,
+            AlertSignal::Http5xxRate,
+            Duration::from_secs(300),
+            now,
+            requests,
+        )
+    };
+    assert_eq!(rate(RequestLog::Hourly).await.unwrap(), 25.0);
+    assert_eq!(rate(RequestLog::Raw).await.unwrap(), 0.0);
+    assert_eq!(
+        RequestLog::kept(app.config.usage_raw_log),
+        RequestLog::Hourly
+    );
+}
+
 backend_tests!(
+    the_5xx_rate_reads_the_hourly_counters_without_the_raw_log,
     fires_once_stays_quiet_through_cooldown_and_resolves_once,
     two_instances_evaluating_at_once_notify_once,
     operators_see_active_alerts_and_history,

@@ -787,6 +787,7 @@ async fn an_endpoint_answering_410_is_disabled_at_once(backend: Backend) {
         landlord_alerts::config::AlertSignal::WebhookFailureRate,
         Duration::from_secs(3600),
         Timestamp::now(),
+        landlord_alerts::RequestLog::Raw,
     )
     .await
     .unwrap();
