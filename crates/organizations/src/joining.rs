@@ -117,75 +117,18 @@ pub async fn accept(
     password: Option<String>,
     name: Option<&str>,
 ) -> Result<AcceptedInvitation, ApiError> {
-    // Cheap checks first (the password's length, the invitation, whether
-    // an account exists); hash only for a new account, and before taking
-    // the write lock.
-    let new_password = match password.as_deref() {
-        Some(password) => {
-            password::validate("password", password, "")?;
-            let mut conn = state.db.pool().acquire().await?;
-            let invitation = find_invitation(&mut conn, token).await?;
-            let has_account = identity_store::user_by_email(&mut *conn, &invitation.email)
-                .await?
-                .is_some();
-            drop(conn);
-            if has_account {
-                None
-            } else {
-                password::validate("password", password, &invitation.email)?;
-                state.limit_password_work(&invitation.email).await?;
-                Some(password::hash(&state.hashing, password.to_string()).await?)
-            }
-        }
-        None => None,
-    };
+    let new_password = hash_for_new_account(state, token, password.as_deref()).await?;
     let mut tx = state.db.begin().await?;
     let invitation = find_invitation(&mut tx, token).await?;
     let role = invitation.role;
     let org = invitation.organization_id.clone();
-    let existing = identity_store::user_by_email(&mut *tx, &invitation.email).await?;
-    let (user_id, created) = match existing {
-        Some(user) => {
-            match signed_in {
-                Some(current) if *current == user.id => {}
-                _ => {
-                    return Err(ApiError::Unauthorized(format!(
-                        "an account exists for {}: sign in as it to accept",
-                        invitation.email
-                    )))
-                }
-            }
-            if identity_store::role_in(&mut *tx, &user.id, &org)
-                .await?
-                .is_some()
-            {
-                return Err(ApiError::Conflict(
-                    "you are already a member of this organization".into(),
-                ));
-            }
-            (user.id, false)
-        }
-        None => {
-            let Some(hash) = new_password else {
-                return Err(ApiError::invalid_field(
-                    "password",
-                    "is required to create the account that joins",
-                ));
-            };
-            password::validate(
-                "password",
-                password.as_deref().unwrap_or(""),
-                &invitation.email,
-            )?;
-            let name = optional_name("name", name)?;
-            let id =
-                identity_store::insert_user(&mut tx, &invitation.email, name.as_deref(), &hash)
-                    .await?;
-            // The invitation reached this address: it is verified.
-            identity_store::mark_email_verified(&mut *tx, &id).await?;
-            (id, true)
-        }
+    let joining = Joining {
+        signed_in,
+        password: password.as_deref(),
+        new_password,
+        name,
     };
+    let (user_id, created) = joining_user(&mut tx, &invitation, joining).await?;
     if !store::respond_to_invitation(&mut tx, &invitation.id, InvitationStatus::Accepted).await? {
         return Err(ApiError::invalid_field(
             "token",
@@ -212,19 +155,120 @@ pub async fn accept(
     } else {
         None
     };
+    record_joining(&mut tx, &invitation, &user_id, created, client).await?;
+    tx.commit().await?;
+    Ok(AcceptedInvitation {
+        organization: OrganizationView::from(&organization),
+        role,
+        session,
+    })
+}
+
+/// The password's hash when the invitation will create an account; `None`
+/// when no password was given or the email already has an account. Cheap
+/// checks first (the password's length, the invitation, whether an account
+/// exists): hashing is slow, so it runs only for a new account, and before
+/// the write lock is taken.
+async fn hash_for_new_account(
+    state: &IdentityState,
+    token: &str,
+    password: Option<&str>,
+) -> Result<Option<String>, ApiError> {
+    let Some(password) = password else {
+        return Ok(None);
+    };
+    password::validate("password", password, "")?;
+    let mut conn = state.db.pool().acquire().await?;
+    let invitation = find_invitation(&mut conn, token).await?;
+    let has_account = identity_store::user_by_email(&mut *conn, &invitation.email)
+        .await?
+        .is_some();
+    drop(conn);
+    if has_account {
+        return Ok(None);
+    }
+    password::validate("password", password, &invitation.email)?;
+    state.limit_password_work(&invitation.email).await?;
+    Ok(Some(
+        password::hash(&state.hashing, password.to_string()).await?,
+    ))
+}
+
+/// What the person accepting brings.
+struct Joining<'a> {
+    signed_in: Option<&'a UserId>,
+    password: Option<&'a str>,
+    /// The password's hash, when it was computed for a new account.
+    new_password: Option<String>,
+    name: Option<&'a str>,
+}
+
+/// The user who joins: the signed-in owner of the invited email, or a new
+/// account for it (its email verified: the invitation reached it). `true`
+/// when the account was created.
+async fn joining_user(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    invitation: &InvitationRow,
+    joining: Joining<'_>,
+) -> Result<(UserId, bool), ApiError> {
+    let org = &invitation.organization_id;
+    if let Some(user) = identity_store::user_by_email(&mut **tx, &invitation.email).await? {
+        if joining.signed_in != Some(&user.id) {
+            return Err(ApiError::Unauthorized(format!(
+                "an account exists for {}: sign in as it to accept",
+                invitation.email
+            )));
+        }
+        if identity_store::role_in(&mut **tx, &user.id, org)
+            .await?
+            .is_some()
+        {
+            return Err(ApiError::Conflict(
+                "you are already a member of this organization".into(),
+            ));
+        }
+        return Ok((user.id, false));
+    }
+    let Some(hash) = joining.new_password else {
+        return Err(ApiError::invalid_field(
+            "password",
+            "is required to create the account that joins",
+        ));
+    };
+    password::validate(
+        "password",
+        joining.password.unwrap_or(""),
+        &invitation.email,
+    )?;
+    let name = optional_name("name", joining.name)?;
+    let id = identity_store::insert_user(tx, &invitation.email, name.as_deref(), &hash).await?;
+    identity_store::mark_email_verified(&mut **tx, &id).await?;
+    Ok((id, true))
+}
+
+/// The audit entry and the two events of a joining.
+async fn record_joining(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    invitation: &InvitationRow,
+    user_id: &UserId,
+    created: bool,
+    client: &ClientInfo,
+) -> Result<(), ApiError> {
+    let org = &invitation.organization_id;
+    let role = invitation.role;
     landlord_audit::record(
-        &mut *tx,
+        &mut **tx,
         AuditEntry::new("team.invitation_accepted")
-            .organization(&org)
-            .actor(&user_id)
+            .organization(org)
+            .actor(user_id)
             .target("invitation", &invitation.id)
             .client(client)
             .details(serde_json::json!({ "role": role.as_str(), "new_account": created })),
     )
     .await?;
     landlord_events::record(
-        &mut *tx,
-        &org,
+        &mut **tx,
+        org,
         &InvitationAcceptedPayload {
             organization_id: org.clone(),
             invitation_id: invitation.id.clone(),
@@ -235,8 +279,8 @@ pub async fn accept(
     )
     .await?;
     landlord_events::record(
-        &mut *tx,
-        &org,
+        &mut **tx,
+        org,
         &MemberAddedPayload {
             organization_id: org.clone(),
             user_id: user_id.clone(),
@@ -245,10 +289,5 @@ pub async fn accept(
         },
     )
     .await?;
-    tx.commit().await?;
-    Ok(AcceptedInvitation {
-        organization: OrganizationView::from(&organization),
-        role,
-        session,
-    })
+    Ok(())
 }

@@ -201,48 +201,11 @@ impl ProcessEvent {
 
     async fn settle(&self, provider: ProviderName, paid: &Paid) -> anyhow::Result<()> {
         let mut tx = self.db.begin().await?;
-        let theirs = format!("{} {}", paid.amount, paid.currency);
-        let cycle = match BillingCycleId::parse(&paid.cycle_id) {
-            Some(id) => billing_store::cycle_by_id(&mut *tx, &id).await?,
-            None => None,
-        };
-        let Some(cycle) = cycle else {
-            store::insert_discrepancy(
-                &mut *tx,
-                &NewDiscrepancy {
-                    provider,
-                    organization_id: None,
-                    billing_cycle_id: None,
-                    reference: &paid.reference,
-                    kind: DiscrepancyKind::UnknownCycle,
-                    ours: None,
-                    theirs: &theirs,
-                },
-            )
-            .await?;
+        let Some(cycle) = matching_cycle(&mut tx, provider, paid).await? else {
+            // Recorded as a discrepancy: the cycle (if any) stays unpaid.
             tx.commit().await?;
             return Ok(());
         };
-        if paid.amount != cycle.amount || paid.currency != cycle.currency {
-            // The cycle stays unpaid; an operator looks at the difference.
-            let ours = format!("{} {}", cycle.amount, cycle.currency);
-            store::insert_discrepancy(
-                &mut *tx,
-                &NewDiscrepancy {
-                    provider,
-                    organization_id: Some(&cycle.organization_id),
-                    billing_cycle_id: Some(&cycle.id),
-                    reference: &paid.reference,
-                    kind: DiscrepancyKind::AmountMismatch,
-                    ours: Some(&ours),
-                    theirs: &theirs,
-                },
-            )
-            .await?;
-            tx.commit().await?;
-            tracing::warn!(cycle = %cycle.id, ours, theirs, "payment does not match its billing cycle");
-            return Ok(());
-        }
         // The conditional update decides, under concurrent events, which one
         // pays the cycle: the other finds it paid.
         let paid_at = Timestamp::now();
@@ -252,64 +215,16 @@ impl ProcessEvent {
         // settled is a duplicate, recorded for a refund, never a success.
         let duplicate = !newly_paid
             && store::paid_by_another(&mut tx, &cycle.id, provider, &paid.reference).await?;
-        let payment_status = if duplicate {
+        let status = if duplicate {
             PaymentStatus::Duplicate
         } else {
             PaymentStatus::Succeeded
         };
-        let previous = store::payment_status(&mut tx, provider, &paid.reference).await?;
-        match previous {
-            Some(_) => {
-                store::set_payment_status(&mut tx, provider, &paid.reference, payment_status)
-                    .await?;
-            }
-            None => {
-                store::insert_payment(
-                    &mut *tx,
-                    &NewPayment {
-                        organization_id: &cycle.organization_id,
-                        billing_cycle_id: &cycle.id,
-                        provider,
-                        reference: &paid.reference,
-                        checkout_url: None,
-                        amount: paid.amount,
-                        currency: &paid.currency,
-                        status: payment_status,
-                    },
-                )
-                .await?;
-            }
+        let previous = record_payment(&mut tx, provider, paid, &cycle, status).await?;
+        if duplicate && previous != Some(PaymentStatus::Duplicate) {
+            record_duplicate(&mut tx, provider, paid, &cycle).await?;
         }
-        let first_time_duplicate = duplicate && previous != Some(PaymentStatus::Duplicate);
-        if first_time_duplicate {
-            store::insert_discrepancy(
-                &mut *tx,
-                &NewDiscrepancy {
-                    provider,
-                    organization_id: Some(&cycle.organization_id),
-                    billing_cycle_id: Some(&cycle.id),
-                    reference: &paid.reference,
-                    kind: DiscrepancyKind::DuplicatePayment,
-                    ours: Some(&format!(
-                        "cycle already paid: {} {}",
-                        cycle.amount, cycle.currency
-                    )),
-                    theirs: &format!("paid again {theirs}: refund"),
-                },
-            )
-            .await?;
-            landlord_audit::record(
-                &mut *tx,
-                AuditEntry::new("billing.duplicate_payment")
-                    .organization(&cycle.organization_id)
-                    .target("billing_cycle", &cycle.id)
-                    .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": paid.amount })),
-            )
-            .await?;
-            tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
-        }
-        if payment_status == PaymentStatus::Succeeded && previous != Some(PaymentStatus::Succeeded)
-        {
+        if status == PaymentStatus::Succeeded && previous != Some(PaymentStatus::Succeeded) {
             if let Some(payment_id) = store::payment_id(&mut tx, provider, &paid.reference).await? {
                 landlord_events::record(
                     &mut *tx,
@@ -401,4 +316,121 @@ pub async fn replay_event(db: &Db, event_id: &WebhookEventId) -> anyhow::Result<
 /// The job that processes a stored event.
 pub fn process_job(event_id: &WebhookEventId) -> NewJob {
     NewJob::new(PROCESS_EVENT_JOB, serde_json::json!({ "event": event_id }))
+}
+
+/// The billing cycle `paid` settles, when it names one and matches its
+/// amount and currency; otherwise the difference is recorded as a
+/// discrepancy for an operator, and `None`.
+async fn matching_cycle(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider: ProviderName,
+    paid: &Paid,
+) -> anyhow::Result<Option<CycleRow>> {
+    let theirs = format!("{} {}", paid.amount, paid.currency);
+    let cycle = match BillingCycleId::parse(&paid.cycle_id) {
+        Some(id) => billing_store::cycle_by_id(&mut **tx, &id).await?,
+        None => None,
+    };
+    let Some(cycle) = cycle else {
+        store::insert_discrepancy(
+            &mut **tx,
+            &NewDiscrepancy {
+                provider,
+                organization_id: None,
+                billing_cycle_id: None,
+                reference: &paid.reference,
+                kind: DiscrepancyKind::UnknownCycle,
+                ours: None,
+                theirs: &theirs,
+            },
+        )
+        .await?;
+        return Ok(None);
+    };
+    if paid.amount == cycle.amount && paid.currency == cycle.currency {
+        return Ok(Some(cycle));
+    }
+    let ours = format!("{} {}", cycle.amount, cycle.currency);
+    store::insert_discrepancy(
+        &mut **tx,
+        &NewDiscrepancy {
+            provider,
+            organization_id: Some(&cycle.organization_id),
+            billing_cycle_id: Some(&cycle.id),
+            reference: &paid.reference,
+            kind: DiscrepancyKind::AmountMismatch,
+            ours: Some(&ours),
+            theirs: &theirs,
+        },
+    )
+    .await?;
+    tracing::warn!(cycle = %cycle.id, ours, theirs, "payment does not match its billing cycle");
+    Ok(None)
+}
+
+/// Records the payment of `cycle` with `status` (inserted, or its status
+/// updated when the provider's reference is known); the status it had.
+async fn record_payment(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider: ProviderName,
+    paid: &Paid,
+    cycle: &CycleRow,
+    status: PaymentStatus,
+) -> anyhow::Result<Option<PaymentStatus>> {
+    let previous = store::payment_status(tx, provider, &paid.reference).await?;
+    if previous.is_some() {
+        store::set_payment_status(tx, provider, &paid.reference, status).await?;
+    } else {
+        store::insert_payment(
+            &mut **tx,
+            &NewPayment {
+                organization_id: &cycle.organization_id,
+                billing_cycle_id: &cycle.id,
+                provider,
+                reference: &paid.reference,
+                checkout_url: None,
+                amount: paid.amount,
+                currency: &paid.currency,
+                status,
+            },
+        )
+        .await?;
+    }
+    Ok(previous)
+}
+
+/// A second payment for a paid cycle: a discrepancy (to refund) and an
+/// audit entry, the first time it is seen.
+async fn record_duplicate(
+    tx: &mut sqlx::Transaction<'static, sqlx::Any>,
+    provider: ProviderName,
+    paid: &Paid,
+    cycle: &CycleRow,
+) -> anyhow::Result<()> {
+    store::insert_discrepancy(
+        &mut **tx,
+        &NewDiscrepancy {
+            provider,
+            organization_id: Some(&cycle.organization_id),
+            billing_cycle_id: Some(&cycle.id),
+            reference: &paid.reference,
+            kind: DiscrepancyKind::DuplicatePayment,
+            ours: Some(&format!(
+                "cycle already paid: {} {}",
+                cycle.amount, cycle.currency
+            )),
+            theirs: &format!("paid again {} {}: refund", paid.amount, paid.currency),
+        },
+    )
+    .await?;
+    landlord_audit::record(
+        &mut **tx,
+        AuditEntry::new("billing.duplicate_payment")
+            .organization(&cycle.organization_id)
+            .target("billing_cycle", &cycle.id)
+            .details(serde_json::json!({ "provider": provider, "reference": paid.reference, "amount": paid.amount })),
+    )
+    .await?;
+    tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
+    Ok(())
 }
