@@ -69,6 +69,25 @@ impl Seen {
     }
 }
 
+/// Ada signs up owning `name`; Bob signs up (with an organization of his
+/// own) and is added to Ada's as `role`. Both at `domain`. Returns their
+/// browsers, the organization's id and Bob's user id.
+pub(crate) async fn owner_and_member<'a>(
+    app: &'a TestApp,
+    domain: &str,
+    name: &str,
+    role: &str,
+) -> (Browser<'a>, Browser<'a>, String, String) {
+    let ada = Browser::new(app);
+    let overview = ada.sign_up(&format!("ada@{domain}"), name).await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let bob = Browser::new(app);
+    bob.sign_up(&format!("bob@{domain}"), "Bob's").await;
+    let bob_id = app.user_id(&format!("bob@{domain}")).await;
+    app.add_membership(&org, &bob_id, role).await;
+    (ada, bob, org, bob_id)
+}
+
 impl<'a> Browser<'a> {
     pub(crate) fn new(app: &'a TestApp) -> Self {
         Self {
@@ -742,14 +761,6 @@ async fn verdict(app: &TestApp, secret: &str) -> serde_json::Value {
 }
 
 /// The user id of `email`.
-pub(crate) async fn user_id(app: &TestApp, email: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("the user's id")
-}
-
 async fn keys_page_lists_creates_once_and_revokes(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let browser = Browser::new(&app);
@@ -979,7 +990,7 @@ async fn members_see_and_revoke_only_their_own_keys(backend: Backend) {
     member.sign_up("member@keys.test", "Member's own").await;
     app.add_membership(
         &organization_id,
-        &user_id(&app, "member@keys.test").await,
+        &app.user_id("member@keys.test").await,
         "member",
     )
     .await;

@@ -4,7 +4,7 @@
 //! through the Stripe stand-in's checkout and signed webhook.
 
 use crate::backend_tests;
-use crate::console::{user_id, Browser};
+use crate::console::Browser;
 use crate::support::billing::planted_counters;
 use crate::support::payments::{billed, Billed};
 use crate::support::Backend;
@@ -26,7 +26,7 @@ async fn joined<'a>(b: &'a Billed, email: &str, role: &str) -> Browser<'a> {
     let browser = Browser::new(&b.app);
     browser.sign_up(email, "Their own").await;
     b.app
-        .add_membership(&b.organization_id, &user_id(&b.app, email).await, role)
+        .add_membership(&b.organization_id, &b.app.user_id(email).await, role)
         .await;
     browser
 }

@@ -10,7 +10,7 @@
 use std::time::Duration;
 
 use crate::backend_tests;
-use crate::console::{Browser, Seen};
+use crate::console::{owner_and_member, Browser, Seen};
 use crate::support::clock::now_secs;
 use crate::support::eventually::eventually;
 use crate::support::whatsapp::{incoming_text, post_signed, WhatsAppStandIn};
@@ -31,33 +31,13 @@ const WABA: &str = "102290129340398";
 const PHONE_NUMBER_ID: &str = "106540352242922";
 const CONTACT: &str = "447700900123";
 
-/// A server whose Graph API is `graph`.
-async fn app_on(backend: Backend, graph: &WhatsAppStandIn) -> TestApp {
-    let base = graph.base_url();
-    TestApp::spawn_with(backend, |c| c.inbox.whatsapp_api_base = base).await
-}
-
-async fn user_id(app: &TestApp, email: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("the user's id")
-}
-
 /// Ada owns `name`; Bob (his own organization too) is in it as a member.
 async fn team<'a>(
     app: &'a TestApp,
     name: &str,
     domain: &str,
 ) -> (Browser<'a>, Browser<'a>, String) {
-    let ada = Browser::new(app);
-    let overview = ada.sign_up(&format!("ada@{domain}"), name).await;
-    let org = overview.trim_start_matches("/o/").to_string();
-    let bob = Browser::new(app);
-    bob.sign_up(&format!("bob@{domain}"), "Bob's").await;
-    let bob_id = user_id(app, &format!("bob@{domain}")).await;
-    app.add_membership(&org, &bob_id, "member").await;
+    let (ada, bob, org, _) = owner_and_member(app, domain, name, "member").await;
     (ada, bob, org)
 }
 
@@ -135,7 +115,7 @@ fn assert_not_allowed(seen: &Seen, path: &str) {
 
 async fn a_member_sees_the_inbox_and_a_conversations_thread(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, bob, org) = team(&app, "Acme", "inbox.test").await;
     let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
     incoming(
@@ -222,7 +202,7 @@ async fn a_member_sees_the_inbox_and_a_conversations_thread(backend: Backend) {
 
 async fn another_organizations_conversation_answers_404(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, _bob, org) = team(&app, "Acme", "one.test").await;
     let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
     incoming(
@@ -268,7 +248,7 @@ async fn another_organizations_conversation_answers_404(backend: Backend) {
 
 async fn a_reply_without_the_csrf_token_is_refused(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, _bob, org) = team(&app, "Acme", "csrf.test").await;
     let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
     incoming(
@@ -322,7 +302,7 @@ async fn a_reply_without_the_csrf_token_is_refused(backend: Backend) {
 
 async fn a_reply_outside_the_window_shows_the_rule(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, bob, org) = team(&app, "Acme", "window.test").await;
     let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
     let yesterday = now_secs() - 25 * 3600;
@@ -362,7 +342,7 @@ async fn a_reply_outside_the_window_shows_the_rule(backend: Backend) {
 
 async fn channel_settings_are_not_allowed_to_members(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, bob, org) = team(&app, "Acme", "members.test").await;
     let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
     let page = format!("/o/{org}/inbox/channels");
@@ -420,7 +400,7 @@ async fn channel_settings_are_not_allowed_to_members(backend: Backend) {
 
 async fn a_bad_phone_number_id_is_said_next_to_its_field(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (ada, _bob, org) = team(&app, "Acme", "fields.test").await;
     let page = format!("/o/{org}/inbox/channels");
     let seen = ada
@@ -481,7 +461,7 @@ mod browser {
             return;
         };
         let graph = WhatsAppStandIn::start().await;
-        let app = super::app_on(Backend::Sqlite, &graph).await;
+        let app = graph.app(Backend::Sqlite).await;
 
         browser.goto(&app, "/sign-up").await;
         browser.fill("Organization name", "Acme Support").await;

@@ -15,7 +15,7 @@
 use serde_json::{json, Value};
 
 use crate::backend_tests;
-use crate::console::{user_id, Browser, Seen};
+use crate::console::{Browser, Seen};
 use crate::support::accounts::PASSWORD;
 use crate::support::app::json;
 use crate::support::eventually::eventually;
@@ -804,7 +804,7 @@ async fn members_and_operators_see_what_their_role_allows(backend: Backend) {
     let market = Market::start(backend).await;
     let (beans, _lamps, coffee, _lamp) = two_stores(&market).await;
     let _member_token = market.buyer("mo@beans.test").await;
-    let member_id = user_id(&market.app, "mo@beans.test").await;
+    let member_id = market.app.user_id("mo@beans.test").await;
     market
         .app
         .add_membership(&beans.org_id, &member_id, "member")
@@ -1136,7 +1136,7 @@ async fn a_store_replies_to_its_reviews_and_a_member_only_reads_them(backend: Ba
 
     // A member reads the reviews, without a form; a forged reply is refused.
     market.buyer("mo@beans.test").await;
-    let member_id = user_id(&market.app, "mo@beans.test").await;
+    let member_id = market.app.user_id("mo@beans.test").await;
     market
         .app
         .add_membership(&beans.org_id, &member_id, "member")
@@ -1665,7 +1665,7 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
     let ada = Browser::new(&app);
     let overview = ada.sign_up("ada@market-off.test", "Ada's").await;
     let org = overview.trim_start_matches("/o/").to_string();
-    let ada_id = user_id(&app, "ada@market-off.test").await;
+    let ada_id = app.user_id("ada@market-off.test").await;
     sqlx::query("UPDATE users SET platform_admin_at = $1 WHERE id = $2")
         .bind(1_i64)
         .bind(&ada_id)
@@ -1708,7 +1708,7 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
     let ada = Browser::new(&on);
     let overview = ada.sign_up("ada@market-on.test", "Ada's").await;
     let org = overview.trim_start_matches("/o/").to_string();
-    let ada_id = user_id(&on, "ada@market-on.test").await;
+    let ada_id = on.user_id("ada@market-on.test").await;
     sqlx::query("UPDATE users SET platform_admin_at = $1 WHERE id = $2")
         .bind(1_i64)
         .bind(&ada_id)

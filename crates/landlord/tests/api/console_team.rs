@@ -5,17 +5,9 @@
 //! words, and sessions shared with `/auth/sessions`.
 
 use crate::backend_tests;
-use crate::console::Browser;
+use crate::console::{owner_and_member, Browser};
 use crate::support::accounts::{data, session_of, PASSWORD};
 use crate::support::{Backend, TestApp};
-
-async fn user_id(app: &TestApp, email: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("the user's id")
-}
 
 async fn role_of(app: &TestApp, organization: &str, user: &str) -> Option<String> {
     sqlx::query_scalar("SELECT role FROM memberships WHERE organization_id = $1 AND user_id = $2")
@@ -28,14 +20,7 @@ async fn role_of(app: &TestApp, organization: &str, user: &str) -> Option<String
 
 /// Ada owns Acme; Bob (his own organization too) is a member of Acme.
 async fn acme(app: &TestApp) -> (Browser<'_>, Browser<'_>, String, String) {
-    let ada = Browser::new(app);
-    let overview = ada.sign_up("ada@team.test", "Acme").await;
-    let org = overview.trim_start_matches("/o/").to_string();
-    let bob = Browser::new(app);
-    bob.sign_up("bob@team.test", "Bob's").await;
-    let bob_id = user_id(app, "bob@team.test").await;
-    app.add_membership(&org, &bob_id, "member").await;
-    (ada, bob, org, bob_id)
+    owner_and_member(app, "team.test", "Acme", "member").await
 }
 
 async fn team_page_follows_the_permission_matrix(backend: Backend) {
@@ -73,7 +58,7 @@ async fn team_page_follows_the_permission_matrix(backend: Backend) {
     }
     // …and is refused when trying anyway.
     let csrf = seen.csrf();
-    let ada_id = user_id(&app, "ada@team.test").await;
+    let ada_id = app.user_id("ada@team.test").await;
     let refused = bob
         .post(
             &format!("{team}/invitations"),
@@ -253,7 +238,7 @@ async fn the_last_owner_rule_is_explained(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let (ada, bob, org, bob_id) = acme(&app).await;
     let team = format!("/o/{org}/team");
-    let ada_id = user_id(&app, "ada@team.test").await;
+    let ada_id = app.user_id("ada@team.test").await;
     let rule = "always keeps at least one owner";
 
     let page = ada.get(&team).await;
@@ -615,7 +600,7 @@ async fn leaving_moves_the_browser_to_another_organization(backend: Backend) {
 
     // Ada, in Bob's organization too, hands Acme over and leaves it, her
     // session's organization: the browser moves on, still signed in.
-    let ada_id = user_id(&app, "ada@team.test").await;
+    let ada_id = app.user_id("ada@team.test").await;
     let bobs = home.trim_start_matches("/o/").to_string();
     app.add_membership(&bobs, &ada_id, "member").await;
     app.add_membership(&org, &bob_id, "member").await;

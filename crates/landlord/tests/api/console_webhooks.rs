@@ -8,9 +8,9 @@
 //! starts, with screenshots of each page.
 
 use crate::backend_tests;
-use crate::console::{Browser, Seen};
+use crate::console::{owner_and_member, Browser, Seen};
 use crate::support::eventually::eventually;
-use crate::support::receiver::{Received, Receiver};
+use crate::support::receiver::Receiver;
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -28,33 +28,11 @@ const RECEIVER_ANSWER: &str = "received by the receiver of the console test";
 /// Where the receiver is given as an endpoint.
 const HOOK: &str = "/hooks/landlord";
 
-/// Whether `message` verifies with `secret` (the reference library).
-fn verifies(secret: &str, message: &Received) -> bool {
-    standardwebhooks::Webhook::new(secret)
-        .expect("a whsec_ secret")
-        .verify(&message.body, &message.headers)
-        .is_ok()
-}
-
 // ---- helpers -------------------------------------------------------------------------
-
-async fn user_id(app: &TestApp, email: &str) -> String {
-    sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
-        .bind(email)
-        .fetch_one(app.db.pool())
-        .await
-        .expect("the user's id")
-}
 
 /// Ada owns Acme; Bob (his own organization too) is in Acme as `role`.
 async fn acme<'a>(app: &'a TestApp, role: &str) -> (Browser<'a>, Browser<'a>, String) {
-    let ada = Browser::new(app);
-    let overview = ada.sign_up("ada@hooks.test", "Acme").await;
-    let org = overview.trim_start_matches("/o/").to_string();
-    let bob = Browser::new(app);
-    bob.sign_up("bob@hooks.test", "Bob's").await;
-    let bob_id = user_id(app, "bob@hooks.test").await;
-    app.add_membership(&org, &bob_id, role).await;
+    let (ada, bob, org, _) = owner_and_member(app, "hooks.test", "Acme", role).await;
     (ada, bob, org)
 }
 
@@ -641,7 +619,7 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
 
     // Delivered, signed with the secret the page showed.
     let messages = receiver.wait_for(HOOK, 1).await;
-    assert!(verifies(&secret, &messages[0]));
+    assert!(messages[0].verifies(&secret));
     let body: serde_json::Value = serde_json::from_slice(&messages[0].body).expect("JSON");
     assert_eq!(body["type"], "webhook.test", "{body}");
     let message_id = messages[0]
@@ -722,7 +700,7 @@ const BROWSER_TEST: &str =
 mod browser {
     use std::time::{Duration, Instant};
 
-    use super::{verifies, Receiver, BROWSER_TEST, HOOK, RECEIVER_ANSWER};
+    use super::{Receiver, BROWSER_TEST, HOOK, RECEIVER_ANSWER};
     use crate::support::accounts::PASSWORD;
     use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
     use crate::support::{Backend, TestApp};
@@ -856,7 +834,7 @@ mod browser {
         browser.click_button("Send test event").await;
         browser.wait_for_text("Test message queued").await;
         let received = receiver.wait_for(HOOK, 1).await;
-        assert!(verifies(&secret, &received[0]));
+        assert!(received[0].verifies(&secret));
         reload_until(&browser, RECEIVER_ANSWER).await;
         let row = browser.text_of("table.attempts tbody tr").await;
         assert!(row.contains("webhook.test"), "{row}");
@@ -892,8 +870,8 @@ mod browser {
         browser.click_button("Send test event").await;
         browser.wait_for_text("Test message queued").await;
         let received = receiver.wait_for(HOOK, 2).await;
-        assert!(verifies(&new, &received[1]), "signed with the new secret");
-        assert!(verifies(&secret, &received[1]), "and with the old one");
+        assert!(received[1].verifies(&new), "signed with the new secret");
+        assert!(received[1].verifies(&secret), "and with the old one");
         reload_until_rows(&browser, 2).await;
 
         // The delete confirmation, left unconfirmed.

@@ -48,12 +48,6 @@ const ACCESS_TOKEN: &str = "EAAG-access-token-9Qz";
 const WABA: &str = "102290129340398";
 const CONTACT: &str = "447700900123";
 
-/// A server whose Graph API is `graph`.
-async fn app_on(backend: Backend, graph: &WhatsAppStandIn) -> TestApp {
-    let base = graph.base_url();
-    TestApp::spawn_with(backend, |c| c.inbox.whatsapp_api_base = base).await
-}
-
 /// Connects a channel with phone number id `phone`; returns its view.
 async fn connect(app: &TestApp, token: &str, phone: &str) -> Value {
     data(
@@ -155,7 +149,7 @@ async fn reply(app: &TestApp, token: &str, conversation: &str, body: Value) -> r
 
 async fn meta_verification_echoes_the_challenge_only_with_the_verify_token(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "verify@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
     assert!(channel["webhook_url"]
@@ -195,7 +189,7 @@ async fn meta_verification_echoes_the_challenge_only_with_the_verify_token(backe
 
 async fn a_signed_message_is_stored_once_and_a_bad_signature_stores_nothing(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "inbound@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
     let phone = channel["phone_number_id"].as_str().unwrap();
@@ -301,7 +295,7 @@ async fn a_signed_message_is_stored_once_and_a_bad_signature_stores_nothing(back
 
 async fn a_reply_in_the_window_is_sent_and_statuses_never_go_back(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "reply@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
     incoming(
@@ -392,7 +386,7 @@ async fn a_reply_in_the_window_is_sent_and_statuses_never_go_back(backend: Backe
 
 async fn outside_the_window_only_a_template_goes(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "window@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
     let yesterday = now_secs() - 25 * 3600;
@@ -484,7 +478,7 @@ async fn outside_the_window_only_a_template_goes(backend: Backend) {
 
 async fn concurrent_messages_of_a_new_contact_open_one_conversation(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "burst@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
     let sends = (0..10).map(|n| {
@@ -514,7 +508,7 @@ async fn concurrent_messages_of_a_new_contact_open_one_conversation(backend: Bac
 
 async fn a_capped_plan_stops_sending_with_quota_exceeded(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, registered) = signed_in(&app, "capped@example.com").await;
     let organization_id = registered["organization"]["id"].as_str().unwrap();
     let channel = connect(&app, &token, "106540352242922").await;
@@ -819,7 +813,7 @@ async fn channels_refuse_bad_input_and_members(backend: Backend) {
 
 async fn another_organization_sees_nothing_of_the_inbox(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "mine@example.com").await;
     let (stranger, _) = signed_in(&app, "theirs@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
@@ -1097,7 +1091,7 @@ async fn the_stream_delivers_this_organizations_events_and_resumes_after_the_las
     backend: Backend,
 ) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, registered) = signed_in(&app, "live@example.com").await;
     let (stranger, _) = signed_in(&app, "elsewhere@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;
@@ -1236,7 +1230,7 @@ async fn two_instances_on_one_redis_share_the_stream(backend: Backend) {
 
 async fn contacts_keep_attributes_and_labels_and_a_snooze_ends_by_itself(backend: Backend) {
     let graph = WhatsAppStandIn::start().await;
-    let app = app_on(backend, &graph).await;
+    let app = graph.app(backend).await;
     let (token, _) = signed_in(&app, "contacts@example.com").await;
     let (stranger, _) = signed_in(&app, "contacts-stranger@example.com").await;
     let channel = connect(&app, &token, "106540352242922").await;

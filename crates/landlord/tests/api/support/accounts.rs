@@ -74,6 +74,15 @@ impl TestApp {
         .expect("audit log")
     }
 
+    /// The id of the account registered as `email`.
+    pub async fn user_id(&self, email: &str) -> String {
+        sqlx::query_scalar("SELECT id FROM users WHERE email = $1")
+            .bind(email)
+            .fetch_one(self.db.pool())
+            .await
+            .expect("the user's id")
+    }
+
     /// Adds `user_id` to `organization_id` as `role` behind the API's back
     /// (a shortcut past invitations); they then switch into it.
     pub async fn add_membership(&self, organization_id: &str, user_id: &str, role: &str) {

@@ -20,6 +20,23 @@ pub struct Received {
     pub body: Bytes,
 }
 
+impl Received {
+    /// Whether the message carries a valid Standard Webhooks signature
+    /// under `secret` (checked by the `standardwebhooks` crate).
+    pub fn verifies(&self, secret: &str) -> bool {
+        signature_verifies(secret, &self.headers, &self.body)
+    }
+}
+
+/// Whether `body` with `headers` carries a valid Standard Webhooks
+/// signature under `secret`, as the `standardwebhooks` crate checks it.
+pub fn signature_verifies(secret: &str, headers: &HeaderMap, body: &[u8]) -> bool {
+    standardwebhooks::Webhook::new(secret)
+        .expect("a whsec_ secret")
+        .verify(body, headers)
+        .is_ok()
+}
+
 #[derive(Clone)]
 struct Log {
     answer: &'static str,

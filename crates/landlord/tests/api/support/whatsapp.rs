@@ -281,6 +281,12 @@ impl WhatsAppStandIn {
         self.url.clone()
     }
 
+    /// A server whose Graph API is this stand-in.
+    pub async fn app(&self, backend: super::Backend) -> super::TestApp {
+        let base = self.base_url();
+        super::TestApp::spawn_with(backend, |c| c.inbox.whatsapp_api_base = base).await
+    }
+
     /// Every send request received so far, in arrival order, refused ones
     /// included (their `wamid` is empty).
     pub fn sent(&self) -> Vec<SentMessage> {
