@@ -14,6 +14,7 @@
 //! - [`payouts`][]: the vendor ledger and one transfer per payout, never
 //!   twice; [`money`][] has the fee rule;
 //! - [`reviews`][]: after delivery, once per order item;
+//! - [`mail`][]: the mails it sends, registered on the mailer by the binary;
 //! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL;
 //! - [`pages`][]: the console's buyer, store and operator pages, registered
 //!   with the console's shell.
@@ -24,6 +25,7 @@ pub mod checkout;
 pub mod config;
 pub mod fulfilment;
 pub mod geo;
+pub mod mail;
 pub mod money;
 pub mod pages;
 pub mod payment;
@@ -43,7 +45,7 @@ use axum::extract::FromRef;
 use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
 
-pub use payment::{PaymentJob, PAYMENT_JOB};
+pub use payment::{PaymentJob, ORDER_METADATA_KEY, PAYMENT_JOB, PAYMENT_ROUTE};
 pub use payouts::{TransferJob, TRANSFER_JOB};
 pub use refunds::{RefundJob, REFUND_JOB};
 pub use routes::router;
