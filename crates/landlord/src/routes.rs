@@ -40,7 +40,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(if modules.inbox {
             landlord_inbox::router()
                 .layer(axum::Extension(state.inbox_live.clone()))
-                .with_state(state.keys.clone())
+                .with_state(state.inbox.clone())
         } else {
             OpenApiRouter::new()
         })
@@ -135,7 +135,10 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         &state.token_signing_key,
     );
     console = console
-        .with(landlord_billing::pages::console_pages(state.keys.clone()))
+        .with(landlord_billing::pages::console_pages(
+            state.db.clone(),
+            state.keys.clone(),
+        ))
         .with(landlord_keys::pages::console_pages(state.keys.clone()))
         .with(landlord_payments::pages::console_pages(
             state.payments.clone(),
@@ -151,7 +154,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
     if modules.inbox {
         console = console.with(landlord_inbox::pages::console_pages(
             state.inbox_live.clone(),
-            state.keys.clone(),
+            state.inbox.clone(),
         ));
     }
     if modules.marketplace {

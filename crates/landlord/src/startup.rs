@@ -419,10 +419,24 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         limiter.clone(),
         payload_cipher,
     );
-    let keys = KeysState::new(identity.clone(), limiter, quota, usage);
+    let keys = KeysState::new(identity.clone(), limiter.clone(), quota, usage);
+    let inbox = landlord_inbox::InboxState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        limiter,
+        keys.clone(),
+    );
     let messages = MessagesState::new(db.clone(), worker.waker(), &config);
-    let payments = PaymentsState::new(keys.clone(), providers);
-    let marketplace = landlord_marketplace::MarketplaceState::new(keys.clone());
+    let payments = PaymentsState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        keys.clone(),
+        providers,
+    );
+    let marketplace =
+        landlord_marketplace::MarketplaceState::new(db.clone(), config.clone(), identity.clone());
     let state = AppState::new(AppInner {
         config,
         db,
@@ -433,6 +447,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         messages,
         payments,
         inbox_live,
+        inbox,
         marketplace,
     });
     Ok((state, worker, usage_writer))

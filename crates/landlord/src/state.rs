@@ -28,6 +28,7 @@ pub struct AppInner {
     pub payments: PaymentsState,
     /// The inbox's realtime wake-ups (and Redis pub/sub when configured).
     pub inbox_live: landlord_inbox::live::Live,
+    pub inbox: landlord_inbox::InboxState,
     pub marketplace: landlord_marketplace::MarketplaceState,
 }
 
@@ -76,5 +77,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<KeysState>(), pointer);
         assert_eq!(std::mem::size_of::<MessagesState>(), pointer);
         assert_eq!(std::mem::size_of::<PaymentsState>(), pointer);
+        assert_eq!(std::mem::size_of::<landlord_inbox::InboxState>(), pointer);
+        assert_eq!(
+            std::mem::size_of::<landlord_marketplace::MarketplaceState>(),
+            pointer
+        );
     }
 }

@@ -43,7 +43,6 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use landlord_identity::IdentityState;
-use landlord_keys::KeysState;
 
 pub use payment::{PaymentJob, ORDER_METADATA_KEY, PAYMENT_JOB, PAYMENT_ROUTE};
 pub use payouts::{TransferJob, TRANSFER_JOB};
@@ -55,14 +54,26 @@ pub use routes::router;
 pub struct MarketplaceState(Arc<MarketplaceInner>);
 
 pub struct MarketplaceInner {
-    pub keys: KeysState,
+    pub db: landlord_core::Db,
+    pub config: Arc<landlord_core::Config>,
+    /// Sessions, and the job queue's waker.
+    pub identity: IdentityState,
     pub client: provider::PaymentClient,
 }
 
 impl MarketplaceState {
-    pub fn new(keys: KeysState) -> Self {
-        let client = provider::PaymentClient::from_config(&keys.config);
-        Self(Arc::new(MarketplaceInner { keys, client }))
+    pub fn new(
+        db: landlord_core::Db,
+        config: Arc<landlord_core::Config>,
+        identity: IdentityState,
+    ) -> Self {
+        let client = provider::PaymentClient::from_config(&config);
+        Self(Arc::new(MarketplaceInner {
+            db,
+            config,
+            identity,
+            client,
+        }))
     }
 }
 
@@ -96,6 +107,6 @@ impl JobContext {
 
 impl FromRef<MarketplaceState> for IdentityState {
     fn from_ref(state: &MarketplaceState) -> Self {
-        state.keys.identity.clone()
+        state.identity.clone()
     }
 }

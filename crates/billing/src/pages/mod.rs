@@ -4,6 +4,7 @@
 mod overview;
 
 use axum::extract::FromRef;
+use landlord_core::Db;
 use landlord_keys::KeysState;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
@@ -12,6 +13,8 @@ use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 #[derive(Clone)]
 pub struct Pages {
     console: ConsoleState,
+    pub db: Db,
+    /// The keys feature's usage figures and the bill's calculation.
     pub keys: KeysState,
 }
 
@@ -39,10 +42,10 @@ macro_rules! template_files {
 const TEMPLATES: Templates = template_files!("overview.html");
 
 /// The overview page, its template and navigation entry.
-pub fn console_pages(keys: KeysState) -> Module {
+pub fn console_pages(db: Db, keys: KeysState) -> Module {
     Module::new("overview")
         .templates(TEMPLATES)
-        .routes(move |console| overview::routes().with_state(Pages { console, keys }))
+        .routes(move |console| overview::routes().with_state(Pages { console, db, keys }))
         .organization_nav(NavEntry::new("overview", "Overview", "", 0))
 }
 

@@ -85,7 +85,7 @@ pub async fn overview(
     // The whole month, days to come drawn empty.
     let period = Period::of(now);
     let days = daily::requests_by_day(
-        &state.keys.db,
+        &state.db,
         &user.organization_id,
         period.start(),
         Timestamp::from_millis(period.end_ms() - daily::DAY_MS),

@@ -6,6 +6,8 @@ mod webhooks;
 
 use std::sync::Arc;
 
+use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,13 +24,31 @@ pub struct PaymentsState(Arc<PaymentsInner>);
 
 /// The services behind [`PaymentsState`], reached through `Deref`.
 pub struct PaymentsInner {
+    pub db: Db,
+    pub config: Arc<Config>,
+    /// Sessions, and the job queue's waker.
+    pub identity: IdentityState,
+    /// The keys feature's services: the checkout's rate limit and the
+    /// billing changes (which drop the cached keys' plans).
     pub keys: KeysState,
     pub providers: Providers,
 }
 
 impl PaymentsState {
-    pub fn new(keys: KeysState, providers: Providers) -> Self {
-        Self(Arc::new(PaymentsInner { keys, providers }))
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        identity: IdentityState,
+        keys: KeysState,
+        providers: Providers,
+    ) -> Self {
+        Self(Arc::new(PaymentsInner {
+            db,
+            config,
+            identity,
+            keys,
+            providers,
+        }))
     }
 }
 
@@ -42,7 +62,7 @@ impl std::ops::Deref for PaymentsState {
 
 impl axum::extract::FromRef<PaymentsState> for landlord_identity::IdentityState {
     fn from_ref(state: &PaymentsState) -> Self {
-        state.keys.identity.clone()
+        state.identity.clone()
     }
 }
 
