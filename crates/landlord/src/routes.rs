@@ -32,7 +32,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_organizations::router().with_state(state.keys.clone()))
         .merge(landlord_metering::routes::router().with_state(state.identity.clone()))
         .merge(landlord_keys::routes::router().with_state(state.keys.clone()))
-        .merge(landlord_billing::routes::router().with_state(state.keys.clone()))
+        .merge(landlord_billing::routes::router().with_state(state.billing.clone()))
         .merge(landlord_payments::routes::router().with_state(state.payments.clone()))
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
@@ -136,8 +136,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
     );
     console = console
         .with(landlord_billing::pages::console_pages(
-            state.db.clone(),
-            state.keys.clone(),
+            state.billing.clone(),
         ))
         .with(landlord_keys::pages::console_pages(state.keys.clone()))
         .with(landlord_payments::pages::console_pages(

@@ -428,11 +428,18 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         keys.clone(),
     );
     let messages = MessagesState::new(db.clone(), worker.waker(), &config);
+    let billing = landlord_billing::BillingState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        keys.clone(),
+    );
     let payments = PaymentsState::new(
         db.clone(),
         config.clone(),
         identity.clone(),
         keys.clone(),
+        billing.clone(),
         providers,
     );
     let marketplace =
@@ -444,6 +451,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         token_signing_key: Arc::new(token_signing_key),
         identity,
         keys,
+        billing,
         messages,
         payments,
         inbox_live,

@@ -24,6 +24,7 @@ pub struct AppInner {
     pub token_signing_key: Arc<String>,
     pub identity: IdentityState,
     pub keys: KeysState,
+    pub billing: landlord_billing::BillingState,
     pub messages: MessagesState,
     pub payments: PaymentsState,
     /// The inbox's realtime wake-ups (and Redis pub/sub when configured).
@@ -77,6 +78,10 @@ mod tests {
         assert_eq!(std::mem::size_of::<KeysState>(), pointer);
         assert_eq!(std::mem::size_of::<MessagesState>(), pointer);
         assert_eq!(std::mem::size_of::<PaymentsState>(), pointer);
+        assert_eq!(
+            std::mem::size_of::<landlord_billing::BillingState>(),
+            pointer
+        );
         assert_eq!(std::mem::size_of::<landlord_inbox::InboxState>(), pointer);
         assert_eq!(
             std::mem::size_of::<landlord_marketplace::MarketplaceState>(),

@@ -166,7 +166,7 @@ pub async fn overview(
         Err(sign_in) => return Ok(sign_in),
     };
     let payments = &state.payments;
-    let calculation = manage::calculate(&payments.keys, &user.organization_id).await?;
+    let calculation = manage::calculate(&payments.billing, &user.organization_id).await?;
     let page = PageQuery {
         limit: None,
         cursor: query.cursor.clone(),
@@ -236,7 +236,8 @@ pub async fn change_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let preview = manage::preview(&state.payments.keys, &user.organization_id, &query.plan).await?;
+    let preview =
+        manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
     let from = state
         .payments
@@ -290,7 +291,7 @@ pub async fn change(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let change = manage::change_plan(&state.payments.keys, &user, &client, &form.plan)
+    let change = manage::change_plan(&state.payments.billing, &user, &client, &form.plan)
         .await
         .map_err(api)?;
     let outcome = if change.scheduled {
@@ -331,7 +332,7 @@ pub async fn cancel_scheduled(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    manage::cancel_scheduled_change(&state.payments.keys, &user, &client)
+    manage::cancel_scheduled_change(&state.payments.billing, &user, &client)
         .await
         .map_err(api)?;
     Ok(Page::redirect(format!(

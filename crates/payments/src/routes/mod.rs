@@ -6,6 +6,7 @@ mod webhooks;
 
 use std::sync::Arc;
 
+use landlord_billing::BillingState;
 use landlord_core::{Config, Db};
 use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
@@ -28,9 +29,10 @@ pub struct PaymentsInner {
     pub config: Arc<Config>,
     /// Sessions, and the job queue's waker.
     pub identity: IdentityState,
-    /// The keys feature's services: the checkout's rate limit and the
-    /// billing changes (which drop the cached keys' plans).
+    /// The keys feature's services: the checkout's rate limit.
     pub keys: KeysState,
+    /// Billing's rules: the period so far, plan changes.
+    pub billing: BillingState,
     pub providers: Providers,
 }
 
@@ -40,6 +42,7 @@ impl PaymentsState {
         config: Arc<Config>,
         identity: IdentityState,
         keys: KeysState,
+        billing: BillingState,
         providers: Providers,
     ) -> Self {
         Self(Arc::new(PaymentsInner {
@@ -47,6 +50,7 @@ impl PaymentsState {
             config,
             identity,
             keys,
+            billing,
             providers,
         }))
     }
