@@ -429,4 +429,33 @@ mod tests {
             .unwrap_err();
         assert!(matches!(error, MailError::Address { .. }));
     }
+
+    #[tokio::test]
+    async fn a_job_naming_an_unregistered_template_fails_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let cipher = PayloadCipher::new(&"p".repeat(64));
+        let job = MailJob {
+            mailer: Arc::new(Mailer::from_config(&config).unwrap()),
+            cipher,
+        };
+        let payload = serde_json::json!({
+            "to": "ada@example.com",
+            "template": "shop_order_paid",
+            "context": {"link": "x"},
+        });
+        let attempt = Attempt {
+            number: 1,
+            last: false,
+        };
+        let error = job.handle(&payload, attempt).await.unwrap_err();
+        assert!(
+            format!("{error:#}").contains("no mail template is named shop_order_paid"),
+            "{error:#}"
+        );
+        assert!(!dir.path().join("mail").exists());
+    }
 }

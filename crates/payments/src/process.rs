@@ -414,3 +414,50 @@ pub async fn replay_event(db: &Db, event_id: &WebhookEventId) -> anyhow::Result<
 pub fn process_job(event_id: &WebhookEventId) -> NewJob {
     NewJob::new(PROCESS_EVENT_JOB, serde_json::json!({ "event": event_id }))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: [EventRoute; 2] = [
+        EventRoute {
+            metadata_key: "shop_order_id",
+            job: "shop.payment",
+        },
+        EventRoute {
+            metadata_key: "booking_id",
+            job: "bookings.payment",
+        },
+    ];
+
+    #[test]
+    fn an_event_naming_a_routed_key_goes_to_its_job_with_its_object() {
+        let stripe = serde_json::json!({
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1", "metadata": {"booking_id": "b1"}}},
+        });
+        let (route, object) = routed_object(&ROUTES, ProviderName::Stripe, &stripe).unwrap();
+        assert_eq!(route.job, "bookings.payment");
+        assert_eq!(object, stripe["data"]["object"]);
+        let paystack = serde_json::json!({
+            "event": "charge.success",
+            "data": {"reference": "r1", "metadata": {"shop_order_id": "o1"}},
+        });
+        let (route, object) = routed_object(&ROUTES, ProviderName::Paystack, &paystack).unwrap();
+        assert_eq!(route.job, "shop.payment");
+        assert_eq!(object, paystack["data"]);
+    }
+
+    #[test]
+    fn a_billing_event_or_a_key_without_a_text_value_stays_here() {
+        let cycle = serde_json::json!({
+            "data": {"object": {"metadata": {"billing_cycle_id": "c1"}}},
+        });
+        assert!(routed_object(&ROUTES, ProviderName::Stripe, &cycle).is_none());
+        let number = serde_json::json!({
+            "data": {"object": {"metadata": {"booking_id": 7}}},
+        });
+        assert!(routed_object(&ROUTES, ProviderName::Stripe, &number).is_none());
+        assert!(routed_object(&[], ProviderName::Stripe, &cycle).is_none());
+    }
+}
