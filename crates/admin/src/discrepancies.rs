@@ -77,7 +77,7 @@ pub async fn discrepancies(
 /// Unresolved (or resolved) discrepancies, newest first, at most 200:
 /// `GET /admin/discrepancies` and the operator console alike.
 pub async fn list(state: &PaymentsState, resolved: bool) -> Result<Vec<DiscrepancyView>, ApiError> {
-    let rows = payments_store::discrepancies(&state.keys.db, resolved, LIST_LIMIT).await?;
+    let rows = payments_store::discrepancies(&state.db, resolved, LIST_LIMIT).await?;
     Ok(rows.into_iter().map(DiscrepancyView::from).collect())
 }
 
@@ -123,7 +123,7 @@ pub async fn resolve_discrepancy(
     if let Some(note) = note.map(str::trim).filter(|n| !n.is_empty()) {
         entry = entry.details(serde_json::json!({ "note": note }));
     }
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     if !payments_store::resolve_discrepancy(&mut tx, &id, &admin.user_id).await? {
         return Err(not_found());
     }

@@ -56,8 +56,8 @@ pub async fn figures(
 
 /// The figures, for `GET /admin/figures` and the operator console alike.
 pub async fn compute(state: &PaymentsState) -> Result<Figures, ApiError> {
-    let db = &state.keys.db;
-    let config = &state.keys.config;
+    let db = &state.db;
+    let config = &state.config;
     let plans = identity_store::organizations_by_plan(db.pool()).await?;
     let mut mrr = BTreeMap::new();
     let mut organizations_by_plan = BTreeMap::new();
@@ -127,7 +127,7 @@ pub async fn mrr_by_month(
     }
     periods.reverse();
     let since = periods[0].key();
-    let billed = billing_store::base_amounts_by_period(state.keys.db.pool(), &since).await?;
+    let billed = billing_store::base_amounts_by_period(state.db.pool(), &since).await?;
     Ok(periods
         .into_iter()
         .map(|period| {

@@ -58,7 +58,7 @@ pub async fn jobs(
             ApiError::invalid_field("status", "must be dead, pending, running or done")
         })?,
     };
-    let rows = jobs_store::with_status(&state.keys.db, status, LIST_LIMIT).await?;
+    let rows = jobs_store::with_status(&state.db, status, LIST_LIMIT).await?;
     Ok(rows.into_iter().map(JobSummary::from).collect())
 }
 
@@ -95,15 +95,15 @@ pub async fn retry_job(
 ) -> Result<JobId, ApiError> {
     let not_found = || ApiError::not_found("dead job");
     let id = JobId::parse(id).ok_or_else(not_found)?;
-    if !jobs_store::replay(&state.keys.db, &id).await? {
+    if !jobs_store::replay(&state.db, &id).await? {
         return Err(not_found());
     }
     landlord_audit::record(
-        state.keys.db.pool(),
+        state.db.pool(),
         admin.audit(client, "admin.job_retried").target("job", &id),
     )
     .await?;
-    state.keys.identity.jobs.notify_one();
+    state.identity.jobs.notify_one();
     Ok(id)
 }
 

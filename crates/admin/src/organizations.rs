@@ -58,7 +58,7 @@ pub async fn search(
     query: &str,
     plan: &str,
 ) -> Result<Vec<OrganizationSummary>, ApiError> {
-    let pool = state.keys.db.pool();
+    let pool = state.db.pool();
     let rows =
         identity_store::search_organizations(pool, query.trim(), plan.trim(), SEARCH_LIMIT).await?;
     summaries(state, rows).await
@@ -68,7 +68,7 @@ async fn summaries(
     state: &PaymentsState,
     rows: Vec<OrganizationRow>,
 ) -> Result<Vec<OrganizationSummary>, ApiError> {
-    let pool = state.keys.db.pool();
+    let pool = state.db.pool();
     let ids: Vec<OrganizationId> = rows.iter().map(|r| r.id.clone()).collect();
     let overdue = billing_store::overdue_organizations(pool, &ids).await?;
     let month_start = Period::of(Timestamp::now()).start();
@@ -129,15 +129,15 @@ pub async fn set_plan(
     let not_found = || ApiError::not_found("organization");
     let id = OrganizationId::parse(organization_id).ok_or_else(not_found)?;
     let plan = plan.trim();
-    let Some(target) = state.keys.config.plan(plan) else {
-        let names: Vec<&str> = state.keys.config.plans.keys().map(String::as_str).collect();
+    let Some(target) = state.config.plan(plan) else {
+        let names: Vec<&str> = state.config.plans.keys().map(String::as_str).collect();
         return Err(ApiError::invalid_field(
             "plan",
             format!("must be a plan of the catalog ({})", names.join(", ")),
         ));
     };
     let currency = target.currency.clone();
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     let organization = identity_store::organization_by_id(&mut *tx, &id)
         .await?
         .ok_or_else(not_found)?;

@@ -39,7 +39,7 @@ pub async fn close_period(
     Json(body): Json<ClosePeriodRequest>,
 ) -> Result<ApiSuccess<serde_json::Value>, ApiError> {
     let period = Period::from_field("month", body.month.trim())?;
-    let report = landlord_billing::close_period(&state.keys.db, &state.keys.config, period)
+    let report = landlord_billing::close_period(&state.db, &state.config, period)
         .await
         .map_err(|error| {
             error
@@ -47,13 +47,13 @@ pub async fn close_period(
                 .unwrap_or_else(ApiError::internal)
         })?;
     landlord_audit::record(
-        state.keys.db.pool(),
+        state.db.pool(),
         admin
             .audit(&client, "admin.period_closed")
             .details(serde_json::json!({ "period": period.key(), "created": report.created })),
     )
     .await?;
-    state.keys.identity.jobs.notify_one();
+    state.identity.jobs.notify_one();
     Ok(ApiSuccess::ok(serde_json::json!({
         "period": period.key(),
         "created": report.created,

@@ -83,7 +83,7 @@ pub async fn events(
             ApiError::invalid_field("status", "must be failed, dead, processed or received")
         })?],
     };
-    let rows = payments_store::events_with_status(&state.keys.db, &statuses, LIST_LIMIT).await?;
+    let rows = payments_store::events_with_status(&state.db, &statuses, LIST_LIMIT).await?;
     Ok(rows.into_iter().map(WebhookEventView::from).collect())
 }
 
@@ -122,19 +122,19 @@ pub async fn replay_event(
 ) -> Result<WebhookEventId, ApiError> {
     let not_found = || ApiError::not_found("failed or dead webhook event");
     let id = WebhookEventId::parse(id).ok_or_else(not_found)?;
-    if !landlord_payments::replay_event(&state.keys.db, &id)
+    if !landlord_payments::replay_event(&state.db, &id)
         .await
         .map_err(ApiError::internal)?
     {
         return Err(not_found());
     }
     landlord_audit::record(
-        state.keys.db.pool(),
+        state.db.pool(),
         admin
             .audit(client, "admin.webhook_replayed")
             .target("webhook_event", &id),
     )
     .await?;
-    state.keys.identity.jobs.notify_one();
+    state.identity.jobs.notify_one();
     Ok(id)
 }

@@ -87,7 +87,7 @@ pub async fn overview(
     state: &PaymentsState,
     page: &Page,
 ) -> Result<(AlertsOverview, Meta), ApiError> {
-    let db = &state.keys.db;
+    let db = &state.db;
     let active = store::active(db).await?;
     let mut history = store::history(db, page.cursor.as_deref(), page.fetch()).await?;
     let meta = page.finish(&mut history, |row| row.id.to_string());

@@ -4,6 +4,7 @@
 //! ([`cancel_scheduled_change`]). Permissions are the caller's: the routes
 //! extract `Authorized<…>`, the pages call `permissions::require`.
 
+use crate::BillingState;
 use landlord_audit::AuditEntry;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::OrganizationId;
@@ -11,7 +12,6 @@ use landlord_core::plans::Plan;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::store as identity_store;
 use landlord_identity::CurrentUser;
-use landlord_keys::KeysState;
 
 use crate::money::format_money;
 use crate::period::Period;
@@ -22,7 +22,7 @@ use crate::store;
 /// The current period so far, with the same function as the invoice: each
 /// stretch of the month billed by the plan in force during it.
 pub async fn calculate(
-    state: &KeysState,
+    state: &BillingState,
     organization_id: &OrganizationId,
 ) -> Result<Calculation, ApiError> {
     let period = Period::of(Timestamp::now());
@@ -67,7 +67,7 @@ pub async fn calculate(
 /// plan with a higher price) takes effect now and charges the rest of the
 /// month, rounded down; any other plan is a downgrade at the period's end.
 fn effect(
-    state: &KeysState,
+    state: &BillingState,
     current: &str,
     target: &str,
     now: Timestamp,
@@ -113,7 +113,7 @@ fn effect(
 /// What [`change_plan`] would do now, without doing it (the console's
 /// confirmation page).
 pub async fn preview(
-    state: &KeysState,
+    state: &BillingState,
     organization_id: &OrganizationId,
     target: &str,
 ) -> Result<PlanChangeView, ApiError> {
@@ -131,12 +131,13 @@ pub async fn preview(
 /// make one change: the one that waited answers 409 (the plan changed
 /// meanwhile), or 422 when it arrives after and asks for the plan in force.
 pub async fn change_plan(
-    state: &KeysState,
+    state: &BillingState,
     user: &CurrentUser,
     client: &ClientInfo,
     target: &str,
 ) -> Result<PlanChangeView, ApiError> {
     state
+        .keys
         .limit(
             &format!("plan-change:{}", user.organization_id),
             PLAN_CHANGES_PER_MINUTE,
@@ -210,7 +211,7 @@ pub async fn change_plan(
     if !view.scheduled {
         // Cached key lookups carry the plan: forget them so the new limits
         // apply now on this instance (others within api_key_cache_ms).
-        state.cache.invalidate_all();
+        state.keys.cache.invalidate_all();
     }
     Ok(view)
 }
@@ -218,7 +219,7 @@ pub async fn change_plan(
 /// Cancels the organization's scheduled downgrade (the caller checked
 /// `UpgradePlan`); 404 when none is scheduled. Audited.
 pub async fn cancel_scheduled_change(
-    state: &KeysState,
+    state: &BillingState,
     user: &CurrentUser,
     client: &ClientInfo,
 ) -> Result<ScheduledChangeView, ApiError> {

@@ -4,6 +4,7 @@
 //! the job applies them a hundred at a time, each marked done with its
 //! change, so a crash loses nothing and repeats nothing.
 
+use crate::InboxState;
 use anyhow::Context;
 use landlord_core::ids::{BulkOperationId, InboxConversationId, UserId};
 use landlord_core::{ApiError, Db, Timestamp};
@@ -12,7 +13,6 @@ use landlord_events::payloads::{
 };
 use landlord_identity::auth::CurrentUser;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use utoipa::ToSchema;
@@ -97,7 +97,7 @@ fn labels(request: Option<&[String]>) -> Result<Vec<String>, ApiError> {
 
 /// Fixes the targets and queues the job.
 pub async fn start(
-    state: &KeysState,
+    state: &InboxState,
     user: &CurrentUser,
     request: BulkRequest,
 ) -> Result<BulkView, ApiError> {
@@ -358,7 +358,7 @@ async fn apply(
 }
 
 /// The organization's operation, or 404.
-pub async fn find(state: &KeysState, user: &CurrentUser, id: &str) -> Result<BulkView, ApiError> {
+pub async fn find(state: &InboxState, user: &CurrentUser, id: &str) -> Result<BulkView, ApiError> {
     let not_found = || ApiError::not_found("job");
     let id = BulkOperationId::parse(id).ok_or_else(not_found)?;
     let row = store::bulk(state.db.pool(), &user.organization_id, &id)

@@ -5,6 +5,7 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::InboxState;
 use landlord_core::ids::{
     InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId, OrganizationId, UserId,
 };
@@ -14,7 +15,6 @@ use landlord_events::payloads::{
 };
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, Permission};
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -208,7 +208,7 @@ pub fn checked_labels(field: &str, given: &[String]) -> Result<Vec<String>, ApiE
 
 /// Changes a contact's name, custom attributes or labels.
 pub async fn update_contact(
-    state: &KeysState,
+    state: &InboxState,
     user: &CurrentUser,
     id: &str,
     request: UpdateContactRequest,
@@ -274,7 +274,7 @@ pub async fn update_contact(
 
 /// The organization's conversation, or 404.
 pub async fn find(
-    state: &KeysState,
+    state: &InboxState,
     organization_id: &OrganizationId,
     id: &str,
 ) -> Result<ConversationRow, ApiError> {
@@ -286,7 +286,7 @@ pub async fn find(
 
 /// Views of `rows`, with their labels in one query.
 pub async fn views(
-    state: &KeysState,
+    state: &InboxState,
     organization_id: &OrganizationId,
     rows: Vec<ConversationRow>,
 ) -> Result<Vec<ConversationView>, ApiError> {
@@ -320,7 +320,7 @@ pub fn parse_cursor(text: &str) -> Result<(Timestamp, InboxConversationId), ApiE
 
 /// A page of conversations with `filter`, by last activity.
 pub async fn list(
-    state: &KeysState,
+    state: &InboxState,
     organization_id: &OrganizationId,
     filter: ConversationFilter<'_>,
 ) -> Result<Vec<ConversationRow>, ApiError> {
@@ -342,7 +342,7 @@ pub struct AssignRequest {
 /// conversation (assign it to themselves) or let it go; assigning someone
 /// else needs `assign_conversations`.
 pub async fn assign(
-    state: &KeysState,
+    state: &InboxState,
     live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
@@ -456,7 +456,7 @@ pub struct StatusRequest {
 /// Changes the conversation's status. Reopening a resolved conversation
 /// is refused (409) when the contact has another one unresolved.
 pub async fn set_status(
-    state: &KeysState,
+    state: &InboxState,
     live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
@@ -536,7 +536,7 @@ pub struct LabelsRequest {
 }
 
 pub async fn set_labels(
-    state: &KeysState,
+    state: &InboxState,
     live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,
@@ -569,7 +569,7 @@ pub fn window_open(last_incoming: Option<Timestamp>, window: Duration, now: Time
 
 /// Queues a reply (text or template) to the conversation's contact.
 pub async fn reply(
-    state: &KeysState,
+    state: &InboxState,
     live: &crate::live::Live,
     user: &CurrentUser,
     id: &str,

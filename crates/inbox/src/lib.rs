@@ -34,12 +34,66 @@ pub use bulk::{BulkJob, BULK_JOB};
 pub use inbound::{ProcessNotification, PROCESS_JOB};
 pub use outbound::{SendMessage, SEND_JOB};
 
+use std::sync::Arc;
+
+use axum::extract::FromRef;
+use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
+use landlord_limits::RateLimiter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
+/// What the Inbox's routes and pages need: one `Arc`, cloned per request.
+#[derive(Clone)]
+pub struct InboxState(Arc<InboxInner>);
+
+/// The services behind [`InboxState`], reached through `Deref`.
+pub struct InboxInner {
+    pub db: Db,
+    pub config: Arc<Config>,
+    /// Sessions, and the job queue's waker.
+    pub identity: IdentityState,
+    /// Limits how often streams are opened.
+    pub limiter: Arc<RateLimiter>,
+    /// The keys feature's metering: outgoing messages count as requests.
+    pub keys: KeysState,
+}
+
+impl InboxState {
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        identity: IdentityState,
+        limiter: Arc<RateLimiter>,
+        keys: KeysState,
+    ) -> Self {
+        Self(Arc::new(InboxInner {
+            db,
+            config,
+            identity,
+            limiter,
+            keys,
+        }))
+    }
+}
+
+impl std::ops::Deref for InboxState {
+    type Target = InboxInner;
+
+    fn deref(&self) -> &InboxInner {
+        &self.0
+    }
+}
+
+impl FromRef<InboxState> for IdentityState {
+    fn from_ref(state: &InboxState) -> Self {
+        state.identity.clone()
+    }
+}
+
 /// The module's routes.
-pub fn router() -> OpenApiRouter<KeysState> {
+pub fn router() -> OpenApiRouter<InboxState> {
     use routes::{
         channels as ch, conversations as cv, library as lib, stream as st, webhook as wh,
     };

@@ -5,6 +5,7 @@
 
 use std::time::Duration;
 
+use crate::InboxState;
 use anyhow::Context;
 use landlord_core::ids::InboxMessageId;
 use landlord_core::sealed::PayloadCipher;
@@ -12,7 +13,6 @@ use landlord_core::{ApiError, Config, Db, Timestamp};
 use landlord_events::payloads::InboxMessageStatusChangedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use std::sync::Arc;
@@ -43,13 +43,14 @@ pub struct SendPayload {
 
 /// Meters, stores and queues one outgoing message.
 pub async fn queue(
-    state: &KeysState,
+    state: &InboxState,
     live: &crate::live::Live,
     user: &CurrentUser,
     conversation: &ConversationRow,
     outgoing: Outgoing,
 ) -> Result<MessageView, ApiError> {
     state
+        .keys
         .meter_without_key(&user.organization_id, METERED_ROUTE)
         .await?;
     let now = Timestamp::now();

@@ -32,7 +32,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_organizations::router().with_state(state.keys.clone()))
         .merge(landlord_metering::routes::router().with_state(state.identity.clone()))
         .merge(landlord_keys::routes::router().with_state(state.keys.clone()))
-        .merge(landlord_billing::routes::router().with_state(state.keys.clone()))
+        .merge(landlord_billing::routes::router().with_state(state.billing.clone()))
         .merge(landlord_payments::routes::router().with_state(state.payments.clone()))
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
@@ -40,7 +40,7 @@ pub fn build_router(state: AppState) -> Router {
         .merge(if modules.inbox {
             landlord_inbox::router()
                 .layer(axum::Extension(state.inbox_live.clone()))
-                .with_state(state.keys.clone())
+                .with_state(state.inbox.clone())
         } else {
             OpenApiRouter::new()
         })
@@ -135,7 +135,9 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         &state.token_signing_key,
     );
     console = console
-        .with(landlord_billing::pages::console_pages(state.keys.clone()))
+        .with(landlord_billing::pages::console_pages(
+            state.billing.clone(),
+        ))
         .with(landlord_keys::pages::console_pages(state.keys.clone()))
         .with(landlord_payments::pages::console_pages(
             state.payments.clone(),
@@ -151,7 +153,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
     if modules.inbox {
         console = console.with(landlord_inbox::pages::console_pages(
             state.inbox_live.clone(),
-            state.keys.clone(),
+            state.inbox.clone(),
         ));
     }
     if modules.marketplace {

@@ -259,7 +259,11 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             "enable_test_routes is on: /__test routes are mounted; never do this in production"
         );
     }
-    let mailer = Arc::new(Mailer::from_config(&config).context("mail settings")?);
+    // Every module's mail templates are registered here, once.
+    let mailer = Mailer::from_config(&config)
+        .and_then(|mailer| mailer.with_templates(&landlord_marketplace::mail::TEMPLATES))
+        .context("mail settings")?;
+    let mailer = Arc::new(mailer);
     let providers = Providers::from_config(&config);
     let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
     let inbox_live = landlord_inbox::live::Live::new(
@@ -334,6 +338,8 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
                 db: db.clone(),
                 config: Arc::new(config.clone()),
                 providers: providers.clone(),
+                // Each module's payments' events go to its own job.
+                routes: Arc::new([landlord_marketplace::PAYMENT_ROUTE]),
             },
         )
         .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
@@ -413,10 +419,31 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         limiter.clone(),
         payload_cipher,
     );
-    let keys = KeysState::new(identity.clone(), limiter, quota, usage);
+    let keys = KeysState::new(identity.clone(), limiter.clone(), quota, usage);
+    let inbox = landlord_inbox::InboxState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        limiter,
+        keys.clone(),
+    );
     let messages = MessagesState::new(db.clone(), worker.waker(), &config);
-    let payments = PaymentsState::new(keys.clone(), providers);
-    let marketplace = landlord_marketplace::MarketplaceState::new(keys.clone());
+    let billing = landlord_billing::BillingState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        keys.clone(),
+    );
+    let payments = PaymentsState::new(
+        db.clone(),
+        config.clone(),
+        identity.clone(),
+        keys.clone(),
+        billing.clone(),
+        providers,
+    );
+    let marketplace =
+        landlord_marketplace::MarketplaceState::new(db.clone(), config.clone(), identity.clone());
     let state = AppState::new(AppInner {
         config,
         db,
@@ -424,9 +451,11 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         token_signing_key: Arc::new(token_signing_key),
         identity,
         keys,
+        billing,
         messages,
         payments,
         inbox_live,
+        inbox,
         marketplace,
     });
     Ok((state, worker, usage_writer))

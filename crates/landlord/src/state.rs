@@ -24,10 +24,12 @@ pub struct AppInner {
     pub token_signing_key: Arc<String>,
     pub identity: IdentityState,
     pub keys: KeysState,
+    pub billing: landlord_billing::BillingState,
     pub messages: MessagesState,
     pub payments: PaymentsState,
     /// The inbox's realtime wake-ups (and Redis pub/sub when configured).
     pub inbox_live: landlord_inbox::live::Live,
+    pub inbox: landlord_inbox::InboxState,
     pub marketplace: landlord_marketplace::MarketplaceState,
 }
 
@@ -76,5 +78,14 @@ mod tests {
         assert_eq!(std::mem::size_of::<KeysState>(), pointer);
         assert_eq!(std::mem::size_of::<MessagesState>(), pointer);
         assert_eq!(std::mem::size_of::<PaymentsState>(), pointer);
+        assert_eq!(
+            std::mem::size_of::<landlord_billing::BillingState>(),
+            pointer
+        );
+        assert_eq!(std::mem::size_of::<landlord_inbox::InboxState>(), pointer);
+        assert_eq!(
+            std::mem::size_of::<landlord_marketplace::MarketplaceState>(),
+            pointer
+        );
     }
 }

@@ -2,7 +2,8 @@
 //!
 //! A feature queues a [`Mail`] with [`queue`] in the transaction of the change
 //! that causes it; the job worker later renders its template (minijinja,
-//! from the files in `templates/`, HTML with a plain-text part) and delivers
+//! from the files in `templates/` or a module's registered on the
+//! [`Mailer`], HTML with a plain-text part) and delivers
 //! it over SMTP (lettre), or — when no SMTP server is configured — writes it
 //! as an `.eml` file in `data_dir/mail` and logs its link, so a fresh
 //! install can be tried by hand. With SMTP configured no link is logged.
@@ -27,7 +28,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
-pub use templates::{render, Rendered, Template};
+pub use templates::{ModuleTemplate, Rendered, Template, Templates};
 
 /// Kind of the job that delivers one mail.
 pub const MAIL_JOB: &str = "mail.send";
@@ -71,7 +72,7 @@ struct MailPayload {
 
 /// What a sealed context is bound to: changing the recipient or the
 /// template in the database makes it impossible to open.
-fn seal_context(to: &str, template: Template) -> Vec<u8> {
+fn seal_context(to: &str, template: &Template) -> Vec<u8> {
     format!("{MAIL_JOB}\n{to}\n{}", template.as_str()).into_bytes()
 }
 
@@ -79,6 +80,10 @@ fn seal_context(to: &str, template: Template) -> Vec<u8> {
 pub enum MailError {
     #[error("cannot render template {template}: {message}")]
     Render { template: String, message: String },
+    #[error("no mail template is named {0} (a module's templates are registered on the mailer)")]
+    UnknownTemplate(String),
+    #[error("cannot register mail template {template}: {message}")]
+    Register { template: String, message: String },
     #[error("invalid address {address}: {message}")]
     Address { address: String, message: String },
     #[error("cannot build the message: {0}")]
@@ -137,10 +142,10 @@ where
 /// The job payload of `mail` with its context sealed.
 pub fn sealed_payload(mail: &Mail, cipher: &PayloadCipher) -> anyhow::Result<Value> {
     let context = serde_json::to_vec(&mail.context)?;
-    let sealed = cipher.seal(&context, &seal_context(&mail.to, mail.template))?;
+    let sealed = cipher.seal(&context, &seal_context(&mail.to, &mail.template))?;
     Ok(serde_json::to_value(MailPayload {
         to: mail.to.clone(),
-        template: mail.template,
+        template: mail.template.clone(),
         context: Value::Null,
         sealed: Some(sealed),
     })?)
@@ -152,7 +157,7 @@ pub fn open_payload(payload: &Value, cipher: &PayloadCipher) -> anyhow::Result<M
     let context = match payload.sealed.as_deref() {
         None => payload.context,
         Some(sealed) => {
-            let bytes = cipher.open(sealed, &seal_context(&payload.to, payload.template))?;
+            let bytes = cipher.open(sealed, &seal_context(&payload.to, &payload.template))?;
             serde_json::from_slice(&bytes)?
         }
     };
@@ -182,6 +187,7 @@ pub enum Handover {
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
+    templates: Templates,
 }
 
 impl Mailer {
@@ -217,12 +223,29 @@ impl Mailer {
                 Transport::Smtp(builder.build())
             }
         };
-        Ok(Self { from, transport })
+        Ok(Self {
+            from,
+            transport,
+            templates: Templates::new(),
+        })
+    }
+
+    /// Adds modules' templates, so mails naming them can be rendered.
+    pub fn with_templates(mut self, templates: &[ModuleTemplate]) -> Result<Self, MailError> {
+        for template in templates {
+            self.templates.register(template)?;
+        }
+        Ok(self)
+    }
+
+    /// Renders one mail without delivering it.
+    pub fn render(&self, mail: &Mail) -> Result<Rendered, MailError> {
+        self.templates.render(&mail.template, &mail.context)
     }
 
     /// Renders and delivers one mail now.
     pub async fn send(&self, mail: &Mail) -> Result<(), MailError> {
-        let rendered = render(mail.template, &mail.context)?;
+        let rendered = self.render(mail)?;
         let link = mail
             .context
             .get("link")
@@ -405,5 +428,34 @@ mod tests {
             .await
             .unwrap_err();
         assert!(matches!(error, MailError::Address { .. }));
+    }
+
+    #[tokio::test]
+    async fn a_job_naming_an_unregistered_template_fails_saying_so() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            data_dir: dir.path().to_path_buf(),
+            ..Config::default()
+        };
+        let cipher = PayloadCipher::new(&"p".repeat(64));
+        let job = MailJob {
+            mailer: Arc::new(Mailer::from_config(&config).unwrap()),
+            cipher,
+        };
+        let payload = serde_json::json!({
+            "to": "ada@example.com",
+            "template": "shop_order_paid",
+            "context": {"link": "x"},
+        });
+        let attempt = Attempt {
+            number: 1,
+            last: false,
+        };
+        let error = job.handle(&payload, attempt).await.unwrap_err();
+        assert!(
+            format!("{error:#}").contains("no mail template is named shop_order_paid"),
+            "{error:#}"
+        );
+        assert!(!dir.path().join("mail").exists());
     }
 }

@@ -47,7 +47,7 @@ fn short(title: &str, wanted: i64, available: i64) -> ApiError {
 }
 
 pub async fn view(state: &MarketplaceState, user_id: &UserId) -> Result<CartView, ApiError> {
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let lines = store::cart_lines(&mut *conn, user_id).await?;
     let ids: Vec<ProductId> = lines.iter().map(|l| l.product_id.clone()).collect();
     let products = store::products_by_ids(&mut conn, &ids).await?;
@@ -86,7 +86,7 @@ pub async fn add(
     body: AddLineRequest,
 ) -> Result<CartLineView, ApiError> {
     check_quantity(body.quantity)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     let product = store::listed_product(db.pool(), &body.product_id)
         .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
@@ -158,7 +158,7 @@ pub async fn set_quantity(
     check_quantity(body.quantity)?;
     let not_found = || ApiError::not_found("cart line");
     let id = CartLineId::parse(id).ok_or_else(not_found)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     let lines = store::cart_lines(db.pool(), user_id).await?;
     let line = lines.iter().find(|l| l.id == id).ok_or_else(not_found)?;
     if let Some(product) = store::listed_product(db.pool(), &line.product_id).await? {
@@ -181,7 +181,7 @@ pub async fn set_quantity(
 pub async fn remove(state: &MarketplaceState, user_id: &UserId, id: &str) -> Result<(), ApiError> {
     let not_found = || ApiError::not_found("cart line");
     let id = CartLineId::parse(id).ok_or_else(not_found)?;
-    if !store::delete_cart_line(state.keys.db.pool(), user_id, &id).await? {
+    if !store::delete_cart_line(state.db.pool(), user_id, &id).await? {
         return Err(not_found());
     }
     Ok(())

@@ -192,7 +192,7 @@ pub async fn create(
         store_slug: String::new(),
     };
     let text = search_text(&row, &categories);
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     let index = ProductIndex {
         categories: &categories,
         search_text: &text,
@@ -214,7 +214,7 @@ pub async fn own_product(
 ) -> Result<ProductView, ApiError> {
     let not_found = || ApiError::not_found("product");
     let id = ProductId::parse(id).ok_or_else(not_found)?;
-    let row = store::vendor_product(state.keys.db.pool(), vendor_id, &id)
+    let row = store::vendor_product(state.db.pool(), vendor_id, &id)
         .await?
         .ok_or_else(not_found)?;
     Ok(ProductView::new(row))
@@ -228,7 +228,7 @@ pub async fn update(
 ) -> Result<ProductView, ApiError> {
     let not_found = || ApiError::not_found("product");
     let id = ProductId::parse(id).ok_or_else(not_found)?;
-    let mut row = store::vendor_product(state.keys.db.pool(), vendor_id, &id)
+    let mut row = store::vendor_product(state.db.pool(), vendor_id, &id)
         .await?
         .ok_or_else(not_found)?;
     if let Some(title) = body.title {
@@ -275,7 +275,7 @@ pub async fn update(
     }
     row.updated_at = Timestamp::now();
     let text = search_text(&row, &categories);
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     let index = ProductIndex {
         categories: &categories,
         search_text: &text,
@@ -451,7 +451,7 @@ pub async fn search(
         before: page.cursor.as_deref().map(ProductId::from_trusted),
         limit: page.fetch(),
     };
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let mut found: Vec<ProductView> = Vec::new();
     loop {
         let batch = store::catalog(&mut conn, &filter).await?;

@@ -85,7 +85,7 @@ pub async fn checkout(
             ),
         ));
     }
-    let db = &state.keys.db;
+    let db = &state.db;
     let buyer = identity_store::user_by_id(db.pool(), buyer_id)
         .await?
         .ok_or_else(|| ApiError::Unauthorized("the account no longer exists".into()))?;
@@ -231,7 +231,6 @@ async fn place(
     }
     let ttl = Duration::from_secs(
         state
-            .keys
             .config
             .section::<MarketplaceConfig>()
             .reservation_ttl_secs,

@@ -87,7 +87,7 @@ pub async fn own(
 ) -> Result<VendorOrderRow, ApiError> {
     let not_found = || ApiError::not_found("vendor order");
     let id = VendorOrderId::parse(id).ok_or_else(not_found)?;
-    store::vendor_order(state.keys.db.pool(), vendor_id, &id)
+    store::vendor_order(state.db.pool(), vendor_id, &id)
         .await?
         .ok_or_else(not_found)
 }
@@ -118,7 +118,7 @@ pub async fn change_status(
             body.status.as_str()
         )));
     }
-    let db = &state.keys.db;
+    let db = &state.db;
     let now = Timestamp::now();
     let mut tx = db.begin().await?;
     let change = VendorOrderChange {
@@ -149,7 +149,7 @@ pub async fn change_status(
         cancel_paid_part(&mut tx, &part, now).await?;
     }
     follow_parts(&mut tx, &part.order_id, now).await?;
-    landlord_jobs::commit_and_wake(tx, &state.keys.identity.jobs).await?;
+    landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
     let row = own(state, vendor_id, part.id.as_str()).await?;
     let mut conn = db.pool().acquire().await?;
     vendor_order_view(&mut conn, row).await
@@ -245,7 +245,7 @@ pub async fn cancel_order(
 ) -> Result<OrderRow, ApiError> {
     let not_found = || ApiError::not_found("order");
     let id = MarketplaceOrderId::parse(id).ok_or_else(not_found)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     store::buyer_order(db.pool(), buyer_id, &id)
         .await?
         .ok_or_else(not_found)?;

@@ -14,6 +14,7 @@
 //! - [`payouts`][]: the vendor ledger and one transfer per payout, never
 //!   twice; [`money`][] has the fee rule;
 //! - [`reviews`][]: after delivery, once per order item;
+//! - [`mail`][]: the mails it sends, registered on the mailer by the binary;
 //! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL;
 //! - [`pages`][]: the console's buyer, store and operator pages, registered
 //!   with the console's shell.
@@ -24,6 +25,7 @@ pub mod checkout;
 pub mod config;
 pub mod fulfilment;
 pub mod geo;
+pub mod mail;
 pub mod money;
 pub mod pages;
 pub mod payment;
@@ -41,9 +43,8 @@ use std::sync::Arc;
 
 use axum::extract::FromRef;
 use landlord_identity::IdentityState;
-use landlord_keys::KeysState;
 
-pub use payment::{PaymentJob, PAYMENT_JOB};
+pub use payment::{PaymentJob, ORDER_METADATA_KEY, PAYMENT_JOB, PAYMENT_ROUTE};
 pub use payouts::{TransferJob, TRANSFER_JOB};
 pub use refunds::{RefundJob, REFUND_JOB};
 pub use routes::router;
@@ -53,14 +54,26 @@ pub use routes::router;
 pub struct MarketplaceState(Arc<MarketplaceInner>);
 
 pub struct MarketplaceInner {
-    pub keys: KeysState,
+    pub db: landlord_core::Db,
+    pub config: Arc<landlord_core::Config>,
+    /// Sessions, and the job queue's waker.
+    pub identity: IdentityState,
     pub client: provider::PaymentClient,
 }
 
 impl MarketplaceState {
-    pub fn new(keys: KeysState) -> Self {
-        let client = provider::PaymentClient::from_config(&keys.config);
-        Self(Arc::new(MarketplaceInner { keys, client }))
+    pub fn new(
+        db: landlord_core::Db,
+        config: Arc<landlord_core::Config>,
+        identity: IdentityState,
+    ) -> Self {
+        let client = provider::PaymentClient::from_config(&config);
+        Self(Arc::new(MarketplaceInner {
+            db,
+            config,
+            identity,
+            client,
+        }))
     }
 }
 
@@ -94,6 +107,6 @@ impl JobContext {
 
 impl FromRef<MarketplaceState> for IdentityState {
     fn from_ref(state: &MarketplaceState) -> Self {
-        state.keys.identity.clone()
+        state.identity.clone()
     }
 }

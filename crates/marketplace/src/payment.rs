@@ -13,7 +13,7 @@ use landlord_core::{Db, Timestamp};
 use landlord_events::payloads::{MarketplaceOrderCancelledPayload, MarketplaceOrderPaidPayload};
 use landlord_identity::store as identity_store;
 use landlord_jobs::{Attempt, JobHandler};
-use landlord_mail::{Mail, Template};
+use landlord_mail::Mail;
 use serde_json::Value;
 use sqlx::AnyConnection;
 
@@ -22,7 +22,18 @@ use crate::store::{
     VendorOrderChange, VendorOrderStatus,
 };
 
-pub use landlord_payments::MARKETPLACE_PAYMENT_JOB as PAYMENT_JOB;
+/// The job for a provider event about a marketplace order.
+pub const PAYMENT_JOB: &str = "marketplace.payment";
+
+/// The key of the provider metadata naming the order a payment is for.
+pub const ORDER_METADATA_KEY: &str = "marketplace_order_id";
+
+/// The payments feature's route for the marketplace's events: those whose
+/// object's metadata names [`ORDER_METADATA_KEY`] go to [`PAYMENT_JOB`].
+pub const PAYMENT_ROUTE: landlord_payments::EventRoute = landlord_payments::EventRoute {
+    metadata_key: ORDER_METADATA_KEY,
+    job: PAYMENT_JOB,
+};
 
 /// Handles a provider event about a marketplace order.
 pub struct PaymentJob {
@@ -48,7 +59,7 @@ impl JobHandler for PaymentJob {
         let object = &payload["object"];
         let mut claim = Claim {
             provider,
-            order_id: object["metadata"]["marketplace_order_id"]
+            order_id: object["metadata"][ORDER_METADATA_KEY]
                 .as_str()
                 .and_then(MarketplaceOrderId::parse),
             reference: object[match provider {
@@ -181,7 +192,7 @@ impl PaymentJob {
         if let Some(buyer) = identity_store::user_by_id(&mut *conn, &order.buyer_id).await? {
             let mail = Mail {
                 to: buyer.email,
-                template: Template::MarketplaceOrderPaid,
+                template: crate::mail::ORDER_PAID.template(),
                 context: serde_json::json!({
                     "order_id": order.id,
                     "amount": format_money(order.total, &order.currency),
@@ -248,7 +259,7 @@ async fn confirm_parts(
         for to in identity_store::owner_emails(&mut *conn, &part.vendor_id).await? {
             let mail = Mail {
                 to,
-                template: Template::MarketplaceNewOrder,
+                template: crate::mail::NEW_ORDER.template(),
                 context: serde_json::json!({
                     "store_name": store_name,
                     "order_id": order.id,

@@ -207,7 +207,7 @@ async fn failed(db: &Db, payout: &PayoutRow, error: &str) -> anyhow::Result<()> 
 pub async fn retry(state: &MarketplaceState, id: &str) -> Result<PayoutRow, ApiError> {
     let not_found = || ApiError::not_found("payout");
     let id = PayoutId::parse(id).ok_or_else(not_found)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     let payout = store::payout(db.pool(), &id).await?.ok_or_else(not_found)?;
     let mut tx = db.begin().await?;
     if !store::reopen_payout(&mut *tx, &id, Timestamp::now()).await? {
@@ -217,7 +217,7 @@ pub async fn retry(state: &MarketplaceState, id: &str) -> Result<PayoutRow, ApiE
         )));
     }
     landlord_jobs::enqueue(&mut *tx, transfer_job(&id)).await?;
-    landlord_jobs::commit_and_wake(tx, &state.keys.identity.jobs).await?;
+    landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
     store::payout(db.pool(), &id).await?.ok_or_else(not_found)
 }
 
@@ -257,7 +257,7 @@ pub async fn ledger(
     state: &MarketplaceState,
     vendor_id: &OrganizationId,
 ) -> Result<LedgerView, ApiError> {
-    let db = &state.keys.db;
+    let db = &state.db;
     let balances = store::ledger_totals(db.pool(), vendor_id)
         .await?
         .into_iter()

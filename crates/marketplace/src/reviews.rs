@@ -46,7 +46,7 @@ pub async fn create(
     let not_found = || ApiError::not_found("order item");
     let order_id = MarketplaceOrderId::parse(order_id).ok_or_else(not_found)?;
     let item_id = OrderItemId::parse(item_id).ok_or_else(not_found)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     let mut tx = db.begin().await?;
     store::buyer_order(&mut *tx, buyer_id, &order_id)
         .await?
@@ -110,7 +110,7 @@ pub async fn reply(
     check_text("text", &body.text, 1, 2000)?;
     let not_found = || ApiError::not_found("review");
     let id = ReviewId::parse(id).ok_or_else(not_found)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     if !store::set_reply(
         db.pool(),
         vendor_id,

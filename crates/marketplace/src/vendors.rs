@@ -135,14 +135,13 @@ pub async fn fee_bps(
         .map(|o| o.plan)
         .unwrap_or_default();
     Ok(state
-        .keys
         .config
         .section::<MarketplaceConfig>()
         .fee_bps_for(&plan))
 }
 
 pub async fn view(state: &MarketplaceState, row: VendorRow) -> Result<VendorView, ApiError> {
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let bps = fee_bps(state, &mut conn, &row.organization_id).await?;
     Ok(VendorView::new(row, bps))
 }
@@ -165,7 +164,7 @@ pub async fn apply(
         check_location("location", location)?;
     }
     check_payout(state, &body.payout)?;
-    let db = &state.keys.db;
+    let db = &state.db;
     if store::vendor(db.pool(), organization_id).await?.is_some() {
         return Err(ApiError::Conflict(
             "this organization has applied to sell already (PATCH /marketplace/vendor changes it)"
@@ -223,7 +222,7 @@ pub async fn own(
     state: &MarketplaceState,
     organization_id: &OrganizationId,
 ) -> Result<VendorRow, ApiError> {
-    store::vendor(state.keys.db.pool(), organization_id)
+    store::vendor(state.db.pool(), organization_id)
         .await?
         .ok_or_else(|| {
             ApiError::NotFound(
@@ -263,7 +262,7 @@ pub async fn update(
         row.payout_account = payout.account;
     }
     row.updated_at = Timestamp::now();
-    match store::update_vendor(state.keys.db.pool(), &row).await {
+    match store::update_vendor(state.db.pool(), &row).await {
         Ok(()) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
         Err(e) => return Err(e.into()),
@@ -285,7 +284,7 @@ pub async fn decide(
     if let Some(reason) = &reason {
         check_text("reason", reason, 1, 500)?;
     }
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     if !store::set_vendor_status(&mut *tx, &id, status, reason.as_deref(), Timestamp::now()).await?
     {
         return Err(not_found());
@@ -304,7 +303,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
-    let row = store::vendor(state.keys.db.pool(), &id)
+    let row = store::vendor(state.db.pool(), &id)
         .await?
         .ok_or_else(not_found)?;
     view(state, row).await

@@ -52,7 +52,7 @@ pub async fn payable(
             details: None,
         });
     }
-    let db = &state.keys.db;
+    let db = &state.db;
     let cycle_not_found = || ApiError::not_found("billing cycle");
     let cycle_id = BillingCycleId::parse(billing_cycle_id.trim()).ok_or_else(cycle_not_found)?;
     let cycle = billing_store::cycle_of(db.pool(), organization_id, &cycle_id)
@@ -77,7 +77,7 @@ pub async fn start_checkout(
     cycle: CycleRow,
     key: Option<String>,
 ) -> Result<PaymentCheckout, ApiError> {
-    let db = &state.keys.db;
+    let db = &state.db;
     let email = identity_store::organization_by_id(db.pool(), organization_id)
         .await?
         .and_then(|o| o.billing_email);

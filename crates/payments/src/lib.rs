@@ -13,8 +13,6 @@ pub mod routes;
 pub mod signature;
 pub mod store;
 
-pub use process::{
-    process_job, replay_event, ProcessEvent, MARKETPLACE_PAYMENT_JOB, PROCESS_EVENT_JOB,
-};
+pub use process::{process_job, replay_event, EventRoute, ProcessEvent, PROCESS_EVENT_JOB};
 pub use providers::Providers;
 pub use reconcile::{reconcile, ReconcileJob, Reconciliation, RECONCILE_JOB};

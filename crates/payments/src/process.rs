@@ -26,27 +26,39 @@ use crate::store::{
 
 pub const PROCESS_EVENT_JOB: &str = "payments.process_event";
 
-/// The marketplace's job for its payments' events (`landlord-marketplace`
-/// handles it): the event is verified and stored here, then handed over.
-pub const MARKETPLACE_PAYMENT_JOB: &str = "marketplace.payment";
+/// Where events of payments another feature started go: an event whose
+/// object's metadata names `metadata_key` is verified and stored here,
+/// then handed whole to the job `job` (`provider`, `event_type` and the
+/// `object` in its payload). The binary registers one per feature.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EventRoute {
+    pub metadata_key: &'static str,
+    pub job: &'static str,
+}
 
-/// The object of an event about a marketplace order (its metadata names
-/// `marketplace_order_id`): Stripe's `data.object`, Paystack's `data`.
-fn marketplace_object(provider: ProviderName, body: &Value) -> Option<Value> {
+/// The event's object (Stripe's `data.object`, Paystack's `data`) and the
+/// first route whose metadata key it names.
+fn routed_object<'a>(
+    routes: &'a [EventRoute],
+    provider: ProviderName,
+    body: &Value,
+) -> Option<(&'a EventRoute, Value)> {
     let object = match provider {
         ProviderName::Stripe => &body["data"]["object"],
         ProviderName::Paystack => &body["data"],
     };
-    object["metadata"]["marketplace_order_id"]
-        .as_str()
-        .is_some()
-        .then(|| object.clone())
+    routes
+        .iter()
+        .find(|route| object["metadata"][route.metadata_key].as_str().is_some())
+        .map(|route| (route, object.clone()))
 }
 
 pub struct ProcessEvent {
     pub db: Db,
     pub config: Arc<Config>,
     pub providers: Providers,
+    /// Events of other features' payments, handed to their jobs.
+    pub routes: Arc<[EventRoute]>,
 }
 
 /// A provider's claim that money arrived.
@@ -97,9 +109,9 @@ impl JobHandler for ProcessEvent {
 impl ProcessEvent {
     async fn process(&self, event: &StoredEvent) -> anyhow::Result<()> {
         let body: Value = serde_json::from_str(&event.payload)?;
-        if let Some(object) = marketplace_object(event.provider, &body) {
+        if let Some((route, object)) = routed_object(&self.routes, event.provider, &body) {
             let job = NewJob::new(
-                MARKETPLACE_PAYMENT_JOB,
+                route.job,
                 serde_json::json!({
                     "provider": event.provider,
                     "event_type": event.event_type,
@@ -433,4 +445,51 @@ async fn record_duplicate(
     .await?;
     tracing::warn!(cycle = %cycle.id, reference = %paid.reference, "second payment for a paid cycle: to refund");
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const ROUTES: [EventRoute; 2] = [
+        EventRoute {
+            metadata_key: "shop_order_id",
+            job: "shop.payment",
+        },
+        EventRoute {
+            metadata_key: "booking_id",
+            job: "bookings.payment",
+        },
+    ];
+
+    #[test]
+    fn an_event_naming_a_routed_key_goes_to_its_job_with_its_object() {
+        let stripe = serde_json::json!({
+            "type": "payment_intent.succeeded",
+            "data": {"object": {"id": "pi_1", "metadata": {"booking_id": "b1"}}},
+        });
+        let (route, object) = routed_object(&ROUTES, ProviderName::Stripe, &stripe).unwrap();
+        assert_eq!(route.job, "bookings.payment");
+        assert_eq!(object, stripe["data"]["object"]);
+        let paystack = serde_json::json!({
+            "event": "charge.success",
+            "data": {"reference": "r1", "metadata": {"shop_order_id": "o1"}},
+        });
+        let (route, object) = routed_object(&ROUTES, ProviderName::Paystack, &paystack).unwrap();
+        assert_eq!(route.job, "shop.payment");
+        assert_eq!(object, paystack["data"]);
+    }
+
+    #[test]
+    fn a_billing_event_or_a_key_without_a_text_value_stays_here() {
+        let cycle = serde_json::json!({
+            "data": {"object": {"metadata": {"billing_cycle_id": "c1"}}},
+        });
+        assert!(routed_object(&ROUTES, ProviderName::Stripe, &cycle).is_none());
+        let number = serde_json::json!({
+            "data": {"object": {"metadata": {"booking_id": 7}}},
+        });
+        assert!(routed_object(&ROUTES, ProviderName::Stripe, &number).is_none());
+        assert!(routed_object(&[], ProviderName::Stripe, &cycle).is_none());
+    }
 }

@@ -312,7 +312,7 @@ async fn organizations_list(
             row
         })
         .collect();
-    let plans: Vec<&String> = state.payments.keys.config.plans.keys().collect();
+    let plans: Vec<&String> = state.payments.config.plans.keys().collect();
     let changed = query
         .changed
         .as_deref()

@@ -3,8 +3,8 @@
 
 mod overview;
 
+use crate::BillingState;
 use axum::extract::FromRef;
-use landlord_keys::KeysState;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
@@ -12,7 +12,7 @@ use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 #[derive(Clone)]
 pub struct Pages {
     console: ConsoleState,
-    pub keys: KeysState,
+    pub billing: BillingState,
 }
 
 impl std::ops::Deref for Pages {
@@ -39,10 +39,10 @@ macro_rules! template_files {
 const TEMPLATES: Templates = template_files!("overview.html");
 
 /// The overview page, its template and navigation entry.
-pub fn console_pages(keys: KeysState) -> Module {
+pub fn console_pages(billing: BillingState) -> Module {
     Module::new("overview")
         .templates(TEMPLATES)
-        .routes(move |console| overview::routes().with_state(Pages { console, keys }))
+        .routes(move |console| overview::routes().with_state(Pages { console, billing }))
         .organization_nav(NavEntry::new("overview", "Overview", "", 0))
 }
 

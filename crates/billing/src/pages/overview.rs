@@ -79,13 +79,13 @@ pub async fn overview(
     };
     permissions::require(&user, Permission::ViewDashboard)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
-    let stats = overview::stats(&state.keys, &user.organization_id).await?;
+    let stats = overview::stats(&state.billing.keys, &user.organization_id).await?;
     let now = Timestamp::now();
     let today = daily::start_of_day(now);
     // The whole month, days to come drawn empty.
     let period = Period::of(now);
     let days = daily::requests_by_day(
-        &state.keys.db,
+        &state.billing.db,
         &user.organization_id,
         period.start(),
         Timestamp::from_millis(period.end_ms() - daily::DAY_MS),
@@ -93,7 +93,7 @@ pub async fn overview(
     )
     .await?;
     let bill = if permissions::allows(user.role, Permission::ViewBilling) {
-        let calculation = billing::calculate(&state.keys, &user.organization_id).await?;
+        let calculation = billing::calculate(&state.billing, &user.organization_id).await?;
         json!({ "amount_display": calculation.amount_display, "period": calculation.period })
     } else {
         Value::Null

@@ -1,12 +1,12 @@
 //! `GET /billing/history` and `GET /billing/calculate`.
 
+use crate::BillingState;
 use axum::extract::State;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
 use landlord_core::ids::BillingCycleId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_keys::KeysState;
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -73,7 +73,7 @@ impl From<CycleRow> for CycleView {
     )
 )]
 pub async fn history(
-    State(state): State<KeysState>,
+    State(state): State<BillingState>,
     user: Authorized<needs::ViewBilling>,
     Query(query): Query<PageQuery>,
 ) -> Result<ApiSuccess<Vec<CycleView>>, ApiError> {
@@ -137,7 +137,7 @@ pub struct Calculation {
     )
 )]
 pub async fn calculate(
-    State(state): State<KeysState>,
+    State(state): State<BillingState>,
     user: Authorized<needs::ViewBilling>,
 ) -> Result<ApiSuccess<Calculation>, ApiError> {
     let calculation = manage::calculate(&state, &user.organization_id).await?;

@@ -4,14 +4,14 @@
 mod history;
 mod plan_changes;
 
-use landlord_keys::KeysState;
+use crate::BillingState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
 pub use history::{Calculation, CycleView, ScheduledChangeView};
 pub use plan_changes::{PlanChangeView, UpgradeRequest, PLAN_CHANGES_PER_MINUTE};
 
-pub fn router() -> OpenApiRouter<KeysState> {
+pub fn router() -> OpenApiRouter<BillingState> {
     OpenApiRouter::new()
         .routes(routes!(history::history))
         .routes(routes!(history::calculate))

@@ -1,12 +1,12 @@
 //! `POST /billing/upgrade` and `DELETE /billing/scheduled-change`.
 
+use crate::BillingState;
 use axum::extract::State;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -64,7 +64,7 @@ pub struct PlanChangeView {
     )
 )]
 pub async fn upgrade(
-    State(state): State<KeysState>,
+    State(state): State<BillingState>,
     user: Authorized<needs::UpgradePlan>,
     client: ClientInfo,
     Json(body): Json<UpgradeRequest>,
@@ -86,7 +86,7 @@ pub async fn upgrade(
     )
 )]
 pub async fn cancel_scheduled_change(
-    State(state): State<KeysState>,
+    State(state): State<BillingState>,
     user: Authorized<needs::UpgradePlan>,
     client: ClientInfo,
 ) -> Result<ApiSuccess<ScheduledChangeView>, ApiError> {

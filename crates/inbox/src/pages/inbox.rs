@@ -214,7 +214,7 @@ async fn contact_of(
     id: &InboxContactId,
 ) -> Result<Option<ContactView>, PageError> {
     Ok(
-        inbox_store::contact(state.keys.db.pool(), &user.organization_id, id)
+        inbox_store::contact(state.inbox.db.pool(), &user.organization_id, id)
             .await
             .map_err(ApiError::from)?
             .map(ContactView::new),
@@ -252,7 +252,7 @@ async fn inbox_page(
         text => conversations::parse_cursor(text).ok(),
     };
     let mut rows = conversations::list(
-        &state.keys,
+        &state.inbox,
         &user.organization_id,
         ConversationFilter {
             status,
@@ -271,7 +271,7 @@ async fn inbox_page(
     let selected = match query.c.as_str() {
         "" => None,
         id => Some(
-            conversations::find(&state.keys, &user.organization_id, id)
+            conversations::find(&state.inbox, &user.organization_id, id)
                 .await
                 .map_err(|e| match e {
                     ApiError::NotFound(_) => PageError::NotFound,
@@ -301,7 +301,7 @@ async fn inbox_page(
         }
     }
     let selected_id = selected.as_ref().map(|s| s.id.to_string());
-    let views = conversations::views(&state.keys, &user.organization_id, rows).await?;
+    let views = conversations::views(&state.inbox, &user.organization_id, rows).await?;
     let list: Vec<Value> = views
         .iter()
         .map(|v| {
@@ -365,7 +365,7 @@ async fn inbox_page(
         permissions::allows(user.role, Permission::ManageInbox).into(),
     );
     context.insert("done".into(), done_text(&query.done).into());
-    let channels = inbox_store::channels(state.keys.db.pool(), &user.organization_id)
+    let channels = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
         .await
         .map_err(ApiError::from)?;
     context.insert("has_channels".into(), (!channels.is_empty()).into());
@@ -374,7 +374,7 @@ async fn inbox_page(
     if let Some(conversation) = selected {
         let contact = contacts.remove(&conversation.contact_id).flatten();
         let mut messages = inbox_store::messages(
-            state.keys.db.pool(),
+            state.inbox.db.pool(),
             &user.organization_id,
             &conversation.id,
             None,
@@ -396,7 +396,7 @@ async fn inbox_page(
             })
             .collect::<Result<_, PageError>>()?;
         let window_secs = state
-            .keys
+            .inbox
             .config
             .section::<crate::config::InboxConfig>()
             .reply_window_secs;
@@ -409,7 +409,7 @@ async fn inbox_page(
             .iter()
             .find(|c| c.id == conversation.channel_id)
             .map(|c| c.name.clone());
-        let view = conversations::views(&state.keys, &user.organization_id, vec![conversation])
+        let view = conversations::views(&state.inbox, &user.organization_id, vec![conversation])
             .await?
             .remove(0);
         let mut conversation_value = to_json(&view)?;
@@ -427,14 +427,14 @@ async fn inbox_page(
         context.insert("window_open".into(), open.into());
         context.insert("window".into(), hours(window_secs).into());
         let templates: Vec<Value> =
-            inbox_store::templates(state.keys.db.pool(), &user.organization_id)
+            inbox_store::templates(state.inbox.db.pool(), &user.organization_id)
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()
                 .map(|t| to_json(&TemplateView::new(t)))
                 .collect::<Result<_, _>>()?;
         let canned: Vec<Value> =
-            inbox_store::canned_responses(state.keys.db.pool(), &user.organization_id)
+            inbox_store::canned_responses(state.inbox.db.pool(), &user.organization_id)
                 .await
                 .map_err(ApiError::from)?
                 .into_iter()
@@ -578,7 +578,7 @@ pub async fn reply(
         template,
     };
     match conversations::reply(
-        &state.keys,
+        &state.inbox,
         &state.live,
         &found.0,
         &conversation_id,
@@ -630,7 +630,7 @@ pub async fn assign(
         Err(sign_in) => return Ok(sign_in),
     };
     let query = back_query(&form.back, &conversation_id);
-    let current = conversations::find(&state.keys, &found.0.organization_id, &conversation_id)
+    let current = conversations::find(&state.inbox, &found.0.organization_id, &conversation_id)
         .await
         .map_err(|e| match e {
             ApiError::NotFound(_) => PageError::NotFound,
@@ -641,7 +641,7 @@ pub async fn assign(
         team: current.team.clone(),
     };
     let done = conversations::assign(
-        &state.keys,
+        &state.inbox,
         &state.live,
         &found.0,
         &conversation_id,
@@ -709,7 +709,7 @@ pub async fn set_status(
         _ => return Err(PageError::NotFound),
     };
     let done = conversations::set_status(
-        &state.keys,
+        &state.inbox,
         &state.live,
         &found.0,
         &conversation_id,
@@ -758,7 +758,7 @@ pub async fn stream(
     // The same stream as the API's: limits, the end when access ends (this
     // cookie's session signed out or revoked, the membership removed), the
     // maximum lifetime after which the page's EventSource reconnects.
-    let events = crate::routes::stream::open(&state.keys, &state.live, &user, asked).await?;
+    let events = crate::routes::stream::open(&state.inbox, &state.live, &user, asked).await?;
     let response = Sse::new(events)
         .keep_alive(crate::routes::stream::keep_alive())
         .into_response();
@@ -813,8 +813,8 @@ async fn channels_page(
     errors: FormErrors,
     done: &str,
 ) -> Result<Page, PageError> {
-    let public_url = &state.keys.config.public_url;
-    let channels: Vec<Value> = inbox_store::channels(state.keys.db.pool(), &user.organization_id)
+    let public_url = &state.inbox.config.public_url;
+    let channels: Vec<Value> = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
         .await
         .map_err(ApiError::from)?
         .into_iter()
@@ -949,7 +949,7 @@ pub async fn disconnect_page(
     );
     context.insert(
         "channel".into(),
-        to_json(&ChannelView::new(row, &state.keys.config.public_url))?,
+        to_json(&ChannelView::new(row, &state.inbox.config.public_url))?,
     );
     Page::render("inbox_channel_confirm.html", context)
 }

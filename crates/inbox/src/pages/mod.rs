@@ -5,10 +5,10 @@
 mod inbox;
 
 use crate::live::Live;
+use crate::InboxState;
 use axum::extract::FromRef;
 use axum::routing::get;
 use landlord_identity::permissions::Permission;
-use landlord_keys::KeysState;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
@@ -18,7 +18,7 @@ use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 pub struct Pages {
     console: ConsoleState,
     pub live: Live,
-    pub keys: KeysState,
+    pub inbox: InboxState,
 }
 
 impl std::ops::Deref for Pages {
@@ -57,7 +57,7 @@ fn script_version() -> String {
 }
 
 /// The Inbox's pages, templates and navigation entry.
-pub fn console_pages(live: Live, keys: KeysState) -> Module {
+pub fn console_pages(live: Live, inbox: InboxState) -> Module {
     Module::new("inbox")
         .templates(TEMPLATES)
         .stylesheet(include_str!("../../static/inbox.css"))
@@ -70,7 +70,7 @@ pub fn console_pages(live: Live, keys: KeysState) -> Module {
                 .with_state(Pages {
                     console,
                     live,
-                    keys,
+                    inbox,
                 })
         })
         .organization_nav(

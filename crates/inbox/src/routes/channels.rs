@@ -1,12 +1,12 @@
 //! `/inbox/channels`: connecting WhatsApp numbers (owners and admins).
 
+use crate::InboxState;
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_keys::KeysState;
 
 use crate::channels::{self, ChannelView, ConnectChannelRequest};
 
@@ -24,7 +24,7 @@ use crate::channels::{self, ChannelView, ConnectChannelRequest};
     )
 )]
 pub async fn connect(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     client: ClientInfo,
     Json(body): Json<ConnectChannelRequest>,
@@ -44,7 +44,7 @@ pub async fn connect(
     )
 )]
 pub async fn list(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
 ) -> Result<ApiSuccess<Vec<ChannelView>>, ApiError> {
     let rows = crate::store::channels(state.db.pool(), &user.organization_id).await?;
@@ -68,7 +68,7 @@ pub async fn list(
     )
 )]
 pub async fn get(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<ChannelView>, ApiError> {
@@ -91,7 +91,7 @@ pub async fn get(
     )
 )]
 pub async fn disconnect(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     client: ClientInfo,
     Path(id): Path<String>,

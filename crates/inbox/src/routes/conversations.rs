@@ -1,12 +1,12 @@
 //! `/inbox/contacts`, `/inbox/conversations…`: the inbox as agents use it.
 
+use crate::InboxState;
 use axum::extract::{Extension, Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Meta, PageQuery, Query};
 use landlord_core::ids::{InboxContactId, InboxMessageId, UserId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_keys::KeysState;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
@@ -41,7 +41,7 @@ pub struct ContactsQuery {
     )
 )]
 pub async fn contacts(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Query(query): Query<ContactsQuery>,
 ) -> Result<ApiSuccess<Vec<ContactView>>, ApiError> {
@@ -81,7 +81,7 @@ pub async fn contacts(
     )
 )]
 pub async fn contact(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<ContactView>, ApiError> {
@@ -107,7 +107,7 @@ pub async fn contact(
     )
 )]
 pub async fn update_contact(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Json(body): Json<conversations::UpdateContactRequest>,
@@ -152,7 +152,7 @@ pub struct ConversationsQuery {
     )
 )]
 pub async fn list(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Query(query): Query<ConversationsQuery>,
 ) -> Result<ApiSuccess<Vec<ConversationView>>, ApiError> {
@@ -234,7 +234,7 @@ pub async fn list(
     )
 )]
 pub async fn get(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<ConversationView>, ApiError> {
@@ -258,7 +258,7 @@ pub async fn get(
     )
 )]
 pub async fn messages(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
     Query(query): Query<PageQuery>,
@@ -294,7 +294,7 @@ pub async fn messages(
     )
 )]
 pub async fn reply(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
@@ -320,7 +320,7 @@ pub async fn reply(
     )
 )]
 pub async fn assign(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
@@ -347,7 +347,7 @@ pub async fn assign(
     )
 )]
 pub async fn set_status(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
@@ -372,7 +372,7 @@ pub async fn set_status(
     )
 )]
 pub async fn set_labels(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<crate::live::Live>,
     user: Authorized<needs::UseInbox>,
     Path(id): Path<String>,
@@ -396,7 +396,7 @@ pub async fn set_labels(
     )
 )]
 pub async fn bulk(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::AssignConversations>,
     Json(body): Json<crate::bulk::BulkRequest>,
 ) -> Result<ApiSuccess<crate::bulk::BulkView>, ApiError> {
@@ -417,7 +417,7 @@ pub async fn bulk(
     )
 )]
 pub async fn job(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::AssignConversations>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<crate::bulk::BulkView>, ApiError> {

@@ -1,11 +1,11 @@
 //! `/inbox/canned-responses`, `/inbox/templates`.
 
+use crate::InboxState;
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
-use landlord_keys::KeysState;
 
 use crate::library::{
     self, CannedResponseRequest, CannedResponseView, TemplateRequest, TemplateView,
@@ -25,7 +25,7 @@ use crate::store;
     )
 )]
 pub async fn add_canned_response(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     Json(body): Json<CannedResponseRequest>,
 ) -> Result<ApiSuccess<CannedResponseView>, ApiError> {
@@ -44,7 +44,7 @@ pub async fn add_canned_response(
     )
 )]
 pub async fn canned_responses(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
 ) -> Result<ApiSuccess<Vec<CannedResponseView>>, ApiError> {
     let rows = store::canned_responses(state.db.pool(), &user.organization_id).await?;
@@ -65,7 +65,7 @@ pub async fn canned_responses(
     )
 )]
 pub async fn delete_canned_response(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<bool>, ApiError> {
@@ -86,7 +86,7 @@ pub async fn delete_canned_response(
     )
 )]
 pub async fn add_template(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     Json(body): Json<TemplateRequest>,
 ) -> Result<ApiSuccess<TemplateView>, ApiError> {
@@ -105,7 +105,7 @@ pub async fn add_template(
     )
 )]
 pub async fn templates(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::UseInbox>,
 ) -> Result<ApiSuccess<Vec<TemplateView>>, ApiError> {
     let rows = store::templates(state.db.pool(), &user.organization_id).await?;
@@ -126,7 +126,7 @@ pub async fn templates(
     )
 )]
 pub async fn delete_template(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     user: Authorized<needs::ManageInbox>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<bool>, ApiError> {

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
+use crate::InboxState;
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
 use axum::response::sse::{Event, KeepAlive, Sse};
@@ -14,7 +15,6 @@ use landlord_core::ids::{InboxConversationId, OrganizationId};
 use landlord_core::{ApiError, Db};
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::CurrentUser;
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
@@ -84,7 +84,7 @@ struct Cursor {
     )
 )]
 pub async fn stream(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<Live>,
     user: Authorized<needs::UseInbox>,
     headers: HeaderMap,
@@ -124,7 +124,7 @@ pub fn keep_alive() -> KeepAlive {
 /// beyond the caps), says the person is online. The stream ends when
 /// access ends, after the maximum lifetime, and at shutdown.
 pub async fn open(
-    state: &KeysState,
+    state: &InboxState,
     live: &Live,
     user: &CurrentUser,
     last: Option<String>,
@@ -267,7 +267,7 @@ pub struct PresenceView {
     )
 )]
 pub async fn presence(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Extension(live): Extension<Live>,
     user: Authorized<needs::UseInbox>,
     Json(body): Json<PresenceRequest>,

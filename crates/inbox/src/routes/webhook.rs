@@ -1,13 +1,13 @@
 //! `/inbox/webhooks/whatsapp/{channel}`: what Meta calls. No session: the
 //! verify token (GET) and the signature of the raw body (POST) prove it.
 
+use crate::InboxState;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope};
 use landlord_core::ApiError;
-use landlord_keys::KeysState;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -42,7 +42,7 @@ pub struct Handshake {
     )
 )]
 pub async fn handshake(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Path(channel): Path<String>,
     Query(query): Query<Handshake>,
 ) -> Result<String, ApiError> {
@@ -79,7 +79,7 @@ pub struct Received {
     )
 )]
 pub async fn notification(
-    State(state): State<KeysState>,
+    State(state): State<InboxState>,
     Path(channel): Path<String>,
     headers: HeaderMap,
     body: Bytes,

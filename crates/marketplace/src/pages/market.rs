@@ -81,7 +81,7 @@ async fn market_base(
     section: &str,
 ) -> Result<Context, PageError> {
     let (mut context, _) = base(state, visitor, title, "marketplace", None).await?;
-    let lines = market_store::cart_size(state.keys.db.pool(), &user.user_id)
+    let lines = market_store::cart_size(state.marketplace.db.pool(), &user.user_id)
         .await
         .map_err(ApiError::from)?;
     context.insert("section".into(), section.into());
@@ -286,7 +286,7 @@ pub struct AddForm {
 /// A listed product, or the 404 page.
 async fn listed(state: &Pages, product_id: &str) -> Result<ProductView, PageError> {
     let id = ProductId::parse(product_id.trim()).ok_or(PageError::NotFound)?;
-    let row = market_store::listed_product(state.keys.db.pool(), &id)
+    let row = market_store::listed_product(state.marketplace.db.pool(), &id)
         .await
         .map_err(ApiError::from)?
         .ok_or(PageError::NotFound)?;
@@ -301,7 +301,7 @@ async fn product_page(
     quantity: &str,
     errors: FormErrors,
 ) -> Result<Page, PageError> {
-    let rows = market_store::reviews(state.keys.db.pool(), Some(&view.id), None, None, 20)
+    let rows = market_store::reviews(state.marketplace.db.pool(), Some(&view.id), None, None, 20)
         .await
         .map_err(ApiError::from)?;
     let reviews: Vec<Value> = rows
@@ -406,7 +406,7 @@ pub async fn add_to_cart(
 /// The origins of providers configured at a plain-http base (a local
 /// stand-in): the checkout form's answer may redirect there too.
 fn http_provider_origins(state: &Pages) -> Vec<String> {
-    let config = &state.keys.config;
+    let config = &state.marketplace.config;
     let mut origins = Vec::new();
     for (configured, base) in [
         (config.stripe_secret_key.is_some(), &config.stripe_api_base),
@@ -752,7 +752,7 @@ pub async fn checkout(
     let market = state.marketplace.clone();
     let buyer_id = user.user_id.clone();
     let answer = idempotent(
-        &state.keys.db,
+        &state.marketplace.db,
         scope,
         &headers,
         body.as_bytes(),
@@ -881,7 +881,7 @@ pub async fn orders(
     .map_err(|_| PageError::NotFound)?;
     let before = page.cursor.as_deref().map(MarketplaceOrderId::from_trusted);
     let mut conn = state
-        .keys
+        .marketplace
         .db
         .pool()
         .acquire()
@@ -935,7 +935,7 @@ async fn own_order(
     order_id: &str,
 ) -> Result<OrderView, PageError> {
     let id = MarketplaceOrderId::parse(order_id.trim()).ok_or(PageError::NotFound)?;
-    let pool = state.keys.db.pool();
+    let pool = state.marketplace.db.pool();
     let row = market_store::buyer_order(pool, &user.user_id, &id)
         .await
         .map_err(ApiError::from)?

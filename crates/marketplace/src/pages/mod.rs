@@ -13,7 +13,6 @@ use axum::Router;
 use landlord_identity::permissions::Permission;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
-use landlord_keys::KeysState;
 
 /// What the Marketplace's pages need: the shell's state and the
 /// module's services.
@@ -22,9 +21,6 @@ pub struct Pages {
     console: ConsoleState,
     /// The Marketplace's services.
     pub marketplace: MarketplaceState,
-    /// The same `KeysState` as the Marketplace's (the database and the
-    /// configuration).
-    pub keys: KeysState,
 }
 
 impl std::ops::Deref for Pages {
@@ -82,7 +78,6 @@ pub fn console_pages(marketplace: MarketplaceState) -> Module {
                 .merge(operator::routes())
                 .with_state(Pages {
                     console,
-                    keys: marketplace.keys.clone(),
                     marketplace,
                 })
         })

@@ -90,7 +90,7 @@ async fn page(
     .map_err(|_| PageError::NotFound)?;
     let before = paging.cursor.as_deref().map(OrganizationId::from_trusted);
     let mut rows = market_store::vendors(
-        state.keys.db.pool(),
+        state.marketplace.db.pool(),
         status,
         before.as_ref(),
         paging.fetch(),
@@ -305,7 +305,7 @@ const PAYOUTS_PER_PAGE: u32 = 50;
 async fn failed_count(state: &Pages) -> Result<String, PageError> {
     let limit = i64::from(PAYOUTS_PER_PAGE) + 1;
     let failed = market_store::payouts(
-        state.keys.db.pool(),
+        state.marketplace.db.pool(),
         None,
         Some(PayoutStatus::Failed),
         None,
@@ -348,7 +348,7 @@ async fn payouts_view(
     query: &PayoutsQuery,
     refused: Option<FormErrors>,
 ) -> Result<Page, PageError> {
-    let pool = state.keys.db.pool();
+    let pool = state.marketplace.db.pool();
     let status = query
         .status
         .as_deref()

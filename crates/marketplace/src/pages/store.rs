@@ -120,7 +120,7 @@ pub(crate) fn vendor_label(status: VendorStatus) -> &'static str {
 
 async fn vendor_of(state: &Pages, user: &CurrentUser) -> Result<Option<VendorRow>, PageError> {
     Ok(
-        market_store::vendor(state.keys.db.pool(), &user.organization_id)
+        market_store::vendor(state.marketplace.db.pool(), &user.organization_id)
             .await
             .map_err(ApiError::from)?,
     )
@@ -582,7 +582,7 @@ async fn products_page(
     .map_err(|_| PageError::NotFound)?;
     let before = page.cursor.as_deref().map(ProductId::from_trusted);
     let mut rows = market_store::vendor_products(
-        state.keys.db.pool(),
+        state.marketplace.db.pool(),
         &user.organization_id,
         status,
         before.as_ref(),
@@ -936,7 +936,7 @@ pub async fn orders(
     .map_err(|_| PageError::NotFound)?;
     let before = page.cursor.as_deref().map(VendorOrderId::from_trusted);
     let mut conn = state
-        .keys
+        .marketplace
         .db
         .pool()
         .acquire()
@@ -1023,7 +1023,7 @@ async fn order_page(
     .await
     .map_err(api)?;
     let mut conn = state
-        .keys
+        .marketplace
         .db
         .pool()
         .acquire()
@@ -1173,7 +1173,7 @@ pub async fn earnings(
     let user = &found.0;
     let ledger = payouts::ledger(&state.marketplace, &user.organization_id).await?;
     let rows = market_store::payouts(
-        state.keys.db.pool(),
+        state.marketplace.db.pool(),
         Some(&user.organization_id),
         None,
         None,
@@ -1236,7 +1236,7 @@ pub async fn earnings(
         .collect();
     let vendor = vendor_of(&state, user).await?;
     let hold_days = state
-        .keys
+        .marketplace
         .config
         .section::<crate::config::MarketplaceConfig>()
         .payout_hold_secs
@@ -1282,7 +1282,7 @@ async fn reviews_view_page(
     done: bool,
 ) -> Result<Page, PageError> {
     let user = &found.0;
-    let pool = state.keys.db.pool();
+    let pool = state.marketplace.db.pool();
     let page = PageQuery {
         limit: Some(PER_PAGE),
         cursor,

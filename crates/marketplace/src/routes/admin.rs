@@ -48,13 +48,8 @@ pub async fn vendors(
     }
     .page()?;
     let before = page.cursor.as_deref().map(OrganizationId::from_trusted);
-    let mut rows = store::vendors(
-        state.keys.db.pool(),
-        query.status,
-        before.as_ref(),
-        page.fetch(),
-    )
-    .await?;
+    let mut rows =
+        store::vendors(state.db.pool(), query.status, before.as_ref(), page.fetch()).await?;
     let meta = page.finish(&mut rows, |r| r.organization_id.to_string());
     let mut views = Vec::with_capacity(rows.len());
     for row in rows {
@@ -160,7 +155,7 @@ pub struct MarketplaceFigures {
 }
 
 pub async fn figures_of(state: &MarketplaceState) -> Result<MarketplaceFigures, ApiError> {
-    let pool = state.keys.db.pool();
+    let pool = state.db.pool();
     let orders = store::order_counts(pool)
         .await?
         .into_iter()
@@ -229,7 +224,7 @@ pub async fn payouts(
     .page()?;
     let before = page.cursor.as_deref().map(PayoutId::from_trusted);
     let rows = store::payouts(
-        state.keys.db.pool(),
+        state.db.pool(),
         None,
         query.status,
         before.as_ref(),
@@ -259,16 +254,12 @@ pub async fn run_payouts(
     _admin: PlatformAdmin,
 ) -> Result<ApiSuccess<PayoutRun>, ApiError> {
     let hold = std::time::Duration::from_secs(
-        state
-            .keys
-            .config
-            .section::<MarketplaceConfig>()
-            .payout_hold_secs,
+        state.config.section::<MarketplaceConfig>().payout_hold_secs,
     );
-    let created = payouts::create_due(&state.keys.db, hold)
+    let created = payouts::create_due(&state.db, hold)
         .await
         .map_err(ApiError::internal)?;
-    state.keys.identity.jobs.notify_one();
+    state.identity.jobs.notify_one();
     Ok(ApiSuccess::ok(PayoutRun { created }))
 }
 

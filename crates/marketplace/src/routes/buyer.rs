@@ -132,7 +132,7 @@ pub async fn checkout(
         organization_id: &user.organization_id,
         route: &route,
     };
-    let db = state.keys.db.clone();
+    let db = state.db.clone();
     let buyer = user.user_id.clone();
     idempotent(&db, scope, &headers, &body, |_key| async move {
         Ok(ApiSuccess::created(
@@ -156,7 +156,7 @@ pub async fn orders(
 ) -> Result<ApiSuccess<Vec<OrderView>>, ApiError> {
     let page = query.page()?;
     let before = page.cursor.as_deref().map(MarketplaceOrderId::from_trusted);
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let mut rows =
         store::buyer_orders(&mut *conn, &user.user_id, before.as_ref(), page.fetch()).await?;
     let meta = page.finish(&mut rows, |r| r.id.to_string());
@@ -174,7 +174,7 @@ async fn own_order(
 ) -> Result<store::OrderRow, ApiError> {
     let not_found = || ApiError::not_found("order");
     let id = MarketplaceOrderId::parse(id).ok_or_else(not_found)?;
-    store::buyer_order(state.keys.db.pool(), &user.user_id, &id)
+    store::buyer_order(state.db.pool(), &user.user_id, &id)
         .await?
         .ok_or_else(not_found)
 }
@@ -196,7 +196,7 @@ pub async fn order(
 ) -> Result<ApiSuccess<OrderView>, ApiError> {
     let row = own_order(&state, &user, &id).await?;
     let unpaid = row.status == store::OrderStatus::PendingPayment;
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(ApiSuccess::ok(order_view(&mut conn, row, unpaid).await?))
 }
 
@@ -217,7 +217,7 @@ pub async fn cancel(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<OrderView>, ApiError> {
     let row = crate::fulfilment::cancel_order(&state, &user.user_id, &id).await?;
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(ApiSuccess::ok(order_view(&mut conn, row, false).await?))
 }
 

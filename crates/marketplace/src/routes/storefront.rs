@@ -48,7 +48,7 @@ pub async fn product(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<ProductView>, ApiError> {
     let id = listed_id(&id)?;
-    let row = store::listed_product(state.keys.db.pool(), &id)
+    let row = store::listed_product(state.db.pool(), &id)
         .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
     Ok(ApiSuccess::ok(ProductView::new(row)))
@@ -70,7 +70,7 @@ pub async fn product_reviews(
 ) -> Result<ApiSuccess<Vec<ReviewView>>, ApiError> {
     let page = query.page()?;
     let id = listed_id(&id)?;
-    let pool = state.keys.db.pool();
+    let pool = state.db.pool();
     store::listed_product(pool, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
@@ -92,7 +92,7 @@ pub async fn store(
     State(state): State<MarketplaceState>,
     Path(slug): Path<String>,
 ) -> Result<ApiSuccess<StoreView>, ApiError> {
-    let row = store::vendor_by_slug(state.keys.db.pool(), &slug)
+    let row = store::vendor_by_slug(state.db.pool(), &slug)
         .await?
         .filter(|v| v.status == VendorStatus::Approved)
         .ok_or_else(|| ApiError::not_found("store"))?;

@@ -138,7 +138,7 @@ pub async fn products(
     .page()?;
     let before = page.cursor.as_deref().map(ProductId::from_trusted);
     let rows = store::vendor_products(
-        state.keys.db.pool(),
+        state.db.pool(),
         &user.organization_id,
         query.status,
         before.as_ref(),
@@ -228,7 +228,7 @@ pub async fn orders(
     }
     .page()?;
     let before = page.cursor.as_deref().map(VendorOrderId::from_trusted);
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     let mut rows = store::vendor_orders(
         &mut *conn,
         &user.organization_id,
@@ -262,7 +262,7 @@ pub async fn order(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<VendorOrderView>, ApiError> {
     let row = fulfilment::own(&state, &user.organization_id, &id).await?;
-    let mut conn = state.keys.db.pool().acquire().await?;
+    let mut conn = state.db.pool().acquire().await?;
     Ok(ApiSuccess::ok(
         fulfilment::vendor_order_view(&mut conn, row).await?,
     ))
@@ -315,7 +315,7 @@ pub async fn reviews(
         .as_deref()
         .map(landlord_core::ids::ReviewId::from_trusted);
     let rows = store::reviews(
-        state.keys.db.pool(),
+        state.db.pool(),
         None,
         Some(&user.organization_id),
         before.as_ref(),
@@ -388,7 +388,7 @@ pub async fn payouts(
         .as_deref()
         .map(landlord_core::ids::PayoutId::from_trusted);
     let rows = store::payouts(
-        state.keys.db.pool(),
+        state.db.pool(),
         Some(&user.organization_id),
         None,
         before.as_ref(),

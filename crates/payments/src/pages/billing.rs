@@ -165,8 +165,8 @@ pub async fn overview(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let keys = &state.keys;
-    let calculation = manage::calculate(keys, &user.organization_id).await?;
+    let payments = &state.payments;
+    let calculation = manage::calculate(&payments.billing, &user.organization_id).await?;
     let page = PageQuery {
         limit: None,
         cursor: query.cursor.clone(),
@@ -174,7 +174,7 @@ pub async fn overview(
     .page()
     .map_err(|_| PageError::NotFound)?;
     let mut rows = billing_store::cycles(
-        keys.db.pool(),
+        payments.db.pool(),
         &user.organization_id,
         page.cursor.as_deref(),
         page.fetch(),
@@ -186,13 +186,13 @@ pub async fn overview(
         .into_iter()
         .map(cycle_view)
         .collect::<Result<Vec<_>, _>>()?;
-    let plans: Vec<Value> = keys
+    let plans: Vec<Value> = payments
         .config
         .plans
         .iter()
         .map(|(name, plan)| plan_view(name, plan))
         .collect();
-    let current = keys
+    let current = payments
         .config
         .plan(&calculation.plan)
         .map(|plan| plan_view(&calculation.plan, plan));
@@ -236,15 +236,16 @@ pub async fn change_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let preview = manage::preview(&state.keys, &user.organization_id, &query.plan).await?;
+    let preview =
+        manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
     let from = state
-        .keys
+        .payments
         .config
         .plan(&preview.from_plan)
         .map(|plan| plan_view(&preview.from_plan, plan));
     let to = state
-        .keys
+        .payments
         .config
         .plan(&preview.to_plan)
         .map(|plan| plan_view(&preview.to_plan, plan));
@@ -290,7 +291,7 @@ pub async fn change(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    let change = manage::change_plan(&state.keys, &user, &client, &form.plan)
+    let change = manage::change_plan(&state.payments.billing, &user, &client, &form.plan)
         .await
         .map_err(api)?;
     let outcome = if change.scheduled {
@@ -331,7 +332,7 @@ pub async fn cancel_scheduled(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    manage::cancel_scheduled_change(&state.keys, &user, &client)
+    manage::cancel_scheduled_change(&state.payments.billing, &user, &client)
         .await
         .map_err(api)?;
     Ok(Page::redirect(format!(
@@ -362,7 +363,7 @@ async fn invoice_page(
         Err(sign_in) => return Ok(sign_in),
     };
     let id = BillingCycleId::parse(cycle_id.trim()).ok_or(PageError::NotFound)?;
-    let pool = state.keys.db.pool();
+    let pool = state.payments.db.pool();
     let row = billing_store::cycle_of(pool, &user.organization_id, &id)
         .await
         .map_err(ApiError::from)?

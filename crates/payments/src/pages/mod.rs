@@ -7,7 +7,6 @@ mod billing;
 
 use axum::extract::FromRef;
 use landlord_identity::permissions::Permission;
-use landlord_keys::KeysState;
 
 use crate::routes::PaymentsState;
 
@@ -17,7 +16,6 @@ use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 #[derive(Clone)]
 pub struct Pages {
     console: ConsoleState,
-    pub keys: KeysState,
     pub payments: PaymentsState,
 }
 
@@ -52,14 +50,7 @@ const TEMPLATES: Templates = template_files!(
 pub fn console_pages(payments: PaymentsState) -> Module {
     Module::new("billing")
         .templates(TEMPLATES)
-        .routes(move |console| {
-            let keys = payments.keys.clone();
-            billing::routes().with_state(Pages {
-                console,
-                keys,
-                payments,
-            })
-        })
+        .routes(move |console| billing::routes().with_state(Pages { console, payments }))
         .organization_nav(
             NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
         )

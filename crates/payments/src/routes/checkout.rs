@@ -74,7 +74,7 @@ pub async fn initiate_payment(
         organization_id: &user.organization_id,
         route: "POST /billing/initiate-payment",
     };
-    idempotent(&state.keys.db, scope, &headers, &body, |key| async {
+    idempotent(&state.db, scope, &headers, &body, |key| async {
         let checkout =
             checkout::start_checkout(&state, &user.organization_id, provider, cycle, key).await?;
         Ok(ApiSuccess::ok(checkout))

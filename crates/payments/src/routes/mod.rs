@@ -6,6 +6,9 @@ mod webhooks;
 
 use std::sync::Arc;
 
+use landlord_billing::BillingState;
+use landlord_core::{Config, Db};
+use landlord_identity::IdentityState;
 use landlord_keys::KeysState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -22,13 +25,34 @@ pub struct PaymentsState(Arc<PaymentsInner>);
 
 /// The services behind [`PaymentsState`], reached through `Deref`.
 pub struct PaymentsInner {
+    pub db: Db,
+    pub config: Arc<Config>,
+    /// Sessions, and the job queue's waker.
+    pub identity: IdentityState,
+    /// The keys feature's services: the checkout's rate limit.
     pub keys: KeysState,
+    /// Billing's rules: the period so far, plan changes.
+    pub billing: BillingState,
     pub providers: Providers,
 }
 
 impl PaymentsState {
-    pub fn new(keys: KeysState, providers: Providers) -> Self {
-        Self(Arc::new(PaymentsInner { keys, providers }))
+    pub fn new(
+        db: Db,
+        config: Arc<Config>,
+        identity: IdentityState,
+        keys: KeysState,
+        billing: BillingState,
+        providers: Providers,
+    ) -> Self {
+        Self(Arc::new(PaymentsInner {
+            db,
+            config,
+            identity,
+            keys,
+            billing,
+            providers,
+        }))
     }
 }
 
@@ -42,7 +66,7 @@ impl std::ops::Deref for PaymentsState {
 
 impl axum::extract::FromRef<PaymentsState> for landlord_identity::IdentityState {
     fn from_ref(state: &PaymentsState) -> Self {
-        state.keys.identity.clone()
+        state.identity.clone()
     }
 }
 

@@ -39,7 +39,7 @@ async fn accept_event(
     event_type: &str,
     body: &[u8],
 ) -> Result<ApiSuccess<WebhookAck>, ApiError> {
-    let mut tx = state.keys.db.begin().await?;
+    let mut tx = state.db.begin().await?;
     let payload = String::from_utf8_lossy(body);
     let Some(id) = store::insert_event(&mut tx, provider, event_id, event_type, &payload).await?
     else {
@@ -50,7 +50,7 @@ async fn accept_event(
         }));
     };
     landlord_jobs::enqueue(&mut *tx, process_job(&id)).await?;
-    landlord_jobs::commit_and_wake(tx, &state.keys.identity.jobs).await?;
+    landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
     metrics::counter!("webhook_events_received_total", "provider" => provider.as_str())
         .increment(1);
     Ok(ApiSuccess::ok(WebhookAck {
@@ -88,7 +88,7 @@ pub async fn stripe_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<ApiSuccess<WebhookAck>, ApiError> {
-    let secret = webhook_secret(&state.keys.config.stripe_webhook_secret, "stripe")?;
+    let secret = webhook_secret(&state.config.stripe_webhook_secret, "stripe")?;
     let header = headers
         .get("stripe-signature")
         .and_then(|v| v.to_str().ok());
@@ -120,7 +120,7 @@ pub async fn paystack_webhook(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<ApiSuccess<WebhookAck>, ApiError> {
-    let secret = webhook_secret(&state.keys.config.paystack_secret_key, "paystack")?;
+    let secret = webhook_secret(&state.config.paystack_secret_key, "paystack")?;
     let header = headers
         .get("x-paystack-signature")
         .and_then(|v| v.to_str().ok());
