@@ -5,13 +5,10 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
-use landlord_core::ids::{
-    InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId, OrganizationId, UserId,
-};
+use crate::events::{InboxConversationAssignedPayload, InboxConversationResolvedPayload};
+use crate::ids::{InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::{
-    InboxConversationAssignedPayload, InboxConversationResolvedPayload,
-};
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, Permission};
 use landlord_keys::KeysState;
