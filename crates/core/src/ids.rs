@@ -4,10 +4,14 @@
 //! hyphenated string. An id from the client is checked with
 //! [`parse`](OrganizationId::parse) before it reaches a query; an id read
 //! from the database is trusted as stored.
+//!
+//! These are the core's ids; a module declares its own in its crate with
+//! [`entity_id!`](crate::entity_id).
 
 /// Declares an id type: a newtype over the UUID's text, transparent for
 /// sqlx (binds and decodes as `TEXT`) and serde (a string), and a `uuid`
-/// string in the OpenAPI document.
+/// string in the OpenAPI document. The declaring crate depends on `serde`,
+/// `sqlx`, `uuid` and `utoipa`.
 #[macro_export]
 macro_rules! entity_id {
     ($(#[$doc:meta])* $name:ident) => {

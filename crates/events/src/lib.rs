@@ -35,10 +35,11 @@
 //!    ```
 //!
 //! 3. Call [`record`] inside the transaction of the action.
-//! 4. Add the crate's list to the catalog that the binary assembles and
-//!    [`catalog::install`]s at start-up (after the core's [`payloads::CORE`]
-//!    and the lists already there: the order is the catalog's order). A
-//!    module's types stay in the catalog when the module is switched off.
+//! 4. Add the crate's list to the catalog that the binary assembles (next
+//!    to its module switches) and [`catalog::install`]s at start-up: after
+//!    the core's [`payloads::CORE`] and the lists already there, the order
+//!    being the catalog's order. A module's types stay in the catalog when
+//!    the module is switched off.
 //!
 //! The catalog (`GET /webhooks/event-types`), the type filters, the OpenAPI
 //! section and the docs' table all read [`EventType::all`]; a unit test
@@ -51,6 +52,7 @@ pub mod payloads;
 pub mod store;
 
 pub use catalog::{Event, EventType};
+pub use store::{record, record_many};
 
 /// Declares an event type: the constant `NAME`, of payload `Payload`, with
 /// its name, version and description, and `Payload`'s [`Event`] impl.
@@ -73,4 +75,3 @@ macro_rules! event_type {
         }
     };
 }
-pub use store::{record, record_many};

@@ -1,4 +1,5 @@
-//! One payload per event type: what a receiver needs, with typed ids.
+//! The core's event types, each with its payload: what a receiver needs,
+//! with typed ids (a module declares its own in its crate).
 //! Every payload names its organization. Amounts are in the currency's
 //! minor unit (cents), periods are months written `YYYY-MM`.
 
