@@ -4,10 +4,14 @@
 //! hyphenated string. An id from the client is checked with
 //! [`parse`](OrganizationId::parse) before it reaches a query; an id read
 //! from the database is trusted as stored.
+//!
+//! These are the core's ids; a module declares its own in its crate with
+//! [`entity_id!`](crate::entity_id).
 
 /// Declares an id type: a newtype over the UUID's text, transparent for
 /// sqlx (binds and decodes as `TEXT`) and serde (a string), and a `uuid`
-/// string in the OpenAPI document.
+/// string in the OpenAPI document. The declaring crate depends on `serde`,
+/// `sqlx`, `uuid` and `utoipa`.
 #[macro_export]
 macro_rules! entity_id {
     ($(#[$doc:meta])* $name:ident) => {
@@ -170,75 +174,6 @@ entity_id!(
 entity_id!(
     /// One attempt of a delivery (`webhook_attempts`).
     WebhookAttemptId
-);
-entity_id!(
-    /// A WhatsApp number connected to an organization's inbox.
-    InboxChannelId
-);
-entity_id!(
-    /// A person the inbox talks with, on one channel.
-    InboxContactId
-);
-entity_id!(
-    /// A conversation of the inbox.
-    InboxConversationId
-);
-entity_id!(
-    /// A message of a conversation (incoming or outgoing).
-    InboxMessageId
-);
-entity_id!(
-    /// A canned response (a reply saved under a short code).
-    CannedResponseId
-);
-entity_id!(
-    /// An approved message template.
-    InboxTemplateId
-);
-entity_id!(
-    /// A bulk operation of the inbox (a job with progress).
-    BulkOperationId
-);
-
-entity_id!(
-    /// A marketplace product (of a vendor).
-    ProductId
-);
-entity_id!(
-    /// A line of a buyer's marketplace cart.
-    CartLineId
-);
-entity_id!(
-    /// A marketplace order (one checkout).
-    MarketplaceOrderId
-);
-entity_id!(
-    /// One vendor's part of a marketplace order.
-    VendorOrderId
-);
-entity_id!(
-    /// A line of a marketplace order.
-    OrderItemId
-);
-entity_id!(
-    /// Stock held for an order.
-    ReservationId
-);
-entity_id!(
-    /// An entry of a vendor's ledger.
-    LedgerEntryId
-);
-entity_id!(
-    /// A transfer of a vendor's earnings.
-    PayoutId
-);
-entity_id!(
-    /// A refund of a marketplace payment.
-    RefundId
-);
-entity_id!(
-    /// A buyer's review of an order item.
-    ReviewId
 );
 
 #[cfg(test)]

@@ -1,46 +1,31 @@
 //! The event catalog: each type, its version, its description and its
 //! payload's JSON schema.
+//!
+//! A type is a value ([`EventType`]) declared as a constant next to its
+//! payload, by the crate that records it; the catalog is the ordered list
+//! of every type, assembled by the binary and installed once at start-up
+//! ([`install`]).
+
+use std::fmt;
+use std::sync::OnceLock;
 
 use serde::Serialize;
-use utoipa::openapi::{RefOr, Schema};
+use utoipa::openapi::{ObjectBuilder, RefOr, Schema};
 use utoipa::{PartialSchema, ToSchema};
 
-use crate::payloads::*;
+/// Schemas a payload refers to (typed ids, timestamps), by name.
+pub type Schemas = Vec<(String, RefOr<Schema>)>;
 
-landlord_core::text_enum!(
-    /// A type of event (the `type` of an event and of a webhook message).
-    pub enum EventType {
-        OrganizationUpdated = "organization.updated",
-        MemberAdded = "member.added",
-        MemberRemoved = "member.removed",
-        MemberRoleChanged = "member.role_changed",
-        InvitationCreated = "invitation.created",
-        InvitationAccepted = "invitation.accepted",
-        ApiKeyCreated = "api_key.created",
-        ApiKeyRevoked = "api_key.revoked",
-        UsageThresholdReached = "usage.threshold_reached",
-        InvoiceCreated = "invoice.created",
-        InvoiceOverdue = "invoice.overdue",
-        InvoicePaid = "invoice.paid",
-        PaymentSucceeded = "payment.succeeded",
-        PaymentFailed = "payment.failed",
-        MessageSent = "message.sent",
-        MessageFailed = "message.failed",
-        WebhookTest = "webhook.test",
-        InboxMessageReceived = "inbox.message.received",
-        InboxMessageStatusChanged = "inbox.message.status_changed",
-        InboxConversationCreated = "inbox.conversation.created",
-        InboxConversationAssigned = "inbox.conversation.assigned",
-        InboxConversationResolved = "inbox.conversation.resolved",
-        MarketplaceOrderCreated = "marketplace.order.created",
-        MarketplaceOrderPaid = "marketplace.order.paid",
-        MarketplaceOrderCancelled = "marketplace.order.cancelled",
-        MarketplaceVendorOrderStatusChanged = "marketplace.vendor_order.status_changed",
-        MarketplacePayoutPaid = "marketplace.payout.paid",
-        MarketplacePayoutFailed = "marketplace.payout.failed",
-        MarketplaceReviewCreated = "marketplace.review.created",
-    }
-);
+/// A type of event (the `type` of an event and of a webhook message).
+/// Two types are the same when their names are.
+#[derive(Clone, Copy)]
+pub struct EventType {
+    name: &'static str,
+    version: i64,
+    description: &'static str,
+    payload_schema: fn() -> RefOr<Schema>,
+    referenced_schemas: fn(&mut Schemas),
+}
 
 /// A payload that knows its type: what [`crate::record`] writes.
 pub trait Event: Serialize {
@@ -48,156 +33,72 @@ pub trait Event: Serialize {
 }
 
 impl EventType {
+    /// The type `name` (`invoice.paid`) whose payload is `P`, at
+    /// `version`, described for the catalog by `description`.
+    pub const fn new<P: ToSchema>(
+        name: &'static str,
+        version: i64,
+        description: &'static str,
+    ) -> Self {
+        Self {
+            name,
+            version,
+            description,
+            payload_schema: <P as PartialSchema>::schema,
+            referenced_schemas: <P as ToSchema>::schemas,
+        }
+    }
+
+    /// The name, as stored and sent (`invoice.paid`).
+    pub fn as_str(self) -> &'static str {
+        self.name
+    }
+
+    /// The catalog's type named `text`, if any.
+    pub fn parse(text: &str) -> Option<Self> {
+        all().iter().copied().find(|t| t.name == text)
+    }
+
+    /// Every type of the catalog, in its order.
+    pub fn all() -> &'static [EventType] {
+        all()
+    }
+
     /// The payload's version (bumped when a receiver would notice a change).
     pub fn version(self) -> i64 {
-        1
+        self.version
     }
 
     /// What happened, for the catalog.
     pub fn description(self) -> &'static str {
-        use EventType::*;
-        match self {
-            OrganizationUpdated => "The organization's settings (its name) changed.",
-            MemberAdded => "A person joined the organization (accepted an invitation).",
-            MemberRemoved => "A member was removed, or left the organization.",
-            MemberRoleChanged => "A member's role changed (including an ownership transfer).",
-            InvitationCreated => "Someone was invited to join the organization.",
-            InvitationAccepted => "An invitation was accepted.",
-            ApiKeyCreated => "An API key was created.",
-            ApiKeyRevoked => "An API key was revoked.",
-            UsageThresholdReached => {
-                "The organization used 80 % or 100 % of its monthly quota (once each per period)."
-            }
-            InvoiceCreated => "A month was closed: the organization's invoice for it exists.",
-            InvoiceOverdue => "An invoice was not paid by its due date.",
-            InvoicePaid => "An invoice was paid.",
-            PaymentSucceeded => "A payment through a provider succeeded.",
-            PaymentFailed => "A payment through a provider failed.",
-            MessageSent => {
-                "A message of the messaging API was taken by its provider (the SMTP server, \
-                 Twilio); never for a simulated one (development outbox)."
-            }
-            MessageFailed => {
-                "A message of the messaging API was refused, failed its last attempt, or was \
-                 reported failed or undelivered by the SMS provider."
-            }
-            WebhookTest => {
-                "A test message an owner or admin sent to one endpoint (console or \
-                 `POST /webhooks/endpoints/{id}/test`); delivered to that endpoint only."
-            }
-            InboxMessageReceived => "Inbox: a WhatsApp message came in from a contact.",
-            InboxMessageStatusChanged => {
-                "Inbox: an outgoing message moved on (sent, delivered, read or failed)."
-            }
-            InboxConversationCreated => "Inbox: a conversation began (a contact's first message, or after the last was resolved).",
-            InboxConversationAssigned => "Inbox: a conversation's assignee or team changed.",
-            InboxConversationResolved => "Inbox: a conversation was resolved.",
-            MarketplaceOrderCreated => "Marketplace: a buyer checked out an order with a part from this store (stock is reserved until it is paid).",
-            MarketplaceOrderPaid => "Marketplace: the order with a part from this store was paid (confirmed by the provider's webhook).",
-            MarketplaceOrderCancelled => "Marketplace: this store's part of an order was cancelled (by the buyer, by the store, for a failed payment, or expired unpaid).",
-            MarketplaceVendorOrderStatusChanged => "Marketplace: this store's part of an order moved on (processing, shipped, delivered, cancelled).",
-            MarketplacePayoutPaid => "Marketplace: a payout of this store's earnings was transferred.",
-            MarketplacePayoutFailed => "Marketplace: a payout could not be transferred after its retries (an operator can retry it).",
-            MarketplaceReviewCreated => "Marketplace: a buyer reviewed a product of this store.",
-        }
+        self.description
     }
 
     /// The name of the payload's schema among the OpenAPI document's
     /// components: `EventPayload_invoice_paid`.
     pub fn schema_name(self) -> String {
-        format!("EventPayload_{}", self.as_str().replace('.', "_"))
+        format!("EventPayload_{}", self.name.replace('.', "_"))
     }
 
     /// The payload's JSON schema (inline).
     pub fn payload_schema(self) -> RefOr<Schema> {
-        use EventType::*;
-        match self {
-            OrganizationUpdated => <OrganizationUpdatedPayload as PartialSchema>::schema(),
-            MemberAdded => <MemberAddedPayload as PartialSchema>::schema(),
-            MemberRemoved => <MemberRemovedPayload as PartialSchema>::schema(),
-            MemberRoleChanged => <MemberRoleChangedPayload as PartialSchema>::schema(),
-            InvitationCreated => <InvitationCreatedPayload as PartialSchema>::schema(),
-            InvitationAccepted => <InvitationAcceptedPayload as PartialSchema>::schema(),
-            ApiKeyCreated => <ApiKeyCreatedPayload as PartialSchema>::schema(),
-            ApiKeyRevoked => <ApiKeyRevokedPayload as PartialSchema>::schema(),
-            UsageThresholdReached => <UsageThresholdReachedPayload as PartialSchema>::schema(),
-            InvoiceCreated => <InvoiceCreatedPayload as PartialSchema>::schema(),
-            InvoiceOverdue => <InvoiceOverduePayload as PartialSchema>::schema(),
-            InvoicePaid => <InvoicePaidPayload as PartialSchema>::schema(),
-            PaymentSucceeded => <PaymentSucceededPayload as PartialSchema>::schema(),
-            PaymentFailed => <PaymentFailedPayload as PartialSchema>::schema(),
-            MessageSent => <MessageSentPayload as PartialSchema>::schema(),
-            MessageFailed => <MessageFailedPayload as PartialSchema>::schema(),
-            WebhookTest => <WebhookTestPayload as PartialSchema>::schema(),
-            InboxMessageReceived => <InboxMessageReceivedPayload as PartialSchema>::schema(),
-            InboxMessageStatusChanged => {
-                <InboxMessageStatusChangedPayload as PartialSchema>::schema()
-            }
-            InboxConversationCreated => {
-                <InboxConversationCreatedPayload as PartialSchema>::schema()
-            }
-            InboxConversationAssigned => {
-                <InboxConversationAssignedPayload as PartialSchema>::schema()
-            }
-            InboxConversationResolved => {
-                <InboxConversationResolvedPayload as PartialSchema>::schema()
-            }
-            MarketplaceOrderCreated => <MarketplaceOrderCreatedPayload as PartialSchema>::schema(),
-            MarketplaceOrderPaid => <MarketplaceOrderPaidPayload as PartialSchema>::schema(),
-            MarketplaceOrderCancelled => {
-                <MarketplaceOrderCancelledPayload as PartialSchema>::schema()
-            }
-            MarketplaceVendorOrderStatusChanged => {
-                <MarketplaceVendorOrderStatusChangedPayload as PartialSchema>::schema()
-            }
-            MarketplacePayoutPaid => <MarketplacePayoutPaidPayload as PartialSchema>::schema(),
-            MarketplacePayoutFailed => <MarketplacePayoutFailedPayload as PartialSchema>::schema(),
-            MarketplaceReviewCreated => {
-                <MarketplaceReviewCreatedPayload as PartialSchema>::schema()
-            }
-        }
+        (self.payload_schema)()
     }
 
-    /// The schemas the payloads refer to (typed ids, timestamps), for the
-    /// document's components.
-    pub fn referenced_schemas() -> Vec<(String, RefOr<Schema>)> {
+    /// The schemas the catalog's payloads refer to (typed ids,
+    /// timestamps), for the document's components.
+    pub fn referenced_schemas() -> Schemas {
         let mut schemas = Vec::new();
-        OrganizationUpdatedPayload::schemas(&mut schemas);
-        MemberAddedPayload::schemas(&mut schemas);
-        MemberRemovedPayload::schemas(&mut schemas);
-        MemberRoleChangedPayload::schemas(&mut schemas);
-        InvitationCreatedPayload::schemas(&mut schemas);
-        InvitationAcceptedPayload::schemas(&mut schemas);
-        ApiKeyCreatedPayload::schemas(&mut schemas);
-        ApiKeyRevokedPayload::schemas(&mut schemas);
-        UsageThresholdReachedPayload::schemas(&mut schemas);
-        InvoiceCreatedPayload::schemas(&mut schemas);
-        InvoiceOverduePayload::schemas(&mut schemas);
-        InvoicePaidPayload::schemas(&mut schemas);
-        PaymentSucceededPayload::schemas(&mut schemas);
-        PaymentFailedPayload::schemas(&mut schemas);
-        MessageSentPayload::schemas(&mut schemas);
-        MessageFailedPayload::schemas(&mut schemas);
-        WebhookTestPayload::schemas(&mut schemas);
-        InboxMessageReceivedPayload::schemas(&mut schemas);
-        InboxMessageStatusChangedPayload::schemas(&mut schemas);
-        InboxConversationCreatedPayload::schemas(&mut schemas);
-        InboxConversationAssignedPayload::schemas(&mut schemas);
-        InboxConversationResolvedPayload::schemas(&mut schemas);
-        MarketplaceOrderCreatedPayload::schemas(&mut schemas);
-        MarketplaceOrderPaidPayload::schemas(&mut schemas);
-        MarketplaceOrderCancelledPayload::schemas(&mut schemas);
-        MarketplaceVendorOrderStatusChangedPayload::schemas(&mut schemas);
-        MarketplacePayoutPaidPayload::schemas(&mut schemas);
-        MarketplacePayoutFailedPayload::schemas(&mut schemas);
-        MarketplaceReviewCreatedPayload::schemas(&mut schemas);
+        for t in all() {
+            (t.referenced_schemas)(&mut schemas);
+        }
         schemas
     }
 
     /// The catalog as a Markdown table (the OpenAPI tag's description).
     pub fn markdown_table() -> String {
         let mut table = String::from("| type | version | description |\n| --- | --- | --- |\n");
-        for t in EventType::ALL {
+        for t in all() {
             table.push_str(&format!(
                 "| `{}` | {} | {} |\n",
                 t.as_str(),
@@ -209,13 +110,117 @@ impl EventType {
     }
 }
 
+// ---- the catalog ---------------------------------------------------------------------
+
+/// The installed catalog. Process-wide rather than passed through the
+/// application's state: the OpenAPI schemas that list the types
+/// (`utoipa::PartialSchema` impls, such as the webhooks' subscribable
+/// types) are static functions with no state to read, and neither has
+/// decoding a stored type from a row.
+static CATALOG: OnceLock<Vec<EventType>> = OnceLock::new();
+
+/// Installs the catalog: every type, in the order it is shown. The first
+/// call wins; later ones (another server in the same process) are ignored,
+/// the catalog being the same whatever the configuration.
+pub fn install(types: Vec<EventType>) {
+    let _ = CATALOG.set(types);
+}
+
+/// The installed catalog; before [`install`] (unit tests, tools), the core
+/// types ([`crate::payloads::CORE`]).
+pub fn all() -> &'static [EventType] {
+    CATALOG.get().map_or(crate::payloads::CORE, Vec::as_slice)
+}
+
+// ---- traits: a name to the outside world ---------------------------------------------
+
+impl PartialEq for EventType {
+    fn eq(&self, other: &Self) -> bool {
+        self.name == other.name
+    }
+}
+
+impl Eq for EventType {}
+
+impl std::hash::Hash for EventType {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.name.hash(state);
+    }
+}
+
+impl fmt::Debug for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "EventType({})", self.name)
+    }
+}
+
+impl fmt::Display for EventType {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name)
+    }
+}
+
+impl Serialize for EventType {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.name)
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for EventType {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        EventType::parse(&text).ok_or_else(|| {
+            serde::de::Error::custom(format!("{text} is not an event type of the catalog"))
+        })
+    }
+}
+
+/// A string, one of the catalog's names.
+impl PartialSchema for EventType {
+    fn schema() -> RefOr<Schema> {
+        let names: Vec<&str> = all().iter().map(|t| t.name).collect();
+        ObjectBuilder::new()
+            .schema_type(utoipa::openapi::schema::Type::String)
+            .enum_values(Some(names))
+            .into()
+    }
+}
+
+impl ToSchema for EventType {}
+
+impl sqlx::Type<sqlx::Any> for EventType {
+    fn type_info() -> sqlx::any::AnyTypeInfo {
+        <String as sqlx::Type<sqlx::Any>>::type_info()
+    }
+    fn compatible(ty: &sqlx::any::AnyTypeInfo) -> bool {
+        <String as sqlx::Type<sqlx::Any>>::compatible(ty)
+    }
+}
+
+impl<'q> sqlx::Encode<'q, sqlx::Any> for EventType {
+    fn encode_by_ref(
+        &self,
+        buf: &mut <sqlx::Any as sqlx::Database>::ArgumentBuffer<'q>,
+    ) -> Result<sqlx::encode::IsNull, sqlx::error::BoxDynError> {
+        <String as sqlx::Encode<'q, sqlx::Any>>::encode(self.name.to_string(), buf)
+    }
+}
+
+impl<'r> sqlx::Decode<'r, sqlx::Any> for EventType {
+    fn decode(value: sqlx::any::AnyValueRef<'r>) -> Result<Self, sqlx::error::BoxDynError> {
+        let text = <String as sqlx::Decode<'r, sqlx::Any>>::decode(value)?;
+        EventType::parse(&text).ok_or_else(|| format!("{text} is not a EventType").into())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::payloads::{INVOICE_PAID, WEBHOOK_TEST};
 
     #[test]
     fn every_type_has_a_description_and_an_object_schema() {
-        for t in EventType::ALL {
+        for t in EventType::all() {
             assert!(!t.description().is_empty(), "{t}");
             assert_eq!(t.version(), 1);
             let schema = serde_json::to_value(t.payload_schema()).unwrap();
@@ -226,9 +231,19 @@ mod tests {
             );
             assert_eq!(EventType::parse(t.as_str()), Some(*t));
         }
+        assert_eq!(INVOICE_PAID.schema_name(), "EventPayload_invoice_paid");
+    }
+
+    #[test]
+    fn types_are_equal_by_name_and_written_as_it() {
+        assert_eq!(EventType::parse("invoice.paid"), Some(INVOICE_PAID));
+        assert_ne!(INVOICE_PAID, WEBHOOK_TEST);
+        assert_eq!(EventType::parse("nope"), None);
         assert_eq!(
-            EventType::InvoicePaid.schema_name(),
-            "EventPayload_invoice_paid"
+            serde_json::to_string(&INVOICE_PAID).unwrap(),
+            "\"invoice.paid\""
         );
+        let schema = serde_json::to_value(<EventType as PartialSchema>::schema()).unwrap();
+        assert_eq!(schema["enum"][0], "organization.updated");
     }
 }

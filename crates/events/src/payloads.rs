@@ -1,25 +1,17 @@
-//! One payload per event type: what a receiver needs, with typed ids.
+//! The core's event types, each with its payload: what a receiver needs,
+//! with typed ids (a module declares its own in its crate).
 //! Every payload names its organization. Amounts are in the currency's
 //! minor unit (cents), periods are months written `YYYY-MM`.
 
 use landlord_core::ids::{
-    ApiKeyId, BillingCycleId, InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId,
-    InvitationId, MarketplaceOrderId, MessageId, OrderItemId, OrganizationId, PaymentId, PayoutId,
-    ProductId, ReviewId, UserId, VendorOrderId, WebhookEndpointId,
+    ApiKeyId, BillingCycleId, InvitationId, MessageId, OrganizationId, PaymentId, UserId,
+    WebhookEndpointId,
 };
 use landlord_core::Timestamp;
 use serde::Serialize;
 use utoipa::ToSchema;
 
-use crate::catalog::{Event, EventType};
-
-macro_rules! event {
-    ($payload:ident => $variant:ident) => {
-        impl Event for $payload {
-            const TYPE: EventType = EventType::$variant;
-        }
-    };
-}
+use crate::catalog::EventType;
 
 /// `organization.updated`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -30,7 +22,13 @@ pub struct OrganizationUpdatedPayload {
     /// Who changed it.
     pub updated_by: UserId,
 }
-event!(OrganizationUpdatedPayload => OrganizationUpdated);
+crate::event_type!(
+    pub const ORGANIZATION_UPDATED: OrganizationUpdatedPayload = (
+        "organization.updated",
+        1,
+        "The organization's settings (its name) changed.",
+    )
+);
 
 /// `member.added`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -42,7 +40,13 @@ pub struct MemberAddedPayload {
     #[schema(example = "member")]
     pub role: String,
 }
-event!(MemberAddedPayload => MemberAdded);
+crate::event_type!(
+    pub const MEMBER_ADDED: MemberAddedPayload = (
+        "member.added",
+        1,
+        "A person joined the organization (accepted an invitation).",
+    )
+);
 
 /// `member.removed`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -52,7 +56,13 @@ pub struct MemberRemovedPayload {
     /// Who removed them; `null` when they left on their own.
     pub removed_by: Option<UserId>,
 }
-event!(MemberRemovedPayload => MemberRemoved);
+crate::event_type!(
+    pub const MEMBER_REMOVED: MemberRemovedPayload = (
+        "member.removed",
+        1,
+        "A member was removed, or left the organization.",
+    )
+);
 
 /// `member.role_changed`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -65,7 +75,13 @@ pub struct MemberRoleChangedPayload {
     pub role: String,
     pub changed_by: UserId,
 }
-event!(MemberRoleChangedPayload => MemberRoleChanged);
+crate::event_type!(
+    pub const MEMBER_ROLE_CHANGED: MemberRoleChangedPayload = (
+        "member.role_changed",
+        1,
+        "A member's role changed (including an ownership transfer).",
+    )
+);
 
 /// `invitation.created`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -78,7 +94,13 @@ pub struct InvitationCreatedPayload {
     pub invited_by: UserId,
     pub expires_at: Timestamp,
 }
-event!(InvitationCreatedPayload => InvitationCreated);
+crate::event_type!(
+    pub const INVITATION_CREATED: InvitationCreatedPayload = (
+        "invitation.created",
+        1,
+        "Someone was invited to join the organization.",
+    )
+);
 
 /// `invitation.accepted`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -90,7 +112,13 @@ pub struct InvitationAcceptedPayload {
     #[schema(example = "member")]
     pub role: String,
 }
-event!(InvitationAcceptedPayload => InvitationAccepted);
+crate::event_type!(
+    pub const INVITATION_ACCEPTED: InvitationAcceptedPayload = (
+        "invitation.accepted",
+        1,
+        "An invitation was accepted.",
+    )
+);
 
 /// `api_key.created`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -102,7 +130,13 @@ pub struct ApiKeyCreatedPayload {
     pub prefix: String,
     pub created_by: UserId,
 }
-event!(ApiKeyCreatedPayload => ApiKeyCreated);
+crate::event_type!(
+    pub const API_KEY_CREATED: ApiKeyCreatedPayload = (
+        "api_key.created",
+        1,
+        "An API key was created.",
+    )
+);
 
 /// `api_key.revoked`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -115,7 +149,13 @@ pub struct ApiKeyRevokedPayload {
     /// `null` when the server did.
     pub revoked_by: Option<UserId>,
 }
-event!(ApiKeyRevokedPayload => ApiKeyRevoked);
+crate::event_type!(
+    pub const API_KEY_REVOKED: ApiKeyRevokedPayload = (
+        "api_key.revoked",
+        1,
+        "An API key was revoked.",
+    )
+);
 
 /// `usage.threshold_reached`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -131,7 +171,13 @@ pub struct UsageThresholdReachedPayload {
     /// The plan's monthly quota.
     pub quota: i64,
 }
-event!(UsageThresholdReachedPayload => UsageThresholdReached);
+crate::event_type!(
+    pub const USAGE_THRESHOLD_REACHED: UsageThresholdReachedPayload = (
+        "usage.threshold_reached",
+        1,
+        "The organization used 80 % or 100 % of its monthly quota (once each per period).",
+    )
+);
 
 /// `invoice.created`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -144,7 +190,13 @@ pub struct InvoiceCreatedPayload {
     #[schema(example = "USD")]
     pub currency: String,
 }
-event!(InvoiceCreatedPayload => InvoiceCreated);
+crate::event_type!(
+    pub const INVOICE_CREATED: InvoiceCreatedPayload = (
+        "invoice.created",
+        1,
+        "A month was closed: the organization's invoice for it exists.",
+    )
+);
 
 /// `invoice.overdue`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -157,7 +209,13 @@ pub struct InvoiceOverduePayload {
     #[schema(example = "USD")]
     pub currency: String,
 }
-event!(InvoiceOverduePayload => InvoiceOverdue);
+crate::event_type!(
+    pub const INVOICE_OVERDUE: InvoiceOverduePayload = (
+        "invoice.overdue",
+        1,
+        "An invoice was not paid by its due date.",
+    )
+);
 
 /// `invoice.paid`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -171,7 +229,13 @@ pub struct InvoicePaidPayload {
     pub currency: String,
     pub paid_at: Timestamp,
 }
-event!(InvoicePaidPayload => InvoicePaid);
+crate::event_type!(
+    pub const INVOICE_PAID: InvoicePaidPayload = (
+        "invoice.paid",
+        1,
+        "An invoice was paid.",
+    )
+);
 
 /// `payment.succeeded`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -186,7 +250,13 @@ pub struct PaymentSucceededPayload {
     #[schema(example = "USD")]
     pub currency: String,
 }
-event!(PaymentSucceededPayload => PaymentSucceeded);
+crate::event_type!(
+    pub const PAYMENT_SUCCEEDED: PaymentSucceededPayload = (
+        "payment.succeeded",
+        1,
+        "A payment through a provider succeeded.",
+    )
+);
 
 /// `payment.failed`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -202,7 +272,13 @@ pub struct PaymentFailedPayload {
     /// The provider's reason, when it gave one.
     pub reason: Option<String>,
 }
-event!(PaymentFailedPayload => PaymentFailed);
+crate::event_type!(
+    pub const PAYMENT_FAILED: PaymentFailedPayload = (
+        "payment.failed",
+        1,
+        "A payment through a provider failed.",
+    )
+);
 
 /// `message.sent`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -214,7 +290,14 @@ pub struct MessageSentPayload {
     pub channel: String,
     pub to: String,
 }
-event!(MessageSentPayload => MessageSent);
+crate::event_type!(
+    pub const MESSAGE_SENT: MessageSentPayload = (
+        "message.sent",
+        1,
+        "A message of the messaging API was taken by its provider (the SMTP server, \
+         Twilio); never for a simulated one (development outbox).",
+    )
+);
 
 /// `message.failed`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -226,7 +309,14 @@ pub struct MessageFailedPayload {
     pub to: String,
     pub reason: Option<String>,
 }
-event!(MessageFailedPayload => MessageFailed);
+crate::event_type!(
+    pub const MESSAGE_FAILED: MessageFailedPayload = (
+        "message.failed",
+        1,
+        "A message of the messaging API was refused, failed its last attempt, or was \
+         reported failed or undelivered by the SMS provider.",
+    )
+);
 
 /// `webhook.test`.
 #[derive(Debug, Clone, Serialize, ToSchema)]
@@ -239,158 +329,32 @@ pub struct WebhookTestPayload {
     #[schema(example = "This is a test message from Landlord.")]
     pub message: String,
 }
-event!(WebhookTestPayload => WebhookTest);
+crate::event_type!(
+    pub const WEBHOOK_TEST: WebhookTestPayload = (
+        "webhook.test",
+        1,
+        "A test message an owner or admin sent to one endpoint (console or \
+         `POST /webhooks/endpoints/{id}/test`); delivered to that endpoint only.",
+    )
+);
 
-/// `inbox.message.received`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InboxMessageReceivedPayload {
-    pub organization_id: OrganizationId,
-    pub channel_id: InboxChannelId,
-    pub conversation_id: InboxConversationId,
-    pub contact_id: InboxContactId,
-    pub message_id: InboxMessageId,
-    /// `text`, `template` or `media`.
-    #[schema(example = "text")]
-    pub kind: String,
-    pub body: String,
-    /// The contact's WhatsApp id.
-    pub from: String,
-}
-event!(InboxMessageReceivedPayload => InboxMessageReceived);
-
-/// `inbox.message.status_changed`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InboxMessageStatusChangedPayload {
-    pub organization_id: OrganizationId,
-    pub conversation_id: InboxConversationId,
-    pub message_id: InboxMessageId,
-    /// `sent`, `delivered`, `read` or `failed`.
-    #[schema(example = "delivered")]
-    pub status: String,
-    pub error: Option<String>,
-}
-event!(InboxMessageStatusChangedPayload => InboxMessageStatusChanged);
-
-/// `inbox.conversation.created`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InboxConversationCreatedPayload {
-    pub organization_id: OrganizationId,
-    pub conversation_id: InboxConversationId,
-    pub channel_id: InboxChannelId,
-    pub contact_id: InboxContactId,
-    /// The organization's display number.
-    pub number: i64,
-}
-event!(InboxConversationCreatedPayload => InboxConversationCreated);
-
-/// `inbox.conversation.assigned`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InboxConversationAssignedPayload {
-    pub organization_id: OrganizationId,
-    pub conversation_id: InboxConversationId,
-    /// `null`: unassigned.
-    pub assignee_id: Option<UserId>,
-    pub team: Option<String>,
-    pub assigned_by: UserId,
-}
-event!(InboxConversationAssignedPayload => InboxConversationAssigned);
-
-/// `inbox.conversation.resolved`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct InboxConversationResolvedPayload {
-    pub organization_id: OrganizationId,
-    pub conversation_id: InboxConversationId,
-    pub resolved_by: Option<UserId>,
-}
-event!(InboxConversationResolvedPayload => InboxConversationResolved);
-
-/// `marketplace.order.created`: sent to each store with a part in the order.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplaceOrderCreatedPayload {
-    /// The store (vendor organization).
-    pub organization_id: OrganizationId,
-    pub order_id: MarketplaceOrderId,
-    pub vendor_order_id: VendorOrderId,
-    /// This store's part: items' total, the platform fee, the store's earnings.
-    pub subtotal: i64,
-    pub fee: i64,
-    pub earnings: i64,
-    pub currency: String,
-    /// Units across this store's items.
-    pub units: i64,
-}
-event!(MarketplaceOrderCreatedPayload => MarketplaceOrderCreated);
-
-/// `marketplace.order.paid`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplaceOrderPaidPayload {
-    pub organization_id: OrganizationId,
-    pub order_id: MarketplaceOrderId,
-    pub vendor_order_id: VendorOrderId,
-    pub subtotal: i64,
-    pub currency: String,
-    pub paid_at: Timestamp,
-}
-event!(MarketplaceOrderPaidPayload => MarketplaceOrderPaid);
-
-/// `marketplace.order.cancelled`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplaceOrderCancelledPayload {
-    pub organization_id: OrganizationId,
-    pub order_id: MarketplaceOrderId,
-    pub vendor_order_id: VendorOrderId,
-    /// `expired`, `payment_failed`, `cancelled_by_buyer` or `cancelled_by_vendor`.
-    pub reason: String,
-}
-event!(MarketplaceOrderCancelledPayload => MarketplaceOrderCancelled);
-
-/// `marketplace.vendor_order.status_changed`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplaceVendorOrderStatusChangedPayload {
-    pub organization_id: OrganizationId,
-    pub order_id: MarketplaceOrderId,
-    pub vendor_order_id: VendorOrderId,
-    pub from: String,
-    pub to: String,
-    pub tracking_reference: Option<String>,
-}
-event!(MarketplaceVendorOrderStatusChangedPayload => MarketplaceVendorOrderStatusChanged);
-
-/// `marketplace.payout.paid`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplacePayoutPaidPayload {
-    pub organization_id: OrganizationId,
-    pub payout_id: PayoutId,
-    pub amount: i64,
-    pub currency: String,
-    /// `stripe` or `paystack`.
-    pub provider: String,
-    /// The provider's transfer id (`tr_…`) or code (`TRF_…`).
-    pub transfer_reference: String,
-}
-event!(MarketplacePayoutPaidPayload => MarketplacePayoutPaid);
-
-/// `marketplace.payout.failed`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplacePayoutFailedPayload {
-    pub organization_id: OrganizationId,
-    pub payout_id: PayoutId,
-    pub amount: i64,
-    pub currency: String,
-    pub provider: String,
-    /// What the provider answered.
-    pub error: String,
-}
-event!(MarketplacePayoutFailedPayload => MarketplacePayoutFailed);
-
-/// `marketplace.review.created`.
-#[derive(Debug, Clone, Serialize, ToSchema)]
-pub struct MarketplaceReviewCreatedPayload {
-    pub organization_id: OrganizationId,
-    pub review_id: ReviewId,
-    pub product_id: ProductId,
-    pub order_item_id: OrderItemId,
-    /// 1 to 5.
-    pub rating: i64,
-}
-event!(MarketplaceReviewCreatedPayload => MarketplaceReviewCreated);
+/// The core's types, in the catalog's order (the first of the catalog).
+pub const CORE: &[EventType] = &[
+    ORGANIZATION_UPDATED,
+    MEMBER_ADDED,
+    MEMBER_REMOVED,
+    MEMBER_ROLE_CHANGED,
+    INVITATION_CREATED,
+    INVITATION_ACCEPTED,
+    API_KEY_CREATED,
+    API_KEY_REVOKED,
+    USAGE_THRESHOLD_REACHED,
+    INVOICE_CREATED,
+    INVOICE_OVERDUE,
+    INVOICE_PAID,
+    PAYMENT_SUCCEEDED,
+    PAYMENT_FAILED,
+    MESSAGE_SENT,
+    MESSAGE_FAILED,
+    WEBHOOK_TEST,
+];

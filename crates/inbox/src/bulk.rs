@@ -4,13 +4,12 @@
 //! the job applies them a hundred at a time, each marked done with its
 //! change, so a crash loses nothing and repeats nothing.
 
+use crate::events::{InboxConversationAssignedPayload, InboxConversationResolvedPayload};
+use crate::ids::{BulkOperationId, InboxConversationId};
 use crate::InboxState;
 use anyhow::Context;
-use landlord_core::ids::{BulkOperationId, InboxConversationId, UserId};
+use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Db, Timestamp};
-use landlord_events::payloads::{
-    InboxConversationAssignedPayload, InboxConversationResolvedPayload,
-};
 use landlord_identity::auth::CurrentUser;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde::{Deserialize, Serialize};

@@ -2,9 +2,10 @@
 //! admins). Secrets are sealed with the payload key, bound to the channel,
 //! and never shown again in full.
 
+use crate::ids::InboxChannelId;
 use landlord_audit::AuditEntry;
 use landlord_core::http::client::ClientInfo;
-use landlord_core::ids::{InboxChannelId, OrganizationId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::sealed::PayloadCipher;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::auth::CurrentUser;

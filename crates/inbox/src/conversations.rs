@@ -5,14 +5,11 @@
 use std::collections::HashMap;
 use std::time::Duration;
 
+use crate::events::{InboxConversationAssignedPayload, InboxConversationResolvedPayload};
+use crate::ids::{InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId};
 use crate::InboxState;
-use landlord_core::ids::{
-    InboxChannelId, InboxContactId, InboxConversationId, InboxMessageId, OrganizationId, UserId,
-};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::{
-    InboxConversationAssignedPayload, InboxConversationResolvedPayload,
-};
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::permissions::{self, Permission};
 use serde::{Deserialize, Serialize};

@@ -4,12 +4,12 @@
 //! an `inbox.process_notification` job, so it answers 200 at once; the
 //! job stores contacts, conversations and messages, each message once.
 
-use anyhow::Context;
-use landlord_core::ids::{InboxChannelId, InboxConversationId, InboxMessageId};
-use landlord_core::{ApiError, Db, Timestamp};
-use landlord_events::payloads::{
+use crate::events::{
     InboxConversationCreatedPayload, InboxMessageReceivedPayload, InboxMessageStatusChangedPayload,
 };
+use crate::ids::{InboxChannelId, InboxConversationId, InboxMessageId};
+use anyhow::Context;
+use landlord_core::{ApiError, Db, Timestamp};
 use landlord_identity::IdentityState;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde::{Deserialize, Serialize};

@@ -13,7 +13,9 @@
 //! - [`bulk`][]: close, assign, label many conversations as a job with progress;
 //! - [`live`][]: the realtime stream (rows + wake-ups over Redis);
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
-//! - [`store`][]: the module's SQL;
+//! - [`store`][]: the module's SQL; [`ids`][]: its typed ids;
+//! - [`events`][]: the events it records, their payloads and types (the
+//!   binary adds [`events::EVENT_TYPES`] to the catalog);
 //! - [`pages`][]: the console's inbox and channel pages and the page's
 //!   script, registered with the console's shell.
 
@@ -21,6 +23,8 @@ pub mod bulk;
 pub mod channels;
 pub mod config;
 pub mod conversations;
+pub mod events;
+pub mod ids;
 pub mod inbound;
 pub mod library;
 pub mod live;

@@ -1,7 +1,8 @@
 //! The organization's canned responses (a reply saved under a short code)
 //! and approved templates (name, language, parameters).
 
-use landlord_core::ids::{CannedResponseId, InboxTemplateId, OrganizationId};
+use crate::ids::{CannedResponseId, InboxTemplateId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::IdentityState;
 use serde::{Deserialize, Serialize};

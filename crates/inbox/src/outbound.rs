@@ -5,12 +5,12 @@
 
 use std::time::Duration;
 
+use crate::events::InboxMessageStatusChangedPayload;
+use crate::ids::InboxMessageId;
 use crate::InboxState;
 use anyhow::Context;
-use landlord_core::ids::InboxMessageId;
 use landlord_core::sealed::PayloadCipher;
 use landlord_core::{ApiError, Config, Db, Timestamp};
-use landlord_events::payloads::InboxMessageStatusChangedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde::{Deserialize, Serialize};

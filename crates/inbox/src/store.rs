@@ -1,10 +1,11 @@
 //! The Inbox's tables. Every read of an organization's data takes its id,
 //! so another organization's ids find nothing.
 
-use landlord_core::ids::{
+use crate::ids::{
     BulkOperationId, CannedResponseId, InboxChannelId, InboxContactId, InboxConversationId,
-    InboxMessageId, InboxTemplateId, OrganizationId, UserId,
+    InboxMessageId, InboxTemplateId,
 };
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 

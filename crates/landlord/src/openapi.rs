@@ -129,7 +129,7 @@ fn publish_event_catalog(doc: &mut OpenApiDoc) {
     for (name, schema) in EventType::referenced_schemas() {
         components.schemas.entry(name).or_insert(schema);
     }
-    for t in EventType::ALL {
+    for t in EventType::all() {
         components
             .schemas
             .insert(t.schema_name(), t.payload_schema());

@@ -13,6 +13,7 @@ use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMet
 use utoipa_axum::router::OpenApiRouter;
 
 use landlord_console::Console;
+use landlord_events::EventType;
 use landlord_keys::sensitive::SensitiveLimits;
 
 use crate::openapi::{declare_request_rules, declare_shared_responses, docs_router, ApiDoc};
@@ -124,6 +125,19 @@ impl Modules {
                 .enabled,
         }
     }
+}
+
+/// The event catalog, in its order: the core's types, then each module's.
+/// A module's types stay in it when the module is switched off: the
+/// catalog, the filters and the OpenAPI document do not depend on the
+/// configuration. Installed once at start-up (`Application::build`).
+pub fn event_catalog() -> Vec<EventType> {
+    [
+        landlord_events::payloads::CORE,
+        landlord_inbox::events::EVENT_TYPES,
+        landlord_marketplace::events::EVENT_TYPES,
+    ]
+    .concat()
 }
 
 /// The console: the shell and the pages of every module switched on.

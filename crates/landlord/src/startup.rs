@@ -49,6 +49,8 @@ impl Application {
     /// Connects to the database, applies migrations, resolves secrets and
     /// binds the listening socket (port 0 picks a free one).
     pub async fn build(config: Config) -> anyhow::Result<Self> {
+        // Before anything reads an event or builds the OpenAPI document.
+        landlord_events::catalog::install(crate::routes::event_catalog());
         let (state, worker, usage_writer) = build_state(config).await?;
         let listen = state.config.listen_addr()?;
         let listener = TcpListener::bind(listen)

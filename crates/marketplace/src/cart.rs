@@ -3,7 +3,8 @@
 //! Adding checks what is available, counting the lines of the same
 //! product already in the cart; checkout checks again, for real.
 
-use landlord_core::ids::{CartLineId, ProductId, UserId};
+use crate::ids::{CartLineId, ProductId};
+use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
 use serde::Deserialize;
 use utoipa::ToSchema;

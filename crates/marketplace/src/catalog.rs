@@ -2,8 +2,9 @@
 //! ones (active, of an approved vendor) with filters, full-text search and
 //! search by distance ([`crate::geo`] has the method).
 
+use crate::ids::ProductId;
 use landlord_core::http::{ApiSuccess, Page};
-use landlord_core::ids::{OrganizationId, ProductId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Timestamp};
 use serde::Deserialize;
 use utoipa::{IntoParams, ToSchema};

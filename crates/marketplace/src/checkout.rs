@@ -14,12 +14,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use landlord_core::ids::{
-    MarketplaceOrderId, OrderItemId, OrganizationId, ProductId, ReservationId, UserId,
-    VendorOrderId,
-};
+use crate::events::MarketplaceOrderCreatedPayload;
+use crate::ids::{MarketplaceOrderId, OrderItemId, ProductId, ReservationId, VendorOrderId};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::MarketplaceOrderCreatedPayload;
 use landlord_identity::store as identity_store;
 use serde::Deserialize;
 use sqlx::AnyConnection;

@@ -5,13 +5,10 @@
 //! none left → cancelled; every live one delivered → delivered; every live
 //! one shipped or delivered → shipped; otherwise confirmed.
 
-use landlord_core::ids::{
-    LedgerEntryId, MarketplaceOrderId, OrganizationId, UserId, VendorOrderId,
-};
+use crate::events::{MarketplaceOrderCancelledPayload, MarketplaceVendorOrderStatusChangedPayload};
+use crate::ids::{LedgerEntryId, MarketplaceOrderId, VendorOrderId};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::{
-    MarketplaceOrderCancelledPayload, MarketplaceVendorOrderStatusChangedPayload,
-};
 use serde::Deserialize;
 use sqlx::AnyConnection;
 use utoipa::ToSchema;

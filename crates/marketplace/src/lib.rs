@@ -16,6 +16,9 @@
 //! - [`reviews`][]: after delivery, once per order item;
 //! - [`mail`][]: the mails it sends, registered on the mailer by the binary;
 //! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL;
+//!   [`ids`][]: the typed ids;
+//! - [`events`][]: the events it records, their payloads and types (the
+//!   binary adds [`events::EVENT_TYPES`] to the catalog);
 //! - [`pages`][]: the console's buyer, store and operator pages, registered
 //!   with the console's shell.
 
@@ -23,8 +26,10 @@ pub mod cart;
 pub mod catalog;
 pub mod checkout;
 pub mod config;
+pub mod events;
 pub mod fulfilment;
 pub mod geo;
+pub mod ids;
 pub mod mail;
 pub mod money;
 pub mod pages;

@@ -6,11 +6,11 @@
 //! stock becomes sold, and the buyer and each store are mailed. A failed
 //! payment, a cancellation or the reservation's expiry releases the stock.
 
+use crate::events::{MarketplaceOrderCancelledPayload, MarketplaceOrderPaidPayload};
+use crate::ids::{LedgerEntryId, MarketplaceOrderId};
 use landlord_audit::AuditEntry;
 use landlord_billing::money::format_money;
-use landlord_core::ids::{LedgerEntryId, MarketplaceOrderId};
 use landlord_core::{Db, Timestamp};
-use landlord_events::payloads::{MarketplaceOrderCancelledPayload, MarketplaceOrderPaidPayload};
 use landlord_identity::store as identity_store;
 use landlord_jobs::{Attempt, JobHandler};
 use landlord_mail::Mail;

@@ -15,9 +15,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use landlord_core::ids::{LedgerEntryId, OrganizationId, PayoutId};
+use crate::events::{MarketplacePayoutFailedPayload, MarketplacePayoutPaidPayload};
+use crate::ids::{LedgerEntryId, PayoutId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Db, Timestamp};
-use landlord_events::payloads::{MarketplacePayoutFailedPayload, MarketplacePayoutPaidPayload};
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde::Serialize;
 use serde_json::Value;
@@ -241,7 +242,7 @@ pub struct LedgerEntryView {
     pub kind: LedgerKind,
     pub amount: i64,
     pub currency: String,
-    pub vendor_order_id: Option<landlord_core::ids::VendorOrderId>,
+    pub vendor_order_id: Option<crate::ids::VendorOrderId>,
     pub payout_id: Option<PayoutId>,
     pub created_at: Timestamp,
 }

@@ -18,7 +18,7 @@
 
 use std::time::Duration;
 
-use landlord_core::ids::{RefundId, VendorOrderId};
+use crate::ids::{RefundId, VendorOrderId};
 use landlord_core::Timestamp;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use serde_json::Value;
@@ -192,7 +192,7 @@ impl RefundJob {
         }
         let order_id = payload["order_id"]
             .as_str()
-            .and_then(landlord_core::ids::MarketplaceOrderId::parse)
+            .and_then(crate::ids::MarketplaceOrderId::parse)
             .ok_or_else(|| anyhow::anyhow!("refund without an order"))?;
         let mut tx = db.begin().await?;
         let order = store::order_by_id(&mut *tx, &order_id)

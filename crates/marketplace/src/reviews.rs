@@ -3,9 +3,10 @@
 //! counts beside the product and the store, updated in the same
 //! transaction. The store may reply.
 
-use landlord_core::ids::{MarketplaceOrderId, OrderItemId, OrganizationId, ReviewId, UserId};
+use crate::events::MarketplaceReviewCreatedPayload;
+use crate::ids::{MarketplaceOrderId, OrderItemId, ReviewId};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::MarketplaceReviewCreatedPayload;
 use serde::Deserialize;
 use utoipa::ToSchema;
 

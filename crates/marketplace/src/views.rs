@@ -1,9 +1,9 @@
 //! What the API shows of the marketplace's rows.
 
-use landlord_core::ids::{
-    CartLineId, MarketplaceOrderId, OrderItemId, OrganizationId, PayoutId, ProductId, ReviewId,
-    VendorOrderId,
+use crate::ids::{
+    CartLineId, MarketplaceOrderId, OrderItemId, PayoutId, ProductId, ReviewId, VendorOrderId,
 };
+use landlord_core::ids::OrganizationId;
 use landlord_core::Timestamp;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;

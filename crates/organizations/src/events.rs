@@ -190,7 +190,7 @@ pub async fn event_types(_user: CurrentUser) -> ApiSuccess<Vec<EventTypeView>> {
 
 /// The catalog as shown.
 pub fn catalog() -> Vec<EventTypeView> {
-    EventType::ALL
+    EventType::all()
         .iter()
         .map(|t| EventTypeView {
             event_type: *t,

@@ -10,7 +10,7 @@ use landlord_core::ids::{
     EventId, OrganizationId, WebhookAttemptId, WebhookDeliveryId, WebhookEndpointId,
 };
 use landlord_core::{ApiError, Timestamp};
-use landlord_events::payloads::WebhookTestPayload;
+use landlord_events::payloads::{WebhookTestPayload, WEBHOOK_TEST};
 use landlord_events::EventType;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::IdentityState;
@@ -42,9 +42,9 @@ pub struct SubscribableEventType;
 
 impl PartialSchema for SubscribableEventType {
     fn schema() -> RefOr<Schema> {
-        let names: Vec<&str> = EventType::ALL
+        let names: Vec<&str> = EventType::all()
             .iter()
-            .filter(|t| **t != EventType::WebhookTest)
+            .filter(|t| **t != WEBHOOK_TEST)
             .map(|t| t.as_str())
             .collect();
         ObjectBuilder::new()

@@ -20,6 +20,7 @@ use crate::channels::{self, ChannelView, ConnectChannelRequest, MAX_CHANNELS};
 use crate::conversations::{
     self, AssignRequest, ContactView, MessageView, ReplyRequest, StatusRequest,
 };
+use crate::ids::InboxContactId;
 use crate::library::{CannedResponseView, TemplateView};
 use crate::store::{self as inbox_store, ConversationFilter, ConversationStatus};
 use crate::whatsapp::TemplateMessage;
@@ -33,7 +34,7 @@ use landlord_console::{
     api, base, finish, member, refusal, FormErrors, Gate, Page, PageError, Visitor,
 };
 use landlord_core::http::client::ClientInfo;
-use landlord_core::ids::{InboxContactId, UserId};
+use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};

@@ -1,10 +1,11 @@
 //! `/inbox/contacts`, `/inbox/conversations…`: the inbox as agents use it.
 
+use crate::ids::{InboxContactId, InboxMessageId};
 use crate::InboxState;
 use axum::extract::{Extension, Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Meta, PageQuery, Query};
-use landlord_core::ids::{InboxContactId, InboxMessageId, UserId};
+use landlord_core::ids::UserId;
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
 use serde::Deserialize;

@@ -4,6 +4,7 @@
 use std::collections::VecDeque;
 use std::convert::Infallible;
 
+use crate::ids::InboxConversationId;
 use crate::InboxState;
 use axum::extract::{Extension, State};
 use axum::http::HeaderMap;
@@ -11,7 +12,7 @@ use axum::response::sse::{Event, KeepAlive, Sse};
 use futures::Stream;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Query};
-use landlord_core::ids::{InboxConversationId, OrganizationId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Db};
 use landlord_identity::permissions::{needs, Authorized};
 use landlord_identity::CurrentUser;

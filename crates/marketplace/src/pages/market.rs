@@ -14,6 +14,7 @@ use super::Pages;
 use crate::cart::{self, AddLineRequest, SetQuantityRequest};
 use crate::catalog::{self, CatalogQuery};
 use crate::checkout::{self, order_view, CheckoutRequest};
+use crate::ids::{MarketplaceOrderId, ProductId};
 use crate::reviews::{self, ReviewRequest};
 use crate::store::{self as market_store, OrderStatus, PayoutProvider, VendorOrderStatus};
 use crate::views::{
@@ -29,7 +30,6 @@ use landlord_console::{
 };
 use landlord_core::http::{ApiSuccess, PageQuery};
 use landlord_core::idempotency::{idempotent, Scope};
-use landlord_core::ids::{MarketplaceOrderId, ProductId};
 use landlord_core::ApiError;
 use landlord_identity::CurrentUser;
 use serde::Deserialize;

@@ -9,6 +9,7 @@
 //! retry for those (`payouts::retry`, as `POST
 //! /admin/marketplace/payouts/{id}/retry`).
 
+use crate::ids::PayoutId;
 use crate::payouts;
 use crate::routes::admin::figures_of;
 use crate::store::{self as market_store, PayoutStatus, VendorStatus};
@@ -22,7 +23,7 @@ use landlord_admin::PlatformAdmin;
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
-use landlord_core::ids::{OrganizationId, PayoutId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};

@@ -11,6 +11,7 @@
 
 use crate::catalog::{self, NewProductRequest, UpdateProductRequest};
 use crate::fulfilment::{self, StatusRequest};
+use crate::ids::{ProductId, ReviewId, VendorOrderId};
 use crate::payouts;
 use crate::reviews::{self, ReplyRequest};
 use crate::store::{
@@ -24,7 +25,6 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use landlord_billing::money::format_money;
 use landlord_core::http::PageQuery;
-use landlord_core::ids::{ProductId, ReviewId, VendorOrderId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;

@@ -1,11 +1,12 @@
 //! `/admin/marketplace…`: the operator runs the marketplace.
 
+use crate::ids::PayoutId;
 use axum::extract::{Path, State};
 use landlord_admin::PlatformAdmin;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Query};
-use landlord_core::ids::{OrganizationId, PayoutId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::ApiError;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};

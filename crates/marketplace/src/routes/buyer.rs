@@ -1,6 +1,7 @@
 //! `/marketplace/cart…`, `/marketplace/checkout`, `/marketplace/orders…`:
 //! a signed-in person buying.
 
+use crate::ids::MarketplaceOrderId;
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::HeaderMap;
@@ -9,7 +10,6 @@ use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::extract::parse_json;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::idempotency::{idempotent, Scope};
-use landlord_core::ids::MarketplaceOrderId;
 use landlord_core::ApiError;
 use landlord_identity::auth::CurrentUser;
 

@@ -1,10 +1,10 @@
 //! `/marketplace/products…`, `/marketplace/stores/{slug}`: what anyone may
 //! browse, without signing in.
 
+use crate::ids::{ProductId, ReviewId};
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, PageQuery, Query};
-use landlord_core::ids::{ProductId, ReviewId};
 use landlord_core::ApiError;
 
 use crate::catalog::{self, CatalogQuery};

@@ -1,9 +1,9 @@
 //! `/marketplace/vendor…`: the store as its team runs it.
 
+use crate::ids::{ProductId, VendorOrderId};
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
-use landlord_core::ids::{ProductId, VendorOrderId};
 use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
 use serde::Deserialize;
@@ -313,7 +313,7 @@ pub async fn reviews(
     let before = page
         .cursor
         .as_deref()
-        .map(landlord_core::ids::ReviewId::from_trusted);
+        .map(crate::ids::ReviewId::from_trusted);
     let rows = store::reviews(
         state.db.pool(),
         None,
@@ -386,7 +386,7 @@ pub async fn payouts(
     let before = page
         .cursor
         .as_deref()
-        .map(landlord_core::ids::PayoutId::from_trusted);
+        .map(crate::ids::PayoutId::from_trusted);
     let rows = store::payouts(
         state.db.pool(),
         Some(&user.organization_id),

@@ -1,4 +1,5 @@
-use landlord_core::ids::{OrganizationId, ProductId};
+use crate::ids::ProductId;
+use landlord_core::ids::OrganizationId;
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 

@@ -1,7 +1,7 @@
-use landlord_core::ids::{
-    CartLineId, MarketplaceOrderId, OrderItemId, OrganizationId, PayoutId, ProductId,
-    ReservationId, UserId, VendorOrderId,
+use crate::ids::{
+    CartLineId, MarketplaceOrderId, OrderItemId, PayoutId, ProductId, ReservationId, VendorOrderId,
 };
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 

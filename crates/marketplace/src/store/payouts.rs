@@ -1,4 +1,5 @@
-use landlord_core::ids::{LedgerEntryId, OrganizationId, PayoutId, VendorOrderId};
+use crate::ids::{LedgerEntryId, PayoutId, VendorOrderId};
+use landlord_core::ids::OrganizationId;
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 

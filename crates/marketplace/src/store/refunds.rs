@@ -1,4 +1,4 @@
-use landlord_core::ids::{MarketplaceOrderId, RefundId, VendorOrderId};
+use crate::ids::{MarketplaceOrderId, RefundId, VendorOrderId};
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
 

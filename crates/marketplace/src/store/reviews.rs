@@ -1,4 +1,5 @@
-use landlord_core::ids::{OrderItemId, OrganizationId, ProductId, ReviewId, UserId};
+use crate::ids::{OrderItemId, ProductId, ReviewId};
+use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::Timestamp;
 use sqlx::{Any, Executor};
 

@@ -97,7 +97,7 @@ pub async fn history(
         })
         .collect();
     context.insert("events".into(), rows.into());
-    let types: Vec<&str> = EventType::ALL.iter().map(|t| t.as_str()).collect();
+    let types: Vec<&str> = EventType::all().iter().map(|t| t.as_str()).collect();
     context.insert("types".into(), json!(types));
     context.insert(
         "filter".into(),

@@ -21,6 +21,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::WebhookAttemptId;
 use landlord_core::{ApiError, Timestamp};
+use landlord_events::payloads::WEBHOOK_TEST;
 use landlord_events::EventType;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::Membership;
@@ -126,9 +127,9 @@ fn url_hint(allow_http: bool, allow_private: bool) -> &'static str {
 /// The types an endpoint may subscribe to (`webhook.test` goes only
 /// where it is sent), with what each means.
 fn catalog() -> Value {
-    EventType::ALL
+    EventType::all()
         .iter()
-        .filter(|t| **t != EventType::WebhookTest)
+        .filter(|t| **t != WEBHOOK_TEST)
         .map(|t| json!({ "name": t.as_str(), "description": t.description() }))
         .collect()
 }
@@ -979,7 +980,7 @@ mod tests {
             .iter()
             .map(|t| t["name"].as_str().unwrap_or_default().to_owned())
             .collect();
-        assert_eq!(names.len(), EventType::ALL.len() - 1);
+        assert_eq!(names.len(), EventType::all().len() - 1);
         assert!(!names.iter().any(|n| n == "webhook.test"));
         assert!(names.iter().any(|n| n == "invoice.paid"));
     }
