@@ -232,42 +232,8 @@ async fn inbox_page(
     outcome: Outcome,
 ) -> Result<Page, PageError> {
     let org = user.organization_id.to_string();
-    let mut filter_errors = serde_json::Map::new();
-    let status = match query.status.as_str() {
-        "" => None,
-        text => match ConversationStatus::parse(text) {
-            Some(status) => Some(status),
-            None => {
-                filter_errors.insert(
-                    "status".into(),
-                    "Must be open, pending, snoozed or resolved.".into(),
-                );
-                None
-            }
-        },
-    };
-    let label = query.label.trim().to_lowercase();
-    let label = (!label.is_empty() && label.chars().count() <= 32).then_some(label);
-    let cursor = match query.cursor.as_str() {
-        "" => None,
-        text => conversations::parse_cursor(text).ok(),
-    };
-    let mut rows = conversations::list(
-        &state.inbox,
-        &user.organization_id,
-        ConversationFilter {
-            status,
-            assignee: (query.mine == "1").then_some(Some(&user.user_id)),
-            label: label.as_deref(),
-            after: cursor.as_ref().map(|(at, id)| (*at, id)),
-            limit: i64::from(CONVERSATIONS_PER_PAGE) + 1,
-        },
-    )
-    .await?;
-    let more = rows.len() > CONVERSATIONS_PER_PAGE as usize;
-    rows.truncate(CONVERSATIONS_PER_PAGE as usize);
-    let next_cursor = more.then(|| rows.last().map(conversations::cursor_of));
-
+    let (filters, filter_errors) = ListFilters::parse(query);
+    let (rows, next_cursor) = conversation_rows(state, user, query, &filters).await?;
     // The selected conversation: another organization's is a missing page.
     let selected = match query.c.as_str() {
         "" => None,
@@ -280,20 +246,10 @@ async fn inbox_page(
                 })?,
         ),
     };
-
-    let names = member_names(state, user).await?;
-    let name_of = |id: &Option<UserId>| -> Value {
-        match id {
-            None => Value::Null,
-            Some(id) if *id == user.user_id => "you".into(),
-            Some(id) => names
-                .get(id)
-                .cloned()
-                .unwrap_or_else(|| "a former member".into())
-                .into(),
-        }
+    let names = Names {
+        of: member_names(state, user).await?,
+        me: &user.user_id,
     };
-
     let mut contacts: HashMap<InboxContactId, Option<ContactView>> = HashMap::new();
     for row in rows.iter().chain(selected.iter()) {
         if !contacts.contains_key(&row.contact_id) {
@@ -302,35 +258,17 @@ async fn inbox_page(
         }
     }
     let selected_id = selected.as_ref().map(|s| s.id.to_string());
+    let list = Listed {
+        query,
+        organization_id: &org,
+        selected_id: selected_id.as_deref(),
+        contacts: &contacts,
+        names: &names,
+    };
     let views = conversations::views(&state.inbox, &user.organization_id, rows).await?;
     let list: Vec<Value> = views
         .iter()
-        .map(|v| {
-            let contact = contacts.get(&v.contact_id).and_then(Option::as_ref);
-            let mut value = to_json(v)?;
-            if let Some(object) = value.as_object_mut() {
-                object.insert(
-                    "contact_name".into(),
-                    contact
-                        .map(|c| {
-                            if c.name.is_empty() {
-                                c.phone.clone()
-                            } else {
-                                c.name.clone()
-                            }
-                        })
-                        .unwrap_or_default()
-                        .into(),
-                );
-                object.insert("assignee_name".into(), name_of(&v.assignee_id));
-                object.insert("href".into(), query.href(&org, Some(v.id.as_str())).into());
-                object.insert(
-                    "selected".into(),
-                    (selected_id.as_deref() == Some(v.id.as_str())).into(),
-                );
-            }
-            Ok(value)
-        })
+        .map(|view| list.entry(view))
         .collect::<Result<_, PageError>>()?;
 
     let (mut context, _) = base(state, visitor, "Inbox", "inbox", Some(membership)).await?;
@@ -344,7 +282,6 @@ async fn inbox_page(
     context.insert(
         "next_href".into(),
         next_cursor
-            .flatten()
             .map(|c| {
                 let mut href = query.href(&org, None);
                 href.push(if href.contains('?') { '&' } else { '?' });
@@ -353,7 +290,7 @@ async fn inbox_page(
             })
             .into(),
     );
-    context.insert("first_page".into(), cursor.is_none().into());
+    context.insert("first_page".into(), filters.cursor.is_none().into());
     context.insert("filters".into(), to_json(query)?);
     context.insert("filter_errors".into(), filter_errors.into());
     context.insert("list_href".into(), query.href(&org, None).into());
@@ -374,75 +311,16 @@ async fn inbox_page(
     let mut status_code = StatusCode::OK;
     if let Some(conversation) = selected {
         let contact = contacts.remove(&conversation.contact_id).flatten();
-        let mut messages = inbox_store::messages(
-            state.inbox.db.pool(),
-            &user.organization_id,
-            &conversation.id,
-            None,
-            THREAD_MESSAGES,
-        )
-        .await
-        .map_err(ApiError::from)?;
-        // Newest at the bottom.
-        messages.reverse();
-        let messages: Vec<Value> = messages
-            .into_iter()
-            .map(|row| {
-                let view = MessageView::new(row);
-                let mut value = to_json(&view)?;
-                if let Some(object) = value.as_object_mut() {
-                    object.insert("sent_by_name".into(), name_of(&view.sent_by));
-                }
-                Ok(value)
-            })
-            .collect::<Result<_, PageError>>()?;
-        let window_secs = state
-            .inbox
-            .config
-            .section::<crate::config::InboxConfig>()
-            .reply_window_secs;
-        let open = conversations::window_open(
-            contact.as_ref().and_then(|c| c.last_incoming_at),
-            Duration::from_secs(window_secs),
-            Timestamp::now(),
-        );
         let channel = channels
             .iter()
             .find(|c| c.id == conversation.channel_id)
             .map(|c| c.name.clone());
-        let view = conversations::views(&state.inbox, &user.organization_id, vec![conversation])
-            .await?
-            .remove(0);
-        let mut conversation_value = to_json(&view)?;
-        if let Some(object) = conversation_value.as_object_mut() {
-            object.insert("assignee_name".into(), name_of(&view.assignee_id));
-            object.insert(
-                "mine".into(),
-                (view.assignee_id.as_ref() == Some(&user.user_id)).into(),
-            );
-            object.insert("channel_name".into(), channel.into());
-        }
-        context.insert("conversation".into(), conversation_value);
-        context.insert("contact".into(), to_json(&contact)?);
-        context.insert("messages".into(), messages.into());
-        context.insert("window_open".into(), open.into());
-        context.insert("window".into(), hours(window_secs).into());
-        let templates: Vec<Value> =
-            inbox_store::templates(state.inbox.db.pool(), &user.organization_id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(|t| to_json(&TemplateView::new(t)))
-                .collect::<Result<_, _>>()?;
-        let canned: Vec<Value> =
-            inbox_store::canned_responses(state.inbox.db.pool(), &user.organization_id)
-                .await
-                .map_err(ApiError::from)?
-                .into_iter()
-                .map(|c| to_json(&CannedResponseView::new(c)))
-                .collect::<Result<_, _>>()?;
-        context.insert("templates".into(), templates.into());
-        context.insert("canned".into(), canned.into());
+        let thread = Thread {
+            conversation,
+            contact,
+            channel,
+        };
+        thread.fill(state, user, &names, &mut context).await?;
         context.insert("reply".into(), to_json(&outcome.reply)?);
         status_code = outcome.errors.into_context(&mut context);
         context.insert("action_error".into(), outcome.action_error.into());
@@ -453,6 +331,221 @@ async fn inbox_page(
     } else {
         page.status(status_code)
     })
+}
+
+/// The list's filters as the query gives them; a status that is none of
+/// the four is named in the filter errors and left out.
+struct ListFilters {
+    status: Option<ConversationStatus>,
+    label: Option<String>,
+    cursor: Option<(Timestamp, crate::ids::InboxConversationId)>,
+}
+
+impl ListFilters {
+    fn parse(query: &InboxQuery) -> (Self, serde_json::Map<String, Value>) {
+        let mut errors = serde_json::Map::new();
+        let status = match query.status.as_str() {
+            "" => None,
+            text => ConversationStatus::parse(text).or_else(|| {
+                errors.insert(
+                    "status".into(),
+                    "Must be open, pending, snoozed or resolved.".into(),
+                );
+                None
+            }),
+        };
+        let label = query.label.trim().to_lowercase();
+        let label = (!label.is_empty() && label.chars().count() <= 32).then_some(label);
+        let cursor = match query.cursor.as_str() {
+            "" => None,
+            text => conversations::parse_cursor(text).ok(),
+        };
+        (
+            Self {
+                status,
+                label,
+                cursor,
+            },
+            errors,
+        )
+    }
+}
+
+/// A page of the list's conversations, and the next page's cursor (none
+/// on the last page).
+async fn conversation_rows(
+    state: &Pages,
+    user: &CurrentUser,
+    query: &InboxQuery,
+    filters: &ListFilters,
+) -> Result<(Vec<inbox_store::ConversationRow>, Option<String>), PageError> {
+    let mut rows = conversations::list(
+        &state.inbox,
+        &user.organization_id,
+        ConversationFilter {
+            status: filters.status,
+            assignee: (query.mine == "1").then_some(Some(&user.user_id)),
+            label: filters.label.as_deref(),
+            after: filters.cursor.as_ref().map(|(at, id)| (*at, id)),
+            limit: i64::from(CONVERSATIONS_PER_PAGE) + 1,
+        },
+    )
+    .await?;
+    let more = rows.len() > CONVERSATIONS_PER_PAGE as usize;
+    rows.truncate(CONVERSATIONS_PER_PAGE as usize);
+    let next_cursor = more
+        .then(|| rows.last().map(conversations::cursor_of))
+        .flatten();
+    Ok((rows, next_cursor))
+}
+
+/// How the page names a member: "you", their name, or "a former member".
+struct Names<'a> {
+    of: HashMap<UserId, String>,
+    me: &'a UserId,
+}
+
+impl Names<'_> {
+    fn name(&self, id: &Option<UserId>) -> Value {
+        match id {
+            None => Value::Null,
+            Some(id) if id == self.me => "you".into(),
+            Some(id) => self
+                .of
+                .get(id)
+                .cloned()
+                .unwrap_or_else(|| "a former member".into())
+                .into(),
+        }
+    }
+}
+
+/// What an entry of the conversation list needs beside its conversation.
+struct Listed<'a> {
+    query: &'a InboxQuery,
+    organization_id: &'a str,
+    selected_id: Option<&'a str>,
+    contacts: &'a HashMap<InboxContactId, Option<ContactView>>,
+    names: &'a Names<'a>,
+}
+
+impl Listed<'_> {
+    /// A conversation of the list, with its contact's name (the phone
+    /// number when it has none), its assignee's, its link and whether it
+    /// is the one shown.
+    fn entry(&self, view: &conversations::ConversationView) -> Result<Value, PageError> {
+        let contact = self.contacts.get(&view.contact_id).and_then(Option::as_ref);
+        let contact_name = contact
+            .map(|c| {
+                if c.name.is_empty() {
+                    c.phone.clone()
+                } else {
+                    c.name.clone()
+                }
+            })
+            .unwrap_or_default();
+        let mut value = to_json(view)?;
+        if let Some(object) = value.as_object_mut() {
+            object.insert("contact_name".into(), contact_name.into());
+            object.insert("assignee_name".into(), self.names.name(&view.assignee_id));
+            object.insert(
+                "href".into(),
+                self.query
+                    .href(self.organization_id, Some(view.id.as_str()))
+                    .into(),
+            );
+            object.insert(
+                "selected".into(),
+                (self.selected_id == Some(view.id.as_str())).into(),
+            );
+        }
+        Ok(value)
+    }
+}
+
+/// The selected conversation, its contact and its channel's name.
+struct Thread {
+    conversation: inbox_store::ConversationRow,
+    contact: Option<ContactView>,
+    channel: Option<String>,
+}
+
+impl Thread {
+    /// The thread's values: the conversation, the contact, the latest
+    /// messages (newest at the bottom), whether the reply window is open,
+    /// and the templates and canned responses the reply box offers.
+    async fn fill(
+        self,
+        state: &Pages,
+        user: &CurrentUser,
+        names: &Names<'_>,
+        context: &mut landlord_console::Context,
+    ) -> Result<(), PageError> {
+        let org = &user.organization_id;
+        let mut messages = inbox_store::messages(
+            state.inbox.db.pool(),
+            org,
+            &self.conversation.id,
+            None,
+            THREAD_MESSAGES,
+        )
+        .await
+        .map_err(ApiError::from)?;
+        messages.reverse();
+        let messages: Vec<Value> = messages
+            .into_iter()
+            .map(|row| {
+                let view = MessageView::new(row);
+                let mut value = to_json(&view)?;
+                if let Some(object) = value.as_object_mut() {
+                    object.insert("sent_by_name".into(), names.name(&view.sent_by));
+                }
+                Ok(value)
+            })
+            .collect::<Result<_, PageError>>()?;
+        let window_secs = state
+            .inbox
+            .config
+            .section::<crate::config::InboxConfig>()
+            .reply_window_secs;
+        let open = conversations::window_open(
+            self.contact.as_ref().and_then(|c| c.last_incoming_at),
+            Duration::from_secs(window_secs),
+            Timestamp::now(),
+        );
+        let view = conversations::views(&state.inbox, org, vec![self.conversation])
+            .await?
+            .remove(0);
+        let mut conversation = to_json(&view)?;
+        if let Some(object) = conversation.as_object_mut() {
+            object.insert("assignee_name".into(), names.name(&view.assignee_id));
+            object.insert(
+                "mine".into(),
+                (view.assignee_id.as_ref() == Some(&user.user_id)).into(),
+            );
+            object.insert("channel_name".into(), self.channel.into());
+        }
+        let templates: Vec<Value> = inbox_store::templates(state.inbox.db.pool(), org)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|t| to_json(&TemplateView::new(t)))
+            .collect::<Result<_, _>>()?;
+        let canned: Vec<Value> = inbox_store::canned_responses(state.inbox.db.pool(), org)
+            .await
+            .map_err(ApiError::from)?
+            .into_iter()
+            .map(|c| to_json(&CannedResponseView::new(c)))
+            .collect::<Result<_, _>>()?;
+        context.insert("conversation".into(), conversation);
+        context.insert("contact".into(), to_json(&self.contact)?);
+        context.insert("messages".into(), messages.into());
+        context.insert("window_open".into(), open.into());
+        context.insert("window".into(), hours(window_secs).into());
+        context.insert("templates".into(), templates.into());
+        context.insert("canned".into(), canned.into());
+        Ok(())
+    }
 }
 
 /// `GET /o/{organization_id}/inbox`: the conversations (`?status=`,
