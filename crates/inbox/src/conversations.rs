@@ -14,7 +14,7 @@ use landlord_events::payloads::{
     InboxConversationAssignedPayload, InboxConversationResolvedPayload,
 };
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -376,7 +376,7 @@ pub async fn assign(
             .as_ref()
             .is_some_and(|a| *a != user.user_id);
     if others {
-        permissions::require(user, Permission::AssignConversations)?;
+        permissions::require(user, crate::permissions::ASSIGN_CONVERSATIONS)?;
     }
     let team = match request.team.as_deref().map(str::trim) {
         None | Some("") => None,

@@ -14,6 +14,7 @@
 //! - [`live`][]: the realtime stream (rows + wake-ups over Redis);
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
 //! - [`store`][]: the module's SQL;
+//! - [`permissions`][]: who may do what, and the `needs` marker types;
 //! - [`pages`][]: the console's inbox and channel pages and the page's
 //!   script, registered with the console's shell.
 
@@ -26,6 +27,7 @@ pub mod library;
 pub mod live;
 pub mod outbound;
 pub mod pages;
+pub mod permissions;
 pub mod routes;
 pub mod store;
 pub mod whatsapp;
@@ -43,6 +45,11 @@ use landlord_keys::KeysState;
 use landlord_limits::RateLimiter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// The module's tables (`migrations/`), embedded in the binary. The binary
+/// applies them with everyone else's (`Db::migrate`), whether or not the
+/// module is switched on.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What the Inbox's routes and pages need: one `Arc`, cloned per request.
 #[derive(Clone)]

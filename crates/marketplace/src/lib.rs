@@ -16,6 +16,7 @@
 //! - [`reviews`][]: after delivery, once per order item;
 //! - [`mail`][]: the mails it sends, registered on the mailer by the binary;
 //! - [`provider`][]: the Stripe and Paystack calls; [`store`][]: the SQL;
+//! - [`permissions`][]: who may do what, and the `needs` marker types;
 //! - [`pages`][]: the console's buyer, store and operator pages, registered
 //!   with the console's shell.
 
@@ -30,6 +31,7 @@ pub mod money;
 pub mod pages;
 pub mod payment;
 pub mod payouts;
+pub mod permissions;
 pub mod provider;
 pub mod refunds;
 pub mod reviews;
@@ -48,6 +50,11 @@ pub use payment::{PaymentJob, ORDER_METADATA_KEY, PAYMENT_JOB, PAYMENT_ROUTE};
 pub use payouts::{TransferJob, TRANSFER_JOB};
 pub use refunds::{RefundJob, REFUND_JOB};
 pub use routes::router;
+
+/// The module's tables (`migrations/`), embedded in the binary. The binary
+/// applies them with everyone else's (`Db::migrate`), whether or not the
+/// module is switched on.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What the marketplace's routes and jobs need: one `Arc`, cloned per request.
 #[derive(Clone)]

@@ -35,7 +35,7 @@ use landlord_console::{
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{InboxContactId, UserId};
 use landlord_core::{ApiError, Timestamp};
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -362,7 +362,7 @@ async fn inbox_page(
     );
     context.insert(
         "can_manage".into(),
-        permissions::allows(user.role, Permission::ManageInbox).into(),
+        permissions::allows(user.role, crate::permissions::MANAGE_INBOX).into(),
     );
     context.insert("done".into(), done_text(&query.done).into());
     let channels = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
@@ -467,7 +467,7 @@ pub async fn inbox(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -550,7 +550,7 @@ pub async fn reply(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -622,7 +622,7 @@ pub async fn assign(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -695,7 +695,7 @@ pub async fn set_status(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -743,7 +743,7 @@ pub async fn stream(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -852,7 +852,7 @@ pub async fn channels_list(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -884,7 +884,7 @@ pub async fn connect(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -922,7 +922,7 @@ pub async fn disconnect_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -974,7 +974,7 @@ pub async fn disconnect(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {

@@ -22,7 +22,7 @@ use landlord_core::http::PageQuery;
 use landlord_core::ids::WebhookAttemptId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_events::EventType;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -83,7 +83,7 @@ async fn webhooks_base(
     );
     context.insert(
         "can_secrets".into(),
-        permissions::allows(user.role, Permission::ViewWebhookSecrets).into(),
+        permissions::allows(user.role, permissions::VIEW_WEBHOOK_SECRETS).into(),
     );
     let config = &state
         .identity()
@@ -269,7 +269,7 @@ pub async fn list(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -305,7 +305,7 @@ pub async fn create(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -544,7 +544,7 @@ pub async fn detail(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -595,7 +595,7 @@ pub async fn update(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -645,7 +645,7 @@ pub async fn send_test(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -677,7 +677,7 @@ pub async fn resend(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -716,7 +716,7 @@ pub async fn recover(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -802,7 +802,7 @@ pub async fn reveal_secret(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -847,7 +847,7 @@ pub async fn rotate_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -873,7 +873,7 @@ pub async fn rotate(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -899,7 +899,7 @@ pub async fn delete_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -924,7 +924,7 @@ pub async fn delete(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
