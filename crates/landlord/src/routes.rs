@@ -190,9 +190,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
 mod tests {
     use std::path::Path;
 
-    use landlord_core::config::DatabaseKind;
     use landlord_core::db::combined_migrator;
-    use landlord_core::Db;
     use landlord_identity::Role;
 
     use super::*;
@@ -228,38 +226,6 @@ mod tests {
         let files: Vec<i64> = migration_files().iter().map(|(v, _)| *v).collect();
         assert_eq!(versions, files);
         assert_eq!(versions.len(), 16);
-    }
-
-    #[tokio::test]
-    async fn migrating_a_migrated_database_again_changes_nothing() {
-        let dir = tempfile::tempdir().unwrap();
-        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
-        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
-            .await
-            .unwrap();
-        db.migrate(MODULE_MIGRATIONS).await.unwrap();
-        let first = snapshot(&db).await;
-        assert_eq!(first.0.len(), migration_files().len());
-        db.migrate(MODULE_MIGRATIONS).await.unwrap();
-        assert_eq!(snapshot(&db).await, first);
-    }
-
-    /// What the migrations left: the applied versions (with when and their
-    /// checksums) and the schema.
-    async fn snapshot(db: &Db) -> (Vec<(i64, i64, Vec<u8>)>, Vec<(String, String)>) {
-        let applied = sqlx::query_as(
-            "SELECT version, CAST(strftime('%s', installed_on) AS INTEGER), checksum \
-             FROM _sqlx_migrations ORDER BY version",
-        )
-        .fetch_all(db.pool())
-        .await
-        .unwrap();
-        let schema =
-            sqlx::query_as("SELECT name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name")
-                .fetch_all(db.pool())
-                .await
-                .unwrap();
-        (applied, schema)
     }
 
     #[test]
