@@ -29,7 +29,7 @@
 //!         .templates(TEMPLATES) // [(name, include_str!(…))]
 //!         .routes(move |console| routes().with_state(Pages::new(console, marketplace)))
 //!         .organization_nav(NavEntry::new("store", "Store", "/store", 70)
-//!             .requires(Permission::ManageProducts))
+//!             .requires(permissions::MANAGE_PRODUCTS))
 //! }
 //! ```
 //!

@@ -3,22 +3,51 @@
 //! Landlord speaks to SQLite and PostgreSQL through sqlx's `Any` driver, so
 //! every query is written once. The schema keeps to what both dialects share
 //! (TEXT ids holding UUIDs, BIGINT integers and Unix-millisecond timestamps,
-//! TEXT JSON), which lets one ordered set of migrations serve both. Queries
+//! TEXT JSON), which lets one ordered set of migrations serve both: core's
+//! and each module's, run as one set sorted by version ([`Db::migrate`]). Queries
 //! use `$1`-style placeholders, which SQLite accepts too (multi-row inserts
 //! number theirs with [`values_placeholders`]). The rare statement
 //! that must differ (row claiming with `FOR UPDATE SKIP LOCKED`) asks
 //! [`Db::backend`].
 
+use std::borrow::Cow;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
-use sqlx::migrate::Migrator;
+use sqlx::migrate::{Migration, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 use crate::config::{Config, DatabaseKind};
 
-/// The migrations, embedded in the binary, shared by both backends.
+/// The migrations of everything but the modules, embedded in the binary,
+/// shared by both backends. Each module crate embeds its own the same way;
+/// [`Db::migrate`] runs them all as one set.
 pub static MIGRATOR: Migrator = sqlx::migrate!("./migrations");
+
+/// Core's migrations and `modules`' as one set, sorted by version: the
+/// order they were written in, whichever crate holds them. A database
+/// records every version it applied, so the set must hold each of them
+/// once (sqlx refuses to run when an applied version is missing).
+pub fn combined_migrator(modules: &[&Migrator]) -> Result<Migrator, DbError> {
+    let mut migrations: Vec<Migration> = MIGRATOR
+        .iter()
+        .chain(modules.iter().flat_map(|module| module.iter()))
+        .cloned()
+        .collect();
+    migrations.sort_by_key(|migration| migration.version);
+    if let Some(pair) = migrations
+        .windows(2)
+        .find(|pair| pair[0].version == pair[1].version)
+    {
+        return Err(DbError::DuplicateMigration(pair[0].version));
+    }
+    Ok(Migrator {
+        migrations: Cow::Owned(migrations),
+        ignore_missing: MIGRATOR.ignore_missing,
+        locking: MIGRATOR.locking,
+        no_tx: MIGRATOR.no_tx,
+    })
+}
 
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
@@ -32,6 +61,8 @@ pub enum DbError {
     Connect(#[source] sqlx::Error),
     #[error("cannot apply migrations: {0}")]
     Migrate(#[from] sqlx::migrate::MigrateError),
+    #[error("two migrations have the version {0}")]
+    DuplicateMigration(i64),
     #[error(transparent)]
     Query(#[from] sqlx::Error),
 }
@@ -122,10 +153,11 @@ impl Db {
         Ok(Self { pool, backend })
     }
 
-    /// Applies every migration not yet applied. Safe to run from several
-    /// instances at once: sqlx takes a lock on PostgreSQL.
-    pub async fn migrate(&self) -> Result<(), DbError> {
-        MIGRATOR.run(&self.pool).await?;
+    /// Applies every migration not yet applied: core's and `modules'`, as
+    /// one set in version order (see [`combined_migrator`]). Safe to run
+    /// from several instances at once: sqlx takes a lock on PostgreSQL.
+    pub async fn migrate(&self, modules: &[&Migrator]) -> Result<(), DbError> {
+        combined_migrator(modules)?.run(&self.pool).await?;
         Ok(())
     }
 
@@ -181,8 +213,8 @@ mod tests {
         let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
             .await
             .unwrap();
-        db.migrate().await.unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(&[]).await.unwrap();
+        db.migrate(&[]).await.unwrap();
         let (fk,): (i64,) = sqlx::query_as("PRAGMA foreign_keys")
             .fetch_one(db.pool())
             .await
@@ -194,5 +226,18 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         db.ping().await.unwrap();
+    }
+
+    #[test]
+    fn a_version_given_twice_is_refused() {
+        let error = combined_migrator(&[&MIGRATOR]).unwrap_err();
+        assert!(
+            matches!(error, DbError::DuplicateMigration(version) if version == MIGRATOR.iter().next().unwrap().version),
+            "{error}"
+        );
+        let alone = combined_migrator(&[]).unwrap();
+        let versions: Vec<i64> = alone.iter().map(|m| m.version).collect();
+        let expected: Vec<i64> = MIGRATOR.iter().map(|m| m.version).collect();
+        assert_eq!(versions, expected);
     }
 }

@@ -53,7 +53,7 @@ pub struct IdentityInner {
     pub payload_cipher: landlord_core::sealed::PayloadCipher,
     /// Says, after the commit, whose access just ended (a session signed
     /// out or revoked, a membership removed), so what holds access open —
-    /// the inbox's live streams — checks it again at once instead of at its
+    /// a module's live streams — checks it again at once instead of at its
     /// next periodic look. See [`IdentityState::access_ended`].
     pub access_endings: tokio::sync::broadcast::Sender<UserId>,
 }

@@ -1,133 +1,133 @@
-//! The permission policy: the role × permission matrix, written once as data.
+//! The permission policy: each permission names the roles that hold it,
+//! written once as data where it is declared.
 //!
 //! Every organization-scoped route names the permission it needs in its
 //! signature with the [`Authorized`] extractor; [`allows`] is the only place
-//! that decides. The matrix is unit-tested row by row and published in the
-//! OpenAPI document and the docs (teams page).
+//! that decides. The organization-wide permissions are declared here; a
+//! module declares its own in its crate with [`permissions!`](crate::permissions!),
+//! and the binary assembles the full matrix, which is published in the
+//! OpenAPI document and the docs (teams page). Each declaration's unit test
+//! checks its rows.
 
 use std::marker::PhantomData;
 
 use axum::extract::{FromRef, FromRequestParts};
 use axum::http::request::Parts;
 use landlord_core::ApiError;
-use serde::Serialize;
-use utoipa::ToSchema;
 
 use crate::auth::CurrentUser;
 use crate::model::Role;
 use crate::IdentityState;
 
-/// Something a member may be allowed to do in an organization.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
-#[serde(rename_all = "snake_case")]
-pub enum Permission {
-    ViewDashboard,
-    ViewTeam,
-    CreateApiKeys,
-    /// Revoke any key of the organization (everyone may revoke their own).
-    RevokeAnyApiKey,
-    /// Make oneself the creator of any key of the organization.
-    TransferApiKeys,
-    InviteMembers,
-    RemoveMembers,
-    ChangeRoles,
-    TransferOwnership,
-    UpdateOrganization,
-    ViewAuditLog,
-    /// Read the organization's event history.
-    ViewEvents,
-    /// Create, change, delete and test webhook endpoints; resend messages.
-    ManageWebhooks,
-    /// See and rotate a webhook endpoint's signing secret after creation.
-    ViewWebhookSecrets,
-    /// Inbox: read conversations, reply, change status and labels, take a
-    /// conversation (assign it to oneself).
-    UseInbox,
-    /// Inbox: assign conversations to anyone.
-    AssignConversations,
-    /// Inbox: connect channels, manage canned responses and templates.
-    ManageInbox,
-    /// Marketplace: apply to sell, edit the store and its payout account,
-    /// reply to reviews.
-    ManageStore,
-    /// Marketplace: create and change the store's products.
-    ManageProducts,
-    /// Marketplace: see the store's orders and move them along
-    /// (processing, shipped, delivered, cancelled).
-    FulfilOrders,
-    /// Marketplace: the store's ledger and payouts.
-    ViewEarnings,
-    ViewBilling,
-    UpgradePlan,
-    PayInvoices,
+/// Something a member may be allowed to do in an organization: its name
+/// (as refusals and the documentation show it) and the roles that hold it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Permission {
+    name: &'static str,
+    roles: &'static [Role],
 }
 
-use Role::{Admin, Member, Owner};
-
-/// The matrix: each permission and the roles that hold it.
-pub const MATRIX: &[(Permission, &[Role])] = &[
-    (Permission::ViewDashboard, &[Owner, Admin, Member]),
-    (Permission::ViewTeam, &[Owner, Admin, Member]),
-    (Permission::CreateApiKeys, &[Owner, Admin, Member]),
-    (Permission::RevokeAnyApiKey, &[Owner, Admin]),
-    (Permission::TransferApiKeys, &[Owner, Admin]),
-    (Permission::InviteMembers, &[Owner, Admin]),
-    (Permission::RemoveMembers, &[Owner, Admin]),
-    (Permission::ChangeRoles, &[Owner]),
-    (Permission::TransferOwnership, &[Owner]),
-    (Permission::UpdateOrganization, &[Owner, Admin]),
-    (Permission::ViewAuditLog, &[Owner, Admin]),
-    (Permission::ViewEvents, &[Owner, Admin]),
-    (Permission::ManageWebhooks, &[Owner, Admin]),
-    (Permission::ViewWebhookSecrets, &[Owner]),
-    (Permission::UseInbox, &[Owner, Admin, Member]),
-    (Permission::AssignConversations, &[Owner, Admin]),
-    (Permission::ManageInbox, &[Owner, Admin]),
-    (Permission::ManageStore, &[Owner, Admin]),
-    (Permission::ManageProducts, &[Owner, Admin, Member]),
-    (Permission::FulfilOrders, &[Owner, Admin, Member]),
-    (Permission::ViewEarnings, &[Owner, Admin]),
-    (Permission::ViewBilling, &[Owner, Admin]),
-    (Permission::UpgradePlan, &[Owner]),
-    (Permission::PayInvoices, &[Owner]),
-];
-
 impl Permission {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Permission::ViewDashboard => "view_dashboard",
-            Permission::ViewTeam => "view_team",
-            Permission::CreateApiKeys => "create_api_keys",
-            Permission::RevokeAnyApiKey => "revoke_any_api_key",
-            Permission::TransferApiKeys => "transfer_api_keys",
-            Permission::InviteMembers => "invite_members",
-            Permission::RemoveMembers => "remove_members",
-            Permission::ChangeRoles => "change_roles",
-            Permission::TransferOwnership => "transfer_ownership",
-            Permission::UpdateOrganization => "update_organization",
-            Permission::ViewAuditLog => "view_audit_log",
-            Permission::ViewEvents => "view_events",
-            Permission::ManageWebhooks => "manage_webhooks",
-            Permission::ViewWebhookSecrets => "view_webhook_secrets",
-            Permission::UseInbox => "use_inbox",
-            Permission::AssignConversations => "assign_conversations",
-            Permission::ManageInbox => "manage_inbox",
-            Permission::ManageStore => "manage_store",
-            Permission::ManageProducts => "manage_products",
-            Permission::FulfilOrders => "fulfil_orders",
-            Permission::ViewEarnings => "view_earnings",
-            Permission::ViewBilling => "view_billing",
-            Permission::UpgradePlan => "upgrade_plan",
-            Permission::PayInvoices => "pay_invoices",
-        }
+    /// A permission called `name`, held by `roles`.
+    pub const fn new(name: &'static str, roles: &'static [Role]) -> Self {
+        Self { name, roles }
     }
+
+    pub fn as_str(self) -> &'static str {
+        self.name
+    }
+
+    /// The roles that hold it.
+    pub fn roles(self) -> &'static [Role] {
+        self.roles
+    }
+}
+
+/// Declares permissions: for each, a constant with its name and roles, and
+/// its marker type in a `needs` module (for [`Authorized`]); for each group,
+/// a constant listing it in order (for the documentation table).
+///
+/// ```ignore
+/// landlord_identity::permissions! {
+///     /// The module's permissions, in the documentation's order.
+///     pub const PERMISSIONS = [
+///         /// Read the widgets.
+///         VIEW_WIDGETS, ViewWidgets = "view_widgets": Owner, Admin, Member;
+///     ];
+/// }
+/// ```
+#[macro_export]
+macro_rules! permissions {
+    ($(
+        $(#[$group_doc:meta])*
+        pub const $group:ident = [$(
+            $(#[$doc:meta])*
+            $name:ident, $marker:ident = $text:literal: $($role:ident),+;
+        )*];
+    )+) => {
+        $($(
+            $(#[$doc])*
+            pub const $name: $crate::permissions::Permission = $crate::permissions::Permission::new(
+                $text,
+                &[$($crate::model::Role::$role),+],
+            );
+        )*)+
+
+        $(
+            $(#[$group_doc])*
+            pub const $group: &[$crate::permissions::Permission] = &[$($name),*];
+        )+
+
+        /// Type-level permissions for `Authorized`.
+        pub mod needs {
+            $($(
+                #[doc = concat!("Needs `", $text, "`.")]
+                #[derive(Debug)]
+                pub struct $marker;
+                impl $crate::permissions::RequiredPermission for $marker {
+                    const PERMISSION: $crate::permissions::Permission = super::$name;
+                }
+            )*)+
+        }
+    };
+}
+
+crate::permissions! {
+    /// The organization-wide permissions that come before the modules' in
+    /// the documentation table.
+    pub const ORGANIZATION = [
+        VIEW_DASHBOARD, ViewDashboard = "view_dashboard": Owner, Admin, Member;
+        VIEW_TEAM, ViewTeam = "view_team": Owner, Admin, Member;
+        CREATE_API_KEYS, CreateApiKeys = "create_api_keys": Owner, Admin, Member;
+        /// Revoke any key of the organization (everyone may revoke their own).
+        REVOKE_ANY_API_KEY, RevokeAnyApiKey = "revoke_any_api_key": Owner, Admin;
+        /// Make oneself the creator of any key of the organization.
+        TRANSFER_API_KEYS, TransferApiKeys = "transfer_api_keys": Owner, Admin;
+        INVITE_MEMBERS, InviteMembers = "invite_members": Owner, Admin;
+        REMOVE_MEMBERS, RemoveMembers = "remove_members": Owner, Admin;
+        CHANGE_ROLES, ChangeRoles = "change_roles": Owner;
+        TRANSFER_OWNERSHIP, TransferOwnership = "transfer_ownership": Owner;
+        UPDATE_ORGANIZATION, UpdateOrganization = "update_organization": Owner, Admin;
+        VIEW_AUDIT_LOG, ViewAuditLog = "view_audit_log": Owner, Admin;
+        /// Read the organization's event history.
+        VIEW_EVENTS, ViewEvents = "view_events": Owner, Admin;
+        /// Create, change, delete and test webhook endpoints; resend messages.
+        MANAGE_WEBHOOKS, ManageWebhooks = "manage_webhooks": Owner, Admin;
+        /// See and rotate a webhook endpoint's signing secret after creation.
+        VIEW_WEBHOOK_SECRETS, ViewWebhookSecrets = "view_webhook_secrets": Owner;
+    ];
+    /// The billing permissions, which come after the modules' in the
+    /// documentation table.
+    pub const BILLING = [
+        VIEW_BILLING, ViewBilling = "view_billing": Owner, Admin;
+        UPGRADE_PLAN, UpgradePlan = "upgrade_plan": Owner;
+        PAY_INVOICES, PayInvoices = "pay_invoices": Owner;
+    ];
 }
 
 /// Whether `role` holds `permission`.
 pub fn allows(role: Role, permission: Permission) -> bool {
-    MATRIX
-        .iter()
-        .any(|(p, roles)| *p == permission && roles.contains(&role))
+    permission.roles.contains(&role)
 }
 
 /// The refusal for a role that lacks a permission.
@@ -148,11 +148,12 @@ pub fn require(user: &CurrentUser, permission: Permission) -> Result<(), ApiErro
     }
 }
 
-/// The matrix as a Markdown table (for the API documentation).
-pub fn markdown_table() -> String {
+/// The matrix of `permissions`, in their order, as a Markdown table (for
+/// the API documentation).
+pub fn markdown_table(permissions: &[Permission]) -> String {
     let mut table =
         String::from("| permission | owner | admin | member |\n| --- | --- | --- | --- |\n");
-    for (permission, _) in MATRIX {
+    for permission in permissions {
         let cell = |role| {
             if allows(role, *permission) {
                 "yes"
@@ -163,9 +164,9 @@ pub fn markdown_table() -> String {
         table.push_str(&format!(
             "| `{}` | {} | {} | {} |\n",
             permission.as_str(),
-            cell(Owner),
-            cell(Admin),
-            cell(Member)
+            cell(Role::Owner),
+            cell(Role::Admin),
+            cell(Role::Member)
         ));
     }
     table
@@ -175,48 +176,6 @@ pub fn markdown_table() -> String {
 pub trait RequiredPermission: Send + Sync + 'static {
     const PERMISSION: Permission;
 }
-
-macro_rules! permission_types {
-    ($($name:ident),* $(,)?) => {
-        /// Type-level permissions for [`Authorized`].
-        pub mod needs {
-            $(
-                #[derive(Debug)]
-                pub struct $name;
-                impl super::RequiredPermission for $name {
-                    const PERMISSION: super::Permission = super::Permission::$name;
-                }
-            )*
-        }
-    };
-}
-
-permission_types!(
-    ViewDashboard,
-    ViewTeam,
-    CreateApiKeys,
-    RevokeAnyApiKey,
-    TransferApiKeys,
-    InviteMembers,
-    RemoveMembers,
-    ChangeRoles,
-    TransferOwnership,
-    UpdateOrganization,
-    ViewAuditLog,
-    ViewEvents,
-    ManageWebhooks,
-    ViewWebhookSecrets,
-    UseInbox,
-    AssignConversations,
-    ManageInbox,
-    ManageStore,
-    ManageProducts,
-    FulfilOrders,
-    ViewEarnings,
-    ViewBilling,
-    UpgradePlan,
-    PayInvoices,
-);
 
 /// The signed-in user, known to hold `P` in the active organization.
 /// Refuses with 403 FORBIDDEN naming the missing permission.
@@ -263,55 +222,68 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+    use Role::{Admin, Member, Owner};
 
-    /// The matrix, row by row, as the product defines it (and the docs
-    /// publish it).
+    /// Checks a permission's row: whether owner, admin and member hold it.
+    fn expect(permission: Permission, owner: bool, admin: bool, member: bool) {
+        assert_eq!(allows(Owner, permission), owner, "{permission:?} owner");
+        assert_eq!(allows(Admin, permission), admin, "{permission:?} admin");
+        assert_eq!(allows(Member, permission), member, "{permission:?} member");
+    }
+
+    /// The organization-wide rows, one by one, as the product defines them
+    /// (and the docs publish them).
     #[test]
-    fn the_matrix_matches_seed_002_row_by_row() {
-        let expect = |permission, owner, admin, member| {
-            assert_eq!(allows(Owner, permission), owner, "{permission:?} owner");
-            assert_eq!(allows(Admin, permission), admin, "{permission:?} admin");
-            assert_eq!(allows(Member, permission), member, "{permission:?} member");
-        };
-        expect(Permission::ViewDashboard, true, true, true);
-        expect(Permission::CreateApiKeys, true, true, true);
-        expect(Permission::RevokeAnyApiKey, true, true, false); // members: own only
-        expect(Permission::InviteMembers, true, true, false);
-        expect(Permission::RemoveMembers, true, true, false);
-        expect(Permission::ChangeRoles, true, false, false);
-        expect(Permission::ViewBilling, true, true, false);
-        expect(Permission::UpgradePlan, true, false, false);
-        expect(Permission::PayInvoices, true, false, false);
-        // Additions for the routes the seed does not list.
-        expect(Permission::ViewTeam, true, true, true);
-        expect(Permission::TransferOwnership, true, false, false);
-        expect(Permission::UpdateOrganization, true, true, false);
-        expect(Permission::ViewAuditLog, true, true, false);
-        expect(Permission::ViewEvents, true, true, false);
-        expect(Permission::ManageWebhooks, true, true, false);
-        expect(Permission::ViewWebhookSecrets, true, false, false);
-        expect(Permission::UseInbox, true, true, true);
-        expect(Permission::AssignConversations, true, true, false);
-        expect(Permission::ManageInbox, true, true, false);
-        expect(Permission::ManageStore, true, true, false);
-        expect(Permission::ManageProducts, true, true, true);
-        expect(Permission::FulfilOrders, true, true, true);
-        expect(Permission::ViewEarnings, true, true, false);
-        expect(Permission::TransferApiKeys, true, true, false);
+    fn the_organization_rows_match_the_product_row_by_row() {
+        expect(VIEW_DASHBOARD, true, true, true);
+        expect(CREATE_API_KEYS, true, true, true);
+        expect(REVOKE_ANY_API_KEY, true, true, false); // members: own only
+        expect(INVITE_MEMBERS, true, true, false);
+        expect(REMOVE_MEMBERS, true, true, false);
+        expect(CHANGE_ROLES, true, false, false);
+        expect(VIEW_BILLING, true, true, false);
+        expect(UPGRADE_PLAN, true, false, false);
+        expect(PAY_INVOICES, true, false, false);
+        expect(VIEW_TEAM, true, true, true);
+        expect(TRANSFER_OWNERSHIP, true, false, false);
+        expect(UPDATE_ORGANIZATION, true, true, false);
+        expect(VIEW_AUDIT_LOG, true, true, false);
+        expect(VIEW_EVENTS, true, true, false);
+        expect(MANAGE_WEBHOOKS, true, true, false);
+        expect(VIEW_WEBHOOK_SECRETS, true, false, false);
+        expect(TRANSFER_API_KEYS, true, true, false);
     }
 
     #[test]
-    fn every_permission_has_exactly_one_row() {
-        for (permission, _) in MATRIX {
-            assert_eq!(MATRIX.iter().filter(|(p, _)| p == permission).count(), 1);
+    fn every_organization_permission_has_exactly_one_row() {
+        let all: Vec<Permission> = ORGANIZATION.iter().chain(BILLING).copied().collect();
+        for permission in &all {
+            assert_eq!(
+                all.iter()
+                    .filter(|p| p.as_str() == permission.as_str())
+                    .count(),
+                1
+            );
         }
-        assert_eq!(MATRIX.len(), 24);
+        assert_eq!(all.len(), 17);
+    }
+
+    #[test]
+    fn a_marker_type_carries_its_permission() {
+        assert_eq!(
+            <needs::ChangeRoles as RequiredPermission>::PERMISSION,
+            CHANGE_ROLES
+        );
+        assert_eq!(
+            <needs::PayInvoices as RequiredPermission>::PERMISSION,
+            PAY_INVOICES
+        );
     }
 
     #[test]
     fn refusals_name_the_permission() {
-        let error = forbidden(Member, Permission::InviteMembers);
+        let error = forbidden(Member, INVITE_MEMBERS);
         assert!(error.to_string().contains("invite_members"));
-        assert!(markdown_table().contains("| `change_roles` | yes | no | no |"));
+        assert!(markdown_table(ORGANIZATION).contains("| `change_roles` | yes | no | no |"));
     }
 }

@@ -610,7 +610,7 @@ pub async fn family_active<'c, E: Executor<'c, Database = Any>>(
 
 /// Of `families`, those that still give access to `organization_id`: a
 /// token neither revoked nor expired, and its person still a member. One
-/// statement for many sessions (the inbox's live streams re-check all of an
+/// statement for many sessions (a module's live streams re-check all of an
 /// organization's at once), in chunks of 200 ids.
 pub async fn live_families_in(
     conn: &mut AnyConnection,

@@ -11,7 +11,7 @@ use crate::InboxState;
 use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -373,7 +373,7 @@ pub async fn assign(
             .as_ref()
             .is_some_and(|a| *a != user.user_id);
     if others {
-        permissions::require(user, Permission::AssignConversations)?;
+        permissions::require(user, crate::permissions::ASSIGN_CONVERSATIONS)?;
     }
     let team = match request.team.as_deref().map(str::trim) {
         None | Some("") => None,

@@ -16,6 +16,7 @@
 //! - [`store`][]: the module's SQL; [`ids`][]: its typed ids;
 //! - [`events`][]: the events it records, their payloads and types (the
 //!   binary adds [`events::EVENT_TYPES`] to the catalog);
+//! - [`permissions`][]: who may do what, and the `needs` marker types;
 //! - [`pages`][]: the console's inbox and channel pages and the page's
 //!   script, registered with the console's shell.
 
@@ -30,6 +31,7 @@ pub mod library;
 pub mod live;
 pub mod outbound;
 pub mod pages;
+pub mod permissions;
 pub mod routes;
 pub mod store;
 pub mod whatsapp;
@@ -47,6 +49,11 @@ use landlord_keys::KeysState;
 use landlord_limits::RateLimiter;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
+
+/// The module's tables (`migrations/`), embedded in the binary. The binary
+/// applies them with everyone else's (`Db::migrate`), whether or not the
+/// module is switched on.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What the Inbox's routes and pages need: one `Arc`, cloned per request.
 #[derive(Clone)]

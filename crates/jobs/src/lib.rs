@@ -97,7 +97,7 @@ mod tests {
         let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
             .await
             .unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(&[]).await.unwrap();
         (dir, db)
     }
 

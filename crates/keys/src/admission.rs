@@ -444,14 +444,14 @@ pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     );
 }
 
-/// The id usage rows carry for work metered without an API key (the
-/// inbox's outgoing messages): no key has it, so key lists never show it,
+/// The id usage rows carry for work metered without an API key (a
+/// module's outgoing messages): no key has it, so key lists never show it,
 /// while quotas and invoices count it like any request.
 pub const NO_KEY: &str = "00000000-0000-0000-0000-000000000000";
 
 impl KeysState {
     /// Takes one unit of the organization's monthly quota for work done
-    /// without an API key (an outgoing inbox message) and records it as
+    /// without an API key (a module's outgoing message) and records it as
     /// usage on `route`, so the quota, the dashboard and the invoice count
     /// it. A hard-capped plan at its cap answers 429 QUOTA_EXCEEDED.
     pub async fn meter_without_key(

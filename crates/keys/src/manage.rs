@@ -11,7 +11,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{ApiKeyId, OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store as identity_store;
 use landlord_identity::validation::{required_name, Name};
 use landlord_limits::month_start_ms;
@@ -185,7 +185,7 @@ pub async fn create(
     client: &ClientInfo,
     request: CreateKeyRequest,
 ) -> Result<CreatedKey, ApiError> {
-    permissions::require(user, Permission::CreateApiKeys)?;
+    permissions::require(user, permissions::CREATE_API_KEYS)?;
     let name = required_name("name", &request.name)?;
     let now = Timestamp::now();
     let expires_at = match request.expires_at.as_deref() {
@@ -272,7 +272,7 @@ pub async fn create(
 /// `revoke_any_api_key` (owners, admins), else only the keys the person
 /// created (members see and revoke their own).
 pub fn managed_creator(user: &CurrentUser) -> Option<&UserId> {
-    if permissions::allows(user.role, Permission::RevokeAnyApiKey) {
+    if permissions::allows(user.role, permissions::REVOKE_ANY_API_KEY) {
         None
     } else {
         Some(&user.user_id)
@@ -341,7 +341,7 @@ pub async fn revoke(
         .await?
         .ok_or_else(key_not_found)?;
     if key.created_by.as_ref() != Some(&user.user_id) {
-        permissions::require(user, Permission::RevokeAnyApiKey)?;
+        permissions::require(user, permissions::REVOKE_ANY_API_KEY)?;
     }
     if store::revoke(&mut *tx, org, id, Timestamp::now()).await? {
         landlord_audit::record(

@@ -104,7 +104,7 @@ impl ApiDoc {
         doc.info.description = Some(format!(
             "{description}\n\n## Permissions\n\nOrganization-scoped routes need a permission; \
              a role without it gets 403 FORBIDDEN naming it. Members may always revoke their own API keys.\n\n{}",
-            landlord_identity::permissions::markdown_table()
+            landlord_identity::permissions::markdown_table(&crate::routes::permission_matrix())
         ));
         publish_event_catalog(&mut doc);
         doc

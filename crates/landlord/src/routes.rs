@@ -14,7 +14,9 @@ use utoipa_axum::router::OpenApiRouter;
 
 use landlord_console::Console;
 use landlord_events::EventType;
+use landlord_identity::permissions::{self, Permission};
 use landlord_keys::sensitive::SensitiveLimits;
+use sqlx::migrate::Migrator;
 
 use crate::openapi::{declare_request_rules, declare_shared_responses, docs_router, ApiDoc};
 use crate::state::AppState;
@@ -140,6 +142,26 @@ pub fn event_catalog() -> Vec<EventType> {
     .concat()
 }
 
+/// Every module's migrations, passed to `Db::migrate` with core's. They are
+/// applied whether or not the module is switched on: its tables then exist
+/// when it is turned on later, and every database keeps the one history of
+/// versions (sqlx refuses a database that applied a version it does not
+/// know).
+pub static MODULE_MIGRATIONS: &[&Migrator] =
+    &[&landlord_inbox::MIGRATOR, &landlord_marketplace::MIGRATOR];
+
+/// Every permission, in the order the documentation's matrix lists them:
+/// the organization's, each module's (switched on or not), then billing's.
+pub fn permission_matrix() -> Vec<Permission> {
+    [
+        permissions::ORGANIZATION,
+        landlord_inbox::permissions::PERMISSIONS,
+        landlord_marketplace::permissions::PERMISSIONS,
+        permissions::BILLING,
+    ]
+    .concat()
+}
+
 /// The console: the shell and the pages of every module switched on.
 fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router<AppState> {
     let modules = Modules::of(state);
@@ -176,4 +198,75 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         ));
     }
     console.router().with_state(())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use landlord_core::db::combined_migrator;
+    use landlord_identity::Role;
+
+    use super::*;
+
+    /// The `.sql` files of core's and the modules' migration folders, by
+    /// version.
+    fn migration_files() -> Vec<(i64, String)> {
+        let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mut files = Vec::new();
+        for folder in ["core", "inbox", "marketplace"] {
+            let dir = crates.join(folder).join("migrations");
+            for entry in std::fs::read_dir(&dir).unwrap() {
+                let name = entry.unwrap().file_name().into_string().unwrap();
+                let Some(stem) = name.strip_suffix(".sql") else {
+                    continue;
+                };
+                let version = stem.split('_').next().unwrap().parse().unwrap();
+                files.push((version, name));
+            }
+        }
+        files.sort();
+        files
+    }
+
+    #[test]
+    fn the_combined_migrations_are_the_three_folders_in_version_order() {
+        let migrator = combined_migrator(MODULE_MIGRATIONS).unwrap();
+        let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
+        assert!(
+            versions.windows(2).all(|pair| pair[0] < pair[1]),
+            "{versions:?}"
+        );
+        let files: Vec<i64> = migration_files().iter().map(|(v, _)| *v).collect();
+        assert_eq!(versions, files);
+        let parts = landlord_core::db::MIGRATOR.iter().count()
+            + MODULE_MIGRATIONS
+                .iter()
+                .map(|m| m.iter().count())
+                .sum::<usize>();
+        assert_eq!(versions.len(), parts);
+        assert!(MODULE_MIGRATIONS.iter().all(|m| m.iter().count() > 0));
+    }
+
+    #[test]
+    fn every_permission_has_exactly_one_row_in_the_matrix() {
+        let matrix = permission_matrix();
+        for permission in &matrix {
+            let rows = matrix
+                .iter()
+                .filter(|p| p.as_str() == permission.as_str())
+                .count();
+            assert_eq!(rows, 1, "{}", permission.as_str());
+        }
+        assert_eq!(matrix.len(), 24);
+        assert_eq!(matrix.first().map(|p| p.as_str()), Some("view_dashboard"));
+        assert_eq!(matrix.last().map(|p| p.as_str()), Some("pay_invoices"));
+        let table = permissions::markdown_table(&matrix);
+        assert!(table.contains("| `use_inbox` | yes | yes | yes |"));
+        assert!(table.contains("| `view_earnings` | yes | yes | no |"));
+        assert!(permissions::allows(
+            Role::Member,
+            landlord_marketplace::permissions::FULFIL_ORDERS
+        ));
+    }
 }

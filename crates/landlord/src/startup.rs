@@ -497,7 +497,7 @@ fn payload_cipher(config: &Config) -> anyhow::Result<PayloadCipher> {
 
 async fn connect_and_migrate(config: &Config) -> anyhow::Result<Db> {
     let db = Db::connect(config).await.context("database_url")?;
-    db.migrate().await?;
+    db.migrate(crate::routes::MODULE_MIGRATIONS).await?;
     // The full-text index differs by backend, so it is not a migration.
     let mut conn = db.pool().acquire().await?;
     landlord_marketplace::store::prepare_search(&mut conn)

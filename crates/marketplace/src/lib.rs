@@ -19,6 +19,7 @@
 //!   [`ids`][]: the typed ids;
 //! - [`events`][]: the events it records, their payloads and types (the
 //!   binary adds [`events::EVENT_TYPES`] to the catalog);
+//! - [`permissions`][]: who may do what, and the `needs` marker types;
 //! - [`pages`][]: the console's buyer, store and operator pages, registered
 //!   with the console's shell.
 
@@ -35,6 +36,7 @@ pub mod money;
 pub mod pages;
 pub mod payment;
 pub mod payouts;
+pub mod permissions;
 pub mod provider;
 pub mod refunds;
 pub mod reviews;
@@ -53,6 +55,11 @@ pub use payment::{PaymentJob, ORDER_METADATA_KEY, PAYMENT_JOB, PAYMENT_ROUTE};
 pub use payouts::{TransferJob, TRANSFER_JOB};
 pub use refunds::{RefundJob, REFUND_JOB};
 pub use routes::router;
+
+/// The module's tables (`migrations/`), embedded in the binary. The binary
+/// applies them with everyone else's (`Db::migrate`), whether or not the
+/// module is switched on.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
 
 /// What the marketplace's routes and jobs need: one `Arc`, cloned per request.
 #[derive(Clone)]

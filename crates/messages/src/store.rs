@@ -21,9 +21,10 @@ landlord_core::text_enum!(
     /// failed after its retries or was reported undelivered; `simulated`
     /// when a development outbox wrote it to a file (nobody received it).
     ///
-    /// Named apart from the inbox's `MessageStatus`: the OpenAPI document
-    /// names a schema by its type's name, and two enums under one name
-    /// would publish one's values for the other.
+    /// Named apart from any other `MessageStatus` (a module's messages
+    /// have their own): the OpenAPI document names a schema by its type's
+    /// name, and two enums under one name would publish one's values for
+    /// the other.
     pub enum MessageDeliveryStatus {
         Queued = "queued",
         Sent = "sent",

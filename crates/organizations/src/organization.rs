@@ -9,7 +9,7 @@ use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::OrganizationUpdatedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::model::OrganizationView;
-use landlord_identity::permissions::{self, needs, Authorized, Permission};
+use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::validation::{normalize_email, required_name, EmailAddress, Name};
 use landlord_identity::{store as identity_store, IdentityState};
 use serde::{Deserialize, Serialize};
@@ -105,7 +105,7 @@ pub async fn update_organization(
 
 /// `user`'s organization (permission `view_dashboard`).
 pub async fn find(state: &IdentityState, user: &CurrentUser) -> Result<OrganizationView, ApiError> {
-    permissions::require(user, Permission::ViewDashboard)?;
+    permissions::require(user, permissions::VIEW_DASHBOARD)?;
     let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
@@ -121,7 +121,7 @@ pub async fn update(
     client: &ClientInfo,
     body: &UpdateOrganizationRequest,
 ) -> Result<OrganizationView, ApiError> {
-    permissions::require(user, Permission::UpdateOrganization)?;
+    permissions::require(user, permissions::UPDATE_ORGANIZATION)?;
     let name = body
         .name
         .as_deref()

@@ -8,7 +8,7 @@ use axum::extract::{Path, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_core::Timestamp;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_keys::overview;
 use landlord_metering::daily::{self, DailyUsage, KeyFilter};
 use serde_json::{json, Value};
@@ -77,7 +77,7 @@ pub async fn overview(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::ViewDashboard)
+    permissions::require(&user, permissions::VIEW_DASHBOARD)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
     let stats = overview::stats(&state.billing.keys, &user.organization_id).await?;
     let now = Timestamp::now();
@@ -92,7 +92,7 @@ pub async fn overview(
         &KeyFilter::All,
     )
     .await?;
-    let bill = if permissions::allows(user.role, Permission::ViewBilling) {
+    let bill = if permissions::allows(user.role, permissions::VIEW_BILLING) {
         let calculation = billing::calculate(&state.billing, &user.organization_id).await?;
         json!({ "amount_display": calculation.amount_display, "period": calculation.period })
     } else {

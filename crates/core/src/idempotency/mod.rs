@@ -263,7 +263,7 @@ mod tests {
         let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
             .await
             .unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(&[]).await.unwrap();
         let organization = OrganizationId::generate();
         store::insert_organization_for_tests(db.pool(), &organization)
             .await

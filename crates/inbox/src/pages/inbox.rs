@@ -36,7 +36,7 @@ use landlord_console::{
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -300,7 +300,7 @@ async fn inbox_page(
     );
     context.insert(
         "can_manage".into(),
-        permissions::allows(user.role, Permission::ManageInbox).into(),
+        permissions::allows(user.role, crate::permissions::MANAGE_INBOX).into(),
     );
     context.insert("done".into(), done_text(&query.done).into());
     let channels = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
@@ -561,7 +561,7 @@ pub async fn inbox(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -644,7 +644,7 @@ pub async fn reply(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -716,7 +716,7 @@ pub async fn assign(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -789,7 +789,7 @@ pub async fn set_status(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -837,7 +837,7 @@ pub async fn stream(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::UseInbox,
+        crate::permissions::USE_INBOX,
     )
     .await?
     {
@@ -946,7 +946,7 @@ pub async fn channels_list(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -978,7 +978,7 @@ pub async fn connect(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -1016,7 +1016,7 @@ pub async fn disconnect_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {
@@ -1068,7 +1068,7 @@ pub async fn disconnect(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageInbox,
+        crate::permissions::MANAGE_INBOX,
     )
     .await?
     {

@@ -8,7 +8,6 @@ use crate::live::Live;
 use crate::InboxState;
 use axum::extract::FromRef;
 use axum::routing::get;
-use landlord_identity::permissions::Permission;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
@@ -74,7 +73,7 @@ pub fn console_pages(live: Live, inbox: InboxState) -> Module {
                 })
         })
         .organization_nav(
-            NavEntry::new("inbox", "Inbox", "/inbox", 10).requires(Permission::UseInbox),
+            NavEntry::new("inbox", "Inbox", "/inbox", 10).requires(crate::permissions::USE_INBOX),
         )
 }
 

@@ -1,12 +1,13 @@
 //! `/inbox/channels`: connecting WhatsApp numbers (owners and admins).
 
+use crate::permissions::needs;
 use crate::InboxState;
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ApiError;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::Authorized;
 
 use crate::channels::{self, ChannelView, ConnectChannelRequest};
 

@@ -1,13 +1,14 @@
 //! `/inbox/contacts`, `/inbox/conversations…`: the inbox as agents use it.
 
 use crate::ids::{InboxContactId, InboxMessageId};
+use crate::permissions::needs;
 use crate::InboxState;
 use axum::extract::{Extension, Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Meta, PageQuery, Query};
 use landlord_core::ids::UserId;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::Authorized;
 use serde::Deserialize;
 use utoipa::IntoParams;
 

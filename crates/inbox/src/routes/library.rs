@@ -1,11 +1,12 @@
 //! `/inbox/canned-responses`, `/inbox/templates`.
 
+use crate::permissions::needs;
 use crate::InboxState;
 use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ApiError;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::Authorized;
 
 use crate::library::{
     self, CannedResponseRequest, CannedResponseView, TemplateRequest, TemplateView,

@@ -14,13 +14,14 @@ use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, Query};
 use landlord_core::ids::OrganizationId;
 use landlord_core::{ApiError, Db};
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::Authorized;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
 use tokio::sync::broadcast;
 use utoipa::{IntoParams, ToSchema};
 
 use crate::live::{self, Live, Subscription};
+use crate::permissions::needs;
 use crate::store::{self, StreamEventRow};
 
 /// One event of the stream, as its fields arrive.

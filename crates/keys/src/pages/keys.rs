@@ -13,7 +13,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::ApiKeyId;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -77,7 +77,7 @@ pub async fn list(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::ViewDashboard).map_err(api)?;
+    permissions::require(&user, permissions::VIEW_DASHBOARD).map_err(api)?;
     let page = PageQuery {
         limit: None,
         cursor: query.cursor.clone(),
@@ -225,7 +225,7 @@ async fn creator(
         visitor,
         organization_id,
         gate,
-        Permission::CreateApiKeys,
+        permissions::CREATE_API_KEYS,
     )
     .await
 }

@@ -12,6 +12,7 @@ backend_tests!(
     ready_checks_the_database,
     ready_answers_503_naming_the_database_when_it_is_down,
     migrations_created_the_schema,
+    migrating_a_migrated_database_again_changes_nothing,
     expired_rows_are_purged_and_live_ones_kept,
 );
 
@@ -86,6 +87,61 @@ async fn migrations_created_the_schema(backend: Backend) {
             .unwrap_or_else(|e| panic!("table {table} on {:?}: {e}", app.backend));
         assert_eq!(count, 0, "{table}");
     }
+}
+
+/// The server migrated the database at its start (core's and every
+/// module's migrations, one set in version order): each version is recorded
+/// with the checksum the binary embeds, and migrating again changes nothing.
+async fn migrating_a_migrated_database_again_changes_nothing(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let modules = landlord::routes::MODULE_MIGRATIONS;
+    let embedded: Vec<(i64, Vec<u8>)> = landlord_core::db::combined_migrator(modules)
+        .unwrap()
+        .iter()
+        .map(|migration| (migration.version, migration.checksum.to_vec()))
+        .collect();
+    let before = schema_snapshot(&app).await;
+    let applied: Vec<(i64, Vec<u8>)> = before
+        .0
+        .iter()
+        .map(|(version, checksum, _)| (*version, checksum.clone()))
+        .collect();
+    assert_eq!(applied, embedded, "{:?}", app.backend);
+    assert!(
+        before.1.len() > applied.len(),
+        "{:?}: {:?}",
+        app.backend,
+        before.1
+    );
+    app.db.migrate(modules).await.unwrap();
+    assert_eq!(schema_snapshot(&app).await, before, "{:?}", app.backend);
+}
+
+/// The applied migrations (version, checksum, when) and the schema's tables,
+/// columns and indexes.
+async fn schema_snapshot(app: &TestApp) -> (Vec<(i64, Vec<u8>, String)>, Vec<(String, String)>) {
+    let applied = sqlx::query_as(
+        "SELECT version, checksum, CAST(installed_on AS TEXT) FROM _sqlx_migrations \
+         WHERE success ORDER BY version",
+    )
+    .fetch_all(app.db.pool())
+    .await
+    .unwrap();
+    let schema_sql = match app.backend {
+        Backend::Sqlite => "SELECT name, COALESCE(sql, '') FROM sqlite_master ORDER BY type, name",
+        Backend::Postgres => {
+            "SELECT CAST(table_name || '.' || column_name AS TEXT), \
+             CAST(data_type || ' ' || is_nullable AS TEXT) \
+             FROM information_schema.columns WHERE table_schema = current_schema() \
+             UNION ALL SELECT CAST(indexname AS TEXT), indexdef FROM pg_indexes \
+             WHERE schemaname = current_schema() ORDER BY 1, 2"
+        }
+    };
+    let schema = sqlx::query_as(schema_sql)
+        .fetch_all(app.db.pool())
+        .await
+        .unwrap();
+    (applied, schema)
 }
 
 #[tokio::test]

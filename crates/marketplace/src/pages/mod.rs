@@ -10,7 +10,6 @@ mod store;
 use crate::MarketplaceState;
 use axum::extract::FromRef;
 use axum::Router;
-use landlord_identity::permissions::Permission;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
 
@@ -82,7 +81,8 @@ pub fn console_pages(marketplace: MarketplaceState) -> Module {
                 })
         })
         .organization_nav(
-            NavEntry::new("store", "Store", "/store", 70).requires(Permission::ManageProducts),
+            NavEntry::new("store", "Store", "/store", 70)
+                .requires(crate::permissions::MANAGE_PRODUCTS),
         )
         .personal_nav(NavEntry::new(
             "marketplace",

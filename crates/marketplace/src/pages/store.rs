@@ -26,7 +26,7 @@ use axum::{Form, Router};
 use landlord_billing::money::format_money;
 use landlord_core::http::PageQuery;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -90,9 +90,12 @@ async fn store_base(
     let may = |p| permissions::allows(user.role, p);
     context.insert(
         "can_manage_store".into(),
-        may(Permission::ManageStore).into(),
+        may(crate::permissions::MANAGE_STORE).into(),
     );
-    context.insert("can_earnings".into(), may(Permission::ViewEarnings).into());
+    context.insert(
+        "can_earnings".into(),
+        may(crate::permissions::VIEW_EARNINGS).into(),
+    );
     context.insert(
         "vendor".into(),
         vendor
@@ -268,7 +271,7 @@ pub async fn store_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageProducts,
+        crate::permissions::MANAGE_PRODUCTS,
     )
     .await?
     {
@@ -299,7 +302,7 @@ pub async fn save_store(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageStore,
+        crate::permissions::MANAGE_STORE,
     )
     .await?
     {
@@ -617,7 +620,7 @@ pub async fn products(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageProducts,
+        crate::permissions::MANAGE_PRODUCTS,
     )
     .await?
     {
@@ -648,7 +651,7 @@ pub async fn create_product(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageProducts,
+        crate::permissions::MANAGE_PRODUCTS,
     )
     .await?
     {
@@ -756,7 +759,7 @@ pub async fn product(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageProducts,
+        crate::permissions::MANAGE_PRODUCTS,
     )
     .await?
     {
@@ -796,7 +799,7 @@ pub async fn update_product(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageProducts,
+        crate::permissions::MANAGE_PRODUCTS,
     )
     .await?
     {
@@ -914,7 +917,7 @@ pub async fn orders(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::FulfilOrders,
+        crate::permissions::FULFIL_ORDERS,
     )
     .await?
     {
@@ -1060,7 +1063,7 @@ pub async fn order(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::FulfilOrders,
+        crate::permissions::FULFIL_ORDERS,
     )
     .await?
     {
@@ -1093,7 +1096,7 @@ pub async fn move_order(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::FulfilOrders,
+        crate::permissions::FULFIL_ORDERS,
     )
     .await?
     {
@@ -1163,7 +1166,7 @@ pub async fn earnings(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ViewEarnings,
+        crate::permissions::VIEW_EARNINGS,
     )
     .await?
     {
@@ -1359,7 +1362,7 @@ pub async fn reviews_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::FulfilOrders,
+        crate::permissions::FULFIL_ORDERS,
     )
     .await?
     {
@@ -1399,7 +1402,7 @@ pub async fn reply(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageStore,
+        crate::permissions::MANAGE_STORE,
     )
     .await?
     {

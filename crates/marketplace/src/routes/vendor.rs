@@ -5,13 +5,14 @@ use axum::extract::{Path, State};
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::{ApiSuccess, Envelope, Json, PageQuery, Query};
 use landlord_core::ApiError;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::permissions::Authorized;
 use serde::Deserialize;
 use utoipa::IntoParams;
 
 use crate::catalog::{self, NewProductRequest, UpdateProductRequest};
 use crate::fulfilment::{self, StatusRequest};
 use crate::payouts::{self, LedgerView};
+use crate::permissions::needs;
 use crate::reviews::{self, ReplyRequest};
 use crate::store::{self, ProductStatus, VendorOrderStatus};
 use crate::vendors::{self, ApplyRequest, UpdateVendorRequest};

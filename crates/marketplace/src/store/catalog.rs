@@ -488,7 +488,7 @@ mod tests {
         let db = Db::connect_url("sqlite::memory:", DatabaseKind::Sqlite, 1)
             .await
             .unwrap();
-        db.migrate().await.unwrap();
+        db.migrate(&[&crate::MIGRATOR]).await.unwrap();
         let mut conn = db.pool().acquire().await.unwrap();
         prepare_search(&mut conn).await.unwrap();
         let sql = format!("EXPLAIN QUERY PLAN {}", catalog_sql(filter, true));

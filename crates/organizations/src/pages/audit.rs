@@ -8,7 +8,7 @@ use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store as identity_store;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -102,7 +102,7 @@ pub async fn audit(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::ViewAuditLog)
+    permissions::require(&user, permissions::VIEW_AUDIT_LOG)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
     let org = &user.organization_id;
     let (entries, next_cursor, errors) =

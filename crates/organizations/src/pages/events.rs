@@ -8,7 +8,7 @@ use axum::routing::get;
 use axum::Router;
 use landlord_core::ApiError;
 use landlord_events::EventType;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -66,7 +66,7 @@ pub async fn history(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::ViewEvents)
+    permissions::require(&user, permissions::VIEW_EVENTS)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
     let org = &user.organization_id;
     let (rows, next_cursor, errors) =

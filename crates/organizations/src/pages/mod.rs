@@ -9,7 +9,7 @@ mod settings;
 mod team;
 
 use axum::extract::FromRef;
-use landlord_identity::permissions::Permission;
+use landlord_identity::permissions;
 use landlord_keys::KeysState;
 
 use landlord_console::{ConsoleState, Module, NavEntry, Templates};
@@ -66,10 +66,10 @@ pub fn console_pages(keys: KeysState) -> Module {
         })
         .organization_nav(NavEntry::new("team", "Team", "/team", 30))
         .organization_nav(
-            NavEntry::new("audit", "Audit log", "/audit", 50).requires(Permission::ViewAuditLog),
+            NavEntry::new("audit", "Audit log", "/audit", 50).requires(permissions::VIEW_AUDIT_LOG),
         )
         .organization_nav(
-            NavEntry::new("events", "Events", "/events", 60).requires(Permission::ViewEvents),
+            NavEntry::new("events", "Events", "/events", 60).requires(permissions::VIEW_EVENTS),
         )
         .organization_nav(NavEntry::new("settings", "Settings", "/settings", 100))
 }

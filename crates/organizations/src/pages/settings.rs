@@ -11,7 +11,7 @@ use axum::Form;
 use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -85,7 +85,7 @@ async fn render(
     );
     context.insert(
         "can_update".into(),
-        permissions::allows(user.role, Permission::UpdateOrganization).into(),
+        permissions::allows(user.role, permissions::UPDATE_ORGANIZATION).into(),
     );
     context.insert("role".into(), user.role.as_str().into());
     context.insert("saved".into(), saved.into());
@@ -130,7 +130,7 @@ pub async fn update(
             Ok(found) => found,
             Err(sign_in) => return Ok(sign_in),
         };
-    permissions::require(&user, Permission::UpdateOrganization)
+    permissions::require(&user, permissions::UPDATE_ORGANIZATION)
         .map_err(|e| PageError::Forbidden(sentence(&e.to_string())))?;
     let request = UpdateOrganizationRequest {
         name: Some(form.name.clone()),

@@ -16,7 +16,7 @@ use axum::Router;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{InvitationId, UserId};
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::{CurrentUser, Role};
 use serde::{Deserialize, Serialize};
@@ -157,15 +157,15 @@ async fn team_page(
                 "joined_at": view.joined_at,
                 "me": me,
                 // Only owners change roles; the last owner stays one.
-                "can_change_role": may(Permission::ChangeRoles) && !(is_owner && owners <= 1),
+                "can_change_role": may(permissions::CHANGE_ROLES) && !(is_owner && owners <= 1),
                 "can_remove": !me
-                    && may(Permission::RemoveMembers)
-                    && (!is_owner || (may(Permission::ChangeRoles) && owners > 1)),
-                "can_transfer": !me && may(Permission::TransferOwnership) && !is_owner,
+                    && may(permissions::REMOVE_MEMBERS)
+                    && (!is_owner || (may(permissions::CHANGE_ROLES) && owners > 1)),
+                "can_transfer": !me && may(permissions::TRANSFER_OWNERSHIP) && !is_owner,
             })
         })
         .collect();
-    let invitations: Vec<Value> = if may(Permission::InviteMembers) {
+    let invitations: Vec<Value> = if may(permissions::INVITE_MEMBERS) {
         invitations::list(
             state.identity(),
             user,
@@ -190,7 +190,7 @@ async fn team_page(
     } else {
         Vec::new()
     };
-    let roles: Vec<&str> = if may(Permission::ChangeRoles) {
+    let roles: Vec<&str> = if may(permissions::CHANGE_ROLES) {
         vec!["member", "admin", "owner"]
     } else {
         vec!["member", "admin"]
@@ -206,8 +206,8 @@ async fn team_page(
     context.insert(
         "can".into(),
         json!({
-            "invite": may(Permission::InviteMembers),
-            "change_roles": may(Permission::ChangeRoles),
+            "invite": may(permissions::INVITE_MEMBERS),
+            "change_roles": may(permissions::CHANGE_ROLES),
         }),
     );
     context.insert(
@@ -267,7 +267,7 @@ pub async fn invite(
             Ok(found) => found,
             Err(sign_in) => return Ok(sign_in),
         };
-    permissions::require(&user, Permission::InviteMembers).map_err(api)?;
+    permissions::require(&user, permissions::INVITE_MEMBERS).map_err(api)?;
     let result = match Role::parse(form.role.trim()) {
         Some(role) => invitations::send(state.identity(), &user, &client, &form.email, role).await,
         None => Err(ApiError::invalid_field(
@@ -376,7 +376,7 @@ pub async fn change_role(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&found.0, Permission::ChangeRoles).map_err(api)?;
+    permissions::require(&found.0, permissions::CHANGE_ROLES).map_err(api)?;
     let id = user_id(&member)?;
     let result = match Role::parse(form.role.trim()) {
         Some(role) => members::set_role(state.identity(), &found.0, &client, &id, role)
@@ -443,7 +443,7 @@ pub async fn remove_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::RemoveMembers).map_err(api)?;
+    permissions::require(&user, permissions::REMOVE_MEMBERS).map_err(api)?;
     let member = member_of(&state, &user, &member).await?;
     confirm_page(&state, &visitor, &membership, "remove", Some(&member), None).await
 }
@@ -477,7 +477,7 @@ pub async fn transfer_page(
         Ok(found) => found,
         Err(sign_in) => return Ok(sign_in),
     };
-    permissions::require(&user, Permission::TransferOwnership).map_err(api)?;
+    permissions::require(&user, permissions::TRANSFER_OWNERSHIP).map_err(api)?;
     let member = member_of(&state, &user, &member).await?;
     confirm_page(
         &state,

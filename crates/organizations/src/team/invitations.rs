@@ -13,7 +13,7 @@ use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::InvitationCreatedPayload;
 use landlord_identity::auth::CurrentUser;
 use landlord_identity::mail_limits::{self, MailKind};
-use landlord_identity::permissions::{self, needs, Authorized, Permission};
+use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::validation::{normalize_email, EmailAddress};
 use landlord_identity::{store as identity_store, IdentityState, Role};
 use landlord_mail::{Mail, Template};
@@ -140,11 +140,11 @@ pub async fn send(
     email: &str,
     role: Role,
 ) -> Result<InvitationView, ApiError> {
-    permissions::require(user, Permission::InviteMembers)?;
+    permissions::require(user, permissions::INVITE_MEMBERS)?;
     let email = normalize_email("email", email)?;
     if role == Role::Owner {
         // Inviting an owner is granting a role: owners only.
-        permissions::require(user, Permission::ChangeRoles)?;
+        permissions::require(user, permissions::CHANGE_ROLES)?;
     }
     let org = &user.organization_id;
     mail_limits::per_recipient(state, MailKind::Invitation, &email).await?;
@@ -341,7 +341,7 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<InvitationRow>, ApiError> {
-    permissions::require(user, Permission::InviteMembers)?;
+    permissions::require(user, permissions::INVITE_MEMBERS)?;
     Ok(store::invitations(state.db.pool(), &user.organization_id, status, after, limit).await?)
 }
 
@@ -375,7 +375,7 @@ pub async fn cancel(
     client: &ClientInfo,
     id: &InvitationId,
 ) -> Result<InvitationView, ApiError> {
-    permissions::require(user, Permission::InviteMembers)?;
+    permissions::require(user, permissions::INVITE_MEMBERS)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     let invitation = store::invitation_by_id(&mut *tx, org, id)
@@ -410,7 +410,7 @@ pub async fn resend(
     client: &ClientInfo,
     id: &InvitationId,
 ) -> Result<InvitationView, ApiError> {
-    permissions::require(user, Permission::InviteMembers)?;
+    permissions::require(user, permissions::INVITE_MEMBERS)?;
     let invitation = store::invitation_by_id(state.db.pool(), &user.organization_id, id)
         .await?
         .ok_or_else(|| ApiError::not_found("invitation"))?;

@@ -9,7 +9,7 @@ use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::{MemberRemovedPayload, MemberRoleChangedPayload};
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{self, needs, Authorized, Permission};
+use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::{IdentityState, Role};
 use landlord_keys::departure::{revoke_keys_of, Departure, RevokedKey};
 use landlord_keys::KeysState;
@@ -82,7 +82,7 @@ pub async fn list(
     after: Option<&str>,
     limit: i64,
 ) -> Result<Vec<MemberRow>, ApiError> {
-    permissions::require(user, Permission::ViewTeam)?;
+    permissions::require(user, permissions::VIEW_TEAM)?;
     Ok(store::members(state.db.pool(), &user.organization_id, after, limit).await?)
 }
 
@@ -124,7 +124,7 @@ pub async fn remove(
     client: &ClientInfo,
     id: &UserId,
 ) -> Result<DepartedMember, ApiError> {
-    permissions::require(user, Permission::RemoveMembers)?;
+    permissions::require(user, permissions::REMOVE_MEMBERS)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;
@@ -132,7 +132,7 @@ pub async fn remove(
         .await?
         .ok_or_else(member_not_found)?;
     if member.role == Role::Owner {
-        permissions::require(user, Permission::ChangeRoles)?;
+        permissions::require(user, permissions::CHANGE_ROLES)?;
         if store::owner_count(&mut tx, org).await? <= 1 {
             return Err(last_owner());
         }
@@ -203,7 +203,7 @@ pub async fn set_role(
     id: &UserId,
     role: Role,
 ) -> Result<MemberView, ApiError> {
-    permissions::require(user, Permission::ChangeRoles)?;
+    permissions::require(user, permissions::CHANGE_ROLES)?;
     let org = &user.organization_id;
     let mut tx = state.db.begin().await?;
     store::lock_organization(&mut tx, org).await?;

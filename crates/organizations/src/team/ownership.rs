@@ -9,7 +9,7 @@ use landlord_core::ids::UserId;
 use landlord_core::ApiError;
 use landlord_events::payloads::MemberRoleChangedPayload;
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{self, needs, Authorized, Permission};
+use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::{IdentityState, Role};
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -55,7 +55,7 @@ pub async fn transfer(
     client: &ClientInfo,
     target: &str,
 ) -> Result<MemberView, ApiError> {
-    permissions::require(user, Permission::TransferOwnership)?;
+    permissions::require(user, permissions::TRANSFER_OWNERSHIP)?;
     let org = &user.organization_id;
     let target = target.trim();
     if target == user.user_id.as_str() {

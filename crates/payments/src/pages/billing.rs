@@ -21,7 +21,7 @@ use landlord_core::http::client::ClientInfo;
 use landlord_core::http::PageQuery;
 use landlord_core::ids::BillingCycleId;
 use landlord_core::ApiError;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::Deserialize;
@@ -79,11 +79,11 @@ async fn billing_base(
     );
     context.insert(
         "can_change_plan".into(),
-        permissions::allows(user.role, Permission::UpgradePlan).into(),
+        permissions::allows(user.role, permissions::UPGRADE_PLAN).into(),
     );
     context.insert(
         "can_pay".into(),
-        permissions::allows(user.role, Permission::PayInvoices).into(),
+        permissions::allows(user.role, permissions::PAY_INVOICES).into(),
     );
     Ok(context)
 }
@@ -158,7 +158,7 @@ pub async fn overview(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ViewBilling,
+        permissions::VIEW_BILLING,
     )
     .await?
     {
@@ -229,7 +229,7 @@ pub async fn change_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::UpgradePlan,
+        permissions::UPGRADE_PLAN,
     )
     .await?
     {
@@ -284,7 +284,7 @@ pub async fn change(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UpgradePlan,
+        permissions::UPGRADE_PLAN,
     )
     .await?
     {
@@ -325,7 +325,7 @@ pub async fn cancel_scheduled(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::UpgradePlan,
+        permissions::UPGRADE_PLAN,
     )
     .await?
     {
@@ -355,7 +355,7 @@ async fn invoice_page(
         visitor,
         organization_id,
         Gate::Read,
-        Permission::ViewBilling,
+        permissions::VIEW_BILLING,
     )
     .await?
     {
@@ -459,7 +459,7 @@ pub async fn pay(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::PayInvoices,
+        permissions::PAY_INVOICES,
     )
     .await?
     {

@@ -6,7 +6,7 @@
 mod billing;
 
 use axum::extract::FromRef;
-use landlord_identity::permissions::Permission;
+use landlord_identity::permissions;
 
 use crate::routes::PaymentsState;
 
@@ -52,7 +52,7 @@ pub fn console_pages(payments: PaymentsState) -> Module {
         .templates(TEMPLATES)
         .routes(move |console| billing::routes().with_state(Pages { console, payments }))
         .organization_nav(
-            NavEntry::new("billing", "Billing", "/billing", 40).requires(Permission::ViewBilling),
+            NavEntry::new("billing", "Billing", "/billing", 40).requires(permissions::VIEW_BILLING),
         )
 }
 

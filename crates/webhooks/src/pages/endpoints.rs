@@ -23,7 +23,7 @@ use landlord_core::ids::WebhookAttemptId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::WEBHOOK_TEST;
 use landlord_events::EventType;
-use landlord_identity::permissions::{self, Permission};
+use landlord_identity::permissions;
 use landlord_identity::store::Membership;
 use landlord_identity::CurrentUser;
 use serde::{Deserialize, Serialize};
@@ -84,7 +84,7 @@ async fn webhooks_base(
     );
     context.insert(
         "can_secrets".into(),
-        permissions::allows(user.role, Permission::ViewWebhookSecrets).into(),
+        permissions::allows(user.role, permissions::VIEW_WEBHOOK_SECRETS).into(),
     );
     let config = &state
         .identity()
@@ -270,7 +270,7 @@ pub async fn list(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -306,7 +306,7 @@ pub async fn create(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -545,7 +545,7 @@ pub async fn detail(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -596,7 +596,7 @@ pub async fn update(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -646,7 +646,7 @@ pub async fn send_test(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -678,7 +678,7 @@ pub async fn resend(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -717,7 +717,7 @@ pub async fn recover(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -803,7 +803,7 @@ pub async fn reveal_secret(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -848,7 +848,7 @@ pub async fn rotate_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -874,7 +874,7 @@ pub async fn rotate(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ViewWebhookSecrets,
+        permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?
     {
@@ -900,7 +900,7 @@ pub async fn delete_page(
         &visitor,
         &organization_id,
         Gate::Read,
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {
@@ -925,7 +925,7 @@ pub async fn delete(
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
-        Permission::ManageWebhooks,
+        permissions::MANAGE_WEBHOOKS,
     )
     .await?
     {

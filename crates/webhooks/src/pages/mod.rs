@@ -5,7 +5,7 @@
 mod endpoints;
 
 use landlord_console::{Module, NavEntry, Templates};
-use landlord_identity::permissions::Permission;
+use landlord_identity::permissions;
 
 macro_rules! template_files {
     ($($name:literal),* $(,)?) => {
@@ -29,7 +29,7 @@ pub fn console_pages() -> Module {
         .routes(|console| endpoints::routes().with_state(console))
         .organization_nav(
             NavEntry::new("webhooks", "Webhooks", "/webhooks", 80)
-                .requires(Permission::ManageWebhooks),
+                .requires(permissions::MANAGE_WEBHOOKS),
         )
 }
 
