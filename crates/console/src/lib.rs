@@ -24,17 +24,18 @@
 //! `templates/`, and offers one function building a [`Module`]:
 //!
 //! ```ignore
-//! pub fn console_pages(marketplace: MarketplaceState) -> Module {
-//!     Module::new("marketplace")
+//! pub fn console_pages(library: LibraryState) -> Module {
+//!     Module::new("library")
 //!         .templates(TEMPLATES) // [(name, include_str!(…))]
-//!         .routes(move |console| routes().with_state(Pages::new(console, marketplace)))
-//!         .organization_nav(NavEntry::new("store", "Store", "/store", 70)
-//!             .requires(permissions::MANAGE_PRODUCTS))
+//!         .stylesheet(include_str!("../../static/library.css"))
+//!         .routes(move |console| routes().with_state(Pages::new(console, library)))
+//!         .organization_nav(NavEntry::new("books", "Books", "/books", 70)
+//!             .requires(permissions::LEND_BOOKS))
 //! }
 //! ```
 //!
 //! The binary decides which modules are on, in one place:
-//! `Console::new(…).with(keys_pages).with(marketplace_pages).router()`. A
+//! `Console::new(…).with(keys_pages).with(library_pages).router()`. A
 //! module left out has no routes (404), no templates and no navigation
 //! entries. A module's routes get the shell's [`ConsoleState`] when the
 //! router is built and may wrap it in their own state (anything the shell

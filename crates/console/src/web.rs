@@ -19,7 +19,7 @@ pub const CSP: &str = "default-src 'self'; script-src 'self'; style-src 'self'; 
                        img-src 'self' data:; frame-ancestors 'none'; form-action 'self'";
 
 /// The console's policy with what a page adds: images from any https
-/// host (a marketplace vendor's product images), and form answers that
+/// host (images a module's users link, such as product photos), and form answers that
 /// redirect to a provider's checkout — on https, or at `origins` (a
 /// provider configured at a plain-http base, such as a local stand-in):
 /// browsers apply `form-action` to the redirect's target too.

@@ -87,8 +87,8 @@ pub fn callbacks_router() -> OpenApiRouter<MessagesState> {
 }
 
 /// A message of the messaging API as its sender sees it. Named apart from
-/// the inbox's `MessageView`: the OpenAPI document names a schema after its
-/// type, and two types under one name publish one's shape for the other.
+/// a module's own `MessageView`: the OpenAPI document names a schema after
+/// its type, and two types under one name publish one's shape for the other.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessageDeliveryView {
     pub id: MessageId,
