@@ -123,11 +123,10 @@ pub async fn set_plan(
     state: &PaymentsState,
     admin: &PlatformAdmin,
     client: &ClientInfo,
-    organization_id: &str,
+    id: &OrganizationId,
     plan: &str,
 ) -> Result<OrganizationSummary, ApiError> {
     let not_found = || ApiError::not_found("organization");
-    let id = OrganizationId::parse(organization_id).ok_or_else(not_found)?;
     let plan = plan.trim();
     let Some(target) = state.config.plan(plan) else {
         let names: Vec<&str> = state.config.plans.keys().map(String::as_str).collect();
@@ -138,7 +137,7 @@ pub async fn set_plan(
     };
     let currency = target.currency.clone();
     let mut tx = state.db.begin().await?;
-    let organization = identity_store::organization_by_id(&mut *tx, &id)
+    let organization = identity_store::organization_by_id(&mut *tx, id)
         .await?
         .ok_or_else(not_found)?;
     if organization.plan != plan {
@@ -195,6 +194,7 @@ pub async fn plan(
     Path(id): Path<String>,
     Json(body): Json<SetPlanRequest>,
 ) -> Result<ApiSuccess<OrganizationSummary>, ApiError> {
+    let id = OrganizationId::parse_or_not_found(&id, "organization")?;
     Ok(ApiSuccess::ok(
         set_plan(&state, &admin, &client, &id, &body.plan).await?,
     ))

@@ -37,6 +37,12 @@ macro_rules! entity_id {
                     .then(|| Self(text.to_ascii_lowercase()))
             }
 
+            /// The id in `text` from a URL, or 404 naming `what`: a
+            /// malformed id is as missing as an unknown one.
+            pub fn parse_or_not_found(text: &str, what: &str) -> Result<Self, $crate::ApiError> {
+                Self::parse(text.trim()).ok_or_else(|| $crate::ApiError::not_found(what))
+            }
+
             /// An id as stored (from the database, a signed token or a
             /// job payload written by this server).
             pub fn from_trusted(text: impl Into<String>) -> Self {

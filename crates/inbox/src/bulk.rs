@@ -102,36 +102,8 @@ pub async fn start(
 ) -> Result<BulkView, ApiError> {
     // Every field is checked whatever the action, as the document says.
     let labels = labels(request.labels.as_deref())?;
-    let team = match request.team.as_deref().map(str::trim) {
-        None | Some("") => None,
-        Some(t) if t.chars().count() <= 64 && !t.chars().any(char::is_control) => {
-            Some(t.to_string())
-        }
-        Some(_) => {
-            return Err(ApiError::invalid_field(
-                "team",
-                "must be at most 64 characters",
-            ))
-        }
-    };
-    let assignee_id = match request.assignee_id.as_deref().filter(|t| !t.is_empty()) {
-        None => None,
-        Some(text) => {
-            let id = UserId::parse(text).ok_or_else(|| {
-                ApiError::invalid_field("assignee_id", "is not a member of the organization")
-            })?;
-            let role =
-                landlord_identity::store::role_in(state.db.pool(), &id, &user.organization_id)
-                    .await?;
-            if role.is_none() {
-                return Err(ApiError::invalid_field(
-                    "assignee_id",
-                    "is not a member of the organization",
-                ));
-            }
-            Some(id)
-        }
-    };
+    let team = checked_team(request.team.as_deref())?;
+    let assignee_id = checked_assignee(state, user, request.assignee_id.as_deref()).await?;
     if let Some(label) = request.filter.as_ref().and_then(|f| f.label.as_deref()) {
         if label.chars().count() > 32 {
             return Err(ApiError::invalid_field(
@@ -140,62 +112,14 @@ pub async fn start(
             ));
         }
     }
-    let params = match request.action {
-        BulkAction::Close => Params::default(),
-        BulkAction::Assign => Params {
-            assignee_id,
-            team,
-            labels: Vec::new(),
-        },
-        BulkAction::Label => {
-            if labels.is_empty() {
-                return Err(ApiError::invalid_field("labels", "give at least one label"));
-            }
-            Params {
-                labels,
-                ..Params::default()
-            }
-        }
-    };
-    let ids = match (&request.conversation_ids, &request.filter) {
-        (Some(ids), None) => {
-            if ids.len() as i64 > MAX_TARGETS {
-                return Err(ApiError::invalid_field(
-                    "conversation_ids",
-                    "at most 10,000",
-                ));
-            }
-            let parsed: Option<Vec<InboxConversationId>> = ids
-                .iter()
-                .map(|id| InboxConversationId::parse(id))
-                .collect();
-            Some(parsed.ok_or_else(|| {
-                ApiError::invalid_field(
-                    "conversation_ids",
-                    "holds an id that is not a conversation's",
-                )
-            })?)
-        }
-        (None, Some(_)) => None,
-        _ => {
-            return Err(ApiError::invalid_field(
-                "conversation_ids",
-                "give either conversation_ids or filter",
-            ))
-        }
-    };
+    let params = Params::of(request.action, labels, team, assignee_id)?;
+    let ids = listed_ids(
+        request.conversation_ids.as_deref(),
+        request.filter.is_some(),
+    )?;
     let filter = request.filter.unwrap_or_default();
-    let assignee_member;
-    let assignee = match filter.assignee.as_deref() {
-        None | Some("") => None,
-        Some("none") => Some(None),
-        Some(text) => {
-            assignee_member = UserId::parse(text).ok_or_else(|| {
-                ApiError::invalid_field("filter.assignee", "must be none or a member's id")
-            })?;
-            Some(Some(&assignee_member))
-        }
-    };
+    let assignee_filter = assignee_filter(filter.assignee.as_deref())?;
+    let assignee = assignee_filter.as_ref().map(Option::as_ref);
     let label = filter.label.as_deref().map(|l| l.trim().to_lowercase());
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
@@ -241,6 +165,111 @@ pub async fn start(
     }
     landlord_jobs::commit_and_wake(tx, &state.identity.jobs).await?;
     Ok(BulkView::new(row))
+}
+
+/// The team to assign to: trimmed, at most 64 characters; none if empty.
+fn checked_team(team: Option<&str>) -> Result<Option<String>, ApiError> {
+    match team.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(t) if t.chars().count() <= 64 && !t.chars().any(char::is_control) => {
+            Ok(Some(t.to_string()))
+        }
+        Some(_) => Err(ApiError::invalid_field(
+            "team",
+            "must be at most 64 characters",
+        )),
+    }
+}
+
+/// The member to assign to, who must belong to the organization.
+async fn checked_assignee(
+    state: &InboxState,
+    user: &CurrentUser,
+    assignee_id: Option<&str>,
+) -> Result<Option<UserId>, ApiError> {
+    let Some(text) = assignee_id.filter(|t| !t.is_empty()) else {
+        return Ok(None);
+    };
+    let not_a_member =
+        || ApiError::invalid_field("assignee_id", "is not a member of the organization");
+    let id = UserId::parse(text).ok_or_else(not_a_member)?;
+    let role =
+        landlord_identity::store::role_in(state.db.pool(), &id, &user.organization_id).await?;
+    if role.is_none() {
+        return Err(not_a_member());
+    }
+    Ok(Some(id))
+}
+
+impl Params {
+    /// What `action` needs of the request's fields (labelling needs a label).
+    fn of(
+        action: BulkAction,
+        labels: Vec<String>,
+        team: Option<String>,
+        assignee_id: Option<UserId>,
+    ) -> Result<Self, ApiError> {
+        Ok(match action {
+            BulkAction::Close => Params::default(),
+            BulkAction::Assign => Params {
+                assignee_id,
+                team,
+                labels: Vec::new(),
+            },
+            BulkAction::Label if labels.is_empty() => {
+                return Err(ApiError::invalid_field("labels", "give at least one label"))
+            }
+            BulkAction::Label => Params {
+                labels,
+                ..Params::default()
+            },
+        })
+    }
+}
+
+/// The conversations named one by one, or `None` when a filter chooses
+/// them; exactly one of the two must be given.
+fn listed_ids(
+    ids: Option<&[String]>,
+    filtered: bool,
+) -> Result<Option<Vec<InboxConversationId>>, ApiError> {
+    match (ids, filtered) {
+        (Some(ids), false) => {
+            if ids.len() as i64 > MAX_TARGETS {
+                return Err(ApiError::invalid_field(
+                    "conversation_ids",
+                    "at most 10,000",
+                ));
+            }
+            let parsed: Option<Vec<InboxConversationId>> = ids
+                .iter()
+                .map(|id| InboxConversationId::parse(id))
+                .collect();
+            parsed.map(Some).ok_or_else(|| {
+                ApiError::invalid_field(
+                    "conversation_ids",
+                    "holds an id that is not a conversation's",
+                )
+            })
+        }
+        (None, true) => Ok(None),
+        _ => Err(ApiError::invalid_field(
+            "conversation_ids",
+            "give either conversation_ids or filter",
+        )),
+    }
+}
+
+/// The filter's assignee: any (`None`), unassigned (`Some(None)`) or a
+/// member.
+fn assignee_filter(assignee: Option<&str>) -> Result<Option<Option<UserId>>, ApiError> {
+    match assignee {
+        None | Some("") => Ok(None),
+        Some("none") => Ok(Some(None)),
+        Some(text) => UserId::parse(text).map(|id| Some(Some(id))).ok_or_else(|| {
+            ApiError::invalid_field("filter.assignee", "must be none or a member's id")
+        }),
+    }
 }
 
 /// Works `inbox.bulk` jobs.

@@ -228,46 +228,18 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     // Install the metrics recorder before the first request is counted.
     landlord_core::telemetry::prometheus();
     let db = connect_and_migrate(&config).await?;
-    let (token_signing_key, source) = resolve_secret(
-        config.token_signing_key.as_ref().map(|k| k.expose_str()),
-        &config.data_dir,
-        "token_signing_key",
-    )
-    .with_context(|| {
-        format!(
-            "cannot keep the generated token signing key in {}",
-            config.data_dir.display()
-        )
-    })?;
-    match source {
-        SecretSource::GeneratedAt(path) => tracing::warn!(
-            path = %path.display(),
-            "no token_signing_key configured: generated one and kept it in the data directory; \
-             set LANDLORD_TOKEN_SIGNING_KEY to the same value on every instance when running several"
-        ),
-        SecretSource::LoadedFrom(path) => tracing::warn!(
-            path = %path.display(),
-            "no token_signing_key configured: using the one generated earlier in the data directory"
-        ),
-        SecretSource::Configured => {}
-    }
+    let token_signing_key = token_signing_key(&config)?;
     let payload_cipher = payload_cipher(&config)?;
     let redis = match config.redis_url.as_ref().map(|u| u.expose_str()) {
         Some(url) => Some(redis::Client::open(url).context("redis_url: cannot be used")?),
         None => None,
     };
-    if config.enable_test_routes {
-        tracing::warn!(
-            "enable_test_routes is on: /__test routes are mounted; never do this in production"
-        );
-    }
     // Every module's mail templates are registered here, once.
     let mailer = Mailer::from_config(&config)
         .and_then(|mailer| mailer.with_templates(&landlord_marketplace::mail::TEMPLATES))
         .context("mail settings")?;
     let mailer = Arc::new(mailer);
     let providers = Providers::from_config(&config);
-    let alert_notifications = landlord_alerts::NotifyJob::new(Arc::new(config.clone()))?;
     let inbox_live = landlord_inbox::live::Live::new(
         db.clone(),
         redis.clone(),
@@ -275,132 +247,16 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             config.section::<landlord_inbox::config::InboxConfig>(),
         ),
     );
-    let webhook_deliveries = landlord_webhooks::DeliverJob::new(
-        db.clone(),
-        Arc::new(config.clone()),
-        payload_cipher.clone(),
-    )?;
-    let marketplace_jobs = landlord_marketplace::JobContext::new(db.clone(), &config);
     let sms = landlord_messages::sms::provider_for(&config).context("sms settings")?;
-    match sms.as_ref().map(|provider| provider.name()) {
-        Some("twilio") => {}
-        Some(_) => tracing::info!(
-            "no SMS provider configured: SMS are written to data_dir/sms and marked simulated \
-             (public_url is loopback: development)"
-        ),
-        None => tracing::warn!(
-            "no SMS provider configured: POST /messages/send refuses channel sms (set [sms.twilio])"
-        ),
-    }
-    if config.smtp_host.is_none() && !config.is_development() {
-        tracing::warn!(
-            "no smtp_host configured: POST /messages/send refuses channel email, \
-             and account mail is written to data_dir/mail"
-        );
-    }
-    let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(&config))
-        .handle(
-            MAIL_JOB,
-            MailJob {
-                mailer: mailer.clone(),
-                cipher: payload_cipher.clone(),
-            },
-        )
-        .handle(
-            CLOSE_PERIOD_JOB,
-            ClosePeriodJob {
-                db: db.clone(),
-                config: Arc::new(config.clone()),
-            },
-        )
-        .handle(
-            MARK_OVERDUE_JOB,
-            MarkOverdueJob {
-                db: db.clone(),
-                config: Arc::new(config.clone()),
-            },
-        )
-        .handle(
-            PURGE_JOB,
-            PurgeJob {
-                db: db.clone(),
-                raw_log_days: config.usage_raw_log_retention_days,
-            },
-        )
-        .handle(
-            RECONCILE_JOB,
-            ReconcileJob {
-                db: db.clone(),
-                providers: Arc::new(providers.clone()),
-            },
-        )
-        .handle(
-            PROCESS_EVENT_JOB,
-            ProcessEvent {
-                db: db.clone(),
-                config: Arc::new(config.clone()),
-                providers: providers.clone(),
-                // Each module's payments' events go to its own job.
-                routes: Arc::new([landlord_marketplace::PAYMENT_ROUTE]),
-            },
-        )
-        .handle(landlord_alerts::NOTIFY_JOB, alert_notifications)
-        .handle(landlord_webhooks::DELIVER_JOB, webhook_deliveries)
-        .handle(
-            landlord_inbox::BULK_JOB,
-            landlord_inbox::BulkJob {
-                db: db.clone(),
-                live: inbox_live.clone(),
-            },
-        )
-        .handle(
-            landlord_inbox::PROCESS_JOB,
-            landlord_inbox::ProcessNotification {
-                db: db.clone(),
-                live: inbox_live.clone(),
-            },
-        )
-        .handle(
-            landlord_inbox::SEND_JOB,
-            landlord_inbox::SendMessage::new(
-                db.clone(),
-                inbox_live.clone(),
-                Arc::new(config.clone()),
-                payload_cipher.clone(),
-            )?,
-        )
-        .handle(
-            landlord_marketplace::PAYMENT_JOB,
-            landlord_marketplace::PaymentJob {
-                context: marketplace_jobs.clone(),
-            },
-        )
-        .handle(
-            landlord_marketplace::REFUND_JOB,
-            landlord_marketplace::RefundJob {
-                context: marketplace_jobs.clone(),
-            },
-        )
-        .handle(
-            landlord_marketplace::TRANSFER_JOB,
-            landlord_marketplace::TransferJob {
-                context: marketplace_jobs,
-            },
-        )
-        .handle(
-            DELIVER_JOB,
-            DeliverMessage {
-                db: db.clone(),
-                mailer,
-                sms,
-            },
-        );
-    let worker = if config.enable_test_routes {
-        worker.handle(crate::test_routes::SLOW_JOB, crate::test_routes::SlowJob)
-    } else {
-        worker
-    }
-    .build();
+    announce_missing_services(&config, sms.as_deref());
+    let services = JobServices {
+        mailer,
+        cipher: payload_cipher.clone(),
+        providers: providers.clone(),
+        inbox_live: inbox_live.clone(),
+        sms,
+    };
+    let worker = job_worker(&db, &config, services)?;
     let (usage, usage_writer) = landlord_metering::channel(
         db.clone(),
         Duration::from_millis(config.usage_flush_interval_ms),
@@ -461,6 +317,211 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         marketplace,
     });
     Ok((state, worker, usage_writer))
+}
+
+/// The key that signs access tokens: configured, or generated once into
+/// the data directory (said loudly: several instances need the same one).
+fn token_signing_key(config: &Config) -> anyhow::Result<String> {
+    let (key, source) = resolve_secret(
+        config.token_signing_key.as_ref().map(|k| k.expose_str()),
+        &config.data_dir,
+        "token_signing_key",
+    )
+    .with_context(|| {
+        format!(
+            "cannot keep the generated token signing key in {}",
+            config.data_dir.display()
+        )
+    })?;
+    match source {
+        SecretSource::GeneratedAt(path) => tracing::warn!(
+            path = %path.display(),
+            "no token_signing_key configured: generated one and kept it in the data directory; \
+             set LANDLORD_TOKEN_SIGNING_KEY to the same value on every instance when running several"
+        ),
+        SecretSource::LoadedFrom(path) => tracing::warn!(
+            path = %path.display(),
+            "no token_signing_key configured: using the one generated earlier in the data directory"
+        ),
+        SecretSource::Configured => {}
+    }
+    Ok(key)
+}
+
+/// Says at start-up what is missing or unusual, so that an operator reads
+/// why a message channel refuses before a customer meets it.
+fn announce_missing_services(config: &Config, sms: Option<&dyn landlord_messages::SmsProvider>) {
+    if config.enable_test_routes {
+        tracing::warn!(
+            "enable_test_routes is on: /__test routes are mounted; never do this in production"
+        );
+    }
+    match sms.map(|provider| provider.name()) {
+        Some("twilio") => {}
+        Some(_) => tracing::info!(
+            "no SMS provider configured: SMS are written to data_dir/sms and marked simulated \
+             (public_url is loopback: development)"
+        ),
+        None => tracing::warn!(
+            "no SMS provider configured: POST /messages/send refuses channel sms (set [sms.twilio])"
+        ),
+    }
+    if config.smtp_host.is_none() && !config.is_development() {
+        tracing::warn!(
+            "no smtp_host configured: POST /messages/send refuses channel email, \
+             and account mail is written to data_dir/mail"
+        );
+    }
+}
+
+/// What the job handlers share with the request handlers.
+struct JobServices {
+    mailer: Arc<Mailer>,
+    cipher: PayloadCipher,
+    providers: Providers,
+    inbox_live: landlord_inbox::live::Live,
+    sms: Option<Arc<dyn landlord_messages::SmsProvider>>,
+}
+
+/// The job worker with every feature's handlers, then every module's.
+fn job_worker(db: &Db, config: &Config, services: JobServices) -> anyhow::Result<Worker> {
+    let worker = WorkerBuilder::new(db.clone(), WorkerSettings::from_config(config));
+    let worker = core_jobs(worker, db, config, &services)?;
+    let worker = module_jobs(worker, db, config, &services)?;
+    let worker = if config.enable_test_routes {
+        worker.handle(crate::test_routes::SLOW_JOB, crate::test_routes::SlowJob)
+    } else {
+        worker
+    };
+    Ok(worker.build())
+}
+
+/// The core's and the features' job handlers: mail, month close, overdue
+/// invoices, purges, reconciliation, provider events, alerts, webhook
+/// deliveries, messages.
+fn core_jobs(
+    worker: WorkerBuilder,
+    db: &Db,
+    config: &Config,
+    services: &JobServices,
+) -> anyhow::Result<WorkerBuilder> {
+    let shared_config = Arc::new(config.clone());
+    Ok(worker
+        .handle(
+            MAIL_JOB,
+            MailJob {
+                mailer: services.mailer.clone(),
+                cipher: services.cipher.clone(),
+            },
+        )
+        .handle(
+            CLOSE_PERIOD_JOB,
+            ClosePeriodJob {
+                db: db.clone(),
+                config: shared_config.clone(),
+            },
+        )
+        .handle(
+            MARK_OVERDUE_JOB,
+            MarkOverdueJob {
+                db: db.clone(),
+                config: shared_config.clone(),
+            },
+        )
+        .handle(
+            PURGE_JOB,
+            PurgeJob {
+                db: db.clone(),
+                raw_log_days: config.usage_raw_log_retention_days,
+            },
+        )
+        .handle(
+            RECONCILE_JOB,
+            ReconcileJob {
+                db: db.clone(),
+                providers: Arc::new(services.providers.clone()),
+            },
+        )
+        .handle(
+            PROCESS_EVENT_JOB,
+            ProcessEvent {
+                db: db.clone(),
+                config: shared_config.clone(),
+                providers: services.providers.clone(),
+                // Each module's payments' events go to its own job.
+                routes: Arc::new([landlord_marketplace::PAYMENT_ROUTE]),
+            },
+        )
+        .handle(
+            landlord_alerts::NOTIFY_JOB,
+            landlord_alerts::NotifyJob::new(shared_config.clone())?,
+        )
+        .handle(
+            landlord_webhooks::DELIVER_JOB,
+            landlord_webhooks::DeliverJob::new(db.clone(), shared_config, services.cipher.clone())?,
+        )
+        .handle(
+            DELIVER_JOB,
+            DeliverMessage {
+                db: db.clone(),
+                mailer: services.mailer.clone(),
+                sms: services.sms.clone(),
+            },
+        ))
+}
+
+/// The modules' job handlers (registered whether or not a module is
+/// switched on: jobs it queued before finish).
+fn module_jobs(
+    worker: WorkerBuilder,
+    db: &Db,
+    config: &Config,
+    services: &JobServices,
+) -> anyhow::Result<WorkerBuilder> {
+    let live = &services.inbox_live;
+    let marketplace = landlord_marketplace::JobContext::new(db.clone(), config);
+    Ok(worker
+        .handle(
+            landlord_inbox::BULK_JOB,
+            landlord_inbox::BulkJob {
+                db: db.clone(),
+                live: live.clone(),
+            },
+        )
+        .handle(
+            landlord_inbox::PROCESS_JOB,
+            landlord_inbox::ProcessNotification {
+                db: db.clone(),
+                live: live.clone(),
+            },
+        )
+        .handle(
+            landlord_inbox::SEND_JOB,
+            landlord_inbox::SendMessage::new(
+                db.clone(),
+                live.clone(),
+                Arc::new(config.clone()),
+                services.cipher.clone(),
+            )?,
+        )
+        .handle(
+            landlord_marketplace::PAYMENT_JOB,
+            landlord_marketplace::PaymentJob {
+                context: marketplace.clone(),
+            },
+        )
+        .handle(
+            landlord_marketplace::REFUND_JOB,
+            landlord_marketplace::RefundJob {
+                context: marketplace.clone(),
+            },
+        )
+        .handle(
+            landlord_marketplace::TRANSFER_JOB,
+            landlord_marketplace::TransferJob {
+                context: marketplace,
+            },
+        ))
 }
 
 /// The key that seals secrets inside queued jobs: configured, or generated

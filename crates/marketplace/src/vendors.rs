@@ -275,17 +275,16 @@ pub async fn decide(
     state: &MarketplaceState,
     operator: &landlord_admin::PlatformAdmin,
     client: &landlord_core::http::client::ClientInfo,
-    organization_id: &str,
+    id: &OrganizationId,
     status: VendorStatus,
     reason: Option<String>,
 ) -> Result<VendorView, ApiError> {
     let not_found = || ApiError::not_found("vendor");
-    let id = OrganizationId::parse(organization_id).ok_or_else(not_found)?;
     if let Some(reason) = &reason {
         check_text("reason", reason, 1, 500)?;
     }
     let mut tx = state.db.begin().await?;
-    if !store::set_vendor_status(&mut *tx, &id, status, reason.as_deref(), Timestamp::now()).await?
+    if !store::set_vendor_status(&mut *tx, id, status, reason.as_deref(), Timestamp::now()).await?
     {
         return Err(not_found());
     }
@@ -298,12 +297,12 @@ pub async fn decide(
         &mut *tx,
         operator
             .audit(client, action)
-            .target("vendor", &id)
+            .target("vendor", id)
             .details(serde_json::json!({ "reason": reason })),
     )
     .await?;
     tx.commit().await?;
-    let row = store::vendor(state.db.pool(), &id)
+    let row = store::vendor(state.db.pool(), id)
         .await?
         .ok_or_else(not_found)?;
     view(state, row).await

@@ -12,6 +12,7 @@ use axum::routing::{get, post};
 use axum::{Form, Router};
 use landlord_billing::money::format_money;
 use landlord_core::http::client::ClientInfo;
+use landlord_core::ids::OrganizationId;
 use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
@@ -373,15 +374,8 @@ pub async fn set_plan(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
-    match organizations::set_plan(
-        &state.payments,
-        &admin,
-        &client,
-        &organization_id,
-        &form.plan,
-    )
-    .await
-    {
+    let id = OrganizationId::parse_or_not_found(&organization_id, "organization")?;
+    match organizations::set_plan(&state.payments, &admin, &client, &id, &form.plan).await {
         Ok(summary) => Ok(Page::redirect(format!(
             "/operator/organizations?q={}&changed={}",
             landlord_console::encode(&form.q),

@@ -225,11 +225,12 @@ pub async fn approve(
         Err(sign_in) => return Ok(sign_in),
     };
     visitor.check_csrf(&state, &form.csrf)?;
+    let id = OrganizationId::parse_or_not_found(&organization_id, "vendor")?;
     let view = vendors::decide(
         &state.marketplace,
         &admin,
         &client,
-        organization_id.trim(),
+        &id,
         VendorStatus::Approved,
         None,
     )
@@ -264,11 +265,12 @@ pub async fn suspend(
             "say why: the store's team is shown it",
         ))
     } else {
+        let vendor = OrganizationId::parse_or_not_found(id, "vendor")?;
         vendors::decide(
             &state.marketplace,
             &admin,
             &client,
-            id,
+            &vendor,
             VendorStatus::Suspended,
             Some(form.reason.trim().to_string()),
         )

@@ -76,16 +76,9 @@ pub async fn approve(
     client: ClientInfo,
     Path(organization_id): Path<String>,
 ) -> Result<ApiSuccess<VendorView>, ApiError> {
+    let id = OrganizationId::parse_or_not_found(&organization_id, "vendor")?;
     Ok(ApiSuccess::ok(
-        vendors::decide(
-            &state,
-            &admin,
-            &client,
-            &organization_id,
-            VendorStatus::Approved,
-            None,
-        )
-        .await?,
+        vendors::decide(&state, &admin, &client, &id, VendorStatus::Approved, None).await?,
     ))
 }
 
@@ -118,12 +111,13 @@ pub async fn suspend(
     Path(organization_id): Path<String>,
     Json(body): Json<SuspendRequest>,
 ) -> Result<ApiSuccess<VendorView>, ApiError> {
+    let id = OrganizationId::parse_or_not_found(&organization_id, "vendor")?;
     Ok(ApiSuccess::ok(
         vendors::decide(
             &state,
             &admin,
             &client,
-            &organization_id,
+            &id,
             VendorStatus::Suspended,
             Some(body.reason),
         )
