@@ -17,6 +17,7 @@ pub mod pricing;
 pub mod routes;
 pub mod schedule;
 pub mod store;
+pub mod views;
 
 pub use close::{close_period, ensure_finished, mark_overdue, CloseReport};
 pub use period::Period;

@@ -16,8 +16,8 @@ use landlord_identity::CurrentUser;
 use crate::money::format_money;
 use crate::period::Period;
 use crate::pricing::{floor_prorate, price_period};
-use crate::routes::{Calculation, PlanChangeView, ScheduledChangeView, PLAN_CHANGES_PER_MINUTE};
 use crate::store;
+use crate::views::{Calculation, PlanChangeView, ScheduledChangeView, PLAN_CHANGES_PER_MINUTE};
 
 /// The current period so far, with the same function as the invoice: each
 /// stretch of the month billed by the plan in force during it.

@@ -284,8 +284,7 @@ pub async fn decide(
         check_text("reason", reason, 1, 500)?;
     }
     let mut tx = state.db.begin().await?;
-    if !store::set_vendor_status(&mut *tx, id, status, reason.as_deref(), Timestamp::now()).await?
-    {
+    if !store::set_vendor_status(&mut *tx, id, status, reason.as_deref(), Timestamp::now()).await? {
         return Err(not_found());
     }
     let action = match status {

@@ -13,6 +13,7 @@ use utoipa::ToSchema;
 use crate::manage;
 use crate::money::format_money;
 use crate::store::{self, CycleRow, CycleStatus};
+use crate::views::Calculation;
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct CycleView {
@@ -86,43 +87,6 @@ pub async fn history(
     )
     .await?;
     Ok(page.respond(rows, |r| r.id.to_string(), CycleView::from))
-}
-
-/// A plan change waiting for the end of the period.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ScheduledChangeView {
-    /// The plan the organization moves to.
-    pub plan: String,
-    /// When (RFC 3339): the first instant of the next period.
-    pub effective_at: Timestamp,
-}
-
-impl ScheduledChangeView {
-    pub fn new(plan: String, effective_at: Timestamp) -> Self {
-        Self { plan, effective_at }
-    }
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct Calculation {
-    pub period: String,
-    /// The plan in force now.
-    pub plan: String,
-    pub requests: i64,
-    pub included: Option<i64>,
-    pub overage_requests: i64,
-    /// The price of the plan in force at the start of the period (prorated
-    /// from the organization's creation).
-    pub base_amount: i64,
-    pub overage_amount: i64,
-    /// Prorated upgrades during the period.
-    pub adjustments: i64,
-    /// What the period would cost if it ended now.
-    pub amount: i64,
-    pub currency: String,
-    pub amount_display: String,
-    /// A downgrade waiting for the end of the period; absent: none.
-    pub scheduled_change: Option<ScheduledChangeView>,
 }
 
 /// The current period so far, with the same function as the invoice: each

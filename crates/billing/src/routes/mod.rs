@@ -8,8 +8,9 @@ use crate::BillingState;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-pub use history::{Calculation, CycleView, ScheduledChangeView};
-pub use plan_changes::{PlanChangeView, UpgradeRequest, PLAN_CHANGES_PER_MINUTE};
+pub use crate::views::{Calculation, PlanChangeView, ScheduledChangeView, PLAN_CHANGES_PER_MINUTE};
+pub use history::CycleView;
+pub use plan_changes::UpgradeRequest;
 
 pub fn router() -> OpenApiRouter<BillingState> {
     OpenApiRouter::new()

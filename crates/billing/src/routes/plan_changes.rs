@@ -5,36 +5,18 @@ use axum::extract::State;
 use landlord_core::error::ErrorEnvelope;
 use landlord_core::http::client::ClientInfo;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
-use landlord_core::{ApiError, Timestamp};
+use landlord_core::ApiError;
 use landlord_identity::permissions::{needs, Authorized};
-use serde::{Deserialize, Serialize};
+use serde::Deserialize;
 use utoipa::ToSchema;
 
-use super::history::ScheduledChangeView;
 use crate::manage;
-
-/// Plan changes allowed per organization per minute (a sensitive route's budget).
-pub const PLAN_CHANGES_PER_MINUTE: u32 = 3;
+use crate::views::{PlanChangeView, ScheduledChangeView};
 
 #[derive(Debug, Deserialize, ToSchema)]
 pub struct UpgradeRequest {
     /// A plan of the catalog other than the current one, e.g. `starter`.
     pub plan: String,
-}
-
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PlanChangeView {
-    pub from_plan: String,
-    pub to_plan: String,
-    /// Prorated charge added to this month's invoice (0 for a scheduled
-    /// downgrade).
-    pub amount: i64,
-    pub currency: String,
-    pub changed_at: Timestamp,
-    /// `true`: a downgrade, taking effect at `effective_at` (the end of the
-    /// period); `false`: an upgrade, in effect now.
-    pub scheduled: bool,
-    pub effective_at: Timestamp,
 }
 
 /// Move the organization to another plan (owners only; 3 a minute).
