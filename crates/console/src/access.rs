@@ -23,9 +23,22 @@ pub enum Gate<'a> {
     Form(&'a str),
 }
 
-/// The person acting in the URL's organization with its membership, or
-/// the sign-in page to send a signed-out visitor to.
-pub type Found = Result<(CurrentUser, Membership), Page>;
+/// The person acting in the URL's organization, with its membership.
+pub type Found = (CurrentUser, Membership);
+
+/// The signed-in person, or the sign-in page for a signed-out visitor
+/// ([`PageError::SignIn`], which a handler's `?` answers as it is).
+pub fn signed_in<'a>(
+    state: &ConsoleState,
+    visitor: &'a Visitor,
+) -> Result<&'a CurrentUser, PageError> {
+    visitor.user.as_ref().ok_or_else(|| {
+        PageError::SignIn(Box::new(
+            Page::redirect("/sign-in")
+                .cookie(visitor.stale_cookie.then(|| state.clear_session_cookie())),
+        ))
+    })
+}
 
 /// The signed-in person acting in the URL's organization, with its
 /// membership; the sign-in page when signed out; 404 for an organization
@@ -44,11 +57,7 @@ pub async fn tenant(
         Gate::Read if visitor.submits() => return Err(PageError::Csrf),
         Gate::Read => {}
     }
-    let Some(user) = &visitor.user else {
-        return Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        )));
-    };
+    let user = signed_in(state, visitor)?;
     let organization_id = OrganizationId::parse(organization_id).ok_or(PageError::NotFound)?;
     let acting = in_organization(state.identity(), user, &organization_id)
         .await?
@@ -59,7 +68,7 @@ pub async fn tenant(
         .into_iter()
         .find(|m| m.organization.id == organization_id)
         .ok_or(PageError::NotFound)?;
-    Ok(Ok((acting, membership)))
+    Ok((acting, membership))
 }
 
 /// [`tenant`], and the person's role allows `permission` (403 otherwise,
@@ -72,12 +81,10 @@ pub async fn member(
     permission: Permission,
 ) -> Result<Found, PageError> {
     let found = tenant(state, visitor, organization_id, gate).await?;
-    if let Ok((user, _)) = &found {
-        permissions::require(user, permission).map_err(|error| match error {
-            ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
-            other => PageError::Api(other),
-        })?;
-    }
+    permissions::require(&found.0, permission).map_err(|error| match error {
+        ApiError::Forbidden(message) => PageError::Forbidden(sentence(&message)),
+        other => PageError::Api(other),
+    })?;
     Ok(found)
 }
 
@@ -90,17 +97,10 @@ pub struct Operator {
 
 /// The signed-in platform administrator; the sign-in page when signed out;
 /// 404 for anyone else.
-pub async fn operator(
-    state: &ConsoleState,
-    visitor: &Visitor,
-) -> Result<Result<Operator, Page>, PageError> {
-    let Some(user) = &visitor.user else {
-        return Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        )));
-    };
+pub async fn operator(state: &ConsoleState, visitor: &Visitor) -> Result<Operator, PageError> {
+    let user = signed_in(state, visitor)?;
     match landlord_identity::platform::platform_admin(state.identity(), &user.user_id).await {
-        Ok(user_id) => Ok(Ok(Operator { user_id })),
+        Ok(user_id) => Ok(Operator { user_id }),
         Err(error @ ApiError::Internal(_)) => Err(PageError::Api(error)),
         Err(_) => Err(PageError::NotFound),
     }

@@ -58,7 +58,7 @@ use landlord_identity::permissions::Permission;
 use landlord_identity::sensitive::SensitiveLimits;
 use landlord_identity::IdentityState;
 
-pub use access::{member, operator, operator_base, tenant, Found, Gate, Operator};
+pub use access::{member, operator, operator_base, signed_in, tenant, Found, Gate, Operator};
 pub use pages::base;
 pub use pages::public::{limit, TokenQuery};
 pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};

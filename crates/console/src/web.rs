@@ -115,6 +115,7 @@ pub fn stylesheet_version() -> String {
 }
 
 /// An answer of the console: a rendered page or a redirect, with cookies.
+#[derive(Debug)]
 pub struct Page {
     status: StatusCode,
     body: Option<String>,
@@ -235,6 +236,9 @@ impl IntoResponse for Page {
 /// A page that cannot be shown: answered as a readable HTML page.
 #[derive(Debug)]
 pub enum PageError {
+    /// Signed out: the redirect to the sign-in page (clearing a stale
+    /// session cookie), answered as it is.
+    SignIn(Box<Page>),
     NotFound,
     /// The form's CSRF token is missing or not this visitor's.
     Csrf,
@@ -251,6 +255,7 @@ impl From<ApiError> for PageError {
 impl IntoResponse for PageError {
     fn into_response(self) -> Response {
         let (status, title, message) = match self {
+            PageError::SignIn(page) => return page.into_response(),
             PageError::NotFound => (
                 StatusCode::NOT_FOUND,
                 "Page not found",

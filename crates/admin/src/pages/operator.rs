@@ -134,9 +134,7 @@ fn month_name(key: &str) -> &'static str {
 
 /// `GET /operator`: `GET /admin/figures`' figures, and MRR by month.
 pub async fn figures_page(State(state): State<Pages>, visitor: Visitor) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     let figures = figures::compute(&state.payments).await?;
     let months = figures::mrr_by_month(&state.payments, CHART_MONTHS, &figures.mrr).await?;
     let mut context = operator_base(&state, &visitor, "Operator", "figures").await?;
@@ -176,9 +174,7 @@ pub async fn webhooks_page(
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<EventsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     let status = query.status.as_deref().filter(|s| !s.is_empty());
     let events = webhooks::events(&state.payments, status).await?;
     let mut context = operator_base(&state, &visitor, "Webhook events", "webhooks").await?;
@@ -209,11 +205,8 @@ pub async fn replay(
     Path(event_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = webhooks::replay_event(&state.payments, &admin, &client, &event_id).await?;
@@ -234,9 +227,7 @@ pub async fn discrepancies_page(
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<DiscrepanciesQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     let resolved = query.resolved.as_deref() == Some("true");
     let rows = discrepancies::list(&state.payments, resolved).await?;
     let mut context = operator_base(
@@ -265,11 +256,8 @@ pub async fn resolve(
     Path(discrepancy_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = discrepancies::resolve_discrepancy(
@@ -341,9 +329,7 @@ pub async fn organizations_page(
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<OrganizationsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     organizations_list(&state, &visitor, &query, None).await
 }
 
@@ -367,11 +353,8 @@ pub async fn set_plan(
     Path(organization_id): Path<String>,
     Form(form): Form<PlanForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = OrganizationId::parse_or_not_found(&organization_id, "organization")?;
@@ -419,9 +402,7 @@ pub async fn jobs_page(
     visitor: Visitor,
     axum::extract::Query(query): axum::extract::Query<JobsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     let status = query.status.as_deref().filter(|s| !s.is_empty());
     let found = jobs::jobs(&state.payments, status).await?;
     let mut context = operator_base(&state, &visitor, "Jobs and mails", "jobs").await?;
@@ -450,11 +431,8 @@ pub async fn retry(
     Path(job_id): Path<String>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = jobs::retry_job(&state.payments, &admin, &client, &job_id).await?;

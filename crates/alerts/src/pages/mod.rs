@@ -65,9 +65,7 @@ pub async fn alerts_page(
     visitor: Visitor,
     Query(query): Query<AlertsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     let page = PageQuery {
         limit: None,
         cursor: query.cursor.clone(),

@@ -73,10 +73,7 @@ pub async fn overview(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     permissions::require(&user, permissions::VIEW_DASHBOARD)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
     let stats = overview::stats(&state.billing.keys, &user.organization_id).await?;

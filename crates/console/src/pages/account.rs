@@ -40,11 +40,8 @@ pub(crate) fn routes() -> Router<ConsoleState> {
 const CHANGE_PASSWORD_ROUTE: &str = "/api/v1/auth/change-password";
 
 /// The signed-in person, or the sign-in page.
-fn person<'a>(state: &ConsoleState, visitor: &'a Visitor) -> Result<&'a CurrentUser, Page> {
-    visitor.user.as_ref().ok_or_else(|| {
-        Page::redirect("/sign-in")
-            .cookie(visitor.stale_cookie.then(|| state.clear_session_cookie()))
-    })
+fn person<'a>(state: &ConsoleState, visitor: &'a Visitor) -> Result<&'a CurrentUser, PageError> {
+    crate::access::signed_in(state, visitor)
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -140,10 +137,7 @@ pub async fn account_page(
     visitor: Visitor,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     render_account(&state, &visitor, user, Failed::None, query.done.as_deref()).await
 }
 
@@ -155,10 +149,7 @@ pub async fn rename(
     Form(form): Form<NameForm>,
 ) -> Result<Page, PageError> {
     visitor.check_csrf(&state, &form.csrf)?;
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     match accounts::rename(state.identity(), user, &client, &form.name).await {
         Ok(()) => Ok(Page::redirect("/account?done=name")),
         Err(error) => {
@@ -177,10 +168,7 @@ pub async fn change_password(
     Form(form): Form<PasswordForm>,
 ) -> Result<Page, PageError> {
     visitor.check_csrf(&state, &form.csrf)?;
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     let result = match limit(&state, &client, CHANGE_PASSWORD_ROUTE).await {
         Ok(()) => {
             accounts::change_password(
@@ -209,10 +197,7 @@ pub async fn sessions_page(
     visitor: Visitor,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     let sessions = sessions_of(state.identity(), user).await?;
     let (mut context, _) = base(&state, &visitor, "Your sessions", "account", None).await?;
     context.insert(
@@ -253,10 +238,7 @@ pub async fn revoke_many(
     Form(form): Form<RevokeForm>,
 ) -> Result<Page, PageError> {
     visitor.check_csrf(&state, &form.csrf)?;
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     let keep_current = form.which != "all";
     revoke_sessions(state.identity(), user, &client, keep_current).await?;
     Ok(if keep_current {
@@ -276,10 +258,7 @@ pub async fn revoke(
     Form(form): Form<RevokeForm>,
 ) -> Result<Page, PageError> {
     visitor.check_csrf(&state, &form.csrf)?;
-    let user = match person(&state, &visitor) {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = person(&state, &visitor)?;
     let id = SessionId::parse(&session_id).ok_or(PageError::NotFound)?;
     revoke_one(state.identity(), user, &client, &id).await?;
     Ok(if id == user.session_id {

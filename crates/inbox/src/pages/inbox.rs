@@ -556,18 +556,14 @@ pub async fn inbox(
     Path(organization_id): Path<String>,
     Query(query): Query<InboxQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::USE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     inbox_page(&state, &visitor, &found, &query, Outcome::default()).await
 }
 
@@ -639,18 +635,14 @@ pub async fn reply(
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::USE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let query = back_query(&form.back, &conversation_id);
     let text = form.text.trim();
     let template = match form.template.split_once('|') {
@@ -711,18 +703,14 @@ pub async fn assign(
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::USE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let query = back_query(&form.back, &conversation_id);
     let current = conversations::find(&state.inbox, &found.0.organization_id, &conversation_id)
         .await
@@ -784,18 +772,14 @@ pub async fn set_status(
     Path((organization_id, conversation_id)): Path<(String, String)>,
     Form(form): Form<ActionForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::USE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let query = back_query(&form.back, &conversation_id);
     let status = match form.status.as_str() {
         "resolved" => ConversationStatus::Resolved,
@@ -832,18 +816,14 @@ pub async fn stream(
     Path(organization_id): Path<String>,
     headers: HeaderMap,
 ) -> Result<Response, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::USE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in.into_response()),
-    };
+    .await?;
     let asked = headers
         .get("last-event-id")
         .and_then(|v| v.to_str().ok())
@@ -941,18 +921,14 @@ pub async fn channels_list(
     Path(organization_id): Path<String>,
     Query(query): Query<ChannelsQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::MANAGE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     channels_page(
         &state,
         &visitor,
@@ -973,18 +949,14 @@ pub async fn connect(
     Path(organization_id): Path<String>,
     Form(form): Form<ChannelForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let request = ConnectChannelRequest {
         name: form.name.clone(),
         phone_number_id: form.phone_number_id.clone(),
@@ -1011,18 +983,14 @@ pub async fn disconnect_page(
     visitor: Visitor,
     Path((organization_id, channel_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::MANAGE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = channels::find(state.identity(), &user.organization_id, &channel_id)
         .await
         .map_err(|e| match e {
@@ -1063,18 +1031,14 @@ pub async fn disconnect(
     Path((organization_id, channel_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_INBOX,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     channels::disconnect(state.identity(), &user, &client, &channel_id)
         .await
         .map_err(|e| match e {

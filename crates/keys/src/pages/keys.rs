@@ -73,10 +73,7 @@ pub async fn list(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     permissions::require(&user, permissions::VIEW_DASHBOARD).map_err(api)?;
     let page = PageQuery {
         limit: None,
@@ -236,10 +233,7 @@ pub async fn new_page(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (_, membership) = match creator(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (_, membership) = creator(&state, &visitor, &organization_id, Gate::Read).await?;
     let errors = FormErrors {
         status: Some(StatusCode::OK),
         ..FormErrors::default()
@@ -261,10 +255,7 @@ pub async fn create(
 ) -> Result<Page, PageError> {
     let form = KeyForm::from_pairs(pairs);
     let (user, membership) =
-        match creator(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+        creator(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let result = match form.request() {
         Ok(request) => manage::create(&state.keys, &user, &client, request).await,
         Err(error) => Err(error),
@@ -309,10 +300,7 @@ pub async fn revoke_page(
     visitor: Visitor,
     Path((organization_id, key_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let key = managed_key(&state, &user, &key_id).await?;
     let mut context = keys_base(&state, &visitor, "Revoke an API key", &membership).await?;
     context.insert(
@@ -337,11 +325,7 @@ pub async fn revoke(
     Path((organization_id, key_id)): Path<(String, String)>,
     Form(form): Form<RevokeForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, _) = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let key = managed_key(&state, &user, &key_id).await?;
     manage::revoke(&state.keys, &user, &client, &key.id)
         .await

@@ -62,13 +62,8 @@ const PRODUCTS_PER_PAGE: u32 = 24;
 const ORDERS_PER_PAGE: u32 = 20;
 
 /// The signed-in buyer; the sign-in page when signed out.
-async fn buyer(state: &Pages, visitor: &Visitor) -> Result<Result<CurrentUser, Page>, PageError> {
-    match &visitor.user {
-        Some(user) => Ok(Ok(user.clone())),
-        None => Ok(Err(Page::redirect("/sign-in").cookie(
-            visitor.stale_cookie.then(|| state.clear_session_cookie()),
-        ))),
-    }
+async fn buyer(state: &Pages, visitor: &Visitor) -> Result<CurrentUser, PageError> {
+    landlord_console::signed_in(state, visitor).cloned()
 }
 
 /// The layout's values with the marketplace's sub-navigation (and the
@@ -220,10 +215,7 @@ pub async fn storefront(
     visitor: Visitor,
     Query(form): Query<SearchForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     let found = match form.query() {
         Ok(query) => match catalog::search(&state.marketplace, query).await {
             Ok(found) => Ok(found),
@@ -345,10 +337,7 @@ pub async fn product(
     visitor: Visitor,
     Path(product_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     let view = listed(&state, &product_id).await?;
     product_page(&state, &visitor, &user, view, "1", FormErrors::ok()).await
 }
@@ -371,10 +360,7 @@ pub async fn add_to_cart(
     Path(product_id): Path<String>,
     Form(form): Form<AddForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     let view = listed(&state, &product_id).await?;
     let result = match quantity_of("quantity", &form.quantity) {
@@ -567,10 +553,7 @@ pub async fn cart_page(
     visitor: Visitor,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     let shown = CartState {
         done: query.done.as_deref(),
         ..CartState::default()
@@ -592,10 +575,7 @@ pub async fn set_quantity(
     Path(line_id): Path<String>,
     Form(form): Form<QuantityForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     let field = format!("quantity-{}", line_id.trim());
     let result = match quantity_of("quantity", &form.quantity) {
@@ -639,10 +619,7 @@ pub async fn remove_line(
     Path(line_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     cart::remove(&state.marketplace, &user.user_id, line_id.trim())
         .await
@@ -717,10 +694,7 @@ pub async fn checkout(
     visitor: Visitor,
     Form(form): Form<CheckoutForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     let Some(provider) = PayoutProvider::parse(form.provider.trim()) else {
         let errors = FormErrors::from_api(ApiError::invalid_field(
@@ -869,10 +843,7 @@ pub async fn orders(
     visitor: Visitor,
     Query(query): Query<OrdersQuery>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     let page = PageQuery {
         limit: Some(ORDERS_PER_PAGE),
         cursor: query.cursor.clone(),
@@ -983,10 +954,7 @@ pub async fn order(
     Path(order_id): Path<String>,
     Query(query): Query<OrderQuery>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     let shown = OrderState {
         paid: query.paid.is_some_and(|p| !p.is_empty() && p != "0"),
         done: query.done.as_deref(),
@@ -1003,10 +971,7 @@ pub async fn cancel(
     Path(order_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     match crate::fulfilment::cancel_order(&state.marketplace, &user.user_id, order_id.trim()).await
     {
@@ -1045,10 +1010,7 @@ pub async fn review(
     Path((order_id, item_id)): Path<(String, String)>,
     Form(form): Form<ReviewForm>,
 ) -> Result<Page, PageError> {
-    let user = match buyer(&state, &visitor).await? {
-        Ok(user) => user,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let user = buyer(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     let result = match form.rating.trim().parse::<i64>() {
         Ok(rating) => {

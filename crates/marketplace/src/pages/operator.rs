@@ -185,9 +185,7 @@ pub async fn marketplace_page(
     visitor: Visitor,
     Query(query): Query<VendorsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     page(&state, &visitor, &query, None).await
 }
 
@@ -218,11 +216,8 @@ pub async fn approve(
     Path(organization_id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = OrganizationId::parse_or_not_found(&organization_id, "vendor")?;
@@ -251,11 +246,8 @@ pub async fn suspend(
     Path(organization_id): Path<String>,
     Form(form): Form<DecisionForm>,
 ) -> Result<Page, PageError> {
-    let admin = match operator(&state, &visitor).await? {
-        Ok(operator) => PlatformAdmin {
-            user_id: operator.user_id,
-        },
-        Err(sign_in) => return Ok(sign_in),
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = organization_id.trim();
@@ -339,9 +331,7 @@ pub async fn payouts_page(
     visitor: Visitor,
     Query(query): Query<PayoutsQuery>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     payouts_view(&state, &visitor, &query, None).await
 }
 
@@ -436,9 +426,7 @@ pub async fn retry(
     Path(payout_id): Path<String>,
     Form(form): Form<RetryForm>,
 ) -> Result<Page, PageError> {
-    if let Err(sign_in) = operator(&state, &visitor).await? {
-        return Ok(sign_in);
-    }
+    operator(&state, &visitor).await?;
     visitor.check_csrf(&state, &form.csrf)?;
     let status = PayoutStatus::parse(form.status.trim()).map(PayoutStatus::as_str);
     match payouts::retry(&state.marketplace, payout_id.trim()).await {

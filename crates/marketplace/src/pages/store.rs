@@ -266,18 +266,14 @@ pub async fn store_page(
     Path(organization_id): Path<String>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::MANAGE_PRODUCTS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     store_view_page(
         &state,
         &visitor,
@@ -297,18 +293,14 @@ pub async fn save_store(
     Path(organization_id): Path<String>,
     Form(form): Form<StoreForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_STORE,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let user = &found.0;
     let result = match (
         parse_location(&form.latitude, &form.longitude, &form.location_label),
@@ -615,18 +607,14 @@ pub async fn products(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::MANAGE_PRODUCTS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     products_page(
         &state,
         &visitor,
@@ -646,18 +634,14 @@ pub async fn create_product(
     Path(organization_id): Path<String>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_PRODUCTS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let user = &found.0;
     let errors = match form.parsed() {
         Err(errors) => errors,
@@ -754,18 +738,14 @@ pub async fn product(
     Path((organization_id, product_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::MANAGE_PRODUCTS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let view = catalog::own_product(
         &state.marketplace,
         &found.0.organization_id,
@@ -794,18 +774,14 @@ pub async fn update_product(
     Path((organization_id, product_id)): Path<(String, String)>,
     Form(form): Form<ProductForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_PRODUCTS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let vendor_id = found.0.organization_id.clone();
     let current = catalog::own_product(&state.marketplace, &vendor_id, product_id.trim())
         .await
@@ -912,18 +888,14 @@ pub async fn orders(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::FULFIL_ORDERS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let user = &found.0;
     let status = query
         .status
@@ -1058,18 +1030,14 @@ pub async fn order(
     Path((organization_id, order_id)): Path<(String, String)>,
     Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::FULFIL_ORDERS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     order_page(
         &state,
         &visitor,
@@ -1091,18 +1059,14 @@ pub async fn move_order(
     Path((organization_id, order_id)): Path<(String, String)>,
     Form(form): Form<StatusForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::FULFIL_ORDERS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let vendor_id = found.0.organization_id.clone();
     let result = match VendorOrderStatus::parse(form.status.trim()) {
         Some(status) => {
@@ -1161,18 +1125,14 @@ pub async fn earnings(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::VIEW_EARNINGS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let user = &found.0;
     let ledger = payouts::ledger(&state.marketplace, &user.organization_id).await?;
     let rows = market_store::payouts(
@@ -1357,18 +1317,14 @@ pub async fn reviews_page(
     Path(organization_id): Path<String>,
     Query(query): Query<ReviewsQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         crate::permissions::FULFIL_ORDERS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let done = query.done.as_deref() == Some("replied");
     reviews_view_page(
         &state,
@@ -1397,18 +1353,14 @@ pub async fn reply(
     Path((organization_id, review_id)): Path<(String, String)>,
     Form(form): Form<ReplyForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         crate::permissions::MANAGE_STORE,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let vendor_id = found.0.organization_id.clone();
     let id = review_id.trim();
     let request = ReplyRequest {

@@ -62,10 +62,7 @@ pub async fn history(
     Path(organization_id): Path<String>,
     Query(query): Query<EventsQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     permissions::require(&user, permissions::VIEW_EVENTS)
         .map_err(|e| PageError::Forbidden(e.to_string()))?;
     let org = &user.organization_id;

@@ -105,10 +105,7 @@ pub async fn settings_page(
     Path(organization_id): Path<String>,
     Query(query): Query<SettingsQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let errors = FormErrors {
         status: Some(StatusCode::OK),
         ..FormErrors::default()
@@ -126,10 +123,7 @@ pub async fn update(
     Form(form): Form<SettingsForm>,
 ) -> Result<Page, PageError> {
     let (user, membership) =
-        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+        tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     permissions::require(&user, permissions::UPDATE_ORGANIZATION)
         .map_err(|e| PageError::Forbidden(sentence(&e.to_string())))?;
     let request = UpdateOrganizationRequest {

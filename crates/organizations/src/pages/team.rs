@@ -230,10 +230,7 @@ pub async fn team(
     Path(organization_id): Path<String>,
     Query(query): Query<TeamQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let form = InviteForm {
         role: "member".into(),
         ..InviteForm::default()
@@ -263,10 +260,7 @@ pub async fn invite(
     Form(form): Form<InviteForm>,
 ) -> Result<Page, PageError> {
     let (user, membership) =
-        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+        tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     permissions::require(&user, permissions::INVITE_MEMBERS).map_err(api)?;
     let result = match Role::parse(form.role.trim()) {
         Some(role) => invitations::send(state.identity(), &user, &client, &form.email, role).await,
@@ -327,10 +321,7 @@ pub async fn resend(
     Path((organization_id, invitation)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let found = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let id = invitation_id(&invitation)?;
     let result = invitations::resend(state.identity(), &found.0, &client, &id)
         .await
@@ -346,10 +337,7 @@ pub async fn cancel(
     Path((organization_id, invitation)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let found = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let id = invitation_id(&invitation)?;
     let result = invitations::cancel(state.identity(), &found.0, &client, &id)
         .await
@@ -372,10 +360,7 @@ pub async fn change_role(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<RoleForm>,
 ) -> Result<Page, PageError> {
-    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let found = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     permissions::require(&found.0, permissions::CHANGE_ROLES).map_err(api)?;
     let id = user_id(&member)?;
     let result = match Role::parse(form.role.trim()) {
@@ -439,10 +424,7 @@ pub async fn remove_page(
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     permissions::require(&user, permissions::REMOVE_MEMBERS).map_err(api)?;
     let member = member_of(&state, &user, &member).await?;
     confirm_page(&state, &visitor, &membership, "remove", Some(&member), None).await
@@ -456,10 +438,7 @@ pub async fn remove(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let found = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let id = user_id(&member)?;
     let result = members::remove(&state.keys, &found.0, &client, &id)
         .await
@@ -473,10 +452,7 @@ pub async fn transfer_page(
     visitor: Visitor,
     Path((organization_id, member)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     permissions::require(&user, permissions::TRANSFER_OWNERSHIP).map_err(api)?;
     let member = member_of(&state, &user, &member).await?;
     confirm_page(
@@ -498,10 +474,7 @@ pub async fn transfer(
     Path((organization_id, member)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let found = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     let result = ownership::transfer(state.identity(), &found.0, &client, &member)
         .await
         .map(|_| "transferred");
@@ -515,10 +488,7 @@ pub async fn leave_page(
     visitor: Visitor,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match tenant(&state, &visitor, &organization_id, Gate::Read).await? {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let sole_owner = user.role == Role::Owner
         && members::list(state.identity(), &user, None, LIST_LIMIT)
             .await
@@ -542,10 +512,7 @@ pub async fn leave(
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
     let (user, membership) =
-        match tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await? {
-            Ok(found) => found,
-            Err(sign_in) => return Ok(sign_in),
-        };
+        tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
     if let Err(error) = members::depart(&state.keys, &user, &client).await {
         let blocked = match refusal(error)?.general {
             Some(message) => message,

@@ -153,18 +153,14 @@ pub async fn overview(
     Path(organization_id): Path<String>,
     Query(query): Query<OverviewQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::VIEW_BILLING,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let payments = &state.payments;
     let calculation = manage::calculate(&payments.billing, &user.organization_id).await?;
     let page = PageQuery {
@@ -224,18 +220,14 @@ pub async fn change_page(
     Path(organization_id): Path<String>,
     Query(query): Query<ChangeQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::UPGRADE_PLAN,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let preview =
         manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
@@ -279,18 +271,14 @@ pub async fn change(
     Path(organization_id): Path<String>,
     Form(form): Form<ChangeForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::UPGRADE_PLAN,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let change = manage::change_plan(&state.payments.billing, &user, &client, &form.plan)
         .await
         .map_err(api)?;
@@ -320,18 +308,14 @@ pub async fn cancel_scheduled(
     Path(organization_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::UPGRADE_PLAN,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     manage::cancel_scheduled_change(&state.payments.billing, &user, &client)
         .await
         .map_err(api)?;
@@ -350,18 +334,14 @@ async fn invoice_page(
     cycle_id: &str,
     returned: bool,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match member(
+    let (user, membership) = member(
         state,
         visitor,
         organization_id,
         Gate::Read,
         permissions::VIEW_BILLING,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let id = BillingCycleId::parse(cycle_id.trim()).ok_or(PageError::NotFound)?;
     let pool = state.payments.db.pool();
     let row = billing_store::cycle_of(pool, &user.organization_id, &id)
@@ -454,18 +434,14 @@ pub async fn pay(
     Path((organization_id, cycle_id)): Path<(String, String)>,
     Form(form): Form<PayForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::PAY_INVOICES,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let payments = &state.payments;
     checkout::limit(payments, &user.organization_id).await?;
     let (provider, cycle) =

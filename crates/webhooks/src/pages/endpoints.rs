@@ -265,18 +265,14 @@ pub async fn list(
     Path(organization_id): Path<String>,
     Query(query): Query<ListQuery>,
 ) -> Result<Page, PageError> {
-    let (user, membership) = match member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     list_page(
         &state,
         &visitor,
@@ -301,18 +297,14 @@ pub async fn create(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Page, PageError> {
     let form = EndpointForm::from_pairs(pairs);
-    let (user, membership) = match member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let request = CreateEndpointRequest {
         url: form.url.clone(),
         description: Some(form.description.clone()),
@@ -540,18 +532,14 @@ pub async fn detail(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Query(query): Query<DetailQuery>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     let detail = Detail {
         done: detail_done(&query),
@@ -591,18 +579,14 @@ pub async fn update(
     Form(pairs): Form<Vec<(String, String)>>,
 ) -> Result<Page, PageError> {
     let form = EndpointForm::from_pairs(pairs);
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let current = endpoint_of(&state, &found.0, &endpoint_id).await?;
     // The enabled flag is sent only when it changes: saving other fields
     // of an endpoint Landlord disabled keeps Landlord's reason.
@@ -641,18 +625,14 @@ pub async fn send_test(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let result = manage::send_test(state.identity(), &found.0, &client, &endpoint_id)
         .await
         .map(|_| "?done=test".to_string());
@@ -673,18 +653,14 @@ pub async fn resend(
     Path((organization_id, endpoint_id, message_id)): Path<(String, String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let result = manage::resend(
         state.identity(),
         &found.0,
@@ -712,18 +688,14 @@ pub async fn recover(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<RecoverForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let result = if form.since.trim().is_empty() {
         Err(ApiError::invalid_field("since", "is required"))
     } else {
@@ -798,18 +770,14 @@ pub async fn reveal_secret(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::VIEW_WEBHOOK_SECRETS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     let secret = manage::secret(state.identity(), &found.0, &client, &endpoint_id)
         .await
@@ -843,18 +811,14 @@ pub async fn rotate_page(
     visitor: Visitor,
     Path((organization_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::VIEW_WEBHOOK_SECRETS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     confirm_page(&state, &visitor, &found, row, "rotate").await
 }
@@ -869,18 +833,14 @@ pub async fn rotate(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::VIEW_WEBHOOK_SECRETS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     let secret = manage::rotate(state.identity(), &found.0, &client, &endpoint_id)
         .await
@@ -895,18 +855,14 @@ pub async fn delete_page(
     visitor: Visitor,
     Path((organization_id, endpoint_id)): Path<(String, String)>,
 ) -> Result<Page, PageError> {
-    let found = match member(
+    let found = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Read,
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     confirm_page(&state, &visitor, &found, row, "delete").await
 }
@@ -920,18 +876,14 @@ pub async fn delete(
     Path((organization_id, endpoint_id)): Path<(String, String)>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = match member(
+    let (user, _) = member(
         &state,
         &visitor,
         &organization_id,
         Gate::Form(&form.csrf),
         permissions::MANAGE_WEBHOOKS,
     )
-    .await?
-    {
-        Ok(found) => found,
-        Err(sign_in) => return Ok(sign_in),
-    };
+    .await?;
     manage::delete(state.identity(), &user, &client, &endpoint_id)
         .await
         .map_err(|error| match error {
