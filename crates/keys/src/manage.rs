@@ -139,11 +139,11 @@ async fn views<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     rows: Vec<KeyRow>,
 ) -> Result<Vec<KeyView>, sqlx::Error> {
-    let mut emails = creators(executor, &rows).await?;
+    let emails = creators(executor, &rows).await?;
     Ok(rows
         .into_iter()
         .map(|r| {
-            let email = r.created_by.as_ref().and_then(|id| emails.remove(id));
+            let email = r.created_by.as_ref().and_then(|id| emails.get(id).cloned());
             KeyView::new(r, email)
         })
         .collect())

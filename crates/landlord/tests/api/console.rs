@@ -833,6 +833,16 @@ async fn keys_page_lists_creates_once_and_revokes(backend: Backend) {
     // Reloading the list (or the form) never shows the secret again.
     let again = browser.get(&keys).await;
     assert!(again.body.contains("console key"));
+    // Both keys name their creator (not only the first listed).
+    assert_eq!(
+        again
+            .body
+            .matches(&format!("<td data-label=\"Created by\">{email}</td>"))
+            .count(),
+        2,
+        "{}",
+        again.body
+    );
     assert!(!again.body.contains(&secret));
     assert!(!browser
         .get(&format!("{keys}/new"))

@@ -21,6 +21,7 @@ use crate::support::{Backend, TestApp};
 
 backend_tests!(
     keys_are_created_used_listed_and_revoked_at_once,
+    every_key_of_a_creator_names_them,
     bad_keys_answer_401_each_with_its_reason,
     members_revoke_only_their_own_keys,
     keys_of_another_organization_answer_404,
@@ -36,6 +37,22 @@ backend_tests!(
     sms_messages_and_invalid_addresses,
     idempotent_replays_and_conflicts,
 );
+
+/// Three keys of one person: the list names their creator on each, not
+/// only on the first.
+async fn every_key_of_a_creator_names_them(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (token, _) = signed_in(&app, "maker@example.com").await;
+    for name in ["one", "two", "three"] {
+        create_key(&app, &token, json!({ "name": name })).await;
+    }
+    let list = json(app.get_as("/api/v1/keys", &token).await).await;
+    let keys = list["data"].as_array().expect("the keys");
+    assert_eq!(keys.len(), 3, "{list}");
+    for key in keys {
+        assert_eq!(key["created_by_email"], "maker@example.com", "{key}");
+    }
+}
 
 async fn keys_are_created_used_listed_and_revoked_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
