@@ -95,8 +95,12 @@
   ["message.created", "message.status", "conversation.created", "conversation.updated"].forEach(function (kind) {
     events.addEventListener(kind, soon);
   });
+  // On every (re)connection the page fetches itself once: whatever
+  // changed between its rendering and the stream's opening (a reply sent,
+  // a status moved) was announced to nobody.
   events.addEventListener("open", function () {
     say("Live: new messages appear as they arrive.");
+    soon();
   });
   events.addEventListener("error", function () {
     say("Reconnecting to live updates…");
