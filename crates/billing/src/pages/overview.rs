@@ -105,8 +105,16 @@ pub async fn overview(
         Some(p) if p >= 80 => "warn",
         _ => "ok",
     };
+    // Until the address is verified, the overview says so first.
+    let unverified_email =
+        landlord_identity::store::user_by_id(state.billing.db.pool(), &user.user_id)
+            .await
+            .map_err(landlord_core::ApiError::from)?
+            .filter(|account| account.email_verified_at.is_none())
+            .map(|account| account.email);
     let (mut context, _) =
         base(&state, &visitor, "Overview", "overview", Some(&membership)).await?;
+    context.insert("unverified_email".into(), unverified_email.into());
     context.insert(
         "organization".into(),
         json!({ "id": membership.organization.id, "name": membership.organization.name }),
