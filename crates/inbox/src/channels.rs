@@ -2,6 +2,7 @@
 //! admins). Secrets are sealed with the payload key, bound to the channel,
 //! and never shown again in full.
 
+use crate::graph::GraphClient;
 use crate::ids::InboxChannelId;
 use landlord_audit::AuditEntry;
 use landlord_core::http::client::ClientInfo;
@@ -146,9 +147,11 @@ fn name(value: &str) -> Result<String, ApiError> {
     Ok(value.to_string())
 }
 
-/// Connects a number.
+/// Connects a number, once Meta accepts its id and access token (a
+/// refusal names the field; Meta out of reach saves nothing).
 pub async fn connect(
     state: &IdentityState,
+    graph: &GraphClient,
     user: &CurrentUser,
     client: &ClientInfo,
     request: ConnectChannelRequest,
@@ -174,6 +177,9 @@ pub async fn connect(
             ]))
         }
     };
+    crate::graph::check(graph, &state.config, &phone, &token)
+        .await
+        .admit()?;
     let id = InboxChannelId::generate();
     let cipher = &state.payload_cipher;
     let now = Timestamp::now();
@@ -238,6 +244,25 @@ pub async fn find(
     store::channel(state.db.pool(), organization_id, &id)
         .await?
         .ok_or_else(channel_not_found)
+}
+
+/// Asks Meta whether it still accepts the channel's number and access
+/// token ("Test connection"); changes nothing.
+pub async fn check(
+    state: &IdentityState,
+    graph: &GraphClient,
+    organization_id: &OrganizationId,
+    id: &str,
+) -> Result<crate::graph::ChannelCheck, ApiError> {
+    let row = find(state, organization_id, id).await?;
+    let token = open(
+        &state.payload_cipher,
+        &row.id,
+        "access_token",
+        &row.access_token_sealed,
+    )
+    .map_err(ApiError::internal)?;
+    Ok(crate::graph::check(graph, &state.config, &row.phone_number_id, &token).await)
 }
 
 /// Disconnects a number (its contacts, conversations and messages go

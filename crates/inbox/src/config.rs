@@ -132,6 +132,16 @@ impl InboxConfig {
         Ok(())
     }
 
+    /// The URL of `GET /{phone-number-id}` (the number as Meta shows it).
+    pub fn phone_number_url(&self, phone_number_id: &str) -> String {
+        format!(
+            "{}/{}/{}",
+            self.whatsapp_api_base.trim_end_matches('/'),
+            self.whatsapp_api_version,
+            phone_number_id
+        )
+    }
+
     /// The URL of `POST /{phone-number-id}/messages`.
     pub fn messages_url(&self, phone_number_id: &str) -> String {
         format!(

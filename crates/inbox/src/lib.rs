@@ -2,6 +2,8 @@
 //! on Landlord's tenancy, roles, plans and metering.
 //!
 //! - [`channels`][]: connecting numbers (secrets sealed at rest);
+//! - [`graph`][]: checking a number and its token with Meta (on connect
+//!   and "Test connection");
 //! - [`inbound`][]: Meta's handshake and signed notifications, processed
 //!   by a job: contacts, conversations (one unresolved per contact and
 //!   channel), messages (one per provider id), status callbacks that never
@@ -25,6 +27,7 @@ pub mod channels;
 pub mod config;
 pub mod conversations;
 pub mod events;
+pub mod graph;
 pub mod ids;
 pub mod inbound;
 pub mod library;
@@ -69,6 +72,8 @@ pub struct InboxInner {
     pub limiter: Arc<RateLimiter>,
     /// The keys feature's metering: outgoing messages count as requests.
     pub keys: KeysState,
+    /// Asks Meta about a number's credentials.
+    pub graph: graph::GraphClient,
 }
 
 impl InboxState {
@@ -78,14 +83,15 @@ impl InboxState {
         identity: IdentityState,
         limiter: Arc<RateLimiter>,
         keys: KeysState,
-    ) -> Self {
-        Self(Arc::new(InboxInner {
+    ) -> anyhow::Result<Self> {
+        Ok(Self(Arc::new(InboxInner {
             db,
             config,
             identity,
             limiter,
             keys,
-        }))
+            graph: graph::GraphClient::new()?,
+        })))
     }
 }
 
@@ -111,6 +117,7 @@ pub fn router() -> OpenApiRouter<InboxState> {
     OpenApiRouter::new()
         .routes(routes!(ch::connect, ch::list))
         .routes(routes!(ch::get, ch::disconnect))
+        .routes(routes!(ch::check))
         .routes(routes!(wh::handshake, wh::notification))
         .routes(routes!(cv::contacts))
         .routes(routes!(cv::contact, cv::update_contact))

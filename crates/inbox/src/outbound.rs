@@ -200,29 +200,31 @@ impl JobHandler for SendMessage {
                 Ok(id)
             }
             // A refusal (bad number, expired token, unknown template) will
-            // not change on a retry.
+            // not change on a retry. The agent reads Meta's own words; the
+            // whole answer goes to the log.
             Ok(response)
                 if response.status().is_client_error() && response.status().as_u16() != 429 =>
             {
                 let status = response.status();
                 let text = response.text().await.unwrap_or_default();
-                Err(format!(
-                    "the Graph API refused the message ({status}): {}",
-                    text.chars().take(500).collect::<String>()
-                ))
+                let answer: String = text.chars().take(500).collect();
+                tracing::warn!(message_id = %message.id, %status, %answer, "WhatsApp refused a message");
+                Err(refusal_sentence(status, &text))
             }
             Ok(response) => {
                 let failure = format!("the Graph API answered {}", response.status());
                 if !attempt.last {
                     anyhow::bail!(failure);
                 }
-                Err(failure)
+                tracing::warn!(message_id = %message.id, %failure, "a message failed after its last attempt");
+                Err(GAVE_UP.to_string())
             }
             Err(error) => {
                 if !attempt.last {
                     return Err(error).context("calling the Graph API");
                 }
-                Err(format!("calling the Graph API failed: {error}"))
+                tracing::warn!(message_id = %message.id, %error, "a message failed after its last attempt: the Graph API could not be reached");
+                Err(GAVE_UP.to_string())
             }
         };
         let now = Timestamp::now();
@@ -268,5 +270,45 @@ impl JobHandler for SendMessage {
         tx.commit().await?;
         self.live.wake(&message.organization_id).await;
         Ok(())
+    }
+}
+
+/// Why a message failed when WhatsApp could not be reached or kept failing
+/// until the last attempt: a sentence for the agent (the log has the rest).
+const GAVE_UP: &str =
+    "WhatsApp could not be reached after several attempts, so the message was not sent. Send it again later.";
+
+/// Why a message WhatsApp refused failed: Meta's own words when its answer
+/// has them, else the HTTP status — never a URL or a transport error.
+fn refusal_sentence(status: reqwest::StatusCode, answer: &str) -> String {
+    let words = serde_json::from_str::<crate::whatsapp::GraphErrorAnswer>(answer)
+        .map(|answer| answer.error.words())
+        .ok()
+        .filter(|words| !words.is_empty());
+    match words {
+        Some(words) => format!(
+            "WhatsApp refused the message ({}): {words}",
+            status.as_u16()
+        ),
+        None => format!("WhatsApp refused the message ({}).", status.as_u16()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_refusal_reads_metas_words_and_never_the_raw_answer() {
+        let answer = r#"{"error":{"message":"(#100) Invalid parameter","type":"OAuthException","code":100,"error_data":{"messaging_product":"whatsapp","details":"The parameter to is required."},"fbtrace_id":"A"}}"#;
+        assert_eq!(
+            refusal_sentence(reqwest::StatusCode::BAD_REQUEST, answer),
+            "WhatsApp refused the message (400): The parameter to is required."
+        );
+        let sentence = refusal_sentence(
+            reqwest::StatusCode::NOT_FOUND,
+            "<html>Not Found at http://x</html>",
+        );
+        assert_eq!(sentence, "WhatsApp refused the message (404).");
     }
 }

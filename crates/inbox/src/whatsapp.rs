@@ -266,3 +266,50 @@ mod tests {
         assert_eq!(text_request("1", "hi")["text"]["body"], "hi");
     }
 }
+
+/// The answer of `GET /{phone-number-id}`: the number as Meta shows it.
+#[derive(Debug, Clone, Deserialize)]
+pub struct PhoneNumber {
+    #[serde(default)]
+    pub display_phone_number: Option<String>,
+    #[serde(default)]
+    pub verified_name: Option<String>,
+}
+
+/// Meta's error answer: `{"error": {"message", "type", "code",
+/// "error_data": {"details"}, …}}`.
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphErrorAnswer {
+    pub error: GraphError,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphError {
+    #[serde(default)]
+    pub message: String,
+    #[serde(default)]
+    pub code: i64,
+    #[serde(default)]
+    pub error_data: Option<GraphErrorData>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub struct GraphErrorData {
+    #[serde(default)]
+    pub details: Option<String>,
+}
+
+impl GraphError {
+    /// Meta's own words for a person: the particulars when given, else the
+    /// message, shortened.
+    pub fn words(&self) -> String {
+        let text = self
+            .error_data
+            .as_ref()
+            .and_then(|data| data.details.clone())
+            .filter(|details| !details.trim().is_empty())
+            .unwrap_or_else(|| self.message.clone());
+        let text: String = text.chars().filter(|c| !c.is_control()).take(200).collect();
+        text.trim().to_string()
+    }
+}

@@ -284,7 +284,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         identity.clone(),
         limiter,
         keys.clone(),
-    );
+    )?;
     let messages = MessagesState::new(db.clone(), worker.waker(), &config);
     let billing = landlord_billing::BillingState::new(
         db.clone(),

@@ -12,6 +12,7 @@
 //! for someone else's conversation, `ManageInbox` (owners, admins) for
 //! the channels.
 
+use crate::graph::{ChannelCheck, CheckStatus};
 use std::collections::HashMap;
 use std::time::Duration;
 
@@ -65,6 +66,10 @@ pub(super) fn routes() -> Router<Pages> {
         .route(
             "/o/{organization_id}/inbox/channels/{channel_id}/disconnect",
             get(disconnect_page).post(disconnect),
+        )
+        .route(
+            "/o/{organization_id}/inbox/channels/{channel_id}/check",
+            axum::routing::post(check_channel),
         )
 }
 
@@ -886,6 +891,7 @@ async fn channels_page(
     form: &ChannelForm,
     errors: FormErrors,
     done: &str,
+    check: Option<(&str, ChannelCheck)>,
 ) -> Result<Page, PageError> {
     let public_url = &state.inbox.config.public_url;
     let channels: Vec<Value> = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
@@ -905,6 +911,12 @@ async fn channels_page(
     context.insert("form".into(), to_json(form)?);
     context.insert("max_channels".into(), MAX_CHANNELS.into());
     context.insert("done".into(), channels_done(done).into());
+    if let Some((channel_id, check)) = check {
+        context.insert(
+            "check".into(),
+            json!({ "channel_id": channel_id, "working": check.status == CheckStatus::Working, "message": check.message }),
+        );
+    }
     let page = Page::render("inbox_channels.html", context)?;
     Ok(if status == StatusCode::OK {
         page
@@ -936,6 +948,7 @@ pub async fn channels_list(
         &ChannelForm::default(),
         FormErrors::ok(),
         &query.done,
+        None,
     )
     .await
 }
@@ -965,16 +978,64 @@ pub async fn connect(
         app_secret: form.app_secret.clone(),
         verify_token: form.verify_token.clone(),
     };
-    match channels::connect(state.identity(), &found.0, &client, request).await {
+    match channels::connect(
+        state.identity(),
+        &state.inbox.graph,
+        &found.0,
+        &client,
+        request,
+    )
+    .await
+    {
         Ok(_) => Ok(Page::redirect(format!(
             "/o/{}/inbox/channels?done=connected",
             found.0.organization_id
         ))),
         Err(error) => {
             let errors = refusal(error)?;
-            channels_page(&state, &visitor, &found, &form, errors, "").await
+            channels_page(&state, &visitor, &found, &form, errors, "", None).await
         }
     }
+}
+
+/// `POST …/channels/{channel_id}/check`: "Test connection" — asks Meta
+/// about the number and shows the outcome next to the channel. Nothing
+/// changes, so the page is answered directly.
+pub async fn check_channel(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path((organization_id, channel_id)): Path<(String, String)>,
+    Form(form): Form<CsrfForm>,
+) -> Result<Page, PageError> {
+    let found = member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Form(&form.csrf),
+        crate::permissions::MANAGE_INBOX,
+    )
+    .await?;
+    let check = channels::check(
+        state.identity(),
+        &state.inbox.graph,
+        &found.0.organization_id,
+        &channel_id,
+    )
+    .await
+    .map_err(|e| match e {
+        ApiError::NotFound(_) => PageError::NotFound,
+        other => api(other),
+    })?;
+    channels_page(
+        &state,
+        &visitor,
+        &found,
+        &ChannelForm::default(),
+        FormErrors::ok(),
+        "",
+        Some((&channel_id, check)),
+    )
+    .await
 }
 
 /// `GET …/channels/{channel_id}/disconnect`: the confirmation.

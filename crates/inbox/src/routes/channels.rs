@@ -10,6 +10,7 @@ use landlord_core::ApiError;
 use landlord_identity::permissions::Authorized;
 
 use crate::channels::{self, ChannelView, ConnectChannelRequest};
+use crate::graph::ChannelCheck;
 
 /// Connect a WhatsApp number. The answer gives the webhook URL to enter
 /// in Meta's app settings; the secrets are never shown again.
@@ -21,7 +22,8 @@ use crate::channels::{self, ChannelView, ConnectChannelRequest};
         (status = 201, description = "Connected", body = Envelope<ChannelView>),
         (status = 403, description = "Missing permission manage_inbox", body = ErrorEnvelope),
         (status = 409, description = "The phone number id is connected already, or the organization has 20 channels", body = ErrorEnvelope),
-        (status = 422, description = "A field is invalid (`details.fields` names them)", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid, or Meta refuses the access token or does not know the phone number id for it (`details.fields` names them)", body = ErrorEnvelope),
+        (status = 503, description = "Meta could not be reached to check the credentials; nothing was saved", body = ErrorEnvelope),
     )
 )]
 pub async fn connect(
@@ -31,7 +33,7 @@ pub async fn connect(
     Json(body): Json<ConnectChannelRequest>,
 ) -> Result<ApiSuccess<ChannelView>, ApiError> {
     Ok(ApiSuccess::created(
-        channels::connect(&state.identity, &user, &client, body).await?,
+        channels::connect(&state.identity, &state.graph, &user, &client, body).await?,
     ))
 }
 
@@ -78,6 +80,29 @@ pub async fn get(
         row,
         &state.config.public_url,
     )))
+}
+
+/// Test a channel's connection: asks Meta whether it accepts the number
+/// and its access token. The answer is the outcome (`working`, `refused`
+/// with the field to fix, or `unreachable`); nothing changes.
+#[utoipa::path(
+    post, path = "/inbox/channels/{id}/check", tag = "Inbox",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The channel's id")),
+    responses(
+        (status = 200, description = "What Meta said", body = Envelope<ChannelCheck>),
+        (status = 403, description = "Missing permission manage_inbox", body = ErrorEnvelope),
+        (status = 404, description = "No such channel in this organization", body = ErrorEnvelope),
+    )
+)]
+pub async fn check(
+    State(state): State<InboxState>,
+    user: Authorized<needs::ManageInbox>,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<ChannelCheck>, ApiError> {
+    Ok(ApiSuccess::ok(
+        channels::check(&state.identity, &state.graph, &user.organization_id, &id).await?,
+    ))
 }
 
 /// Disconnect a number, with its contacts, conversations and messages.

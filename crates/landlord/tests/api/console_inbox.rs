@@ -13,7 +13,9 @@ use crate::backend_tests;
 use crate::console::{owner_and_member, Browser, Seen};
 use crate::support::clock::now_secs;
 use crate::support::eventually::eventually;
-use crate::support::whatsapp::{incoming_text, post_signed, WhatsAppStandIn};
+use crate::support::whatsapp::{
+    incoming_text, post_signed, WhatsAppStandIn, EXPIRED_TOKEN, VERIFIED_NAME,
+};
 use crate::support::{Backend, TestApp};
 
 backend_tests!(
@@ -23,6 +25,7 @@ backend_tests!(
     a_reply_outside_the_window_shows_the_rule,
     channel_settings_are_not_allowed_to_members,
     a_bad_phone_number_id_is_said_next_to_its_field,
+    a_token_meta_refuses_is_said_next_to_its_field_and_test_connection_reports,
     with_the_inbox_off_its_pages_routes_and_link_are_gone,
 );
 
@@ -436,6 +439,68 @@ async fn a_bad_phone_number_id_is_said_next_to_its_field(backend: Backend) {
         .await,
         0
     );
+}
+
+/// Meta refusing the access token is said next to the token's field and
+/// nothing is saved; a connected number's "Test connection" shows what
+/// Meta answers next to the channel.
+async fn a_token_meta_refuses_is_said_next_to_its_field_and_test_connection_reports(
+    backend: Backend,
+) {
+    let graph = WhatsAppStandIn::start().await;
+    let app = graph.app(backend).await;
+    let (ada, bob, org) = team(&app, "Acme", "checks.test").await;
+    let page = format!("/o/{org}/inbox/channels");
+    let seen = ada
+        .submit(
+            &page,
+            &page,
+            &[
+                ("name", "Support line"),
+                ("phone_number_id", PHONE_NUMBER_ID),
+                ("business_account_id", WABA),
+                ("access_token", EXPIRED_TOKEN),
+                ("app_secret", APP_SECRET),
+                ("verify_token", "verify-token-of-the-test"),
+            ],
+        )
+        .await;
+    assert_eq!(seen.status, 422, "{}", seen.body);
+    let error = seen
+        .field_error("access_token")
+        .expect("the error next to the token");
+    assert!(
+        error.contains("does not accept this access token"),
+        "{error}"
+    );
+    assert!(
+        !seen.body.contains(EXPIRED_TOKEN),
+        "the token is not shown back"
+    );
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM inbox_channels WHERE organization_id = $1",
+            &[&org]
+        )
+        .await,
+        0
+    );
+
+    let channel = connect(&ada, &app, &org, PHONE_NUMBER_ID).await;
+    let check = format!("{page}/{channel}/check");
+    let seen = ada.submit(&page, &check, &[]).await;
+    assert_eq!(seen.status, 200, "{}", seen.body);
+    assert!(seen.body.contains("Test connection"));
+    assert!(
+        seen.body.contains(&format!(
+            "WhatsApp accepts this number and token: +15550783881 ({VERIFIED_NAME})"
+        )),
+        "{}",
+        seen.body
+    );
+    let refused = bob.submit(&format!("/o/{org}/inbox"), &check, &[]).await;
+    assert_ne!(refused.status, 200, "a member cannot test the channel");
+    assert!(!refused.body.contains(VERIFIED_NAME));
 }
 
 // ---- in a real browser ---------------------------------------------------------------

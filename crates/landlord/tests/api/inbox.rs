@@ -23,6 +23,7 @@ use crate::support::redis::RedisServer;
 use crate::support::team::Team;
 use crate::support::whatsapp::{
     incoming_text, post_signed, post_with_signature, signature, status_update, WhatsAppStandIn,
+    EXPIRED_TOKEN, UNKNOWN_PHONE_NUMBER_ID, VERIFIED_NAME,
 };
 use crate::support::{Backend, TestApp};
 
@@ -35,6 +36,8 @@ backend_tests!(
     a_capped_plan_stops_sending_with_quota_exceeded,
     conversations_are_assigned_resolved_labelled_and_filtered,
     channels_refuse_bad_input_and_members,
+    connecting_asks_meta_and_test_connection_says_what_it_said,
+    a_message_that_never_got_through_says_so_in_plain_words,
     another_organization_sees_nothing_of_the_inbox,
     a_bulk_close_of_many_conversations_reports_progress_to_the_end,
     the_stream_delivers_this_organizations_events_and_resumes_after_the_last_id,
@@ -470,10 +473,12 @@ async fn outside_the_window_only_a_template_goes(backend: Backend) {
         },
     )
     .await;
+    let error = failed["error"].as_str().unwrap();
     assert!(
-        failed["error"].as_str().unwrap().contains("400"),
+        error.starts_with("WhatsApp refused the message (400): "),
         "{failed}"
     );
+    assert!(!error.contains("http"), "{failed}");
 }
 
 async fn concurrent_messages_of_a_new_contact_open_one_conversation(backend: Backend) {
@@ -842,6 +847,10 @@ async fn another_organization_sees_nothing_of_the_inbox(backend: Backend) {
         (
             format!("/api/v1/inbox/conversations/{id}/status"),
             json!({ "status": "resolved" }),
+        ),
+        (
+            format!("/api/v1/inbox/channels/{channel_id}/check"),
+            json!({}),
         ),
     ] {
         assert_error(app.post_as(&path, &stranger, &body).await, 404, "NOT_FOUND").await;
@@ -1305,4 +1314,139 @@ async fn contacts_keep_attributes_and_labels_and_a_snooze_ends_by_itself(backend
     assert_eq!(open[0]["status"], "open");
     assert!(open[0]["snoozed_until"].is_null());
     assert_eq!(conversations(&app, &token, "status=snoozed").await.len(), 0);
+}
+
+/// Connecting a number asks Meta about it first: a token Meta refuses or a
+/// number it does not know is refused on its field and nothing is saved;
+/// Meta out of reach saves nothing either (503). "Test connection" says
+/// what Meta says now, to the channel's managers only.
+async fn connecting_asks_meta_and_test_connection_says_what_it_said(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let team = Team::new_with(backend, "checks", |c| c.inbox.whatsapp_api_base = base).await;
+    let app = &team.app;
+    let body = |phone: &str, token: &str| {
+        json!({
+            "name": "Line", "phone_number_id": phone, "business_account_id": WABA,
+            "access_token": token, "app_secret": APP_SECRET, "verify_token": VERIFY_TOKEN,
+        })
+    };
+    let expired = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.admin,
+            &body("1065", EXPIRED_TOKEN),
+        )
+        .await;
+    let expired = assert_invalid_field(expired, "access_token").await;
+    let reason = expired["error"]["details"]["fields"][0]["reason"]
+        .as_str()
+        .unwrap();
+    assert!(
+        reason.contains("does not accept this access token"),
+        "{reason}"
+    );
+    let unknown = app
+        .post_as(
+            "/api/v1/inbox/channels",
+            &team.admin,
+            &body(UNKNOWN_PHONE_NUMBER_ID, ACCESS_TOKEN),
+        )
+        .await;
+    let unknown = assert_invalid_field(unknown, "phone_number_id").await;
+    assert!(!unknown.to_string().contains("Graph"), "{unknown}");
+    let listed = data(app.get_as("/api/v1/inbox/channels", &team.admin).await).await;
+    assert_eq!(listed, json!([]), "nothing Meta refused was saved");
+
+    let connected = data(
+        app.post_as(
+            "/api/v1/inbox/channels",
+            &team.admin,
+            &body("1065", ACCESS_TOKEN),
+        )
+        .await,
+    )
+    .await;
+    let check_path = format!(
+        "/api/v1/inbox/channels/{}/check",
+        connected["id"].as_str().unwrap()
+    );
+    let check = data(app.post_as(&check_path, &team.owner, &json!({})).await).await;
+    assert_eq!(check["status"], "working", "{check}");
+    assert_eq!(check["verified_name"], VERIFIED_NAME);
+    assert!(check["message"].as_str().unwrap().contains(VERIFIED_NAME));
+    assert_error(
+        app.post_as(&check_path, &team.member, &json!({})).await,
+        403,
+        "FORBIDDEN",
+    )
+    .await;
+    assert_error(
+        app.post_as(
+            "/api/v1/inbox/channels/ich_00000000000000000000000000/check",
+            &team.owner,
+            &json!({}),
+        )
+        .await,
+        404,
+        "NOT_FOUND",
+    )
+    .await;
+
+    // Meta out of reach: a port nothing listens on.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let unreachable = format!("http://{}", closed.local_addr().unwrap());
+    drop(closed);
+    let offline = TestApp::spawn_with(backend, |c| c.inbox.whatsapp_api_base = unreachable).await;
+    let (token, _) = signed_in(&offline, "offline@example.com").await;
+    let refused = offline
+        .post_as(
+            "/api/v1/inbox/channels",
+            &token,
+            &body("1065", ACCESS_TOKEN),
+        )
+        .await;
+    let refused = assert_error(refused, 503, "SERVICE_UNAVAILABLE").await;
+    let message = refused["error"]["message"].as_str().unwrap();
+    assert!(message.contains("nothing was saved"), "{message}");
+    assert!(!message.contains("127.0.0.1"), "{message}");
+    let listed = data(offline.get_as("/api/v1/inbox/channels", &token).await).await;
+    assert_eq!(listed, json!([]));
+}
+
+/// A message WhatsApp kept failing until the last attempt is `failed` with
+/// a sentence for the agent: no URL, no transport error.
+async fn a_message_that_never_got_through_says_so_in_plain_words(backend: Backend) {
+    let graph = WhatsAppStandIn::start().await;
+    let base = graph.base_url();
+    let app = TestApp::spawn_with(backend, |c| {
+        c.inbox.whatsapp_api_base = base;
+        c.core.jobs_max_attempts = 2;
+    })
+    .await;
+    let (token, _) = signed_in(&app, "retries@example.com").await;
+    let channel = connect(&app, &token, "106540352242922").await;
+    incoming(&app, &channel, CONTACT, "wamid.IN1", "hello", now_secs()).await;
+    let (conversation, _) = wait_for_messages(&app, &token, 1).await;
+    let id = conversation["id"].as_str().unwrap();
+    graph.fail_next(503);
+    graph.fail_next(503);
+    let queued = reply(&app, &token, id, json!({ "text": "on its way" })).await;
+    let failed_id = json(queued).await["data"]["id"].clone();
+    let failed = eventually(
+        "the message failed after its last attempt",
+        Duration::from_secs(30),
+        async || {
+            let stored = messages(&app, &token, id).await;
+            let m = stored.iter().find(|m| m["id"] == failed_id)?.clone();
+            (m["status"] == "failed").then_some(m)
+        },
+    )
+    .await;
+    let error = failed["error"].as_str().unwrap();
+    assert!(error.contains("could not be reached"), "{error}");
+    for raw in ["http", "127.0.0.1", "Graph API", "503"] {
+        assert!(!error.contains(raw), "{raw} in {error}");
+    }
+    assert_eq!(graph.sent().len(), 2, "two attempts, then it gave up");
 }

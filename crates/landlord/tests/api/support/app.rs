@@ -86,6 +86,11 @@ pub fn test_config(data_dir: &TempDir) -> Settings {
             dispatch_interval_ms: 50,
             ..Default::default()
         },
+        // Connecting a number asks Meta about it: a stand-in answers.
+        inbox: landlord_inbox::config::InboxConfig {
+            whatsapp_api_base: super::whatsapp::shared_base_url(),
+            ..Default::default()
+        },
         ..Settings::default()
     }
 }

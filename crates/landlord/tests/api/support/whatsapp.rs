@@ -6,13 +6,13 @@
 //! the app secret>`). Tests read what the stand-in received and steer it.
 
 use std::collections::VecDeque;
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use axum::body::Bytes;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use axum::routing::post;
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use hmac::{Hmac, Mac};
 use serde_json::{json, Value};
@@ -199,6 +199,56 @@ fn invalid_send(body: &Value) -> Option<&'static str> {
     }
 }
 
+/// An access token the stand-in refuses as expired (Meta's code 190).
+pub const EXPIRED_TOKEN: &str = "EAAG-expired-token-of-the-test";
+/// A phone number id the stand-in knows nothing of (Meta's code 100).
+pub const UNKNOWN_PHONE_NUMBER_ID: &str = "100000000000001";
+/// The name Meta verified for every number the stand-in knows.
+pub const VERIFIED_NAME: &str = "Landlord Test Shop";
+
+/// `GET /{version}/{phone_number_id}`: the number as Meta shows it, or
+/// Meta's refusals — an invalid token (code 190), an id unknown to the
+/// token (code 100, subcode 33, with Meta's documented wording).
+async fn phone_number(
+    Path((version, phone_number_id)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> (StatusCode, Json<Value>) {
+    let authorization = headers
+        .get("authorization")
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or_default();
+    let token = bearer_token(authorization);
+    if !is_graph_version(&version) {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Unknown path components: /{version}"),
+            2500,
+            None,
+        )
+    } else if token.is_empty() {
+        unauthorized()
+    } else if token == EXPIRED_TOKEN {
+        failure(401)
+    } else if phone_number_id == UNKNOWN_PHONE_NUMBER_ID {
+        graph_error(
+            StatusCode::BAD_REQUEST,
+            &format!("Unsupported get request. Object with ID '{phone_number_id}' does not exist, cannot be loaded due to missing permissions, or does not support this operation."),
+            100,
+            None,
+        )
+    } else {
+        (
+            StatusCode::OK,
+            Json(json!({
+                "verified_name": VERIFIED_NAME,
+                "display_phone_number": format!("+{DISPLAY_PHONE_NUMBER}"),
+                "id": phone_number_id,
+                "quality_rating": "GREEN",
+            })),
+        )
+    }
+}
+
 /// `POST /{version}/{phone_number_id}/messages`: checks the bearer token,
 /// answers a queued failure if any, validates the body, and answers the
 /// documented success `{"messaging_product", "contacts": [{"input",
@@ -260,13 +310,49 @@ async fn send_message(
     answer
 }
 
+fn router(state: Shared) -> Router {
+    Router::new()
+        .route("/{version}/{phone_number_id}", get(phone_number))
+        .route("/{version}/{phone_number_id}/messages", post(send_message))
+        .with_state(state)
+}
+
+/// The Graph API base of a stand-in shared by the whole test process, which
+/// every test server uses unless told otherwise: connecting a number asks
+/// Meta about it, and tests that do not look at WhatsApp's side still
+/// connect numbers. It runs on its own thread and runtime, so it outlives
+/// any one test's runtime.
+pub fn shared_base_url() -> String {
+    static BASE: OnceLock<String> = OnceLock::new();
+    BASE.get_or_init(|| {
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .expect("the shared stand-in's runtime");
+            runtime.block_on(async move {
+                let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+                    .await
+                    .expect("a port for the shared stand-in");
+                let address = listener.local_addr().expect("its address");
+                sender
+                    .send(format!("http://{address}"))
+                    .expect("the test process waits for it");
+                let state: Shared = Arc::new(Mutex::new(StandInState::default()));
+                let _ = axum::serve(listener, router(state)).await;
+            });
+        });
+        receiver.recv().expect("the shared stand-in started")
+    })
+    .clone()
+}
+
 impl WhatsAppStandIn {
     /// Starts the stand-in on 127.0.0.1 at a random port.
     pub async fn start() -> WhatsAppStandIn {
         let state: Shared = Arc::new(Mutex::new(StandInState::default()));
-        let router = Router::new()
-            .route("/{version}/{phone_number_id}/messages", post(send_message))
-            .with_state(state.clone());
+        let router = router(state.clone());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let task = tokio::spawn(async move {
