@@ -17,7 +17,9 @@ use landlord_core::ApiError;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use landlord_console::{operator, operator_base, sentence, Page, PageError, Visitor};
+use landlord_console::{
+    operator, operator_base, refusal, sentence, FormErrors, Page, PageError, Visitor,
+};
 
 use super::Pages;
 
@@ -176,7 +178,7 @@ pub async fn webhooks_page(
 ) -> Result<Page, PageError> {
     operator(&state, &visitor).await?;
     let status = query.status.as_deref().filter(|s| !s.is_empty());
-    let events = webhooks::events(&state.payments, status).await?;
+    let (events, errors) = filtered(webhooks::events(&state.payments, status).await)?;
     let mut context = operator_base(&state, &visitor, "Webhook events", "webhooks").await?;
     context.insert(
         "events".into(),
@@ -184,7 +186,17 @@ pub async fn webhooks_page(
     );
     context.insert("status".into(), status.unwrap_or("").into());
     context.insert("replayed".into(), query.replayed.into());
-    Page::render("operator_webhooks.html", context)
+    let code = errors.into_context(&mut context);
+    Ok(Page::render("operator_webhooks.html", context)?.status(code))
+}
+
+/// A list's rows, or — when the filter is refused — no rows and the
+/// reason, shown next to the filter.
+fn filtered<T: Default>(found: Result<T, ApiError>) -> Result<(T, FormErrors), PageError> {
+    match found {
+        Ok(rows) => Ok((rows, FormErrors::ok())),
+        Err(error) => Ok((T::default(), refusal(error)?)),
+    }
 }
 
 /// A form with only its CSRF token, or with a note.
@@ -404,7 +416,7 @@ pub async fn jobs_page(
 ) -> Result<Page, PageError> {
     operator(&state, &visitor).await?;
     let status = query.status.as_deref().filter(|s| !s.is_empty());
-    let found = jobs::jobs(&state.payments, status).await?;
+    let (found, errors) = filtered(jobs::jobs(&state.payments, status).await)?;
     let mut context = operator_base(&state, &visitor, "Jobs and mails", "jobs").await?;
     let rows: Vec<Value> = found
         .iter()
@@ -419,7 +431,8 @@ pub async fn jobs_page(
     context.insert("jobs".into(), rows.into());
     context.insert("status".into(), status.unwrap_or("dead").into());
     context.insert("retried".into(), query.retried.into());
-    Page::render("operator_jobs.html", context)
+    let code = errors.into_context(&mut context);
+    Ok(Page::render("operator_jobs.html", context)?.status(code))
 }
 
 /// `POST /operator/jobs/{job_id}/retry`: `retry_job`, like
