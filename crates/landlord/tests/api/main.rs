@@ -12,6 +12,7 @@ mod billing;
 mod browser;
 mod console;
 mod console_billing;
+mod console_flash;
 mod console_billing_browser;
 mod console_inbox;
 mod console_journey;
