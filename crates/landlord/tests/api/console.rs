@@ -187,7 +187,10 @@ impl<'a> Browser<'a> {
         let created = self.submit(&format!("{keys}/new"), keys, fields).await;
         assert_eq!(created.status, 303, "{}", created.body);
         assert_eq!(created.location.as_deref(), Some(keys));
-        assert!(!created.body.contains("sk_live_"), "no secret in the POST's answer");
+        assert!(
+            !created.body.contains("sk_live_"),
+            "no secret in the POST's answer"
+        );
         self.get(keys).await
     }
 
@@ -1022,7 +1025,11 @@ async fn key_form_errors_sit_next_to_their_fields(backend: Backend) {
     let expiring = browser
         .create_key(&keys, &[("name", "expiring"), ("expires_on", "2999-12-31")])
         .await;
-    assert!(expiring.body.contains("expires 2999-12-31"), "{}", expiring.body);
+    assert!(
+        expiring.body.contains("expires 2999-12-31"),
+        "{}",
+        expiring.body
+    );
     assert!(browser.get(&keys).await.body.contains("2999-12-31"));
 }
 

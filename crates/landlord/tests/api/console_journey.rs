@@ -213,7 +213,10 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         .script("return document.getElementById('curl').value;", vec![])
         .await;
     let curl = curl.as_str().expect("the request in its field").to_owned();
-    assert!(curl.contains(&secret) && curl.contains("/api/v1/keys/verify"), "{curl}");
+    assert!(
+        curl.contains(&secret) && curl.contains("/api/v1/keys/verify"),
+        "{curl}"
+    );
     browser.screenshot_themes("key-created").await;
     // Reloaded, the keys page lists the key without its secret.
     browser.reload().await;

@@ -388,7 +388,11 @@ async fn an_operator_replays_a_dead_lettered_event(backend: Backend) {
         .body
         .contains(&format!("The event {event_id} is queued again")));
     // Said once: a reload does not say it again.
-    assert!(!browser.get(&location).await.body.contains("is queued again"));
+    assert!(!browser
+        .get(&location)
+        .await
+        .body
+        .contains("is queued again"));
     b.wait_for_cycle("paid").await;
     eventually(
         "the replayed event to show processed",
@@ -638,7 +642,11 @@ async fn an_operator_finds_organizations_and_sets_a_plan(backend: Backend) {
     assert!(after
         .body
         .contains("Acme Rockets is now on the plan starter."));
-    assert!(!browser.get(&location).await.body.contains("is now on the plan"));
+    assert!(!browser
+        .get(&location)
+        .await
+        .body
+        .contains("is now on the plan"));
     let organization = json(app.get_as("/api/v1/organization", &tenant).await).await;
     assert_eq!(organization["data"]["plan"], "starter", "{organization}");
     let (details,): (Option<String>,) = sqlx::query_as(
@@ -815,7 +823,11 @@ async fn an_operator_retries_a_dead_lettered_mail(backend: Backend) {
         .await
         .body
         .contains("is queued again with fresh attempts"));
-    assert!(!browser.get(&location).await.body.contains("is queued again"));
+    assert!(!browser
+        .get(&location)
+        .await
+        .body
+        .contains("is queued again"));
     smtp.wait_for_subject("ops@example.com", "Confirm your email")
         .await;
     assert!(browser

@@ -87,7 +87,10 @@ async fn create(browser: &Browser<'_>, org: &str, fields: &[(&str, &str)]) -> (S
 async fn post_and_follow(browser: &Browser<'_>, action: &str, csrf: &str, back: &str) -> Seen {
     let answer = browser.post(action, &[("csrf", csrf)]).await;
     assert_eq!(answer.status, 303, "{}", answer.body);
-    assert!(!answer.body.contains("whsec_"), "no secret in the POST's answer");
+    assert!(
+        !answer.body.contains("whsec_"),
+        "no secret in the POST's answer"
+    );
     assert_eq!(answer.location.as_deref(), Some(back));
     browser.get(back).await
 }
@@ -572,13 +575,8 @@ async fn admins_manage_endpoints_but_only_owners_see_the_secret(backend: Backend
     let page = ada.get(&format!("{list}/{id}")).await;
     assert!(page.body.contains("Reveal secret") && page.body.contains("Rotate secret"));
     let endpoint = format!("{list}/{id}");
-    let revealed = post_and_follow(
-        &ada,
-        &format!("{endpoint}/secret"),
-        &page.csrf(),
-        &endpoint,
-    )
-    .await;
+    let revealed =
+        post_and_follow(&ada, &format!("{endpoint}/secret"), &page.csrf(), &endpoint).await;
     assert_eq!(revealed.status, 200, "{}", revealed.body);
     assert_eq!(
         secret_in(&revealed, "secret").as_deref(),
