@@ -927,21 +927,10 @@ mod tests {
 
     #[test]
     fn a_recovery_says_how_many_went_again() {
-        let query = DetailQuery {
-            done: Some("recovered".into()),
-            count: Some(3),
-            more: Some(true),
-            ..DetailQuery::default()
-        };
-        let text = detail_done(&query).expect("a message");
+        let text = recovered_notice(3, true);
         assert!(text.starts_with("3 failed messages"), "{text}");
         assert!(text.contains("More remain"));
-        assert_eq!(
-            detail_done(&DetailQuery {
-                done: Some("nope".into()),
-                ..DetailQuery::default()
-            }),
-            None
-        );
+        assert_eq!(recovered_notice(1, false), "1 failed message queued again.");
+        assert!(recovered_notice(0, false).starts_with("No failed message"));
     }
 }
