@@ -13,7 +13,8 @@
 //! # What the shell keeps
 //!
 //! What every page shares: the layout and its navigation, the session and
-//! visitor, CSRF tokens, form errors ([`FormErrors`]), error pages
+//! visitor, CSRF tokens, one-time notices after a redirect ([`Flash`],
+//! [`Page::redirect_with`]), form errors ([`FormErrors`]), error pages
 //! ([`PageError`]), the template environment, the static assets
 //! (stylesheet, copy buttons), the access checks, and the session pages
 //! themselves (sign-up, sign-in, account, invitations).
@@ -45,6 +46,7 @@
 
 mod access;
 mod csrf;
+mod flash;
 mod pages;
 mod session;
 mod templates;
@@ -59,6 +61,7 @@ use landlord_identity::sensitive::SensitiveLimits;
 use landlord_identity::IdentityState;
 
 pub use access::{member, operator, operator_base, signed_in, tenant, Found, Gate, Operator};
+pub use flash::{Flash, FLASH_TTL};
 pub use pages::base;
 pub use pages::public::{limit, TokenQuery};
 pub use session::{FormToken, Visitor, CSRF_COOKIE, SESSION_COOKIE};

@@ -110,6 +110,10 @@ entity_id!(
     SessionId
 );
 entity_id!(
+    /// A one-time notice of the console, bound to a session.
+    FlashId
+);
+entity_id!(
     /// An invitation to join an organization.
     InvitationId
 );

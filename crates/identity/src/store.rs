@@ -3,13 +3,14 @@
 //! Identity owns `users`, `organizations` (their creation, reading, name
 //! and billing email, and plan columns, which billing moves through these
 //! functions), `memberships` (the team changes organizations makes go
-//! through these functions too), `refresh_sessions` and
-//! `one_time_tokens`. Other features reach them through these functions.
+//! through these functions too), `refresh_sessions`, `one_time_tokens`
+//! and `console_flashes` (the console's one-time notices, which belong to
+//! a session). Other features reach them through these functions.
 
 use landlord_core::config::DatabaseKind;
 use landlord_core::crypto::sha256_hex;
 use landlord_core::ids::{
-    MembershipId, OneTimeTokenId, OrganizationId, RefreshTokenId, SessionId, UserId,
+    FlashId, MembershipId, OneTimeTokenId, OrganizationId, RefreshTokenId, SessionId, UserId,
 };
 use landlord_core::Timestamp;
 use sqlx::{Any, AnyConnection, Executor};
@@ -997,4 +998,76 @@ pub async fn purge_expired(
         .execute(&mut *conn)
         .await?;
     Ok(tokens.rows_affected() + sessions.rows_affected())
+}
+
+// ---- the console's one-time notices -------------------------------------------------
+
+/// A one-time notice of a session, as stored: `sealed` is the secret it
+/// carries, sealed by the caller (never plain text).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct FlashRow {
+    pub id: FlashId,
+    pub notice: String,
+    pub kind: Option<String>,
+    pub details: Option<String>,
+    pub sealed: Option<String>,
+}
+
+/// Stores `flash` for `session_id` until `expires_at`, replacing the
+/// session's earlier ones (the latest action is the one to tell).
+pub async fn put_flash(
+    conn: &mut AnyConnection,
+    session_id: &SessionId,
+    flash: &FlashRow,
+    expires_at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM console_flashes WHERE session_id = $1")
+        .bind(session_id)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query(
+        "INSERT INTO console_flashes (id, session_id, notice, kind, details, sealed, \
+         created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
+    )
+    .bind(&flash.id)
+    .bind(session_id)
+    .bind(&flash.notice)
+    .bind(&flash.kind)
+    .bind(&flash.details)
+    .bind(&flash.sealed)
+    .bind(Timestamp::now())
+    .bind(expires_at)
+    .execute(&mut *conn)
+    .await?;
+    Ok(())
+}
+
+/// Takes the session's notice: deletes every expired one (any session's),
+/// then reads the session's newest and deletes it. `None` when there is
+/// none, or when a concurrent request of the same session took it first
+/// (each notice is shown once).
+pub async fn take_flash(
+    conn: &mut AnyConnection,
+    session_id: &SessionId,
+    now: Timestamp,
+) -> Result<Option<FlashRow>, sqlx::Error> {
+    sqlx::query("DELETE FROM console_flashes WHERE expires_at <= $1")
+        .bind(now)
+        .execute(&mut *conn)
+        .await?;
+    let row: Option<FlashRow> = sqlx::query_as(
+        "SELECT id, notice, kind, details, sealed FROM console_flashes \
+         WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(session_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let Some(row) = row else {
+        return Ok(None);
+    };
+    let taken = sqlx::query("DELETE FROM console_flashes WHERE id = $1")
+        .bind(&row.id)
+        .execute(&mut *conn)
+        .await?;
+    Ok((taken.rows_affected() == 1).then_some(row))
 }

@@ -18,7 +18,7 @@ use serde::Deserialize;
 use serde_json::{json, Value};
 
 use landlord_console::{
-    operator, operator_base, refusal, sentence, FormErrors, Page, PageError, Visitor,
+    operator, operator_base, refusal, sentence, Flash, FormErrors, Page, PageError, Visitor,
 };
 
 use super::Pages;
@@ -166,7 +166,6 @@ pub async fn figures_page(State(state): State<Pages>, visitor: Visitor) -> Resul
 #[derive(Debug, Default, Deserialize)]
 pub struct EventsQuery {
     status: Option<String>,
-    replayed: Option<String>,
 }
 
 /// `GET /operator/webhooks`: failed and dead-lettered provider events
@@ -185,7 +184,6 @@ pub async fn webhooks_page(
         serde_json::to_value(&events).map_err(ApiError::internal)?,
     );
     context.insert("status".into(), status.unwrap_or("").into());
-    context.insert("replayed".into(), query.replayed.into());
     let code = errors.into_context(&mut context);
     Ok(Page::render("operator_webhooks.html", context)?.status(code))
 }
@@ -222,14 +220,17 @@ pub async fn replay(
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = webhooks::replay_event(&state.payments, &admin, &client, &event_id).await?;
-    Ok(Page::redirect(format!("/operator/webhooks?replayed={id}")))
+    let flash = Flash::notice(format!(
+        "The event {id} is queued again: it is processed within moments. Its status below \
+         shows the outcome when you reload."
+    ));
+    Page::redirect_with(&state, &visitor, "/operator/webhooks", flash).await
 }
 
 /// The discrepancy list's filter.
 #[derive(Debug, Default, Deserialize)]
 pub struct DiscrepanciesQuery {
     resolved: Option<String>,
-    done: Option<String>,
 }
 
 /// `GET /operator/discrepancies`: what reconciliation found, unresolved
@@ -254,7 +255,6 @@ pub async fn discrepancies_page(
         serde_json::to_value(&rows).map_err(ApiError::internal)?,
     );
     context.insert("resolved".into(), resolved.into());
-    context.insert("done".into(), query.done.into());
     Page::render("operator_discrepancies.html", context)
 }
 
@@ -280,18 +280,17 @@ pub async fn resolve(
         Some(&form.note),
     )
     .await?;
-    Ok(Page::redirect(format!("/operator/discrepancies?done={id}")))
+    let flash = Flash::notice(format!("The discrepancy {id} is resolved."));
+    Page::redirect_with(&state, &visitor, "/operator/discrepancies", flash).await
 }
 
-/// The organization search: `q` (name or email), `plan`; `changed` names
-/// the organization whose plan was just set.
+/// The organization search: `q` (name or email), `plan`.
 #[derive(Debug, Default, Deserialize)]
 pub struct OrganizationsQuery {
     #[serde(default)]
     q: String,
     #[serde(default)]
     plan: String,
-    changed: Option<String>,
 }
 
 async fn organizations_list(
@@ -304,26 +303,13 @@ async fn organizations_list(
     let mut context = operator_base(state, visitor, "Organizations", "organizations").await?;
     let rows: Vec<Value> = found
         .iter()
-        .map(|o| {
-            let mut row = serde_json::to_value(o).unwrap_or_default();
-            if let Some(object) = row.as_object_mut() {
-                let changed = query.changed.as_deref() == Some(o.id.as_str());
-                object.insert("changed".into(), changed.into());
-            }
-            row
-        })
+        .map(|o| serde_json::to_value(o).unwrap_or_default())
         .collect();
     let plans: Vec<&String> = state.payments.config.plans.keys().collect();
-    let changed = query
-        .changed
-        .as_deref()
-        .and_then(|id| found.iter().find(|o| o.id.as_str() == id))
-        .map(|o| json!({ "name": o.name, "plan": o.plan }));
     context.insert("organizations".into(), rows.into());
     context.insert("plans".into(), json!(plans));
     context.insert("q".into(), query.q.clone().into());
     context.insert("plan".into(), query.plan.clone().into());
-    context.insert("changed".into(), changed.into());
     let failed = error.is_some();
     context.insert("error".into(), error.into());
     let page = Page::render("operator_organizations.html", context)?;
@@ -371,11 +357,17 @@ pub async fn set_plan(
     visitor.check_csrf(&state, &form.csrf)?;
     let id = OrganizationId::parse_or_not_found(&organization_id, "organization")?;
     match organizations::set_plan(&state.payments, &admin, &client, &id, &form.plan).await {
-        Ok(summary) => Ok(Page::redirect(format!(
-            "/operator/organizations?q={}&changed={}",
-            landlord_console::encode(&form.q),
-            summary.id
-        ))),
+        Ok(summary) => {
+            let location = format!(
+                "/operator/organizations?q={}",
+                landlord_console::encode(&form.q)
+            );
+            let flash = Flash::notice(format!(
+                "{} is now on the plan {}.",
+                summary.name, summary.plan
+            ));
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error @ ApiError::Validation { .. }) => {
             let query = OrganizationsQuery {
                 q: form.q.clone(),
@@ -400,11 +392,10 @@ pub async fn set_plan(
     }
 }
 
-/// The job list's filter; `retried` names the job just queued again.
+/// The job list's filter.
 #[derive(Debug, Default, Deserialize)]
 pub struct JobsQuery {
     status: Option<String>,
-    retried: Option<String>,
 }
 
 /// `GET /operator/jobs`: dead-lettered jobs and mails (`?status=` another
@@ -430,7 +421,6 @@ pub async fn jobs_page(
         .collect();
     context.insert("jobs".into(), rows.into());
     context.insert("status".into(), status.unwrap_or("dead").into());
-    context.insert("retried".into(), query.retried.into());
     let code = errors.into_context(&mut context);
     Ok(Page::render("operator_jobs.html", context)?.status(code))
 }
@@ -449,5 +439,6 @@ pub async fn retry(
     };
     visitor.check_csrf(&state, &form.csrf)?;
     let id = jobs::retry_job(&state.payments, &admin, &client, &job_id).await?;
-    Ok(Page::redirect(format!("/operator/jobs?retried={id}")))
+    let flash = Flash::notice(format!("The job {id} is queued again with fresh attempts."));
+    Page::redirect_with(&state, &visitor, "/operator/jobs", flash).await
 }

@@ -5,7 +5,7 @@
 //! revokes the other sessions, like the API; revoking this browser's
 //! session signs it out.
 
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Form;
@@ -22,6 +22,7 @@ use serde_json::{json, Value};
 
 use super::base;
 use super::public::limit;
+use crate::flash::Flash;
 use crate::session::Visitor;
 use crate::web::{FormErrors, Page, PageError};
 use crate::ConsoleState;
@@ -42,22 +43,6 @@ const CHANGE_PASSWORD_ROUTE: &str = "/api/v1/auth/change-password";
 /// The signed-in person, or the sign-in page.
 fn person<'a>(state: &ConsoleState, visitor: &'a Visitor) -> Result<&'a CurrentUser, PageError> {
     crate::access::signed_in(state, visitor)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
-fn done_message(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "name" => "Your name is changed.",
-        "password" => "Your password is changed; your other sessions are signed out.",
-        "revoked" => "The session is signed out.",
-        "others" => "Every other session is signed out.",
-        _ => return None,
-    })
 }
 
 /// The name form's value as typed.
@@ -90,7 +75,6 @@ async fn render_account(
     visitor: &Visitor,
     user: &CurrentUser,
     failed: Failed,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let account = identity_store::user_by_id(state.identity().db.pool(), &user.user_id)
         .await
@@ -127,7 +111,6 @@ async fn render_account(
     context.insert("name_error".into(), name_error);
     context.insert("password_errors".into(), password_errors);
     context.insert("password_error".into(), password_error);
-    context.insert("done".into(), done.and_then(done_message).into());
     Ok(Page::render("account.html", context)?.status(status))
 }
 
@@ -135,10 +118,9 @@ async fn render_account(
 pub async fn account_page(
     State(state): State<ConsoleState>,
     visitor: Visitor,
-    Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
     let user = person(&state, &visitor)?;
-    render_account(&state, &visitor, user, Failed::None, query.done.as_deref()).await
+    render_account(&state, &visitor, user, Failed::None).await
 }
 
 /// `POST /account/name`: `accounts::rename`.
@@ -151,10 +133,13 @@ pub async fn rename(
     visitor.check_csrf(&state, &form.csrf)?;
     let user = person(&state, &visitor)?;
     match accounts::rename(state.identity(), user, &client, &form.name).await {
-        Ok(()) => Ok(Page::redirect("/account?done=name")),
+        Ok(()) => {
+            let flash = Flash::notice("Your name is changed.");
+            Page::redirect_with(&state, &visitor, "/account", flash).await
+        }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
-            render_account(&state, &visitor, user, Failed::Name(form, errors), None).await
+            render_account(&state, &visitor, user, Failed::Name(form, errors)).await
         }
     }
 }
@@ -183,10 +168,14 @@ pub async fn change_password(
         Err(error) => Err(error),
     };
     match result {
-        Ok(_) => Ok(Page::redirect("/account?done=password")),
+        Ok(_) => {
+            let flash =
+                Flash::notice("Your password is changed; your other sessions are signed out.");
+            Page::redirect_with(&state, &visitor, "/account", flash).await
+        }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
-            render_account(&state, &visitor, user, Failed::Password(errors), None).await
+            render_account(&state, &visitor, user, Failed::Password(errors)).await
         }
     }
 }
@@ -195,7 +184,6 @@ pub async fn change_password(
 pub async fn sessions_page(
     State(state): State<ConsoleState>,
     visitor: Visitor,
-    Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
     let user = person(&state, &visitor)?;
     let sessions = sessions_of(state.identity(), user).await?;
@@ -207,10 +195,6 @@ pub async fn sessions_page(
     context.insert(
         "others".into(),
         sessions.iter().filter(|s| !s.current).count().into(),
-    );
-    context.insert(
-        "done".into(),
-        query.done.as_deref().and_then(done_message).into(),
     );
     Page::render("sessions.html", context)
 }
@@ -241,11 +225,12 @@ pub async fn revoke_many(
     let user = person(&state, &visitor)?;
     let keep_current = form.which != "all";
     revoke_sessions(state.identity(), user, &client, keep_current).await?;
-    Ok(if keep_current {
-        Page::redirect("/account/sessions?done=others")
+    if keep_current {
+        let flash = Flash::notice("Every other session is signed out.");
+        Page::redirect_with(&state, &visitor, "/account/sessions", flash).await
     } else {
-        signed_out(&state)
-    })
+        Ok(signed_out(&state))
+    }
 }
 
 /// `POST /account/sessions/{session_id}/revoke`: `revoke_one`; this
@@ -261,9 +246,10 @@ pub async fn revoke(
     let user = person(&state, &visitor)?;
     let id = SessionId::parse(&session_id).ok_or(PageError::NotFound)?;
     revoke_one(state.identity(), user, &client, &id).await?;
-    Ok(if id == user.session_id {
-        signed_out(&state)
+    if id == user.session_id {
+        Ok(signed_out(&state))
     } else {
-        Page::redirect("/account/sessions?done=revoked")
-    })
+        let flash = Flash::notice("The session is signed out.");
+        Page::redirect_with(&state, &visitor, "/account/sessions", flash).await
+    }
 }

@@ -29,7 +29,10 @@ fn nav_view(entry: &NavEntry) -> Value {
 }
 
 /// The layout's values: title, navigation, the CSRF token and, signed in,
-/// the session (current organization and the switcher's list).
+/// the session (current organization and the switcher's list) and the
+/// notice a form's redirect left for this page (`flash`, taken: shown
+/// once; a POST's own answer — a form re-rendered with its errors — leaves
+/// it for the next page).
 pub async fn base(
     state: &ConsoleState,
     visitor: &Visitor,
@@ -45,6 +48,11 @@ pub async fn base(
     context.insert("stylesheets".into(), state.stylesheets.clone().into());
     if let Some(user) = &visitor.user {
         context.insert("session".into(), session_view(state, user, current).await?);
+        if !visitor.submits() {
+            if let Some(flash) = crate::flash::take(state, &user.session_id).await? {
+                context.insert("flash".into(), flash);
+            }
+        }
     }
     Ok((context, token))
 }

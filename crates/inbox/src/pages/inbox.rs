@@ -32,7 +32,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Form, Router};
 use landlord_console::{
-    api, base, finish, member, refusal, FormErrors, Gate, Page, PageError, Visitor,
+    api, base, finish, member, refusal, Flash, FormErrors, Gate, Page, PageError, Visitor,
 };
 use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::UserId;
@@ -103,7 +103,6 @@ pub struct InboxQuery {
     /// The selected conversation's id.
     c: String,
     cursor: String,
-    done: String,
 }
 
 impl InboxQuery {
@@ -182,14 +181,15 @@ impl Default for Outcome {
     }
 }
 
-fn done_text(done: &str) -> Option<&'static str> {
-    Some(match done {
+/// What a finished action on a conversation says (a one-time notice).
+fn done_text(done: &str) -> &'static str {
+    match done {
         "sent" => "Reply queued: it goes out within moments.",
         "assigned" => "The conversation is yours.",
         "resolved" => "Conversation resolved.",
         "open" => "Conversation reopened.",
-        _ => return None,
-    })
+        _ => "Done.",
+    }
 }
 
 /// The names people see for the organization's members.
@@ -307,7 +307,6 @@ async fn inbox_page(
         "can_manage".into(),
         permissions::allows(user.role, crate::permissions::MANAGE_INBOX).into(),
     );
-    context.insert("done".into(), done_text(&query.done).into());
     let channels = inbox_store::channels(state.inbox.db.pool(), &user.organization_id)
         .await
         .map_err(ApiError::from)?;
@@ -578,7 +577,6 @@ fn back_query(back: &str, conversation_id: &str) -> InboxQuery {
     let mut query: InboxQuery = serde_urlencoded_lite(back);
     query.c = conversation_id.to_owned();
     query.cursor.clear();
-    query.done.clear();
     query
 }
 
@@ -622,13 +620,17 @@ fn decode(text: &str) -> String {
     String::from_utf8_lossy(&out).into_owned()
 }
 
-/// Where an action goes back to: the thread with `done`.
-fn back_to(organization_id: &str, query: &InboxQuery, done: &str) -> Page {
-    let mut href = query.href(organization_id, Some(&query.c));
-    href.push(if href.contains('?') { '&' } else { '?' });
-    href.push_str("done=");
-    href.push_str(done);
-    Page::redirect(href)
+/// Where an action goes back to: the thread, which says what was `done`
+/// once.
+async fn back_to(
+    state: &Pages,
+    visitor: &Visitor,
+    organization_id: &str,
+    query: &InboxQuery,
+    done: &str,
+) -> Result<Page, PageError> {
+    let href = query.href(organization_id, Some(&query.c));
+    Page::redirect_with(state, visitor, href, Flash::notice(done_text(done))).await
 }
 
 /// `POST /o/{organization_id}/inbox/{conversation_id}/reply`: a text or
@@ -677,7 +679,10 @@ pub async fn reply(
     )
     .await
     {
-        Ok(_) => Ok(back_to(found.0.organization_id.as_ref(), &query, "sent")),
+        Ok(_) => {
+            let organization_id = found.0.organization_id.as_ref();
+            back_to(&state, &visitor, organization_id, &query, "sent").await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             let outcome = Outcome {
@@ -747,7 +752,10 @@ async fn acted(
     done: Result<&str, ApiError>,
 ) -> Result<Page, PageError> {
     match done {
-        Ok(done) => Ok(back_to(found.0.organization_id.as_ref(), query, done)),
+        Ok(done) => {
+            let organization_id = found.0.organization_id.as_ref();
+            back_to(state, visitor, organization_id, query, done).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             let status = errors.status;
@@ -870,27 +878,12 @@ pub struct ChannelForm {
     verify_token: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct ChannelsQuery {
-    done: String,
-}
-
-fn channels_done(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "connected" => "Number connected. Give Meta its webhook URL below (with the verify token) to start receiving messages.",
-        "disconnected" => "Number disconnected, with its contacts, conversations and messages.",
-        _ => return None,
-    })
-}
-
 async fn channels_page(
     state: &Pages,
     visitor: &Visitor,
     (user, membership): &(CurrentUser, Membership),
     form: &ChannelForm,
     errors: FormErrors,
-    done: &str,
     check: Option<(&str, ChannelCheck)>,
 ) -> Result<Page, PageError> {
     let public_url = &state.inbox.config.public_url;
@@ -910,7 +903,6 @@ async fn channels_page(
     context.insert("channels".into(), channels.into());
     context.insert("form".into(), to_json(form)?);
     context.insert("max_channels".into(), MAX_CHANNELS.into());
-    context.insert("done".into(), channels_done(done).into());
     if let Some((channel_id, check)) = check {
         context.insert(
             "check".into(),
@@ -931,7 +923,6 @@ pub async fn channels_list(
     State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
-    Query(query): Query<ChannelsQuery>,
 ) -> Result<Page, PageError> {
     let found = member(
         &state,
@@ -947,7 +938,6 @@ pub async fn channels_list(
         &found,
         &ChannelForm::default(),
         FormErrors::ok(),
-        &query.done,
         None,
     )
     .await
@@ -987,13 +977,17 @@ pub async fn connect(
     )
     .await
     {
-        Ok(_) => Ok(Page::redirect(format!(
-            "/o/{}/inbox/channels?done=connected",
-            found.0.organization_id
-        ))),
+        Ok(_) => {
+            let location = format!("/o/{}/inbox/channels", found.0.organization_id);
+            let flash = Flash::notice(
+                "Number connected. Give Meta its webhook URL below (with the verify token) to \
+                 start receiving messages.",
+            );
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
-            channels_page(&state, &visitor, &found, &form, errors, "", None).await
+            channels_page(&state, &visitor, &found, &form, errors, None).await
         }
     }
 }
@@ -1032,7 +1026,6 @@ pub async fn check_channel(
         &found,
         &ChannelForm::default(),
         FormErrors::ok(),
-        "",
         Some((&channel_id, check)),
     )
     .await
@@ -1106,10 +1099,10 @@ pub async fn disconnect(
             ApiError::NotFound(_) => PageError::NotFound,
             other => api(other),
         })?;
-    Ok(Page::redirect(format!(
-        "/o/{}/inbox/channels?done=disconnected",
-        user.organization_id
-    )))
+    let location = format!("/o/{}/inbox/channels", user.organization_id);
+    let flash =
+        Flash::notice("Number disconnected, with its contacts, conversations and messages.");
+    Page::redirect_with(&state, &visitor, location, flash).await
 }
 
 #[cfg(test)]

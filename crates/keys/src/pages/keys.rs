@@ -1,5 +1,5 @@
 //! The organization's API keys (`/o/{organization_id}/keys`): list, create
-//! (the secret shown once), revoke with a confirmation step. Each calls the
+//! (the secret shown once, after the redirect), revoke with a confirmation step. Each calls the
 //! same `keys::manage` function as its API route; members see and revoke
 //! only the keys they created.
 
@@ -24,7 +24,7 @@ use landlord_console::base;
 use landlord_console::Context;
 use landlord_console::Visitor;
 use landlord_console::{member, tenant, Found, Gate};
-use landlord_console::{FormErrors, Page, PageError};
+use landlord_console::{Flash, FormErrors, Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new()
@@ -58,11 +58,10 @@ async fn keys_base(
     Ok(context)
 }
 
-/// The list's query: the page's cursor, the key just revoked.
+/// The list's query: the page's cursor.
 #[derive(Debug, Default, Deserialize)]
 pub struct ListQuery {
     cursor: Option<String>,
-    revoked: Option<String>,
 }
 
 /// `GET /o/{organization_id}/keys`: the keys the person manages, newest
@@ -109,7 +108,16 @@ pub async fn list(
     context.insert("keys".into(), rows.into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("first_page".into(), page.cursor.is_none().into());
-    context.insert("revoked".into(), query.revoked.into());
+    // The request a new key's notice offers to copy.
+    context.insert(
+        "public_url".into(),
+        state
+            .identity()
+            .config
+            .public_url
+            .trim_end_matches('/')
+            .into(),
+    );
     context.insert(
         "sees_every_key".into(),
         manage::managed_creator(&user).is_none().into(),
@@ -242,10 +250,10 @@ pub async fn new_page(
 }
 
 /// `POST /o/{organization_id}/keys`: creates the key through
-/// `manage::create` and answers the secret, this once, on a page that is
-/// never stored (`Cache-Control: no-store`, like every console page): no
-/// redirect, so reloading asks to resend the form, and going back shows
-/// the form.
+/// `manage::create`, then 303 to the list, which shows the secret this
+/// once (a one-time notice of this session, the secret sealed) with a
+/// ready-to-copy request: reloading the list neither shows it again nor
+/// creates another key. A refused form is shown again with its errors.
 pub async fn create(
     State(state): State<Pages>,
     visitor: Visitor,
@@ -262,20 +270,30 @@ pub async fn create(
     };
     match result {
         Ok(created) => {
-            let mut context = keys_base(&state, &visitor, "Your new API key", &membership).await?;
-            context.insert(
-                "created".into(),
-                json!({
-                    "id": created.id,
-                    "key": created.key,
-                    "prefix": created.prefix,
-                    "name": created.name,
-                    "scopes": created.scopes,
-                    "expires_at": created.expires_at,
-                    "rate_limit_per_minute": created.rate_limit_per_minute,
-                }),
+            let flash = Flash::secret(
+                format!("The key “{}” is created.", created.name),
+                "api_key",
+                created.key,
+            )
+            .detail("id", created.id.to_string())
+            .detail("prefix", created.prefix)
+            .detail("name", created.name)
+            .detail("scopes", json!(created.scopes))
+            .detail(
+                "expires_at",
+                serde_json::to_value(created.expires_at).map_err(ApiError::internal)?,
+            )
+            .detail(
+                "rate_limit_per_minute",
+                json!(created.rate_limit_per_minute),
             );
-            Ok(Page::render("key_created.html", context)?.status(StatusCode::CREATED))
+            Page::redirect_with(
+                &state,
+                &visitor,
+                format!("/o/{}/keys", user.organization_id),
+                flash,
+            )
+            .await
         }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
@@ -330,8 +348,14 @@ pub async fn revoke(
     manage::revoke(&state.keys, &user, &client, &key.id)
         .await
         .map_err(api)?;
-    Ok(Page::redirect(format!(
-        "/o/{}/keys?revoked={}",
-        user.organization_id, key.prefix
-    )))
+    Page::redirect_with(
+        &state,
+        &visitor,
+        format!("/o/{}/keys", user.organization_id),
+        Flash::notice(format!(
+            "The key {}… is revoked: it no longer works.",
+            key.prefix
+        )),
+    )
+    .await
 }

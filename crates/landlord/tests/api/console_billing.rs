@@ -218,9 +218,17 @@ async fn plan_changes_show_their_effect_before_applying(backend: Backend) {
         )
         .await;
     assert_eq!(cancelled.status, 303, "{}", cancelled.body);
-    let page = owner.get(&format!("{billing}?changed=cancelled")).await;
+    assert_eq!(cancelled.location.as_deref(), Some(billing.as_str()));
+    let page = owner.get(&billing).await;
     assert!(!page.body.contains("Moving to"), "{}", page.body);
     assert!(page.body.contains("The scheduled change is cancelled"));
+    assert!(page.body.contains("stays on starter."), "{}", page.body);
+    // Said once.
+    assert!(!owner
+        .get(&billing)
+        .await
+        .body
+        .contains("The scheduled change is cancelled"));
 
     // Upgrade: now, with the prorated amount the API computes.
     let review = owner.get(&format!("{billing}/change?plan=pro")).await;
@@ -236,9 +244,11 @@ async fn plan_changes_show_their_effect_before_applying(backend: Backend) {
         .await;
     assert_eq!(done.status, 303, "{}", done.body);
     assert_eq!(plan_of(&b).await, "pro");
-    let page = owner.get(&format!("{billing}?changed=upgraded")).await;
+    assert_eq!(done.location.as_deref(), Some(billing.as_str()));
+    let page = owner.get(&billing).await;
     assert!(page.body.contains("Plan: pro"), "{}", page.body);
-    assert!(page.body.contains("Your plan is now <strong>pro</strong>"));
+    assert!(page.body.contains("Your plan is now pro:"), "{}", page.body);
+    assert!(!owner.get(&billing).await.body.contains("Your plan is now"));
 
     // The current plan or an unknown one: a readable refusal.
     let same = owner.get(&format!("{billing}/change?plan=pro")).await;

@@ -207,9 +207,19 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         .await;
     let secret = secret.as_str().expect("the secret in its field").to_owned();
     assert!(secret.starts_with("sk_"), "{secret}");
+    // The form redirected to the list (a reload cannot create another).
+    assert_eq!(browser.current_path().await, keys_path(&overview));
+    let curl = browser
+        .script("return document.getElementById('curl').value;", vec![])
+        .await;
+    let curl = curl.as_str().expect("the request in its field").to_owned();
+    assert!(
+        curl.contains(&secret) && curl.contains("/api/v1/keys/verify"),
+        "{curl}"
+    );
     browser.screenshot_themes("key-created").await;
-    // Opened again, the keys page lists the key without its secret.
-    browser.click_link("Done: back to the keys").await;
+    // Reloaded, the keys page lists the key without its secret.
+    browser.reload().await;
     browser.wait_for_text("journey").await;
     let listed = browser.page_text().await;
     assert!(!listed.contains(&secret), "the secret is shown once");
@@ -510,4 +520,9 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         .screenshot_themes("operator-discrepancy-resolved")
         .await;
     browser.close().await;
+}
+
+/// The keys page of the organization whose overview is `overview`.
+fn keys_path(overview: &str) -> String {
+    format!("{overview}/keys")
 }

@@ -64,17 +64,35 @@ fn unescape(html: &str) -> String {
         .replace("&amp;", "&")
 }
 
-/// Creates an endpoint on the list page; returns the page and the
-/// endpoint's id.
+/// Creates an endpoint on the list page: the form's answer redirects to
+/// the endpoint's page (no secret in the POST's own answer); returns that
+/// page, which shows the secret once, and the endpoint's id.
 async fn create(browser: &Browser<'_>, org: &str, fields: &[(&str, &str)]) -> (Seen, String) {
     let list = format!("/o/{org}/webhooks");
-    let page = browser.submit(&list, &list, fields).await;
-    assert_eq!(page.status, 201, "{}", page.body);
-    let marker = format!("href=\"/o/{org}/webhooks/");
-    let start = page.body.find(&marker).expect("a link to the endpoint") + marker.len();
-    let end = page.body[start..].find('"').expect("the link's end");
-    let id = page.body[start..start + end].to_string();
+    let created = browser.submit(&list, &list, fields).await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    assert!(!created.body.contains("whsec_"));
+    let location = created.location.expect("to the endpoint's page");
+    let id = location
+        .strip_prefix(&format!("{list}/"))
+        .expect("an endpoint's page")
+        .to_string();
+    let page = browser.get(&location).await;
+    assert_eq!(page.status, 200, "{}", page.body);
     (page, id)
+}
+
+/// Posts `action` (a form with only its token) and follows its redirect to
+/// `back`, the page that shows what was done once.
+async fn post_and_follow(browser: &Browser<'_>, action: &str, csrf: &str, back: &str) -> Seen {
+    let answer = browser.post(action, &[("csrf", csrf)]).await;
+    assert_eq!(answer.status, 303, "{}", answer.body);
+    assert!(
+        !answer.body.contains("whsec_"),
+        "no secret in the POST's answer"
+    );
+    assert_eq!(answer.location.as_deref(), Some(back));
+    browser.get(back).await
 }
 
 async fn endpoint_count(app: &TestApp, org: &str) -> i64 {
@@ -556,9 +574,9 @@ async fn admins_manage_endpoints_but_only_owners_see_the_secret(backend: Backend
     // the new secret, and the old one still signing for 24 hours.
     let page = ada.get(&format!("{list}/{id}")).await;
     assert!(page.body.contains("Reveal secret") && page.body.contains("Rotate secret"));
-    let revealed = ada
-        .post(&format!("{list}/{id}/secret"), &[("csrf", &page.csrf())])
-        .await;
+    let endpoint = format!("{list}/{id}");
+    let revealed =
+        post_and_follow(&ada, &format!("{endpoint}/secret"), &page.csrf(), &endpoint).await;
     assert_eq!(revealed.status, 200, "{}", revealed.body);
     assert_eq!(
         secret_in(&revealed, "secret").as_deref(),
@@ -576,12 +594,13 @@ async fn admins_manage_endpoints_but_only_owners_see_the_secret(backend: Backend
     assert_eq!(confirm.status, 200, "{}", confirm.body);
     assert!(confirm.body.contains("keeps working for 24 hours"));
     assert!(!confirm.body.contains("whsec_"));
-    let rotated = ada
-        .post(
-            &format!("{list}/{id}/rotate-secret"),
-            &[("csrf", &confirm.csrf())],
-        )
-        .await;
+    let rotated = post_and_follow(
+        &ada,
+        &format!("{endpoint}/rotate-secret"),
+        &confirm.csrf(),
+        &endpoint,
+    )
+    .await;
     assert_eq!(rotated.status, 200, "{}", rotated.body);
     let new = secret_in(&rotated, "secret").expect("the new secret");
     assert!(new.starts_with("whsec_") && new != secret);
@@ -805,14 +824,16 @@ mod browser {
         browser.check("invoice.overdue", true).await;
         browser.check("payment.failed", true).await;
         browser.click_button("Add the endpoint").await;
-        browser.wait_for_text("Your new endpoint").await;
+        browser.wait_for_text("The endpoint's signing secret").await;
         let secret = field_value(&browser, "secret").await;
         assert!(secret.starts_with("whsec_"), "{secret}");
         browser.screenshot_themes("webhook-created").await;
-        browser.click_link("Done: to the endpoint").await;
-        browser.wait_for_text("No attempt yet").await;
+        // Redirected to the endpoint's page: reloaded, no secret and no
+        // second endpoint.
         let endpoint = browser.current_path().await;
         assert!(endpoint.starts_with(&format!("{list}/")), "{endpoint}");
+        browser.reload().await;
+        browser.wait_for_text("No attempt yet").await;
         let html = browser.client().source().await.expect("the page source");
         assert!(!html.contains(&secret), "the secret is shown once");
 
@@ -865,8 +886,10 @@ mod browser {
         assert!(new.starts_with("whsec_") && new != secret);
         assert_eq!(previous, secret);
         browser.screenshot_themes("webhook-rotated").await;
-        browser.click_link("Back to the endpoint").await;
+        browser.reload().await;
         browser.wait_for_text("Send test event").await;
+        let html = browser.client().source().await.expect("the page source");
+        assert!(!html.contains(&new), "the new secret is shown once");
         browser.click_button("Send test event").await;
         browser.wait_for_text("Test message queued").await;
         let received = receiver.wait_for(HOOK, 2).await;

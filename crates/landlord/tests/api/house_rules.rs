@@ -20,6 +20,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "memberships",
             "refresh_sessions",
             "one_time_tokens",
+            "console_flashes",
         ],
     ),
     ("organizations", &["invitations"]),

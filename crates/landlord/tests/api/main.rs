@@ -13,6 +13,7 @@ mod browser;
 mod console;
 mod console_billing;
 mod console_billing_browser;
+mod console_flash;
 mod console_inbox;
 mod console_journey;
 mod console_marketplace;

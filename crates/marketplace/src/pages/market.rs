@@ -374,7 +374,10 @@ pub async fn add_to_cart(
         Err(error) => Err(error),
     };
     match result {
-        Ok(_) => Ok(Page::redirect("/marketplace/cart?done=added")),
+        Ok(_) => {
+            let flash = landlord_console::Flash::notice("Added to your cart.");
+            Page::redirect_with(&state, &visitor, "/marketplace/cart", flash).await
+        }
         Err(error) => {
             let mut errors = refusal(error)?;
             // Another currency than the cart's: a word for the whole form.
@@ -591,7 +594,10 @@ pub async fn set_quantity(
         Err(error) => Err(error),
     };
     match result {
-        Ok(_) => Ok(Page::redirect("/marketplace/cart?done=updated")),
+        Ok(_) => {
+            let flash = landlord_console::Flash::notice("Quantity updated.");
+            Page::redirect_with(&state, &visitor, "/marketplace/cart", flash).await
+        }
         Err(error) => {
             let mut errors = refusal(error)?.general_to_field("quantity");
             if let Some(reason) = errors.fields.remove("quantity") {
@@ -627,7 +633,8 @@ pub async fn remove_line(
             ApiError::NotFound(_) => PageError::NotFound,
             other => PageError::Api(other),
         })?;
-    Ok(Page::redirect("/marketplace/cart?done=removed"))
+    let flash = landlord_console::Flash::notice("Removed from your cart.");
+    Page::redirect_with(&state, &visitor, "/marketplace/cart", flash).await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -975,10 +982,13 @@ pub async fn cancel(
     visitor.check_csrf(&state, &form.csrf)?;
     match crate::fulfilment::cancel_order(&state.marketplace, &user.user_id, order_id.trim()).await
     {
-        Ok(row) => Ok(Page::redirect(format!(
-            "/marketplace/orders/{}?done=cancelled",
-            row.id
-        ))),
+        Ok(row) => {
+            let location = format!("/marketplace/orders/{}", row.id);
+            let flash = landlord_console::Flash::notice(
+                "Order cancelled: nothing was charged and its items are back on sale.",
+            );
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             order_page(
@@ -1033,10 +1043,11 @@ pub async fn review(
         )),
     };
     match result {
-        Ok(_) => Ok(Page::redirect(format!(
-            "/marketplace/orders/{}?done=reviewed",
-            order_id.trim()
-        ))),
+        Ok(_) => {
+            let location = format!("/marketplace/orders/{}", order_id.trim());
+            let flash = landlord_console::Flash::notice("Thank you: your review is published.");
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let mut errors = refusal(error)?;
             for field in ["rating", "text"] {

@@ -198,14 +198,32 @@ pub struct DecisionForm {
     status: String,
 }
 
-fn back(form: &DecisionForm, done: &str, store: &str) -> Page {
+/// Back to the list (its filter kept), which says what was `done` to
+/// `store` once.
+async fn back(
+    state: &Pages,
+    visitor: &Visitor,
+    form: &DecisionForm,
+    done: &str,
+    store: &str,
+) -> Result<Page, PageError> {
     let status = VendorStatus::parse(form.status.trim())
-        .map(|s| format!("status={}&", s.as_str()))
+        .map(|s| format!("?status={}", s.as_str()))
         .unwrap_or_default();
-    Page::redirect(format!(
-        "/operator/marketplace?{status}done={done}&store={}",
-        landlord_console::encode(store)
-    ))
+    let notice = match done {
+        "suspended" => {
+            format!("{store} is suspended: its products are hidden and its carts cannot check out.")
+        }
+        _ => format!("{store} is approved: its active products are listed."),
+    };
+    let location = format!("/operator/marketplace{status}");
+    Page::redirect_with(
+        state,
+        visitor,
+        location,
+        landlord_console::Flash::notice(notice),
+    )
+    .await
 }
 
 /// `POST /operator/marketplace/vendors/{organization_id}/approve`.
@@ -234,7 +252,7 @@ pub async fn approve(
         ApiError::NotFound(_) => PageError::NotFound,
         other => PageError::Api(other),
     })?;
-    Ok(back(&form, "approved", &view.store_name))
+    back(&state, &visitor, &form, "approved", &view.store_name).await
 }
 
 /// `POST /operator/marketplace/vendors/{organization_id}/suspend`: with
@@ -269,7 +287,7 @@ pub async fn suspend(
         .await
     };
     match result {
-        Ok(view) => Ok(back(&form, "suspended", &view.store_name)),
+        Ok(view) => back(&state, &visitor, &form, "suspended", &view.store_name).await,
         Err(ApiError::NotFound(_)) => Err(PageError::NotFound),
         Err(error) => {
             let mut errors = FormErrors::from_api(error)?;
@@ -430,10 +448,14 @@ pub async fn retry(
     visitor.check_csrf(&state, &form.csrf)?;
     let status = PayoutStatus::parse(form.status.trim()).map(PayoutStatus::as_str);
     match payouts::retry(&state.marketplace, payout_id.trim()).await {
-        Ok(_) => Ok(Page::redirect(format!(
-            "/operator/marketplace/payouts?{}done=retried",
-            status.map(|s| format!("status={s}&")).unwrap_or_default()
-        ))),
+        Ok(_) => {
+            let location = format!(
+                "/operator/marketplace/payouts{}",
+                status.map(|s| format!("?status={s}")).unwrap_or_default()
+            );
+            let flash = landlord_console::Flash::notice("Payout queued again.");
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(ApiError::NotFound(_)) => Err(PageError::NotFound),
         Err(error) => {
             let errors = FormErrors::from_api(error)?;

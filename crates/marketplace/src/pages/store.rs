@@ -354,10 +354,11 @@ pub async fn save_store(
         }
     };
     match result {
-        Ok(done) => Ok(Page::redirect(format!(
-            "/o/{}/store?done={done}",
-            user.organization_id
-        ))),
+        Ok(done) => {
+            let location = format!("/o/{}/store", user.organization_id);
+            let flash = landlord_console::Flash::notice(store_done(done).unwrap_or("Saved."));
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let errors = match error {
                 Ok(errors) => errors,
@@ -660,10 +661,10 @@ pub async fn create_product(
             };
             match catalog::create(&state.marketplace, &user.organization_id, request).await {
                 Ok(created) => {
-                    return Ok(Page::redirect(format!(
-                        "/o/{}/store/products/{}?done=created",
-                        user.organization_id, created.id
-                    )))
+                    let location =
+                        format!("/o/{}/store/products/{}", user.organization_id, created.id);
+                    let flash = landlord_console::Flash::notice("Product created.");
+                    return Page::redirect_with(&state, &visitor, location, flash).await;
                 }
                 // Not a vendor yet: say so beside the form, not a 404.
                 Err(ApiError::NotFound(message)) => {
@@ -805,10 +806,9 @@ pub async fn update_product(
                 .await
             {
                 Ok(saved) => {
-                    return Ok(Page::redirect(format!(
-                        "/o/{vendor_id}/store/products/{}?done=saved",
-                        saved.id
-                    )))
+                    let location = format!("/o/{vendor_id}/store/products/{}", saved.id);
+                    let flash = landlord_console::Flash::notice("Product saved.");
+                    return Page::redirect_with(&state, &visitor, location, flash).await;
                 }
                 Err(error) => product_errors(error)?,
             }
@@ -1086,11 +1086,13 @@ pub async fn move_order(
         )),
     };
     match result {
-        Ok((view, status)) => Ok(Page::redirect(format!(
-            "/o/{vendor_id}/store/orders/{}?done={}",
-            view.id,
-            status.as_str()
-        ))),
+        Ok((view, status)) => {
+            let location = format!("/o/{vendor_id}/store/orders/{}", view.id);
+            let flash = landlord_console::Flash::notice(
+                order_done(status.as_str()).unwrap_or("Order updated."),
+            );
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             let errors = match prefixed_to_field(errors, &["status"]) {
@@ -1367,9 +1369,12 @@ pub async fn reply(
         text: form.text.clone(),
     };
     match reviews::reply(&state.marketplace, &vendor_id, id, request).await {
-        Ok(_) => Ok(Page::redirect(format!(
-            "/o/{vendor_id}/store/reviews?done=replied"
-        ))),
+        Ok(_) => {
+            let location = format!("/o/{vendor_id}/store/reviews");
+            let flash =
+                landlord_console::Flash::notice("Reply published: buyers see it under the review.");
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let mut errors = refusal(error)?;
             if let Some(reason) = errors.fields.remove("text") {

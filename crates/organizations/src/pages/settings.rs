@@ -4,7 +4,7 @@
 //! other roles see the values read-only.
 
 use crate::organization::{self, UpdateOrganizationRequest};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::Form;
@@ -20,7 +20,7 @@ use serde_json::json;
 use super::Pages;
 use landlord_console::base;
 use landlord_console::Visitor;
-use landlord_console::{sentence, FormErrors, Page, PageError};
+use landlord_console::{sentence, Flash, FormErrors, Page, PageError};
 use landlord_console::{tenant, Gate};
 
 pub(super) fn routes() -> Router<Pages> {
@@ -40,12 +40,6 @@ pub struct SettingsForm {
     billing_email: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct SettingsQuery {
-    saved: Option<String>,
-}
-
 async fn render(
     state: &Pages,
     visitor: &Visitor,
@@ -53,7 +47,6 @@ async fn render(
     membership: &Membership,
     form: Option<SettingsForm>,
     errors: FormErrors,
-    saved: bool,
 ) -> Result<Page, PageError> {
     let current = organization::find(state.identity(), user)
         .await
@@ -88,7 +81,6 @@ async fn render(
         permissions::allows(user.role, permissions::UPDATE_ORGANIZATION).into(),
     );
     context.insert("role".into(), user.role.as_str().into());
-    context.insert("saved".into(), saved.into());
     context.insert("created".into(), json!(current.created_at.date()));
     let page = Page::render("settings.html", context)?;
     Ok(if status == StatusCode::OK {
@@ -103,15 +95,13 @@ pub async fn settings_page(
     State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
-    Query(query): Query<SettingsQuery>,
 ) -> Result<Page, PageError> {
     let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let errors = FormErrors {
         status: Some(StatusCode::OK),
         ..FormErrors::default()
     };
-    let saved = query.saved.is_some();
-    render(&state, &visitor, &user, &membership, None, errors, saved).await
+    render(&state, &visitor, &user, &membership, None, errors).await
 }
 
 /// `POST /o/{organization_id}/settings`: `organization::update`.
@@ -131,22 +121,13 @@ pub async fn update(
         billing_email: Some(form.billing_email.trim().to_owned()).filter(|e| !e.is_empty()),
     };
     match organization::update(state.identity(), &user, &client, &request).await {
-        Ok(_) => Ok(Page::redirect(format!(
-            "/o/{}/settings?saved=1",
-            user.organization_id
-        ))),
+        Ok(_) => {
+            let location = format!("/o/{}/settings", user.organization_id);
+            Page::redirect_with(&state, &visitor, location, Flash::notice("Settings saved.")).await
+        }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
-            render(
-                &state,
-                &visitor,
-                &user,
-                &membership,
-                Some(form),
-                errors,
-                false,
-            )
-            .await
+            render(&state, &visitor, &user, &membership, Some(form), errors).await
         }
     }
 }

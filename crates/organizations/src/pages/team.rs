@@ -8,7 +8,7 @@
 use crate::store::InvitationStatus;
 use crate::team::invitations::{self, InvitationView};
 use crate::team::{members, ownership, MemberView};
-use axum::extract::{Path, Query, State};
+use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::Form;
@@ -28,7 +28,7 @@ use landlord_console::base;
 use landlord_console::Context;
 use landlord_console::Visitor;
 use landlord_console::{tenant, Gate};
-use landlord_console::{FormErrors, Page, PageError};
+use landlord_console::{Flash, FormErrors, Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new()
@@ -83,17 +83,17 @@ fn refusal(error: ApiError) -> Result<FormErrors, PageError> {
     landlord_console::refusal(error)
 }
 
-/// What a finished action says on the team page (`?done=`).
-fn done_message(done: &str) -> Option<&'static str> {
-    Some(match done {
+/// What a finished action says on the team page (a one-time notice).
+fn done_message(done: &str) -> &'static str {
+    match done {
         "invited" => "Invitation sent: it is valid for seven days.",
         "resent" => "Invitation sent again, with a new link valid for seven days.",
         "cancelled" => "Invitation cancelled: its link no longer works.",
         "role" => "Role changed.",
         "removed" => "Member removed; the API keys they created are revoked.",
         "transferred" => "Ownership transferred: you are now an admin.",
-        _ => return None,
-    })
+        _ => "Done.",
+    }
 }
 
 /// The organization's values every team page shows.
@@ -121,12 +121,6 @@ pub struct InviteForm {
     role: String,
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct TeamQuery {
-    done: Option<String>,
-}
-
 /// The team page, with the invite form's values and errors.
 async fn team_page(
     state: &Pages,
@@ -135,7 +129,6 @@ async fn team_page(
     membership: &Membership,
     form: &InviteForm,
     errors: FormErrors,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let may = |permission| permissions::allows(user.role, permission);
     let rows = members::list(state.identity(), user, None, LIST_LIMIT)
@@ -214,7 +207,6 @@ async fn team_page(
         "form".into(),
         serde_json::to_value(form).map_err(ApiError::internal)?,
     );
-    context.insert("done".into(), done.and_then(done_message).into());
     let page = Page::render("team.html", context)?;
     Ok(if status == StatusCode::OK {
         page
@@ -228,7 +220,6 @@ pub async fn team(
     State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
-    Query(query): Query<TeamQuery>,
 ) -> Result<Page, PageError> {
     let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
     let form = InviteForm {
@@ -242,13 +233,19 @@ pub async fn team(
         &membership,
         &form,
         FormErrors::ok(),
-        query.done.as_deref(),
     )
     .await
 }
 
-fn team_url(user: &CurrentUser, done: &str) -> String {
-    format!("/o/{}/team?done={done}", user.organization_id)
+/// Back to the team page, which says what was `done` once.
+async fn back_to_team(
+    state: &Pages,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    done: &str,
+) -> Result<Page, PageError> {
+    let location = format!("/o/{}/team", user.organization_id);
+    Page::redirect_with(state, visitor, location, Flash::notice(done_message(done))).await
 }
 
 /// `POST /o/{organization_id}/team/invitations`: `invitations::send`.
@@ -270,10 +267,10 @@ pub async fn invite(
         )),
     };
     match result {
-        Ok(_) => Ok(Page::redirect(team_url(&user, "invited"))),
+        Ok(_) => back_to_team(&state, &visitor, &user, "invited").await,
         Err(error) => {
             let errors = FormErrors::from_api(error)?.general_to_field("email");
-            team_page(&state, &visitor, &user, &membership, &form, errors, None).await
+            team_page(&state, &visitor, &user, &membership, &form, errors).await
         }
     }
 }
@@ -293,14 +290,14 @@ async fn after(
     result: Result<&'static str, ApiError>,
 ) -> Result<Page, PageError> {
     match result {
-        Ok(done) => Ok(Page::redirect(team_url(user, done))),
+        Ok(done) => back_to_team(state, visitor, user, done).await,
         Err(error) => {
             let errors = refusal(error)?;
             let form = InviteForm {
                 role: "member".into(),
                 ..InviteForm::default()
             };
-            team_page(state, visitor, user, membership, &form, errors, None).await
+            team_page(state, visitor, user, membership, &form, errors).await
         }
     }
 }

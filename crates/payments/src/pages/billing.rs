@@ -32,7 +32,7 @@ use landlord_console::base;
 use landlord_console::Context;
 use landlord_console::Visitor;
 use landlord_console::{member, Gate};
-use landlord_console::{Page, PageError};
+use landlord_console::{Flash, Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new()
@@ -142,7 +142,6 @@ pub async fn current_billing(visitor: Visitor, Query(query): Query<ResultQuery>)
 #[derive(Debug, Default, Deserialize)]
 pub struct OverviewQuery {
     cursor: Option<String>,
-    changed: Option<String>,
 }
 
 /// `GET /o/{organization_id}/billing`: plan and limits, the period so far,
@@ -202,7 +201,6 @@ pub async fn overview(
     context.insert("invoices".into(), invoices.into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("first_page".into(), page.cursor.is_none().into());
-    context.insert("changed".into(), query.changed.into());
     Page::render("billing.html", context)
 }
 
@@ -271,7 +269,7 @@ pub async fn change(
     Path(organization_id): Path<String>,
     Form(form): Form<ChangeForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
@@ -282,15 +280,20 @@ pub async fn change(
     let change = manage::change_plan(&state.payments.billing, &user, &client, &form.plan)
         .await
         .map_err(api)?;
-    let outcome = if change.scheduled {
-        "scheduled"
+    let notice = if change.scheduled {
+        format!(
+            "The change is scheduled: {} moves to {} at the end of the period.",
+            membership.organization.name, change.to_plan
+        )
     } else {
-        "upgraded"
+        format!(
+            "Your plan is now {}: its limits apply from now on, and the rest of the month is \
+             added to this month's invoice.",
+            change.to_plan
+        )
     };
-    Ok(Page::redirect(format!(
-        "/o/{}/billing?changed={outcome}",
-        user.organization_id
-    )))
+    let location = format!("/o/{}/billing", user.organization_id);
+    Page::redirect_with(&state, &visitor, location, Flash::notice(notice)).await
 }
 
 #[derive(Debug, Deserialize)]
@@ -308,7 +311,7 @@ pub async fn cancel_scheduled(
     Path(organization_id): Path<String>,
     Form(form): Form<CsrfForm>,
 ) -> Result<Page, PageError> {
-    let (user, _) = member(
+    let (user, membership) = member(
         &state,
         &visitor,
         &organization_id,
@@ -319,10 +322,13 @@ pub async fn cancel_scheduled(
     manage::cancel_scheduled_change(&state.payments.billing, &user, &client)
         .await
         .map_err(api)?;
-    Ok(Page::redirect(format!(
-        "/o/{}/billing?changed=cancelled",
-        user.organization_id
-    )))
+    let organization = &membership.organization;
+    let notice = format!(
+        "The scheduled change is cancelled: {} stays on {}.",
+        organization.name, organization.plan
+    );
+    let location = format!("/o/{}/billing", user.organization_id);
+    Page::redirect_with(&state, &visitor, location, Flash::notice(notice)).await
 }
 
 /// The invoice page's values: the cycle (404 for another organization's),

@@ -1,5 +1,6 @@
 //! The organization's outgoing webhooks (`/o/{organization_id}/webhooks`):
-//! the endpoints and the create form (the signing secret shown once), an
+//! the endpoints and the create form (the signing secret shown once on the
+//! endpoint's page it redirects to), an
 //! endpoint's page (edit, test message, secret revealed or rotated by
 //! owners, delete after a confirmation, recovery of failed messages, the
 //! attempt log with a resend per message). Each action calls the same
@@ -30,7 +31,8 @@ use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
 use landlord_console::{
-    api, base, member, refusal, ConsoleState, Context, FormErrors, Gate, Page, PageError, Visitor,
+    api, base, member, refusal, ConsoleState, Context, Flash, FormErrors, Gate, Page, PageError,
+    Visitor,
 };
 
 pub(super) fn routes() -> Router<ConsoleState> {
@@ -196,19 +198,9 @@ impl EndpointForm {
 #[serde(default)]
 pub struct ListQuery {
     cursor: Option<String>,
-    done: Option<String>,
-}
-
-/// What a finished action says on the list (`?done=`).
-fn list_done(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "deleted" => "Endpoint deleted, with its attempt log: it receives nothing more.",
-        _ => return None,
-    })
 }
 
 /// The list page, with the create form's values and errors.
-#[allow(clippy::too_many_arguments)]
 async fn list_page(
     state: &ConsoleState,
     visitor: &Visitor,
@@ -217,7 +209,6 @@ async fn list_page(
     cursor: Option<&str>,
     form: &EndpointForm,
     errors: FormErrors,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let page = PageQuery {
         limit: None,
@@ -248,7 +239,6 @@ async fn list_page(
         serde_json::to_value(form).map_err(ApiError::internal)?,
     );
     context.insert("max_endpoints".into(), MAX_ENDPOINTS.into());
-    context.insert("done".into(), done.and_then(list_done).into());
     let page = Page::render("webhooks.html", context)?;
     Ok(if status == StatusCode::OK {
         page
@@ -281,14 +271,14 @@ pub async fn list(
         query.cursor.as_deref(),
         &EndpointForm::blank(),
         FormErrors::ok(),
-        query.done.as_deref(),
     )
     .await
 }
 
 /// `POST /o/{organization_id}/webhooks`: creates the endpoint through
-/// `manage::create` and answers its signing secret, this once, on a page
-/// that is never stored (no redirect, like a new API key's).
+/// `manage::create`, then 303 to the endpoint's page, which shows its
+/// signing secret this once (a one-time notice, the secret sealed):
+/// reloading it neither shows the secret again nor creates another.
 pub async fn create(
     State(state): State<ConsoleState>,
     visitor: Visitor,
@@ -313,26 +303,17 @@ pub async fn create(
     };
     match manage::create(state.identity(), &user, &client, request).await {
         Ok(created) => {
-            let mut context =
-                webhooks_base(&state, &visitor, "Your new endpoint", &user, &membership).await?;
-            context.insert("mode".into(), "created".into());
-            context.insert("endpoint".into(), view_json(&created.endpoint)?);
-            context.insert("secret".into(), created.secret.clone().into());
-            Ok(Page::render("webhook_secret.html", context)?.status(StatusCode::CREATED))
+            let flash = Flash::secret(
+                "The endpoint is created.",
+                "webhook_created",
+                created.secret.clone(),
+            );
+            let location = endpoint_url(&user, created.endpoint.id.as_str(), "");
+            Page::redirect_with(&state, &visitor, location, flash).await
         }
         Err(error) => {
             let errors = refusal(error)?;
-            list_page(
-                &state,
-                &visitor,
-                &user,
-                &membership,
-                None,
-                &form,
-                errors,
-                None,
-            )
-            .await
+            list_page(&state, &visitor, &user, &membership, None, &form, errors).await
         }
     }
 }
@@ -343,35 +324,19 @@ pub async fn create(
 #[serde(default)]
 pub struct DetailQuery {
     cursor: Option<String>,
-    done: Option<String>,
-    count: Option<u32>,
-    more: Option<bool>,
 }
 
-/// What a finished action says on the endpoint's page (`?done=`).
-fn detail_done(query: &DetailQuery) -> Option<String> {
-    Some(match query.done.as_deref()? {
-        "saved" => "Endpoint saved.".into(),
-        "test" => "Test message queued: it goes out within moments. Reload the page to see \
-                   its attempt in the log below."
-            .into(),
-        "resent" => "Message queued again, with the same webhook-id: reload the page to see \
-                     the new attempt below."
-            .into(),
-        "recovered" => {
-            let count = query.count.unwrap_or(0);
-            let mut text = match count {
-                0 => "No failed message since that time: nothing to send again.".to_string(),
-                1 => "1 failed message queued again.".to_string(),
-                n => format!("{n} failed messages queued again."),
-            };
-            if query.more == Some(true) {
-                text.push_str(" More remain: recover again with the same time.");
-            }
-            text
-        }
-        _ => return None,
-    })
+/// What recovering says: how many failed messages go out again.
+fn recovered_notice(count: usize, more: bool) -> String {
+    let mut text = match count {
+        0 => "No failed message since that time: nothing to send again.".to_string(),
+        1 => "1 failed message queued again.".to_string(),
+        n => format!("{n} failed messages queued again."),
+    };
+    if more {
+        text.push_str(" More remain: recover again with the same time.");
+    }
+    text
 }
 
 /// What the recover form sends.
@@ -412,7 +377,6 @@ struct Detail<'a> {
     form: Option<EndpointForm>,
     since: Option<&'a str>,
     errors: FormErrors,
-    done: Option<String>,
     cursor: Option<&'a str>,
 }
 
@@ -422,7 +386,6 @@ impl Default for Detail<'_> {
             form: None,
             since: None,
             errors: FormErrors::ok(),
-            done: None,
             cursor: None,
         }
     }
@@ -496,7 +459,6 @@ async fn detail_page(
     context.insert("attempts".into(), attempts.into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("first_page".into(), page.cursor.is_none().into());
-    context.insert("done".into(), detail.done.into());
     let page = Page::render("webhook.html", context)?;
     Ok(if status == StatusCode::OK {
         page
@@ -542,25 +504,28 @@ pub async fn detail(
     .await?;
     let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
     let detail = Detail {
-        done: detail_done(&query),
         cursor: query.cursor.as_deref(),
         ..Detail::default()
     };
     detail_page(&state, &visitor, &found, row, detail).await
 }
 
-/// After an action on the endpoint: back to its page with `done`, or the
-/// page with the refusal (a field's error next to it).
+/// After an action on the endpoint: back to its page with what was done
+/// (a one-time notice), or the page with the refusal (a field's error next
+/// to it).
 async fn after(
     state: &ConsoleState,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
     endpoint_id: &str,
-    result: Result<String, ApiError>,
+    result: Result<Flash, ApiError>,
     detail: impl FnOnce(FormErrors) -> Detail<'static>,
 ) -> Result<Page, PageError> {
     match result {
-        Ok(query) => Ok(Page::redirect(endpoint_url(&found.0, endpoint_id, &query))),
+        Ok(flash) => {
+            let location = endpoint_url(&found.0, endpoint_id, "");
+            Page::redirect_with(state, visitor, location, flash).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             let row = endpoint_of(state, &found.0, endpoint_id).await?;
@@ -599,7 +564,7 @@ pub async fn update(
     };
     let result = manage::update(state.identity(), &found.0, &client, &endpoint_id, request)
         .await
-        .map(|_| "?done=saved".to_string());
+        .map(|_| Flash::notice("Endpoint saved."));
     after(&state, &visitor, &found, &endpoint_id, result, |errors| {
         Detail {
             form: Some(form),
@@ -635,7 +600,12 @@ pub async fn send_test(
     .await?;
     let result = manage::send_test(state.identity(), &found.0, &client, &endpoint_id)
         .await
-        .map(|_| "?done=test".to_string());
+        .map(|_| {
+            Flash::notice(
+                "Test message queued: it goes out within moments. Reload the page to see its \
+                 attempt in the log below.",
+            )
+        });
     after(&state, &visitor, &found, &endpoint_id, result, |errors| {
         Detail {
             errors,
@@ -669,7 +639,12 @@ pub async fn resend(
         &message_id,
     )
     .await
-    .map(|_| "?done=resent".to_string());
+    .map(|_| {
+        Flash::notice(
+            "Message queued again, with the same webhook-id: reload the page to see the new \
+             attempt below.",
+        )
+    });
     after(&state, &visitor, &found, &endpoint_id, result, |errors| {
         Detail {
             errors,
@@ -707,15 +682,13 @@ pub async fn recover(
             &since_rfc3339(&form.since),
         )
         .await
-        .map(|view| {
-            format!(
-                "?done=recovered&count={}&more={}",
-                view.recovered, view.more
-            )
-        })
+        .map(|view| Flash::notice(recovered_notice(view.recovered, view.more)))
     };
     match result {
-        Ok(query) => Ok(Page::redirect(endpoint_url(&found.0, &endpoint_id, &query))),
+        Ok(flash) => {
+            let location = endpoint_url(&found.0, &endpoint_id, "");
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(error) => {
             let errors = refusal(error)?;
             let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
@@ -731,38 +704,36 @@ pub async fn recover(
 
 // ---- the secret, rotation and deletion ------------------------------------------------
 
-/// The page showing an endpoint's secret (`mode`: revealed or rotated).
-async fn secret_page(
+/// Back to the endpoint's page, which shows `secret` this once (`kind`:
+/// `webhook_revealed` or `webhook_rotated`), with the previous secret
+/// still signing beside a rotated one.
+async fn show_secret(
     state: &ConsoleState,
     visitor: &Visitor,
-    (user, membership): &(CurrentUser, Membership),
-    view: &EndpointView,
+    user: &CurrentUser,
+    endpoint_id: &str,
     secret: SecretView,
-    mode: &str,
+    kind: &str,
 ) -> Result<Page, PageError> {
-    let title = if mode == "rotated" {
-        "New signing secret"
+    let notice = if kind == "webhook_rotated" {
+        "The signing secret is rotated."
     } else {
-        "Signing secret"
+        "Here is the signing secret: the reveal is recorded in the audit log."
     };
-    let mut context = webhooks_base(state, visitor, title, user, membership).await?;
-    context.insert("mode".into(), mode.into());
-    context.insert("endpoint".into(), view_json(view)?);
-    context.insert("secret".into(), secret.secret.clone().into());
-    context.insert(
-        "previous_secret".into(),
-        secret.previous_secret.clone().into(),
-    );
-    context.insert(
-        "previous_secret_expires_at".into(),
-        serde_json::to_value(secret.previous_secret_expires_at).map_err(ApiError::internal)?,
-    );
-    Page::render("webhook_secret.html", context)
+    let mut flash = Flash::secret(notice, kind, secret.secret.clone());
+    if let Some(previous) = &secret.previous_secret {
+        flash = flash.also_secret("previous_secret", previous.clone());
+    }
+    if let Some(until) = secret.previous_secret_expires_at {
+        flash = flash.detail("previous_secret_expires_at", until.rfc3339());
+    }
+    let location = endpoint_url(user, endpoint_id, "");
+    Page::redirect_with(state, visitor, location, flash).await
 }
 
-/// `POST …/{endpoint_id}/secret`: `manage::secret` (owners; audited), on a
-/// page never stored. A POST, so the secret is never in a URL or the
-/// browser's history.
+/// `POST …/{endpoint_id}/secret`: `manage::secret` (owners; audited),
+/// then back to the endpoint's page, which shows it once. A POST, so the
+/// secret is never in a URL or the browser's history.
 pub async fn reveal_secret(
     State(state): State<ConsoleState>,
     visitor: Visitor,
@@ -778,12 +749,19 @@ pub async fn reveal_secret(
         permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?;
-    let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
+    endpoint_of(&state, &found.0, &endpoint_id).await?;
     let secret = manage::secret(state.identity(), &found.0, &client, &endpoint_id)
         .await
         .map_err(api)?;
-    let view = EndpointView::new(row);
-    secret_page(&state, &visitor, &found, &view, secret, "revealed").await
+    show_secret(
+        &state,
+        &visitor,
+        &found.0,
+        &endpoint_id,
+        secret,
+        "webhook_revealed",
+    )
+    .await
 }
 
 /// A confirmation page (`webhook_confirm.html`) for `action` on the
@@ -824,8 +802,8 @@ pub async fn rotate_page(
 }
 
 /// `POST …/{endpoint_id}/rotate-secret`: `manage::rotate` (owners;
-/// audited), answering the new secret and the previous one, which signs
-/// beside it for 24 hours.
+/// audited), then back to the endpoint's page, which shows the new secret
+/// once and the previous one, which signs beside it for 24 hours.
 pub async fn rotate(
     State(state): State<ConsoleState>,
     visitor: Visitor,
@@ -841,12 +819,19 @@ pub async fn rotate(
         permissions::VIEW_WEBHOOK_SECRETS,
     )
     .await?;
-    let row = endpoint_of(&state, &found.0, &endpoint_id).await?;
+    endpoint_of(&state, &found.0, &endpoint_id).await?;
     let secret = manage::rotate(state.identity(), &found.0, &client, &endpoint_id)
         .await
         .map_err(api)?;
-    let view = EndpointView::new(row);
-    secret_page(&state, &visitor, &found, &view, secret, "rotated").await
+    show_secret(
+        &state,
+        &visitor,
+        &found.0,
+        &endpoint_id,
+        secret,
+        "webhook_rotated",
+    )
+    .await
 }
 
 /// `GET …/{endpoint_id}/delete`: the confirmation.
@@ -890,10 +875,13 @@ pub async fn delete(
             ApiError::NotFound(_) => PageError::NotFound,
             other => api(other),
         })?;
-    Ok(Page::redirect(format!(
-        "/o/{}/webhooks?done=deleted",
-        user.organization_id
-    )))
+    Page::redirect_with(
+        &state,
+        &visitor,
+        format!("/o/{}/webhooks", user.organization_id),
+        Flash::notice("Endpoint deleted, with its attempt log: it receives nothing more."),
+    )
+    .await
 }
 
 #[cfg(test)]
@@ -939,21 +927,10 @@ mod tests {
 
     #[test]
     fn a_recovery_says_how_many_went_again() {
-        let query = DetailQuery {
-            done: Some("recovered".into()),
-            count: Some(3),
-            more: Some(true),
-            ..DetailQuery::default()
-        };
-        let text = detail_done(&query).expect("a message");
+        let text = recovered_notice(3, true);
         assert!(text.starts_with("3 failed messages"), "{text}");
         assert!(text.contains("More remain"));
-        assert_eq!(
-            detail_done(&DetailQuery {
-                done: Some("nope".into()),
-                ..DetailQuery::default()
-            }),
-            None
-        );
+        assert_eq!(recovered_notice(1, false), "1 failed message queued again.");
+        assert!(recovered_notice(0, false).starts_with("No failed message"));
     }
 }

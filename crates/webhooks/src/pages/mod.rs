@@ -17,7 +17,6 @@ macro_rules! template_files {
 const TEMPLATES: Templates = template_files!(
     "webhooks.html",
     "webhook.html",
-    "webhook_secret.html",
     "webhook_confirm.html",
     "webhook_types.html",
 );
