@@ -16,6 +16,8 @@ mod console_billing_browser;
 mod console_inbox;
 mod console_journey;
 mod console_marketplace;
+mod console_navigation;
+mod console_navigation_browser;
 mod console_operator;
 mod console_operator_browser;
 mod console_team;

@@ -182,10 +182,11 @@ pub async fn overview(
         .into_iter()
         .map(cycle_view)
         .collect::<Result<Vec<_>, _>>()?;
-    let plans: Vec<Value> = payments
-        .config
-        .plans
-        .iter()
+    // Cheapest first, as people compare them.
+    let mut catalog: Vec<_> = payments.config.plans.iter().collect();
+    catalog.sort_by_key(|(name, plan)| (plan.price, *name));
+    let plans: Vec<Value> = catalog
+        .into_iter()
         .map(|(name, plan)| plan_view(name, plan))
         .collect();
     let current = payments
@@ -228,6 +229,11 @@ pub async fn change_page(
         permissions::UPGRADE_PLAN,
     )
     .await?;
+    if query.plan == membership.organization.plan {
+        // The plan the organization is on (the list's first choice): nothing
+        // to review.
+        return Ok(Page::redirect(format!("/o/{organization_id}/billing")));
+    }
     let preview =
         manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
