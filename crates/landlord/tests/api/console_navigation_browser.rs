@@ -195,7 +195,7 @@ async fn an_operators_navigation_fits_and_works_by_keyboard_and_on_a_phone() {
     browser.screenshot_themes("account-menu").await;
     browser.click_link("Operator console").await;
     browser.wait_for_path("/operator").await;
-    browser.wait_for_text("MRR by month").await;
+    browser.wait_for_text("Figures").await;
     let operator = browser.script(MEASURE, vec![]).await;
     let sections: Vec<&str> = operator["links"]
         .as_array()
@@ -232,7 +232,7 @@ async fn an_operators_navigation_fits_and_works_by_keyboard_and_on_a_phone() {
         "nothing wider than the phone: {closed}"
     );
     browser.screenshot_themes("phone-menu-closed").await;
-    open(&browser, "details.sidebar").await;
+    open(&browser, "details.menu-toggle").await;
     let opened = browser.script(MEASURE, vec![]).await;
     let width = f(&opened["viewport"], "w");
     for link in opened["links"].as_array().unwrap() {
