@@ -275,6 +275,58 @@ async fn an_operators_navigation_fits_and_works_by_keyboard_and_on_a_phone() {
     let switcher = browser.text_of("details.switcher > summary").await;
     assert!(switcher.contains("Second shop"), "{switcher}");
     browser.screenshot_themes("second-organization").await;
+
+    // Its billing page: the plans compared, its own marked and chosen;
+    // a signed-in 404 keeps the navigation; both at 375 px too.
+    let second = browser.current_path().await;
+    browser.click_link("Billing").await;
+    browser.wait_for_text("Compare the plans").await;
+    let chosen = browser
+        .script(
+            "return document.querySelector('select#plan').value;",
+            vec![],
+        )
+        .await;
+    assert_eq!(chosen, "free", "the current plan is the list's choice");
+    browser.screenshot_themes("billing-plans").await;
+    browser
+        .goto(&app, &format!("{second}/billing/change?plan=pro"))
+        .await;
+    browser.wait_for_text("Upgrade now").await;
+    let gap = browser
+        .script(
+            "const b = document.querySelector('.row-actions button').getBoundingClientRect();              const a = document.querySelector('.row-actions a').getBoundingClientRect();              return Math.max(a.left - b.right, a.top - b.bottom);",
+            vec![],
+        )
+        .await;
+    assert!(
+        gap.as_f64().unwrap_or_default() >= 8.0,
+        "the buttons apart: {gap}"
+    );
+    browser.screenshot_themes("billing-change").await;
+    browser.goto(&app, &format!("{second}/no-such-page")).await;
+    browser.wait_for_text("Page not found").await;
+    browser.wait_for_text("API keys").await;
+    browser.screenshot_themes("not-found-signed-in").await;
+    browser.set_viewport(Viewport::Phone).await;
+    browser.goto(&app, &format!("{second}/billing")).await;
+    browser.wait_for_text("Compare the plans").await;
+    browser
+        .script(
+            "document.querySelector('table.plans').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    browser.screenshot_themes("billing-plans-phone").await;
+    browser.goto(&app, &format!("{second}/webhooks")).await;
+    browser.wait_for_text("Event types").await;
+    browser
+        .script(
+            "document.querySelector('.type-grid').scrollIntoView();",
+            vec![],
+        )
+        .await;
+    browser.screenshot_themes("webhook-types-phone").await;
     browser.close().await;
 }
 
