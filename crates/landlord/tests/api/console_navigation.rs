@@ -189,10 +189,15 @@ async fn billing_starts_from_the_current_plan_and_compares_them(backend: Backend
         .expect("starter's row");
     assert!(current.contains("class=\"current\""), "{current}");
     assert!(current.contains("Your plan"), "{current}");
-    // Reviewing the plan it is on is nothing to review: back to billing.
+    // Reviewing the plan it is on says so, with the navigation kept.
     let same = owner.get(&format!("{billing}/change?plan=starter")).await;
-    assert_eq!(same.status, 303, "{}", same.body);
-    assert_eq!(same.location.as_deref(), Some(billing.as_str()));
+    assert_eq!(same.status, 422, "{}", same.body);
+    assert!(same.body.contains("already"), "{}", same.body);
+    assert!(
+        same.body.contains("aria-label=\"Organization\""),
+        "{}",
+        same.body
+    );
     // The confirmation's buttons stand apart.
     let change = owner.get(&format!("{billing}/change?plan=pro")).await;
     assert_eq!(change.status, 200, "{}", change.body);

@@ -229,11 +229,6 @@ pub async fn change_page(
         permissions::UPGRADE_PLAN,
     )
     .await?;
-    if query.plan == membership.organization.plan {
-        // The plan the organization is on (the list's first choice): nothing
-        // to review.
-        return Ok(Page::redirect(format!("/o/{organization_id}/billing")));
-    }
     let preview =
         manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
