@@ -30,7 +30,8 @@
 //!         .templates(TEMPLATES) // [(name, include_str!(…))]
 //!         .stylesheet(include_str!("../../static/library.css"))
 //!         .routes(move |console| routes().with_state(Pages::new(console, library)))
-//!         .organization_nav(NavEntry::new("books", "Books", "/books", 70)
+//!         .organization_nav(NavEntry::new("books", "Books", "/books", 10)
+//!             .in_group(NavGroup::new("library", "Library", 70))
 //!             .requires(permissions::LEND_BOOKS))
 //! }
 //! ```
@@ -38,7 +39,9 @@
 //! The binary decides which modules are on, in one place:
 //! `Console::new(…).with(keys_pages).with(library_pages).router()`. A
 //! module left out has no routes (404), no templates and no navigation
-//! entries. A module's routes get the shell's [`ConsoleState`] when the
+//! entries. The navigation lists each group ([`NavGroup`]: the core's
+//! Organization, Developers and Billing, then one per module) with the
+//! entries the person's role allows; a group left empty is not shown. A module's routes get the shell's [`ConsoleState`] when the
 //! router is built and may wrap it in their own state (anything the shell
 //! state can be taken from with `FromRef`, which [`Visitor`] needs); its
 //! template names must not collide with another's (prefix them with the
@@ -107,6 +110,31 @@ impl ConsoleInner {
     }
 }
 
+/// A titled group of the navigation's links: the core's groups, or a
+/// module's own (one group per module, so switching the module off takes
+/// its heading away with its links).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct NavGroup {
+    pub key: &'static str,
+    pub label: &'static str,
+    /// Place among the groups, smallest first (the core's take 10 to 30).
+    pub order: u16,
+}
+
+impl NavGroup {
+    /// Overview, team, settings, audit log.
+    pub const ORGANIZATION: NavGroup = NavGroup::new("organization", "Organization", 10);
+    /// API keys, webhooks, events, the API's documentation.
+    pub const DEVELOPERS: NavGroup = NavGroup::new("developers", "Developers", 20);
+    /// Plan, invoices and payments.
+    pub const BILLING: NavGroup = NavGroup::new("billing", "Billing", 30);
+
+    /// A module's group, placed after the core's when `order` is above 30.
+    pub const fn new(key: &'static str, label: &'static str, order: u16) -> Self {
+        Self { key, label, order }
+    }
+}
+
 /// A link of the console's navigation.
 #[derive(Debug, Clone)]
 pub struct NavEntry {
@@ -115,15 +143,21 @@ pub struct NavEntry {
     pub key: &'static str,
     pub label: &'static str,
     /// Organization entries: the path under `/o/{organization_id}` (`""`
-    /// for the overview); other entries: the absolute path.
+    /// for the overview) unless [`NavEntry::absolute`]; other entries:
+    /// the absolute path.
     pub path: &'static str,
     /// Shown only to members whose role allows it (organization entries).
     pub permission: Option<Permission>,
-    /// Place among the entries, smallest first.
+    /// Place among the entries of its group, smallest first.
     pub order: u16,
+    /// The group it is listed in (organization and personal entries).
+    pub group: NavGroup,
+    /// An organization entry whose path is not under the organization's.
+    pub absolute: bool,
 }
 
 impl NavEntry {
+    /// An entry of the "Organization" group (see [`NavEntry::in_group`]).
     pub fn new(key: &'static str, label: &'static str, path: &'static str, order: u16) -> Self {
         Self {
             key,
@@ -131,12 +165,27 @@ impl NavEntry {
             path,
             permission: None,
             order,
+            group: NavGroup::ORGANIZATION,
+            absolute: false,
         }
     }
 
     /// Shown only to members whose role allows `permission`.
     pub fn requires(mut self, permission: Permission) -> Self {
         self.permission = Some(permission);
+        self
+    }
+
+    /// Listed in `group`.
+    pub fn in_group(mut self, group: NavGroup) -> Self {
+        self.group = group;
+        self
+    }
+
+    /// An organization entry leading to `path` as it is (a page outside
+    /// the organization's, such as the API's documentation).
+    pub fn absolute(mut self) -> Self {
+        self.absolute = true;
         self
     }
 }
@@ -146,7 +195,8 @@ impl NavEntry {
 struct Navigation {
     /// The organization's navigation (`/o/{organization_id}…`).
     organization: Vec<NavEntry>,
-    /// The signed-in person's own links, before "Account".
+    /// The signed-in person's own links (absolute paths), listed in their
+    /// group beside the organization's.
     personal: Vec<NavEntry>,
     /// The operator console's sub-navigation, after the core's sections.
     operator: Vec<NavEntry>,
@@ -162,7 +212,7 @@ impl Navigation {
             &mut self.personal,
             &mut self.operator,
         ] {
-            list.sort_by_key(|entry| entry.order);
+            list.sort_by_key(|entry| (entry.group.order, entry.order));
         }
     }
 }
@@ -223,7 +273,8 @@ impl Module {
         self
     }
 
-    /// An entry of the signed-in person's own links (beside "Account").
+    /// An entry of the signed-in person's own links (an absolute path,
+    /// listed in its group beside the organization's entries).
     pub fn personal_nav(mut self, entry: NavEntry) -> Self {
         self.navigation.personal.push(entry);
         self
@@ -266,6 +317,13 @@ impl Console {
     /// The console's routes (the shell's and every registered module's),
     /// ready to merge into the application's router.
     pub fn router(self) -> Router {
+        self.build().0
+    }
+
+    /// [`Console::router`], and the shell's state for
+    /// [`with_navigation`] (a layer over the application's whole router,
+    /// so that its fallback's 404 page keeps the navigation too).
+    pub fn build(self) -> (Router, ConsoleState) {
         let mut navigation = Navigation::default();
         let mut routes = Vec::new();
         let mut stylesheets = Vec::new();
@@ -297,7 +355,44 @@ impl Console {
         for module_routes in routes {
             router = router.merge(module_routes(state.clone()));
         }
-        router
+        (router, state)
+    }
+}
+
+/// A middleware: an error page answered to a signed-in person (the 404
+/// page, a refused form, a failure) is rendered again with the layout's
+/// navigation, in the organization of the URL when it is theirs, so that
+/// the person is never left without a way on. Other answers pass as they
+/// are.
+pub async fn with_navigation(
+    axum::extract::State(state): axum::extract::State<ConsoleState>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> axum::response::Response {
+    let token = session::cookie_in(request.headers(), SESSION_COOKIE).map(str::to_owned);
+    let path = request.uri().path().to_owned();
+    let mut response = next.run(request).await;
+    let (Some(token), Some(view)) = (
+        token,
+        response.extensions().get::<web::ErrorView>().cloned(),
+    ) else {
+        return response;
+    };
+    match pages::error_context(&state, &token, &path).await {
+        Ok(Some(context)) => {
+            let body = view.render(context);
+            response
+                .headers_mut()
+                .remove(axum::http::header::CONTENT_LENGTH);
+            *response.body_mut() = axum::body::Body::from(body);
+            response
+        }
+        // Signed out (or the session is over): the page as it was.
+        Ok(None) => response,
+        Err(error) => {
+            tracing::warn!(?error, "the error page's navigation could not be built");
+            response
+        }
     }
 }
 
@@ -321,4 +416,5 @@ fn static_routes() -> Router<ConsoleState> {
     Router::new()
         .route("/static/console.css", get(web::stylesheet))
         .route("/static/copy.js", get(web::copy_script))
+        .route("/static/nav.js", get(web::nav_script))
 }

@@ -3,8 +3,8 @@
 //! visitor's CSRF cookie.
 
 use axum::extract::{FromRef, FromRequestParts};
-use axum::http::header;
 use axum::http::request::Parts;
+use axum::http::{header, HeaderMap};
 use landlord_core::crypto::random_hex;
 use landlord_identity::sessions::browser_session;
 use landlord_identity::CurrentUser;
@@ -19,8 +19,12 @@ pub const CSRF_COOKIE: &str = "landlord_csrf";
 
 /// The value of cookie `name` in the request's `Cookie` headers.
 fn cookie<'a>(parts: &'a Parts, name: &str) -> Option<&'a str> {
-    parts
-        .headers
+    cookie_in(&parts.headers, name)
+}
+
+/// The value of cookie `name` in `headers`' `Cookie` lines.
+pub(crate) fn cookie_in<'a>(headers: &'a HeaderMap, name: &str) -> Option<&'a str> {
+    headers
         .get_all(header::COOKIE)
         .iter()
         .filter_map(|value| value.to_str().ok())
@@ -80,6 +84,16 @@ impl Visitor {
     pub fn signed_out() -> Self {
         Visitor {
             user: None,
+            anonymous: None,
+            stale_cookie: false,
+            submits: false,
+        }
+    }
+
+    /// A signed-in visitor reading a page (an error page shown to them).
+    pub(crate) fn reading(user: CurrentUser) -> Self {
+        Visitor {
+            user: Some(user),
             anonymous: None,
             stale_cookie: false,
             submits: false,

@@ -9,7 +9,7 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
-use crate::web::{copy_script_version, stylesheet_version, PageError};
+use crate::web::{copy_script_version, nav_script_version, stylesheet_version, PageError};
 
 /// A template's values.
 pub type Context = Map<String, Value>;
@@ -39,6 +39,7 @@ fn shell_environment() -> Environment<'static> {
     env.add_global("product", PRODUCT);
     env.add_global("css_version", stylesheet_version());
     env.add_global("copy_js_version", copy_script_version());
+    env.add_global("nav_js_version", nav_script_version());
     add(&mut env, SHELL_TEMPLATES);
     env
 }
@@ -56,6 +57,7 @@ const SHELL_TEMPLATES: Templates = template_files!(
     "account.html",
     "sessions.html",
     "operator_nav.html",
+    "new_organization.html",
 );
 
 fn add(env: &mut Environment<'static>, templates: Templates) {

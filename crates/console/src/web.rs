@@ -68,6 +68,18 @@ pub fn css(source: &'static str) -> Response {
 }
 
 const COPY_SCRIPT: &str = include_str!("../static/copy.js");
+const NAV_SCRIPT: &str = include_str!("../static/nav.js");
+
+/// `GET /static/nav.js`: closes the header's menus on a click elsewhere or
+/// Escape (they work without it), cached like the stylesheet.
+pub async fn nav_script() -> Response {
+    script(NAV_SCRIPT)
+}
+
+/// The first 12 hex digits of the menus' script's SHA-256, for its URL.
+pub fn nav_script_version() -> String {
+    script_version(NAV_SCRIPT)
+}
 
 /// `GET /static/copy.js`: the copy buttons (a file, for `script-src
 /// 'self'`), cached like the stylesheet.
@@ -288,22 +300,44 @@ impl IntoResponse for PageError {
                 }
             }
         };
-        let mut context = templates::context();
+        let view = ErrorView {
+            title,
+            message,
+            request_id: current_request_id().unwrap_or_default(),
+        };
+        // Rendered without the visitor's session (no header links that
+        // would be wrong for them); `with_navigation` renders it again with
+        // the navigation for a signed-in person.
+        let body = view.render(templates::context());
+        let mut response =
+            ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
+        response.extensions_mut().insert(view);
+        finish(response, status)
+    }
+}
+
+/// What an error page says, kept on its answer so that it can be rendered
+/// again with the signed-in person's navigation.
+#[derive(Debug, Clone)]
+pub(crate) struct ErrorView {
+    title: &'static str,
+    message: String,
+    request_id: String,
+}
+
+impl ErrorView {
+    /// The error page over `context` (the layout's values: none for a
+    /// signed-out visitor, the session's for a signed-in one).
+    pub(crate) fn render(&self, mut context: Context) -> String {
+        let (title, message) = (self.title, &self.message);
         context.insert("title".into(), title.into());
         context.insert("message".into(), message.clone().into());
-        // Rendered without the visitor's session: no header links that
-        // would be wrong for a signed-in person (the brand leads home).
         context.insert("error_page".into(), true.into());
-        context.insert(
-            "request_id".into(),
-            current_request_id().unwrap_or_default().into(),
-        );
-        let body = templates::render("error.html", context).unwrap_or_else(|_| {
+        context.insert("request_id".into(), self.request_id.clone().into());
+        templates::render("error.html", context).unwrap_or_else(|_| {
             // The error template itself failed: plain text says enough.
             format!("{title}\n\n{message}\n")
-        });
-        let response = ([(header::CONTENT_TYPE, "text/html; charset=utf-8")], body).into_response();
-        finish(response, status)
+        })
     }
 }
 

@@ -474,6 +474,41 @@ pub async fn change_password(
     Ok(revoked)
 }
 
+/// Creates another organization for the signed-in person, its owner, on
+/// the default plan (billed to the person's address), and makes it the
+/// session's active organization. Audited as `organization.created` in the
+/// new organization.
+pub async fn create_organization(
+    state: &IdentityState,
+    current: &CurrentUser,
+    client: &ClientInfo,
+    name: &str,
+) -> Result<crate::model::OrganizationRow, ApiError> {
+    let name = required_name("name", name)?;
+    let user = store::user_by_id(state.db.pool(), &current.user_id)
+        .await?
+        .ok_or_else(|| ApiError::Unauthorized("this account no longer exists".into()))?;
+    let mut tx = state.db.begin().await?;
+    let organization_id =
+        store::insert_organization(&mut tx, &name, &user.email, &state.config.default_plan).await?;
+    store::insert_membership(&mut tx, &organization_id, &current.user_id, Role::Owner).await?;
+    store::switch_session_organization(&mut *tx, &current.session_id, &organization_id).await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("organization.created")
+            .organization(&organization_id)
+            .actor(&current.user_id)
+            .target("organization", &organization_id)
+            .client(client),
+    )
+    .await?;
+    let organization = store::organization_by_id(&mut *tx, &organization_id)
+        .await?
+        .ok_or_else(|| ApiError::internal(anyhow::anyhow!("organization vanished")))?;
+    tx.commit().await?;
+    Ok(organization)
+}
+
 /// Renames the signed-in person (1 to 100 characters). Audited as
 /// `auth.name_changed`.
 pub async fn rename(

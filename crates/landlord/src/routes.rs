@@ -12,7 +12,7 @@ use std::sync::Arc;
 use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMetrics};
 use utoipa_axum::router::OpenApiRouter;
 
-use landlord_console::Console;
+use landlord_console::{Console, ConsoleState, Module, NavEntry, NavGroup};
 use landlord_events::EventType;
 use landlord_identity::permissions::{self, Permission};
 use landlord_keys::sensitive::SensitiveLimits;
@@ -74,10 +74,13 @@ pub fn build_router(state: AppState) -> Router {
     let openapi = declare_request_rules(declare_shared_responses(openapi), &plans);
     let mut router = router.merge(docs_router(openapi));
     let console = config.console;
+    let mut console_state = None;
     if config.console {
         // Plain axum routes: the console's pages are not API operations
         // and stay out of the OpenAPI document.
-        router = router.merge(console_router(&state, sensitive_limits.clone()));
+        let (pages, shell) = console_router(&state, sensitive_limits.clone());
+        router = router.merge(pages);
+        console_state = Some(shell);
     }
     if config.enable_test_routes {
         router = router.merge(test_routes::router());
@@ -103,6 +106,15 @@ pub fn build_router(state: AppState) -> Router {
             ApiError::MethodNotAllowed("this route does not accept that method".into())
         })
         .with_state(state);
+    // Every error page (the fallback's 404 included) keeps a signed-in
+    // person's navigation.
+    let router = match console_state {
+        Some(shell) => router.layer(middleware::from_fn_with_state(
+            shell,
+            landlord_console::with_navigation,
+        )),
+        None => router,
+    };
     apply_baseline(router, &config)
 }
 
@@ -162,8 +174,12 @@ pub fn permission_matrix() -> Vec<Permission> {
     .concat()
 }
 
-/// The console: the shell and the pages of every module switched on.
-fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router<AppState> {
+/// The console: the shell and the pages of every module switched on, and
+/// the shell's state (for the error pages' navigation).
+fn console_router(
+    state: &AppState,
+    sensitive_limits: SensitiveLimits,
+) -> (Router<AppState>, ConsoleState) {
     let modules = Modules::of(state);
     let mut console = Console::new(
         state.identity.clone(),
@@ -183,6 +199,7 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
         ))
         .with(landlord_admin::pages::console_pages(state.payments.clone()))
         .with(landlord_webhooks::pages::console_pages())
+        .with(docs_nav())
         .with(landlord_alerts::pages::console_pages(
             state.payments.clone(),
         ));
@@ -197,7 +214,18 @@ fn console_router(state: &AppState, sensitive_limits: SensitiveLimits) -> Router
             state.marketplace.clone(),
         ));
     }
-    console.router().with_state(())
+    let (router, shell) = console.build();
+    (router.with_state(()), shell)
+}
+
+/// The API's documentation (`/docs`, served beside the API) in the
+/// console's Developers group.
+fn docs_nav() -> Module {
+    Module::new("docs").organization_nav(
+        NavEntry::new("docs", "API docs", "/docs", 90)
+            .in_group(NavGroup::DEVELOPERS)
+            .absolute(),
+    )
 }
 
 #[cfg(test)]

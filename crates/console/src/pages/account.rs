@@ -35,6 +35,8 @@ pub(crate) fn routes() -> Router<ConsoleState> {
         .route("/account/sessions", get(sessions_page))
         .route("/account/sessions/revoke", post(revoke_many))
         .route("/account/sessions/{session_id}/revoke", post(revoke))
+        .route("/organizations/new", get(new_organization_page))
+        .route("/organizations", post(create_organization))
 }
 
 /// The API route whose per-address budget the password form shares.
@@ -251,5 +253,65 @@ pub async fn revoke(
     } else {
         let flash = Flash::notice("The session is signed out.");
         Page::redirect_with(&state, &visitor, "/account/sessions", flash).await
+    }
+}
+
+/// The new organization's form, as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct OrganizationForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    name: String,
+}
+
+async fn render_new_organization(
+    state: &ConsoleState,
+    visitor: &Visitor,
+    form: &OrganizationForm,
+    errors: FormErrors,
+) -> Result<Page, PageError> {
+    let (mut context, _) =
+        base(state, visitor, "New organization", "new-organization", None).await?;
+    context.insert(
+        "form".into(),
+        serde_json::to_value(form).map_err(ApiError::internal)?,
+    );
+    let status = errors.into_context(&mut context);
+    Ok(Page::render("new_organization.html", context)?.status(status))
+}
+
+/// `GET /organizations/new`: the form creating another organization.
+pub async fn new_organization_page(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+) -> Result<Page, PageError> {
+    person(&state, &visitor)?;
+    render_new_organization(
+        &state,
+        &visitor,
+        &OrganizationForm::default(),
+        FormErrors::ok(),
+    )
+    .await
+}
+
+/// `POST /organizations`: `accounts::create_organization`, then the new
+/// organization's overview (Post/Redirect/Get); a refused name is shown at
+/// its field.
+pub async fn create_organization(
+    State(state): State<ConsoleState>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Form(form): Form<OrganizationForm>,
+) -> Result<Page, PageError> {
+    visitor.check_csrf(&state, &form.csrf)?;
+    let user = person(&state, &visitor)?;
+    match accounts::create_organization(state.identity(), user, &client, &form.name).await {
+        Ok(organization) => Ok(Page::redirect(format!("/o/{}", organization.id))),
+        Err(error) => {
+            let errors = FormErrors::from_api(error)?.general_to_field("name");
+            render_new_organization(&state, &visitor, &form, errors).await
+        }
     }
 }

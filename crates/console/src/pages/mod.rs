@@ -6,6 +6,7 @@ pub mod organization;
 pub mod public;
 
 use axum::Router;
+use landlord_core::ids::OrganizationId;
 use landlord_identity::permissions::{self, Permission};
 use landlord_identity::store::{self as identity_store, Membership};
 use landlord_identity::CurrentUser;
@@ -14,7 +15,7 @@ use serde_json::{json, Value};
 use crate::session::{FormToken, Visitor};
 use crate::templates::{self, Context};
 use crate::web::PageError;
-use crate::{ConsoleState, NavEntry};
+use crate::{ConsoleState, NavEntry, NavGroup};
 
 /// The shell's own pages.
 pub(crate) fn router() -> Router<ConsoleState> {
@@ -26,6 +27,34 @@ pub(crate) fn router() -> Router<ConsoleState> {
 
 fn nav_view(entry: &NavEntry) -> Value {
     json!({ "key": entry.key, "label": entry.label, "path": entry.path })
+}
+
+/// The sidebar's groups: each group's entries (organization entries the
+/// role allows, under `/o/{organization_id}` unless absolute, and the
+/// person's own), in the groups' order; empty groups left out.
+fn groups_view<'a>(
+    organization_id: &OrganizationId,
+    entries: impl Iterator<Item = (&'a NavEntry, bool)>,
+) -> Vec<Value> {
+    let mut entries: Vec<(&NavEntry, bool)> = entries.collect();
+    entries.sort_by_key(|(entry, _)| (entry.group.order, entry.group.key, entry.order));
+    let mut groups: Vec<(NavGroup, Vec<Value>)> = Vec::new();
+    for (entry, under_organization) in entries {
+        let href = if under_organization && !entry.absolute {
+            format!("/o/{organization_id}{}", entry.path)
+        } else {
+            entry.path.to_string()
+        };
+        let link = json!({ "key": entry.key, "label": entry.label, "href": href });
+        match groups.last_mut() {
+            Some((group, links)) if group.key == entry.group.key => links.push(link),
+            _ => groups.push((entry.group, vec![link])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(group, links)| json!({ "key": group.key, "label": group.label, "links": links }))
+        .collect()
 }
 
 /// The layout's values: title, navigation, the CSRF token and, signed in,
@@ -55,6 +84,31 @@ pub async fn base(
         }
     }
     Ok((context, token))
+}
+
+/// The layout's values for an error page shown to the person signed in
+/// with the session `token` (`None`: no live session), in the organization
+/// of `path` (`/o/{organization_id}…`) when they belong to it.
+pub(crate) async fn error_context(
+    state: &ConsoleState,
+    token: &str,
+    path: &str,
+) -> Result<Option<Context>, PageError> {
+    let Some(user) = landlord_identity::sessions::browser_session(state.identity(), token).await?
+    else {
+        return Ok(None);
+    };
+    let in_url = path
+        .strip_prefix("/o/")
+        .and_then(|rest| rest.split('/').next())
+        .and_then(OrganizationId::parse);
+    let memberships = identity_store::memberships(state.identity().db.pool(), &user.user_id)
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    let current = in_url.and_then(|id| memberships.iter().find(|m| m.organization.id == id));
+    let visitor = Visitor::reading(user);
+    let (context, _) = base(state, &visitor, "", "", current).await?;
+    Ok(Some(context))
 }
 
 async fn session_view(
@@ -92,6 +146,29 @@ async fn session_view(
         .filter(|entry| entry.permission.is_none_or(&may))
         .map(nav_view)
         .collect();
+    let groups = groups_view(
+        current_id,
+        navigation
+            .organization
+            .iter()
+            .filter(|entry| entry.permission.is_none_or(&may))
+            .map(|entry| (entry, true))
+            .chain(navigation.personal.iter().map(|entry| (entry, false))),
+    );
+    let person = identity_store::user_by_id(state.identity().db.pool(), &user.user_id)
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    let email = person.as_ref().map(|p| p.email.clone()).unwrap_or_default();
+    let display = person
+        .as_ref()
+        .and_then(|p| p.name.clone())
+        .filter(|name| !name.trim().is_empty())
+        .unwrap_or_else(|| email.clone());
+    let initial = display
+        .chars()
+        .find(|c| c.is_alphanumeric())
+        .map(|c| c.to_uppercase().collect::<String>())
+        .unwrap_or_else(|| "?".into());
     Ok(json!({
         "organization_id": current_id,
         "organization_name": current_name,
@@ -99,6 +176,10 @@ async fn session_view(
         "role": role.map(|r| r.as_str()),
         // What the navigation offers (each page checks again).
         "nav": organization_nav,
+        // The sidebar: the groups of the organization's and the person's
+        // links.
+        "groups": groups,
+        "person": { "name": display, "email": email, "initial": initial },
         "personal_nav": navigation.personal.iter().map(nav_view).collect::<Vec<_>>(),
         "operator_nav": navigation.operator.iter().map(nav_view).collect::<Vec<_>>(),
         "operator": operator,

@@ -9,7 +9,7 @@ use crate::InboxState;
 use axum::extract::FromRef;
 use axum::routing::get;
 
-use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, NavGroup, Templates};
 
 /// What the Inbox's pages need: the shell's state and the module's
 /// realtime wake-ups (the page's stream, replies).
@@ -73,7 +73,9 @@ pub fn console_pages(live: Live, inbox: InboxState) -> Module {
                 })
         })
         .organization_nav(
-            NavEntry::new("inbox", "Inbox", "/inbox", 10).requires(crate::permissions::USE_INBOX),
+            NavEntry::new("inbox", "Inbox", "/inbox", 10)
+                .requires(crate::permissions::USE_INBOX)
+                .in_group(NavGroup::new("inbox", "Inbox", 40)),
         )
 }
 

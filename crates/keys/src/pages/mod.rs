@@ -5,7 +5,7 @@ mod keys;
 use crate::KeysState;
 use axum::extract::FromRef;
 
-use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, NavGroup, Templates};
 
 /// What these pages need: the shell's state and the feature's services.
 #[derive(Clone)]
@@ -42,7 +42,9 @@ pub fn console_pages(keys: KeysState) -> Module {
     Module::new("keys")
         .templates(TEMPLATES)
         .routes(move |console| keys::routes().with_state(Pages { console, keys }))
-        .organization_nav(NavEntry::new("keys", "API keys", "/keys", 20))
+        .organization_nav(
+            NavEntry::new("keys", "API keys", "/keys", 20).in_group(NavGroup::DEVELOPERS),
+        )
 }
 
 #[cfg(test)]

@@ -178,7 +178,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     // Sign out; the overview then sends the browser to sign in.
     browser.goto(app, &overview).await;
     browser.wait_for_text("Requests this month").await;
-    browser.click_button("Sign out").await;
+    browser.sign_out().await;
     browser.wait_for_path("/sign-in").await;
     browser.goto(app, &overview).await;
     browser.wait_for_path("/sign-in").await;
@@ -259,7 +259,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     browser.screenshot("overview-phone").await;
 
     // Forgot password → the mail → the reset page → sign in with it.
-    browser.click_button("Sign out").await;
+    browser.sign_out().await;
     browser.wait_for_path("/sign-in").await;
     browser.wait_for_text("Forgot your password?").await;
     browser.screenshot("sign-in-phone").await;
@@ -462,7 +462,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     browser
         .visit(app, &result, "this invoice is paid", "receipt")
         .await;
-    browser.click_button("Sign out").await;
+    browser.sign_out().await;
     browser.wait_for_path("/sign-in").await;
 
     // An operator replays the dead Paystack event once Paystack is back:
@@ -475,8 +475,9 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     browser.fill("Email", "ops@journey.test").await;
     browser.fill("Password", PASSWORD).await;
     browser.click_button("Sign in").await;
-    browser.wait_for_text("Sign out").await;
-    browser.click_link("Operator").await;
+    browser.element("details.account").await;
+    browser.open_account_menu().await;
+    browser.click_link("Operator console").await;
     browser.wait_for_path("/operator").await;
     browser.wait_for_text("MRR by month").await;
     browser.screenshot_themes("operator-figures").await;

@@ -1328,7 +1328,7 @@ mod browser {
     }
 
     async fn sign_out(browser: &Browser) {
-        browser.click_button("Sign out").await;
+        browser.sign_out().await;
         browser.wait_for_text("Sign in").await;
     }
 

@@ -44,7 +44,7 @@ async fn sign_in(browser: &Browser, email: &str) {
     browser.fill("Email", email).await;
     browser.fill("Password", PASSWORD).await;
     browser.click_button("Sign in").await;
-    browser.wait_for_text("Sign out").await;
+    browser.element("details.account").await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -95,7 +95,8 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
     // The operator signs in and opens the console from the header.
     browser.goto(&b.app, "/sign-in").await;
     sign_in(&browser, "ops@example.com").await;
-    browser.click_link("Operator").await;
+    browser.open_account_menu().await;
+    browser.click_link("Operator console").await;
     browser.wait_for_path("/operator").await;
     browser.wait_for_text("MRR by month").await;
     browser.wait_for_text("10.00 USD").await;
@@ -175,7 +176,7 @@ async fn an_operator_replays_an_event_and_an_owner_reads_the_audit_log() {
     browser.screenshot_themes("operator-jobs").await;
 
     // The organization's owner: the audit log, filtered by action.
-    browser.click_button("Sign out").await;
+    browser.sign_out().await;
     browser.wait_for_path("/sign-in").await;
     sign_in(&browser, "payer@example.com").await;
     browser.assert_no_text("Operator").await;

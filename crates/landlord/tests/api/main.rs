@@ -17,6 +17,8 @@ mod console_flash;
 mod console_inbox;
 mod console_journey;
 mod console_marketplace;
+mod console_navigation;
+mod console_navigation_browser;
 mod console_operator;
 mod console_operator_browser;
 mod console_team;

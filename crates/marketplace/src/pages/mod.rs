@@ -11,7 +11,11 @@ use crate::MarketplaceState;
 use axum::extract::FromRef;
 use axum::Router;
 
-use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, NavGroup, Templates};
+
+/// The marketplace's group of the console's navigation: shopping, and the
+/// organization's store.
+const GROUP: NavGroup = NavGroup::new("marketplace", "Marketplace", 50);
 
 /// What the Marketplace's pages need: the shell's state and the
 /// module's services.
@@ -81,15 +85,13 @@ pub fn console_pages(marketplace: MarketplaceState) -> Module {
                 })
         })
         .organization_nav(
-            NavEntry::new("store", "Store", "/store", 70)
-                .requires(crate::permissions::MANAGE_PRODUCTS),
+            NavEntry::new("store", "Store", "/store", 20)
+                .requires(crate::permissions::MANAGE_PRODUCTS)
+                .in_group(GROUP),
         )
-        .personal_nav(NavEntry::new(
-            "marketplace",
-            "Marketplace",
-            "/marketplace",
-            10,
-        ))
+        .personal_nav(
+            NavEntry::new("marketplace", "Marketplace", "/marketplace", 10).in_group(GROUP),
+        )
         .operator_nav(NavEntry::new(
             "marketplace",
             "Marketplace",

@@ -12,7 +12,7 @@ use axum::extract::FromRef;
 use landlord_identity::permissions;
 use landlord_keys::KeysState;
 
-use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, NavGroup, Templates};
 
 /// What the organization's pages need: the shell's state and the keys'
 /// (a member's departure revokes their keys).
@@ -69,9 +69,11 @@ pub fn console_pages(keys: KeysState) -> Module {
             NavEntry::new("audit", "Audit log", "/audit", 50).requires(permissions::VIEW_AUDIT_LOG),
         )
         .organization_nav(
-            NavEntry::new("events", "Events", "/events", 60).requires(permissions::VIEW_EVENTS),
+            NavEntry::new("events", "Events", "/events", 60)
+                .requires(permissions::VIEW_EVENTS)
+                .in_group(NavGroup::DEVELOPERS),
         )
-        .organization_nav(NavEntry::new("settings", "Settings", "/settings", 100))
+        .organization_nav(NavEntry::new("settings", "Settings", "/settings", 40))
 }
 
 #[cfg(test)]

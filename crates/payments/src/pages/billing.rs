@@ -181,10 +181,11 @@ pub async fn overview(
         .into_iter()
         .map(cycle_view)
         .collect::<Result<Vec<_>, _>>()?;
-    let plans: Vec<Value> = payments
-        .config
-        .plans
-        .iter()
+    // Cheapest first, as people compare them.
+    let mut catalog: Vec<_> = payments.config.plans.iter().collect();
+    catalog.sort_by_key(|(name, plan)| (plan.price, *name));
+    let plans: Vec<Value> = catalog
+        .into_iter()
         .map(|(name, plan)| plan_view(name, plan))
         .collect();
     let current = payments

@@ -10,7 +10,7 @@ use landlord_identity::permissions;
 
 use crate::routes::PaymentsState;
 
-use landlord_console::{ConsoleState, Module, NavEntry, Templates};
+use landlord_console::{ConsoleState, Module, NavEntry, NavGroup, Templates};
 
 /// What these pages need: the shell's state and the feature's services.
 #[derive(Clone)]
@@ -52,7 +52,9 @@ pub fn console_pages(payments: PaymentsState) -> Module {
         .templates(TEMPLATES)
         .routes(move |console| billing::routes().with_state(Pages { console, payments }))
         .organization_nav(
-            NavEntry::new("billing", "Billing", "/billing", 40).requires(permissions::VIEW_BILLING),
+            NavEntry::new("billing", "Billing", "/billing", 40)
+                .requires(permissions::VIEW_BILLING)
+                .in_group(NavGroup::BILLING),
         )
 }
 

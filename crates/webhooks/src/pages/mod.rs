@@ -4,7 +4,7 @@
 
 mod endpoints;
 
-use landlord_console::{Module, NavEntry, Templates};
+use landlord_console::{Module, NavEntry, NavGroup, Templates};
 use landlord_identity::permissions;
 
 macro_rules! template_files {
@@ -27,8 +27,9 @@ pub fn console_pages() -> Module {
         .templates(TEMPLATES)
         .routes(|console| endpoints::routes().with_state(console))
         .organization_nav(
-            NavEntry::new("webhooks", "Webhooks", "/webhooks", 80)
-                .requires(permissions::MANAGE_WEBHOOKS),
+            NavEntry::new("webhooks", "Webhooks", "/webhooks", 30)
+                .requires(permissions::MANAGE_WEBHOOKS)
+                .in_group(NavGroup::DEVELOPERS),
         )
 }
 

@@ -370,6 +370,23 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{}: cannot click {text:?}: {e}", self.test));
     }
 
+    /// Opens the header's account menu (account, sessions, the operator
+    /// console, signing out).
+    pub async fn open_account_menu(&self) {
+        self.element("details.account > summary").await;
+        self.script(
+            "document.querySelector('details.account').open = true;",
+            vec![],
+        )
+        .await;
+    }
+
+    /// Signs out from the account menu.
+    pub async fn sign_out(&self) {
+        self.open_account_menu().await;
+        self.click_button("Sign out").await;
+    }
+
     /// Runs `script` (a function body; `arguments` holds `args`) in the page.
     pub async fn script(&self, script: &str, args: Vec<Value>) -> Value {
         self.client
