@@ -6,9 +6,9 @@
 //! `Page::redirect_with(&state, &visitor, path, Flash::notice("Key created."))`:
 //! the notice is stored in the database (Landlord runs as several stateless
 //! instances, so neither in memory nor in a cookie), bound to the visitor's
-//! session (its refresh-token family), and taken — read and deleted — by the
-//! first page that session renders ([`crate::base`]); a reload shows it no
-//! more. A notice may carry secrets shown this once (a new API key, a
+//! session (its refresh-token family; a signed-out browser's forms, to its
+//! CSRF cookie), and taken — read and deleted — by the first page that
+//! session renders ([`crate::base`]); a reload shows it no more. A notice may carry secrets shown this once (a new API key, a
 //! webhook signing secret): they are sealed with the server's payload key,
 //! bound to the session and the notice, never stored in plain. Notices left
 //! unread expire after [`FLASH_TTL`] and are purged when any is taken.
@@ -16,7 +16,7 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use landlord_core::ids::{FlashId, SessionId};
+use landlord_core::ids::FlashId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::store::{self as identity_store, FlashRow};
 use serde_json::{json, Map, Value};
@@ -93,17 +93,13 @@ impl Flash {
 
 /// What the sealed secrets are bound to: a sealed value copied to another
 /// session's or another notice's row does not open.
-fn seal_context(session_id: &SessionId, id: &FlashId) -> Vec<u8> {
-    format!("console flash {session_id} {id}").into_bytes()
+fn seal_context(owner: &str, id: &FlashId) -> Vec<u8> {
+    format!("console flash {owner} {id}").into_bytes()
 }
 
-/// Stores `flash` for the session `session_id`, replacing one not yet
-/// shown.
-pub async fn put(
-    state: &ConsoleState,
-    session_id: &SessionId,
-    flash: Flash,
-) -> Result<(), PageError> {
+/// Stores `flash` for `owner` (a session, or a signed-out browser),
+/// replacing one not yet shown.
+pub async fn put(state: &ConsoleState, owner: &str, flash: Flash) -> Result<(), PageError> {
     let identity = state.identity();
     let id = FlashId::generate();
     let sealed = if flash.secrets.is_empty() {
@@ -112,7 +108,7 @@ pub async fn put(
         let plain = serde_json::to_vec(&flash.secrets).map_err(ApiError::internal)?;
         let sealed = identity
             .payload_cipher
-            .seal(&plain, &seal_context(session_id, &id))
+            .seal(&plain, &seal_context(owner, &id))
             .map_err(ApiError::internal)?;
         Some(sealed)
     };
@@ -125,27 +121,19 @@ pub async fn put(
         sealed,
     };
     let mut conn = identity.db.pool().acquire().await.map_err(ApiError::from)?;
-    identity_store::put_flash(
-        &mut conn,
-        session_id,
-        &row,
-        Timestamp::now().plus(FLASH_TTL),
-    )
-    .await
-    .map_err(ApiError::from)?;
+    identity_store::put_flash(&mut conn, owner, &row, Timestamp::now().plus(FLASH_TTL))
+        .await
+        .map_err(ApiError::from)?;
     Ok(())
 }
 
-/// Takes the session's notice, if one waits: the layout's `flash`
-/// (`notice`, `kind`, `details`, and `secret`/`secrets` when it carries
-/// any). It is deleted as it is read.
-pub async fn take(
-    state: &ConsoleState,
-    session_id: &SessionId,
-) -> Result<Option<Value>, PageError> {
+/// Takes `owner`'s notice, if one waits: the layout's `flash` (`notice`,
+/// `kind`, `details`, and `secret`/`secrets` when it carries any). It is
+/// deleted as it is read.
+pub async fn take(state: &ConsoleState, owner: &str) -> Result<Option<Value>, PageError> {
     let identity = state.identity();
     let mut conn = identity.db.pool().acquire().await.map_err(ApiError::from)?;
-    let Some(row) = identity_store::take_flash(&mut conn, session_id, Timestamp::now())
+    let Some(row) = identity_store::take_flash(&mut conn, owner, Timestamp::now())
         .await
         .map_err(ApiError::from)?
     else {
@@ -160,7 +148,7 @@ pub async fn take(
     if let Some(sealed) = &row.sealed {
         let opened = identity
             .payload_cipher
-            .open(sealed, &seal_context(session_id, &row.id))
+            .open(sealed, &seal_context(owner, &row.id))
             .ok()
             .and_then(|plain| serde_json::from_slice::<BTreeMap<String, String>>(&plain).ok());
         match opened {
@@ -178,16 +166,17 @@ pub async fn take(
 
 impl Page {
     /// 303 See Other to `location`, whose page will show `flash` once: the
-    /// answer of a form that created or changed something. A signed-out
-    /// visitor (no session to bind it to) is only redirected.
+    /// answer of a form that created or changed something. The notice is
+    /// the visitor's session's (a signed-out browser's: its CSRF cookie's);
+    /// a visitor with neither is only redirected.
     pub async fn redirect_with(
         state: &ConsoleState,
         visitor: &Visitor,
         location: impl Into<String>,
         flash: Flash,
     ) -> Result<Page, PageError> {
-        if let Some(user) = &visitor.user {
-            put(state, &user.session_id, flash).await?;
+        if let Some(owner) = visitor.flash_owner() {
+            put(state, &owner, flash).await?;
         }
         Ok(Page::redirect(location))
     }

@@ -100,6 +100,25 @@ impl Visitor {
         }
     }
 
+    /// Whose one-time notices this visitor reads and leaves: the signed-in
+    /// session's, or else the signed-out browser's (its CSRF cookie, kept
+    /// only as a hash). `None`: a browser without either.
+    pub(crate) fn flash_owner(&self) -> Option<String> {
+        match &self.user {
+            Some(user) => Some(user.session_id.to_string()),
+            None => self.browser_owner(),
+        }
+    }
+
+    /// The browser's own notices (its CSRF cookie), whether or not it is
+    /// signed in: for a notice that outlives the session, such as the one
+    /// after a password reset, which ends every session.
+    pub(crate) fn browser_owner(&self) -> Option<String> {
+        self.anonymous
+            .as_deref()
+            .map(|value| format!("browser:{}", landlord_core::crypto::sha256_hex(value)))
+    }
+
     /// Whether the request may change state (anything but GET and HEAD).
     pub fn submits(&self) -> bool {
         self.submits

@@ -1002,8 +1002,8 @@ pub async fn purge_expired(
 
 // ---- the console's one-time notices -------------------------------------------------
 
-/// A one-time notice of a session, as stored: `sealed` is the secret it
-/// carries, sealed by the caller (never plain text).
+/// A one-time notice, as stored: `sealed` is the secret it carries, sealed
+/// by the caller (never plain text).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct FlashRow {
     pub id: FlashId,
@@ -1013,16 +1013,19 @@ pub struct FlashRow {
     pub sealed: Option<String>,
 }
 
-/// Stores `flash` for `session_id` until `expires_at`, replacing the
-/// session's earlier ones (the latest action is the one to tell).
+/// Stores `flash` for `owner` (a session id, or a signed-out browser's
+/// value) until `expires_at`, replacing the owner's earlier ones (the
+/// latest action is the one to tell) and purging every expired one.
 pub async fn put_flash(
     conn: &mut AnyConnection,
-    session_id: &SessionId,
+    owner: &str,
     flash: &FlashRow,
     expires_at: Timestamp,
 ) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM console_flashes WHERE session_id = $1")
-        .bind(session_id)
+    let now = Timestamp::now();
+    sqlx::query("DELETE FROM console_flashes WHERE session_id = $1 OR expires_at <= $2")
+        .bind(owner)
+        .bind(now)
         .execute(&mut *conn)
         .await?;
     sqlx::query(
@@ -1030,44 +1033,57 @@ pub async fn put_flash(
          created_at, expires_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
     )
     .bind(&flash.id)
-    .bind(session_id)
+    .bind(owner)
     .bind(&flash.notice)
     .bind(&flash.kind)
     .bind(&flash.details)
     .bind(&flash.sealed)
-    .bind(Timestamp::now())
+    .bind(now)
     .bind(expires_at)
     .execute(&mut *conn)
     .await?;
     Ok(())
 }
 
-/// Takes the session's notice: deletes every expired one (any session's),
-/// then reads the session's newest and deletes it. `None` when there is
-/// none, or when a concurrent request of the same session took it first
-/// (each notice is shown once).
+/// Takes `owner`'s notice: reads the newest and deletes it (a page with
+/// nothing waiting writes nothing). `None` when there is none, when it
+/// expired (then it and every other expired one are deleted), or when a
+/// concurrent request of the same owner took it first (each notice is
+/// shown once).
 pub async fn take_flash(
     conn: &mut AnyConnection,
-    session_id: &SessionId,
+    owner: &str,
     now: Timestamp,
 ) -> Result<Option<FlashRow>, sqlx::Error> {
-    sqlx::query("DELETE FROM console_flashes WHERE expires_at <= $1")
-        .bind(now)
-        .execute(&mut *conn)
-        .await?;
-    let row: Option<FlashRow> = sqlx::query_as(
-        "SELECT id, notice, kind, details, sealed FROM console_flashes \
+    let row: Option<(FlashRow, Timestamp)> = sqlx::query_as::<_, FlashWithExpiry>(
+        "SELECT id, notice, kind, details, sealed, expires_at FROM console_flashes \
          WHERE session_id = $1 ORDER BY created_at DESC, id DESC LIMIT 1",
     )
-    .bind(session_id)
+    .bind(owner)
     .fetch_optional(&mut *conn)
-    .await?;
-    let Some(row) = row else {
+    .await?
+    .map(|found| (found.row, found.expires_at));
+    let Some((row, expires_at)) = row else {
         return Ok(None);
     };
     let taken = sqlx::query("DELETE FROM console_flashes WHERE id = $1")
         .bind(&row.id)
         .execute(&mut *conn)
         .await?;
+    if expires_at <= now {
+        sqlx::query("DELETE FROM console_flashes WHERE expires_at <= $1")
+            .bind(now)
+            .execute(&mut *conn)
+            .await?;
+        return Ok(None);
+    }
     Ok((taken.rows_affected() == 1).then_some(row))
+}
+
+/// A stored notice and when it expires.
+#[derive(sqlx::FromRow)]
+struct FlashWithExpiry {
+    #[sqlx(flatten)]
+    row: FlashRow,
+    expires_at: Timestamp,
 }

@@ -77,10 +77,10 @@ pub async fn base(
     context.insert("stylesheets".into(), state.stylesheets.clone().into());
     if let Some(user) = &visitor.user {
         context.insert("session".into(), session_view(state, user, current).await?);
-        if !visitor.submits() {
-            if let Some(flash) = crate::flash::take(state, &user.session_id).await? {
-                context.insert("flash".into(), flash);
-            }
+    }
+    if let Some(owner) = visitor.flash_owner().filter(|_| !visitor.submits()) {
+        if let Some(flash) = crate::flash::take(state, &owner).await? {
+            context.insert("flash".into(), flash);
         }
     }
     Ok((context, token))

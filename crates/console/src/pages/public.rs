@@ -15,6 +15,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::json;
 
 use super::base;
+use crate::flash::Flash;
 use crate::session::Visitor;
 use crate::templates::Context;
 use crate::web::{FormErrors, Page, PageError};
@@ -339,7 +340,8 @@ pub async fn verify_email(
     }
 }
 
-/// `POST /verify-email`: asks for a new verification mail.
+/// `POST /verify-email`: asks for a new verification mail, then back to
+/// the form, which says so once.
 pub async fn resend_verification(
     State(state): State<ConsoleState>,
     visitor: Visitor,
@@ -353,13 +355,12 @@ pub async fn resend_verification(
     }
     .await;
     match result {
-        Ok(()) => form_page(&state, &visitor, VERIFY, &form, FormErrors::default(), |context| {
-            context.insert(
-                "notice".into(),
-                "If an unverified account uses this email, a new verification mail is on its way.".into(),
+        Ok(()) => {
+            let flash = Flash::notice(
+                "If an unverified account uses this email, a new verification mail is on its way.",
             );
-        })
-        .await,
+            Page::redirect_with(&state, &visitor, "/verify-email", flash).await
+        }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
             form_page(&state, &visitor, VERIFY, &form, errors, |_| {}).await
@@ -398,21 +399,10 @@ pub async fn forgot_password(
     .await;
     match result {
         Ok(()) => {
-            form_page(
-                &state,
-                &visitor,
-                FORGOT,
-                &form,
-                FormErrors::default(),
-                |context| {
-                    context.insert(
-                        "notice".into(),
-                        "If an account uses this email, a password reset mail is on its way."
-                            .into(),
-                    );
-                },
-            )
-            .await
+            let flash = Flash::notice(
+                "If an account uses this email, a password reset mail is on its way.",
+            );
+            Page::redirect_with(&state, &visitor, "/forgot-password", flash).await
         }
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
@@ -464,14 +454,23 @@ pub async fn reset_password(
         .await
     }
     .await;
+    const CHANGED: &str =
+        "Your password is changed and every session of the account is signed out.";
     match result {
+        // Every session ended: the notice is the browser's (its CSRF
+        // cookie), on the sign-in page.
+        Ok(()) if visitor.browser_owner().is_some() => {
+            if let Some(owner) = visitor.browser_owner() {
+                crate::flash::put(&state, &owner, Flash::notice(CHANGED)).await?;
+            }
+            Ok(Page::redirect("/sign-in").cookie(Some(state.clear_session_cookie())))
+        }
+        // A browser without its own cookie (signed in when it opened the
+        // link): said on this answer.
         Ok(()) => {
             let (mut context, _) =
                 base(&state, &Visitor::signed_out(), "Password changed", "", None).await?;
-            context.insert(
-                "message".into(),
-                "Your password is changed and every session of the account is signed out.".into(),
-            );
+            context.insert("message".into(), CHANGED.into());
             context.insert("kind".into(), "ok".into());
             context.insert(
                 "links".into(),

@@ -503,7 +503,9 @@ async fn mail_links_land_on_pages_that_work(backend: Backend) {
     let resent = browser
         .submit(&overview, "/verify-email", &[("email", email)])
         .await;
-    assert_eq!(resent.status, 200, "{}", resent.body);
+    assert_eq!(resent.status, 303, "{}", resent.body);
+    assert_eq!(resent.location.as_deref(), Some("/verify-email"));
+    let resent = browser.get("/verify-email").await;
     assert!(
         resent
             .body
@@ -511,6 +513,12 @@ async fn mail_links_land_on_pages_that_work(backend: Backend) {
         "{}",
         resent.body
     );
+    // Said once: a reload asks for no other mail and says nothing.
+    assert!(!browser
+        .get("/verify-email")
+        .await
+        .body
+        .contains("a new verification mail is on its way"));
     let confirmations = || {
         smtp.received()
             .into_iter()
@@ -557,8 +565,22 @@ async fn mail_links_land_on_pages_that_work(backend: Backend) {
     let asked = stranger
         .submit("/forgot-password", "/forgot-password", &[("email", email)])
         .await;
-    assert_eq!(asked.status, 200);
+    assert_eq!(asked.status, 303, "{}", asked.body);
+    assert_eq!(asked.location.as_deref(), Some("/forgot-password"));
+    // Signed out, the notice is the browser's own: this one sees it once,
+    // another browser never.
+    assert!(!Browser::new(&app)
+        .get("/forgot-password")
+        .await
+        .body
+        .contains("a password reset mail is on its way"));
+    let asked = stranger.get("/forgot-password").await;
     assert!(asked.body.contains("a password reset mail is on its way"));
+    assert!(!stranger
+        .get("/forgot-password")
+        .await
+        .body
+        .contains("a password reset mail is on its way"));
     let mail = smtp.wait_for_subject(email, "Reset your password").await;
     assert!(mail
         .decoded()
@@ -581,8 +603,19 @@ async fn mail_links_land_on_pages_that_work(backend: Backend) {
             &[("token", &token), ("password", "a brand new password")],
         )
         .await;
-    assert_eq!(changed.status, 200, "{}", changed.body);
-    assert!(changed.body.contains("Your password is changed"));
+    assert_eq!(changed.status, 303, "{}", changed.body);
+    assert_eq!(changed.location.as_deref(), Some("/sign-in"));
+    let sign_in = stranger.get("/sign-in").await;
+    assert!(
+        sign_in.body.contains("Your password is changed"),
+        "{}",
+        sign_in.body
+    );
+    assert!(!stranger
+        .get("/sign-in")
+        .await
+        .body
+        .contains("Your password is changed"));
     // Every session was revoked, the browser's too.
     assert_eq!(browser.get("/").await.location.as_deref(), Some("/sign-in"));
     let used = stranger

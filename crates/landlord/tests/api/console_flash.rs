@@ -50,18 +50,22 @@ async fn count(app: &TestApp, sql: &str, bind: &str) -> i64 {
     app.count(sql, &[bind]).await
 }
 
+/// A stored notice: session, notice, kind, details, sealed secrets.
+type NoticeRow = (
+    String,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+);
+
 /// Every stored notice's columns, as text, for looking for a secret.
 async fn stored_notices(app: &TestApp) -> Vec<String> {
-    let rows: Vec<(
-        String,
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    )> = sqlx::query_as("SELECT session_id, notice, kind, details, sealed FROM console_flashes")
-        .fetch_all(app.db.pool())
-        .await
-        .expect("the stored notices");
+    let rows: Vec<NoticeRow> =
+        sqlx::query_as("SELECT session_id, notice, kind, details, sealed FROM console_flashes")
+            .fetch_all(app.db.pool())
+            .await
+            .expect("the stored notices");
     rows.into_iter()
         .map(|(session, notice, kind, details, sealed)| {
             format!(
