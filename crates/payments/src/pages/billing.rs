@@ -32,6 +32,7 @@ use landlord_console::base;
 use landlord_console::Context;
 use landlord_console::Visitor;
 use landlord_console::{member, Gate};
+use landlord_console::{refusal, FormErrors};
 use landlord_console::{Flash, Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
@@ -160,11 +161,32 @@ pub async fn overview(
         permissions::VIEW_BILLING,
     )
     .await?;
+    billing_page(
+        &state,
+        &visitor,
+        &user,
+        &membership,
+        query.cursor,
+        FormErrors::ok(),
+    )
+    .await
+}
+
+/// The billing page; `errors` are a refused plan change's, shown next to
+/// the plan to choose.
+async fn billing_page(
+    state: &Pages,
+    visitor: &Visitor,
+    user: &CurrentUser,
+    membership: &Membership,
+    cursor: Option<String>,
+    errors: FormErrors,
+) -> Result<Page, PageError> {
     let payments = &state.payments;
     let calculation = manage::calculate(&payments.billing, &user.organization_id).await?;
     let page = PageQuery {
         limit: None,
-        cursor: query.cursor.clone(),
+        cursor,
     }
     .page()
     .map_err(|_| PageError::NotFound)?;
@@ -192,7 +214,7 @@ pub async fn overview(
         .config
         .plan(&calculation.plan)
         .map(|plan| plan_view(&calculation.plan, plan));
-    let mut context = billing_base(&state, &visitor, "Billing", &user, &membership).await?;
+    let mut context = billing_base(state, visitor, "Billing", user, membership).await?;
     context.insert(
         "calculation".into(),
         serde_json::to_value(&calculation).map_err(ApiError::internal)?,
@@ -202,7 +224,8 @@ pub async fn overview(
     context.insert("invoices".into(), invoices.into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("first_page".into(), page.cursor.is_none().into());
-    Page::render("billing.html", context)
+    let status = errors.into_context(&mut context);
+    Ok(Page::render("billing.html", context)?.status(status))
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -228,7 +251,13 @@ pub async fn change_page(
     )
     .await?;
     let preview =
-        manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await?;
+        match manage::preview(&state.payments.billing, &user.organization_id, &query.plan).await {
+            Ok(preview) => preview,
+            Err(error) => {
+                let errors = refusal(error)?;
+                return billing_page(&state, &visitor, &user, &membership, None, errors).await;
+            }
+        };
     let mut context = billing_base(&state, &visitor, "Change the plan", &user, &membership).await?;
     let from = state
         .payments
