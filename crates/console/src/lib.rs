@@ -44,7 +44,9 @@
 //! module's name).
 
 mod access;
+pub mod chart;
 mod csrf;
+pub mod format;
 mod pages;
 mod session;
 mod templates;
