@@ -41,7 +41,7 @@ pub fn relative(then: i64, now: i64) -> String {
     if span < 45 {
         return "just now".into();
     }
-    if span < 48 * HOUR && span >= 24 * HOUR {
+    if (24 * HOUR..48 * HOUR).contains(&span) {
         return if past { "yesterday" } else { "tomorrow" }.into();
     }
     let amount = if span < 90 {
@@ -74,8 +74,21 @@ pub fn exact(ms: i64) -> String {
         .to_string()
 }
 
-/// `1234567` as `1,234,567` (a sign kept, a fraction kept as given).
+/// `1234567` as `1,234,567` (a sign kept, a fraction kept as given); an
+/// amount followed by its unit (`12345.00 USD`) too.
 pub fn thousands(text: &str) -> String {
+    if let Some((number, unit)) = text.split_once(' ') {
+        let grouped = group(number);
+        return if grouped == number {
+            text.to_string()
+        } else {
+            format!("{grouped} {unit}")
+        };
+    }
+    group(text)
+}
+
+fn group(text: &str) -> String {
     let (sign, rest) = match text.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", text),
@@ -188,6 +201,9 @@ mod tests {
         assert_eq!(thousands("-98765"), "-98,765");
         assert_eq!(thousands("12345.50"), "12,345.50");
         assert_eq!(thousands("n/a"), "n/a");
+        assert_eq!(thousands("12345.00 USD"), "12,345.00 USD");
+        assert_eq!(thousands("60.00 USD"), "60.00 USD");
+        assert_eq!(thousands("not a number"), "not a number");
         assert_eq!(thousands(""), "");
     }
 

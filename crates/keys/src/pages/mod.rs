@@ -37,6 +37,7 @@ macro_rules! template_files {
 /// The pages' templates.
 const TEMPLATES: Templates = template_files!(
     "keys.html",
+    "key.html",
     "key_new.html",
     "key_created.html",
     "key_revoke.html"
