@@ -11,8 +11,8 @@ use crate::format::thousands;
 
 /// The SVG's coordinate system (it scales to the card's width).
 const WIDTH: i64 = 640;
-const HEIGHT: i64 = 260;
-const LEFT: i64 = 72;
+const HEIGHT: i64 = 300;
+const LEFT: i64 = 92;
 const RIGHT: i64 = 16;
 const TOP: i64 = 18;
 const BOTTOM: i64 = 48;

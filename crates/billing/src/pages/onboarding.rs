@@ -38,14 +38,13 @@ struct Step {
 /// address through the messaging API, with the key in `$LANDLORD_KEY`.
 pub fn curl_snippet(public_url: &str, email: &str) -> String {
     let base = public_url.trim_end_matches('/');
-    let body = json!({
-        "channel": "email",
-        "to": email,
-        "subject": "Hello from Landlord",
-        "body": "My first request.",
-    });
+    // The fields in the order a person reads them.
+    let body = format!(
+        "{{\"channel\":\"email\",\"to\":{},\"subject\":\"Hello from Landlord\",\"body\":\"My first request.\"}}",
+        Value::from(email)
+    );
     // Single quotes around the body: escape any the address may hold.
-    let body = body.to_string().replace('\'', "'\\''");
+    let body = body.replace('\'', "'\\''");
     format!(
         "curl -X POST {base}/api/v1/messages/send \\\n  -H \"X-API-Key: $LANDLORD_KEY\" \\\n  -H 'content-type: application/json' \\\n  -d '{body}'"
     )
@@ -204,5 +203,9 @@ mod tests {
         assert!(curl.starts_with("curl -X POST https://api.example.com/api/v1/messages/send"));
         assert!(curl.contains("X-API-Key: $LANDLORD_KEY"));
         assert!(curl.contains("o'\\''neil@example.com"), "{curl}");
+        assert!(
+            curl.ends_with(r#"-d '{"channel":"email","to":"o'\''neil@example.com","subject":"Hello from Landlord","body":"My first request."}'"#),
+            "{curl}"
+        );
     }
 }

@@ -19,6 +19,7 @@ mod console_marketplace;
 mod console_operator;
 mod console_operator_browser;
 mod console_records;
+mod console_records_browser;
 mod console_team;
 mod console_team_browser;
 mod console_webhooks;
