@@ -5,7 +5,9 @@
 
 use crate::{manage as billing, Period};
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Form;
 use axum::Router;
 use landlord_console::chart::{usage_chart, Day};
 use landlord_core::Timestamp;
@@ -22,7 +24,9 @@ use landlord_console::{tenant, Gate};
 use landlord_console::{Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
-    Router::new().route("/o/{organization_id}", get(overview))
+    Router::new()
+        .route("/o/{organization_id}", get(overview))
+        .route("/o/{organization_id}/onboarding/hide", post(hide_checklist))
 }
 
 /// This month's days as the chart takes them.
@@ -42,6 +46,7 @@ fn chart_days(days: &[DailyUsage]) -> Vec<Day> {
 pub async fn overview(
     State(state): State<Pages>,
     visitor: Visitor,
+    headers: HeaderMap,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
     let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
@@ -87,7 +92,11 @@ pub async fn overview(
     let unverified_email = account
         .filter(|account| account.email_verified_at.is_none())
         .map(|account| account.email);
-    let checklist = first_steps(&state, &user, &membership, stats.active_api_keys, &email).await?;
+    let checklist = if checklist_hidden(&headers, &organization_id) {
+        None
+    } else {
+        first_steps(&state, &user, &membership, stats.active_api_keys, &email).await?
+    };
     let (mut context, _) =
         base(&state, &visitor, "Overview", "overview", Some(&membership)).await?;
     context.insert("unverified_email".into(), unverified_email.into());
@@ -150,4 +159,42 @@ async fn first_steps(
         &state.billing.config.public_url,
         email,
     ))
+}
+
+/// The cookie that hides the checklist of one organization in this
+/// browser.
+fn hidden_cookie(organization_id: &str) -> String {
+    format!("landlord_onboarding_{organization_id}")
+}
+
+/// Whether this browser hid the organization's checklist.
+fn checklist_hidden(headers: &HeaderMap, organization_id: &str) -> bool {
+    let name = hidden_cookie(organization_id);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(key, value)| key == name && value == "hidden")
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct HideForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /o/{organization_id}/onboarding/hide`: hides the checklist in
+/// this browser (a year-long cookie), back to the overview.
+pub async fn hide_checklist(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Form(form): Form<HideForm>,
+) -> Result<Page, PageError> {
+    let (user, _) = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
+    let org = user.organization_id.to_string();
+    let cookie = state.cookie(&hidden_cookie(&org), "hidden", Some(365 * 24 * 3600));
+    Ok(Page::redirect(format!("/o/{org}")).cookie(Some(cookie)))
 }

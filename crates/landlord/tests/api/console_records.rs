@@ -123,6 +123,25 @@ async fn onboarding_ticks_follow_real_state(backend: Backend) {
     assert!(!theirs.body.contains("data-step=\"plan\""));
     assert!(!theirs.body.contains(&format!("href=\"/o/{org}/billing\"")));
 
+    // Hidden in one browser: gone there (a form without the token is
+    // refused), still shown in another.
+    let elsewhere = Browser::new(&app);
+    let seen = elsewhere.sign_in("ada@onboarding.test", PASSWORD).await;
+    assert_eq!(seen.status, 303, "{}", seen.body);
+    let hide = format!("/o/{org}/onboarding/hide");
+    let forged = elsewhere.post(&hide, &[("csrf", "forged")]).await;
+    assert_eq!(forged.status, 403);
+    let hidden = elsewhere.submit(&overview, &hide, &[]).await;
+    assert_eq!(hidden.status, 303, "{}", hidden.body);
+    assert_eq!(hidden.location.as_deref(), Some(overview.as_str()));
+    let there = elsewhere.get(&overview).await;
+    assert_eq!(there.status, 200, "{}", there.body);
+    assert_eq!(ticks(&there.body), (0, 0), "{}", there.body);
+    assert!(!there.body.contains("Get started"));
+    let mut page = ada.get(&overview).await;
+    page.body = decoded(&page.body);
+    assert_eq!(ticks(&page.body), (3, 4), "{}", page.body);
+
     // A plan chosen: every step done, the checklist gone.
     let changed = change_plan(&app, &token, "starter").await;
     assert!(changed.status().is_success(), "{}", changed.status());
