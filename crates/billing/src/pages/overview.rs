@@ -95,7 +95,7 @@ pub async fn overview(
     let checklist = if checklist_hidden(&headers, &organization_id) {
         None
     } else {
-        first_steps(&state, &user, &membership, stats.active_api_keys, &email).await?
+        first_steps(&state, &user, &membership, &stats, &email).await?
     };
     let (mut context, _) =
         base(&state, &visitor, "Overview", "overview", Some(&membership)).await?;
@@ -132,7 +132,7 @@ async fn first_steps(
     state: &Pages,
     user: &landlord_identity::CurrentUser,
     membership: &landlord_identity::store::Membership,
-    active_keys: i64,
+    stats: &overview::DashboardStats,
     email: &str,
 ) -> Result<Option<Value>, PageError> {
     let org = &user.organization_id;
@@ -147,8 +147,9 @@ async fn first_steps(
         .map_err(landlord_core::ApiError::from)?;
     drop(conn);
     let progress = Progress {
-        key: active_keys > 0,
-        request: daily::any_requests(db, org).await?,
+        key: stats.active_api_keys > 0,
+        // This month's count answers most visits without reading history.
+        request: stats.requests_this_month > 0 || daily::any_requests(db, org).await?,
         teammate: landlord_organizations::team::has_company(db, org).await?,
         plan: chose_plan || membership.organization.plan != state.billing.config.default_plan,
     };
