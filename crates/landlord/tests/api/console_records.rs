@@ -85,9 +85,10 @@ async fn onboarding_ticks_follow_real_state(backend: Backend) {
         .body
         .contains("<li class=\"step done\" data-step=\"key\">"));
 
-    // A request recorded: two.
-    let now = landlord_core::Timestamp::now().millis();
-    planted_counters(&app, &org, &key_id, 1, now).await;
+    // A request recorded (last month: any request ever counts): two.
+    let last_month = landlord_billing::Period::of(landlord_core::Timestamp::now()).start_ms()
+        - landlord_metering::daily::DAY_MS;
+    planted_counters(&app, &org, &key_id, 1, last_month).await;
     let mut page = ada.get(&overview).await;
     page.body = decoded(&page.body);
     assert_eq!(ticks(&page.body), (2, 4), "{}", page.body);
