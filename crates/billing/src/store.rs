@@ -572,3 +572,22 @@ pub async fn plan_moves_since<'c, E: Executor<'c, Database = Any>>(
     .fetch_all(executor)
     .await
 }
+
+/// Whether the organization ever chose a plan: a recorded plan change or
+/// one scheduled for the end of the period.
+pub async fn ever_chose_a_plan(
+    conn: &mut AnyConnection,
+    organization_id: &OrganizationId,
+) -> Result<bool, sqlx::Error> {
+    let (changes,): (i64,) =
+        sqlx::query_as("SELECT COUNT(*) FROM plan_changes WHERE organization_id = $1")
+            .bind(organization_id)
+            .fetch_one(&mut *conn)
+            .await?;
+    if changes > 0 {
+        return Ok(true);
+    }
+    Ok(identity_store::scheduled_plan_change(conn, organization_id)
+        .await?
+        .is_some())
+}

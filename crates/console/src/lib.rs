@@ -48,8 +48,10 @@
 //! module's name).
 
 mod access;
+pub mod chart;
 mod csrf;
 mod flash;
+pub mod format;
 mod pages;
 mod session;
 mod templates;

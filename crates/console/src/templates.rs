@@ -9,6 +9,7 @@ use std::sync::{OnceLock, PoisonError, RwLock};
 use minijinja::{Environment, UndefinedBehavior};
 use serde_json::{Map, Value};
 
+use crate::format;
 use crate::web::{copy_script_version, nav_script_version, stylesheet_version, PageError};
 
 /// A template's values.
@@ -40,6 +41,11 @@ fn shell_environment() -> Environment<'static> {
     env.add_global("css_version", stylesheet_version());
     env.add_global("copy_js_version", copy_script_version());
     env.add_global("nav_js_version", nav_script_version());
+    // Times and figures as people read them (see `format`).
+    env.add_filter("ago", format::ago_filter);
+    env.add_filter("utc", format::utc_filter);
+    env.add_filter("when", format::when_filter);
+    env.add_filter("thousands", format::thousands_filter);
     add(&mut env, SHELL_TEMPLATES);
     env
 }
@@ -58,6 +64,7 @@ const SHELL_TEMPLATES: Templates = template_files!(
     "sessions.html",
     "operator_nav.html",
     "new_organization.html",
+    "widgets.html",
 );
 
 fn add(env: &mut Environment<'static>, templates: Templates) {
@@ -124,5 +131,56 @@ mod tests {
             assert!(env.get_template(name).is_ok(), "{name}");
         }
         assert!(env.templates().count() >= 10);
+    }
+
+    #[test]
+    fn filters_are_registered() {
+        let mut env = shell_environment();
+        env.add_template(
+            "t.html",
+            "{{ n|thousands }} {{ t|utc }} {{ t|when }} {{ 'later'|ago }}",
+        )
+        .unwrap();
+        let text = env
+            .get_template("t.html")
+            .unwrap()
+            .render(minijinja::context! { n => 1234567, t => "2026-12-06T09:40:00Z" })
+            .unwrap();
+        assert!(text.starts_with("1,234,567 2026-12-06 09:40:00 UTC <time datetime=\"2026-12-06T09:40:00.000Z\" title=\"2026-12-06 09:40:00 UTC\">"), "{text}");
+        assert!(text.ends_with("</time> later"), "{text}");
+    }
+
+    #[test]
+    fn the_usage_chart_renders_axes_quota_and_table() {
+        let days: Vec<crate::chart::Day> = (1..=31)
+            .map(|d| crate::chart::Day {
+                date: format!("2026-12-{d:02}"),
+                requests: 400,
+            })
+            .collect();
+        let chart =
+            crate::chart::usage_chart(&days, "2026-12-05", Some(10_000), "Included in the plan");
+        let mut env = shell_environment();
+        env.add_template(
+            "t.html",
+            "{% import 'widgets.html' as w %}{{ w.usage_chart(chart, 'c') }}",
+        )
+        .unwrap();
+        let html = env
+            .get_template("t.html")
+            .unwrap()
+            .render(minijinja::context! { chart => chart })
+            .unwrap();
+        for expected in [
+            "class=\"axis x\"",
+            "class=\"axis y\"",
+            "class=\"quota\"",
+            "Included in the plan: 10,000",
+            "<title>2026-12-05: 400 requests, 2,000 this month so far</title>",
+            "<th scope=\"col\" class=\"num\">This month so far</th>",
+            "December 2026",
+        ] {
+            assert!(html.contains(expected), "{expected} in {html}");
+        }
     }
 }

@@ -1,5 +1,6 @@
 // Landlord console: the "Copy" buttons. A button with data-copy="ID" copies
-// the value of the input #ID. Without script the input stays selectable.
+// the value of the input #ID, or the text of any other element #ID (an id,
+// a JSON document). Without script the text stays selectable.
 (function () {
   "use strict";
   document.querySelectorAll("button[data-copy]").forEach(function (button) {
@@ -15,14 +16,19 @@
           status.textContent = message;
         }
       };
-      input.select();
+      var field = typeof input.select === "function";
+      var text = field ? input.value : input.textContent;
+      var fallback = field ? "Select the secret and copy it." : "Select the text and copy it.";
+      if (field) {
+        input.select();
+      }
       if (navigator.clipboard && navigator.clipboard.writeText) {
-        navigator.clipboard.writeText(input.value).then(
+        navigator.clipboard.writeText(text).then(
           function () { done("Copied."); },
-          function () { done("Select the secret and copy it."); }
+          function () { done(fallback); }
         );
       } else {
-        done("Select the secret and copy it.");
+        done(fallback);
       }
     });
   });

@@ -41,6 +41,12 @@ impl KeyFilter {
     }
 }
 
+/// Whether the organization ever made a metered request (any key, any
+/// time): the overview's "make a first request" step.
+pub async fn any_requests(db: &Db, organization_id: &OrganizationId) -> Result<bool, ApiError> {
+    Ok(store::count_since(db.pool(), organization_id, Timestamp::from_millis(0)).await? > 0)
+}
+
 /// The organization's requests on each day from `from` to `to` (the first
 /// instants of both days, `to` included), oldest first, zeros included.
 pub async fn requests_by_day(

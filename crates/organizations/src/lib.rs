@@ -8,6 +8,7 @@ pub mod events;
 pub mod joining;
 pub mod organization;
 pub mod pages;
+pub mod records;
 pub mod store;
 pub mod team;
 

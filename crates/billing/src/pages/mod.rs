@@ -1,6 +1,7 @@
 //! The organization's overview in the console (`/o/{organization_id}`):
 //! usage against the quota, by day, and the bill so far.
 
+mod onboarding;
 mod overview;
 
 use crate::BillingState;

@@ -5,14 +5,18 @@
 
 use crate::{manage as billing, Period};
 use axum::extract::{Path, State};
-use axum::routing::get;
+use axum::http::HeaderMap;
+use axum::routing::{get, post};
+use axum::Form;
 use axum::Router;
+use landlord_console::chart::{usage_chart, Day};
 use landlord_core::Timestamp;
 use landlord_identity::permissions;
 use landlord_keys::overview;
 use landlord_metering::daily::{self, DailyUsage, KeyFilter};
 use serde_json::{json, Value};
 
+use super::onboarding::{self, Progress};
 use super::Pages;
 use landlord_console::base;
 use landlord_console::Visitor;
@@ -20,48 +24,19 @@ use landlord_console::{tenant, Gate};
 use landlord_console::{Page, PageError};
 
 pub(super) fn routes() -> Router<Pages> {
-    Router::new().route("/o/{organization_id}", get(overview))
+    Router::new()
+        .route("/o/{organization_id}", get(overview))
+        .route("/o/{organization_id}/onboarding/hide", post(hide_checklist))
 }
 
-/// Height of the chart's tallest bar, in the SVG's units (a bar is 10
-/// wide with a gap of 2).
-const CHART_HEIGHT: i64 = 100;
-
-/// This month's requests by day as the overview's chart draws them: one
-/// bar per day of the month, scaled to the busiest day, today marked
-/// (`today` is `YYYY-MM-DD`, which sorts as dates do).
-fn chart(days: &[DailyUsage], today: &str) -> Value {
-    let busiest = days.iter().map(|d| d.requests).max().unwrap_or(0);
-    let bars: Vec<Value> = days
-        .iter()
-        .enumerate()
-        .map(|(i, day)| {
-            let height = if busiest > 0 {
-                // At least 1 unit, so a day with any request shows.
-                (day.requests.saturating_mul(CHART_HEIGHT) / busiest)
-                    .max(i64::from(day.requests > 0))
-            } else {
-                0
-            };
-            json!({
-                "date": day.date,
-                "requests": day.requests,
-                "x": i * 12 + 1,
-                "y": CHART_HEIGHT - height,
-                "height": height,
-                "today": day.date == today,
-                "future": day.date.as_str() > today,
-            })
+/// This month's days as the chart takes them.
+fn chart_days(days: &[DailyUsage]) -> Vec<Day> {
+    days.iter()
+        .map(|d| Day {
+            date: d.date.clone(),
+            requests: d.requests,
         })
-        .collect();
-    json!({
-        "bars": bars,
-        "width": days.len() * 12,
-        "height": CHART_HEIGHT,
-        "busiest": busiest,
-        "first": days.first().map(|d| d.date.clone()),
-        "today": today,
-    })
+        .collect()
 }
 
 /// `GET /o/{organization_id}`: this month's requests against the quota and
@@ -71,6 +46,7 @@ fn chart(days: &[DailyUsage], today: &str) -> Value {
 pub async fn overview(
     State(state): State<Pages>,
     visitor: Visitor,
+    headers: HeaderMap,
     Path(organization_id): Path<String>,
 ) -> Result<Page, PageError> {
     let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
@@ -106,12 +82,21 @@ pub async fn overview(
         _ => "ok",
     };
     // Until the address is verified, the overview says so first.
-    let unverified_email =
-        landlord_identity::store::user_by_id(state.billing.db.pool(), &user.user_id)
-            .await
-            .map_err(landlord_core::ApiError::from)?
-            .filter(|account| account.email_verified_at.is_none())
-            .map(|account| account.email);
+    let account = landlord_identity::store::user_by_id(state.billing.db.pool(), &user.user_id)
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    let email = account
+        .as_ref()
+        .map(|a| a.email.clone())
+        .unwrap_or_default();
+    let unverified_email = account
+        .filter(|account| account.email_verified_at.is_none())
+        .map(|account| account.email);
+    let checklist = if checklist_hidden(&headers, &organization_id) {
+        None
+    } else {
+        first_steps(&state, &user, &membership, &stats, &email).await?
+    };
     let (mut context, _) =
         base(&state, &visitor, "Overview", "overview", Some(&membership)).await?;
     context.insert("unverified_email".into(), unverified_email.into());
@@ -121,7 +106,16 @@ pub async fn overview(
     );
     context.insert("role".into(), membership.role.as_str().into());
     context.insert("resets".into(), stats.usage.resets_at.date().into());
-    context.insert("chart".into(), chart(&days, &today.date()));
+    context.insert(
+        "chart".into(),
+        usage_chart(
+            &chart_days(&days),
+            &today.date(),
+            stats.usage.included,
+            "Included in the plan",
+        ),
+    );
+    context.insert("checklist".into(), checklist.into());
     context.insert("bill".into(), bill);
     context.insert("percent".into(), percent.unwrap_or(0).into());
     context.insert("quota_state".into(), quota_state.into());
@@ -130,4 +124,78 @@ pub async fn overview(
         serde_json::to_value(&stats).map_err(landlord_core::ApiError::internal)?,
     );
     Page::render("overview.html", context)
+}
+
+/// The first steps still open for this person (`None`: none to show),
+/// each ticked from the organization's state.
+async fn first_steps(
+    state: &Pages,
+    user: &landlord_identity::CurrentUser,
+    membership: &landlord_identity::store::Membership,
+    stats: &overview::DashboardStats,
+    email: &str,
+) -> Result<Option<Value>, PageError> {
+    let org = &user.organization_id;
+    let db = &state.billing.db;
+    let mut conn = db
+        .pool()
+        .acquire()
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    let chose_plan = crate::store::ever_chose_a_plan(&mut conn, org)
+        .await
+        .map_err(landlord_core::ApiError::from)?;
+    drop(conn);
+    let progress = Progress {
+        key: stats.active_api_keys > 0,
+        // This month's count answers most visits without reading history.
+        request: stats.requests_this_month > 0 || daily::any_requests(db, org).await?,
+        teammate: landlord_organizations::team::has_company(db, org).await?,
+        plan: chose_plan || membership.organization.plan != state.billing.config.default_plan,
+    };
+    Ok(onboarding::checklist(
+        progress,
+        user.role,
+        membership.organization.id.as_ref(),
+        &state.billing.config.public_url,
+        email,
+    ))
+}
+
+/// The cookie that hides the checklist of one organization in this
+/// browser.
+fn hidden_cookie(organization_id: &str) -> String {
+    format!("landlord_onboarding_{organization_id}")
+}
+
+/// Whether this browser hid the organization's checklist.
+fn checklist_hidden(headers: &HeaderMap, organization_id: &str) -> bool {
+    let name = hidden_cookie(organization_id);
+    headers
+        .get_all(axum::http::header::COOKIE)
+        .iter()
+        .filter_map(|value| value.to_str().ok())
+        .flat_map(|value| value.split(';'))
+        .filter_map(|pair| pair.trim().split_once('='))
+        .any(|(key, value)| key == name && value == "hidden")
+}
+
+#[derive(Debug, serde::Deserialize)]
+pub struct HideForm {
+    #[serde(default)]
+    csrf: String,
+}
+
+/// `POST /o/{organization_id}/onboarding/hide`: hides the checklist in
+/// this browser (a year-long cookie), back to the overview.
+pub async fn hide_checklist(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Form(form): Form<HideForm>,
+) -> Result<Page, PageError> {
+    let (user, _) = tenant(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
+    let org = user.organization_id.to_string();
+    let cookie = state.cookie(&hidden_cookie(&org), "hidden", Some(365 * 24 * 3600));
+    Ok(Page::redirect(format!("/o/{org}")).cookie(Some(cookie)))
 }

@@ -21,15 +21,18 @@ use serde_json::{json, Value};
 
 use super::Pages;
 use landlord_console::base;
+use landlord_console::chart::{usage_chart, Day};
 use landlord_console::Context;
 use landlord_console::Visitor;
 use landlord_console::{member, tenant, Found, Gate};
 use landlord_console::{Flash, FormErrors, Page, PageError};
+use landlord_metering::daily::{self, KeyFilter};
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new()
         .route("/o/{organization_id}/keys", get(list).post(create))
         .route("/o/{organization_id}/keys/new", get(new_page))
+        .route("/o/{organization_id}/keys/{key_id}", get(detail))
         .route(
             "/o/{organization_id}/keys/{key_id}/revoke",
             get(revoke_page).post(revoke),
@@ -310,6 +313,65 @@ async fn managed_key(
 ) -> Result<manage::KeyView, PageError> {
     let id = ApiKeyId::parse(key_id).ok_or(PageError::NotFound)?;
     Ok(manage::find(&state.keys, user, &id).await?)
+}
+
+/// `GET /o/{organization_id}/keys/{key_id}`: one key the person manages,
+/// its settings and this month's requests by day against the plan's quota
+/// (the quota is the organization's, shared by its keys).
+pub async fn detail(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path((organization_id, key_id)): Path<(String, String)>,
+) -> Result<Page, PageError> {
+    let (user, membership) = tenant(&state, &visitor, &organization_id, Gate::Read).await?;
+    permissions::require(&user, permissions::VIEW_DASHBOARD).map_err(api)?;
+    let key = managed_key(&state, &user, &key_id).await?;
+    let org = &user.organization_id;
+    let now = landlord_core::Timestamp::now();
+    let month_start =
+        landlord_core::Timestamp::from_millis(landlord_limits::month_start_ms(now.millis()));
+    let next_month = month_start_after(month_start);
+    let days = daily::requests_by_day(
+        &state.keys.db,
+        org,
+        month_start,
+        landlord_core::Timestamp::from_millis(next_month.millis() - daily::DAY_MS),
+        &KeyFilter::One(key.id.clone()),
+    )
+    .await?;
+    let usage = landlord_metering::period::period_usage(&state.keys.identity, org).await?;
+    let days: Vec<Day> = days
+        .into_iter()
+        .map(|d| Day {
+            date: d.date,
+            requests: d.requests,
+        })
+        .collect();
+    let title = format!("API key {}", key.name);
+    let mut context = keys_base(&state, &visitor, &title, &membership).await?;
+    context.insert(
+        "chart".into(),
+        usage_chart(
+            &days,
+            &daily::start_of_day(now).date(),
+            usage.included,
+            "The plan's quota (all keys)",
+        ),
+    );
+    context.insert("plan".into(), usage.plan.into());
+    context.insert(
+        "key".into(),
+        serde_json::to_value(&key).map_err(ApiError::internal)?,
+    );
+    Page::render("key.html", context)
+}
+
+/// The first instant of the month after the one starting at `start`.
+fn month_start_after(start: landlord_core::Timestamp) -> landlord_core::Timestamp {
+    // 32 days on lands in the next month, whatever the month's length.
+    landlord_core::Timestamp::from_millis(landlord_limits::month_start_ms(
+        start.millis() + 32 * daily::DAY_MS,
+    ))
 }
 
 /// `GET /o/{organization_id}/keys/{key_id}/revoke`: the confirmation.

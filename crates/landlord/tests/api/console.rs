@@ -277,7 +277,7 @@ async fn sign_up_signs_in_and_shows_the_overview(backend: Backend) {
     assert_eq!(page.status, 200, "{}", page.body);
     assert_eq!(page.csp.as_deref(), Some(CSP));
     assert!(page.body.contains("<h1>Acme</h1>"));
-    assert!(page.body.contains("of 1000 included"), "{}", page.body);
+    assert!(page.body.contains("of 1,000 included"), "{}", page.body);
     assert!(page.body.contains("Active API keys"));
 
     // Signed in, `/` and the sign-in page lead to the overview.

@@ -51,7 +51,7 @@ async fn billing_follows_roles_and_tenants(backend: Backend) {
     for expected in [
         "Plan: starter",
         "10.00 USD a month",
-        "10000 a month",
+        "10,000 a month",
         "60 requests a minute",
         "This period so far",
         "2026-10",
@@ -349,34 +349,39 @@ async fn overview_charts_this_month_by_day(backend: Backend) {
     let page = owner.get(&overview).await;
     assert_eq!(page.status, 200, "{}", page.body);
     let day = today.date();
+    let earlier = if period.start() < today { 3 } else { 0 };
+    let total = 7 + earlier;
+    // Each day's bar is the running total; its tooltip gives both.
     assert!(
-        page.body
-            .contains(&format!("<title>{day}: 7 requests</title>")),
+        page.body.contains(&format!(
+            "<title>{day}: 7 requests, {total} this month so far</title>"
+        )),
         "{}",
         page.body
     );
     assert!(page
         .body
         .contains(&format!("<time datetime=\"{day}\">{day}</time>")));
-    assert!(page.body.contains("class=\"bar today\""));
+    assert!(page.body.contains("<g class=\"day today\">"));
     let first = period.start().date();
     if period.start() < today {
-        assert!(page
-            .body
-            .contains(&format!("<title>{first}: 3 requests</title>")));
+        assert!(page.body.contains(&format!(
+            "<title>{first}: 3 requests, 3 this month so far</title>"
+        )));
     }
-    // Every day of the month has its bar; the table lists those so far.
-    let bars = page.body.matches("<rect class=\"bar").count();
-    let days = (period.end_ms() - period.start_ms()) / landlord_metering::daily::DAY_MS;
+    // Every day so far has its bar (days to come have none yet), the axes
+    // and the quota line.
+    let bars = page.body.matches("<g class=\"day").count();
+    let days = (today.millis() - period.start_ms()) / landlord_metering::daily::DAY_MS + 1;
     assert_eq!(bars as i64, days);
+    assert!(page.body.contains("class=\"axis x\""));
+    assert!(page.body.contains("class=\"quota\""));
     assert!(page.body.contains("Bill so far"));
     // A member sees the chart, not the bill.
     let member = joined(&b, "member@overview.test", "member").await;
     let seen = member.get(&overview).await;
     assert_eq!(seen.status, 200, "{}", seen.body);
-    assert!(seen
-        .body
-        .contains(&format!("<title>{day}: 7 requests</title>")));
+    assert!(seen.body.contains(&format!("<title>{day}: 7 requests, ")));
     assert!(!seen.body.contains("Bill so far"));
 }
 

@@ -157,7 +157,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     let overview = browser.current_path().await;
     assert!(overview.starts_with("/o/"), "{overview}");
     browser.wait_for_text("Acme Journeys").await;
-    browser.wait_for_text("0 of 1000 included").await;
+    browser.wait_for_text("0 of 1,000 included").await;
     browser.screenshot_themes("overview").await;
 
     // The verification mail's link verifies, once.
@@ -190,7 +190,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     browser.wait_for_path(&overview).await;
     browser.wait_for_text("Acme Journeys").await;
     browser.wait_for_text("Plan free").await;
-    browser.wait_for_text("0 of 1000 included").await;
+    browser.wait_for_text("0 of 1,000 included").await;
 
     // A key made on the keys page: its secret shown this once.
     browser.click_link("API keys").await;
@@ -246,14 +246,14 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         assert_eq!(read.status(), 404, "a metered read of nothing");
     }
     browser.reload().await;
-    reload_until(&browser, "3 of 1000 included").await;
+    reload_until(&browser, "3 of 1,000 included").await;
     browser.wait_for_text("Active API keys").await;
     browser.screenshot_themes("overview-with-usage").await;
 
     // 375 px wide: sign-in and the overview.
     browser.set_viewport(Viewport::Phone).await;
     browser.reload().await;
-    browser.wait_for_text("3 of 1000 included").await;
+    browser.wait_for_text("3 of 1,000 included").await;
     let width = browser.script("return window.innerWidth;", vec![]).await;
     assert_eq!(width.as_u64(), Some(375), "the phone's layout viewport");
     browser.screenshot("overview-phone").await;
@@ -296,7 +296,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
     browser.fill("Password", new_password).await;
     browser.click_button("Sign in").await;
     browser.wait_for_path(&overview).await;
-    browser.wait_for_text("3 of 1000 included").await;
+    browser.wait_for_text("3 of 1,000 included").await;
 
     // Another organization's person opening this overview: 404.
     let Some(other) = Browser::start(TEST).await else {

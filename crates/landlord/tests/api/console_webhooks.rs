@@ -664,6 +664,17 @@ async fn a_test_message_shows_its_attempt_in_the_log(backend: Backend) {
     assert!(logged.body.contains(RECEIVER_ANSWER));
     assert!(logged.body.contains(" ms</td>"));
     assert!(!logged.body.contains("No attempt yet"));
+    // The attempt's time reads relative, the exact time on hover; the
+    // endpoint's id has a copy button.
+    assert!(
+        logged.body.contains(" UTC\">just now</time>"),
+        "{}",
+        logged.body
+    );
+    assert!(logged
+        .body
+        .contains(&format!("<code id=\"endpoint-id\">{id}</code>")));
+    assert!(logged.body.contains("data-copy=\"endpoint-id\""));
     let resend = format!("{page_path}/messages/{message_id}/resend");
     assert!(logged.body.contains(&format!("action=\"{resend}\"")));
 

@@ -21,6 +21,8 @@ mod console_navigation;
 mod console_navigation_browser;
 mod console_operator;
 mod console_operator_browser;
+mod console_records;
+mod console_records_browser;
 mod console_team;
 mod console_team_browser;
 mod console_webhooks;

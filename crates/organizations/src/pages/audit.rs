@@ -3,7 +3,10 @@
 //! time range) and cursor pages, through the same
 //! `organizations::audit_log::entries`.
 
+use std::collections::HashMap;
+
 use crate::audit_log::{self, AuditFilter};
+use crate::records::{audit_sentence, AuditRecord, Names};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Router;
@@ -120,12 +123,35 @@ pub async fn audit(
         "organization".into(),
         json!({ "id": membership.organization.id, "name": membership.organization.name }),
     );
+    let emails: HashMap<String, String> = members
+        .iter()
+        .map(|m| (m.user_id.to_string(), m.email.clone()))
+        .collect();
+    let names = Names {
+        organization: membership.organization.id.as_ref(),
+        members: &emails,
+    };
     let rows: Vec<Value> = entries
         .iter()
         .map(|entry| {
             let mut row = serde_json::to_value(entry).unwrap_or_default();
-            if let (Some(object), Some(details)) = (row.as_object_mut(), &entry.details) {
-                object.insert("details_text".into(), details.to_string().into());
+            let actor = entry.actor_user_id.as_ref().map(ToString::to_string);
+            let key = entry.actor_api_key_id.as_ref().map(ToString::to_string);
+            let record = AuditRecord {
+                action: &entry.action,
+                actor_user_id: actor.as_deref(),
+                actor_email: entry.actor_email.as_deref(),
+                actor_api_key_id: key.as_deref(),
+                target_type: entry.target_type.as_deref(),
+                target_id: entry.target_id.as_deref(),
+                details: entry.details.as_ref(),
+            };
+            let sentence = audit_sentence(&record, &names);
+            if let Some(object) = row.as_object_mut() {
+                object.insert("sentence".into(), json!(sentence));
+                // The whole entry, as `GET /audit-log` answers it.
+                let raw = serde_json::to_string_pretty(entry).unwrap_or_default();
+                object.insert("raw".into(), raw.into());
             }
             row
         })

@@ -2,13 +2,17 @@
 //! and admins (`ViewEvents`), the `GET /events` type filter and cursor
 //! pages, through the same `organizations::events::events`.
 
+use std::collections::HashMap;
+
 use crate::events::{self, EventsFilter};
+use crate::records::{event_sentence, Names};
 use axum::extract::{Path, Query, State};
 use axum::routing::get;
 use axum::Router;
 use landlord_core::ApiError;
 use landlord_events::EventType;
 use landlord_identity::permissions;
+use landlord_identity::store as identity_store;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -18,6 +22,9 @@ use landlord_console::encode;
 use landlord_console::Visitor;
 use landlord_console::{tenant, Gate};
 use landlord_console::{FormErrors, Page, PageError};
+
+/// Members whose emails the sentences name (others read "a former member").
+const MEMBERS_NAMED: i64 = 200;
 
 pub(super) fn routes() -> Router<Pages> {
     Router::new().route("/o/{organization_id}/events", get(history))
@@ -81,6 +88,17 @@ pub async fn history(
         "organization".into(),
         json!({ "id": membership.organization.id, "name": membership.organization.name }),
     );
+    let members = identity_store::members(state.identity().db.pool(), org, None, MEMBERS_NAMED)
+        .await
+        .map_err(ApiError::from)?;
+    let emails: HashMap<String, String> = members
+        .iter()
+        .map(|m| (m.user_id.to_string(), m.email.clone()))
+        .collect();
+    let names = Names {
+        organization: membership.organization.id.as_ref(),
+        members: &emails,
+    };
     let rows: Vec<Value> = rows
         .iter()
         .map(|event| {
@@ -89,7 +107,14 @@ pub async fn history(
                 "type": event.event_type,
                 "version": event.version,
                 "created_at": event.created_at,
-                "payload_text": event.payload.to_string(),
+                "sentence": event_sentence(
+                    event.event_type.as_str(),
+                    &event.payload,
+                    event.event_type.description(),
+                    &names,
+                ),
+                // The whole event, as `GET /events` answers it.
+                "raw": serde_json::to_string_pretty(event).unwrap_or_default(),
             })
         })
         .collect();

@@ -35,6 +35,29 @@ impl From<&MemberRow> for MemberView {
     }
 }
 
+/// Whether the organization is more than its first member: another
+/// member, or an invitation still pending (not past its expiry) — the
+/// overview's "invite a teammate" step.
+pub async fn has_company(
+    db: &landlord_core::Db,
+    organization_id: &landlord_core::ids::OrganizationId,
+) -> Result<bool, ApiError> {
+    let members = landlord_identity::store::members(db.pool(), organization_id, None, 2).await?;
+    if members.len() > 1 {
+        return Ok(true);
+    }
+    let now = Timestamp::now();
+    let pending = crate::store::invitations(
+        db.pool(),
+        organization_id,
+        Some(crate::store::InvitationStatus::Pending),
+        None,
+        20,
+    )
+    .await?;
+    Ok(pending.iter().any(|invitation| invitation.expires_at > now))
+}
+
 fn member_not_found() -> ApiError {
     ApiError::not_found("member")
 }
