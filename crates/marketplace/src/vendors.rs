@@ -27,7 +27,9 @@ pub struct ApplyRequest {
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     pub location: Option<Location>,
-    pub payout: PayoutAccount,
+    /// Where payouts go; optional: a store applies and is approved
+    /// without one, and its payouts wait until it adds one (`PATCH`).
+    pub payout: Option<PayoutAccount>,
 }
 
 /// `PATCH /marketplace/vendor`: the fields to change.
@@ -163,7 +165,9 @@ pub async fn apply(
     if let Some(location) = &body.location {
         check_location("location", location)?;
     }
-    check_payout(state, &body.payout)?;
+    if let Some(payout) = &body.payout {
+        check_payout(state, payout)?;
+    }
     let db = &state.db;
     if store::vendor(db.pool(), organization_id).await?.is_some() {
         return Err(ApiError::Conflict(
@@ -181,8 +185,8 @@ pub async fn apply(
         latitude: location.as_ref().map(|l| l.latitude),
         longitude: location.as_ref().map(|l| l.longitude),
         location_label: location.and_then(|l| l.label),
-        payout_provider: body.payout.provider,
-        payout_account: body.payout.account,
+        payout_provider: body.payout.as_ref().map(|p| p.provider),
+        payout_account: body.payout.map(|p| p.account),
         status: VendorStatus::Pending,
         suspended_reason: None,
         rating_sum: 0,
@@ -258,8 +262,8 @@ pub async fn update(
     }
     if let Some(payout) = body.payout {
         check_payout(state, &payout)?;
-        row.payout_provider = payout.provider;
-        row.payout_account = payout.account;
+        row.payout_provider = Some(payout.provider);
+        row.payout_account = Some(payout.account);
     }
     row.updated_at = Timestamp::now();
     match store::update_vendor(state.db.pool(), &row).await {
@@ -291,6 +295,7 @@ pub async fn decide(
         VendorStatus::Approved => "marketplace.vendor_approved",
         VendorStatus::Suspended => "marketplace.vendor_suspended",
         VendorStatus::Pending => "marketplace.vendor_pending",
+        VendorStatus::Rejected => "marketplace.vendor_rejected",
     };
     landlord_audit::record(
         &mut *tx,

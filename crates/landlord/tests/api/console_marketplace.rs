@@ -33,6 +33,8 @@ backend_tests!(
     a_store_replies_to_its_reviews_and_a_member_only_reads_them,
     the_operator_sees_a_failed_payout_and_retries_it,
     with_the_marketplace_off_its_pages_routes_and_links_are_gone,
+    a_store_opens_without_a_payout_account_on_a_default_install,
+    payouts_wait_for_a_payout_account_then_go_out,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -433,7 +435,7 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
     let apply = owner.get(&store).await;
     assert_eq!(apply.status, 200, "{}", apply.body);
     assert!(apply.body.contains("Apply to sell"));
-    let fields = |slug: &'static str, account: &'static str| {
+    let fields = |slug: &'static str| {
         vec![
             ("store_name", "Teapots"),
             ("slug", slug),
@@ -441,30 +443,16 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
             ("latitude", "6.5"),
             ("longitude", "3.4"),
             ("location_label", "Ikeja"),
-            ("payout_provider", "stripe"),
-            ("payout_account", account),
         ]
     };
-    let bad = owner
-        .submit(&store, &store, &fields("Tea Pots!", "acct_teapots"))
-        .await;
+    let bad = owner.submit(&store, &store, &fields("Tea Pots!")).await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad
         .field_error("slug")
         .expect("beside the slug")
         .contains("lowercase"));
     assert_eq!(bad.input_value("store_name").as_deref(), Some("Teapots"));
-    let bad = owner
-        .submit(&store, &store, &fields("teapots", "RCP_wrong"))
-        .await;
-    assert_eq!(bad.status, 422, "{}", bad.body);
-    assert!(bad
-        .field_error("payout_account")
-        .expect("beside the account")
-        .contains("acct_"));
-    let applied = owner
-        .submit(&store, &store, &fields("teapots", "acct_teapots1"))
-        .await;
+    let applied = owner.submit(&store, &store, &fields("teapots")).await;
     assert_eq!(applied.status, 303, "{}", applied.body);
     let pending = owner.get(applied.location.as_deref().expect("back")).await;
     assert!(pending.body.contains("Application sent"));
@@ -472,9 +460,7 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
     assert!(pending.body.contains("10 %"), "the default fee");
     // Another store has the address: said beside it.
     let _beans = market.store("beans", None).await;
-    let taken = owner
-        .submit(&store, &store, &fields("beans", "acct_teapots1"))
-        .await;
+    let taken = owner.submit(&store, &store, &fields("beans")).await;
     assert_eq!(taken.status, 409, "{}", taken.body);
     assert!(taken
         .field_error("slug")
@@ -1430,7 +1416,6 @@ mod browser {
         browser.wait_for_text("Apply to sell").await;
         browser.fill("Store name", "Ada's Books").await;
         browser.fill("Slug", "Ada's Books").await;
-        browser.fill("Account", "acct_adabooks").await;
         browser.click_button("Apply to sell").await;
         browser.wait_for_text("lowercase letters, digits").await;
         browser.screenshot_themes("apply-bad-slug").await;
@@ -1735,4 +1720,240 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
         operator.body
     );
     assert_eq!(ada.get("/marketplace").await.status, 200);
+}
+
+/// No payment provider configured (a default install): a store applies
+/// and is approved without a payout account; every refusal of the apply
+/// and payout forms sits next to its field; the page says that payouts
+/// wait for an account and how to add one.
+async fn a_store_opens_without_a_payout_account_on_a_default_install(backend: Backend) {
+    let market = Market::start_with(backend, |c| {
+        c.stripe_secret_key = None;
+        c.stripe_webhook_secret = None;
+        c.paystack_secret_key = None;
+    })
+    .await;
+    let owner = Browser::new(&market.app);
+    let overview = owner.sign_up("owner@kettles.test", "Kettles Ltd").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let store = format!("/o/{org}/store");
+    let apply = owner.get(&store).await;
+    assert_eq!(apply.status, 200, "{}", apply.body);
+    assert!(apply
+        .body
+        .contains("A payout account is not needed to apply"));
+    let fields = |name: &'static str, slug: &'static str| {
+        vec![
+            ("store_name", name),
+            ("slug", slug),
+            ("description", ""),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let bad = owner
+        .submit(&store, &store, &fields("Kettles", "Kettles!"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("lowercase"));
+    let bad = owner.submit(&store, &store, &fields(" ", "kettles")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("store_name").is_some(), "{}", bad.body);
+    let bad = owner
+        .submit(
+            &store,
+            &store,
+            &[
+                ("store_name", "Kettles"),
+                ("slug", "kettles"),
+                ("latitude", "north"),
+                ("longitude", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("latitude").is_some(), "{}", bad.body);
+    let first = market.store_without_payout("taken").await;
+    let taken = owner
+        .submit(&store, &store, &fields("Kettles", "taken"))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("Another store"));
+    let applied = owner
+        .submit(&store, &store, &fields("Kettles", "kettles"))
+        .await;
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let page = owner.get(applied.location.as_deref().expect("back")).await;
+    assert!(page.body.contains("Waiting for approval"), "{}", page.body);
+    assert!(
+        page.body.contains("Payouts wait for a payout account"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Add the payout account"));
+
+    // The payout form: each refusal beside its field.
+    let payout = format!("{store}/payout");
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "acct_kettles"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("payout_provider")
+        .expect("beside the provider")
+        .contains("not configured"));
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "RCP_wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("payout_account")
+        .expect("beside the account")
+        .contains("acct_"));
+    assert_eq!(
+        bad.input_value("payout_account").as_deref(),
+        Some("RCP_wrong")
+    );
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[("payout_provider", "paypal"), ("payout_account", "acct_x")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("payout_provider").is_some(), "{}", bad.body);
+
+    // The operator approves it as it is; the API says it has no account.
+    let approved = market
+        .app
+        .post_as(
+            &format!("/api/v1/admin/marketplace/vendors/{org}/approve"),
+            &market.operator,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status(), 200, "{}", json(approved).await);
+    let open = owner.get(&store).await;
+    assert!(open.body.contains("Open: your active products are listed"));
+    assert!(open.body.contains("Payouts wait for a payout account"));
+    let answer = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor", &first.owner)
+            .await,
+    )
+    .await;
+    assert_eq!(answer["data"]["status"], "approved", "{answer}");
+    assert!(answer["data"]["payout"].is_null(), "{answer}");
+}
+
+/// A store without a payout account sells; its payout waits (nothing
+/// created, nothing failed) until it adds the account on its page, and
+/// goes out with the next run.
+async fn payouts_wait_for_a_payout_account_then_go_out(backend: Backend) {
+    let market = Market::start_with(backend, |c| c.marketplace.payout_hold_secs = 0).await;
+    let store = market.store_without_payout("clay").await;
+    let product = market
+        .product(&store, "Clay Pot", 2_000, 5, json!({}))
+        .await;
+    let buyer = market.buyer("clay-buyer@example.com").await;
+    let order = paid_order(&market, &buyer, &[&product], "clay-1").await;
+    market.deliver(&store, &part_of(&order, &store)).await;
+    let run = market
+        .app
+        .post_as(
+            "/api/v1/admin/marketplace/payouts/run",
+            &market.operator,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(run.status(), 200, "{}", json(run).await);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let payouts = |owner: String| {
+        let app = &market.app;
+        async move {
+            json(
+                app.get_as("/api/v1/marketplace/vendor/payouts", &owner)
+                    .await,
+            )
+            .await["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    assert!(
+        payouts(store.owner.clone()).await.is_empty(),
+        "the payout waits"
+    );
+    let failed = json(
+        market
+            .app
+            .get_as(
+                "/api/v1/admin/marketplace/payouts?status=failed",
+                &market.operator,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(failed["data"].as_array().map(Vec::len), Some(0), "{failed}");
+
+    // The store's pages say why and how; it adds the account on its page.
+    let owner = signed_in(&market, "clay-owner@example.com").await;
+    let page = format!("/o/{}/store", store.org_id);
+    let earnings = owner.get(&format!("{page}/earnings")).await;
+    assert!(
+        earnings.body.contains("Payouts wait for a payout account"),
+        "{}",
+        earnings.body
+    );
+    let saved = owner
+        .submit(
+            &page,
+            &format!("{page}/payout"),
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "acct_clay"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let shown = owner.get(saved.location.as_deref().expect("back")).await;
+    assert!(shown.body.contains("acct_clay"), "{}", shown.body);
+    assert!(!shown.body.contains("Payouts wait for a payout account"));
+    let paid = eventually(
+        "the waiting payout to be paid",
+        std::time::Duration::from_secs(20),
+        async || {
+            payouts(store.owner.clone())
+                .await
+                .into_iter()
+                .find(|p| p["status"] == "paid")
+        },
+    )
+    .await;
+    assert_eq!(paid["account"], "acct_clay", "{paid}");
+    assert_eq!(paid["amount"], 1_800, "{paid}");
 }

@@ -110,7 +110,10 @@ async fn page(
             "status_label": vendor_label(view.status),
             "suspended_reason": view.suspended_reason,
             "fee": format!("{:.2} %", f64::from(view.fee_bps) / 100.0).replace(".00 ", " "),
-            "payout": format!("{} {}", view.payout.provider.as_str(), view.payout.account),
+            "payout": view.payout.as_ref().map_or_else(
+                || "No payout account yet".to_string(),
+                |p| format!("{} {}", p.provider.as_str(), p.account),
+            ),
             "rating": rating(&view.rating),
             "created_at": view.created_at,
             "approved_at": view.approved_at,

@@ -13,8 +13,9 @@ pub struct VendorRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub location_label: Option<String>,
-    pub payout_provider: PayoutProvider,
-    pub payout_account: String,
+    /// Where payouts go: both or neither (a store applies without one).
+    pub payout_provider: Option<PayoutProvider>,
+    pub payout_account: Option<String>,
     pub status: VendorStatus,
     pub suspended_reason: Option<String>,
     pub rating_sum: i64,
@@ -122,7 +123,8 @@ pub async fn vendors<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
-/// An operator's decision: approved (reason cleared) or suspended (with reason).
+/// An operator's decision: approved (reason cleared), suspended or
+/// rejected (with the reason).
 pub async fn set_vendor_status<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
