@@ -169,7 +169,11 @@ pub async fn apply(
         check_payout(state, payout)?;
     }
     let db = &state.db;
-    if store::vendor(db.pool(), organization_id).await?.is_some() {
+    let existing = store::vendor(db.pool(), organization_id).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|v| v.status != VendorStatus::Rejected)
+    {
         return Err(ApiError::Conflict(
             "this organization has applied to sell already (PATCH /marketplace/vendor changes it)"
                 .into(),
@@ -195,6 +199,9 @@ pub async fn apply(
         created_at: now,
         updated_at: now,
     };
+    if let Some(rejected) = existing {
+        return apply_again(state, rejected, row).await;
+    }
     let mut tx = db.begin().await?;
     match store::insert_vendor(&mut *tx, &row).await {
         Ok(()) => {}
@@ -216,6 +223,43 @@ pub async fn apply(
             .organization(organization_id)
             .target("vendor", organization_id)
             .details(serde_json::json!({ "slug": row.slug })),
+    )
+    .await?;
+    tx.commit().await?;
+    view(state, row).await
+}
+
+/// A rejected store applies again with `row`'s fields (its payout
+/// account kept unless a new one is sent): pending again, the operator's
+/// reason cleared.
+async fn apply_again(
+    state: &MarketplaceState,
+    rejected: VendorRow,
+    mut row: VendorRow,
+) -> Result<VendorView, ApiError> {
+    if row.payout_account.is_none() {
+        row.payout_provider = rejected.payout_provider;
+        row.payout_account = rejected.payout_account;
+    }
+    row.created_at = rejected.created_at;
+    row.rating_sum = rejected.rating_sum;
+    row.rating_count = rejected.rating_count;
+    let mut tx = state.db.begin().await?;
+    match store::reapply_vendor(&mut *tx, &row).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::Conflict(
+            "this organization has applied to sell already (PATCH /marketplace/vendor changes it)"
+                .into(),
+        )),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("marketplace.vendor_applied")
+            .organization(&row.organization_id)
+            .target("vendor", &row.organization_id)
+            .details(serde_json::json!({ "slug": row.slug, "again": true })),
     )
     .await?;
     tx.commit().await?;
@@ -309,5 +353,41 @@ pub async fn decide(
     let row = store::vendor(state.db.pool(), id)
         .await?
         .ok_or_else(not_found)?;
+    view(state, row).await
+}
+
+/// An operator turns a pending application down, with the reason the
+/// store's team is shown; the store may change it and apply again.
+/// Recorded platform-wide, like an approval.
+pub async fn reject(
+    state: &MarketplaceState,
+    operator: &landlord_admin::PlatformAdmin,
+    client: &landlord_core::http::client::ClientInfo,
+    id: &OrganizationId,
+    reason: &str,
+) -> Result<VendorView, ApiError> {
+    let reason = reason.trim();
+    check_text("reason", reason, 1, 500)?;
+    let mut tx = state.db.begin().await?;
+    if !store::reject_vendor(&mut *tx, id, reason, Timestamp::now()).await? {
+        return Err(match store::vendor(&mut *tx, id).await? {
+            None => ApiError::not_found("vendor"),
+            Some(_) => ApiError::Conflict(
+                "only a store waiting for approval can be rejected (suspend an open store)".into(),
+            ),
+        });
+    }
+    landlord_audit::record(
+        &mut *tx,
+        operator
+            .audit(client, "marketplace.vendor_rejected")
+            .target("vendor", id)
+            .details(serde_json::json!({ "reason": reason })),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = store::vendor(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("vendor"))?;
     view(state, row).await
 }

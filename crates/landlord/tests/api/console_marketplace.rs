@@ -35,6 +35,7 @@ backend_tests!(
     with_the_marketplace_off_its_pages_routes_and_links_are_gone,
     a_store_opens_without_a_payout_account_on_a_default_install,
     payouts_wait_for_a_payout_account_then_go_out,
+    the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -1956,4 +1957,147 @@ async fn payouts_wait_for_a_payout_account_then_go_out(backend: Backend) {
     .await;
     assert_eq!(paid["account"], "acct_clay", "{paid}");
     assert_eq!(paid["amount"], 1_800, "{paid}");
+}
+
+/// A pending store rejected with a reason (required, said beside the
+/// field): audited like an approval; its team reads the reason on its
+/// page, changes the store and applies again.
+async fn the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again(backend: Backend) {
+    let market = Market::start(backend).await;
+    let registered = market.app.register("owner@vases.test", "Vases Ltd").await;
+    let owner_token = crate::support::accounts::token_of(&registered, "access_token");
+    let org = crate::support::accounts::token_of(&registered["organization"], "id");
+    let applied = market
+        .app
+        .post_as(
+            "/api/v1/marketplace/vendor",
+            &owner_token,
+            &json!({"store_name": "Vases", "slug": "vases"}),
+        )
+        .await;
+    assert_eq!(applied.status(), 201, "{}", json(applied).await);
+
+    let operator = signed_in(&market, "operator@example.com").await;
+    let page = operator.get("/operator/marketplace?status=pending").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("/operator/marketplace/vendors/{org}/reject")));
+    let reject = format!("/operator/marketplace/vendors/{org}/reject");
+    let refused = operator
+        .post(
+            &reject,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "pending"),
+                ("reason", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused
+        .field_error(&format!("reject-{org}"))
+        .expect("beside the reason")
+        .contains("Say why"));
+    let rejected = operator
+        .post(
+            &reject,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "pending"),
+                ("reason", "Add a description of what you sell"),
+            ],
+        )
+        .await;
+    assert_eq!(rejected.status, 303, "{}", rejected.body);
+    let back = operator
+        .get(rejected.location.as_deref().expect("back"))
+        .await;
+    assert!(back.body.contains("Vases is rejected"), "{}", back.body);
+    assert_eq!(
+        market
+            .app
+            .count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace.vendor_rejected' \
+                 AND target_id = $1 AND actor_user_id IS NOT NULL",
+                &[&org],
+            )
+            .await,
+        1
+    );
+
+    // The API: only a pending store is rejected; the reason is required.
+    let api_reject = format!("/api/v1/admin/marketplace/vendors/{org}/reject");
+    let again = market
+        .app
+        .post_as(&api_reject, &market.operator, &json!({"reason": "Again"}))
+        .await;
+    assert_eq!(again.status(), 409, "{}", json(again).await);
+    let empty = market
+        .app
+        .post_as(&api_reject, &market.operator, &json!({"reason": ""}))
+        .await;
+    assert_eq!(empty.status(), 422, "{}", json(empty).await);
+    let unknown = market
+        .app
+        .post_as(
+            "/api/v1/admin/marketplace/vendors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/reject",
+            &market.operator,
+            &json!({"reason": "No"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404, "{}", json(unknown).await);
+    let by_owner = market
+        .app
+        .post_as(&api_reject, &owner_token, &json!({"reason": "No"}))
+        .await;
+    assert_eq!(by_owner.status(), 403, "{}", json(by_owner).await);
+
+    // The store's page: the reason, and the form to apply again.
+    let owner = signed_in(&market, "owner@vases.test").await;
+    let store = format!("/o/{org}/store");
+    let shown = owner.get(&store).await;
+    assert!(
+        shown
+            .body
+            .contains("Not approved by the operator: Add a description of what you sell"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("Apply again"));
+    let fields = |slug: &'static str| {
+        vec![
+            ("store_name", "Vases"),
+            ("slug", slug),
+            ("description", "Hand-thrown stoneware vases."),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let bad = owner.submit(&store, &store, &fields("Vases!")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("slug").is_some(), "{}", bad.body);
+    let again = owner.submit(&store, &store, &fields("vases")).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let pending = owner.get(again.location.as_deref().expect("back")).await;
+    assert!(
+        pending.body.contains("Waiting for approval"),
+        "{}",
+        pending.body
+    );
+    assert!(!pending.body.contains("Not approved by the operator"));
+    let answer = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor", &owner_token)
+            .await,
+    )
+    .await;
+    assert_eq!(answer["data"]["status"], "pending", "{answer}");
+    assert!(answer["data"]["suspended_reason"].is_null(), "{answer}");
+    assert_eq!(
+        answer["data"]["description"],
+        "Hand-thrown stoneware vases."
+    );
 }

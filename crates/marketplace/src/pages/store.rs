@@ -362,7 +362,8 @@ pub async fn save_store(
         Ok(location) => {
             let description = Some(form.description.clone());
             let existing = vendor_of(&state, user).await?;
-            let saved = if existing.is_some() {
+            // A rejected store applies again; otherwise it changes its settings.
+            let saved = if existing.is_some_and(|v| v.status != VendorStatus::Rejected) {
                 vendors::update(
                     &state.marketplace,
                     &user.organization_id,
