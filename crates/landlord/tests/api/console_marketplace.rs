@@ -36,6 +36,7 @@ backend_tests!(
     a_store_opens_without_a_payout_account_on_a_default_install,
     payouts_wait_for_a_payout_account_then_go_out,
     the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again,
+    an_order_whose_payment_never_started_is_not_paid_nor_a_sale,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -2099,5 +2100,88 @@ async fn the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again
     assert_eq!(
         answer["data"]["description"],
         "Hand-thrown stoneware vases."
+    );
+}
+
+/// A URL where nothing listens: a payment provider that is down.
+fn unreachable_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    drop(listener);
+    url
+}
+
+/// Stripe is down at checkout: the order never reached it. The buyer
+/// reads "payment not started" (never "paid" or "refunded"), and the
+/// store never sees it among its sales or earnings.
+async fn an_order_whose_payment_never_started_is_not_paid_nor_a_sale(backend: Backend) {
+    let down = unreachable_url();
+    let market = Market::start_with(backend, |c| c.stripe_api_base = down.clone()).await;
+    let store = market.store("bowls", None).await;
+    let product = market
+        .product(&store, "Walnut Bowl", 3_000, 4, json!({}))
+        .await;
+    let token = market.buyer("ada@bowls.test").await;
+    assert_eq!(market.add(&token, &product, 1).await.status(), 201);
+    let refused = market.checkout(&token, "bowls-1", "stripe").await;
+    assert_eq!(refused.status(), 503, "{}", json(refused).await);
+    let orders = api_orders(&market, &token).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let order = &orders[0];
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert!(order["paid_at"].is_null() && order["payment"]["reference"].is_null());
+    let id = order["id"].as_str().expect("an id");
+    assert_eq!(market.stock(&product).await, (4, 0, 0), "the stock is back");
+
+    // The buyer's pages.
+    let ada = signed_in(&market, "ada@bowls.test").await;
+    let page = ada.get(&format!("/marketplace/orders/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Payment not started"), "{}", page.body);
+    assert!(page.body.contains("nothing was charged"), "{}", page.body);
+    for wrong in ["paid with", "refunded", "Anything paid"] {
+        assert!(!page.body.contains(wrong), "{wrong}: {}", page.body);
+    }
+    let list = ada.get("/marketplace/orders").await;
+    assert!(list.body.contains("Payment not started"), "{}", list.body);
+
+    // The store: not among its orders (whatever the filter), no earnings.
+    for query in ["", "?status=cancelled"] {
+        let answer = json(
+            market
+                .app
+                .get_as(
+                    &format!("/api/v1/marketplace/vendor/orders{query}"),
+                    &store.owner,
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(
+            answer["data"].as_array().map(Vec::len),
+            Some(0),
+            "{query}: {answer}"
+        );
+    }
+    let owner = signed_in(&market, "bowls-owner@example.com").await;
+    let orders_page = owner
+        .get(&format!("/o/{}/store/orders", store.org_id))
+        .await;
+    assert_eq!(orders_page.status, 200, "{}", orders_page.body);
+    assert!(
+        !orders_page.body.contains("30.00 USD"),
+        "{}",
+        orders_page.body
+    );
+    let ledger = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor/ledger", &store.owner)
+            .await,
+    )
+    .await;
+    assert!(
+        !ledger.to_string().contains("3000") && !ledger.to_string().contains("2700"),
+        "{ledger}"
     );
 }
