@@ -37,6 +37,7 @@ backend_tests!(
     payouts_wait_for_a_payout_account_then_go_out,
     the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again,
     an_order_whose_payment_never_started_is_not_paid_nor_a_sale,
+    a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -1188,6 +1189,21 @@ async fn the_operator_sees_a_failed_payout_and_retries_it(backend: Backend) {
     ] {
         assert!(failed.body.contains(shown), "{shown}: {}", failed.body);
     }
+    // The store reads a sentence; the provider's answer is the operator's.
+    let owner = signed_in(&market, "beans-owner@example.com").await;
+    let earnings = owner
+        .get(&format!("/o/{}/store/earnings", beans.org_id))
+        .await;
+    assert!(
+        earnings.body.contains("The transfer did not go through"),
+        "{}",
+        earnings.body
+    );
+    assert!(
+        !earnings.body.contains("No such destination"),
+        "{}",
+        earnings.body
+    );
     let main = operator.get("/operator/marketplace").await;
     assert!(main.body.contains("1 payout failed"), "{}", main.body);
     assert!(main
@@ -2183,5 +2199,64 @@ async fn an_order_whose_payment_never_started_is_not_paid_nor_a_sale(backend: Ba
     assert!(
         !ledger.to_string().contains("3000") && !ledger.to_string().contains("2700"),
         "{ledger}"
+    );
+}
+
+/// Stripe is down at checkout: the buyer reads a plain sentence and a
+/// reference to quote (the request's id), never the provider's URL or the
+/// HTTP client's error; the server log keeps the detail.
+async fn a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers(backend: Backend) {
+    let down = unreachable_url();
+    let market = Market::start_with(backend, |c| c.stripe_api_base = down.clone()).await;
+    let store = market.store("mugs", None).await;
+    let product = market
+        .product(&store, "Stoneware Mug", 1_500, 4, json!({}))
+        .await;
+    let token = market.buyer("ada@mugs.test").await;
+    let ada = signed_in(&market, "ada@mugs.test").await;
+    assert_eq!(add_on_page(&ada, &product, "1").await.status, 303);
+    let cart = ada.get("/marketplace/cart").await;
+    let key = checkout_key(&cart);
+    let refused = ada
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "stripe"),
+                ("key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            "The payment provider could not be reached; nothing was charged. Try again in a few minutes."
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("Reference: "), "{}", refused.body);
+    for raw in [
+        "127.0.0.1",
+        "http://",
+        "error sending request",
+        down.as_str(),
+    ] {
+        assert!(!refused.body.contains(raw), "{raw}: {}", refused.body);
+    }
+    // The API says the same, its reference the request's id.
+    assert_eq!(market.add(&token, &product, 1).await.status(), 201);
+    let answer = market.checkout(&token, "mugs-api", "stripe").await;
+    assert_eq!(answer.status(), 503);
+    let body = json(answer).await;
+    let message = body["error"]["message"].as_str().expect("a message");
+    let request_id = body["error"]["request_id"].as_str().expect("a request id");
+    assert!(
+        message.contains(&format!("Reference: {request_id}")),
+        "{body}"
+    );
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("error sending"),
+        "{body}"
     );
 }
