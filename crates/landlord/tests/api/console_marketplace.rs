@@ -38,6 +38,7 @@ backend_tests!(
     the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again,
     an_order_whose_payment_never_started_is_not_paid_nor_a_sale,
     a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers,
+    the_product_and_checkout_forms_say_each_refusal_beside_its_field,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -2258,5 +2259,78 @@ async fn a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers(b
     assert!(
         !message.contains("127.0.0.1") && !message.contains("error sending"),
         "{body}"
+    );
+}
+
+/// Refused values of the product forms (a slug the store uses already, a
+/// stock that is not a number) and of the checkout's address: each
+/// message beside its field.
+async fn the_product_and_checkout_forms_say_each_refusal_beside_its_field(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("jugs", None).await;
+    let product = market
+        .product(&store, "Clay Jug", 2_500, 3, json!({}))
+        .await;
+    let owner = signed_in(&market, "jugs-owner@example.com").await;
+    let products = format!("/o/{}/store/products", store.org_id);
+    let fields = |slug: &'static str, stock: &'static str| {
+        vec![
+            ("title", "Clay Jug"),
+            ("slug", slug),
+            ("description", ""),
+            ("price", "25.00"),
+            ("currency", "USD"),
+            ("stock", stock),
+            ("status", "active"),
+            ("categories", ""),
+            ("images", ""),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let taken = owner
+        .submit(&products, &products, &fields("clay-jug", "2"))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.field_error("slug").is_some(), "{}", taken.body);
+    let bad = owner
+        .submit(&products, &products, &fields("big-jug", "lots"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("stock").is_some(), "{}", bad.body);
+    let edit = format!("{products}/{product}");
+    let bad = owner.submit(&edit, &edit, &fields("clay-jug", "-1")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("stock").is_some(), "{}", bad.body);
+
+    // The checkout's address.
+    market.buyer("ada@jugs.test").await;
+    let ada = signed_in(&market, "ada@jugs.test").await;
+    assert_eq!(add_on_page(&ada, &product, "1").await.status, 303);
+    let cart = ada.get("/marketplace/cart").await;
+    let key = checkout_key(&cart);
+    let refused = ada
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "stripe"),
+                ("key", &key),
+                ("shipping.name", "Ada"),
+                ("shipping.line1", "1 Marina Road"),
+                ("shipping.city", "Lagos"),
+                ("shipping.country", "Nigeria"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .field_error("shipping.country")
+            .expect("beside the country")
+            .contains("ISO 3166"),
+        "{}",
+        refused.body
     );
 }
