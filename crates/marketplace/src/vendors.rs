@@ -98,9 +98,9 @@ pub fn check_location(field: &str, location: &Location) -> Result<(), ApiError> 
 }
 
 fn check_payout(state: &MarketplaceState, payout: &PayoutAccount) -> Result<(), ApiError> {
-    let prefix = match payout.provider {
-        PayoutProvider::Stripe => "acct_",
-        PayoutProvider::Paystack => "RCP_",
+    let (name, prefix) = match payout.provider {
+        PayoutProvider::Stripe => ("Stripe", "acct_"),
+        PayoutProvider::Paystack => ("Paystack", "RCP_"),
     };
     let rest = payout.account.strip_prefix(prefix);
     let well_formed = payout.account.len() <= 100
@@ -108,19 +108,13 @@ fn check_payout(state: &MarketplaceState, payout: &PayoutAccount) -> Result<(), 
     if !well_formed {
         return Err(ApiError::invalid_field(
             "payout.account",
-            format!(
-                "a {} account looks like {prefix}… (letters and digits)",
-                payout.provider.as_str()
-            ),
+            format!("a {name} account looks like {prefix}… (letters and digits)"),
         ));
     }
     if !state.client.configured(payout.provider) {
         return Err(ApiError::invalid_field(
             "payout.provider",
-            format!(
-                "{} is not configured on this server",
-                payout.provider.as_str()
-            ),
+            format!("{name} is not configured on this server: an operator adds its keys first"),
         ));
     }
     Ok(())

@@ -1438,6 +1438,18 @@ mod browser {
         browser.click_button("Apply to sell").await;
         browser.wait_for_text("lowercase letters, digits").await;
         browser.screenshot_themes("apply-bad-slug").await;
+        // Applying without a payout account; the account's refusal beside it.
+        browser.fill("Slug", "ada-books").await;
+        browser.click_button("Apply to sell").await;
+        browser
+            .wait_for_text("Payouts wait for a payout account")
+            .await;
+        browser.fill("Account", "RCP_wrong").await;
+        browser.click_button("Add the payout account").await;
+        browser.wait_for_text("account looks like acct_").await;
+        browser
+            .screenshot_themes("store-without-payout-account")
+            .await;
         browser.goto(&market.app, &own).await;
         browser.wait_for_text("Requests this month").await;
         browser.click_link("Marketplace").await;
