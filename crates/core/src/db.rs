@@ -49,6 +49,33 @@ pub fn combined_migrator(modules: &[&Migrator]) -> Result<Migrator, DbError> {
     })
 }
 
+/// Whether `migration` runs on `backend`: a migration whose file name ends
+/// in `_sqlite.sql` or `_postgres.sql` (its description in ` sqlite` or
+/// ` postgres`) is that backend's half of a change the two dialects make
+/// differently (SQLite rebuilds a table where PostgreSQL alters a column);
+/// each half has its own version, and a database records only its own.
+pub fn runs_on(migration: &Migration, backend: DatabaseKind) -> bool {
+    let description = migration.description.as_ref();
+    match backend {
+        DatabaseKind::Sqlite => !description.ends_with(" postgres"),
+        DatabaseKind::Postgres => !description.ends_with(" sqlite"),
+    }
+}
+
+/// [`combined_migrator`] without the other backend's halves (see [`runs_on`]).
+pub fn backend_migrator(modules: &[&Migrator], backend: DatabaseKind) -> Result<Migrator, DbError> {
+    let mut migrator = combined_migrator(modules)?;
+    migrator.migrations = Cow::Owned(
+        migrator
+            .migrations
+            .iter()
+            .filter(|migration| runs_on(migration, backend))
+            .cloned()
+            .collect(),
+    );
+    Ok(migrator)
+}
+
 /// Why the database could not be used.
 #[derive(Debug, thiserror::Error)]
 pub enum DbError {
@@ -156,8 +183,33 @@ impl Db {
     /// Applies every migration not yet applied: core's and `modules'`, as
     /// one set in version order (see [`combined_migrator`]). Safe to run
     /// from several instances at once: sqlx takes a lock on PostgreSQL.
+    ///
+    /// On SQLite the migrations run on one connection with foreign keys
+    /// off, as SQLite asks for a table rebuilt to change a column: dropping
+    /// the old table then deletes nothing that refers to it. The keys are
+    /// checked afterwards and turned back on.
     pub async fn migrate(&self, modules: &[&Migrator]) -> Result<(), DbError> {
-        combined_migrator(modules)?.run(&self.pool).await?;
+        let migrator = backend_migrator(modules, self.backend)?;
+        match self.backend {
+            DatabaseKind::Postgres => migrator.run(&self.pool).await?,
+            DatabaseKind::Sqlite => {
+                let mut conn = self.pool.acquire().await?;
+                conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let outcome = migrator.run(&mut *conn).await;
+                let dangling = sqlx::query("PRAGMA foreign_key_check")
+                    .fetch_all(&mut *conn)
+                    .await;
+                conn.execute("PRAGMA foreign_keys = ON").await?;
+                outcome?;
+                let dangling = dangling?.len();
+                if dangling > 0 {
+                    tracing::warn!(
+                        rows = dangling,
+                        "after migrating, rows refer to rows that do not exist (PRAGMA foreign_key_check)"
+                    );
+                }
+            }
+        }
         Ok(())
     }
 

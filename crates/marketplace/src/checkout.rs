@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use crate::events::MarketplaceOrderCreatedPayload;
 use crate::ids::{MarketplaceOrderId, OrderItemId, ProductId, ReservationId, VendorOrderId};
+use landlord_core::http::request_id::current_request_id;
 use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::store as identity_store;
@@ -114,18 +115,32 @@ pub async fn checkout(
             tx.commit().await?;
         }
         Err(error) => {
-            tracing::warn!(order = %order.id, %error, "the payment could not be started");
+            // The provider's own words (its URL, its error) stay in the
+            // log under the request's id; the buyer reads a sentence and
+            // that id, to quote.
+            let reference = current_request_id().unwrap_or_else(|| order.id.to_string());
+            tracing::warn!(order = %order.id, request_id = %reference, %error, "the payment could not be started");
             // Nothing was charged: give the stock back, keep the cart.
             crate::payment::release(db, &order.id, OrderStatus::Cancelled, "payment_not_started")
                 .await
                 .map_err(ApiError::internal)?;
             return Err(match error {
-                ProviderError::Declined(message) | ProviderError::NotFound(message) => {
-                    ApiError::invalid_field("provider", message)
-                }
-                other => ApiError::ServiceUnavailable {
+                ProviderError::NotConfigured(name) => ApiError::invalid_field(
+                    "provider",
+                    format!("{name} is not configured on this server"),
+                ),
+                ProviderError::Declined(_) | ProviderError::NotFound(_) => ApiError::invalid_field(
+                    "provider",
+                    format!(
+                        "the payment provider refused to start this payment; nothing was \
+                             charged. Choose another way to pay, or quote the reference \
+                             {reference} if you contact us"
+                    ),
+                ),
+                ProviderError::Unavailable(_) => ApiError::ServiceUnavailable {
                     message: format!(
-                        "the payment provider did not answer ({other}); nothing was charged and your cart is kept"
+                        "The payment provider could not be reached; nothing was charged. \
+                         Try again in a few minutes. Your cart is kept. Reference: {reference}"
                     ),
                     details: None,
                 },

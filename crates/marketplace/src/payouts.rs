@@ -53,18 +53,25 @@ pub async fn create_due(db: &Db, hold: Duration) -> anyhow::Result<usize> {
         let Some(vendor) = store::vendor(db.pool(), &vendor_id).await? else {
             continue;
         };
-        // A suspended store's earnings wait until it is approved again.
+        // A suspended store's earnings wait until it is approved again,
+        // and a store's without a payout account until it adds one: its
+        // vendor orders stay unassigned, and the first sweep after pays them.
         if vendor.status != VendorStatus::Approved || amount <= 0 {
             continue;
         }
+        let (Some(provider), Some(account)) =
+            (vendor.payout_provider, vendor.payout_account.clone())
+        else {
+            continue;
+        };
         let now = Timestamp::now();
         let payout = PayoutRow {
             id: PayoutId::generate(),
             vendor_id: vendor_id.clone(),
             amount,
             currency,
-            provider: vendor.payout_provider,
-            account: vendor.payout_account.clone(),
+            provider,
+            account,
             status: PayoutStatus::Pending,
             attempts: 0,
             transfer_reference: None,

@@ -27,7 +27,9 @@ pub struct ApplyRequest {
     #[schema(max_length = 2000)]
     pub description: Option<String>,
     pub location: Option<Location>,
-    pub payout: PayoutAccount,
+    /// Where payouts go; optional: a store applies and is approved
+    /// without one, and its payouts wait until it adds one (`PATCH`).
+    pub payout: Option<PayoutAccount>,
 }
 
 /// `PATCH /marketplace/vendor`: the fields to change.
@@ -96,9 +98,9 @@ pub fn check_location(field: &str, location: &Location) -> Result<(), ApiError> 
 }
 
 fn check_payout(state: &MarketplaceState, payout: &PayoutAccount) -> Result<(), ApiError> {
-    let prefix = match payout.provider {
-        PayoutProvider::Stripe => "acct_",
-        PayoutProvider::Paystack => "RCP_",
+    let (name, prefix) = match payout.provider {
+        PayoutProvider::Stripe => ("Stripe", "acct_"),
+        PayoutProvider::Paystack => ("Paystack", "RCP_"),
     };
     let rest = payout.account.strip_prefix(prefix);
     let well_formed = payout.account.len() <= 100
@@ -106,19 +108,13 @@ fn check_payout(state: &MarketplaceState, payout: &PayoutAccount) -> Result<(), 
     if !well_formed {
         return Err(ApiError::invalid_field(
             "payout.account",
-            format!(
-                "a {} account looks like {prefix}… (letters and digits)",
-                payout.provider.as_str()
-            ),
+            format!("a {name} account looks like {prefix}… (letters and digits)"),
         ));
     }
     if !state.client.configured(payout.provider) {
         return Err(ApiError::invalid_field(
             "payout.provider",
-            format!(
-                "{} is not configured on this server",
-                payout.provider.as_str()
-            ),
+            format!("{name} is not configured on this server: an operator adds its keys first"),
         ));
     }
     Ok(())
@@ -163,9 +159,15 @@ pub async fn apply(
     if let Some(location) = &body.location {
         check_location("location", location)?;
     }
-    check_payout(state, &body.payout)?;
+    if let Some(payout) = &body.payout {
+        check_payout(state, payout)?;
+    }
     let db = &state.db;
-    if store::vendor(db.pool(), organization_id).await?.is_some() {
+    let existing = store::vendor(db.pool(), organization_id).await?;
+    if existing
+        .as_ref()
+        .is_some_and(|v| v.status != VendorStatus::Rejected)
+    {
         return Err(ApiError::Conflict(
             "this organization has applied to sell already (PATCH /marketplace/vendor changes it)"
                 .into(),
@@ -181,8 +183,8 @@ pub async fn apply(
         latitude: location.as_ref().map(|l| l.latitude),
         longitude: location.as_ref().map(|l| l.longitude),
         location_label: location.and_then(|l| l.label),
-        payout_provider: body.payout.provider,
-        payout_account: body.payout.account,
+        payout_provider: body.payout.as_ref().map(|p| p.provider),
+        payout_account: body.payout.map(|p| p.account),
         status: VendorStatus::Pending,
         suspended_reason: None,
         rating_sum: 0,
@@ -191,6 +193,9 @@ pub async fn apply(
         created_at: now,
         updated_at: now,
     };
+    if let Some(rejected) = existing {
+        return apply_again(state, rejected, row).await;
+    }
     let mut tx = db.begin().await?;
     match store::insert_vendor(&mut *tx, &row).await {
         Ok(()) => {}
@@ -212,6 +217,43 @@ pub async fn apply(
             .organization(organization_id)
             .target("vendor", organization_id)
             .details(serde_json::json!({ "slug": row.slug })),
+    )
+    .await?;
+    tx.commit().await?;
+    view(state, row).await
+}
+
+/// A rejected store applies again with `row`'s fields (its payout
+/// account kept unless a new one is sent): pending again, the operator's
+/// reason cleared.
+async fn apply_again(
+    state: &MarketplaceState,
+    rejected: VendorRow,
+    mut row: VendorRow,
+) -> Result<VendorView, ApiError> {
+    if row.payout_account.is_none() {
+        row.payout_provider = rejected.payout_provider;
+        row.payout_account = rejected.payout_account;
+    }
+    row.created_at = rejected.created_at;
+    row.rating_sum = rejected.rating_sum;
+    row.rating_count = rejected.rating_count;
+    let mut tx = state.db.begin().await?;
+    match store::reapply_vendor(&mut *tx, &row).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::Conflict(
+            "this organization has applied to sell already (PATCH /marketplace/vendor changes it)"
+                .into(),
+        )),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::new("marketplace.vendor_applied")
+            .organization(&row.organization_id)
+            .target("vendor", &row.organization_id)
+            .details(serde_json::json!({ "slug": row.slug, "again": true })),
     )
     .await?;
     tx.commit().await?;
@@ -258,8 +300,8 @@ pub async fn update(
     }
     if let Some(payout) = body.payout {
         check_payout(state, &payout)?;
-        row.payout_provider = payout.provider;
-        row.payout_account = payout.account;
+        row.payout_provider = Some(payout.provider);
+        row.payout_account = Some(payout.account);
     }
     row.updated_at = Timestamp::now();
     match store::update_vendor(state.db.pool(), &row).await {
@@ -291,6 +333,7 @@ pub async fn decide(
         VendorStatus::Approved => "marketplace.vendor_approved",
         VendorStatus::Suspended => "marketplace.vendor_suspended",
         VendorStatus::Pending => "marketplace.vendor_pending",
+        VendorStatus::Rejected => "marketplace.vendor_rejected",
     };
     landlord_audit::record(
         &mut *tx,
@@ -304,5 +347,41 @@ pub async fn decide(
     let row = store::vendor(state.db.pool(), id)
         .await?
         .ok_or_else(not_found)?;
+    view(state, row).await
+}
+
+/// An operator turns a pending application down, with the reason the
+/// store's team is shown; the store may change it and apply again.
+/// Recorded platform-wide, like an approval.
+pub async fn reject(
+    state: &MarketplaceState,
+    operator: &landlord_admin::PlatformAdmin,
+    client: &landlord_core::http::client::ClientInfo,
+    id: &OrganizationId,
+    reason: &str,
+) -> Result<VendorView, ApiError> {
+    let reason = reason.trim();
+    check_text("reason", reason, 1, 500)?;
+    let mut tx = state.db.begin().await?;
+    if !store::reject_vendor(&mut *tx, id, reason, Timestamp::now()).await? {
+        return Err(match store::vendor(&mut *tx, id).await? {
+            None => ApiError::not_found("vendor"),
+            Some(_) => ApiError::Conflict(
+                "only a store waiting for approval can be rejected (suspend an open store)".into(),
+            ),
+        });
+    }
+    landlord_audit::record(
+        &mut *tx,
+        operator
+            .audit(client, "marketplace.vendor_rejected")
+            .target("vendor", id)
+            .details(serde_json::json!({ "reason": reason })),
+    )
+    .await?;
+    tx.commit().await?;
+    let row = store::vendor(state.db.pool(), id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("vendor"))?;
     view(state, row).await
 }

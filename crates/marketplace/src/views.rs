@@ -73,8 +73,11 @@ pub struct VendorView {
     pub slug: String,
     pub description: String,
     pub location: Option<Location>,
-    pub payout: PayoutAccount,
+    /// Where payouts go; `null` until the store adds an account (its
+    /// payouts wait until then).
+    pub payout: Option<PayoutAccount>,
     pub status: VendorStatus,
+    /// The operator's reason, when suspended or rejected.
     pub suspended_reason: Option<String>,
     /// The platform fee on this vendor's orders, in basis points (from its plan).
     pub fee_bps: u32,
@@ -91,10 +94,10 @@ impl VendorView {
             slug: row.slug,
             description: row.description,
             location: Location::from_columns(row.latitude, row.longitude, row.location_label),
-            payout: PayoutAccount {
-                provider: row.payout_provider,
-                account: row.payout_account,
-            },
+            payout: row
+                .payout_provider
+                .zip(row.payout_account)
+                .map(|(provider, account)| PayoutAccount { provider, account }),
             status: row.status,
             suspended_reason: row.suspended_reason,
             fee_bps,

@@ -33,6 +33,12 @@ backend_tests!(
     a_store_replies_to_its_reviews_and_a_member_only_reads_them,
     the_operator_sees_a_failed_payout_and_retries_it,
     with_the_marketplace_off_its_pages_routes_and_links_are_gone,
+    a_store_opens_without_a_payout_account_on_a_default_install,
+    payouts_wait_for_a_payout_account_then_go_out,
+    the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again,
+    an_order_whose_payment_never_started_is_not_paid_nor_a_sale,
+    a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers,
+    the_product_and_checkout_forms_say_each_refusal_beside_its_field,
 );
 
 /// A signed-in console session of `email` (registered through the API).
@@ -435,7 +441,7 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
     let apply = owner.get(&store).await;
     assert_eq!(apply.status, 200, "{}", apply.body);
     assert!(apply.body.contains("Apply to sell"));
-    let fields = |slug: &'static str, account: &'static str| {
+    let fields = |slug: &'static str| {
         vec![
             ("store_name", "Teapots"),
             ("slug", slug),
@@ -443,30 +449,16 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
             ("latitude", "6.5"),
             ("longitude", "3.4"),
             ("location_label", "Ikeja"),
-            ("payout_provider", "stripe"),
-            ("payout_account", account),
         ]
     };
-    let bad = owner
-        .submit(&store, &store, &fields("Tea Pots!", "acct_teapots"))
-        .await;
+    let bad = owner.submit(&store, &store, &fields("Tea Pots!")).await;
     assert_eq!(bad.status, 422, "{}", bad.body);
     assert!(bad
         .field_error("slug")
         .expect("beside the slug")
         .contains("lowercase"));
     assert_eq!(bad.input_value("store_name").as_deref(), Some("Teapots"));
-    let bad = owner
-        .submit(&store, &store, &fields("teapots", "RCP_wrong"))
-        .await;
-    assert_eq!(bad.status, 422, "{}", bad.body);
-    assert!(bad
-        .field_error("payout_account")
-        .expect("beside the account")
-        .contains("acct_"));
-    let applied = owner
-        .submit(&store, &store, &fields("teapots", "acct_teapots1"))
-        .await;
+    let applied = owner.submit(&store, &store, &fields("teapots")).await;
     assert_eq!(applied.status, 303, "{}", applied.body);
     let pending = owner.get(applied.location.as_deref().expect("back")).await;
     assert!(pending.body.contains("Application sent"));
@@ -474,9 +466,7 @@ async fn a_store_applies_is_approved_and_fulfils_its_part(backend: Backend) {
     assert!(pending.body.contains("10 %"), "the default fee");
     // Another store has the address: said beside it.
     let _beans = market.store("beans", None).await;
-    let taken = owner
-        .submit(&store, &store, &fields("beans", "acct_teapots1"))
-        .await;
+    let taken = owner.submit(&store, &store, &fields("beans")).await;
     assert_eq!(taken.status, 409, "{}", taken.body);
     assert!(taken
         .field_error("slug")
@@ -1207,6 +1197,21 @@ async fn the_operator_sees_a_failed_payout_and_retries_it(backend: Backend) {
     ] {
         assert!(failed.body.contains(shown), "{shown}: {}", failed.body);
     }
+    // The store reads a sentence; the provider's answer is the operator's.
+    let owner = signed_in(&market, "beans-owner@example.com").await;
+    let earnings = owner
+        .get(&format!("/o/{}/store/earnings", beans.org_id))
+        .await;
+    assert!(
+        earnings.body.contains("The transfer did not go through"),
+        "{}",
+        earnings.body
+    );
+    assert!(
+        !earnings.body.contains("No such destination"),
+        "{}",
+        earnings.body
+    );
     let main = operator.get("/operator/marketplace").await;
     assert!(main.body.contains("1 payout failed"), "{}", main.body);
     assert!(main
@@ -1434,10 +1439,21 @@ mod browser {
         browser.wait_for_text("Apply to sell").await;
         browser.fill("Store name", "Ada's Books").await;
         browser.fill("Slug", "Ada's Books").await;
-        browser.fill("Account", "acct_adabooks").await;
         browser.click_button("Apply to sell").await;
         browser.wait_for_text("lowercase letters, digits").await;
         browser.screenshot_themes("apply-bad-slug").await;
+        // Applying without a payout account; the account's refusal beside it.
+        browser.fill("Slug", "ada-books").await;
+        browser.click_button("Apply to sell").await;
+        browser
+            .wait_for_text("Payouts wait for a payout account")
+            .await;
+        browser.fill("Account", "RCP_wrong").await;
+        browser.click_button("Add the payout account").await;
+        browser.wait_for_text("account looks like acct_").await;
+        browser
+            .screenshot_themes("store-without-payout-account")
+            .await;
         browser.goto(&market.app, &own).await;
         browser.wait_for_text("Requests this month").await;
         browser.click_link("Marketplace").await;
@@ -1739,4 +1755,598 @@ async fn with_the_marketplace_off_its_pages_routes_and_links_are_gone(backend: B
         operator.body
     );
     assert_eq!(ada.get("/marketplace").await.status, 200);
+}
+
+/// No payment provider configured (a default install): a store applies
+/// and is approved without a payout account; every refusal of the apply
+/// and payout forms sits next to its field; the page says that payouts
+/// wait for an account and how to add one.
+async fn a_store_opens_without_a_payout_account_on_a_default_install(backend: Backend) {
+    let market = Market::start_with(backend, |c| {
+        c.stripe_secret_key = None;
+        c.stripe_webhook_secret = None;
+        c.paystack_secret_key = None;
+    })
+    .await;
+    let owner = Browser::new(&market.app);
+    let overview = owner.sign_up("owner@kettles.test", "Kettles Ltd").await;
+    let org = overview.trim_start_matches("/o/").to_string();
+    let store = format!("/o/{org}/store");
+    let apply = owner.get(&store).await;
+    assert_eq!(apply.status, 200, "{}", apply.body);
+    assert!(apply
+        .body
+        .contains("A payout account is not needed to apply"));
+    let fields = |name: &'static str, slug: &'static str| {
+        vec![
+            ("store_name", name),
+            ("slug", slug),
+            ("description", ""),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let bad = owner
+        .submit(&store, &store, &fields("Kettles", "Kettles!"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("lowercase"));
+    let bad = owner.submit(&store, &store, &fields(" ", "kettles")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("store_name").is_some(), "{}", bad.body);
+    let bad = owner
+        .submit(
+            &store,
+            &store,
+            &[
+                ("store_name", "Kettles"),
+                ("slug", "kettles"),
+                ("latitude", "north"),
+                ("longitude", "3"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("latitude").is_some(), "{}", bad.body);
+    let first = market.store_without_payout("taken").await;
+    let taken = owner
+        .submit(&store, &store, &fields("Kettles", "taken"))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken
+        .field_error("slug")
+        .expect("beside the slug")
+        .contains("Another store"));
+    let applied = owner
+        .submit(&store, &store, &fields("Kettles", "kettles"))
+        .await;
+    assert_eq!(applied.status, 303, "{}", applied.body);
+    let page = owner.get(applied.location.as_deref().expect("back")).await;
+    assert!(page.body.contains("Waiting for approval"), "{}", page.body);
+    assert!(
+        page.body.contains("Payouts wait for a payout account"),
+        "{}",
+        page.body
+    );
+    assert!(page.body.contains("Add the payout account"));
+
+    // The payout form: each refusal beside its field.
+    let payout = format!("{store}/payout");
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "acct_kettles"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("payout_provider")
+        .expect("beside the provider")
+        .contains("not configured"));
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "RCP_wrong"),
+            ],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad
+        .field_error("payout_account")
+        .expect("beside the account")
+        .contains("acct_"));
+    assert_eq!(
+        bad.input_value("payout_account").as_deref(),
+        Some("RCP_wrong")
+    );
+    let bad = owner
+        .submit(
+            &store,
+            &payout,
+            &[("payout_provider", "paypal"), ("payout_account", "acct_x")],
+        )
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("payout_provider").is_some(), "{}", bad.body);
+
+    // The operator approves it as it is; the API says it has no account.
+    let approved = market
+        .app
+        .post_as(
+            &format!("/api/v1/admin/marketplace/vendors/{org}/approve"),
+            &market.operator,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(approved.status(), 200, "{}", json(approved).await);
+    let open = owner.get(&store).await;
+    assert!(open.body.contains("Open: your active products are listed"));
+    assert!(open.body.contains("Payouts wait for a payout account"));
+    let answer = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor", &first.owner)
+            .await,
+    )
+    .await;
+    assert_eq!(answer["data"]["status"], "approved", "{answer}");
+    assert!(answer["data"]["payout"].is_null(), "{answer}");
+}
+
+/// A store without a payout account sells; its payout waits (nothing
+/// created, nothing failed) until it adds the account on its page, and
+/// goes out with the next run.
+async fn payouts_wait_for_a_payout_account_then_go_out(backend: Backend) {
+    let market = Market::start_with(backend, |c| c.marketplace.payout_hold_secs = 0).await;
+    let store = market.store_without_payout("clay").await;
+    let product = market
+        .product(&store, "Clay Pot", 2_000, 5, json!({}))
+        .await;
+    let buyer = market.buyer("clay-buyer@example.com").await;
+    let order = paid_order(&market, &buyer, &[&product], "clay-1").await;
+    market.deliver(&store, &part_of(&order, &store)).await;
+    let run = market
+        .app
+        .post_as(
+            "/api/v1/admin/marketplace/payouts/run",
+            &market.operator,
+            &json!({}),
+        )
+        .await;
+    assert_eq!(run.status(), 200, "{}", json(run).await);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    let payouts = |owner: String| {
+        let app = &market.app;
+        async move {
+            json(
+                app.get_as("/api/v1/marketplace/vendor/payouts", &owner)
+                    .await,
+            )
+            .await["data"]
+                .as_array()
+                .cloned()
+                .unwrap_or_default()
+        }
+    };
+    assert!(
+        payouts(store.owner.clone()).await.is_empty(),
+        "the payout waits"
+    );
+    let failed = json(
+        market
+            .app
+            .get_as(
+                "/api/v1/admin/marketplace/payouts?status=failed",
+                &market.operator,
+            )
+            .await,
+    )
+    .await;
+    assert_eq!(failed["data"].as_array().map(Vec::len), Some(0), "{failed}");
+
+    // The store's pages say why and how; it adds the account on its page.
+    let owner = signed_in(&market, "clay-owner@example.com").await;
+    let page = format!("/o/{}/store", store.org_id);
+    let earnings = owner.get(&format!("{page}/earnings")).await;
+    assert!(
+        earnings.body.contains("Payouts wait for a payout account"),
+        "{}",
+        earnings.body
+    );
+    let saved = owner
+        .submit(
+            &page,
+            &format!("{page}/payout"),
+            &[
+                ("payout_provider", "stripe"),
+                ("payout_account", "acct_clay"),
+            ],
+        )
+        .await;
+    assert_eq!(saved.status, 303, "{}", saved.body);
+    let shown = owner.get(saved.location.as_deref().expect("back")).await;
+    assert!(shown.body.contains("acct_clay"), "{}", shown.body);
+    assert!(!shown.body.contains("Payouts wait for a payout account"));
+    let paid = eventually(
+        "the waiting payout to be paid",
+        std::time::Duration::from_secs(20),
+        async || {
+            payouts(store.owner.clone())
+                .await
+                .into_iter()
+                .find(|p| p["status"] == "paid")
+        },
+    )
+    .await;
+    assert_eq!(paid["account"], "acct_clay", "{paid}");
+    assert_eq!(paid["amount"], 1_800, "{paid}");
+}
+
+/// A pending store rejected with a reason (required, said beside the
+/// field): audited like an approval; its team reads the reason on its
+/// page, changes the store and applies again.
+async fn the_operator_rejects_a_pending_store_with_a_reason_and_it_applies_again(backend: Backend) {
+    let market = Market::start(backend).await;
+    let registered = market.app.register("owner@vases.test", "Vases Ltd").await;
+    let owner_token = crate::support::accounts::token_of(&registered, "access_token");
+    let org = crate::support::accounts::token_of(&registered["organization"], "id");
+    let applied = market
+        .app
+        .post_as(
+            "/api/v1/marketplace/vendor",
+            &owner_token,
+            &json!({"store_name": "Vases", "slug": "vases"}),
+        )
+        .await;
+    assert_eq!(applied.status(), 201, "{}", json(applied).await);
+
+    let operator = signed_in(&market, "operator@example.com").await;
+    let page = operator.get("/operator/marketplace?status=pending").await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page
+        .body
+        .contains(&format!("/operator/marketplace/vendors/{org}/reject")));
+    let reject = format!("/operator/marketplace/vendors/{org}/reject");
+    let refused = operator
+        .post(
+            &reject,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "pending"),
+                ("reason", "  "),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(refused
+        .field_error(&format!("reject-{org}"))
+        .expect("beside the reason")
+        .contains("Say why"));
+    let rejected = operator
+        .post(
+            &reject,
+            &[
+                ("csrf", &page.csrf()),
+                ("status", "pending"),
+                ("reason", "Add a description of what you sell"),
+            ],
+        )
+        .await;
+    assert_eq!(rejected.status, 303, "{}", rejected.body);
+    let back = operator
+        .get(rejected.location.as_deref().expect("back"))
+        .await;
+    assert!(back.body.contains("Vases is rejected"), "{}", back.body);
+    assert_eq!(
+        market
+            .app
+            .count(
+                "SELECT COUNT(*) FROM audit_log WHERE action = 'marketplace.vendor_rejected' \
+                 AND target_id = $1 AND actor_user_id IS NOT NULL",
+                &[&org],
+            )
+            .await,
+        1
+    );
+
+    // The API: only a pending store is rejected; the reason is required.
+    let api_reject = format!("/api/v1/admin/marketplace/vendors/{org}/reject");
+    let again = market
+        .app
+        .post_as(&api_reject, &market.operator, &json!({"reason": "Again"}))
+        .await;
+    assert_eq!(again.status(), 409, "{}", json(again).await);
+    let empty = market
+        .app
+        .post_as(&api_reject, &market.operator, &json!({"reason": ""}))
+        .await;
+    assert_eq!(empty.status(), 422, "{}", json(empty).await);
+    let unknown = market
+        .app
+        .post_as(
+            "/api/v1/admin/marketplace/vendors/0190a1b2-c3d4-7e5f-8a9b-0c1d2e3f4a5b/reject",
+            &market.operator,
+            &json!({"reason": "No"}),
+        )
+        .await;
+    assert_eq!(unknown.status(), 404, "{}", json(unknown).await);
+    let by_owner = market
+        .app
+        .post_as(&api_reject, &owner_token, &json!({"reason": "No"}))
+        .await;
+    assert_eq!(by_owner.status(), 403, "{}", json(by_owner).await);
+
+    // The store's page: the reason, and the form to apply again.
+    let owner = signed_in(&market, "owner@vases.test").await;
+    let store = format!("/o/{org}/store");
+    let shown = owner.get(&store).await;
+    assert!(
+        shown
+            .body
+            .contains("Not approved by the operator: Add a description of what you sell"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("Apply again"));
+    let fields = |slug: &'static str| {
+        vec![
+            ("store_name", "Vases"),
+            ("slug", slug),
+            ("description", "Hand-thrown stoneware vases."),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let bad = owner.submit(&store, &store, &fields("Vases!")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("slug").is_some(), "{}", bad.body);
+    let again = owner.submit(&store, &store, &fields("vases")).await;
+    assert_eq!(again.status, 303, "{}", again.body);
+    let pending = owner.get(again.location.as_deref().expect("back")).await;
+    assert!(
+        pending.body.contains("Waiting for approval"),
+        "{}",
+        pending.body
+    );
+    assert!(!pending.body.contains("Not approved by the operator"));
+    let answer = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor", &owner_token)
+            .await,
+    )
+    .await;
+    assert_eq!(answer["data"]["status"], "pending", "{answer}");
+    assert!(answer["data"]["suspended_reason"].is_null(), "{answer}");
+    assert_eq!(
+        answer["data"]["description"],
+        "Hand-thrown stoneware vases."
+    );
+}
+
+/// A URL where nothing listens: a payment provider that is down.
+fn unreachable_url() -> String {
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
+    let url = format!("http://{}", listener.local_addr().expect("its address"));
+    drop(listener);
+    url
+}
+
+/// Stripe is down at checkout: the order never reached it. The buyer
+/// reads "payment not started" (never "paid" or "refunded"), and the
+/// store never sees it among its sales or earnings.
+async fn an_order_whose_payment_never_started_is_not_paid_nor_a_sale(backend: Backend) {
+    let down = unreachable_url();
+    let market = Market::start_with(backend, |c| c.stripe_api_base = down.clone()).await;
+    let store = market.store("bowls", None).await;
+    let product = market
+        .product(&store, "Walnut Bowl", 3_000, 4, json!({}))
+        .await;
+    let token = market.buyer("ada@bowls.test").await;
+    assert_eq!(market.add(&token, &product, 1).await.status(), 201);
+    let refused = market.checkout(&token, "bowls-1", "stripe").await;
+    assert_eq!(refused.status(), 503, "{}", json(refused).await);
+    let orders = api_orders(&market, &token).await;
+    assert_eq!(orders.len(), 1, "{orders:?}");
+    let order = &orders[0];
+    assert_eq!(order["status"], "cancelled", "{order}");
+    assert!(order["paid_at"].is_null() && order["payment"]["reference"].is_null());
+    let id = order["id"].as_str().expect("an id");
+    assert_eq!(market.stock(&product).await, (4, 0, 0), "the stock is back");
+
+    // The buyer's pages.
+    let ada = signed_in(&market, "ada@bowls.test").await;
+    let page = ada.get(&format!("/marketplace/orders/{id}")).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    assert!(page.body.contains("Payment not started"), "{}", page.body);
+    assert!(page.body.contains("nothing was charged"), "{}", page.body);
+    for wrong in ["paid with", "refunded", "Anything paid"] {
+        assert!(!page.body.contains(wrong), "{wrong}: {}", page.body);
+    }
+    let list = ada.get("/marketplace/orders").await;
+    assert!(list.body.contains("Payment not started"), "{}", list.body);
+
+    // The store: not among its orders (whatever the filter), no earnings.
+    for query in ["", "?status=cancelled"] {
+        let answer = json(
+            market
+                .app
+                .get_as(
+                    &format!("/api/v1/marketplace/vendor/orders{query}"),
+                    &store.owner,
+                )
+                .await,
+        )
+        .await;
+        assert_eq!(
+            answer["data"].as_array().map(Vec::len),
+            Some(0),
+            "{query}: {answer}"
+        );
+    }
+    let owner = signed_in(&market, "bowls-owner@example.com").await;
+    let orders_page = owner
+        .get(&format!("/o/{}/store/orders", store.org_id))
+        .await;
+    assert_eq!(orders_page.status, 200, "{}", orders_page.body);
+    assert!(
+        !orders_page.body.contains("30.00 USD"),
+        "{}",
+        orders_page.body
+    );
+    let ledger = json(
+        market
+            .app
+            .get_as("/api/v1/marketplace/vendor/ledger", &store.owner)
+            .await,
+    )
+    .await;
+    assert!(
+        !ledger.to_string().contains("3000") && !ledger.to_string().contains("2700"),
+        "{ledger}"
+    );
+}
+
+/// Stripe is down at checkout: the buyer reads a plain sentence and a
+/// reference to quote (the request's id), never the provider's URL or the
+/// HTTP client's error; the server log keeps the detail.
+async fn a_provider_that_is_down_is_a_plain_sentence_and_a_reference_to_buyers(backend: Backend) {
+    let down = unreachable_url();
+    let market = Market::start_with(backend, |c| c.stripe_api_base = down.clone()).await;
+    let store = market.store("mugs", None).await;
+    let product = market
+        .product(&store, "Stoneware Mug", 1_500, 4, json!({}))
+        .await;
+    let token = market.buyer("ada@mugs.test").await;
+    let ada = signed_in(&market, "ada@mugs.test").await;
+    assert_eq!(add_on_page(&ada, &product, "1").await.status, 303);
+    let cart = ada.get("/marketplace/cart").await;
+    let key = checkout_key(&cart);
+    let refused = ada
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "stripe"),
+                ("key", &key),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 503, "{}", refused.body);
+    assert!(
+        refused.body.contains(
+            "The payment provider could not be reached; nothing was charged. Try again in a few minutes."
+        ),
+        "{}",
+        refused.body
+    );
+    assert!(refused.body.contains("Reference: "), "{}", refused.body);
+    for raw in [
+        "127.0.0.1",
+        "http://",
+        "error sending request",
+        down.as_str(),
+    ] {
+        assert!(!refused.body.contains(raw), "{raw}: {}", refused.body);
+    }
+    // The API says the same, its reference the request's id.
+    assert_eq!(market.add(&token, &product, 1).await.status(), 201);
+    let answer = market.checkout(&token, "mugs-api", "stripe").await;
+    assert_eq!(answer.status(), 503);
+    let body = json(answer).await;
+    let message = body["error"]["message"].as_str().expect("a message");
+    let request_id = body["error"]["request_id"].as_str().expect("a request id");
+    assert!(
+        message.contains(&format!("Reference: {request_id}")),
+        "{body}"
+    );
+    assert!(
+        !message.contains("127.0.0.1") && !message.contains("error sending"),
+        "{body}"
+    );
+}
+
+/// Refused values of the product forms (a slug the store uses already, a
+/// stock that is not a number) and of the checkout's address: each
+/// message beside its field.
+async fn the_product_and_checkout_forms_say_each_refusal_beside_its_field(backend: Backend) {
+    let market = Market::start(backend).await;
+    let store = market.store("jugs", None).await;
+    let product = market
+        .product(&store, "Clay Jug", 2_500, 3, json!({}))
+        .await;
+    let owner = signed_in(&market, "jugs-owner@example.com").await;
+    let products = format!("/o/{}/store/products", store.org_id);
+    let fields = |slug: &'static str, stock: &'static str| {
+        vec![
+            ("title", "Clay Jug"),
+            ("slug", slug),
+            ("description", ""),
+            ("price", "25.00"),
+            ("currency", "USD"),
+            ("stock", stock),
+            ("status", "active"),
+            ("categories", ""),
+            ("images", ""),
+            ("latitude", ""),
+            ("longitude", ""),
+            ("location_label", ""),
+        ]
+    };
+    let taken = owner
+        .submit(&products, &products, &fields("clay-jug", "2"))
+        .await;
+    assert_eq!(taken.status, 409, "{}", taken.body);
+    assert!(taken.field_error("slug").is_some(), "{}", taken.body);
+    let bad = owner
+        .submit(&products, &products, &fields("big-jug", "lots"))
+        .await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("stock").is_some(), "{}", bad.body);
+    let edit = format!("{products}/{product}");
+    let bad = owner.submit(&edit, &edit, &fields("clay-jug", "-1")).await;
+    assert_eq!(bad.status, 422, "{}", bad.body);
+    assert!(bad.field_error("stock").is_some(), "{}", bad.body);
+
+    // The checkout's address.
+    market.buyer("ada@jugs.test").await;
+    let ada = signed_in(&market, "ada@jugs.test").await;
+    assert_eq!(add_on_page(&ada, &product, "1").await.status, 303);
+    let cart = ada.get("/marketplace/cart").await;
+    let key = checkout_key(&cart);
+    let refused = ada
+        .post(
+            "/marketplace/cart/checkout",
+            &[
+                ("csrf", &cart.csrf()),
+                ("provider", "stripe"),
+                ("key", &key),
+                ("shipping.name", "Ada"),
+                ("shipping.line1", "1 Marina Road"),
+                ("shipping.city", "Lagos"),
+                ("shipping.country", "Nigeria"),
+            ],
+        )
+        .await;
+    assert_eq!(refused.status, 422, "{}", refused.body);
+    assert!(
+        refused
+            .field_error("shipping.country")
+            .expect("beside the country")
+            .contains("ISO 3166"),
+        "{}",
+        refused.body
+    );
 }

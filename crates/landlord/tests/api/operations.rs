@@ -95,11 +95,12 @@ async fn migrations_created_the_schema(backend: Backend) {
 async fn migrating_a_migrated_database_again_changes_nothing(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let modules = landlord::routes::MODULE_MIGRATIONS;
-    let embedded: Vec<(i64, Vec<u8>)> = landlord_core::db::combined_migrator(modules)
-        .unwrap()
-        .iter()
-        .map(|migration| (migration.version, migration.checksum.to_vec()))
-        .collect();
+    let embedded: Vec<(i64, Vec<u8>)> =
+        landlord_core::db::backend_migrator(modules, app.db.backend())
+            .unwrap()
+            .iter()
+            .map(|migration| (migration.version, migration.checksum.to_vec()))
+            .collect();
     let before = schema_snapshot(&app).await;
     let applied: Vec<(i64, Vec<u8>)> = before
         .0

@@ -777,8 +777,35 @@ pub async fn checkout(
 
 // ---- orders --------------------------------------------------------------------------
 
+/// How far an order's payment went, in the buyer's words.
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Payment {
+    /// Paid: its parts' cancellations are refunded.
+    Paid,
+    /// Waiting for the buyer to pay.
+    Awaiting,
+    /// The provider never accepted it (checkout failed before): nothing
+    /// was charged.
+    NotStarted,
+    /// Started but never paid (cancelled, failed or expired first).
+    NotPaid,
+}
+
+fn payment_of(order: &OrderView) -> Payment {
+    if order.paid_at.is_some() {
+        Payment::Paid
+    } else if order.status == OrderStatus::PendingPayment {
+        Payment::Awaiting
+    } else if order.payment.reference.is_none() {
+        Payment::NotStarted
+    } else {
+        Payment::NotPaid
+    }
+}
+
 fn order_json(order: &OrderView) -> Result<Value, PageError> {
     let currency = order.currency.as_str();
+    let payment = payment_of(order);
     let mut value = to_value(order)?;
     let parts: Vec<Value> = order
         .vendor_orders
@@ -805,7 +832,11 @@ fn order_json(order: &OrderView) -> Result<Value, PageError> {
                 "id": part.id,
                 "store_name": part.vendor.store_name,
                 "status": part.status,
-                "status_label": part_label(part.status),
+                "status_label": match (payment, part.status) {
+                    (Payment::NotStarted, _) => "Payment not started",
+                    (Payment::NotPaid, VendorOrderStatus::Cancelled) => "Cancelled, not charged",
+                    (_, status) => part_label(status),
+                },
                 "subtotal": format_money(part.subtotal, currency),
                 "tracking_reference": part.tracking_reference,
                 "delivered_at": part.delivered_at,
@@ -825,7 +856,34 @@ fn order_json(order: &OrderView) -> Result<Value, PageError> {
             "total_display".into(),
             format_money(order.total, currency).into(),
         );
-        object.insert("status_label".into(), order_label(order.status).into());
+        let provider = match order.payment.provider {
+            PayoutProvider::Stripe => "Stripe",
+            PayoutProvider::Paystack => "Paystack",
+        };
+        let (label, payment_line) = match payment {
+            Payment::Paid => (order_label(order.status), format!("paid with {provider}")),
+            Payment::Awaiting => (order_label(order.status), format!("to pay with {provider}")),
+            Payment::NotStarted => (
+                "Payment not started",
+                format!("payment not started with {provider}: nothing was charged"),
+            ),
+            Payment::NotPaid => (
+                order_label(order.status),
+                "not paid: nothing was charged".into(),
+            ),
+        };
+        object.insert("status_label".into(), label.into());
+        object.insert("payment_line".into(), payment_line.into());
+        object.insert(
+            "payment_state".into(),
+            match payment {
+                Payment::Paid => "paid",
+                Payment::Awaiting => "awaiting",
+                Payment::NotStarted => "not_started",
+                Payment::NotPaid => "not_paid",
+            }
+            .into(),
+        );
         object.insert("parts".into(), parts.into());
         object.insert("stores".into(), stores.join(", ").into());
         object.insert("units".into(), units.into());

@@ -56,6 +56,7 @@ const TEMPLATES: Templates = template_files!(
     "market_order.html",
     "store_nav.html",
     "store_form.html",
+    "store_payout_form.html",
     "store.html",
     "store_product_form.html",
     "store_products.html",

@@ -44,6 +44,10 @@ pub(super) fn routes() -> Router<Pages> {
             "/operator/marketplace/vendors/{organization_id}/suspend",
             post(suspend),
         )
+        .route(
+            "/operator/marketplace/vendors/{organization_id}/reject",
+            post(reject),
+        )
         .route("/operator/marketplace/payouts", get(payouts_page))
         .route(
             "/operator/marketplace/payouts/{payout_id}/retry",
@@ -63,9 +67,11 @@ pub struct VendorsQuery {
     store: Option<String>,
 }
 
-/// A refused suspension: the store, what was typed, the page's errors.
+/// A refused suspension or rejection: the store, which form, what was
+/// typed, the page's errors.
 struct Refused<'a> {
     organization_id: &'a str,
+    action: &'static str,
     reason: &'a str,
     errors: FormErrors,
 }
@@ -110,7 +116,10 @@ async fn page(
             "status_label": vendor_label(view.status),
             "suspended_reason": view.suspended_reason,
             "fee": format!("{:.2} %", f64::from(view.fee_bps) / 100.0).replace(".00 ", " "),
-            "payout": format!("{} {}", view.payout.provider.as_str(), view.payout.account),
+            "payout": view.payout.as_ref().map_or_else(
+                || "No payout account yet".to_string(),
+                |p| format!("{} {}", p.provider.as_str(), p.account),
+            ),
             "rating": rating(&view.rating),
             "created_at": view.created_at,
             "approved_at": view.approved_at,
@@ -139,7 +148,11 @@ async fn page(
         Some(refused) => {
             context.insert(
                 "refused".into(),
-                json!({ "id": refused.organization_id, "reason": refused.reason }),
+                json!({
+                    "id": refused.organization_id,
+                    "action": refused.action,
+                    "reason": refused.reason,
+                }),
             );
             refused.errors.into_context(&mut context)
         }
@@ -153,6 +166,9 @@ async fn page(
             )),
             "suspended" => Some(format!(
                 "{store} is suspended: its products are hidden and its carts cannot check out."
+            )),
+            "rejected" => Some(format!(
+                "{store} is rejected: its team sees the reason and may apply again."
             )),
             _ => None,
         }
@@ -300,6 +316,53 @@ pub async fn suspend(
             };
             let refused = Refused {
                 organization_id: id,
+                action: "suspend",
+                reason: form.reason.trim(),
+                errors,
+            };
+            page(&state, &visitor, &query, Some(refused)).await
+        }
+    }
+}
+
+/// `POST /operator/marketplace/vendors/{organization_id}/reject`: a
+/// pending store turned down, with the reason its team is shown.
+pub async fn reject(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path(organization_id): Path<String>,
+    Form(form): Form<DecisionForm>,
+) -> Result<Page, PageError> {
+    let admin = PlatformAdmin {
+        user_id: operator(&state, &visitor).await?.user_id,
+    };
+    visitor.check_csrf(&state, &form.csrf)?;
+    let id = organization_id.trim();
+    let result = if form.reason.trim().is_empty() {
+        Err(ApiError::invalid_field(
+            "reason",
+            "say why: the store's team is shown it, to fix and apply again",
+        ))
+    } else {
+        let vendor = OrganizationId::parse_or_not_found(id, "vendor")?;
+        vendors::reject(&state.marketplace, &admin, &client, &vendor, &form.reason).await
+    };
+    match result {
+        Ok(view) => Ok(back(&form, "rejected", &view.store_name)),
+        Err(ApiError::NotFound(_)) => Err(PageError::NotFound),
+        Err(error) => {
+            let mut errors = FormErrors::from_api(error)?;
+            if let Some(reason) = errors.fields.remove("reason") {
+                errors.fields.insert(format!("reject-{id}"), reason);
+            }
+            let query = VendorsQuery {
+                status: Some(form.status.clone()),
+                ..VendorsQuery::default()
+            };
+            let refused = Refused {
+                organization_id: id,
+                action: "reject",
                 reason: form.reason.trim(),
                 errors,
             };

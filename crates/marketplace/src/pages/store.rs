@@ -47,6 +47,7 @@ pub(super) fn routes() -> Router<Pages> {
             "/o/{organization_id}/store",
             get(store_page).post(save_store),
         )
+        .route("/o/{organization_id}/store/payout", post(save_payout))
         .route(
             "/o/{organization_id}/store/products",
             get(products).post(create_product),
@@ -106,6 +107,7 @@ async fn store_base(
                     "status": v.status,
                     "status_label": vendor_label(v.status),
                     "suspended_reason": v.suspended_reason,
+                    "has_payout_account": v.payout_account.is_some(),
                 })
             })
             .into(),
@@ -118,6 +120,7 @@ pub(crate) fn vendor_label(status: VendorStatus) -> &'static str {
         VendorStatus::Pending => "Waiting for approval",
         VendorStatus::Approved => "Open",
         VendorStatus::Suspended => "Suspended",
+        VendorStatus::Rejected => "Not approved",
     }
 }
 
@@ -156,8 +159,6 @@ pub struct StoreForm {
     latitude: String,
     longitude: String,
     location_label: String,
-    payout_provider: String,
-    payout_account: String,
 }
 
 impl StoreForm {
@@ -171,16 +172,38 @@ impl StoreForm {
             latitude: number(vendor.latitude),
             longitude: number(vendor.longitude),
             location_label: vendor.location_label.clone().unwrap_or_default(),
-            payout_provider: vendor.payout_provider.as_str().into(),
-            payout_account: vendor.payout_account.clone(),
         }
     }
 }
 
-/// The feature's field names as the store form names them.
+/// The payout account form, as typed.
+#[derive(Debug, Default, Deserialize, Serialize)]
+#[serde(default)]
+pub struct PayoutForm {
+    #[serde(skip_serializing)]
+    csrf: String,
+    payout_provider: String,
+    payout_account: String,
+}
+
+impl PayoutForm {
+    fn of(vendor: &VendorRow) -> Self {
+        PayoutForm {
+            csrf: String::new(),
+            payout_provider: vendor
+                .payout_provider
+                .map_or("stripe", PayoutProvider::as_str)
+                .into(),
+            payout_account: vendor.payout_account.clone().unwrap_or_default(),
+        }
+    }
+}
+
+/// The feature's field names as the store page's forms name them.
 const STORE_FIELDS: &[(&str, &str)] = &[
     ("payout.account", "payout_account"),
     ("payout.provider", "payout_provider"),
+    ("payout", "payout_account"),
     ("location.latitude", "latitude"),
     ("location.longitude", "longitude"),
     ("location.label", "location_label"),
@@ -190,15 +213,24 @@ fn store_done(done: &str) -> Option<&'static str> {
     Some(match done {
         "applied" => "Application sent: an operator reviews it. You can add products meanwhile; they are listed once the store is approved.",
         "saved" => "Store settings saved.",
+        "payout" => "Payout account saved: payouts that were waiting go out with the next payout run.",
         _ => return None,
     })
+}
+
+/// What the store page shows again after a refused form: the form as
+/// typed and its refusals.
+enum Sent<'a> {
+    Nothing,
+    Store(&'a StoreForm),
+    Payout(&'a PayoutForm),
 }
 
 async fn store_view_page(
     state: &Pages,
     visitor: &Visitor,
     found: &(CurrentUser, Membership),
-    form: Option<&StoreForm>,
+    sent: Sent<'_>,
     errors: FormErrors,
     done: Option<&str>,
 ) -> Result<Page, PageError> {
@@ -210,15 +242,26 @@ async fn store_view_page(
     };
     let mut context = store_base(state, visitor, title, "store", found, vendor.as_ref()).await?;
     let status = errors.into_context(&mut context);
-    let form = match (form, &vendor) {
-        (Some(form), _) => to_value(form)?,
-        (None, Some(v)) => to_value(&StoreForm::of(v))?,
-        (None, None) => to_value(&StoreForm {
-            payout_provider: "stripe".into(),
-            ..StoreForm::default()
-        })?,
+    let form = match (&sent, &vendor) {
+        (Sent::Store(form), _) => to_value(form)?,
+        (_, Some(v)) => to_value(&StoreForm::of(v))?,
+        (_, None) => to_value(&StoreForm::default())?,
     };
     context.insert("form".into(), form);
+    let payout_form = match (&sent, &vendor) {
+        (Sent::Payout(form), _) => to_value(form)?,
+        (_, Some(v)) => to_value(&PayoutForm::of(v))?,
+        (_, None) => to_value(&PayoutForm::default())?,
+    };
+    context.insert("payout_form".into(), payout_form);
+    context.insert(
+        "sent".into(),
+        match sent {
+            Sent::Nothing => Value::Null,
+            Sent::Store(_) => "store".into(),
+            Sent::Payout(_) => "payout".into(),
+        },
+    );
     if let Some(row) = vendor {
         let view = vendors::view(&state.marketplace, row).await?;
         let mut facts = to_value(&view)?;
@@ -233,19 +276,31 @@ async fn store_view_page(
         }
         context.insert("store".into(), facts);
     }
+    // Every provider is offered; one this server has no key for is
+    // marked, and choosing it is refused next to the field.
     let providers: Vec<Value> = [PayoutProvider::Stripe, PayoutProvider::Paystack]
         .into_iter()
-        .filter(|p| state.marketplace.client.configured(*p))
         .map(|p| {
+            let configured = state.marketplace.client.configured(p);
+            let label = match p {
+                PayoutProvider::Stripe => "Stripe Connect (account id acct_…)",
+                PayoutProvider::Paystack => "Paystack (transfer recipient RCP_…)",
+            };
             json!({
                 "name": p.as_str(),
-                "label": match p {
-                    PayoutProvider::Stripe => "Stripe Connect (account id acct_…)",
-                    PayoutProvider::Paystack => "Paystack (transfer recipient RCP_…)",
+                "label": if configured {
+                    label.to_string()
+                } else {
+                    format!("{label} — not configured on this server")
                 },
+                "configured": configured,
             })
         })
         .collect();
+    context.insert(
+        "any_provider".into(),
+        providers.iter().any(|p| p["configured"] == true).into(),
+    );
     context.insert("providers".into(), providers.into());
     context.insert("done".into(), done.and_then(store_done).into());
     render("store.html", context, status)
@@ -278,7 +333,7 @@ pub async fn store_page(
         &state,
         &visitor,
         &found,
-        None,
+        Sent::Nothing,
         FormErrors::ok(),
         query.done.as_deref(),
     )
@@ -302,26 +357,13 @@ pub async fn save_store(
     )
     .await?;
     let user = &found.0;
-    let result = match (
-        parse_location(&form.latitude, &form.longitude, &form.location_label),
-        PayoutProvider::parse(form.payout_provider.trim()),
-    ) {
-        (Err(errors), _) => Err(Ok(errors)),
-        (Ok(_), None) => {
-            let mut errors = FormErrors::invalid();
-            errors.fields.insert(
-                "payout_provider".into(),
-                "Choose Stripe or Paystack.".into(),
-            );
-            Err(Ok(errors))
-        }
-        (Ok(location), Some(provider)) => {
-            let payout = PayoutAccount {
-                provider,
-                account: form.payout_account.trim().to_string(),
-            };
+    let result = match parse_location(&form.latitude, &form.longitude, &form.location_label) {
+        Err(errors) => Err(Ok(errors)),
+        Ok(location) => {
             let description = Some(form.description.clone());
-            let saved = if vendor_of(&state, user).await?.is_some() {
+            let existing = vendor_of(&state, user).await?;
+            // A rejected store applies again; otherwise it changes its settings.
+            let saved = if existing.is_some_and(|v| v.status != VendorStatus::Rejected) {
                 vendors::update(
                     &state.marketplace,
                     &user.organization_id,
@@ -330,7 +372,7 @@ pub async fn save_store(
                         slug: Some(form.slug.trim().to_string()),
                         description,
                         location,
-                        payout: Some(payout),
+                        payout: None,
                     },
                 )
                 .await
@@ -344,7 +386,7 @@ pub async fn save_store(
                         slug: form.slug.trim().to_string(),
                         description,
                         location,
-                        payout,
+                        payout: None,
                     },
                 )
                 .await
@@ -367,7 +409,62 @@ pub async fn save_store(
                     STORE_FIELDS,
                 ),
             };
-            store_view_page(&state, &visitor, &found, Some(&form), errors, None).await
+            store_view_page(&state, &visitor, &found, Sent::Store(&form), errors, None).await
+        }
+    }
+}
+
+/// `POST /o/{organization_id}/store/payout`: sets or replaces the store's
+/// payout account (`PATCH /marketplace/vendor` with `payout`; owners and
+/// admins). Payouts waiting for an account go out with the next run.
+pub async fn save_payout(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path(organization_id): Path<String>,
+    Form(form): Form<PayoutForm>,
+) -> Result<Page, PageError> {
+    let found = member(
+        &state,
+        &visitor,
+        &organization_id,
+        Gate::Form(&form.csrf),
+        crate::permissions::MANAGE_STORE,
+    )
+    .await?;
+    let user = &found.0;
+    let result = match PayoutProvider::parse(form.payout_provider.trim()) {
+        None => {
+            let mut errors = FormErrors::invalid();
+            errors.fields.insert(
+                "payout_provider".into(),
+                "Choose Stripe or Paystack.".into(),
+            );
+            Err(errors)
+        }
+        Some(provider) => match vendors::update(
+            &state.marketplace,
+            &user.organization_id,
+            UpdateVendorRequest {
+                payout: Some(PayoutAccount {
+                    provider,
+                    account: form.payout_account.trim().to_string(),
+                }),
+                ..UpdateVendorRequest::default()
+            },
+        )
+        .await
+        {
+            Ok(_) => Ok(()),
+            Err(error) => Err(rename_fields(refusal(error)?, STORE_FIELDS)),
+        },
+    };
+    match result {
+        Ok(()) => Ok(Page::redirect(format!(
+            "/o/{}/store?done=payout",
+            user.organization_id
+        ))),
+        Err(errors) => {
+            store_view_page(&state, &visitor, &found, Sent::Payout(&form), errors, None).await
         }
     }
 }

@@ -125,6 +125,43 @@ pub async fn suspend(
     ))
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RejectRequest {
+    /// Why: shown to the store's team, who may change the store and
+    /// apply again.
+    #[schema(min_length = 1, max_length = 500)]
+    pub reason: String,
+}
+
+/// Reject a store waiting for approval, with the reason its team is
+/// shown; it may change its store and apply again (`POST /marketplace/vendor`).
+#[utoipa::path(
+    post, path = "/admin/marketplace/vendors/{organization_id}/reject", tag = "Marketplace",
+    security(("bearer" = [])),
+    params(("organization_id" = String, Path, description = "The vendor's organization id")),
+    request_body = RejectRequest,
+    responses(
+        (status = 200, description = "The vendor, rejected", body = Envelope<VendorView>),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+        (status = 404, description = "No such vendor", body = ErrorEnvelope),
+        (status = 409, description = "The store is not waiting for approval", body = ErrorEnvelope),
+        (status = 422, description = "A field is invalid", body = ErrorEnvelope),
+    )
+)]
+pub async fn reject(
+    State(state): State<MarketplaceState>,
+    admin: PlatformAdmin,
+    client: ClientInfo,
+    Path(organization_id): Path<String>,
+    Json(body): Json<RejectRequest>,
+) -> Result<ApiSuccess<VendorView>, ApiError> {
+    let id = OrganizationId::parse_or_not_found(&organization_id, "vendor")?;
+    Ok(ApiSuccess::ok(
+        vendors::reject(&state, &admin, &client, &id, &body.reason).await?,
+    ))
+}
+
 #[derive(Debug, Serialize, ToSchema)]
 pub struct StatusCount {
     pub status: OrderStatus,

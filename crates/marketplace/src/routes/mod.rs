@@ -42,6 +42,7 @@ pub fn router() -> OpenApiRouter<MarketplaceState> {
         .routes(routes!(ad::vendors))
         .routes(routes!(ad::approve))
         .routes(routes!(ad::suspend))
+        .routes(routes!(ad::reject))
         .routes(routes!(ad::figures))
         .routes(routes!(ad::payouts))
         .routes(routes!(ad::run_payouts))

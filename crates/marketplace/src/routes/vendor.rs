@@ -19,7 +19,9 @@ use crate::vendors::{self, ApplyRequest, UpdateVendorRequest};
 use crate::views::{PayoutView, ProductView, ReviewView, VendorOrderView, VendorView};
 use crate::MarketplaceState;
 
-/// Apply to sell: the organization becomes a store, pending approval.
+/// Apply to sell: the organization becomes a store, pending approval. A
+/// rejected store applies again the same way (its fields replaced, pending
+/// again); the payout account may come later.
 #[utoipa::path(
     post, path = "/marketplace/vendor", tag = "Marketplace",
     security(("bearer" = [])),
@@ -27,7 +29,7 @@ use crate::MarketplaceState;
     responses(
         (status = 201, description = "Applied; an operator approves it", body = Envelope<VendorView>),
         (status = 403, description = "Missing permission manage_store", body = ErrorEnvelope),
-        (status = 409, description = "Applied already, or the slug is taken", body = ErrorEnvelope),
+        (status = 409, description = "Applied already (and not rejected), or the slug is taken", body = ErrorEnvelope),
         (status = 422, description = "A field is invalid (`details.fields` names it)", body = ErrorEnvelope),
     )
 )]

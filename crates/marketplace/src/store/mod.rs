@@ -25,6 +25,9 @@ landlord_core::text_enum!(
         Approved = "approved",
         /// Stopped by an operator: products hidden, no new orders.
         Suspended = "suspended",
+        /// Turned down by an operator, with a reason; the store may fix
+        /// it and apply again.
+        Rejected = "rejected",
     }
 );
 

@@ -360,7 +360,9 @@ pub async fn vendor_order<'c, E: Executor<'c, Database = Any>>(
 }
 
 /// A vendor's vendor orders, newest first; paid ones only unless `status`
-/// asks for `pending_payment`.
+/// asks for `pending_payment`. An order that was never paid (its payment
+/// never started or never arrived, whatever became of it) is not the
+/// store's sale: its cancelled parts are left out too.
 pub async fn vendor_orders<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     vendor_id: &OrganizationId,
@@ -371,6 +373,8 @@ pub async fn vendor_orders<'c, E: Executor<'c, Database = Any>>(
     sqlx::query_as(&format!(
         "SELECT {VENDOR_ORDER_COLUMNS} FROM marketplace_vendor_orders WHERE vendor_id = $1 \
          AND (($2 = '' AND status <> 'pending_payment') OR status = $2) \
+         AND (status = 'pending_payment' OR EXISTS (SELECT 1 FROM marketplace_orders o \
+              WHERE o.id = marketplace_vendor_orders.order_id AND o.paid_at IS NOT NULL)) \
          AND ($3 = '' OR id < $3) ORDER BY id DESC LIMIT $4"
     ))
     .bind(vendor_id)

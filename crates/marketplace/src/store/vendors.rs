@@ -13,8 +13,9 @@ pub struct VendorRow {
     pub latitude: Option<f64>,
     pub longitude: Option<f64>,
     pub location_label: Option<String>,
-    pub payout_provider: PayoutProvider,
-    pub payout_account: String,
+    /// Where payouts go: both or neither (a store applies without one).
+    pub payout_provider: Option<PayoutProvider>,
+    pub payout_account: Option<String>,
     pub status: VendorStatus,
     pub suspended_reason: Option<String>,
     pub rating_sum: i64,
@@ -122,7 +123,8 @@ pub async fn vendors<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
-/// An operator's decision: approved (reason cleared) or suspended (with reason).
+/// An operator's decision: approved (reason cleared), suspended or
+/// rejected (with the reason).
 pub async fn set_vendor_status<'c, E: Executor<'c, Database = Any>>(
     executor: E,
     organization_id: &OrganizationId,
@@ -139,6 +141,55 @@ pub async fn set_vendor_status<'c, E: Executor<'c, Database = Any>>(
     .bind(reason)
     .bind(at)
     .bind(organization_id)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// An operator turns a pending application down, with the reason; false
+/// when the store was not pending (approved, suspended, rejected already,
+/// or gone).
+pub async fn reject_vendor<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    reason: &str,
+    at: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_vendors SET status = 'rejected', suspended_reason = $1, \
+         updated_at = $2 WHERE organization_id = $3 AND status = 'pending'",
+    )
+    .bind(reason)
+    .bind(at)
+    .bind(organization_id)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}
+
+/// A rejected store applies again: its fields as sent, pending, the
+/// operator's reason cleared. False when it was not rejected any more; a
+/// unique violation when the slug is taken.
+pub async fn reapply_vendor<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &VendorRow,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE marketplace_vendors SET store_name = $1, slug = $2, description = $3, \
+         latitude = $4, longitude = $5, location_label = $6, payout_provider = $7, \
+         payout_account = $8, status = 'pending', suspended_reason = NULL, updated_at = $9 \
+         WHERE organization_id = $10 AND status = 'rejected'",
+    )
+    .bind(&row.store_name)
+    .bind(&row.slug)
+    .bind(&row.description)
+    .bind(row.latitude)
+    .bind(row.longitude)
+    .bind(&row.location_label)
+    .bind(row.payout_provider)
+    .bind(&row.payout_account)
+    .bind(row.updated_at)
+    .bind(&row.organization_id)
     .execute(executor)
     .await?;
     Ok(done.rows_affected() == 1)

@@ -104,6 +104,40 @@ impl Market {
         }
     }
 
+    /// A store that applied without a payout account and that the
+    /// operator approved.
+    pub async fn store_without_payout(&self, slug: &str) -> Store {
+        let registered = self
+            .app
+            .register(&format!("{slug}-owner@example.com"), &format!("{slug} Ltd"))
+            .await;
+        let owner = token_of(&registered, "access_token");
+        let org_id = token_of(&registered["organization"], "id");
+        let applied = self
+            .app
+            .post_as(
+                "/api/v1/marketplace/vendor",
+                &owner,
+                &json!({"store_name": format!("{slug} store"), "slug": slug}),
+            )
+            .await;
+        assert_eq!(applied.status(), 201, "{}", json(applied).await);
+        let approved = self
+            .app
+            .post_as(
+                &format!("/api/v1/admin/marketplace/vendors/{org_id}/approve"),
+                &self.operator,
+                &json!({}),
+            )
+            .await;
+        assert_eq!(approved.status(), 200, "{}", json(approved).await);
+        Store {
+            org_id,
+            owner,
+            slug: slug.to_string(),
+        }
+    }
+
     /// An active product of `store`; `extra` adds or replaces fields.
     pub async fn product(
         &self,
