@@ -294,7 +294,7 @@ mod tests {
         let old = Migrator {
             migrations: std::borrow::Cow::Owned(
                 all.iter()
-                    .filter(|m| m.version < 20261206100001)
+                    .filter(|m| m.version < 20261206110001)
                     .cloned()
                     .collect(),
             ),

@@ -35,12 +35,8 @@ macro_rules! template_files {
 }
 
 /// The pages' templates.
-const TEMPLATES: Templates = template_files!(
-    "keys.html",
-    "key.html",
-    "key_new.html",
-    "key_revoke.html"
-);
+const TEMPLATES: Templates =
+    template_files!("keys.html", "key.html", "key_new.html", "key_revoke.html");
 
 /// The keys pages, templates and navigation entry.
 pub fn console_pages(keys: KeysState) -> Module {

@@ -14,6 +14,7 @@ mod console;
 mod console_billing;
 mod console_billing_browser;
 mod console_flash;
+mod console_forms;
 mod console_inbox;
 mod console_journey;
 mod console_marketplace;

@@ -158,21 +158,6 @@ async fn page(
         }
         None => StatusCode::OK,
     };
-    let done = query.done.as_deref().and_then(|done| {
-        let store = query.store.as_deref().unwrap_or("The store");
-        match done {
-            "approved" => Some(format!(
-                "{store} is approved: its active products are listed."
-            )),
-            "suspended" => Some(format!(
-                "{store} is suspended: its products are hidden and its carts cannot check out."
-            )),
-            "rejected" => Some(format!(
-                "{store} is rejected: its team sees the reason and may apply again."
-            )),
-            _ => None,
-        }
-    });
     context.insert("vendors".into(), list.into());
     context.insert("status".into(), status.map(VendorStatus::as_str).into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
@@ -183,7 +168,6 @@ async fn page(
         figures.orders.iter().map(|c| c.orders).sum::<i64>().into(),
     );
     context.insert("money".into(), money.into());
-    context.insert("done".into(), done.into());
     context.insert("failed_payouts".into(), failed_count(state).await?.into());
     context.insert("tab".into(), "stores".into());
     let page = Page::render("operator_marketplace.html", context)?;
@@ -229,6 +213,9 @@ async fn back(
     let notice = match done {
         "suspended" => {
             format!("{store} is suspended: its products are hidden and its carts cannot check out.")
+        }
+        "rejected" => {
+            format!("{store} is rejected: its team sees the reason and may apply again.")
         }
         _ => format!("{store} is approved: its active products are listed."),
     };
@@ -349,7 +336,7 @@ pub async fn reject(
         vendors::reject(&state.marketplace, &admin, &client, &vendor, &form.reason).await
     };
     match result {
-        Ok(view) => Ok(back(&form, "rejected", &view.store_name)),
+        Ok(view) => back(&state, &visitor, &form, "rejected", &view.store_name).await,
         Err(ApiError::NotFound(_)) => Err(PageError::NotFound),
         Err(error) => {
             let mut errors = FormErrors::from_api(error)?;

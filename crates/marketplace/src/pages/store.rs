@@ -459,10 +459,11 @@ pub async fn save_payout(
         },
     };
     match result {
-        Ok(()) => Ok(Page::redirect(format!(
-            "/o/{}/store?done=payout",
-            user.organization_id
-        ))),
+        Ok(()) => {
+            let location = format!("/o/{}/store", user.organization_id);
+            let flash = landlord_console::Flash::notice(store_done("payout").unwrap_or("Saved."));
+            Page::redirect_with(&state, &visitor, location, flash).await
+        }
         Err(errors) => {
             store_view_page(&state, &visitor, &found, Sent::Payout(&form), errors, None).await
         }
