@@ -13,6 +13,7 @@ mod browser;
 mod console;
 mod console_billing;
 mod console_billing_browser;
+mod console_first_hour;
 mod console_flash;
 mod console_forms;
 mod console_inbox;

@@ -558,3 +558,81 @@ async fn expired_rows_are_purged_and_live_ones_kept(backend: Backend) {
     );
     assert_eq!(count("SELECT COUNT(*) FROM users").await, 1);
 }
+
+/// A SQLite database made before stores could apply without a payout
+/// account: the rebuild of `marketplace_vendors` keeps its stores, and
+/// deletes none of the products that refer to them.
+#[tokio::test]
+async fn the_vendor_table_rebuild_keeps_stores_and_their_products() {
+    use landlord_core::config::DatabaseKind;
+    use landlord_core::db::{backend_migrator, Db};
+    use sqlx::migrate::Migrator;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}?mode=rwc", dir.path().join("old.db").display());
+    let db = Db::connect_url(&url, DatabaseKind::Sqlite, 2)
+        .await
+        .unwrap();
+    let all = backend_migrator(landlord::routes::MODULE_MIGRATIONS, DatabaseKind::Sqlite).unwrap();
+    let old = Migrator {
+        migrations: std::borrow::Cow::Owned(
+            all.iter()
+                .filter(|m| m.version < 20261206110001)
+                .cloned()
+                .collect(),
+        ),
+        ..Migrator::DEFAULT
+    };
+    old.run(db.pool()).await.unwrap();
+    for statement in [
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('o1', 'Pots', 1, 1)",
+        "INSERT INTO marketplace_vendors (organization_id, store_name, slug, payout_provider, \
+         payout_account, status, created_at, updated_at) \
+         VALUES ('o1', 'Pots', 'pots', 'stripe', 'acct_pots', 'approved', 1, 1)",
+        "INSERT INTO marketplace_products (id, vendor_id, title, slug, price, currency, stock, \
+         status, created_at, updated_at) \
+         VALUES ('p1', 'o1', 'Pot', 'pot', 100, 'USD', 3, 'active', 1, 1)",
+    ] {
+        db.execute_raw(statement).await.unwrap();
+    }
+    db.migrate(landlord::routes::MODULE_MIGRATIONS)
+        .await
+        .unwrap();
+    let count = |sql: &'static str| {
+        let db = db.clone();
+        async move {
+            let (n,): (i64,) = sqlx::query_as(sql).fetch_one(db.pool()).await.unwrap();
+            n
+        }
+    };
+    assert_eq!(count("SELECT COUNT(*) FROM marketplace_products").await, 1);
+    assert_eq!(
+        count("SELECT COUNT(*) FROM marketplace_vendors WHERE payout_account = 'acct_pots'").await,
+        1
+    );
+    assert_eq!(count("PRAGMA foreign_keys").await, 1);
+    // The new rules: no account, and a rejected application.
+    db.execute_raw(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ('o2', 'Mugs', 1, 1)",
+    )
+    .await
+    .unwrap();
+    db.execute_raw(
+        "INSERT INTO marketplace_vendors (organization_id, store_name, slug, status, \
+         created_at, updated_at) VALUES ('o2', 'Mugs', 'mugs', 'rejected', 1, 1)",
+    )
+    .await
+    .unwrap();
+    assert!(db
+        .execute_raw(
+            "UPDATE marketplace_vendors SET payout_provider = 'stripe' WHERE organization_id = 'o2'",
+        )
+        .await
+        .is_err(),
+        "a provider without an account is refused");
+    // Deleting the store still deletes its products: the keys survived.
+    db.execute_raw("DELETE FROM marketplace_vendors WHERE organization_id = 'o1'")
+        .await
+        .unwrap();
+    assert_eq!(count("SELECT COUNT(*) FROM marketplace_products").await, 0);
+}

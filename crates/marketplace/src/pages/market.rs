@@ -419,20 +419,10 @@ fn http_provider_origins(state: &Pages) -> Vec<String> {
 /// checkout's errors.
 #[derive(Default)]
 struct CartState<'a> {
-    done: Option<&'a str>,
     line: Option<(&'a str, &'a str)>,
     provider: Option<&'a str>,
     /// The shipping address as typed (kept when the checkout is refused).
     shipping: Value,
-}
-
-fn cart_done(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "added" => "Added to your cart.",
-        "updated" => "Quantity updated.",
-        "removed" => "Removed from your cart.",
-        _ => return None,
-    })
 }
 
 fn cart_json(view: &CartView) -> Value {
@@ -532,7 +522,6 @@ async fn cart_view_page(
         "checkout_key".into(),
         landlord_core::crypto::random_hex(16).into(),
     );
-    context.insert("done".into(), shown.done.and_then(cart_done).into());
     if let Some((line, quantity)) = shown.line {
         context.insert(
             "line_error".into(),
@@ -543,25 +532,18 @@ async fn cart_view_page(
     Ok(page.allow_checkout_redirect_to(http_provider_origins(state)))
 }
 
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
-}
-
 /// `GET /marketplace/cart`: the lines (`cart::view`), their total, and the
 /// checkout form.
-pub async fn cart_page(
-    State(state): State<Pages>,
-    visitor: Visitor,
-    Query(query): Query<DoneQuery>,
-) -> Result<Page, PageError> {
+pub async fn cart_page(State(state): State<Pages>, visitor: Visitor) -> Result<Page, PageError> {
     let user = buyer(&state, &visitor).await?;
-    let shown = CartState {
-        done: query.done.as_deref(),
-        ..CartState::default()
-    };
-    cart_view_page(&state, &visitor, &user, shown, FormErrors::ok()).await
+    cart_view_page(
+        &state,
+        &visitor,
+        &user,
+        CartState::default(),
+        FormErrors::ok(),
+    )
+    .await
 }
 
 #[derive(Debug, Default, Deserialize)]
@@ -944,24 +926,14 @@ pub async fn orders(
 #[serde(default)]
 pub struct OrderQuery {
     paid: Option<String>,
-    done: Option<String>,
 }
 
 /// What the order page shows beside the order.
 #[derive(Default)]
 struct OrderState<'a> {
     paid: bool,
-    done: Option<&'a str>,
     /// The item whose review form was refused, with what was typed.
     review: Option<(&'a str, &'a str, &'a str)>,
-}
-
-fn order_done(done: &str) -> Option<&'static str> {
-    Some(match done {
-        "cancelled" => "Order cancelled: nothing was charged and its items are back on sale.",
-        "reviewed" => "Thank you: your review is published.",
-        _ => return None,
-    })
 }
 
 /// The buyer's order, or the 404 page (another buyer's included).
@@ -1000,7 +972,6 @@ async fn order_page(
         "just_paid".into(),
         (shown.paid && view.paid_at.is_some()).into(),
     );
-    context.insert("done".into(), shown.done.and_then(order_done).into());
     if let Some((item, rating, text)) = shown.review {
         context.insert(
             "review_form".into(),
@@ -1022,7 +993,6 @@ pub async fn order(
     let user = buyer(&state, &visitor).await?;
     let shown = OrderState {
         paid: query.paid.is_some_and(|p| !p.is_empty() && p != "0"),
-        done: query.done.as_deref(),
         review: None,
     };
     order_page(&state, &visitor, &user, &order_id, shown, FormErrors::ok()).await

@@ -63,8 +63,6 @@ const VENDORS_PER_PAGE: u32 = 50;
 pub struct VendorsQuery {
     status: Option<String>,
     cursor: Option<String>,
-    done: Option<String>,
-    store: Option<String>,
 }
 
 /// A refused suspension or rejection: the store, which form, what was
@@ -389,7 +387,6 @@ async fn failed_count(state: &Pages) -> Result<String, PageError> {
 pub struct PayoutsQuery {
     status: Option<String>,
     cursor: Option<String>,
-    done: Option<String>,
 }
 
 /// `GET /operator/marketplace/payouts`: every store's payouts, newest
@@ -464,12 +461,6 @@ async fn payouts_view(
     context.insert("first_page".into(), paging.cursor.is_none().into());
     context.insert("failed_payouts".into(), failed_count(state).await?.into());
     context.insert("tab".into(), "payouts".into());
-    context.insert(
-        "done".into(),
-        (query.done.as_deref() == Some("retried"))
-            .then_some("Payout queued again.")
-            .into(),
-    );
     let page = Page::render("operator_marketplace_payouts.html", context)?;
     Ok(if code == StatusCode::OK {
         page

@@ -232,7 +232,6 @@ async fn store_view_page(
     found: &(CurrentUser, Membership),
     sent: Sent<'_>,
     errors: FormErrors,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let vendor = vendor_of(state, &found.0).await?;
     let title = if vendor.is_some() {
@@ -302,14 +301,7 @@ async fn store_view_page(
         providers.iter().any(|p| p["configured"] == true).into(),
     );
     context.insert("providers".into(), providers.into());
-    context.insert("done".into(), done.and_then(store_done).into());
     render("store.html", context, status)
-}
-
-#[derive(Debug, Default, Deserialize)]
-#[serde(default)]
-pub struct DoneQuery {
-    done: Option<String>,
 }
 
 /// `GET /o/{organization_id}/store`: the apply form before the
@@ -319,7 +311,6 @@ pub async fn store_page(
     State(state): State<Pages>,
     visitor: Visitor,
     Path(organization_id): Path<String>,
-    Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
     let found = member(
         &state,
@@ -329,15 +320,7 @@ pub async fn store_page(
         crate::permissions::MANAGE_PRODUCTS,
     )
     .await?;
-    store_view_page(
-        &state,
-        &visitor,
-        &found,
-        Sent::Nothing,
-        FormErrors::ok(),
-        query.done.as_deref(),
-    )
-    .await
+    store_view_page(&state, &visitor, &found, Sent::Nothing, FormErrors::ok()).await
 }
 
 /// `POST /o/{organization_id}/store`: `vendors::apply` the first time,
@@ -409,7 +392,7 @@ pub async fn save_store(
                     STORE_FIELDS,
                 ),
             };
-            store_view_page(&state, &visitor, &found, Sent::Store(&form), errors, None).await
+            store_view_page(&state, &visitor, &found, Sent::Store(&form), errors).await
         }
     }
 }
@@ -464,9 +447,7 @@ pub async fn save_payout(
             let flash = landlord_console::Flash::notice(store_done("payout").unwrap_or("Saved."));
             Page::redirect_with(&state, &visitor, location, flash).await
         }
-        Err(errors) => {
-            store_view_page(&state, &visitor, &found, Sent::Payout(&form), errors, None).await
-        }
+        Err(errors) => store_view_page(&state, &visitor, &found, Sent::Payout(&form), errors).await,
     }
 }
 
@@ -793,7 +774,6 @@ async fn product_page(
     view: &ProductView,
     form: &ProductForm,
     errors: FormErrors,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let vendor = vendor_of(state, &found.0).await?;
     let mut context = store_base(
@@ -817,15 +797,6 @@ async fn product_page(
     }
     context.insert("listing".into(), product);
     context.insert("form".into(), to_value(form)?);
-    context.insert(
-        "done".into(),
-        match done {
-            Some("created") => Some("Product created."),
-            Some("saved") => Some("Product saved."),
-            _ => None,
-        }
-        .into(),
-    );
     render("store_product.html", context, status)
 }
 
@@ -835,7 +806,6 @@ pub async fn product(
     State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, product_id)): Path<(String, String)>,
-    Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
     let found = member(
         &state,
@@ -853,16 +823,7 @@ pub async fn product(
     .await
     .map_err(api)?;
     let form = ProductForm::of(&view);
-    product_page(
-        &state,
-        &visitor,
-        &found,
-        &view,
-        &form,
-        FormErrors::ok(),
-        query.done.as_deref(),
-    )
-    .await
+    product_page(&state, &visitor, &found, &view, &form, FormErrors::ok()).await
 }
 
 /// `POST /o/{organization_id}/store/products/{product_id}`: `catalog::update`
@@ -912,7 +873,7 @@ pub async fn update_product(
             }
         }
     };
-    product_page(&state, &visitor, &found, &current, &form, errors, None).await
+    product_page(&state, &visitor, &found, &current, &form, errors).await
 }
 
 // ---- orders ----------------------------------------------------------------------------
@@ -1086,7 +1047,6 @@ async fn order_page(
     order_id: &str,
     form: Option<&StatusForm>,
     errors: FormErrors,
-    done: Option<&str>,
 ) -> Result<Page, PageError> {
     let row = fulfilment::own(
         &state.marketplace,
@@ -1116,7 +1076,6 @@ async fn order_page(
             "reason": form.map(|f| f.reason.trim()).unwrap_or(""),
         }),
     );
-    context.insert("done".into(), done.and_then(order_done).into());
     render("store_order.html", context, status)
 }
 
@@ -1126,7 +1085,6 @@ pub async fn order(
     State(state): State<Pages>,
     visitor: Visitor,
     Path((organization_id, order_id)): Path<(String, String)>,
-    Query(query): Query<DoneQuery>,
 ) -> Result<Page, PageError> {
     let found = member(
         &state,
@@ -1136,16 +1094,7 @@ pub async fn order(
         crate::permissions::FULFIL_ORDERS,
     )
     .await?;
-    order_page(
-        &state,
-        &visitor,
-        &found,
-        &order_id,
-        None,
-        FormErrors::ok(),
-        query.done.as_deref(),
-    )
-    .await
+    order_page(&state, &visitor, &found, &order_id, None, FormErrors::ok()).await
 }
 
 /// `POST /o/{organization_id}/store/orders/{order_id}/status`:
@@ -1201,16 +1150,7 @@ pub async fn move_order(
                 }
                 errors => errors,
             };
-            order_page(
-                &state,
-                &visitor,
-                &found,
-                &order_id,
-                Some(&form),
-                errors,
-                None,
-            )
-            .await
+            order_page(&state, &visitor, &found, &order_id, Some(&form), errors).await
         }
     }
 }
@@ -1332,7 +1272,6 @@ struct Typed<'a> {
 #[serde(default)]
 pub struct ReviewsQuery {
     cursor: Option<String>,
-    done: Option<String>,
 }
 
 async fn reviews_view_page(
@@ -1342,7 +1281,6 @@ async fn reviews_view_page(
     cursor: Option<String>,
     typed: Option<Typed<'_>>,
     errors: FormErrors,
-    done: bool,
 ) -> Result<Page, PageError> {
     let user = &found.0;
     let pool = state.marketplace.db.pool();
@@ -1400,11 +1338,6 @@ async fn reviews_view_page(
     context.insert("reviews".into(), list.into());
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("first_page".into(), page.cursor.is_none().into());
-    context.insert(
-        "done".into(),
-        done.then_some("Reply published: buyers see it under the review.")
-            .into(),
-    );
     render("store_reviews.html", context, status)
 }
 
@@ -1425,7 +1358,6 @@ pub async fn reviews_page(
         crate::permissions::FULFIL_ORDERS,
     )
     .await?;
-    let done = query.done.as_deref() == Some("replied");
     reviews_view_page(
         &state,
         &visitor,
@@ -1433,7 +1365,6 @@ pub async fn reviews_page(
         query.cursor,
         None,
         FormErrors::ok(),
-        done,
     )
     .await
 }
@@ -1482,7 +1413,7 @@ pub async fn reply(
                 review_id: id,
                 text: form.text.as_str(),
             };
-            reviews_view_page(&state, &visitor, &found, None, Some(typed), errors, false).await
+            reviews_view_page(&state, &visitor, &found, None, Some(typed), errors).await
         }
     }
 }
