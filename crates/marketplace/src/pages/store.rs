@@ -380,7 +380,9 @@ pub async fn save_store(
     };
     match result {
         Ok(done) => {
-            let location = format!("/o/{}/store", user.organization_id);
+            // An anchor of its own: without one the browser keeps the
+            // form's (#store-form, #payout-form) and scrolls past the notice.
+            let location = format!("/o/{}/store#main", user.organization_id);
             let flash = landlord_console::Flash::notice(store_done(done).unwrap_or("Saved."));
             Page::redirect_with(&state, &visitor, location, flash).await
         }
@@ -443,7 +445,9 @@ pub async fn save_payout(
     };
     match result {
         Ok(()) => {
-            let location = format!("/o/{}/store", user.organization_id);
+            // An anchor of its own: without one the browser keeps the
+            // form's (#store-form, #payout-form) and scrolls past the notice.
+            let location = format!("/o/{}/store#main", user.organization_id);
             let flash = landlord_console::Flash::notice(store_done("payout").unwrap_or("Saved."));
             Page::redirect_with(&state, &visitor, location, flash).await
         }
