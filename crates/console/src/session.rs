@@ -45,6 +45,29 @@ pub struct Visitor {
     /// The request may change state (not GET or HEAD): its handler must
     /// check a CSRF token (see `access::Gate`).
     submits: bool,
+    /// The request is not a page the person navigates to: a script's
+    /// `fetch` (the inbox's catch-up) or a prefetch, as the browser's
+    /// `Sec-Fetch-*` and `Sec-Purpose` headers say. It must not take a
+    /// one-time notice meant for the page itself.
+    background: bool,
+}
+
+/// Whether the browser says this GET is not a navigation: `Sec-Fetch-Mode`
+/// other than `navigate`, `Sec-Fetch-Dest` other than `document`, or a
+/// prefetch (`Sec-Purpose`, `Purpose`). A client sending none of them (an
+/// older browser, a test's plain HTTP client) navigates.
+fn in_background(parts: &Parts) -> bool {
+    let header = |name: &str| {
+        parts
+            .headers
+            .get(name)
+            .and_then(|value| value.to_str().ok())
+            .map(str::to_ascii_lowercase)
+    };
+    header("sec-fetch-mode").is_some_and(|mode| mode != "navigate")
+        || header("sec-fetch-dest").is_some_and(|dest| dest != "document")
+        || header("sec-purpose").is_some_and(|p| p.contains("prefetch"))
+        || header("purpose").is_some_and(|p| p.contains("prefetch"))
 }
 
 /// Any page state the shell's can be taken from: a module's pages may
@@ -68,6 +91,7 @@ where
             user,
             anonymous: cookie(parts, CSRF_COOKIE).map(str::to_owned),
             submits: !parts.method.is_safe(),
+            background: in_background(parts),
         })
     }
 }
@@ -87,6 +111,7 @@ impl Visitor {
             anonymous: None,
             stale_cookie: false,
             submits: false,
+            background: false,
         }
     }
 
@@ -97,6 +122,7 @@ impl Visitor {
             anonymous: None,
             stale_cookie: false,
             submits: false,
+            background: false,
         }
     }
 
@@ -122,6 +148,13 @@ impl Visitor {
     /// Whether the request may change state (anything but GET and HEAD).
     pub fn submits(&self) -> bool {
         self.submits
+    }
+
+    /// Whether the page is the one the person navigates to, which takes a
+    /// one-time notice waiting for it (not a form's answer, not a script's
+    /// fetch or a prefetch).
+    pub fn reads_notices(&self) -> bool {
+        !self.submits && !self.background
     }
 
     fn seed(&self) -> Option<String> {

@@ -78,7 +78,7 @@ pub async fn base(
     if let Some(user) = &visitor.user {
         context.insert("session".into(), session_view(state, user, current).await?);
     }
-    if let Some(owner) = visitor.flash_owner().filter(|_| !visitor.submits()) {
+    if let Some(owner) = visitor.flash_owner().filter(|_| visitor.reads_notices()) {
         if let Some(flash) = crate::flash::take(state, &owner).await? {
             context.insert("flash".into(), flash);
         }

@@ -18,6 +18,7 @@ backend_tests!(
     another_session_never_sees_the_notice,
     an_unread_notice_expires,
     a_refused_form_is_shown_again_and_creates_nothing,
+    a_scripts_fetch_or_a_prefetch_leaves_the_notice_for_the_page,
 );
 
 /// `html` as the text it shows.
@@ -355,4 +356,39 @@ async fn a_refused_form_is_shown_again_and_creates_nothing(backend: Backend) {
         .await
         .body
         .contains("Your name is changed."));
+}
+
+/// A script's `fetch` of a page (the inbox's catch-up when its live stream
+/// opens) and a browser's prefetch carry `Sec-Fetch-*` / `Sec-Purpose`
+/// headers: they do not take the notice the page itself is to show.
+async fn a_scripts_fetch_or_a_prefetch_leaves_the_notice_for_the_page(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = Browser::new(&app);
+    let overview = ada.sign_up("fetch@flash.test", "Fetch").await;
+    let keys = keys_of(&overview);
+    let created = ada
+        .submit(&format!("{keys}/new"), &keys, &[("name", "fetched")])
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    for headers in [
+        vec![("sec-fetch-mode", "cors"), ("sec-fetch-dest", "empty")],
+        vec![("sec-fetch-mode", "navigate"), ("sec-purpose", "prefetch")],
+    ] {
+        let mut request = app
+            .client
+            .get(app.url(&keys))
+            .header(reqwest::header::COOKIE, ada.cookie_header());
+        for (name, value) in &headers {
+            request = request.header(*name, *value);
+        }
+        let answer = request.send().await.expect("the fetch");
+        assert_eq!(answer.status(), 200);
+        let body = answer.text().await.expect("its body");
+        assert!(!body.contains("” is created."), "{headers:?}: {body}");
+    }
+    // The navigation that follows shows it, once.
+    let navigated = ada.get(&keys).await;
+    assert!(navigated.body.contains("The key “fetched” is created."));
+    assert!(input_value(&navigated, "secret").is_some());
+    assert!(!ada.get(&keys).await.body.contains("” is created."));
 }
