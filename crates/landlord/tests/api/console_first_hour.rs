@@ -17,8 +17,6 @@
 //! a payout account, as on an install with none. SQLite only: storage is
 //! covered on both backends by each capability's own tests.
 
-use std::time::{Duration, Instant};
-
 use crate::support::accounts::PASSWORD;
 use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
 use crate::support::marketplace::Market;
@@ -39,23 +37,6 @@ fn link_path(mail: &ReceivedMail, page: &str) -> String {
     let token = mail.token().expect("a token in the mail");
     assert!(mail.decoded().contains(&format!("/{page}?token=")));
     format!("/{page}?token={token}")
-}
-
-/// Reloads until the page shows `text` (written by background work).
-async fn reload_until(browser: &Browser, text: &str) {
-    let deadline = Instant::now() + PAGE_TIMEOUT;
-    loop {
-        if browser.page_text().await.contains(text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up reloading for {text:?}; the page shows:\n{}",
-            browser.page_text().await
-        );
-        tokio::time::sleep(Duration::from_millis(300)).await;
-        browser.reload().await;
-    }
 }
 
 /// Reloads the page and checks `gone` is not said again.
@@ -188,7 +169,7 @@ async fn a_newcomers_first_hour_from_sign_up_to_a_first_sale() {
         .smtp
         .wait_for_subject(EMAIL, "Hello from Landlord")
         .await;
-    reload_until(&browser, "2 of 4 done").await;
+    browser.reload_until("2 of 4 done").await;
     browser.screenshot_themes("06-overview-after-request").await;
 
     // A teammate, invited once.
@@ -360,13 +341,13 @@ async fn a_newcomers_first_hour_from_sign_up_to_a_first_sale() {
         },
     )
     .await;
-    reload_until(&buyer, "Payment confirmed").await;
+    buyer.reload_until("Payment confirmed").await;
     both_widths(&buyer, "21-order-paid").await;
     buyer.close().await;
 
     // The store sees its sale.
     browser.goto(app, &format!("{overview}/store/orders")).await;
-    reload_until(&browser, "Jasmine Green Tea").await;
+    browser.reload_until("Jasmine Green Tea").await;
     browser.screenshot_themes("22-store-orders").await;
     browser.close().await;
 }

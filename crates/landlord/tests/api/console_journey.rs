@@ -14,7 +14,7 @@
 //! Every page visited is saved in the light and the dark scheme (see
 //! `support::browser` for where), sign-in and the overview also 375 px wide.
 
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use crate::support::accounts::{token_of, PASSWORD};
 use crate::support::app::{json as body_json, smtp_to};
@@ -37,24 +37,6 @@ fn link_path(mail: &ReceivedMail, page: &str) -> String {
     assert!(text.contains(&marker), "no {marker} link in:\n{text}");
     let token = mail.token().expect("a token in the mail");
     format!("/{page}?token={token}")
-}
-
-/// Reloads the page until it shows `text` (a figure written by a
-/// background flush, not by the page itself).
-async fn reload_until(browser: &Browser, text: &str) {
-    let deadline = Instant::now() + PAGE_TIMEOUT;
-    loop {
-        if browser.page_text().await.contains(text) {
-            return;
-        }
-        assert!(
-            Instant::now() < deadline,
-            "gave up after {PAGE_TIMEOUT:?} reloading for {text:?}; the page shows:\n{}",
-            browser.page_text().await
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-        browser.reload().await;
-    }
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -246,7 +228,7 @@ async fn a_team_signs_up_uses_a_key_pays_and_an_operator_replays() {
         assert_eq!(read.status(), 404, "a metered read of nothing");
     }
     browser.reload().await;
-    reload_until(&browser, "3 of 1,000 included").await;
+    browser.reload_until("3 of 1,000 included").await;
     browser.wait_for_text("Active API keys").await;
     browser.screenshot_themes("overview-with-usage").await;
 

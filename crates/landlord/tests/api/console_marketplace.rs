@@ -1307,7 +1307,6 @@ const BROWSER_TEST: &str =
     "console_marketplace::browser::a_buyer_pays_two_stores_and_each_store_sees_its_part";
 
 mod browser {
-    use std::time::{Duration, Instant};
 
     use serde_json::json;
 
@@ -1335,23 +1334,6 @@ mod browser {
     async fn sign_out(browser: &Browser) {
         browser.sign_out().await;
         browser.wait_for_text("Sign in").await;
-    }
-
-    /// Reloads the page until it shows `text` (written by the payment job).
-    async fn reload_until(browser: &Browser, text: &str) {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
-            if browser.page_text().await.contains(text) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gave up after {PAGE_TIMEOUT:?} reloading for {text:?}; the page shows:\n{}",
-                browser.page_text().await
-            );
-            tokio::time::sleep(Duration::from_millis(300)).await;
-            browser.reload().await;
-        }
     }
 
     async fn click(browser: &Browser, selector: &str) {
@@ -1547,7 +1529,7 @@ mod browser {
         let order_path = browser.current_path().await;
         browser.wait_for_text("Order ").await;
         browser.screenshot_themes("order-returned").await;
-        reload_until(&browser, "Payment confirmed").await;
+        browser.reload_until("Payment confirmed").await;
         browser.wait_for_text("Paid").await;
         browser.assert_no_text("Cancel the order").await;
         browser.screenshot_themes("order-confirmed").await;

@@ -735,24 +735,6 @@ mod browser {
     use crate::support::browser::{Browser, Viewport, PAGE_TIMEOUT};
     use crate::support::{Backend, TestApp};
 
-    /// Reloads the page until it shows `text` (written by the delivery
-    /// job, not by the page).
-    async fn reload_until(browser: &Browser, text: &str) {
-        let deadline = Instant::now() + PAGE_TIMEOUT;
-        loop {
-            if browser.page_text().await.contains(text) {
-                return;
-            }
-            assert!(
-                Instant::now() < deadline,
-                "gave up after {PAGE_TIMEOUT:?} reloading for {text:?}; the page shows:\n{}",
-                browser.page_text().await
-            );
-            tokio::time::sleep(Duration::from_millis(200)).await;
-            browser.reload().await;
-        }
-    }
-
     /// Reloads the page until the attempt log has `rows` rows.
     async fn reload_until_rows(browser: &Browser, rows: u64) {
         let count = "return document.querySelectorAll('table.attempts tbody tr').length;";
@@ -867,7 +849,7 @@ mod browser {
         browser.wait_for_text("Test message queued").await;
         let received = receiver.wait_for(HOOK, 1).await;
         assert!(received[0].verifies(&secret));
-        reload_until(&browser, RECEIVER_ANSWER).await;
+        browser.reload_until(RECEIVER_ANSWER).await;
         let row = browser.text_of("table.attempts tbody tr").await;
         assert!(row.contains("webhook.test"), "{row}");
         assert!(row.contains("200"), "{row}");

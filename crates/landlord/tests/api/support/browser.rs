@@ -244,6 +244,26 @@ impl Browser {
             .unwrap_or_else(|e| panic!("{}: cannot reload: {e}", self.test));
     }
 
+    /// Reloads the page until it shows `text`: a figure or a status that
+    /// background work (a job, a webhook, the usage writer) writes, not the
+    /// page itself.
+    pub async fn reload_until(&self, text: &str) {
+        let deadline = Instant::now() + PAGE_TIMEOUT;
+        loop {
+            if self.page_text().await.contains(text) {
+                return;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{}: gave up after {PAGE_TIMEOUT:?} reloading for {text:?}; the page shows:\n{}",
+                self.test,
+                self.page_text().await
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+            self.reload().await;
+        }
+    }
+
     /// Opens `path` on `app`, waits until it shows `shows`, and saves its
     /// light and dark screenshots as `name`: one step of a journey.
     pub async fn visit(&self, app: &TestApp, path: &str, shows: &str, name: &str) -> [PathBuf; 2] {
