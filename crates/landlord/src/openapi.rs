@@ -45,6 +45,12 @@ people. Public catalog with full-text and distance search; carts; checkout with 
 splits one order into one vendor order per store and reserves stock (never beyond it); payment confirmed \
 only by the provider's signed webhook; fees `round_half_up(subtotal × fee_bps ÷ 10,000)`; fulfilment, \
 reviews after delivery, the stores' ledgers and payouts; `/admin/marketplace` for operators."),
+        (name = "Apps", description = "Module: organizations publish apps (each an OAuth \
+client), other organizations install them from the directory; `/admin/apps` reviews them."),
+        (name = "OAuth", description = "Landlord as an OAuth 2.1 / OpenID Connect provider, at the root \
+of the server: discovery, `/oauth/authorize` (the console's consent page), `/oauth/token`, \
+`/oauth/revoke`, `/oauth/introspect`, `/oauth/userinfo`, `/oauth/jwks`. Errors here use OAuth's own \
+shape (`error`, `error_description`), not the API's envelope."),
         (name = "admin", description = "Operators only: figures, failed webhooks, discrepancies"),
         (name = "messages", description = "The metered messaging API (API key)"),
         (name = "operations", description = "Liveness, readiness, metrics, security.txt")

@@ -52,6 +52,11 @@ pub fn build_router(state: AppState) -> Router {
         } else {
             OpenApiRouter::new()
         })
+        .merge(if modules.apps {
+            landlord_apps::api_router().with_state(state.apps.clone())
+        } else {
+            OpenApiRouter::new()
+        })
         .merge(
             // Twilio's status callbacks: no key, a signature.
             landlord_messages::routes::callbacks_router().with_state(state.messages.clone()),
@@ -67,6 +72,13 @@ pub fn build_router(state: AppState) -> Router {
         );
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
+        .merge(if modules.apps {
+            // The OAuth / OpenID Connect provider lives at the root, where
+            // clients look for it.
+            landlord_apps::provider_router().with_state(state.apps.clone())
+        } else {
+            OpenApiRouter::new()
+        })
         .nest("/api/v1", api_v1)
         .split_for_parts();
 
@@ -124,6 +136,7 @@ pub fn build_router(state: AppState) -> Router {
 struct Modules {
     inbox: bool,
     marketplace: bool,
+    apps: bool,
 }
 
 impl Modules {
@@ -136,6 +149,10 @@ impl Modules {
             marketplace: state
                 .config
                 .section::<landlord_marketplace::config::MarketplaceConfig>()
+                .enabled,
+            apps: state
+                .config
+                .section::<landlord_apps::config::AppsConfig>()
                 .enabled,
         }
     }
@@ -159,8 +176,11 @@ pub fn event_catalog() -> Vec<EventType> {
 /// when it is turned on later, and every database keeps the one history of
 /// versions (sqlx refuses a database that applied a version it does not
 /// know).
-pub static MODULE_MIGRATIONS: &[&Migrator] =
-    &[&landlord_inbox::MIGRATOR, &landlord_marketplace::MIGRATOR];
+pub static MODULE_MIGRATIONS: &[&Migrator] = &[
+    &landlord_inbox::MIGRATOR,
+    &landlord_marketplace::MIGRATOR,
+    &landlord_apps::MIGRATOR,
+];
 
 /// Every permission, in the order the documentation's matrix lists them:
 /// the organization's, each module's (switched on or not), then billing's.
@@ -169,6 +189,7 @@ pub fn permission_matrix() -> Vec<Permission> {
         permissions::ORGANIZATION,
         landlord_inbox::permissions::PERMISSIONS,
         landlord_marketplace::permissions::PERMISSIONS,
+        landlord_apps::permissions::PERMISSIONS,
         permissions::BILLING,
     ]
     .concat()
@@ -214,6 +235,9 @@ fn console_router(
             state.marketplace.clone(),
         ));
     }
+    if modules.apps {
+        console = console.with(landlord_apps::pages::console_pages(state.apps.clone()));
+    }
     let (router, shell) = console.build();
     (router.with_state(()), shell)
 }
@@ -242,7 +266,7 @@ mod tests {
     fn migration_files() -> Vec<(i64, String)> {
         let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();
-        for folder in ["core", "inbox", "marketplace"] {
+        for folder in ["core", "inbox", "marketplace", "apps"] {
             let dir = crates.join(folder).join("migrations");
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let name = entry.unwrap().file_name().into_string().unwrap();
@@ -258,7 +282,7 @@ mod tests {
     }
 
     #[test]
-    fn the_combined_migrations_are_the_three_folders_in_version_order() {
+    fn the_combined_migrations_are_the_four_folders_in_version_order() {
         let migrator = combined_migrator(MODULE_MIGRATIONS).unwrap();
         let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(
@@ -286,7 +310,7 @@ mod tests {
                 .count();
             assert_eq!(rows, 1, "{}", permission.as_str());
         }
-        assert_eq!(matrix.len(), 24);
+        assert_eq!(matrix.len(), 27);
         assert_eq!(matrix.first().map(|p| p.as_str()), Some("view_dashboard"));
         assert_eq!(matrix.last().map(|p| p.as_str()), Some("pay_invoices"));
         let table = permissions::markdown_table(&matrix);

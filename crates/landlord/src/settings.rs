@@ -10,6 +10,7 @@ use figment::providers::Serialized;
 use figment::value::Value;
 use figment::Figment;
 use landlord_alerts::config::AlertsConfig;
+use landlord_apps::config::AppsConfig;
 use landlord_core::config::{self, read_section, Config, ConfigError, Section};
 use landlord_inbox::config::InboxConfig;
 use landlord_marketplace::config::MarketplaceConfig;
@@ -30,16 +31,19 @@ pub struct Settings {
     pub inbox: InboxConfig,
     /// `[marketplace]`: the Marketplace module.
     pub marketplace: MarketplaceConfig,
+    /// `[apps]`: the Apps module and its OAuth / OpenID Connect provider.
+    pub apps: AppsConfig,
     /// `[sms]`: the SMS provider (`[sms.twilio]`).
     pub sms: SmsConfig,
 }
 
 /// The modules' tables, by key.
-pub const SECTIONS: [&str; 5] = [
+pub const SECTIONS: [&str; 6] = [
     AlertsConfig::KEY,
     WebhooksConfig::KEY,
     InboxConfig::KEY,
     MarketplaceConfig::KEY,
+    AppsConfig::KEY,
     SmsConfig::KEY,
 ];
 
@@ -68,6 +72,7 @@ impl Settings {
             webhooks: read_section(figment)?,
             inbox: read_section(figment)?,
             marketplace: read_section(figment)?,
+            apps: read_section(figment)?,
             sms: read_section(figment)?,
         };
         settings.validate()?;
@@ -81,6 +86,7 @@ impl Settings {
         Section::validate(&self.webhooks, &self.core)?;
         Section::validate(&self.inbox, &self.core)?;
         Section::validate(&self.marketplace, &self.core)?;
+        Section::validate(&self.apps, &self.core)?;
         Section::validate(&self.sms, &self.core)?;
         Ok(())
     }
@@ -93,6 +99,7 @@ impl Settings {
             .with_section(self.webhooks)
             .with_section(self.inbox)
             .with_section(self.marketplace)
+            .with_section(self.apps)
             .with_section(self.sms)
     }
 

@@ -302,6 +302,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     );
     let marketplace =
         landlord_marketplace::MarketplaceState::new(db.clone(), config.clone(), identity.clone());
+    let apps = landlord_apps::AppsState::new(db.clone(), config.clone(), identity.clone());
     let state = AppState::new(AppInner {
         config,
         db,
@@ -315,6 +316,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         inbox_live,
         inbox,
         marketplace,
+        apps,
     });
     Ok((state, worker, usage_writer))
 }

@@ -31,6 +31,7 @@ pub struct AppInner {
     pub inbox_live: landlord_inbox::live::Live,
     pub inbox: landlord_inbox::InboxState,
     pub marketplace: landlord_marketplace::MarketplaceState,
+    pub apps: landlord_apps::AppsState,
 }
 
 impl AppState {
@@ -87,5 +88,6 @@ mod tests {
             std::mem::size_of::<landlord_marketplace::MarketplaceState>(),
             pointer
         );
+        assert_eq!(std::mem::size_of::<landlord_apps::AppsState>(), pointer);
     }
 }

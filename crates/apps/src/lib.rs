@@ -1,0 +1,81 @@
+//! Module: Apps — organizations publish apps, other organizations install
+//! them, and apps sign people in with Landlord accounts: Landlord is an
+//! OAuth 2.1 / OpenID Connect provider.
+//!
+//! - [`registry`][]: creating and changing apps (slug rules, reserved
+//!   names, a deleted slug's quarantine, redirect URIs, client secrets
+//!   shown once), review by platform administrators;
+//! - [`scopes`][]: what an app may ask for, in words people read;
+//! - [`tokens`][]: opaque tokens stored hashed, and the one check of
+//!   whether a token still works;
+//! - [`store`][]: the SQL; [`ids`][]: the typed ids;
+//! - [`permissions`][]: who may do what, and the `needs` marker types;
+//! - [`routes`][]: the API under `/api/v1/apps…` and the provider's
+//!   endpoints (`/oauth/…`, `/.well-known/…`);
+//! - [`pages`][]: the console's pages.
+
+pub mod config;
+pub mod ids;
+pub mod pages;
+pub mod permissions;
+pub mod registry;
+pub mod routes;
+pub mod scopes;
+pub mod slug;
+pub mod store;
+pub mod tokens;
+pub mod views;
+
+use std::sync::Arc;
+
+use landlord_identity::IdentityState;
+
+pub use routes::{api_router, provider_router};
+
+/// The module's tables (`migrations/`), embedded in the binary. The binary
+/// applies them with everyone else's, whether or not the module is on.
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("./migrations");
+
+/// What the module's routes need: one `Arc`, cloned per request.
+#[derive(Clone)]
+pub struct AppsState(Arc<AppsInner>);
+
+pub struct AppsInner {
+    pub db: landlord_core::Db,
+    pub config: Arc<landlord_core::Config>,
+    /// Sessions, the payload cipher, the job queue's waker.
+    pub identity: IdentityState,
+}
+
+impl AppsState {
+    pub fn new(
+        db: landlord_core::Db,
+        config: Arc<landlord_core::Config>,
+        identity: IdentityState,
+    ) -> Self {
+        Self(Arc::new(AppsInner {
+            db,
+            config,
+            identity,
+        }))
+    }
+
+    /// The module's settings.
+    pub fn settings(&self) -> &config::AppsConfig {
+        self.config.section::<config::AppsConfig>()
+    }
+}
+
+impl std::ops::Deref for AppsState {
+    type Target = AppsInner;
+
+    fn deref(&self) -> &AppsInner {
+        &self.0
+    }
+}
+
+impl axum::extract::FromRef<AppsState> for IdentityState {
+    fn from_ref(state: &AppsState) -> IdentityState {
+        state.identity.clone()
+    }
+}
