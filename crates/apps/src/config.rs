@@ -75,11 +75,36 @@ impl AppsConfig {
             }
         }
         let ranges: [(&str, u64, u64, u64); 5] = [
-            ("apps.access_token_ttl_secs", self.access_token_ttl_secs, 60, 24 * 3600),
-            ("apps.refresh_token_ttl_secs", self.refresh_token_ttl_secs, 300, 365 * 24 * 3600),
-            ("apps.refresh_reuse_grace_secs", self.refresh_reuse_grace_secs, 0, 300),
-            ("apps.installation_token_ttl_secs", self.installation_token_ttl_secs, 60, 24 * 3600),
-            ("apps.id_token_ttl_secs", self.id_token_ttl_secs, 60, 24 * 3600),
+            (
+                "apps.access_token_ttl_secs",
+                self.access_token_ttl_secs,
+                60,
+                24 * 3600,
+            ),
+            (
+                "apps.refresh_token_ttl_secs",
+                self.refresh_token_ttl_secs,
+                300,
+                365 * 24 * 3600,
+            ),
+            (
+                "apps.refresh_reuse_grace_secs",
+                self.refresh_reuse_grace_secs,
+                0,
+                300,
+            ),
+            (
+                "apps.installation_token_ttl_secs",
+                self.installation_token_ttl_secs,
+                60,
+                24 * 3600,
+            ),
+            (
+                "apps.id_token_ttl_secs",
+                self.id_token_ttl_secs,
+                60,
+                24 * 3600,
+            ),
         ];
         for (setting, value, min, max) in ranges {
             if !(min..=max).contains(&value) {

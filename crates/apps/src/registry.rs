@@ -79,7 +79,9 @@ pub fn check_redirect_uri(uri: &str) -> Result<(), &'static str> {
     match parsed.scheme() {
         "https" if !host.is_empty() => Ok(()),
         "http" if is_loopback_host(host) => Ok(()),
-        "http" => Err("http is only for loopback hosts (127.0.0.1, [::1], localhost, *.localhost); use https"),
+        "http" => Err(
+            "http is only for loopback hosts (127.0.0.1, [::1], localhost, *.localhost); use https",
+        ),
         _ => Err("must be an https URL"),
     }
 }
@@ -101,7 +103,10 @@ pub async fn check_slug(
 ) -> Result<(), ApiError> {
     crate::slug::check_shape(slug).map_err(|reason| ApiError::invalid_field("slug", reason))?;
     if state.settings().is_reserved(slug) {
-        return Err(ApiError::invalid_field("slug", "is reserved by the platform"));
+        return Err(ApiError::invalid_field(
+            "slug",
+            "is reserved by the platform",
+        ));
     }
     let holder = store::slug_quarantined_for(state.db.pool(), slug, Timestamp::now()).await?;
     if holder.is_some_and(|holder| &holder != organization_id) {
@@ -132,7 +137,10 @@ fn check_scopes(field: &str, names: &[String], grantor: Grantor) -> Option<ApiEr
     let set = ScopeSet::from_names(names.iter().cloned());
     let refused = set.not_grantable(grantor);
     (!refused.is_empty()).then(|| {
-        ApiError::invalid_field(field, format!("unknown or not allowed here: {}", refused.join(", ")))
+        ApiError::invalid_field(
+            field,
+            format!("unknown or not allowed here: {}", refused.join(", ")),
+        )
     })
 }
 
@@ -168,11 +176,18 @@ pub async fn create(
             .as_deref()
             .and_then(|d| check_text("description", d, 0, 2000)),
         (!CATEGORIES.contains(&category.as_str())).then(|| {
-            ApiError::invalid_field("category", format!("must be one of {}", CATEGORIES.join(", ")))
+            ApiError::invalid_field(
+                "category",
+                format!("must be one of {}", CATEGORIES.join(", ")),
+            )
         }),
         check_redirect_uris(&body.redirect_uris),
         check_scopes("scopes", &body.scopes, Grantor::Person),
-        check_scopes("organization_scopes", &body.organization_scopes, Grantor::Organization),
+        check_scopes(
+            "organization_scopes",
+            &body.organization_scopes,
+            Grantor::Organization,
+        ),
     ];
     if errors.iter().any(Option::is_some) {
         return Err(ApiError::all_fields(errors));

@@ -28,7 +28,16 @@ mod tests {
         for ok in ["abc", "my-app-2", &"a".repeat(40)] {
             assert_eq!(check_shape(ok), Ok(()), "{ok}");
         }
-        for bad in ["ab", &"a".repeat(41), "My-App", "my_app", "-app", "app-", "xn--app", "ünï"] {
+        for bad in [
+            "ab",
+            &"a".repeat(41),
+            "My-App",
+            "my_app",
+            "-app",
+            "app-",
+            "xn--app",
+            "ünï",
+        ] {
             assert!(check_shape(bad).is_err(), "{bad}");
         }
     }

@@ -127,9 +127,11 @@ pub async fn slug_quarantined_for<'c, E: Executor<'c, Database = Any>>(
     slug: &str,
     now: Timestamp,
 ) -> Result<Option<OrganizationId>, sqlx::Error> {
-    sqlx::query_scalar("SELECT organization_id FROM app_slug_quarantine WHERE slug = $1 AND until > $2")
-        .bind(slug)
-        .bind(now)
-        .fetch_optional(executor)
-        .await
+    sqlx::query_scalar(
+        "SELECT organization_id FROM app_slug_quarantine WHERE slug = $1 AND until > $2",
+    )
+    .bind(slug)
+    .bind(now)
+    .fetch_optional(executor)
+    .await
 }

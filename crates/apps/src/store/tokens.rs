@@ -76,13 +76,12 @@ pub async fn revoke_token<'c, E: Executor<'c, Database = Any>>(
     id: &TokenId,
     now: Timestamp,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE oauth_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(executor)
-    .await?;
+    let done =
+        sqlx::query("UPDATE oauth_tokens SET revoked_at = $1 WHERE id = $2 AND revoked_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(executor)
+            .await?;
     Ok(done.rows_affected())
 }
 
@@ -159,13 +158,12 @@ pub async fn mark_rotated<'c, E: Executor<'c, Database = Any>>(
     id: &TokenId,
     now: Timestamp,
 ) -> Result<bool, sqlx::Error> {
-    let done = sqlx::query(
-        "UPDATE oauth_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL",
-    )
-    .bind(now)
-    .bind(id)
-    .execute(executor)
-    .await?;
+    let done =
+        sqlx::query("UPDATE oauth_tokens SET rotated_at = $1 WHERE id = $2 AND rotated_at IS NULL")
+            .bind(now)
+            .bind(id)
+            .execute(executor)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
