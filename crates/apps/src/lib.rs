@@ -15,12 +15,16 @@
 //! - [`pages`][]: the console's pages.
 
 pub mod config;
+pub mod events;
 pub mod ids;
+pub mod installations;
+pub mod oauth;
 pub mod pages;
 pub mod permissions;
 pub mod registry;
 pub mod routes;
 pub mod scopes;
+pub mod signing;
 pub mod slug;
 pub mod store;
 pub mod tokens;

@@ -167,6 +167,7 @@ pub fn event_catalog() -> Vec<EventType> {
         landlord_events::payloads::CORE,
         landlord_inbox::events::EVENT_TYPES,
         landlord_marketplace::events::EVENT_TYPES,
+        landlord_apps::events::EVENT_TYPES,
     ]
     .concat()
 }
