@@ -1,10 +1,89 @@
-//! The Apps module's console pages.
+//! The Apps module's console pages:
+//! - [`developer`][]: the organization's apps (create, settings, redirect
+//!   URIs, credentials shown once, rotate the secret, submit for review);
+//! - [`operator`][]: the operator's review queue (publish, suspend with a
+//!   reason);
+//! - [`consent`][]: `/oauth/authorize`'s sign-in and consent page;
+//! - [`authorized`][]: the account's authorized apps, with revoke;
+//! - [`directory`][]: the public directory, an app's page with install,
+//!   and the organization's installed apps with uninstall.
 
-use landlord_console::Module;
+mod authorized;
+mod consent;
+mod developer;
+mod directory;
+mod operator;
+
+use axum::extract::FromRef;
+use axum::Router;
+use landlord_console::{ConsoleState, Module, NavGroup, Templates};
 
 use crate::AppsState;
 
+/// The module's group of the console's navigation.
+pub const GROUP: NavGroup = NavGroup::new("apps", "Apps", 60);
+
+/// What the module's pages need: the shell's state and the module's.
+#[derive(Clone)]
+pub struct Pages {
+    console: ConsoleState,
+    pub apps: AppsState,
+}
+
+impl std::ops::Deref for Pages {
+    type Target = ConsoleState;
+
+    fn deref(&self) -> &ConsoleState {
+        &self.console
+    }
+}
+
+impl FromRef<Pages> for ConsoleState {
+    fn from_ref(pages: &Pages) -> ConsoleState {
+        pages.console.clone()
+    }
+}
+
+macro_rules! template_files {
+    ($($name:literal),* $(,)?) => {
+        &[$(($name, include_str!(concat!("../../templates/", $name)))),*]
+    };
+}
+
+/// The module's templates, by page family.
+const TEMPLATES: Templates = template_files!(
+    // The developer's apps.
+    // The operator's review queue.
+    // Consent.
+    // Authorized apps.
+    // The directory and installations.
+);
+
 /// The module's pages, templates and navigation entries.
-pub fn console_pages(_apps: AppsState) -> Module {
-    Module::new("apps")
+pub fn console_pages(apps: AppsState) -> Module {
+    let module = Module::new("apps")
+        .templates(TEMPLATES)
+        .stylesheet(include_str!("../../static/apps.css"))
+        .routes(move |console| {
+            Router::new()
+                .merge(developer::routes())
+                .merge(operator::routes())
+                .merge(consent::routes())
+                .merge(authorized::routes())
+                .merge(directory::routes())
+                .with_state(Pages { console, apps })
+        });
+    let module = developer::navigation(module);
+    let module = operator::navigation(module);
+    let module = authorized::navigation(module);
+    directory::navigation(module)
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn every_template_compiles() {
+        landlord_console::check_templates(super::TEMPLATES)
+            .unwrap_or_else(|error| panic!("{error}"));
+    }
 }

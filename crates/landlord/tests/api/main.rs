@@ -7,6 +7,7 @@
 mod support;
 
 mod alerts;
+mod apps;
 mod baseline;
 mod billing;
 mod browser;

@@ -3,6 +3,7 @@
 
 pub mod accounts;
 pub mod app;
+pub mod apps;
 pub mod billing;
 pub mod binary;
 pub mod browser;
