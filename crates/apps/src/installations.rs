@@ -7,13 +7,14 @@ use crate::store::AppRow;
 use crate::AppsState;
 
 /// The client-credentials grant: an access token (no refresh token) for
-/// `app`'s installation in the organization the request names, within the
-/// scopes that organization consented to.
+/// `app`'s installation `installation_id` (the token request's
+/// `installation_id` parameter), within the scopes the installing
+/// organization consented to.
 pub async fn client_credentials(
     _state: &AppsState,
     _app: &AppRow,
     _requested: &ScopeSet,
-    _organization: Option<&str>,
+    _installation_id: Option<&str>,
 ) -> Result<TokenResponse, OAuthError> {
     Err(OAuthError::UnauthorizedClient(
         "installations are not built yet".into(),

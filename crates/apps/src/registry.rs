@@ -60,6 +60,35 @@ pub struct CreateAppRequest {
     /// The scopes it asks an organization for when installed.
     #[serde(default)]
     pub organization_scopes: Vec<String>,
+    /// The app's home page, shown in the directory (https).
+    #[schema(max_length = 2000)]
+    pub homepage_url: Option<String>,
+    /// A square image shown beside its name (https).
+    #[schema(max_length = 2000)]
+    pub icon_url: Option<String>,
+    /// Where the app hears `app.installed`, `app.uninstalled` and
+    /// `app.scopes_accepted`, signed (https; the outgoing webhooks'
+    /// address rules apply when they are sent).
+    #[schema(max_length = 2000)]
+    pub webhook_url: Option<String>,
+}
+
+/// An app's web address (home page, icon, webhook): absolute https, or
+/// http to a loopback host; no credentials.
+pub fn check_web_url(url: &str) -> Result<(), &'static str> {
+    check_redirect_uri(url).map_err(|reason| match reason {
+        "may not have a #fragment" => reason,
+        _ if url.len() > 2000 => "must be at most 2000 characters",
+        _ => "must be an https URL (http only for loopback hosts)",
+    })
+}
+
+fn check_optional_url(field: &str, url: Option<&str>) -> Option<ApiError> {
+    url.and_then(|url| {
+        check_web_url(url)
+            .err()
+            .map(|r| ApiError::invalid_field(field, r))
+    })
 }
 
 /// The app's redirect URI `uri`, if Landlord accepts it: absolute, no
@@ -188,6 +217,9 @@ pub async fn create(
             &body.organization_scopes,
             Grantor::Organization,
         ),
+        check_optional_url("homepage_url", body.homepage_url.as_deref()),
+        check_optional_url("icon_url", body.icon_url.as_deref()),
+        check_optional_url("webhook_url", body.webhook_url.as_deref()),
     ];
     if errors.iter().any(Option::is_some) {
         return Err(ApiError::all_fields(errors));
@@ -205,10 +237,10 @@ pub async fn create(
         name: body.name.trim().to_owned(),
         description,
         category,
-        icon_url: None,
-        homepage_url: None,
+        icon_url: body.icon_url,
+        homepage_url: body.homepage_url,
         upstream_url: None,
-        webhook_url: None,
+        webhook_url: body.webhook_url,
         status: AppStatus::Draft,
         status_reason: None,
         client_type: body.client_type,

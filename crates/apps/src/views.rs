@@ -21,6 +21,7 @@ pub struct AppView {
     pub category: String,
     pub icon_url: Option<String>,
     pub homepage_url: Option<String>,
+    pub webhook_url: Option<String>,
     pub status: AppStatus,
     /// Why an operator suspended it.
     pub status_reason: Option<String>,
@@ -49,6 +50,7 @@ impl AppView {
             category: row.category,
             icon_url: row.icon_url,
             homepage_url: row.homepage_url,
+            webhook_url: row.webhook_url,
             status: row.status,
             status_reason: row.status_reason,
             client_type: row.client_type,
