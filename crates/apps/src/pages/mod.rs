@@ -9,7 +9,7 @@
 //!   and the organization's installed apps with uninstall.
 
 mod authorized;
-mod consent;
+pub(crate) mod consent;
 mod developer;
 mod directory;
 mod operator;
@@ -55,6 +55,8 @@ const TEMPLATES: Templates = template_files!(
     // The developer's apps.
     // The operator's review queue.
     // Consent.
+    "apps_consent.html",
+    "apps_oauth_error.html",
     // Authorized apps.
     // The directory and installations.
 );

@@ -3,6 +3,7 @@
 //! the root of the server ([`provider_router`]).
 
 pub mod developer;
+pub mod provider;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -18,5 +19,15 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
 pub fn provider_router() -> OpenApiRouter<AppsState> {
+    use utoipa::OpenApi;
     OpenApiRouter::new()
+        // The authorization code flow: `/oauth/authorize` is the console's
+        // page (described here), the rest are the client's endpoints.
+        .merge(OpenApiRouter::with_openapi(
+            provider::AuthorizeDoc::openapi(),
+        ))
+        .routes(routes!(provider::token))
+        .routes(routes!(provider::revoke))
+        .routes(routes!(provider::introspect))
+        .routes(routes!(provider::userinfo, provider::userinfo_post))
 }

@@ -3,9 +3,13 @@
 //! another tenant's ids find nothing.
 
 mod apps;
+mod codes;
+mod consents;
 mod tokens;
 
 pub use apps::*;
+pub use codes::*;
+pub use consents::*;
 pub use tokens::*;
 
 landlord_core::text_enum!(

@@ -187,12 +187,38 @@ pub struct SignInForm {
     email: String,
     #[serde(skip_serializing)]
     password: String,
+    /// Where to go once signed in (a path of this site; see [`return_path`]).
+    next: String,
+}
+
+/// `?next=`: the page a person was on when asked to sign in.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+/// `next` if it is a path of this site (`/…`, not `//host` nor `/\host`,
+/// no control characters): where a person may be sent after signing in.
+/// Anything else is ignored, so the sign-in page redirects nowhere else.
+pub fn return_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 4000;
+    local.then_some(next)
 }
 
 pub async fn sign_in_page(
     State(state): State<ConsoleState>,
     visitor: Visitor,
+    Query(query): Query<NextQuery>,
 ) -> Result<Page, PageError> {
+    let next = return_path(&query.next);
+    if let (Some(next), Some(_)) = (next, &visitor.user) {
+        return Ok(Page::redirect(next));
+    }
     if let Some(home) = signed_in_home(&visitor) {
         return Ok(home);
     }
@@ -201,7 +227,10 @@ pub async fn sign_in_page(
         &state,
         &visitor,
         SIGN_IN,
-        &SignInForm::default(),
+        &SignInForm {
+            next: next.unwrap_or_default().to_owned(),
+            ..SignInForm::default()
+        },
         FormErrors::default(),
         |context| {
             if stale {
@@ -234,8 +263,12 @@ pub async fn sign_in(
     }
     .await;
     match result {
-        Ok(signed_in) => Ok(Page::redirect(format!("/o/{}", signed_in.organization.id))
-            .cookie(Some(state.session_cookie(&signed_in.refresh_token)))),
+        Ok(signed_in) => Ok(Page::redirect(
+            return_path(&form.next)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("/o/{}", signed_in.organization.id)),
+        )
+        .cookie(Some(state.session_cookie(&signed_in.refresh_token)))),
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
             form_page(&state, &visitor, SIGN_IN, &form, errors, |_| {}).await
@@ -485,6 +518,29 @@ pub async fn reset_password(
                 context.insert("token".into(), token.into());
             })
             .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn only_this_sites_paths_are_returned_to() {
+        for ok in ["/o/abc", "/oauth/authorize?client_id=x&state=a%20b"] {
+            assert_eq!(return_path(ok), Some(ok));
+        }
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "javascript:alert(1)",
+            "/a\nb",
+            "evil",
+        ] {
+            assert_eq!(return_path(bad), None, "{bad:?}");
         }
     }
 }
