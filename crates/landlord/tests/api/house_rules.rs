@@ -81,6 +81,18 @@ const OWNERS: &[(&str, &[&str])] = &[
             "marketplace_reviews",
         ],
     ),
+    (
+        "apps",
+        &[
+            "apps",
+            "app_slug_quarantine",
+            "app_installations",
+            "oauth_consents",
+            "oauth_codes",
+            "oauth_tokens",
+            "oauth_signing_keys",
+        ],
+    ),
     ("core", &["idempotency_keys"]),
 ];
 
@@ -297,7 +309,7 @@ fn table_scan_sees_tables_across_lines_and_case() {
 /// order, as the binary runs them): created, minus dropped, renames applied.
 fn migrated_tables() -> BTreeSet<String> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for folder in ["core", "inbox", "marketplace"] {
+    for folder in ["core", "inbox", "marketplace", "apps"] {
         let dir = workspace_root()
             .join("crates")
             .join(folder)
