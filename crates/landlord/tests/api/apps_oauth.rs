@@ -41,8 +41,8 @@ fn pkce() -> (String, String) {
         uuid::Uuid::new_v4().simple(),
         uuid::Uuid::new_v4().simple()
     );
-    let challenge =
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(Sha256::digest(verifier.as_bytes()));
+    let challenge = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .encode(Sha256::digest(verifier.as_bytes()));
     (verifier, challenge)
 }
 
@@ -94,7 +94,8 @@ fn hidden_fields(page: &Seen) -> Vec<(String, String)> {
             .replace("&#39;", "'")
             .replace("&lt;", "<")
             .replace("&gt;", ">")
-            .replace("&#x2F;", "/");
+            .replace("&#x2F;", "/")
+            .replace("&#x2f;", "/");
         fields.push((name, value));
     }
     fields
@@ -128,11 +129,19 @@ async fn code_for(browser: &Browser<'_>, client_id: &str, challenge: &str, scope
         other => panic!("{other}: {}", page.body),
     };
     assert_eq!(query.get("state").map(String::as_str), Some("st-42 x"));
-    query.get("code").cloned().unwrap_or_else(|| panic!("{query:?}"))
+    query
+        .get("code")
+        .cloned()
+        .unwrap_or_else(|| panic!("{query:?}"))
 }
 
 /// `POST path` as `publisher`'s confidential client (Basic).
-async fn as_client(app: &TestApp, publisher: &Publisher, path: &str, form: &[(&str, &str)]) -> (StatusCode, Value) {
+async fn as_client(
+    app: &TestApp,
+    publisher: &Publisher,
+    path: &str,
+    form: &[(&str, &str)],
+) -> (StatusCode, Value) {
     let response = app
         .client
         .post(app.url(path))
@@ -146,7 +155,12 @@ async fn as_client(app: &TestApp, publisher: &Publisher, path: &str, form: &[(&s
     (status, serde_json::from_str(&text).unwrap_or(Value::Null))
 }
 
-async fn exchange(app: &TestApp, publisher: &Publisher, code: &str, verifier: &str) -> (StatusCode, Value) {
+async fn exchange(
+    app: &TestApp,
+    publisher: &Publisher,
+    code: &str,
+    verifier: &str,
+) -> (StatusCode, Value) {
     as_client(
         app,
         publisher,
@@ -186,7 +200,12 @@ async fn person<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
 }
 
 /// Signs in and exchanges a code: the token answer.
-async fn tokens_for(app: &TestApp, publisher: &Publisher, browser: &Browser<'_>, scope: &str) -> Value {
+async fn tokens_for(
+    app: &TestApp,
+    publisher: &Publisher,
+    browser: &Browser<'_>,
+    scope: &str,
+) -> Value {
     let (verifier, challenge) = pkce();
     let code = code_for(browser, publisher.client_id(), &challenge, scope).await;
     let (status, body) = exchange(app, publisher, &code, &verifier).await;
@@ -198,14 +217,21 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
     let app = TestApp::spawn(backend).await;
     let publisher = publisher(&app, "ada@oauth.test", json!({})).await;
     let (verifier, challenge) = pkce();
-    let authorize = authorize_path(&request(publisher.client_id(), &challenge, "openid profile email"));
+    let authorize = authorize_path(&request(
+        publisher.client_id(),
+        &challenge,
+        "openid profile email",
+    ));
 
     // Signed out: the sign-in page first, which comes back here.
     let browser = Browser::new(&app);
     let first = browser.get(&authorize).await;
     assert_eq!(first.status, 303);
     let sign_in = first.location.clone().expect("to the sign-in page");
-    assert!(sign_in.starts_with("/sign-in?next=%2Foauth%2Fauthorize%3F"), "{sign_in}");
+    assert!(
+        sign_in.starts_with("/sign-in?next=%2Foauth%2Fauthorize%3F"),
+        "{sign_in}"
+    );
     let form = browser.get(&sign_in).await;
     assert_eq!(form.status, 200);
     assert!(form.body.contains("name=\"next\""), "{}", form.body);
@@ -216,7 +242,14 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
                 ("csrf", &form.csrf()),
                 ("email", "ada@oauth.test"),
                 ("password", PASSWORD),
-                ("next", &hidden_fields(&form).into_iter().find(|(n, _)| n == "next").expect("next").1),
+                (
+                    "next",
+                    &hidden_fields(&form)
+                        .into_iter()
+                        .find(|(n, _)| n == "next")
+                        .expect("next")
+                        .1,
+                ),
             ],
         )
         .await;
@@ -235,8 +268,16 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
     // The consent page: the app, its publisher, the scopes in words.
     let consent = browser.get(&back).await;
     assert_eq!(consent.status, 200, "{}", consent.body);
-    assert!(consent.body.contains("Sign in to Notes"), "{}", consent.body);
-    assert!(consent.body.contains("ada@oauth.test org"), "the publisher: {}", consent.body);
+    assert!(
+        consent.body.contains("Sign in to Notes"),
+        "{}",
+        consent.body
+    );
+    assert!(
+        consent.body.contains("ada@oauth.test org"),
+        "the publisher: {}",
+        consent.body
+    );
     for words in [
         "confirm who you are (your Landlord account id)",
         "see your name",
@@ -247,8 +288,17 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
     assert!(!consent.body.contains("see the organization&#x27;s members"));
     let csp = consent.csp.clone().expect("a CSP");
     assert!(csp.contains("frame-ancestors 'none'"), "{csp}");
-    assert!(csp.contains("form-action 'self' http://127.0.0.1:9"), "{csp}");
-    let framing = app.client.get(app.url(&back)).header("cookie", browser.cookie_header()).send().await.unwrap();
+    assert!(
+        csp.contains("form-action 'self' http://127.0.0.1:9"),
+        "{csp}"
+    );
+    let framing = app
+        .client
+        .get(app.url(&back))
+        .header("cookie", browser.cookie_header())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(framing.headers()["x-frame-options"], "DENY");
 
     // A forged form (no CSRF token of this session) is refused.
@@ -257,7 +307,10 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
         .filter(|(n, _)| n != "csrf")
         .collect();
     forged.push(("decision".into(), "allow".into()));
-    let forged: Vec<(&str, &str)> = forged.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+    let forged: Vec<(&str, &str)> = forged
+        .iter()
+        .map(|(n, v)| (n.as_str(), v.as_str()))
+        .collect();
     let refused = browser.post("/oauth/consent", &forged).await;
     assert_eq!(refused.status, 403);
     assert!(refused.location.is_none());
@@ -268,7 +321,11 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
     let code = &query["code"];
     assert!(code.starts_with("llc_"), "{code}");
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM oauth_codes WHERE code_hash = $1", &[code]).await,
+        app.count(
+            "SELECT COUNT(*) FROM oauth_codes WHERE code_hash = $1",
+            &[code]
+        )
+        .await,
         0,
         "stored hashed"
     );
@@ -282,10 +339,19 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
     let access = tokens["access_token"].as_str().unwrap();
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
     assert!(access.starts_with("lla_") && refresh_token.starts_with("llr_"));
-    assert!(tokens["id_token"].as_str().is_some_and(|t| t.split('.').count() == 3), "{tokens}");
+    assert!(
+        tokens["id_token"]
+            .as_str()
+            .is_some_and(|t| t.split('.').count() == 3),
+        "{tokens}"
+    );
     for secret in [access, refresh_token] {
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM oauth_tokens WHERE token_hash = $1", &[secret]).await,
+            app.count(
+                "SELECT COUNT(*) FROM oauth_tokens WHERE token_hash = $1",
+                &[secret]
+            )
+            .await,
             0
         );
     }
@@ -312,13 +378,18 @@ async fn a_person_signs_in_through_the_consent_page_and_the_app_gets_tokens(back
         .await
         .unwrap();
     assert_eq!(bad.status(), 401);
-    assert_eq!(bad.headers()["www-authenticate"], "Bearer error=\"invalid_token\"");
+    assert_eq!(
+        bad.headers()["www-authenticate"],
+        "Bearer error=\"invalid_token\""
+    );
     assert_eq!(json(bad).await["error"], "invalid_token");
 
     // Deny: back to the app with access_denied and the state, no code.
     let other = publisher_app_for_deny(&app, &publisher).await;
     let (_, challenge) = pkce();
-    let page = browser.get(&authorize_path(&request(&other, &challenge, "openid"))).await;
+    let page = browser
+        .get(&authorize_path(&request(&other, &challenge, "openid")))
+        .await;
     assert_eq!(page.status, 200, "{}", page.body);
     let denied = decide(&browser, &page, "deny").await;
     assert_eq!(denied["error"], "access_denied");
@@ -337,7 +408,10 @@ async fn publisher_app_for_deny(app: &TestApp, publisher: &Publisher) -> String 
         )
         .await;
     assert_eq!(created.status(), 201);
-    json(created).await["data"]["client_id"].as_str().unwrap().to_string()
+    json(created).await["data"]["client_id"]
+        .as_str()
+        .unwrap()
+        .to_string()
 }
 
 async fn consent_is_remembered_and_asked_again_for_more(backend: Backend) {
@@ -346,14 +420,22 @@ async fn consent_is_remembered_and_asked_again_for_more(backend: Backend) {
     let browser = person(&app, "rem@oauth.test").await;
     let (_, challenge) = pkce();
     let page = browser
-        .get(&authorize_path(&request(publisher.client_id(), &challenge, "openid")))
+        .get(&authorize_path(&request(
+            publisher.client_id(),
+            &challenge,
+            "openid",
+        )))
         .await;
     assert_eq!(page.status, 200);
     decide(&browser, &page, "allow").await;
 
     // The same scopes, or fewer: straight back with a code.
     let again = browser
-        .get(&authorize_path(&request(publisher.client_id(), &challenge, "openid")))
+        .get(&authorize_path(&request(
+            publisher.client_id(),
+            &challenge,
+            "openid",
+        )))
         .await;
     assert_eq!(again.status, 303, "{}", again.body);
     let query = query_of(again.location.as_deref().unwrap());
@@ -362,17 +444,29 @@ async fn consent_is_remembered_and_asked_again_for_more(backend: Backend) {
 
     // More: the page again, naming what is new.
     let more = browser
-        .get(&authorize_path(&request(publisher.client_id(), &challenge, "openid email")))
+        .get(&authorize_path(&request(
+            publisher.client_id(),
+            &challenge,
+            "openid email",
+        )))
         .await;
     assert_eq!(more.status, 200, "{}", more.body);
     assert!(more.body.contains("see your email address"));
     decide(&browser, &more, "allow").await;
     let covered = browser
-        .get(&authorize_path(&request(publisher.client_id(), &challenge, "email")))
+        .get(&authorize_path(&request(
+            publisher.client_id(),
+            &challenge,
+            "email",
+        )))
         .await;
     assert_eq!(covered.status, 303);
     assert_eq!(
-        app.count("SELECT COUNT(*) FROM oauth_consents WHERE revoked_at IS NULL", &[]).await,
+        app.count(
+            "SELECT COUNT(*) FROM oauth_consents WHERE revoked_at IS NULL",
+            &[]
+        )
+        .await,
         1,
         "one consent, widened"
     );
@@ -390,7 +484,8 @@ async fn the_authorization_endpoint_refuses_on_a_page_or_to_the_app(backend: Bac
     let (_, challenge) = pkce();
     let base = request(publisher.client_id(), &challenge, "openid");
     let with = |name: &str, value: Option<&str>| -> String {
-        let mut params: Vec<(&str, &str)> = base.iter().filter(|(n, _)| *n != name).cloned().collect();
+        let mut params: Vec<(&str, &str)> =
+            base.iter().filter(|(n, _)| *n != name).cloned().collect();
         if let Some(value) = value {
             params.push((name, value));
         }
@@ -408,7 +503,10 @@ async fn the_authorization_endpoint_refuses_on_a_page_or_to_the_app(backend: Bac
         with("redirect_uri", Some("http://127.0.0.1:9/callbacK")),
         with("redirect_uri", Some("http://127.0.0.1:9/callback/")),
         with("redirect_uri", Some("http://127.0.0.1:9/callback?x=1")),
-        with("redirect_uri", Some("http://127.0.0.1:9/callback.evil.example")),
+        with(
+            "redirect_uri",
+            Some("http://127.0.0.1:9/callback.evil.example"),
+        ),
         with("redirect_uri", None),
     ] {
         let page = browser.get(&path).await;
@@ -420,11 +518,17 @@ async fn the_authorization_endpoint_refuses_on_a_page_or_to_the_app(backend: Bac
     // Refused to the app, with the state: no or plain PKCE, another
     // response type, a scope the app did not register.
     for (path, error) in [
-        (with("code_challenge_method", Some("plain")), "invalid_request"),
+        (
+            with("code_challenge_method", Some("plain")),
+            "invalid_request",
+        ),
         (with("code_challenge_method", None), "invalid_request"),
         (with("code_challenge", None), "invalid_request"),
         (with("code_challenge", Some("too-short")), "invalid_request"),
-        (with("response_type", Some("token")), "unsupported_response_type"),
+        (
+            with("response_type", Some("token")),
+            "unsupported_response_type",
+        ),
         (with("response_type", None), "invalid_request"),
         (with("scope", Some("openid members:read")), "invalid_scope"),
         (with("scope", Some("openid billing:write")), "invalid_scope"),
@@ -432,7 +536,10 @@ async fn the_authorization_endpoint_refuses_on_a_page_or_to_the_app(backend: Bac
         let answer = browser.get(&path).await;
         assert_eq!(answer.status, 303, "{path}: {}", answer.body);
         let location = answer.location.unwrap();
-        assert!(location.starts_with("http://127.0.0.1:9/callback?"), "{location}");
+        assert!(
+            location.starts_with("http://127.0.0.1:9/callback?"),
+            "{location}"
+        );
         let query = query_of(&location);
         assert_eq!(query["error"], error, "{path}");
         assert!(!query["error_description"].is_empty());
@@ -444,7 +551,10 @@ async fn the_authorization_endpoint_refuses_on_a_page_or_to_the_app(backend: Bac
     let path = format!("{path}&code_challenge_method=plain");
     let answer = browser.get(&path).await;
     let location = answer.location.unwrap();
-    assert!(location.starts_with("https://notes.example.com/cb?x=1&error=invalid_request"), "{location}");
+    assert!(
+        location.starts_with("https://notes.example.com/cb?x=1&error=invalid_request"),
+        "{location}"
+    );
 
     // A suspended app signs no one in.
     sqlx::query("UPDATE apps SET status = 'suspended' WHERE id = $1")
@@ -472,7 +582,10 @@ async fn a_code_is_single_use_and_bound_to_its_client_redirect_and_verifier(back
     // Wrong verifier, wrong redirect URI: refused, the code not spent.
     let (wrong, _) = pkce();
     let (status, body) = exchange(&app, &publisher, &code, &wrong).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     let (status, body) = as_client(
         &app,
         &publisher,
@@ -485,23 +598,38 @@ async fn a_code_is_single_use_and_bound_to_its_client_redirect_and_verifier(back
         ],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
     // Without the verifier: invalid_request.
     let (status, body) = as_client(
         &app,
         &publisher,
         "/oauth/token",
-        &[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT)],
+        &[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+        ],
     )
     .await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 
     // A confidential client with a wrong secret.
     let wrong_secret = app
         .client
         .post(app.url("/oauth/token"))
         .basic_auth(publisher.client_id(), Some("llcs_wrong"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+        ])
         .send()
         .await
         .unwrap();
@@ -514,7 +642,13 @@ async fn a_code_is_single_use_and_bound_to_its_client_redirect_and_verifier(back
     let theirs = app
         .client
         .post(app.url("/oauth/token"))
-        .form(&[("grant_type", "authorization_code"), ("code", &code), ("redirect_uri", REDIRECT), ("code_verifier", &verifier), ("client_id", &public)])
+        .form(&[
+            ("grant_type", "authorization_code"),
+            ("code", &code),
+            ("redirect_uri", REDIRECT),
+            ("code_verifier", &verifier),
+            ("client_id", &public),
+        ])
         .send()
         .await
         .unwrap();
@@ -531,9 +665,19 @@ async fn a_code_is_single_use_and_bound_to_its_client_redirect_and_verifier(back
 
     // A replay is refused, and what the code issued is revoked.
     let (status, body) = exchange(&app, &publisher, &code, &verifier).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")), "{body}");
-    assert_eq!(introspect(&app, &publisher, access).await, json!({"active": false}));
-    assert_eq!(introspect(&app, &publisher, refresh_token).await, json!({"active": false}));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant")),
+        "{body}"
+    );
+    assert_eq!(
+        introspect(&app, &publisher, access).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&app, &publisher, refresh_token).await,
+        json!({"active": false})
+    );
     let (status, _) = refresh(&app, &publisher, refresh_token).await;
     assert_eq!(status, 400);
 
@@ -545,11 +689,23 @@ async fn a_code_is_single_use_and_bound_to_its_client_redirect_and_verifier(back
         .await
         .unwrap();
     let (status, body) = exchange(&app, &publisher, &code, &verifier).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
 
     // Grants: unknown type; a public client may not ask for client_credentials.
-    let (status, body) = as_client(&app, &publisher, "/oauth/token", &[("grant_type", "password")]).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("unsupported_grant_type")));
+    let (status, body) = as_client(
+        &app,
+        &publisher,
+        "/oauth/token",
+        &[("grant_type", "password")],
+    )
+    .await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("unsupported_grant_type"))
+    );
     let public_cc = app
         .client
         .post(app.url("/oauth/token"))
@@ -585,8 +741,21 @@ async fn refresh_tokens_rotate_and_a_late_reuse_revokes_the_family(backend: Back
     assert_ne!(r1, r2, "rotated");
     assert_eq!(second["scope"], "openid profile");
     // Narrowing is allowed, widening is not.
-    let (status, narrowed) = as_client(&app, &publisher, "/oauth/token", &[("grant_type", "refresh_token"), ("refresh_token", &r2), ("scope", "openid email")]).await;
-    assert_eq!((status, narrowed["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_scope")));
+    let (status, narrowed) = as_client(
+        &app,
+        &publisher,
+        "/oauth/token",
+        &[
+            ("grant_type", "refresh_token"),
+            ("refresh_token", &r2),
+            ("scope", "openid email"),
+        ],
+    )
+    .await;
+    assert_eq!(
+        (status, narrowed["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_scope"))
+    );
 
     // Within the grace: the old one works once more.
     let (status, grace) = refresh(&app, &publisher, &r1).await;
@@ -598,9 +767,22 @@ async fn refresh_tokens_rotate_and_a_late_reuse_revokes_the_family(backend: Back
     // After it: a reuse, and the whole family is revoked.
     tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let (status, reused) = refresh(&app, &publisher, &r1).await;
-    assert_eq!((status, reused["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_grant")));
-    for token in [&r2, &r3, &a3, first["access_token"].as_str().unwrap(), second["access_token"].as_str().unwrap()] {
-        assert_eq!(introspect(&app, &publisher, token).await, json!({"active": false}), "{token}");
+    assert_eq!(
+        (status, reused["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_grant"))
+    );
+    for token in [
+        &r2,
+        &r3,
+        &a3,
+        first["access_token"].as_str().unwrap(),
+        second["access_token"].as_str().unwrap(),
+    ] {
+        assert_eq!(
+            introspect(&app, &publisher, token).await,
+            json!({"active": false}),
+            "{token}"
+        );
     }
     let (status, _) = refresh(&app, &publisher, &r3).await;
     assert_eq!(status, 400);
@@ -657,7 +839,13 @@ async fn revocation_and_introspection_answer_the_client_only(backend: Backend) {
     let refresh_token = tokens["refresh_token"].as_str().unwrap();
 
     // Introspection: the client only.
-    let anonymous = app.client.post(app.url("/oauth/introspect")).form(&[("token", access)]).send().await.unwrap();
+    let anonymous = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .form(&[("token", access)])
+        .send()
+        .await
+        .unwrap();
     assert_eq!(anonymous.status(), 401);
     assert_eq!(json(anonymous).await["error"], "invalid_client");
     let active = introspect(&app, &publisher, access).await;
@@ -666,37 +854,92 @@ async fn revocation_and_introspection_answer_the_client_only(backend: Backend) {
     assert_eq!(active["client_id"], publisher.client_id());
     assert_eq!(active["sub"], app.user_id("rev@oauth.test").await);
     assert_eq!(active["token_type"], "Bearer");
-    assert!(active["organization_id"].as_str().is_some_and(|o| !o.is_empty()), "{active}");
-    let (exp, iat) = (active["exp"].as_i64().unwrap(), active["iat"].as_i64().unwrap());
+    assert!(
+        active["organization_id"]
+            .as_str()
+            .is_some_and(|o| !o.is_empty()),
+        "{active}"
+    );
+    let (exp, iat) = (
+        active["exp"].as_i64().unwrap(),
+        active["iat"].as_i64().unwrap(),
+    );
     assert_eq!(exp - iat, 900);
-    assert_eq!(introspect(&app, &publisher, "lla_unknown").await, json!({"active": false}));
+    assert_eq!(
+        introspect(&app, &publisher, "lla_unknown").await,
+        json!({"active": false})
+    );
 
     // Another client: its token is not ours to see or revoke.
-    let other = publisher(&app, "other@oauth.test", json!({"slug": "other-notes"})).await;
-    assert_eq!(introspect(&app, &other, access).await, json!({"active": false}));
+    let other =
+        crate::support::apps::publisher(&app, "other@oauth.test", json!({"slug": "other-notes"}))
+            .await;
+    assert_eq!(
+        introspect(&app, &other, access).await,
+        json!({"active": false})
+    );
     let (status, _) = as_client(&app, &other, "/oauth/revoke", &[("token", refresh_token)]).await;
     assert_eq!(status, 200);
     assert_eq!(introspect(&app, &publisher, access).await["active"], true);
 
     // Unknown: 200 too.
-    let (status, _) = as_client(&app, &publisher, "/oauth/revoke", &[("token", "llr_unknown")]).await;
+    let (status, _) = as_client(
+        &app,
+        &publisher,
+        "/oauth/revoke",
+        &[("token", "llr_unknown")],
+    )
+    .await;
     assert_eq!(status, 200);
     let (status, body) = as_client(&app, &publisher, "/oauth/revoke", &[]).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::BAD_REQUEST, Some("invalid_request")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::BAD_REQUEST, Some("invalid_request"))
+    );
 
     // A refresh token, with a wrong hint: found, and its family revoked.
-    let (status, _) = as_client(&app, &publisher, "/oauth/revoke", &[("token", refresh_token), ("token_type_hint", "access_token")]).await;
+    let (status, _) = as_client(
+        &app,
+        &publisher,
+        "/oauth/revoke",
+        &[
+            ("token", refresh_token),
+            ("token_type_hint", "access_token"),
+        ],
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(introspect(&app, &publisher, refresh_token).await, json!({"active": false}));
-    assert_eq!(introspect(&app, &publisher, access).await, json!({"active": false}));
-    let (status, _) = as_client(&app, &publisher, "/oauth/revoke", &[("token", refresh_token)]).await;
+    assert_eq!(
+        introspect(&app, &publisher, refresh_token).await,
+        json!({"active": false})
+    );
+    assert_eq!(
+        introspect(&app, &publisher, access).await,
+        json!({"active": false})
+    );
+    let (status, _) = as_client(
+        &app,
+        &publisher,
+        "/oauth/revoke",
+        &[("token", refresh_token)],
+    )
+    .await;
     assert_eq!(status, 200, "revoked already: 200");
 
     // An access token alone: the refresh token keeps working.
     let tokens = tokens_for(&app, &publisher, &browser, "openid").await;
-    let (status, _) = as_client(&app, &publisher, "/oauth/revoke", &[("token", tokens["access_token"].as_str().unwrap())]).await;
+    let (status, _) = as_client(
+        &app,
+        &publisher,
+        "/oauth/revoke",
+        &[("token", tokens["access_token"].as_str().unwrap())],
+    )
+    .await;
     assert_eq!(status, 200);
-    assert_eq!(introspect(&app, &publisher, tokens["access_token"].as_str().unwrap()).await, json!({"active": false}));
+    assert_eq!(
+        introspect(&app, &publisher, tokens["access_token"].as_str().unwrap()).await,
+        json!({"active": false})
+    );
     let (status, _) = refresh(&app, &publisher, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 200);
 }
@@ -704,11 +947,12 @@ async fn revocation_and_introspection_answer_the_client_only(backend: Backend) {
 async fn a_removed_member_and_a_suspended_app_lose_their_tokens_at_once(backend: Backend) {
     let app = TestApp::spawn(backend).await;
     let publisher = publisher(&app, "owner@oauth.test", json!({})).await;
-    let organization = crate::support::accounts::data(app.get_as("/api/v1/apps", &publisher.token).await).await[0]
-        ["organization_id"]
-        .as_str()
-        .unwrap()
-        .to_string();
+    let organization =
+        crate::support::accounts::data(app.get_as("/api/v1/apps", &publisher.token).await).await[0]
+            ["organization_id"]
+            .as_str()
+            .unwrap()
+            .to_string();
     // Bob, a member of the publisher's organization, signs in there.
     let bob = Browser::new(&app);
     bob.sign_up("bob@oauth.test", "Bob's").await;
@@ -734,7 +978,10 @@ async fn a_removed_member_and_a_suspended_app_lose_their_tokens_at_once(backend:
         .await
         .unwrap();
     assert_eq!(removed.status(), 200);
-    assert_eq!(introspect(&app, &publisher, access).await, json!({"active": false}));
+    assert_eq!(
+        introspect(&app, &publisher, access).await,
+        json!({"active": false})
+    );
     let (status, _) = refresh(&app, &publisher, tokens["refresh_token"].as_str().unwrap()).await;
     assert_eq!(status, 400);
 
@@ -742,17 +989,32 @@ async fn a_removed_member_and_a_suspended_app_lose_their_tokens_at_once(backend:
     let browser = person(&app, "owner@oauth.test").await;
     let tokens = tokens_for(&app, &publisher, &browser, "openid").await;
     let access = tokens["access_token"].as_str().unwrap();
-    let works = app.client.get(app.url("/oauth/userinfo")).bearer_auth(access).send().await.unwrap();
+    let works = app
+        .client
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(works.status(), 200);
     sqlx::query("UPDATE apps SET status = 'suspended' WHERE id = $1")
         .bind(publisher.client_id())
         .execute(app.db.pool())
         .await
         .unwrap();
-    let stopped = app.client.get(app.url("/oauth/userinfo")).bearer_auth(access).send().await.unwrap();
+    let stopped = app
+        .client
+        .get(app.url("/oauth/userinfo"))
+        .bearer_auth(access)
+        .send()
+        .await
+        .unwrap();
     assert_eq!(stopped.status(), 401);
     let (status, body) = refresh(&app, &publisher, tokens["refresh_token"].as_str().unwrap()).await;
-    assert_eq!((status, body["error"].as_str()), (StatusCode::UNAUTHORIZED, Some("invalid_client")));
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (StatusCode::UNAUTHORIZED, Some("invalid_client"))
+    );
 }
 
 // ---- a client library no one here wrote ------------------------------------------------------
@@ -766,7 +1028,11 @@ fn python_with_authlib() -> Option<String> {
         if let Ok(entries) = std::fs::read_dir(cache) {
             let mut venvs: Vec<_> = entries
                 .filter_map(Result::ok)
-                .filter(|e| e.file_name().to_string_lossy().starts_with("landlord-venv-"))
+                .filter(|e| {
+                    e.file_name()
+                        .to_string_lossy()
+                        .starts_with("landlord-venv-")
+                })
                 .map(|e| e.path().join("bin").join("python").display().to_string())
                 .collect();
             venvs.sort();
@@ -827,14 +1093,18 @@ async fn authlib_runs_the_whole_flow(backend: Backend) {
             .stderr(Stdio::piped())
             .spawn()
             .expect("python starts");
-        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes()).unwrap();
+        std::io::Write::write_all(child.stdin.as_mut().unwrap(), input.to_string().as_bytes())
+            .unwrap();
         child.wait_with_output().unwrap()
     })
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(output.status.success(), "the client failed:\n{stdout}\n{stderr}");
+    assert!(
+        output.status.success(),
+        "the client failed:\n{stdout}\n{stderr}"
+    );
     let report: Value = serde_json::from_str(stdout.lines().last().unwrap_or_default())
         .unwrap_or_else(|_| panic!("a report: {stdout}"));
     // What the script checked, step by step.
@@ -861,7 +1131,11 @@ async fn authlib_runs_the_whole_flow(backend: Backend) {
     for token in report["seen_tokens"].as_array().unwrap() {
         let token = token.as_str().unwrap();
         assert_eq!(
-            app.count("SELECT COUNT(*) FROM oauth_tokens WHERE token_hash = $1", &[token]).await,
+            app.count(
+                "SELECT COUNT(*) FROM oauth_tokens WHERE token_hash = $1",
+                &[token]
+            )
+            .await,
             0
         );
     }
