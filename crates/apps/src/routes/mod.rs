@@ -3,6 +3,7 @@
 //! the root of the server ([`provider_router`]).
 
 pub mod developer;
+pub mod discovery;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -19,4 +20,7 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
 pub fn provider_router() -> OpenApiRouter<AppsState> {
     OpenApiRouter::new()
+        .routes(routes!(discovery::openid_configuration))
+        .routes(routes!(discovery::authorization_server_metadata))
+        .routes(routes!(discovery::jwks))
 }

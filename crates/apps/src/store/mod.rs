@@ -7,6 +7,8 @@ mod tokens;
 
 pub use apps::*;
 pub use tokens::*;
+mod keys;
+pub use keys::*;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and
