@@ -24,3 +24,8 @@ landlord_core::entity_id!(
     /// The tokens rotated from one authorization (one sign-in).
     TokenFamilyId
 );
+
+landlord_core::entity_id!(
+    /// An ID-token signing key: its `kid` in tokens' headers and the JWKS.
+    SigningKeyId
+);

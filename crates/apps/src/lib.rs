@@ -49,6 +49,8 @@ pub struct AppsInner {
     pub config: Arc<landlord_core::Config>,
     /// Sessions, the payload cipher, the job queue's waker.
     pub identity: IdentityState,
+    /// The ID-token signing key, kept parsed (see [`signing`]).
+    pub keyring: signing::Keyring,
 }
 
 impl AppsState {
@@ -61,6 +63,7 @@ impl AppsState {
             db,
             config,
             identity,
+            keyring: signing::Keyring::new(),
         }))
     }
 

@@ -59,4 +59,16 @@ pub enum Command {
         #[arg(long)]
         plan: String,
     },
+    /// The Apps module's operations.
+    #[command(subcommand)]
+    Apps(AppsCommand),
+}
+
+/// `landlord apps …`.
+#[derive(Debug, Subcommand)]
+pub enum AppsCommand {
+    /// Make a new key that signs ID tokens from now on and print its id
+    /// (`kid`). The old key signs no more but stays in `/oauth/jwks` until
+    /// the tokens it signed have expired (`apps.id_token_ttl_secs`).
+    RotateSigningKey,
 }

@@ -2,7 +2,7 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use figment::Figment;
-use landlord::cli::{Cli, Command};
+use landlord::cli::{AppsCommand, Cli, Command};
 use landlord::settings::Settings;
 
 fn main() -> ExitCode {
@@ -39,6 +39,9 @@ fn main() -> ExitCode {
             Command::ClosePeriod { month } => landlord::startup::close_period(config, &month).await,
             Command::SetPlan { organization, plan } => {
                 landlord::startup::set_plan(config, &organization, &plan).await
+            }
+            Command::Apps(AppsCommand::RotateSigningKey) => {
+                landlord::startup::rotate_signing_key(config).await
             }
         }
     });

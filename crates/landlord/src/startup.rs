@@ -650,6 +650,23 @@ pub async fn make_admin(config: Config, email: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
+/// `landlord apps rotate-signing-key`: a new key signs ID tokens from now
+/// on (each instance picks it up within a minute); the old one stays in
+/// the JWKS until its tokens have expired. Prints the new key's id.
+pub async fn rotate_signing_key(config: Config) -> anyhow::Result<()> {
+    let cipher = payload_cipher(&config)?;
+    let ttl = std::time::Duration::from_secs(
+        config
+            .section::<landlord_apps::config::AppsConfig>()
+            .id_token_ttl_secs,
+    );
+    let db = connect_and_migrate(&config).await?;
+    let kid = landlord_apps::signing::rotate(&db, &cipher, ttl).await;
+    db.close().await;
+    println!("{}", kid?);
+    Ok(())
+}
+
 /// `landlord migrate`: applies pending migrations and exits.
 pub async fn migrate(config: Config) -> anyhow::Result<()> {
     let db = connect_and_migrate(&config).await?;

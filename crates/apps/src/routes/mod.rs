@@ -3,6 +3,7 @@
 //! the root of the server ([`provider_router`]).
 
 pub mod developer;
+pub mod discovery;
 pub mod provider;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -21,6 +22,9 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
 pub fn provider_router() -> OpenApiRouter<AppsState> {
     use utoipa::OpenApi;
     OpenApiRouter::new()
+        .routes(routes!(discovery::openid_configuration))
+        .routes(routes!(discovery::authorization_server_metadata))
+        .routes(routes!(discovery::jwks))
         // The authorization code flow: `/oauth/authorize` is the console's
         // page (described here), the rest are the client's endpoints.
         .merge(OpenApiRouter::with_openapi(

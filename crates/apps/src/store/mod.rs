@@ -11,6 +11,8 @@ pub use apps::*;
 pub use codes::*;
 pub use consents::*;
 pub use tokens::*;
+mod keys;
+pub use keys::*;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

@@ -9,6 +9,7 @@ mod support;
 mod alerts;
 mod apps;
 mod apps_oauth;
+mod apps_keys;
 mod baseline;
 mod billing;
 mod browser;
