@@ -1109,6 +1109,7 @@ async fn authlib_runs_the_whole_flow(backend: Backend) {
         .unwrap_or_else(|_| panic!("a report: {stdout}"));
     // What the script checked, step by step.
     for step in [
+        "discovery",
         "authorization_code",
         "id_token_verified",
         "userinfo",

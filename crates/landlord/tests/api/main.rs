@@ -8,8 +8,8 @@ mod support;
 
 mod alerts;
 mod apps;
-mod apps_oauth;
 mod apps_keys;
+mod apps_oauth;
 mod baseline;
 mod billing;
 mod browser;
