@@ -210,6 +210,25 @@ pub fn return_path(next: &str) -> Option<&str> {
     local.then_some(next)
 }
 
+/// The sign-in page, when it returns to a page (`next`): that page may
+/// itself redirect on (an app's authorization request goes back to the
+/// app's redirect URI, https or a loopback http address), and browsers
+/// hold the whole chain of the form's redirects to its `form-action`.
+fn returning(page: Page, next: &str) -> Page {
+    if next.is_empty() {
+        return page;
+    }
+    page.allow_checkout_redirect_to(
+        [
+            "http://127.0.0.1:*",
+            "http://localhost:*",
+            "http://*.localhost:*",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
+}
+
 pub async fn sign_in_page(
     State(state): State<ConsoleState>,
     visitor: Visitor,
@@ -242,6 +261,7 @@ pub async fn sign_in_page(
         },
     )
     .await?;
+    let page = returning(page, next.unwrap_or_default());
     Ok(if stale {
         page.cookie(Some(state.clear_session_cookie()))
     } else {
@@ -271,7 +291,8 @@ pub async fn sign_in(
         .cookie(Some(state.session_cookie(&signed_in.refresh_token)))),
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
-            form_page(&state, &visitor, SIGN_IN, &form, errors, |_| {}).await
+            let page = form_page(&state, &visitor, SIGN_IN, &form, errors, |_| {}).await?;
+            Ok(returning(page, return_path(&form.next).unwrap_or_default()))
         }
     }
 }

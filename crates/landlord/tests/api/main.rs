@@ -10,6 +10,7 @@ mod alerts;
 mod apps;
 mod apps_keys;
 mod apps_oauth;
+mod apps_oauth_browser;
 mod baseline;
 mod billing;
 mod browser;
