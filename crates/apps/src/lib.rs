@@ -22,6 +22,7 @@ pub mod oauth;
 pub mod pages;
 pub mod permissions;
 pub mod registry;
+pub mod review;
 pub mod routes;
 pub mod scopes;
 pub mod signing;
