@@ -211,14 +211,7 @@ pub async fn create_by(
     body: CreateAppRequest,
 ) -> Result<CreatedApp, ApiError> {
     let entry = AuditEntry::by(actor, client, "app.created");
-    create_recorded(
-        state,
-        actor.organization_id(),
-        actor.user_id(),
-        entry,
-        body,
-    )
-    .await
+    create_recorded(state, actor.organization_id(), actor.user_id(), entry, body).await
 }
 
 async fn create_recorded(
@@ -582,17 +575,15 @@ pub async fn submit(
     let organization_id = actor.organization_id();
     let row = own(state, organization_id, id).await?;
     let refusal = match row.status {
-        AppStatus::Draft if row.redirect_uris().is_empty() => Some(
-            "add at least one redirect URI before submitting: people sign in through it",
-        ),
+        AppStatus::Draft if row.redirect_uris().is_empty() => {
+            Some("add at least one redirect URI before submitting: people sign in through it")
+        }
         AppStatus::Draft => None,
         AppStatus::InReview => Some("the app is in review already"),
-        AppStatus::Published => {
-            Some("the app is published already; its changes stay published")
+        AppStatus::Published => Some("the app is published already; its changes stay published"),
+        AppStatus::Suspended => {
+            Some("the app is suspended by a platform administrator; only they can publish it again")
         }
-        AppStatus::Suspended => Some(
-            "the app is suspended by a platform administrator; only they can publish it again",
-        ),
     };
     if let Some(refusal) = refusal {
         return Err(ApiError::Conflict(refusal.into()));

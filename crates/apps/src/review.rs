@@ -111,8 +111,15 @@ pub async fn decide(
     }
     let now = Timestamp::now();
     let mut tx = state.db.begin().await?;
-    if !store::set_app_status(&mut *tx, &row.id, decision.from(), decision.to(), reason, now)
-        .await?
+    if !store::set_app_status(
+        &mut *tx,
+        &row.id,
+        decision.from(),
+        decision.to(),
+        reason,
+        now,
+    )
+    .await?
     {
         return Err(ApiError::Conflict(
             "the app's status changed meanwhile; reload it".into(),

@@ -51,7 +51,8 @@ pub async fn list(
     }
     .page()?;
     let before = page.cursor.as_deref().map(AppId::from_trusted);
-    let rows = store::all_apps(state.db.pool(), query.status, before.as_ref(), page.fetch()).await?;
+    let rows =
+        store::all_apps(state.db.pool(), query.status, before.as_ref(), page.fetch()).await?;
     Ok(page.respond(rows, |r| r.id.to_string(), AppView::new))
 }
 

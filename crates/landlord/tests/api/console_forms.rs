@@ -294,6 +294,29 @@ async fn furnished(app: &TestApp) -> (Browser<'_>, String) {
         "{}",
         endpoint.text().await.unwrap_or_default()
     );
+    // An app in review: its settings, and the operator's review forms.
+    let created = data(
+        app.post_as(
+            "/api/v1/apps",
+            &token,
+            &serde_json::json!({
+                "slug": "form-audit", "name": "Form audit", "client_type": "confidential",
+                "redirect_uris": ["https://app.forms.test/cb"], "scopes": ["openid"],
+            }),
+        )
+        .await,
+    )
+    .await;
+    let submit = format!(
+        "/api/v1/apps/{}/submit",
+        created["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        app.post_as(&submit, &token, &serde_json::json!({}))
+            .await
+            .status(),
+        200
+    );
     let channel = data(
         app.post_as(
             "/api/v1/inbox/channels",

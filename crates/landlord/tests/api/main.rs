@@ -8,10 +8,12 @@ mod support;
 
 mod alerts;
 mod apps;
+mod apps_registry;
 mod baseline;
 mod billing;
 mod browser;
 mod console;
+mod console_apps_browser;
 mod console_billing;
 mod console_billing_browser;
 mod console_first_hour;
