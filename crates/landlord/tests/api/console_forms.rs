@@ -414,6 +414,19 @@ async fn every_refusal_of_every_form_is_shown_to_the_person(backend: Backend) {
         visited.len(),
         visited
     );
+    // The apps' forms are among them: an app's create and settings forms,
+    // the review queue's reasons.
+    for action in [
+        "/o/{id}/apps",
+        "/o/{id}/apps/{id}",
+        "/operator/apps/{id}/reject",
+        "/operator/apps/{id}/suspend",
+    ] {
+        assert!(
+            typed.iter().any(|form| generic(&form.action) == action),
+            "no form posts to {action}"
+        );
+    }
     let mut findings = Vec::new();
     for form in &typed {
         let blank = probe(&ada, form, "every field blank", |_| String::new()).await;
