@@ -5,6 +5,8 @@
 //! - [`registry`][]: creating and changing apps (slug rules, reserved
 //!   names, a deleted slug's quarantine, redirect URIs, client secrets
 //!   shown once), review by platform administrators;
+//! - [`review`][]: platform administrators publish, reject or suspend
+//!   apps;
 //! - [`scopes`][]: what an app may ask for, in words people read;
 //! - [`tokens`][]: opaque tokens stored hashed, and the one check of
 //!   whether a token still works;
@@ -22,6 +24,7 @@ pub mod oauth;
 pub mod pages;
 pub mod permissions;
 pub mod registry;
+pub mod review;
 pub mod routes;
 pub mod scopes;
 pub mod signing;

@@ -53,7 +53,13 @@ macro_rules! template_files {
 /// The module's templates, by page family.
 const TEMPLATES: Templates = template_files!(
     // The developer's apps.
+    "developer_apps.html",
+    "developer_app_fields.html",
+    "developer_app_new.html",
+    "developer_app.html",
+    "developer_app_confirm.html",
     // The operator's review queue.
+    "operator_apps.html",
     // Consent.
     // Authorized apps.
     // The directory and installations.

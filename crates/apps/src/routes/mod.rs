@@ -2,6 +2,7 @@
 //! `/api/v1` ([`api_router`]) and the OAuth / OpenID Connect provider at
 //! the root of the server ([`provider_router`]).
 
+pub mod admin;
 pub mod developer;
 pub mod discovery;
 
@@ -14,7 +15,20 @@ pub const TAG: &str = "Apps";
 
 /// The routes under `/api/v1`.
 pub fn api_router() -> OpenApiRouter<AppsState> {
-    OpenApiRouter::new().routes(routes!(developer::create, developer::list))
+    OpenApiRouter::new()
+        .routes(routes!(developer::create, developer::list))
+        // Managing an app, and its review.
+        .routes(routes!(
+            developer::get,
+            developer::update,
+            developer::delete
+        ))
+        .routes(routes!(developer::rotate_secret))
+        .routes(routes!(developer::submit))
+        .routes(routes!(admin::list))
+        .routes(routes!(admin::publish))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::reject))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
