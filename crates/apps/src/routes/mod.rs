@@ -3,6 +3,8 @@
 //! the root of the server ([`provider_router`]).
 
 pub mod developer;
+pub mod directory;
+pub mod installations;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -13,7 +15,16 @@ pub const TAG: &str = "Apps";
 
 /// The routes under `/api/v1`.
 pub fn api_router() -> OpenApiRouter<AppsState> {
-    OpenApiRouter::new().routes(routes!(developer::create, developer::list))
+    OpenApiRouter::new()
+        .routes(routes!(developer::create, developer::list))
+        .routes(routes!(directory::list))
+        .routes(routes!(directory::get))
+        .routes(routes!(installations::install, installations::list))
+        .routes(routes!(
+            installations::get,
+            installations::update,
+            installations::uninstall
+        ))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
