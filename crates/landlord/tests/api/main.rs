@@ -8,6 +8,7 @@ mod support;
 
 mod alerts;
 mod apps;
+mod apps_install;
 mod baseline;
 mod billing;
 mod browser;
