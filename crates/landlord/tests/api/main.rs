@@ -13,6 +13,7 @@ mod baseline;
 mod billing;
 mod browser;
 mod console;
+mod console_apps_install_browser;
 mod console_billing;
 mod console_billing_browser;
 mod console_first_hour;
