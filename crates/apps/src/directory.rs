@@ -162,7 +162,9 @@ pub async fn list(
         cursor: query.cursor.clone(),
     }
     .page()?;
-    let q = query.q.as_deref().map(str::trim).filter(|q| !q.is_empty());
+    // A NUL is no text either backend stores: it matches nothing anyway.
+    let q = query.q.as_deref().map(|q| q.replace('\0', ""));
+    let q = q.as_deref().map(str::trim).filter(|q| !q.is_empty());
     if q.is_some_and(|q| q.chars().count() > MAX_QUERY_CHARS) {
         return Err(ApiError::invalid_field(
             "q",
@@ -194,6 +196,9 @@ pub async fn list(
 /// The published app `slug`, or 404 (drafts, apps in review and suspended
 /// apps are not in the directory).
 pub async fn find(state: &AppsState, slug: &str) -> Result<DirectoryAppView, ApiError> {
+    if crate::slug::check_shape(slug).is_err() {
+        return Err(ApiError::not_found("app"));
+    }
     let row = store::published_app(state.db.pool(), slug)
         .await?
         .ok_or_else(|| ApiError::not_found("app"))?;

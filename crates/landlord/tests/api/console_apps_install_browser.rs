@@ -16,7 +16,8 @@ use crate::support::apps::publisher;
 use crate::support::browser::{Browser, Viewport};
 use crate::support::Backend;
 
-const TEST: &str = "console_apps_install_browser::an_owner_installs_an_app_from_the_directory_and_uninstalls_it";
+const TEST: &str =
+    "console_apps_install_browser::an_owner_installs_an_app_from_the_directory_and_uninstalls_it";
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_owner_installs_an_app_from_the_directory_and_uninstalls_it() {
@@ -81,7 +82,9 @@ async fn an_owner_installs_an_app_from_the_directory_and_uninstalls_it() {
     browser.wait_for_text("Install Notes in Acme Apps?").await;
     browser.screenshot_themes("apps-install-consent").await;
     browser.click_button("Allow and install").await;
-    browser.wait_for_text("Notes is installed in Acme Apps.").await;
+    browser
+        .wait_for_text("Notes is installed in Acme Apps.")
+        .await;
     assert_eq!(
         browser.current_path().await,
         format!("{overview}/apps/installed")
@@ -95,16 +98,22 @@ async fn an_owner_installs_an_app_from_the_directory_and_uninstalls_it() {
     browser.wait_for_text("Installed in Acme Apps.").await;
 
     // Uninstall, confirmed; the notice shows once.
-    browser.goto(&app, &format!("{overview}/apps/installed")).await;
+    browser
+        .goto(&app, &format!("{overview}/apps/installed"))
+        .await;
     browser.click_link("Uninstall").await;
     browser.wait_for_text("Uninstall Notes?").await;
     browser.screenshot_themes("apps-uninstall-confirm").await;
     browser.click_button("Uninstall").await;
     browser.wait_for_text("Notes is uninstalled").await;
-    browser.wait_for_text("No app is installed in Acme Apps.").await;
+    browser
+        .wait_for_text("No app is installed in Acme Apps.")
+        .await;
     browser.screenshot_themes("apps-uninstalled").await;
     browser.reload().await;
-    browser.wait_for_text("No app is installed in Acme Apps.").await;
+    browser
+        .wait_for_text("No app is installed in Acme Apps.")
+        .await;
     browser.assert_no_text("Notes is uninstalled").await;
     assert_eq!(
         app.count(
