@@ -459,6 +459,14 @@ async fn installation_tokens_act_within_their_scopes_and_organization(backend: B
         )
         .await;
     }
+    // API-key routes too.
+    let by_key_route = app
+        .get_as(
+            &format!("/api/v1/messages/{}", uuid::Uuid::now_v7()),
+            &token,
+        )
+        .await;
+    assert_error_saying(by_key_route, 403, "FORBIDDEN", "does not accept app tokens").await;
     // Another organization's event: as if it did not exist.
     let (stranger, _) = signed_in(app, "stranger@example.com").await;
     data(
