@@ -437,7 +437,7 @@ async fn installation_tokens_act_within_their_scopes_and_organization(backend: B
     assert_error_saying(
         app.get_as(
             "/api/v1/organization",
-            &narrow["access_token"].as_str().unwrap(),
+            narrow["access_token"].as_str().unwrap(),
         )
         .await,
         403,
