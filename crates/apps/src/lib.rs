@@ -16,10 +16,13 @@
 //!   endpoints (`/oauth/…`, `/.well-known/…`);
 //! - [`pages`][]: the console's pages.
 
+pub mod app_tokens;
 pub mod config;
+pub mod directory;
 pub mod events;
 pub mod ids;
 pub mod installations;
+pub mod notices;
 pub mod oauth;
 pub mod pages;
 pub mod permissions;

@@ -63,6 +63,11 @@ const TEMPLATES: Templates = template_files!(
     // Consent.
     // Authorized apps.
     // The directory and installations.
+    "directory.html",
+    "directory_app.html",
+    "directory_install.html",
+    "installed_apps.html",
+    "installed_app_uninstall.html",
 );
 
 /// The module's pages, templates and navigation entries.

@@ -5,6 +5,8 @@
 pub mod admin;
 pub mod developer;
 pub mod discovery;
+pub mod directory;
+pub mod installations;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -29,6 +31,14 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
         .routes(routes!(admin::publish))
         .routes(routes!(admin::suspend))
         .routes(routes!(admin::reject))
+        .routes(routes!(directory::list))
+        .routes(routes!(directory::get))
+        .routes(routes!(installations::install, installations::list))
+        .routes(routes!(
+            installations::get,
+            installations::update,
+            installations::uninstall
+        ))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

@@ -3,9 +3,11 @@
 //! another tenant's ids find nothing.
 
 mod apps;
+mod installations;
 mod tokens;
 
 pub use apps::*;
+pub use installations::*;
 pub use tokens::*;
 mod keys;
 pub use keys::*;
