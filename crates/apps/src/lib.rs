@@ -14,6 +14,7 @@
 //!   endpoints (`/oauth/…`, `/.well-known/…`);
 //! - [`pages`][]: the console's pages.
 
+pub mod authorized;
 pub mod config;
 pub mod events;
 pub mod ids;

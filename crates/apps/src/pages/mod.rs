@@ -56,6 +56,7 @@ const TEMPLATES: Templates = template_files!(
     // The operator's review queue.
     // Consent.
     // Authorized apps.
+    "authorized_apps.html",
     // The directory and installations.
 );
 

@@ -2,6 +2,7 @@
 //! `/api/v1` ([`api_router`]) and the OAuth / OpenID Connect provider at
 //! the root of the server ([`provider_router`]).
 
+pub mod authorized;
 pub mod developer;
 pub mod discovery;
 
@@ -14,7 +15,10 @@ pub const TAG: &str = "Apps";
 
 /// The routes under `/api/v1`.
 pub fn api_router() -> OpenApiRouter<AppsState> {
-    OpenApiRouter::new().routes(routes!(developer::create, developer::list))
+    OpenApiRouter::new()
+        .routes(routes!(developer::create, developer::list))
+        .routes(routes!(authorized::list))
+        .routes(routes!(authorized::revoke))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

@@ -9,6 +9,8 @@ pub use apps::*;
 pub use tokens::*;
 mod keys;
 pub use keys::*;
+mod authorized;
+pub use authorized::*;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

@@ -8,6 +8,7 @@ mod support;
 
 mod alerts;
 mod apps;
+mod apps_authorized;
 mod apps_keys;
 mod baseline;
 mod billing;
