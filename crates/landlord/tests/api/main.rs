@@ -9,6 +9,7 @@ mod support;
 mod alerts;
 mod apps;
 mod apps_authorized;
+mod apps_authorized_browser;
 mod apps_keys;
 mod baseline;
 mod billing;
