@@ -55,8 +55,12 @@ fn words(name: &str) -> String {
 }
 
 /// The person's consents, one entry per app (a person may have consented
-/// to an app more than once: for another organization, or more scopes).
-pub fn by_app(rows: Vec<AuthorizedAppRow>) -> Vec<AuthorizedApp> {
+/// to an app more than once: for another organization, or more scopes);
+/// `publishers` names the publishing organizations.
+pub fn by_app(
+    rows: Vec<AuthorizedAppRow>,
+    publishers: &BTreeMap<OrganizationId, String>,
+) -> Vec<AuthorizedApp> {
     let mut order: Vec<AppId> = Vec::new();
     let mut apps: BTreeMap<AppId, (AuthorizedApp, ScopeSet)> = BTreeMap::new();
     for row in rows {
@@ -76,8 +80,11 @@ pub fn by_app(rows: Vec<AuthorizedAppRow>) -> Vec<AuthorizedApp> {
                     icon_url: row.icon_url,
                     homepage_url: row.homepage_url,
                     publisher: Publisher {
+                        name: publishers
+                            .get(&row.publisher_id)
+                            .cloned()
+                            .unwrap_or_default(),
                         id: row.publisher_id,
-                        name: row.publisher_name,
                     },
                     scopes: Vec::new(),
                     authorized_at: row.created_at,
@@ -114,7 +121,18 @@ pub fn by_app(rows: Vec<AuthorizedAppRow>) -> Vec<AuthorizedApp> {
 /// The apps `user_id` authorized and has not revoked, most recent first.
 pub async fn list(state: &AppsState, user_id: &UserId) -> Result<Vec<AuthorizedApp>, ApiError> {
     let rows = store::authorized_apps(state.db.pool(), user_id).await?;
-    Ok(by_app(rows))
+    let mut publishers = BTreeMap::new();
+    for row in &rows {
+        if !publishers.contains_key(&row.publisher_id) {
+            let name =
+                landlord_identity::store::organization_by_id(state.db.pool(), &row.publisher_id)
+                    .await?
+                    .map(|organization| organization.name)
+                    .unwrap_or_default();
+            publishers.insert(row.publisher_id.clone(), name);
+        }
+    }
+    Ok(by_app(rows, &publishers))
 }
 
 /// Revokes `user_id`'s authorization of `app_id`: its consents and every
@@ -164,7 +182,6 @@ mod tests {
             icon_url: None,
             homepage_url: None,
             publisher_id: OrganizationId::from_trusted("org"),
-            publisher_name: "Publisher".into(),
             organization_id: None,
             scopes: scopes.into(),
             created_at: Timestamp::from_millis(created),
@@ -174,11 +191,16 @@ mod tests {
 
     #[test]
     fn consents_to_one_app_are_shown_once_with_every_scope_in_words() {
-        let apps = by_app(vec![
-            row("b", r#"["email","openid"]"#, 30),
-            row("a", r#"["openid"]"#, 20),
-            row("b", r#"["openid","profile"]"#, 10),
-        ]);
+        let publishers = BTreeMap::from([(OrganizationId::from_trusted("org"), "Acme".into())]);
+        let apps = by_app(
+            vec![
+                row("b", r#"["email","openid"]"#, 30),
+                row("a", r#"["openid"]"#, 20),
+                row("b", r#"["openid","profile"]"#, 10),
+            ],
+            &publishers,
+        );
+        assert_eq!(apps[0].publisher.name, "Acme");
         assert_eq!(apps.len(), 2);
         assert_eq!(apps[0].slug, "b");
         let names: Vec<&str> = apps[0].scopes.iter().map(|s| s.name.as_str()).collect();

@@ -4,8 +4,8 @@ use sqlx::{Any, Executor};
 
 use crate::ids::{AppId, ConsentId};
 
-/// A person's live consent to an app, with the app and its publisher's
-/// name (what the account's "authorized apps" lists).
+/// A person's live consent to an app, with the app (what the account's
+/// "authorized apps" lists; the publisher's name comes from identity).
 #[derive(Debug, Clone, sqlx::FromRow)]
 pub struct AuthorizedAppRow {
     pub consent_id: ConsentId,
@@ -15,7 +15,6 @@ pub struct AuthorizedAppRow {
     pub icon_url: Option<String>,
     pub homepage_url: Option<String>,
     pub publisher_id: OrganizationId,
-    pub publisher_name: String,
     /// The organization that was active when the person allowed it.
     pub organization_id: Option<OrganizationId>,
     /// A JSON array (see [`crate::scopes::ScopeSet`]).
@@ -32,10 +31,8 @@ pub async fn authorized_apps<'c, E: Executor<'c, Database = Any>>(
     sqlx::query_as(
         "SELECT c.id AS consent_id, a.id AS app_id, a.name AS app_name, a.slug AS app_slug, \
          a.icon_url, a.homepage_url, a.organization_id AS publisher_id, \
-         o.name AS publisher_name, c.organization_id, c.scopes, c.created_at, c.updated_at \
-         FROM oauth_consents c \
-         JOIN apps a ON a.id = c.app_id \
-         JOIN organizations o ON o.id = a.organization_id \
+         c.organization_id, c.scopes, c.created_at, c.updated_at \
+         FROM oauth_consents c JOIN apps a ON a.id = c.app_id \
          WHERE c.user_id = $1 AND c.revoked_at IS NULL \
          ORDER BY c.updated_at DESC, c.id DESC",
     )
