@@ -16,6 +16,7 @@
 
 pub mod authorized;
 pub mod config;
+pub mod discovery;
 pub mod events;
 pub mod ids;
 pub mod installations;
