@@ -17,8 +17,10 @@
 //! - [`pages`][]: the console's pages.
 
 pub mod app_tokens;
+pub mod authorized;
 pub mod config;
 pub mod directory;
+pub mod discovery;
 pub mod events;
 pub mod ids;
 pub mod installations;

@@ -62,6 +62,7 @@ const TEMPLATES: Templates = template_files!(
     "operator_apps.html",
     // Consent.
     // Authorized apps.
+    "authorized_apps.html",
     // The directory and installations.
     "directory.html",
     "directory_app.html",

@@ -3,9 +3,10 @@
 //! the root of the server ([`provider_router`]).
 
 pub mod admin;
+pub mod authorized;
 pub mod developer;
-pub mod discovery;
 pub mod directory;
+pub mod discovery;
 pub mod installations;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -39,6 +40,8 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
             installations::update,
             installations::uninstall
         ))
+        .routes(routes!(authorized::list))
+        .routes(routes!(authorized::revoke))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

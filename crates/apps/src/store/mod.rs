@@ -11,6 +11,8 @@ pub use installations::*;
 pub use tokens::*;
 mod keys;
 pub use keys::*;
+mod authorized;
+pub use authorized::*;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

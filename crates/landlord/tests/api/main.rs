@@ -8,9 +8,11 @@ mod support;
 
 mod alerts;
 mod apps;
+mod apps_authorized;
+mod apps_authorized_browser;
+mod apps_install;
 mod apps_keys;
 mod apps_registry;
-mod apps_install;
 mod baseline;
 mod billing;
 mod browser;
