@@ -399,6 +399,10 @@ const CATALOG: [&str; 29] = [
     "marketplace.payout.paid",
     "marketplace.payout.failed",
     "marketplace.review.created",
+    "app.published",
+    "app.installed",
+    "app.uninstalled",
+    "app.scopes_accepted",
 ];
 
 async fn the_catalog_is_published_by_the_api_and_the_openapi_document(backend: Backend) {
