@@ -369,7 +369,7 @@ async fn only_owners_and_admins_read_the_history(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-const CATALOG: [&str; 29] = [
+const CATALOG: [&str; 33] = [
     "organization.updated",
     "member.added",
     "member.removed",
