@@ -91,3 +91,20 @@ pub async fn meter(
     }
     response
 }
+
+#[cfg(test)]
+mod tests {
+    use landlord_identity::delegated::scope;
+
+    use crate::scopes::{grantable, Grantor};
+
+    /// Every scope Landlord's routes accept app tokens with is one an
+    /// organization can grant an app.
+    #[test]
+    fn the_routes_scopes_are_in_the_catalog() {
+        for name in scope::ALL {
+            assert!(grantable(name, Grantor::Organization), "{name}");
+        }
+        assert_eq!(scope::ALL.len(), 4);
+    }
+}
