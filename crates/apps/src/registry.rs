@@ -289,6 +289,9 @@ async fn create_recorded(
     )
     .await?;
     tx.commit().await?;
+    // The notices' endpoint exists from the start: the developer reads its
+    // signing secret before the first installation is announced.
+    crate::notices::ensure_endpoint(state, &row).await?;
     Ok(CreatedApp {
         app: AppView::new(row),
         client_secret: secret,
@@ -484,6 +487,11 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    if changed.contains(&"webhook_url") {
+        // The notices' endpoint follows the address now, so its signing
+        // secret is there to read before the first notice.
+        crate::notices::ensure_endpoint(state, &row).await?;
+    }
     Ok(AppView::new(row))
 }
 

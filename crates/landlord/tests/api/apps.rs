@@ -17,6 +17,7 @@ backend_tests!(
     a_slug_is_taken_once_on_the_platform,
     only_owners_and_admins_create_apps,
     with_the_module_off_its_routes_pages_and_links_are_gone,
+    an_apps_notice_secret_is_there_before_its_first_installation,
 );
 
 async fn an_app_is_created_as_a_draft_with_its_secret_shown_once(backend: Backend) {
@@ -55,6 +56,63 @@ async fn an_app_is_created_as_a_draft_with_its_secret_shown_once(backend: Backen
     )
     .await;
     assert!(public["client_secret"].is_null(), "{public}");
+    // No webhook address: no endpoint for notices.
+    let public_id = public["id"].as_str().unwrap();
+    let path = format!("/api/v1/webhooks/endpoints/{public_id}/secret");
+    assert_error(app.get_as(&path, &publisher.token).await, 404, "NOT_FOUND").await;
+}
+
+async fn an_apps_notice_secret_is_there_before_its_first_installation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = publisher(
+        &app,
+        "hooks@example.com",
+        json!({"webhook_url": "https://notes.example.com/landlord-hooks"}),
+    )
+    .await;
+    let id = publisher.client_id();
+    let secret = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}/secret"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        secret["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("whsec_")),
+        "{secret}"
+    );
+    let endpoint = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(endpoint["url"], "https://notes.example.com/landlord-hooks");
+    // A new address moves it.
+    let changed = app
+        .client
+        .patch(app.url(&format!("/api/v1/apps/{id}")))
+        .bearer_auth(&publisher.token)
+        .json(&json!({"webhook_url": "https://notes.example.com/v2/hooks"}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(changed.status(), 200);
+    let endpoint = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(endpoint["url"], "https://notes.example.com/v2/hooks");
 }
 
 async fn an_apps_fields_are_checked_one_by_one(backend: Backend) {
