@@ -40,7 +40,8 @@ landlord_events::event_type!(
     pub const APP_INSTALLED: AppInstalledPayload = (
         "app.installed",
         1,
-        "Apps: an owner or admin installed an app into the organization, with these scopes.",
+        "Apps: an owner or admin installed an app into the organization, with these scopes \
+         (the app is sent it too, at its webhook address).",
     )
 );
 
@@ -55,9 +56,36 @@ landlord_events::event_type!(
     pub const APP_UNINSTALLED: AppUninstalledPayload = (
         "app.uninstalled",
         1,
-        "Apps: an app was uninstalled from the organization (its tokens were revoked first).",
+        "Apps: an app was uninstalled from the organization (its tokens were revoked first; \
+         the app is sent it too, at its webhook address).",
+    )
+);
+
+/// `app.scopes_accepted`: sent to the app only (its webhook address, see
+/// [`crate::notices`]); never fanned out to organizations' endpoints.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct AppScopesAcceptedPayload {
+    /// The installing organization.
+    pub organization_id: OrganizationId,
+    pub app_id: AppId,
+    pub installation_id: InstallationId,
+    /// Every organization scope the installation now holds.
+    pub scopes: Vec<String>,
+    /// The ones consented to just now.
+    pub added_scopes: Vec<String>,
+}
+landlord_events::event_type!(
+    pub const APP_SCOPES_ACCEPTED: AppScopesAcceptedPayload = (
+        "app.scopes_accepted",
+        1,
+        "Apps: sent to an app's webhook address when an organization that installed it consents          to more of its scopes (only ever sent to the app).",
     )
 );
 
 /// The module's event types, in the catalog's order.
-pub const EVENT_TYPES: &[EventType] = &[APP_PUBLISHED, APP_INSTALLED, APP_UNINSTALLED];
+pub const EVENT_TYPES: &[EventType] = &[
+    APP_PUBLISHED,
+    APP_INSTALLED,
+    APP_UNINSTALLED,
+    APP_SCOPES_ACCEPTED,
+];

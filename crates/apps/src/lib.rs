@@ -5,6 +5,8 @@
 //! - [`registry`][]: creating and changing apps (slug rules, reserved
 //!   names, a deleted slug's quarantine, redirect URIs, client secrets
 //!   shown once), review by platform administrators;
+//! - [`review`][]: platform administrators publish, reject or suspend
+//!   apps;
 //! - [`scopes`][]: what an app may ask for, in words people read;
 //! - [`tokens`][]: opaque tokens stored hashed, and the one check of
 //!   whether a token still works;
@@ -14,14 +16,20 @@
 //!   endpoints (`/oauth/…`, `/.well-known/…`);
 //! - [`pages`][]: the console's pages.
 
+pub mod app_tokens;
+pub mod authorized;
 pub mod config;
+pub mod directory;
+pub mod discovery;
 pub mod events;
 pub mod ids;
 pub mod installations;
+pub mod notices;
 pub mod oauth;
 pub mod pages;
 pub mod permissions;
 pub mod registry;
+pub mod review;
 pub mod routes;
 pub mod scopes;
 pub mod signing;

@@ -1,6 +1,8 @@
 //! Creating and changing apps: the rules an app's fields follow (slug,
 //! redirect URIs, scopes) and its client secret, shown once.
 
+use landlord_audit::{Actor, AuditEntry};
+use landlord_core::http::client::ClientInfo;
 use landlord_core::ids::{OrganizationId, UserId};
 use landlord_core::{ApiError, Timestamp};
 use serde::Deserialize;
@@ -10,7 +12,7 @@ use crate::ids::AppId;
 use crate::scopes::{Grantor, ScopeSet};
 use crate::store::{self, AppRow, AppStatus, ClientType};
 use crate::tokens;
-use crate::views::{AppView, CreatedApp};
+use crate::views::{AppView, CreatedApp, DeletedApp, RotatedSecret};
 use crate::AppsState;
 
 /// The directory's categories.
@@ -188,11 +190,35 @@ fn check_redirect_uris(uris: &[String]) -> Option<ApiError> {
 }
 
 /// Creates a draft app; a confidential client's secret is in the answer,
-/// and only there.
+/// and only there. Audited as `app.created` by `created_by`.
 pub async fn create(
     state: &AppsState,
     organization_id: &OrganizationId,
     created_by: &UserId,
+    body: CreateAppRequest,
+) -> Result<CreatedApp, ApiError> {
+    let entry = AuditEntry::new("app.created")
+        .organization(organization_id)
+        .actor(created_by);
+    create_recorded(state, organization_id, created_by, entry, body).await
+}
+
+/// [`create`] by a signed-in person, audited with their client's address.
+pub async fn create_by(
+    state: &AppsState,
+    actor: &impl Actor,
+    client: &ClientInfo,
+    body: CreateAppRequest,
+) -> Result<CreatedApp, ApiError> {
+    let entry = AuditEntry::by(actor, client, "app.created");
+    create_recorded(state, actor.organization_id(), actor.user_id(), entry, body).await
+}
+
+async fn create_recorded(
+    state: &AppsState,
+    organization_id: &OrganizationId,
+    created_by: &UserId,
+    entry: AuditEntry,
     body: CreateAppRequest,
 ) -> Result<CreatedApp, ApiError> {
     let category = body.category.clone().unwrap_or_else(|| "other".into());
@@ -204,12 +230,7 @@ pub async fn create(
         body.description
             .as_deref()
             .and_then(|d| check_text("description", d, 0, 2000)),
-        (!CATEGORIES.contains(&category.as_str())).then(|| {
-            ApiError::invalid_field(
-                "category",
-                format!("must be one of {}", CATEGORIES.join(", ")),
-            )
-        }),
+        check_category(&category),
         check_redirect_uris(&body.redirect_uris),
         check_scopes("scopes", &body.scopes, Grantor::Person),
         check_scopes(
@@ -232,7 +253,7 @@ pub async fn create(
     let row = AppRow {
         id: AppId::generate(),
         organization_id: organization_id.clone(),
-        search_text: format!("{} {} {}", body.name, description, category).to_lowercase(),
+        search_text: search_text(&body.name, &description, &category),
         slug: body.slug,
         name: body.name.trim().to_owned(),
         description,
@@ -253,15 +274,353 @@ pub async fn create(
         created_at: now,
         updated_at: now,
     };
-    match store::insert_app(state.db.pool(), &row).await {
+    let mut tx = state.db.begin().await?;
+    match store::insert_app(&mut *tx, &row).await {
         Ok(()) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
         Err(e) => return Err(e.into()),
     }
+    landlord_audit::record(
+        &mut *tx,
+        entry.target("app", &row.id).details(serde_json::json!({
+            "slug": row.slug,
+            "client_type": row.client_type,
+        })),
+    )
+    .await?;
+    tx.commit().await?;
+    // The notices' endpoint exists from the start: the developer reads its
+    // signing secret before the first installation is announced.
+    crate::notices::ensure_endpoint(state, &row).await?;
     Ok(CreatedApp {
         app: AppView::new(row),
         client_secret: secret,
     })
+}
+
+fn search_text(name: &str, description: &str, category: &str) -> String {
+    format!("{} {} {}", name.trim(), description, category).to_lowercase()
+}
+
+fn check_category(category: &str) -> Option<ApiError> {
+    (!CATEGORIES.contains(&category)).then(|| {
+        ApiError::invalid_field(
+            "category",
+            format!("must be one of {}", CATEGORIES.join(", ")),
+        )
+    })
+}
+
+// ---- Managing an app ----------------------------------------------------------------
+
+/// `PATCH /apps/{id}`: the fields to change; those left out stay. The
+/// same rules as at creation. An empty `homepage_url`, `icon_url` or
+/// `webhook_url` removes it.
+#[derive(Debug, Default, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateAppRequest {
+    /// A new slug: the old one stays reserved for this organization for
+    /// the quarantine's days, as when an app is deleted.
+    #[schema(min_length = 3, max_length = 40, pattern = r"^[a-z0-9]+(-[a-z0-9]+)*$")]
+    pub slug: Option<String>,
+    #[schema(min_length = 1, max_length = 80)]
+    pub name: Option<String>,
+    #[schema(max_length = 2000)]
+    pub description: Option<String>,
+    /// One of the directory's categories.
+    pub category: Option<String>,
+    /// Replaces every redirect URI (matched byte for byte).
+    #[schema(max_items = 10)]
+    pub redirect_uris: Option<Vec<String>>,
+    /// Replaces the scopes asked of a person.
+    pub scopes: Option<Vec<String>>,
+    /// Replaces the scopes asked of an installing organization.
+    pub organization_scopes: Option<Vec<String>>,
+    #[schema(max_length = 2000)]
+    pub homepage_url: Option<String>,
+    #[schema(max_length = 2000)]
+    pub icon_url: Option<String>,
+    #[schema(max_length = 2000)]
+    pub webhook_url: Option<String>,
+}
+
+/// An optional address as sent in a change: empty removes it.
+fn changed_url(url: Option<String>) -> Option<Option<String>> {
+    url.map(|url| {
+        let url = url.trim().to_owned();
+        (!url.is_empty()).then_some(url)
+    })
+}
+
+/// The organization's app `id` (404 for another organization's, or for
+/// an id that is not one).
+pub async fn own(
+    state: &AppsState,
+    organization_id: &OrganizationId,
+    id: &str,
+) -> Result<AppRow, ApiError> {
+    let id = AppId::parse_or_not_found(id, "app")?;
+    store::own_app(state.db.pool(), organization_id, &id)
+        .await?
+        .ok_or_else(|| ApiError::not_found("app"))
+}
+
+/// Changes the organization's app. Its status stays (a published app's
+/// change keeps it published). A new slug quarantines the old one for
+/// the organization, as a deletion does. Audited as `app.updated`.
+pub async fn update(
+    state: &AppsState,
+    actor: &impl Actor,
+    client: &ClientInfo,
+    id: &str,
+    body: UpdateAppRequest,
+) -> Result<AppView, ApiError> {
+    let organization_id = actor.organization_id();
+    let mut row = own(state, organization_id, id).await?;
+    let homepage_url = changed_url(body.homepage_url);
+    let icon_url = changed_url(body.icon_url);
+    let webhook_url = changed_url(body.webhook_url);
+    let errors = [
+        body.slug.as_deref().and_then(|slug| {
+            crate::slug::check_shape(slug)
+                .err()
+                .map(|reason| ApiError::invalid_field("slug", reason))
+        }),
+        body.name
+            .as_deref()
+            .and_then(|name| check_text("name", name, 1, 80)),
+        body.description
+            .as_deref()
+            .and_then(|d| check_text("description", d, 0, 2000)),
+        body.category.as_deref().and_then(check_category),
+        body.redirect_uris.as_deref().and_then(check_redirect_uris),
+        body.scopes
+            .as_deref()
+            .and_then(|s| check_scopes("scopes", s, Grantor::Person)),
+        body.organization_scopes
+            .as_deref()
+            .and_then(|s| check_scopes("organization_scopes", s, Grantor::Organization)),
+        homepage_url
+            .as_ref()
+            .and_then(|u| check_optional_url("homepage_url", u.as_deref())),
+        icon_url
+            .as_ref()
+            .and_then(|u| check_optional_url("icon_url", u.as_deref())),
+        webhook_url
+            .as_ref()
+            .and_then(|u| check_optional_url("webhook_url", u.as_deref())),
+    ];
+    if errors.iter().any(Option::is_some) {
+        return Err(ApiError::all_fields(errors));
+    }
+    let old_slug = row.slug.clone();
+    let mut changed = Vec::new();
+    if let Some(slug) = body.slug.filter(|slug| *slug != row.slug) {
+        check_slug(state, organization_id, &slug).await?;
+        row.slug = slug;
+        changed.push("slug");
+    }
+    if let Some(name) = body.name {
+        row.name = name.trim().to_owned();
+        changed.push("name");
+    }
+    if let Some(description) = body.description {
+        row.description = description;
+        changed.push("description");
+    }
+    if let Some(category) = body.category {
+        row.category = category;
+        changed.push("category");
+    }
+    if let Some(uris) = body.redirect_uris {
+        row.redirect_uris = serde_json::Value::from(uris).to_string();
+        changed.push("redirect_uris");
+    }
+    if let Some(scopes) = body.scopes {
+        row.scopes = ScopeSet::from_names(scopes).to_json();
+        changed.push("scopes");
+    }
+    if let Some(scopes) = body.organization_scopes {
+        row.organization_scopes = ScopeSet::from_names(scopes).to_json();
+        changed.push("organization_scopes");
+    }
+    if let Some(url) = homepage_url {
+        row.homepage_url = url;
+        changed.push("homepage_url");
+    }
+    if let Some(url) = icon_url {
+        row.icon_url = url;
+        changed.push("icon_url");
+    }
+    if let Some(url) = webhook_url {
+        row.webhook_url = url;
+        changed.push("webhook_url");
+    }
+    let now = Timestamp::now();
+    row.search_text = search_text(&row.name, &row.description, &row.category);
+    row.updated_at = now;
+    let mut tx = state.db.begin().await?;
+    match store::update_app(&mut *tx, &row).await {
+        Ok(true) => {}
+        Ok(false) => return Err(ApiError::not_found("app")),
+        Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
+        Err(e) => return Err(e.into()),
+    }
+    if row.slug != old_slug {
+        store::quarantine_slug(
+            &mut *tx,
+            &old_slug,
+            organization_id,
+            quarantine_end(state, now),
+        )
+        .await?;
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(actor, client, "app.updated")
+            .target("app", &row.id)
+            .details(serde_json::json!({
+                "changed": changed,
+                "slug": row.slug,
+                "old_slug": (row.slug != old_slug).then_some(&old_slug),
+            })),
+    )
+    .await?;
+    tx.commit().await?;
+    if changed.contains(&"webhook_url") {
+        // The notices' endpoint follows the address now, so its signing
+        // secret is there to read before the first notice.
+        crate::notices::ensure_endpoint(state, &row).await?;
+    }
+    Ok(AppView::new(row))
+}
+
+/// When a slug freed at `now` may be taken by another organization.
+fn quarantine_end(state: &AppsState, now: Timestamp) -> Timestamp {
+    now.plus(std::time::Duration::from_secs(
+        u64::from(state.settings().slug_quarantine_days) * 24 * 3600,
+    ))
+}
+
+/// Deletes the organization's app — its tokens, codes, consents and
+/// installations with it — and keeps its slug from every other
+/// organization for the quarantine's days. Audited as `app.deleted`.
+pub async fn delete(
+    state: &AppsState,
+    actor: &impl Actor,
+    client: &ClientInfo,
+    id: &str,
+) -> Result<DeletedApp, ApiError> {
+    let organization_id = actor.organization_id();
+    let row = own(state, organization_id, id).await?;
+    let now = Timestamp::now();
+    let until = quarantine_end(state, now);
+    let mut tx = state.db.begin().await?;
+    if !store::delete_app(&mut *tx, organization_id, &row.id).await? {
+        return Err(ApiError::not_found("app"));
+    }
+    store::quarantine_slug(&mut *tx, &row.slug, organization_id, until).await?;
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(actor, client, "app.deleted")
+            .target("app", &row.id)
+            .details(serde_json::json!({ "slug": row.slug, "name": row.name })),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(DeletedApp {
+        app: AppView::new(row),
+        slug_reserved_until: until,
+    })
+}
+
+/// A confidential client's new secret, shown this once; the old one stops
+/// working at once. A public client has none (409). Audited as
+/// `app.secret_rotated`.
+pub async fn rotate_secret(
+    state: &AppsState,
+    actor: &impl Actor,
+    client: &ClientInfo,
+    id: &str,
+) -> Result<RotatedSecret, ApiError> {
+    let organization_id = actor.organization_id();
+    let mut row = own(state, organization_id, id).await?;
+    if row.client_type != ClientType::Confidential {
+        return Err(ApiError::Conflict(
+            "a public client has no secret to rotate: it proves itself with PKCE alone".into(),
+        ));
+    }
+    let secret = tokens::new_secret(CLIENT_SECRET_PREFIX);
+    let now = Timestamp::now();
+    let hash = tokens::hash(&secret);
+    let mut tx = state.db.begin().await?;
+    if !store::set_client_secret_hash(&mut *tx, organization_id, &row.id, &hash, now).await? {
+        return Err(ApiError::not_found("app"));
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(actor, client, "app.secret_rotated").target("app", &row.id),
+    )
+    .await?;
+    tx.commit().await?;
+    row.client_secret_hash = Some(hash);
+    row.updated_at = now;
+    Ok(RotatedSecret {
+        app: AppView::new(row),
+        client_secret: secret,
+    })
+}
+
+/// Submits a draft for review (`in_review`; the operator's last reason
+/// cleared). Only a draft with at least one redirect URI; anything else is
+/// a 409 that says why. Audited as `app.submitted`.
+pub async fn submit(
+    state: &AppsState,
+    actor: &impl Actor,
+    client: &ClientInfo,
+    id: &str,
+) -> Result<AppView, ApiError> {
+    let organization_id = actor.organization_id();
+    let row = own(state, organization_id, id).await?;
+    let refusal = match row.status {
+        AppStatus::Draft if row.redirect_uris().is_empty() => {
+            Some("add at least one redirect URI before submitting: people sign in through it")
+        }
+        AppStatus::Draft => None,
+        AppStatus::InReview => Some("the app is in review already"),
+        AppStatus::Published => Some("the app is published already; its changes stay published"),
+        AppStatus::Suspended => {
+            Some("the app is suspended by a platform administrator; only they can publish it again")
+        }
+    };
+    if let Some(refusal) = refusal {
+        return Err(ApiError::Conflict(refusal.into()));
+    }
+    let now = Timestamp::now();
+    let mut tx = state.db.begin().await?;
+    if !store::set_app_status(
+        &mut *tx,
+        &row.id,
+        &[AppStatus::Draft],
+        AppStatus::InReview,
+        None,
+        now,
+    )
+    .await?
+    {
+        return Err(ApiError::Conflict(
+            "the app is no longer a draft; reload it".into(),
+        ));
+    }
+    landlord_audit::record(
+        &mut *tx,
+        AuditEntry::by(actor, client, "app.submitted").target("app", &row.id),
+    )
+    .await?;
+    tx.commit().await?;
+    own(state, organization_id, row.id.as_str())
+        .await
+        .map(AppView::new)
 }
 
 #[cfg(test)]

@@ -70,3 +70,22 @@ pub struct CreatedApp {
     /// shown again: rotate it to get a new one.
     pub client_secret: Option<String>,
 }
+
+/// An app with its new client secret — shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedSecret {
+    #[serde(flatten)]
+    pub app: AppView,
+    /// The new secret; the old one stopped working. Not shown again.
+    pub client_secret: String,
+}
+
+/// A deleted app, as it was, and how long its slug stays reserved.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeletedApp {
+    #[serde(flatten)]
+    pub app: AppView,
+    /// Until then, only the organization that deleted the app may take
+    /// its slug again.
+    pub slug_reserved_until: Timestamp,
+}

@@ -56,6 +56,13 @@ where
                 "missing access token: send Authorization: Bearer <access token>".into(),
             ));
         };
+        // A module's delegated token (an installed app's) is accepted only
+        // by the routes that say so (`delegated::PersonOrApp`).
+        if state.is_delegated(token) {
+            return Err(ApiError::Forbidden(
+                "this route does not accept app tokens".into(),
+            ));
+        }
         if token.starts_with("sk_") {
             return Err(ApiError::Unauthorized(
                 "this route needs a person's access token, not an API key".into(),

@@ -4,6 +4,7 @@
 
 pub mod accounts;
 pub mod auth;
+pub mod delegated;
 pub mod jwt;
 pub mod mail_limits;
 pub mod model;
@@ -56,6 +57,9 @@ pub struct IdentityInner {
     /// a module's live streams — checks it again at once instead of at its
     /// next periodic look. See [`IdentityState::access_ended`].
     pub access_endings: tokio::sync::broadcast::Sender<UserId>,
+    /// Recognizes and resolves a module's delegated tokens (an installed
+    /// app's); set once at start-up, see [`delegated`].
+    pub delegated: delegated::DelegatedSlot,
 }
 
 impl std::ops::Deref for IdentityState {
@@ -95,6 +99,7 @@ impl IdentityState {
             jobs,
             payload_cipher,
             access_endings: tokio::sync::broadcast::channel(ACCESS_ENDINGS_BUFFER).0,
+            delegated: delegated::DelegatedSlot::new(),
         }))
     }
 

@@ -16,6 +16,20 @@ use crate::KeysState;
 /// headers. Requests refused here are not metered.
 pub async fn guard(State(state): State<KeysState>, mut request: Request, next: Next) -> Response {
     let key = key_from_headers(request.headers()).map(str::to_owned);
+    // An installed app's token (a delegated token) is for the few person
+    // routes that accept it, never for API-key routes.
+    let delegated = request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && state.identity.is_delegated(token.trim())
+        });
+    if key.is_none() && delegated {
+        return landlord_core::ApiError::Forbidden("this route does not accept app tokens".into())
+            .into_response();
+    }
     let client = client_ip(request.headers(), request.extensions());
     let context = match state.admit(key.as_deref(), client.as_deref()).await {
         Ok(context) => context,

@@ -70,6 +70,16 @@ pub fn build_router(state: AppState) -> Router {
                 ))
                 .with_state(state.messages.clone()),
         );
+    let api_v1 = if modules.apps {
+        // Requests made with an installed app's token are metered under
+        // its organization.
+        api_v1.layer(middleware::from_fn_with_state(
+            state.keys.usage.clone(),
+            landlord_apps::app_tokens::meter,
+        ))
+    } else {
+        api_v1
+    };
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
         .merge(if modules.apps {

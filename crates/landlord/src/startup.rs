@@ -303,6 +303,12 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     let marketplace =
         landlord_marketplace::MarketplaceState::new(db.clone(), config.clone(), identity.clone());
     let apps = landlord_apps::AppsState::new(db.clone(), config.clone(), identity.clone());
+    if apps.settings().enabled {
+        // Installed apps' tokens (`lla_…`) on the routes that accept them.
+        identity.set_delegated_tokens(Arc::new(landlord_apps::app_tokens::AppTokens {
+            db: db.clone(),
+        }));
+    }
     let state = AppState::new(AppInner {
         config,
         db,

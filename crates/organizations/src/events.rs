@@ -9,7 +9,8 @@ use landlord_core::{ApiError, Timestamp};
 use landlord_events::store::{self, EventFilter, EventRow};
 use landlord_events::EventType;
 use landlord_identity::auth::CurrentUser;
-use landlord_identity::permissions::{needs, Authorized};
+use landlord_identity::delegated::{scope, PersonOrApp};
+use landlord_identity::permissions::needs;
 use landlord_identity::IdentityState;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
@@ -105,16 +106,18 @@ pub fn type_filter(value: Option<&str>) -> Result<Option<EventType>, ApiError> {
     params(EventsFilter),
     responses(
         (status = 200, description = "Events; `meta.next_cursor` when more follow", body = Envelope<Vec<EventView>>),
-        (status = 403, description = "Missing permission view_events", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in, or the app token no longer works", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_events, or the app token lacks scope events:read", body = ErrorEnvelope),
         (status = 422, description = "A filter is invalid (`details.fields` names it)", body = ErrorEnvelope),
     )
 )]
 pub async fn list(
     State(state): State<IdentityState>,
-    user: Authorized<needs::ViewEvents>,
+    // Also an installed app's token with `events:read`.
+    who: PersonOrApp<needs::ViewEvents, scope::EventsRead>,
     Query(filter): Query<EventsFilter>,
 ) -> Result<ApiSuccess<Vec<EventView>>, ApiError> {
-    let (events, meta) = events(&state, &user.organization_id, &filter).await?;
+    let (events, meta) = events(&state, &who.organization_id, &filter).await?;
     Ok(ApiSuccess::ok(events).with_meta(meta))
 }
 
@@ -158,18 +161,20 @@ pub async fn events(
     params(("id" = String, Path, description = "The event's id")),
     responses(
         (status = 200, description = "The event", body = Envelope<EventView>),
-        (status = 403, description = "Missing permission view_events", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in, or the app token no longer works", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_events, or the app token lacks scope events:read", body = ErrorEnvelope),
         (status = 404, description = "No such event in this organization", body = ErrorEnvelope),
     )
 )]
 pub async fn get(
     State(state): State<IdentityState>,
-    user: Authorized<needs::ViewEvents>,
+    // Also an installed app's token with `events:read`.
+    who: PersonOrApp<needs::ViewEvents, scope::EventsRead>,
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<EventView>, ApiError> {
     let not_found = || ApiError::not_found("event");
     let id = EventId::parse(&id).ok_or_else(not_found)?;
-    let row = store::event(state.db.pool(), &user.organization_id, &id)
+    let row = store::event(state.db.pool(), &who.organization_id, &id)
         .await?
         .ok_or_else(not_found)?;
     Ok(ApiSuccess::ok(EventView::new(row)))

@@ -8,6 +8,7 @@ use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::OrganizationUpdatedPayload;
 use landlord_identity::auth::CurrentUser;
+use landlord_identity::delegated::{scope, PersonOrApp};
 use landlord_identity::model::OrganizationView;
 use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::validation::{normalize_email, required_name, EmailAddress, Name};
@@ -61,19 +62,20 @@ pub struct OrganizationDetails {
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The organization", body = Envelope<OrganizationDetails>),
-        (status = 401, description = "Not signed in", body = ErrorEnvelope),
-        (status = 403, description = "Missing permission view_dashboard", body = ErrorEnvelope),
+        (status = 401, description = "Not signed in, or the app token no longer works", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_dashboard, or the app token lacks scope organizations:read", body = ErrorEnvelope),
     )
 )]
 pub async fn get_organization(
     State(state): State<IdentityState>,
-    user: Authorized<needs::ViewDashboard>,
+    // Also an installed app's token with `organizations:read`.
+    who: PersonOrApp<needs::ViewDashboard, scope::OrganizationsRead>,
 ) -> Result<ApiSuccess<OrganizationDetails>, ApiError> {
-    let organization = identity_store::organization_by_id(state.db.pool(), &user.organization_id)
+    let organization = identity_store::organization_by_id(state.db.pool(), &who.organization_id)
         .await?
         .ok_or_else(|| ApiError::not_found("organization"))?;
     let scheduled =
-        identity_store::scheduled_plan_change(state.db.pool(), &user.organization_id).await?;
+        identity_store::scheduled_plan_change(state.db.pool(), &who.organization_id).await?;
     Ok(ApiSuccess::ok(OrganizationDetails {
         organization: OrganizationView::from(&organization),
         scheduled_change: scheduled.map(|(plan, at)| ScheduledPlanView {

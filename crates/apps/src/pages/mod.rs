@@ -53,12 +53,24 @@ macro_rules! template_files {
 /// The module's templates, by page family.
 const TEMPLATES: Templates = template_files!(
     // The developer's apps.
+    "developer_apps.html",
+    "developer_app_fields.html",
+    "developer_app_new.html",
+    "developer_app.html",
+    "developer_app_confirm.html",
     // The operator's review queue.
+    "operator_apps.html",
     // Consent.
     "apps_consent.html",
     "apps_oauth_error.html",
     // Authorized apps.
+    "authorized_apps.html",
     // The directory and installations.
+    "directory.html",
+    "directory_app.html",
+    "directory_install.html",
+    "installed_apps.html",
+    "installed_app_uninstall.html",
 );
 
 /// The module's pages, templates and navigation entries.

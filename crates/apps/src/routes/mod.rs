@@ -2,8 +2,12 @@
 //! `/api/v1` ([`api_router`]) and the OAuth / OpenID Connect provider at
 //! the root of the server ([`provider_router`]).
 
+pub mod admin;
+pub mod authorized;
 pub mod developer;
+pub mod directory;
 pub mod discovery;
+pub mod installations;
 pub mod provider;
 
 use utoipa_axum::router::OpenApiRouter;
@@ -15,7 +19,30 @@ pub const TAG: &str = "Apps";
 
 /// The routes under `/api/v1`.
 pub fn api_router() -> OpenApiRouter<AppsState> {
-    OpenApiRouter::new().routes(routes!(developer::create, developer::list))
+    OpenApiRouter::new()
+        .routes(routes!(developer::create, developer::list))
+        // Managing an app, and its review.
+        .routes(routes!(
+            developer::get,
+            developer::update,
+            developer::delete
+        ))
+        .routes(routes!(developer::rotate_secret))
+        .routes(routes!(developer::submit))
+        .routes(routes!(admin::list))
+        .routes(routes!(admin::publish))
+        .routes(routes!(admin::suspend))
+        .routes(routes!(admin::reject))
+        .routes(routes!(directory::list))
+        .routes(routes!(directory::get))
+        .routes(routes!(installations::install, installations::list))
+        .routes(routes!(
+            installations::get,
+            installations::update,
+            installations::uninstall
+        ))
+        .routes(routes!(authorized::list))
+        .routes(routes!(authorized::revoke))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

@@ -5,14 +5,18 @@
 mod apps;
 mod codes;
 mod consents;
+mod installations;
 mod tokens;
 
 pub use apps::*;
 pub use codes::*;
 pub use consents::*;
+pub use installations::*;
 pub use tokens::*;
 mod keys;
 pub use keys::*;
+mod authorized;
+pub use authorized::*;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

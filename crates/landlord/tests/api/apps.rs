@@ -16,6 +16,8 @@ backend_tests!(
     an_apps_fields_are_checked_one_by_one,
     a_slug_is_taken_once_on_the_platform,
     only_owners_and_admins_create_apps,
+    with_the_module_off_its_routes_pages_and_links_are_gone,
+    an_apps_notice_secret_is_there_before_its_first_installation,
 );
 
 async fn an_app_is_created_as_a_draft_with_its_secret_shown_once(backend: Backend) {
@@ -54,6 +56,63 @@ async fn an_app_is_created_as_a_draft_with_its_secret_shown_once(backend: Backen
     )
     .await;
     assert!(public["client_secret"].is_null(), "{public}");
+    // No webhook address: no endpoint for notices.
+    let public_id = public["id"].as_str().unwrap();
+    let path = format!("/api/v1/webhooks/endpoints/{public_id}/secret");
+    assert_error(app.get_as(&path, &publisher.token).await, 404, "NOT_FOUND").await;
+}
+
+async fn an_apps_notice_secret_is_there_before_its_first_installation(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let publisher = publisher(
+        &app,
+        "hooks@example.com",
+        json!({"webhook_url": "https://notes.example.com/landlord-hooks"}),
+    )
+    .await;
+    let id = publisher.client_id();
+    let secret = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}/secret"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert!(
+        secret["secret"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("whsec_")),
+        "{secret}"
+    );
+    let endpoint = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(endpoint["url"], "https://notes.example.com/landlord-hooks");
+    // A new address moves it.
+    let changed = app
+        .client
+        .patch(app.url(&format!("/api/v1/apps/{id}")))
+        .bearer_auth(&publisher.token)
+        .json(&json!({"webhook_url": "https://notes.example.com/v2/hooks"}))
+        .send()
+        .await
+        .expect("request sent");
+    assert_eq!(changed.status(), 200);
+    let endpoint = data(
+        app.get_as(
+            &format!("/api/v1/webhooks/endpoints/{id}"),
+            &publisher.token,
+        )
+        .await,
+    )
+    .await;
+    assert_eq!(endpoint["url"], "https://notes.example.com/v2/hooks");
 }
 
 async fn an_apps_fields_are_checked_one_by_one(backend: Backend) {
@@ -161,4 +220,59 @@ async fn only_owners_and_admins_create_apps(backend: Backend) {
         .await;
     assert_error(answer, 403, "FORBIDDEN").await;
     assert_error(app.get_as("/api/v1/apps", member).await, 403, "FORBIDDEN").await;
+}
+
+/// `[apps] enabled = false`: the API, the provider's endpoints, the
+/// discovery documents and the console's pages answer 404 and no
+/// navigation links to them; with it on, the same requests find them.
+async fn with_the_module_off_its_routes_pages_and_links_are_gone(backend: Backend) {
+    let off = TestApp::spawn_with(backend, |c| c.apps.enabled = false).await;
+    let on = TestApp::spawn(backend).await;
+    for (app, expected) in [(&off, 404), (&on, 200)] {
+        let (token, _) = signed_in(app, "modules@example.com").await;
+        assert_eq!(app.get_as("/api/v1/apps", &token).await.status(), expected);
+        for path in [
+            "/api/v1/directory/apps",
+            "/.well-known/openid-configuration",
+            "/.well-known/oauth-authorization-server",
+            "/oauth/jwks",
+            "/static/apps.css",
+        ] {
+            assert_eq!(app.get(path).await.status(), expected, "{path}");
+        }
+        // The token endpoint exists (a refusal in OAuth's shape) or not at all.
+        let token_endpoint = app
+            .client
+            .post(app.url("/oauth/token"))
+            .form(&[("grant_type", "password")])
+            .send()
+            .await
+            .expect("request sent");
+        let status = token_endpoint.status().as_u16();
+        if expected == 404 {
+            assert_eq!(status, 404);
+        } else {
+            assert!(status == 400 || status == 401, "{status}");
+            assert!(json(token_endpoint).await["error"].is_string());
+        }
+        let documented = json(app.get("/openapi.json").await).await;
+        let has_provider = documented["paths"].get("/oauth/token").is_some()
+            && documented["paths"].get("/api/v1/apps").is_some();
+        assert_eq!(has_provider, expected == 200);
+    }
+    let browser = crate::console::Browser::new(&off);
+    let overview = browser.sign_up("ada@apps-off.test", "Ada's").await;
+    let page = browser.get(&overview).await;
+    assert_eq!(page.status, 200, "{}", page.body);
+    for link in ["/apps\"", "/account/apps", "apps.css"] {
+        assert!(!page.body.contains(link), "{link} in {}", page.body);
+    }
+    for path in ["/apps", "/account/apps", &format!("{overview}/apps")] {
+        assert_eq!(browser.get(path).await.status, 404, "{path}");
+    }
+    let browser = crate::console::Browser::new(&on);
+    let overview = browser.sign_up("ada@apps-on.test", "Ada's").await;
+    let page = browser.get(&overview).await;
+    assert!(page.body.contains("/account/apps"), "{}", page.body);
+    assert_eq!(browser.get("/apps").await.status, 200);
 }

@@ -294,6 +294,29 @@ async fn furnished(app: &TestApp) -> (Browser<'_>, String) {
         "{}",
         endpoint.text().await.unwrap_or_default()
     );
+    // An app in review: its settings, and the operator's review forms.
+    let created = data(
+        app.post_as(
+            "/api/v1/apps",
+            &token,
+            &serde_json::json!({
+                "slug": "form-audit", "name": "Form audit", "client_type": "confidential",
+                "redirect_uris": ["https://app.forms.test/cb"], "scopes": ["openid"],
+            }),
+        )
+        .await,
+    )
+    .await;
+    let submit = format!(
+        "/api/v1/apps/{}/submit",
+        created["id"].as_str().unwrap_or_default()
+    );
+    assert_eq!(
+        app.post_as(&submit, &token, &serde_json::json!({}))
+            .await
+            .status(),
+        200
+    );
     let channel = data(
         app.post_as(
             "/api/v1/inbox/channels",
@@ -391,6 +414,19 @@ async fn every_refusal_of_every_form_is_shown_to_the_person(backend: Backend) {
         visited.len(),
         visited
     );
+    // The apps' forms are among them: an app's create and settings forms,
+    // the review queue's reasons.
+    for action in [
+        "/o/{id}/apps",
+        "/o/{id}/apps/{id}",
+        "/operator/apps/{id}/reject",
+        "/operator/apps/{id}/suspend",
+    ] {
+        assert!(
+            typed.iter().any(|form| generic(&form.action) == action),
+            "no form posts to {action}"
+        );
+    }
     let mut findings = Vec::new();
     for form in &typed {
         let blank = probe(&ada, form, "every field blank", |_| String::new()).await;

@@ -369,7 +369,7 @@ async fn only_owners_and_admins_read_the_history(backend: Backend) {
     assert_eq!(response.status(), 200);
 }
 
-const CATALOG: [&str; 29] = [
+const CATALOG: [&str; 33] = [
     "organization.updated",
     "member.added",
     "member.removed",
@@ -399,6 +399,10 @@ const CATALOG: [&str; 29] = [
     "marketplace.payout.paid",
     "marketplace.payout.failed",
     "marketplace.review.created",
+    "app.published",
+    "app.installed",
+    "app.uninstalled",
+    "app.scopes_accepted",
 ];
 
 async fn the_catalog_is_published_by_the_api_and_the_openapi_document(backend: Backend) {

@@ -9,6 +9,7 @@ use landlord_core::ids::UserId;
 use landlord_core::{ApiError, Timestamp};
 use landlord_events::payloads::{MemberRemovedPayload, MemberRoleChangedPayload};
 use landlord_identity::auth::CurrentUser;
+use landlord_identity::delegated::{scope, PersonOrApp};
 use landlord_identity::permissions::{self, needs, Authorized};
 use landlord_identity::{IdentityState, Role};
 use landlord_keys::departure::{revoke_keys_of, Departure, RevokedKey};
@@ -58,15 +59,27 @@ impl DepartedMember {
     get, path = "/team/members", tag = "team",
     security(("bearer" = [])),
     params(PageQuery),
-    responses((status = 200, description = "Members; `meta.next_cursor` when more follow", body = Envelope<Vec<MemberView>>))
+    responses(
+        (status = 200, description = "Members; `meta.next_cursor` when more follow", body = Envelope<Vec<MemberView>>),
+        (status = 401, description = "Not signed in, or the app token no longer works", body = ErrorEnvelope),
+        (status = 403, description = "Missing permission view_team, or the app token lacks scope members:read", body = ErrorEnvelope),
+    )
 )]
 pub async fn list_members(
     State(state): State<IdentityState>,
-    user: Authorized<needs::ViewTeam>,
+    // Also an installed app's token with `members:read`.
+    who: PersonOrApp<needs::ViewTeam, scope::MembersRead>,
     Query(query): Query<PageQuery>,
 ) -> Result<ApiSuccess<Vec<MemberView>>, ApiError> {
     let page = query.page()?;
-    let rows = list(&state, &user, page.cursor.as_deref(), page.fetch()).await?;
+    // `who` holds view_team (a person) or members:read (an app).
+    let rows = store::members(
+        state.db.pool(),
+        &who.organization_id,
+        page.cursor.as_deref(),
+        page.fetch(),
+    )
+    .await?;
     Ok(page.respond(
         rows,
         |r| r.membership_id.to_string(),

@@ -46,3 +46,29 @@ pub async fn publisher(app: &TestApp, email: &str, fields: Value) -> Publisher {
         app: created,
     }
 }
+
+/// Registers `email` and makes it a platform administrator (an operator,
+/// who reviews apps); returns its access token.
+pub async fn operator(app: &TestApp, email: &str) -> String {
+    let registered = app.register(email, "Operators").await;
+    let token = crate::support::accounts::token_of(&registered, "access_token");
+    let user_id = crate::support::accounts::token_of(&registered["user"], "id");
+    sqlx::query("UPDATE users SET platform_admin_at = $1 WHERE id = $2")
+        .bind(1_i64)
+        .bind(&user_id)
+        .execute(app.db.pool())
+        .await
+        .expect("make the operator");
+    token
+}
+
+/// `PATCH path` with `token` and `body`.
+pub async fn patch_as(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
+    app.client
+        .patch(app.url(path))
+        .bearer_auth(token)
+        .json(body)
+        .send()
+        .await
+        .expect("request sent")
+}
