@@ -10,6 +10,10 @@ use landlord_core::crypto::constant_time_eq;
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
+pub mod authorize;
+pub mod introspect;
+pub mod token;
+
 use crate::ids::AppId;
 use crate::store::{self, AppRow, AppStatus, ClientType};
 use crate::{tokens, AppsState};
@@ -112,6 +116,10 @@ impl IntoResponse for OAuthError {
             error_description: self.description(),
         };
         let mut response = (status, axum::Json(body)).into_response();
+        // OAuth's shape is final: the API's envelope guard leaves it.
+        response
+            .extensions_mut()
+            .insert(landlord_core::error::Enveloped);
         let headers = response.headers_mut();
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
         match self {

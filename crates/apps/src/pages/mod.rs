@@ -9,7 +9,7 @@
 //!   and the organization's installed apps with uninstall.
 
 mod authorized;
-mod consent;
+pub(crate) mod consent;
 mod developer;
 mod directory;
 mod operator;
@@ -61,6 +61,8 @@ const TEMPLATES: Templates = template_files!(
     // The operator's review queue.
     "operator_apps.html",
     // Consent.
+    "apps_consent.html",
+    "apps_oauth_error.html",
     // Authorized apps.
     "authorized_apps.html",
     // The directory and installations.

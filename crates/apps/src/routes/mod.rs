@@ -8,6 +8,7 @@ pub mod developer;
 pub mod directory;
 pub mod discovery;
 pub mod installations;
+pub mod provider;
 
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
@@ -46,8 +47,18 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
 pub fn provider_router() -> OpenApiRouter<AppsState> {
+    use utoipa::OpenApi;
     OpenApiRouter::new()
         .routes(routes!(discovery::openid_configuration))
         .routes(routes!(discovery::authorization_server_metadata))
         .routes(routes!(discovery::jwks))
+        // The authorization code flow: `/oauth/authorize` is the console's
+        // page (described here), the rest are the client's endpoints.
+        .merge(OpenApiRouter::with_openapi(
+            provider::AuthorizeDoc::openapi(),
+        ))
+        .routes(routes!(provider::token))
+        .routes(routes!(provider::revoke))
+        .routes(routes!(provider::introspect))
+        .routes(routes!(provider::userinfo, provider::userinfo_post))
 }

@@ -3,10 +3,14 @@
 //! another tenant's ids find nothing.
 
 mod apps;
+mod codes;
+mod consents;
 mod installations;
 mod tokens;
 
 pub use apps::*;
+pub use codes::*;
+pub use consents::*;
 pub use installations::*;
 pub use tokens::*;
 mod keys;

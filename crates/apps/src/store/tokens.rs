@@ -198,3 +198,22 @@ pub async fn token_standing<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(executor)
     .await
 }
+
+/// Spends a rotated refresh token's one use within the grace window (a
+/// refresh racing the one that rotated it): marks it revoked, once.
+/// `false` when it was spent or revoked already — a reuse.
+pub async fn spend_rotated<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &TokenId,
+    now: Timestamp,
+) -> Result<bool, sqlx::Error> {
+    let done = sqlx::query(
+        "UPDATE oauth_tokens SET revoked_at = $1 WHERE id = $2 AND rotated_at IS NOT NULL \
+         AND revoked_at IS NULL",
+    )
+    .bind(now)
+    .bind(id)
+    .execute(executor)
+    .await?;
+    Ok(done.rows_affected() == 1)
+}

@@ -187,12 +187,57 @@ pub struct SignInForm {
     email: String,
     #[serde(skip_serializing)]
     password: String,
+    /// Where to go once signed in (a path of this site; see [`return_path`]).
+    next: String,
+}
+
+/// `?next=`: the page a person was on when asked to sign in.
+#[derive(Default, Deserialize)]
+#[serde(default)]
+pub struct NextQuery {
+    next: String,
+}
+
+/// `next` if it is a path of this site (`/…`, not `//host` nor `/\host`,
+/// no control characters): where a person may be sent after signing in.
+/// Anything else is ignored, so the sign-in page redirects nowhere else.
+pub fn return_path(next: &str) -> Option<&str> {
+    let local = next.starts_with('/')
+        && !next.starts_with("//")
+        && !next.contains('\\')
+        && !next.chars().any(|c| c.is_control() || c.is_whitespace())
+        && next.len() <= 4000;
+    local.then_some(next)
+}
+
+/// The sign-in page, when it returns to a page (`next`): that page may
+/// itself redirect on (an app's authorization request goes back to the
+/// app's redirect URI, https or a loopback http address), and browsers
+/// hold the whole chain of the form's redirects to its `form-action`.
+fn returning(page: Page, next: &str) -> Page {
+    if next.is_empty() {
+        return page;
+    }
+    page.allow_checkout_redirect_to(
+        [
+            "http://127.0.0.1:*",
+            "http://localhost:*",
+            "http://*.localhost:*",
+        ]
+        .map(String::from)
+        .to_vec(),
+    )
 }
 
 pub async fn sign_in_page(
     State(state): State<ConsoleState>,
     visitor: Visitor,
+    Query(query): Query<NextQuery>,
 ) -> Result<Page, PageError> {
+    let next = return_path(&query.next);
+    if let (Some(next), Some(_)) = (next, &visitor.user) {
+        return Ok(Page::redirect(next));
+    }
     if let Some(home) = signed_in_home(&visitor) {
         return Ok(home);
     }
@@ -201,7 +246,10 @@ pub async fn sign_in_page(
         &state,
         &visitor,
         SIGN_IN,
-        &SignInForm::default(),
+        &SignInForm {
+            next: next.unwrap_or_default().to_owned(),
+            ..SignInForm::default()
+        },
         FormErrors::default(),
         |context| {
             if stale {
@@ -213,6 +261,7 @@ pub async fn sign_in_page(
         },
     )
     .await?;
+    let page = returning(page, next.unwrap_or_default());
     Ok(if stale {
         page.cookie(Some(state.clear_session_cookie()))
     } else {
@@ -234,11 +283,16 @@ pub async fn sign_in(
     }
     .await;
     match result {
-        Ok(signed_in) => Ok(Page::redirect(format!("/o/{}", signed_in.organization.id))
-            .cookie(Some(state.session_cookie(&signed_in.refresh_token)))),
+        Ok(signed_in) => Ok(Page::redirect(
+            return_path(&form.next)
+                .map(str::to_owned)
+                .unwrap_or_else(|| format!("/o/{}", signed_in.organization.id)),
+        )
+        .cookie(Some(state.session_cookie(&signed_in.refresh_token)))),
         Err(error) => {
             let errors = FormErrors::from_api(error)?;
-            form_page(&state, &visitor, SIGN_IN, &form, errors, |_| {}).await
+            let page = form_page(&state, &visitor, SIGN_IN, &form, errors, |_| {}).await?;
+            Ok(returning(page, return_path(&form.next).unwrap_or_default()))
         }
     }
 }
@@ -485,6 +539,29 @@ pub async fn reset_password(
                 context.insert("token".into(), token.into());
             })
             .await
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::return_path;
+
+    #[test]
+    fn only_this_sites_paths_are_returned_to() {
+        for ok in ["/o/abc", "/oauth/authorize?client_id=x&state=a%20b"] {
+            assert_eq!(return_path(ok), Some(ok));
+        }
+        for bad in [
+            "",
+            "https://evil.example/",
+            "//evil.example/",
+            "/\\evil.example/",
+            "javascript:alert(1)",
+            "/a\nb",
+            "evil",
+        ] {
+            assert_eq!(return_path(bad), None, "{bad:?}");
         }
     }
 }

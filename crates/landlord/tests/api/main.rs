@@ -12,6 +12,8 @@ mod apps_authorized;
 mod apps_authorized_browser;
 mod apps_install;
 mod apps_keys;
+mod apps_oauth;
+mod apps_oauth_browser;
 mod apps_registry;
 mod baseline;
 mod billing;
