@@ -60,24 +60,34 @@ async fn another_app(app: &TestApp, publisher: &Publisher, fields: Value) -> Val
 /// the client). `Err` is the OAuth error code.
 async fn installation_token(
     app: &TestApp,
-    client_id: &str,
+    client: (&str, &str),
     installation_id: &str,
     scope: &str,
-) -> Result<Value, &'static str> {
-    let id = landlord_apps::ids::AppId::parse(client_id).expect("a client id");
-    let row = landlord_apps::store::app(app.db.pool(), &id)
+) -> Result<Value, String> {
+    let (client_id, client_secret) = client;
+    let mut form = vec![
+        ("grant_type", "client_credentials"),
+        ("installation_id", installation_id),
+    ];
+    if !scope.is_empty() {
+        form.push(("scope", scope));
+    }
+    let answer = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(client_id, Some(client_secret))
+        .form(&form)
+        .send()
         .await
-        .expect("read the app")
-        .expect("the app");
-    landlord_apps::installations::client_credentials(
-        &app.state.apps,
-        &row,
-        &landlord_apps::scopes::ScopeSet::parse(scope),
-        Some(installation_id),
-    )
-    .await
-    .map(|answer| serde_json::to_value(answer).expect("the answer as JSON"))
-    .map_err(|error| error.code())
+        .expect("the token request");
+    let status = answer.status();
+    let body = json(answer).await;
+    if status.is_success() {
+        Ok(body)
+    } else {
+        assert_eq!(status, 400, "{body}");
+        Err(body["error"].as_str().unwrap_or_default().to_owned())
+    }
 }
 
 async fn patch_as(app: &TestApp, path: &str, token: &str, body: &Value) -> reqwest::Response {
@@ -350,9 +360,14 @@ async fn installation_tokens_act_within_their_scopes_and_organization(backend: B
     let installation_id = installed["id"].as_str().unwrap().to_owned();
 
     // The grant: every scope of the installation by default, 1 hour.
-    let granted = installation_token(app, dev.client_id(), &installation_id, "")
-        .await
-        .expect("a token");
+    let granted = installation_token(
+        app,
+        (dev.client_id(), dev.client_secret().unwrap()),
+        &installation_id,
+        "",
+    )
+    .await
+    .expect("a token");
     assert_eq!(granted["token_type"], "Bearer");
     assert_eq!(granted["expires_in"], 3600);
     assert_eq!(granted["scope"], "events:read organizations:read");
@@ -369,13 +384,24 @@ async fn installation_tokens_act_within_their_scopes_and_organization(backend: B
         0
     );
     // Narrower on request; never wider; this app's installations only.
-    let narrow = installation_token(app, dev.client_id(), &installation_id, "events:read")
-        .await
-        .expect("a narrower token");
+    let narrow = installation_token(
+        app,
+        (dev.client_id(), dev.client_secret().unwrap()),
+        &installation_id,
+        "events:read",
+    )
+    .await
+    .expect("a narrower token");
     assert_eq!(narrow["scope"], "events:read");
     assert_eq!(
-        installation_token(app, dev.client_id(), &installation_id, "members:read").await,
-        Err("invalid_scope")
+        installation_token(
+            app,
+            (dev.client_id(), dev.client_secret().unwrap()),
+            &installation_id,
+            "members:read"
+        )
+        .await,
+        Err("invalid_scope".to_owned())
     );
     let other = another_app(
         app,
@@ -386,16 +412,34 @@ async fn installation_tokens_act_within_their_scopes_and_organization(backend: B
     .await;
     let other_id = other["client_id"].as_str().unwrap();
     assert_eq!(
-        installation_token(app, other_id, &installation_id, "").await,
-        Err("invalid_grant")
+        installation_token(
+            app,
+            (other_id, other["client_secret"].as_str().unwrap()),
+            &installation_id,
+            ""
+        )
+        .await,
+        Err("invalid_grant".to_owned())
     );
     assert_eq!(
-        installation_token(app, dev.client_id(), &uuid::Uuid::now_v7().to_string(), "").await,
-        Err("invalid_grant")
+        installation_token(
+            app,
+            (dev.client_id(), dev.client_secret().unwrap()),
+            &uuid::Uuid::now_v7().to_string(),
+            ""
+        )
+        .await,
+        Err("invalid_grant".to_owned())
     );
     assert_eq!(
-        installation_token(app, dev.client_id(), "not-an-id", "").await,
-        Err("invalid_grant")
+        installation_token(
+            app,
+            (dev.client_id(), dev.client_secret().unwrap()),
+            "not-an-id",
+            ""
+        )
+        .await,
+        Err("invalid_grant".to_owned())
     );
 
     // Within its scopes: the installing organization's data.
@@ -531,6 +575,10 @@ struct AppServer {
     token: Arc<Mutex<Option<String>>>,
     notices: Arc<Mutex<Vec<(HeaderMap, Bytes)>>>,
     status_at_uninstall: Arc<Mutex<Option<u16>>>,
+    /// The app's client id and secret, to introspect its token.
+    client: Arc<Mutex<Option<(String, String)>>>,
+    /// What introspection said of the token when `app.uninstalled` arrived.
+    introspected_at_uninstall: Arc<Mutex<Option<Value>>>,
 }
 
 async fn hear(State(server): State<AppServer>, headers: HeaderMap, body: Bytes) -> &'static str {
@@ -539,11 +587,27 @@ async fn hear(State(server): State<AppServer>, headers: HeaderMap, body: Bytes) 
         let token = server.token.lock().unwrap().clone().unwrap_or_default();
         let status = reqwest::Client::new()
             .get(format!("{}/api/v1/organization", server.landlord))
-            .bearer_auth(token)
+            .bearer_auth(&token)
             .send()
             .await
             .map(|r| r.status().as_u16())
             .unwrap_or(0);
+        let (client_id, secret) = server.client.lock().unwrap().clone().unwrap_or_default();
+        let introspected = reqwest::Client::new()
+            .post(format!("{}/oauth/introspect", server.landlord))
+            .basic_auth(client_id, Some(secret))
+            .form(&[("token", token.as_str())])
+            .send()
+            .await;
+        let introspected = match introspected {
+            Ok(answer) => answer.json::<Value>().await.unwrap_or_default(),
+            Err(_) => Value::Null,
+        };
+        server
+            .introspected_at_uninstall
+            .lock()
+            .unwrap()
+            .get_or_insert(introspected);
         server
             .status_at_uninstall
             .lock()
@@ -640,13 +704,34 @@ async fn uninstalling_revokes_the_tokens_before_the_app_hears_of_it(backend: Bac
     assert_eq!(accepted["data"]["added_scopes"], json!(["events:read"]));
 
     // The app's token works, until the app is uninstalled.
-    let token = installation_token(app, dev.client_id(), &id, "")
-        .await
-        .expect("a token")["access_token"]
+    let token = installation_token(
+        app,
+        (dev.client_id(), dev.client_secret().unwrap()),
+        &id,
+        "",
+    )
+    .await
+    .expect("a token")["access_token"]
         .as_str()
         .unwrap()
         .to_owned();
     *server.token.lock().unwrap() = Some(token.clone());
+    *server.client.lock().unwrap() = Some((
+        dev.client_id().to_owned(),
+        dev.client_secret().unwrap().to_owned(),
+    ));
+    // Introspection sees it working (the same call the app makes later).
+    let active = app
+        .client
+        .post(app.url("/oauth/introspect"))
+        .basic_auth(dev.client_id(), dev.client_secret())
+        .form(&[("token", token.as_str())])
+        .send()
+        .await
+        .expect("introspection");
+    let active = json(active).await;
+    assert_eq!(active["active"], true, "{active}");
+    assert_eq!(active["organization_id"], team.org_id.as_str(), "{active}");
     data(app.get_as("/api/v1/organization", &token).await).await;
 
     // Members may not uninstall; owners and admins may.
@@ -662,6 +747,12 @@ async fn uninstalling_revokes_the_tokens_before_the_app_hears_of_it(backend: Bac
     )
     .await;
     assert_eq!(status, 401, "the app's token still worked when it was told");
+    let introspected = server.introspected_at_uninstall.lock().unwrap().clone();
+    assert_eq!(
+        introspected,
+        Some(json!({"active": false})),
+        "introspection when the app was told"
+    );
     let (headers, body) = notices().last().unwrap().clone();
     assert!(signature_verifies(&secret, &headers, &body));
     let gone: Value = serde_json::from_slice(&body).unwrap();
@@ -674,8 +765,14 @@ async fn uninstalling_revokes_the_tokens_before_the_app_hears_of_it(backend: Bac
     )
     .await;
     assert_eq!(
-        installation_token(app, dev.client_id(), &id, "").await,
-        Err("invalid_grant")
+        installation_token(
+            app,
+            (dev.client_id(), dev.client_secret().unwrap()),
+            &id,
+            ""
+        )
+        .await,
+        Err("invalid_grant".to_owned())
     );
     assert_eq!(
         app.count(
