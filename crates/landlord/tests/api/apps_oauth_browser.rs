@@ -1,7 +1,9 @@
 //! A person signs in to an app with Landlord in a real browser, on a
 //! phone: the authorization URL leads to the sign-in page, back to the
 //! consent page, and Allow lands on the app's callback with a code (the
-//! consent page's policy lets its form's redirect reach the app).
+//! consent page's policy lets its form's redirect reach the app); the app
+//! is then in the account's authorized apps, revoked there, and the next
+//! sign-in asks again.
 //! Screenshots in the light and the dark colour scheme.
 
 use axum::extract::RawQuery;
@@ -103,6 +105,20 @@ async fn a_person_allows_an_app_on_a_phone() {
     browser
         .wait_for_text("Notes received a code starting with llc_")
         .await;
+
+    // The account's authorized apps list it; revoking it means the next
+    // sign-in asks again.
+    browser.goto(&app, "/account/apps").await;
+    browser.wait_for_text("Notes").await;
+    browser
+        .wait_for_text("see the organization's name, plan and settings")
+        .await;
+    browser.screenshot_themes("authorized-apps").await;
+    browser.click_button("Revoke Notes").await;
+    browser.wait_for_text("Notes is revoked").await;
+    browser.screenshot_themes("authorized-apps-revoked").await;
+    browser.goto(&app, &authorize).await;
+    browser.wait_for_text("Sign in to Notes").await;
 
     // An unknown redirect URI: a page, and the browser stays here.
     let wrong = authorize.replace("%2Fcallback", "%2Fcallback%2F");
