@@ -29,9 +29,6 @@ pub struct TestApp {
     pub backend: Backend,
     pub config: Settings,
     pub db: Db,
-    /// The server's state (to call a feature's functions directly where
-    /// no route reaches them yet).
-    pub state: landlord::state::AppState,
     // Removed when the test ends.
     _data_dir: TempDir,
 }
@@ -118,7 +115,6 @@ impl TestApp {
         let address = app.address();
         let metrics_address = app.metrics_address();
         let db = app.state().db.clone();
-        let state = app.state().clone();
         tokio::spawn(app.run_until(std::future::pending()));
         TestApp {
             address,
@@ -130,7 +126,6 @@ impl TestApp {
             backend,
             config,
             db,
-            state,
             _data_dir: data_dir,
         }
     }
