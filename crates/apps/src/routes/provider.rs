@@ -15,6 +15,7 @@ use crate::oauth::token::{self, TokenRequest};
 use crate::oauth::{
     authenticate_client, ClientCredentials, OAuthError, OAuthErrorBody, TokenResponse,
 };
+use crate::store::AppRow;
 use crate::AppsState;
 
 pub const TAG: &str = "OAuth";
@@ -84,12 +85,7 @@ pub async fn token(
     body: Result<Form<TokenRequest>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let body = form(body)?;
-    let credentials = ClientCredentials::from_request(
-        &headers,
-        body.client_id.as_deref(),
-        body.client_secret.as_deref(),
-    )?;
-    let app = authenticate_client(&state, &credentials).await?;
+    let app = client(&state, &headers, &body.client_id, &body.client_secret).await?;
     Ok(no_store(token::exchange(&state, &app, &body).await?))
 }
 
@@ -112,12 +108,7 @@ pub async fn revoke(
     body: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let body = form(body)?;
-    let credentials = ClientCredentials::from_request(
-        &headers,
-        body.client_id.as_deref(),
-        body.client_secret.as_deref(),
-    )?;
-    let app = authenticate_client(&state, &credentials).await?;
+    let app = client(&state, &headers, &body.client_id, &body.client_secret).await?;
     introspect::revoke(&state, &app, &body).await?;
     Ok((
         StatusCode::OK,
@@ -145,13 +136,21 @@ pub async fn introspect(
     body: Result<Form<TokenForm>, FormRejection>,
 ) -> Result<Response, OAuthError> {
     let body = form(body)?;
-    let credentials = ClientCredentials::from_request(
-        &headers,
-        body.client_id.as_deref(),
-        body.client_secret.as_deref(),
-    )?;
-    let app = authenticate_client(&state, &credentials).await?;
+    let app = client(&state, &headers, &body.client_id, &body.client_secret).await?;
     Ok(no_store(introspect::introspect(&state, &app, &body).await?))
+}
+
+/// The client a token-endpoint request proves (Basic, or the form's
+/// `client_id` / `client_secret`, or a public client's id alone).
+async fn client(
+    state: &AppsState,
+    headers: &HeaderMap,
+    client_id: &Option<String>,
+    client_secret: &Option<String>,
+) -> Result<AppRow, OAuthError> {
+    let credentials =
+        ClientCredentials::from_request(headers, client_id.as_deref(), client_secret.as_deref())?;
+    authenticate_client(state, &credentials).await
 }
 
 /// The bearer token of `Authorization: Bearer …`.
