@@ -35,6 +35,39 @@ pub struct AppsConfig {
     pub installation_token_ttl_secs: u64,
     /// Lifetime of an ID token, in seconds.
     pub id_token_ttl_secs: u64,
+    /// The domain apps live under: the app `notes` answers at
+    /// `notes.{domain}`. `apps.localhost` works in a browser on the same
+    /// machine without any DNS (every `*.localhost` name is loopback).
+    #[serde(alias = "apps_domain")]
+    pub domain: String,
+    /// Let apps' upstreams be private addresses (loopback, RFC 1918, …).
+    /// Off: an upstream must be a public address, checked when it is set
+    /// and again at every connection, as for outgoing webhooks.
+    pub allow_private_upstreams: bool,
+    /// Milliseconds the gateway waits for a connection to an upstream.
+    pub gateway_connect_timeout_ms: u64,
+    /// Seconds the gateway waits for an upstream's answer to start
+    /// (its headers), after which the visitor gets 504.
+    pub gateway_timeout_secs: u64,
+    /// The largest request body the gateway forwards, in bytes (413
+    /// beyond).
+    pub gateway_body_limit_bytes: u64,
+    /// Hosts (apps found) the routing cache keeps.
+    pub host_cache_entries: u64,
+    /// Hosts found to be no app's (negative entries) the cache keeps,
+    /// apart, so unknown names cannot push real apps out.
+    pub host_cache_negative_entries: u64,
+    /// How often, in milliseconds, an instance without Redis looks for
+    /// routing changes made by other instances.
+    pub routing_poll_ms: u64,
+    /// The DNS server custom domains' TXT records are looked up at
+    /// (`host:port`); empty: the system's resolver.
+    pub dns_resolver: String,
+    /// Hours between two checks of a verified custom domain's record.
+    pub domain_recheck_hours: u64,
+    /// Hours an app's previous gateway signing secret still signs (beside
+    /// the new one) after a rotation.
+    pub gateway_secret_overlap_hours: u64,
 }
 
 impl Default for AppsConfig {
@@ -48,6 +81,17 @@ impl Default for AppsConfig {
             refresh_reuse_grace_secs: 30,
             installation_token_ttl_secs: 3600,
             id_token_ttl_secs: 3600,
+            domain: "apps.localhost".into(),
+            allow_private_upstreams: false,
+            gateway_connect_timeout_ms: 5_000,
+            gateway_timeout_secs: 30,
+            gateway_body_limit_bytes: 10 * 1024 * 1024,
+            host_cache_entries: 100_000,
+            host_cache_negative_entries: 10_000,
+            routing_poll_ms: 1_000,
+            dns_resolver: String::new(),
+            domain_recheck_hours: 24,
+            gateway_secret_overlap_hours: 24,
         }
     }
 }
@@ -111,6 +155,83 @@ impl AppsConfig {
                 return Err(ConfigError::new(
                     setting,
                     format!("must be between {min} and {max} (seconds)"),
+                ));
+            }
+        }
+        let domain = self.domain.trim();
+        if domain.is_empty()
+            || domain != domain.to_ascii_lowercase()
+            || !domain.split('.').all(|label| {
+                !label.is_empty()
+                    && label.len() <= 63
+                    && label
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b == b'-')
+            })
+        {
+            return Err(ConfigError::new(
+                "apps.domain",
+                "must be a lower-case domain name such as apps.example.com",
+            ));
+        }
+        if !self.dns_resolver.is_empty()
+            && self.dns_resolver.parse::<std::net::SocketAddr>().is_err()
+        {
+            return Err(ConfigError::new(
+                "apps.dns_resolver",
+                "must be an address and port such as 127.0.0.1:53, or empty",
+            ));
+        }
+        let gateway: [(&str, u64, u64, u64); 8] = [
+            (
+                "apps.gateway_connect_timeout_ms",
+                self.gateway_connect_timeout_ms,
+                10,
+                60_000,
+            ),
+            (
+                "apps.gateway_timeout_secs",
+                self.gateway_timeout_secs,
+                1,
+                3600,
+            ),
+            (
+                "apps.gateway_body_limit_bytes",
+                self.gateway_body_limit_bytes,
+                1024,
+                1 << 32,
+            ),
+            (
+                "apps.host_cache_entries",
+                self.host_cache_entries,
+                100,
+                10_000_000,
+            ),
+            (
+                "apps.host_cache_negative_entries",
+                self.host_cache_negative_entries,
+                100,
+                10_000_000,
+            ),
+            ("apps.routing_poll_ms", self.routing_poll_ms, 50, 60_000),
+            (
+                "apps.domain_recheck_hours",
+                self.domain_recheck_hours,
+                1,
+                24 * 30,
+            ),
+            (
+                "apps.gateway_secret_overlap_hours",
+                self.gateway_secret_overlap_hours,
+                0,
+                24 * 30,
+            ),
+        ];
+        for (setting, value, min, max) in gateway {
+            if !(min..=max).contains(&value) {
+                return Err(ConfigError::new(
+                    setting,
+                    format!("must be between {min} and {max}"),
                 ));
             }
         }

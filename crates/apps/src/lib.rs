@@ -22,6 +22,7 @@ pub mod config;
 pub mod directory;
 pub mod discovery;
 pub mod events;
+pub mod gateway;
 pub mod ids;
 pub mod installations;
 pub mod notices;

@@ -73,6 +73,11 @@ pub struct CreateAppRequest {
     /// address rules apply when they are sent).
     #[schema(max_length = 2000)]
     pub webhook_url: Option<String>,
+    /// The app's own server, which the gateway forwards
+    /// `https://{slug}.{apps domain}` to (http or https; a public address
+    /// unless the platform allows private ones).
+    #[schema(max_length = 2000)]
+    pub upstream_url: Option<String>,
 }
 
 /// An app's web address (home page, icon, webhook): absolute https, or
@@ -246,6 +251,11 @@ async fn create_recorded(
         return Err(ApiError::all_fields(errors));
     }
     check_slug(state, organization_id, &body.slug).await?;
+    if let Some(url) = body.upstream_url.as_deref() {
+        crate::gateway::upstream::check(url, state.settings())
+            .await
+            .map_err(|reason| ApiError::invalid_field("upstream_url", reason))?;
+    }
     let secret = (body.client_type == ClientType::Confidential)
         .then(|| tokens::new_secret(CLIENT_SECRET_PREFIX));
     let now = Timestamp::now();
@@ -260,7 +270,7 @@ async fn create_recorded(
         category,
         icon_url: body.icon_url,
         homepage_url: body.homepage_url,
-        upstream_url: None,
+        upstream_url: body.upstream_url,
         webhook_url: body.webhook_url,
         status: AppStatus::Draft,
         status_reason: None,
@@ -342,6 +352,10 @@ pub struct UpdateAppRequest {
     pub icon_url: Option<String>,
     #[schema(max_length = 2000)]
     pub webhook_url: Option<String>,
+    /// The app's own server behind the gateway; empty removes it (the
+    /// app's subdomain then answers 502).
+    #[schema(max_length = 2000)]
+    pub upstream_url: Option<String>,
 }
 
 /// An optional address as sent in a change: empty removes it.
@@ -380,6 +394,7 @@ pub async fn update(
     let homepage_url = changed_url(body.homepage_url);
     let icon_url = changed_url(body.icon_url);
     let webhook_url = changed_url(body.webhook_url);
+    let upstream_url = changed_url(body.upstream_url);
     let errors = [
         body.slug.as_deref().and_then(|slug| {
             crate::slug::check_shape(slug)
@@ -412,6 +427,11 @@ pub async fn update(
     ];
     if errors.iter().any(Option::is_some) {
         return Err(ApiError::all_fields(errors));
+    }
+    if let Some(Some(url)) = upstream_url.as_ref() {
+        crate::gateway::upstream::check(url, state.settings())
+            .await
+            .map_err(|reason| ApiError::invalid_field("upstream_url", reason))?;
     }
     let old_slug = row.slug.clone();
     let mut changed = Vec::new();
@@ -455,6 +475,10 @@ pub async fn update(
     if let Some(url) = webhook_url {
         row.webhook_url = url;
         changed.push("webhook_url");
+    }
+    if let Some(url) = upstream_url {
+        row.upstream_url = url;
+        changed.push("upstream_url");
     }
     let now = Timestamp::now();
     row.search_text = search_text(&row.name, &row.description, &row.category);

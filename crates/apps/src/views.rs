@@ -22,6 +22,8 @@ pub struct AppView {
     pub icon_url: Option<String>,
     pub homepage_url: Option<String>,
     pub webhook_url: Option<String>,
+    /// The app's own server, behind the gateway.
+    pub upstream_url: Option<String>,
     pub status: AppStatus,
     /// Why an operator suspended it.
     pub status_reason: Option<String>,
@@ -51,6 +53,7 @@ impl AppView {
             icon_url: row.icon_url,
             homepage_url: row.homepage_url,
             webhook_url: row.webhook_url,
+            upstream_url: row.upstream_url,
             status: row.status,
             status_reason: row.status_reason,
             client_type: row.client_type,

@@ -26,6 +26,7 @@ use crate::{operations, test_routes};
 pub fn build_router(state: AppState) -> Router {
     let config = state.config.clone();
     let modules = Modules::of(&state);
+    let gateway = state.gateway.clone();
     let sensitive_limits = SensitiveLimits {
         limiter: state.keys.limiter.clone(),
         per_minute: config.sensitive_rate_limit_per_minute,
@@ -137,7 +138,18 @@ pub fn build_router(state: AppState) -> Router {
         )),
         None => router,
     };
-    apply_baseline(router, &config)
+    let router = apply_baseline(router, &config);
+    if modules.apps {
+        // The first thing a request meets: its host says whether it is
+        // the platform's (on to the above), an app's (the gateway serves
+        // it, with its own limits, timeouts and headers) or no one's.
+        router.layer(middleware::from_fn_with_state(
+            gateway,
+            landlord_apps::gateway::dispatch,
+        ))
+    } else {
+        router
+    }
 }
 
 /// The modules switched on: each one's API routes, console pages and

@@ -157,6 +157,13 @@ impl Application {
                     stop_sweep.clone(),
                 ))
             });
+        let stop_gateway = CancellationToken::new();
+        let gateway = self
+            .state
+            .config
+            .section::<landlord_apps::config::AppsConfig>()
+            .enabled
+            .then(|| tokio::spawn(self.state.gateway.clone().run(stop_gateway.clone())));
         let stop_usage = CancellationToken::new();
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         let stop_metrics = CancellationToken::new();
@@ -208,6 +215,12 @@ impl Application {
         stop_sweep.cancel();
         if let Some(sweep) = sweep {
             let _ = sweep.await;
+        }
+        // The gateway's last traffic figures are written before the usage
+        // writer's last batch.
+        stop_gateway.cancel();
+        if let Some(gateway) = gateway {
+            let _ = gateway.await;
         }
         stop_usage.cancel();
         if let Err(error) = usage_writer.await {
@@ -309,6 +322,11 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
             db: db.clone(),
         }));
     }
+    let gateway = landlord_apps::gateway::Gateway::new(landlord_apps::gateway::GatewayDeps {
+        apps: apps.clone(),
+        keys: keys.clone(),
+        redis: redis.clone(),
+    })?;
     let state = AppState::new(AppInner {
         config,
         db,
@@ -323,6 +341,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         inbox,
         marketplace,
         apps,
+        gateway,
     });
     Ok((state, worker, usage_writer))
 }

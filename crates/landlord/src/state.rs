@@ -32,6 +32,8 @@ pub struct AppInner {
     pub inbox: landlord_inbox::InboxState,
     pub marketplace: landlord_marketplace::MarketplaceState,
     pub apps: landlord_apps::AppsState,
+    /// Apps' hosts: routing, limits and forwarding to their upstreams.
+    pub gateway: landlord_apps::gateway::Gateway,
 }
 
 impl AppState {

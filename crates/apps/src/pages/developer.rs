@@ -150,6 +150,7 @@ struct AppForm {
     homepage_url: String,
     icon_url: String,
     webhook_url: String,
+    upstream_url: String,
     #[serde(skip)]
     csrf: String,
 }
@@ -171,6 +172,7 @@ impl AppForm {
                 "homepage_url" => form.homepage_url = value.trim().to_owned(),
                 "icon_url" => form.icon_url = value.trim().to_owned(),
                 "webhook_url" => form.webhook_url = value.trim().to_owned(),
+                "upstream_url" => form.upstream_url = value.trim().to_owned(),
                 _ => {}
             }
         }
@@ -191,6 +193,7 @@ impl AppForm {
             homepage_url: app.homepage_url.clone().unwrap_or_default(),
             icon_url: app.icon_url.clone().unwrap_or_default(),
             webhook_url: app.webhook_url.clone().unwrap_or_default(),
+            upstream_url: app.upstream_url.clone().unwrap_or_default(),
             csrf: String::new(),
         }
     }
@@ -227,6 +230,7 @@ impl AppForm {
             homepage_url: Self::optional(&self.homepage_url),
             icon_url: Self::optional(&self.icon_url),
             webhook_url: Self::optional(&self.webhook_url),
+            upstream_url: Self::optional(&self.upstream_url),
         })
     }
 
@@ -242,6 +246,7 @@ impl AppForm {
             homepage_url: Some(self.homepage_url.clone()),
             icon_url: Some(self.icon_url.clone()),
             webhook_url: Some(self.webhook_url.clone()),
+            upstream_url: Some(self.upstream_url.clone()),
         }
     }
 }

@@ -40,7 +40,8 @@ impl AppRow {
     }
 }
 
-const APP_COLUMNS: &str = "id, organization_id, slug, name, description, category, icon_url, \
+pub(crate) const APP_COLUMNS: &str =
+    "id, organization_id, slug, name, description, category, icon_url, \
      homepage_url, upstream_url, webhook_url, status, status_reason, client_type, \
      client_secret_hash, redirect_uris, scopes, organization_scopes, search_text, created_by, \
      published_at, created_at, updated_at";
@@ -145,8 +146,8 @@ pub async fn update_app<'c, E: Executor<'c, Database = Any>>(
     let done = sqlx::query(
         "UPDATE apps SET slug = $1, name = $2, description = $3, category = $4, icon_url = $5, \
          homepage_url = $6, webhook_url = $7, redirect_uris = $8, scopes = $9, \
-         organization_scopes = $10, search_text = $11, updated_at = $12 \
-         WHERE id = $13 AND organization_id = $14",
+         organization_scopes = $10, search_text = $11, updated_at = $12, upstream_url = $13 \
+         WHERE id = $14 AND organization_id = $15",
     )
     .bind(&row.slug)
     .bind(&row.name)
@@ -160,6 +161,7 @@ pub async fn update_app<'c, E: Executor<'c, Database = Any>>(
     .bind(&row.organization_scopes)
     .bind(&row.search_text)
     .bind(row.updated_at)
+    .bind(&row.upstream_url)
     .bind(&row.id)
     .bind(&row.organization_id)
     .execute(executor)

@@ -17,6 +17,7 @@ mod keys;
 pub use keys::*;
 mod authorized;
 pub use authorized::*;
+pub mod gateway;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

@@ -10,6 +10,7 @@ pub mod browser;
 pub mod clock;
 pub mod errors;
 pub mod eventually;
+pub mod gateway;
 pub mod keys;
 pub mod mail;
 pub mod marketplace;

@@ -1,0 +1,61 @@
+//! The gateway's reads and writes: what a host routes to, the routing
+//! version other instances poll, the apps' gateway signing secrets, and
+//! the per-app traffic figures.
+
+use sqlx::{Any, Executor};
+
+use super::{AppRow, APP_COLUMNS};
+use crate::ids::AppId;
+
+/// The app whose slug is `slug`, whatever its status.
+pub async fn app_by_slug<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    slug: &str,
+) -> Result<Option<AppRow>, sqlx::Error> {
+    sqlx::query_as(&format!("SELECT {APP_COLUMNS} FROM apps WHERE slug = $1"))
+        .bind(slug)
+        .fetch_optional(executor)
+        .await
+}
+
+/// The routing version: moves whenever what some host routes to changed.
+pub async fn routing_version<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar("SELECT version FROM app_routing_version WHERE id = 1")
+        .fetch_one(executor)
+        .await
+}
+
+/// Moves the routing version (in the transaction of the change).
+pub async fn bump_routing_version<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE app_routing_version SET version = version + 1 WHERE id = 1")
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// An app's gateway signing secrets, sealed: the current one, and the
+/// previous one with the end of its overlap.
+#[derive(Debug, Clone, Default, sqlx::FromRow)]
+pub struct GatewaySecrets {
+    pub gateway_secret: Option<String>,
+    pub gateway_secret_previous: Option<String>,
+    pub gateway_secret_previous_until: Option<landlord_core::Timestamp>,
+}
+
+/// The app's sealed gateway secrets.
+pub async fn gateway_secrets<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    app_id: &AppId,
+) -> Result<Option<GatewaySecrets>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT gateway_secret, gateway_secret_previous, gateway_secret_previous_until \
+         FROM apps WHERE id = $1",
+    )
+    .bind(app_id)
+    .fetch_optional(executor)
+    .await
+}
