@@ -151,6 +151,15 @@ impl Hosts {
     }
 }
 
+/// Tells every instance that what some host routes to changed (an app's
+/// slug, status, upstream or gateway secret; a custom domain's state).
+/// Called after the change's transaction committed.
+pub async fn routing_changed(state: &AppsState) {
+    if let Err(error) = store::gateway::bump_routing_version(state.db.pool()).await {
+        tracing::warn!(%error, "the routing version could not be moved");
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::normalise;

@@ -59,3 +59,22 @@ pub async fn gateway_secrets<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(executor)
     .await
 }
+
+/// The app that holds `domain` verified, whatever the app's status.
+pub async fn app_by_verified_domain<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    domain: &str,
+) -> Result<Option<AppRow>, sqlx::Error> {
+    let columns = APP_COLUMNS
+        .split(", ")
+        .map(|column| format!("a.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    sqlx::query_as(&format!(
+        "SELECT {columns} FROM apps a JOIN app_domains d ON d.app_id = a.id \
+         WHERE d.domain = $1 AND d.status = 'verified'"
+    ))
+    .bind(domain)
+    .fetch_optional(executor)
+    .await
+}
