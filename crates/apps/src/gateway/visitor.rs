@@ -10,9 +10,10 @@
 //!
 //! - `GET /_landlord/sign-in?next=/path` sends the browser to Landlord's
 //!   `/oauth/authorize` with the app as the client (PKCE S256, a `state`),
-//!   and `https://{app host}/_landlord/callback` as the redirect URI (which
-//!   the authorization endpoint accepts for the app's own subdomain without
-//!   it being registered). The state, the verifier and where to go back
+//!   and `{scheme}://{app host}/_landlord/callback` as the redirect URI
+//!   (the scheme of Landlord's public URL), which the authorization
+//!   endpoint accepts for the app's own subdomain without it being
+//!   registered. The state, the verifier and where to go back
 //!   to are kept ten minutes in a sealed cookie, `landlord_sign_in`.
 //! - `GET /_landlord/callback` exchanges the code (inside the server, no
 //!   HTTP) for an access token of the person, and keeps it sealed in the
