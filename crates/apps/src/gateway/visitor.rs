@@ -367,18 +367,22 @@ fn callback_uri(apps: &AppsState, route: &AppRoute, headers: &HeaderMap) -> Stri
 /// without the PKCE verifier, which only the gateway holds (sealed in the
 /// browser's sign-in cookie).
 pub fn is_gateway_callback(apps: &AppsState, app: &AppRow, uri: &str) -> bool {
-    if app.status != AppStatus::Published {
-        return false;
-    }
+    app.status == AppStatus::Published
+        && callback_matches(uri, &app.slug, &apps.settings().domain, https(apps))
+}
+
+/// Whether `uri` is exactly `{scheme}://{slug}.{domain}[:port]` +
+/// [`CALLBACK_PATH`], `https`, or `http` when Landlord is not on https.
+fn callback_matches(uri: &str, slug: &str, domain: &str, platform_https: bool) -> bool {
     let Ok(url) = url::Url::parse(uri) else {
         return false;
     };
     let scheme_ok = match url.scheme() {
         "https" => true,
-        "http" => !https(apps),
+        "http" => !platform_https,
         _ => false,
     };
-    let own = format!("{}.{}", app.slug, apps.settings().domain);
+    let own = format!("{slug}.{domain}");
     scheme_ok
         && url.as_str() == uri
         && url.host_str() == Some(own.as_str())
@@ -667,6 +671,35 @@ mod tests {
         let mut none = HeaderMap::new();
         strip_own_cookie(&mut none);
         assert!(none.is_empty());
+    }
+
+    #[test]
+    fn only_the_apps_own_callback_is_taken() {
+        let ok = |uri: &str, https: bool| callback_matches(uri, "notes", "apps.localhost", https);
+        assert!(ok("http://notes.apps.localhost/_landlord/callback", false));
+        assert!(ok(
+            "http://notes.apps.localhost:8080/_landlord/callback",
+            false
+        ));
+        assert!(ok("https://notes.apps.localhost/_landlord/callback", true));
+        assert!(ok("https://notes.apps.localhost/_landlord/callback", false));
+        // Plain http when Landlord itself is on https: no.
+        assert!(!ok("http://notes.apps.localhost/_landlord/callback", true));
+        for wrong in [
+            "http://ledger.apps.localhost/_landlord/callback",
+            "http://NOTES.apps.localhost/_landlord/callback",
+            "http://notes.apps.localhost/_landlord/callback?x=1",
+            "http://notes.apps.localhost/_landlord/callback#f",
+            "http://notes.apps.localhost/_landlord/callback/",
+            "http://notes.apps.localhost/_landlord/../_landlord/callback",
+            "http://user@notes.apps.localhost/_landlord/callback",
+            "http://notes.apps.localhost.evil.example/_landlord/callback",
+            "http://x.notes.apps.localhost/_landlord/callback",
+            "ftp://notes.apps.localhost/_landlord/callback",
+            "notes.apps.localhost/_landlord/callback",
+        ] {
+            assert!(!ok(wrong, false), "{wrong}");
+        }
     }
 
     #[test]
