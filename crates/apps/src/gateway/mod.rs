@@ -65,6 +65,8 @@ pub struct GatewayInner {
     pub proxy: proxy::Proxy,
     /// Limits and metering.
     pub limits: limits::GatewayLimits,
+    /// Visitors' tokens, resolved and briefly cached.
+    pub visitors: visitor::Visitors,
 }
 
 impl std::ops::Deref for Gateway {
@@ -85,6 +87,7 @@ impl Gateway {
             hosts,
             proxy,
             limits,
+            visitors: visitor::Visitors::new(),
         })))
     }
 
@@ -106,6 +109,7 @@ impl Gateway {
             return answer;
         }
         let visitor = visitor::identify(self, &route, request.headers()).await;
+        visitor::strip_own_cookie(request.headers_mut());
         let admission = match self.limits.admit(&route, &visitor).await {
             Ok(admission) => admission,
             Err(refused) => return refused.into_response(request.headers()),

@@ -215,8 +215,15 @@ pub async fn validate(
         })?
         .filter(|app| app.status != AppStatus::Suspended)
         .ok_or_else(|| page(unknown))?;
-    let redirect_uri = pick_redirect_uri(&app.redirect_uris(), params.redirect_uri.as_deref())
-        .map_err(Refusal::Page)?;
+    let redirect_uri = match params.redirect_uri.as_deref() {
+        // The gateway's own sign-in on the app's subdomain
+        // (`/_landlord/callback`, see `gateway::visitor`): implicitly
+        // registered for every published app, and only in that exact form.
+        Some(uri) if crate::gateway::visitor::is_gateway_callback(state, &app, uri) => {
+            uri.to_owned()
+        }
+        given => pick_redirect_uri(&app.redirect_uris(), given).map_err(Refusal::Page)?,
+    };
     let st = params.state.as_deref();
     let refuse = |error: &str, description: &str| {
         Refusal::Redirect(error_redirect(&redirect_uri, st, error, description))

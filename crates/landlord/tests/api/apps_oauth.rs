@@ -70,13 +70,13 @@ fn request<'a>(client_id: &'a str, challenge: &'a str, scope: &'a str) -> Vec<(&
 }
 
 /// The query of a redirect's `Location`.
-fn query_of(location: &str) -> BTreeMap<String, String> {
+pub(crate) fn query_of(location: &str) -> BTreeMap<String, String> {
     let url = url::Url::parse(location).unwrap_or_else(|_| panic!("absolute: {location}"));
     url.query_pairs().into_owned().collect()
 }
 
 /// The hidden fields of the consent page's form.
-fn hidden_fields(page: &Seen) -> Vec<(String, String)> {
+pub(crate) fn hidden_fields(page: &Seen) -> Vec<(String, String)> {
     let mut fields = Vec::new();
     let mut rest = page.body.as_str();
     let marker = "<input type=\"hidden\" name=\"";
@@ -192,7 +192,7 @@ async fn introspect(app: &TestApp, publisher: &Publisher, token: &str) -> Value 
 }
 
 /// A person who signs in to the console (the publisher's owner, `email`).
-async fn person<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
+pub(crate) async fn person<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
     let browser = Browser::new(app);
     let seen = browser.sign_in(email, PASSWORD).await;
     assert_eq!(seen.status, 303, "{}", seen.body);
@@ -200,7 +200,7 @@ async fn person<'a>(app: &'a TestApp, email: &str) -> Browser<'a> {
 }
 
 /// Signs in and exchanges a code: the token answer.
-async fn tokens_for(
+pub(crate) async fn tokens_for(
     app: &TestApp,
     publisher: &Publisher,
     browser: &Browser<'_>,

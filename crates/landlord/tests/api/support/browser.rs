@@ -103,6 +103,17 @@ impl Browser {
         viewport: Viewport,
         scheme: ColorScheme,
     ) -> Option<Browser> {
+        Self::start_with_args(test, viewport, scheme, &[]).await
+    }
+
+    /// A session whose Chromium also gets `extra_args` (e.g.
+    /// `--host-resolver-rules=MAP *.apps.localhost 127.0.0.1`).
+    pub async fn start_with_args(
+        test: &str,
+        viewport: Viewport,
+        scheme: ColorScheme,
+        extra_args: &[&str],
+    ) -> Option<Browser> {
         let (chromium, chromedriver) = match (find_chromium(), find_chromedriver()) {
             (Some(chromium), Some(chromedriver)) => (chromium, chromedriver),
             _ => {
@@ -120,7 +131,7 @@ impl Browser {
             .tempdir()
             .expect("a temporary browser profile");
         let (width, height) = viewport.size();
-        let args = [
+        let mut args = vec![
             "--headless".to_string(),
             "--no-sandbox".into(),
             "--disable-gpu".into(),
@@ -135,6 +146,7 @@ impl Browser {
             format!("--window-size={width},{height}"),
             format!("--user-data-dir={}", profile.path().display()),
         ];
+        args.extend(extra_args.iter().map(|arg| arg.to_string()));
         let mut capabilities = serde_json::Map::new();
         capabilities.insert("browserName".into(), json!("chrome"));
         capabilities.insert(
