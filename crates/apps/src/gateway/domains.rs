@@ -194,6 +194,10 @@ fn conflict_verified_elsewhere() -> ApiError {
     ApiError::Conflict("domain: another app has verified this domain".into())
 }
 
+fn conflict_already_there() -> ApiError {
+    ApiError::Conflict("domain: this app already has this domain".into())
+}
+
 fn conflict_quarantined() -> ApiError {
     ApiError::Conflict(
         "domain: this domain is reserved for a while after another organization removed it".into(),
@@ -234,11 +238,9 @@ pub async fn add(
     check_shape(&domain, &state.settings().domain, &platform_host(state))
         .map_err(|reason| ApiError::invalid_field("domain", reason))?;
     let pool = state.db.pool();
-    if store::count_domains_of_app(pool, &app.id).await? >= MAX_DOMAINS_PER_APP {
-        return Err(ApiError::invalid_field(
-            "domain",
-            format!("an app has at most {MAX_DOMAINS_PER_APP} domains: remove one first"),
-        ));
+    let own = store::domains_of_app(pool, organization_id, &app.id).await?;
+    if own.iter().any(|row| row.domain == domain) {
+        return Err(conflict_already_there());
     }
     if store::verified_holder(pool, &domain).await?.is_some() {
         return Err(conflict_verified_elsewhere());
@@ -246,6 +248,12 @@ pub async fn add(
     let holder = store::domain_quarantined_for(pool, &domain, Timestamp::now()).await?;
     if holder.is_some_and(|holder| &holder != organization_id) {
         return Err(conflict_quarantined());
+    }
+    if store::count_domains_of_app(pool, &app.id).await? >= MAX_DOMAINS_PER_APP {
+        return Err(ApiError::invalid_field(
+            "domain",
+            format!("an app has at most {MAX_DOMAINS_PER_APP} domains: remove one first"),
+        ));
     }
     let now = Timestamp::now();
     let row = DomainRow {
@@ -265,9 +273,7 @@ pub async fn add(
     match store::insert_domain(&mut *tx, &row).await {
         Ok(()) => {}
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => {
-            return Err(ApiError::Conflict(
-                "domain: this app already has this domain".into(),
-            ));
+            return Err(conflict_already_there());
         }
         Err(e) => return Err(e.into()),
     }
