@@ -94,3 +94,30 @@ fn build(resolver: &str) -> Result<TokioResolver, String> {
     };
     Ok(builder.with_options(options()).build())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn a_lookup_that_cannot_be_made_is_a_failed_check_with_its_reason() {
+        let answer = lookup_txt("not an address", "_landlord-challenge.example.com").await;
+        assert!(
+            matches!(&answer, TxtAnswer::Failed(reason) if reason.contains("apps.dns_resolver")),
+            "{answer:?}"
+        );
+        // Nothing answers on the discard port: a failure, never a panic.
+        let started = std::time::Instant::now();
+        let answer = lookup_txt("127.0.0.1:9", "_landlord-challenge.example.com").await;
+        assert!(matches!(answer, TxtAnswer::Failed(_)), "{answer:?}");
+        assert!(started.elapsed() < Duration::from_secs(10));
+    }
+
+    #[test]
+    fn the_record_is_named_after_the_domain() {
+        assert_eq!(
+            record_name("shop.example.com"),
+            "_landlord-challenge.shop.example.com"
+        );
+    }
+}
