@@ -610,8 +610,15 @@ impl Checker {
                 _ = stop.cancelled() => return,
                 _ = ticker.tick() => {}
             }
-            if let Err(error) = check_due(state, false).await {
-                tracing::warn!(%error, "custom domains could not be checked");
+            // A sweep is cut short by `stop` (a check cut short changes
+            // nothing: its transaction is not committed).
+            tokio::select! {
+                _ = stop.cancelled() => return,
+                result = check_due(state, false) => {
+                    if let Err(error) = result {
+                        tracing::warn!(%error, "custom domains could not be checked");
+                    }
+                }
             }
         }
     }
