@@ -29,3 +29,8 @@ landlord_core::entity_id!(
     /// An ID-token signing key: its `kid` in tokens' headers and the JWKS.
     SigningKeyId
 );
+
+landlord_core::entity_id!(
+    /// A custom domain an app asked for.
+    AppDomainId
+);

@@ -25,6 +25,7 @@ pub mod events;
 pub mod gateway;
 pub mod ids;
 pub mod installations;
+pub mod mail;
 pub mod notices;
 pub mod oauth;
 pub mod pages;

@@ -540,6 +540,8 @@ pub async fn delete(
     let now = Timestamp::now();
     let until = quarantine_end(state, now);
     let mut tx = state.db.begin().await?;
+    crate::gateway::domains::quarantine_app_domains(&mut tx, organization_id, &row.id, until)
+        .await?;
     if !store::delete_app(&mut *tx, organization_id, &row.id).await? {
         return Err(ApiError::not_found("app"));
     }

@@ -250,6 +250,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
     // Every module's mail templates are registered here, once.
     let mailer = Mailer::from_config(&config)
         .and_then(|mailer| mailer.with_templates(&landlord_marketplace::mail::TEMPLATES))
+        .and_then(|mailer| mailer.with_templates(&landlord_apps::mail::TEMPLATES))
         .context("mail settings")?;
     let mailer = Arc::new(mailer);
     let providers = Providers::from_config(&config);

@@ -22,6 +22,7 @@ pub fn router() -> Router<AppState> {
         .route("/__test/sleep", get(sleep))
         .route("/__test/echo", post(echo))
         .route("/__test/jobs/runs", get(job_runs))
+        .route("/__test/apps/domains/recheck", post(recheck_domains))
 }
 
 /// A job kind of the test-suite: payload `{"marker": "…", "sleep_ms": n}`;
@@ -88,4 +89,15 @@ struct Echo {
 
 async fn echo(Json(body): Json<Echo>) -> ApiSuccess<Echo> {
     ApiSuccess::ok(body)
+}
+
+/// Runs the custom domains' check now, every verified domain included (as
+/// if `apps.domain_recheck_hours` had passed); answers how many were
+/// checked.
+async fn recheck_domains(
+    axum::extract::State(state): axum::extract::State<AppState>,
+) -> Result<ApiSuccess<usize>, landlord_core::ApiError> {
+    Ok(ApiSuccess::ok(
+        landlord_apps::gateway::domains::check_due(&state.apps, true).await?,
+    ))
 }

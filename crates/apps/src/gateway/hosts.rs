@@ -102,7 +102,15 @@ impl Hosts {
             return Destination::Platform;
         }
         let Some(slug) = host.strip_suffix(&self.apps_suffix) else {
-            return Destination::Misdirected;
+            // A verified custom domain, or no one's.
+            return match self.lookup_domain(apps, &host).await {
+                Ok(Some(route)) => Destination::App(route),
+                Ok(None) => Destination::Misdirected,
+                Err(error) => {
+                    tracing::error!(%error, "a custom domain could not be looked up");
+                    Destination::Unavailable
+                }
+            };
         };
         if slug.contains('.') {
             return Destination::NoSuchApp;
@@ -117,6 +125,18 @@ impl Hosts {
         }
     }
 
+    /// The published or suspended app that holds `domain` verified.
+    async fn lookup_domain(
+        &self,
+        apps: &AppsState,
+        domain: &str,
+    ) -> Result<Option<Arc<AppRoute>>, sqlx::Error> {
+        match store::gateway::app_by_verified_domain(apps.db.pool(), domain).await? {
+            Some(app) => self.route_of(apps, app).await,
+            None => Ok(None),
+        }
+    }
+
     /// The published or suspended app with `slug`.
     async fn lookup_slug(
         &self,
@@ -126,6 +146,15 @@ impl Hosts {
         let Some(app) = store::gateway::app_by_slug(apps.db.pool(), slug).await? else {
             return Ok(None);
         };
+        self.route_of(apps, app).await
+    }
+
+    /// `app`'s route, when it is published or suspended.
+    async fn route_of(
+        &self,
+        apps: &AppsState,
+        app: store::AppRow,
+    ) -> Result<Option<Arc<AppRoute>>, sqlx::Error> {
         if !matches!(app.status, AppStatus::Published | AppStatus::Suspended) {
             return Ok(None);
         }

@@ -22,6 +22,7 @@
 //! daily); [`pages`] holds the answers of the gateway itself (404, 403,
 //! 421, 502, 504) for browsers and for programs.
 
+pub mod dns;
 pub mod domains;
 pub mod hosts;
 pub mod limits;
@@ -97,6 +98,7 @@ impl Gateway {
         tokio::join!(
             self.hosts.watch(&self.apps, stop.clone()),
             self.limits.run(&self.apps, stop.clone()),
+            domains::Checker::run(&self.apps, stop.clone()),
         );
     }
 

@@ -65,7 +65,7 @@ pub fn status_label(status: AppStatus) -> &'static str {
 }
 
 /// Signed in, in the URL's organization, allowed to manage its apps.
-async fn developer(
+pub(super) async fn developer(
     state: &Pages,
     visitor: &Visitor,
     organization_id: &str,
@@ -82,7 +82,7 @@ async fn developer(
 }
 
 /// The layout's values with the organization.
-async fn apps_base(
+pub(super) async fn apps_base(
     state: &Pages,
     visitor: &Visitor,
     title: &str,
@@ -97,7 +97,7 @@ async fn apps_base(
 }
 
 /// An app as the pages show it.
-fn app_value(app: &AppView) -> Value {
+pub(super) fn app_value(app: &AppView) -> Value {
     let mut value = serde_json::to_value(app).unwrap_or_default();
     if let Some(object) = value.as_object_mut() {
         object.insert("status_label".into(), status_label(app.status).into());
@@ -409,7 +409,11 @@ pub async fn create(
 }
 
 /// The organization's app from the URL (404 for any other).
-async fn own_app(state: &Pages, user: &CurrentUser, app_id: &str) -> Result<AppView, PageError> {
+pub(super) async fn own_app(
+    state: &Pages,
+    user: &CurrentUser,
+    app_id: &str,
+) -> Result<AppView, PageError> {
     registry::own(&state.apps, &user.organization_id, app_id)
         .await
         .map(AppView::new)
@@ -424,10 +428,37 @@ async fn detail_page(
     form: &AppForm,
     errors: FormErrors,
 ) -> Result<Page, PageError> {
+    detail_page_with(state, visitor, membership, app, form, errors, "").await
+}
+
+/// The app's page with the refusal of its domain form (`errors` on
+/// `domain`, the name typed kept in the field).
+pub(super) async fn domain_refused(
+    state: &Pages,
+    visitor: &Visitor,
+    membership: &Membership,
+    app: &AppView,
+    errors: FormErrors,
+    domain: &str,
+) -> Result<Page, PageError> {
+    let form = AppForm::of(app);
+    detail_page_with(state, visitor, membership, app, &form, errors, domain).await
+}
+
+async fn detail_page_with(
+    state: &Pages,
+    visitor: &Visitor,
+    membership: &Membership,
+    app: &AppView,
+    form: &AppForm,
+    errors: FormErrors,
+    domain: &str,
+) -> Result<Page, PageError> {
     let title = app.name.clone();
     let mut context = apps_base(state, visitor, &title, membership).await?;
     let status = form_context(&mut context, form, errors)?;
     context.insert("app".into(), app_value(app));
+    super::domains::insert(state, app, &mut context, domain).await?;
     context.insert(
         "quarantine_days".into(),
         state.apps.settings().slug_quarantine_days.into(),
@@ -503,7 +534,7 @@ pub async fn rotate_page(
 #[derive(Debug, Default, serde::Deserialize)]
 #[serde(default)]
 pub struct ActionForm {
-    csrf: String,
+    pub(super) csrf: String,
 }
 
 /// `POST /o/{organization_id}/apps/{app_id}/rotate-secret`: a new secret

@@ -12,6 +12,7 @@ mod authorized;
 pub(crate) mod consent;
 mod developer;
 mod directory;
+mod domains;
 mod operator;
 
 use axum::extract::FromRef;
@@ -58,6 +59,8 @@ const TEMPLATES: Templates = template_files!(
     "developer_app_new.html",
     "developer_app.html",
     "developer_app_confirm.html",
+    "developer_app_domains.html",
+    "developer_app_domain_remove.html",
     // The operator's review queue.
     "operator_apps.html",
     // Consent.
@@ -81,6 +84,7 @@ pub fn console_pages(apps: AppsState) -> Module {
         .routes(move |console| {
             Router::new()
                 .merge(developer::routes())
+                .merge(domains::routes())
                 .merge(operator::routes())
                 .merge(consent::routes())
                 .merge(authorized::routes())

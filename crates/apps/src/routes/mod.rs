@@ -7,6 +7,7 @@ pub mod authorized;
 pub mod developer;
 pub mod directory;
 pub mod discovery;
+pub mod domains;
 pub mod installations;
 pub mod provider;
 
@@ -43,6 +44,7 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
         ))
         .routes(routes!(authorized::list))
         .routes(routes!(authorized::revoke))
+        .merge(domains::router())
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

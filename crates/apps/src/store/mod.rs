@@ -48,3 +48,4 @@ landlord_core::text_enum!(
         Refresh = "refresh",
     }
 );
+pub mod domains;

@@ -41,6 +41,7 @@ mod console_team_browser;
 mod console_webhooks;
 mod events;
 mod gateway_browser;
+mod gateway_domains;
 mod gateway_routing;
 mod gateway_visitor;
 mod house_rules;
