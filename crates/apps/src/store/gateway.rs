@@ -78,3 +78,55 @@ pub async fn app_by_verified_domain<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(executor)
     .await
 }
+
+/// What the gateway keeps of an app: the app, and its organization's plan.
+#[derive(Debug, sqlx::FromRow)]
+pub struct RouteRow {
+    #[sqlx(flatten)]
+    pub app: AppRow,
+    pub organization_plan: Option<String>,
+}
+
+/// The app columns prefixed with `a.`, and the organization's plan.
+fn route_columns() -> String {
+    let mut columns = APP_COLUMNS
+        .split(", ")
+        .map(|column| format!("a.{}", column.trim()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    columns.push_str(", o.plan AS organization_plan");
+    columns
+}
+
+/// The app whose slug is `slug` with its organization's plan, in one
+/// query (what a host cache miss costs).
+pub async fn route_by_slug<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    slug: &str,
+) -> Result<Option<RouteRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM apps a LEFT JOIN organizations o ON o.id = a.organization_id \
+         WHERE a.slug = $1",
+        route_columns()
+    ))
+    .bind(slug)
+    .fetch_optional(executor)
+    .await
+}
+
+/// The app holding `domain` verified with its organization's plan, in one
+/// query.
+pub async fn route_by_verified_domain<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    domain: &str,
+) -> Result<Option<RouteRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {} FROM apps a JOIN app_domains d ON d.app_id = a.id \
+         LEFT JOIN organizations o ON o.id = a.organization_id \
+         WHERE d.domain = $1 AND d.status = 'verified'",
+        route_columns()
+    ))
+    .bind(domain)
+    .fetch_optional(executor)
+    .await
+}
