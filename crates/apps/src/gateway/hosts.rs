@@ -338,21 +338,17 @@ async fn lookup(
     apps: &AppsState,
     key: Key<'_>,
 ) -> Result<Result<Arc<AppRoute>, Miss>, sqlx::Error> {
-    let (row, miss) = match key {
+    let (app, miss) = match key {
         Key::Slug(slug) => (
-            store::gateway::route_by_slug(apps.db.pool(), slug).await?,
+            store::gateway::app_by_slug(apps.db.pool(), slug).await?,
             Miss::NoSuchApp,
         ),
         Key::Domain(domain) => (
-            store::gateway::route_by_verified_domain(apps.db.pool(), domain).await?,
+            store::gateway::app_by_verified_domain(apps.db.pool(), domain).await?,
             Miss::Misdirected,
         ),
     };
-    let Some(store::gateway::RouteRow {
-        app,
-        organization_plan,
-    }) = row
-    else {
+    let Some(app) = app else {
         return Ok(Err(miss));
     };
     if !matches!(app.status, AppStatus::Published | AppStatus::Suspended) {
@@ -360,6 +356,10 @@ async fn lookup(
         // app's, so it is a 404 rather than a stranger's host.
         return Ok(Err(Miss::NoSuchApp));
     }
+    let plan = landlord_identity::store::organization_by_id(apps.db.pool(), &app.organization_id)
+        .await?
+        .map(|organization| organization.plan)
+        .unwrap_or_default();
     Ok(Ok(Arc::new(AppRoute {
         upstream: app.upstream_url.as_deref().and_then(|u| Url::parse(u).ok()),
         app_id: app.id,
@@ -367,7 +367,7 @@ async fn lookup(
         name: app.name,
         status: app.status,
         organization_id: app.organization_id,
-        organization_plan: organization_plan.unwrap_or_default(),
+        organization_plan: plan,
     })))
 }
 
