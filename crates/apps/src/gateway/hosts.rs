@@ -449,7 +449,8 @@ pub async fn routing_changed(state: &AppsState) {
 
 #[cfg(test)]
 mod tests {
-    use super::{is_domain_name, normalise, Hosts, Shape};
+    use super::{is_domain_name, normalise, Hosts, Miss, RoutingCache, Shape};
+    use std::sync::atomic::Ordering;
 
     #[test]
     fn hosts_are_normalised() {
@@ -537,5 +538,23 @@ mod tests {
         }
         assert!(!is_domain_name(&format!("{}.com", "a".repeat(64))));
         assert!(is_domain_name(&format!("{}.com", "a".repeat(63))));
+    }
+
+    #[test]
+    fn a_lookup_that_started_before_a_clear_leaves_nothing_behind() {
+        let cache = RoutingCache::new(10, 10);
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        cache.keep("notes", epoch, &Err(Miss::NoSuchApp));
+        assert_eq!(
+            cache.get("notes").map(|a| a.err()),
+            Some(Some(Miss::NoSuchApp))
+        );
+
+        // A change lands while the next lookup is at the database.
+        let epoch = cache.epoch.load(Ordering::SeqCst);
+        cache.clear();
+        assert!(cache.get("notes").is_none());
+        cache.keep("docs.example.com", epoch, &Err(Miss::Misdirected));
+        assert!(cache.get("docs.example.com").is_none());
     }
 }
