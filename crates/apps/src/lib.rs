@@ -61,6 +61,9 @@ pub struct AppsInner {
     pub identity: IdentityState,
     /// The ID-token signing key, kept parsed (see [`signing`]).
     pub keyring: signing::Keyring,
+    /// Which host is which app, kept in memory: the gateway reads it,
+    /// every routing change empties it (see [`gateway::hosts`]).
+    pub routing: gateway::hosts::RoutingCache,
 }
 
 impl AppsState {
@@ -71,9 +74,16 @@ impl AppsState {
     ) -> Self {
         Self(Arc::new(AppsInner {
             db,
-            config,
             identity,
             keyring: signing::Keyring::new(),
+            routing: {
+                let settings = config.section::<config::AppsConfig>();
+                gateway::hosts::RoutingCache::new(
+                    settings.host_cache_entries,
+                    settings.host_cache_negative_entries,
+                )
+            },
+            config,
         }))
     }
 

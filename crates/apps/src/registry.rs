@@ -511,6 +511,12 @@ pub async fn update(
     )
     .await?;
     tx.commit().await?;
+    if changed
+        .iter()
+        .any(|field| ["slug", "name", "upstream_url"].contains(field))
+    {
+        crate::gateway::hosts::routing_changed(state).await;
+    }
     if changed.contains(&"webhook_url") {
         // The notices' endpoint follows the address now, so its signing
         // secret is there to read before the first notice.
@@ -554,6 +560,7 @@ pub async fn delete(
     )
     .await?;
     tx.commit().await?;
+    crate::gateway::hosts::routing_changed(state).await;
     Ok(DeletedApp {
         app: AppView::new(row),
         slug_reserved_until: until,

@@ -152,6 +152,7 @@ pub async fn decide(
     )
     .await?;
     tx.commit().await?;
+    crate::gateway::hosts::routing_changed(state).await;
     if decision == Decision::Publish {
         // The outgoing webhooks' dispatcher picks the event up.
         state.identity.jobs.notify_one();

@@ -42,6 +42,7 @@ mod console_webhooks;
 mod events;
 mod gateway_browser;
 mod gateway_domains;
+mod gateway_hosts;
 mod gateway_routing;
 mod gateway_visitor;
 mod house_rules;
