@@ -28,6 +28,7 @@ backend_tests!(
     the_upstream_gets_the_gateway_headers_and_never_the_clients,
     the_signature_verifies_over_the_documented_content_and_survives_a_rotation,
     a_private_upstream_is_refused_when_saved_and_when_connecting,
+    the_console_shows_the_gateway_secret_once_and_rotates_it,
 );
 
 /// The signed content of the gateway's documentation, rebuilt from what
@@ -519,4 +520,59 @@ async fn upgraded_connections_and_event_streams_pass_through() {
         "the first event came at once: {arrivals:?}"
     );
     assert!(started.elapsed() >= Duration::from_millis(1000));
+}
+
+async fn the_console_shows_the_gateway_secret_once_and_rotates_it(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let ada = crate::console::Browser::new(&app);
+    let overview = ada.sign_up("ada@gateway.test", "Acme").await;
+    let apps = format!("{overview}/apps");
+    let created = ada
+        .submit(
+            &format!("{apps}/new"),
+            &apps,
+            &[
+                ("client_type", "public"),
+                ("name", "Notes web"),
+                ("slug", "notes-web"),
+                ("category", "productivity"),
+                ("redirect_uris", ""),
+                ("scopes", "openid"),
+            ],
+        )
+        .await;
+    assert_eq!(created.status, 303, "{}", created.body);
+    let page = created.location.expect("the app's page");
+    let shown = ada.get(&page).await;
+    assert!(
+        shown.body.contains("id=\"gateway_secret\""),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("value=\"whsec_"), "{}", shown.body);
+    // Once: a reload no longer shows it.
+    let again = ada.get(&page).await;
+    assert!(!again.body.contains("value=\"whsec_"));
+    assert!(again.body.contains("Rotate gateway secret"));
+
+    let confirm = ada.get(&format!("{page}/rotate-gateway-secret")).await;
+    assert_eq!(confirm.status, 200);
+    assert!(confirm
+        .body
+        .contains("keeps signing beside it for 24 hours"));
+    let rotated = ada
+        .submit(
+            &format!("{page}/rotate-gateway-secret"),
+            &format!("{page}/rotate-gateway-secret"),
+            &[],
+        )
+        .await;
+    assert_eq!(rotated.status, 303, "{}", rotated.body);
+    let shown = ada.get(&page).await;
+    assert!(
+        shown.body.contains("The gateway secret is rotated"),
+        "{}",
+        shown.body
+    );
+    assert!(shown.body.contains("value=\"whsec_"), "{}", shown.body);
 }
