@@ -290,6 +290,9 @@ async fn create_recorded(
         Err(sqlx::Error::Database(e)) if e.is_unique_violation() => return Err(slug_taken()),
         Err(e) => return Err(e.into()),
     }
+    let (gateway_secret, sealed) =
+        crate::gateway::signature::new_secret(&state.identity.payload_cipher, &row.id)?;
+    store::gateway::set_missing_gateway_secret(&mut *tx, &row.id, &sealed).await?;
     landlord_audit::record(
         &mut *tx,
         entry.target("app", &row.id).details(serde_json::json!({
@@ -305,6 +308,7 @@ async fn create_recorded(
     Ok(CreatedApp {
         app: AppView::new(row),
         client_secret: secret,
+        gateway_secret,
     })
 }
 

@@ -72,6 +72,10 @@ pub struct CreatedApp {
     /// A confidential client's secret; `null` for a public client. Not
     /// shown again: rotate it to get a new one.
     pub client_secret: Option<String>,
+    /// The gateway's signing secret (`whsec_…`): the app's server checks
+    /// `X-Landlord-Signature` with it. Not shown again: rotate it to get a
+    /// new one.
+    pub gateway_secret: String,
 }
 
 /// An app with its new client secret — shown this once.
@@ -81,6 +85,18 @@ pub struct RotatedSecret {
     pub app: AppView,
     /// The new secret; the old one stopped working. Not shown again.
     pub client_secret: String,
+}
+
+/// An app with its new gateway signing secret — shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RotatedGatewaySecret {
+    #[serde(flatten)]
+    pub app: AppView,
+    /// The new `whsec_…` secret. Not shown again.
+    pub gateway_secret: String,
+    /// Until then the previous secret signs beside the new one (`null`:
+    /// there was none).
+    pub previous_valid_until: Option<Timestamp>,
 }
 
 /// A deleted app, as it was, and how long its slug stays reserved.

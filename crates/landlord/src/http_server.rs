@@ -22,7 +22,6 @@ use axum::Router;
 use hyper::body::Incoming;
 use hyper::server::conn::http1;
 use hyper_util::rt::TokioIo;
-use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
 use tower::Service;
 
@@ -42,7 +41,9 @@ pub async fn serve<F>(listener: TcpListener, router: Router, shutdown: F)
 where
     F: Future<Output = ()> + Send + 'static,
 {
-    let connections = GracefulShutdown::new();
+    // Every connection's task holds a receiver: a message asks it to
+    // finish gracefully, and the last one gone ends the wait below.
+    let (stop_connections, connections) = tokio::sync::watch::channel(());
     let mut builder = http1::Builder::new();
     builder.keep_alive(true);
     tokio::pin!(shutdown);
@@ -61,16 +62,32 @@ where
             router: router.clone(),
             peer: ConnectInfo(peer),
         };
-        let connection = connections.watch(builder.serve_connection(TokioIo::new(stream), service));
+        // With upgrades: a WebSocket to an app's host is handed to the
+        // gateway once the upstream accepted it.
+        let connection = builder
+            .serve_connection(TokioIo::new(stream), service)
+            .with_upgrades();
+        let mut stop = connections.clone();
         tokio::spawn(async move {
+            tokio::pin!(connection);
+            let ended = tokio::select! {
+                ended = connection.as_mut() => ended,
+                _ = stop.changed() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.await
+                }
+            };
+            drop(stop);
             // A client that goes away mid-request is its own business.
-            if let Err(error) = connection.await {
+            if let Err(error) = ended {
                 tracing::trace!(%error, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    connections.shutdown().await;
+    drop(connections);
+    let _ = stop_connections.send(());
+    stop_connections.closed().await;
 }
 
 /// Errors that concern one connection (reset before it was accepted) are

@@ -43,6 +43,8 @@ pub struct AppRoute {
     pub organization_plan: String,
     /// `None`: the app has not said where its server is (502).
     pub upstream: Option<Url>,
+    /// The gateway's signing secrets, opened.
+    pub signing: super::signature::SigningSecrets,
 }
 
 /// The host-to-app lookups.
@@ -360,7 +362,9 @@ async fn lookup(
         .await?
         .map(|organization| organization.plan)
         .unwrap_or_default();
+    let signing = super::signature::route_secrets(apps, &app.id).await?;
     Ok(Ok(Arc::new(AppRoute {
+        signing,
         upstream: app.upstream_url.as_deref().and_then(|u| Url::parse(u).ok()),
         app_id: app.id,
         slug: app.slug,

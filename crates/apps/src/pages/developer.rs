@@ -38,6 +38,10 @@ pub(super) fn routes() -> Router<Pages> {
             "/o/{organization_id}/apps/{app_id}/rotate-secret",
             get(rotate_page).post(rotate),
         )
+        .route(
+            "/o/{organization_id}/apps/{app_id}/rotate-gateway-secret",
+            get(rotate_gateway_page).post(rotate_gateway),
+        )
         .route("/o/{organization_id}/apps/{app_id}/submit", post(submit))
         .route(
             "/o/{organization_id}/apps/{app_id}/delete",
@@ -393,11 +397,14 @@ pub async fn create(
                     "app_secret",
                     secret,
                 )
+                .also_secret("gateway_secret", created.gateway_secret)
                 .detail("app_id", app.id.to_string()),
                 None => Flash::notice(format!(
                     "The app “{}” is created, as a draft. A public client has no secret: it uses PKCE.",
                     app.name
-                )),
+                ))
+                .also_secret("gateway_secret", created.gateway_secret)
+                .detail("app_id", app.id.to_string()),
             };
             Page::redirect_with(&state, &visitor, location, flash).await
         }
@@ -558,6 +565,47 @@ pub async fn rotate(
         Err(ApiError::Conflict(message)) => Flash::notice(landlord_console::sentence(&message)),
         Err(error) => return Err(landlord_console::api(error)),
     };
+    Page::redirect_with(&state, &visitor, location, flash).await
+}
+
+/// `GET /o/{organization_id}/apps/{app_id}/rotate-gateway-secret`: the
+/// confirmation.
+pub async fn rotate_gateway_page(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    Path((organization_id, app_id)): Path<(String, String)>,
+) -> Result<Page, PageError> {
+    let (user, membership) = developer(&state, &visitor, &organization_id, Gate::Read).await?;
+    let app = own_app(&state, &user, &app_id).await?;
+    let mut context = apps_base(&state, &visitor, "Rotate the gateway secret", &membership).await?;
+    context.insert("app".into(), app_value(&app));
+    context.insert(
+        "overlap_hours".into(),
+        state.apps.settings().gateway_secret_overlap_hours.into(),
+    );
+    Page::render("developer_app_gateway_confirm.html", context)
+}
+
+/// `POST /o/{organization_id}/apps/{app_id}/rotate-gateway-secret`: a new
+/// gateway signing secret, shown once on the app's page; the previous one
+/// keeps signing during the overlap.
+pub async fn rotate_gateway(
+    State(state): State<Pages>,
+    visitor: Visitor,
+    client: ClientInfo,
+    Path((organization_id, app_id)): Path<(String, String)>,
+    Form(form): Form<ActionForm>,
+) -> Result<Page, PageError> {
+    let (user, _) = developer(&state, &visitor, &organization_id, Gate::Form(&form.csrf)).await?;
+    let location = format!("/o/{}/apps/{}", user.organization_id, app_id.trim());
+    let rotated = crate::gateway::signature::rotate(&state.apps, &user, &client, &app_id)
+        .await
+        .map_err(landlord_console::api)?;
+    let flash = Flash::notice(
+        "The gateway secret is rotated: the previous one still signs during the overlap.",
+    )
+    .also_secret("gateway_secret", rotated.gateway_secret)
+    .detail("app_id", rotated.app.id.to_string());
     Page::redirect_with(&state, &visitor, location, flash).await
 }
 

@@ -74,6 +74,9 @@ const TEMPLATES: Templates = template_files!(
     "directory_install.html",
     "installed_apps.html",
     "installed_app_uninstall.html",
+    // The gateway secret.
+    "developer_app_gateway.html",
+    "developer_app_gateway_confirm.html",
 );
 
 /// The module's pages, templates and navigation entries.

@@ -10,7 +10,7 @@ use landlord_identity::permissions::Authorized;
 use crate::permissions::needs;
 use crate::registry::{self, CreateAppRequest, UpdateAppRequest};
 use crate::store;
-use crate::views::{AppView, CreatedApp, DeletedApp, RotatedSecret};
+use crate::views::{AppView, CreatedApp, DeletedApp, RotatedGatewaySecret, RotatedSecret};
 use crate::AppsState;
 
 /// Create an app (a draft). A confidential client's secret is in the
@@ -148,6 +148,30 @@ pub async fn rotate_secret(
 ) -> Result<ApiSuccess<RotatedSecret>, ApiError> {
     Ok(ApiSuccess::ok(
         registry::rotate_secret(&state, &user, &client, &id).await?,
+    ))
+}
+
+/// Rotate the app's gateway signing secret: the new one is in the answer
+/// and nowhere else; the previous one keeps signing beside it for
+/// `apps.gateway_secret_overlap_hours`.
+#[utoipa::path(
+    post, path = "/apps/{id}/rotate-gateway-secret", tag = "Apps",
+    security(("bearer" = [])),
+    params(("id" = String, Path, description = "The app's id (its client_id)")),
+    responses(
+        (status = 200, description = "The new gateway secret, shown this once", body = Envelope<RotatedGatewaySecret>),
+        (status = 403, description = "Missing permission manage_apps", body = ErrorEnvelope),
+        (status = 404, description = "No such app in this organization", body = ErrorEnvelope),
+    )
+)]
+pub async fn rotate_gateway_secret(
+    State(state): State<AppsState>,
+    user: Authorized<needs::ManageApps>,
+    client: ClientInfo,
+    Path(id): Path<String>,
+) -> Result<ApiSuccess<RotatedGatewaySecret>, ApiError> {
+    Ok(ApiSuccess::ok(
+        crate::gateway::signature::rotate(&state, &user, &client, &id).await?,
     ))
 }
 

@@ -29,6 +29,7 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
             developer::delete
         ))
         .routes(routes!(developer::rotate_secret))
+        .routes(routes!(developer::rotate_gateway_secret))
         .routes(routes!(developer::submit))
         .routes(routes!(admin::list))
         .routes(routes!(admin::publish))

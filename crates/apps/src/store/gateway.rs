@@ -78,3 +78,38 @@ pub async fn app_by_verified_domain<'c, E: Executor<'c, Database = Any>>(
     .fetch_optional(executor)
     .await
 }
+
+/// Stores `sealed` as the app's gateway secret when it has none (an app
+/// created before the gateway signed); another instance's may win.
+pub async fn set_missing_gateway_secret<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    app_id: &AppId,
+    sealed: &str,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE apps SET gateway_secret = $1 WHERE id = $2 AND gateway_secret IS NULL")
+        .bind(sealed)
+        .bind(app_id)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// A new sealed gateway secret; the current one becomes the previous,
+/// signing until `previous_until` (`None`: there was none).
+pub async fn rotate_gateway_secret<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    app_id: &AppId,
+    sealed: &str,
+    previous_until: Option<landlord_core::Timestamp>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE apps SET gateway_secret_previous = gateway_secret, \
+         gateway_secret_previous_until = $1, gateway_secret = $2 WHERE id = $3",
+    )
+    .bind(previous_until)
+    .bind(sealed)
+    .bind(app_id)
+    .execute(executor)
+    .await?;
+    Ok(())
+}
