@@ -43,6 +43,7 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
         ))
         .routes(routes!(authorized::list))
         .routes(routes!(authorized::revoke))
+        .routes(routes!(developer::traffic))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.
