@@ -428,6 +428,7 @@ async fn detail_page(
     let mut context = apps_base(state, visitor, &title, membership).await?;
     let status = form_context(&mut context, form, errors)?;
     context.insert("app".into(), app_value(app));
+    crate::traffic::page_context(&state.apps, &app.id, &mut context).await?;
     context.insert(
         "quarantine_days".into(),
         state.apps.settings().slug_quarantine_days.into(),

@@ -58,6 +58,7 @@ const TEMPLATES: Templates = template_files!(
     "developer_app_new.html",
     "developer_app.html",
     "developer_app_confirm.html",
+    "developer_app_traffic.html",
     // The operator's review queue.
     "operator_apps.html",
     // Consent.

@@ -40,6 +40,7 @@ mod console_team;
 mod console_team_browser;
 mod console_webhooks;
 mod events;
+mod gateway_limits;
 mod gateway_routing;
 mod house_rules;
 mod identity;
