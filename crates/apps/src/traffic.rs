@@ -161,6 +161,21 @@ fn axis_top(value: i64) -> i64 {
     }
 }
 
+/// How many equal parts an axis up to `top` (1, 2 or 5 × 10ⁿ) is cut in
+/// so that each gridline is a round number: 2 × 10ⁿ in four, the others in
+/// five (one part of 1 is then cut in one).
+fn gridlines(top: i64) -> i64 {
+    let mut lead = top.max(1);
+    while lead >= 10 && lead % 10 == 0 {
+        lead /= 10;
+    }
+    match (lead, top) {
+        (_, 1) => 1,
+        (2, _) => 4,
+        _ => 5,
+    }
+}
+
 fn thousands(value: i64) -> String {
     landlord_console::format::thousands(&value.to_string())
 }
@@ -190,7 +205,8 @@ pub fn chart(days: &[TrafficDayView]) -> serde_json::Value {
             json!({
                 "date": day.date,
                 "day": day.date.get(8..).unwrap_or("").trim_start_matches('0'),
-                "label": i % 7 == 0 || i == count - 1,
+                // Every seventh day, and the last unless a label is near.
+                "label": i % 7 == 0 || (i == count - 1 && i % 7 >= 3),
                 "x": x,
                 "center": x + bar_width / 2,
                 "width": bar_width,
@@ -217,8 +233,9 @@ pub fn chart(days: &[TrafficDayView]) -> serde_json::Value {
             .join(" ")
     };
     let ticks = |top: i64| -> Vec<serde_json::Value> {
-        (0..=4)
-            .map(|k| top * k / 4)
+        let parts = gridlines(top);
+        (0..=parts)
+            .map(|k| top * k / parts)
             .map(|value| json!({ "y": y(value, top), "text": thousands(value) }))
             .collect()
     };
@@ -280,7 +297,10 @@ mod tests {
             bars[1]["errors_height"].as_i64().unwrap(),
         );
         assert!(requests > errors && errors >= 1, "{requests} {errors}");
-        assert_eq!(chart["latency_ticks"][4]["text"], "500");
+        assert_eq!(chart["latency_ticks"][5]["text"], "500");
+        assert_eq!(chart["latency_ticks"][1]["text"], "100");
+        assert_eq!(chart["requests_ticks"][1]["text"], "500");
+        assert_eq!((gridlines(1), gridlines(20), gridlines(100)), (1, 4, 5));
         assert_eq!(axis_top(1_200), 2_000);
         assert!(chart["max_points"].as_str().unwrap().contains(' '));
     }
