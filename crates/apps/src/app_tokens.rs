@@ -86,6 +86,7 @@ pub async fn meter(
                 method,
                 status: response.status().as_u16(),
                 at: Timestamp::now(),
+                app_id: None,
             })
             .await;
     }

@@ -38,6 +38,7 @@ pub mod signing;
 pub mod slug;
 pub mod store;
 pub mod tokens;
+pub mod traffic;
 pub mod views;
 
 use std::sync::Arc;

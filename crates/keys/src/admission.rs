@@ -508,6 +508,7 @@ impl KeysState {
                 method: "POST".into(),
                 status: 202,
                 at: now,
+                app_id: None,
             })
             .await;
         Ok(QuotaState {
@@ -515,6 +516,62 @@ impl KeysState {
             included: plan.included_requests,
             resets_at,
         })
+    }
+}
+
+impl KeysState {
+    /// The catalog's plan called `name` (the default plan when the catalog
+    /// lacks it), for features that meter without a key (the apps'
+    /// gateway).
+    pub fn plan_named(&self, name: &str) -> Plan {
+        self.plan_of(name).1
+    }
+
+    /// Takes one unit of the organization's monthly quota under `plan`,
+    /// as an API-key request does (the database is read once a month per
+    /// organization and instance, when the counter is not known yet): the
+    /// quota after it, or — a hard-capped plan at its cap — the refusal.
+    /// The caller records the usage.
+    pub async fn reserve_quota(
+        &self,
+        organization_id: &OrganizationId,
+        plan: &Plan,
+    ) -> Result<QuotaState, Result<QuotaState, ApiError>> {
+        let now = Timestamp::now();
+        let month = month_key(now.millis());
+        let quota_key = format!("{organization_id}:{month}");
+        let initial = if self.quota.known_locally(&quota_key) {
+            0
+        } else {
+            let month_start = Timestamp::from_millis(month_start_ms(now.millis()));
+            landlord_metering::count_since(&self.db, organization_id, month_start)
+                .await
+                .map_err(|e| Err(ApiError::from(e)))?
+        };
+        let cap = if plan.hard_capped() {
+            plan.included_requests
+        } else {
+            None
+        };
+        let resets_at = Timestamp::from_millis(next_month_start_ms(now.millis()));
+        match self.quota.reserve(&quota_key, initial, cap).await {
+            Ok(used) => {
+                if let Some(included) = plan.included_requests {
+                    self.note_usage(organization_id, &month, used, included)
+                        .await;
+                }
+                Ok(QuotaState {
+                    used,
+                    included: plan.included_requests,
+                    resets_at,
+                })
+            }
+            Err(used) => Err(Ok(QuotaState {
+                used,
+                included: plan.included_requests,
+                resets_at,
+            })),
+        }
     }
 }
 

@@ -61,6 +61,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
             method,
             status: response.status().as_u16(),
             at: Timestamp::now(),
+            app_id: None,
         })
         .await;
     rate_limit_headers(response.headers_mut(), &decision);

@@ -68,6 +68,9 @@ pub struct UsageRecord {
     pub method: String,
     pub status: u16,
     pub at: Timestamp,
+    /// The published app a gateway request went to; `None` for everything
+    /// else (API keys, modules), so their records carry no extra string.
+    pub app_id: Option<Arc<str>>,
 }
 
 /// Requests to add to one row of `usage_hourly`.
@@ -83,6 +86,8 @@ pub struct Counter {
     /// or before the requests.
     pub bucket: Timestamp,
     pub requests: i64,
+    /// The published app (gateway requests); `None`: stored as `''`.
+    pub app_id: Option<Arc<str>>,
 }
 
 /// Where a request made at `at` is counted: its hour's start, or the
@@ -101,7 +106,14 @@ pub fn aggregate(
     records: &[UsageRecord],
     cuts: &HashMap<OrganizationId, Vec<Timestamp>>,
 ) -> Vec<Counter> {
-    type Row<'a> = (&'a OrganizationId, &'a ApiKeyId, String, i64, Timestamp);
+    type Row<'a> = (
+        &'a OrganizationId,
+        &'a ApiKeyId,
+        String,
+        i64,
+        Timestamp,
+        Option<&'a Arc<str>>,
+    );
     let mut counts: HashMap<Row<'_>, i64> = HashMap::new();
     for record in records {
         let org_cuts = cuts
@@ -113,19 +125,23 @@ pub fn aggregate(
             format!("{} {}", record.method, record.endpoint),
             i64::from(record.status / 100),
             bucket_of(record.at, org_cuts),
+            record.app_id.as_ref(),
         );
         *counts.entry(row).or_insert(0) += 1;
     }
     counts
         .into_iter()
         .map(
-            |((organization_id, api_key_id, route, status_class, bucket), requests)| Counter {
-                organization_id: organization_id.clone(),
-                api_key_id: api_key_id.clone(),
-                route,
-                status_class,
-                bucket,
-                requests,
+            |((organization_id, api_key_id, route, status_class, bucket, app_id), requests)| {
+                Counter {
+                    organization_id: organization_id.clone(),
+                    api_key_id: api_key_id.clone(),
+                    route,
+                    status_class,
+                    bucket,
+                    requests,
+                    app_id: app_id.cloned(),
+                }
             },
         )
         .collect()
@@ -375,6 +391,7 @@ mod tests {
             method: "GET".into(),
             status,
             at: Timestamp::from_millis(at),
+            app_id: None,
         }
     }
 

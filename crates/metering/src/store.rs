@@ -19,7 +19,7 @@ use crate::{Counter, UsageRecord};
 const COLUMNS: usize = 6;
 
 /// Columns per upserted counter.
-const COUNTER_COLUMNS: usize = 6;
+const COUNTER_COLUMNS: usize = 7;
 
 /// One hour, in ms: the counters' bucket.
 pub const HOUR_MS: i64 = 3_600_000;
@@ -34,8 +34,8 @@ pub async fn add_to_counters(
         return Ok(());
     }
     let sql = format!(
-        "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
-         VALUES {} ON CONFLICT (organization_id, api_key_id, route, status_class, hour) \
+        "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests, app_id) \
+         VALUES {} ON CONFLICT (organization_id, api_key_id, route, status_class, hour, app_id) \
          DO UPDATE SET requests = usage_hourly.requests + excluded.requests",
         values_placeholders(conn, counters.len(), COUNTER_COLUMNS)
     );
@@ -47,7 +47,8 @@ pub async fn add_to_counters(
             .bind(&counter.route)
             .bind(counter.status_class)
             .bind(counter.bucket)
-            .bind(counter.requests);
+            .bind(counter.requests)
+            .bind(counter.app_id.as_deref().unwrap_or(""));
     }
     query.execute(conn).await?;
     Ok(())

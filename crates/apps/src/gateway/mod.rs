@@ -119,7 +119,8 @@ impl Gateway {
         let started = Instant::now();
         let response = self.proxy.forward(self, &route, &visitor, request).await;
         self.limits
-            .record(&route, &visitor, response.status(), started.elapsed());
+            .record(&route, &visitor, response.status(), started.elapsed())
+            .await;
         admission.decorate(response)
     }
 }

@@ -466,6 +466,7 @@ async fn detail_page_with(
     let status = form_context(&mut context, form, errors)?;
     context.insert("app".into(), app_value(app));
     super::domains::insert(state, app, &mut context, domain).await?;
+    crate::traffic::page_context(&state.apps, &app.id, &mut context).await?;
     context.insert(
         "quarantine_days".into(),
         state.apps.settings().slug_quarantine_days.into(),

@@ -61,6 +61,7 @@ const TEMPLATES: Templates = template_files!(
     "developer_app_confirm.html",
     "developer_app_domains.html",
     "developer_app_domain_remove.html",
+    "developer_app_traffic.html",
     // The operator's review queue.
     "operator_apps.html",
     // Consent.

@@ -198,3 +198,32 @@ pub async fn submit(
         registry::submit(&state, &user, &client, &id).await?,
     ))
 }
+
+/// An app's traffic through the gateway per day (UTC), oldest first:
+/// requests, errors (5xx, the gateway's own 502 and 504 included), mean
+/// and highest latency. Days without requests have zeros.
+#[utoipa::path(
+    get, path = "/apps/{id}/traffic", tag = "Apps",
+    security(("bearer" = [])),
+    params(
+        ("id" = String, Path, description = "The app's id (its client_id)"),
+        crate::traffic::TrafficQuery,
+    ),
+    responses(
+        (status = 200, description = "The app's traffic per day", body = Envelope<crate::traffic::AppTrafficView>),
+        (status = 403, description = "Missing permission manage_apps", body = ErrorEnvelope),
+        (status = 404, description = "No such app in this organization", body = ErrorEnvelope),
+        (status = 422, description = "`days` is not from 1 to 90", body = ErrorEnvelope),
+    )
+)]
+pub async fn traffic(
+    State(state): State<AppsState>,
+    user: Authorized<needs::ManageApps>,
+    Path(id): Path<String>,
+    landlord_core::http::Query(query): landlord_core::http::Query<crate::traffic::TrafficQuery>,
+) -> Result<ApiSuccess<crate::traffic::AppTrafficView>, ApiError> {
+    let days = crate::traffic::days_of(&query)?;
+    Ok(ApiSuccess::ok(
+        crate::traffic::of_app(&state, &user.organization_id, &id, days).await?,
+    ))
+}

@@ -46,6 +46,7 @@ pub fn api_router() -> OpenApiRouter<AppsState> {
         .routes(routes!(authorized::list))
         .routes(routes!(authorized::revoke))
         .merge(domains::router())
+        .routes(routes!(developer::traffic))
 }
 
 /// The provider's endpoints: `/oauth/…` and the discovery documents.

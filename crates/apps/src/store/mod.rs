@@ -18,6 +18,7 @@ pub use keys::*;
 mod authorized;
 pub use authorized::*;
 pub mod gateway;
+pub mod traffic;
 
 landlord_core::text_enum!(
     /// Where an app stands: only published apps are in the directory and

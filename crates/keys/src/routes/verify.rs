@@ -128,6 +128,7 @@ pub async fn verify_key(
                     method: "POST".into(),
                     status: 200,
                     at: Timestamp::now(),
+                    app_id: None,
                 })
                 .await;
             verdict.valid = true;

@@ -43,6 +43,7 @@ mod events;
 mod gateway_browser;
 mod gateway_domains;
 mod gateway_hosts;
+mod gateway_limits;
 mod gateway_proxy;
 mod gateway_routing;
 mod gateway_visitor;

@@ -65,6 +65,7 @@ fn records(org: &str, key: &str, n: usize, at: i64) -> Vec<UsageRecord> {
         method: "POST".into(),
         status: 202,
         at: Timestamp::from_millis(at),
+        app_id: None,
     };
     vec![record; n]
 }

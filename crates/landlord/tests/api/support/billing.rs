@@ -39,7 +39,7 @@ pub async fn planted_counters(
     sqlx::query(
         "INSERT INTO usage_hourly (organization_id, api_key_id, route, status_class, hour, requests) \
          VALUES ($1, $2, 'POST /api/v1/messages/send', 2, $3, $4) \
-         ON CONFLICT (organization_id, api_key_id, route, status_class, hour) \
+         ON CONFLICT (organization_id, api_key_id, route, status_class, hour, app_id) \
          DO UPDATE SET requests = usage_hourly.requests + excluded.requests",
     )
     .bind(organization_id)
