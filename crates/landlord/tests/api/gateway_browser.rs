@@ -90,6 +90,7 @@ async fn a_signed_in_person_reaches_an_app_on_its_subdomain_as_themselves() {
     let notes = format!("http://notes.apps.localhost:{port}/");
     browser.goto_url(&notes).await;
     browser.wait_for_text("Not signed in").await;
+    browser.wait_for_text("Gateway header: none").await;
     assert_eq!(
         browser.current_url().await.host_str(),
         Some("notes.apps.localhost")
@@ -106,6 +107,10 @@ async fn a_signed_in_person_reaches_an_app_on_its_subdomain_as_themselves() {
     browser.click_button("Allow").await;
     browser
         .wait_for_text(&format!("Signed in as ada@gateway-browser.test ({ada})"))
+        .await;
+    // The app's server heard who it is from the gateway, in a signed header.
+    browser
+        .wait_for_text(&format!("Gateway header: {ada}"))
         .await;
     let url = browser.current_url().await;
     assert_eq!(
@@ -126,5 +131,6 @@ async fn a_signed_in_person_reaches_an_app_on_its_subdomain_as_themselves() {
     // Signing out of the app: a stranger again.
     browser.click_link("Sign out").await;
     browser.wait_for_text("Not signed in").await;
+    browser.wait_for_text("Gateway header: none").await;
     browser.screenshot_themes("app-signed-out-again").await;
 }

@@ -22,6 +22,7 @@ backend_tests!(
     a_plans_gateway_limit_refuses_past_it_and_counts_exactly_what_it_let_in,
     a_hard_capped_plan_refuses_gateway_requests_past_its_quota,
     an_apps_traffic_per_day_is_in_the_api_and_on_its_page,
+    an_installations_requests_count_against_the_installers_limit_for_the_app,
 );
 
 /// The id usage rows carry for requests made without an API key.
@@ -271,4 +272,106 @@ async fn an_apps_traffic_per_day_is_in_the_api_and_on_its_page(backend: Backend)
     assert!(page.body.contains("Requests and errors per day"));
     assert!(page.body.contains("Latency per day in milliseconds"));
     assert!(page.body.contains("4 requests, 0 errors"), "{}", page.body);
+}
+
+/// Installs `publisher`'s app into a new organization of `email` and
+/// returns an installation token of it (the client-credentials grant).
+async fn installation_token(app: &TestApp, publisher: &crate::support::apps::Publisher, email: &str) -> String {
+    let (owner, _) = signed_in(app, email).await;
+    let installed = data(
+        app.post_as(
+            "/api/v1/installations",
+            &owner,
+            &serde_json::json!({"app_id": publisher.client_id(), "scopes": ["organizations:read"]}),
+        )
+        .await,
+    )
+    .await;
+    let installation_id = installed["id"].as_str().expect("an installation").to_owned();
+    let answer = app
+        .client
+        .post(app.url("/oauth/token"))
+        .basic_auth(publisher.client_id(), publisher.client_secret())
+        .form(&[
+            ("grant_type", "client_credentials"),
+            ("installation_id", installation_id.as_str()),
+        ])
+        .send()
+        .await
+        .expect("sent");
+    assert_eq!(answer.status(), 200);
+    json(answer).await["access_token"]
+        .as_str()
+        .expect("a token")
+        .to_owned()
+}
+
+async fn an_installations_requests_count_against_the_installers_limit_for_the_app(
+    backend: Backend,
+) {
+    const LIMIT: usize = 3;
+    let app = TestApp::spawn_with(backend, gateway_limit(LIMIT as u32)).await;
+    let upstream = Upstream::start().await;
+    let publisher = crate::support::apps::publisher(
+        &app,
+        "dev@installer-limit.test",
+        serde_json::json!({
+            "slug": "notes",
+            "name": "Notes",
+            "upstream_url": upstream.url(),
+            "organization_scopes": ["organizations:read"],
+        }),
+    )
+    .await;
+    // The publisher is on a plan with room to spare: only the installer's
+    // (free) limit for the app can refuse.
+    sqlx::query("UPDATE organizations SET plan = 'pro' WHERE id = $1")
+        .bind(publisher.app["organization_id"].as_str().expect("its organization"))
+        .execute(app.db.pool())
+        .await
+        .expect("the publisher on pro");
+    let id = publisher.client_id().to_owned();
+    let submitted = app
+        .post_as(&format!("/api/v1/apps/{id}/submit"), &publisher.token, &serde_json::json!({}))
+        .await;
+    assert_eq!(submitted.status(), 200);
+    let operator = crate::support::apps::operator(&app, "operator@installer-limit.test").await;
+    let published = app
+        .post_as(&format!("/api/v1/admin/apps/{id}/publish"), &operator, &serde_json::json!({}))
+        .await;
+    assert_eq!(published.status(), 200);
+
+    let acme = installation_token(&app, &publisher, "owner@acme-installer.test").await;
+    let with_token = |token: String| {
+        let app = &app;
+        async move {
+            crate::support::gateway::at_host(app, reqwest::Method::GET, &host_of("notes"), "/")
+                .bearer_auth(token)
+                .send()
+                .await
+                .expect("sent")
+                .status()
+                .as_u16()
+        }
+    };
+    let statuses = join_all((0..LIMIT + 2).map(|_| with_token(acme.clone()))).await;
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), LIMIT, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+
+    // Another installing organization has its own budget for the app, and
+    // visitors without a token count only against the publisher's plan.
+    let globex = installation_token(&app, &publisher, "owner@globex-installer.test").await;
+    assert_eq!(with_token(globex).await, 200);
+    assert_eq!(get_at(&app, &host_of("notes"), "/").await.status(), 200);
+    // The upstream heard whose installation each admitted request was.
+    let received = upstream.received();
+    let with_installation = received
+        .iter()
+        .filter(|r| r.headers.contains_key("x-landlord-installation"))
+        .count();
+    assert_eq!(with_installation, LIMIT + 1);
+    assert!(received
+        .iter()
+        .filter(|r| r.headers.contains_key("x-landlord-installation"))
+        .all(|r| r.headers.contains_key("x-landlord-organization")));
 }
