@@ -6,10 +6,13 @@
 use std::net::SocketAddr;
 use std::time::Duration;
 
-use hickory_resolver::config::{NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts};
-use hickory_resolver::name_server::TokioConnectionProvider;
-use hickory_resolver::proto::xfer::Protocol;
-use hickory_resolver::{ResolveError, Resolver, TokioResolver};
+use hickory_resolver::config::{
+    ConnectionConfig, NameServerConfig, ResolveHosts, ResolverConfig, ResolverOpts,
+};
+use hickory_resolver::net::runtime::TokioRuntimeProvider;
+use hickory_resolver::net::NetError;
+use hickory_resolver::proto::rr::RData;
+use hickory_resolver::{Resolver, TokioResolver};
 
 /// How long one query waits for its answer.
 const TIMEOUT: Duration = Duration::from_secs(2);
@@ -42,12 +45,16 @@ pub async fn lookup_txt(resolver: &str, name: &str) -> TxtAnswer {
     match resolver.txt_lookup(fqdn).await {
         Ok(lookup) => {
             let texts: Vec<String> = lookup
+                .answers()
                 .iter()
-                .map(|txt| {
-                    txt.txt_data()
-                        .iter()
-                        .map(|part| String::from_utf8_lossy(part).into_owned())
-                        .collect::<String>()
+                .filter_map(|record| match &record.data {
+                    RData::TXT(txt) => Some(
+                        txt.txt_data
+                            .iter()
+                            .map(|part| String::from_utf8_lossy(part).into_owned())
+                            .collect::<String>(),
+                    ),
+                    _ => None,
                 })
                 .collect();
             if texts.is_empty() {
@@ -61,7 +68,7 @@ pub async fn lookup_txt(resolver: &str, name: &str) -> TxtAnswer {
     }
 }
 
-fn reason(error: &ResolveError) -> String {
+fn reason(error: &NetError) -> String {
     let text = error.to_string();
     if text.contains("timed out") || text.contains("timeout") {
         "the DNS lookup timed out".to_owned()
@@ -88,11 +95,18 @@ fn build(resolver: &str) -> Result<TokioResolver, String> {
         let address: SocketAddr = resolver
             .parse()
             .map_err(|_| format!("apps.dns_resolver is not an address and port: {resolver}"))?;
-        let mut config = ResolverConfig::new();
-        config.add_name_server(NameServerConfig::new(address, Protocol::Udp));
-        Resolver::builder_with_config(config, TokioConnectionProvider::default())
+        let mut udp = ConnectionConfig::udp();
+        udp.port = address.port();
+        let server = NameServerConfig::new(address.ip(), true, vec![udp]);
+        Resolver::builder_with_config(
+            ResolverConfig::from_name_servers(vec![server]),
+            TokioRuntimeProvider::default(),
+        )
     };
-    Ok(builder.with_options(options()).build())
+    builder
+        .with_options(options())
+        .build()
+        .map_err(|error| format!("the DNS resolver could not be made: {error}"))
 }
 
 #[cfg(test)]

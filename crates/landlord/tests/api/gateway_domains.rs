@@ -8,7 +8,7 @@ use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::sync::{Arc, Mutex};
 
-use hickory_proto::op::{Message, MessageType, ResponseCode};
+use hickory_proto::op::{Message, ResponseCode};
 use hickory_proto::rr::rdata::TXT;
 use hickory_proto::rr::{RData, Record, RecordType};
 use serde_json::{json, Value};
@@ -48,17 +48,13 @@ impl Dns {
                 let Ok(request) = Message::from_vec(&buffer[..n]) else {
                     continue;
                 };
-                let mut response = Message::new();
-                response
-                    .set_id(request.id())
-                    .set_message_type(MessageType::Response)
-                    .set_op_code(request.op_code())
-                    .set_recursion_desired(request.recursion_desired())
-                    .set_recursion_available(true)
-                    .set_authoritative(true)
-                    .add_queries(request.queries().to_vec());
+                let mut response = Message::response(request.metadata.id, request.metadata.op_code);
+                response.metadata.recursion_desired = request.metadata.recursion_desired;
+                response.metadata.recursion_available = true;
+                response.metadata.authoritative = true;
+                response.add_queries(request.queries.to_vec());
                 let mut found = false;
-                for query in request.queries() {
+                for query in &request.queries {
                     let name = query.name().to_string();
                     let name = name.trim_end_matches('.').to_ascii_lowercase();
                     let texts = shared
@@ -79,7 +75,7 @@ impl Dns {
                     }
                 }
                 if !found {
-                    response.set_response_code(ResponseCode::NXDomain);
+                    response.metadata.response_code = ResponseCode::NXDomain;
                 }
                 if let Ok(bytes) = response.to_vec() {
                     let _ = socket.send_to(&bytes, from).await;

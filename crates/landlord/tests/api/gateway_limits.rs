@@ -276,7 +276,11 @@ async fn an_apps_traffic_per_day_is_in_the_api_and_on_its_page(backend: Backend)
 
 /// Installs `publisher`'s app into a new organization of `email` and
 /// returns an installation token of it (the client-credentials grant).
-async fn installation_token(app: &TestApp, publisher: &crate::support::apps::Publisher, email: &str) -> String {
+async fn installation_token(
+    app: &TestApp,
+    publisher: &crate::support::apps::Publisher,
+    email: &str,
+) -> String {
     let (owner, _) = signed_in(app, email).await;
     let installed = data(
         app.post_as(
@@ -287,7 +291,10 @@ async fn installation_token(app: &TestApp, publisher: &crate::support::apps::Pub
         .await,
     )
     .await;
-    let installation_id = installed["id"].as_str().expect("an installation").to_owned();
+    let installation_id = installed["id"]
+        .as_str()
+        .expect("an installation")
+        .to_owned();
     let answer = app
         .client
         .post(app.url("/oauth/token"))
@@ -326,18 +333,30 @@ async fn an_installations_requests_count_against_the_installers_limit_for_the_ap
     // The publisher is on a plan with room to spare: only the installer's
     // (free) limit for the app can refuse.
     sqlx::query("UPDATE organizations SET plan = 'pro' WHERE id = $1")
-        .bind(publisher.app["organization_id"].as_str().expect("its organization"))
+        .bind(
+            publisher.app["organization_id"]
+                .as_str()
+                .expect("its organization"),
+        )
         .execute(app.db.pool())
         .await
         .expect("the publisher on pro");
     let id = publisher.client_id().to_owned();
     let submitted = app
-        .post_as(&format!("/api/v1/apps/{id}/submit"), &publisher.token, &serde_json::json!({}))
+        .post_as(
+            &format!("/api/v1/apps/{id}/submit"),
+            &publisher.token,
+            &serde_json::json!({}),
+        )
         .await;
     assert_eq!(submitted.status(), 200);
     let operator = crate::support::apps::operator(&app, "operator@installer-limit.test").await;
     let published = app
-        .post_as(&format!("/api/v1/admin/apps/{id}/publish"), &operator, &serde_json::json!({}))
+        .post_as(
+            &format!("/api/v1/admin/apps/{id}/publish"),
+            &operator,
+            &serde_json::json!({}),
+        )
         .await;
     assert_eq!(published.status(), 200);
 
@@ -355,8 +374,16 @@ async fn an_installations_requests_count_against_the_installers_limit_for_the_ap
         }
     };
     let statuses = join_all((0..LIMIT + 2).map(|_| with_token(acme.clone()))).await;
-    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), LIMIT, "{statuses:?}");
-    assert_eq!(statuses.iter().filter(|s| **s == 429).count(), 2, "{statuses:?}");
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 200).count(),
+        LIMIT,
+        "{statuses:?}"
+    );
+    assert_eq!(
+        statuses.iter().filter(|s| **s == 429).count(),
+        2,
+        "{statuses:?}"
+    );
 
     // Another installing organization has its own budget for the app, and
     // visitors without a token count only against the publisher's plan.
