@@ -21,7 +21,7 @@ import resource
 import sys
 import time
 
-REQUEST = b"GET /health HTTP/1.1\r\nHost: bench\r\n\r\n"
+REQUEST = b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n"
 OPENING_AT_ONCE = 200  # stays under the listen backlog
 
 

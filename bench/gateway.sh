@@ -67,9 +67,17 @@ upstream_port="$(free_port)"
 pids+=($!)
 wait_for "http://127.0.0.1:$upstream_port/health" "x-bench: 1"
 
+# The publisher's plan lets the whole load through (no quota, limits far
+# above it): every request is forwarded, limited and metered, none refused.
 cat >"$work/bench.toml" <<TOML
 [apps]
 allow_private_upstreams = true
+
+[plans.free]
+price = 0
+currency = "USD"
+rate_limit_per_minute = 100000000
+gateway_rate_limit_per_minute = 100000000
 TOML
 port="$(free_port)"
 base="http://127.0.0.1:$port"

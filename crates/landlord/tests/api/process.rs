@@ -107,7 +107,7 @@ fn every_log_line_of_a_request_carries_its_request_id() {
     let mut server = start(landlord(&dir));
     let response = raw_request(
         &server.address,
-        "GET /__test/panic HTTP/1.1\r\nHost: x\r\nX-Request-Id: trace-me-77\r\nConnection: close\r\n\r\n",
+        "GET /__test/panic HTTP/1.1\r\nHost: localhost\r\nX-Request-Id: trace-me-77\r\nConnection: close\r\n\r\n",
     );
     assert!(response.starts_with("HTTP/1.1 500"), "{response}");
     send_sigterm(&server.child);
@@ -139,7 +139,7 @@ fn sigterm_lets_an_in_flight_request_finish_then_exits_0() {
     let slow = std::thread::spawn(move || {
         raw_request(
             &address,
-            "GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+            "GET /__test/sleep?ms=1500 HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
         )
     });
     // Let the request reach the handler, then ask the server to stop.
@@ -195,7 +195,7 @@ fn a_keep_alive_connection_serves_several_requests_and_sigterm_closes_it_when_id
     let mut reader = BufReader::new(stream);
     for _ in 0..3 {
         writer
-            .write_all(b"GET /health HTTP/1.1\r\nHost: x\r\n\r\n")
+            .write_all(b"GET /health HTTP/1.1\r\nHost: localhost\r\n\r\n")
             .unwrap();
         let (head, body) = read_one_answer(&mut reader);
         assert!(head.starts_with("HTTP/1.1 200"), "{head}");
@@ -313,7 +313,7 @@ fn a_table_is_set_by_the_environment_alone() {
     let mut server = start(command);
     let response = raw_request(
         &server.address,
-        "GET /inbox/channels HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n",
+        "GET /inbox/channels HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n",
     );
     assert!(response.starts_with("HTTP/1.1 404"), "{response}");
     send_sigterm(&server.child);

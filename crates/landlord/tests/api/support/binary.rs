@@ -108,7 +108,7 @@ pub fn raw_request(address: &str, request: &str) -> String {
 pub fn http_get(address: &str, path: &str) -> String {
     raw_request(
         address,
-        &format!("GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n"),
+        &format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n"),
     )
 }
 
