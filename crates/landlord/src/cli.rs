@@ -62,6 +62,41 @@ pub enum Command {
     /// The Apps module's operations.
     #[command(subcommand)]
     Apps(AppsCommand),
+    /// Take a snapshot of the SQLite database now (safe while the server
+    /// runs), or list the snapshots at the destination. On PostgreSQL,
+    /// says how to back it up with PostgreSQL's own tools.
+    Backup {
+        /// Where to write it: a directory or s3://bucket/prefix
+        /// [default: backup.destination].
+        #[arg(long, value_name = "DIR|URL")]
+        to: Option<String>,
+        /// List the snapshots at the destination instead of taking one.
+        #[arg(long)]
+        list: bool,
+    },
+    /// Restore a snapshot into a data directory, checked (its checksums and
+    /// `PRAGMA integrity_check`) before anything is replaced. Never into a
+    /// directory a server is using; start the server on it afterwards (it
+    /// applies newer migrations).
+    Restore {
+        /// The snapshot: its archive file, s3://bucket/prefix/landlord-….tar.zst,
+        /// or a snapshot name (or `latest`) at backup.destination.
+        #[arg(long, value_name = "SNAPSHOT")]
+        from: String,
+        /// The data directory to restore into (created when missing).
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        /// Replace the database the directory already holds.
+        #[arg(long)]
+        force: bool,
+        /// An age identity file, for a snapshot whose keys were encrypted
+        /// to backup.age_recipient (a passphrase comes from backup.passphrase).
+        #[arg(long, value_name = "FILE")]
+        identity: Option<PathBuf>,
+        /// Restore the database alone even when the snapshot carries keys.
+        #[arg(long)]
+        without_keys: bool,
+    },
 }
 
 /// `landlord apps …`.

@@ -1,5 +1,6 @@
 //! The `landlord` server: wires the features into one application.
 
+pub mod backups;
 pub mod cli;
 mod http_server;
 pub mod maintenance;

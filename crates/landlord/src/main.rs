@@ -43,6 +43,28 @@ fn main() -> ExitCode {
             Command::Apps(AppsCommand::RotateSigningKey) => {
                 landlord::startup::rotate_signing_key(config).await
             }
+            Command::Backup { to, list } => {
+                landlord::backups::backup(config, to.as_deref(), list).await
+            }
+            Command::Restore {
+                from,
+                data_dir,
+                force,
+                identity,
+                without_keys,
+            } => {
+                landlord::backups::restore(
+                    config,
+                    landlord::backups::RestoreArgs {
+                        from,
+                        data_dir,
+                        force,
+                        identity,
+                        without_keys,
+                    },
+                )
+                .await
+            }
         }
     });
     match outcome {

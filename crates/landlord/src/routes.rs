@@ -203,6 +203,7 @@ pub static MODULE_MIGRATIONS: &[&Migrator] = &[
     &landlord_inbox::MIGRATOR,
     &landlord_marketplace::MIGRATOR,
     &landlord_apps::MIGRATOR,
+    &landlord_backup::MIGRATOR,
 ];
 
 /// Every permission, in the order the documentation's matrix lists them:
@@ -289,7 +290,7 @@ mod tests {
     fn migration_files() -> Vec<(i64, String)> {
         let crates = Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
         let mut files = Vec::new();
-        for folder in ["core", "inbox", "marketplace", "apps"] {
+        for folder in ["core", "inbox", "marketplace", "apps", "backup"] {
             let dir = crates.join(folder).join("migrations");
             for entry in std::fs::read_dir(&dir).unwrap() {
                 let name = entry.unwrap().file_name().into_string().unwrap();
@@ -305,7 +306,7 @@ mod tests {
     }
 
     #[test]
-    fn the_combined_migrations_are_the_four_folders_in_version_order() {
+    fn the_combined_migrations_are_the_five_folders_in_version_order() {
         let migrator = combined_migrator(MODULE_MIGRATIONS).unwrap();
         let versions: Vec<i64> = migrator.iter().map(|m| m.version).collect();
         assert!(

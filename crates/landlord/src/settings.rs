@@ -11,6 +11,7 @@ use figment::value::Value;
 use figment::Figment;
 use landlord_alerts::config::AlertsConfig;
 use landlord_apps::config::AppsConfig;
+use landlord_backup::BackupConfig;
 use landlord_core::config::{self, read_section, Config, ConfigError, Section};
 use landlord_inbox::config::InboxConfig;
 use landlord_marketplace::config::MarketplaceConfig;
@@ -35,16 +36,20 @@ pub struct Settings {
     pub apps: AppsConfig,
     /// `[sms]`: the SMS provider (`[sms.twilio]`).
     pub sms: SmsConfig,
+    /// `[backup]`: snapshots of the SQLite database, their schedule and
+    /// retention.
+    pub backup: BackupConfig,
 }
 
 /// The modules' tables, by key.
-pub const SECTIONS: [&str; 6] = [
+pub const SECTIONS: [&str; 7] = [
     AlertsConfig::KEY,
     WebhooksConfig::KEY,
     InboxConfig::KEY,
     MarketplaceConfig::KEY,
     AppsConfig::KEY,
     SmsConfig::KEY,
+    BackupConfig::KEY,
 ];
 
 /// The tables whose keys are names the operator chooses (a plan, a rule,
@@ -74,6 +79,7 @@ impl Settings {
             marketplace: read_section(figment)?,
             apps: read_section(figment)?,
             sms: read_section(figment)?,
+            backup: read_section(figment)?,
         };
         settings.validate()?;
         Ok(settings)
@@ -88,6 +94,7 @@ impl Settings {
         Section::validate(&self.marketplace, &self.core)?;
         Section::validate(&self.apps, &self.core)?;
         Section::validate(&self.sms, &self.core)?;
+        Section::validate(&self.backup, &self.core)?;
         Ok(())
     }
 
@@ -101,6 +108,7 @@ impl Settings {
             .with_section(self.marketplace)
             .with_section(self.apps)
             .with_section(self.sms)
+            .with_section(self.backup)
     }
 
     /// One line per key with a value, `key = value  # source`, secrets as

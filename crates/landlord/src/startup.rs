@@ -43,6 +43,9 @@ pub struct Application {
     address: SocketAddr,
     worker: Worker,
     usage_writer: UsageWriter,
+    /// The data directory's lock, held shared while this server runs on a
+    /// SQLite database (a restore holds it alone).
+    _data_dir_lock: Option<landlord_core::data_dir::DataDirLock>,
 }
 
 impl Application {
@@ -51,6 +54,7 @@ impl Application {
     pub async fn build(config: Config) -> anyhow::Result<Self> {
         // Before anything reads an event or builds the OpenAPI document.
         landlord_events::catalog::install(crate::routes::event_catalog());
+        let data_dir_lock = lock_data_dir(&config)?;
         let (state, worker, usage_writer) = build_state(config).await?;
         let listen = state.config.listen_addr()?;
         let listener = TcpListener::bind(listen)
@@ -75,6 +79,7 @@ impl Application {
             address,
             worker,
             usage_writer,
+            _data_dir_lock: data_dir_lock,
         })
     }
 
@@ -164,6 +169,15 @@ impl Application {
             .section::<landlord_apps::config::AppsConfig>()
             .enabled
             .then(|| tokio::spawn(self.state.gateway.clone().run(stop_gateway.clone())));
+        let stop_backups = CancellationToken::new();
+        let backups = self.state.backups.clone();
+        let scheduled_backups = (backups.settings().scheduled() && backups.supported().is_ok())
+            .then(|| {
+                tokio::spawn(landlord_backup::schedule::run(
+                    backups,
+                    stop_backups.clone(),
+                ))
+            });
         let stop_usage = CancellationToken::new();
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         let stop_metrics = CancellationToken::new();
@@ -215,6 +229,11 @@ impl Application {
         stop_sweep.cancel();
         if let Some(sweep) = sweep {
             let _ = sweep.await;
+        }
+        // A snapshot being taken finishes first (the pool closes below).
+        stop_backups.cancel();
+        if let Some(scheduled_backups) = scheduled_backups {
+            let _ = scheduled_backups.await;
         }
         // The gateway's last traffic figures are written before the usage
         // writer's last batch.
@@ -328,6 +347,7 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         keys: keys.clone(),
         redis: redis.clone(),
     })?;
+    let backups = landlord_backup::Backups::new(db.clone(), &config).context("backup settings")?;
     let state = AppState::new(AppInner {
         config,
         db,
@@ -343,8 +363,20 @@ async fn build_state(config: Config) -> anyhow::Result<(AppState, Worker, UsageW
         marketplace,
         apps,
         gateway,
+        backups,
     });
     Ok((state, worker, usage_writer))
+}
+
+/// Holds the data directory's lock shared while a server runs on SQLite,
+/// so that `landlord restore` never replaces its database under it.
+fn lock_data_dir(config: &Config) -> anyhow::Result<Option<landlord_core::data_dir::DataDirLock>> {
+    if config.database_kind()? != landlord_core::config::DatabaseKind::Sqlite {
+        return Ok(None);
+    }
+    landlord_core::data_dir::lock_shared(&config.data_dir)
+        .map(Some)
+        .context("data_dir")
 }
 
 /// The key that signs access tokens: configured, or generated once into

@@ -34,6 +34,8 @@ pub struct AppInner {
     pub apps: landlord_apps::AppsState,
     /// Apps' hosts: routing, limits and forwarding to their upstreams.
     pub gateway: landlord_apps::gateway::Gateway,
+    /// Snapshots of the SQLite database: on demand and on a schedule.
+    pub backups: landlord_backup::Backups,
 }
 
 impl AppState {
@@ -91,5 +93,6 @@ mod tests {
             pointer
         );
         assert_eq!(std::mem::size_of::<landlord_apps::AppsState>(), pointer);
+        assert_eq!(std::mem::size_of::<landlord_backup::Backups>(), pointer);
     }
 }

@@ -97,6 +97,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "app_traffic_hourly",
         ],
     ),
+    ("backup", &["backup_runs", "backup_schedule"]),
     ("core", &["idempotency_keys"]),
 ];
 
@@ -313,7 +314,7 @@ fn table_scan_sees_tables_across_lines_and_case() {
 /// order, as the binary runs them): created, minus dropped, renames applied.
 fn migrated_tables() -> BTreeSet<String> {
     let mut files: Vec<PathBuf> = Vec::new();
-    for folder in ["core", "inbox", "marketplace", "apps"] {
+    for folder in ["core", "inbox", "marketplace", "apps", "backup"] {
         let dir = workspace_root()
             .join("crates")
             .join(folder)
