@@ -31,6 +31,11 @@ pub enum BackupError {
     Io(#[from] std::io::Error),
     #[error("the keys could not be encrypted or decrypted: {0}")]
     Keys(String),
+    /// A bucket refused a request (credentials, permissions, a missing
+    /// bucket, the region) or could not be reached, in words that name the
+    /// setting to check; never holds a secret.
+    #[error("{0}")]
+    Bucket(String),
 }
 
 impl From<BackupError> for ApiError {

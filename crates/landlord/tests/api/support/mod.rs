@@ -20,6 +20,7 @@ pub mod providers;
 pub mod receiver;
 pub mod redis;
 pub mod requests;
+pub mod s3;
 pub mod smtp;
 pub mod team;
 pub mod twilio;
