@@ -433,6 +433,51 @@ async fn the_encrypted_keys_keep_webhook_secrets_and_access_tokens_working() {
         "signed with the original secret"
     );
 
+    // Into a directory holding another key: refused without --force; with
+    // it, replaced and the other key kept beside.
+    let other_keys = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(other_keys.path().join("secrets")).unwrap();
+    let other = "7".repeat(64);
+    std::fs::write(other_keys.path().join("secrets/token_signing_key"), &other).unwrap();
+    let outcome = restore(&archive, other_keys.path(), &[], &with_passphrase).await;
+    outcome.assert_failure();
+    assert!(
+        outcome
+            .stderr
+            .contains("holds a different token_signing_key"),
+        "{}",
+        outcome.text()
+    );
+    assert!(outcome.stderr.contains("--force"), "{}", outcome.text());
+    assert!(!other_keys.path().join("landlord.db").exists());
+    assert_eq!(
+        listing(&other_keys.path().join("secrets")),
+        vec!["token_signing_key"],
+        "no key put in place"
+    );
+    let outcome = restore(&archive, other_keys.path(), &["--force"], &with_passphrase).await;
+    outcome.assert_success();
+    assert!(
+        outcome.stdout.contains("before-restore"),
+        "{}",
+        outcome.text()
+    );
+    let kept: Vec<String> = listing(&other_keys.path().join("secrets"))
+        .into_iter()
+        .filter(|name| name.starts_with("token_signing_key.before-restore-"))
+        .collect();
+    assert_eq!(kept.len(), 1);
+    assert_eq!(
+        std::fs::read_to_string(other_keys.path().join("secrets").join(&kept[0])).unwrap(),
+        other
+    );
+    assert_eq!(
+        std::fs::read_to_string(other_keys.path().join("secrets/token_signing_key")).unwrap(),
+        std::fs::read_to_string(app.data_dir().join("secrets/token_signing_key"))
+            .unwrap()
+            .trim()
+    );
+
     // Without the keys: restored, saying what is lost; the old token ends.
     let without = tempfile::tempdir().unwrap();
     let outcome = restore(&archive, without.path(), &["--without-keys"], &[]).await;
@@ -654,10 +699,15 @@ async fn a_restored_older_snapshot_is_migrated_forward_by_the_server() {
         .fetch_one(db.pool())
         .await
         .unwrap();
-    db.execute_raw("VACUUM").await.unwrap();
+    // A whole file, as a snapshot is made (the changes may still be in
+    // the connection's write-ahead log).
+    let older_db = work.path().join("older.db");
+    db.execute_raw(&format!("VACUUM INTO '{}'", older_db.display()))
+        .await
+        .unwrap();
     db.close().await;
     let (database_bytes, database_sha256) =
-        landlord_backup::archive::digest_file(&unpacked.database).unwrap();
+        landlord_backup::archive::digest_file(&older_db).unwrap();
     let manifest = Manifest {
         schema_version: older,
         database_bytes,
@@ -665,7 +715,7 @@ async fn a_restored_older_snapshot_is_migrated_forward_by_the_server() {
         ..unpacked.manifest.clone()
     };
     let packed = work.path().join(format!("{}.tar.zst", manifest.name));
-    landlord_backup::archive::write(&manifest, &unpacked.database, None, &packed).unwrap();
+    landlord_backup::archive::write(&manifest, &older_db, None, &packed).unwrap();
 
     let into = tempfile::tempdir().unwrap();
     let outcome = restore(&packed, into.path(), &[], &[]).await;
