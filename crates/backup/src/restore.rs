@@ -42,12 +42,42 @@ pub struct RestoreReport {
     pub database: PathBuf,
     /// Whether the data directory's keys were restored.
     pub keys_restored: bool,
+    /// Why the keys were not restored, in words (when they were not).
+    pub keys_not_restored_because: Option<String>,
+    /// The key files the directory already held and keeps (when the
+    /// snapshot's keys were not restored, these are the ones the server
+    /// will use).
+    pub keys_kept: Vec<String>,
+    /// Replaced key files, kept beside (`--force` over other keys).
+    pub keys_set_aside: Vec<PathBuf>,
 }
 
 /// Restores `request.from` into `request.data_dir`. `known_schema_version`
 /// is the newest migration this binary knows: a snapshot taken by a newer
 /// Landlord is refused.
+///
+/// Nothing in the directory changes until every check passed (the
+/// archive's checksums, its manifest, `PRAGMA integrity_check`, the
+/// keys); then the keys go in place and the database last, and when that
+/// fails the keys are taken back out. The work directory inside the data
+/// directory is removed however the restore ends, and a directory the
+/// restore created is removed again when it fails.
 pub async fn restore(
+    request: &RestoreRequest,
+    config: &BackupConfig,
+    known_schema_version: i64,
+) -> Result<RestoreReport, BackupError> {
+    let dir = &request.data_dir;
+    let created = !dir.exists();
+    let result = restore_locked(request, config, known_schema_version).await;
+    if result.is_err() && created {
+        // Only the lock file and the emptied work directory are in it.
+        let _ = std::fs::remove_dir_all(dir);
+    }
+    result
+}
+
+async fn restore_locked(
     request: &RestoreRequest,
     config: &BackupConfig,
     known_schema_version: i64,
@@ -69,8 +99,9 @@ pub async fn restore(
             dir.display()
         )));
     }
+    remove_abandoned_work(dir);
     let work = tempfile::Builder::new()
-        .prefix(".restore-")
+        .prefix(WORK_PREFIX)
         .tempdir_in(dir)?;
     let archive_path = fetch(&request.from, config, work.path()).await?;
     let unpacked = {
@@ -96,45 +127,115 @@ pub async fn restore(
             problems.join("; ")
         )));
     }
+    let mut keys_not_restored_because = None;
     let opened_keys = match (&unpacked.keys, unpacked.manifest.keys) {
-        (Some(sealed), kind) if kind != KeysIncluded::None && !request.without_keys => {
+        (Some(_), _) if request.without_keys => {
+            keys_not_restored_because = Some("--without-keys was given".to_string());
+            None
+        }
+        (Some(sealed), kind) if kind != KeysIncluded::None => {
             let Some(secret) = request.key.as_ref() else {
                 return Err(BackupError::Refused(format!(
-                    "the snapshot carries the data directory's keys, encrypted ({}): give the \
-                     passphrase (backup.passphrase, LANDLORD_BACKUP__PASSPHRASE) or --identity \
-                     FILE for an age recipient, or --without-keys to restore the database alone",
+                    "the snapshot carries the data directory's keys, encrypted ({}): {}, or add \
+                     --without-keys to restore the database alone",
                     match kind {
                         KeysIncluded::AgeRecipient => "to an age recipient",
                         _ => "with a passphrase",
+                    },
+                    match kind {
+                        KeysIncluded::AgeRecipient => "give its identity file with --identity FILE",
+                        _ =>
+                            "set the passphrase it was taken with in backup.passphrase \
+                              (LANDLORD_BACKUP__PASSPHRASE)",
                     }
                 )));
             };
-            Some(keys::open(sealed, secret)?)
+            let sealed = sealed.clone();
+            let secret = secret.clone();
+            // scrypt takes about a second: off the async threads.
+            Some(
+                tokio::task::spawn_blocking(move || keys::open(&sealed, &secret))
+                    .await
+                    .map_err(|error| BackupError::Io(std::io::Error::other(error.to_string())))??,
+            )
         }
-        _ => None,
+        _ => {
+            keys_not_restored_because = Some(
+                "the snapshot holds the database alone: no backup.passphrase or \
+                 backup.age_recipient was set when it was taken"
+                    .to_string(),
+            );
+            None
+        }
     };
-    // Everything is checked: put the database (and keys) in place.
-    for stale in ["landlord.db-wal", "landlord.db-shm"] {
-        match std::fs::remove_file(dir.join(stale)) {
-            Ok(()) => {}
-            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
-            Err(error) => return Err(error.into()),
+    if let Some(opened) = &opened_keys {
+        let conflicting = keys::conflicts(dir, opened)?;
+        if !conflicting.is_empty() && !request.force {
+            return Err(keys::refused_conflict(dir, &conflicting));
         }
     }
-    std::fs::rename(&unpacked.database, &target)?;
-    let keys_restored = match opened_keys {
-        Some(opened) => {
-            keys::install(dir, &opened)?;
-            true
-        }
-        None => false,
+    // Everything is checked: put the keys, then the database, in place.
+    let installed = match &opened_keys {
+        Some(opened) => Some(keys::install_checked(dir, opened, request.force)?),
+        None => None,
     };
+    if let Err(error) = put_database_in_place(dir, &unpacked.database, &target) {
+        if let Some(installed) = installed {
+            installed.undo();
+        }
+        return Err(error.into());
+    }
     sync_dir(dir)?;
+    let keys_kept = if opened_keys.is_some() {
+        Vec::new()
+    } else {
+        keys::KEY_FILES
+            .iter()
+            .filter(|name| dir.join("secrets").join(name).is_file())
+            .map(|name| name.to_string())
+            .collect()
+    };
     Ok(RestoreReport {
         manifest: unpacked.manifest,
         database: target,
-        keys_restored,
+        keys_restored: opened_keys.is_some(),
+        keys_not_restored_because,
+        keys_kept,
+        keys_set_aside: installed.map(|i| i.set_aside()).unwrap_or_default(),
     })
+}
+
+/// The work directories' prefix inside the data directory.
+const WORK_PREFIX: &str = ".restore-";
+
+/// Removes work directories a restore killed mid-way left behind (the
+/// exclusive lock says no other restore runs).
+fn remove_abandoned_work(dir: &Path) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if name.to_string_lossy().starts_with(WORK_PREFIX) && entry.path().is_dir() {
+            if let Err(error) = std::fs::remove_dir_all(entry.path()) {
+                tracing::warn!(path = %entry.path().display(), %error, "could not remove an abandoned restore's files");
+            }
+        }
+    }
+}
+
+/// Replaces `target` by `database`: first the old database's journals
+/// (a journal beside the new file would be replayed into it), then one
+/// rename.
+fn put_database_in_place(dir: &Path, database: &Path, target: &Path) -> std::io::Result<()> {
+    for stale in ["landlord.db-wal", "landlord.db-shm", "landlord.db-journal"] {
+        match std::fs::remove_file(dir.join(stale)) {
+            Ok(()) => {}
+            Err(error) if error.kind() == std::io::ErrorKind::NotFound => {}
+            Err(error) => return Err(error),
+        }
+    }
+    std::fs::rename(database, target)
 }
 
 /// Brings the archive named by `from` into `work`, checked against its

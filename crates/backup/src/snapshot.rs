@@ -172,7 +172,14 @@ impl Backups {
                 problems.join("; ")
             )));
         }
-        let (keys_included, sealed_keys) = keys::seal(&self.inner.config, &self.inner.data_dir)?;
+        // A passphrase costs about a second of scrypt: off the async threads.
+        let (keys_included, sealed_keys) = {
+            let config = self.inner.config.clone();
+            let data_dir = self.inner.data_dir.clone();
+            tokio::task::spawn_blocking(move || keys::seal(&config, &data_dir))
+                .await
+                .map_err(|error| BackupError::Io(std::io::Error::other(error.to_string())))??
+        };
         let archive_path = work.path().join("snapshot.tar.zst");
         let manifest_name = name.to_string();
         let (manifest, archive_bytes, archive_sha256) = {

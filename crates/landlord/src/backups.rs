@@ -5,7 +5,7 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use landlord_backup::destination::{Destination, Location};
-use landlord_backup::keys::{KeySecret, LOST_WITHOUT_KEYS};
+use landlord_backup::keys::{self, ConfiguredKeys, KeySecret, LOST_WITHOUT_KEYS};
 use landlord_backup::restore::RestoreRequest;
 use landlord_backup::{BackupConfig, Backups, KeysIncluded, StoredManifest, Trigger};
 use landlord_core::config::DatabaseKind;
@@ -49,12 +49,10 @@ pub async fn backup(config: Config, to: Option<&str>, list: bool) -> anyhow::Res
         human_bytes(stored.manifest.database_bytes),
         stored.archive_sha256
     );
-    if stored.manifest.keys == KeysIncluded::None {
-        eprintln!(
-            "note: this snapshot holds the database alone (no backup.passphrase or \
-             backup.age_recipient is set). {LOST_WITHOUT_KEYS}"
-        );
-    }
+    eprintln!(
+        "note: {}",
+        keys::backup_note(stored.manifest.keys, &settings, ConfiguredKeys::of(&config))
+    );
     Ok(())
 }
 
@@ -136,22 +134,63 @@ pub async fn restore(config: Config, args: RestoreArgs) -> anyhow::Result<()> {
         key,
         without_keys: args.without_keys,
     };
-    let report = landlord_backup::restore::restore(&request, &settings, known).await?;
+    let data_dir = request.data_dir.display().to_string();
+    let report = landlord_backup::restore::restore(&request, &settings, known)
+        .await
+        .map_err(|error| {
+            anyhow::anyhow!("nothing was restored, {data_dir} is as it was: {error}")
+        })?;
     println!(
-        "restored {} (taken {}, Landlord {}) into {}",
+        "restored {} (taken {}, Landlord {}, schema {}) into {}: its checksums and PRAGMA \
+         integrity_check passed",
         report.manifest.name,
         report.manifest.created_at.rfc3339(),
         report.manifest.landlord_version,
+        report.manifest.schema_version,
         report.database.display()
     );
+    let configured = ConfiguredKeys::of(&config);
     if report.keys_restored {
-        println!("the data directory's keys were restored: sessions and sealed secrets carry on");
+        println!(
+            "the data directory's keys were restored into {}/secrets: access tokens and sealed \
+             secrets carry on",
+            data_dir
+        );
+        for aside in &report.keys_set_aside {
+            println!("the key it replaced is kept as {}", aside.display());
+        }
+        if !configured.names().is_empty() {
+            eprintln!(
+                "note: {} set in this configuration: the server uses the configured value, not \
+                 the restored file, so it must be the value the snapshot's server used",
+                configured.names().join(" and ")
+            );
+        }
     } else {
-        eprintln!("note: the keys were not restored. {LOST_WITHOUT_KEYS}");
+        let because = report
+            .keys_not_restored_because
+            .as_deref()
+            .unwrap_or("the snapshot carries none");
+        if configured.all() {
+            eprintln!(
+                "note: the keys were not restored ({because}). This configuration sets \
+                 token_signing_key and payload_encryption_key: with the values the snapshot's \
+                 server used, nothing is lost. {LOST_WITHOUT_KEYS}"
+            );
+        } else if !report.keys_kept.is_empty() {
+            eprintln!(
+                "note: the keys were not restored ({because}). {data_dir}/secrets keeps its own \
+                 {}: nothing is lost only if they are the keys the snapshot was taken with. \
+                 {LOST_WITHOUT_KEYS}",
+                report.keys_kept.join(" and ")
+            );
+        } else {
+            eprintln!("note: the keys were not restored ({because}). {LOST_WITHOUT_KEYS}");
+        }
     }
     println!(
-        "start the server on it: LANDLORD_DATA_DIR={} landlord serve (it applies newer migrations)",
-        request.data_dir.display()
+        "start the server on it: LANDLORD_DATA_DIR={data_dir} landlord serve (it applies newer \
+         migrations)"
     );
     Ok(())
 }
