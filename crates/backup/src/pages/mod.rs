@@ -112,9 +112,9 @@ pub fn interval_words(seconds: u64) -> String {
             format!("{n} {unit}s")
         }
     };
-    if seconds % 3600 == 0 {
+    if seconds.is_multiple_of(3600) {
         plural(seconds / 3600, "hour")
-    } else if seconds % 60 == 0 {
+    } else if seconds.is_multiple_of(60) {
         plural(seconds / 60, "minute")
     } else {
         plural(seconds, "second")
@@ -211,8 +211,9 @@ pub async fn back_up_now(
                     format!("Nothing was backed up: {}.", error.reason()),
                     StatusCode::CONFLICT,
                 ),
+                // Recorded: the last failure's panel below gives the reason.
                 NowError::Failed(_) => (
-                    format!("The backup failed: {}.", error.reason()),
+                    "The backup failed: nothing was listed. Why is said below.".to_string(),
                     StatusCode::INTERNAL_SERVER_ERROR,
                 ),
             };

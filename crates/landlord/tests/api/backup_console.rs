@@ -345,6 +345,12 @@ async fn an_operator_backs_up_from_the_console() {
     browser.set_viewport(Viewport::Phone).await;
     browser.reload().await;
     browser.wait_for_text("Snapshots").await;
+    browser
+        .script(
+            "document.querySelector('table.list').scrollIntoView();",
+            vec![],
+        )
+        .await;
     browser.screenshot_themes("operator-backups-phone").await;
     browser.set_viewport(Viewport::Desktop).await;
 
@@ -354,6 +360,7 @@ async fn an_operator_backs_up_from_the_console() {
     browser.reload().await;
     browser.click_button("Back up now").await;
     browser.wait_for_text("The backup failed").await;
+    browser.wait_for_text("Not a directory").await;
     browser.wait_for_text("The last backup failed").await;
     browser.screenshot_themes("operator-backups-failed").await;
     std::fs::remove_file(destination.path()).unwrap();
