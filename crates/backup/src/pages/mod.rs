@@ -213,7 +213,7 @@ pub async fn back_up_now(
                 ),
                 // Recorded: the last failure's panel below gives the reason.
                 NowError::Failed(_) => (
-                    "The backup failed: nothing was listed. Why is said below.".to_string(),
+                    "The backup failed: no snapshot was kept. The reason is below.".to_string(),
                     StatusCode::INTERNAL_SERVER_ERROR,
                 ),
             };
