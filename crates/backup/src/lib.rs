@@ -15,7 +15,9 @@ pub mod destination;
 pub mod error;
 pub mod keys;
 pub mod manifest;
+pub mod pages;
 pub mod restore;
+pub mod routes;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;
@@ -23,6 +25,7 @@ pub mod store;
 pub use config::BackupConfig;
 pub use error::BackupError;
 pub use manifest::{KeysIncluded, Manifest, StoredManifest, Trigger};
+pub use routes::{router, BackupsApi};
 pub use snapshot::Backups;
 
 /// Landlord's migrations for backups' own tables.

@@ -40,6 +40,13 @@ pub fn build_router(state: AppState) -> Router {
         .merge(landlord_payments::routes::router().with_state(state.payments.clone()))
         .merge(landlord_admin::router().with_state(state.payments.clone()))
         .merge(landlord_alerts::router().with_state(state.payments.clone()))
+        .merge(
+            landlord_backup::router().with_state(landlord_backup::BackupsApi::new(
+                state.identity.clone(),
+                state.backups.clone(),
+                backup_wait(&config),
+            )),
+        )
         .merge(landlord_webhooks::router().with_state(state.identity.clone()))
         .merge(if modules.inbox {
             landlord_inbox::router()
@@ -247,6 +254,10 @@ fn console_router(
         .with(docs_nav())
         .with(landlord_alerts::pages::console_pages(
             state.payments.clone(),
+        ))
+        .with(landlord_backup::pages::console_pages(
+            state.backups.clone(),
+            backup_wait(&state.config),
         ));
     if modules.inbox {
         console = console.with(landlord_inbox::pages::console_pages(
@@ -264,6 +275,12 @@ fn console_router(
     }
     let (router, shell) = console.build();
     (router.with_state(()), shell)
+}
+
+/// How long "back up now" waits for its snapshot before answering that it
+/// runs on in the background: well within the request timeout.
+fn backup_wait(config: &landlord_core::Config) -> std::time::Duration {
+    landlord_backup::routes::WAIT_FOR_SNAPSHOT.min(config.request_timeout() * 2 / 3)
 }
 
 /// The API's documentation (`/docs`, served beside the API) in the

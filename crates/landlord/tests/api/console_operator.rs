@@ -31,13 +31,14 @@ backend_tests!(
 );
 
 /// Every page of the operator console.
-const OPERATOR_PAGES: [&str; 6] = [
+const OPERATOR_PAGES: [&str; 7] = [
     "/operator",
     "/operator/alerts",
     "/operator/organizations",
     "/operator/jobs",
     "/operator/webhooks",
     "/operator/discrepancies",
+    "/operator/backups",
 ];
 
 /// A browser without JavaScript: keeps cookies, reads pages and forms.
@@ -214,6 +215,12 @@ async fn operator_pages_are_hidden_from_everyone_else(backend: Backend) {
         )
         .await;
     assert_eq!(refused.status, 404);
+    let refused = owner.post("/operator/backups", &[("csrf", &csrf)]).await;
+    assert_eq!(refused.status, 404);
+    let download = owner
+        .get("/operator/backups/landlord-20261206T191500.123Z/download")
+        .await;
+    assert_eq!(download.status, 404);
     assert_eq!(
         app.count(
             "SELECT COUNT(*) FROM reconciliation_discrepancies WHERE resolved_at IS NULL",
