@@ -16,6 +16,7 @@ pub mod error;
 pub mod keys;
 pub mod manifest;
 pub mod restore;
+pub mod retention;
 pub mod schedule;
 pub mod snapshot;
 pub mod store;

@@ -15,6 +15,7 @@ mod apps_keys;
 mod apps_oauth;
 mod apps_oauth_browser;
 mod apps_registry;
+mod backup_schedule;
 mod baseline;
 mod billing;
 mod browser;
