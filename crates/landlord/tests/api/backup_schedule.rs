@@ -154,6 +154,11 @@ async fn two_instances_on_one_database_take_one_snapshot_per_interval() {
             pair[1] - pair[0]
         );
     }
+    eprintln!(
+        "two instances, 2 s interval, ~7 s: {} snapshots, {:?} ms apart",
+        times.len(),
+        times.windows(2).map(|p| p[1] - p[0]).collect::<Vec<_>>()
+    );
     // The attempts recorded are the snapshots at the destination.
     let mut recorded: Vec<String> = runs.iter().filter_map(|r| r.snapshot.clone()).collect();
     recorded.sort();
