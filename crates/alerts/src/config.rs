@@ -38,6 +38,14 @@ pub enum AlertSignal {
     DeadJobs,
     /// Reconciliation discrepancies found in the window.
     NewDiscrepancies,
+    /// Snapshot attempts that failed in the window (scheduled, "back up
+    /// now" and `landlord backup` alike).
+    BackupFailed,
+    /// The age of the newest snapshot that succeeded at
+    /// `backup.destination`, in `backup.interval_secs` (from the first
+    /// attempt when none has yet; 0 without a destination, or on
+    /// PostgreSQL). The window does not apply.
+    BackupStale,
 }
 
 /// One alert rule: fires when the signal's value is above `threshold` for
@@ -125,7 +133,8 @@ const MINUTE: u64 = 60;
 const HOUR: u64 = 3600;
 
 /// The default rules: failed payments and webhooks, 5xx answers, failed
-/// sign-ins, dead jobs, reconciliation discrepancies.
+/// sign-ins, dead jobs, reconciliation discrepancies, failed and stale
+/// backups.
 pub fn default_rules() -> BTreeMap<String, AlertRule> {
     let rule = |signal, severity, threshold, window_secs, for_secs, cooldown_secs| AlertRule {
         signal,
@@ -174,6 +183,11 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
             "new_discrepancies",
             rule(NewDiscrepancies, Warning, 0.0, HOUR, 0, HOUR),
         ),
+        (
+            "backup_failed",
+            rule(BackupFailed, Critical, 0.0, HOUR, 0, HOUR),
+        ),
+        ("backup_stale", rule(BackupStale, Critical, 2.0, 0, 0, HOUR)),
     ]
     .into_iter()
     .map(|(name, rule)| (name.to_string(), rule))
@@ -212,7 +226,10 @@ impl AlertsConfig {
             if !rule.threshold.is_finite() || rule.threshold < 0.0 {
                 return Err(ConfigError::new(setting, "threshold must be 0 or more"));
             }
-            let windowed = !matches!(rule.signal, AlertSignal::DeadJobs);
+            let windowed = !matches!(
+                rule.signal,
+                AlertSignal::DeadJobs | AlertSignal::BackupStale
+            );
             if windowed && rule.window_secs == 0 {
                 return Err(ConfigError::new(setting, "window_secs must be at least 1"));
             }
@@ -311,7 +328,7 @@ warning = [{ type = "webhook", url = "https://ops.acme.test/alerts", secret = "w
     #[test]
     fn the_readme_example_loads_over_the_defaults() {
         let alerts = load(EXAMPLE).unwrap();
-        assert_eq!(alerts.rules.len(), 7);
+        assert_eq!(alerts.rules.len(), 9);
         assert_eq!(alerts.rules["dead_jobs"].threshold, 5.0);
         assert_eq!(alerts.rules["dead_jobs"].cooldown_secs, 3600);
         assert_eq!(alerts.rules["quota_burst"].signal, AlertSignal::Http5xxRate);

@@ -8,8 +8,9 @@
 use std::time::Duration;
 
 use crate::config::{AlertChannel, AlertRule, AlertSignal, AlertsConfig};
+use landlord_backup::BackupConfig;
 use landlord_core::ids::AlertEventId;
-use landlord_core::{Db, Timestamp};
+use landlord_core::{Config, Db, Timestamp};
 use landlord_jobs::NewJob;
 use tokio::sync::Notify;
 
@@ -44,14 +45,43 @@ impl RequestLog {
     }
 }
 
+/// What signals are measured with besides the database: where request
+/// counts come from, and the backup settings (`backup_stale`). A bare
+/// [`RequestLog`] stands for no backup settings (`backup_stale` is 0).
+#[derive(Debug, Clone, Copy)]
+pub struct Sources<'a> {
+    pub requests: RequestLog,
+    pub backup: Option<&'a BackupConfig>,
+}
+
+impl<'a> Sources<'a> {
+    /// As `config` sets them (`usage_raw_log`, `[backup]`).
+    pub fn of(config: &'a Config) -> Self {
+        Self {
+            requests: RequestLog::kept(config.usage_raw_log),
+            backup: Some(config.section::<BackupConfig>()),
+        }
+    }
+}
+
+impl From<RequestLog> for Sources<'static> {
+    fn from(requests: RequestLog) -> Self {
+        Self {
+            requests,
+            backup: None,
+        }
+    }
+}
+
 /// The value of `signal` over the `window` ending at `now`.
-pub async fn measure(
+pub async fn measure<'a>(
     db: &Db,
     signal: AlertSignal,
     window: Duration,
     now: Timestamp,
-    requests: RequestLog,
+    sources: impl Into<Sources<'a>>,
 ) -> Result<f64, sqlx::Error> {
+    let Sources { requests, backup } = sources.into();
     let since = now.minus(window);
     Ok(match signal {
         AlertSignal::PaymentFailureRate => {
@@ -89,6 +119,13 @@ pub async fn measure(
         AlertSignal::NewDiscrepancies => {
             landlord_payments::store::discrepancies_since(db, since).await? as f64
         }
+        AlertSignal::BackupFailed => {
+            landlord_backup::store::failures_since(db, since).await? as f64
+        }
+        AlertSignal::BackupStale => match backup {
+            Some(backup) => landlord_backup::schedule::staleness(db, backup, now).await?,
+            None => 0.0,
+        },
     })
 }
 
@@ -184,10 +221,10 @@ pub fn next(
 }
 
 /// Evaluates one rule at `now`.
-pub async fn evaluate_rule(
+pub async fn evaluate_rule<'a>(
     db: &Db,
     config: &AlertsConfig,
-    requests: RequestLog,
+    sources: impl Into<Sources<'a>>,
     name: &str,
     rule: &AlertRule,
     now: Timestamp,
@@ -195,7 +232,7 @@ pub async fn evaluate_rule(
     let severity = rule.severity;
     store::ensure_state(db, name, severity, now).await?;
     let window = Duration::from_secs(rule.window_secs);
-    let value = measure(db, rule.signal, window, now, requests).await?;
+    let value = measure(db, rule.signal, window, now, sources).await?;
     let mut tx = db.begin().await?;
     let Some(state) = store::state(&mut *tx, name).await? else {
         return Ok(Outcome::Unchanged);
@@ -295,16 +332,17 @@ async fn retire(db: &Db, state: &StateRow, now: Timestamp) -> Result<(), sqlx::E
 /// Evaluates every enabled rule at `now`; a rule whose evaluation fails is
 /// logged and the others still run. Wakes `worker` when notifications
 /// were queued.
-pub async fn evaluate_all(
+pub async fn evaluate_all<'a>(
     db: &Db,
     config: &AlertsConfig,
-    requests: RequestLog,
+    sources: impl Into<Sources<'a>>,
     now: Timestamp,
     worker: Option<&Notify>,
 ) -> Vec<(String, Outcome)> {
+    let sources = sources.into();
     let mut outcomes = Vec::new();
     for (name, rule) in config.rules.iter().filter(|(_, r)| r.enabled) {
-        match evaluate_rule(db, config, requests, name, rule, now).await {
+        match evaluate_rule(db, config, sources, name, rule, now).await {
             Ok(outcome) => outcomes.push((name.clone(), outcome)),
             Err(error) => tracing::error!(rule = %name, %error, "cannot evaluate an alert rule"),
         }

@@ -22,7 +22,7 @@ use landlord_core::{Config, Db, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
-pub use evaluate::{evaluate_all, Outcome, RequestLog};
+pub use evaluate::{evaluate_all, Outcome, RequestLog, Sources};
 pub use notify::{Notification, NotifyJob, NOTIFY_JOB};
 pub use routes::{router, AlertsOverview};
 
@@ -32,13 +32,13 @@ pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: Cancell
         config.section::<AlertsConfig>().interval_secs,
     ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    let requests = RequestLog::kept(config.usage_raw_log);
+    let sources = Sources::of(&config);
     let alerts = config.section::<AlertsConfig>();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
-                evaluate_all(&db, alerts, requests, Timestamp::now(), Some(&worker)).await;
+                evaluate_all(&db, alerts, sources, Timestamp::now(), Some(&worker)).await;
             }
         }
     }

@@ -17,6 +17,7 @@ pub mod keys;
 pub mod manifest;
 pub mod pages;
 pub mod restore;
+pub mod retention;
 pub mod routes;
 pub mod schedule;
 pub mod snapshot;

@@ -184,10 +184,11 @@ pub async fn last_with_status(db: &Db, status: RunStatus) -> Result<Option<RunRo
     .await
 }
 
-/// Attempts that failed since `since` (the `backup_failed` alert).
+/// Attempts that failed since `since` (the `backup_failed` alert; on
+/// either backend, as the alert evaluates on both).
 pub async fn failures_since(db: &Db, since: Timestamp) -> Result<i64, sqlx::Error> {
     sqlx::query_scalar(
-        "SELECT COUNT(*) FROM backup_runs WHERE status = 'failed' AND finished_at >= ?",
+        "SELECT COUNT(*) FROM backup_runs WHERE status = 'failed' AND finished_at >= $1",
     )
     .bind(since)
     .fetch_one(db.pool())
@@ -254,6 +255,28 @@ pub async fn release_claim(db: &Db) -> Result<(), sqlx::Error> {
 /// attempt's start), for the staleness of a schedule that never succeeded.
 pub async fn first_run_at(db: &Db) -> Result<Option<Timestamp>, sqlx::Error> {
     sqlx::query_scalar("SELECT MIN(started_at) FROM backup_runs")
+        .fetch_one(db.pool())
+        .await
+}
+
+/// When the newest snapshot that succeeded at `destination` was taken
+/// (its attempt's start, the manifest's `created_at`).
+pub async fn newest_success_at(
+    db: &Db,
+    destination: &str,
+) -> Result<Option<Timestamp>, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT MAX(started_at) FROM backup_runs WHERE status = 'succeeded' AND destination = $1",
+    )
+    .bind(destination)
+    .fetch_one(db.pool())
+    .await
+}
+
+/// When the first attempt to `destination` began.
+pub async fn first_run_to(db: &Db, destination: &str) -> Result<Option<Timestamp>, sqlx::Error> {
+    sqlx::query_scalar("SELECT MIN(started_at) FROM backup_runs WHERE destination = $1")
+        .bind(destination)
         .fetch_one(db.pool())
         .await
 }

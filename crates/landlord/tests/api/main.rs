@@ -18,6 +18,7 @@ mod apps_registry;
 mod backup_console;
 mod backup_restore;
 mod backup_s3;
+mod backup_schedule;
 mod baseline;
 mod billing;
 mod browser;
