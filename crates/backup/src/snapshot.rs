@@ -157,8 +157,9 @@ impl Backups {
     ) -> Result<StoredManifest, BackupError> {
         // Beside the database, on the same disk: /tmp may be small.
         std::fs::create_dir_all(&self.inner.data_dir)?;
+        remove_abandoned_work(&self.inner.data_dir, now);
         let work = tempfile::Builder::new()
-            .prefix(".backup-")
+            .prefix(WORK_PREFIX)
             .tempdir_in(&self.inner.data_dir)?;
         let copy = work.path().join("landlord.db");
         store::vacuum_into(&self.inner.db, &copy.to_string_lossy()).await?;
@@ -224,6 +225,42 @@ impl Backups {
             .map_err(|error| BackupError::Invalid(error.to_string()))?;
         destination.put_bytes(&manifest_file(name), json).await?;
         Ok(stored)
+    }
+}
+
+/// The work directories' prefix inside the data directory.
+const WORK_PREFIX: &str = ".backup-";
+
+/// A work directory older than this was left by a process killed while it
+/// took a snapshot (another instance's snapshot in progress is younger:
+/// no snapshot of a database this server can serve takes six hours).
+const ABANDONED_AFTER: std::time::Duration = std::time::Duration::from_secs(6 * 3600);
+
+/// Removes what snapshots killed mid-way left in the data directory (a
+/// full copy of the database each).
+fn remove_abandoned_work(dir: &std::path::Path, now: Timestamp) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    let cutoff = std::time::SystemTime::UNIX_EPOCH
+        + std::time::Duration::from_millis(now.minus(ABANDONED_AFTER).millis().max(0) as u64);
+    for entry in entries.flatten() {
+        let abandoned = entry.file_name().to_string_lossy().starts_with(WORK_PREFIX)
+            && entry.path().is_dir()
+            && entry
+                .metadata()
+                .and_then(|meta| meta.modified())
+                .is_ok_and(|modified| modified < cutoff);
+        if abandoned {
+            match std::fs::remove_dir_all(entry.path()) {
+                Ok(()) => {
+                    tracing::info!(path = %entry.path().display(), "removed an abandoned snapshot's files")
+                }
+                Err(error) => {
+                    tracing::warn!(path = %entry.path().display(), %error, "could not remove an abandoned snapshot's files")
+                }
+            }
+        }
     }
 }
 

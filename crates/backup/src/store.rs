@@ -42,7 +42,7 @@ pub struct RunRow {
 /// one read transaction, so everything committed before it began is in
 /// the copy and nothing after. Runs beside the server's writers (WAL).
 pub async fn vacuum_into(db: &Db, path: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("VACUUM INTO ?")
+    sqlx::query("VACUUM INTO $1")
         .bind(path)
         .execute(db.pool())
         .await?;
@@ -92,7 +92,7 @@ pub async fn start_run(
     let id = BackupRunId::generate();
     sqlx::query(
         "INSERT INTO backup_runs (id, trigger, status, destination, started_at) \
-         VALUES (?, ?, 'running', ?, ?)",
+         VALUES ($1, $2, 'running', $3, $4)",
     )
     .bind(&id)
     .bind(trigger.as_str())
@@ -145,8 +145,8 @@ pub async fn finish_run(
         ),
     };
     sqlx::query(
-        "UPDATE backup_runs SET status = ?, snapshot = ?, archive_bytes = ?, \
-         database_bytes = ?, error = ?, finished_at = ? WHERE id = ?",
+        "UPDATE backup_runs SET status = $1, snapshot = $2, archive_bytes = $3, \
+         database_bytes = $4, error = $5, finished_at = $6 WHERE id = $7",
     )
     .bind(status)
     .bind(snapshot)
@@ -166,7 +166,7 @@ const RUN_COLUMNS: &str = "id, trigger, status, snapshot, destination, archive_b
 /// The newest attempts, newest first.
 pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM backup_runs ORDER BY started_at DESC, id DESC LIMIT ?"
+        "SELECT {RUN_COLUMNS} FROM backup_runs ORDER BY started_at DESC, id DESC LIMIT $1"
     ))
     .bind(limit)
     .fetch_all(db.pool())
@@ -176,7 +176,7 @@ pub async fn recent_runs(db: &Db, limit: i64) -> Result<Vec<RunRow>, sqlx::Error
 /// The newest attempt with `status`.
 pub async fn last_with_status(db: &Db, status: RunStatus) -> Result<Option<RunRow>, sqlx::Error> {
     sqlx::query_as(&format!(
-        "SELECT {RUN_COLUMNS} FROM backup_runs WHERE status = ? \
+        "SELECT {RUN_COLUMNS} FROM backup_runs WHERE status = $1 \
          ORDER BY started_at DESC, id DESC LIMIT 1"
     ))
     .bind(status)
@@ -202,9 +202,9 @@ pub async fn fail_abandoned(
     now: Timestamp,
 ) -> Result<u64, sqlx::Error> {
     let done = sqlx::query(
-        "UPDATE backup_runs SET status = 'failed', finished_at = ?, \
+        "UPDATE backup_runs SET status = 'failed', finished_at = $1, \
          error = 'the instance taking it stopped before it finished' \
-         WHERE status = 'running' AND started_at < ?",
+         WHERE status = 'running' AND started_at < $2",
     )
     .bind(now)
     .bind(started_before)
@@ -224,15 +224,15 @@ pub async fn claim_due(
 ) -> Result<bool, sqlx::Error> {
     // The first instance to start schedules the first snapshot now.
     sqlx::query(
-        "INSERT INTO backup_schedule (id, next_due_at, leased_until) VALUES (1, ?, 0) \
+        "INSERT INTO backup_schedule (id, next_due_at, leased_until) VALUES (1, $1, 0) \
          ON CONFLICT (id) DO NOTHING",
     )
     .bind(now)
     .execute(db.pool())
     .await?;
     let claimed = sqlx::query(
-        "UPDATE backup_schedule SET next_due_at = ?, leased_until = ? \
-         WHERE id = 1 AND next_due_at <= ? AND leased_until <= ?",
+        "UPDATE backup_schedule SET next_due_at = $1, leased_until = $2 \
+         WHERE id = 1 AND next_due_at <= $3 AND leased_until <= $4",
     )
     .bind(now.plus(interval))
     .bind(now.plus(lease))
@@ -279,4 +279,14 @@ pub async fn first_run_to(db: &Db, destination: &str) -> Result<Option<Timestamp
         .bind(destination)
         .fetch_one(db.pool())
         .await
+}
+
+/// Deletes finished attempts that started before `before` (daily
+/// housekeeping: the operator's page shows recent ones).
+pub async fn purge_runs_before(db: &Db, before: Timestamp) -> Result<u64, sqlx::Error> {
+    let done = sqlx::query("DELETE FROM backup_runs WHERE started_at < $1 AND status <> 'running'")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(done.rows_affected())
 }

@@ -3,7 +3,7 @@
 //! sessions, expired idempotency keys, finished jobs after a week, and raw
 //! usage rows past `usage_raw_log_retention_days` (the hourly counters
 //! stay), webhook attempts after 30 days and the inbox's stream events
-//! after a day. Dead-lettered jobs stay for
+//! after a day, backup attempts after 90 days. Dead-lettered jobs stay for
 //! operators.
 
 use std::time::Duration;
@@ -16,6 +16,10 @@ pub use landlord_billing::schedule::PURGE_JOB;
 
 /// How long finished jobs and spent tokens are kept, for inspection.
 const KEEP: Duration = Duration::from_secs(7 * 24 * 3600);
+
+/// How long the record of backup attempts is kept (the snapshots
+/// themselves follow `backup.keep_*`).
+const BACKUP_RUNS_KEPT: Duration = Duration::from_secs(90 * 24 * 3600);
 
 /// Days the raw usage log is kept when nothing else is configured.
 const RAW_LOG_DAYS: u32 = 30;
@@ -48,6 +52,7 @@ pub async fn purge_keeping_raw_usage(db: &Db, raw_log_days: u32) -> Result<u64, 
         now.minus(Duration::from_secs(24 * 3600)),
     )
     .await?;
+    removed += landlord_backup::store::purge_runs_before(db, now.minus(BACKUP_RUNS_KEPT)).await?;
     tracing::info!(removed, "expired rows purged");
     Ok(removed)
 }
