@@ -12,7 +12,7 @@ use futures::{StreamExt, TryStreamExt};
 use object_store::aws::AmazonS3Builder;
 use object_store::local::LocalFileSystem;
 use object_store::path::Path as ObjectPath;
-use object_store::{ObjectStore, PutPayload, WriteMultipart};
+use object_store::{ObjectStore, ObjectStoreExt, PutPayload, WriteMultipart};
 use sha2::{Digest, Sha256};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -171,7 +171,7 @@ impl Destination {
     }
 
     fn object(&self, file: &str) -> ObjectPath {
-        self.prefix.child(file)
+        self.prefix.clone().join(file)
     }
 
     /// Uploads the file at `path` as `file`, in parts (a bucket's multipart
