@@ -48,7 +48,8 @@ fn run(root: bool, program: &Path, args: &[&str]) {
 }
 
 /// Starts `postgres` on `dir/data` in a shell that stops it and removes
-/// the data when this test process is gone.
+/// the data when this test process is gone (the shell outlives the wait).
+#[allow(clippy::zombie_processes)]
 fn start_server(root: bool, bin: &Path, dir: &Path, extra: &str) -> Server {
     let port = free_port().expect("a free port");
     let script = format!(
@@ -153,6 +154,9 @@ async fn primary_and_standby() -> (Server, Server) {
             "-D",
             &standby_dir.join("data").display().to_string(),
             "-R",
+            // An immediate checkpoint: a spread one takes minutes.
+            "-c",
+            "fast",
             "-X",
             "stream",
             "--no-sync",
@@ -263,9 +267,11 @@ async fn lists_read_from_a_streaming_replica_and_from_the_primary_without_it() {
         "{lag}"
     );
 
-    eventually("both organizations in the replica's figures", Duration::from_secs(20), async || {
-        (organizations_in_figures(&app, &operator).await == 2).then_some(())
-    })
+    eventually(
+        "both organizations in the replica's figures",
+        Duration::from_secs(20),
+        async || (organizations_in_figures(&app, &operator).await == 2).then_some(()),
+    )
     .await;
 
     // With replay paused, the replica keeps what it had.
