@@ -283,6 +283,23 @@ impl Db {
             .unwrap_or(&self.pool)
     }
 
+    /// Runs the lag-tolerant read `run` on [`Db::reader`]'s pool, and
+    /// again on the primary's if the replica it was given fails it by
+    /// going away (see [`Replicas`]): a replica stopping between two lag
+    /// checks never fails a read. `run` may thus run twice; it must only
+    /// read. (The pool is handed over by value, a cheap clone, so that
+    /// the future stays `Send` for any borrow it holds.)
+    pub async fn read<T, F, Answer>(&self, run: F) -> Result<T, sqlx::Error>
+    where
+        F: Fn(AnyPool) -> Answer,
+        Answer: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        match &self.replicas {
+            Some(replicas) => replicas.read(&self.pool, run).await,
+            None => run(self.pool.clone()).await,
+        }
+    }
+
     /// The replicas, when any are configured (checks and tests).
     pub fn replicas(&self) -> Option<&Replicas> {
         self.replicas.as_deref()

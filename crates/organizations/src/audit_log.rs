@@ -151,9 +151,17 @@ pub async fn entries(
         limit: page.fetch(),
     };
     // The log tolerates lag: a replica may answer when one is configured.
-    let reader = state.db.reader();
-    let mut rows = store::entries(reader, organization_id, entry_filter).await?;
-    let emails = actor_emails(reader, &rows).await?;
+    let (mut rows, emails) = state
+        .db
+        .read(|reader| {
+            let entry_filter = entry_filter.clone();
+            async move {
+                let rows = store::entries(&reader, organization_id, entry_filter).await?;
+                let emails = actor_emails(&reader, &rows).await?;
+                Ok((rows, emails))
+            }
+        })
+        .await?;
     let meta = page.finish(&mut rows, |r| r.id.to_string());
     let views = rows
         .into_iter()

@@ -189,6 +189,19 @@ async fn on_standby(standby: &Server, sql: &str) {
     db.close().await;
 }
 
+/// A setting's value on the standby.
+async fn standby_setting(standby: &Server, name: &str) -> String {
+    let db = Db::connect_url(&standby.url(), DatabaseKind::Postgres, 1)
+        .await
+        .expect("connect to the standby");
+    let value: String = sqlx::query_scalar(&format!("SELECT current_setting('{name}')"))
+        .fetch_one(db.pool())
+        .await
+        .expect(name);
+    db.close().await;
+    value
+}
+
 async fn scrape(app: &TestApp) -> String {
     let address = app.metrics_address.expect("the metrics listener is bound");
     app.client
@@ -325,11 +338,50 @@ async fn lists_read_from_a_streaming_replica_and_from_the_primary_without_it() {
     )
     .await;
 
-    // A stopped replica is skipped: the list answers from the primary.
+    // A standby no longer streaming from the primary looks current (it
+    // replayed all it received) while falling behind: it is skipped, and
+    // used again once it streams.
+    let conninfo = standby_setting(&standby, "primary_conninfo").await;
+    assert!(
+        !conninfo.is_empty(),
+        "pg_basebackup -R wrote the standby's conninfo"
+    );
+    on_standby(&standby, "ALTER SYSTEM SET primary_conninfo = ''").await;
+    on_standby(&standby, "SELECT pg_reload_conf()").await;
+    replica_healthy(&app, false).await;
+    let quoted = conninfo.replace('\'', "''");
+    on_standby(
+        &standby,
+        &format!("ALTER SYSTEM SET primary_conninfo = '{quoted}'"),
+    )
+    .await;
+    on_standby(&standby, "SELECT pg_reload_conf()").await;
+    replica_healthy(&app, true).await;
+
+    // A stopped replica is skipped: the list answers from the primary,
+    // also for the reads sent to it before the next lag check noticed
+    // (they are retried on the primary, not failed).
     on_standby(&standby, "SELECT pg_wal_replay_pause()").await;
     app.post_as("/api/v1/keys", &token, &json!({"name": "second"}))
         .await;
     stop(&standby);
+    let mut reads = 0;
+    loop {
+        // Each read asserts a 200.
+        let listed = audit_actions_listed(&app, &token).await;
+        reads += 1;
+        assert_eq!(
+            listed.iter().filter(|a| *a == "api_key.created").count(),
+            2,
+            "read {reads} after the stop came from the primary: {listed:?}"
+        );
+        if scrape(&app)
+            .await
+            .contains("landlord_database_replica_healthy{replica=\"replica 1\"} 0")
+        {
+            break;
+        }
+    }
     replica_healthy(&app, false).await;
     let listed = audit_actions_listed(&app, &token).await;
     assert_eq!(
