@@ -239,6 +239,14 @@ async fn organizations_in_figures(app: &TestApp, operator: &str) -> i64 {
         .sum()
 }
 
+/// The organizations `GET /admin/organizations` finds.
+async fn organizations_searched(app: &TestApp, operator: &str) -> usize {
+    let response = app.get_as("/api/v1/admin/organizations", operator).await;
+    assert_eq!(response.status(), 200);
+    let body: Value = json(response).await;
+    body["data"].as_array().expect("organizations").len()
+}
+
 async fn replica_healthy(app: &TestApp, healthy: bool) {
     let line = format!(
         "landlord_database_replica_healthy{{replica=\"replica 1\"}} {}",
@@ -299,6 +307,11 @@ async fn lists_read_from_a_streaming_replica_and_from_the_primary_without_it() {
         organizations_in_figures(&app, &operator).await,
         2,
         "the operator's figures were read from the paused replica"
+    );
+    assert_eq!(
+        organizations_searched(&app, &operator).await,
+        2,
+        "the operator's search was read from the paused replica"
     );
     let created = app
         .post_as("/api/v1/keys", &token, &json!({"name": "replica marker"}))
@@ -390,5 +403,6 @@ async fn lists_read_from_a_streaming_replica_and_from_the_primary_without_it() {
         "the list now reads from the primary: {listed:?}"
     );
     assert_eq!(organizations_in_figures(&app, &operator).await, 3);
+    assert_eq!(organizations_searched(&app, &operator).await, 3);
     drop(primary);
 }
