@@ -58,7 +58,18 @@ pub async fn figures(
 pub async fn compute(state: &PaymentsState) -> Result<Figures, ApiError> {
     let db = &state.db;
     let config = &state.config;
-    let plans = identity_store::organizations_by_plan(db.pool()).await?;
+    let month_start = Period::of(Timestamp::now()).start();
+    // Figures tolerate lag: a replica may answer when one is configured.
+    let (plans, overdue, (late, due), moves) = db
+        .read(|reader| async move {
+            Ok((
+                identity_store::organizations_by_plan(&reader).await?,
+                billing_store::overdue_totals(&reader).await?,
+                billing_store::late_and_due(&reader).await?,
+                billing_store::plan_moves_since(&reader, month_start).await?,
+            ))
+        })
+        .await?;
     let mut mrr = BTreeMap::new();
     let mut organizations_by_plan = BTreeMap::new();
     for (plan, count) in plans {
@@ -67,15 +78,12 @@ pub async fn compute(state: &PaymentsState) -> Result<Figures, ApiError> {
         }
         organizations_by_plan.insert(plan, count);
     }
-    let month_start = Period::of(Timestamp::now()).start();
     let revenue = payments_store::revenue_since(db, month_start).await?;
-    let overdue = billing_store::overdue_totals(db.pool()).await?;
     let (processed, finished) = payments_store::processed_and_finished(db).await?;
-    let (late, due) = billing_store::late_and_due(db.pool()).await?;
     let rate = |part: i64, whole: i64| (whole > 0).then(|| part as f64 / whole as f64);
     let price = |plan: &str| config.plan(plan).map(|p| p.price).unwrap_or(0);
     let mut last_moves = BTreeMap::new();
-    for (organization, from, to) in billing_store::plan_moves_since(db.pool(), month_start).await? {
+    for (organization, from, to) in moves {
         let started_paying = last_moves
             .get(&organization)
             .map(|(paid, _)| *paid)
@@ -127,7 +135,13 @@ pub async fn mrr_by_month(
     }
     periods.reverse();
     let since = periods[0].key();
-    let billed = billing_store::base_amounts_by_period(state.db.pool(), &since).await?;
+    let billed = state
+        .db
+        .read(|reader| {
+            let since = &since;
+            async move { billing_store::base_amounts_by_period(&reader, since).await }
+        })
+        .await?;
     Ok(periods
         .into_iter()
         .map(|period| {

@@ -58,9 +58,14 @@ pub async fn search(
     query: &str,
     plan: &str,
 ) -> Result<Vec<OrganizationSummary>, ApiError> {
-    let pool = state.db.pool();
-    let rows =
-        identity_store::search_organizations(pool, query.trim(), plan.trim(), SEARCH_LIMIT).await?;
+    // A search tolerates lag: a replica may answer when one is configured.
+    let (query, plan) = (query.trim(), plan.trim());
+    let rows = state
+        .db
+        .read(|reader| async move {
+            identity_store::search_organizations(&reader, query, plan, SEARCH_LIMIT).await
+        })
+        .await?;
     summaries(state, rows).await
 }
 

@@ -68,6 +68,14 @@ pub struct Config {
     pub database_url: Option<Secret<String>>,
     /// Most database connections kept open by this instance.
     pub database_max_connections: u32,
+    /// PostgreSQL replicas (`postgres://…`) for reads that tolerate lag
+    /// (lists, dashboards, exports); a list in TOML, comma-separated in the
+    /// environment. Only with a PostgreSQL `database_url`.
+    #[serde(deserialize_with = "secret_string_or_list")]
+    pub database_read_url: Vec<Secret<String>>,
+    /// A replica further behind the primary than this is skipped until it
+    /// catches up, in milliseconds.
+    pub database_read_max_lag_ms: u64,
     /// `redis://…`; when set, limits and caches are shared between instances.
     pub redis_url: Option<Secret<String>>,
     /// The URL clients reach this server at (used in links and security.txt).
@@ -231,6 +239,8 @@ impl Default for Config {
             data_dir: PathBuf::from("./data"),
             database_url: None,
             database_max_connections: 10,
+            database_read_url: Vec::new(),
+            database_read_max_lag_ms: 5000,
             redis_url: None,
             public_url: "http://127.0.0.1:8080".into(),
             app_url: None,
@@ -538,6 +548,22 @@ impl Config {
             return Err(ConfigError::new("data_dir", "must not be empty"));
         }
         self.database_kind()?;
+        if !self.database_read_url.is_empty() {
+            if self.database_kind()? != DatabaseKind::Postgres {
+                return Err(ConfigError::new(
+                    "database_read_url",
+                    "replicas need a PostgreSQL database_url",
+                ));
+            }
+            for url in self.database_read_url.iter().map(Secret::expose_str) {
+                if !(url.starts_with("postgres://") || url.starts_with("postgresql://")) {
+                    return Err(ConfigError::new(
+                        "database_read_url",
+                        "each must start with postgres:// or postgresql://",
+                    ));
+                }
+            }
+        }
         if self.database_max_connections == 0 {
             return Err(ConfigError::new(
                 "database_max_connections",
@@ -945,6 +971,17 @@ where
     })
 }
 
+/// [`string_or_list`] for secrets (URLs that carry passwords).
+fn secret_string_or_list<'de, D>(deserializer: D) -> Result<Vec<Secret<String>>, D::Error>
+where
+    D: Deserializer<'de>,
+{
+    Ok(string_or_list(deserializer)?
+        .into_iter()
+        .map(Secret::new)
+        .collect())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1009,6 +1046,32 @@ mod tests {
         assert_eq!(pg.database_kind().unwrap(), DatabaseKind::Postgres);
         let err = with(&[("database_url", "\"mysql://localhost\"")]).unwrap_err();
         assert_eq!(err.setting, "database_url");
+    }
+
+    #[test]
+    fn read_replicas_need_postgres_and_read_a_list_or_a_comma_separated_string() {
+        let err = with(&[("database_read_url", "\"postgres://u@r1/db\"")]).unwrap_err();
+        assert_eq!(err.setting, "database_read_url");
+        let primary = ("database_url", "\"postgres://u@p/db\"");
+        let config = with(&[
+            primary,
+            (
+                "database_read_url",
+                "\"postgres://u@r1/db, postgres://u@r2/db\"",
+            ),
+        ])
+        .unwrap();
+        let urls: Vec<&str> = config
+            .database_read_url
+            .iter()
+            .map(Secret::expose_str)
+            .collect();
+        assert_eq!(urls, ["postgres://u@r1/db", "postgres://u@r2/db"]);
+        let config = with(&[primary, ("database_read_url", "[\"postgres://u@r1/db\"]")]).unwrap();
+        assert_eq!(config.database_read_url.len(), 1);
+        let err = with(&[primary, ("database_read_url", "\"mysql://r1\"")]).unwrap_err();
+        assert_eq!(err.setting, "database_read_url");
+        assert!(!format!("{config:?}").contains("u@r1"));
     }
 
     #[test]

@@ -11,6 +11,7 @@
 //! [`Db::backend`].
 
 use std::borrow::Cow;
+use std::sync::Arc;
 use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
@@ -18,6 +19,8 @@ use sqlx::migrate::{Migration, Migrator};
 use sqlx::{AnyConnection, AnyPool, Executor};
 
 use crate::config::{Config, DatabaseKind};
+use crate::replicas::Replicas;
+use crate::secret::Secret;
 
 /// The migrations of everything but the modules, embedded in the binary,
 /// shared by both backends. Each module crate embeds its own the same way;
@@ -124,11 +127,13 @@ pub fn values_placeholders(conn: &AnyConnection, rows: usize, columns: usize) ->
     values
 }
 
-/// A pool of connections and the dialect behind it. Cheap to clone.
+/// A pool of connections and the dialect behind it, and the read
+/// replicas' pools when there are any. Cheap to clone.
 #[derive(Clone, Debug)]
 pub struct Db {
     pool: AnyPool,
     backend: DatabaseKind,
+    replicas: Option<Arc<Replicas>>,
 }
 
 impl Db {
@@ -143,12 +148,38 @@ impl Db {
                 source,
             })?;
         }
-        Self::connect_url(
+        let db = Self::connect_url(
             &config.effective_database_url(),
             backend,
             config.database_max_connections,
         )
-        .await
+        .await?;
+        if config.database_read_url.is_empty() {
+            return Ok(db);
+        }
+        let urls: Vec<&str> = config
+            .database_read_url
+            .iter()
+            .map(Secret::expose_str)
+            .collect();
+        db.with_replicas(
+            &urls,
+            Duration::from_millis(config.database_read_max_lag_ms),
+            config.database_max_connections,
+        )
+    }
+
+    /// This database with read replicas at `urls` (PostgreSQL), each
+    /// skipped while it lags by more than `max_lag` or does not answer.
+    pub fn with_replicas(
+        mut self,
+        urls: &[&str],
+        max_lag: Duration,
+        max_connections: u32,
+    ) -> Result<Self, DbError> {
+        let replicas = Replicas::start(urls, max_lag, max_connections).map_err(DbError::Connect)?;
+        self.replicas = Some(replicas);
+        Ok(self)
     }
 
     /// Connects to `url`, which must be of the `backend` dialect.
@@ -177,7 +208,11 @@ impl Db {
             DatabaseKind::Postgres => options,
         };
         let pool = options.connect(url).await.map_err(DbError::Connect)?;
-        Ok(Self { pool, backend })
+        Ok(Self {
+            pool,
+            backend,
+            replicas: None,
+        })
     }
 
     /// Applies every migration not yet applied: core's and `modules'`, as
@@ -230,8 +265,44 @@ impl Db {
         Ok(())
     }
 
+    /// The primary's pool: every write, and every read that must see
+    /// the latest writes (a read after a write in the same request,
+    /// sign-in, key verification, checkout).
     pub fn pool(&self) -> &AnyPool {
         &self.pool
+    }
+
+    /// The pool for a read that tolerates lag (lists, dashboards,
+    /// exports, figures): a healthy replica's when one is configured, the
+    /// primary's otherwise. Use it only for a request that has not
+    /// written: a replica may not have the write yet.
+    pub fn reader(&self) -> &AnyPool {
+        self.replicas
+            .as_deref()
+            .and_then(Replicas::pick)
+            .unwrap_or(&self.pool)
+    }
+
+    /// Runs the lag-tolerant read `run` on [`Db::reader`]'s pool, and
+    /// again on the primary's if the replica it was given fails it by
+    /// going away (see [`Replicas`]): a replica stopping between two lag
+    /// checks never fails a read. `run` may thus run twice; it must only
+    /// read. (The pool is handed over by value, a cheap clone, so that
+    /// the future stays `Send` for any borrow it holds.)
+    pub async fn read<T, F, Answer>(&self, run: F) -> Result<T, sqlx::Error>
+    where
+        F: Fn(AnyPool) -> Answer,
+        Answer: std::future::Future<Output = Result<T, sqlx::Error>>,
+    {
+        match &self.replicas {
+            Some(replicas) => replicas.read(&self.pool, run).await,
+            None => run(self.pool.clone()).await,
+        }
+    }
+
+    /// The replicas, when any are configured (checks and tests).
+    pub fn replicas(&self) -> Option<&Replicas> {
+        self.replicas.as_deref()
     }
 
     pub fn backend(&self) -> DatabaseKind {
@@ -245,6 +316,9 @@ impl Db {
 
     /// Closes every connection; waits for checked-out ones to come back.
     pub async fn close(&self) {
+        if let Some(replicas) = &self.replicas {
+            replicas.close().await;
+        }
         self.pool.close().await;
     }
 }

@@ -11,6 +11,7 @@ pub mod idempotency;
 pub mod ids;
 pub mod lease;
 pub mod plans;
+pub mod replicas;
 pub mod sealed;
 pub mod secret;
 pub mod secrets;

@@ -74,7 +74,7 @@ impl AuditEntryView {
 
 /// The emails of the page's actors, in one query to identity.
 async fn actor_emails(
-    state: &IdentityState,
+    reader: &sqlx::AnyPool,
     rows: &[EntryRow],
 ) -> Result<HashMap<UserId, String>, sqlx::Error> {
     let mut ids: Vec<UserId> = rows
@@ -83,7 +83,7 @@ async fn actor_emails(
         .collect();
     ids.sort();
     ids.dedup();
-    Ok(identity_store::emails_of(state.db.pool(), &ids)
+    Ok(identity_store::emails_of(reader, &ids)
         .await?
         .into_iter()
         .collect())
@@ -150,8 +150,18 @@ pub async fn entries(
         before: page.cursor.as_deref(),
         limit: page.fetch(),
     };
-    let mut rows = store::entries(state.db.pool(), organization_id, entry_filter).await?;
-    let emails = actor_emails(state, &rows).await?;
+    // The log tolerates lag: a replica may answer when one is configured.
+    let (mut rows, emails) = state
+        .db
+        .read(|reader| {
+            let entry_filter = entry_filter.clone();
+            async move {
+                let rows = store::entries(&reader, organization_id, entry_filter).await?;
+                let emails = actor_emails(&reader, &rows).await?;
+                Ok((rows, emails))
+            }
+        })
+        .await?;
     let meta = page.finish(&mut rows, |r| r.id.to_string());
     let views = rows
         .into_iter()

@@ -65,6 +65,7 @@ mod month_close;
 mod operations;
 mod payments;
 mod process;
+mod replica;
 mod security_billing;
 mod security_edge;
 mod security_team;

@@ -31,7 +31,7 @@ pub fn cluster() -> Result<&'static Cluster, String> {
 
 /// Directory holding `initdb`, `postgres` and `pg_isready`: Debian's
 /// versioned directories first (newest), then the PATH.
-fn bin_dir() -> Option<PathBuf> {
+pub fn bin_dir() -> Option<PathBuf> {
     let mut candidates: Vec<PathBuf> = std::fs::read_dir("/usr/lib/postgresql")
         .map(|entries| {
             entries
@@ -50,7 +50,7 @@ fn bin_dir() -> Option<PathBuf> {
         .find(|dir| dir.join("initdb").is_file() && dir.join("postgres").is_file())
 }
 
-fn is_root() -> bool {
+pub fn is_root() -> bool {
     Command::new("id")
         .arg("-u")
         .output()
@@ -58,14 +58,14 @@ fn is_root() -> bool {
         .unwrap_or(false)
 }
 
-fn free_port() -> Result<u16, String> {
+pub fn free_port() -> Result<u16, String> {
     let listener = TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
     Ok(listener.local_addr().map_err(|e| e.to_string())?.port())
 }
 
 /// Runs `program args` as the `postgres` user when we are root (initdb
 /// refuses to run as root), as ourselves otherwise.
-fn command_as_owner(root: bool, program: &Path) -> Command {
+pub fn command_as_owner(root: bool, program: &Path) -> Command {
     if root {
         let mut command = Command::new("runuser");
         command.args(["-u", "postgres", "--"]).arg(program);
@@ -152,7 +152,7 @@ fn start() -> Result<Cluster, String> {
     })
 }
 
-fn wait_until_ready(port: u16, dir: &Path) -> Result<(), String> {
+pub fn wait_until_ready(port: u16, dir: &Path) -> Result<(), String> {
     let deadline = Instant::now() + Duration::from_secs(60);
     while Instant::now() < deadline {
         if std::net::TcpStream::connect(("127.0.0.1", port)).is_ok() {
