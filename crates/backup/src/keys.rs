@@ -442,7 +442,8 @@ fn place_all(dir: &Path, keys: &OpenedKeys, done: &mut InstalledKeys) -> Result<
         }
         let path = dir.join(name);
         let staged = dir.join(format!(".{name}.restoring"));
-        write_private(&staged, value)?;
+        // Owner-only, as the server writes the keys it generates.
+        landlord_core::secrets::write_private(&staged, value)?;
         if path.exists() {
             let aside = dir.join(format!("{name}.before-restore-{suffix}"));
             if let Err(error) = fs::rename(&path, &aside) {
@@ -481,21 +482,6 @@ fn create_private_dir(dir: &Path) -> std::io::Result<()> {
         builder.mode(0o700);
     }
     builder.create(dir)
-}
-
-/// Writes a file readable by its owner only, as the server writes the
-/// keys it generates.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
-    let mut options = fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let mut file = options.open(path)?;
-    file.write_all(contents.as_bytes())?;
-    file.sync_all()
 }
 
 fn sync_dir(dir: &Path) -> std::io::Result<()> {

@@ -42,8 +42,8 @@ pub fn resolve_secret(
     Ok((value, SecretSource::GeneratedAt(path)))
 }
 
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
+/// Writes a file readable by its owner only (mode 0600), durably.
+pub fn write_private(path: &Path, contents: &str) -> std::io::Result<()> {
     let mut options = fs::OpenOptions::new();
     options.write(true).create(true).truncate(true);
     #[cfg(unix)]

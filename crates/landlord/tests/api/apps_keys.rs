@@ -242,36 +242,6 @@ fn jsonwebtoken_header(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-/// The `python` of a virtual environment with `authlib`: the one
-/// `TEST_PYTHON` names (CI exports it), or one of the `.ci/run` venvs.
-fn python_with_authlib() -> Option<String> {
-    let mut candidates: Vec<String> = std::env::var("TEST_PYTHON").into_iter().collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        let cache = std::path::Path::new(&home).join(".cache");
-        if let Ok(entries) = std::fs::read_dir(cache) {
-            let mut venvs: Vec<_> = entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("landlord-venv-")
-                })
-                .map(|e| e.path().join("bin").join("python").display().to_string())
-                .collect();
-            venvs.sort();
-            venvs.reverse();
-            candidates.extend(venvs);
-        }
-    }
-    candidates.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import authlib.jose"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
 
 /// authlib imports the JWKS (`JsonWebKey.import_key_set`), picks the key by
 /// the token's `kid`, verifies the RS256 signature and the claims.
@@ -289,7 +259,7 @@ claims.validate()
 print(json.dumps({"sub": claims["sub"], "kids": [k.kid for k in keys.keys]}))
 "#;
     let test = format!("apps_keys ({backend:?}): authlib verifies ID tokens");
-    let Some(python) = python_with_authlib() else {
+    let Some(python) = crate::support::python::python_with("authlib.jose") else {
         let why = "no python with authlib (set TEST_PYTHON or run .ci/run once)";
         assert!(!services_required(), "{test}: required under CI: {why}");
         report_skip(&test, why);

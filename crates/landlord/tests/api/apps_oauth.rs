@@ -1019,42 +1019,12 @@ async fn a_removed_member_and_a_suspended_app_lose_their_tokens_at_once(backend:
 
 // ---- a client library no one here wrote ------------------------------------------------------
 
-/// The `python` of a virtual environment with authlib: `TEST_PYTHON`, or
-/// one of `.ci/run`'s venvs.
-fn python_with_authlib() -> Option<String> {
-    let mut candidates: Vec<String> = std::env::var("TEST_PYTHON").into_iter().collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        let cache = std::path::Path::new(&home).join(".cache");
-        if let Ok(entries) = std::fs::read_dir(cache) {
-            let mut venvs: Vec<_> = entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("landlord-venv-")
-                })
-                .map(|e| e.path().join("bin").join("python").display().to_string())
-                .collect();
-            venvs.sort();
-            venvs.reverse();
-            candidates.extend(venvs);
-        }
-    }
-    candidates.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import authlib, requests"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
 
 const CLIENT_SCRIPT: &str = include_str!("support/oauth_client.py");
 
 async fn authlib_runs_the_whole_flow(backend: Backend) {
     let test = "apps_oauth::authlib_runs_the_whole_flow";
-    let Some(python) = python_with_authlib() else {
+    let Some(python) = crate::support::python::python_with("authlib, requests") else {
         let why = "no python with authlib (set TEST_PYTHON or run .ci/run once)";
         assert!(!services_required(), "{test}: required under CI: {why}");
         report_skip(test, why);

@@ -388,36 +388,6 @@ async fn development_outboxes_simulate_and_production_refuses_what_it_cannot_sen
     );
 }
 
-/// The `python` of a virtual environment with Twilio's library: the one
-/// `TEST_PYTHON` names (CI exports it), or one of the `.ci/run` venvs.
-fn python_with_twilio() -> Option<String> {
-    let mut candidates: Vec<String> = std::env::var("TEST_PYTHON").into_iter().collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        let cache = std::path::Path::new(&home).join(".cache");
-        if let Ok(entries) = std::fs::read_dir(cache) {
-            let mut venvs: Vec<_> = entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("landlord-venv-")
-                })
-                .map(|e| e.path().join("bin").join("python").display().to_string())
-                .collect();
-            venvs.sort();
-            venvs.reverse();
-            candidates.extend(venvs);
-        }
-    }
-    candidates.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import twilio.request_validator"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
 
 /// Asks Twilio's `RequestValidator` for the signature of `url` and
 /// `params`, and whether `check` validates.
@@ -456,7 +426,7 @@ print(json.dumps({
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn twilios_request_validator_agrees_with_the_server() {
     let test = "sms::twilios_request_validator_agrees_with_the_server";
-    let Some(python) = python_with_twilio() else {
+    let Some(python) = crate::support::python::python_with("twilio.request_validator") else {
         let why = "no python with the twilio library (set TEST_PYTHON or run .ci/run once)";
         assert!(!services_required(), "{test}: required under CI: {why}");
         report_skip(test, why);

@@ -17,6 +17,7 @@ pub mod marketplace;
 pub mod payments;
 pub mod postgres;
 pub mod providers;
+pub mod python;
 pub mod receiver;
 pub mod redis;
 pub mod requests;

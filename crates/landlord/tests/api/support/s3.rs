@@ -26,7 +26,7 @@ impl S3StandIn {
     /// skipped when no Python with moto and boto3 is found (fails instead
     /// under CI).
     pub fn start(test: &str, bucket: &str) -> Option<S3StandIn> {
-        let Some(python) = python_with_moto() else {
+        let Some(python) = crate::support::python::python_with("moto.server, boto3") else {
             let why = "no python with moto[server] (set TEST_PYTHON or run .ci/run once)";
             assert!(!services_required(), "{test}: required under CI: {why}");
             report_skip(test, why);
@@ -153,33 +153,3 @@ impl Drop for S3StandIn {
     }
 }
 
-/// The `python` of a virtual environment with moto's server and boto3:
-/// `TEST_PYTHON` (CI exports it), or one of the `.ci/run` venvs.
-fn python_with_moto() -> Option<String> {
-    let mut candidates: Vec<String> = std::env::var("TEST_PYTHON").into_iter().collect();
-    if let Some(home) = std::env::var_os("HOME") {
-        let cache = std::path::Path::new(&home).join(".cache");
-        if let Ok(entries) = std::fs::read_dir(cache) {
-            let mut venvs: Vec<_> = entries
-                .filter_map(Result::ok)
-                .filter(|e| {
-                    e.file_name()
-                        .to_string_lossy()
-                        .starts_with("landlord-venv-")
-                })
-                .map(|e| e.path().join("bin").join("python").display().to_string())
-                .collect();
-            venvs.sort();
-            venvs.reverse();
-            candidates.extend(venvs);
-        }
-    }
-    candidates.into_iter().find(|python| {
-        Command::new(python)
-            .args(["-c", "import moto.server, boto3"])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .status()
-            .is_ok_and(|s| s.success())
-    })
-}
