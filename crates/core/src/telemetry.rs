@@ -1,33 +1,180 @@
-//! Logs and metrics.
+//! Logs, traces and metrics.
 
 use std::io::IsTerminal;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::OnceLock;
 use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
-use tracing_subscriber::EnvFilter;
+use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::propagation::TraceContextPropagator;
+use opentelemetry_sdk::trace::SdkTracerProvider;
+use opentelemetry_sdk::Resource;
+use tracing_opentelemetry::OpenTelemetrySpanExt;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::util::SubscriberInitExt;
+use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{Config, LogFormat};
 
+/// Whether spans are exported (an OTLP endpoint is configured). Read on
+/// the hot path, so a request pays nothing for traces when they are off.
+static TRACES_ON: AtomicBool = AtomicBool::new(false);
+
+/// Whether request and job spans are exported over OTLP.
+pub fn traces_enabled() -> bool {
+    TRACES_ON.load(Ordering::Relaxed)
+}
+
+/// What `main` keeps until the process ends: the span exporter, flushed
+/// by [`Telemetry::shutdown`].
+#[derive(Default)]
+pub struct Telemetry {
+    provider: Option<SdkTracerProvider>,
+}
+
+impl Telemetry {
+    /// Sends the spans still buffered and stops the exporter.
+    pub fn shutdown(self) {
+        if let Some(provider) = self.provider {
+            if let Err(error) = provider.shutdown() {
+                eprintln!("landlord: the last spans could not be exported: {error}");
+            }
+        }
+    }
+}
+
 /// Installs the global tracing subscriber (JSON or human lines) writing to
-/// standard output. Colour codes only when standard output is a terminal, so
+/// standard output, and the OTLP span exporter when an endpoint is
+/// configured. Colour codes only when standard output is a terminal, so
 /// a log redirected to a file or a pipe reads as plain text (and `grep`
 /// finds `link=`). Call once, from `main`; later calls are ignored.
-pub fn init_logging(config: &Config) {
+pub fn init_logging(config: &Config) -> Telemetry {
     let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
+    let fmt = tracing_subscriber::fmt::layer()
         .with_writer(std::io::stdout)
         .with_ansi(std::io::stdout().is_terminal());
-    let _ = match config.log_format {
-        LogFormat::Json => builder
+    let fmt = match config.log_format {
+        LogFormat::Json => fmt
             .json()
             .flatten_event(true)
             .with_current_span(true)
             .with_span_list(false)
-            .try_init(),
-        LogFormat::Pretty => builder.try_init(),
+            .boxed(),
+        LogFormat::Pretty => fmt.boxed(),
     };
+    let (provider, problem) = match otlp_provider(config) {
+        Ok(provider) => (provider, None),
+        Err(error) => (None, Some(error)),
+    };
+    let otel = provider.as_ref().map(|provider| {
+        tracing_opentelemetry::layer()
+            .with_tracer(provider.tracer("landlord"))
+            .with_tracked_inactivity(false)
+    });
+    let installed = tracing_subscriber::registry()
+        .with(filter)
+        .with(fmt)
+        .with(otel)
+        .try_init()
+        .is_ok();
+    if let Some(error) = problem {
+        tracing::error!(
+            error = format!("{error:#}"),
+            "traces are off: the OTLP exporter could not start"
+        );
+    }
+    if installed && provider.is_some() {
+        opentelemetry::global::set_text_map_propagator(TraceContextPropagator::new());
+        TRACES_ON.store(true, Ordering::Relaxed);
+    }
+    Telemetry { provider }
+}
+
+/// The standard variables that point the exporter at a collector.
+const OTLP_ENDPOINT_VARIABLES: [&str; 2] = [
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+];
+
+/// The span exporter, when `otlp_endpoint` or a standard variable names a
+/// collector (and `OTEL_SDK_DISABLED` is not `true`).
+fn otlp_provider(config: &Config) -> anyhow::Result<Option<SdkTracerProvider>> {
+    use opentelemetry_otlp::WithExportConfig;
+    let set = |name: &str| std::env::var(name).ok().filter(|v| !v.trim().is_empty());
+    if set("OTEL_SDK_DISABLED").is_some_and(|v| v.trim().eq_ignore_ascii_case("true")) {
+        return Ok(None);
+    }
+    let configured = config
+        .otlp_endpoint
+        .as_deref()
+        .map(str::trim)
+        .filter(|e| !e.is_empty());
+    if configured.is_none() && !OTLP_ENDPOINT_VARIABLES.iter().any(|v| set(v).is_some()) {
+        return Ok(None);
+    }
+    let mut builder = opentelemetry_otlp::SpanExporter::builder()
+        .with_http()
+        .with_protocol(opentelemetry_otlp::Protocol::HttpBinary);
+    if let Some(base) = configured {
+        // The setting is the collector's base URL, as the standard
+        // variable is: the traces' path goes under it.
+        builder = builder.with_endpoint(format!("{}/v1/traces", base.trim_end_matches('/')));
+    }
+    // Headers (`OTEL_EXPORTER_OTLP_HEADERS`) and the timeout come from the
+    // standard variables, read by the exporter itself.
+    let exporter = builder.build()?;
+    let resource = if set("OTEL_SERVICE_NAME").is_some() {
+        Resource::builder().build()
+    } else {
+        Resource::builder().with_service_name("landlord").build()
+    };
+    Ok(Some(
+        SdkTracerProvider::builder()
+            .with_batch_exporter(exporter)
+            .with_resource(resource)
+            .build(),
+    ))
+}
+
+/// Makes `span`'s parent the trace named by the W3C `traceparent` (and
+/// `tracestate`) among `headers`; nothing when traces are off.
+pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
+    if !traces_enabled() {
+        return;
+    }
+    struct Headers<'a>(&'a axum::http::HeaderMap);
+    impl Extractor for Headers<'_> {
+        fn get(&self, key: &str) -> Option<&str> {
+            self.0.get(key).and_then(|v| v.to_str().ok())
+        }
+        fn keys(&self) -> Vec<&str> {
+            self.0.keys().map(|k| k.as_str()).collect()
+        }
+    }
+    if headers.contains_key("traceparent") {
+        let parent = TraceContextPropagator::new().extract(&Headers(headers));
+        let _ = span.set_parent(parent);
+    }
+}
+
+/// The W3C trace-context headers (`traceparent`, maybe `tracestate`) that
+/// carry the current span to another service; none when traces are off.
+pub fn trace_headers() -> Vec<(String, String)> {
+    if !traces_enabled() {
+        return Vec::new();
+    }
+    struct Headers(Vec<(String, String)>);
+    impl Injector for Headers {
+        fn set(&mut self, key: &str, value: String) {
+            self.0.push((key.to_string(), value));
+        }
+    }
+    let context = tracing::Span::current().context();
+    let mut headers = Headers(Vec::new());
+    TraceContextPropagator::new().inject_context(&context, &mut headers);
+    headers.0
 }
 
 /// The process-wide Prometheus recorder. `metrics` has one global recorder,

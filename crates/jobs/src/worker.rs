@@ -203,8 +203,22 @@ impl Worker {
                     // A task of its own: a panicking handler fails the
                     // attempt instead of the worker.
                     let handler = handler.clone();
-                    match tokio::spawn(async move { handler.handle(&payload, attempt).await }).await
-                    {
+                    // Exported traces: each attempt is a span of its own
+                    // (nothing is created when traces are off).
+                    let span = if landlord_core::telemetry::traces_enabled() {
+                        tracing::info_span!(
+                            "job",
+                            otel.name = %format_args!("job {}", job.kind),
+                            otel.kind = "consumer",
+                            job.id = %job.id,
+                            job.kind = %job.kind,
+                            job.attempt = attempts,
+                        )
+                    } else {
+                        tracing::Span::none()
+                    };
+                    let run = async move { handler.handle(&payload, attempt).await };
+                    match tokio::spawn(tracing::Instrument::instrument(run, span)).await {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(error)) => Err(format!("{error:#}")),
                         Err(join) => Err(format!("handler panicked: {join}")),

@@ -182,7 +182,8 @@ impl Application {
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         let stop_metrics = CancellationToken::new();
         let metrics_server = self.metrics_listener.map(|listener| {
-            let router = crate::operations::metrics_router(self.state.config.clone());
+            let router =
+                crate::operations::metrics_router(self.state.config.clone(), self.state.db.clone());
             let stop = stop_metrics.clone();
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "metrics are served on their own address");

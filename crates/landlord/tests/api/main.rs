@@ -70,5 +70,6 @@ mod security_edge;
 mod security_team;
 mod sms;
 mod team;
+mod traces;
 mod usage;
 mod webhooks;
