@@ -18,6 +18,8 @@ use tracing_subscriber::{EnvFilter, Layer};
 
 use crate::config::{Config, LogFormat};
 
+mod queries;
+
 /// Whether spans are exported (an OTLP endpoint is configured). Read on
 /// the hot path, so a request pays nothing for traces when they are off.
 static TRACES_ON: AtomicBool = AtomicBool::new(false);
@@ -51,34 +53,43 @@ impl Telemetry {
 /// a log redirected to a file or a pipe reads as plain text (and `grep`
 /// finds `link=`). Call once, from `main`; later calls are ignored.
 pub fn init_logging(config: &Config) -> Telemetry {
-    let filter = EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
-    let fmt = tracing_subscriber::fmt::layer()
-        .with_writer(std::io::stdout)
-        .with_ansi(std::io::stdout().is_terminal());
-    let fmt = match config.log_format {
-        LogFormat::Json => fmt
-            .json()
-            .flatten_event(true)
-            .with_current_span(true)
-            .with_span_list(false)
-            .boxed(),
-        LogFormat::Pretty => fmt.boxed(),
-    };
+    let filter =
+        || EnvFilter::try_new(&config.log_level).unwrap_or_else(|_| EnvFilter::new("info"));
     let (provider, problem) = match otlp_provider(config) {
         Ok(provider) => (provider, None),
         Err(error) => (None, Some(error)),
     };
-    let otel = provider.as_ref().map(|provider| {
-        tracing_opentelemetry::layer()
-            .with_tracer(provider.tracer("landlord"))
-            .with_tracked_inactivity(false)
-    });
-    let installed = tracing_subscriber::registry()
-        .with(filter)
-        .with(fmt)
-        .with(otel)
-        .try_init()
-        .is_ok();
+    let installed = match &provider {
+        // Traces off: one filter for the whole subscriber, as it always was.
+        None => tracing_subscriber::registry()
+            .with(filter())
+            .with(fmt_layer(config))
+            .try_init()
+            .is_ok(),
+        // Traces on: each layer has its own filter, so that sqlx's
+        // statement events (at debug) reach the query spans without
+        // reaching the log.
+        Some(provider) => {
+            let system = match config.database_kind() {
+                Ok(crate::config::DatabaseKind::Postgres) => "postgresql",
+                _ => "sqlite",
+            };
+            tracing_subscriber::registry()
+                .with(fmt_layer(config).with_filter(filter()))
+                .with(
+                    tracing_opentelemetry::layer()
+                        .with_tracer(provider.tracer("landlord"))
+                        .with_tracked_inactivity(false)
+                        .with_filter(filter()),
+                )
+                .with(
+                    queries::QuerySpans::new(provider.tracer("landlord"), system)
+                        .with_filter(tracing_subscriber::filter::filter_fn(queries::interest)),
+                )
+                .try_init()
+                .is_ok()
+        }
+    };
     if let Some(error) = problem {
         tracing::error!(
             error = format!("{error:#}"),
@@ -90,6 +101,25 @@ pub fn init_logging(config: &Config) -> Telemetry {
         TRACES_ON.store(true, Ordering::Relaxed);
     }
     Telemetry { provider }
+}
+
+/// The log's layer: JSON or human lines on standard output.
+fn fmt_layer<S>(config: &Config) -> Box<dyn Layer<S> + Send + Sync>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    let fmt = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stdout)
+        .with_ansi(std::io::stdout().is_terminal());
+    match config.log_format {
+        LogFormat::Json => fmt
+            .json()
+            .flatten_event(true)
+            .with_current_span(true)
+            .with_span_list(false)
+            .boxed(),
+        LogFormat::Pretty => fmt.boxed(),
+    }
 }
 
 /// The standard variables that point the exporter at a collector.
@@ -159,6 +189,27 @@ pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
     }
 }
 
+/// Makes `span`'s parent the span a W3C `traceparent` value names (one
+/// stored with a queued job); nothing when traces are off.
+pub fn continue_from(span: &tracing::Span, traceparent: &str) {
+    if !traces_enabled() {
+        return;
+    }
+    let mut carrier = std::collections::HashMap::new();
+    carrier.insert("traceparent".to_string(), traceparent.to_string());
+    let parent = TraceContextPropagator::new().extract(&carrier);
+    let _ = span.set_parent(parent);
+}
+
+/// The W3C `traceparent` of the current span, to store with work done
+/// later (a queued job); `None` when traces are off or outside a span.
+pub fn traceparent() -> Option<String> {
+    trace_headers()
+        .into_iter()
+        .find(|(name, _)| name == "traceparent")
+        .map(|(_, value)| value)
+}
+
 /// The W3C trace-context headers (`traceparent`, maybe `tracestate`) that
 /// carry the current span to another service; none when traces are off.
 pub fn trace_headers() -> Vec<(String, String)> {
@@ -177,6 +228,59 @@ pub fn trace_headers() -> Vec<(String, String)> {
     headers.0
 }
 
+/// Sending an outgoing HTTP request as an exported client span.
+pub trait SendTraced {
+    /// Sends the request; when traces are on, inside a client span
+    /// `METHOD peer` (`peer` names the service: `stripe`, `twilio`, …)
+    /// whose `traceparent` the request carries. The same as `send` when
+    /// traces are off.
+    fn send_traced(
+        self,
+        peer: &'static str,
+    ) -> impl std::future::Future<Output = reqwest::Result<reqwest::Response>> + Send;
+}
+
+impl SendTraced for reqwest::RequestBuilder {
+    async fn send_traced(self, peer: &'static str) -> reqwest::Result<reqwest::Response> {
+        if !traces_enabled() {
+            return self.send().await;
+        }
+        let (client, request) = self.build_split();
+        let mut request = request?;
+        let span = tracing::info_span!(
+            "http client",
+            otel.name = %format_args!("{} {peer}", request.method()),
+            otel.kind = "client",
+            http.request.method = %request.method(),
+            server.address = request.url().host_str().unwrap_or(""),
+            peer.service = peer,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        );
+        for (name, value) in span.in_scope(trace_headers) {
+            if let (Ok(name), Ok(value)) = (
+                reqwest::header::HeaderName::from_bytes(name.as_bytes()),
+                reqwest::header::HeaderValue::from_str(&value),
+            ) {
+                request.headers_mut().insert(name, value);
+            }
+        }
+        let response = tracing::Instrument::instrument(client.execute(request), span.clone()).await;
+        match &response {
+            Ok(response) => {
+                span.record("http.response.status_code", response.status().as_u16());
+                if response.status().is_client_error() || response.status().is_server_error() {
+                    span.record("otel.status_code", "ERROR");
+                }
+            }
+            Err(_) => {
+                span.record("otel.status_code", "ERROR");
+            }
+        }
+        response
+    }
+}
+
 /// The process-wide Prometheus recorder. `metrics` has one global recorder,
 /// so every server in the process (several in tests) shares it.
 pub fn prometheus() -> &'static PrometheusHandle {
@@ -190,6 +294,14 @@ pub fn prometheus() -> &'static PrometheusHandle {
                     10.0,
                 ],
             )
+            .and_then(|builder| {
+                builder.set_buckets_for_metric(
+                    Matcher::Full("db_pool_acquire_seconds".into()),
+                    &[
+                        0.0001, 0.0005, 0.001, 0.005, 0.01, 0.05, 0.1, 0.5, 1.0, 2.5, 5.0, 10.0,
+                    ],
+                )
+            })
             .unwrap_or_else(|_| PrometheusBuilder::new());
         let handle = match builder.install_recorder() {
             Ok(handle) => handle,

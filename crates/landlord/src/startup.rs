@@ -129,6 +129,12 @@ impl Application {
                     stop_alerts.clone(),
                 ))
             });
+        // Every instance reports its database pool use (the pool's alert
+        // reads every instance's), evaluating alerts or not.
+        let pool_use = tokio::spawn(landlord_alerts::pool::run(
+            self.state.db.clone(),
+            stop_alerts.clone(),
+        ));
         let stop_dispatch = CancellationToken::new();
         let dispatch = self
             .state
@@ -223,6 +229,7 @@ impl Application {
         if let Some(alerts) = alerts {
             let _ = alerts.await;
         }
+        let _ = pool_use.await;
         stop_dispatch.cancel();
         if let Some(dispatch) = dispatch {
             let _ = dispatch.await;

@@ -254,6 +254,17 @@ pub async fn security_txt(State(state): State<AppState>) -> impl IntoResponse {
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
 }
 
+/// This instance's database pool as `/metrics` is rendered: connections
+/// in use, idle and the most it may open.
+fn record_pool_use(db: &landlord_core::Db) {
+    let pool = db.pool();
+    let open = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(open - idle));
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -288,15 +299,4 @@ mod tests {
         );
         assert!(authorize_metrics(&config, peer("203.0.113.5"), &headers).is_ok());
     }
-}
-
-/// This instance's database pool as `/metrics` is rendered: connections
-/// in use, idle and the most it may open.
-fn record_pool_use(db: &landlord_core::Db) {
-    let pool = db.pool();
-    let open = pool.size();
-    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
-    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(open - idle));
-    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
-    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
 }

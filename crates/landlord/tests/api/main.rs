@@ -43,6 +43,7 @@ mod console_records_browser;
 mod console_team;
 mod console_team_browser;
 mod console_webhooks;
+mod db_pool_alert;
 mod events;
 mod gateway_browser;
 mod gateway_domains;

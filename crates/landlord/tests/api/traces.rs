@@ -1,6 +1,8 @@
 //! Traces over OTLP: the binary, pointed at a stand-in collector, exports
-//! a span per request (continuing the caller's `traceparent`) and a client
-//! span per webhook delivery, whose `traceparent` the receiver gets.
+//! a span per request (continuing the caller's `traceparent`), its
+//! database queries as child spans, and a client span per webhook
+//! delivery, in the trace of the request that queued it, whose
+//! `traceparent` the receiver gets.
 
 use std::time::Duration;
 
@@ -57,7 +59,7 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
             .unwrap(),
     )
     .await;
-    let endpoint_id = endpoint["id"].as_str().expect("an endpoint id");
+    let endpoint_id = endpoint["endpoint"]["id"].as_str().expect("an endpoint id");
     let test = http
         .post(format!(
             "{base}/api/v1/webhooks/endpoints/{endpoint_id}/test"
@@ -101,7 +103,28 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
         assert_eq!(request.attribute("organization_id"), Some(organization_id));
     }
 
-    // The delivery: a client span whose traceparent the receiver got.
+    // Its database queries are child spans: a statement summary, never a
+    // bound value.
+    let query: Exported = eventually(
+        "a database query span under the request",
+        Duration::from_secs(30),
+        async || {
+            collector.spans().into_iter().find(|s| {
+                s.trace_id() == TRACE_ID
+                    && s.parent_span_id() == request.span_id()
+                    && s.span.name == "db.query"
+            })
+        },
+    )
+    .await;
+    assert_eq!(query.attribute("db.system").as_deref(), Some("sqlite"));
+    let statement = query.attribute("db.statement").expect("a statement");
+    assert!(!statement.is_empty());
+    assert!(!statement.contains("t@traced.test"), "{statement}");
+
+    // The delivery, queued by the request and sent later by the worker,
+    // is in the same trace: a client span whose traceparent the receiver
+    // got, under the job's span, under the request's.
     let received = receiver.wait_for("/hook", 1).await;
     let traceparent = received[0]
         .headers
@@ -111,6 +134,7 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
         .to_string();
     let parts: Vec<&str> = traceparent.split('-').collect();
     assert_eq!(parts.len(), 4, "{traceparent}");
+    assert_eq!(parts[1], TRACE_ID, "the delivery is in the request's trace");
     let delivery: Exported = eventually(
         "the delivery's span at the collector",
         Duration::from_secs(30),
@@ -127,7 +151,8 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
         delivery.attribute("http.response.status_code").as_deref(),
         Some("200")
     );
-    // It is a child: of the job that sent it.
+    // It is a child: of the job that sent it, itself a child of the
+    // request that queued it.
     let job = eventually(
         "the delivery job's span",
         Duration::from_secs(30),
@@ -140,6 +165,8 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
     )
     .await;
     assert_eq!(job.span.name, "job webhooks.deliver");
+    assert_eq!(job.trace_id(), TRACE_ID);
+    assert_eq!(job.parent_span_id(), request.span_id());
 
     send_sigterm(&server.child);
     assert!(wait_for_exit(&mut server.child).success());
