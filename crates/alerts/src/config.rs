@@ -46,6 +46,11 @@ pub enum AlertSignal {
     /// attempt when none has yet; 0 without a destination, or on
     /// PostgreSQL). The window does not apply.
     BackupStale,
+    /// The highest database pool use among the instances that reported
+    /// within the window, in % of their pool (connections in use, the mean
+    /// of each instance's samples over its last report, against the most
+    /// it may open). Every instance reports every 10 seconds.
+    DbPoolUse,
 }
 
 /// One alert rule: fires when the signal's value is above `threshold` for
@@ -134,7 +139,7 @@ const HOUR: u64 = 3600;
 
 /// The default rules: failed payments and webhooks, 5xx answers, failed
 /// sign-ins, dead jobs, reconciliation discrepancies, failed and stale
-/// backups.
+/// backups, a database pool above 80 %.
 pub fn default_rules() -> BTreeMap<String, AlertRule> {
     let rule = |signal, severity, threshold, window_secs, for_secs, cooldown_secs| AlertRule {
         signal,
@@ -188,6 +193,10 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
             rule(BackupFailed, Critical, 0.0, HOUR, 0, HOUR),
         ),
         ("backup_stale", rule(BackupStale, Critical, 2.0, 0, 0, HOUR)),
+        (
+            "db_pool_use",
+            rule(DbPoolUse, Warning, 80.0, MINUTE, 5 * MINUTE, HOUR),
+        ),
     ]
     .into_iter()
     .map(|(name, rule)| (name.to_string(), rule))

@@ -122,6 +122,7 @@ pub async fn measure<'a>(
         AlertSignal::BackupFailed => {
             landlord_backup::store::failures_since(db, since).await? as f64
         }
+        AlertSignal::DbPoolUse => crate::store::highest_pool_use_since(db, since).await?,
         AlertSignal::BackupStale => match backup {
             Some(backup) => landlord_backup::schedule::staleness(db, backup, now).await?,
             None => 0.0,

@@ -11,6 +11,7 @@ pub mod config;
 pub mod evaluate;
 pub mod notify;
 pub mod pages;
+pub mod pool;
 pub mod routes;
 pub mod store;
 

@@ -1,5 +1,6 @@
-//! Alerts' SQL: its tables are `alert_states` and `alert_history`. Every
-//! transition is a compare-and-set on `version`.
+//! Alerts' SQL: its tables are `alert_states` and `alert_history` (every
+//! transition is a compare-and-set on `version`), and `db_pool_use` (each
+//! instance's database pool use, for the pool's alert).
 
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
@@ -167,4 +168,47 @@ pub async fn history(
     .bind(limit)
     .fetch_all(db.pool())
     .await
+}
+
+/// Writes `instance`'s pool use (connections in use, the most it may
+/// open) as of `now`, and forgets instances silent for a day.
+pub async fn report_pool_use(
+    db: &Db,
+    instance: &str,
+    in_use: f64,
+    max_connections: u32,
+    now: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO db_pool_use (instance, in_use, max_connections, updated_at) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (instance) DO UPDATE SET in_use = excluded.in_use, \
+         max_connections = excluded.max_connections, updated_at = excluded.updated_at",
+    )
+    .bind(instance)
+    .bind(in_use)
+    .bind(i64::from(max_connections))
+    .bind(now)
+    .execute(db.pool())
+    .await?;
+    sqlx::query("DELETE FROM db_pool_use WHERE updated_at < $1")
+        .bind(now.minus(std::time::Duration::from_secs(24 * 3600)))
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// The highest pool use, in % of its pool, among the instances that
+/// reported since `since` (0 when none did).
+pub async fn highest_pool_use_since(db: &Db, since: Timestamp) -> Result<f64, sqlx::Error> {
+    let rows: Vec<(f64, i64)> =
+        sqlx::query_as("SELECT in_use, max_connections FROM db_pool_use WHERE updated_at >= $1")
+            .bind(since)
+            .fetch_all(db.pool())
+            .await?;
+    Ok(rows
+        .into_iter()
+        .filter(|(_, max)| *max > 0)
+        .map(|(in_use, max)| in_use * 100.0 / max as f64)
+        .fold(0.0, f64::max))
 }

@@ -90,6 +90,10 @@ pub struct Config {
     pub log_format: LogFormat,
     /// A tracing filter such as `info` or `landlord=debug,sqlx=warn`.
     pub log_level: String,
+    /// Base URL of an OTLP/HTTP collector (e.g. `http://127.0.0.1:4318`);
+    /// when set (or `OTEL_EXPORTER_OTLP_ENDPOINT` is), request and job
+    /// spans are exported to it. Unset: no traces, at no cost.
+    pub otlp_endpoint: Option<String>,
     /// Largest request body accepted, in bytes.
     pub body_limit_bytes: usize,
     /// Time after which an unfinished request is answered with 503.
@@ -247,6 +251,7 @@ impl Default for Config {
             console: true,
             log_format: LogFormat::Pretty,
             log_level: "info".into(),
+            otlp_endpoint: None,
             body_limit_bytes: 1024 * 1024,
             request_timeout_secs: 30,
             cors_allowed_origins: Vec::new(),

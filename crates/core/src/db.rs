@@ -252,11 +252,29 @@ impl Db {
     /// lock up front (`BEGIN IMMEDIATE`): a deferred transaction that reads
     /// and then writes fails at once with SQLITE_BUSY when another
     /// connection wrote in between, instead of waiting its turn.
+    ///
+    /// The wait for a connection of the pool is measured
+    /// (`db_pool_acquire_seconds`, and `db_pool_acquire_timeouts_total`
+    /// when it ran out).
     pub async fn begin(&self) -> Result<sqlx::Transaction<'static, sqlx::Any>, sqlx::Error> {
-        match self.backend {
-            DatabaseKind::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await,
-            DatabaseKind::Postgres => self.pool.begin().await,
-        }
+        let started = std::time::Instant::now();
+        let acquired = self.pool.acquire().await;
+        metrics::histogram!("db_pool_acquire_seconds").record(started.elapsed().as_secs_f64());
+        let conn = match acquired {
+            Ok(conn) => conn,
+            Err(error) => {
+                if matches!(error, sqlx::Error::PoolTimedOut) {
+                    metrics::counter!("db_pool_acquire_timeouts_total").increment(1);
+                }
+                return Err(error);
+            }
+        };
+        let statement = match self.backend {
+            DatabaseKind::Sqlite => Some(Cow::Borrowed("BEGIN IMMEDIATE")),
+            DatabaseKind::Postgres => None,
+        };
+        // What `Pool::begin_with` does, with the wait measured apart.
+        sqlx::Transaction::begin(conn, statement).await
     }
 
     /// A trivial round trip, for readiness checks.

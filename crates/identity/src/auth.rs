@@ -81,6 +81,9 @@ where
             .ok_or_else(|| {
                 ApiError::Unauthorized("you are no longer a member of this organization".into())
             })?;
+        // The request's span (its log lines, its exported trace) names
+        // the organization acted on.
+        tracing::Span::current().record("organization_id", claims.org.as_str());
         Ok(CurrentUser {
             user_id: claims.sub,
             organization_id: claims.org,

@@ -7,6 +7,7 @@
 //! People read the outcome, so it is a plain sentence; what went wrong on
 //! the wire (a URL, a socket error) is logged for the operator, never shown.
 
+use landlord_core::telemetry::SendTraced;
 use std::time::Duration;
 
 use anyhow::Context;
@@ -133,7 +134,7 @@ pub async fn check(
         .get(&url)
         .query(&[("fields", "display_phone_number,verified_name")])
         .bearer_auth(access_token)
-        .send()
+        .send_traced("whatsapp")
         .await;
     let response = match answer {
         Ok(response) => response,

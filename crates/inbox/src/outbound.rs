@@ -3,6 +3,7 @@
 //! transaction; the job calls the Graph API's
 //! `POST /{phone-number-id}/messages` and records the provider's id.
 
+use landlord_core::telemetry::SendTraced;
 use std::time::Duration;
 
 use crate::events::InboxMessageStatusChangedPayload;
@@ -187,7 +188,7 @@ impl JobHandler for SendMessage {
             .post(url)
             .bearer_auth(token)
             .json(&body)
-            .send()
+            .send_traced("whatsapp")
             .await;
         let outcome = match response {
             Ok(response) if response.status().is_success() => {

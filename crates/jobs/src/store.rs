@@ -51,6 +51,7 @@ where
 {
     let id = JobId::generate();
     let now = Timestamp::now();
+    let trace = landlord_core::telemetry::traceparent();
     let result = sqlx::query(
         "INSERT INTO jobs (id, kind, payload, status, attempts, max_attempts, run_at, unique_key, created_at, updated_at) \
          VALUES ($1, $2, $3, $4, 0, $5, $6, $7, $8, $8) \
@@ -58,7 +59,7 @@ where
     )
     .bind(&id)
     .bind(&job.kind)
-    .bind(job.payload.to_string())
+    .bind(stored_payload(&job.payload, &trace))
     .bind(JobStatus::Pending)
     .bind(job.max_attempts.map(i64::from))
     .bind(job.run_at.unwrap_or(now))
@@ -67,6 +68,27 @@ where
     .execute(executor)
     .await?;
     Ok((result.rows_affected() == 1).then_some(id))
+}
+
+/// The key of a job's payload that carries the W3C `traceparent` of the
+/// span that queued it, when traces are exported; the worker takes it out
+/// before the handler sees the payload.
+pub const TRACEPARENT_KEY: &str = "_traceparent";
+
+/// The payload as stored: with the queuing span's `traceparent` when
+/// there is one (traces on) and the payload is an object.
+fn stored_payload(payload: &serde_json::Value, traceparent: &Option<String>) -> String {
+    match (payload, traceparent) {
+        (serde_json::Value::Object(fields), Some(traceparent)) => {
+            let mut fields = fields.clone();
+            fields.insert(
+                TRACEPARENT_KEY.to_string(),
+                serde_json::Value::String(traceparent.clone()),
+            );
+            serde_json::Value::Object(fields).to_string()
+        }
+        _ => payload.to_string(),
+    }
 }
 
 /// Parameters per row of [`enqueue_many`] (attempts start at the column's 0).
@@ -82,6 +104,7 @@ const ENQUEUE_ROWS: usize = 1_000;
 /// `unique_key` already exists are skipped. Returns how many were added.
 pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u64, sqlx::Error> {
     let now = Timestamp::now();
+    let trace = landlord_core::telemetry::traceparent();
     let mut added = 0;
     for chunk in jobs.chunks(ENQUEUE_ROWS) {
         let values = values_placeholders(conn, chunk.len(), ENQUEUE_COLUMNS);
@@ -94,7 +117,7 @@ pub async fn enqueue_many(conn: &mut AnyConnection, jobs: &[NewJob]) -> Result<u
             query = query
                 .bind(JobId::generate())
                 .bind(&job.kind)
-                .bind(job.payload.to_string())
+                .bind(stored_payload(&job.payload, &trace))
                 .bind(JobStatus::Pending)
                 .bind(job.max_attempts.map(i64::from))
                 .bind(job.run_at.unwrap_or(now))

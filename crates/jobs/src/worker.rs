@@ -199,12 +199,34 @@ impl Worker {
             None => Err(format!("no handler for job kind '{}'", job.kind)),
             Some(handler) => match serde_json::from_str::<Value>(&job.payload) {
                 Err(error) => Err(format!("payload is not JSON: {error}")),
-                Ok(payload) => {
+                Ok(mut payload) => {
+                    let traceparent = payload
+                        .as_object_mut()
+                        .and_then(|fields| fields.remove(store::TRACEPARENT_KEY));
                     // A task of its own: a panicking handler fails the
                     // attempt instead of the worker.
                     let handler = handler.clone();
-                    match tokio::spawn(async move { handler.handle(&payload, attempt).await }).await
-                    {
+                    // Exported traces: each attempt is a span of its own
+                    // (nothing is created when traces are off).
+                    let span = if landlord_core::telemetry::traces_enabled() {
+                        let span = tracing::info_span!(
+                            "job",
+                            otel.name = %format_args!("job {}", job.kind),
+                            otel.kind = "consumer",
+                            job.id = %job.id,
+                            job.kind = %job.kind,
+                            job.attempt = attempts,
+                        );
+                        // In the trace of the request (or job) that queued it.
+                        if let Some(Value::String(traceparent)) = &traceparent {
+                            landlord_core::telemetry::continue_from(&span, traceparent);
+                        }
+                        span
+                    } else {
+                        tracing::Span::none()
+                    };
+                    let run = async move { handler.handle(&payload, attempt).await };
+                    match tokio::spawn(tracing::Instrument::instrument(run, span)).await {
                         Ok(Ok(())) => Ok(()),
                         Ok(Err(error)) => Err(format!("{error:#}")),
                         Err(join) => Err(format!("handler panicked: {join}")),

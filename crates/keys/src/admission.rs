@@ -326,6 +326,9 @@ impl KeysState {
             }
             (true, Some(record)) => record,
         };
+        // The request's span (its log lines, its exported trace) names the
+        // organization acted on.
+        tracing::Span::current().record("organization_id", record.organization_id.as_str());
         let (plan_name, plan) = self.plan_of(&record.plan);
 
         let mut rate = self

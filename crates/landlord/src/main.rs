@@ -20,7 +20,7 @@ fn main() -> ExitCode {
         return print_configuration(&settings, &sources);
     }
     let config = settings.into_config();
-    landlord_core::telemetry::init_logging(&config);
+    let telemetry = landlord_core::telemetry::init_logging(&config);
     return_large_blocks_to_the_system();
     return_freed_memory_periodically();
     let runtime = match tokio::runtime::Runtime::new() {
@@ -67,6 +67,8 @@ fn main() -> ExitCode {
             }
         }
     });
+    // Spans still buffered go to the collector before the process ends.
+    telemetry.shutdown();
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {

@@ -129,6 +129,12 @@ impl Application {
                     stop_alerts.clone(),
                 ))
             });
+        // Every instance reports its database pool use (the pool's alert
+        // reads every instance's), evaluating alerts or not.
+        let pool_use = tokio::spawn(landlord_alerts::pool::run(
+            self.state.db.clone(),
+            stop_alerts.clone(),
+        ));
         let stop_dispatch = CancellationToken::new();
         let dispatch = self
             .state
@@ -182,7 +188,8 @@ impl Application {
         let usage_writer = tokio::spawn(self.usage_writer.run(stop_usage.clone()));
         let stop_metrics = CancellationToken::new();
         let metrics_server = self.metrics_listener.map(|listener| {
-            let router = crate::operations::metrics_router(self.state.config.clone());
+            let router =
+                crate::operations::metrics_router(self.state.config.clone(), self.state.db.clone());
             let stop = stop_metrics.clone();
             if let Ok(address) = listener.local_addr() {
                 tracing::info!(%address, "metrics are served on their own address");
@@ -222,6 +229,7 @@ impl Application {
         if let Some(alerts) = alerts {
             let _ = alerts.await;
         }
+        let _ = pool_use.await;
         stop_dispatch.cancel();
         if let Some(dispatch) = dispatch {
             let _ = dispatch.await;

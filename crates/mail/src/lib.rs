@@ -313,9 +313,25 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message)
+                // Exported traces: the hand-over to the SMTP server is a
+                // client span (nothing is created when traces are off).
+                let span = if landlord_core::telemetry::traces_enabled() {
+                    tracing::info_span!(
+                        "smtp send",
+                        otel.name = "SMTP send",
+                        otel.kind = "client",
+                        mail.template = label,
+                        otel.status_code = tracing::field::Empty,
+                    )
+                } else {
+                    tracing::Span::none()
+                };
+                tracing::Instrument::instrument(smtp.send(message), span.clone())
                     .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                    .map_err(|e| {
+                        span.record("otel.status_code", "ERROR");
+                        MailError::Smtp(e.to_string())
+                    })?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
                 Ok(Handover::Smtp)

@@ -3,6 +3,7 @@
 //! Checkout Session, transaction initialize), verifying a Paystack
 //! transaction, refunds, and transfers to vendors.
 
+use landlord_core::telemetry::SendTraced;
 use std::time::Duration;
 
 use landlord_core::Config;
@@ -104,7 +105,7 @@ impl PaymentClient {
             .bearer_auth(key)
             .header("Idempotency-Key", idempotency_key)
             .form(form)
-            .send()
+            .send_traced("stripe")
             .await
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
@@ -121,7 +122,7 @@ impl PaymentClient {
             .post(format!("{base}{path}"))
             .bearer_auth(key)
             .json(body)
-            .send()
+            .send_traced("paystack")
             .await
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
@@ -235,7 +236,7 @@ impl PaymentClient {
             .http
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
-            .send()
+            .send_traced("paystack")
             .await
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
@@ -415,7 +416,7 @@ impl PaymentClient {
             .get(format!("{base}{path}"))
             .bearer_auth(key)
             .query(query)
-            .send()
+            .send_traced("stripe")
             .await
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
@@ -436,7 +437,7 @@ impl PaymentClient {
             .get(format!("{base}{path}"))
             .bearer_auth(key)
             .query(query)
-            .send()
+            .send_traced("paystack")
             .await
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {

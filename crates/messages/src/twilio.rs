@@ -10,6 +10,7 @@
 //! of the full URL Twilio requested followed by every POST parameter
 //! sorted by name, each name then its value.
 
+use landlord_core::telemetry::SendTraced;
 use std::time::Duration;
 
 use crate::sms_config::{TwilioSender, TwilioSettings};
@@ -108,7 +109,7 @@ impl SmsProvider for TwilioProvider {
                 Some(self.settings.auth_token.expose_str()),
             )
             .form(&form)
-            .send()
+            .send_traced("twilio")
             .await
             .map_err(|e| SmsError::Unavailable(anyhow::Error::new(e).context("calling Twilio")))?;
         let status = response.status();

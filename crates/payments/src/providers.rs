@@ -1,6 +1,7 @@
 //! The payment providers behind one interface. Each speaks its provider's
 //! documented REST API at a configurable base URL.
 
+use landlord_core::telemetry::SendTraced;
 use std::time::Duration;
 
 use landlord_core::ids::{BillingCycleId, OrganizationId};
@@ -115,7 +116,7 @@ impl Providers {
             .bearer_auth(key)
             .header("Idempotency-Key", &r.idempotency_key)
             .form(&form)
-            .send()
+            .send_traced("stripe")
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
@@ -157,7 +158,7 @@ impl Providers {
                     "organization_id": r.organization_id,
                 },
             }))
-            .send()
+            .send_traced("paystack")
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
@@ -187,7 +188,7 @@ impl Providers {
             .http
             .get(format!("{base}/v1/checkout/sessions/{id}"))
             .bearer_auth(key)
-            .send()
+            .send_traced("stripe")
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;
@@ -215,7 +216,7 @@ impl Providers {
             .http
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
-            .send()
+            .send_traced("paystack")
             .await?;
         let status = response.status();
         let body: Value = response.json().await?;

@@ -14,6 +14,7 @@
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tracing::Instrument;
 
 use crate::config::WebhooksConfig;
 use anyhow::Context;
@@ -194,8 +195,28 @@ pub async fn send(
         return refused(format!("the URL {refusal}"));
     }
     let timestamp = Timestamp::now().millis() / 1000;
-    let response = http
-        .post(parsed)
+    // Exported traces: the delivery is a client span, and the receiver
+    // gets its `traceparent` (nothing is created when traces are off).
+    let span = if landlord_core::telemetry::traces_enabled() {
+        tracing::info_span!(
+            "webhook delivery",
+            otel.name = "POST webhook",
+            otel.kind = "client",
+            http.request.method = "POST",
+            server.address = parsed.host_str().unwrap_or(""),
+            webhook.id = id,
+            http.response.status_code = tracing::field::Empty,
+            otel.status_code = tracing::field::Empty,
+        )
+    } else {
+        tracing::Span::none()
+    };
+    let trace_headers = span.in_scope(landlord_core::telemetry::trace_headers);
+    let mut request = http.post(parsed);
+    for (name, value) in trace_headers {
+        request = request.header(name, value);
+    }
+    let response = request
         .header("content-type", "application/json")
         .header("webhook-id", id)
         .header("webhook-timestamp", timestamp.to_string())
@@ -205,12 +226,20 @@ pub async fn send(
         )
         .body(body)
         .send()
+        .instrument(span.clone())
         .await;
     let response = match response {
         Ok(response) => response,
-        Err(error) => return refused(describe(&error)),
+        Err(error) => {
+            span.record("otel.status_code", "ERROR");
+            return refused(describe(&error));
+        }
     };
     let status = response.status().as_u16();
+    span.record("http.response.status_code", status);
+    if status >= 400 {
+        span.record("otel.status_code", "ERROR");
+    }
     let retry_after = response
         .headers()
         .get(reqwest::header::RETRY_AFTER)

@@ -193,6 +193,15 @@ impl Proxy {
             headers.insert(X_FORWARDED_HOST.clone(), host);
         }
         set(&mut headers, &X_REQUEST_ID, request_id);
+        // Exported traces: the app continues this request's trace.
+        for (name, value) in landlord_core::telemetry::trace_headers() {
+            if let (Ok(name), Ok(value)) = (
+                header::HeaderName::from_bytes(name.as_bytes()),
+                HeaderValue::from_str(&value),
+            ) {
+                headers.insert(name, value);
+            }
+        }
         set(&mut headers, &X_LANDLORD_APP, route.app_id.as_ref());
         if let Some(user) = &visitor.user_id {
             set(&mut headers, &X_LANDLORD_USER, user.as_ref());

@@ -60,15 +60,47 @@ fn make_request_span(request: &Request) -> Span {
         .get(&REQUEST_ID_HEADER)
         .and_then(|v| v.to_str().ok())
         .unwrap_or("");
-    tracing::info_span!(
+    if !crate::telemetry::traces_enabled() {
+        return tracing::info_span!(
+            "request",
+            request_id = %request_id,
+            method = %request.method(),
+            path = %request.uri().path(),
+            organization_id = tracing::field::Empty,
+        );
+    }
+    // Exported: named after the route (not the path, which carries ids),
+    // with the attributes trace viewers know, continuing the caller's trace.
+    let route = request
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|m| m.as_str())
+        .unwrap_or("unmatched");
+    let span = tracing::info_span!(
         "request",
+        otel.name = %format_args!("{} {}", request.method(), route),
+        otel.kind = "server",
         request_id = %request_id,
         method = %request.method(),
         path = %request.uri().path(),
-    )
+        http.route = %route,
+        http.request.method = %request.method(),
+        http.response.status_code = tracing::field::Empty,
+        otel.status_code = tracing::field::Empty,
+        organization_id = tracing::field::Empty,
+    );
+    crate::telemetry::continue_trace(&span, request.headers());
+    span
 }
 
-fn log_response(response: &Response, latency: Duration, _span: &Span) {
+fn log_response(response: &Response, latency: Duration, span: &Span) {
+    if crate::telemetry::traces_enabled() {
+        let status = response.status();
+        span.record("http.response.status_code", status.as_u16());
+        if status.is_server_error() {
+            span.record("otel.status_code", "ERROR");
+        }
+    }
     tracing::info!(
         status = response.status().as_u16(),
         latency_ms = latency.as_secs_f64() * 1000.0,

@@ -145,7 +145,7 @@ pub async fn metrics(State(state): State<AppState>, request: Parts) -> Result<Re
         .get::<ConnectInfo<SocketAddr>>()
         .map(|c| c.0);
     authorize_metrics(config, peer, &request.headers)?;
-    Ok(metrics_text())
+    Ok(metrics_text(&state.db))
 }
 
 /// The rule of `/metrics` on the main listener once `metrics_listen` is
@@ -176,7 +176,8 @@ fn authorize_metrics(
     }
 }
 
-fn metrics_text() -> Response {
+fn metrics_text(db: &landlord_core::Db) -> Response {
+    record_pool_use(db);
     (
         [(
             header::CONTENT_TYPE,
@@ -189,18 +190,22 @@ fn metrics_text() -> Response {
 
 /// The router of the separate `metrics_listen` address: `/metrics` only
 /// (with the bearer token when `metrics_token` is set too).
-pub fn metrics_router(config: std::sync::Arc<landlord_core::Config>) -> Router {
+pub fn metrics_router(
+    config: std::sync::Arc<landlord_core::Config>,
+    db: landlord_core::Db,
+) -> Router {
     Router::new()
         .route(
             "/metrics",
             axum::routing::get(move |headers: HeaderMap| {
                 let config = config.clone();
+                let db = db.clone();
                 async move {
                     if config.metrics_token.is_some() {
                         // Any peer may reach this listener; the token decides.
                         authorize_metrics(&config, None, &headers)?;
                     }
-                    Ok::<_, ApiError>(metrics_text())
+                    Ok::<_, ApiError>(metrics_text(&db))
                 }
             }),
         )
@@ -247,6 +252,17 @@ pub async fn security_txt(State(state): State<AppState>) -> impl IntoResponse {
         config.public_url.trim_end_matches('/')
     );
     ([(header::CONTENT_TYPE, "text/plain; charset=utf-8")], body)
+}
+
+/// This instance's database pool as `/metrics` is rendered: connections
+/// in use, idle and the most it may open.
+fn record_pool_use(db: &landlord_core::Db) {
+    let pool = db.pool();
+    let open = pool.size();
+    let idle = u32::try_from(pool.num_idle()).unwrap_or(u32::MAX).min(open);
+    metrics::gauge!("db_pool_connections", "state" => "in_use").set(f64::from(open - idle));
+    metrics::gauge!("db_pool_connections", "state" => "idle").set(f64::from(idle));
+    metrics::gauge!("db_pool_max_connections").set(f64::from(pool.options().get_max_connections()));
 }
 
 #[cfg(test)]

@@ -180,6 +180,43 @@ async fn ready_reports_an_unreachable_redis() {
 }
 
 #[tokio::test]
+async fn metrics_show_the_database_pool_in_use_and_idle() {
+    let app = TestApp::spawn(Backend::Sqlite).await;
+    // A write: its transaction waits for a connection, and says how long.
+    let registered = app
+        .post_json(
+            "/api/v1/auth/register",
+            &serde_json::json!({"organization_name": "Pool", "email": "pool@example.com", "password": "long enough pass"}),
+        )
+        .await;
+    assert!(registered.status().is_success(), "{}", registered.status());
+    let text = app.get("/metrics").await.text().await.unwrap();
+    let value = |prefix: &str| -> f64 {
+        text.lines()
+            .find(|l| l.starts_with(prefix))
+            .unwrap_or_else(|| panic!("no {prefix} in:\n{text}"))
+            .rsplit(' ')
+            .next()
+            .unwrap()
+            .parse()
+            .unwrap()
+    };
+    let in_use = value(r#"db_pool_connections{state="in_use"}"#);
+    let idle = value(r#"db_pool_connections{state="idle"}"#);
+    let max = value("db_pool_max_connections");
+    assert!(max >= 1.0, "{max}");
+    assert!(
+        in_use >= 0.0 && idle >= 0.0 && in_use + idle <= max,
+        "{in_use} {idle} {max}"
+    );
+    assert!(value("db_pool_acquire_seconds_count") >= 1.0);
+    assert!(
+        text.contains("db_pool_acquire_seconds_bucket{le=\"0.001\"}"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
 async fn metrics_count_requests_by_route_method_and_status() {
     let app = TestApp::spawn(Backend::Sqlite).await;
     for _ in 0..3 {

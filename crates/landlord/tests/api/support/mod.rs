@@ -14,6 +14,7 @@ pub mod gateway;
 pub mod keys;
 pub mod mail;
 pub mod marketplace;
+pub mod otlp;
 pub mod payments;
 pub mod postgres;
 pub mod providers;
