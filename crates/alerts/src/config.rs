@@ -46,6 +46,12 @@ pub enum AlertSignal {
     /// attempt when none has yet; 0 without a destination, or on
     /// PostgreSQL). The window does not apply.
     BackupStale,
+    /// Integrations (SMTP, Stripe, Paystack, outgoing webhooks) degraded
+    /// or down at their latest probe round (the window does not apply).
+    IntegrationsDegraded,
+    /// Integrations down at their latest probe round (the window does not
+    /// apply).
+    IntegrationsDown,
 }
 
 /// One alert rule: fires when the signal's value is above `threshold` for
@@ -134,7 +140,7 @@ const HOUR: u64 = 3600;
 
 /// The default rules: failed payments and webhooks, 5xx answers, failed
 /// sign-ins, dead jobs, reconciliation discrepancies, failed and stale
-/// backups.
+/// backups, integrations degraded or down.
 pub fn default_rules() -> BTreeMap<String, AlertRule> {
     let rule = |signal, severity, threshold, window_secs, for_secs, cooldown_secs| AlertRule {
         signal,
@@ -188,6 +194,14 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
             rule(BackupFailed, Critical, 0.0, HOUR, 0, HOUR),
         ),
         ("backup_stale", rule(BackupStale, Critical, 2.0, 0, 0, HOUR)),
+        (
+            "integration_degraded",
+            rule(IntegrationsDegraded, Warning, 0.0, 0, 0, HOUR),
+        ),
+        (
+            "integration_down",
+            rule(IntegrationsDown, Critical, 0.0, 0, 0, HOUR),
+        ),
     ]
     .into_iter()
     .map(|(name, rule)| (name.to_string(), rule))
@@ -228,7 +242,10 @@ impl AlertsConfig {
             }
             let windowed = !matches!(
                 rule.signal,
-                AlertSignal::DeadJobs | AlertSignal::BackupStale
+                AlertSignal::DeadJobs
+                    | AlertSignal::BackupStale
+                    | AlertSignal::IntegrationsDegraded
+                    | AlertSignal::IntegrationsDown
             );
             if windowed && rule.window_secs == 0 {
                 return Err(ConfigError::new(setting, "window_secs must be at least 1"));

@@ -5,10 +5,14 @@
 //! notification job per channel (`notify`), the evaluator task every
 //! instance runs (`run`), and `GET /admin/alerts` (`routes`), which the
 //! operator console's alerts page (`pages`, registered with the console's
-//! shell) reads through the same `routes::overview`.
+//! shell) reads through the same `routes::overview`. Integration health
+//! (`integrations`): a probe round per evaluation stores each
+//! integration's status, which `GET /admin/integrations` shows and the
+//! `integrations_*` signals count.
 
 pub mod config;
 pub mod evaluate;
+pub mod integrations;
 pub mod notify;
 pub mod pages;
 pub mod routes;
@@ -34,10 +38,14 @@ pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: Cancell
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sources = Sources::of(&config);
     let alerts = config.section::<AlertsConfig>();
+    let targets = integrations::Targets::of(&config);
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = ticker.tick() => {
+                if let Err(error) = integrations::probe_all(&db, &targets, Timestamp::now()).await {
+                    tracing::error!(%error, "cannot store the integrations' health");
+                }
                 evaluate_all(&db, alerts, sources, Timestamp::now(), Some(&worker)).await;
             }
         }

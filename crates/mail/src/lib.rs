@@ -256,6 +256,20 @@ impl Mailer {
         Ok(())
     }
 
+    /// A light check of the SMTP server: connects, greets it (EHLO, and
+    /// the TLS and sign-in the settings ask for) and sends NOOP, within
+    /// the transport's timeout. `None` when mail goes to files.
+    pub async fn probe(&self) -> Option<Result<(), MailError>> {
+        let Transport::Smtp(transport) = &self.transport else {
+            return None;
+        };
+        Some(match transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::Smtp("the server did not answer NOOP".into())),
+            Err(e) => Err(MailError::Smtp(e.to_string())),
+        })
+    }
+
     /// Whether mail goes to an SMTP server (rather than to files).
     pub fn has_smtp(&self) -> bool {
         matches!(self.transport, Transport::Smtp(_))

@@ -239,6 +239,43 @@ impl Providers {
     }
 }
 
+impl Providers {
+    /// A light authenticated call that proves the credentials work and
+    /// the provider answers: Stripe `GET /v1/balance`, Paystack
+    /// `GET /balance`. `Ok(None)` when `provider` is not configured.
+    pub async fn probe(
+        &self,
+        provider: ProviderName,
+        timeout: Duration,
+    ) -> Option<anyhow::Result<()>> {
+        let (url, key) = match provider {
+            ProviderName::Stripe => {
+                let (base, key) = self.stripe.as_ref()?;
+                (format!("{base}/v1/balance"), key)
+            }
+            ProviderName::Paystack => {
+                let (base, key) = self.paystack.as_ref()?;
+                (format!("{base}/balance"), key)
+            }
+        };
+        let call = async {
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(key)
+                .timeout(timeout)
+                .send()
+                .await?;
+            let status = response.status();
+            if !status.is_success() {
+                anyhow::bail!("{provider} answered {status}");
+            }
+            Ok(())
+        };
+        Some(call.await)
+    }
+}
+
 /// The provider answered 404: it has no such payment — a definite answer,
 /// unlike a timeout or a 5xx (found with `anyhow::Error::downcast_ref`).
 #[derive(Debug)]

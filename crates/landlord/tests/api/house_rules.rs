@@ -39,7 +39,10 @@ const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("jobs", &["jobs"]),
-    ("alerts", &["alert_states", "alert_history"]),
+    (
+        "alerts",
+        &["alert_states", "alert_history", "integration_health"],
+    ),
     (
         "webhooks",
         &[
