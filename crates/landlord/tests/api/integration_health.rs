@@ -237,6 +237,16 @@ async fn a_slow_then_failing_provider_degrades_then_goes_down_and_alerts_once(ba
         assert_eq!(view["status"], status, "{view}");
     }
 
+    // The operator console's page shows the same.
+    let page = crate::alerts::console_page(&app, "ops@example.com", "/operator/integrations").await;
+    assert!(page.contains("<code>stripe</code>"), "{page}");
+    assert!(page.contains("status down"), "{page}");
+    assert!(page.contains("failed 4 times in a row"), "{page}");
+    assert!(
+        page.contains("href=\"/operator/integrations\" aria-current=\"page\""),
+        "{page}"
+    );
+
     // Healthy again: both alerts resolve, each notified once.
     stand_in.state.lock().unwrap().balance_fails = false;
     let (stripe, outcomes) = round(&app, &targets, after(t0, 180)).await;
