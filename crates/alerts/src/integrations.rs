@@ -87,8 +87,8 @@ pub fn assess(
         Some(Probe { error: Some(_), .. }) => failures_before + 1,
         _ => 0,
     };
-    let rate = (seen.calls >= MIN_CALLS && seen.calls > 0)
-        .then(|| seen.failed_calls as f64 * 100.0 / seen.calls as f64);
+    let rate =
+        (seen.calls >= MIN_CALLS).then(|| seen.failed_calls as f64 * 100.0 / seen.calls as f64);
     let rate_reason = |rate: f64| {
         format!(
             "{rate:.0} % of {} calls in the last {} minutes failed",
