@@ -345,7 +345,7 @@ warning = [{ type = "webhook", url = "https://ops.acme.test/alerts", secret = "w
     #[test]
     fn the_readme_example_loads_over_the_defaults() {
         let alerts = load(EXAMPLE).unwrap();
-        assert_eq!(alerts.rules.len(), 9);
+        assert_eq!(alerts.rules.len(), 11);
         assert_eq!(alerts.rules["dead_jobs"].threshold, 5.0);
         assert_eq!(alerts.rules["dead_jobs"].cooldown_secs, 3600);
         assert_eq!(alerts.rules["quota_burst"].signal, AlertSignal::Http5xxRate);
