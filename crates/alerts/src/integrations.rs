@@ -1,9 +1,16 @@
 //! Integration health: each configured integration — the SMTP server,
-//! Stripe, Paystack, outgoing webhooks overall — gets a status (healthy,
-//! degraded, down) from a light probe (an authenticated call that proves
-//! the credentials, with its latency) and the recent error rate of real
-//! calls. [`probe_all`] runs a round and stores the latest status per
-//! integration (`integration_health`); [`assess`] is the rule, pure.
+//! Stripe, Paystack, each WhatsApp channel, outgoing webhooks overall —
+//! gets a status (healthy, degraded, down) from a light probe (an
+//! authenticated call that proves the credentials, with its latency) and
+//! the recent error rate of real calls. [`probe_all`] runs a round and
+//! stores the latest status per integration (`integration_health`);
+//! [`assess`] is the rule, pure.
+//!
+//! Real calls are counted in memory where they are made
+//! (`landlord_core::calls`); every instance moves its counts into
+//! per-minute buckets (`integration_calls`) every [`FLUSH_INTERVAL`]
+//! ([`run_flusher`]), and a probe round sums the buckets of the last
+//! [`ERROR_WINDOW`], so the rate covers every instance's calls.
 //!
 //! The thresholds:
 //! - **down**: the probe failed [`DOWN_AFTER_FAILURES`] times in a row, or
@@ -14,11 +21,16 @@
 //!   [`DEGRADED_ERROR_PERCENT`] % of the real calls failed;
 //! - **healthy** otherwise.
 
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use landlord_core::calls::CallCounts;
+use landlord_core::sealed::PayloadCipher;
 use landlord_core::{Config, Db, Timestamp};
+use landlord_inbox::graph::GraphClient;
 use landlord_mail::Mailer;
 use landlord_payments::providers::{ProviderName, Providers};
+use tokio_util::sync::CancellationToken;
 
 use crate::store::{self, HealthRow};
 
@@ -36,6 +48,8 @@ pub const MIN_CALLS: i64 = 5;
 pub const ERROR_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// A probe that has not answered after this has failed.
 pub const PROBE_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often every instance writes the calls it counted.
+pub const FLUSH_INTERVAL: Duration = Duration::from_secs(10);
 
 landlord_core::text_enum!(
     /// How an integration is doing.
@@ -157,11 +171,18 @@ async fn timed<E: std::fmt::Display>(
 }
 
 /// What a probe round reaches: the payment providers and the mailer as
-/// `config` sets them.
+/// `config` sets them, the WhatsApp channels when given the key that
+/// opens their tokens, and the counts of real calls.
 pub struct Targets {
     pub providers: Providers,
     /// `None`: the mail settings are invalid (the server would not start).
     pub mailer: Option<Mailer>,
+    /// This instance's counts of real calls, written before each round.
+    pub calls: CallCounts,
+    /// The WhatsApp channels' key and Graph API client; `None`: channels
+    /// are not probed.
+    whatsapp: Option<(PayloadCipher, GraphClient)>,
+    config: Arc<Config>,
 }
 
 impl Targets {
@@ -169,7 +190,73 @@ impl Targets {
         Self {
             providers: Providers::from_config(config),
             mailer: Mailer::from_config(config).ok(),
+            calls: CallCounts::of(config),
+            whatsapp: None,
+            config: Arc::new(config.clone()),
         }
+    }
+
+    /// Probes every organization's WhatsApp channels too, opening their
+    /// access tokens with `cipher`.
+    pub fn with_whatsapp(mut self, cipher: PayloadCipher) -> anyhow::Result<Self> {
+        self.whatsapp = Some((cipher, GraphClient::new()?));
+        Ok(self)
+    }
+}
+
+/// The minute `at` falls in (its start).
+fn minute_of(at: Timestamp) -> Timestamp {
+    Timestamp::from_millis(at.millis() - at.millis().rem_euclid(60_000))
+}
+
+/// Writes the calls `calls` counted since the last flush into the bucket
+/// of `now`'s minute; on failure they are kept for the next flush.
+pub async fn flush(db: &Db, calls: &CallCounts, now: Timestamp) -> Result<(), sqlx::Error> {
+    let taken = calls.take();
+    for (n, (integration, count, failed)) in taken.iter().enumerate() {
+        let written = store::add_calls(
+            db,
+            integration,
+            minute_of(now),
+            i64::try_from(*count).unwrap_or(i64::MAX),
+            i64::try_from(*failed).unwrap_or(i64::MAX),
+        )
+        .await;
+        if let Err(error) = written {
+            calls.give_back(&taken[n..]);
+            return Err(error);
+        }
+    }
+    Ok(())
+}
+
+/// Writes this instance's counts of real calls every [`FLUSH_INTERVAL`]
+/// until `stop`, and once more then. Every instance runs it.
+pub async fn run_flusher(db: Db, config: Arc<Config>, stop: CancellationToken) {
+    let calls = CallCounts::of(&config);
+    let mut ticker = tokio::time::interval(FLUSH_INTERVAL);
+    ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        let stopping = tokio::select! {
+            _ = stop.cancelled() => true,
+            _ = ticker.tick() => false,
+        };
+        if let Err(error) = flush(&db, &calls, Timestamp::now()).await {
+            tracing::warn!(%error, "cannot write the counts of integration calls");
+        }
+        if stopping {
+            return;
+        }
+    }
+}
+
+/// A probe within [`PROBE_TIMEOUT`].
+async fn within_timeout<E: std::fmt::Display>(
+    call: impl std::future::Future<Output = Result<(), E>>,
+) -> Result<(), String> {
+    match tokio::time::timeout(PROBE_TIMEOUT, call).await {
+        Ok(outcome) => outcome.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("no answer within {} s", PROBE_TIMEOUT.as_secs())),
     }
 }
 
@@ -181,6 +268,23 @@ pub async fn probe_all(
     targets: &Targets,
     now: Timestamp,
 ) -> Result<Vec<HealthRow>, sqlx::Error> {
+    flush(db, &targets.calls, now).await?;
+    store::forget_calls_before(db, now.minus(ERROR_WINDOW * 2)).await?;
+    let counted = store::calls_since(db, minute_of(now.minus(ERROR_WINDOW))).await?;
+    let real_calls = |integration: &str| {
+        counted
+            .iter()
+            .find(|(name, _, _)| name == integration)
+            .map_or((0, 0), |(_, calls, failed)| (*calls, *failed))
+    };
+    let observed = |integration: &str, probe: Probe| {
+        let (calls, failed_calls) = real_calls(integration);
+        Observation {
+            probe: Some(probe),
+            calls,
+            failed_calls,
+        }
+    };
     let mut seen: Vec<(String, IntegrationKind, Observation)> = Vec::new();
     if let Some(mailer) = &targets.mailer {
         if mailer.has_smtp() {
@@ -188,10 +292,7 @@ pub async fn probe_all(
             seen.push((
                 "smtp".into(),
                 IntegrationKind::Smtp,
-                Observation {
-                    probe: Some(probe),
-                    ..Observation::default()
-                },
+                observed("smtp", probe),
             ));
         }
     }
@@ -213,11 +314,29 @@ pub async fn probe_all(
         seen.push((
             provider.to_string(),
             kind,
-            Observation {
-                probe: Some(probe),
-                ..Observation::default()
-            },
+            observed(provider.as_str(), probe),
         ));
+    }
+    if let Some((cipher, graph)) = &targets.whatsapp {
+        let channels = landlord_inbox::graph::probe_targets(db, cipher).await?;
+        for (channel, unopened) in channels {
+            let probe = match unopened {
+                Some(error) => Probe {
+                    latency_ms: 0,
+                    error: Some(error),
+                },
+                None => {
+                    timed(within_timeout(landlord_inbox::graph::probe(
+                        graph,
+                        &targets.config,
+                        &channel,
+                    )))
+                    .await
+                }
+            };
+            let observation = observed(&channel.integration, probe);
+            seen.push((channel.integration, IntegrationKind::Whatsapp, observation));
+        }
     }
     let (calls, failed_calls) =
         landlord_webhooks::store::attempt_outcomes_since(db.pool(), now.minus(ERROR_WINDOW))

@@ -22,23 +22,39 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::config::AlertsConfig;
+use landlord_core::sealed::PayloadCipher;
 use landlord_core::{Config, Db, Timestamp};
 use tokio::sync::Notify;
 use tokio_util::sync::CancellationToken;
 
 pub use evaluate::{evaluate_all, Outcome, RequestLog, Sources};
+pub use integrations::run_flusher;
 pub use notify::{Notification, NotifyJob, NOTIFY_JOB};
 pub use routes::{router, AlertsOverview};
 
-/// Evaluates every rule each `alerts.interval_secs` until `stop`.
-pub async fn run(db: Db, config: Arc<Config>, worker: Arc<Notify>, stop: CancellationToken) {
+/// Evaluates every rule each `alerts.interval_secs` until `stop`, after
+/// a probe round of the integrations (`cipher` opens the WhatsApp
+/// channels' tokens).
+pub async fn run(
+    db: Db,
+    config: Arc<Config>,
+    cipher: PayloadCipher,
+    worker: Arc<Notify>,
+    stop: CancellationToken,
+) {
     let mut ticker = tokio::time::interval(Duration::from_secs(
         config.section::<AlertsConfig>().interval_secs,
     ));
     ticker.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     let sources = Sources::of(&config);
     let alerts = config.section::<AlertsConfig>();
-    let targets = integrations::Targets::of(&config);
+    let targets = match integrations::Targets::of(&config).with_whatsapp(cipher) {
+        Ok(targets) => targets,
+        Err(error) => {
+            tracing::error!(%error, "WhatsApp channels will not be probed");
+            integrations::Targets::of(&config)
+        }
+    };
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,

@@ -127,7 +127,8 @@ pub async fn alerts(
 /// An integration's latest status.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationView {
-    /// `smtp`, `stripe`, `paystack`, `webhooks`.
+    /// `smtp`, `stripe`, `paystack`, `webhooks`, or
+    /// `whatsapp:<channel id>` for each WhatsApp channel.
     pub integration: String,
     pub kind: IntegrationKind,
     /// `healthy`, `degraded` (slow or failing probe, or more than 5 % of
@@ -136,11 +137,18 @@ pub struct IntegrationView {
     pub status: IntegrationStatus,
     /// The last probe's latency; `null` for an integration not probed
     /// (outgoing webhooks).
+    #[schema(minimum = 0)]
     pub latency_ms: Option<i64>,
-    /// Real calls in the last 15 minutes (outgoing webhooks' attempts).
+    /// Real calls in the last 15 minutes, from every instance: mails sent
+    /// over SMTP, calls to the payment providers, WhatsApp sends,
+    /// outgoing webhooks' delivery attempts. Probes are not counted.
+    #[schema(minimum = 0)]
     pub calls: i64,
+    /// How many of those failed.
+    #[schema(minimum = 0)]
     pub failed_calls: i64,
     /// Probes that failed in a row.
+    #[schema(minimum = 0)]
     pub consecutive_failures: i64,
     /// Why it is not healthy.
     pub reason: Option<String>,

@@ -249,3 +249,51 @@ pub async fn count_health_at_least(db: &Db, status: IntegrationStatus) -> Result
     let (n,): (i64,) = sqlx::query_as(sql).fetch_one(db.pool()).await?;
     Ok(n)
 }
+
+/// Adds counted real calls to `integration`'s bucket of `minute`.
+pub async fn add_calls(
+    db: &Db,
+    integration: &str,
+    minute: Timestamp,
+    calls: i64,
+    failed_calls: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO integration_calls (integration, minute, calls, failed_calls) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (integration, minute) DO UPDATE SET \
+         calls = integration_calls.calls + excluded.calls, \
+         failed_calls = integration_calls.failed_calls + excluded.failed_calls",
+    )
+    .bind(integration)
+    .bind(minute)
+    .bind(calls)
+    .bind(failed_calls)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Real calls per integration (calls, failed calls) in the buckets from
+/// `since` on.
+pub async fn calls_since(
+    db: &Db,
+    since: Timestamp,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT integration, CAST(SUM(calls) AS BIGINT), CAST(SUM(failed_calls) AS BIGINT) \
+         FROM integration_calls WHERE minute >= $1 GROUP BY integration ORDER BY integration",
+    )
+    .bind(since)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Forgets the buckets before `before`.
+pub async fn forget_calls_before(db: &Db, before: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM integration_calls WHERE minute < $1")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}

@@ -15,3 +15,15 @@ CREATE TABLE integration_health (
     checked_at           BIGINT NOT NULL,
     since                BIGINT NOT NULL
 );
+
+-- Real calls to the integrations and how many failed, per minute: every
+-- instance adds what it counted in memory since its last flush; health
+-- sums the last 15 minutes. `minute` is the minute's start, Unix
+-- milliseconds.
+CREATE TABLE integration_calls (
+    integration  TEXT NOT NULL,
+    minute       BIGINT NOT NULL,
+    calls        BIGINT NOT NULL,
+    failed_calls BIGINT NOT NULL,
+    PRIMARY KEY (integration, minute)
+);

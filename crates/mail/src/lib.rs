@@ -188,6 +188,8 @@ pub struct Mailer {
     from: Mailbox,
     transport: Transport,
     templates: Templates,
+    /// Every SMTP send's outcome, for integration health.
+    smtp_calls: Arc<landlord_core::calls::Counter>,
 }
 
 impl Mailer {
@@ -227,6 +229,7 @@ impl Mailer {
             from,
             transport,
             templates: Templates::new(),
+            smtp_calls: landlord_core::calls::CallCounts::of(config).counter("smtp"),
         })
     }
 
@@ -327,9 +330,9 @@ impl Mailer {
             .map_err(|e| MailError::Build(e.to_string()))?;
         match &self.transport {
             Transport::Smtp(smtp) => {
-                smtp.send(message)
-                    .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                let sent = smtp.send(message).await;
+                self.smtp_calls.record(sent.is_ok());
+                sent.map_err(|e| MailError::Smtp(e.to_string()))?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
                 Ok(Handover::Smtp)

@@ -3,8 +3,10 @@
 //! Checkout Session, transaction initialize), verifying a Paystack
 //! transaction, refunds, and transfers to vendors.
 
+use std::sync::Arc;
 use std::time::Duration;
 
+use landlord_core::calls::{failed_status, CallCounts, Counter};
 use landlord_core::Config;
 use serde_json::Value;
 
@@ -46,6 +48,22 @@ pub struct PaymentClient {
     stripe: Option<(String, String)>,
     paystack: Option<(String, String)>,
     app_url: String,
+    /// Every real call's outcome, for integration health.
+    stripe_calls: Arc<Counter>,
+    paystack_calls: Arc<Counter>,
+}
+
+/// A provider call's outcome, counted: failed when the provider could not
+/// be reached or its status says it failed ([`failed_status`]).
+fn counted(
+    counter: &Counter,
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, reqwest::Error> {
+    counter.record(match &sent {
+        Ok(response) => !failed_status(response.status().as_u16()),
+        Err(_) => false,
+    });
+    sent
 }
 
 impl PaymentClient {
@@ -68,6 +86,8 @@ impl PaymentClient {
                 )
             }),
             app_url: config.app_url().to_string(),
+            stripe_calls: CallCounts::of(config).counter("stripe"),
+            paystack_calls: CallCounts::of(config).counter("paystack"),
         }
     }
 
@@ -105,7 +125,8 @@ impl PaymentClient {
             .header("Idempotency-Key", idempotency_key)
             .form(form)
             .send()
-            .await
+            .await;
+        let response = counted(&self.stripe_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
             body["error"]["message"].as_str().map(str::to_string)
@@ -122,7 +143,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .json(body)
             .send()
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)
@@ -236,7 +258,8 @@ impl PaymentClient {
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
             .send()
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)
@@ -416,7 +439,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .query(query)
             .send()
-            .await
+            .await;
+        let response = counted(&self.stripe_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
             body["error"]["message"].as_str().map(str::to_string)
@@ -437,7 +461,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .query(query)
             .send()
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)

@@ -1,7 +1,10 @@
 //! The payment providers behind one interface. Each speaks its provider's
 //! documented REST API at a configurable base URL.
 
+use std::sync::Arc;
 use std::time::Duration;
+
+use landlord_core::calls::{failed_status, CallCounts, Counter};
 
 use landlord_core::ids::{BillingCycleId, OrganizationId};
 use landlord_core::Config;
@@ -42,6 +45,19 @@ pub struct Providers {
     stripe: Option<(String, String)>,
     paystack: Option<(String, String)>,
     success_url: String,
+    /// Every real call's outcome, for integration health (probes are not
+    /// counted).
+    stripe_calls: Arc<Counter>,
+    paystack_calls: Arc<Counter>,
+}
+
+/// Counts a provider call: failed when the provider could not be reached
+/// or its status says it failed ([`failed_status`]).
+fn note(counter: &Counter, sent: &Result<reqwest::Response, reqwest::Error>) {
+    counter.record(match sent {
+        Ok(response) => !failed_status(response.status().as_u16()),
+        Err(_) => false,
+    });
 }
 
 impl Providers {
@@ -64,6 +80,8 @@ impl Providers {
                 )
             }),
             success_url: format!("{}/billing", config.app_url()),
+            stripe_calls: CallCounts::of(config).counter("stripe"),
+            paystack_calls: CallCounts::of(config).counter("paystack"),
         }
     }
 
@@ -116,7 +134,9 @@ impl Providers {
             .header("Idempotency-Key", &r.idempotency_key)
             .form(&form)
             .send()
-            .await?;
+            .await;
+        note(&self.stripe_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status == reqwest::StatusCode::NOT_FOUND {
@@ -158,7 +178,9 @@ impl Providers {
                 },
             }))
             .send()
-            .await?;
+            .await;
+        note(&self.paystack_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() || body["status"] != true {
@@ -188,7 +210,9 @@ impl Providers {
             .get(format!("{base}/v1/checkout/sessions/{id}"))
             .bearer_auth(key)
             .send()
-            .await?;
+            .await;
+        note(&self.stripe_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() {
@@ -216,7 +240,9 @@ impl Providers {
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
             .send()
-            .await?;
+            .await;
+        note(&self.paystack_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status == reqwest::StatusCode::NOT_FOUND {

@@ -41,7 +41,12 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("jobs", &["jobs"]),
     (
         "alerts",
-        &["alert_states", "alert_history", "integration_health"],
+        &[
+            "alert_states",
+            "alert_history",
+            "integration_health",
+            "integration_calls",
+        ],
     ),
     (
         "webhooks",
