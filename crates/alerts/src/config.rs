@@ -51,6 +51,12 @@ pub enum AlertSignal {
     /// of each instance's samples over its last report, against the most
     /// it may open). Every instance reports every 10 seconds.
     DbPoolUse,
+    /// Integrations (SMTP, Stripe, Paystack, outgoing webhooks) degraded
+    /// or down at their latest probe round (the window does not apply).
+    IntegrationsDegraded,
+    /// Integrations down at their latest probe round (the window does not
+    /// apply).
+    IntegrationsDown,
 }
 
 /// One alert rule: fires when the signal's value is above `threshold` for
@@ -139,7 +145,7 @@ const HOUR: u64 = 3600;
 
 /// The default rules: failed payments and webhooks, 5xx answers, failed
 /// sign-ins, dead jobs, reconciliation discrepancies, failed and stale
-/// backups, a database pool above 80 %.
+/// backups, a database pool above 80 %, integrations degraded or down.
 pub fn default_rules() -> BTreeMap<String, AlertRule> {
     let rule = |signal, severity, threshold, window_secs, for_secs, cooldown_secs| AlertRule {
         signal,
@@ -197,6 +203,14 @@ pub fn default_rules() -> BTreeMap<String, AlertRule> {
             "db_pool_use",
             rule(DbPoolUse, Warning, 80.0, MINUTE, 5 * MINUTE, HOUR),
         ),
+        (
+            "integration_degraded",
+            rule(IntegrationsDegraded, Warning, 0.0, 0, 0, HOUR),
+        ),
+        (
+            "integration_down",
+            rule(IntegrationsDown, Critical, 0.0, 0, 0, HOUR),
+        ),
     ]
     .into_iter()
     .map(|(name, rule)| (name.to_string(), rule))
@@ -237,7 +251,10 @@ impl AlertsConfig {
             }
             let windowed = !matches!(
                 rule.signal,
-                AlertSignal::DeadJobs | AlertSignal::BackupStale
+                AlertSignal::DeadJobs
+                    | AlertSignal::BackupStale
+                    | AlertSignal::IntegrationsDegraded
+                    | AlertSignal::IntegrationsDown
             );
             if windowed && rule.window_secs == 0 {
                 return Err(ConfigError::new(setting, "window_secs must be at least 1"));
@@ -337,7 +354,7 @@ warning = [{ type = "webhook", url = "https://ops.acme.test/alerts", secret = "w
     #[test]
     fn the_readme_example_loads_over_the_defaults() {
         let alerts = load(EXAMPLE).unwrap();
-        assert_eq!(alerts.rules.len(), 9);
+        assert_eq!(alerts.rules.len(), 12);
         assert_eq!(alerts.rules["dead_jobs"].threshold, 5.0);
         assert_eq!(alerts.rules["dead_jobs"].cooldown_secs, 3600);
         assert_eq!(alerts.rules["quota_burst"].signal, AlertSignal::Http5xxRate);

@@ -14,6 +14,7 @@ use landlord_core::{Config, Db, Timestamp};
 use landlord_jobs::NewJob;
 use tokio::sync::Notify;
 
+use crate::integrations::IntegrationStatus;
 use crate::notify::{Notification, NOTIFY_JOB};
 use crate::store::{self, AlertHistoryStatus, AlertStatus, HistoryRow, StateRow, Transition};
 
@@ -127,6 +128,12 @@ pub async fn measure<'a>(
             Some(backup) => landlord_backup::schedule::staleness(db, backup, now).await?,
             None => 0.0,
         },
+        AlertSignal::IntegrationsDegraded => {
+            store::count_health_at_least(db, IntegrationStatus::Degraded).await? as f64
+        }
+        AlertSignal::IntegrationsDown => {
+            store::count_health_at_least(db, IntegrationStatus::Down).await? as f64
+        }
     })
 }
 

@@ -12,10 +12,15 @@ use utoipa::ToSchema;
 use utoipa_axum::router::OpenApiRouter;
 use utoipa_axum::routes;
 
-use crate::store::{self, AlertHistoryStatus, AlertStatus, HistoryRow, Severity, StateRow};
+use crate::integrations::{IntegrationKind, IntegrationStatus};
+use crate::store::{
+    self, AlertHistoryStatus, AlertStatus, HealthRow, HistoryRow, Severity, StateRow,
+};
 
 pub fn router() -> OpenApiRouter<PaymentsState> {
-    OpenApiRouter::new().routes(routes!(alerts))
+    OpenApiRouter::new()
+        .routes(routes!(alerts))
+        .routes(routes!(integrations))
 }
 
 /// A rule that is pending or firing.
@@ -117,4 +122,80 @@ pub async fn alerts(
 ) -> Result<ApiSuccess<AlertsOverview>, ApiError> {
     let (overview, meta) = overview(&state, &query.page()?).await?;
     Ok(ApiSuccess::ok(overview).with_meta(meta))
+}
+
+/// An integration's latest status.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IntegrationView {
+    /// `smtp`, `stripe`, `paystack`, `webhooks`, or
+    /// `whatsapp:<channel id>` for each WhatsApp channel.
+    pub integration: String,
+    pub kind: IntegrationKind,
+    /// `healthy`, `degraded` (slow or failing probe, or more than 5 % of
+    /// the real calls failed) or `down` (the probe failed 3 times in a
+    /// row, or more than 50 % of the real calls failed).
+    pub status: IntegrationStatus,
+    /// The last probe's latency; `null` for an integration not probed
+    /// (outgoing webhooks).
+    #[schema(minimum = 0)]
+    pub latency_ms: Option<i64>,
+    /// Real calls in the last 15 minutes, from every instance: mails sent
+    /// over SMTP, calls to the payment providers, WhatsApp sends,
+    /// outgoing webhooks' delivery attempts. Probes are not counted.
+    #[schema(minimum = 0)]
+    pub calls: i64,
+    /// How many of those failed.
+    #[schema(minimum = 0)]
+    pub failed_calls: i64,
+    /// Probes that failed in a row.
+    #[schema(minimum = 0)]
+    pub consecutive_failures: i64,
+    /// Why it is not healthy.
+    pub reason: Option<String>,
+    /// The last probe round.
+    pub checked_at: Timestamp,
+    /// Since when it has this status.
+    pub since: Timestamp,
+}
+
+impl From<HealthRow> for IntegrationView {
+    fn from(row: HealthRow) -> Self {
+        Self {
+            integration: row.integration,
+            kind: row.kind,
+            status: row.status,
+            latency_ms: row.latency_ms,
+            calls: row.calls,
+            failed_calls: row.failed_calls,
+            consecutive_failures: row.consecutive_failures,
+            reason: row.reason,
+            checked_at: row.checked_at,
+            since: row.since,
+        }
+    }
+}
+
+/// Every configured integration's latest status, by name:
+/// `GET /admin/integrations` and the operator console alike.
+pub async fn integration_health(state: &PaymentsState) -> Result<Vec<IntegrationView>, ApiError> {
+    let rows = store::health(&state.db).await?;
+    Ok(rows.into_iter().map(IntegrationView::from).collect())
+}
+
+/// Integration health: each configured integration's status from the
+/// latest probe round.
+#[utoipa::path(
+    get, path = "/admin/integrations", tag = "admin",
+    security(("bearer" = [])),
+    responses(
+        (status = 200, description = "Every configured integration's latest status, by name (empty before the first probe round)", body = Envelope<Vec<IntegrationView>>),
+        (status = 401, description = "Not signed in", body = ErrorEnvelope),
+        (status = 403, description = "Not a platform administrator", body = ErrorEnvelope),
+    )
+)]
+pub async fn integrations(
+    State(state): State<PaymentsState>,
+    _admin: PlatformAdmin,
+) -> Result<ApiSuccess<Vec<IntegrationView>>, ApiError> {
+    Ok(ApiSuccess::ok(integration_health(&state).await?))
 }

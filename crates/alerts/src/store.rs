@@ -1,6 +1,7 @@
 //! Alerts' SQL: its tables are `alert_states` and `alert_history` (every
-//! transition is a compare-and-set on `version`), and `db_pool_use` (each
-//! instance's database pool use, for the pool's alert).
+//! transition is a compare-and-set on `version`), `integration_health` and
+//! `integration_calls` (integrations' status and their real calls), and
+//! `db_pool_use` (each instance's database pool use, for the pool's alert).
 
 use landlord_core::ids::AlertEventId;
 use landlord_core::{Db, Timestamp};
@@ -168,6 +169,135 @@ pub async fn history(
     .bind(limit)
     .fetch_all(db.pool())
     .await
+}
+
+pub use crate::integrations::{IntegrationKind, IntegrationStatus};
+
+/// An integration's latest status (`integration_health`).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct HealthRow {
+    pub integration: String,
+    pub kind: IntegrationKind,
+    pub status: IntegrationStatus,
+    pub latency_ms: Option<i64>,
+    pub calls: i64,
+    pub failed_calls: i64,
+    pub consecutive_failures: i64,
+    pub reason: Option<String>,
+    pub checked_at: Timestamp,
+    pub since: Timestamp,
+}
+
+const HEALTH_COLUMNS: &str = "integration, kind, status, latency_ms, calls, failed_calls, \
+     consecutive_failures, reason, checked_at, since";
+
+/// Every integration's latest status, by name.
+pub async fn health(db: &Db) -> Result<Vec<HealthRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {HEALTH_COLUMNS} FROM integration_health ORDER BY integration"
+    ))
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Stores `row` as its integration's latest status; `since` stays the
+/// stored one while the status does not change.
+pub async fn save_health(db: &Db, row: &HealthRow) -> Result<(), sqlx::Error> {
+    sqlx::query(&format!(
+        "INSERT INTO integration_health ({HEALTH_COLUMNS}) \
+         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10) \
+         ON CONFLICT (integration) DO UPDATE SET kind = excluded.kind, \
+         since = CASE WHEN integration_health.status = excluded.status \
+                 THEN integration_health.since ELSE excluded.since END, \
+         status = excluded.status, latency_ms = excluded.latency_ms, \
+         calls = excluded.calls, failed_calls = excluded.failed_calls, \
+         consecutive_failures = excluded.consecutive_failures, \
+         reason = excluded.reason, checked_at = excluded.checked_at"
+    ))
+    .bind(&row.integration)
+    .bind(row.kind)
+    .bind(row.status)
+    .bind(row.latency_ms)
+    .bind(row.calls)
+    .bind(row.failed_calls)
+    .bind(row.consecutive_failures)
+    .bind(&row.reason)
+    .bind(row.checked_at)
+    .bind(row.since)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Forgets an integration no longer configured.
+pub async fn forget_health(db: &Db, integration: &str) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM integration_health WHERE integration = $1")
+        .bind(integration)
+        .execute(db.pool())
+        .await?;
+    Ok(())
+}
+
+/// How many integrations are at `status` or worse (degraded counts down
+/// ones too).
+pub async fn count_health_at_least(db: &Db, status: IntegrationStatus) -> Result<i64, sqlx::Error> {
+    let sql = match status {
+        IntegrationStatus::Healthy => "SELECT COUNT(*) FROM integration_health",
+        IntegrationStatus::Degraded => {
+            "SELECT COUNT(*) FROM integration_health WHERE status IN ('degraded', 'down')"
+        }
+        IntegrationStatus::Down => "SELECT COUNT(*) FROM integration_health WHERE status = 'down'",
+    };
+    let (n,): (i64,) = sqlx::query_as(sql).fetch_one(db.pool()).await?;
+    Ok(n)
+}
+
+/// Adds counted real calls to `integration`'s bucket of `minute`.
+pub async fn add_calls(
+    db: &Db,
+    integration: &str,
+    minute: Timestamp,
+    calls: i64,
+    failed_calls: i64,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO integration_calls (integration, minute, calls, failed_calls) \
+         VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (integration, minute) DO UPDATE SET \
+         calls = integration_calls.calls + excluded.calls, \
+         failed_calls = integration_calls.failed_calls + excluded.failed_calls",
+    )
+    .bind(integration)
+    .bind(minute)
+    .bind(calls)
+    .bind(failed_calls)
+    .execute(db.pool())
+    .await?;
+    Ok(())
+}
+
+/// Real calls per integration (calls, failed calls) in the buckets from
+/// `since` on.
+pub async fn calls_since(
+    db: &Db,
+    since: Timestamp,
+) -> Result<Vec<(String, i64, i64)>, sqlx::Error> {
+    sqlx::query_as(
+        "SELECT integration, CAST(SUM(calls) AS BIGINT), CAST(SUM(failed_calls) AS BIGINT) \
+         FROM integration_calls WHERE minute >= $1 GROUP BY integration ORDER BY integration",
+    )
+    .bind(since)
+    .fetch_all(db.pool())
+    .await
+}
+
+/// Forgets the buckets before `before`.
+pub async fn forget_calls_before(db: &Db, before: Timestamp) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM integration_calls WHERE minute < $1")
+        .bind(before)
+        .execute(db.pool())
+        .await?;
+    Ok(())
 }
 
 /// Writes `instance`'s pool use (connections in use, the most it may

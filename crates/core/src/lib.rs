@@ -1,6 +1,7 @@
 //! Cross-cutting pieces of Landlord: configuration, the database, the error
 //! type and its envelope, the HTTP baseline, telemetry.
 
+pub mod calls;
 pub mod config;
 pub mod crypto;
 pub mod data_dir;

@@ -182,3 +182,72 @@ pub async fn check(
         }
     }
 }
+
+/// The name integration health gives a channel: `whatsapp:<channel id>`.
+pub fn integration_name(channel: &crate::ids::InboxChannelId) -> String {
+    format!("whatsapp:{channel}")
+}
+
+/// One channel as integration health probes it.
+pub struct ProbeTarget {
+    /// `whatsapp:<channel id>`.
+    pub integration: String,
+    phone_number_id: String,
+    access_token: String,
+}
+
+/// Every organization's channels, each with its opened access token.
+/// A channel whose token cannot be opened (the payload key changed) is
+/// a probe that fails.
+pub async fn probe_targets(
+    db: &landlord_core::Db,
+    cipher: &landlord_core::sealed::PayloadCipher,
+) -> Result<Vec<(ProbeTarget, Option<String>)>, sqlx::Error> {
+    let channels = crate::store::all_channels(db.pool()).await?;
+    Ok(channels
+        .into_iter()
+        .map(|channel| {
+            let opened = crate::channels::open(
+                cipher,
+                &channel.id,
+                "access_token",
+                &channel.access_token_sealed,
+            );
+            let (access_token, error) = match opened {
+                Ok(token) => (token, None),
+                Err(_) => (
+                    String::new(),
+                    Some("the channel's access token cannot be opened".to_string()),
+                ),
+            };
+            (
+                ProbeTarget {
+                    integration: integration_name(&channel.id),
+                    phone_number_id: channel.phone_number_id,
+                    access_token,
+                },
+                error,
+            )
+        })
+        .collect())
+}
+
+/// The light probe of a channel: the credential check (`GET
+/// /{phone-number-id}`); `Err` says why it is not working.
+pub async fn probe(
+    client: &GraphClient,
+    config: &Config,
+    target: &ProbeTarget,
+) -> Result<(), String> {
+    let answer = check(
+        client,
+        config,
+        &target.phone_number_id,
+        &target.access_token,
+    )
+    .await;
+    match answer.status {
+        CheckStatus::Working => Ok(()),
+        CheckStatus::Refused | CheckStatus::Unreachable => Err(answer.message),
+    }
+}

@@ -114,6 +114,8 @@ pub struct SendMessage {
     pub config: Arc<Config>,
     pub cipher: PayloadCipher,
     pub http: reqwest::Client,
+    /// Every send's outcome per channel, for integration health.
+    pub calls: landlord_core::calls::CallCounts,
 }
 
 impl SendMessage {
@@ -128,12 +130,14 @@ impl SendMessage {
             .redirect(reqwest::redirect::Policy::none())
             .build()
             .context("the inbox's HTTP client")?;
+        let calls = landlord_core::calls::CallCounts::of(&config);
         Ok(Self {
             db,
             live,
             config,
             cipher,
             http,
+            calls,
         })
     }
 }
@@ -190,6 +194,13 @@ impl JobHandler for SendMessage {
             .json(&body)
             .send_traced("whatsapp")
             .await;
+        self.calls.record(
+            &crate::graph::integration_name(&channel.id),
+            match &response {
+                Ok(answer) => !landlord_core::calls::failed_status(answer.status().as_u16()),
+                Err(_) => false,
+            },
+        );
         let outcome = match response {
             Ok(response) if response.status().is_success() => {
                 let sent: SendResponse = response.json().await.context("the Graph API's answer")?;

@@ -138,6 +138,17 @@ pub async fn channel<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
+/// Every organization's channels (integration health probes each one).
+pub async fn all_channels<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+) -> Result<Vec<ChannelRow>, sqlx::Error> {
+    sqlx::query_as(&format!(
+        "SELECT {CHANNEL_COLUMNS} FROM inbox_channels ORDER BY id"
+    ))
+    .fetch_all(executor)
+    .await
+}
+
 /// A channel by id alone: Meta's webhook names the channel in its path,
 /// and the signature (with the channel's app secret) proves the caller.
 pub async fn channel_by_id<'c, E: Executor<'c, Database = Any>>(

@@ -125,6 +125,7 @@ impl Application {
                 tokio::spawn(landlord_alerts::run(
                     self.state.db.clone(),
                     self.state.config.clone(),
+                    self.state.identity.payload_cipher.clone(),
                     alerts_waker,
                     stop_alerts.clone(),
                 ))
@@ -134,6 +135,13 @@ impl Application {
         let pool_use = tokio::spawn(landlord_alerts::pool::run(
             self.state.db.clone(),
             stop_alerts.clone(),
+        ));
+        // Every instance writes its counts of integration calls.
+        let stop_flusher = CancellationToken::new();
+        let flusher = tokio::spawn(landlord_alerts::run_flusher(
+            self.state.db.clone(),
+            self.state.config.clone(),
+            stop_flusher.clone(),
         ));
         let stop_dispatch = CancellationToken::new();
         let dispatch = self
@@ -257,6 +265,9 @@ impl Application {
         if let Err(error) = worker.await {
             tracing::error!(%error, "the job worker ended abnormally");
         }
+        // The last calls counted (the worker's included) are written.
+        stop_flusher.cancel();
+        let _ = flusher.await;
         self.state.db.close().await;
         tracing::info!("landlord stopped");
         Ok(())

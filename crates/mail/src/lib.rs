@@ -188,6 +188,8 @@ pub struct Mailer {
     from: Mailbox,
     transport: Transport,
     templates: Templates,
+    /// Every SMTP send's outcome, for integration health.
+    smtp_calls: Arc<landlord_core::calls::Counter>,
 }
 
 impl Mailer {
@@ -227,6 +229,7 @@ impl Mailer {
             from,
             transport,
             templates: Templates::new(),
+            smtp_calls: landlord_core::calls::CallCounts::of(config).counter("smtp"),
         })
     }
 
@@ -254,6 +257,20 @@ impl Mailer {
         self.deliver(&mail.to, &rendered, mail.template.as_str(), link)
             .await?;
         Ok(())
+    }
+
+    /// A light check of the SMTP server: connects, greets it (EHLO, and
+    /// the TLS and sign-in the settings ask for) and sends NOOP, within
+    /// the transport's timeout. `None` when mail goes to files.
+    pub async fn probe(&self) -> Option<Result<(), MailError>> {
+        let Transport::Smtp(transport) = &self.transport else {
+            return None;
+        };
+        Some(match transport.test_connection().await {
+            Ok(true) => Ok(()),
+            Ok(false) => Err(MailError::Smtp("the server did not answer NOOP".into())),
+            Err(e) => Err(MailError::Smtp(e.to_string())),
+        })
     }
 
     /// Whether mail goes to an SMTP server (rather than to files).
@@ -326,12 +343,12 @@ impl Mailer {
                 } else {
                     tracing::Span::none()
                 };
-                tracing::Instrument::instrument(smtp.send(message), span.clone())
-                    .await
-                    .map_err(|e| {
-                        span.record("otel.status_code", "ERROR");
-                        MailError::Smtp(e.to_string())
-                    })?;
+                let sent = tracing::Instrument::instrument(smtp.send(message), span.clone()).await;
+                self.smtp_calls.record(sent.is_ok());
+                sent.map_err(|e| {
+                    span.record("otel.status_code", "ERROR");
+                    MailError::Smtp(e.to_string())
+                })?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
                 Ok(Handover::Smtp)

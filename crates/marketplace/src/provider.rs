@@ -4,8 +4,10 @@
 //! transaction, refunds, and transfers to vendors.
 
 use landlord_core::telemetry::SendTraced;
+use std::sync::Arc;
 use std::time::Duration;
 
+use landlord_core::calls::{failed_status, CallCounts, Counter};
 use landlord_core::Config;
 use serde_json::Value;
 
@@ -47,6 +49,22 @@ pub struct PaymentClient {
     stripe: Option<(String, String)>,
     paystack: Option<(String, String)>,
     app_url: String,
+    /// Every real call's outcome, for integration health.
+    stripe_calls: Arc<Counter>,
+    paystack_calls: Arc<Counter>,
+}
+
+/// A provider call's outcome, counted: failed when the provider could not
+/// be reached or its status says it failed ([`failed_status`]).
+fn counted(
+    counter: &Counter,
+    sent: Result<reqwest::Response, reqwest::Error>,
+) -> Result<reqwest::Response, reqwest::Error> {
+    counter.record(match &sent {
+        Ok(response) => !failed_status(response.status().as_u16()),
+        Err(_) => false,
+    });
+    sent
 }
 
 impl PaymentClient {
@@ -69,6 +87,8 @@ impl PaymentClient {
                 )
             }),
             app_url: config.app_url().to_string(),
+            stripe_calls: CallCounts::of(config).counter("stripe"),
+            paystack_calls: CallCounts::of(config).counter("paystack"),
         }
     }
 
@@ -106,7 +126,8 @@ impl PaymentClient {
             .header("Idempotency-Key", idempotency_key)
             .form(form)
             .send_traced("stripe")
-            .await
+            .await;
+        let response = counted(&self.stripe_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
             body["error"]["message"].as_str().map(str::to_string)
@@ -123,7 +144,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .json(body)
             .send_traced("paystack")
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)
@@ -237,7 +259,8 @@ impl PaymentClient {
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
             .send_traced("paystack")
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)
@@ -417,7 +440,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .query(query)
             .send_traced("stripe")
-            .await
+            .await;
+        let response = counted(&self.stripe_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Stripe: {e}")))?;
         answer("Stripe", response, |body| {
             body["error"]["message"].as_str().map(str::to_string)
@@ -438,7 +462,8 @@ impl PaymentClient {
             .bearer_auth(key)
             .query(query)
             .send_traced("paystack")
-            .await
+            .await;
+        let response = counted(&self.paystack_calls, response)
             .map_err(|e| ProviderError::Unavailable(format!("Paystack: {e}")))?;
         let body = answer("Paystack", response, |body| {
             body["message"].as_str().map(str::to_string)

@@ -2,7 +2,10 @@
 //! documented REST API at a configurable base URL.
 
 use landlord_core::telemetry::SendTraced;
+use std::sync::Arc;
 use std::time::Duration;
+
+use landlord_core::calls::{failed_status, CallCounts, Counter};
 
 use landlord_core::ids::{BillingCycleId, OrganizationId};
 use landlord_core::Config;
@@ -43,6 +46,19 @@ pub struct Providers {
     stripe: Option<(String, String)>,
     paystack: Option<(String, String)>,
     success_url: String,
+    /// Every real call's outcome, for integration health (probes are not
+    /// counted).
+    stripe_calls: Arc<Counter>,
+    paystack_calls: Arc<Counter>,
+}
+
+/// Counts a provider call: failed when the provider could not be reached
+/// or its status says it failed ([`failed_status`]).
+fn note(counter: &Counter, sent: &Result<reqwest::Response, reqwest::Error>) {
+    counter.record(match sent {
+        Ok(response) => !failed_status(response.status().as_u16()),
+        Err(_) => false,
+    });
 }
 
 impl Providers {
@@ -65,6 +81,8 @@ impl Providers {
                 )
             }),
             success_url: format!("{}/billing", config.app_url()),
+            stripe_calls: CallCounts::of(config).counter("stripe"),
+            paystack_calls: CallCounts::of(config).counter("paystack"),
         }
     }
 
@@ -117,7 +135,9 @@ impl Providers {
             .header("Idempotency-Key", &r.idempotency_key)
             .form(&form)
             .send_traced("stripe")
-            .await?;
+            .await;
+        note(&self.stripe_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status == reqwest::StatusCode::NOT_FOUND {
@@ -159,7 +179,9 @@ impl Providers {
                 },
             }))
             .send_traced("paystack")
-            .await?;
+            .await;
+        note(&self.paystack_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() || body["status"] != true {
@@ -189,7 +211,9 @@ impl Providers {
             .get(format!("{base}/v1/checkout/sessions/{id}"))
             .bearer_auth(key)
             .send_traced("stripe")
-            .await?;
+            .await;
+        note(&self.stripe_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if !status.is_success() {
@@ -217,7 +241,9 @@ impl Providers {
             .get(format!("{base}/transaction/verify/{reference}"))
             .bearer_auth(key)
             .send_traced("paystack")
-            .await?;
+            .await;
+        note(&self.paystack_calls, &response);
+        let response = response?;
         let status = response.status();
         let body: Value = response.json().await?;
         if status == reqwest::StatusCode::NOT_FOUND {
@@ -237,6 +263,43 @@ impl Providers {
                 .unwrap_or_default()
                 .to_uppercase(),
         ))
+    }
+}
+
+impl Providers {
+    /// A light authenticated call that proves the credentials work and
+    /// the provider answers: Stripe `GET /v1/balance`, Paystack
+    /// `GET /balance`. `Ok(None)` when `provider` is not configured.
+    pub async fn probe(
+        &self,
+        provider: ProviderName,
+        timeout: Duration,
+    ) -> Option<anyhow::Result<()>> {
+        let (url, key) = match provider {
+            ProviderName::Stripe => {
+                let (base, key) = self.stripe.as_ref()?;
+                (format!("{base}/v1/balance"), key)
+            }
+            ProviderName::Paystack => {
+                let (base, key) = self.paystack.as_ref()?;
+                (format!("{base}/balance"), key)
+            }
+        };
+        let call = async {
+            let response = self
+                .http
+                .get(url)
+                .bearer_auth(key)
+                .timeout(timeout)
+                .send()
+                .await?;
+            let status = response.status();
+            if !status.is_success() {
+                anyhow::bail!("{provider} answered {status}");
+            }
+            Ok(())
+        };
+        Some(call.await)
     }
 }
 

@@ -1,6 +1,7 @@
 //! The operator console's alerts page (`/operator/alerts`): the rules
-//! pending or firing and the history, registered with the console's
-//! shell.
+//! pending or firing and the history; and its integrations page
+//! (`/operator/integrations`): each integration's latest status.
+//! Both registered with the console's shell.
 
 use axum::extract::{FromRef, Query, State};
 use axum::routing::get;
@@ -12,11 +13,17 @@ use landlord_core::http::PageQuery;
 use landlord_payments::routes::PaymentsState;
 use serde::Deserialize;
 
-/// The alerts page's template.
-const TEMPLATES: Templates = &[(
-    "operator_alerts.html",
-    include_str!("../../templates/operator_alerts.html"),
-)];
+/// The alerts and integrations pages' templates.
+const TEMPLATES: Templates = &[
+    (
+        "operator_alerts.html",
+        include_str!("../../templates/operator_alerts.html"),
+    ),
+    (
+        "operator_integrations.html",
+        include_str!("../../templates/operator_integrations.html"),
+    ),
+];
 
 /// The alerts page, its template and its operator navigation entry.
 pub fn console_pages(payments: PaymentsState) -> Module {
@@ -25,9 +32,16 @@ pub fn console_pages(payments: PaymentsState) -> Module {
         .routes(move |console| {
             Router::new()
                 .route("/operator/alerts", get(alerts_page))
+                .route("/operator/integrations", get(integrations_page))
                 .with_state(Pages { console, payments })
         })
         .operator_nav(NavEntry::new("alerts", "Alerts", "/operator/alerts", 60))
+        .operator_nav(NavEntry::new(
+            "integrations",
+            "Integrations",
+            "/operator/integrations",
+            61,
+        ))
 }
 
 /// What the alerts page needs: the shell's state and the admin's
@@ -80,6 +94,22 @@ pub async fn alerts_page(
     context.insert("next_cursor".into(), meta.next_cursor.into());
     context.insert("paged".into(), query.cursor.is_some().into());
     Page::render("operator_alerts.html", context)
+}
+
+/// `GET /operator/integrations`: each configured integration's latest
+/// status, `GET /admin/integrations`' list.
+pub async fn integrations_page(
+    State(state): State<Pages>,
+    visitor: Visitor,
+) -> Result<Page, PageError> {
+    operator(&state, &visitor).await?;
+    let integrations = crate::routes::integration_health(&state.payments).await?;
+    let mut context = operator_base(&state, &visitor, "Integrations", "integrations").await?;
+    context.insert(
+        "integrations".into(),
+        serde_json::to_value(&integrations).unwrap_or_default(),
+    );
+    Page::render("operator_integrations.html", context)
 }
 
 #[cfg(test)]

@@ -396,7 +396,7 @@ async fn operators_see_active_alerts_and_history(backend: Backend) {
 }
 
 /// Signs `email` in through the console's form and reads `path`'s HTML.
-async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
+pub(crate) async fn console_page(app: &TestApp, email: &str, path: &str) -> String {
     let cookies = |response: &reqwest::Response| -> Vec<String> {
         response
             .headers()

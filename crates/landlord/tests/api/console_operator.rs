@@ -31,9 +31,10 @@ backend_tests!(
 );
 
 /// Every page of the operator console.
-const OPERATOR_PAGES: [&str; 7] = [
+const OPERATOR_PAGES: [&str; 8] = [
     "/operator",
     "/operator/alerts",
+    "/operator/integrations",
     "/operator/organizations",
     "/operator/jobs",
     "/operator/webhooks",

@@ -39,7 +39,16 @@ const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("jobs", &["jobs"]),
-    ("alerts", &["alert_states", "alert_history", "db_pool_use"]),
+    (
+        "alerts",
+        &[
+            "alert_states",
+            "alert_history",
+            "db_pool_use",
+            "integration_health",
+            "integration_calls",
+        ],
+    ),
     (
         "webhooks",
         &[

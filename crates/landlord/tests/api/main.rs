@@ -56,6 +56,7 @@ mod house_rules;
 mod identity;
 mod inbox;
 mod inbox_limits;
+mod integration_health;
 mod keys;
 mod leases;
 mod limits;

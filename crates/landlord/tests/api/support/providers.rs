@@ -127,6 +127,14 @@ pub struct StandInState {
     /// Paystack refunds are answered this many ms after they arrive (made
     /// once the wait is over): a call still in flight.
     pub paystack_refunds_delay_ms: u64,
+    /// The balance calls (Stripe `GET /v1/balance`, Paystack
+    /// `GET /balance`, integration health's probes) answer this many ms
+    /// late.
+    pub balance_delay_ms: u64,
+    /// When set, the balance calls answer 500.
+    pub balance_fails: bool,
+    /// Balance calls received.
+    pub balance_calls: u32,
 }
 
 pub struct ProviderStandIn {
@@ -1090,6 +1098,36 @@ async fn paystack_verify_transfer(
     }
 }
 
+/// Stripe `GET /v1/balance` and Paystack `GET /balance`: the key checked,
+/// late or failing as the test sets it.
+async fn balance(State(shared): State<Shared>, headers: HeaderMap) -> Answer {
+    let (delay, fails) = {
+        let mut state = shared.lock().unwrap();
+        state.balance_calls += 1;
+        (state.balance_delay_ms, state.balance_fails)
+    };
+    if delay > 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(delay)).await;
+    }
+    if !authorized(&headers, STRIPE_KEY) && !authorized(&headers, PAYSTACK_KEY) {
+        return stripe_unauthorized();
+    }
+    if fails {
+        return stripe_api_error();
+    }
+    (
+        StatusCode::OK,
+        Json(json!({
+            "object": "balance",
+            "available": [{"amount": 0, "currency": "usd"}],
+            "pending": [{"amount": 0, "currency": "usd"}],
+            "livemode": false,
+            "status": true,
+            "data": [{"currency": "NGN", "balance": 0}],
+        })),
+    )
+}
+
 impl ProviderStandIn {
     pub async fn start() -> ProviderStandIn {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
@@ -1099,6 +1137,8 @@ impl ProviderStandIn {
             ..StandInState::default()
         }));
         let router = Router::new()
+            .route("/v1/balance", get(balance))
+            .route("/balance", get(balance))
             .route("/v1/checkout/sessions", post(create_session))
             .route("/v1/checkout/sessions/{id}", get(retrieve_session))
             .route("/checkout/pay/{id}", get(checkout_page).post(pay_session))

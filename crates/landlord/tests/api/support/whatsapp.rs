@@ -45,6 +45,12 @@ struct StandInState {
     sent: Vec<SentMessage>,
     /// Statuses the next sends answer, in order (see `fail_next`).
     failures: VecDeque<u16>,
+    /// How long `GET /{version}/{phone_number_id}` waits before answering
+    /// (see `slow_numbers`).
+    number_delay_ms: u64,
+    /// When set, `GET /{version}/{phone_number_id}` answers 500 (see
+    /// `fail_numbers`).
+    numbers_fail: bool,
 }
 
 type Shared = Arc<Mutex<StandInState>>;
@@ -210,9 +216,15 @@ pub const VERIFIED_NAME: &str = "Landlord Test Shop";
 /// Meta's refusals — an invalid token (code 190), an id unknown to the
 /// token (code 100, subcode 33, with Meta's documented wording).
 async fn phone_number(
+    State(state): State<Shared>,
     Path((version, phone_number_id)): Path<(String, String)>,
     headers: HeaderMap,
 ) -> (StatusCode, Json<Value>) {
+    let (delay_ms, fails) = {
+        let state = state.lock().unwrap();
+        (state.number_delay_ms, state.numbers_fail)
+    };
+    tokio::time::sleep(Duration::from_millis(delay_ms)).await;
     let authorization = headers
         .get("authorization")
         .and_then(|v| v.to_str().ok())
@@ -229,6 +241,8 @@ async fn phone_number(
         unauthorized()
     } else if token == EXPIRED_TOKEN {
         failure(401)
+    } else if fails {
+        failure(500)
     } else if phone_number_id == UNKNOWN_PHONE_NUMBER_ID {
         graph_error(
             StatusCode::BAD_REQUEST,
@@ -400,6 +414,18 @@ impl WhatsAppStandIn {
     pub fn fail_next(&self, status: u16) {
         StatusCode::from_u16(status).expect("a valid HTTP status");
         self.state.lock().unwrap().failures.push_back(status);
+    }
+
+    /// Makes `GET /{version}/{phone_number_id}` (the credential check)
+    /// wait `delay_ms` before answering.
+    pub fn slow_numbers(&self, delay_ms: u64) {
+        self.state.lock().unwrap().number_delay_ms = delay_ms;
+    }
+
+    /// Makes `GET /{version}/{phone_number_id}` answer 500 (Meta's code
+    /// 131000) while `fail` holds.
+    pub fn fail_numbers(&self, fail: bool) {
+        self.state.lock().unwrap().numbers_fail = fail;
     }
 }
 
