@@ -13,6 +13,7 @@
 //! payload key (XChaCha20-Poly1305, bound to the recipient and template),
 //! so the jobs table — kept 7 days — holds no usable token.
 
+mod dkim;
 mod templates;
 
 use std::path::PathBuf;
@@ -28,6 +29,7 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use dkim::Dkim;
 pub use templates::{ModuleTemplate, Rendered, Template, Templates};
 
 /// Kind of the job that delivers one mail.
@@ -183,11 +185,40 @@ pub enum Handover {
     Outbox(PathBuf),
 }
 
+/// Spaces the mails handed to the SMTP server so that one instance sends
+/// at most `per_second` a second (the provider's rate): each send takes
+/// the next free slot and waits for it.
+struct SendRate {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl SendRate {
+    fn new(per_second: u32) -> Option<Self> {
+        (per_second > 0).then(|| Self {
+            interval: Duration::from_secs(1) / per_second,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        })
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 /// Renders and delivers mail.
 pub struct Mailer {
     from: Mailbox,
     transport: Transport,
     templates: Templates,
+    dkim: Option<Dkim>,
+    rate: Option<SendRate>,
 }
 
 impl Mailer {
@@ -227,7 +258,14 @@ impl Mailer {
             from,
             transport,
             templates: Templates::new(),
+            dkim: Dkim::from_config(config)?,
+            rate: SendRate::new(config.mail_max_per_second),
         })
+    }
+
+    /// The DKIM signer, when mail is signed.
+    pub fn dkim(&self) -> Option<&Dkim> {
+        self.dkim.as_ref()
     }
 
     /// Adds modules' templates, so mails naming them can be rendered.
@@ -293,7 +331,7 @@ impl Mailer {
             address: to.to_string(),
             message: format!("{e}"),
         })?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(rendered.subject.clone())
@@ -311,8 +349,14 @@ impl Mailer {
                     ),
             )
             .map_err(|e| MailError::Build(e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            dkim.sign(&mut message);
+        }
         match &self.transport {
             Transport::Smtp(smtp) => {
+                if let Some(rate) = &self.rate {
+                    rate.wait().await;
+                }
                 smtp.send(message)
                     .await
                     .map_err(|e| MailError::Smtp(e.to_string()))?;
@@ -409,6 +453,24 @@ mod tests {
         // Payloads queued in the clear (before this change) still open.
         let clear = serde_json::to_value(&mail).unwrap();
         assert_eq!(open_payload(&clear, &cipher).unwrap().context, mail.context);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn the_send_rate_spaces_sends_and_zero_is_no_limit() {
+        assert!(SendRate::new(0).is_none());
+        let rate = SendRate::new(4).unwrap();
+        let started = tokio::time::Instant::now();
+        for _ in 0..9 {
+            rate.wait().await;
+        }
+        // Nine sends at four a second: the ninth leaves 2 s after the first.
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // After an idle while, the next send goes at once (no burst saved
+        // up, no debt).
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let idle = tokio::time::Instant::now();
+        rate.wait().await;
+        assert_eq!(idle.elapsed(), Duration::ZERO);
     }
 
     #[tokio::test]

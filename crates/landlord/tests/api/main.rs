@@ -58,6 +58,7 @@ mod inbox_limits;
 mod keys;
 mod leases;
 mod limits;
+mod mail_delivery;
 mod marketplace;
 mod marketplace_catalog;
 mod money_once;
