@@ -25,7 +25,6 @@ const SIGNED_HEADERS: &[&str] = &[
     "To",
     "Subject",
     "Date",
-    "Message-ID",
     "MIME-Version",
     "Content-Type",
 ];

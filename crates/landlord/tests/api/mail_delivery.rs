@@ -6,9 +6,10 @@ use std::process::{Command, Stdio};
 
 use landlord_core::secret::Secret;
 
-use crate::support::app::smtp_to;
+use crate::backend_tests;
+use crate::support::app::{report_skip, services_required, smtp_to, TestApp};
 use crate::support::smtp::SmtpServer;
-use crate::support::{report_skip, services_required, Backend, TestApp};
+use crate::support::Backend;
 
 backend_tests!(every_mail_is_dkim_signed_and_verifies_with_dkimpy,);
 
