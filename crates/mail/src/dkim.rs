@@ -20,14 +20,7 @@ use rsa::RsaPrivateKey;
 use crate::MailError;
 
 /// Headers covered by the signature (those a receiver shows or threads on).
-const SIGNED_HEADERS: &[&str] = &[
-    "From",
-    "To",
-    "Subject",
-    "Date",
-    "MIME-Version",
-    "Content-Type",
-];
+const SIGNED_HEADERS: &[&str] = &["From", "To", "Subject", "Date"];
 
 /// A signing key with its selector and domain.
 pub struct Dkim {
