@@ -144,6 +144,10 @@ pub struct Config {
     /// Mails handed to the SMTP server per second by each instance
     /// (the provider's sending rate); 0 for no limit.
     pub mail_max_per_second: u32,
+    /// The shared secret of the bounce webhook (`POST /api/v1/mail/bounces`,
+    /// sent as `X-Bounce-Secret` or a basic-auth password); unset, the
+    /// webhook answers 404.
+    pub mail_bounce_secret: Option<Secret<String>>,
     /// How often each instance looks for due background jobs, in ms.
     pub jobs_poll_interval_ms: u64,
     /// First retry delay of a failed job, doubled at each attempt, in ms.
@@ -274,6 +278,7 @@ impl Default for Config {
             dkim_domain: None,
             dkim_private_key: None,
             mail_max_per_second: 0,
+            mail_bounce_secret: None,
             jobs_poll_interval_ms: 1000,
             jobs_backoff_base_ms: 2000,
             jobs_max_attempts: 8,
@@ -1141,6 +1146,7 @@ mod tests {
             ("smtp_password", "smtp-password-value-42"),
             ("stripe_secret_key", "sk_test_stripe_secret_value"),
             ("stripe_webhook_secret", "whsec_stripe_webhook_value"),
+            ("mail_bounce_secret", "mail-bounce-secret-value-77"),
             ("paystack_secret_key", "sk_test_paystack_secret_value"),
             // Connection strings carry passwords.
             (

@@ -14,6 +14,8 @@
 //! so the jobs table — kept 7 days — holds no usable token.
 
 mod dkim;
+pub mod store;
+pub mod suppression;
 mod templates;
 
 use std::path::PathBuf;
@@ -22,6 +24,7 @@ use std::time::Duration;
 
 use landlord_core::config::{Config, SmtpTls};
 use landlord_core::sealed::PayloadCipher;
+use landlord_core::Db;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -30,6 +33,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 pub use dkim::Dkim;
+pub use suppression::SuppressionReason;
 pub use templates::{ModuleTemplate, Rendered, Template, Templates};
 
 /// Kind of the job that delivers one mail.
@@ -92,6 +96,10 @@ pub enum MailError {
     Build(String),
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
+    /// The SMTP server refused the mail for good (a 5xx reply): sending it
+    /// again would fail the same way.
+    #[error("the SMTP server refused the mail permanently: {message}")]
+    Refused { code: Option<u16>, message: String },
     #[error("cannot write the mail file: {0}")]
     File(#[from] std::io::Error),
     #[error("SMTP settings: {0}")]
@@ -357,9 +365,16 @@ impl Mailer {
                 if let Some(rate) = &self.rate {
                     rate.wait().await;
                 }
-                smtp.send(message)
-                    .await
-                    .map_err(|e| MailError::Smtp(e.to_string()))?;
+                smtp.send(message).await.map_err(|e| {
+                    if e.is_permanent() {
+                        MailError::Refused {
+                            code: e.status().map(u16::from),
+                            message: e.to_string(),
+                        }
+                    } else {
+                        MailError::Smtp(e.to_string())
+                    }
+                })?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
                 Ok(Handover::Smtp)
@@ -383,8 +398,11 @@ impl Mailer {
 }
 
 /// The job handler that delivers queued mail, opening sealed contexts
-/// with the payload key.
+/// with the payload key. A suppressed recipient is not mailed (the job
+/// ends done); a permanent SMTP refusal suppresses the recipient and ends
+/// the job without another attempt.
 pub struct MailJob {
+    pub db: Db,
     pub mailer: Arc<Mailer>,
     pub cipher: PayloadCipher,
 }
@@ -393,8 +411,35 @@ pub struct MailJob {
 impl JobHandler for MailJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let mail = open_payload(payload, &self.cipher)?;
-        self.mailer.send(&mail).await?;
-        Ok(())
+        if suppression::is_suppressed(&self.db, &mail.to).await? {
+            metrics::counter!("mail_suppressed_skipped_total").increment(1);
+            tracing::info!(
+                template = mail.template.as_str(),
+                "mail not sent: the recipient is on the suppression list"
+            );
+            return Ok(());
+        }
+        match self.mailer.send(&mail).await {
+            Ok(()) => Ok(()),
+            Err(MailError::Refused { code, message }) => {
+                tracing::warn!(
+                    template = mail.template.as_str(),
+                    code,
+                    "the SMTP server refused the recipient permanently: suppressed, not retried"
+                );
+                suppression::suppress(
+                    &self.db,
+                    &mail.to,
+                    SuppressionReason::SmtpPermanent,
+                    code,
+                    Some(message),
+                    "smtp",
+                )
+                .await?;
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 
@@ -500,7 +545,13 @@ mod tests {
             ..Config::default()
         };
         let cipher = PayloadCipher::new(&"p".repeat(64));
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, landlord_core::config::DatabaseKind::Sqlite, 2)
+            .await
+            .unwrap();
+        db.migrate(&[]).await.unwrap();
         let job = MailJob {
+            db,
             mailer: Arc::new(Mailer::from_config(&config).unwrap()),
             cipher,
         };

@@ -59,6 +59,8 @@ mod keys;
 mod leases;
 mod limits;
 mod mail_delivery;
+mod mail_suppressions;
+mod mail_suppressions_browser;
 mod marketplace;
 mod marketplace_catalog;
 mod money_once;
