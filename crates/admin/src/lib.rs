@@ -3,14 +3,19 @@
 //! (`organizations`), failed and dead-lettered webhook events and their
 //! replay (`webhooks`), reconciliation discrepancies (`discrepancies`),
 //! dead-lettered jobs and mails and their retry (`jobs`), closing a
-//! billing period (`periods`). Each action is a feature function the API
+//! billing period (`periods`), suppressed mail addresses and lifting one
+//! (`mail_suppressions`) — and the mail provider's bounce webhook
+//! (`mail_bounces`, called with a shared secret, not by an operator).
+//! Each action is a feature function the API
 //! route and the console's `/operator` page both call. The admin owns no
 //! table: it reads and changes billing's, payments', identity's,
-//! metering's and jobs' through their stores.
+//! metering's, jobs' and mail's through their stores.
 
 pub mod discrepancies;
 pub mod figures;
 pub mod jobs;
+pub mod mail_bounces;
+pub mod mail_suppressions;
 pub mod organizations;
 pub mod pages;
 mod periods;
@@ -42,4 +47,7 @@ pub fn router() -> OpenApiRouter<PaymentsState> {
         .routes(routes!(organizations::plan))
         .routes(routes!(jobs::list))
         .routes(routes!(jobs::retry))
+        .routes(routes!(mail_suppressions::list))
+        .routes(routes!(mail_suppressions::lift))
+        .routes(routes!(mail_bounces::bounces))
 }

@@ -144,6 +144,22 @@ pub struct Config {
     pub smtp_tls: SmtpTls,
     /// Sender of every mail, e.g. `Acme <no-reply@acme.test>`.
     pub mail_from: String,
+    /// DKIM: the selector of the key published at
+    /// `{dkim_selector}._domainkey.{dkim_domain}`. With `dkim_domain` and
+    /// `dkim_private_key`, every mail is signed.
+    pub dkim_selector: Option<String>,
+    /// DKIM: the signing domain (`d=`), usually `mail_from`'s domain.
+    pub dkim_domain: Option<String>,
+    /// DKIM: the RSA private key, PEM (PKCS#1 or PKCS#8), or the path of a
+    /// file holding it.
+    pub dkim_private_key: Option<Secret<String>>,
+    /// Mails handed to the SMTP server per second by each instance
+    /// (the provider's sending rate); 0 for no limit.
+    pub mail_max_per_second: u32,
+    /// The shared secret of the bounce webhook (`POST /api/v1/mail/bounces`,
+    /// sent as `X-Bounce-Secret` or a basic-auth password); unset, the
+    /// webhook answers 404.
+    pub mail_bounce_secret: Option<Secret<String>>,
     /// How often each instance looks for due background jobs, in ms.
     pub jobs_poll_interval_ms: u64,
     /// First retry delay of a failed job, doubled at each attempt, in ms.
@@ -273,6 +289,11 @@ impl Default for Config {
             smtp_password: None,
             smtp_tls: SmtpTls::Starttls,
             mail_from: "Landlord <no-reply@localhost>".into(),
+            dkim_selector: None,
+            dkim_domain: None,
+            dkim_private_key: None,
+            mail_max_per_second: 0,
+            mail_bounce_secret: None,
             jobs_poll_interval_ms: 1000,
             jobs_backoff_base_ms: 2000,
             jobs_max_attempts: 8,
@@ -699,6 +720,17 @@ impl Config {
             .is_some_and(|h| h.trim().is_empty())
         {
             return Err(ConfigError::new("smtp_host", "must not be empty when set"));
+        }
+        let dkim = [
+            self.dkim_selector.is_some(),
+            self.dkim_domain.is_some(),
+            self.dkim_private_key.is_some(),
+        ];
+        if dkim.iter().any(|set| *set) && !dkim.iter().all(|set| *set) {
+            return Err(ConfigError::new(
+                "dkim_private_key",
+                "DKIM needs dkim_selector, dkim_domain and dkim_private_key together",
+            ));
         }
         Ok(())
     }
@@ -1182,6 +1214,7 @@ mod tests {
             ("smtp_password", "smtp-password-value-42"),
             ("stripe_secret_key", "sk_test_stripe_secret_value"),
             ("stripe_webhook_secret", "whsec_stripe_webhook_value"),
+            ("mail_bounce_secret", "mail-bounce-secret-value-77"),
             ("paystack_secret_key", "sk_test_paystack_secret_value"),
             // Connection strings carry passwords.
             (

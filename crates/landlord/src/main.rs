@@ -89,6 +89,22 @@ fn print_configuration(settings: &Settings, sources: &Figment) -> ExitCode {
             for line in lines {
                 println!("{line}");
             }
+            print_dkim_record(settings)
+        }
+        Err(error) => {
+            eprintln!("landlord: {error}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+/// With DKIM set up: the TXT record the sending domain publishes.
+fn print_dkim_record(settings: &Settings) -> ExitCode {
+    match landlord_mail::Dkim::from_config(&settings.clone().into_config()) {
+        Ok(None) => ExitCode::SUCCESS,
+        Ok(Some(dkim)) => {
+            println!("# DKIM: publish this TXT record");
+            println!("# {} TXT \"{}\"", dkim.dns_name(), dkim.dns_record());
             ExitCode::SUCCESS
         }
         Err(error) => {

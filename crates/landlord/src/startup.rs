@@ -489,6 +489,7 @@ fn core_jobs(
         .handle(
             MAIL_JOB,
             MailJob {
+                db: db.clone(),
                 mailer: services.mailer.clone(),
                 cipher: services.cipher.clone(),
             },

@@ -13,6 +13,9 @@
 //! payload key (XChaCha20-Poly1305, bound to the recipient and template),
 //! so the jobs table — kept 7 days — holds no usable token.
 
+mod dkim;
+pub mod store;
+pub mod suppression;
 mod templates;
 
 use std::path::PathBuf;
@@ -21,6 +24,7 @@ use std::time::Duration;
 
 use landlord_core::config::{Config, SmtpTls};
 use landlord_core::sealed::PayloadCipher;
+use landlord_core::Db;
 use landlord_jobs::{Attempt, JobHandler, NewJob};
 use lettre::message::{header::ContentType, Mailbox, MultiPart, SinglePart};
 use lettre::transport::smtp::authentication::Credentials;
@@ -28,6 +32,8 @@ use lettre::{AsyncSmtpTransport, AsyncTransport, Message, Tokio1Executor};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+pub use dkim::Dkim;
+pub use suppression::SuppressionReason;
 pub use templates::{ModuleTemplate, Rendered, Template, Templates};
 
 /// Kind of the job that delivers one mail.
@@ -90,6 +96,10 @@ pub enum MailError {
     Build(String),
     #[error("SMTP delivery failed: {0}")]
     Smtp(String),
+    /// The SMTP server refused the mail for good (a 5xx reply): sending it
+    /// again would fail the same way.
+    #[error("the SMTP server refused the mail permanently: {message}")]
+    Refused { code: Option<u16>, message: String },
     #[error("cannot write the mail file: {0}")]
     File(#[from] std::io::Error),
     #[error("SMTP settings: {0}")]
@@ -183,6 +193,33 @@ pub enum Handover {
     Outbox(PathBuf),
 }
 
+/// Spaces the mails handed to the SMTP server so that one instance sends
+/// at most `per_second` a second (the provider's rate): each send takes
+/// the next free slot and waits for it.
+struct SendRate {
+    interval: Duration,
+    next: tokio::sync::Mutex<tokio::time::Instant>,
+}
+
+impl SendRate {
+    fn new(per_second: u32) -> Option<Self> {
+        (per_second > 0).then(|| Self {
+            interval: Duration::from_secs(1) / per_second,
+            next: tokio::sync::Mutex::new(tokio::time::Instant::now()),
+        })
+    }
+
+    async fn wait(&self) {
+        let slot = {
+            let mut next = self.next.lock().await;
+            let slot = (*next).max(tokio::time::Instant::now());
+            *next = slot + self.interval;
+            slot
+        };
+        tokio::time::sleep_until(slot).await;
+    }
+}
+
 /// Renders and delivers mail.
 pub struct Mailer {
     from: Mailbox,
@@ -190,6 +227,8 @@ pub struct Mailer {
     templates: Templates,
     /// Every SMTP send's outcome, for integration health.
     smtp_calls: Arc<landlord_core::calls::Counter>,
+    dkim: Option<Dkim>,
+    rate: Option<SendRate>,
 }
 
 impl Mailer {
@@ -230,7 +269,14 @@ impl Mailer {
             transport,
             templates: Templates::new(),
             smtp_calls: landlord_core::calls::CallCounts::of(config).counter("smtp"),
+            dkim: Dkim::from_config(config)?,
+            rate: SendRate::new(config.mail_max_per_second),
         })
+    }
+
+    /// The DKIM signer, when mail is signed.
+    pub fn dkim(&self) -> Option<&Dkim> {
+        self.dkim.as_ref()
     }
 
     /// Adds modules' templates, so mails naming them can be rendered.
@@ -310,7 +356,7 @@ impl Mailer {
             address: to.to_string(),
             message: format!("{e}"),
         })?;
-        let message = Message::builder()
+        let mut message = Message::builder()
             .from(self.from.clone())
             .to(to)
             .subject(rendered.subject.clone())
@@ -328,8 +374,14 @@ impl Mailer {
                     ),
             )
             .map_err(|e| MailError::Build(e.to_string()))?;
+        if let Some(dkim) = &self.dkim {
+            dkim.sign(&mut message);
+        }
         match &self.transport {
             Transport::Smtp(smtp) => {
+                if let Some(rate) = &self.rate {
+                    rate.wait().await;
+                }
                 // Exported traces: the hand-over to the SMTP server is a
                 // client span (nothing is created when traces are off).
                 let span = if landlord_core::telemetry::traces_enabled() {
@@ -344,10 +396,22 @@ impl Mailer {
                     tracing::Span::none()
                 };
                 let sent = tracing::Instrument::instrument(smtp.send(message), span.clone()).await;
-                self.smtp_calls.record(sent.is_ok());
+                // A mailbox the server refuses (550-553) is the address's
+                // trouble, not the provider's: it counts as answered.
+                let refused_mailbox = sent.as_ref().err().and_then(|e| e.status()).is_some_and(
+                    |code| (550..=553).contains(&u16::from(code)),
+                );
+                self.smtp_calls.record(sent.is_ok() || refused_mailbox);
                 sent.map_err(|e| {
                     span.record("otel.status_code", "ERROR");
-                    MailError::Smtp(e.to_string())
+                    if e.is_permanent() {
+                        MailError::Refused {
+                            code: e.status().map(u16::from),
+                            message: e.to_string(),
+                        }
+                    } else {
+                        MailError::Smtp(e.to_string())
+                    }
                 })?;
                 // Never the link: it may carry a one-time token.
                 tracing::info!(template = label, "mail delivered over SMTP");
@@ -372,8 +436,11 @@ impl Mailer {
 }
 
 /// The job handler that delivers queued mail, opening sealed contexts
-/// with the payload key.
+/// with the payload key. A suppressed recipient is not mailed (the job
+/// ends done); a permanent SMTP refusal suppresses the recipient and ends
+/// the job without another attempt.
 pub struct MailJob {
+    pub db: Db,
     pub mailer: Arc<Mailer>,
     pub cipher: PayloadCipher,
 }
@@ -382,8 +449,35 @@ pub struct MailJob {
 impl JobHandler for MailJob {
     async fn handle(&self, payload: &Value, _attempt: Attempt) -> anyhow::Result<()> {
         let mail = open_payload(payload, &self.cipher)?;
-        self.mailer.send(&mail).await?;
-        Ok(())
+        if suppression::is_suppressed(&self.db, &mail.to).await? {
+            metrics::counter!("mail_suppressed_skipped_total").increment(1);
+            tracing::info!(
+                template = mail.template.as_str(),
+                "mail not sent: the recipient is on the suppression list"
+            );
+            return Ok(());
+        }
+        match self.mailer.send(&mail).await {
+            Ok(()) => Ok(()),
+            Err(MailError::Refused { code, message }) => {
+                tracing::warn!(
+                    template = mail.template.as_str(),
+                    code,
+                    "the SMTP server refused the recipient permanently: suppressed, not retried"
+                );
+                suppression::suppress(
+                    &self.db,
+                    &mail.to,
+                    SuppressionReason::SmtpPermanent,
+                    code,
+                    Some(message),
+                    "smtp",
+                )
+                .await?;
+                Ok(())
+            }
+            Err(error) => Err(error.into()),
+        }
     }
 }
 
@@ -444,6 +538,24 @@ mod tests {
         assert_eq!(open_payload(&clear, &cipher).unwrap().context, mail.context);
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_send_rate_spaces_sends_and_zero_is_no_limit() {
+        assert!(SendRate::new(0).is_none());
+        let rate = SendRate::new(4).unwrap();
+        let started = tokio::time::Instant::now();
+        for _ in 0..9 {
+            rate.wait().await;
+        }
+        // Nine sends at four a second: the ninth leaves 2 s after the first.
+        assert_eq!(started.elapsed(), Duration::from_secs(2));
+        // After an idle while, the next send goes at once (no burst saved
+        // up, no debt).
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        let idle = tokio::time::Instant::now();
+        rate.wait().await;
+        assert_eq!(idle.elapsed(), Duration::ZERO);
+    }
+
     #[tokio::test]
     async fn a_bad_recipient_fails_the_send() {
         let dir = tempfile::tempdir().unwrap();
@@ -471,7 +583,13 @@ mod tests {
             ..Config::default()
         };
         let cipher = PayloadCipher::new(&"p".repeat(64));
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, landlord_core::config::DatabaseKind::Sqlite, 2)
+            .await
+            .unwrap();
+        db.migrate(&[]).await.unwrap();
         let job = MailJob {
+            db,
             mailer: Arc::new(Mailer::from_config(&config).unwrap()),
             cipher,
         };

@@ -3,6 +3,7 @@
 //! discrepancies. The shell keeps the operator check and the
 //! sub-navigation; other modules add their own sections.
 
+mod mail_suppressions;
 mod operator;
 
 use axum::extract::FromRef;
@@ -45,6 +46,7 @@ const TEMPLATES: Templates = template_files!(
     "operator_organizations.html",
     "operator_jobs.html",
     "operator_discrepancies.html",
+    "operator_mail_suppressions.html",
 );
 
 /// The operator console's core pages and templates (their sections are
@@ -52,7 +54,11 @@ const TEMPLATES: Templates = template_files!(
 pub fn console_pages(payments: PaymentsState) -> Module {
     Module::new("operator")
         .templates(TEMPLATES)
-        .routes(move |console| operator::routes().with_state(Pages { console, payments }))
+        .routes(move |console| {
+            operator::routes()
+                .merge(mail_suppressions::routes())
+                .with_state(Pages { console, payments })
+        })
         .operator_nav(NavEntry::new("figures", "Figures", "/operator", 10))
         .operator_nav(NavEntry::new(
             "organizations",
@@ -77,6 +83,12 @@ pub fn console_pages(payments: PaymentsState) -> Module {
             "Jobs and mails",
             "/operator/jobs",
             50,
+        ))
+        .operator_nav(NavEntry::new(
+            "mail_suppressions",
+            "Mail suppressions",
+            "/operator/mail-suppressions",
+            55,
         ))
 }
 

@@ -39,6 +39,7 @@ const OWNERS: &[(&str, &[&str])] = &[
         ],
     ),
     ("jobs", &["jobs"]),
+    ("mail", &["mail_suppressions"]),
     (
         "alerts",
         &[

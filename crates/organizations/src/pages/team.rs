@@ -135,6 +135,18 @@ async fn team_page(
         .await
         .map_err(api)?;
     let owners = rows.iter().filter(|m| m.role == Role::Owner).count();
+    // Owners see which members' addresses Landlord no longer mails.
+    let suppressed = if user.role == Role::Owner {
+        let emails: Vec<String> = rows
+            .iter()
+            .map(|row| landlord_mail::suppression::normalize(&row.email))
+            .collect();
+        landlord_mail::store::among(&state.identity().db, &emails)
+            .await
+            .map_err(|e| api(e.into()))?
+    } else {
+        Vec::new()
+    };
     let sole_owner = user.role == Role::Owner && owners <= 1;
     let members: Vec<Value> = rows
         .iter()
@@ -149,6 +161,7 @@ async fn team_page(
                 "role": view.role.as_str(),
                 "joined_at": view.joined_at,
                 "me": me,
+                "mail_suppressed": suppressed.iter().any(|s| s.address == landlord_mail::suppression::normalize(&row.email)),
                 // Only owners change roles; the last owner stays one.
                 "can_change_role": may(permissions::CHANGE_ROLES) && !(is_owner && owners <= 1),
                 "can_remove": !me
@@ -191,6 +204,21 @@ async fn team_page(
     let mut context = team_base(state, visitor, "Team", membership).await?;
     let status = errors.into_context(&mut context);
     context.insert("members".into(), members.into());
+    context.insert(
+        "mail_suppressed".into(),
+        suppressed
+            .iter()
+            .map(|s| {
+                json!({
+                    "address": s.address,
+                    "reason": s.reason,
+                    "description": s.description,
+                    "created_at": s.created_at,
+                })
+            })
+            .collect::<Vec<Value>>()
+            .into(),
+    );
     context.insert("invitations".into(), invitations.into());
     context.insert("roles".into(), roles.into());
     context.insert("my_role".into(), user.role.as_str().into());

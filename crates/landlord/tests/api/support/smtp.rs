@@ -61,6 +61,8 @@ impl ReceivedMail {
 pub struct SmtpServer {
     pub port: u16,
     inbox: Arc<Mutex<Vec<ReceivedMail>>>,
+    /// Recipients answered `550` at RCPT (a mailbox that does not exist).
+    refused: Arc<Mutex<Vec<String>>>,
     tasks: Arc<Mutex<JoinSet<()>>>,
     accept: tokio::task::JoinHandle<()>,
 }
@@ -77,26 +79,45 @@ impl SmtpServer {
             .expect("SMTP port");
         let port = listener.local_addr().expect("address").port();
         let inbox = Arc::new(Mutex::new(Vec::new()));
+        let refused = Arc::new(Mutex::new(Vec::new()));
         let tasks = Arc::new(Mutex::new(JoinSet::new()));
         let accept = {
             let inbox = inbox.clone();
+            let refused = refused.clone();
             let tasks = tasks.clone();
             tokio::spawn(async move {
                 while let Ok((stream, _)) = listener.accept().await {
                     let inbox = inbox.clone();
+                    let refused = refused.clone();
                     tasks
                         .lock()
                         .unwrap()
-                        .spawn(async move { serve(stream, inbox).await });
+                        .spawn(async move { serve(stream, inbox, refused).await });
                 }
             })
         };
         SmtpServer {
             port,
             inbox,
+            refused,
             tasks,
             accept,
         }
+    }
+
+    /// Answers `550 5.1.1` to `RCPT TO:<address>` from now on (the
+    /// mailbox does not exist): a permanent refusal.
+    pub fn refuse_recipient(&self, address: &str) {
+        self.refused
+            .lock()
+            .unwrap()
+            .push(address.to_ascii_lowercase());
+    }
+
+    /// Accepts `address` again.
+    pub fn accept_recipient(&self, address: &str) {
+        let address = address.to_ascii_lowercase();
+        self.refused.lock().unwrap().retain(|a| *a != address);
     }
 
     pub fn received(&self) -> Vec<ReceivedMail> {
@@ -151,7 +172,11 @@ impl Drop for SmtpServer {
     }
 }
 
-async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<ReceivedMail>>>) {
+async fn serve(
+    stream: TcpStream,
+    inbox: Arc<Mutex<Vec<ReceivedMail>>>,
+    refused: Arc<Mutex<Vec<String>>>,
+) {
     let (read, mut write) = stream.into_split();
     let mut lines = BufReader::new(read);
     let mut from = String::new();
@@ -182,13 +207,20 @@ async fn serve(stream: TcpStream, inbox: Arc<Mutex<Vec<ReceivedMail>>>) {
             to.clear();
             b"250 OK\r\n"
         } else if let Some(rest) = upper.strip_prefix("RCPT TO:") {
-            to.push(
-                command[command.len() - rest.len()..]
-                    .trim()
-                    .trim_matches(['<', '>'])
-                    .to_string(),
-            );
-            b"250 OK\r\n"
+            let recipient = command[command.len() - rest.len()..]
+                .trim()
+                .trim_matches(['<', '>'])
+                .to_string();
+            if refused
+                .lock()
+                .unwrap()
+                .contains(&recipient.to_ascii_lowercase())
+            {
+                b"550 5.1.1 <recipient> mailbox unavailable\r\n"
+            } else {
+                to.push(recipient);
+                b"250 OK\r\n"
+            }
         } else if upper == "DATA" {
             if write.write_all(b"354 end with .\r\n").await.is_err() {
                 return;
