@@ -398,9 +398,11 @@ impl Mailer {
                 let sent = tracing::Instrument::instrument(smtp.send(message), span.clone()).await;
                 // A mailbox the server refuses (550-553) is the address's
                 // trouble, not the provider's: it counts as answered.
-                let refused_mailbox = sent.as_ref().err().and_then(|e| e.status()).is_some_and(
-                    |code| (550..=553).contains(&u16::from(code)),
-                );
+                let refused_mailbox = sent
+                    .as_ref()
+                    .err()
+                    .and_then(|e| e.status())
+                    .is_some_and(|code| (550..=553).contains(&u16::from(code)));
                 self.smtp_calls.record(sent.is_ok() || refused_mailbox);
                 sent.map_err(|e| {
                     span.record("otel.status_code", "ERROR");

@@ -242,7 +242,6 @@ fn jsonwebtoken_header(token: &str) -> Value {
     serde_json::from_slice(&bytes).unwrap()
 }
 
-
 /// authlib imports the JWKS (`JsonWebKey.import_key_set`), picks the key by
 /// the token's `kid`, verifies the RS256 signature and the claims.
 fn verified_by_authlib(backend: Backend, jwks: &Value, token: &str, subject: &str) {

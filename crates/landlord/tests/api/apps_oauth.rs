@@ -1019,7 +1019,6 @@ async fn a_removed_member_and_a_suspended_app_lose_their_tokens_at_once(backend:
 
 // ---- a client library no one here wrote ------------------------------------------------------
 
-
 const CLIENT_SCRIPT: &str = include_str!("support/oauth_client.py");
 
 async fn authlib_runs_the_whole_flow(backend: Backend) {

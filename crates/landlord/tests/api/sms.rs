@@ -388,7 +388,6 @@ async fn development_outboxes_simulate_and_production_refuses_what_it_cannot_sen
     );
 }
 
-
 /// Asks Twilio's `RequestValidator` for the signature of `url` and
 /// `params`, and whether `check` validates.
 fn twilio_library(python: &str, url: &str, params: &[(&str, &str)], check: &str) -> (String, bool) {

@@ -34,7 +34,14 @@ fn candidates() -> Vec<String> {
                 .to_string_lossy()
                 .starts_with("landlord-venv-")
         })
-        .map(|entry| entry.path().join("bin").join("python").display().to_string())
+        .map(|entry| {
+            entry
+                .path()
+                .join("bin")
+                .join("python")
+                .display()
+                .to_string()
+        })
         .collect();
     venvs.sort();
     venvs.reverse();

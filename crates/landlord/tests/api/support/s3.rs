@@ -152,4 +152,3 @@ impl Drop for S3StandIn {
         let _ = self.child.wait();
     }
 }
-
