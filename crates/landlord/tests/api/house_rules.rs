@@ -62,6 +62,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "inbox_bulk_operations",
             "inbox_bulk_targets",
             "inbox_stream_events",
+            "inbox_report_conversations",
         ],
     ),
     (

@@ -55,6 +55,7 @@ mod house_rules;
 mod identity;
 mod inbox;
 mod inbox_limits;
+mod inbox_reports;
 mod keys;
 mod leases;
 mod limits;
