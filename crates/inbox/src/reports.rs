@@ -183,6 +183,83 @@ pub async fn report<'c, E: Executor<'c, Database = Any>>(
     Ok(build(range, &rows))
 }
 
+/// One group's figures over the whole range: the medians and p90s of
+/// every duration in it (not an average of the days').
+#[derive(Debug, Clone, PartialEq)]
+pub struct GroupTotals {
+    pub key: Option<String>,
+    pub opened: u64,
+    pub resolved: u64,
+    pub first_response: Durations,
+    pub resolution: Durations,
+}
+
+/// The report and each group's figures over the whole range (the
+/// console's summary), from one read of the rows.
+pub async fn report_with_totals<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    range: ReportRange,
+) -> Result<(Report, Vec<GroupTotals>), ApiError> {
+    let from = Timestamp::from_millis(day_start(range.from));
+    let to = Timestamp::from_millis(day_start(range.to) + DAY_MS);
+    let rows = store::report_rows(
+        executor,
+        organization_id,
+        from,
+        to,
+        range.group_by == Some(GroupBy::Label),
+    )
+    .await?;
+    Ok((build(range, &rows), totals(range, &rows)))
+}
+
+fn key_of(group_by: Option<GroupBy>, row: &ReportRow) -> Option<String> {
+    match group_by {
+        None => None,
+        Some(GroupBy::Agent) => row.agent_id.as_ref().map(|a| a.to_string()),
+        Some(GroupBy::Label) => row.label.clone(),
+        Some(GroupBy::Channel) => Some(row.channel_id.to_string()),
+    }
+}
+
+fn totals(range: ReportRange, rows: &[ReportRow]) -> Vec<GroupTotals> {
+    let start = day_start(range.from);
+    let end = day_start(range.to) + DAY_MS;
+    let inside = |at: Timestamp| (start..end).contains(&at.millis());
+    let mut groups: BTreeMap<Option<String>, Acc> = BTreeMap::new();
+    if range.group_by.is_none() {
+        groups.entry(None).or_default();
+    }
+    for row in rows {
+        let acc = groups.entry(key_of(range.group_by, row)).or_default();
+        if inside(row.opened_at) {
+            acc.opened += 1;
+        }
+        if let (Some(at), Some(ms)) = (row.first_response_at, row.first_response_ms) {
+            if inside(at) {
+                acc.first_response.push(ms);
+            }
+        }
+        if let (Some(at), Some(ms)) = (row.resolved_at, row.resolution_ms) {
+            if inside(at) {
+                acc.resolved += 1;
+                acc.resolution.push(ms);
+            }
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(key, acc)| GroupTotals {
+            key,
+            opened: acc.opened,
+            resolved: acc.resolved,
+            first_response: Durations::of(acc.first_response),
+            resolution: Durations::of(acc.resolution),
+        })
+        .collect()
+}
+
 fn build(range: ReportRange, rows: &[ReportRow]) -> Report {
     let start = day_start(range.from);
     let end = day_start(range.to) + DAY_MS;
@@ -195,13 +272,7 @@ fn build(range: ReportRange, rows: &[ReportRow]) -> Report {
         groups.entry(None).or_default();
     }
     for row in rows {
-        let key = match range.group_by {
-            None => None,
-            Some(GroupBy::Agent) => row.agent_id.as_ref().map(|a| a.to_string()),
-            Some(GroupBy::Label) => row.label.clone(),
-            Some(GroupBy::Channel) => Some(row.channel_id.to_string()),
-        };
-        let days = groups.entry(key).or_default();
+        let days = groups.entry(key_of(range.group_by, row)).or_default();
         if let Some(day) = day_of(row.opened_at) {
             days.entry(day).or_default().opened += 1;
         }

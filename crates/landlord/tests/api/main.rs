@@ -32,6 +32,8 @@ mod console_first_hour;
 mod console_flash;
 mod console_forms;
 mod console_inbox;
+mod console_inbox_reports;
+mod console_inbox_reports_browser;
 mod console_journey;
 mod console_marketplace;
 mod console_navigation;
