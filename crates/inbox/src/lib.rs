@@ -12,6 +12,8 @@
 //!   assignment, status, labels;
 //! - [`outbound`][]: metering and the Graph API call (a job);
 //! - [`library`][]: canned responses and templates;
+//! - [`reports`][]: opened, resolved, first response and resolution times
+//!   per day (median, p90), by agent, label or channel, and as CSV;
 //! - [`bulk`][]: close, assign, label many conversations as a job with progress;
 //! - [`live`][]: the realtime stream (rows + wake-ups over Redis);
 //! - [`whatsapp`][]: the Cloud API's documented shapes and signature;
@@ -35,6 +37,7 @@ pub mod live;
 pub mod outbound;
 pub mod pages;
 pub mod permissions;
+pub mod reports;
 pub mod routes;
 pub mod store;
 pub mod whatsapp;
@@ -112,7 +115,8 @@ impl FromRef<InboxState> for IdentityState {
 /// The module's routes.
 pub fn router() -> OpenApiRouter<InboxState> {
     use routes::{
-        channels as ch, conversations as cv, library as lib, stream as st, webhook as wh,
+        channels as ch, conversations as cv, library as lib, reports as rp, stream as st,
+        webhook as wh,
     };
     OpenApiRouter::new()
         .routes(routes!(ch::connect, ch::list))
@@ -135,4 +139,6 @@ pub fn router() -> OpenApiRouter<InboxState> {
         .routes(routes!(lib::delete_canned_response))
         .routes(routes!(lib::add_template, lib::templates))
         .routes(routes!(lib::delete_template))
+        .routes(routes!(rp::report))
+        .routes(routes!(rp::report_csv))
 }

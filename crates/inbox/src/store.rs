@@ -403,9 +403,13 @@ pub async fn insert_conversation(
     .bind(row.number)
     .bind(row.status)
     .bind(row.created_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let inserted = done.rows_affected() == 1;
+    if inserted {
+        report_opened(&mut *conn, row).await?;
+    }
+    Ok(inserted)
 }
 
 /// Moves the conversation's last activity forward; a snoozed or pending
@@ -518,9 +522,13 @@ pub async fn set_status(
     .bind(snoozed_until)
     .bind(resolved_at)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let changed = done.rows_affected() == 1;
+    if changed && status == ConversationStatus::Resolved {
+        report_resolved(&mut *conn, id, now).await?;
+    }
+    Ok(changed)
 }
 
 /// Sets the conversation's assignee and team queue.
@@ -541,9 +549,13 @@ pub async fn assign(
     .bind(assignee)
     .bind(team)
     .bind(now)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let changed = done.rows_affected() == 1;
+    if changed {
+        report_agent(&mut *conn, id, assignee).await?;
+    }
+    Ok(changed)
 }
 
 /// Replaces the conversation's labels.
@@ -646,9 +658,13 @@ pub async fn insert_message(
     .bind(&row.error)
     .bind(&row.sent_by)
     .bind(row.created_at)
-    .execute(conn)
+    .execute(&mut *conn)
     .await?;
-    Ok(done.rows_affected() == 1)
+    let inserted = done.rows_affected() == 1;
+    if inserted && row.direction == Direction::Outgoing {
+        report_first_response(&mut *conn, &row.conversation_id, row.created_at).await?;
+    }
+    Ok(inserted)
 }
 
 /// Whether the channel already stored a message with this provider id.
@@ -1196,4 +1212,139 @@ pub async fn purge_stream_events<'c, E: Executor<'c, Database = Any>>(
         .execute(executor)
         .await?;
     Ok(done.rows_affected())
+}
+
+// ---- reports -----------------------------------------------------------------------
+
+const HOUR_MS: i64 = 3_600_000;
+
+fn hour_of(at: Timestamp) -> i64 {
+    at.millis().div_euclid(HOUR_MS) * HOUR_MS
+}
+
+/// Records a conversation's opening for the reports.
+pub async fn report_opened<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    row: &ConversationRow,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "INSERT INTO inbox_report_conversations \
+             (conversation_id, organization_id, channel_id, agent_id, opened_at, opened_hour) \
+         VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT DO NOTHING",
+    )
+    .bind(&row.id)
+    .bind(&row.organization_id)
+    .bind(&row.channel_id)
+    .bind(&row.assignee_id)
+    .bind(row.created_at)
+    .bind(hour_of(row.created_at))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records the conversation's first answer (later ones change nothing).
+pub async fn report_first_response<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &InboxConversationId,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inbox_report_conversations SET first_response_at = $2, \
+             first_response_hour = $3, first_response_ms = $2 - opened_at \
+         WHERE conversation_id = $1 AND first_response_at IS NULL",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(hour_of(at))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records the conversation's resolution (the last one counts).
+pub async fn report_resolved<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &InboxConversationId,
+    at: Timestamp,
+) -> Result<(), sqlx::Error> {
+    sqlx::query(
+        "UPDATE inbox_report_conversations SET resolved_at = $2, resolved_hour = $3, \
+             resolution_ms = $2 - opened_at \
+         WHERE conversation_id = $1",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(hour_of(at))
+    .execute(executor)
+    .await?;
+    Ok(())
+}
+
+/// Records the conversation's agent (its assignee).
+pub async fn report_agent<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    id: &InboxConversationId,
+    agent: Option<&UserId>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("UPDATE inbox_report_conversations SET agent_id = $2 WHERE conversation_id = $1")
+        .bind(id)
+        .bind(agent)
+        .execute(executor)
+        .await?;
+    Ok(())
+}
+
+/// One conversation's report figures (with one of its labels when asked
+/// for labels: a conversation with two labels comes twice).
+#[derive(Debug, Clone, sqlx::FromRow)]
+pub struct ReportRow {
+    pub conversation_id: InboxConversationId,
+    pub channel_id: InboxChannelId,
+    pub agent_id: Option<UserId>,
+    pub label: Option<String>,
+    pub opened_at: Timestamp,
+    pub first_response_at: Option<Timestamp>,
+    pub first_response_ms: Option<i64>,
+    pub resolved_at: Option<Timestamp>,
+    pub resolution_ms: Option<i64>,
+}
+
+/// The organization's report rows with anything in `[from, to)`: opened,
+/// first answered or resolved then. Reads the report table only (and the
+/// labels when `with_labels`), never the messages; any executor (a
+/// replica's pool will do).
+pub async fn report_rows<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    organization_id: &OrganizationId,
+    from: Timestamp,
+    to: Timestamp,
+    with_labels: bool,
+) -> Result<Vec<ReportRow>, sqlx::Error> {
+    let label = if with_labels {
+        "l.label AS label"
+    } else {
+        "CAST(NULL AS TEXT) AS label"
+    };
+    let join = if with_labels {
+        "JOIN inbox_conversation_labels l ON l.conversation_id = r.conversation_id"
+    } else {
+        ""
+    };
+    let from_hour = hour_of(from);
+    sqlx::query_as(&format!(
+        "SELECT r.conversation_id, r.channel_id, r.agent_id, {label}, r.opened_at, \
+                r.first_response_at, r.first_response_ms, r.resolved_at, r.resolution_ms \
+         FROM inbox_report_conversations r {join} \
+         WHERE r.organization_id = $1 \
+           AND ((r.opened_hour >= $2 AND r.opened_hour < $3) \
+             OR (r.first_response_hour >= $2 AND r.first_response_hour < $3) \
+             OR (r.resolved_hour >= $2 AND r.resolved_hour < $3)) \
+         ORDER BY r.conversation_id"
+    ))
+    .bind(organization_id)
+    .bind(from_hour)
+    .bind(to)
+    .fetch_all(executor)
+    .await
 }

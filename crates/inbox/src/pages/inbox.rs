@@ -193,7 +193,7 @@ fn done_text(done: &str) -> &'static str {
 }
 
 /// The names people see for the organization's members.
-async fn member_names(
+pub(super) async fn member_names(
     state: &Pages,
     user: &CurrentUser,
 ) -> Result<HashMap<UserId, String>, PageError> {

@@ -1,8 +1,9 @@
 //! The Inbox's console pages: the organization's inbox
 //! (`/o/{organization_id}/inbox`), its live stream, its channel settings,
-//! and the page's script (`/static/inbox.js`).
+//! its reports, and the page's script (`/static/inbox.js`).
 
 mod inbox;
+mod reports;
 
 use crate::live::Live;
 use crate::InboxState;
@@ -45,6 +46,7 @@ const TEMPLATES: Templates = template_files!(
     "inbox.html",
     "inbox_channels.html",
     "inbox_channel_confirm.html",
+    "inbox_reports.html",
 );
 
 /// The inbox page's live updates and reply box helpers.
@@ -62,6 +64,7 @@ pub fn console_pages(live: Live, inbox: InboxState) -> Module {
         .stylesheet(include_str!("../../static/inbox.css"))
         .routes(move |console| {
             inbox::routes()
+                .merge(reports::routes())
                 .route(
                     "/static/inbox.js",
                     get(|| async { landlord_console::script(SCRIPT) }),
@@ -74,6 +77,11 @@ pub fn console_pages(live: Live, inbox: InboxState) -> Module {
         })
         .organization_nav(
             NavEntry::new("inbox", "Inbox", "/inbox", 10)
+                .requires(crate::permissions::USE_INBOX)
+                .in_group(NavGroup::new("inbox", "Inbox", 40)),
+        )
+        .organization_nav(
+            NavEntry::new("inbox_reports", "Reports", "/inbox/reports", 20)
                 .requires(crate::permissions::USE_INBOX)
                 .in_group(NavGroup::new("inbox", "Inbox", 40)),
         )

@@ -3,5 +3,6 @@
 pub mod channels;
 pub mod conversations;
 pub mod library;
+pub mod reports;
 pub mod stream;
 pub mod webhook;

@@ -72,6 +72,7 @@ const OWNERS: &[(&str, &[&str])] = &[
             "inbox_bulk_operations",
             "inbox_bulk_targets",
             "inbox_stream_events",
+            "inbox_report_conversations",
         ],
     ),
     (
