@@ -16,6 +16,7 @@ use landlord_core::ids::{MessageId, OrganizationId};
 use landlord_core::{Db, Timestamp};
 use landlord_events::payloads::{MessageFailedPayload, MessageSentPayload};
 use landlord_jobs::{Attempt, JobHandler};
+use landlord_mail::suppression::{self, SuppressionReason};
 use landlord_mail::{Handover as MailHandover, MailError, Mailer};
 use serde_json::Value;
 use sqlx::AnyConnection;
@@ -58,6 +59,19 @@ impl DeliverMessage {
     async fn hand_over(&self, id: &MessageId, message: &Delivery) -> Result<Handed, NotHanded> {
         match message.channel {
             Channel::Email => {
+                // An address on the suppression list (it bounced for good,
+                // or complained) is not mailed: the message fails at once.
+                match suppression::is_suppressed(&self.db, &message.recipient).await {
+                    Ok(false) => {}
+                    Ok(true) => {
+                        return Err(NotHanded::Refused(
+                            "the address is on the mail suppression list (it bounced or \
+                             complained); an operator can lift it"
+                                .into(),
+                        ))
+                    }
+                    Err(error) => return Err(NotHanded::Unavailable(error.into())),
+                }
                 let handover = self
                     .mailer
                     .send_plain(
@@ -83,6 +97,28 @@ impl DeliverMessage {
                     }),
                     Err(error @ (MailError::Address { .. } | MailError::Build(_))) => {
                         Err(NotHanded::Refused(error.to_string()))
+                    }
+                    // The SMTP server refused the recipient for good: the
+                    // address is suppressed, as for every other mail.
+                    Err(MailError::Refused {
+                        code,
+                        message: refusal,
+                    }) => {
+                        if let Err(error) = suppression::suppress(
+                            &self.db,
+                            &message.recipient,
+                            SuppressionReason::SmtpPermanent,
+                            code,
+                            Some(refusal.clone()),
+                            "smtp",
+                        )
+                        .await
+                        {
+                            return Err(NotHanded::Unavailable(error.into()));
+                        }
+                        Err(NotHanded::Refused(format!(
+                            "the SMTP server refused the address: {refusal}"
+                        )))
                     }
                     Err(error) => Err(NotHanded::Unavailable(error.into())),
                 }

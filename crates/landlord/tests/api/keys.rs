@@ -34,6 +34,7 @@ backend_tests!(
     the_usage_graph_refuses_bad_ranges,
     key_verification_for_other_services,
     email_messages_are_delivered_over_smtp,
+    email_messages_to_a_refused_address_fail_and_suppress_it,
     sms_messages_and_invalid_addresses,
     idempotent_replays_and_conflicts,
 );
@@ -658,6 +659,74 @@ async fn email_messages_are_delivered_over_smtp(backend: Backend) {
     assert!(mail.decoded().contains("this is a test."));
     let view = wait_until_sent(&app, &key, &id).await;
     assert!(view["sent_at"].is_string());
+}
+
+async fn email_messages_to_a_refused_address_fail_and_suppress_it(backend: Backend) {
+    let smtp = SmtpServer::start().await;
+    smtp.refuse_recipient("gone@example.com");
+    let port = smtp.port;
+    let app = TestApp::spawn_with(backend, |c| smtp_to(c, port)).await;
+    let (token, _) = signed_in(&app, "sender@example.com").await;
+    let key = create_key(&app, &token, json!({"name": "k"})).await["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let message_status = async |id: &str| {
+        eventually(
+            format_args!("message {id} to fail"),
+            Duration::from_secs(15),
+            async || {
+                let view = message_view(&app, &key, id).await;
+                (view["status"] == "failed").then_some(view)
+            },
+        )
+        .await
+    };
+
+    // The SMTP server answers 550: the message fails at once, with the
+    // server's words, and the address is suppressed.
+    let sent = app
+        .send_message(&key, &email_message("Gone@Example.com"), None)
+        .await;
+    assert_eq!(sent.status(), 202);
+    let first = json(sent).await["data"]["id"].as_str().unwrap().to_string();
+    let view = message_status(&first).await;
+    let reason = view["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("550"), "{reason}");
+    assert_eq!(
+        app.count(
+            "SELECT COUNT(*) FROM mail_suppressions WHERE address = 'gone@example.com'",
+            &[]
+        )
+        .await,
+        1
+    );
+
+    // The next one to it is not handed to the server, even though it
+    // would take it now.
+    smtp.accept_recipient("gone@example.com");
+    let sent = app
+        .send_message(&key, &email_message("gone@example.com"), None)
+        .await;
+    let second = json(sent).await["data"]["id"].as_str().unwrap().to_string();
+    let view = message_status(&second).await;
+    let reason = view["failure_reason"].as_str().unwrap();
+    assert!(reason.contains("suppression list"), "{reason}");
+    assert!(
+        smtp.received().iter().all(|m| !m
+            .to
+            .iter()
+            .any(|t| t.eq_ignore_ascii_case("gone@example.com"))),
+        "nothing reached the server for the suppressed address"
+    );
+
+    // Other addresses are mailed as before.
+    let sent = app
+        .send_message(&key, &email_message("other@example.com"), None)
+        .await;
+    let third = json(sent).await["data"]["id"].as_str().unwrap().to_string();
+    smtp.wait_for_subject("other@example.com", "Hello").await;
+    wait_until_sent(&app, &key, &third).await;
 }
 
 async fn sms_messages_and_invalid_addresses(backend: Backend) {
