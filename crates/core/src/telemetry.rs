@@ -228,6 +228,34 @@ pub fn trace_headers() -> Vec<(String, String)> {
     headers.0
 }
 
+/// Awaits `call`, a call to a service spoken to in its own protocol
+/// (`system`: `redis`), as an exported client span `SYSTEM OPERATION`
+/// (`redis EVALSHA`), marked as an error when `failed` says so. The same
+/// as awaiting `call` when traces are off.
+pub async fn traced_call<F: std::future::Future>(
+    system: &'static str,
+    operation: &'static str,
+    call: F,
+    failed: impl FnOnce(&F::Output) -> bool,
+) -> F::Output {
+    if !traces_enabled() {
+        return call.await;
+    }
+    let span = tracing::info_span!(
+        "client call",
+        otel.name = %format_args!("{system} {operation}"),
+        otel.kind = "client",
+        db.system = system,
+        db.operation.name = operation,
+        otel.status_code = tracing::field::Empty,
+    );
+    let output = tracing::Instrument::instrument(call, span.clone()).await;
+    if failed(&output) {
+        span.record("otel.status_code", "ERROR");
+    }
+    output
+}
+
 /// Sending an outgoing HTTP request as an exported client span.
 pub trait SendTraced {
     /// Sends the request; when traces are on, inside a client span

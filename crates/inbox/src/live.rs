@@ -382,11 +382,12 @@ impl Live {
             }
         }
         if let Some(connection) = publisher.as_mut() {
-            let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                .arg(channel)
-                .arg(payload)
-                .query_async(connection)
-                .await;
+            let mut command = redis::cmd("PUBLISH");
+            command.arg(channel).arg(payload);
+            let publish = command.query_async(connection);
+            let sent: Result<i64, _> =
+                landlord_core::telemetry::traced_call("redis", "PUBLISH", publish, Result::is_err)
+                    .await;
             if let Err(error) = sent {
                 tracing::warn!(%error, "inbox stream: publishing on Redis failed");
                 *publisher = None;

@@ -152,12 +152,11 @@ impl AttemptWindow {
                         "0"
                     });
                 }
-                let _: Option<i64> =
-                    shared
-                        .call(|mut connection| async move {
-                            invocation.invoke_async(&mut connection).await
-                        })
-                        .await;
+                let _: Option<i64> = shared
+                    .call("EVALSHA", |mut connection| async move {
+                        invocation.invoke_async(&mut connection).await
+                    })
+                    .await;
             }
         } else if let Some(shared) = &self.shared {
             // Made in memory during an outage: Redis may hold the keys'
@@ -165,7 +164,7 @@ impl AttemptWindow {
             let keys: Vec<String> = clear.iter().map(|key| redis_key(key)).collect();
             if !keys.is_empty() {
                 let _: Option<i64> = shared
-                    .call(|mut connection| async move {
+                    .call("DEL", |mut connection| async move {
                         redis::cmd("DEL")
                             .arg(keys)
                             .query_async::<i64>(&mut connection)
@@ -190,7 +189,7 @@ impl AttemptWindow {
         if let Some(shared) = &self.shared {
             let key = redis_key(key);
             let _: Option<i64> = shared
-                .call(|mut connection| async move {
+                .call("DEL", |mut connection| async move {
                     redis::cmd("DEL")
                         .arg(key)
                         .query_async::<i64>(&mut connection)
@@ -220,7 +219,9 @@ impl AttemptWindow {
             invocation.key(redis_key(key)).arg(*max);
         }
         let values: Vec<i64> = shared
-            .call(|mut connection| async move { invocation.invoke_async(&mut connection).await })
+            .call("EVALSHA", |mut connection| async move {
+                invocation.invoke_async(&mut connection).await
+            })
             .await?;
         match values.as_slice() {
             [1, _] => Some(Ok(())),

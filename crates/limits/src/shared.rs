@@ -273,8 +273,9 @@ impl SharedStore {
 
     /// Runs `call` on Redis within [`REDIS_TIMEOUT`] unless the breaker is
     /// open; `None` (decide from memory) when it is open, or the call fails
-    /// or times out (which opens it).
-    pub(crate) async fn call<T, F, Fut>(&self, call: F) -> Option<T>
+    /// or times out (which opens it). `operation` names the command in the
+    /// call's span (`EVALSHA`, `GET`, `DEL`) when traces are on.
+    pub(crate) async fn call<T, F, Fut>(&self, operation: &'static str, call: F) -> Option<T>
     where
         F: FnOnce(ConnectionManager) -> Fut,
         Fut: Future<Output = redis::RedisResult<T>>,
@@ -282,7 +283,11 @@ impl SharedStore {
         let epoch = self.inner.breaker.admit()?;
         let connection = self.connection(epoch).await?;
         self.inner.calls.fetch_add(1, Ordering::Relaxed);
-        match tokio::time::timeout(REDIS_TIMEOUT, call(connection)).await {
+        let attempt = tokio::time::timeout(REDIS_TIMEOUT, call(connection));
+        let outcome = landlord_core::telemetry::traced_call("redis", operation, attempt, |o| {
+            !matches!(o, Ok(Ok(_)))
+        });
+        match outcome.await {
             Ok(Ok(value)) => Some(value),
             Ok(Err(error)) => {
                 self.failed(epoch, &error.to_string()).await;
@@ -299,9 +304,9 @@ impl SharedStore {
         &self,
         invocation: redis::ScriptInvocation<'_>,
     ) -> Option<T> {
-        self.call(
-            |mut connection| async move { invocation.invoke_async::<T>(&mut connection).await },
-        )
+        self.call("EVALSHA", |mut connection| async move {
+            invocation.invoke_async::<T>(&mut connection).await
+        })
         .await
     }
 
@@ -373,7 +378,7 @@ impl SharedStore {
     /// The counter's value, or `None` when absent or Redis is unavailable.
     pub async fn quota_used(&self, key: &str) -> Option<i64> {
         let key = format!("landlord:quota:{key}");
-        self.call(|mut connection| async move {
+        self.call("GET", |mut connection| async move {
             redis::cmd("GET")
                 .arg(key)
                 .query_async::<Option<i64>>(&mut connection)

@@ -165,11 +165,12 @@ impl RoutingCache {
             }
         }
         if let Some(connection) = publisher.as_mut() {
-            let sent: Result<i64, _> = redis::cmd("PUBLISH")
-                .arg(CHANNEL)
-                .arg(&self.instance)
-                .query_async(connection)
-                .await;
+            let mut command = redis::cmd("PUBLISH");
+            command.arg(CHANNEL).arg(&self.instance);
+            let publish = command.query_async(connection);
+            let sent: Result<i64, _> =
+                landlord_core::telemetry::traced_call("redis", "PUBLISH", publish, Result::is_err)
+                    .await;
             if let Err(error) = sent {
                 tracing::warn!(%error, "routing: publishing on Redis failed");
                 *publisher = None;

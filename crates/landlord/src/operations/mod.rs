@@ -106,9 +106,9 @@ pub async fn ready(State(state): State<AppState>) -> Result<ApiSuccess<Readiness
 async fn redis_answers(client: &redis::Client) -> bool {
     let attempt = async {
         let mut connection = client.get_multiplexed_async_connection().await?;
-        redis::cmd("PING")
-            .query_async::<String>(&mut connection)
-            .await
+        let command = redis::cmd("PING");
+        let ping = command.query_async::<String>(&mut connection);
+        landlord_core::telemetry::traced_call("redis", "PING", ping, Result::is_err).await
     };
     matches!(
         tokio::time::timeout(CHECK_TIMEOUT, attempt).await,

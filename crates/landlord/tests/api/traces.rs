@@ -2,7 +2,8 @@
 //! a span per request (continuing the caller's `traceparent`), its
 //! database queries as child spans, and a client span per webhook
 //! delivery, in the trace of the request that queued it, whose
-//! `traceparent` the receiver gets.
+//! `traceparent` the receiver gets. With Redis, the shared limits' calls
+//! are client spans under the request that made them.
 
 use std::time::Duration;
 
@@ -12,6 +13,7 @@ use crate::support::binary::{landlord, send_sigterm, start, wait_for_exit};
 use crate::support::eventually::eventually;
 use crate::support::otlp::{Collector, Exported};
 use crate::support::receiver::Receiver;
+use crate::support::redis::RedisServer;
 
 const TRACE_ID: &str = "4bf92f3577b34da6a3ce929d0e0e4736";
 const CALLER_SPAN: &str = "00f067aa0ba902b7";
@@ -167,6 +169,88 @@ async fn requests_and_webhook_deliveries_are_exported_as_spans() {
     assert_eq!(job.span.name, "job webhooks.deliver");
     assert_eq!(job.trace_id(), TRACE_ID);
     assert_eq!(job.parent_span_id(), request.span_id());
+
+    send_sigterm(&server.child);
+    assert!(wait_for_exit(&mut server.child).success());
+}
+
+#[tokio::test]
+async fn redis_calls_are_client_spans_of_the_request() {
+    let Some(redis) =
+        RedisServer::start("traces::redis_calls_are_client_spans_of_the_request").await
+    else {
+        return;
+    };
+    let collector = Collector::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut command = landlord(&dir);
+    command
+        .env("LANDLORD_OTLP_ENDPOINT", &collector.base)
+        .env("LANDLORD_REDIS_URL", redis.url());
+    let mut server = start(command);
+    let base = format!("http://{}", server.address.replace("0.0.0.0", "127.0.0.1"));
+    let http = reqwest::Client::new();
+    let registered = data(
+        http.post(format!("{base}/api/v1/auth/register"))
+            .json(&json!({"organization_name": "Shared", "name": "S", "email": "s@shared.test", "password": "correct horse battery"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let token = registered["access_token"].as_str().expect("a token");
+    let created = data(
+        http.post(format!("{base}/api/v1/keys"))
+            .bearer_auth(token)
+            .json(&json!({"name": "traced"}))
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    let secret = created["key"].as_str().expect("the key's secret");
+
+    // The key's first request takes a lease of its rate limit from Redis.
+    let verified = http
+        .post(format!("{base}/api/v1/keys/verify"))
+        .header("traceparent", format!("00-{TRACE_ID}-{CALLER_SPAN}-01"))
+        .json(&json!({ "key": secret }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(verified.status(), 200);
+    let request: Exported = eventually(
+        "the verification's span",
+        Duration::from_secs(30),
+        async || {
+            collector
+                .spans()
+                .into_iter()
+                .find(|s| s.trace_id() == TRACE_ID && s.parent_span_id() == CALLER_SPAN)
+        },
+    )
+    .await;
+    assert_eq!(request.span.name, "POST /api/v1/keys/verify");
+    let call: Exported = eventually(
+        "a Redis call under the verification",
+        Duration::from_secs(30),
+        async || {
+            collector.spans().into_iter().find(|s| {
+                s.trace_id() == TRACE_ID
+                    && s.parent_span_id() == request.span_id()
+                    && s.attribute("db.system").as_deref() == Some("redis")
+            })
+        },
+    )
+    .await;
+    assert_eq!(call.span.name, "redis EVALSHA");
+    assert_eq!(
+        call.attribute("db.operation.name").as_deref(),
+        Some("EVALSHA")
+    );
+    // A client span (OTLP's SPAN_KIND_CLIENT), not marked as an error.
+    assert_eq!(call.span.kind, 3);
+    assert_ne!(call.span.status.as_ref().map(|s| s.code), Some(2));
 
     send_sigterm(&server.child);
     assert!(wait_for_exit(&mut server.child).success());
