@@ -49,6 +49,9 @@ fn run(root: bool, program: &Path, args: &[&str]) {
 
 /// Starts `postgres` on `dir/data` in a shell that stops it and removes
 /// the data when this test process is gone (the shell outlives the wait).
+/// A server the test stops itself keeps its data until then: `pg_ctl stop`
+/// polls the directory until the server is gone, and fails if the data
+/// vanished under it.
 #[allow(clippy::zombie_processes)]
 fn start_server(root: bool, bin: &Path, dir: &Path, extra: &str) -> Server {
     let port = free_port().expect("a free port");
@@ -57,7 +60,8 @@ fn start_server(root: bool, bin: &Path, dir: &Path, extra: &str) -> Server {
          -c fsync=off -c full_page_writes=off {extra} \
          > '{dir}/server.log' 2>&1 & pg=$!; \
          while [ -d /proc/{pid} ] && kill -0 $pg 2>/dev/null; do sleep 0.5; done; \
-         kill -INT $pg 2>/dev/null; wait $pg; rm -rf '{dir}/data'",
+         kill -INT $pg 2>/dev/null; wait $pg; \
+         while [ -d /proc/{pid} ]; do sleep 0.5; done; rm -rf '{dir}/data'",
         postgres = bin.join("postgres").display(),
         dir = dir.display(),
         pid = std::process::id(),
