@@ -150,10 +150,7 @@ pub fn build_router(state: AppState) -> Router {
         // The first thing a request meets: its host says whether it is
         // the platform's (on to the above), an app's (the gateway serves
         // it, with its own limits, timeouts and headers) or no one's.
-        router.layer(middleware::from_fn_with_state(
-            gateway,
-            landlord_apps::gateway::dispatch,
-        ))
+        Router::new().fallback_service(landlord_apps::gateway::HostDispatch::new(gateway, router))
     } else {
         router
     }

@@ -283,6 +283,13 @@ impl Hosts {
         }
     }
 
+    /// Whether a request for `host` (see [`host_of`]) is the platform's,
+    /// decided without a lookup: no host, `public_url`'s, `localhost` or
+    /// an IP literal.
+    pub fn is_platform_request(&self, host: Option<&str>) -> bool {
+        host.is_none_or(|host| self.shape(host) == Shape::Platform)
+    }
+
     /// Where a request for `host` (see [`host_of`]) goes. A cached answer
     /// costs no query.
     pub async fn destination(&self, apps: &AppsState, host: Option<String>) -> Destination {

@@ -35,10 +35,13 @@ pub mod visitor;
 use std::sync::Arc;
 use std::time::Instant;
 
-use axum::extract::{Request, State};
-use axum::middleware::Next;
+use std::convert::Infallible;
+use std::task::{Context, Poll};
+
+use axum::extract::Request;
 use axum::response::Response;
 use tokio_util::sync::CancellationToken;
+use tower::{Service, ServiceExt};
 
 use crate::store::AppStatus;
 use crate::AppsState;
@@ -125,16 +128,51 @@ impl Gateway {
     }
 }
 
-/// The first middleware of the server: the request's host decides whether
-/// it is the platform's (on to the console and the API), an app's (the
-/// gateway serves it) or no one's (421).
-pub async fn dispatch(State(gateway): State<Gateway>, request: Request, next: Next) -> Response {
-    let host = hosts::host_of(&request);
-    match gateway.hosts.destination(&gateway.apps, host).await {
-        hosts::Destination::Platform => next.run(request).await,
-        hosts::Destination::App(route) => gateway.serve(route, request).await,
-        hosts::Destination::NoSuchApp => pages::no_such_app(request.headers()),
-        hosts::Destination::Misdirected => pages::misdirected(request.headers()),
-        hosts::Destination::Unavailable => pages::unavailable(request.headers()),
+/// The first thing a request meets, around the whole platform router
+/// (once, not around each of its routes): the request's host decides
+/// whether it is the platform's (on to the router, decided without a
+/// lookup, nothing boxed), an app's (the gateway serves it) or no one's
+/// (421).
+#[derive(Clone)]
+pub struct HostDispatch {
+    gateway: Gateway,
+    platform: axum::Router,
+}
+
+impl HostDispatch {
+    pub fn new(gateway: Gateway, platform: axum::Router) -> Self {
+        Self { gateway, platform }
+    }
+}
+
+impl tower::Service<Request> for HostDispatch {
+    type Response = Response;
+    type Error = Infallible;
+    type Future = futures::future::Either<
+        axum::routing::future::RouteFuture<Infallible>,
+        futures::future::BoxFuture<'static, Result<Response, Infallible>>,
+    >;
+
+    fn poll_ready(&mut self, _: &mut Context<'_>) -> Poll<Result<(), Infallible>> {
+        Poll::Ready(Ok(()))
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let host = hosts::host_of(&request);
+        if self.gateway.hosts.is_platform_request(host.as_deref()) {
+            return futures::future::Either::Left(self.platform.call(request));
+        }
+        let (gateway, platform) = (self.gateway.clone(), self.platform.clone());
+        futures::future::Either::Right(Box::pin(async move {
+            Ok(match gateway.hosts.destination(&gateway.apps, host).await {
+                hosts::Destination::Platform => match platform.oneshot(request).await {
+                    Ok(response) => response,
+                },
+                hosts::Destination::App(route) => gateway.serve(route, request).await,
+                hosts::Destination::NoSuchApp => pages::no_such_app(request.headers()),
+                hosts::Destination::Misdirected => pages::misdirected(request.headers()),
+                hosts::Destination::Unavailable => pages::unavailable(request.headers()),
+            })
+        }))
     }
 }
