@@ -4,6 +4,9 @@
 in the same run, and the performance targets, met or not.
 
 Usage: report.py RESULTS BENCHMARKS.md
+
+The sections other scripts write (from the streams section's marker to the
+end of the file) are kept as they are.
 """
 
 import os
@@ -347,15 +350,33 @@ def main():
         splice(sys.argv[2], "## Redis outage under load", outage_section)
         return
 
-    # The streams part's section (bench/streams_report.py) survives a
-    # report that did not measure it.
+    # What this report does not write survives it: everything from the
+    # streams section's marker onward (the streams section, then the
+    # sections written by the other scripts or by hand: the apps gateway,
+    # backups, inbox reports, cost over data size…) is kept as it is, and
+    # the streams section is replaced only when this run measured it.
     sys.dont_write_bytecode = True  # no __pycache__ in bench/
+    import scale_report
     import streams_report
 
-    before = streams_report.existing(sys.argv[2])
+    tail = kept_tail(sys.argv[2], (streams_report.BEGIN, scale_report.BEGIN))
     with open(sys.argv[2], "w") as md:
-        md.write("\n".join(out))
-    streams_report.keep(f, sys.argv[2], before)
+        md.write("\n".join(out).rstrip("\n") + "\n")
+        if tail:
+            md.write("\n" + tail)
+    if "streams_sqlite_without_rps" in f:
+        streams_report.splice(sys.argv[2], streams_report.section(f))
+
+
+def kept_tail(path, markers):
+    """The end of the file at `path` from the first of `markers` found,
+    or an empty string."""
+    if not os.path.exists(path):
+        return ""
+    with open(path) as md:
+        text = md.read()
+    found = [text.find(m) for m in markers if m in text]
+    return text[min(found):] if found else ""
 
 
 def splice(path, heading, section):
