@@ -716,6 +716,108 @@ print(f"{lo} {hi} {lng - e} {lng + e}")')"
     done
 }
 
+# ----------------------------------------------------------------- inbox
+
+# N messages across 1,000 organizations (the measured one, registered over
+# HTTP, and 999 more), in conversations of 10 messages (conversation n in
+# organization n % 1000, with a WhatsApp channel per organization and a
+# contact per conversation), alternating incoming and outgoing a minute
+# apart, as the inbox store writes them; one conversation in 20 still open.
+populate_inbox() { # n, the measured organization's id
+    local n="$1" organization="$2" conversations=$(($1 / 10)) now start
+    now="$(now_ms)"
+    start=$((now - 90 * 86400000))
+    sql <<SQL >/dev/null
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+BEGIN;
+CREATE TEMP TABLE orgs AS WITH RECURSIVE r(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM r WHERE k < 999)
+SELECT k, CASE WHEN k = 0 THEN '$organization' ELSE printf('0000ca11-0000-7000-8000-%012x', k) END AS id,
+       printf('0000c4a2-0000-7000-8000-%012x', k) AS channel_id FROM r;
+INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at)
+SELECT id, 'Organization ' || k, NULL, 'bench', $start, $start FROM orgs WHERE k > 0;
+INSERT INTO inbox_channels (id, organization_id, name, phone_number_id, business_account_id,
+    access_token_sealed, app_secret_sealed, verify_token_sealed, access_token_hint, created_at, updated_at)
+SELECT channel_id, id, 'Support line', printf('1065403522%06d', k), '1', 'x', 'x', 'x', 'xxxx', $start, $start FROM orgs;
+CREATE TEMP TABLE seq AS
+WITH RECURSIVE s(n) AS (SELECT 0 UNION ALL SELECT n + 1 FROM s WHERE n + 1 < $conversations)
+SELECT n, o.id AS organization_id, o.channel_id,
+       printf('0000c0c0-0000-7000-8000-%012x', n) AS contact_id,
+       printf('0000c0de-0000-7000-8000-%012x', n) AS conversation_id,
+       $start + n * (90 * 86400000 / $conversations) AS opened_at
+FROM s JOIN orgs o ON o.k = s.n % 1000;
+INSERT INTO inbox_contacts (id, organization_id, channel_id, wa_id, name, phone, created_at, updated_at)
+SELECT contact_id, organization_id, channel_id, printf('44%010d', n), 'Customer ' || n, printf('+44%010d', n), opened_at, opened_at FROM seq;
+INSERT INTO inbox_conversations (id, organization_id, channel_id, contact_id, number, status, assignee_id,
+    last_activity_at, resolved_at, created_at, updated_at)
+SELECT conversation_id, organization_id, channel_id, contact_id, n / 1000 + 1,
+       CASE WHEN n % 20 = 0 THEN 'open' ELSE 'resolved' END, NULL,
+       opened_at + 9 * 60000, CASE WHEN n % 20 = 0 THEN NULL ELSE opened_at + 3600000 END, opened_at, opened_at + 9 * 60000 FROM seq;
+INSERT INTO inbox_counters (organization_id, last_number)
+SELECT id, ($conversations - k + 999) / 1000 FROM orgs WHERE k < $conversations;
+INSERT INTO inbox_messages (id, organization_id, conversation_id, channel_id, direction, kind, body,
+    provider_message_id, status, created_at, updated_at)
+WITH RECURSIVE m(k) AS (SELECT 0 UNION ALL SELECT k + 1 FROM m WHERE k + 1 < 10)
+SELECT printf('0000e55a-%04x-7000-8000-%012x', k, n), organization_id, conversation_id, channel_id,
+       CASE WHEN k % 2 = 0 THEN 'incoming' ELSE 'outgoing' END, 'text',
+       'Message ' || k || ' of conversation ' || n || ': where is my order?',
+       printf('wamid.%d.%d', n, k),
+       CASE WHEN k % 2 = 0 THEN 'received' ELSE 'read' END,
+       opened_at + k * 60000, opened_at + k * 60000
+FROM seq, m;
+COMMIT;
+ANALYZE;
+SQL
+}
+
+# Signs up (the owner of a new organization); sets access and organization.
+sign_up() { # name
+    local registered
+    registered="$(curl -fsS -X POST "$base/api/v1/auth/register" -H 'content-type: application/json' \
+        -d "{\"organization_name\": \"$1\", \"email\": \"$1@example.com\", \"password\": \"scale password 1\"}")"
+    organization="$(jq -r .data.organization.id <<<"$registered")"
+    owner="$(jq -r .data.user.id <<<"$registered")"
+}
+sign_in() { # name
+    access="$(curl -fsS -X POST "$base/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\": \"$1@example.com\", \"password\": \"scale password 1\"}" | jq -r .data.access_token)"
+    [ -n "$access" ] && [ "$access" != null ] || { echo "no access token" >&2; exit 1; }
+}
+
+inbox_part() {
+    forget inbox_
+    record inbox_sizes "$message_sizes"
+    local n organization owner access
+    for n in $message_sizes; do
+        echo "== inbox with $n messages across 1,000 organizations (SQLite)"
+        use_sqlite "inbox-$n"
+        start_server
+        sign_up inbox
+        stop_server
+        local t0
+        t0="$(now_ms)"
+        populate_inbox "$n" "$organization"
+        record "inbox_${n}_seed_s" "$(python3 -c "print(f'{($(now_ms) - $t0) / 1000:.1f}')")"
+        record "inbox_${n}_db_mb" "$(du -m "$sqlite_file" | cut -f1)"
+        record "inbox_${n}_messages" "$(sql "SELECT COUNT(*) FROM inbox_messages")"
+        # The measured organization's conversations, in turn.
+        sql "SELECT '/api/v1/inbox/conversations/' || id || '/messages' FROM inbox_conversations WHERE organization_id = '$organization' ORDER BY id" >"$work/threads"
+        record "inbox_${n}_conversations" "$(wc -l <"$work/threads")"
+        start_server
+        sign_in inbox
+        record "inbox_${n}_list_results" "$(curl -fsS -H "authorization: Bearer $access" "$base/api/v1/inbox/conversations" | jq '.data | length')"
+        load "inbox_${n}_list" /api/v1/inbox/conversations -H "authorization: Bearer $access"
+        load "inbox_${n}_thread" "$work/threads" -H "authorization: Bearer $access"
+        stop_server
+        local conversation
+        conversation="$(sql "SELECT id FROM inbox_conversations WHERE organization_id = '$organization' ORDER BY id LIMIT 1")"
+        record "inbox_${n}_plan_list" "$(plan_bound "" "SELECT c.id, c.organization_id, c.channel_id, c.contact_id, c.number, c.status, c.snoozed_until, c.assignee_id, c.team, c.last_activity_at, c.resolved_at, c.created_at, c.updated_at FROM inbox_conversations c WHERE c.organization_id = \$1 AND (\$2 = '' OR (c.status = \$2 AND NOT (c.status = 'snoozed' AND c.snoozed_until <= \$10)) OR (\$2 = 'open' AND c.status = 'snoozed' AND c.snoozed_until <= \$10)) AND (\$3 = 0 OR (\$4 = '' AND c.assignee_id IS NULL) OR c.assignee_id = \$4) AND (\$5 = '' OR EXISTS (SELECT 1 FROM inbox_conversation_labels l WHERE l.conversation_id = c.id AND l.label = \$5)) AND (\$6 = 0 OR c.last_activity_at < \$7 OR (c.last_activity_at = \$7 AND c.id < \$8)) ORDER BY c.last_activity_at DESC, c.id DESC LIMIT \$9" \
+            "'$organization'" "''" 0 "''" "''" 0 0 "''" 51 "$(now_ms)")"
+        record "inbox_${n}_plan_thread" "$(plan_bound "" "SELECT id, organization_id, conversation_id, channel_id, direction, kind, body, template, media, provider_message_id, status, error, sent_by, created_at, updated_at FROM inbox_messages WHERE organization_id = \$1 AND conversation_id = \$2 AND (\$3 = '' OR id < \$3) ORDER BY id DESC LIMIT \$4" \
+            "'$organization'" "'$conversation'" "''" 51)"
+    done
+}
+
 # ------------------------------------------------------------------ run
 
 record scale_machine_cores "$(nproc)"
@@ -737,6 +839,7 @@ started="$(date +%s)"
 wants keys && keys_part
 wants close && close_part
 wants search && search_part
+wants inbox && inbox_part
 drop_previous
 record scale_total_s "$(($(date +%s) - started))"
 record scale_load_average_end "$(cut -d" " -f1-3 /proc/loadavg)"
