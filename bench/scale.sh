@@ -29,11 +29,17 @@
 #   inbox     the inbox's conversation list and one conversation's thread
 #             with BENCH_MESSAGE_SIZES messages (10,000 to 1,000,000) across
 #             1,000 organizations.
-#   audit     the audit log and the events list, first page and a deep page
-#             (through the cursor), with BENCH_AUDIT_ROWS rows (1,000,000).
-#   webhooks  outgoing webhook deliveries per second to a fast local
-#             receiver, and how far the dispatcher lags behind with
-#             BENCH_WEBHOOK_ENDPOINTS endpoints (100).
+#   audit     the audit log and the events list of one organization, first
+#             page and a deep page (through the cursor), with
+#             BENCH_AUDIT_SIZES rows of each (10,000 to 1,000,000).
+#   webhooks  outgoing webhooks to a fast local receiver, for each case
+#             ENDPOINTS:DELIVERIES of BENCH_WEBHOOK_CASES ("1:10000
+#             10:10000 100:1000 100:10000"; at most 20 endpoints per
+#             organization): a burst of events making that many
+#             deliveries, inserted at once — deliveries per second until
+#             the last one arrives, and each delivery's lag; then one event
+#             per organization at a time, on an idle server — the lag of
+#             the dispatcher and the delivery jobs.
 #
 # Environment: BENCH_BINARY (a server built beforehand instead of building
 # the release one), BENCH_QUICK=1 (only the two smallest sizes of each
@@ -67,9 +73,9 @@ key_sizes="$(sizes "${BENCH_KEY_SIZES:-1000 100000 1000000}")"
 close_sizes="$(sizes "${BENCH_CLOSE_SIZES:-10000 100000 1000000}")"
 product_sizes="$(sizes "${BENCH_PRODUCT_SIZES:-10000 100000 1000000}")"
 message_sizes="$(sizes "${BENCH_MESSAGE_SIZES:-10000 100000 1000000}")"
-audit_rows="${BENCH_AUDIT_ROWS:-1000000}"
-[ "$quick" = 1 ] && [ -z "${BENCH_AUDIT_ROWS:-}" ] && audit_rows=100000
-webhook_endpoints="${BENCH_WEBHOOK_ENDPOINTS:-100}"
+audit_sizes="$(sizes "${BENCH_AUDIT_SIZES:-10000 100000 1000000}")"
+webhook_cases="${BENCH_WEBHOOK_CASES:-1:10000 10:10000 100:1000 100:10000}"
+[ "$quick" = 1 ] && [ -z "${BENCH_WEBHOOK_CASES:-}" ] && webhook_cases="1:1000 100:1000"
 
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/landlord-target}"
 cache="${BENCH_CACHE:-$HOME/.cache/landlord-bench}"
@@ -255,6 +261,12 @@ landlord() { env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn "$binary" "$@"; }
 # keys are not cut off per address (the negative cache is what is measured).
 cat >"$work/bench.toml" <<TOML
 invalid_api_key_per_minute = 100000000
+sensitive_rate_limit_per_minute = 10000
+
+# The webhooks part's receiver listens on http://127.0.0.1.
+[webhooks]
+allow_http = true
+allow_private_addresses = true
 
 [plans.bench]
 price = 0
@@ -344,22 +356,32 @@ wrk_figures() {
 
 # Times one request (a path, or "PATH<TAB>BODY" for a POST) `count` times
 # in turn; prints the milliseconds of each, comma-separated.
-timed_alone() { # request, count
-    local path="${1%%$'\t'*}" body="" i out=()
-    [[ "$1" == *$'\t'* ]] && body="${1#*$'\t'}"
-    for i in $(seq "$2"); do
+timed_alone() { # request, count, [curl arguments: -H header]...
+    local request="$1" count="$2" path body="" i out=()
+    shift 2
+    path="${request%%$'\t'*}"
+    [[ "$request" == *$'\t'* ]] && body="${request#*$'\t'}"
+    for i in $(seq "$count"); do
         if [ -n "$body" ]; then
-            out+=("$(curl -sS -o /dev/null -m 60 -w '%{time_total}' -X POST -H 'content-type: application/json' -d "$body" "$base$path" | awk '{printf "%.1f", $1 * 1000}')")
+            out+=("$(curl -fsS -o /dev/null -m 60 -w '%{time_total}' "$@" -X POST -H 'content-type: application/json' -d "$body" "$base$path" | awk '{printf "%.1f", $1 * 1000}')")
         else
-            out+=("$(curl -sS -o /dev/null -m 60 -w '%{time_total}' "$base$path" | awk '{printf "%.1f", $1 * 1000}')")
+            out+=("$(curl -fsS -o /dev/null -m 60 -w '%{time_total}' "$@" "$base$path" | awk '{printf "%.1f", $1 * 1000}')")
         fi
     done
     (IFS=,; echo "${out[*]}")
 }
 
-# One load: a 1 s warm-up, then $seconds; records NAME_{rps,p50,p99,requests,non2xx}.
-# The requests come from a file (cycle.lua) or are one GET of a path.
-load() { # name, file-or-path, [wrk arguments...]
+# One case, measured two ways. Alone: one request at a time (the first
+# one cold, then up to 20 more: fewer when a request is slow), p50 and the
+# slowest; this is the latency a user feels on a quiet server. Loaded: wrk
+# for $seconds after a 1 s warm-up, at $connections connections (the
+# requests from a file, cycled by cycle.lua, or one GET of a path):
+# requests/s, p50, p99 — only when a request alone takes under 50 ms (a
+# closed load of slower ones only queues them and keeps the database busy
+# past the load); a slower case's requests/s is 1,000 / its p50 alone (one
+# at a time). Records NAME_{first_ms,alone_p50,alone_max,alone_n,rps,p50,
+# p99,requests,non2xx} and NAME_alone=1 when not loaded.
+load() { # name, file-or-path, [wrk arguments: -H header]...
     local name="$1" target="$2" rps p50 p99 requests bad
     shift 2
     local args=(-t2 -c"$connections" --latency "$@")
@@ -369,22 +391,38 @@ load() { # name, file-or-path, [wrk arguments...]
     else
         args+=("$base$target")
     fi
-    # A request slower than a quarter of a second is not loaded (a closed load would
-    # only queue them, and leave the database busy past the load): it is
-    # timed alone, one after another, up to 3 times (at most 60 s each).
-    local probe_path="$target" single
-    [ -f "$target" ] && probe_path="$(head -1 "$target")"
-    single="$(timed_alone "$probe_path" 1)"
-    if [ "$(python3 -c "print(int($single > 250))")" = 1 ]; then
-        single="$(timed_alone "$probe_path" 2)"
-        single="$(python3 -c "import statistics; print(round(statistics.median([$single] + [$(timed_alone "$probe_path" 1)]), 1))")"
-        record "${name}_rps" "$(python3 -c "print(f'{1000 / $single:.2f}')")"
-        record "${name}_p50" "$single"
-        record "${name}_p99" "$single"
-        record "${name}_requests" 3
+    local probe="$target" first more headers=() rest=("$@")
+    [ -f "$target" ] && probe="$(head -1 "$target")"
+    while [ ${#rest[@]} -gt 0 ]; do
+        if [ "${rest[0]}" = -H ] && [ ${#rest[@]} -gt 1 ]; then
+            headers+=(-H "${rest[1]}")
+            rest=("${rest[@]:2}")
+        else
+            rest=("${rest[@]:1}")
+        fi
+    done
+    first="$(timed_alone "$probe" 1 "${headers[@]}")"
+    local count=20
+    if python3 -c "import sys; sys.exit(0 if $first > 1000 else 1)"; then count=2
+    elif python3 -c "import sys; sys.exit(0 if $first > 100 else 1)"; then count=5; fi
+    more="$(timed_alone "$probe" "$count" "${headers[@]}")"
+    local alone_p50 alone_max
+    read -r alone_p50 alone_max < <(python3 -c "
+import statistics
+t = [$more]
+print(f'{statistics.median(t):.2f} {max(t):.2f}')")
+    record "${name}_first_ms" "$first"
+    record "${name}_alone_p50" "$alone_p50"
+    record "${name}_alone_max" "$alone_max"
+    record "${name}_alone_n" "$count"
+    if python3 -c "import sys; sys.exit(0 if $alone_p50 >= 50 else 1)"; then
+        record "${name}_rps" "$(python3 -c "print(f'{1000 / $alone_p50:.1f}')")"
+        record "${name}_p50" "$alone_p50"
+        record "${name}_p99" "$alone_max"
+        record "${name}_requests" "$((count + 1))"
         record "${name}_non2xx" 0
         record "${name}_alone" 1
-        echo "   $name: $single ms a request, timed alone (too slow to load)"
+        echo "   $name: alone p50 $alone_p50 ms, slowest $alone_max ms (first $first ms); too slow to load"
         return 0
     fi
     wrk -t2 -c"$connections" -d1s "${args[@]:3}" >/dev/null 2>&1 || true
@@ -394,7 +432,7 @@ load() { # name, file-or-path, [wrk arguments...]
     record "${name}_p99" "$p99"
     record "${name}_requests" "$requests"
     record "${name}_non2xx" "$bad"
-    echo "   $name: $rps req/s, p50 $p50 ms, p99 $p99 ms ($bad not 2xx)"
+    echo "   $name: alone p50 $alone_p50 ms (first $first ms); loaded $rps req/s, p50 $p50 ms, p99 $p99 ms ($bad not 2xx)"
 }
 
 # ------------------------------------------------------------------ keys
@@ -818,6 +856,223 @@ inbox_part() {
     done
 }
 
+# ----------------------------------------------------------------- audit
+
+# N audit entries and N events of the measured organization, oldest
+# first, one a minute, by its owner, as the audit and events stores write
+# them (the events already dispatched: no webhook endpoint).
+populate_audit() { # n, organization, owner
+    local n="$1" organization="$2" owner="$3" now start
+    now="$(now_ms)"
+    start=$((now - n * 60000))
+    sql <<SQL >/dev/null
+PRAGMA journal_mode = WAL;
+PRAGMA synchronous = OFF;
+BEGIN;
+CREATE TEMP TABLE seq AS WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < $n)
+SELECT i, $start + i * 60000 AS at FROM s;
+INSERT INTO audit_log (id, organization_id, actor_user_id, actor_api_key_id, action, target_type,
+    target_id, ip, user_agent, details, created_at)
+SELECT printf('0000a0d1-0000-7000-8000-%012x', i), '$organization', '$owner', NULL, 'api_key.created',
+       'api_key', printf('0000cee5-0000-7000-8000-%012x', i), '127.0.0.1', 'curl/8',
+       '{"name":"key ' || i || '","prefix":"sk_live_' || printf('%08x', i) || '"}', at FROM seq;
+INSERT INTO events (id, organization_id, type, version, payload, created_at, dispatched)
+SELECT printf('0000e7e7-0000-7000-8000-%012x', i), '$organization', 'api_key.created', 1,
+       '{"organization_id":"$organization","api_key_id":"' || printf('0000cee5-0000-7000-8000-%012x', i) ||
+       '","name":"key ' || i || '","prefix":"sk_live_' || printf('%08x', i) || '","created_by":"$owner"}', at, 1 FROM seq;
+COMMIT;
+ANALYZE;
+SQL
+}
+
+audit_part() {
+    forget audit_
+    record audit_sizes "$audit_sizes"
+    local n organization owner access
+    for n in $audit_sizes; do
+        echo "== audit log and events with $n rows each (SQLite)"
+        use_sqlite "audit-$n"
+        start_server
+        sign_up audit
+        stop_server
+        local t0
+        t0="$(now_ms)"
+        populate_audit "$n" "$organization" "$owner"
+        record "audit_${n}_seed_s" "$(python3 -c "print(f'{($(now_ms) - $t0) / 1000:.1f}')")"
+        record "audit_${n}_db_mb" "$(du -m "$sqlite_file" | cut -f1)"
+        # The deep page: after the entry 90 % of the way down, newest first.
+        local deep_audit deep_event
+        deep_audit="$(printf '0000a0d1-0000-7000-8000-%012x' $((n / 10)))"
+        deep_event="$(printf '0000e7e7-0000-7000-8000-%012x' $((n / 10)))"
+        start_server
+        sign_in audit
+        record "audit_${n}_deep_results" "$(curl -fsS -H "authorization: Bearer $access" "$base/api/v1/audit-log?cursor=$deep_audit" | jq '.data | length')"
+        load "audit_${n}_audit_first" /api/v1/audit-log -H "authorization: Bearer $access"
+        load "audit_${n}_audit_deep" "/api/v1/audit-log?cursor=$deep_audit" -H "authorization: Bearer $access"
+        load "audit_${n}_events_first" /api/v1/events -H "authorization: Bearer $access"
+        load "audit_${n}_events_deep" "/api/v1/events?cursor=$deep_event" -H "authorization: Bearer $access"
+        stop_server
+        local audit_sql events_sql
+        audit_sql="SELECT id, action, actor_user_id, actor_api_key_id, target_type, target_id, ip, user_agent, details, created_at FROM audit_log WHERE organization_id = \$1 AND (\$2 = '' OR action = \$2) AND (\$3 = '' OR actor_user_id = \$3) AND created_at >= \$4 AND created_at < \$5 AND (\$6 = '' OR id < \$6) ORDER BY id DESC LIMIT \$7"
+        events_sql="SELECT id, organization_id, type, version, payload, created_at FROM events WHERE organization_id = \$1 AND (\$2 = '' OR type = \$2) AND created_at >= \$3 AND created_at < \$4 AND (\$5 = '' OR id < \$5) ORDER BY id DESC LIMIT \$6"
+        local min=-9223372036854775808 max=9223372036854775807
+        record "audit_${n}_plan_audit_first" "$(plan_bound "" "$audit_sql" "'$organization'" "''" "''" "$min" "$max" "''" 51)"
+        record "audit_${n}_plan_audit_deep" "$(plan_bound "" "$audit_sql" "'$organization'" "''" "''" "$min" "$max" "'$deep_audit'" 51)"
+        record "audit_${n}_plan_events_first" "$(plan_bound "" "$events_sql" "'$organization'" "''" "$min" "$max" "''" 51)"
+        record "audit_${n}_plan_events_deep" "$(plan_bound "" "$events_sql" "'$organization'" "''" "$min" "$max" "'$deep_event'" 51)"
+    done
+}
+
+# -------------------------------------------------------------- webhooks
+
+# A receiver answering 200 at once, keeping each arrival's time; GET
+# /stats answers them (milliseconds since the epoch) and forgets them.
+cat >"$work/receiver.py" <<'PY'
+import asyncio, json, sys, time
+arrivals = []
+async def handle(reader, writer):
+    try:
+        while True:
+            head = await reader.readuntil(b"\r\n\r\n")
+            length = 0
+            for line in head.split(b"\r\n"):
+                if line.lower().startswith(b"content-length:"):
+                    length = int(line.split(b":", 1)[1])
+            if length:
+                await reader.readexactly(length)
+            if head.startswith(b"GET /stats"):
+                body = json.dumps(arrivals).encode()
+                arrivals.clear()
+            else:
+                arrivals.append(time.time() * 1000)
+                body = b""
+            writer.write(b"HTTP/1.1 200 OK\r\ncontent-length: %d\r\n\r\n" % len(body) + body)
+            await writer.drain()
+    except (asyncio.IncompleteReadError, ConnectionError):
+        pass
+    finally:
+        writer.close()
+async def main():
+    server = await asyncio.start_server(handle, "127.0.0.1", int(sys.argv[1]), backlog=1024)
+    async with server:
+        await server.serve_forever()
+asyncio.run(main())
+PY
+
+# Events of the organizations in organizations.txt (one id a line), as
+# the events store writes them, not yet dispatched; prints the time of the
+# insert (ms).
+insert_events() { # events per organization, first number
+    local per="$1" from="$2" at
+    at="$(now_ms)"
+    sql <<SQL >/dev/null
+.timeout 10000
+BEGIN IMMEDIATE;
+CREATE TEMP TABLE o (k INTEGER, id TEXT);
+$(awk '{ printf "INSERT INTO o VALUES (%d, '"'"'%s'"'"');\n", NR - 1, $1 }' "$work/organizations.txt")
+INSERT INTO events (id, organization_id, type, version, payload, created_at, dispatched)
+WITH RECURSIVE s(i) AS (SELECT 0 UNION ALL SELECT i + 1 FROM s WHERE i + 1 < $per)
+SELECT printf('0000e7e7-%04x-7000-8000-%012x', o.k, $from + s.i), o.id, 'api_key.created', 1,
+       '{"organization_id":"' || o.id || '","api_key_id":"0000cee5-0000-7000-8000-000000000001","name":"key","prefix":"sk_live_00000001","created_by":"' || o.id || '"}',
+       $at, 0
+FROM s, o ORDER BY s.i, o.k;
+COMMIT;
+SQL
+    echo "$at"
+}
+
+# Waits until the receiver has `expected` arrivals since the last call
+# (at most `limit` seconds); prints "arrivals first_ms last_ms p50 p99 max"
+# (lags from `at`, ms).
+arrivals_since() { # at, expected, limit seconds, receiver port
+    python3 - "$@" <<'PY'
+import json, sys, time, urllib.request
+at, expected, limit, port = float(sys.argv[1]), int(sys.argv[2]), float(sys.argv[3]), sys.argv[4]
+got, deadline = [], time.time() + limit
+while len(got) < expected and time.time() < deadline:
+    time.sleep(0.05)
+    got += json.load(urllib.request.urlopen(f"http://127.0.0.1:{port}/stats"))
+lags = sorted(t - at for t in got)
+if not lags:
+    print("0 0 0 0 0 0"); sys.exit()
+q = lambda p: lags[min(len(lags) - 1, int(p * len(lags)))]
+print(len(lags), f"{lags[0]:.0f}", f"{lags[-1]:.0f}", f"{q(0.5):.0f}", f"{q(0.99):.0f}", f"{lags[-1]:.0f}")
+PY
+}
+
+webhooks_part() {
+    forget webhooks_
+    record webhooks_cases "$webhook_cases"
+    local receiver_port
+    receiver_port="$(free_port)"
+    python3 "$work/receiver.py" "$receiver_port" &
+    local receiver_pid=$!
+    other_pids+=("$receiver_pid")
+    local case endpoints deliveries
+    for case in $webhook_cases; do
+        endpoints="${case%%:*}"
+        deliveries="${case#*:}"
+        local orgs=$(((endpoints + 19) / 20)) per_org=$((endpoints < 20 ? endpoints : 20))
+        local p="webhooks_${endpoints}_${deliveries}"
+        echo "== outgoing webhooks: $deliveries deliveries to $endpoints endpoint(s) in $orgs organization(s) (SQLite)"
+        use_sqlite "webhooks-$endpoints-$deliveries"
+        start_server
+        : >"$work/organizations.txt"
+        local o e organization owner access
+        for o in $(seq "$orgs"); do
+            sign_up "hooks$o"
+            sign_in "hooks$o"
+            echo "$organization" >>"$work/organizations.txt"
+            for e in $(seq "$per_org"); do
+                curl -fsS -o /dev/null -X POST "$base/api/v1/webhooks/endpoints" -H 'content-type: application/json' \
+                    -H "authorization: Bearer $access" \
+                    -d "{\"url\": \"http://127.0.0.1:$receiver_port/hook/$o/$e\"}"
+            done
+        done
+        # What the sign-ups and endpoints themselves sent, if anything.
+        sleep 2.5
+        arrivals_since "$(now_ms)" 1000000 0.2 "$receiver_port" >/dev/null
+        local events=$((deliveries / endpoints))
+        [ "$events" -lt 1 ] && events=1
+        local per_organization=$(((events + orgs - 1) / orgs)) at figures
+        local expected=$((per_organization * orgs * per_org))
+        record "${p}_endpoints" "$endpoints"
+        record "${p}_organizations" "$orgs"
+        record "${p}_events" "$((per_organization * orgs))"
+        at="$(insert_events "$per_organization" 0)"
+        figures="$(arrivals_since "$at" "$expected" 300 "$receiver_port")"
+        read -r got first last lag_p50 lag_p99 lag_max <<<"$figures"
+        record "${p}_delivered" "$got"
+        record "${p}_expected" "$expected"
+        record "${p}_s" "$(python3 -c "print(f'{$last / 1000:.1f}')")"
+        record "${p}_per_s" "$(python3 -c "print(f'{$got * 1000 / max($last, 1):.0f}')")"
+        record "${p}_first_ms" "$first"
+        record "${p}_lag_p50" "$lag_p50"
+        record "${p}_lag_p99" "$lag_p99"
+        record "${p}_lag_max" "$lag_max"
+        echo "   burst: $got of $expected delivered in $((last / 1000)) s; lag p50 $lag_p50 ms, p99 $lag_p99 ms, first after $first ms"
+        # Idle: one event per organization, 5 times, each once the last arrived.
+        local i idle=()
+        for i in 1 2 3 4 5; do
+            at="$(insert_events 1 $((1000000 + i)))"
+            read -r got first last _ _ _ < <(arrivals_since "$at" "$((orgs * per_org))" 60 "$receiver_port")
+            idle+=("$last")
+            sleep 0.3
+        done
+        record "${p}_idle_lags" "${idle[*]}"
+        record "${p}_idle_lag_p50" "$(printf '%s\n' "${idle[@]}" | sort -n | sed -n 3p)"
+        record "${p}_idle_lag_max" "$(printf '%s\n' "${idle[@]}" | sort -n | tail -1)"
+        echo "   idle: one event to $((orgs * per_org)) endpoint(s), all delivered after ${idle[*]} ms"
+        stop_server
+        record "${p}_plan_undispatched" "$(plan "SELECT id, organization_id, type, created_at FROM events WHERE dispatched = 0 ORDER BY id LIMIT 500")"
+        record "${p}_plan_claim" "$(plan_bound "" "UPDATE jobs SET status = 'running', locked_by = \$1, locked_until = \$2, lease_token = \$4, attempts = attempts + 1, updated_at = \$3 WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= \$3) OR (status = 'running' AND locked_until < \$3) ORDER BY run_at LIMIT 1) RETURNING id, kind, payload, attempts, max_attempts, lease_token" \
+            "'worker'" "$(now_ms)" "$(now_ms)" "'token'")"
+        record "${p}_jobs" "$(sql "SELECT status || ':' || COUNT(*) FROM jobs GROUP BY status" | paste -sd' ')"
+    done
+    kill "$receiver_pid" 2>/dev/null || true
+    wait "$receiver_pid" 2>/dev/null || true
+}
+
 # ------------------------------------------------------------------ run
 
 record scale_machine_cores "$(nproc)"
@@ -840,6 +1095,8 @@ wants keys && keys_part
 wants close && close_part
 wants search && search_part
 wants inbox && inbox_part
+wants audit && audit_part
+wants webhooks && webhooks_part
 drop_previous
 record scale_total_s "$(($(date +%s) - started))"
 record scale_load_average_end "$(cut -d" " -f1-3 /proc/loadavg)"

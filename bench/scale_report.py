@@ -7,6 +7,7 @@ is left as it is (bench/report.py, the full report, keeps it too).
 Usage: scale_report.py RESULTS BENCHMARKS.md
 """
 
+import math
 import os
 import re
 import sys
@@ -40,7 +41,9 @@ def section(f):
 
     def ms(key):
         x = num(key)
-        return "—" if x is None else f"{x:.2f} ms"
+        if x is None:
+            return "—"
+        return f"{x:.2f} ms" if x < 10 else f"{x:.0f} ms" if x >= 100 else f"{x:.1f} ms"
 
     def count(n):
         return f"{int(n):,}"
@@ -49,11 +52,48 @@ def section(f):
         return [s for s in f.get(key, "").split() if s]
 
     def plans(prefix, names):
-        """The plan lines of the largest size measured, one bullet each."""
         for name, what in names:
             value = f.get(f"{prefix}_plan_{name}")
             if value:
                 w(f"- {what}: `{value}`")
+
+    def case_head(first):
+        w(f"| {first} | case | alone p50 | alone slowest | loaded requests/s | loaded p50 | loaded p99 | not 2xx |")
+        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+
+    def case_row(size, label, p):
+        if f.get(p + "_alone") == "1":
+            loaded = ("not loaded", "—", "—", "—")
+        else:
+            loaded = (show(p + "_rps"), ms(p + "_p50"), ms(p + "_p99"), show(p + "_non2xx"))
+        w(
+            f"| {size} | {label} | {ms(p + '_alone_p50')} | {ms(p + '_alone_max')} | "
+            + " | ".join(loaded) + " |"
+        )
+
+    def shape(label, points, unit="ms alone", digits=2):
+        """One sentence: how the alone p50 moved from the smallest size to
+        the largest, and the curve's kind."""
+        pts = [(float(n), num(k)) for n, k in points if num(k)]
+        if len(pts) < 2:
+            return ""
+        (n0, v0), (n1, v1) = pts[0], pts[-1]
+        grow = v1 / v0
+        exponent = math.log(grow) / math.log(n1 / n0) if n1 > n0 and grow > 0 else 0
+        if exponent < 0.15:
+            kind = "flat"
+        elif exponent < 0.6:
+            kind = "sub-linear"
+        else:
+            kind = "**linear**"
+        if unit != "ms alone":
+            # A rate: it falls as the cost grows.
+            exponent = -exponent
+            kind = "flat" if exponent < 0.15 else "sub-linear" if exponent < 0.6 else "**linear**"
+        return (
+            f"{label}: {v0:.{digits}f} → {v1:.{digits}f} {unit} (×{grow:.2f}) for "
+            f"×{n1 / n0:,.0f} the data — {kind}."
+        )
 
     load_start = f.get("scale_load_average", "—")
     busy = False
@@ -76,8 +116,9 @@ def section(f):
         w(
             "The load average was above 1.5 when the run started: other work "
             "(compiles) shared the 2 cores, so absolute figures are lower "
-            "and noisier than on a quiet machine; the shape of each curve "
-            "(how a figure moves from one size to the next) is what to read."
+            "and noisier than on a quiet machine; read the shape of each "
+            "curve (how a figure moves from one size to the next) rather "
+            "than single values."
         )
         w("")
     if f.get("scale_quick") == "1":
@@ -86,15 +127,24 @@ def section(f):
     w(
         "Each capability is measured at several data sizes: for each size a "
         "freshly migrated database is filled by SQL, with rows as the stores "
-        "write them, then the release server is started on it and loaded "
-        f"over loopback by wrk (2 threads, {show('scale_connections')} "
-        f"connections, {show('scale_seconds', ' s')} after a 1 s warm-up; "
-        "p50 and p99 are wrk's, under that closed load, not at a fixed "
-        "offered rate). The load generator shares the cores with the server. "
-        "Beside each table, the plan of the statement the store runs, at "
-        "the largest size (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` on "
-        "PostgreSQL): a `SEARCH … USING INDEX` (or an index scan) stays "
-        "logarithmic in the table, a `SCAN` of the table grows with it."
+        "write them, then the release server is started on it. Each case is "
+        "measured twice over loopback. *Alone*: one request at a time, the "
+        "first one cold and then up to 20 more (5 when a request takes over "
+        "100 ms, 2 over a second): the p50 and the slowest, the latency one "
+        "user feels on a quiet server; the curves below are read on this "
+        "figure. *Loaded*: wrk, 2 threads, "
+        f"{show('scale_connections')} connections for {show('scale_seconds', ' s')} "
+        "after a 1 s warm-up (p50 and p99 under that closed load), only when "
+        "a request alone takes under 50 ms — a slower request is *not loaded* "
+        "(a closed load would only queue them), and its throughput is about "
+        "1,000 / its p50 per core. The load generator shares the 2 cores "
+        "with the server. Under each table, the plan of the statement the "
+        "store runs, at the largest size, with its parameters bound as the "
+        "store binds them (`EXPLAIN QUERY PLAN` on SQLite, `EXPLAIN` of a "
+        "prepared statement on PostgreSQL): a `SEARCH … USING INDEX` or an "
+        "index scan that stops at the page stays logarithmic, a `SCAN`, a "
+        "`USE TEMP B-TREE FOR ORDER BY` over every matching row or a filter "
+        "evaluated on every row grows with the data."
     )
     w("")
 
@@ -115,24 +165,20 @@ def section(f):
             "keys answers). *Unknown, distinct*: 100,000 distinct unknown keys "
             "in turn, each a database lookup that finds nothing. Every "
             "accepted verification is also metered (usage counters and the "
-            "key's last use, written in batches every second)."
+            "key's last use, written in batches every second). The alone "
+            "figures are one key each (the loaded ones cycle)."
         )
         w("")
-        w("| keys | case | requests/s | p50 | p99 | not 2xx | database |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        case_head("keys")
         for n in ks:
-            for case, label in (
-                ("hit", "cache hit"),
-                ("miss", "database lookup"),
-                ("unknown", "unknown, cached"),
-                ("unknown_distinct", "unknown, distinct"),
-            ):
-                p = f"keys_{n}_{case}"
-                w(
-                    f"| {count(n)} | {label} | {show(p + '_rps')} | {ms(p + '_p50')} | "
-                    f"{ms(p + '_p99')} | {show(p + '_non2xx')} | "
-                    f"{show(f'keys_{n}_db_mb', ' MB') if case == 'hit' else ''} |"
-                )
+            for case, label in KEY_CASES:
+                case_row(count(n), label, f"keys_{n}_{case}")
+        w("")
+        w(
+            "Database size: "
+            + ", ".join(f"{show(f'keys_{n}_db_mb', ' MB')} at {count(n)} keys" for n in ks)
+            + "."
+        )
         w("")
         w(f"Plans at {count(ks[-1])} keys:")
         w("")
@@ -142,7 +188,15 @@ def section(f):
             ("last_used", "the key's last use, per key in each usage batch"),
         ))
         w("")
-        w(f.get("keys_reading", READINGS["keys"]))
+        lines = [
+            shape(label, [(n, f"keys_{n}_{case}_rps") for n in ks], "requests/s loaded", 0)
+            for case, label in KEY_CASES
+        ]
+        w(READINGS["keys"])
+        w("")
+        for line in lines:
+            if line:
+                w(f"- {line}")
         w("")
 
     # --------------------------------------------------------------- close
@@ -152,10 +206,11 @@ def section(f):
         w("")
         w(
             f"`landlord close-period --month {show('close_month')}` over N "
-            "organizations (plan `starter`, a billing email: a priced cycle "
-            "and an invoice mail each) with three usage rows each in the "
-            "month and their hourly counters, inserted by SQL into a freshly "
-            "migrated database (the insert is not part of the time)."
+            "organizations (plan `starter`, a billing email: a priced cycle, "
+            "an `invoice.created` event and an invoice mail each) with three "
+            "hours of usage each in the month (the hourly counters billing "
+            "reads), inserted by SQL into a freshly migrated database (the "
+            "insert is not part of the time; the command's start-up is)."
         )
         w("")
         w("| organizations | database | close | per organization | cycles | insert |")
@@ -166,7 +221,7 @@ def section(f):
                 if p + "_s" not in f:
                     continue
                 s, cycles = num(p + "_s"), num(p + "_cycles")
-                per = "—" if not s or not cycles else f"{1e6 * s / cycles:.1f} µs"
+                per = "—" if not s or not cycles else f"{1e6 * s / cycles:.0f} µs"
                 w(
                     f"| {count(n)} | {label} | {show(p + '_s', ' s')} | {per} | "
                     f"{show(p + '_cycles')} | {show(p + '_insert_s', ' s')} |"
@@ -178,7 +233,17 @@ def section(f):
                 w("")
                 plans(f"close_{db}_{cs[-1]}", CLOSE_PLANS)
                 w("")
-        w(f.get("close_reading", READINGS["close"]))
+        w(READINGS["close"])
+        w("")
+        for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+            pts = [(n, num(f"close_{db}_{n}_s"), num(f"close_{db}_{n}_cycles")) for n in cs]
+            pts = [(n, s / c * 1e6) for n, s, c in pts if s and c]
+            if len(pts) >= 2:
+                w(
+                    f"- {label}: " + ", ".join(f"{v:.0f} µs" for _, v in pts)
+                    + " per organization from "
+                    + f"{count(pts[0][0])} to {count(pts[-1][0])} organizations."
+                )
         w("")
 
     # -------------------------------------------------------------- search
@@ -188,19 +253,14 @@ def section(f):
         w("")
         w(SEARCH_INTRO)
         w("")
-        w("| products | database | search | requests/s | p50 | p99 | not 2xx | results |")
-        w("| ---: | --- | --- | ---: | ---: | ---: | ---: | ---: |")
+        case_head("products")
         for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
             for n in ss:
                 for case, what in SEARCH_CASES:
                     p = f"search_{db}_{n}_{case}"
-                    if p + "_rps" not in f:
+                    if p + "_alone_p50" not in f:
                         continue
-                    w(
-                        f"| {count(n)} | {label} | {what} | {show(p + '_rps')} | "
-                        f"{ms(p + '_p50')} | {ms(p + '_p99')} | {show(p + '_non2xx')} | "
-                        f"{show(p + '_results')} |"
-                    )
+                    case_row(count(n), f"{label}, {what} ({show(p + '_results')} results)", p)
         w("")
         for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
             if any(f"search_{db}_{ss[-1]}_plan_{c}" in f for c, _ in SEARCH_PLANS):
@@ -208,7 +268,13 @@ def section(f):
                 w("")
                 plans(f"search_{db}_{ss[-1]}", SEARCH_PLANS)
                 w("")
-        w(f.get("search_reading", READINGS["search"]))
+        w(READINGS["search"])
+        w("")
+        for db, label in (("sqlite", "SQLite"), ("postgres", "PostgreSQL")):
+            for case, what in SEARCH_CASES:
+                line = shape(f"{label}, {what}", [(n, f"search_{db}_{n}_{case}_alone_p50") for n in ss])
+                if line:
+                    w(f"- {line}")
         w("")
 
     # --------------------------------------------------------------- inbox
@@ -218,69 +284,93 @@ def section(f):
         w("")
         w(INBOX_INTRO)
         w("")
-        w("| messages | request | requests/s | p50 | p99 | not 2xx | database |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: | ---: |")
+        case_head("messages")
         for n in ms_:
             for case, what in INBOX_CASES:
                 p = f"inbox_{n}_{case}"
-                if p + "_rps" not in f:
+                if p + "_alone_p50" not in f:
                     continue
-                w(
-                    f"| {count(n)} | {what} | {show(p + '_rps')} | {ms(p + '_p50')} | "
-                    f"{ms(p + '_p99')} | {show(p + '_non2xx')} | "
-                    f"{show(f'inbox_{n}_db_mb', ' MB') if case == INBOX_CASES[0][0] else ''} |"
-                )
+                extra = f" ({show(f'inbox_{n}_list_results')} shown)" if case == "list" else ""
+                case_row(count(n), what + extra, p)
+        w("")
+        w(
+            "The measured organization's share: "
+            + ", ".join(
+                f"{show(f'inbox_{n}_conversations')} conversations at {count(n)} messages "
+                f"({show(f'inbox_{n}_db_mb', ' MB')} database)"
+                for n in ms_
+            )
+            + "."
+        )
         w("")
         w(f"Plans at {count(ms_[-1])} messages:")
         w("")
         plans(f"inbox_{ms_[-1]}", INBOX_PLANS)
         w("")
-        w(f.get("inbox_reading", READINGS["inbox"]))
+        w(READINGS["inbox"])
+        w("")
+        for case, what in INBOX_CASES:
+            line = shape(what, [(n, f"inbox_{n}_{case}_alone_p50") for n in ms_])
+            if line:
+                w(f"- {line}")
         w("")
 
     # --------------------------------------------------------------- audit
-    if "audit_rows" in f:
+    aus = sizes("audit_sizes")
+    if aus:
         w("### Audit log and events")
         w("")
-        w(AUDIT_INTRO.format(rows=count(f["audit_rows"])))
+        w(AUDIT_INTRO)
         w("")
-        w("| rows | page | requests/s | p50 | p99 | not 2xx |")
-        w("| ---: | --- | ---: | ---: | ---: | ---: |")
+        case_head("rows")
+        for n in aus:
+            for case, what in AUDIT_CASES:
+                p = f"audit_{n}_{case}"
+                if p + "_alone_p50" in f:
+                    case_row(count(n), what, p)
+        w("")
+        w(f"Plans at {count(aus[-1])} rows:")
+        w("")
+        plans(f"audit_{aus[-1]}", AUDIT_CASES)
+        w("")
+        w(READINGS["audit"])
+        w("")
         for case, what in AUDIT_CASES:
-            p = f"audit_{case}"
-            if p + "_rps" not in f:
-                continue
-            w(
-                f"| {count(f['audit_rows'])} | {what} | {show(p + '_rps')} | "
-                f"{ms(p + '_p50')} | {ms(p + '_p99')} | {show(p + '_non2xx')} |"
-            )
-        w("")
-        w("Plans:")
-        w("")
-        plans("audit", AUDIT_PLANS)
-        w("")
-        w(f.get("audit_reading", READINGS["audit"]))
+            line = shape(what, [(n, f"audit_{n}_{case}_alone_p50") for n in aus])
+            if line:
+                w(f"- {line}")
         w("")
 
     # ------------------------------------------------------------ webhooks
-    if "webhooks_endpoints" in f:
+    whs = [c for c in sizes("webhooks_cases") if ":" in c]
+    if whs:
         w("### Outgoing webhooks")
         w("")
-        w(WEBHOOKS_INTRO.format(endpoints=show("webhooks_endpoints")))
+        w(WEBHOOKS_INTRO)
         w("")
-        w("| endpoints | events | deliveries | took | deliveries/s | lag p50 | lag p99 | lag max |")
-        w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-        for n in sizes("webhooks_cases"):
-            p = f"webhooks_{n}"
+        w(
+            "| endpoints | deliveries | delivered | took | deliveries/s | first after | "
+            "lag p50 | lag p99 | idle: one event, all endpoints |"
+        )
+        w("| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+        for case in whs:
+            p = "webhooks_" + case.replace(":", "_")
             w(
-                f"| {show(p + '_endpoints')} | {show(p + '_events')} | {show(p + '_delivered')} | "
-                f"{show(p + '_s', ' s')} | {show(p + '_per_s')} | {show(p + '_lag_p50', ' ms')} | "
-                f"{show(p + '_lag_p99', ' ms')} | {show(p + '_lag_max', ' ms')} |"
+                f"| {show(p + '_endpoints')} | {count(case.split(':')[1])} | {show(p + '_delivered')} | "
+                f"{show(p + '_s', ' s')} | {show(p + '_per_s')} | {show(p + '_first_ms', ' ms')} | "
+                f"{show(p + '_lag_p50', ' ms')} | {show(p + '_lag_p99', ' ms')} | "
+                f"{show(p + '_idle_lag_p50', ' ms')} (slowest {show(p + '_idle_lag_max', ' ms')}) |"
             )
         w("")
-        plans("webhooks", WEBHOOKS_PLANS)
+        last = "webhooks_" + whs[-1].replace(":", "_")
+        w("Plans:")
         w("")
-        w(f.get("webhooks_reading", READINGS["webhooks"]))
+        plans(last, (
+            ("undispatched", "the dispatcher's batch of new events"),
+            ("claim", "the job worker's claim of the next job (each delivery is a job)"),
+        ))
+        w("")
+        w(READINGS["webhooks"])
         w("")
 
     skipped = f.get("scale_skipped")
@@ -293,20 +383,28 @@ def section(f):
     return "\n".join(out)
 
 
+KEY_CASES = (
+    ("hit", "cache hit"),
+    ("miss", "database lookup"),
+    ("unknown", "unknown, cached"),
+    ("unknown_distinct", "unknown, distinct"),
+)
+
 CLOSE_PLANS = (
-    ("organizations", "the organizations to close"),
-    ("usage", "one organization's requests in the month (hourly counters)"),
-    ("cycle", "whether its cycle exists"),
+    ("organizations", "the organizations to close (read once, all of them)"),
+    ("usage", "one chunk's requests in the month (hourly counters, 1,000 organizations)"),
+    ("changes", "one chunk's plan changes"),
 )
 
 SEARCH_INTRO = (
-    "`GET /api/v1/marketplace/products` of one storefront, on SQLite and on "
-    "PostgreSQL: products with a title and a description of a few words "
-    "drawn from a small vocabulary (one word in 1,000 products is rare), "
-    "and a location spread over a country-sized box. *Full text, rare*: a "
-    "word few products have; *full text, common*: a word one product in "
-    "ten has (the first page is what is returned); *radius*: products "
-    "within 10 km of a point."
+    "`GET /api/v1/marketplace/products` (the public catalog, first page of "
+    "50), on SQLite and on PostgreSQL: products of 100 approved stores with "
+    "a title and a description of a few words from a small vocabulary, and "
+    "a location spread evenly over a box of about 890 × 480 km. *Full "
+    "text, rare*: `q=zeppelin`, a word one product in 1,000 has; *full "
+    "text, common*: `q=kettle`, one product in 10; *radius*: "
+    "`latitude=54&longitude=-1.5&radius_km=10`. The number of results is "
+    "the first page's."
 )
 SEARCH_CASES = (
     ("text_rare", "full text, rare word"),
@@ -314,16 +412,19 @@ SEARCH_CASES = (
     ("radius", "radius 10 km"),
 )
 SEARCH_PLANS = (
-    ("text", "full text"),
+    ("text", "full text, common word"),
+    ("text_rare", "full text, rare word"),
+    ("text_generic", "full text, the generic plan (what a prepared statement is given after five runs)"),
     ("radius", "radius"),
+    ("indexes", "the products' indexes"),
 )
 
 INBOX_INTRO = (
     "The inbox of one organization among 1,000 (the messages spread evenly: "
-    "N / 1,000 each), conversations of 10 messages; as its agent signed in: "
-    "`GET /api/v1/inbox/conversations` (the first page, newest activity "
-    "first) and `GET /api/v1/inbox/conversations/{id}/messages` of "
-    "conversations taken in turn across the organization."
+    "N / 1,000 each, in conversations of 10 messages; SQLite), read by its "
+    "owner: `GET /api/v1/inbox/conversations` (the first page, latest "
+    "activity first) and `GET /api/v1/inbox/conversations/{id}/messages` "
+    "of its conversations in turn."
 )
 INBOX_CASES = (
     ("list", "conversation list, first page"),
@@ -335,9 +436,10 @@ INBOX_PLANS = (
 )
 
 AUDIT_INTRO = (
-    "{rows} audit entries and {rows} events of one organization (SQLite), "
-    "read by its owner: the first page, and a page deep in the list reached "
-    "through the cursor (the cursor of an entry 90 % of the way down)."
+    "N audit entries and N events of one organization (SQLite; one a "
+    "minute, its owner's), read by the owner: `GET /api/v1/audit-log` and "
+    "`GET /api/v1/events`, the first page (50) and a deep page reached "
+    "through the cursor (the page after the entry 90 % of the way down)."
 )
 AUDIT_CASES = (
     ("audit_first", "audit log, first page"),
@@ -345,21 +447,18 @@ AUDIT_CASES = (
     ("events_first", "events, first page"),
     ("events_deep", "events, deep page"),
 )
-AUDIT_PLANS = (
-    ("audit_first", "audit log, first page"),
-    ("audit_deep", "audit log, deep page"),
-    ("events_first", "events, first page"),
-    ("events_deep", "events, deep page"),
-)
 
 WEBHOOKS_INTRO = (
-    "Outgoing webhooks to a local receiver answering 200 at once (an "
-    "asyncio server in the script): events recorded by SQL for organizations "
-    "with webhook endpoints, then the time until the receiver has every "
-    "delivery (deliveries/s), and the lag of each delivery (received minus "
-    "the event's time)."
+    "Outgoing webhooks on SQLite to a local receiver answering 200 at once "
+    "(an asyncio server in the script), endpoints created over the API (at "
+    "most 20 per organization). *Burst*: events inserted by SQL at once, "
+    "as the events store writes them, making the number of deliveries "
+    "shown; the time until the receiver has the last one (deliveries/s) "
+    "and each delivery's lag from the insert. *Idle*: then, five times, "
+    "one event per organization (reaching every endpoint) on the idle "
+    "server: the time until all of its deliveries arrived (median and "
+    "slowest of five)."
 )
-WEBHOOKS_PLANS = ()
 
 READINGS = {
     "keys": "",
