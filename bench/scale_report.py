@@ -390,9 +390,7 @@ def section(f):
         for n in sizes("search_sizes"):
             if f"search_{db}_{n}_startup_ms" in f:
                 rows.append(
-                    f"| {label} | {count(n)} products"
-                    + (" (the full-text index built at start)" if db == "postgres" else "")
-                    + f" | — | {show(f'search_{db}_{n}_startup_ms', ' ms')} |"
+                    f"| {label} | {count(n)} products | — | {show(f'search_{db}_{n}_startup_ms', ' ms')} |"
                 )
     if rows:
         w("### Server start-up")
@@ -508,10 +506,8 @@ READINGS = {
         "`close-period` included) runs the migrator and then `PRAGMA "
         "foreign_key_check`, which reads every row of every table that has "
         "a foreign key, even when no migration was pending (the server's "
-        "own log shows it as a slow statement on the largest databases). "
-        "On PostgreSQL the start-up includes building the catalog's "
-        "full-text index when it is missing (here, on a catalog filled "
-        "before the first start)."
+        "own log shows it as a slow statement on the largest databases); "
+        "PostgreSQL has no such check."
     ),
     "keys": (
         "Reading: flat, as it should be. A verification finds the key through "
