@@ -341,7 +341,9 @@ function request()
 end
 LUA
 
-# Fields of wrk --latency's report: rps p50_ms p99_ms requests non-2xx.
+# Fields of wrk --latency's report: rps p50_ms p99_ms requests, and the
+# requests not answered with a 2xx (other statuses, and socket errors:
+# among them requests still unanswered after wrk's 2 s timeout).
 wrk_figures() {
     awk '
         function ms(v) {
@@ -354,7 +356,9 @@ wrk_figures() {
         $1 == "50%" { p50 = ms($2) }
         $1 == "99%" { p99 = ms($2) }
         /requests in/ { requests = $1 }
-        /Non-2xx/ { bad = $NF }
+        /Non-2xx/ { bad += $NF }
+        # Requests not answered: refused, cut, or over wrk'"'"'s 2 s timeout.
+        /Socket errors:/ { gsub(/,/, ""); bad += $4 + $6 + $8 + $10 }
         /^Requests\/sec:/ { rps = $2 }
         END { printf "%.0f\t%.3f\t%.3f\t%d\t%d\n", rps, p50, p99, requests, bad + 0 }'
 }
@@ -1106,20 +1110,30 @@ webhooks_part() {
 
 # ------------------------------------------------------------------ run
 
-record scale_machine_cores "$(nproc)"
-record scale_machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
-record scale_machine_memory "$(free -h | awk '/Mem:/ {print $2}')"
-record scale_commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
-record scale_date "$(date -u '+%Y-%m-%d %H:%M UTC')"
-record scale_load_average "$(cut -d" " -f1-3 /proc/loadavg)"
-record scale_seconds "$seconds"
-record scale_connections "$connections"
-record scale_wrk_version "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
-record scale_sqlite_version "sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
-record scale_quick "$quick"
-record scale_build "${BENCH_BINARY:+server built beforehand ($BENCH_BINARY)}"
-[ -n "${BENCH_BINARY:-}" ] || record scale_build "release build"
+# The run's circumstances: a whole run (`all`) records them; a part run
+# alone records when it ran, beside its own figures.
+whole=false
+for p in "${parts[@]}"; do [ "$p" = all ] && whole=true; done
+if $whole; then
+    forget scale_
+    record scale_machine_cores "$(nproc)"
+    record scale_machine_cpu "$(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //')"
+    record scale_machine_memory "$(free -h | awk '/Mem:/ {print $2}')"
+    record scale_commit "$(git rev-parse --short HEAD 2>/dev/null || echo unknown)"
+    record scale_date "$(date -u '+%Y-%m-%d %H:%M UTC')"
+    record scale_load_average "$(cut -d" " -f1-3 /proc/loadavg)"
+    record scale_seconds "$seconds"
+    record scale_connections "$connections"
+    record scale_wrk_version "$(wrk -v 2>&1 | head -1 | cut -d' ' -f1-2)"
+    record scale_sqlite_version "sqlite3 $(sqlite3 --version | cut -d' ' -f1)"
+    record scale_quick "$quick"
+    record scale_build "${BENCH_BINARY:+server built beforehand ($BENCH_BINARY)}"
+    [ -n "${BENCH_BINARY:-}" ] || record scale_build "release build"
+fi
 echo "== machine: $(nproc) cores; load average $(cut -d' ' -f1-3 /proc/loadavg)"
+for p in "${parts[@]}"; do
+    $whole || record "scale_alone_$p" "$(date -u '+%Y-%m-%d %H:%M UTC'), commit $(git rev-parse --short HEAD 2>/dev/null || echo unknown), load average $(cut -d" " -f1-3 /proc/loadavg) at its start"
+done
 
 started="$(date +%s)"
 wants keys && keys_part
@@ -1129,8 +1143,10 @@ wants inbox && inbox_part
 wants audit && audit_part
 wants webhooks && webhooks_part
 drop_previous
-record scale_total_s "$(($(date +%s) - started))"
-record scale_load_average_end "$(cut -d" " -f1-3 /proc/loadavg)"
+if $whole; then
+    record scale_total_s "$(($(date +%s) - started))"
+    record scale_load_average_end "$(cut -d" " -f1-3 /proc/loadavg)"
+fi
 
 python3 bench/scale_report.py "$results" BENCHMARKS.md
 echo "== wrote BENCHMARKS.md (Cost over data size)"

@@ -58,7 +58,7 @@ def section(f):
                 w(f"- {what}: `{value}`")
 
     def case_head(first):
-        w(f"| {first} | case | alone p50 | alone slowest | loaded requests/s | loaded p50 | loaded p99 | not 2xx |")
+        w(f"| {first} | case | alone p50 | alone slowest | loaded requests/s | loaded p50 | loaded p99 | not 2xx or unanswered |")
         w("| ---: | --- | ---: | ---: | ---: | ---: | ---: | ---: |")
 
     def case_row(size, label, p):
@@ -119,6 +119,14 @@ def section(f):
             "and noisier than on a quiet machine; read the shape of each "
             "curve (how a figure moves from one size to the next) rather "
             "than single values."
+        )
+        w("")
+    alone = sorted(k for k in f if k.startswith("scale_alone_"))
+    if alone:
+        w(
+            "Run again alone afterwards (their figures replace the whole run's): "
+            + "; ".join(f"the {k[len('scale_alone_'):]} part on {f[k]}" for k in alone)
+            + "."
         )
         w("")
     if f.get("scale_quick") == "1":
@@ -438,12 +446,11 @@ SEARCH_INTRO = (
     "a location spread evenly over a box of about 890 × 480 km. *Full "
     "text, rare*: `q=zeppelin`, a word one product in 1,000 has; *full "
     "text, common*: `q=kettle`, one product in 10; *radius*: "
-    "`latitude=54&longitude=-1.5&radius_km=10`. The number of results is "
-    "the first page's. On PostgreSQL the alone figures come from the "
-    "statement's first runs on each of the server's pooled connections, "
-    "which PostgreSQL plans for the word searched; after five runs on a "
-    "connection it may keep a generic plan instead, and the loaded figures "
-    "show that plan. PostgreSQL stops a statement after 20 s in this run."
+    "`latitude=54&longitude=-1.5&radius_km=10`. The cases run in that "
+    "order on each server. The number of results is the first page's. On "
+    "PostgreSQL the server's statements are stopped after 20 s, and which "
+    "plan a case ran with depends on what ran before it on the same "
+    "connections (see the reading below)."
 )
 SEARCH_CASES = (
     ("text_rare", "full text, rare word"),
@@ -451,8 +458,8 @@ SEARCH_CASES = (
     ("radius", "radius 10 km"),
 )
 SEARCH_PLANS = (
-    ("text", "full text, common word"),
     ("text_rare", "full text, rare word"),
+    ("text", "full text, common word"),
     ("text_generic", "full text, the generic plan (what a prepared statement is given after five runs)"),
     ("radius", "radius"),
     ("indexes", "the products' indexes"),
@@ -514,11 +521,11 @@ READINGS = {
         "the unique index on its hash and its organization through the "
         "primary key (B-tree searches: a few page reads at any size), and the "
         "usage writer updates each key's last use by primary key. Hits and "
-        "repeated unknown keys never reach the database. What the database "
-        "lookups cost at a million keys is pages that no longer all fit in "
-        "SQLite's page cache (read back from the operating system's cache), "
-        "not a plan that grows. From the smallest to the largest size, "
-        "loaded:"
+        "repeated unknown keys never reach the database. A database lookup "
+        "costs about three times a cache hit under load (the key, its "
+        "organization, and the last-use update of each distinct key in the "
+        "next usage batch), the same at a thousand keys as at a million. "
+        "From the smallest to the largest size, loaded:"
     ),
     "close": (
         "Reading: linear in organizations, as a close must be, and flat per "
@@ -534,21 +541,31 @@ READINGS = {
         "Reading: every search here grows with the catalog; none stays at "
         "the size of its page. *Full text on SQLite* grows with the number of "
         "products that match: the FTS5 query hands over every match (the "
-        "`LIST SUBQUERY`) before the newest 50 are looked up, so a common "
-        "word (one product in 10) costs about ten times a page's worth per "
-        "match found, and grows linearly with the catalog. *Full text on "
-        "PostgreSQL* is the slowest case measured: the custom plan for a "
-        "common word walks the primary key backwards and parses each "
-        "product's text (`to_tsvector`) until 51 match; for a rare word it "
-        "uses the GIN index but then sorts every match; and the generic plan "
-        "a prepared statement settles on never uses the GIN index at all: "
-        "it parses the text of every product of every store, so rare and "
-        "common words cost the same, in proportion to the whole catalog. "
-        "*Radius* on both databases reads the `(status, latitude, longitude)` "
-        "index for the whole latitude band (20 km high across the whole map: "
-        "2 % of all products), tests each entry's longitude, then sorts "
-        "what is left by id: linear in the catalog, with a small slope. "
-        "From the smallest to the largest size, alone:"
+        "`LIST SUBQUERY`) before the newest 50 are looked up by id, so a "
+        "common word (one product in 10) is linear in the catalog, and a "
+        "rare word grows in the same way with a smaller slope. *Full text on "
+        "PostgreSQL*: the first runs of the statement on a connection are "
+        "planned for the word searched (the first two plans below: a rare "
+        "word through the GIN index, then a sort of its matches; a common "
+        "word by walking the primary key backwards, parsing each product's "
+        "text until 51 match) — the rare word's alone figures, measured "
+        "first, come from those. After five runs on a connection, whatever "
+        "the words, PostgreSQL keeps its generic plan for the statement (the "
+        "optional filters written as `$n = '' OR …` make one plan look as "
+        "good as any): a loop over the approved stores that, for each store, "
+        "intersects its products with the GIN index's matches for the word "
+        "(`BitmapAnd`) and sorts what is found. Each store re-reads the "
+        "word's whole list of matches, so the cost grows with the number of "
+        "stores times the number of matching products. The rare word's load "
+        "and everything measured after it (the common word) ran with that "
+        "plan: the server's own plans, logged with `auto_explain` in a "
+        "separate run at 100,000 products, were this generic plan, from "
+        "650 ms to 2.7 s a statement. *Radius* on both databases reads the "
+        "`(status, latitude, longitude)` index for the whole latitude band "
+        "(20 km high across the whole map: 2 % of all products), tests each "
+        "entry's longitude, then sorts what is left by id: linear in the "
+        "catalog, with a small slope. From the smallest to the largest size, "
+        "alone:"
     ),
     "inbox": (
         "Reading: flat in the total number of messages. The list walks the "
