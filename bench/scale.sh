@@ -3,11 +3,14 @@
 # is measured at several data sizes, so BENCHMARKS.md shows a curve, not a
 # point. For each size, a freshly migrated database is filled by SQL (rows
 # written the way the stores write them), the release server is started on
-# it and the capability is loaded over HTTP with wrk (2 threads, a few
-# connections, BENCH_SECONDS each): requests/s, p50 and p99. Beside each
-# figure, the query plan of the statement the store runs for it (EXPLAIN
-# QUERY PLAN on SQLite, EXPLAIN on PostgreSQL): an index search stays
-# logarithmic, a scan grows with the table.
+# it and each case is timed over HTTP: one request at a time (p50 and the
+# slowest: what one user feels), then, when a request takes under 50 ms,
+# loaded with wrk (2 threads, a few connections, BENCH_SECONDS):
+# requests/s, p50 and p99 (see `load`). Beside each figure, the query plan
+# of the statement the store runs for it (EXPLAIN QUERY PLAN on SQLite,
+# EXPLAIN of a prepared statement on PostgreSQL): an index search stays
+# logarithmic, a scan or a sort of every matching row grows with the data.
+# The server's start-up time on each filled database is recorded too.
 #
 #   bash bench/scale.sh [all|keys|close|search|inbox|audit|webhooks]...
 #
@@ -21,8 +24,8 @@
 #             distinct unknown keys (each one a database lookup).
 #   close     `landlord close-period` of the previous month with
 #             BENCH_CLOSE_SIZES organizations (10,000, 100,000, 1,000,000),
-#             three usage rows each, on SQLite and PostgreSQL: the time per
-#             organization.
+#             three hours of usage each, on SQLite and PostgreSQL: the
+#             time per organization.
 #   search    the marketplace's product search, full text and radius, with
 #             BENCH_PRODUCT_SIZES products (10,000 to 1,000,000), on SQLite
 #             and on PostgreSQL.
@@ -43,12 +46,16 @@
 #
 # Environment: BENCH_BINARY (a server built beforehand instead of building
 # the release one), BENCH_QUICK=1 (only the two smallest sizes of each
-# part: to try the script), BENCH_SECONDS (each load, default 5),
+# part, and webhook cases "1:1000 100:1000": to try the script; about 6
+# minutes, the whole run about 25), BENCH_SECONDS (each load, default 5),
 # BENCH_CONNECTIONS (wrk's connections, 8), the size lists above
-# (space-separated), BENCH_CACHE (where the results file is kept,
+# (space-separated), BENCH_CLOSE_DATABASES and BENCH_SEARCH_DATABASES
+# ("sqlite postgres"), BENCH_CACHE (where the results file is kept,
 # ~/.cache/landlord-bench). Figures go to $BENCH_CACHE/scale-results (a part
-# run alone replaces only its own figures), then bench/scale_report.py
-# writes the "Cost over data size" section of BENCHMARKS.md.
+# run alone replaces only its own figures and says when it ran), then
+# bench/scale_report.py writes the "Cost over data size" section of
+# BENCHMARKS.md. At most one filled database is on the disk at a time
+# (up to about 1 GB); everything is removed at the end.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
