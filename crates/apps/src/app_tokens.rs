@@ -49,6 +49,19 @@ impl DelegatedTokens for AppTokens {
     }
 }
 
+/// Whether `request` is sent with what looks like an app's token: the
+/// requests [`meter`] is for (`OnlyWhenLayer`).
+pub fn carries_app_token(request: &Request) -> bool {
+    request
+        .headers()
+        .get(axum::http::header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split_once(' '))
+        .is_some_and(|(scheme, token)| {
+            scheme.eq_ignore_ascii_case("bearer") && tokens::looks_like_app_token(token.trim())
+        })
+}
+
 /// Middleware over the API: a request with an app's token that a route
 /// let in (within its scope) is recorded for metering under the token's
 /// organization, like an API-key request. Refused ones are not metered.
@@ -57,15 +70,7 @@ pub async fn meter(
     mut request: Request,
     next: Next,
 ) -> Response {
-    let app_token = request
-        .headers()
-        .get(axum::http::header::AUTHORIZATION)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split_once(' '))
-        .is_some_and(|(scheme, token)| {
-            scheme.eq_ignore_ascii_case("bearer") && tokens::looks_like_app_token(token.trim())
-        });
-    if !app_token {
+    if !carries_app_token(&request) {
         return next.run(request).await;
     }
     let used = DelegatedUse::default();

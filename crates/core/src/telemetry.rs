@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use opentelemetry::propagation::{Extractor, Injector, TextMapPropagator};
-use opentelemetry::trace::TracerProvider as _;
+use opentelemetry::trace::{TraceContextExt as _, TracerProvider as _};
 use opentelemetry_sdk::propagation::TraceContextPropagator;
 use opentelemetry_sdk::trace::SdkTracerProvider;
 use opentelemetry_sdk::Resource;
@@ -187,6 +187,21 @@ pub fn continue_trace(span: &tracing::Span, headers: &axum::http::HeaderMap) {
         let parent = TraceContextPropagator::new().extract(&Headers(headers));
         let _ = span.set_parent(parent);
     }
+}
+
+/// Names the exported request `span` after the `route` it reached (made
+/// before routing, it could not be named then) and records the route
+/// attribute; nothing when traces are off.
+pub fn name_request_span(span: &tracing::Span, method: &str, route: &str) {
+    if !traces_enabled() {
+        return;
+    }
+    // The OpenTelemetry span exists by now (the caller's trace was set as
+    // its parent), so it is renamed there, not through `otel.name`.
+    span.context()
+        .span()
+        .update_name(format!("{method} {route}"));
+    span.record("http.route", route);
 }
 
 /// Makes `span`'s parent the span a W3C `traceparent` value names (one

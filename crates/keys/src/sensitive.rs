@@ -30,18 +30,29 @@ pub const SENSITIVE_ROUTES: &[(&str, &str)] = &[
     ("POST", "/api/v1/team/decline-invitation"),
 ];
 
+/// The listed route `request` is for, if any.
+fn sensitive_route(request: &Request) -> Option<&'static str> {
+    let method = request.method().as_str();
+    let path = request.uri().path();
+    SENSITIVE_ROUTES
+        .iter()
+        .find(|(m, p)| *m == method && *p == path)
+        .map(|(_, route)| *route)
+}
+
+/// Whether `request` is for one of the listed routes: the middleware
+/// below runs only for those (`OnlyWhenLayer`).
+pub fn is_sensitive(request: &Request) -> bool {
+    sensitive_route(request).is_some()
+}
+
 /// Middleware: limits each listed route per client address.
 pub async fn limit_sensitive_routes(
     State(state): State<SensitiveLimits>,
     request: Request,
     next: Next,
 ) -> Response {
-    let method = request.method().as_str();
-    let path = request.uri().path();
-    let Some((_, route)) = SENSITIVE_ROUTES
-        .iter()
-        .find(|(m, p)| *m == method && *p == path)
-    else {
+    let Some(route) = sensitive_route(&request) else {
         return next.run(request).await;
     };
     let ip = client_ip(request.headers(), request.extensions()).unwrap_or_else(|| "unknown".into());

@@ -7,9 +7,11 @@ use axum::middleware;
 use axum::response::IntoResponse;
 use axum::Router;
 use landlord_core::error::ApiError;
-use std::sync::Arc;
 
-use landlord_core::http::middleware::{apply_baseline, record_metrics, RequestMetrics};
+use landlord_core::http::baseline::apply_baseline;
+use landlord_core::http::layers::OnlyWhenLayer;
+use landlord_core::http::middleware::RecordMetricsLayer;
+use tower::Layer;
 use utoipa_axum::router::OpenApiRouter;
 
 use landlord_console::{Console, ConsoleState, Module, NavEntry, NavGroup};
@@ -81,9 +83,12 @@ pub fn build_router(state: AppState) -> Router {
     let api_v1 = if modules.apps {
         // Requests made with an installed app's token are metered under
         // its organization.
-        api_v1.layer(middleware::from_fn_with_state(
-            state.keys.usage.clone(),
-            landlord_apps::app_tokens::meter,
+        api_v1.layer(OnlyWhenLayer::new(
+            landlord_apps::app_tokens::carries_app_token,
+            middleware::from_fn_with_state(
+                state.keys.usage.clone(),
+                landlord_apps::app_tokens::meter,
+            ),
         ))
     } else {
         api_v1
@@ -116,15 +121,15 @@ pub fn build_router(state: AppState) -> Router {
         router = router.merge(test_routes::router());
     }
     let router = router
-        .route_layer(middleware::from_fn_with_state(
-            sensitive_limits,
-            landlord_keys::sensitive::limit_sensitive_routes,
+        .route_layer(OnlyWhenLayer::new(
+            landlord_keys::sensitive::is_sensitive,
+            middleware::from_fn_with_state(
+                sensitive_limits,
+                landlord_keys::sensitive::limit_sensitive_routes,
+            ),
         ))
-        .route_layer(middleware::from_fn_with_state(
-            // Built after `build_state` installed the recorder.
-            Arc::new(RequestMetrics::default()),
-            record_metrics,
-        ))
+        // Built after `build_state` installed the recorder.
+        .route_layer(RecordMetricsLayer::new())
         .fallback(move |uri: Uri, headers: HeaderMap| async move {
             // A browser that followed a wrong link gets a page it can read.
             let page = console
@@ -138,21 +143,16 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state);
     // Every error page (the fallback's 404 included) keeps a signed-in
     // person's navigation.
-    let router = match console_state {
-        Some(shell) => router.layer(middleware::from_fn_with_state(
-            shell,
-            landlord_console::with_navigation,
-        )),
-        None => router,
-    };
-    let router = apply_baseline(router, &config);
+    let navigation = console_state
+        .map(|shell| middleware::from_fn_with_state(shell, landlord_console::with_navigation));
+    let platform = apply_baseline(tower::util::option_layer(navigation).layer(router), &config);
     if modules.apps {
         // The first thing a request meets: its host says whether it is
         // the platform's (on to the above), an app's (the gateway serves
         // it, with its own limits, timeouts and headers) or no one's.
-        Router::new().fallback_service(landlord_apps::gateway::HostDispatch::new(gateway, router))
+        Router::new().fallback_service(landlord_apps::gateway::HostDispatch::new(gateway, platform))
     } else {
-        router
+        Router::new().fallback_service(platform)
     }
 }
 

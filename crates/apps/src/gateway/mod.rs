@@ -41,7 +41,7 @@ use std::task::{Context, Poll};
 use axum::extract::Request;
 use axum::response::Response;
 use tokio_util::sync::CancellationToken;
-use tower::{Service, ServiceExt};
+use tower::ServiceExt;
 
 use crate::store::AppStatus;
 use crate::AppsState;
@@ -134,22 +134,26 @@ impl Gateway {
 /// lookup, nothing boxed), an app's (the gateway serves it) or no one's
 /// (421).
 #[derive(Clone)]
-pub struct HostDispatch {
+pub struct HostDispatch<P> {
     gateway: Gateway,
-    platform: axum::Router,
+    platform: P,
 }
 
-impl HostDispatch {
-    pub fn new(gateway: Gateway, platform: axum::Router) -> Self {
+impl<P> HostDispatch<P> {
+    pub fn new(gateway: Gateway, platform: P) -> Self {
         Self { gateway, platform }
     }
 }
 
-impl tower::Service<Request> for HostDispatch {
+impl<P> tower::Service<Request> for HostDispatch<P>
+where
+    P: tower::Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    P::Future: Send + 'static,
+{
     type Response = Response;
     type Error = Infallible;
     type Future = futures::future::Either<
-        axum::routing::future::RouteFuture<Infallible>,
+        P::Future,
         futures::future::BoxFuture<'static, Result<Response, Infallible>>,
     >;
 

@@ -1,60 +1,31 @@
-//! The layers every request passes through, in this order:
-//! request id → trace span and access log → security headers → envelope
-//! guard → panic recovery → CORS → timeout → body size limit → routes.
+//! What the baseline (`baseline.rs`) does to every request and answer —
+//! the span and access log, the security headers, the error envelope,
+//! CORS, panic answers — and the per-route request metrics.
 
 use std::any::Any;
 use std::collections::HashMap;
 use std::sync::{Arc, RwLock};
 use std::time::{Duration, Instant};
 
-use axum::extract::{MatchedPath, Request, State};
+use std::future::Future;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use axum::extract::{MatchedPath, Request};
 use axum::http::{header, HeaderName, HeaderValue, Method, StatusCode};
-use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::{Extension, Router};
 use metrics::{Counter, Histogram};
-use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::cors::{AllowOrigin, CorsLayer};
-use tower_http::limit::RequestBodyLimitLayer;
-use tower_http::timeout::TimeoutLayer;
-use tower_http::trace::TraceLayer;
 use tracing::Span;
 
 use crate::config::Config;
 use crate::error::{ApiError, Enveloped};
-use crate::http::client::TrustForwardedFor;
-use crate::http::request_id::{assign_request_id, REQUEST_ID_HEADER};
+use crate::http::request_id::REQUEST_ID_HEADER;
 
-/// Wraps `router` in the baseline layers, configured from `config`.
-pub fn apply_baseline(router: Router, config: &Config) -> Router {
-    // `Router::layer` wraps what is already there, so the last layer added
-    // is the first a request meets: read this list bottom-up.
-    router
-        .layer(RequestBodyLimitLayer::new(config.body_limit_bytes))
-        .layer(TimeoutLayer::with_status_code(
-            StatusCode::SERVICE_UNAVAILABLE,
-            config.request_timeout(),
-        ))
-        .layer(cors(config))
-        .layer(CatchPanicLayer::custom(answer_panic))
-        .layer(middleware::map_response(finish_response))
-        .layer(
-            TraceLayer::new_for_http()
-                .make_span_with(make_request_span)
-                .on_request(())
-                .on_response(log_response)
-                .on_failure(()),
-        )
-        .layer(Extension(TrustForwardedFor::new(
-            config.trust_forwarded_for,
-            config.trusted_proxy_hops,
-            // Validated at start; an invalid list cannot get here.
-            config.trusted_proxy_networks().unwrap_or_default(),
-        )))
-        .layer(middleware::from_fn(assign_request_id))
-}
-
-fn make_request_span(request: &Request) -> Span {
+/// The request's span. It is made before routing, so an exported span is
+/// named after the route later, by [`RecordMetrics`] (a route's layer):
+/// "unmatched" until then.
+pub(crate) fn make_request_span(request: &Request) -> Span {
     let request_id = request
         .headers()
         .get(&REQUEST_ID_HEADER)
@@ -71,19 +42,15 @@ fn make_request_span(request: &Request) -> Span {
     }
     // Exported: named after the route (not the path, which carries ids),
     // with the attributes trace viewers know, continuing the caller's trace.
-    let route = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|m| m.as_str())
-        .unwrap_or("unmatched");
+    // The route is not known yet: "unmatched" until a route names it.
     let span = tracing::info_span!(
         "request",
-        otel.name = %format_args!("{} {}", request.method(), route),
+        otel.name = %format_args!("{} unmatched", request.method()),
         otel.kind = "server",
         request_id = %request_id,
         method = %request.method(),
         path = %request.uri().path(),
-        http.route = %route,
+        http.route = tracing::field::Empty,
         http.request.method = %request.method(),
         http.response.status_code = tracing::field::Empty,
         otel.status_code = tracing::field::Empty,
@@ -93,7 +60,7 @@ fn make_request_span(request: &Request) -> Span {
     span
 }
 
-fn log_response(response: &Response, latency: Duration, span: &Span) {
+pub(crate) fn log_response(response: &Response, latency: Duration, span: &Span) {
     if crate::telemetry::traces_enabled() {
         let status = response.status();
         span.record("http.response.status_code", status.as_u16());
@@ -108,15 +75,9 @@ fn log_response(response: &Response, latency: Duration, span: &Span) {
     );
 }
 
-/// The last word on every answer, in one layer: errors produced below the
-/// handlers put in the envelope, then the security headers added.
-async fn finish_response(response: Response) -> Response {
-    add_security_headers(envelope_guard(response))
-}
-
 /// The security headers every answer carries (no sniffing, no framing,
 /// a strict referrer policy…), set unless a handler chose its own.
-fn add_security_headers(mut response: Response) -> Response {
+pub(crate) fn add_security_headers(mut response: Response) -> Response {
     const HEADERS: [(HeaderName, &str); 6] = [
         (header::X_CONTENT_TYPE_OPTIONS, "nosniff"),
         (header::X_FRAME_OPTIONS, "DENY"),
@@ -135,7 +96,7 @@ fn add_security_headers(mut response: Response) -> Response {
 }
 
 /// CORS from the configured allowlist; no origins configured allows none.
-fn cors(config: &Config) -> CorsLayer {
+pub(crate) fn cors(config: &Config) -> CorsLayer {
     let origins = &config.cors_allowed_origins;
     let allow_origin = if origins.iter().any(|o| o == "*") {
         AllowOrigin::any()
@@ -173,7 +134,7 @@ fn cors(config: &Config) -> CorsLayer {
 
 /// Rewrites error answers produced below the handlers (routing, body limit,
 /// timeout) into the error envelope, keeping their headers.
-fn envelope_guard(response: Response) -> Response {
+pub(crate) fn envelope_guard(response: Response) -> Response {
     let status = response.status();
     if !(status.is_client_error() || status.is_server_error())
         || response.extensions().get::<Enveloped>().is_some()
@@ -191,7 +152,7 @@ fn envelope_guard(response: Response) -> Response {
 }
 
 /// A handler panicked: log what happened, answer a plain 500 envelope.
-fn answer_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
+pub(crate) fn answer_panic(payload: Box<dyn Any + Send + 'static>) -> Response {
     let detail = payload
         .downcast_ref::<String>()
         .map(String::as_str)
@@ -293,19 +254,105 @@ fn standard_method(method: &Method) -> Option<&'static str> {
         .map(|(_, name)| *name)
 }
 
-/// Route-level middleware recording Prometheus request counts and latency
-/// by route template, method and status. Applied with `route_layer` so the
-/// matched route template is known.
-pub async fn record_metrics(
-    State(metrics): State<Arc<RequestMetrics>>,
-    request: Request,
-    next: Next,
-) -> Response {
-    let started = Instant::now();
-    let route = request.extensions().get::<MatchedPath>().cloned();
-    let method = request.method().clone();
-    let response = next.run(request).await;
-    let route = route.as_ref().map_or("unmatched", MatchedPath::as_str);
-    metrics.record(route, &method, response.status(), started.elapsed());
-    response
+/// The route layer recording Prometheus request counts and latency by
+/// route template, method and status (a route layer, so the matched
+/// template is known). A plain service rather than a `from_fn`
+/// middleware: it runs on every request, and neither clones the route
+/// below it nor boxes anything.
+#[derive(Clone)]
+pub struct RecordMetricsLayer {
+    metrics: Arc<RequestMetrics>,
+}
+
+impl RecordMetricsLayer {
+    /// Create it after the metrics recorder is installed.
+    pub fn new() -> Self {
+        Self {
+            metrics: Arc::new(RequestMetrics::default()),
+        }
+    }
+}
+
+impl Default for RecordMetricsLayer {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<S> tower::Layer<S> for RecordMetricsLayer {
+    type Service = RecordMetrics<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        RecordMetrics {
+            inner,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+/// The service of [`RecordMetricsLayer`].
+#[derive(Clone)]
+pub struct RecordMetrics<S> {
+    inner: S,
+    metrics: Arc<RequestMetrics>,
+}
+
+impl<S> tower::Service<Request> for RecordMetrics<S>
+where
+    S: tower::Service<Request, Response = Response>,
+{
+    type Response = Response;
+    type Error = S::Error;
+    type Future = RecordMetricsFuture<S::Future>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        let route = request.extensions().get::<MatchedPath>().cloned();
+        let method = request.method().clone();
+        if let Some(route) = &route {
+            crate::telemetry::name_request_span(&Span::current(), method.as_str(), route.as_str());
+        }
+        RecordMetricsFuture {
+            answer: self.inner.call(request),
+            started: Instant::now(),
+            route,
+            method,
+            metrics: self.metrics.clone(),
+        }
+    }
+}
+
+pin_project_lite::pin_project! {
+    /// The route's answer, recorded when it is ready.
+    pub struct RecordMetricsFuture<F> {
+        #[pin]
+        answer: F,
+        started: Instant,
+        route: Option<MatchedPath>,
+        method: Method,
+        metrics: Arc<RequestMetrics>,
+    }
+}
+
+impl<F, E> Future for RecordMetricsFuture<F>
+where
+    F: Future<Output = Result<Response, E>>,
+{
+    type Output = Result<Response, E>;
+
+    fn poll(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Self::Output> {
+        let this = self.project();
+        let response = std::task::ready!(this.answer.poll(cx))?;
+        let route = this.route.as_ref().map_or("unmatched", MatchedPath::as_str);
+        this.metrics.record(
+            route,
+            this.method,
+            response.status(),
+            this.started.elapsed(),
+        );
+        Poll::Ready(Ok(response))
+    }
 }

@@ -1,8 +1,10 @@
 //! The HTTP baseline shared by every feature: envelopes, extractors,
 //! request ids and the middleware stack.
 
+pub mod baseline;
 pub mod client;
 pub mod extract;
+pub mod layers;
 pub mod middleware;
 pub mod pagination;
 pub mod request_id;

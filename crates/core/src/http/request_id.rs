@@ -5,8 +5,7 @@
 
 use axum::extract::Request;
 use axum::http::{HeaderName, HeaderValue};
-use axum::middleware::Next;
-use axum::response::Response;
+use std::future::Future;
 
 pub static REQUEST_ID_HEADER: HeaderName = HeaderName::from_static("x-request-id");
 
@@ -43,10 +42,10 @@ fn generate() -> HeaderValue {
     HeaderValue::from_str(id).unwrap_or_else(|_| HeaderValue::from_static("invalid"))
 }
 
-/// Middleware: assigns the id and runs the rest of the stack inside its scope.
-pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
-    let header = match request.headers().get(&REQUEST_ID_HEADER) {
-        // The client's id stays where it is.
+/// The request's id: the client's when it is sane (left in place),
+/// otherwise a new one, set on the request for what reads it from there.
+pub fn assign(request: &mut Request) -> HeaderValue {
+    match request.headers().get(&REQUEST_ID_HEADER) {
         Some(value) if acceptable(value) => value.clone(),
         _ => {
             let generated = generate();
@@ -55,12 +54,13 @@ pub async fn assign_request_id(mut request: Request, next: Next) -> Response {
                 .insert(REQUEST_ID_HEADER.clone(), generated.clone());
             generated
         }
-    };
-    let mut response = REQUEST_ID.scope(header.clone(), next.run(request)).await;
-    response
-        .headers_mut()
-        .insert(REQUEST_ID_HEADER.clone(), header);
-    response
+    }
+}
+
+/// Runs `future` (the rest of the request) with `id` as the current
+/// request id.
+pub fn scope<F: Future>(id: HeaderValue, future: F) -> impl Future<Output = F::Output> {
+    REQUEST_ID.scope(id, future)
 }
 
 #[cfg(test)]
