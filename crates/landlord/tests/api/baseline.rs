@@ -268,6 +268,64 @@ async fn cors_follows_the_configured_allowlist() {
     assert!(methods.contains("POST"), "{methods}");
 }
 
+/// Requests without `Origin` skip the CORS layer; they must still carry
+/// what it adds to every answer — above all `Vary`, without which a cache
+/// could hand a browser an answer stored for a script.
+#[tokio::test]
+async fn answers_without_origin_carry_the_same_cors_headers() {
+    let cors_headers = |response: &reqwest::Response| {
+        let mut found: Vec<(String, String)> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| {
+                name.as_str() == "vary" || name.as_str().starts_with("access-control-")
+            })
+            .map(|(name, value)| (name.to_string(), value.to_str().unwrap().to_string()))
+            .collect();
+        found.sort();
+        found
+    };
+    for origins in [
+        vec![],
+        vec!["https://app.example.com".to_string()],
+        vec!["*".to_string()],
+    ] {
+        let any = origins.iter().any(|o| o == "*");
+        let app = TestApp::spawn_with(Backend::Sqlite, |c| {
+            c.cors_allowed_origins = origins.clone()
+        })
+        .await;
+        let plain = app.client.get(app.url("/health")).send().await.unwrap();
+        let from_elsewhere = app
+            .client
+            .get(app.url("/health"))
+            .header("origin", "https://elsewhere.example.net")
+            .send()
+            .await
+            .unwrap();
+        let headers = cors_headers(&plain);
+        assert_eq!(
+            headers,
+            cors_headers(&from_elsewhere),
+            "origins {origins:?}"
+        );
+        let vary = plain.headers()["vary"].to_str().unwrap();
+        assert!(vary.contains("origin"), "{vary}");
+        assert!(plain
+            .headers()
+            .contains_key("access-control-expose-headers"));
+        assert_eq!(
+            plain.headers().contains_key("access-control-allow-origin"),
+            any,
+            "origins {origins:?}: {headers:?}"
+        );
+        // Answers from below the handlers (the router's 404) carry it too.
+        let error = app.get("/no/such/route").await;
+        assert_eq!(error.status(), 404);
+        assert!(error.headers().contains_key("vary"));
+    }
+}
+
 #[tokio::test]
 async fn no_origin_is_allowed_by_default() {
     let app = TestApp::spawn(Backend::Sqlite).await;
