@@ -71,26 +71,57 @@ pub async fn entries<'c, E: Executor<'c, Database = Any>>(
     organization_id: &OrganizationId,
     filter: EntryFilter<'_>,
 ) -> Result<Vec<EntryRow>, sqlx::Error> {
-    sqlx::query_as(
+    // Only the filters asked for are in the statement: an optional filter
+    // written `($n = '' OR …)` or a time range bound to the whole i64 range
+    // keeps the planner on the time index, which reads and sorts all of the
+    // organization's entries; without them it walks `audit_log_org_id`
+    // backwards and stops at the page.
+    // An empty text is no filter (as it always was).
+    let action = filter.action.filter(|a| !a.is_empty());
+    let before = filter.before.filter(|b| !b.is_empty());
+    let mut sql = String::from(
         "SELECT id, action, actor_user_id, actor_api_key_id, target_type, target_id, ip, \
                 user_agent, details, created_at \
-         FROM audit_log \
-         WHERE organization_id = $1 \
-           AND ($2 = '' OR action = $2) \
-           AND ($3 = '' OR actor_user_id = $3) \
-           AND created_at >= $4 AND created_at < $5 \
-           AND ($6 = '' OR id < $6) \
-         ORDER BY id DESC LIMIT $7",
-    )
-    .bind(organization_id)
-    .bind(filter.action.unwrap_or(""))
-    .bind(filter.actor.map_or("", UserId::as_str))
-    .bind(filter.from.unwrap_or(Timestamp::from_millis(i64::MIN)))
-    .bind(filter.to.unwrap_or(Timestamp::from_millis(i64::MAX)))
-    .bind(filter.before.unwrap_or(""))
-    .bind(filter.limit)
-    .fetch_all(executor)
-    .await
+         FROM audit_log WHERE organization_id = $1",
+    );
+    let mut next = 2;
+    let mut condition = |sql: &mut String, text: &str| {
+        sql.push_str(&format!(" AND {text} ${next}"));
+        next += 1;
+    };
+    if action.is_some() {
+        condition(&mut sql, "action =");
+    }
+    if filter.actor.is_some() {
+        condition(&mut sql, "actor_user_id =");
+    }
+    if filter.from.is_some() {
+        condition(&mut sql, "created_at >=");
+    }
+    if filter.to.is_some() {
+        condition(&mut sql, "created_at <");
+    }
+    if before.is_some() {
+        condition(&mut sql, "id <");
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${next}"));
+    let mut query = sqlx::query_as(&sql).bind(organization_id);
+    if let Some(action) = action {
+        query = query.bind(action);
+    }
+    if let Some(actor) = filter.actor {
+        query = query.bind(actor.as_str());
+    }
+    if let Some(from) = filter.from {
+        query = query.bind(from);
+    }
+    if let Some(to) = filter.to {
+        query = query.bind(to);
+    }
+    if let Some(before) = before {
+        query = query.bind(before);
+    }
+    query.bind(filter.limit).fetch_all(executor).await
 }
 
 /// Entries with `action`, across organizations, since `since` (operator

@@ -132,23 +132,45 @@ pub async fn events<'c, E: Executor<'c, Database = Any>>(
     organization_id: &OrganizationId,
     filter: EventFilter<'_>,
 ) -> Result<Vec<EventRow>, sqlx::Error> {
-    sqlx::query_as(
+    // Only the filters asked for are in the statement, so that without a
+    // time range the planner walks `events_org_id` backwards and stops at
+    // the page (see the audit log's store).
+    let mut sql = String::from(
         "SELECT id, organization_id, type, version, payload, created_at \
-         FROM events \
-         WHERE organization_id = $1 \
-           AND ($2 = '' OR type = $2) \
-           AND created_at >= $3 AND created_at < $4 \
-           AND ($5 = '' OR id < $5) \
-         ORDER BY id DESC LIMIT $6",
-    )
-    .bind(organization_id)
-    .bind(filter.event_type.map_or("", EventType::as_str))
-    .bind(filter.since.unwrap_or(Timestamp::from_millis(i64::MIN)))
-    .bind(filter.until.unwrap_or(Timestamp::from_millis(i64::MAX)))
-    .bind(filter.before.map_or("", EventId::as_str))
-    .bind(filter.limit)
-    .fetch_all(executor)
-    .await
+         FROM events WHERE organization_id = $1",
+    );
+    let mut next = 2;
+    let mut condition = |sql: &mut String, text: &str| {
+        sql.push_str(&format!(" AND {text} ${next}"));
+        next += 1;
+    };
+    if filter.event_type.is_some() {
+        condition(&mut sql, "type =");
+    }
+    if filter.since.is_some() {
+        condition(&mut sql, "created_at >=");
+    }
+    if filter.until.is_some() {
+        condition(&mut sql, "created_at <");
+    }
+    if filter.before.is_some() {
+        condition(&mut sql, "id <");
+    }
+    sql.push_str(&format!(" ORDER BY id DESC LIMIT ${next}"));
+    let mut query = sqlx::query_as(&sql).bind(organization_id);
+    if let Some(event_type) = filter.event_type {
+        query = query.bind(event_type.as_str());
+    }
+    if let Some(since) = filter.since {
+        query = query.bind(since);
+    }
+    if let Some(until) = filter.until {
+        query = query.bind(until);
+    }
+    if let Some(before) = filter.before {
+        query = query.bind(before.as_str());
+    }
+    query.bind(filter.limit).fetch_all(executor).await
 }
 
 /// One event of the organization (`None`: missing, or another's).
