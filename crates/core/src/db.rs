@@ -16,7 +16,7 @@ use std::time::Duration;
 
 use sqlx::any::{AnyPoolOptions, AnyQueryResult};
 use sqlx::migrate::{Migration, Migrator};
-use sqlx::{AnyConnection, AnyPool, Executor};
+use sqlx::{Any, AnyConnection, AnyPool, Executor};
 
 use crate::config::{Config, DatabaseKind};
 use crate::replicas::Replicas;
@@ -230,13 +230,21 @@ impl Db {
             DatabaseKind::Sqlite => {
                 let mut conn = self.pool.acquire().await?;
                 conn.execute("PRAGMA foreign_keys = OFF").await?;
+                let before = applied_migrations(&mut conn).await;
                 let outcome = migrator.run(&mut *conn).await;
-                let dangling = sqlx::query("PRAGMA foreign_key_check")
-                    .fetch_all(&mut *conn)
-                    .await;
+                // The check reads every table: only after a migration ran
+                // (not at every start, where it grew with the database).
+                let dangling = if applied_migrations(&mut conn).await != before {
+                    sqlx::query("PRAGMA foreign_key_check")
+                        .fetch_all(&mut *conn)
+                        .await
+                        .map(|rows| rows.len())
+                } else {
+                    Ok(0)
+                };
                 conn.execute("PRAGMA foreign_keys = ON").await?;
                 outcome?;
-                let dangling = dangling?.len();
+                let dangling = dangling?;
                 if dangling > 0 {
                     tracing::warn!(
                         rows = dangling,
@@ -346,6 +354,15 @@ pub fn now_millis() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
+/// How many migrations the database has applied (0 before the first: no
+/// bookkeeping table yet).
+async fn applied_migrations(conn: &mut sqlx::pool::PoolConnection<Any>) -> i64 {
+    sqlx::query_scalar::<_, i64>("SELECT COUNT(*) FROM _sqlx_migrations")
+        .fetch_one(&mut **conn)
+        .await
+        .unwrap_or(0)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -370,6 +387,32 @@ mod tests {
             .unwrap();
         assert_eq!(mode, "wal");
         db.ping().await.unwrap();
+    }
+
+    /// The foreign-key check after migrating runs only when a migration
+    /// ran: the count it compares moves on the first start, not the next.
+    #[tokio::test]
+    async fn applied_migrations_move_only_when_one_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let url = format!("sqlite://{}?mode=rwc", dir.path().join("t.db").display());
+        let db = Db::connect_url(&url, DatabaseKind::Sqlite, 1)
+            .await
+            .unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        assert_eq!(applied_migrations(&mut conn).await, 0, "a new database");
+        drop(conn);
+        db.migrate(&[]).await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        let first = applied_migrations(&mut conn).await;
+        assert!(first > 0, "the first start applied the migrations");
+        drop(conn);
+        db.migrate(&[]).await.unwrap();
+        let mut conn = db.pool().acquire().await.unwrap();
+        assert_eq!(
+            applied_migrations(&mut conn).await,
+            first,
+            "nothing to apply"
+        );
     }
 
     #[test]

@@ -174,13 +174,23 @@ pub async fn claim_one(
         DatabaseKind::Postgres => " FOR UPDATE SKIP LOCKED",
         DatabaseKind::Sqlite => "",
     };
+    // The earliest of two candidates, each the first of an index walk: the
+    // next due pending job (`jobs_due`) and the running job whose lease
+    // lapsed first (`jobs_lapsed`). One condition with an OR gathered and
+    // sorted every due job to take one, so a backlog drained in quadratic
+    // time.
     let sql = format!(
         "UPDATE jobs SET status = 'running', locked_by = $1, locked_until = $2, lease_token = $4, \
              attempts = attempts + 1, updated_at = $3 \
-         WHERE id IN (SELECT id FROM jobs \
-             WHERE (status = 'pending' AND run_at <= $3) \
-                OR (status = 'running' AND locked_until < $3) \
-             ORDER BY run_at LIMIT 1{lock}) \
+         WHERE id IN (SELECT id FROM ( \
+             SELECT id, due FROM (SELECT id, run_at AS due FROM jobs \
+                 WHERE status = 'pending' AND run_at <= $3 \
+                 ORDER BY run_at LIMIT 1{lock}) AS next_due \
+             UNION ALL \
+             SELECT id, due FROM (SELECT id, locked_until AS due FROM jobs \
+                 WHERE status = 'running' AND locked_until < $3 \
+                 ORDER BY locked_until LIMIT 1{lock}) AS first_lapsed \
+         ) AS candidates ORDER BY due LIMIT 1) \
          RETURNING id, kind, payload, attempts, max_attempts, lease_token"
     );
     sqlx::query_as(&sql)
