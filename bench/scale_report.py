@@ -584,14 +584,14 @@ READINGS = {
         "largest size, alone:"
     ),
     "audit": (
-        "Reading: **linear**, and it should not be. Both lists find all of "
-        "the organization's rows through the `(organization_id, "
-        "created_at)` index (without `from`/`to` the time bounds are the "
-        "whole range) and sort them all by id in a temporary B-tree to keep "
-        "51 (`USE TEMP B-TREE FOR ORDER BY`). A deep page sorts only the "
-        "rows older than the cursor, so it is cheaper than the first page "
-        "but grows in the same way. From the smallest to the largest size, "
-        "alone:"
+        "Reading: flat. Both lists walk an `(organization_id, id)` index "
+        "newest first and stop after the page (51 rows, one to know whether "
+        "there is a next page); a deep page starts the walk at the cursor. "
+        "Until these indexes existed, and while the statement always bound "
+        "a time range, both read all of the organization's rows through "
+        "the `(organization_id, created_at)` index and sorted them: 2.3 s "
+        "for the first audit page and 3.1 s for the events' at 1,000,000 "
+        "rows. From the smallest to the largest size, alone:"
     ),
     "webhooks": (
         "Reading: delivery runs one job at a time per instance (each a "
