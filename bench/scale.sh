@@ -1108,7 +1108,7 @@ webhooks_part() {
         echo "   idle: one event to $((orgs * per_org)) endpoint(s), all delivered after ${idle[*]} ms"
         stop_server
         record "${p}_plan_undispatched" "$(plan "SELECT id, organization_id, type, created_at FROM events WHERE dispatched = 0 ORDER BY id LIMIT 500")"
-        record "${p}_plan_claim" "$(plan_bound "" "UPDATE jobs SET status = 'running', locked_by = \$1, locked_until = \$2, lease_token = \$4, attempts = attempts + 1, updated_at = \$3 WHERE id IN (SELECT id FROM jobs WHERE (status = 'pending' AND run_at <= \$3) OR (status = 'running' AND locked_until < \$3) ORDER BY run_at LIMIT 1) RETURNING id, kind, payload, attempts, max_attempts, lease_token" \
+        record "${p}_plan_claim" "$(plan_bound "" "UPDATE jobs SET status = 'running', locked_by = \$1, locked_until = \$2, lease_token = \$4, attempts = attempts + 1, updated_at = \$3 WHERE id IN (SELECT id FROM (SELECT id, due FROM (SELECT id, run_at AS due FROM jobs WHERE status = 'pending' AND run_at <= \$3 ORDER BY run_at LIMIT 1) AS next_due UNION ALL SELECT id, due FROM (SELECT id, locked_until AS due FROM jobs WHERE status = 'running' AND locked_until < \$3 ORDER BY locked_until LIMIT 1) AS first_lapsed) AS candidates ORDER BY due LIMIT 1) RETURNING id, kind, payload, attempts, max_attempts, lease_token" \
             "'worker'" "$(now_ms)" "$(now_ms)" "'token'")"
         record "${p}_jobs" "$(sql "SELECT status || ':' || COUNT(*) FROM jobs GROUP BY status" | paste -sd' ')"
     done
