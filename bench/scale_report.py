@@ -612,7 +612,7 @@ READINGS = {
         "(That was the plan until `9162b67`: since then a claim takes the "
         "earlier of two candidates, each the first of one index walk — the "
         "next due job and the first lapsed lease — whatever the backlog; "
-        "the plan above shows which statement the measured build ran.)"
+        "the plan above is of the statement the measured build ran.)"
     ),
 }
 
