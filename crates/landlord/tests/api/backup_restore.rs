@@ -665,7 +665,10 @@ async fn a_restored_older_snapshot_is_migrated_forward_by_the_server() {
         );
         return;
     };
-    assert!(!tables.is_empty(), "the newest migration creates a table");
+    // What the newest migration creates, to look for before and after.
+    let Some(created) = tables.first().or(indexes.first()).cloned() else {
+        panic!("the newest migration creates a table or an index");
+    };
     let app = TestApp::spawn(Backend::Sqlite).await;
     signed_in(&app, "older@example.com").await;
     let backups = tempfile::tempdir().unwrap();
@@ -727,8 +730,7 @@ async fn a_restored_older_snapshot_is_migrated_forward_by_the_server() {
     );
     let mut before = open_restored(into.path()).await;
     let (present,): (i64,) = sqlx::query_as(&format!(
-        "SELECT COUNT(*) FROM sqlite_master WHERE type = 'table' AND name = '{}'",
-        tables[0]
+        "SELECT COUNT(*) FROM sqlite_master WHERE type IN ('table', 'index') AND name = '{created}'"
     ))
     .fetch_one(&mut before)
     .await
@@ -751,6 +753,18 @@ async fn a_restored_older_snapshot_is_migrated_forward_by_the_server() {
         restored
             .count(&format!("SELECT COUNT(*) FROM {table}"), &[])
             .await;
+    }
+    for index in &indexes {
+        assert_eq!(
+            restored
+                .count(
+                    "SELECT COUNT(*) FROM sqlite_master WHERE type = 'index' AND name = $1",
+                    &[index.as_str()]
+                )
+                .await,
+            1,
+            "the server created the index {index}"
+        );
     }
     assert_eq!(
         restored
