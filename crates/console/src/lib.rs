@@ -361,6 +361,12 @@ impl Console {
     }
 }
 
+/// Whether `request` carries a console session: the requests
+/// [`with_navigation`] is for (`OnlyWhenLayer`); the others pass by it.
+pub fn carries_session(request: &axum::extract::Request) -> bool {
+    session::cookie_in(request.headers(), SESSION_COOKIE).is_some()
+}
+
 /// A middleware: an error page answered to a signed-in person (the 404
 /// page, a refused form, a failure) is rendered again with the layout's
 /// navigation, in the organization of the URL when it is theirs, so that

@@ -143,8 +143,12 @@ pub fn build_router(state: AppState) -> Router {
         .with_state(state);
     // Every error page (the fallback's 404 included) keeps a signed-in
     // person's navigation.
-    let navigation = console_state
-        .map(|shell| middleware::from_fn_with_state(shell, landlord_console::with_navigation));
+    let navigation = console_state.map(|shell| {
+        OnlyWhenLayer::new(
+            landlord_console::carries_session,
+            middleware::from_fn_with_state(shell, landlord_console::with_navigation),
+        )
+    });
     let platform = apply_baseline(tower::util::option_layer(navigation).layer(router), &config);
     if modules.apps {
         // The first thing a request meets: its host says whether it is
