@@ -75,12 +75,11 @@ pub async fn meter(
     }
     let used = DelegatedUse::default();
     request.extensions_mut().insert(used.clone());
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
-    let method = request.method().as_str().to_owned();
+    let endpoint = match request.extensions().get::<MatchedPath>() {
+        Some(template) => usage.endpoint(template.as_str()),
+        None => std::sync::Arc::from(request.uri().path()),
+    };
+    let method = landlord_metering::method_name(request.method());
     let response = next.run(request).await;
     if let Some(grant) = used.0.get() {
         usage

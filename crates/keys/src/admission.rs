@@ -5,7 +5,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use axum::http::{HeaderMap, HeaderName, HeaderValue};
-use landlord_core::crypto::sha256_hex;
+use landlord_core::crypto::sha256_hex_inline;
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::plans::Plan;
 use landlord_core::{ApiError, Timestamp};
@@ -18,37 +18,75 @@ use crate::KeysState;
 /// Every key starts with this; 64 lowercase hex characters follow.
 pub const KEY_PREFIX: &str = "sk_live_";
 
-/// What authenticating a key needs, cached by key hash: the key's row, its
-/// organization's plan and its scopes, parsed once when the cache is filled.
-#[derive(Debug, Clone)]
+/// What authenticating a key needs, cached by key hash (behind an `Arc`:
+/// a cache hit and every clone of the request's context share it): the
+/// key's row, its organization's plan from the catalog and its scopes,
+/// resolved once when the cache is filled, and the names the limiters
+/// and the quota count it under, built once rather than per request.
+#[derive(Debug)]
 pub struct KeyRecord {
     pub id: ApiKeyId,
     pub organization_id: OrganizationId,
-    pub plan: String,
+    /// The plan the key's requests are counted under: the organization's,
+    /// or the default plan when the catalog lacks it.
+    pub plan_name: String,
+    pub plan: Plan,
     /// `None`: the key may call every API-key route.
     pub scopes: Option<Arc<[String]>>,
     pub expires_at: Option<Timestamp>,
     pub revoked_at: Option<Timestamp>,
     pub rate_limit_per_minute: Option<i64>,
+    /// `org:{organization}`: the organization's rate limit.
+    organization_rate_key: String,
+    /// `key:{key}`: the key's own rate limit.
+    key_rate_key: String,
+    /// The quota counter of the month the record was read in.
+    quota_month: QuotaMonth,
 }
 
-/// An admitted API-key request: who is calling and what is left.
+/// An organization's quota counter name for one month.
+#[derive(Debug)]
+struct QuotaMonth {
+    /// Unix ms of the month's first instant.
+    start_ms: i64,
+    /// `YYYY-MM`.
+    month: String,
+    /// `{organization}:YYYY-MM`.
+    counter: String,
+}
+
+impl QuotaMonth {
+    fn of(organization_id: &OrganizationId, now_ms: i64) -> Self {
+        let month = month_key(now_ms);
+        Self {
+            start_ms: month_start_ms(now_ms),
+            counter: format!("{organization_id}:{month}"),
+            month,
+        }
+    }
+}
+
+/// An admitted API-key request: who is calling and what is left. Cheap to
+/// clone (the key's record is shared), as extracting it in a handler does.
 #[derive(Debug, Clone)]
 pub struct ApiKeyContext {
-    pub organization_id: OrganizationId,
-    pub key_id: ApiKeyId,
-    pub plan_name: String,
-    pub plan: Plan,
-    /// `None`: the key may call every API-key route.
-    pub scopes: Option<Arc<[String]>>,
+    pub key: Arc<KeyRecord>,
     pub rate: Decision,
     pub quota: QuotaState,
 }
 
 impl ApiKeyContext {
+    pub fn organization_id(&self) -> &OrganizationId {
+        &self.key.organization_id
+    }
+
+    pub fn key_id(&self) -> &ApiKeyId {
+        &self.key.id
+    }
+
     /// 403 unless the key's scopes allow `scope`.
     pub fn require_scope(&self, scope: &'static str) -> Result<(), ApiError> {
-        match &self.scopes {
+        match &self.key.scopes {
             Some(scopes) if !scopes.iter().any(|s| s == scope) => {
                 Err(Refusal::MissingScope(scope).into_api_error())
             }
@@ -229,8 +267,12 @@ impl KeysState {
     /// the separate, small negative cache (so random keys cannot push real
     /// ones out). Before going to the database for a key neither cache
     /// knows, a client address over its invalid-key budget is refused.
-    async fn lookup(&self, key_hash: &str, address: &str) -> Result<Option<KeyRecord>, Refusal> {
-        if let Some(Some(hit)) = self.cache.get(key_hash) {
+    async fn lookup(
+        &self,
+        key_hash: &str,
+        address: &str,
+    ) -> Result<Option<Arc<KeyRecord>>, Refusal> {
+        if let Some(hit) = self.cache.get(key_hash) {
             return Ok(Some(hit));
         }
         if self.missing.contains_key(key_hash) {
@@ -249,8 +291,9 @@ impl KeysState {
             .read_key(key_hash)
             .await
             .map_err(|e| Refusal::Internal(e.into()))?;
+        let record = record.map(Arc::new);
         match &record {
-            Some(found) => self.cache.insert(key_hash.to_string(), Some(found.clone())),
+            Some(found) => self.cache.insert(key_hash.to_string(), found.clone()),
             None => self.missing.insert(key_hash.to_string(), ()),
         }
         Ok(record)
@@ -267,11 +310,16 @@ impl KeysState {
         else {
             return Ok(None);
         };
+        let (plan_name, plan) = self.plan_of(&organization.plan);
         Ok(Some(KeyRecord {
             scopes: store::decode_scopes(row.scopes.as_deref()).map(Arc::from),
+            organization_rate_key: format!("org:{}", row.organization_id),
+            key_rate_key: format!("key:{}", row.id),
+            quota_month: QuotaMonth::of(&row.organization_id, Timestamp::now().millis()),
             id: row.id,
             organization_id: row.organization_id,
-            plan: organization.plan,
+            plan_name,
+            plan,
             expires_at: row.expires_at,
             revoked_at: row.revoked_at,
             rate_limit_per_minute: row.rate_limit_per_minute,
@@ -313,7 +361,9 @@ impl KeysState {
         // Malformed keys take the same path as unknown ones (hash and
         // lookup), so the answer's timing does not tell them apart.
         let formed = well_formed(key);
-        let record = self.lookup(&sha256_hex(key), address).await?;
+        let record = self
+            .lookup(sha256_hex_inline(key).as_str(), address)
+            .await?;
         let now = Timestamp::now();
         let record = match (formed, record) {
             (false, _) => return Err(self.refuse_bad_key(address, BadKey::Malformed).await),
@@ -329,14 +379,11 @@ impl KeysState {
         // The request's span (its log lines, its exported trace) names the
         // organization acted on.
         tracing::Span::current().record("organization_id", record.organization_id.as_str());
-        let (plan_name, plan) = self.plan_of(&record.plan);
+        let plan = &record.plan;
 
         let mut rate = self
             .limiter
-            .check(
-                &format!("org:{}", record.organization_id),
-                plan.rate_limit_per_minute,
-            )
+            .check(&record.organization_rate_key, plan.rate_limit_per_minute)
             .await;
         if !rate.allowed {
             return Err(Refusal::RateLimited(rate));
@@ -344,7 +391,7 @@ impl KeysState {
         if let Some(per_key) = record.rate_limit_per_minute {
             let key_rate = self
                 .limiter
-                .check(&format!("key:{}", record.id), per_key.max(1) as u32)
+                .check(&record.key_rate_key, per_key.max(1) as u32)
                 .await;
             if !key_rate.allowed {
                 return Err(Refusal::RateLimited(key_rate));
@@ -354,11 +401,19 @@ impl KeysState {
             }
         }
 
-        let quota_key = format!("{}:{}", record.organization_id, month_key(now.millis()));
-        let initial = if self.quota.known_locally(&quota_key) {
+        // The record's month, unless it was read before this month began.
+        let this_month;
+        let quota_month = if record.quota_month.start_ms == month_start_ms(now.millis()) {
+            &record.quota_month
+        } else {
+            this_month = QuotaMonth::of(&record.organization_id, now.millis());
+            &this_month
+        };
+        let quota_key = quota_month.counter.as_str();
+        let initial = if self.quota.known_locally(quota_key) {
             0
         } else {
-            let month_start = Timestamp::from_millis(month_start_ms(now.millis()));
+            let month_start = Timestamp::from_millis(quota_month.start_ms);
             landlord_metering::count_since(&self.db, &record.organization_id, month_start)
                 .await
                 .map_err(|e| Refusal::Internal(e.into()))?
@@ -369,16 +424,11 @@ impl KeysState {
             None
         };
         let resets_at = Timestamp::from_millis(next_month_start_ms(now.millis()));
-        let quota = match self.quota.reserve(&quota_key, initial, cap).await {
+        let quota = match self.quota.reserve(quota_key, initial, cap).await {
             Ok(used) => {
                 if let Some(included) = plan.included_requests {
-                    self.note_usage(
-                        &record.organization_id,
-                        &month_key(now.millis()),
-                        used,
-                        included,
-                    )
-                    .await;
+                    self.note_usage(&record.organization_id, &quota_month.month, used, included)
+                        .await;
                 }
                 QuotaState {
                     used,
@@ -396,11 +446,7 @@ impl KeysState {
             }
         };
         Ok(ApiKeyContext {
-            organization_id: record.organization_id,
-            key_id: record.id,
-            plan_name,
-            plan,
-            scopes: record.scopes,
+            key: record,
             rate,
             quota,
         })
@@ -424,27 +470,47 @@ impl KeysState {
     }
 }
 
-/// Adds the rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`)
-/// to `headers`.
+/// Adds the rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`,
+/// `RateLimit-Policy`, `RateLimit`) to `headers`: numbers straight into
+/// header values, the two structured ones through a buffer on the stack.
 pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset_secs = decision.reset_after.as_micros().div_ceil(1_000_000) as u64;
     let reset_at = (Timestamp::now().millis() / 1000) as u64 + reset_secs;
-    let mut set = |name: &'static str, value: String| {
-        if let Ok(value) = HeaderValue::from_str(&value) {
-            headers.insert(HeaderName::from_static(name), value);
-        }
-    };
-    set("x-ratelimit-limit", decision.limit.to_string());
-    set("x-ratelimit-remaining", decision.remaining.to_string());
-    set("x-ratelimit-reset", reset_at.to_string());
-    set(
-        "ratelimit-policy",
-        format!("\"plan\";q={};w=60", decision.limit),
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-limit"),
+        HeaderValue::from(decision.limit),
     );
-    set(
-        "ratelimit",
-        format!("\"plan\";r={};t={}", decision.remaining, reset_secs),
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-remaining"),
+        HeaderValue::from(decision.remaining),
     );
+    headers.insert(
+        HeaderName::from_static("x-ratelimit-reset"),
+        HeaderValue::from(reset_at),
+    );
+    let mut buffer = [0u8; 64];
+    if let Some(value) = formatted(
+        &mut buffer,
+        format_args!("\"plan\";q={};w=60", decision.limit),
+    ) {
+        headers.insert(HeaderName::from_static("ratelimit-policy"), value);
+    }
+    if let Some(value) = formatted(
+        &mut buffer,
+        format_args!("\"plan\";r={};t={}", decision.remaining, reset_secs),
+    ) {
+        headers.insert(HeaderName::from_static("ratelimit"), value);
+    }
+}
+
+/// `arguments` written into `buffer`, as a header value (`None` if it does
+/// not fit, which the numbers of a rate-limit decision always do).
+fn formatted(buffer: &mut [u8], arguments: std::fmt::Arguments<'_>) -> Option<HeaderValue> {
+    use std::io::Write;
+    let mut cursor = std::io::Cursor::new(&mut *buffer);
+    cursor.write_fmt(arguments).ok()?;
+    let written = cursor.position() as usize;
+    HeaderValue::from_bytes(&buffer[..written]).ok()
 }
 
 /// The id usage rows carry for work metered without an API key (a
@@ -507,7 +573,7 @@ impl KeysState {
             .record(landlord_metering::UsageRecord {
                 organization_id: organization_id.clone(),
                 api_key_id: ApiKeyId::from_trusted(NO_KEY),
-                endpoint: route.to_string(),
+                endpoint: self.usage.endpoint(route),
                 method: "POST".into(),
                 status: 202,
                 at: now,

@@ -1,11 +1,13 @@
 //! The middleware in front of API-key routes.
 
+use std::sync::Arc;
+
 use axum::extract::{MatchedPath, Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use landlord_core::http::client::client_ip;
 use landlord_core::Timestamp;
-use landlord_metering::UsageRecord;
+use landlord_metering::{method_name, UsageRecord};
 
 use crate::admission::{key_from_headers, rate_limit_headers};
 use crate::KeysState;
@@ -15,7 +17,7 @@ use crate::KeysState;
 /// metering (off the request path: a channel send) and adds rate-limit
 /// headers. Requests refused here are not metered.
 pub async fn guard(State(state): State<KeysState>, mut request: Request, next: Next) -> Response {
-    let key = key_from_headers(request.headers()).map(str::to_owned);
+    let key = key_from_headers(request.headers());
     // An installed app's token (a delegated token) is for the few person
     // routes that accept it, never for API-key routes.
     let delegated = request
@@ -31,7 +33,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
             .into_response();
     }
     let client = client_ip(request.headers(), request.extensions());
-    let context = match state.admit(key.as_deref(), client.as_deref()).await {
+    let context = match state.admit(key, client.as_deref()).await {
         Ok(context) => context,
         Err(refusal) => {
             let decision = refusal.rate();
@@ -42,21 +44,20 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
             return response;
         }
     };
-    let endpoint = request
-        .extensions()
-        .get::<MatchedPath>()
-        .map(|p| p.as_str().to_owned())
-        .unwrap_or_else(|| request.uri().path().to_owned());
-    let method = request.method().as_str().to_owned();
+    let endpoint = match request.extensions().get::<MatchedPath>() {
+        Some(template) => state.usage.endpoint(template.as_str()),
+        None => Arc::from(request.uri().path()),
+    };
+    let method = method_name(request.method());
     let decision = context.rate;
-    let (organization_id, api_key_id) = (context.organization_id.clone(), context.key_id.clone());
+    let key = context.key.clone();
     request.extensions_mut().insert(context);
     let mut response = next.run(request).await;
     state
         .usage
         .record(UsageRecord {
-            organization_id,
-            api_key_id,
+            organization_id: key.organization_id.clone(),
+            api_key_id: key.id.clone(),
             endpoint,
             method,
             status: response.status().as_u16(),

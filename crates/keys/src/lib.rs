@@ -46,9 +46,8 @@ pub struct KeysInner {
     pub config: Arc<Config>,
     pub identity: IdentityState,
     /// Keys found, by hash (a revoked key stays here until its entry
-    /// expires or is invalidated). Never holds `None`: misses go to
-    /// `missing`.
-    pub cache: moka::sync::Cache<String, Option<admission::KeyRecord>>,
+    /// expires or is invalidated); misses go to `missing`.
+    pub cache: moka::sync::Cache<String, Arc<admission::KeyRecord>>,
     /// Hashes of keys that do not exist: bounded on its own
     /// ([`NEGATIVE_CACHE_CAPACITY`]), same lifetime as `cache`.
     pub missing: moka::sync::Cache<String, ()>,

@@ -147,8 +147,15 @@ impl RateLimiter {
             // Forget keys whose budget is full again: they hold no state.
             state.retain(|_, tat| *tat > now);
         }
-        let tat = state.get(key).copied();
-        let (decision, new_tat) = gcra::decide_over(tat, now, limit, period);
+        // A key seen before is updated in place: no allocation per request.
+        if let Some(tat) = state.get_mut(key) {
+            let (decision, new_tat) = gcra::decide_over(Some(*tat), now, limit, period);
+            if let Some(new_tat) = new_tat {
+                *tat = new_tat;
+            }
+            return decision;
+        }
+        let (decision, new_tat) = gcra::decide_over(None, now, limit, period);
         if let Some(new_tat) = new_tat {
             state.insert(key.to_string(), new_tat);
         }

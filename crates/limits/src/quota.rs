@@ -53,6 +53,15 @@ pub fn next_month_start_ms(millis: i64) -> i64 {
         .unwrap_or(i64::MAX)
 }
 
+/// Counts one request on `used` unless `cap` is reached.
+fn take_one(used: &mut i64, cap: Option<i64>) -> Result<i64, i64> {
+    if cap.is_some_and(|cap| *used >= cap) {
+        return Err(*used);
+    }
+    *used += 1;
+    Ok(*used)
+}
+
 /// Counts metered requests per `organization:month`.
 pub struct QuotaCounter {
     /// Counters in memory; with Redis, the count of the last lease, so
@@ -104,12 +113,12 @@ impl QuotaCounter {
             }
         }
         let mut counters = self.local.lock().unwrap_or_else(|e| e.into_inner());
-        let used = counters.entry(key.to_string()).or_insert(initial);
-        if cap.is_some_and(|cap| *used >= cap) {
-            return Err(*used);
+        // The key is allocated only the first time (`entry` would take an
+        // owned key on every request).
+        if let Some(used) = counters.get_mut(key) {
+            return take_one(used, cap);
         }
-        *used += 1;
-        Ok(*used)
+        take_one(counters.entry(key.to_string()).or_insert(initial), cap)
     }
 
     /// [`QuotaCounter::reserve`] from this instance's lease of `key`, or

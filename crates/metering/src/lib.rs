@@ -26,8 +26,9 @@ pub mod period;
 pub mod routes;
 pub mod store;
 
+use std::borrow::Cow;
 use std::collections::HashMap;
-use std::sync::Arc;
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 
 use landlord_core::ids::{ApiKeyId, OrganizationId};
@@ -63,9 +64,11 @@ pub const QUEUE_RECORDS: usize = 20_000;
 pub struct UsageRecord {
     pub organization_id: OrganizationId,
     pub api_key_id: ApiKeyId,
-    /// Route template, e.g. `/api/v1/messages/{id}`.
-    pub endpoint: String,
-    pub method: String,
+    /// Route template, e.g. `/api/v1/messages/{id}` (shared: one
+    /// allocation per route for the process, see
+    /// [`UsageRecorder::endpoint`]).
+    pub endpoint: Arc<str>,
+    pub method: Cow<'static, str>,
     pub status: u16,
     pub at: Timestamp,
     /// The published app a gateway request went to; `None` for everything
@@ -168,9 +171,32 @@ pub struct UsageRecorder {
     /// The writer never waits on the queue itself: that would wake it (a
     /// task switch, often a thread wake-up) for every request.
     backlog: Arc<Notify>,
+    /// The route templates seen so far, each allocated once.
+    endpoints: Arc<RwLock<HashMap<Box<str>, Arc<str>>>>,
 }
 
+/// Route templates remembered at most: API routes are far fewer; past it
+/// an endpoint is simply allocated per record.
+const ENDPOINTS_REMEMBERED: usize = 1_000;
+
 impl UsageRecorder {
+    /// The shared name of the route template `template` (a matched route's
+    /// path, e.g. `/api/v1/messages/{id}`): allocated the first time only,
+    /// so a metered request copies no string for its route.
+    pub fn endpoint(&self, template: &str) -> Arc<str> {
+        let known = self.endpoints.read().unwrap_or_else(|e| e.into_inner());
+        if let Some(endpoint) = known.get(template) {
+            return endpoint.clone();
+        }
+        drop(known);
+        let endpoint: Arc<str> = Arc::from(template);
+        let mut known = self.endpoints.write().unwrap_or_else(|e| e.into_inner());
+        if known.len() < ENDPOINTS_REMEMBERED {
+            known.insert(Box::from(template), endpoint.clone());
+        }
+        endpoint
+    }
+
     /// Queues one record: at once while the queue has room; when it is
     /// full (the database is behind) it waits for the writer, holding the
     /// request's answer back. Usage is delayed, never dropped, and the
@@ -190,6 +216,23 @@ impl UsageRecorder {
             self.backlog.notify_one();
         }
     }
+}
+
+/// `method`'s name for a usage record: the standard methods without an
+/// allocation.
+pub fn method_name(method: &axum::http::Method) -> Cow<'static, str> {
+    use axum::http::Method;
+    let name = match *method {
+        Method::GET => "GET",
+        Method::POST => "POST",
+        Method::PUT => "PUT",
+        Method::PATCH => "PATCH",
+        Method::DELETE => "DELETE",
+        Method::HEAD => "HEAD",
+        Method::OPTIONS => "OPTIONS",
+        _ => return Cow::Owned(method.as_str().to_owned()),
+    };
+    Cow::Borrowed(name)
 }
 
 /// The background writer.
@@ -230,7 +273,15 @@ pub fn channel(
 fn queue(capacity: usize) -> (UsageRecorder, mpsc::Receiver<UsageRecord>) {
     let (sender, receiver) = mpsc::channel(capacity);
     let backlog = Arc::new(Notify::new());
-    (UsageRecorder { sender, backlog }, receiver)
+    let endpoints = Arc::default();
+    (
+        UsageRecorder {
+            sender,
+            backlog,
+            endpoints,
+        },
+        receiver,
+    )
 }
 
 impl UsageWriter {
@@ -340,15 +391,39 @@ pub async fn write_batch(
     // while it reads the cuts, so no plan change slips in between.
     keys_used.used(&mut tx, &last_used).await?;
     if raw_log {
-        for chunk in records.chunks(BATCH_ROWS) {
+        for chunk in statement_chunks(records) {
             store::insert_batch(&mut tx, chunk).await?;
         }
     }
     let cuts = cuts_of(&mut tx, records).await?;
-    for chunk in aggregate(records, &cuts).chunks(BATCH_ROWS) {
+    for chunk in statement_chunks(&aggregate(records, &cuts)) {
         store::add_to_counters(&mut tx, chunk).await?;
     }
     tx.commit().await
+}
+
+/// `rows` cut for multi-row statements: [`BATCH_ROWS`] at a time, then the
+/// rest in powers of two (256, 128 … 1). A batch's size depends on the
+/// traffic, and a statement's text on its row count: with these sizes the
+/// writer only ever runs ten texts per statement, which stay prepared in
+/// the connection's statement cache, instead of preparing a new text of a
+/// few thousand placeholders (milliseconds of parsing) for most flushes.
+fn statement_chunks<T>(rows: &[T]) -> impl Iterator<Item = &[T]> {
+    let mut rest = rows;
+    std::iter::from_fn(move || {
+        if rest.is_empty() {
+            return None;
+        }
+        let size = if rest.len() >= BATCH_ROWS {
+            BATCH_ROWS
+        } else {
+            // The largest power of two not above what is left.
+            1 << rest.len().ilog2()
+        };
+        let (chunk, after) = rest.split_at(size);
+        rest = after;
+        Some(chunk)
+    })
 }
 
 /// The cuts inside the hours `records` fall in, per organization.
@@ -393,6 +468,27 @@ mod tests {
             at: Timestamp::from_millis(at),
             app_id: None,
         }
+    }
+
+    #[test]
+    fn statements_take_full_batches_then_powers_of_two() {
+        let sizes = |n: usize| {
+            statement_chunks(&vec![0u8; n])
+                .map(<[u8]>::len)
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(sizes(0), Vec::<usize>::new());
+        assert_eq!(sizes(1), vec![1]);
+        assert_eq!(sizes(BATCH_ROWS), vec![BATCH_ROWS]);
+        assert_eq!(sizes(1_203), vec![BATCH_ROWS, BATCH_ROWS, 128, 64, 8, 2, 1]);
+        // Every row once, in order, and never more than ten sizes.
+        let rows: Vec<usize> = (0..4_999).collect();
+        let again: Vec<usize> = statement_chunks(&rows).flatten().copied().collect();
+        assert_eq!(again, rows);
+        let mut seen: Vec<usize> = (1..2_000).flat_map(sizes).collect();
+        seen.sort_unstable();
+        seen.dedup();
+        assert!(seen.len() <= 10, "{seen:?}");
     }
 
     #[test]

@@ -121,8 +121,8 @@ pub async fn insert_batch(
         query = query
             .bind(&record.organization_id)
             .bind(&record.api_key_id)
-            .bind(&record.endpoint)
-            .bind(&record.method)
+            .bind(&*record.endpoint)
+            .bind(record.method.as_ref())
             .bind(i64::from(record.status))
             .bind(record.at);
     }

@@ -266,8 +266,8 @@ impl GatewayLimits {
             .record(UsageRecord {
                 organization_id: route.organization_id.clone(),
                 api_key_id: ApiKeyId::from_trusted(NO_KEY),
-                endpoint: route.slug.clone(),
-                method: APP_METHOD.to_string(),
+                endpoint: Arc::from(route.slug.as_str()),
+                method: APP_METHOD.into(),
                 status: status.as_u16(),
                 at: now,
                 app_id: Some(Arc::from(route.app_id.as_str())),

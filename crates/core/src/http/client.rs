@@ -145,6 +145,19 @@ pub fn client_ip(headers: &HeaderMap, extensions: &Extensions) -> Option<String>
     policy.resolve(peer, &values).map(|ip| ip.to_string())
 }
 
+/// Only the caller's address (as [`ClientInfo`] reads it), for handlers on
+/// the hot path that do not record the user agent.
+#[derive(Debug, Clone, Default)]
+pub struct ClientAddress(pub Option<String>);
+
+impl<S: Send + Sync> FromRequestParts<S> for ClientAddress {
+    type Rejection = std::convert::Infallible;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        Ok(ClientAddress(client_ip(&parts.headers, &parts.extensions)))
+    }
+}
+
 impl<S: Send + Sync> FromRequestParts<S> for ClientInfo {
     type Rejection = std::convert::Infallible;
 

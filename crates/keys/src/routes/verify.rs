@@ -4,7 +4,7 @@
 use axum::extract::State;
 use axum::response::{IntoResponse, Response};
 use landlord_core::error::ErrorEnvelope;
-use landlord_core::http::client::ClientInfo;
+use landlord_core::http::client::ClientAddress;
 use landlord_core::http::{ApiSuccess, Envelope, Json};
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::{ApiError, Timestamp};
@@ -99,12 +99,10 @@ impl From<&Decision> for RateLimitView {
 )]
 pub async fn verify_key(
     State(state): State<KeysState>,
-    client: ClientInfo,
+    ClientAddress(client): ClientAddress,
     Json(body): Json<VerifyKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state
-        .admit(Some(body.key.trim()), client.ip.as_deref())
-        .await;
+    let outcome = state.admit(Some(body.key.trim()), client.as_deref()).await;
     let mut verdict = VerifyKeyResponse {
         valid: false,
         allowed: false,
@@ -119,12 +117,13 @@ pub async fn verify_key(
     };
     let rate = match outcome {
         Ok(context) => {
+            let key = &context.key;
             state
                 .usage
                 .record(UsageRecord {
-                    organization_id: context.organization_id.clone(),
-                    api_key_id: context.key_id.clone(),
-                    endpoint: "/api/v1/keys/verify".into(),
+                    organization_id: key.organization_id.clone(),
+                    api_key_id: key.id.clone(),
+                    endpoint: state.usage.endpoint("/api/v1/keys/verify"),
                     method: "POST".into(),
                     status: 200,
                     at: Timestamp::now(),
@@ -134,10 +133,10 @@ pub async fn verify_key(
             verdict.valid = true;
             verdict.allowed = true;
             verdict.quota = Some(QuotaView::from(&context.quota));
-            verdict.organization_id = Some(context.organization_id);
-            verdict.key_id = Some(context.key_id);
-            verdict.plan = Some(context.plan_name);
-            verdict.scopes = context.scopes.map(|s| s.to_vec());
+            verdict.organization_id = Some(key.organization_id.clone());
+            verdict.key_id = Some(key.id.clone());
+            verdict.plan = Some(key.plan_name.clone());
+            verdict.scopes = key.scopes.as_ref().map(|s| s.to_vec());
             Some(context.rate)
         }
         Err(Refusal::Internal(error)) => return Err(error),

@@ -145,7 +145,7 @@ pub async fn send_message(
     let request: SendMessageRequest = parse_json(&body)?;
     let (recipient, subject) = validate(&request, state.channels)?;
     let scope = Scope {
-        organization_id: &key.organization_id,
+        organization_id: key.organization_id(),
         route: "POST /messages/send",
     };
     idempotent(&state.db, scope, &headers, &body, |_| async {
@@ -179,8 +179,8 @@ async fn queue_message(
         &mut *tx,
         NewMessage {
             id: &id,
-            organization_id: &key.organization_id,
-            api_key_id: &key.key_id,
+            organization_id: key.organization_id(),
+            api_key_id: key.key_id(),
             channel,
             recipient,
             subject,
