@@ -6,10 +6,13 @@
 # Parts (each runnable alone; `all`, the default, runs them in this order):
 #   throughput   the reference (bench/reference: a minimal axum server, same
 #                axum and tokio versions, one route answering /health's JSON),
-#                then GET /health, POST /keys/verify and GET /messages/{id}
-#                with an API key, on SQLite and then on PostgreSQL + Redis:
-#                the most requests/s at 64 connections (oha), then p50/p99 at
-#                a fixed offered load of half that maximum (oha -q). Also the
+#                then GET /health, POST /keys/verify, GET /messages/{id}
+#                with an API key and a marketplace product's public read,
+#                on SQLite and then on PostgreSQL + Redis: the most
+#                requests/s at 64 connections (oha), then p50/p99 at a fixed
+#                offered load of half that maximum (oha -q). Then the latency
+#                tail: /health and the verification again with the server
+#                pinned to one core and oha to the other (taskset). Also the
 #                start-up time and the idle memory.
 #   close        month close (`landlord close-period`) of 100,000
 #                organizations with a few usage rows each, inserted by SQL
@@ -295,6 +298,10 @@ TOML
 
 base=""
 server_log=""
+# Prefixes that pin the server and the load generator to one core each
+# (`taskset -c N`) for the latency-tail loads; empty otherwise.
+server_cpu=()
+load_cpu=()
 startup_ms=""
 
 start_server() {
@@ -304,7 +311,7 @@ start_server() {
     server_log="${server_env[0]#LANDLORD_DATA_DIR=}/server.log"
     local start_ns
     start_ns="$(date +%s%N)"
-    env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn LANDLORD_LISTEN="127.0.0.1:$port" \
+    "${server_cpu[@]}" env "${server_env[@]}" LANDLORD_LOG_LEVEL=warn LANDLORD_LISTEN="127.0.0.1:$port" \
         "$binary" serve >>"$server_log" 2>&1 &
     server_pid=$!
     until curl -fsS "$base/health" >/dev/null 2>&1; do
@@ -338,6 +345,19 @@ tenant() {
     curl -fsS -X POST "$base/api/v1/keys/verify" -H 'content-type: application/json' \
         -d "{\"key\": \"$key\"}" | jq -e '.data.allowed' >/dev/null
     curl -fsS -H "x-api-key: $key" "$base/api/v1/messages/$message_id" | jq -e '.data.id' >/dev/null
+    # The organization is also an approved store with one listed product
+    # (inserted by SQL: approving a store is an operator's step).
+    local now
+    now="$(($(date +%s%N) / 1000000))"
+    product_id="0000b0d5-0000-7000-8000-000000000001"
+    sql "INSERT INTO marketplace_vendors (organization_id, store_name, slug, payout_provider, payout_account,
+            status, approved_at, created_at, updated_at)
+         VALUES ('$organization', 'Bench store', 'bench-store', 'stripe', 'acct_bench', 'approved', $now, $now, $now)" >/dev/null
+    sql "INSERT INTO marketplace_products (id, vendor_id, title, slug, description, price, currency, stock, status,
+            categories, images, search_text, created_at, updated_at)
+         VALUES ('$product_id', '$organization', 'Bench lamp', 'bench-lamp', 'A brass lamp', 1500, 'USD', 5, 'active',
+            '[]', '[]', 'Bench lamp A brass lamp', $now, $now)" >/dev/null
+    curl -fsS "$base/api/v1/marketplace/products/$product_id" | jq -e '.data.id' >/dev/null
 }
 
 verify_args() { echo -m POST -H content-type:application/json -d "{\"key\":\"$key\"}" "$base/api/v1/keys/verify"; }
@@ -358,15 +378,15 @@ measure() { # name, oha arguments...
     shift
     local rps p50 p99 answers half
     echo "   $name: warm-up, ${seconds}s at most, ${seconds}s at half"
-    oha -z 2s -c "$connections" --no-tui "$@" >/dev/null
-    IFS=$'\t' read -r rps p50 p99 answers < <(oha -z "${seconds}s" -c "$connections" --no-tui \
+    "${load_cpu[@]}" oha -z 2s -c "$connections" --no-tui "$@" >/dev/null
+    IFS=$'\t' read -r rps p50 p99 answers < <("${load_cpu[@]}" oha -z "${seconds}s" -c "$connections" --no-tui \
         --output-format json "$@" | oha_figures)
     record "${name}_rps" "$(printf %.0f "$rps")"
     record "${name}_p50" "$(printf %.3f "$p50")"
     record "${name}_p99" "$(printf %.3f "$p99")"
     record "${name}_answers" "$answers"
     half="$(printf %.0f "$(echo "$rps / 2" | bc -l)")"
-    IFS=$'\t' read -r rps p50 p99 answers < <(oha -z "${seconds}s" -c "$connections" -q "$half" \
+    IFS=$'\t' read -r rps p50 p99 answers < <("${load_cpu[@]}" oha -z "${seconds}s" -c "$connections" -q "$half" \
         --latency-correction --no-tui --output-format json "$@" | oha_figures)
     record "${name}_half_rate" "$half"
     record "${name}_half_rps" "$(printf %.0f "$rps")"
@@ -384,6 +404,10 @@ throughput() {
     forget postgres_health
     forget postgres_verify
     forget postgres_message
+    forget sqlite_product
+    forget postgres_product
+    forget sqlite_pinned_
+    forget postgres_pinned_
     echo "== throughput: the reference"
     local port
     port="$(free_port)"
@@ -407,8 +431,30 @@ throughput() {
         # shellcheck disable=SC2046 # the arguments are words on purpose
         measure "${database}_verify" $(verify_args)
         measure "${database}_message" -H "x-api-key: $key" "$base/api/v1/messages/$message_id"
+        measure "${database}_product" "$base/api/v1/marketplace/products/$product_id"
         stop_server
+        pinned_tail "$database"
     done
+}
+
+# The latency tail of the server alone: the server pinned to the second
+# core and the load generator to the first (taskset), so that neither
+# takes the other's core and a p99 is the server's, not the scheduler's.
+# The same loads as above (the maximum, then half of it) for /health and
+# the verification, on the database's existing data.
+pinned_tail() { # database
+    command -v taskset >/dev/null || { echo "   (no taskset: the pinned loads are skipped)"; return 0; }
+    [ "$(nproc)" -ge 2 ] || { echo "   (one core: the pinned loads are skipped)"; return 0; }
+    echo "== latency tail on $1, server on core 1, load on core 0"
+    server_cpu=(taskset -c 1)
+    load_cpu=(taskset -c 0)
+    start_server
+    measure "${1}_pinned_health" "$base/health"
+    # shellcheck disable=SC2046 # the arguments are words on purpose
+    measure "${1}_pinned_verify" $(verify_args)
+    stop_server
+    server_cpu=()
+    load_cpu=()
 }
 
 # ---------------------------------------------------------------- close
