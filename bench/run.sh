@@ -398,6 +398,7 @@ measure() { # name, oha arguments...
 
 throughput() {
     forget reference_
+    forget reference_pinned_
     forget sqlite_health
     forget sqlite_verify
     forget sqlite_message
@@ -418,6 +419,19 @@ throughput() {
     measure reference "http://127.0.0.1:$port/health"
     kill "$reference_pid"
     wait "$reference_pid" 2>/dev/null || true
+    if pinning; then
+        # The reference's own tail under the pinned load: what the load
+        # generator on one core adds to any server's.
+        taskset -c 1 "$reference_binary" "127.0.0.1:$port" &
+        reference_pid=$!
+        other_pids+=("$reference_pid")
+        wait_for_port "$port" 10
+        load_cpu=(taskset -c 0)
+        measure reference_pinned "http://127.0.0.1:$port/health"
+        load_cpu=()
+        kill "$reference_pid"
+        wait "$reference_pid" 2>/dev/null || true
+    fi
 
     for database in sqlite postgres; do
         echo "== throughput on $database"
@@ -437,14 +451,15 @@ throughput() {
     done
 }
 
+pinning() { command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; }
+
 # The latency tail of the server alone: the server pinned to the second
 # core and the load generator to the first (taskset), so that neither
 # takes the other's core and a p99 is the server's, not the scheduler's.
 # The same loads as above (the maximum, then half of it) for /health and
 # the verification, on the database's existing data.
 pinned_tail() { # database
-    command -v taskset >/dev/null || { echo "   (no taskset: the pinned loads are skipped)"; return 0; }
-    [ "$(nproc)" -ge 2 ] || { echo "   (one core: the pinned loads are skipped)"; return 0; }
+    pinning || { echo "   (no taskset or one core: the pinned loads are skipped)"; return 0; }
     echo "== latency tail on $1, server on core 1, load on core 0"
     server_cpu=(taskset -c 1)
     load_cpu=(taskset -c 0)
