@@ -459,8 +459,9 @@ SEARCH_CASES = (
 )
 SEARCH_PLANS = (
     ("text_rare", "full text, rare word"),
-    ("text", "full text, common word"),
-    ("text_generic", "full text, the generic plan (what a prepared statement is given after five runs)"),
+    ("text", "full text, every match of a word (SQLite: a rare word's plan)"),
+    ("text_window", "full text, a common word among the newest 2,550 products (SQLite)"),
+    ("text_generic", "full text, the generic plan a prepared statement would be given after five runs (the server plans each search with its words instead)"),
     ("radius", "radius"),
     ("indexes", "the products' indexes"),
 )

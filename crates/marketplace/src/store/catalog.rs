@@ -1,6 +1,7 @@
 use crate::ids::ProductId;
 use landlord_core::ids::OrganizationId;
-use landlord_core::Timestamp;
+use landlord_core::sqlite_reader::rusqlite;
+use landlord_core::{Db, Timestamp};
 use sqlx::{Any, AnyConnection, Executor};
 
 use super::ProductStatus;
@@ -62,7 +63,9 @@ pub async fn prepare_search(conn: &mut AnyConnection) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// SQLite's FTS5 mirror of a product's searchable text.
+/// SQLite's FTS5 mirror of a product's searchable text: the product's
+/// old row (named by `search_rowid`) is replaced by a new one, which the
+/// product then names.
 async fn index_search_text(
     conn: &mut AnyConnection,
     id: &ProductId,
@@ -71,13 +74,20 @@ async fn index_search_text(
     if !is_sqlite(conn) {
         return Ok(());
     }
-    sqlx::query("DELETE FROM marketplace_product_search WHERE product_id = $1")
-        .bind(id)
-        .execute(&mut *conn)
-        .await?;
+    sqlx::query(
+        "DELETE FROM marketplace_product_search WHERE rowid = \
+         (SELECT search_rowid FROM marketplace_products WHERE id = $1)",
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("INSERT INTO marketplace_product_search (product_id, body) VALUES ($1, $2)")
         .bind(id)
         .bind(text)
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE marketplace_products SET search_rowid = last_insert_rowid() WHERE id = $1")
+        .bind(id)
         .execute(&mut *conn)
         .await?;
     Ok(())
@@ -233,6 +243,56 @@ pub async fn listed_product<'c, E: Executor<'c, Database = Any>>(
     .await
 }
 
+/// A product as anyone may see it, for its public page: the hot read. On
+/// SQLite it runs on the calling thread (see
+/// [`landlord_core::sqlite_reader`]); elsewhere, or should that fail, on
+/// the pool like [`listed_product`].
+pub async fn read_listed_product(
+    db: &Db,
+    id: &ProductId,
+) -> Result<Option<ProductRow>, sqlx::Error> {
+    if let Some(reader) = db.sqlite_reader() {
+        let sql = format!(
+            "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
+             WHERE p.id = ?1 AND p.status = 'active' AND v.status = 'approved'"
+        );
+        match reader.query_row(&sql, [id.as_str()], product_from_sqlite) {
+            Ok(product) => return Ok(product),
+            Err(error) => {
+                tracing::warn!(%error, "reading a product on the calling thread failed; reading it on the pool")
+            }
+        }
+    }
+    listed_product(db.pool(), id).await
+}
+
+/// A row of [`PRODUCT_COLUMNS`], in their order.
+fn product_from_sqlite(row: &rusqlite::Row<'_>) -> rusqlite::Result<ProductRow> {
+    Ok(ProductRow {
+        id: row.get(0)?,
+        vendor_id: row.get(1)?,
+        title: row.get(2)?,
+        slug: row.get(3)?,
+        description: row.get(4)?,
+        price: row.get(5)?,
+        currency: row.get(6)?,
+        stock: row.get(7)?,
+        reserved: row.get(8)?,
+        status: row.get(9)?,
+        categories: row.get(10)?,
+        images: row.get(11)?,
+        latitude: row.get(12)?,
+        longitude: row.get(13)?,
+        location_label: row.get(14)?,
+        rating_sum: row.get(15)?,
+        rating_count: row.get(16)?,
+        created_at: row.get(17)?,
+        updated_at: row.get(18)?,
+        store_name: row.get(19)?,
+        store_slug: row.get(20)?,
+    })
+}
+
 /// Products by id, whatever their status (a cart's or an order's).
 pub async fn products_by_ids(
     conn: &mut AnyConnection,
@@ -267,13 +327,91 @@ pub struct CatalogFilter<'a> {
 }
 
 /// Listed products matching `filter`, newest first.
+///
+/// A full-text search costs what the word's frequency allows, not what
+/// the catalog's size does. On PostgreSQL each search is planned with its
+/// words (an unnamed statement): the planner walks the newest products for
+/// a common word and sorts the index's matches for a rare one, which a
+/// plan cached for any words cannot tell apart. On SQLite a word with
+/// many matches is looked for among the newest products first (see
+/// [`newest_window`]); a rare word, or a window that holds too few, takes
+/// every match and sorts them.
 pub async fn catalog(
     conn: &mut AnyConnection,
     filter: &CatalogFilter<'_>,
 ) -> Result<Vec<ProductRow>, sqlx::Error> {
     let sqlite = is_sqlite(conn);
-    let sql = catalog_sql(filter, sqlite);
-    bind_catalog(sqlx::query_as(&sql), filter, sqlite)
+    let search = if filter.words.is_empty() {
+        TextSearch::None
+    } else {
+        TextSearch::EveryMatch
+    };
+    if sqlite && search == TextSearch::EveryMatch {
+        let query = search_query(filter, true);
+        if count_matches(conn, &query, COMMON_WORD_MATCHES).await? >= COMMON_WORD_MATCHES {
+            let rows = catalog_query(conn, filter, TextSearch::NewestWindow).await?;
+            if rows.len() as i64 >= filter.limit {
+                return Ok(rows);
+            }
+        }
+    }
+    catalog_query(conn, filter, search).await
+}
+
+/// A word with at least this many matches is looked for among the newest
+/// products first; fewer are cheaper to gather and sort.
+const COMMON_WORD_MATCHES: i64 = 1_000;
+
+/// How many of the newest products a common word's search looks at
+/// before it takes every match: enough that a word in one product of 50
+/// fills the page.
+fn newest_window(limit: i64) -> i64 {
+    (limit * 50).clamp(1_000, 5_000)
+}
+
+/// How the listing's query finds a search's matches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TextSearch {
+    /// No words asked for.
+    None,
+    /// Every product the index matches (PostgreSQL: its GIN index).
+    EveryMatch,
+    /// SQLite: the index's matches among the newest products only, joined
+    /// by the products' `search_rowid`.
+    NewestWindow,
+}
+
+/// SQLite's matches of `query`, counted up to `cap` (the index hands them
+/// over in row order, so counting stops early).
+async fn count_matches(
+    conn: &mut AnyConnection,
+    query: &str,
+    cap: i64,
+) -> Result<i64, sqlx::Error> {
+    sqlx::query_scalar(
+        "SELECT count(*) FROM (SELECT 1 FROM marketplace_product_search \
+         WHERE marketplace_product_search MATCH $1 LIMIT $2)",
+    )
+    .bind(query)
+    .bind(cap)
+    .fetch_one(&mut *conn)
+    .await
+}
+
+async fn catalog_query(
+    conn: &mut AnyConnection,
+    filter: &CatalogFilter<'_>,
+    search: TextSearch,
+) -> Result<Vec<ProductRow>, sqlx::Error> {
+    let sqlite = is_sqlite(conn);
+    let sql = catalog_sql(filter, sqlite, search);
+    let mut query = bind_catalog(sqlx::query_as(&sql), filter, sqlite);
+    if search == TextSearch::NewestWindow {
+        query = query.bind(newest_window(filter.limit));
+    }
+    // PostgreSQL plans an unnamed statement with its values (see `catalog`).
+    query
+        .persistent(sqlite || search == TextSearch::None)
         .fetch_all(&mut *conn)
         .await
 }
@@ -283,7 +421,7 @@ pub async fn catalog(
 /// parameter would hide them: a radius search then reads the
 /// `(status, latitude, longitude)` index's latitude band, not every
 /// product); an absent filter still names its parameter, trivially.
-fn catalog_sql(filter: &CatalogFilter<'_>, sqlite: bool) -> String {
+fn catalog_sql(filter: &CatalogFilter<'_>, sqlite: bool, search: TextSearch) -> String {
     let category = if filter.category.is_some() {
         "p.id IN (SELECT c.product_id FROM marketplace_product_categories c WHERE c.category = $1)"
     } else {
@@ -294,17 +432,32 @@ fn catalog_sql(filter: &CatalogFilter<'_>, sqlite: bool) -> String {
     } else {
         "$8 = 0 AND $9 = $10 AND $11 = $12"
     };
-    let search = if filter.words.is_empty() {
-        "$14 = ''"
-    } else if sqlite {
-        "p.id IN (SELECT product_id FROM marketplace_product_search \
-         WHERE marketplace_product_search MATCH $14)"
+    // A window's products are found by id, never by the status indexes
+    // (the unary `+` keeps SQLite from reading every listed product).
+    let listed = if search == TextSearch::NewestWindow {
+        "+p.status = 'active'"
     } else {
-        "to_tsvector('english', p.search_text) @@ plainto_tsquery('english', $14)"
+        "p.status = 'active'"
+    };
+    let (window, search) = match search {
+        TextSearch::None => (String::new(), "$14 = ''"),
+        TextSearch::EveryMatch if sqlite => (
+            String::new(),
+            "p.id IN (SELECT product_id FROM marketplace_product_search \
+             WHERE marketplace_product_search MATCH $14)",
+        ),
+        TextSearch::EveryMatch => (
+            String::new(),
+            "to_tsvector('english', p.search_text) @@ plainto_tsquery('english', $14)",
+        ),
+        TextSearch::NewestWindow => (
+            newest_window_sql(filter.before.is_some()),
+            "p.id IN (SELECT n.id FROM newest n JOIN matched m ON m.search_rowid = n.search_rowid)",
+        ),
     };
     format!(
-        "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
-         WHERE p.status = 'active' AND v.status = 'approved' \
+        "{window}SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
+         WHERE {listed} AND v.status = 'approved' \
            AND {category} \
            AND ($2 = '' OR v.slug = $2) \
            AND ($3 = 0 OR p.price >= $4) AND ($5 = 0 OR p.price <= $6) \
@@ -312,6 +465,22 @@ fn catalog_sql(filter: &CatalogFilter<'_>, sqlite: bool) -> String {
            AND {within} \
            AND ($13 = '' OR p.id < $13) AND {search} \
          ORDER BY p.id DESC LIMIT $15"
+    )
+}
+
+/// The newest `$16` listed products (before the cursor) and the index's
+/// matches from the oldest of their rows on: the index hands over only
+/// the matches of rows that recent (a product's row is replaced when its
+/// text changes, so a newer row than all of them can only be a product
+/// edited since), never every match.
+fn newest_window_sql(after_cursor: bool) -> String {
+    let cursor = if after_cursor { "id < $13" } else { "$13 = ''" };
+    format!(
+        "WITH newest AS MATERIALIZED (SELECT id, search_rowid FROM marketplace_products \
+           WHERE +status = 'active' AND {cursor} ORDER BY id DESC LIMIT $16), \
+         matched AS MATERIALIZED (SELECT rowid AS search_rowid FROM marketplace_product_search \
+           WHERE marketplace_product_search MATCH $14 \
+             AND rowid >= (SELECT min(search_rowid) FROM newest)) "
     )
 }
 
@@ -483,20 +652,189 @@ mod tests {
     use landlord_core::config::DatabaseKind;
     use landlord_core::Db;
 
-    /// The plan SQLite makes for `filter`'s query, one line per step.
-    async fn plan(filter: &CatalogFilter<'_>) -> String {
+    async fn catalog_db() -> Db {
         let db = Db::connect_url("sqlite::memory:", DatabaseKind::Sqlite, 1)
             .await
             .unwrap();
         db.migrate(&[&crate::MIGRATOR]).await.unwrap();
-        let mut conn = db.pool().acquire().await.unwrap();
-        prepare_search(&mut conn).await.unwrap();
-        let sql = format!("EXPLAIN QUERY PLAN {}", catalog_sql(filter, true));
-        let rows: Vec<(i64, i64, i64, String)> = bind_catalog(sqlx::query_as(&sql), filter, true)
-            .fetch_all(&mut *conn)
+        prepare_search(&mut db.pool().acquire().await.unwrap())
             .await
             .unwrap();
+        db
+    }
+
+    /// The plan SQLite makes for `filter`'s query, one line per step.
+    async fn plan(filter: &CatalogFilter<'_>, search: TextSearch) -> String {
+        let db = catalog_db().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        let sql = format!("EXPLAIN QUERY PLAN {}", catalog_sql(filter, true, search));
+        let mut query = bind_catalog(sqlx::query_as(&sql), filter, true);
+        if search == TextSearch::NewestWindow {
+            query = query.bind(newest_window(filter.limit));
+        }
+        let rows: Vec<(i64, i64, i64, String)> = query.fetch_all(&mut *conn).await.unwrap();
         rows.into_iter().map(|r| r.3).collect::<Vec<_>>().join("\n")
+    }
+
+    /// A store and `n` of its products, the ids in creation order; one in
+    /// three has "kettle" in its text.
+    async fn seed_products(conn: &mut AnyConnection, n: usize) -> (OrganizationId, Vec<ProductId>) {
+        let vendor = OrganizationId::generate();
+        sqlx::query(
+            "INSERT INTO organizations (id, name, billing_email, plan, created_at, updated_at) \
+             VALUES ($1, 'Store', NULL, 'free', 0, 0)",
+        )
+        .bind(&vendor)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        sqlx::query(
+            "INSERT INTO marketplace_vendors (organization_id, store_name, slug, status, \
+             approved_at, created_at, updated_at) VALUES ($1, 'Store', 'store', 'approved', 0, 0, 0)",
+        )
+        .bind(&vendor)
+        .execute(&mut *conn)
+        .await
+        .unwrap();
+        let mut ids: Vec<ProductId> = (0..n).map(|_| ProductId::generate()).collect();
+        ids.sort();
+        for (i, id) in ids.iter().enumerate() {
+            let text = product_text(i, i % 3 == 0);
+            insert_product(
+                conn,
+                &product(&vendor, id, i, &text),
+                ProductIndex {
+                    categories: &[],
+                    search_text: &text,
+                },
+            )
+            .await
+            .unwrap();
+        }
+        (vendor, ids)
+    }
+
+    fn product_text(i: usize, kettle: bool) -> String {
+        format!("item {i} {}", if kettle { "kettle" } else { "lamp" })
+    }
+
+    fn product(vendor: &OrganizationId, id: &ProductId, i: usize, text: &str) -> ProductRow {
+        ProductRow {
+            id: id.clone(),
+            vendor_id: vendor.clone(),
+            title: text.to_owned(),
+            slug: format!("item-{i}"),
+            description: String::new(),
+            price: 100,
+            currency: "USD".into(),
+            stock: 1,
+            reserved: 0,
+            status: ProductStatus::Active,
+            categories: "[]".into(),
+            images: "[]".into(),
+            latitude: None,
+            longitude: None,
+            location_label: None,
+            rating_sum: 0,
+            rating_count: 0,
+            created_at: Timestamp::from_millis(i as i64),
+            updated_at: Timestamp::from_millis(i as i64),
+            store_name: "Store".into(),
+            store_slug: "store".into(),
+        }
+    }
+
+    /// Every page of a search for `word`, walked with the cursor.
+    async fn search_pages(
+        conn: &mut AnyConnection,
+        word: &str,
+        search: Option<TextSearch>,
+    ) -> Vec<Vec<ProductId>> {
+        let mut pages = Vec::new();
+        let mut before = None;
+        loop {
+            let filter = CatalogFilter {
+                words: vec![word.to_owned()],
+                before: before.clone(),
+                limit: 21,
+                ..CatalogFilter::default()
+            };
+            let rows = match search {
+                Some(search) => catalog_query(conn, &filter, search).await.unwrap(),
+                None => catalog(conn, &filter).await.unwrap(),
+            };
+            let page: Vec<ProductId> = rows.into_iter().map(|row| row.id).collect();
+            before = page.last().cloned();
+            let last = page.len() < 21;
+            pages.push(page);
+            if last {
+                return pages;
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn a_common_word_among_the_newest_products_finds_what_every_match_finds() {
+        let db = catalog_db().await;
+        let mut conn = db.pool().acquire().await.unwrap();
+        let (vendor, ids) = seed_products(&mut conn, 3_300).await;
+        // Edits give old products new index rows: one gains the word, one
+        // loses it, and a new product loses it too.
+        for (i, kettle) in [(1, true), (3, false), (3_297, false)] {
+            let text = product_text(i, kettle);
+            let mut row = product(&vendor, &ids[i], i, &text);
+            row.updated_at = Timestamp::from_millis(10_000);
+            assert!(update_product(
+                &mut conn,
+                &row,
+                ProductIndex {
+                    categories: &[],
+                    search_text: &text,
+                }
+            )
+            .await
+            .unwrap());
+        }
+        let every = search_pages(&mut conn, "kettle", Some(TextSearch::EveryMatch)).await;
+        let matched: Vec<&ProductId> = every.iter().flatten().collect();
+        assert_eq!(matched.len(), 1_099, "one in three, one more, two fewer");
+        assert!(matched.contains(&&ids[1]) && !matched.contains(&&ids[3]));
+        assert!(!matched.contains(&&ids[3_297]));
+        assert!(
+            matched.windows(2).all(|pair| pair[0] > pair[1]),
+            "newest first"
+        );
+
+        assert_eq!(search_pages(&mut conn, "kettle", None).await, every);
+        let first = &search_pages(&mut conn, "kettle", Some(TextSearch::NewestWindow)).await[0];
+        assert_eq!(first, &every[0]);
+        // A rare word takes every match.
+        let rare = search_pages(&mut conn, "item 2", None).await;
+        assert_eq!(rare, vec![vec![ids[2].clone()]]);
+    }
+
+    #[tokio::test]
+    async fn a_common_word_reads_only_the_newest_products_matches() {
+        let filter = CatalogFilter {
+            words: vec!["kettle".into()],
+            limit: 21,
+            ..CatalogFilter::default()
+        };
+        let plan = plan(&filter, TextSearch::NewestWindow).await;
+        // The newest products walk the id index in order (the limit stops
+        // it), and the page's products are read by id: nothing is sorted.
+        assert!(plan.contains("MATERIALIZE newest"), "{plan}");
+        assert!(
+            plan.contains(
+                "SCAN marketplace_products USING INDEX sqlite_autoindex_marketplace_products_1"
+            ),
+            "{plan}"
+        );
+        assert!(
+            plan.contains("SEARCH p USING INDEX sqlite_autoindex_marketplace_products_1 (id=?)"),
+            "{plan}"
+        );
+        assert!(!plan.contains("TEMP B-TREE"), "{plan}");
     }
 
     #[tokio::test]
@@ -512,7 +850,7 @@ mod tests {
             limit: 51,
             ..CatalogFilter::default()
         };
-        let plan = plan(&filter).await;
+        let plan = plan(&filter, TextSearch::EveryMatch).await;
         assert!(
             plan.contains("marketplace_products_location (status=? AND latitude>? AND latitude<?)"),
             "{plan}"
@@ -527,7 +865,7 @@ mod tests {
             limit: 51,
             ..CatalogFilter::default()
         };
-        let plan = plan(&filter).await;
+        let plan = plan(&filter, TextSearch::EveryMatch).await;
         assert!(plan.contains("VIRTUAL TABLE INDEX"), "{plan}");
         assert!(
             plan.contains("marketplace_product_categories_category (category=?)"),
