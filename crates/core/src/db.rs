@@ -21,6 +21,7 @@ use sqlx::{Any, AnyConnection, AnyPool, Executor};
 use crate::config::{Config, DatabaseKind};
 use crate::replicas::Replicas;
 use crate::secret::Secret;
+use crate::sqlite_reader::SqliteReader;
 
 /// The migrations of everything but the modules, embedded in the binary,
 /// shared by both backends. Each module crate embeds its own the same way;
@@ -134,6 +135,8 @@ pub struct Db {
     pool: AnyPool,
     backend: DatabaseKind,
     replicas: Option<Arc<Replicas>>,
+    /// SQLite's file, read on the calling thread by the hottest reads.
+    reader: Option<SqliteReader>,
 }
 
 impl Db {
@@ -208,10 +211,15 @@ impl Db {
             DatabaseKind::Postgres => options,
         };
         let pool = options.connect(url).await.map_err(DbError::Connect)?;
+        let reader = match backend {
+            DatabaseKind::Sqlite => SqliteReader::for_url(url),
+            DatabaseKind::Postgres => None,
+        };
         Ok(Self {
             pool,
             backend,
             replicas: None,
+            reader,
         })
     }
 
@@ -289,6 +297,13 @@ impl Db {
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;
         Ok(())
+    }
+
+    /// SQLite's reader on the calling thread (see [`SqliteReader`]), for a
+    /// store's hottest reads of one row; `None` on PostgreSQL and for an
+    /// in-memory SQLite database.
+    pub fn sqlite_reader(&self) -> Option<&SqliteReader> {
+        self.reader.as_ref()
     }
 
     /// The primary's pool: every write, and every read that must see

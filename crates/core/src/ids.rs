@@ -52,6 +52,18 @@ macro_rules! entity_id {
             pub fn as_str(&self) -> &str {
                 &self.0
             }
+        }
+
+        // Read on the calling thread (see `landlord_core::sqlite_reader`).
+        impl $crate::sqlite_reader::rusqlite::types::FromSql for $name {
+            fn column_result(
+                value: $crate::sqlite_reader::rusqlite::types::ValueRef<'_>,
+            ) -> $crate::sqlite_reader::rusqlite::types::FromSqlResult<Self> {
+                value.as_str().map(|text| Self(text.to_owned()))
+            }
+        }
+
+        impl $name {
 
             pub fn into_string(self) -> String {
                 self.0

@@ -16,6 +16,7 @@ pub mod replicas;
 pub mod sealed;
 pub mod secret;
 pub mod secrets;
+pub mod sqlite_reader;
 pub mod telemetry;
 pub mod text_enum;
 pub mod time;

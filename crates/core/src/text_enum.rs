@@ -38,6 +38,20 @@ macro_rules! text_enum {
 
         impl utoipa::ToSchema for $name {}
 
+        // Read on the calling thread (see `landlord_core::sqlite_reader`).
+        impl $crate::sqlite_reader::rusqlite::types::FromSql for $name {
+            fn column_result(
+                value: $crate::sqlite_reader::rusqlite::types::ValueRef<'_>,
+            ) -> $crate::sqlite_reader::rusqlite::types::FromSqlResult<Self> {
+                let text = value.as_str()?;
+                Self::parse(text).ok_or_else(|| {
+                    $crate::sqlite_reader::rusqlite::types::FromSqlError::Other(
+                        format!("not a {}: {text:?}", stringify!($name)).into(),
+                    )
+                })
+            }
+        }
+
         impl std::fmt::Display for $name {
             fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
                 f.write_str(self.as_str())

@@ -107,6 +107,13 @@ impl utoipa::PartialSchema for Timestamp {
 
 impl utoipa::ToSchema for Timestamp {}
 
+// Read on the calling thread (see `crate::sqlite_reader`).
+impl rusqlite::types::FromSql for Timestamp {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        value.as_i64().map(Self)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,7 +2,7 @@
 //! here.
 
 use landlord_core::ids::{ApiKeyId, MessageId, OrganizationId};
-use landlord_core::Timestamp;
+use landlord_core::{Db, Timestamp};
 use sqlx::{Any, Executor};
 
 landlord_core::text_enum!(
@@ -102,6 +102,47 @@ pub async fn insert_queued<'c, E: Executor<'c, Database = Any>>(
     .execute(executor)
     .await?;
     Ok(())
+}
+
+/// A message of `organization_id` as its sender reads it: the API's hot
+/// read. On SQLite it runs on the calling thread (see
+/// [`landlord_core::sqlite_reader`]); elsewhere, or should that fail, on
+/// the pool like [`by_id`].
+pub async fn read_by_id(
+    db: &Db,
+    organization_id: &OrganizationId,
+    id: &MessageId,
+) -> Result<Option<MessageRow>, sqlx::Error> {
+    if let Some(reader) = db.sqlite_reader() {
+        let read = reader.query_row(
+            "SELECT id, channel, recipient, subject, status, failure_reason, created_at, \
+             sent_at, provider, provider_message_id, delivered_at \
+             FROM messages WHERE organization_id = ?1 AND id = ?2",
+            [organization_id.as_str(), id.as_str()],
+            |row| {
+                Ok(MessageRow {
+                    id: row.get(0)?,
+                    channel: row.get(1)?,
+                    recipient: row.get(2)?,
+                    subject: row.get(3)?,
+                    status: row.get(4)?,
+                    failure_reason: row.get(5)?,
+                    created_at: row.get(6)?,
+                    sent_at: row.get(7)?,
+                    provider: row.get(8)?,
+                    provider_message_id: row.get(9)?,
+                    delivered_at: row.get(10)?,
+                })
+            },
+        );
+        match read {
+            Ok(message) => return Ok(message),
+            Err(error) => {
+                tracing::warn!(%error, "reading a message on the calling thread failed; reading it on the pool")
+            }
+        }
+    }
+    by_id(db.pool(), organization_id, id).await
 }
 
 pub async fn by_id<'c, E: Executor<'c, Database = Any>>(

@@ -278,7 +278,7 @@ pub struct AddForm {
 /// A listed product, or the 404 page.
 async fn listed(state: &Pages, product_id: &str) -> Result<ProductView, PageError> {
     let id = ProductId::parse(product_id.trim()).ok_or(PageError::NotFound)?;
-    let row = market_store::listed_product(state.marketplace.db.pool(), &id)
+    let row = market_store::read_listed_product(&state.marketplace.db, &id)
         .await
         .map_err(ApiError::from)?
         .ok_or(PageError::NotFound)?;

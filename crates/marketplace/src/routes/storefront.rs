@@ -48,7 +48,7 @@ pub async fn product(
     Path(id): Path<String>,
 ) -> Result<ApiSuccess<ProductView>, ApiError> {
     let id = listed_id(&id)?;
-    let row = store::listed_product(state.db.pool(), &id)
+    let row = store::read_listed_product(&state.db, &id)
         .await?
         .ok_or_else(|| ApiError::not_found("product"))?;
     Ok(ApiSuccess::ok(ProductView::new(row)))

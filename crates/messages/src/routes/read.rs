@@ -29,7 +29,7 @@ pub async fn get_message(
 ) -> Result<ApiSuccess<MessageDeliveryView>, ApiError> {
     key.require_scope("messages:read")?;
     let id = MessageId::parse(&id).ok_or_else(message_not_found)?;
-    let message = store::by_id(state.db.pool(), key.organization_id(), &id)
+    let message = store::read_by_id(&state.db, key.organization_id(), &id)
         .await?
         .ok_or_else(message_not_found)?;
     Ok(ApiSuccess::ok(MessageDeliveryView::from(message)))
