@@ -699,12 +699,10 @@ INSERT INTO marketplace_products ($columns)
 SELECT id, vendor_id, title, slug, description, CAST(price AS INTEGER), currency, CAST(stock AS INTEGER), status,
        categories, images, search_text, CAST(latitude AS REAL), CAST(longitude AS REAL),
        CAST(created_at AS INTEGER), CAST(updated_at AS INTEGER) FROM bench_products_csv;
--- The catalog's FTS5 mirror and R*Tree of locations (created by the
--- migrations), each product naming its rows as the store's writes do.
+-- The catalog's FTS5 mirror (created by the migrations), each product
+-- naming its row as the store's writes do.
 INSERT INTO marketplace_product_search (rowid, product_id, body) SELECT rowid, id, search_text FROM marketplace_products;
 UPDATE marketplace_products SET search_rowid = rowid;
-INSERT INTO marketplace_product_locations (id, min_latitude, max_latitude, min_longitude, max_longitude, product_id)
-SELECT search_rowid, latitude, latitude, longitude, longitude, id FROM marketplace_products;
 DROP TABLE bench_products_csv;
 COMMIT;
 ANALYZE;
@@ -730,11 +728,8 @@ SQL
 catalog_statement() { # sqlite|postgres, text|text_window|radius
     local columns="p.id, p.vendor_id, p.title, p.slug, p.description, p.price, p.currency, p.stock, p.reserved, p.status, p.categories, p.images, p.latitude, p.longitude, p.location_label, p.rating_sum, p.rating_count, p.created_at, p.updated_at, v.store_name AS store_name, v.slug AS store_slug"
     local within="\$8 = 0 AND \$9 = \$10 AND \$11 = \$12" search="\$14 = ''" window="" listed="p.status"
-    if [ "$2" = radius ] && [ "$1" = sqlite ]; then
-        within="\$8 = 1 AND p.id IN (SELECT l.product_id FROM marketplace_product_locations l WHERE l.max_latitude >= \$9 AND l.min_latitude <= \$10 AND l.max_longitude >= \$11 AND l.min_longitude <= \$12) AND +p.latitude BETWEEN \$9 AND \$10 AND +p.longitude BETWEEN \$11 AND \$12"
-        listed="+p.status"
-    elif [ "$2" = radius ]; then
-        within="\$8 = 1 AND point(p.longitude, p.latitude) <@ box(point(\$11, \$9), point(\$12, \$10)) AND p.latitude BETWEEN \$9 AND \$10 AND p.longitude BETWEEN \$11 AND \$12"
+    if [ "$2" = radius ]; then
+        within="\$8 = 1 AND p.latitude BETWEEN \$9 AND \$10 AND p.longitude BETWEEN \$11 AND \$12"
     elif [ "$2" = text_window ]; then
         window="WITH newest AS MATERIALIZED (SELECT id, search_rowid FROM marketplace_products WHERE +status = 'active' AND \$13 = '' ORDER BY id DESC LIMIT \$16), matched AS MATERIALIZED (SELECT rowid AS search_rowid FROM marketplace_product_search WHERE marketplace_product_search MATCH \$14 AND rowid >= (SELECT min(search_rowid) FROM newest)) "
         search="p.id IN (SELECT n.id FROM newest n JOIN matched m ON m.search_rowid = n.search_rowid)"

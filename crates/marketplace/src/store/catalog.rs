@@ -1,5 +1,3 @@
-use std::sync::LazyLock;
-
 use crate::ids::ProductId;
 use landlord_core::ids::OrganizationId;
 use landlord_core::sqlite_reader::rusqlite;
@@ -65,50 +63,33 @@ pub async fn prepare_search(conn: &mut AnyConnection) -> Result<(), sqlx::Error>
     Ok(())
 }
 
-/// SQLite's mirrors of a product: its searchable text in the FTS5 table
-/// and its location in the R*Tree. The product's old entries (named by
-/// `search_rowid`) are replaced by new ones, which the product then names.
-/// PostgreSQL's indexes follow the row by themselves.
-async fn index_product(
+/// SQLite's FTS5 mirror of a product's searchable text: the product's
+/// old row (named by `search_rowid`) is replaced by a new one, which the
+/// product then names.
+async fn index_search_text(
     conn: &mut AnyConnection,
-    row: &ProductRow,
+    id: &ProductId,
     text: &str,
 ) -> Result<(), sqlx::Error> {
     if !is_sqlite(conn) {
         return Ok(());
     }
-    for statement in [
+    sqlx::query(
         "DELETE FROM marketplace_product_search WHERE rowid = \
          (SELECT search_rowid FROM marketplace_products WHERE id = $1)",
-        "DELETE FROM marketplace_product_locations WHERE id = \
-         (SELECT search_rowid FROM marketplace_products WHERE id = $1)",
-    ] {
-        sqlx::query(statement)
-            .bind(&row.id)
-            .execute(&mut *conn)
-            .await?;
-    }
+    )
+    .bind(id)
+    .execute(&mut *conn)
+    .await?;
     sqlx::query("INSERT INTO marketplace_product_search (product_id, body) VALUES ($1, $2)")
-        .bind(&row.id)
+        .bind(id)
         .bind(text)
         .execute(&mut *conn)
         .await?;
     sqlx::query("UPDATE marketplace_products SET search_rowid = last_insert_rowid() WHERE id = $1")
-        .bind(&row.id)
+        .bind(id)
         .execute(&mut *conn)
         .await?;
-    if let (Some(latitude), Some(longitude)) = (row.latitude, row.longitude) {
-        sqlx::query(
-            "INSERT INTO marketplace_product_locations (id, min_latitude, max_latitude, \
-             min_longitude, max_longitude, product_id) \
-             SELECT search_rowid, $2, $2, $3, $3, id FROM marketplace_products WHERE id = $1",
-        )
-        .bind(&row.id)
-        .bind(latitude)
-        .bind(longitude)
-        .execute(&mut *conn)
-        .await?;
-    }
     Ok(())
 }
 
@@ -171,7 +152,7 @@ pub async fn insert_product(
     .execute(&mut *conn)
     .await?;
     set_categories(conn, &row.id, index.categories).await?;
-    index_product(conn, row, index.search_text).await
+    index_search_text(conn, &row.id, index.search_text).await
 }
 
 /// Writes a vendor's changes. `stock` never drops below what is reserved:
@@ -209,7 +190,7 @@ pub async fn update_product(
         return Ok(false);
     }
     set_categories(conn, &row.id, index.categories).await?;
-    index_product(conn, row, index.search_text).await?;
+    index_search_text(conn, &row.id, index.search_text).await?;
     Ok(true)
 }
 
@@ -270,14 +251,12 @@ pub async fn read_listed_product(
     db: &Db,
     id: &ProductId,
 ) -> Result<Option<ProductRow>, sqlx::Error> {
-    static SQL: LazyLock<String> = LazyLock::new(|| {
-        format!(
+    if let Some(reader) = db.sqlite_reader() {
+        let sql = format!(
             "SELECT {PRODUCT_COLUMNS} FROM {PRODUCT_FROM} \
              WHERE p.id = ?1 AND p.status = 'active' AND v.status = 'approved'"
-        )
-    });
-    if let Some(reader) = db.sqlite_reader() {
-        match reader.query_row(&SQL, [id.as_str()], product_from_sqlite) {
+        );
+        match reader.query_row(&sql, [id.as_str()], product_from_sqlite) {
             Ok(product) => return Ok(product),
             Err(error) => {
                 tracing::warn!(%error, "reading a product on the calling thread failed; reading it on the pool")
@@ -430,10 +409,9 @@ async fn catalog_query(
     if search == TextSearch::NewestWindow {
         query = query.bind(newest_window(filter.limit));
     }
-    // PostgreSQL plans an unnamed statement with its values (see
-    // `catalog`): the words' frequency, the box's size.
+    // PostgreSQL plans an unnamed statement with its values (see `catalog`).
     query
-        .persistent(sqlite || (search == TextSearch::None && filter.within.is_none()))
+        .persistent(sqlite || search == TextSearch::None)
         .fetch_all(&mut *conn)
         .await
 }
@@ -449,26 +427,14 @@ fn catalog_sql(filter: &CatalogFilter<'_>, sqlite: bool, search: TextSearch) -> 
     } else {
         "$1 = ''"
     };
-    // A radius reads the products inside its box from the spatial index
-    // (SQLite's R*Tree, PostgreSQL's GiST index of points), then keeps
-    // those exactly inside (the R*Tree's boxes are rounded outwards).
-    let within = match (filter.within.is_some(), sqlite) {
-        (false, _) => "$8 = 0 AND $9 = $10 AND $11 = $12",
-        (true, true) => {
-            "$8 = 1 AND p.id IN (SELECT l.product_id FROM marketplace_product_locations l \
-             WHERE l.max_latitude >= $9 AND l.min_latitude <= $10 \
-               AND l.max_longitude >= $11 AND l.min_longitude <= $12) \
-             AND +p.latitude BETWEEN $9 AND $10 AND +p.longitude BETWEEN $11 AND $12"
-        }
-        (true, false) => {
-            "$8 = 1 AND point(p.longitude, p.latitude) <@ box(point($11, $9), point($12, $10)) \
-             AND p.latitude BETWEEN $9 AND $10 AND p.longitude BETWEEN $11 AND $12"
-        }
+    let within = if filter.within.is_some() {
+        "$8 = 1 AND p.latitude BETWEEN $9 AND $10 AND p.longitude BETWEEN $11 AND $12"
+    } else {
+        "$8 = 0 AND $9 = $10 AND $11 = $12"
     };
-    // A window's or a box's products are found by id, never by the status
-    // indexes (the unary `+` keeps SQLite from reading every listed
-    // product).
-    let listed = if search == TextSearch::NewestWindow || (sqlite && filter.within.is_some()) {
+    // A window's products are found by id, never by the status indexes
+    // (the unary `+` keeps SQLite from reading every listed product).
+    let listed = if search == TextSearch::NewestWindow {
         "+p.status = 'active'"
     } else {
         "p.status = 'active'"
@@ -848,73 +814,6 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_radius_search_follows_a_product_that_moves() {
-        let db = catalog_db().await;
-        let mut conn = db.pool().acquire().await.unwrap();
-        let (vendor, ids) = seed_products(&mut conn, 3).await;
-        let lagos = Point {
-            latitude: 6.5,
-            longitude: 3.4,
-        };
-        let nairobi = Point {
-            latitude: -1.29,
-            longitude: 36.82,
-        };
-        let place = |i: usize, at: Point| {
-            let text = product_text(i, false);
-            let mut row = product(&vendor, &ids[i], i, &text);
-            row.latitude = Some(at.latitude);
-            row.longitude = Some(at.longitude);
-            (row, text)
-        };
-        for i in 0..2 {
-            let (row, text) = place(i, lagos);
-            assert!(update_product(
-                &mut conn,
-                &row,
-                ProductIndex {
-                    categories: &[],
-                    search_text: &text,
-                }
-            )
-            .await
-            .unwrap());
-        }
-        let near = |center: Point| CatalogFilter {
-            within: Some(bounding_box(center, 25.0)),
-            limit: 21,
-            ..CatalogFilter::default()
-        };
-        let found = |rows: Vec<ProductRow>| rows.into_iter().map(|row| row.id).collect::<Vec<_>>();
-        let in_lagos = found(catalog(&mut conn, &near(lagos)).await.unwrap());
-        assert_eq!(
-            in_lagos,
-            vec![ids[1].clone(), ids[0].clone()],
-            "newest first; the third has no place"
-        );
-
-        let (row, text) = place(0, nairobi);
-        assert!(update_product(
-            &mut conn,
-            &row,
-            ProductIndex {
-                categories: &[],
-                search_text: &text,
-            }
-        )
-        .await
-        .unwrap());
-        assert_eq!(
-            found(catalog(&mut conn, &near(lagos)).await.unwrap()),
-            vec![ids[1].clone()]
-        );
-        assert_eq!(
-            found(catalog(&mut conn, &near(nairobi)).await.unwrap()),
-            vec![ids[0].clone()]
-        );
-    }
-
-    #[tokio::test]
     async fn a_common_word_reads_only_the_newest_products_matches() {
         let filter = CatalogFilter {
             words: vec!["kettle".into()],
@@ -939,7 +838,7 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_radius_search_reads_the_boxs_products_from_the_spatial_index() {
+    async fn a_radius_search_reads_the_location_index_not_every_product() {
         let filter = CatalogFilter {
             within: Some(bounding_box(
                 Point {
@@ -951,16 +850,11 @@ mod tests {
             limit: 51,
             ..CatalogFilter::default()
         };
-        let plan = plan(&filter, TextSearch::None).await;
+        let plan = plan(&filter, TextSearch::EveryMatch).await;
         assert!(
-            plan.contains("SCAN l VIRTUAL TABLE INDEX"),
-            "the R*Tree finds the box's products: {plan}"
-        );
-        assert!(
-            plan.contains("SEARCH p USING INDEX sqlite_autoindex_marketplace_products_1 (id=?)"),
+            plan.contains("marketplace_products_location (status=? AND latitude>? AND latitude<?)"),
             "{plan}"
         );
-        assert!(!plan.contains("marketplace_products_location"), "{plan}");
     }
 
     #[tokio::test]
