@@ -1,6 +1,7 @@
 //! The success envelope: `{"success": true, "data": …, "meta": {…}?}`.
 
-use axum::http::StatusCode;
+use axum::http::header::CONTENT_TYPE;
+use axum::http::{HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -74,9 +75,22 @@ impl<T: Serialize> ApiSuccess<T> {
     }
 }
 
+/// Room for a typical answer, so that serializing it allocates once
+/// (`axum::Json` starts at 128 bytes and doubles).
+const BODY_CAPACITY: usize = 512;
+
 impl<T: Serialize> IntoResponse for ApiSuccess<T> {
     fn into_response(self) -> Response {
         let (status, body) = self.into_parts();
-        (status, axum::Json(body)).into_response()
+        let mut bytes = Vec::with_capacity(BODY_CAPACITY);
+        match serde_json::to_writer(&mut bytes, &body) {
+            Ok(()) => (
+                status,
+                [(CONTENT_TYPE, HeaderValue::from_static("application/json"))],
+                bytes,
+            )
+                .into_response(),
+            Err(error) => crate::ApiError::internal(error).into_response(),
+        }
     }
 }

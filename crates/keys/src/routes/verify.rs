@@ -24,20 +24,23 @@ pub struct VerifyKeyRequest {
 
 landlord_core::debug_redacted!(VerifyKeyRequest {  } secret { key });
 
+// The verdict borrows from the cached key record instead of copying its
+// ids, plan and scopes (a plain comment: a doc comment would become the
+// schema's description).
 #[derive(Debug, Serialize, ToSchema)]
-pub struct VerifyKeyResponse {
+pub struct VerifyKeyResponse<'a> {
     /// The key exists, is not revoked and has not expired.
     pub valid: bool,
     /// The request may proceed: valid and within rate limit and quota.
     pub allowed: bool,
     /// Why not, when not: `missing`, `malformed`, `unknown`, `revoked`,
     /// `expired`, `rate_limited`, `quota_exceeded`.
-    pub reason: Option<String>,
+    pub reason: Option<&'static str>,
     pub message: Option<String>,
-    pub organization_id: Option<OrganizationId>,
-    pub key_id: Option<ApiKeyId>,
-    pub plan: Option<String>,
-    pub scopes: Option<Vec<String>>,
+    pub organization_id: Option<&'a OrganizationId>,
+    pub key_id: Option<&'a ApiKeyId>,
+    pub plan: Option<&'a str>,
+    pub scopes: Option<&'a [String]>,
     pub rate_limit: Option<RateLimitView>,
     pub quota: Option<QuotaView>,
 }
@@ -93,7 +96,7 @@ impl From<&Decision> for RateLimitView {
     post, path = "/keys/verify", tag = "keys",
     request_body = VerifyKeyRequest,
     responses(
-        (status = 200, description = "The verdict", body = Envelope<VerifyKeyResponse>),
+        (status = 200, description = "The verdict", body = Envelope<VerifyKeyResponse<'static>>),
         (status = 429, description = "Too many invalid keys from this client address", body = ErrorEnvelope),
     )
 )]
@@ -102,7 +105,12 @@ pub async fn verify_key(
     ClientAddress(client): ClientAddress,
     Json(body): Json<VerifyKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = state.admit(Some(body.key.trim()), client.as_deref()).await;
+    let outcome = match state.admit(Some(body.key.trim()), client.as_deref()).await {
+        Err(Refusal::Internal(error)) => return Err(error),
+        // Floods of bad keys are refused, not judged.
+        Err(flood @ Refusal::InvalidKeyFlood { .. }) => return Err(flood.into_api_error()),
+        judged => judged,
+    };
     let mut verdict = VerifyKeyResponse {
         valid: false,
         allowed: false,
@@ -115,7 +123,7 @@ pub async fn verify_key(
         rate_limit: None,
         quota: None,
     };
-    let rate = match outcome {
+    let rate = match &outcome {
         Ok(context) => {
             let key = &context.key;
             state
@@ -133,21 +141,18 @@ pub async fn verify_key(
             verdict.valid = true;
             verdict.allowed = true;
             verdict.quota = Some(QuotaView::from(&context.quota));
-            verdict.organization_id = Some(key.organization_id.clone());
-            verdict.key_id = Some(key.id.clone());
-            verdict.plan = Some(key.plan_name.clone());
-            verdict.scopes = key.scopes.as_ref().map(|s| s.to_vec());
+            verdict.organization_id = Some(&key.organization_id);
+            verdict.key_id = Some(&key.id);
+            verdict.plan = Some(&key.plan_name);
+            verdict.scopes = key.scopes.as_deref();
             Some(context.rate)
         }
-        Err(Refusal::Internal(error)) => return Err(error),
-        // Floods of bad keys are refused, not judged.
-        Err(flood @ Refusal::InvalidKeyFlood { .. }) => return Err(flood.into_api_error()),
         Err(refusal) => {
-            verdict.reason = Some(refusal.reason().to_string());
+            verdict.reason = Some(refusal.reason());
             verdict.message = Some(refusal.message());
             // A key refused for its limits is valid.
             verdict.valid = refusal.rate().is_some();
-            if let Refusal::QuotaExceeded { quota, .. } = &refusal {
+            if let Refusal::QuotaExceeded { quota, .. } = refusal {
                 verdict.quota = Some(QuotaView::from(quota));
             }
             refusal.rate()
