@@ -84,8 +84,10 @@ pub async fn meter(
     if let Some(grant) = used.0.get() {
         usage
             .record(UsageRecord {
-                organization_id: grant.organization_id.clone(),
-                api_key_id: ApiKeyId::from_trusted(NO_KEY),
+                caller: landlord_metering::UsageCaller::new(
+                    grant.organization_id.clone(),
+                    ApiKeyId::from_trusted(NO_KEY),
+                ),
                 endpoint,
                 method,
                 status: response.status().as_u16(),

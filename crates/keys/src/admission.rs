@@ -11,6 +11,7 @@ use landlord_core::plans::Plan;
 use landlord_core::{ApiError, Timestamp};
 use landlord_identity::store as identity_store;
 use landlord_limits::{month_key, month_start_ms, next_month_start_ms, Decision};
+use landlord_metering::UsageCaller;
 
 use crate::store;
 use crate::KeysState;
@@ -42,6 +43,8 @@ pub struct KeyRecord {
     key_rate_key: String,
     /// The quota counter of the month the record was read in.
     quota_month: QuotaMonth,
+    /// Who the key's requests are metered for.
+    pub usage_caller: Arc<UsageCaller>,
 }
 
 /// An organization's quota counter name for one month.
@@ -316,6 +319,7 @@ impl KeysState {
             organization_rate_key: format!("org:{}", row.organization_id),
             key_rate_key: format!("key:{}", row.id),
             quota_month: QuotaMonth::of(&row.organization_id, Timestamp::now().millis()),
+            usage_caller: UsageCaller::new(row.organization_id.clone(), row.id.clone()),
             id: row.id,
             organization_id: row.organization_id,
             plan_name,
@@ -571,8 +575,7 @@ impl KeysState {
         }
         self.usage
             .record(landlord_metering::UsageRecord {
-                organization_id: organization_id.clone(),
-                api_key_id: ApiKeyId::from_trusted(NO_KEY),
+                caller: UsageCaller::new(organization_id.clone(), ApiKeyId::from_trusted(NO_KEY)),
                 endpoint: self.usage.endpoint(route),
                 method: "POST".into(),
                 status: 202,

@@ -56,8 +56,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
     state
         .usage
         .record(UsageRecord {
-            organization_id: key.organization_id.clone(),
-            api_key_id: key.id.clone(),
+            caller: key.usage_caller.clone(),
             endpoint,
             method,
             status: response.status().as_u16(),

@@ -59,11 +59,27 @@ pub const FLUSH_RECORDS: usize = 10_000;
 /// database is.
 pub const QUEUE_RECORDS: usize = 20_000;
 
+/// Who a metered request is counted for. Shared (`Arc`): a cached API
+/// key holds its own, so a metered request copies no id.
+#[derive(Debug, PartialEq, Eq, Hash)]
+pub struct UsageCaller {
+    pub organization_id: OrganizationId,
+    pub api_key_id: ApiKeyId,
+}
+
+impl UsageCaller {
+    pub fn new(organization_id: OrganizationId, api_key_id: ApiKeyId) -> Arc<Self> {
+        Arc::new(Self {
+            organization_id,
+            api_key_id,
+        })
+    }
+}
+
 /// One metered request.
 #[derive(Debug, Clone)]
 pub struct UsageRecord {
-    pub organization_id: OrganizationId,
-    pub api_key_id: ApiKeyId,
+    pub caller: Arc<UsageCaller>,
     /// Route template, e.g. `/api/v1/messages/{id}` (shared: one
     /// allocation per route for the process, see
     /// [`UsageRecorder::endpoint`]).
@@ -120,11 +136,11 @@ pub fn aggregate(
     let mut counts: HashMap<Row<'_>, i64> = HashMap::new();
     for record in records {
         let org_cuts = cuts
-            .get(&record.organization_id)
+            .get(&record.caller.organization_id)
             .map_or(&[][..], Vec::as_slice);
         let row = (
-            &record.organization_id,
-            &record.api_key_id,
+            &record.caller.organization_id,
+            &record.caller.api_key_id,
             format!("{} {}", record.method, record.endpoint),
             i64::from(record.status / 100),
             bucket_of(record.at, org_cuts),
@@ -379,7 +395,9 @@ pub async fn write_batch(
     }
     let mut last_used: HashMap<&ApiKeyId, Timestamp> = HashMap::new();
     for record in records {
-        let entry = last_used.entry(&record.api_key_id).or_insert(record.at);
+        let entry = last_used
+            .entry(&record.caller.api_key_id)
+            .or_insert(record.at);
         *entry = (*entry).max(record.at);
     }
     let last_used: Vec<(ApiKeyId, Timestamp)> = last_used
@@ -460,8 +478,7 @@ mod tests {
 
     fn record(org: &OrganizationId, key: &ApiKeyId, status: u16, at: i64) -> UsageRecord {
         UsageRecord {
-            organization_id: org.clone(),
-            api_key_id: key.clone(),
+            caller: UsageCaller::new(org.clone(), key.clone()),
             endpoint: "/api/v1/messages/{id}".into(),
             method: "GET".into(),
             status,

@@ -119,8 +119,8 @@ pub async fn insert_batch(
     let mut query = sqlx::query(&sql);
     for record in records {
         query = query
-            .bind(&record.organization_id)
-            .bind(&record.api_key_id)
+            .bind(&record.caller.organization_id)
+            .bind(&record.caller.api_key_id)
             .bind(&*record.endpoint)
             .bind(record.method.as_ref())
             .bind(i64::from(record.status))

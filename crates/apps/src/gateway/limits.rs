@@ -28,7 +28,7 @@ use landlord_core::plans::Plan;
 use landlord_core::Timestamp;
 use landlord_keys::admission::{ceil_secs, rate_limit_headers, QuotaState};
 use landlord_limits::Decision;
-use landlord_metering::UsageRecord;
+use landlord_metering::{UsageCaller, UsageRecord};
 use tokio_util::sync::CancellationToken;
 
 use super::hosts::AppRoute;
@@ -264,8 +264,10 @@ impl GatewayLimits {
         self.keys
             .usage
             .record(UsageRecord {
-                organization_id: route.organization_id.clone(),
-                api_key_id: ApiKeyId::from_trusted(NO_KEY),
+                caller: UsageCaller::new(
+                    route.organization_id.clone(),
+                    ApiKeyId::from_trusted(NO_KEY),
+                ),
                 endpoint: Arc::from(route.slug.as_str()),
                 method: APP_METHOD.into(),
                 status: status.as_u16(),

@@ -129,8 +129,7 @@ pub async fn verify_key(
             state
                 .usage
                 .record(UsageRecord {
-                    organization_id: key.organization_id.clone(),
-                    api_key_id: key.id.clone(),
+                    caller: key.usage_caller.clone(),
                     endpoint: state.usage.endpoint("/api/v1/keys/verify"),
                     method: "POST".into(),
                     status: 200,

@@ -59,8 +59,10 @@ async fn wait_for_counted(app: &TestApp, organization_id: &str, n: i64) -> i64 {
 /// `n` records of the key at `at`.
 fn records(org: &str, key: &str, n: usize, at: i64) -> Vec<UsageRecord> {
     let record = UsageRecord {
-        organization_id: OrganizationId::from_trusted(org.to_string()),
-        api_key_id: ApiKeyId::from_trusted(key.to_string()),
+        caller: landlord_metering::UsageCaller::new(
+            OrganizationId::from_trusted(org.to_string()),
+            ApiKeyId::from_trusted(key.to_string()),
+        ),
         endpoint: "/api/v1/messages/send".into(),
         method: "POST".into(),
         status: 202,
