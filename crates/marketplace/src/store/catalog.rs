@@ -717,6 +717,15 @@ mod tests {
         (vendor, ids)
     }
 
+    /// Writes a vendor's change to `row` (its title is its searchable text).
+    async fn edit(conn: &mut AnyConnection, row: &ProductRow) {
+        let index = ProductIndex {
+            categories: &[],
+            search_text: &row.title,
+        };
+        assert!(update_product(conn, row, index).await.unwrap());
+    }
+
     fn product_text(i: usize, kettle: bool) -> String {
         format!("item {i} {}", if kettle { "kettle" } else { "lamp" })
     }
@@ -787,16 +796,7 @@ mod tests {
             let text = product_text(i, kettle);
             let mut row = product(&vendor, &ids[i], i, &text);
             row.updated_at = Timestamp::from_millis(10_000);
-            assert!(update_product(
-                &mut conn,
-                &row,
-                ProductIndex {
-                    categories: &[],
-                    search_text: &text,
-                }
-            )
-            .await
-            .unwrap());
+            edit(&mut conn, &row).await;
         }
         let every = search_pages(&mut conn, "kettle", Some(TextSearch::EveryMatch)).await;
         let matched: Vec<&ProductId> = every.iter().flatten().collect();
@@ -830,24 +830,13 @@ mod tests {
             longitude: 36.82,
         };
         let place = |i: usize, at: Point| {
-            let text = product_text(i, false);
-            let mut row = product(&vendor, &ids[i], i, &text);
+            let mut row = product(&vendor, &ids[i], i, &product_text(i, false));
             row.latitude = Some(at.latitude);
             row.longitude = Some(at.longitude);
-            (row, text)
+            row
         };
         for i in 0..2 {
-            let (row, text) = place(i, lagos);
-            assert!(update_product(
-                &mut conn,
-                &row,
-                ProductIndex {
-                    categories: &[],
-                    search_text: &text,
-                }
-            )
-            .await
-            .unwrap());
+            edit(&mut conn, &place(i, lagos)).await;
         }
         let near = |center: Point| CatalogFilter {
             within: Some(bounding_box(center, 25.0)),
@@ -862,17 +851,7 @@ mod tests {
             "newest first; the third has no place"
         );
 
-        let (row, text) = place(0, nairobi);
-        assert!(update_product(
-            &mut conn,
-            &row,
-            ProductIndex {
-                categories: &[],
-                search_text: &text,
-            }
-        )
-        .await
-        .unwrap());
+        edit(&mut conn, &place(0, nairobi)).await;
         assert_eq!(
             found(catalog(&mut conn, &near(lagos)).await.unwrap()),
             vec![ids[1].clone()]
