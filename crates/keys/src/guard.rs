@@ -1,22 +1,87 @@
-//! The middleware in front of API-key routes.
+//! The layer in front of API-key routes.
 
+use std::convert::Infallible;
 use std::sync::Arc;
+use std::task::{Context, Poll};
 
-use axum::extract::{MatchedPath, Request, State};
-use axum::middleware::Next;
+use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
+use futures::future::BoxFuture;
 use landlord_core::http::client::client_ip;
 use landlord_core::Timestamp;
 use landlord_metering::{method_name, UsageRecord};
+use tower::{Layer, Service};
 
 use crate::admission::{key_from_headers, rate_limit_headers};
 use crate::KeysState;
 
-/// Authenticates the key, applies rate limit and quota, runs the handler
-/// with an [`crate::ApiKeyContext`] extension, then records the request for
-/// metering (off the request path: a channel send) and adds rate-limit
+/// Puts [`ApiKeyGuard`] in front of the routes it wraps
+/// (`Router::route_layer`).
+///
+/// A plain tower layer rather than `axum::middleware::from_fn`: axum
+/// clones a route's stack for every request, and `from_fn` also extracts
+/// its state from the request and boxes the route below it again per
+/// call; here the state is a field and the route below is called as it
+/// is.
+#[derive(Clone)]
+pub struct ApiKeyGuardLayer {
+    state: KeysState,
+}
+
+impl ApiKeyGuardLayer {
+    pub fn new(state: KeysState) -> Self {
+        Self { state }
+    }
+}
+
+impl<S> Layer<S> for ApiKeyGuardLayer {
+    type Service = ApiKeyGuard<S>;
+
+    fn layer(&self, inner: S) -> Self::Service {
+        ApiKeyGuard {
+            state: self.state.clone(),
+            inner,
+        }
+    }
+}
+
+/// Authenticates the key, applies rate limit and quota, runs the route
+/// with an [`crate::ApiKeyContext`] extension, then records the request
+/// for metering (off the request path: a channel send) and adds rate-limit
 /// headers. Requests refused here are not metered.
-pub async fn guard(State(state): State<KeysState>, mut request: Request, next: Next) -> Response {
+#[derive(Clone)]
+pub struct ApiKeyGuard<S> {
+    state: KeysState,
+    inner: S,
+}
+
+impl<S> Service<Request> for ApiKeyGuard<S>
+where
+    S: Service<Request, Response = Response, Error = Infallible> + Clone + Send + 'static,
+    S::Future: Send + 'static,
+{
+    type Response = Response;
+    type Error = Infallible;
+    type Future = BoxFuture<'static, Result<Response, Infallible>>;
+
+    fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
+        self.inner.poll_ready(cx)
+    }
+
+    fn call(&mut self, request: Request) -> Self::Future {
+        // The readied route answers this request; a clone waits for the
+        // next (tower's usual swap).
+        let clone = self.inner.clone();
+        let route = std::mem::replace(&mut self.inner, clone);
+        let state = self.state.clone();
+        Box::pin(async move { Ok(guard(state, route, request).await) })
+    }
+}
+
+async fn guard<S>(state: KeysState, mut route: S, mut request: Request) -> Response
+where
+    S: Service<Request, Response = Response, Error = Infallible>,
+{
     let key = key_from_headers(request.headers());
     // An installed app's token (a delegated token) is for the few person
     // routes that accept it, never for API-key routes.
@@ -52,7 +117,7 @@ pub async fn guard(State(state): State<KeysState>, mut request: Request, next: N
     let decision = context.rate;
     let key = context.key.clone();
     request.extensions_mut().insert(context);
-    let mut response = next.run(request).await;
+    let Ok(mut response) = route.call(request).await;
     state
         .usage
         .record(UsageRecord {

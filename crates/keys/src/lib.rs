@@ -1,6 +1,6 @@
 //! API keys: issued to programs, shown once, stored as hashes.
 //!
-//! [`guard`] is the middleware in front of every API-key route: it
+//! [`ApiKeyGuard`] is the layer in front of every API-key route: it
 //! authenticates the key (from a short-lived cache, so a hit touches no
 //! database), applies the organization's and the key's rate limits and the
 //! monthly quota, hands the handler an [`ApiKeyContext`], and records the
@@ -27,7 +27,7 @@ use landlord_limits::{QuotaCounter, RateLimiter};
 use landlord_metering::UsageRecorder;
 
 pub use admission::{ApiKeyContext, BadKey, Refusal, KEY_PREFIX};
-pub use guard::guard;
+pub use guard::{ApiKeyGuard, ApiKeyGuardLayer};
 pub use last_used::LastUsed;
 
 /// Most "no such key" answers remembered at once. Small: once bad keys are

@@ -74,25 +74,9 @@ pub fn build_router(state: AppState) -> Router {
         .merge(
             // API-key routes: the guard authenticates, limits and meters.
             landlord_messages::routes::router()
-                .route_layer(middleware::from_fn_with_state(
-                    state.keys.clone(),
-                    landlord_keys::guard,
-                ))
+                .route_layer(landlord_keys::ApiKeyGuardLayer::new(state.keys.clone()))
                 .with_state(state.messages.clone()),
         );
-    let api_v1 = if modules.apps {
-        // Requests made with an installed app's token are metered under
-        // its organization.
-        api_v1.layer(OnlyWhenLayer::new(
-            landlord_apps::app_tokens::carries_app_token,
-            middleware::from_fn_with_state(
-                state.keys.usage.clone(),
-                landlord_apps::app_tokens::meter,
-            ),
-        ))
-    } else {
-        api_v1
-    };
     let (router, openapi) = OpenApiRouter::with_openapi(ApiDoc::build())
         .merge(operations::router())
         .merge(if modules.apps {
@@ -120,16 +104,35 @@ pub fn build_router(state: AppState) -> Router {
     if config.enable_test_routes {
         router = router.merge(test_routes::router());
     }
-    let router = router
-        .route_layer(OnlyWhenLayer::new(
+    // Every layer a matched route needs, in one `route_layer`: axum wraps
+    // each route once per call and clones the wrapped stack per request,
+    // so one level costs less than three.
+    let route_layers = tower::ServiceBuilder::new()
+        // Built after `build_state` installed the recorder.
+        .layer(RecordMetricsLayer::new())
+        .layer(OnlyWhenLayer::new(
             landlord_keys::sensitive::is_sensitive,
             middleware::from_fn_with_state(
                 sensitive_limits,
                 landlord_keys::sensitive::limit_sensitive_routes,
             ),
         ))
-        // Built after `build_state` installed the recorder.
-        .route_layer(RecordMetricsLayer::new())
+        // Requests made with an installed app's token are metered under
+        // its organization.
+        .option_layer(modules.apps.then(|| {
+            OnlyWhenLayer::new(
+                |request: &axum::extract::Request| {
+                    request.uri().path().starts_with("/api/v1/")
+                        && landlord_apps::app_tokens::carries_app_token(request)
+                },
+                middleware::from_fn_with_state(
+                    state.keys.usage.clone(),
+                    landlord_apps::app_tokens::meter,
+                ),
+            )
+        }));
+    let router = router
+        .route_layer(route_layers)
         .fallback(move |uri: Uri, headers: HeaderMap| async move {
             // A browser that followed a wrong link gets a page it can read.
             let page = console

@@ -11,7 +11,8 @@ use std::task::{Context, Poll};
 
 use axum::extract::Request;
 use futures::future::Either;
-use tower::{Layer, Service};
+use tower::util::Oneshot;
+use tower::{Layer, Service, ServiceExt};
 
 /// Applies `layer` to the requests for which `applies` is true; the others
 /// go straight to the service below.
@@ -29,52 +30,58 @@ impl<P, L> OnlyWhenLayer<P, L> {
 
 impl<S, P, L> Layer<S> for OnlyWhenLayer<P, L>
 where
-    S: Clone,
     P: Clone,
-    L: Layer<S>,
+    L: Clone,
 {
-    type Service = OnlyWhen<P, S, L::Service>;
+    type Service = OnlyWhen<P, S, L>;
 
     fn layer(&self, inner: S) -> Self::Service {
         OnlyWhen {
             applies: self.applies.clone(),
-            plain: inner.clone(),
-            wrapped: self.layer.layer(inner),
+            inner,
+            layer: self.layer.clone(),
         }
     }
 }
 
-/// The service of [`OnlyWhenLayer`].
+/// The service of [`OnlyWhenLayer`]. It holds the service below once and
+/// wraps a clone of it in the layer only for a request the layer applies
+/// to. Holding it wrapped as well would double what every clone copies:
+/// axum clones a route (and so this) for each request, and a route under
+/// several of these would be copied 2, 4, 8… times.
 #[derive(Clone)]
-pub struct OnlyWhen<P, S, W> {
+pub struct OnlyWhen<P, S, L> {
     applies: P,
-    plain: S,
-    wrapped: W,
+    inner: S,
+    layer: L,
 }
 
-impl<P, S, W> Service<Request> for OnlyWhen<P, S, W>
+impl<P, S, L> Service<Request> for OnlyWhen<P, S, L>
 where
     P: Fn(&Request) -> bool,
-    S: Service<Request>,
-    W: Service<Request, Response = S::Response, Error = S::Error>,
+    S: Service<Request> + Clone,
+    L: Layer<S>,
+    L::Service: Service<Request, Response = S::Response, Error = S::Error>,
 {
     type Response = S::Response;
     type Error = S::Error;
-    type Future = Either<S::Future, W::Future>;
+    type Future = Either<S::Future, Oneshot<L::Service, Request>>;
 
     fn poll_ready(&mut self, cx: &mut Context<'_>) -> Poll<Result<(), Self::Error>> {
-        // Which one the next request needs is not known yet: both.
-        match self.plain.poll_ready(cx)? {
-            Poll::Ready(()) => self.wrapped.poll_ready(cx),
-            Poll::Pending => Poll::Pending,
-        }
+        // The wrapped service is made per request and readied by its
+        // `Oneshot`; only the plain path uses this readiness.
+        self.inner.poll_ready(cx)
     }
 
     fn call(&mut self, request: Request) -> Self::Future {
         if (self.applies)(&request) {
-            Either::Right(self.wrapped.call(request))
+            // The readied service goes to this request; a clone stays
+            // for the next (tower's usual swap).
+            let clone = self.inner.clone();
+            let ready = std::mem::replace(&mut self.inner, clone);
+            Either::Right(self.layer.layer(ready).oneshot(request))
         } else {
-            Either::Left(self.plain.call(request))
+            Either::Left(self.inner.call(request))
         }
     }
 }
