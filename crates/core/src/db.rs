@@ -293,6 +293,20 @@ impl Db {
         sqlx::Transaction::begin(conn, statement).await
     }
 
+    /// A transaction on a connection the caller holds (a background
+    /// task that keeps one connection, and with it the statements it
+    /// prepared), begun as [`Db::begin`] begins one.
+    pub async fn begin_on<'c>(
+        &self,
+        conn: &'c mut sqlx::AnyConnection,
+    ) -> Result<sqlx::Transaction<'c, sqlx::Any>, sqlx::Error> {
+        let statement = match self.backend {
+            DatabaseKind::Sqlite => Some(Cow::Borrowed("BEGIN IMMEDIATE")),
+            DatabaseKind::Postgres => None,
+        };
+        sqlx::Transaction::begin(conn, statement).await
+    }
+
     /// A trivial round trip, for readiness checks.
     pub async fn ping(&self) -> Result<(), DbError> {
         sqlx::query("SELECT 1").execute(&self.pool).await?;

@@ -1,6 +1,7 @@
 //! Admitting an API-key request: authenticate, rate-limit, reserve quota.
 //! Shared by the guard of API-key routes and by `POST /keys/verify`.
 
+use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -273,7 +274,7 @@ impl KeysState {
     async fn lookup(
         &self,
         key_hash: &str,
-        address: &str,
+        address: impl FnOnce() -> String,
     ) -> Result<Option<Arc<KeyRecord>>, Refusal> {
         if let Some(hit) = self.cache.get(key_hash) {
             return Ok(Some(hit));
@@ -281,7 +282,7 @@ impl KeysState {
         if self.missing.contains_key(key_hash) {
             return Ok(None);
         }
-        if let Some(until) = self.invalid_key_blocked.get(address) {
+        if let Some(until) = self.invalid_key_blocked.get(&address()) {
             let now = Instant::now();
             if until > now {
                 return Err(Refusal::InvalidKeyFlood {
@@ -352,16 +353,17 @@ impl KeysState {
     }
 
     /// Authenticates `key` (sent from `client`, the caller's address) and
-    /// applies limits and quota.
+    /// applies limits and quota. The address is written as text only when
+    /// a refusal or a cache miss needs it.
     pub async fn admit(
         &self,
         key: Option<&str>,
-        client: Option<&str>,
+        client: Option<IpAddr>,
     ) -> Result<ApiKeyContext, Refusal> {
         let Some(key) = key.filter(|k| !k.is_empty()) else {
             return Err(Refusal::Unauthorized(BadKey::Missing));
         };
-        let address = client.unwrap_or("unknown");
+        let address = || client.map_or_else(|| "unknown".to_string(), |ip| ip.to_string());
         // Malformed keys take the same path as unknown ones (hash and
         // lookup), so the answer's timing does not tell them apart.
         let formed = well_formed(key);
@@ -370,13 +372,13 @@ impl KeysState {
             .await?;
         let now = Timestamp::now();
         let record = match (formed, record) {
-            (false, _) => return Err(self.refuse_bad_key(address, BadKey::Malformed).await),
-            (true, None) => return Err(self.refuse_bad_key(address, BadKey::Unknown).await),
+            (false, _) => return Err(self.refuse_bad_key(&address(), BadKey::Malformed).await),
+            (true, None) => return Err(self.refuse_bad_key(&address(), BadKey::Unknown).await),
             (true, Some(record)) if record.revoked_at.is_some() => {
-                return Err(self.refuse_bad_key(address, BadKey::Revoked).await)
+                return Err(self.refuse_bad_key(&address(), BadKey::Revoked).await)
             }
             (true, Some(record)) if record.expires_at.is_some_and(|t| t <= now) => {
-                return Err(self.refuse_bad_key(address, BadKey::Expired).await)
+                return Err(self.refuse_bad_key(&address(), BadKey::Expired).await)
             }
             (true, Some(record)) => record,
         };
@@ -475,46 +477,47 @@ impl KeysState {
 }
 
 /// Adds the rate-limit headers (`X-RateLimit-Limit`, `-Remaining`, `-Reset`,
-/// `RateLimit-Policy`, `RateLimit`) to `headers`: numbers straight into
-/// header values, the two structured ones through a buffer on the stack.
+/// `RateLimit-Policy`, `RateLimit`) to `headers`. The five values are
+/// written into one buffer and each header shares its slice of it: two
+/// allocations for the five instead of one or two each.
 pub fn rate_limit_headers(headers: &mut HeaderMap, decision: &Decision) {
     let reset_secs = decision.reset_after.as_micros().div_ceil(1_000_000) as u64;
     let reset_at = (Timestamp::now().millis() / 1000) as u64 + reset_secs;
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-limit"),
-        HeaderValue::from(decision.limit),
-    );
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-remaining"),
-        HeaderValue::from(decision.remaining),
-    );
-    headers.insert(
-        HeaderName::from_static("x-ratelimit-reset"),
-        HeaderValue::from(reset_at),
-    );
-    let mut buffer = [0u8; 64];
-    if let Some(value) = formatted(
-        &mut buffer,
-        format_args!("\"plan\";q={};w=60", decision.limit),
-    ) {
-        headers.insert(HeaderName::from_static("ratelimit-policy"), value);
+    // Numbers through `itoa` rather than `format!`'s machinery.
+    let mut digits = itoa::Buffer::new();
+    let mut text = Vec::with_capacity(96);
+    let mut ends = [0usize; 5];
+    text.extend_from_slice(digits.format(decision.limit).as_bytes());
+    ends[0] = text.len();
+    text.extend_from_slice(digits.format(decision.remaining).as_bytes());
+    ends[1] = text.len();
+    text.extend_from_slice(digits.format(reset_at).as_bytes());
+    ends[2] = text.len();
+    text.extend_from_slice(b"\"plan\";q=");
+    text.extend_from_slice(digits.format(decision.limit).as_bytes());
+    text.extend_from_slice(b";w=60");
+    ends[3] = text.len();
+    text.extend_from_slice(b"\"plan\";r=");
+    text.extend_from_slice(digits.format(decision.remaining).as_bytes());
+    text.extend_from_slice(b";t=");
+    text.extend_from_slice(digits.format(reset_secs).as_bytes());
+    ends[4] = text.len();
+    let shared = axum::body::Bytes::from(text);
+    let names = [
+        "x-ratelimit-limit",
+        "x-ratelimit-remaining",
+        "x-ratelimit-reset",
+        "ratelimit-policy",
+        "ratelimit",
+    ];
+    let mut start = 0;
+    for (name, end) in names.into_iter().zip(ends) {
+        // Digits, quotes, letters and punctuation: always a valid value.
+        if let Ok(value) = HeaderValue::from_maybe_shared(shared.slice(start..end)) {
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        start = end;
     }
-    if let Some(value) = formatted(
-        &mut buffer,
-        format_args!("\"plan\";r={};t={}", decision.remaining, reset_secs),
-    ) {
-        headers.insert(HeaderName::from_static("ratelimit"), value);
-    }
-}
-
-/// `arguments` written into `buffer`, as a header value (`None` if it does
-/// not fit, which the numbers of a rate-limit decision always do).
-fn formatted(buffer: &mut [u8], arguments: std::fmt::Arguments<'_>) -> Option<HeaderValue> {
-    use std::io::Write;
-    let mut cursor = std::io::Cursor::new(&mut *buffer);
-    cursor.write_fmt(arguments).ok()?;
-    let written = cursor.position() as usize;
-    HeaderValue::from_bytes(&buffer[..written]).ok()
 }
 
 /// The id usage rows carry for work metered without an API key (a
@@ -658,6 +661,30 @@ mod tests {
         assert!(!well_formed(&format!("sk_test_{}", "a1".repeat(32))));
         assert!(!well_formed(&format!("sk_live_{}", "a1".repeat(31))));
         assert!(!well_formed("sk_live_"));
+    }
+
+    #[test]
+    fn rate_limit_headers_carry_each_value_apart() {
+        let decision = Decision {
+            allowed: true,
+            limit: 600,
+            remaining: 17,
+            reset_after: Duration::from_millis(4_200),
+            retry_after: Duration::ZERO,
+        };
+        let mut headers = HeaderMap::new();
+        rate_limit_headers(&mut headers, &decision);
+        assert_eq!(headers["x-ratelimit-limit"], "600");
+        assert_eq!(headers["x-ratelimit-remaining"], "17");
+        assert_eq!(headers["ratelimit-policy"], "\"plan\";q=600;w=60");
+        assert_eq!(headers["ratelimit"], "\"plan\";r=17;t=5");
+        let reset: u64 = headers["x-ratelimit-reset"]
+            .to_str()
+            .unwrap()
+            .parse()
+            .unwrap();
+        let now = (Timestamp::now().millis() / 1000) as u64;
+        assert!((now + 4..=now + 6).contains(&reset), "{reset} vs {now}");
     }
 
     #[test]

@@ -7,7 +7,7 @@ use std::task::{Context, Poll};
 use axum::extract::{MatchedPath, Request};
 use axum::response::{IntoResponse, Response};
 use futures::future::BoxFuture;
-use landlord_core::http::client::client_ip;
+use landlord_core::http::client::client_addr;
 use landlord_core::Timestamp;
 use landlord_metering::{method_name, UsageRecord};
 use tower::{Layer, Service};
@@ -97,8 +97,8 @@ where
         return landlord_core::ApiError::Forbidden("this route does not accept app tokens".into())
             .into_response();
     }
-    let client = client_ip(request.headers(), request.extensions());
-    let context = match state.admit(key, client.as_deref()).await {
+    let client = client_addr(request.headers(), request.extensions());
+    let context = match state.admit(key, client).await {
         Ok(context) => context,
         Err(refusal) => {
             let decision = refusal.rate();

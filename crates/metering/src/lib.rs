@@ -33,7 +33,8 @@ use std::time::Duration;
 
 use landlord_core::ids::{ApiKeyId, OrganizationId};
 use landlord_core::{Db, Timestamp};
-use sqlx::AnyConnection;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyConnection};
 use tokio::sync::{mpsc, Notify};
 use tokio::time::MissedTickBehavior;
 use tokio_util::sync::CancellationToken;
@@ -125,10 +126,13 @@ pub fn aggregate(
     records: &[UsageRecord],
     cuts: &HashMap<OrganizationId, Vec<Timestamp>>,
 ) -> Vec<Counter> {
+    // Borrowed from the records: a counter's route text is written once,
+    // not once per record.
     type Row<'a> = (
         &'a OrganizationId,
         &'a ApiKeyId,
-        String,
+        &'a str,
+        &'a str,
         i64,
         Timestamp,
         Option<&'a Arc<str>>,
@@ -141,7 +145,8 @@ pub fn aggregate(
         let row = (
             &record.caller.organization_id,
             &record.caller.api_key_id,
-            format!("{} {}", record.method, record.endpoint),
+            record.method.as_ref(),
+            &*record.endpoint,
             i64::from(record.status / 100),
             bucket_of(record.at, org_cuts),
             record.app_id.as_ref(),
@@ -151,11 +156,14 @@ pub fn aggregate(
     counts
         .into_iter()
         .map(
-            |((organization_id, api_key_id, route, status_class, bucket, app_id), requests)| {
+            |(
+                (organization_id, api_key_id, method, endpoint, status_class, bucket, app_id),
+                requests,
+            )| {
                 Counter {
                     organization_id: organization_id.clone(),
                     api_key_id: api_key_id.clone(),
-                    route,
+                    route: format!("{method} {endpoint}"),
                     status_class,
                     bucket,
                     requests,
@@ -259,6 +267,13 @@ pub struct UsageWriter {
     interval: Duration,
     raw_log: bool,
     keys_used: Arc<dyn KeysUsed>,
+    /// The connection the writer keeps between flushes: its statement
+    /// cache holds the batch statements, prepared once. (The pool hands
+    /// its idle connections out in turn, so a flush on whichever was next
+    /// prepared them again on each of them: on SQLite, parsing a
+    /// statement of thousands of placeholders.) Dropped after a failed
+    /// write; the next flush takes another.
+    conn: Option<PoolConnection<Any>>,
 }
 
 /// A recorder and the writer that drains it every `interval`, writing the
@@ -281,6 +296,7 @@ pub fn channel(
             interval,
             raw_log,
             keys_used: Arc::new(keys_used),
+            conn: None,
         },
     )
 }
@@ -338,18 +354,12 @@ impl UsageWriter {
 
     /// Writes `pending`; on failure keeps the records and retries (until
     /// written, or once more only when stopping).
-    async fn flush(&self, pending: &mut Vec<UsageRecord>, stopping: bool) {
+    async fn flush(&mut self, pending: &mut Vec<UsageRecord>, stopping: bool) {
         let mut attempt = 0u32;
         while !pending.is_empty() {
             let take = pending.len().min(RECORDS_PER_TRANSACTION);
             let started = std::time::Instant::now();
-            let written = write_batch(
-                &self.db,
-                &pending[..take],
-                self.raw_log,
-                self.keys_used.as_ref(),
-            )
-            .await;
+            let written = self.write(&pending[..take]).await;
             if started.elapsed() > self.interval {
                 tracing::warn!(
                     records = take,
@@ -382,10 +392,50 @@ impl UsageWriter {
     }
 }
 
+impl UsageWriter {
+    /// Writes `records` on the writer's own connection (taken from the
+    /// pool the first time, and again after a failure).
+    async fn write(&mut self, records: &[UsageRecord]) -> Result<(), sqlx::Error> {
+        let conn = match &mut self.conn {
+            Some(conn) => conn,
+            None => self.conn.insert(self.db.pool().acquire().await?),
+        };
+        let written = write_batch_on(
+            &self.db,
+            conn,
+            records,
+            self.raw_log,
+            self.keys_used.as_ref(),
+        )
+        .await;
+        if written.is_err() {
+            // The connection may be what failed: not kept.
+            self.conn = None;
+        }
+        written
+    }
+}
+
 /// Adds one batch to the counters, inserts its raw rows when `raw_log`,
-/// and moves each key's `last_used_at`, in one transaction.
+/// and moves each key's `last_used_at`, in one transaction on a
+/// connection of the pool.
 pub async fn write_batch(
     db: &Db,
+    records: &[UsageRecord],
+    raw_log: bool,
+    keys_used: &dyn KeysUsed,
+) -> Result<(), sqlx::Error> {
+    if records.is_empty() {
+        return Ok(());
+    }
+    let mut conn = db.pool().acquire().await?;
+    write_batch_on(db, &mut conn, records, raw_log, keys_used).await
+}
+
+/// [`write_batch`] on `conn`.
+async fn write_batch_on(
+    db: &Db,
+    conn: &mut AnyConnection,
     records: &[UsageRecord],
     raw_log: bool,
     keys_used: &dyn KeysUsed,
@@ -404,7 +454,7 @@ pub async fn write_batch(
         .into_iter()
         .map(|(key, at)| (key.clone(), at))
         .collect();
-    let mut tx = db.begin().await?;
+    let mut tx = db.begin_on(conn).await?;
     // Writes first: on SQLite the transaction then holds the write lock
     // while it reads the cuts, so no plan change slips in between.
     keys_used.used(&mut tx, &last_used).await?;

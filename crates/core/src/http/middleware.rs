@@ -87,10 +87,12 @@ pub(crate) fn add_security_headers(mut response: Response) -> Response {
         (header::REFERRER_POLICY, "strict-origin-when-cross-origin"),
     ];
     let headers = response.headers_mut();
+    headers.reserve(HEADERS.len());
     for (name, value) in HEADERS {
-        if !headers.contains_key(&name) {
-            headers.insert(name, HeaderValue::from_static(value));
-        }
+        // One lookup per header (an entry), not a look and an insert.
+        headers
+            .entry(name)
+            .or_insert_with(|| HeaderValue::from_static(value));
     }
     response
 }

@@ -105,7 +105,7 @@ pub async fn verify_key(
     ClientAddress(client): ClientAddress,
     Json(body): Json<VerifyKeyRequest>,
 ) -> Result<Response, ApiError> {
-    let outcome = match state.admit(Some(body.key.trim()), client.as_deref()).await {
+    let outcome = match state.admit(Some(body.key.trim()), client).await {
         Err(Refusal::Internal(error)) => return Err(error),
         // Floods of bad keys are refused, not judged.
         Err(flood @ Refusal::InvalidKeyFlood { .. }) => return Err(flood.into_api_error()),
