@@ -29,7 +29,8 @@ pub enum AlertSignal {
     /// window, in %.
     WebhookFailureRate,
     /// 5xx answers among the metered API requests of the window, in %
-    /// (from the raw request log, or the hourly counters when it is off).
+    /// (from the raw request log's per-minute counts, or the hourly
+    /// counters when it is off).
     #[serde(rename = "http_5xx_rate")]
     Http5xxRate,
     /// Failed sign-ins per minute, averaged over the window.

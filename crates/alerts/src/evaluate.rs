@@ -29,7 +29,8 @@ fn percent(part: i64, total: i64) -> f64 {
 /// Where the request counts behind the 5xx rate come from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RequestLog {
-    /// The raw request log (`usage_raw_log`): exact to the millisecond.
+    /// The raw request log (`usage_raw_log`), through the answers it
+    /// counts per minute: the window's first minute is read whole.
     Raw,
     /// The hourly counters only (the raw log is off): whole hours.
     Hourly,
@@ -101,7 +102,8 @@ pub async fn measure<'a>(
         AlertSignal::Http5xxRate => {
             let (errors, total) = match requests {
                 RequestLog::Raw => {
-                    landlord_metering::store::server_errors_since(db.pool(), since).await?
+                    landlord_metering::store::server_errors_in_minutes_since(db.pool(), since)
+                        .await?
                 }
                 RequestLog::Hourly => {
                     landlord_metering::store::server_errors_in_hours_since(db.pool(), since).await?

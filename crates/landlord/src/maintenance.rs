@@ -41,7 +41,9 @@ pub async fn purge_keeping_raw_usage(db: &Db, raw_log_days: u32) -> Result<u64, 
     removed += landlord_core::idempotency::purge_expired(db, now).await?;
     removed += landlord_jobs::store::purge_done(db, kept_since).await?;
     let raw_kept_since = now.minus(Duration::from_secs(u64::from(raw_log_days) * 24 * 3600));
-    removed += landlord_metering::store::purge_raw_before(db.pool(), raw_kept_since).await?;
+    let mut conn = db.pool().acquire().await?;
+    removed += landlord_metering::store::purge_raw_before(&mut conn, raw_kept_since).await?;
+    drop(conn);
     removed += landlord_webhooks::store::purge_attempts(
         db.pool(),
         now.minus(landlord_webhooks::deliver::ATTEMPT_LOG_RETENTION),

@@ -462,12 +462,39 @@ async fn write_batch_on(
         for chunk in statement_chunks(records) {
             store::insert_batch(&mut tx, chunk).await?;
         }
+        for chunk in statement_chunks(&per_minute(records)) {
+            store::add_to_minutes(&mut tx, chunk).await?;
+        }
     }
     let cuts = cuts_of(&mut tx, records).await?;
     for chunk in statement_chunks(&aggregate(records, &cuts)) {
         store::add_to_counters(&mut tx, chunk).await?;
     }
     tx.commit().await
+}
+
+/// `records` counted per minute and status class.
+fn per_minute(records: &[UsageRecord]) -> Vec<store::MinuteCount> {
+    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    for record in records {
+        let at = record.at.millis();
+        let minute = at - at.rem_euclid(store::MINUTE_MS);
+        *counts
+            .entry((minute, i64::from(record.status / 100)))
+            .or_insert(0) += 1;
+    }
+    let mut counts: Vec<store::MinuteCount> = counts
+        .into_iter()
+        .map(|((minute, status_class), requests)| store::MinuteCount {
+            minute: Timestamp::from_millis(minute),
+            status_class,
+            requests,
+        })
+        .collect();
+    // A fixed order: two instances upserting the same minutes take their
+    // rows' locks in the same order (no deadlock on PostgreSQL).
+    counts.sort_by_key(|count| (count.minute, count.status_class));
+    counts
 }
 
 /// `rows` cut for multi-row statements: [`BATCH_ROWS`] at a time, then the

@@ -1,6 +1,8 @@
 //! Metering's storage: the feature owns `usage_hourly` (the counters every
-//! count reads), `usage_cuts` (where counters are cut inside an hour) and
-//! `usage_records` (the optional raw log), and every query of them is here.
+//! count reads), `usage_cuts` (where counters are cut inside an hour),
+//! `usage_records` (the optional raw log) and `usage_minutely` (the raw
+//! log's answers per minute and status class), and every query of them is
+//! here.
 //! Other features count usage through these functions.
 //!
 //! Counts read the counters, so their cost follows organizations and hours,
@@ -21,8 +23,68 @@ const COLUMNS: usize = 6;
 /// Columns per upserted counter.
 const COUNTER_COLUMNS: usize = 7;
 
+/// Columns per upserted minute count.
+const MINUTE_COLUMNS: usize = 3;
+
 /// One hour, in ms: the counters' bucket.
 pub const HOUR_MS: i64 = 3_600_000;
+
+/// One minute, in ms: the bucket of the answers counted per minute.
+pub const MINUTE_MS: i64 = 60_000;
+
+/// Answers of one status class in one minute (across organizations).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MinuteCount {
+    /// The minute's start.
+    pub minute: Timestamp,
+    /// 2 for 2xx, 5 for 5xx …
+    pub status_class: i64,
+    pub requests: i64,
+}
+
+/// Adds `counts` to the stored ones in one multi-row additive upsert
+/// (several instances add to the same minutes).
+pub async fn add_to_minutes(
+    conn: &mut AnyConnection,
+    counts: &[MinuteCount],
+) -> Result<(), sqlx::Error> {
+    if counts.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO usage_minutely (minute, status_class, requests) VALUES {} \
+         ON CONFLICT (minute, status_class) \
+         DO UPDATE SET requests = usage_minutely.requests + excluded.requests",
+        values_placeholders(conn, counts.len(), MINUTE_COLUMNS)
+    );
+    let mut query = sqlx::query(&sql);
+    for count in counts {
+        query = query
+            .bind(count.minute)
+            .bind(count.status_class)
+            .bind(count.requests);
+    }
+    query.execute(conn).await?;
+    Ok(())
+}
+
+/// Answers counted per minute from the minute holding `since` on: how
+/// many were 5xx and how many in all (the 5xx rate alert's reading while
+/// the raw log is kept: one row a minute of its window, whatever the
+/// traffic).
+pub async fn server_errors_in_minutes_since<'c, E: Executor<'c, Database = Any>>(
+    executor: E,
+    since: Timestamp,
+) -> Result<(i64, i64), sqlx::Error> {
+    let from = since.millis() - since.millis().rem_euclid(MINUTE_MS);
+    sqlx::query_as(
+        "SELECT CAST(COALESCE(SUM(CASE WHEN status_class = 5 THEN requests ELSE 0 END), 0) AS BIGINT), \
+         CAST(COALESCE(SUM(requests), 0) AS BIGINT) FROM usage_minutely WHERE minute >= $1",
+    )
+    .bind(Timestamp::from_millis(from))
+    .fetch_one(executor)
+    .await
+}
 
 /// Adds `counters` to the stored ones in one multi-row additive upsert, so
 /// several instances (and several flushes) may add to the same hour.
@@ -91,17 +153,22 @@ pub async fn cuts_between(
         .await
 }
 
-/// Deletes raw request rows older than `before` (the raw log's retention);
-/// the counters stay. Returns how many went.
-pub async fn purge_raw_before<'c, E: Executor<'c, Database = Any>>(
-    executor: E,
+/// Deletes raw request rows, and the per-minute counts kept beside them,
+/// older than `before` (the raw log's retention); the hourly counters
+/// stay. Returns how many went.
+pub async fn purge_raw_before(
+    conn: &mut AnyConnection,
     before: Timestamp,
 ) -> Result<u64, sqlx::Error> {
-    let done = sqlx::query("DELETE FROM usage_records WHERE created_at < $1")
+    let raw = sqlx::query("DELETE FROM usage_records WHERE created_at < $1")
         .bind(before)
-        .execute(executor)
+        .execute(&mut *conn)
         .await?;
-    Ok(done.rows_affected())
+    let minutes = sqlx::query("DELETE FROM usage_minutely WHERE minute < $1")
+        .bind(before)
+        .execute(&mut *conn)
+        .await?;
+    Ok(raw.rows_affected() + minutes.rows_affected())
 }
 
 /// Inserts `records` in one multi-row statement.
@@ -233,23 +300,6 @@ pub async fn counts_per_key_since<'c, E: Executor<'c, Database = Any>>(
     .bind(organization_id)
     .bind(since)
     .fetch_all(executor)
-    .await
-}
-
-/// Metered requests since `since` in the raw request log: how many were
-/// answered 5xx and how many in all (operator alerts' 5xx rate, the same
-/// across instances; empty when `usage_raw_log` is off, see
-/// [`server_errors_in_hours_since`]).
-pub async fn server_errors_since<'c, E: Executor<'c, Database = Any>>(
-    executor: E,
-    since: Timestamp,
-) -> Result<(i64, i64), sqlx::Error> {
-    sqlx::query_as(
-        "SELECT CAST(COALESCE(SUM(CASE WHEN status >= 500 THEN 1 ELSE 0 END), 0) AS BIGINT), \
-         COUNT(*) FROM usage_records WHERE created_at >= $1",
-    )
-    .bind(since)
-    .fetch_one(executor)
     .await
 }
 

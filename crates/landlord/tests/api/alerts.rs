@@ -494,7 +494,73 @@ async fn the_5xx_rate_reads_the_hourly_counters_without_the_raw_log(backend: Bac
     );
 }
 
+/// The 5xx rate with the raw request log: read from the answers the usage
+/// writer counts per minute beside the raw rows (added up across batches;
+/// the window's first minute read whole, minutes before it left out), not
+/// by counting the raw rows; the daily purge drops old minutes with the
+/// raw log.
+async fn the_5xx_rate_reads_the_raw_logs_counts_per_minute(backend: Backend) {
+    let app = TestApp::spawn(backend).await;
+    let (_, account) = signed_in(&app, "grace@five-hundred.test").await;
+    let organization = account["organization"]["id"]
+        .as_str()
+        .expect("the organization's id")
+        .to_string();
+    // Half a minute into a minute, so that a 5-minute window starts in the
+    // middle of its first minute.
+    let clock = Timestamp::now().millis();
+    let now = Timestamp::from_millis(clock - clock.rem_euclid(60_000) + 30_000);
+    let record = |status: u16, secs_ago: u64| landlord_metering::UsageRecord {
+        caller: landlord_metering::UsageCaller::new(
+            landlord_core::ids::OrganizationId::from_trusted(organization.clone()),
+            landlord_core::ids::ApiKeyId::from_trusted(landlord_keys::admission::NO_KEY),
+        ),
+        endpoint: "/api/v1/messages/send".into(),
+        method: "POST".into(),
+        status,
+        at: now.minus(Duration::from_secs(secs_ago)),
+        app_id: None,
+    };
+    let mut batch = Vec::new();
+    batch.extend(std::iter::repeat_n(record(202, 120), 27));
+    batch.extend(std::iter::repeat_n(record(404, 180), 3));
+    batch.extend(std::iter::repeat_n(record(500, 120), 4));
+    // Before the window's start, in its first minute: counted.
+    batch.extend(std::iter::repeat_n(record(500, 310), 10));
+    // Twenty minutes ago: outside a 5-minute window.
+    batch.extend(std::iter::repeat_n(record(503, 1_200), 1_000));
+    let second = vec![record(502, 60); 6];
+    for records in [&batch, &second] {
+        landlord_metering::write_batch(&app.db, records, true, &landlord_keys::LastUsed)
+            .await
+            .expect("usage written");
+    }
+    let rate = |window_secs: u64| {
+        landlord_alerts::evaluate::measure(
+            &app.db,
+            AlertSignal::Http5xxRate,
+            Duration::from_secs(window_secs),
+            now,
+            RequestLog::Raw,
+        )
+    };
+    // 20 of 50 in the minutes of the last five; 1,020 of 1,050 in the hour.
+    assert_eq!(rate(300).await.unwrap(), 40.0);
+    assert_eq!(rate(3_600).await.unwrap(), 1_020.0 * 100.0 / 1_050.0);
+    // Kept as long as the raw log: a purge at 10 minutes ago drops the
+    // older minute and its raw rows, and the hour's rate with them.
+    let mut conn = app.db.pool().acquire().await.expect("a connection");
+    let purged =
+        landlord_metering::store::purge_raw_before(&mut conn, now.minus(Duration::from_secs(600)))
+            .await
+            .expect("purged");
+    drop(conn);
+    assert_eq!(purged, 1_000 + 1, "1,000 raw rows and one minute");
+    assert_eq!(rate(3_600).await.unwrap(), 40.0);
+}
+
 backend_tests!(
+    the_5xx_rate_reads_the_raw_logs_counts_per_minute,
     the_5xx_rate_reads_the_hourly_counters_without_the_raw_log,
     fires_once_stays_quiet_through_cooldown_and_resolves_once,
     two_instances_evaluating_at_once_notify_once,

@@ -27,7 +27,15 @@ const OWNERS: &[(&str, &[&str])] = &[
     ("audit", &["audit_log"]),
     ("events", &["events", "event_usage_thresholds"]),
     ("keys", &["api_keys"]),
-    ("metering", &["usage_records", "usage_hourly", "usage_cuts"]),
+    (
+        "metering",
+        &[
+            "usage_records",
+            "usage_hourly",
+            "usage_cuts",
+            "usage_minutely",
+        ],
+    ),
     ("messages", &["messages"]),
     ("billing", &["billing_cycles", "plan_changes"]),
     (
