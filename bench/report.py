@@ -126,6 +126,33 @@ def main():
         row(label, f"{db}_message", "`GET /messages/{id}` (API key)", f"{db}_health")
         row(label, f"{db}_product", "`GET /marketplace/products/{id}`", f"{db}_health")
     w("")
+    if num("sqlite_lean_verify_rps") is not None:
+        w("### The raw request log's share (SQLite)")
+        w("")
+        w(
+            "The metered routes again on the same database, with the raw "
+            "request log off (`usage_raw_log = false`: the hourly counters "
+            "only, which every count, quota and invoice reads). Each ratio "
+            "is against the `/health` above."
+        )
+        w("")
+        w("| route | raw log on | ratio | raw log off | ratio | change |")
+        w("| --- | ---: | ---: | ---: | ---: | ---: |")
+        for name, label in (
+            ("verify", "`POST /keys/verify`"),
+            ("message", "`GET /messages/{id}` (API key)"),
+        ):
+            on = ratio(f"sqlite_{name}_rps", "sqlite_health_rps")
+            off = ratio(f"sqlite_lean_{name}_rps", "sqlite_health_rps")
+            change = ratio(f"sqlite_lean_{name}_rps", f"sqlite_{name}_rps")
+            change_text = (
+                "—" if change is None else f"{(change - 1) * 100:+.0f} %"
+            )
+            w(
+                f"| {label} | {show(f'sqlite_{name}_rps')} | {pct(on)} | "
+                f"{show(f'sqlite_lean_{name}_rps')} | {pct(off)} | {change_text} |"
+            )
+        w("")
     w("### Latency tail, server and load generator on a core each")
     w("")
     w(

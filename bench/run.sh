@@ -12,8 +12,10 @@
 #                requests/s at 64 connections (oha), then p50/p99 at a fixed
 #                offered load of half that maximum (oha -q). Then the latency
 #                tail: /health and the verification again with the server
-#                pinned to one core and oha to the other (taskset). Also the
-#                start-up time and the idle memory.
+#                pinned to one core and oha to the other (taskset). On
+#                SQLite, the verification and the message read once more
+#                with the raw request log off (usage_raw_log = false). Also
+#                the start-up time and the idle memory.
 #   close        month close (`landlord close-period`) of 100,000
 #                organizations with a few usage rows each, inserted by SQL
 #                into a freshly migrated database, on SQLite and PostgreSQL.
@@ -409,6 +411,7 @@ throughput() {
     forget postgres_product
     forget sqlite_pinned_
     forget postgres_pinned_
+    forget sqlite_lean_
     echo "== throughput: the reference"
     local port
     port="$(free_port)"
@@ -447,8 +450,25 @@ throughput() {
         measure "${database}_message" -H "x-api-key: $key" "$base/api/v1/messages/$message_id"
         measure "${database}_product" "$base/api/v1/marketplace/products/$product_id"
         stop_server
+        if [ "$database" = sqlite ]; then
+            without_raw_log
+        fi
         pinned_tail "$database"
     done
+}
+
+# The metered routes again with the raw request log off
+# (usage_raw_log = false: the hourly counters only), on the same
+# database: what writing one row per request costs.
+without_raw_log() {
+    echo "== throughput on sqlite, raw request log off"
+    server_env+=(LANDLORD_USAGE_RAW_LOG=false)
+    start_server
+    # shellcheck disable=SC2046 # the arguments are words on purpose
+    measure sqlite_lean_verify $(verify_args)
+    measure sqlite_lean_message -H "x-api-key: $key" "$base/api/v1/messages/$message_id"
+    stop_server
+    unset 'server_env[${#server_env[@]}-1]'
 }
 
 pinning() { command -v taskset >/dev/null && [ "$(nproc)" -ge 2 ]; }

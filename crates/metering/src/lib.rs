@@ -122,12 +122,43 @@ pub fn bucket_of(at: Timestamp, cuts: &[Timestamp]) -> Timestamp {
 }
 
 /// The counters of `records`, each cut at its organization's `cuts`.
+///
+/// In two passes, because this runs for every metered request: first the
+/// records are grouped by the shared values they point at (a key's cached
+/// caller and a route's interned name are one `Arc` each, so a pointer is
+/// hashed instead of their text), then the few groups are merged by value
+/// (records of one key may still hold two copies, e.g. across a cache
+/// refresh), so each counter row appears once in the upsert.
 pub fn aggregate(
     records: &[UsageRecord],
     cuts: &HashMap<OrganizationId, Vec<Timestamp>>,
 ) -> Vec<Counter> {
-    // Borrowed from the records: a counter's route text is written once,
-    // not once per record.
+    // Pass one: by the addresses of the shared caller, route and app.
+    type Shared<'a> = (usize, usize, &'a str, i64, Timestamp, Option<usize>);
+    let mut groups: foldhash::HashMap<Shared<'_>, (&UsageRecord, i64)> =
+        foldhash::HashMap::default();
+    for record in records {
+        let org_cuts = if cuts.is_empty() {
+            &[][..]
+        } else {
+            cuts.get(&record.caller.organization_id)
+                .map_or(&[][..], Vec::as_slice)
+        };
+        let shared = (
+            Arc::as_ptr(&record.caller) as usize,
+            Arc::as_ptr(&record.endpoint) as *const u8 as usize,
+            record.method.as_ref(),
+            i64::from(record.status / 100),
+            bucket_of(record.at, org_cuts),
+            record
+                .app_id
+                .as_ref()
+                .map(|app| Arc::as_ptr(app) as *const u8 as usize),
+        );
+        groups.entry(shared).or_insert((record, 0)).1 += 1;
+    }
+    // Pass two: by value. Borrowed from the records: a counter's route
+    // text is written once, not once per record.
     type Row<'a> = (
         &'a OrganizationId,
         &'a ApiKeyId,
@@ -137,21 +168,18 @@ pub fn aggregate(
         Timestamp,
         Option<&'a Arc<str>>,
     );
-    let mut counts: HashMap<Row<'_>, i64> = HashMap::new();
-    for record in records {
-        let org_cuts = cuts
-            .get(&record.caller.organization_id)
-            .map_or(&[][..], Vec::as_slice);
+    let mut counts: foldhash::HashMap<Row<'_>, i64> = foldhash::HashMap::default();
+    for ((_, _, method, status_class, bucket, _), (record, requests)) in groups {
         let row = (
             &record.caller.organization_id,
             &record.caller.api_key_id,
-            record.method.as_ref(),
+            method,
             &*record.endpoint,
-            i64::from(record.status / 100),
-            bucket_of(record.at, org_cuts),
+            status_class,
+            bucket,
             record.app_id.as_ref(),
         );
-        *counts.entry(row).or_insert(0) += 1;
+        *counts.entry(row).or_insert(0) += requests;
     }
     counts
         .into_iter()
@@ -443,12 +471,19 @@ async fn write_batch_on(
     if records.is_empty() {
         return Ok(());
     }
-    let mut last_used: HashMap<&ApiKeyId, Timestamp> = HashMap::new();
+    // By the cached caller's address first (no id hashed per record),
+    // then by key.
+    let mut latest: foldhash::HashMap<usize, (&ApiKeyId, Timestamp)> = foldhash::HashMap::default();
     for record in records {
-        let entry = last_used
-            .entry(&record.caller.api_key_id)
-            .or_insert(record.at);
-        *entry = (*entry).max(record.at);
+        let entry = latest
+            .entry(Arc::as_ptr(&record.caller) as usize)
+            .or_insert((&record.caller.api_key_id, record.at));
+        entry.1 = entry.1.max(record.at);
+    }
+    let mut last_used: HashMap<&ApiKeyId, Timestamp> = HashMap::new();
+    for (key, at) in latest.into_values() {
+        let entry = last_used.entry(key).or_insert(at);
+        *entry = (*entry).max(at);
     }
     let last_used: Vec<(ApiKeyId, Timestamp)> = last_used
         .into_iter()
@@ -475,7 +510,7 @@ async fn write_batch_on(
 
 /// `records` counted per minute and status class.
 fn per_minute(records: &[UsageRecord]) -> Vec<store::MinuteCount> {
-    let mut counts: HashMap<(i64, i64), i64> = HashMap::new();
+    let mut counts: foldhash::HashMap<(i64, i64), i64> = foldhash::HashMap::default();
     for record in records {
         let at = record.at.millis();
         let minute = at - at.rem_euclid(store::MINUTE_MS);
@@ -651,5 +686,55 @@ mod tests {
         assert!(counters
             .iter()
             .all(|c| c.route == "GET /api/v1/messages/{id}"));
+    }
+
+    #[test]
+    fn records_sharing_a_caller_or_holding_copies_of_it_make_one_counter() {
+        let org = OrganizationId::generate();
+        let key = ApiKeyId::generate();
+        let other_key = ApiKeyId::generate();
+        let shared = record(&org, &key, 200, HOUR_10 + 1);
+        let mut records = vec![shared.clone(); 3];
+        // Copies of the same caller and route in other allocations.
+        records.push(record(&org, &key, 200, HOUR_10 + 2));
+        records.push(record(&org, &key, 200, HOUR_10 + 3));
+        // Same caller and route, another method, class or app.
+        let mut posted = shared.clone();
+        posted.method = "POST".into();
+        records.push(posted);
+        records.push(record(&org, &key, 503, HOUR_10 + 4));
+        let mut via_app = shared.clone();
+        via_app.app_id = Some("app_1".into());
+        records.push(via_app);
+        records.push(record(&org, &other_key, 200, HOUR_10 + 5));
+
+        let counters = aggregate(&records, &HashMap::new());
+        let mut rows: Vec<(&str, &str, i64, Option<&str>, i64)> = counters
+            .iter()
+            .map(|c| {
+                let which = if c.api_key_id == key { "key" } else { "other" };
+                (
+                    which,
+                    c.route.as_str(),
+                    c.status_class,
+                    c.app_id.as_deref(),
+                    c.requests,
+                )
+            })
+            .collect();
+        rows.sort();
+        let mut expected = vec![
+            ("key", "GET /api/v1/messages/{id}", 2, None, 5),
+            ("key", "GET /api/v1/messages/{id}", 2, Some("app_1"), 1),
+            ("key", "GET /api/v1/messages/{id}", 5, None, 1),
+            ("key", "POST /api/v1/messages/{id}", 2, None, 1),
+            ("other", "GET /api/v1/messages/{id}", 2, None, 1),
+        ];
+        expected.sort();
+        assert_eq!(rows, expected);
+        assert_eq!(
+            counters.iter().map(|c| c.requests).sum::<i64>(),
+            records.len() as i64
+        );
     }
 }
