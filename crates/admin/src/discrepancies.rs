@@ -55,7 +55,7 @@ impl From<DiscrepancyRow> for DiscrepancyView {
 
 /// Differences between the providers' records and ours.
 #[utoipa::path(
-    get, path = "/admin/discrepancies", tag = "admin",
+    get, path = "/api/v1/admin/discrepancies", tag = "admin",
     security(("bearer" = [])),
     params(DiscrepancyFilter),
     responses(
@@ -83,7 +83,7 @@ pub async fn list(state: &PaymentsState, resolved: bool) -> Result<Vec<Discrepan
 
 /// Mark a discrepancy resolved.
 #[utoipa::path(
-    post, path = "/admin/discrepancies/{id}/resolve", tag = "admin",
+    post, path = "/api/v1/admin/discrepancies/{id}/resolve", tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Discrepancy id")),
     responses(

@@ -39,7 +39,7 @@ pub struct Figures {
 
 /// Business figures.
 #[utoipa::path(
-    get, path = "/admin/figures", tag = "admin",
+    get, path = "/api/v1/admin/figures", tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Figures", body = Envelope<Figures>),

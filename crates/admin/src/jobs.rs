@@ -64,7 +64,7 @@ pub async fn jobs(
 
 /// Background jobs and mails with a status (default: dead-lettered).
 #[utoipa::path(
-    get, path = "/admin/jobs", tag = "admin",
+    get, path = "/api/v1/admin/jobs", tag = "admin",
     security(("bearer" = [])),
     params(JobFilter),
     responses(
@@ -109,7 +109,7 @@ pub async fn retry_job(
 
 /// Queue a dead-lettered job (or mail) again.
 #[utoipa::path(
-    post, path = "/admin/jobs/{id}/retry", tag = "admin",
+    post, path = "/api/v1/admin/jobs/{id}/retry", tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Job id")),
     responses(

@@ -52,7 +52,7 @@ fn presented_secret(headers: &HeaderMap) -> Option<String> {
 /// Accepts Landlord's JSON (the body schema), Postmark's bounce and spam
 /// complaint webhooks, and Amazon SES notifications delivered by SNS.
 #[utoipa::path(
-    post, path = "/mail/bounces", tag = "webhooks", operation_id = "mail_bounces",
+    post, path = "/api/v1/mail/bounces", tag = "webhooks", operation_id = "mail_bounces",
     params(("X-Bounce-Secret" = Option<String>, Header, description = "The `mail_bounce_secret` setting (or give it as the basic-auth password)")),
     request_body(content = BounceNotice, description = "A bounce notification: Landlord's JSON, Postmark's or Amazon SES's (through SNS)", content_type = "application/json"),
     responses(

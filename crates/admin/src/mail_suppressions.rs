@@ -126,7 +126,7 @@ pub async fn lift_suppression(
 
 /// Addresses Landlord no longer mails.
 #[utoipa::path(
-    get, path = "/admin/mail-suppressions", tag = "admin", operation_id = "list_mail_suppressions",
+    get, path = "/api/v1/admin/mail-suppressions", tag = "admin", operation_id = "list_mail_suppressions",
     security(("bearer" = [])),
     params(SuppressionFilter),
     responses(
@@ -146,7 +146,7 @@ pub async fn list(
 
 /// Lift an address's suppression: Landlord mails it again.
 #[utoipa::path(
-    delete, path = "/admin/mail-suppressions/{address}", tag = "admin", operation_id = "lift_mail_suppression",
+    delete, path = "/api/v1/admin/mail-suppressions/{address}", tag = "admin", operation_id = "lift_mail_suppression",
     security(("bearer" = [])),
     params(("address" = String, Path, description = "The suppressed address (any case)")),
     responses(

@@ -95,7 +95,7 @@ async fn summaries(
 
 /// Organizations, newest first (at most 100).
 #[utoipa::path(
-    get, path = "/admin/organizations", tag = "admin",
+    get, path = "/api/v1/admin/organizations", tag = "admin",
     security(("bearer" = [])),
     params(OrganizationFilter),
     responses(
@@ -180,7 +180,7 @@ pub async fn set_plan(
 /// Recorded as a plan change: the month bills by the plans in force before
 /// and after; a scheduled downgrade is dropped.
 #[utoipa::path(
-    post, path = "/admin/organizations/{id}/plan", tag = "admin",
+    post, path = "/api/v1/admin/organizations/{id}/plan", tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Organization id")),
     request_body = SetPlanRequest,

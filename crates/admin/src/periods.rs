@@ -22,7 +22,7 @@ pub struct ClosePeriodRequest {
 ///
 /// The current month and future months are refused (422 naming `month`).
 #[utoipa::path(
-    post, path = "/admin/billing/close-period", tag = "admin",
+    post, path = "/api/v1/admin/billing/close-period", tag = "admin",
     security(("bearer" = [])),
     request_body = ClosePeriodRequest,
     responses(

@@ -50,7 +50,7 @@ impl From<EventRow> for WebhookEventView {
 
 /// Provider webhook events that failed or were dead-lettered.
 #[utoipa::path(
-    get, path = "/admin/webhook-events", tag = "admin",
+    get, path = "/api/v1/admin/webhook-events", tag = "admin",
     security(("bearer" = [])),
     params(EventFilter),
     responses(
@@ -89,7 +89,7 @@ pub async fn events(
 
 /// Process a failed or dead-lettered event again.
 #[utoipa::path(
-    post, path = "/admin/webhook-events/{id}/replay", tag = "admin",
+    post, path = "/api/v1/admin/webhook-events/{id}/replay", tag = "admin",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Event id (ours)")),
     responses(

@@ -105,7 +105,7 @@ pub async fn overview(
 
 /// Operator alerts: the rules pending or firing, and their history.
 #[utoipa::path(
-    get, path = "/admin/alerts", tag = "admin",
+    get, path = "/api/v1/admin/alerts", tag = "admin",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -185,7 +185,7 @@ pub async fn integration_health(state: &PaymentsState) -> Result<Vec<Integration
 /// Integration health: each configured integration's status from the
 /// latest probe round.
 #[utoipa::path(
-    get, path = "/admin/integrations", tag = "admin",
+    get, path = "/api/v1/admin/integrations", tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Every configured integration's latest status, by name (empty before the first probe round)", body = Envelope<Vec<IntegrationView>>),

@@ -277,7 +277,7 @@ pub async fn overview(backups: &Backups) -> Result<BackupsOverview, ApiError> {
 
 /// Backups: what is configured, the snapshots and the last attempts.
 #[utoipa::path(
-    get, path = "/admin/backups", tag = "admin",
+    get, path = "/api/v1/admin/backups", tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The configuration, the snapshots at the destination (newest first; `destination_error` says why the list is empty when the destination could not be read), the last success and failure, the attempt in progress. On PostgreSQL `supported` is false and `guide` says how to back it up", body = Envelope<BackupsOverview>),
@@ -396,7 +396,7 @@ pub async fn take_now(
 /// listed (or the failure). A failed snapshot answers 500; its reason is
 /// `last_failure` in `GET /admin/backups`.
 #[utoipa::path(
-    post, path = "/admin/backups", tag = "admin",
+    post, path = "/api/v1/admin/backups", tag = "admin",
     security(("bearer" = [])),
     responses(
         (status = 201, description = "The snapshot, written and verified", body = Envelope<BackupNow>),
@@ -474,7 +474,7 @@ pub async fn download_archive(
 /// the database, and the encrypted keys when configured), for `landlord
 /// restore --from FILE`.
 #[utoipa::path(
-    get, path = "/admin/backups/{name}/download", tag = "admin",
+    get, path = "/api/v1/admin/backups/{name}/download", tag = "admin",
     security(("bearer" = [])),
     params(("name" = String, Path, description = "The snapshot's name, e.g. `landlord-20261206T191500.123Z`")),
     responses(

@@ -86,7 +86,11 @@ pub fn build_router(state: AppState) -> Router {
         } else {
             OpenApiRouter::new()
         })
-        .nest("/api/v1", api_v1)
+        // The API's operations carry their whole path (`/api/v1/…`) and
+        // are merged, not nested: a nested router strips its prefix from
+        // every request's URI, rebuilding it (an allocation and a parse
+        // per API request).
+        .merge(api_v1)
         .split_for_parts();
 
     let plans: Vec<String> = config.plans.keys().cloned().collect();

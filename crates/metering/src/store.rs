@@ -104,9 +104,9 @@ pub async fn add_to_counters(
     let mut query = sqlx::query(&sql);
     for counter in counters {
         query = query
-            .bind(&counter.organization_id)
-            .bind(&counter.api_key_id)
-            .bind(&counter.route)
+            .bind(counter.organization_id.as_str())
+            .bind(counter.api_key_id.as_str())
+            .bind(counter.route.as_str())
             .bind(counter.status_class)
             .bind(counter.bucket)
             .bind(counter.requests)
@@ -185,9 +185,11 @@ pub async fn insert_batch(
     );
     let mut query = sqlx::query(&sql);
     for record in records {
+        // Text bound as `&str` is borrowed until the statement runs (an
+        // id bound as itself is copied first).
         query = query
-            .bind(&record.caller.organization_id)
-            .bind(&record.caller.api_key_id)
+            .bind(record.caller.organization_id.as_str())
+            .bind(record.caller.api_key_id.as_str())
             .bind(&*record.endpoint)
             .bind(record.method.as_ref())
             .bind(i64::from(record.status))

@@ -101,7 +101,7 @@ fn time_filter(field: &str, value: Option<&str>) -> Result<Option<Timestamp>, Ap
 
 /// The organization's audit log, newest first (owners and admins).
 #[utoipa::path(
-    get, path = "/audit-log", tag = "audit",
+    get, path = "/api/v1/audit-log", tag = "audit",
     security(("bearer" = [])),
     params(AuditFilter),
     responses(

@@ -101,7 +101,7 @@ pub fn type_filter(value: Option<&str>) -> Result<Option<EventType>, ApiError> {
 
 /// The organization's event history, newest first (owners and admins).
 #[utoipa::path(
-    get, path = "/events", tag = "Events",
+    get, path = "/api/v1/events", tag = "Events",
     security(("bearer" = [])),
     params(EventsFilter),
     responses(
@@ -156,7 +156,7 @@ pub async fn events(
 
 /// One event of the organization (another organization's answers 404).
 #[utoipa::path(
-    get, path = "/events/{id}", tag = "Events",
+    get, path = "/api/v1/events/{id}", tag = "Events",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The event's id")),
     responses(
@@ -183,7 +183,7 @@ pub async fn get(
 /// The event catalog: every type, its version, description and payload
 /// schema (any signed-in person).
 #[utoipa::path(
-    get, path = "/webhooks/event-types", tag = "Events",
+    get, path = "/api/v1/webhooks/event-types", tag = "Events",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The catalog", body = Envelope<Vec<EventTypeView>>),

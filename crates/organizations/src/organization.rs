@@ -58,7 +58,7 @@ pub struct OrganizationDetails {
 
 /// The active organization.
 #[utoipa::path(
-    get, path = "/organization", tag = "organization",
+    get, path = "/api/v1/organization", tag = "organization",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The organization", body = Envelope<OrganizationDetails>),
@@ -87,7 +87,7 @@ pub async fn get_organization(
 
 /// Rename the active organization or change its billing email.
 #[utoipa::path(
-    patch, path = "/organization", tag = "organization",
+    patch, path = "/api/v1/organization", tag = "organization",
     security(("bearer" = [])),
     request_body = UpdateOrganizationRequest,
     responses(

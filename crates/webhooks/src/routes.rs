@@ -22,7 +22,7 @@ use crate::store::AttemptFilter;
 /// Create an endpoint. Its secret is in this answer (and later shown to
 /// owners only).
 #[utoipa::path(
-    post, path = "/webhooks/endpoints", tag = "Outgoing webhooks",
+    post, path = "/api/v1/webhooks/endpoints", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     request_body = CreateEndpointRequest,
     responses(
@@ -45,7 +45,7 @@ pub async fn create(
 
 /// The organization's endpoints, newest first.
 #[utoipa::path(
-    get, path = "/webhooks/endpoints", tag = "Outgoing webhooks",
+    get, path = "/api/v1/webhooks/endpoints", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -71,7 +71,7 @@ pub async fn list(
 
 /// One endpoint.
 #[utoipa::path(
-    get, path = "/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
+    get, path = "/api/v1/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
@@ -91,7 +91,7 @@ pub async fn get(
 
 /// Change an endpoint: URL, description, event types, enabled.
 #[utoipa::path(
-    patch, path = "/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
+    patch, path = "/api/v1/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     request_body = UpdateEndpointRequest,
@@ -116,7 +116,7 @@ pub async fn update(
 
 /// Delete an endpoint with its deliveries and attempt log.
 #[utoipa::path(
-    delete, path = "/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
+    delete, path = "/api/v1/webhooks/endpoints/{id}", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
@@ -139,7 +139,7 @@ pub async fn delete(
 /// The endpoint's signing secret (and the previous one during a
 /// rotation's 24 hours). Owners only.
 #[utoipa::path(
-    get, path = "/webhooks/endpoints/{id}/secret", tag = "Outgoing webhooks",
+    get, path = "/api/v1/webhooks/endpoints/{id}/secret", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
@@ -163,7 +163,7 @@ pub async fn secret(
 /// beside it for 24 hours (two signatures in `webhook-signature`). Owners
 /// only.
 #[utoipa::path(
-    post, path = "/webhooks/endpoints/{id}/rotate-secret", tag = "Outgoing webhooks",
+    post, path = "/api/v1/webhooks/endpoints/{id}/rotate-secret", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(
@@ -206,7 +206,7 @@ pub struct AttemptsQuery {
 /// The endpoint's attempts, newest first: status, duration and the
 /// answer's first 4 KiB.
 #[utoipa::path(
-    get, path = "/webhooks/endpoints/{id}/attempts", tag = "Outgoing webhooks",
+    get, path = "/api/v1/webhooks/endpoints/{id}/attempts", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id"), AttemptsQuery),
     responses(
@@ -252,7 +252,7 @@ pub async fn attempts(
 
 /// Send a message to the endpoint again, now, with the same `webhook-id`.
 #[utoipa::path(
-    post, path = "/webhooks/endpoints/{id}/messages/{message_id}/resend", tag = "Outgoing webhooks",
+    post, path = "/api/v1/webhooks/endpoints/{id}/messages/{message_id}/resend", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The endpoint's id"),
@@ -279,7 +279,7 @@ pub async fn resend(
 /// Resend every message whose delivery to the endpoint failed since a
 /// time (at most 1,000 per call; `more` says whether to call again).
 #[utoipa::path(
-    post, path = "/webhooks/endpoints/{id}/recover", tag = "Outgoing webhooks",
+    post, path = "/api/v1/webhooks/endpoints/{id}/recover", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     request_body = RecoverRequest,
@@ -305,7 +305,7 @@ pub async fn recover(
 
 /// Send a `webhook.test` message to this endpoint only.
 #[utoipa::path(
-    post, path = "/webhooks/endpoints/{id}/test", tag = "Outgoing webhooks",
+    post, path = "/api/v1/webhooks/endpoints/{id}/test", tag = "Outgoing webhooks",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The endpoint's id")),
     responses(

@@ -31,7 +31,7 @@ pub struct AdminAppsQuery {
 
 /// Every organization's apps, newest first.
 #[utoipa::path(
-    get, path = "/admin/apps", tag = "Apps",
+    get, path = "/api/v1/admin/apps", tag = "Apps",
     security(("bearer" = [])),
     params(AdminAppsQuery),
     responses(
@@ -59,7 +59,7 @@ pub async fn list(
 /// Publish an app in review (or suspended): it enters the directory, and
 /// `app.published` is recorded in its publisher's organization.
 #[utoipa::path(
-    post, path = "/admin/apps/{id}/publish", tag = "Apps",
+    post, path = "/api/v1/admin/apps/{id}/publish", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id")),
     responses(
@@ -91,7 +91,7 @@ pub struct ReasonRequest {
 /// Suspend an app: it signs no one in and its tokens stop working at once;
 /// its publisher sees the reason.
 #[utoipa::path(
-    post, path = "/admin/apps/{id}/suspend", tag = "Apps",
+    post, path = "/api/v1/admin/apps/{id}/suspend", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id")),
     request_body = ReasonRequest,
@@ -126,7 +126,7 @@ pub async fn suspend(
 /// Reject an app in review: it is a draft again, with the reason its
 /// publisher sees; they may change it and submit it again.
 #[utoipa::path(
-    post, path = "/admin/apps/{id}/reject", tag = "Apps",
+    post, path = "/api/v1/admin/apps/{id}/reject", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id")),
     request_body = ReasonRequest,

@@ -26,7 +26,7 @@ pub struct RevokedAuthorization {
 /// revoked, the most recently allowed first, each with the scopes granted
 /// in words.
 #[utoipa::path(
-    get, path = "/apps/authorized", tag = "Apps", operation_id = "list_authorized_apps",
+    get, path = "/api/v1/apps/authorized", tag = "Apps", operation_id = "list_authorized_apps",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Your authorized apps", body = Envelope<Vec<AuthorizedApp>>),
@@ -45,7 +45,7 @@ pub async fn list(
 /// and refresh token the app holds for you (introspection answers
 /// `active: false`). Signing in to the app again asks for consent again.
 #[utoipa::path(
-    delete, path = "/apps/authorized/{app_id}", tag = "Apps", operation_id = "revoke_authorized_app",
+    delete, path = "/api/v1/apps/authorized/{app_id}", tag = "Apps", operation_id = "revoke_authorized_app",
     security(("bearer" = [])),
     params(("app_id" = String, Path, description = "The app's id (its client_id)")),
     responses(

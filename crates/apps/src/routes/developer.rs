@@ -16,7 +16,7 @@ use crate::AppsState;
 /// Create an app (a draft). A confidential client's secret is in the
 /// answer and nowhere else.
 #[utoipa::path(
-    post, path = "/apps", tag = "Apps",
+    post, path = "/api/v1/apps", tag = "Apps",
     security(("bearer" = [])),
     request_body = CreateAppRequest,
     responses(
@@ -39,7 +39,7 @@ pub async fn create(
 
 /// The organization's apps, newest first.
 #[utoipa::path(
-    get, path = "/apps", tag = "Apps",
+    get, path = "/api/v1/apps", tag = "Apps",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The organization's apps", body = Envelope<Vec<AppView>>),
@@ -56,7 +56,7 @@ pub async fn list(
 
 /// One of the organization's apps.
 #[utoipa::path(
-    get, path = "/apps/{id}", tag = "Apps",
+    get, path = "/api/v1/apps/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -78,7 +78,7 @@ pub async fn get(
 /// Its status stays (a published app stays published); a new slug keeps
 /// the old one reserved for this organization, as a deletion does.
 #[utoipa::path(
-    patch, path = "/apps/{id}", tag = "Apps",
+    patch, path = "/api/v1/apps/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     request_body = UpdateAppRequest,
@@ -107,7 +107,7 @@ pub async fn update(
 /// `apps.slug_quarantine_days` (30 by default): no other organization
 /// takes over its subdomain meanwhile.
 #[utoipa::path(
-    delete, path = "/apps/{id}", tag = "Apps",
+    delete, path = "/api/v1/apps/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -130,7 +130,7 @@ pub async fn delete(
 /// Rotate a confidential client's secret: the new one is in the answer and
 /// nowhere else; the old one stops working at once.
 #[utoipa::path(
-    post, path = "/apps/{id}/rotate-secret", tag = "Apps",
+    post, path = "/api/v1/apps/{id}/rotate-secret", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -155,7 +155,7 @@ pub async fn rotate_secret(
 /// and nowhere else; the previous one keeps signing beside it for
 /// `apps.gateway_secret_overlap_hours`.
 #[utoipa::path(
-    post, path = "/apps/{id}/rotate-gateway-secret", tag = "Apps",
+    post, path = "/api/v1/apps/{id}/rotate-gateway-secret", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -178,7 +178,7 @@ pub async fn rotate_gateway_secret(
 /// Submit a draft for review by the platform's administrators. It needs at
 /// least one redirect URI.
 #[utoipa::path(
-    post, path = "/apps/{id}/submit", tag = "Apps",
+    post, path = "/api/v1/apps/{id}/submit", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -203,7 +203,7 @@ pub async fn submit(
 /// requests, errors (5xx, the gateway's own 502 and 504 included), mean
 /// and highest latency. Days without requests have zeros.
 #[utoipa::path(
-    get, path = "/apps/{id}/traffic", tag = "Apps",
+    get, path = "/api/v1/apps/{id}/traffic", tag = "Apps",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The app's id (its client_id)"),

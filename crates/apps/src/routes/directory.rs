@@ -12,7 +12,7 @@ use crate::AppsState;
 /// Published apps, newest first: search by name, description or category
 /// (`q`), one category, cursor pages. No authentication.
 #[utoipa::path(
-    get, path = "/directory/apps", tag = "Apps",
+    get, path = "/api/v1/directory/apps", tag = "Apps",
     params(DirectoryQuery),
     responses(
         (status = 200, description = "Published apps; `meta.next_cursor` when more follow", body = Envelope<Vec<DirectoryAppView>>),
@@ -30,7 +30,7 @@ pub async fn list(
 /// A published app: its publisher and the organization scopes it asks
 /// for, in words. No authentication.
 #[utoipa::path(
-    get, path = "/directory/apps/{slug}", tag = "Apps",
+    get, path = "/api/v1/directory/apps/{slug}", tag = "Apps",
     params(("slug" = String, Path, description = "The app's slug")),
     responses(
         (status = 200, description = "The app", body = Envelope<DirectoryAppView>),

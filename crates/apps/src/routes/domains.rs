@@ -27,7 +27,7 @@ pub fn router() -> OpenApiRouter<AppsState> {
 /// found; then it is verified and routed to the app. At most 10 domains
 /// per app.
 #[utoipa::path(
-    post, path = "/apps/{id}/domains", tag = "Apps",
+    post, path = "/api/v1/apps/{id}/domains", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     request_body = AddDomainRequest,
@@ -53,7 +53,7 @@ pub async fn add(
 
 /// An app's custom domains, oldest first, with their records and states.
 #[utoipa::path(
-    get, path = "/apps/{id}/domains", tag = "Apps",
+    get, path = "/api/v1/apps/{id}/domains", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The app's id (its client_id)")),
     responses(
@@ -75,7 +75,7 @@ pub async fn list(
 /// Check a domain's TXT record now: verified (and routed), or a 422 that
 /// says what was found (also kept as the domain's `last_error`).
 #[utoipa::path(
-    post, path = "/apps/{id}/domains/{domain_id}/verify", tag = "Apps",
+    post, path = "/api/v1/apps/{id}/domains/{domain_id}/verify", tag = "Apps",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The app's id (its client_id)"),
@@ -104,7 +104,7 @@ pub async fn verify(
 /// reserved for this organization for `apps.slug_quarantine_days` (30 by
 /// default).
 #[utoipa::path(
-    delete, path = "/apps/{id}/domains/{domain_id}", tag = "Apps",
+    delete, path = "/api/v1/apps/{id}/domains/{domain_id}", tag = "Apps",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The app's id (its client_id)"),

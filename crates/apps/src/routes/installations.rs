@@ -15,7 +15,7 @@ use crate::AppsState;
 /// organization scopes listed (each one the app asks for). The app is
 /// sent `app.installed` at its webhook address.
 #[utoipa::path(
-    post, path = "/installations", tag = "Apps",
+    post, path = "/api/v1/installations", tag = "Apps",
     security(("bearer" = [])),
     request_body = InstallRequest,
     responses(
@@ -40,7 +40,7 @@ pub async fn install(
 
 /// The apps installed in the organization, newest first.
 #[utoipa::path(
-    get, path = "/installations", tag = "Apps",
+    get, path = "/api/v1/installations", tag = "Apps",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -62,7 +62,7 @@ pub async fn list(
 /// One installation of the organization (an uninstalled one too, with
 /// `uninstalled_at`).
 #[utoipa::path(
-    get, path = "/installations/{id}", tag = "Apps",
+    get, path = "/api/v1/installations/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The installation's id")),
     responses(
@@ -84,7 +84,7 @@ pub async fn get(
 /// Change the scopes the installation holds. Adding scopes sends the app
 /// `app.scopes_accepted`; removing some revokes its current tokens.
 #[utoipa::path(
-    patch, path = "/installations/{id}", tag = "Apps",
+    patch, path = "/api/v1/installations/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The installation's id")),
     request_body = UpdateInstallationRequest,
@@ -111,7 +111,7 @@ pub async fn update(
 /// Uninstall the app: every token of the installation is revoked at
 /// once, then the app is sent `app.uninstalled`.
 #[utoipa::path(
-    delete, path = "/installations/{id}", tag = "Apps",
+    delete, path = "/api/v1/installations/{id}", tag = "Apps",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The installation's id")),
     responses(

@@ -65,7 +65,7 @@ impl From<CycleRow> for CycleView {
 
 /// The organization's billing cycles, newest first.
 #[utoipa::path(
-    get, path = "/billing/history", tag = "billing",
+    get, path = "/api/v1/billing/history", tag = "billing",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -92,7 +92,7 @@ pub async fn history(
 /// The current period so far, with the same function as the invoice: each
 /// stretch of the month billed by the plan in force during it.
 #[utoipa::path(
-    get, path = "/billing/calculate", tag = "billing",
+    get, path = "/api/v1/billing/calculate", tag = "billing",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The period so far", body = Envelope<Calculation>),

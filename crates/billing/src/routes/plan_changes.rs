@@ -32,7 +32,7 @@ pub struct UpgradeRequest {
 /// organization happen one at a time: of two simultaneous requests one
 /// changes the plan and the other answers 409 (nothing changed).
 #[utoipa::path(
-    post, path = "/billing/upgrade", tag = "billing",
+    post, path = "/api/v1/billing/upgrade", tag = "billing",
     security(("bearer" = [])),
     request_body = UpgradeRequest,
     responses(
@@ -58,7 +58,7 @@ pub async fn upgrade(
 /// Cancel the scheduled downgrade (owners only). The organization stays on
 /// its current plan.
 #[utoipa::path(
-    delete, path = "/billing/scheduled-change", tag = "billing",
+    delete, path = "/api/v1/billing/scheduled-change", tag = "billing",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Cancelled: the change that was scheduled", body = Envelope<ScheduledChangeView>),

@@ -60,7 +60,7 @@ pub struct UpdateMeRequest {
 /// Change the signed-in user's name (the console's account page calls the
 /// same `accounts::rename`); audited as `auth.name_changed`.
 #[utoipa::path(
-    patch, path = "/auth/me", tag = "auth",
+    patch, path = "/api/v1/auth/me", tag = "auth",
     security(("bearer" = [])),
     request_body = UpdateMeRequest,
     responses(
@@ -81,7 +81,7 @@ pub async fn update_me(
 
 /// The signed-in user, the active organization and every membership.
 #[utoipa::path(
-    get, path = "/auth/me", tag = "auth",
+    get, path = "/api/v1/auth/me", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The current user", body = Envelope<MeResponse>),
@@ -129,7 +129,7 @@ async fn membership_views(
 
 /// The organizations the signed-in user belongs to.
 #[utoipa::path(
-    get, path = "/auth/organizations", tag = "auth",
+    get, path = "/api/v1/auth/organizations", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, description = "Memberships", body = Envelope<Vec<MembershipView>>))
 )]
@@ -145,7 +145,7 @@ pub async fn organizations(
 /// Answers a new access token; the session's refresh token keeps working
 /// and now refreshes into the new organization.
 #[utoipa::path(
-    post, path = "/auth/switch-organization", tag = "auth",
+    post, path = "/api/v1/auth/switch-organization", tag = "auth",
     security(("bearer" = [])),
     request_body = SwitchOrganizationRequest,
     responses(

@@ -26,7 +26,7 @@ landlord_core::debug_redacted!(TokenRequest {  } secret { token });
 
 /// Confirm an email address with the token from the verification mail.
 #[utoipa::path(
-    post, path = "/auth/verify-email", tag = "auth",
+    post, path = "/api/v1/auth/verify-email", tag = "auth",
     request_body = TokenRequest,
     responses(
         (status = 200, description = "Email verified", body = Envelope<UserView>),
@@ -49,7 +49,7 @@ pub async fn verify_email(
 /// counted for the address whether or not an account uses it (so a 429
 /// reveals nothing about the account).
 #[utoipa::path(
-    post, path = "/auth/request-email-verification", tag = "auth",
+    post, path = "/api/v1/auth/request-email-verification", tag = "auth",
     request_body = EmailRequest,
     responses(
         (status = 202, description = "Accepted", body = Envelope<MessageResponse>),

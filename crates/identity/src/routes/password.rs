@@ -43,7 +43,7 @@ landlord_core::debug_redacted!(ChangePasswordRequest {  } secret { current_passw
 /// for the address whether or not an account uses it (so a 429 reveals
 /// nothing about the account).
 #[utoipa::path(
-    post, path = "/auth/request-password-reset", tag = "auth",
+    post, path = "/api/v1/auth/request-password-reset", tag = "auth",
     request_body = EmailRequest,
     responses(
         (status = 202, description = "Accepted", body = Envelope<MessageResponse>),
@@ -66,7 +66,7 @@ pub async fn request_password_reset(
 ///
 /// Every session of the account is revoked.
 #[utoipa::path(
-    post, path = "/auth/reset-password", tag = "auth",
+    post, path = "/api/v1/auth/reset-password", tag = "auth",
     request_body = ResetPasswordRequest,
     responses(
         (status = 200, description = "Password changed", body = Envelope<MessageResponse>),
@@ -97,7 +97,7 @@ pub async fn reset_password(
 ///
 /// The user's other sessions are revoked; this one stays.
 #[utoipa::path(
-    post, path = "/auth/change-password", tag = "auth",
+    post, path = "/api/v1/auth/change-password", tag = "auth",
     security(("bearer" = [])),
     request_body = ChangePasswordRequest,
     responses(

@@ -34,7 +34,7 @@ landlord_core::debug_redacted!(RegisterRequest { organization_name, name, email 
 ///
 /// Sends a verification mail (valid 24 hours).
 #[utoipa::path(
-    post, path = "/auth/register", tag = "auth",
+    post, path = "/api/v1/auth/register", tag = "auth",
     request_body = RegisterRequest,
     responses(
         (status = 201, description = "Registered and signed in", body = Envelope<AuthResponse>),

@@ -31,7 +31,7 @@ pub struct SessionView {
 
 /// The signed-in user's active sessions, most recently refreshed first.
 #[utoipa::path(
-    get, path = "/auth/sessions", tag = "auth",
+    get, path = "/api/v1/auth/sessions", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, description = "Sessions", body = Envelope<Vec<SessionView>>))
 )]
@@ -65,7 +65,7 @@ pub async fn sessions_of(
 
 /// Revoke every session of the signed-in user, this one included.
 #[utoipa::path(
-    delete, path = "/auth/sessions", tag = "auth",
+    delete, path = "/api/v1/auth/sessions", tag = "auth",
     security(("bearer" = [])),
     responses((status = 200, description = "Revoked", body = Envelope<RevokedResponse>))
 )]
@@ -110,7 +110,7 @@ pub async fn revoke_sessions(
 
 /// Revoke one session of the signed-in user.
 #[utoipa::path(
-    delete, path = "/auth/sessions/{id}", tag = "auth",
+    delete, path = "/api/v1/auth/sessions/{id}", tag = "auth",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Session id")),
     responses(

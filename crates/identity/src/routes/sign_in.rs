@@ -39,7 +39,7 @@ landlord_core::debug_redacted!(RefreshRequest {  } secret { refresh_token });
 /// account loosely and per client address; past a limit the answer is 429
 /// with `Retry-After` until the window passes.
 #[utoipa::path(
-    post, path = "/auth/login", tag = "auth",
+    post, path = "/api/v1/auth/login", tag = "auth",
     request_body = LoginRequest,
     responses(
         (status = 200, description = "Signed in", body = Envelope<AuthResponse>),
@@ -63,7 +63,7 @@ pub async fn login(
 /// Each refresh token works once. Presenting one that was already used
 /// revokes its whole session (stolen-token detection).
 #[utoipa::path(
-    post, path = "/auth/refresh", tag = "auth",
+    post, path = "/api/v1/auth/refresh", tag = "auth",
     request_body = RefreshRequest,
     responses(
         (status = 200, description = "New tokens", body = Envelope<AuthResponse>),
@@ -142,7 +142,7 @@ pub async fn refresh(
 
 /// End the current session: its access and refresh tokens stop working.
 #[utoipa::path(
-    post, path = "/auth/logout", tag = "auth",
+    post, path = "/api/v1/auth/logout", tag = "auth",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Signed out", body = Envelope<RevokedResponse>),

@@ -15,7 +15,7 @@ use crate::graph::ChannelCheck;
 /// Connect a WhatsApp number. The answer gives the webhook URL to enter
 /// in Meta's app settings; the secrets are never shown again.
 #[utoipa::path(
-    post, path = "/inbox/channels", tag = "Inbox",
+    post, path = "/api/v1/inbox/channels", tag = "Inbox",
     security(("bearer" = [])),
     request_body = ConnectChannelRequest,
     responses(
@@ -39,7 +39,7 @@ pub async fn connect(
 
 /// The organization's channels.
 #[utoipa::path(
-    get, path = "/inbox/channels", tag = "Inbox",
+    get, path = "/api/v1/inbox/channels", tag = "Inbox",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Channels", body = Envelope<Vec<ChannelView>>),
@@ -61,7 +61,7 @@ pub async fn list(
 
 /// One channel.
 #[utoipa::path(
-    get, path = "/inbox/channels/{id}", tag = "Inbox",
+    get, path = "/api/v1/inbox/channels/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The channel's id")),
     responses(
@@ -86,7 +86,7 @@ pub async fn get(
 /// and its access token. The answer is the outcome (`working`, `refused`
 /// with the field to fix, or `unreachable`); nothing changes.
 #[utoipa::path(
-    post, path = "/inbox/channels/{id}/check", tag = "Inbox",
+    post, path = "/api/v1/inbox/channels/{id}/check", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The channel's id")),
     responses(
@@ -107,7 +107,7 @@ pub async fn check(
 
 /// Disconnect a number, with its contacts, conversations and messages.
 #[utoipa::path(
-    delete, path = "/inbox/channels/{id}", tag = "Inbox",
+    delete, path = "/api/v1/inbox/channels/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The channel's id")),
     responses(

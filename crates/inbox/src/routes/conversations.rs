@@ -34,7 +34,7 @@ pub struct ContactsQuery {
 
 /// Search the organization's contacts, newest first.
 #[utoipa::path(
-    get, path = "/inbox/contacts", tag = "Inbox",
+    get, path = "/api/v1/inbox/contacts", tag = "Inbox",
     security(("bearer" = [])),
     params(ContactsQuery),
     responses(
@@ -73,7 +73,7 @@ pub async fn contacts(
 
 /// One contact.
 #[utoipa::path(
-    get, path = "/inbox/contacts/{id}", tag = "Inbox",
+    get, path = "/api/v1/inbox/contacts/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The contact's id")),
     responses(
@@ -97,7 +97,7 @@ pub async fn contact(
 
 /// Change a contact's name, custom attributes or labels.
 #[utoipa::path(
-    patch, path = "/inbox/contacts/{id}", tag = "Inbox",
+    patch, path = "/api/v1/inbox/contacts/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The contact's id")),
     request_body = conversations::UpdateContactRequest,
@@ -144,7 +144,7 @@ pub struct ConversationsQuery {
 
 /// The organization's conversations by last activity, newest first.
 #[utoipa::path(
-    get, path = "/inbox/conversations", tag = "Inbox",
+    get, path = "/api/v1/inbox/conversations", tag = "Inbox",
     security(("bearer" = [])),
     params(ConversationsQuery),
     responses(
@@ -226,7 +226,7 @@ pub async fn list(
 
 /// One conversation.
 #[utoipa::path(
-    get, path = "/inbox/conversations/{id}", tag = "Inbox",
+    get, path = "/api/v1/inbox/conversations/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     responses(
@@ -250,7 +250,7 @@ pub async fn get(
 
 /// The conversation's messages, newest first.
 #[utoipa::path(
-    get, path = "/inbox/conversations/{id}/messages", tag = "Inbox",
+    get, path = "/api/v1/inbox/conversations/{id}/messages", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id"), PageQuery),
     responses(
@@ -283,7 +283,7 @@ pub async fn messages(
 /// time. Metered against the plan's quota; sent by a job (the answer's
 /// status is `queued`).
 #[utoipa::path(
-    post, path = "/inbox/conversations/{id}/messages", tag = "Inbox",
+    post, path = "/api/v1/inbox/conversations/{id}/messages", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = ReplyRequest,
@@ -310,7 +310,7 @@ pub async fn reply(
 /// Assign the conversation (to oneself with `use_inbox`; to anyone with
 /// `assign_conversations`) and its team queue.
 #[utoipa::path(
-    post, path = "/inbox/conversations/{id}/assign", tag = "Inbox",
+    post, path = "/api/v1/inbox/conversations/{id}/assign", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = AssignRequest,
@@ -336,7 +336,7 @@ pub async fn assign(
 /// Change the conversation's status: open, pending, snoozed (until a
 /// time), resolved.
 #[utoipa::path(
-    post, path = "/inbox/conversations/{id}/status", tag = "Inbox",
+    post, path = "/api/v1/inbox/conversations/{id}/status", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = StatusRequest,
@@ -362,7 +362,7 @@ pub async fn set_status(
 
 /// Replace the conversation's labels.
 #[utoipa::path(
-    put, path = "/inbox/conversations/{id}/labels", tag = "Inbox",
+    put, path = "/api/v1/inbox/conversations/{id}/labels", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The conversation's id")),
     request_body = LabelsRequest,
@@ -388,7 +388,7 @@ pub async fn set_labels(
 /// Close, assign or label many conversations (by ids or by filter, at
 /// most 10,000) as a job; its progress is at `GET /inbox/jobs/{id}`.
 #[utoipa::path(
-    post, path = "/inbox/conversations/bulk", tag = "Inbox",
+    post, path = "/api/v1/inbox/conversations/bulk", tag = "Inbox",
     security(("bearer" = [])),
     request_body = crate::bulk::BulkRequest,
     responses(
@@ -409,7 +409,7 @@ pub async fn bulk(
 
 /// A bulk operation's progress.
 #[utoipa::path(
-    get, path = "/inbox/jobs/{id}", tag = "Inbox",
+    get, path = "/api/v1/inbox/jobs/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The operation's id")),
     responses(

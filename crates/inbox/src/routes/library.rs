@@ -15,7 +15,7 @@ use crate::store;
 
 /// Save a canned response under a short code (unique in the organization).
 #[utoipa::path(
-    post, path = "/inbox/canned-responses", tag = "Inbox",
+    post, path = "/api/v1/inbox/canned-responses", tag = "Inbox",
     security(("bearer" = [])),
     request_body = CannedResponseRequest,
     responses(
@@ -37,7 +37,7 @@ pub async fn add_canned_response(
 
 /// The organization's canned responses, by short code.
 #[utoipa::path(
-    get, path = "/inbox/canned-responses", tag = "Inbox",
+    get, path = "/api/v1/inbox/canned-responses", tag = "Inbox",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Canned responses", body = Envelope<Vec<CannedResponseView>>),
@@ -56,7 +56,7 @@ pub async fn canned_responses(
 
 /// Delete a canned response.
 #[utoipa::path(
-    delete, path = "/inbox/canned-responses/{id}", tag = "Inbox",
+    delete, path = "/api/v1/inbox/canned-responses/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The canned response's id")),
     responses(
@@ -76,7 +76,7 @@ pub async fn delete_canned_response(
 
 /// Record an approved template (name, language, body with `{{n}}`).
 #[utoipa::path(
-    post, path = "/inbox/templates", tag = "Inbox",
+    post, path = "/api/v1/inbox/templates", tag = "Inbox",
     security(("bearer" = [])),
     request_body = TemplateRequest,
     responses(
@@ -98,7 +98,7 @@ pub async fn add_template(
 
 /// The organization's templates.
 #[utoipa::path(
-    get, path = "/inbox/templates", tag = "Inbox",
+    get, path = "/api/v1/inbox/templates", tag = "Inbox",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Templates", body = Envelope<Vec<TemplateView>>),
@@ -117,7 +117,7 @@ pub async fn templates(
 
 /// Delete a template.
 #[utoipa::path(
-    delete, path = "/inbox/templates/{id}", tag = "Inbox",
+    delete, path = "/api/v1/inbox/templates/{id}", tag = "Inbox",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The template's id")),
     responses(

@@ -43,7 +43,7 @@ impl ReportQuery {
 /// (median and p90) per day, for the organization or by agent, label or
 /// channel.
 #[utoipa::path(
-    get, path = "/inbox/reports", tag = "Inbox",
+    get, path = "/api/v1/inbox/reports", tag = "Inbox",
     security(("bearer" = [])),
     params(ReportQuery),
     responses(
@@ -64,7 +64,7 @@ pub async fn report(
 
 /// The same report as CSV: a row per group and day.
 #[utoipa::path(
-    get, path = "/inbox/reports.csv", tag = "Inbox",
+    get, path = "/api/v1/inbox/reports.csv", tag = "Inbox",
     security(("bearer" = [])),
     params(ReportQuery),
     responses(

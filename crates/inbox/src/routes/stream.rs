@@ -71,7 +71,7 @@ struct Cursor {
 /// `inbox.max_streams_per_organization` (per instance), and opens at most
 /// `inbox.stream_opens_per_minute`: 429 with `Retry-After` beyond.
 #[utoipa::path(
-    get, path = "/inbox/stream", tag = "Inbox",
+    get, path = "/api/v1/inbox/stream", tag = "Inbox",
     security(("bearer" = [])),
     params(
         StreamQuery,
@@ -258,7 +258,7 @@ pub struct PresenceView {
 /// Tell the organization's streams what you are doing: online, viewing
 /// or typing in a conversation, offline.
 #[utoipa::path(
-    post, path = "/inbox/presence", tag = "Inbox",
+    post, path = "/api/v1/inbox/presence", tag = "Inbox",
     security(("bearer" = [])),
     request_body = PresenceRequest,
     responses(

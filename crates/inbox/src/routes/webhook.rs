@@ -33,7 +33,7 @@ pub struct Handshake {
 /// Meta's verification request: echoes `hub.challenge` (as text) when
 /// `hub.mode` is `subscribe` and `hub.verify_token` is the channel's.
 #[utoipa::path(
-    get, path = "/inbox/webhooks/whatsapp/{channel}", tag = "Inbox",
+    get, path = "/api/v1/inbox/webhooks/whatsapp/{channel}", tag = "Inbox",
     params(("channel" = String, Path, description = "The channel's id"), Handshake),
     responses(
         (status = 200, description = "The challenge, as text/plain", body = String, content_type = "text/plain"),
@@ -65,7 +65,7 @@ pub struct Received {
 /// signed with the app secret in `X-Hub-Signature-256`. Answers at once;
 /// the notification is processed by a job.
 #[utoipa::path(
-    post, path = "/inbox/webhooks/whatsapp/{channel}", tag = "Inbox",
+    post, path = "/api/v1/inbox/webhooks/whatsapp/{channel}", tag = "Inbox",
     params(
         ("channel" = String, Path, description = "The channel's id"),
         ("X-Hub-Signature-256" = String, Header, description = "`sha256=` + hex HMAC-SHA256 of the raw body with the app secret"),

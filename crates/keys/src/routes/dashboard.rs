@@ -16,7 +16,7 @@ use crate::KeysState;
 
 /// Headline figures for the dashboard.
 #[utoipa::path(
-    get, path = "/dashboard/stats", tag = "usage",
+    get, path = "/api/v1/dashboard/stats", tag = "usage",
     security(("bearer" = [])),
     responses((status = 200, description = "Figures", body = Envelope<DashboardStats>))
 )]
@@ -41,7 +41,7 @@ pub struct KeyUsage {
 
 /// Requests this month per API key.
 #[utoipa::path(
-    get, path = "/dashboard/api-keys", tag = "usage",
+    get, path = "/api/v1/dashboard/api-keys", tag = "usage",
     security(("bearer" = [])),
     responses((status = 200, description = "Per key, busiest first", body = Envelope<Vec<KeyUsage>>))
 )]

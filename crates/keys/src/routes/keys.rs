@@ -15,7 +15,7 @@ use crate::KeysState;
 
 /// Create an API key. The secret is in this answer only.
 #[utoipa::path(
-    post, path = "/keys", tag = "keys",
+    post, path = "/api/v1/keys", tag = "keys",
     security(("bearer" = [])),
     request_body = CreateKeyRequest,
     responses(
@@ -37,7 +37,7 @@ pub async fn create_key(
 
 /// The organization's API keys, newest first.
 #[utoipa::path(
-    get, path = "/keys", tag = "keys",
+    get, path = "/api/v1/keys", tag = "keys",
     security(("bearer" = [])),
     params(PageQuery),
     responses((status = 200, description = "Keys; `meta.next_cursor` when more follow", body = Envelope<Vec<KeyView>>))
@@ -61,7 +61,7 @@ pub async fn list_keys(
 
 /// Revoke an API key, at once. Members may revoke only keys they created.
 #[utoipa::path(
-    delete, path = "/keys/{id}", tag = "keys",
+    delete, path = "/api/v1/keys/{id}", tag = "keys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses(

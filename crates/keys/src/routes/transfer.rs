@@ -17,7 +17,7 @@ use crate::KeysState;
 /// working when the person who created it leaves or is removed (their keys
 /// are revoked then).
 #[utoipa::path(
-    post, path = "/keys/{id}/transfer", tag = "keys",
+    post, path = "/api/v1/keys/{id}/transfer", tag = "keys",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Key id")),
     responses(

@@ -93,7 +93,7 @@ impl From<&Decision> for RateLimitView {
 /// except past `invalid_api_key_per_minute` bad keys a minute from one
 /// client address, answered 429 with `Retry-After`.
 #[utoipa::path(
-    post, path = "/keys/verify", tag = "keys",
+    post, path = "/api/v1/keys/verify", tag = "keys",
     request_body = VerifyKeyRequest,
     responses(
         (status = 200, description = "The verdict", body = Envelope<VerifyKeyResponse<'static>>),

@@ -30,7 +30,7 @@ pub struct VendorsQuery {
 
 /// Stores, newest first (pending ones wait for approval).
 #[utoipa::path(
-    get, path = "/admin/marketplace/vendors", tag = "Marketplace",
+    get, path = "/api/v1/admin/marketplace/vendors", tag = "Marketplace",
     security(("bearer" = [])),
     params(VendorsQuery),
     responses(
@@ -61,7 +61,7 @@ pub async fn vendors(
 
 /// Approve a store: its active products are listed.
 #[utoipa::path(
-    post, path = "/admin/marketplace/vendors/{organization_id}/approve", tag = "Marketplace",
+    post, path = "/api/v1/admin/marketplace/vendors/{organization_id}/approve", tag = "Marketplace",
     security(("bearer" = [])),
     params(("organization_id" = String, Path, description = "The vendor's organization id")),
     responses(
@@ -93,7 +93,7 @@ pub struct SuspendRequest {
 /// Suspend a store: its products leave the catalog, its carts cannot check
 /// out, its payouts wait.
 #[utoipa::path(
-    post, path = "/admin/marketplace/vendors/{organization_id}/suspend", tag = "Marketplace",
+    post, path = "/api/v1/admin/marketplace/vendors/{organization_id}/suspend", tag = "Marketplace",
     security(("bearer" = [])),
     params(("organization_id" = String, Path, description = "The vendor's organization id")),
     request_body = SuspendRequest,
@@ -137,7 +137,7 @@ pub struct RejectRequest {
 /// Reject a store waiting for approval, with the reason its team is
 /// shown; it may change its store and apply again (`POST /marketplace/vendor`).
 #[utoipa::path(
-    post, path = "/admin/marketplace/vendors/{organization_id}/reject", tag = "Marketplace",
+    post, path = "/api/v1/admin/marketplace/vendors/{organization_id}/reject", tag = "Marketplace",
     security(("bearer" = [])),
     params(("organization_id" = String, Path, description = "The vendor's organization id")),
     request_body = RejectRequest,
@@ -208,7 +208,7 @@ pub async fn figures_of(state: &MarketplaceState) -> Result<MarketplaceFigures, 
 
 /// Orders by status; gross volume, fees and refunds per currency.
 #[utoipa::path(
-    get, path = "/admin/marketplace/figures", tag = "Marketplace",
+    get, path = "/api/v1/admin/marketplace/figures", tag = "Marketplace",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The figures", body = Envelope<MarketplaceFigures>),
@@ -236,7 +236,7 @@ pub struct PayoutsQuery {
 
 /// Every store's payouts, newest first (`status=failed`: those to look at).
 #[utoipa::path(
-    get, path = "/admin/marketplace/payouts", tag = "Marketplace",
+    get, path = "/api/v1/admin/marketplace/payouts", tag = "Marketplace",
     security(("bearer" = [])),
     params(PayoutsQuery),
     responses(
@@ -274,7 +274,7 @@ pub struct PayoutRun {
 
 /// Create the payouts that are due now (the sweep does it on its own too).
 #[utoipa::path(
-    post, path = "/admin/marketplace/payouts/run", tag = "Marketplace",
+    post, path = "/api/v1/admin/marketplace/payouts/run", tag = "Marketplace",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Payouts created", body = Envelope<PayoutRun>),
@@ -297,7 +297,7 @@ pub async fn run_payouts(
 
 /// Retry a failed payout (same payout, same idempotency key).
 #[utoipa::path(
-    post, path = "/admin/marketplace/payouts/{id}/retry", tag = "Marketplace",
+    post, path = "/api/v1/admin/marketplace/payouts/{id}/retry", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The payout's id")),
     responses(

@@ -22,7 +22,7 @@ use crate::MarketplaceState;
 
 /// Your cart.
 #[utoipa::path(
-    get, path = "/marketplace/cart", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/cart", tag = "Marketplace",
     security(("bearer" = [])),
     responses((status = 200, description = "The cart", body = Envelope<CartView>))
 )]
@@ -36,7 +36,7 @@ pub async fn cart(
 /// Add a line (each call adds one, even for a product in the cart; the
 /// cart's lines of one product together never exceed what is available).
 #[utoipa::path(
-    post, path = "/marketplace/cart/lines", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/cart/lines", tag = "Marketplace",
     security(("bearer" = [])),
     request_body = AddLineRequest,
     responses(
@@ -58,7 +58,7 @@ pub async fn add_line(
 
 /// Change a line's quantity.
 #[utoipa::path(
-    patch, path = "/marketplace/cart/lines/{id}", tag = "Marketplace",
+    patch, path = "/api/v1/marketplace/cart/lines/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The line's id")),
     request_body = SetQuantityRequest,
@@ -82,7 +82,7 @@ pub async fn set_quantity(
 
 /// Remove a line.
 #[utoipa::path(
-    delete, path = "/marketplace/cart/lines/{id}", tag = "Marketplace",
+    delete, path = "/api/v1/marketplace/cart/lines/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The line's id")),
     responses(
@@ -103,7 +103,7 @@ pub async fn remove_line(
 /// reserved until it is paid (`expires_at`), the payment started. Send an
 /// `Idempotency-Key`: a retry with the same key answers the same order.
 #[utoipa::path(
-    post, path = "/marketplace/checkout", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/checkout", tag = "Marketplace",
     security(("bearer" = [])),
     params(("Idempotency-Key" = String, Header, min_length = 1, max_length = 255, description = "Required: one key per checkout (a UUID); a replay answers the first answer, another body with it answers 409")),
     request_body = CheckoutRequest,
@@ -144,7 +144,7 @@ pub async fn checkout(
 
 /// Your orders, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/orders", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/orders", tag = "Marketplace",
     security(("bearer" = [])),
     params(PageQuery),
     responses((status = 200, description = "Orders", body = Envelope<Vec<OrderView>>))
@@ -181,7 +181,7 @@ async fn own_order(
 
 /// One of your orders (with its client secret while unpaid).
 #[utoipa::path(
-    get, path = "/marketplace/orders/{id}", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/orders/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The order's id")),
     responses(
@@ -202,7 +202,7 @@ pub async fn order(
 
 /// Cancel an unpaid order: its stock returns.
 #[utoipa::path(
-    post, path = "/marketplace/orders/{id}/cancel", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/orders/{id}/cancel", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The order's id")),
     responses(
@@ -223,7 +223,7 @@ pub async fn cancel(
 
 /// Review an item of a delivered order (once per item): its product and store.
 #[utoipa::path(
-    post, path = "/marketplace/orders/{id}/items/{item_id}/review", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/orders/{id}/items/{item_id}/review", tag = "Marketplace",
     security(("bearer" = [])),
     params(
         ("id" = String, Path, description = "The order's id"),

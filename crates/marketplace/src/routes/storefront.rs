@@ -16,7 +16,7 @@ use crate::MarketplaceState;
 /// first, with filters, full-text search (`q`) and search by distance
 /// (`latitude`, `longitude`, `radius_km`: each product's `distance_km`).
 #[utoipa::path(
-    get, path = "/marketplace/products", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/products", tag = "Marketplace",
     params(CatalogQuery),
     responses(
         (status = 200, description = "Products; `meta.next_cursor` when more follow", body = Envelope<Vec<ProductView>>),
@@ -36,7 +36,7 @@ fn listed_id(id: &str) -> Result<ProductId, ApiError> {
 
 /// A listed product.
 #[utoipa::path(
-    get, path = "/marketplace/products/{id}", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/products/{id}", tag = "Marketplace",
     params(("id" = String, Path, description = "The product's id")),
     responses(
         (status = 200, description = "The product", body = Envelope<ProductView>),
@@ -56,7 +56,7 @@ pub async fn product(
 
 /// A listed product's reviews, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/products/{id}/reviews", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/products/{id}/reviews", tag = "Marketplace",
     params(("id" = String, Path, description = "The product's id"), PageQuery),
     responses(
         (status = 200, description = "Reviews", body = Envelope<Vec<ReviewView>>),
@@ -81,7 +81,7 @@ pub async fn product_reviews(
 
 /// An approved store.
 #[utoipa::path(
-    get, path = "/marketplace/stores/{slug}", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/stores/{slug}", tag = "Marketplace",
     params(("slug" = String, Path, description = "The store's slug")),
     responses(
         (status = 200, description = "The store", body = Envelope<StoreView>),

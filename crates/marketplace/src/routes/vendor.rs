@@ -23,7 +23,7 @@ use crate::MarketplaceState;
 /// rejected store applies again the same way (its fields replaced, pending
 /// again); the payout account may come later.
 #[utoipa::path(
-    post, path = "/marketplace/vendor", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/vendor", tag = "Marketplace",
     security(("bearer" = [])),
     request_body = ApplyRequest,
     responses(
@@ -45,7 +45,7 @@ pub async fn apply(
 
 /// The organization's store.
 #[utoipa::path(
-    get, path = "/marketplace/vendor", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor", tag = "Marketplace",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "The store", body = Envelope<VendorView>),
@@ -63,7 +63,7 @@ pub async fn get(
 
 /// Change the store's name, address, description, location or payout account.
 #[utoipa::path(
-    patch, path = "/marketplace/vendor", tag = "Marketplace",
+    patch, path = "/api/v1/marketplace/vendor", tag = "Marketplace",
     security(("bearer" = [])),
     request_body = UpdateVendorRequest,
     responses(
@@ -86,7 +86,7 @@ pub async fn update(
 
 /// Add a product (a draft unless `status` says `active`).
 #[utoipa::path(
-    post, path = "/marketplace/vendor/products", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/vendor/products", tag = "Marketplace",
     security(("bearer" = [])),
     request_body = NewProductRequest,
     responses(
@@ -121,7 +121,7 @@ pub struct ProductsQuery {
 
 /// The store's products, whatever their status, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/products", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/products", tag = "Marketplace",
     security(("bearer" = [])),
     params(ProductsQuery),
     responses(
@@ -153,7 +153,7 @@ pub async fn products(
 
 /// One of the store's products.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/products/{id}", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/products/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The product's id")),
     responses(
@@ -174,7 +174,7 @@ pub async fn product(
 
 /// Change a product (its stock never below what unpaid orders hold).
 #[utoipa::path(
-    patch, path = "/marketplace/vendor/products/{id}", tag = "Marketplace",
+    patch, path = "/api/v1/marketplace/vendor/products/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The product's id")),
     request_body = UpdateProductRequest,
@@ -212,7 +212,7 @@ pub struct OrdersQuery {
 
 /// The store's part of orders, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/orders", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/orders", tag = "Marketplace",
     security(("bearer" = [])),
     params(OrdersQuery),
     responses(
@@ -250,7 +250,7 @@ pub async fn orders(
 
 /// One of the store's vendor orders, with its items and money.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/orders/{id}", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/orders/{id}", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The vendor order's id")),
     responses(
@@ -274,7 +274,7 @@ pub async fn order(
 /// Move a vendor order: processing, shipped (with a tracking reference),
 /// delivered — or cancelled before shipping (stock back, buyer refunded).
 #[utoipa::path(
-    post, path = "/marketplace/vendor/orders/{id}/status", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/vendor/orders/{id}/status", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The vendor order's id")),
     request_body = StatusRequest,
@@ -299,7 +299,7 @@ pub async fn set_status(
 
 /// Reviews of the store's products, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/reviews", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/reviews", tag = "Marketplace",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -330,7 +330,7 @@ pub async fn reviews(
 
 /// Reply to a review of the store (replaces an earlier reply).
 #[utoipa::path(
-    post, path = "/marketplace/vendor/reviews/{id}/reply", tag = "Marketplace",
+    post, path = "/api/v1/marketplace/vendor/reviews/{id}/reply", tag = "Marketplace",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The review's id")),
     request_body = ReplyRequest,
@@ -354,7 +354,7 @@ pub async fn reply(
 
 /// The store's ledger: earned, reversed, paid out and the balance, per currency.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/ledger", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/ledger", tag = "Marketplace",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Balances and the latest entries", body = Envelope<LedgerView>),
@@ -372,7 +372,7 @@ pub async fn ledger(
 
 /// The store's payouts, newest first.
 #[utoipa::path(
-    get, path = "/marketplace/vendor/payouts", tag = "Marketplace",
+    get, path = "/api/v1/marketplace/vendor/payouts", tag = "Marketplace",
     security(("bearer" = [])),
     params(PageQuery),
     responses(

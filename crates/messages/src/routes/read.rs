@@ -12,7 +12,7 @@ use crate::store;
 
 /// A message's delivery status (API key, scope `messages:read`).
 #[utoipa::path(
-    get, path = "/messages/{id}", tag = "messages",
+    get, path = "/api/v1/messages/{id}", tag = "messages",
     security(("api_key" = [])),
     params(("id" = String, Path, description = "Message id")),
     responses(

@@ -108,7 +108,7 @@ fn validate(
 /// the same key and body answer the first answer again; the same key with
 /// another body answers 409 IDEMPOTENCY_CONFLICT.
 #[utoipa::path(
-    post, path = "/messages/send", tag = "messages",
+    post, path = "/api/v1/messages/send", tag = "messages",
     security(("api_key" = [])),
     request_body = SendMessageRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours")),

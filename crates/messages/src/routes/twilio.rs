@@ -51,7 +51,7 @@ pub struct TwilioCallbackAck {
 /// `delivered`, or `failed` on `failed`/`undelivered`; a repeat or a late
 /// callback changes nothing.
 #[utoipa::path(
-    post, path = "/webhooks/twilio", tag = "webhooks",
+    post, path = "/api/v1/webhooks/twilio", tag = "webhooks",
     params(
         ("X-Twilio-Signature" = String, Header, description = "Base64 HMAC-SHA1 of the URL and the sorted parameters, keyed with the Auth Token"),
         ("message_id" = Option<String>, Query, description = "The message, as Landlord names it in each message's StatusCallback URL"),

@@ -38,7 +38,7 @@ fn parse_day(field: &str, text: &str) -> Result<Timestamp, ApiError> {
 
 /// Requests per day (UTC), zeros included; filter by key and period.
 #[utoipa::path(
-    get, path = "/dashboard/usage-graph", tag = "usage",
+    get, path = "/api/v1/dashboard/usage-graph", tag = "usage",
     security(("bearer" = [])),
     params(GraphQuery),
     responses(

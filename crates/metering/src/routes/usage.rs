@@ -12,7 +12,7 @@ use crate::period::{period_usage, PeriodUsage};
 
 /// This period's metered usage against the plan.
 #[utoipa::path(
-    get, path = "/billing/usage", tag = "usage",
+    get, path = "/api/v1/billing/usage", tag = "usage",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Usage this period", body = Envelope<PeriodUsage>),

@@ -106,7 +106,7 @@ pub struct InvitationFilter {
 /// `mails_per_recipient_per_day` invitations a day to one address and
 /// `invitations_per_organization_per_hour` per organization.
 #[utoipa::path(
-    post, path = "/team/invite", tag = "team",
+    post, path = "/api/v1/team/invite", tag = "team",
     security(("bearer" = [])),
     request_body = InviteRequest,
     responses(
@@ -225,7 +225,7 @@ pub async fn send(
 /// `password` (and optionally `name`): the account is created, its email
 /// counts as verified, and the answer carries a signed-in session.
 #[utoipa::path(
-    post, path = "/team/accept-invitation", tag = "team",
+    post, path = "/api/v1/team/accept-invitation", tag = "team",
     request_body = AcceptInvitationRequest,
     responses(
         (status = 200, description = "Joined", body = Envelope<AcceptedInvitation>),
@@ -256,7 +256,7 @@ pub async fn accept_invitation(
 
 /// Decline an invitation with the token from its mail.
 #[utoipa::path(
-    post, path = "/team/decline-invitation", tag = "team",
+    post, path = "/api/v1/team/decline-invitation", tag = "team",
     request_body = DeclineInvitationRequest,
     responses(
         (status = 200, description = "Declined", body = Envelope<InvitationView>),
@@ -298,7 +298,7 @@ pub async fn decline_invitation(
 
 /// The organization's invitations, newest first.
 #[utoipa::path(
-    get, path = "/team/invitations", tag = "team",
+    get, path = "/api/v1/team/invitations", tag = "team",
     security(("bearer" = [])),
     params(InvitationFilter),
     responses(
@@ -347,7 +347,7 @@ pub async fn list(
 
 /// Cancel a pending invitation.
 #[utoipa::path(
-    delete, path = "/team/invitations/{id}", tag = "team",
+    delete, path = "/api/v1/team/invitations/{id}", tag = "team",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "Invitation id")),
     responses(

@@ -56,7 +56,7 @@ impl DepartedMember {
 
 /// The organization's members, in the order they joined.
 #[utoipa::path(
-    get, path = "/team/members", tag = "team",
+    get, path = "/api/v1/team/members", tag = "team",
     security(("bearer" = [])),
     params(PageQuery),
     responses(
@@ -107,7 +107,7 @@ pub async fn list(
 /// in `revoked_keys`; transfer a key first (`POST /keys/{id}/transfer`) to
 /// keep it.
 #[utoipa::path(
-    delete, path = "/team/members/{id}", tag = "team",
+    delete, path = "/api/v1/team/members/{id}", tag = "team",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The member's user id")),
     responses(
@@ -182,7 +182,7 @@ pub async fn remove(
 
 /// Change a member's role (owners only). The last owner cannot be demoted.
 #[utoipa::path(
-    put, path = "/team/members/{id}/role", tag = "team",
+    put, path = "/api/v1/team/members/{id}/role", tag = "team",
     security(("bearer" = [])),
     params(("id" = String, Path, description = "The member's user id")),
     request_body = ChangeRoleRequest,
@@ -264,7 +264,7 @@ pub async fn set_role(
 /// same change, and listed in `revoked_keys`; an owner or admin can transfer
 /// a key to themselves first to keep it.
 #[utoipa::path(
-    post, path = "/team/leave", tag = "team",
+    post, path = "/api/v1/team/leave", tag = "team",
     security(("bearer" = [])),
     responses(
         (status = 200, description = "Left; the access token no longer works in this organization, your keys are revoked", body = Envelope<DepartedMember>),

@@ -25,7 +25,7 @@ pub struct TransferOwnershipRequest {
 
 /// Make another member an owner and become an admin yourself.
 #[utoipa::path(
-    post, path = "/team/transfer-ownership", tag = "team",
+    post, path = "/api/v1/team/transfer-ownership", tag = "team",
     security(("bearer" = [])),
     request_body = TransferOwnershipRequest,
     responses(

@@ -42,7 +42,7 @@ pub struct PaymentCheckout {
 /// (owners only; 5 a minute; `Idempotency-Key` makes retries answer the
 /// same checkout).
 #[utoipa::path(
-    post, path = "/billing/initiate-payment", tag = "billing",
+    post, path = "/api/v1/billing/initiate-payment", tag = "billing",
     security(("bearer" = [])),
     request_body = InitiatePaymentRequest,
     params(("Idempotency-Key" = Option<String>, Header, description = "Makes retries safe for 24 hours")),

@@ -75,7 +75,7 @@ fn webhook_secret(
 /// Stripe webhook: `Stripe-Signature` checked on the raw body (HMAC-SHA256,
 /// 5-minute tolerance); events deduplicated by id.
 #[utoipa::path(
-    post, path = "/webhooks/stripe", tag = "webhooks",
+    post, path = "/api/v1/webhooks/stripe", tag = "webhooks",
     params(("Stripe-Signature" = String, Header, pattern = r"^t=[0-9]+(,[a-z0-9]+=[0-9a-fA-F]+)+$", description = "`t=<unix seconds>,v1=<hex HMAC-SHA256 of \"{t}.{body}\">` (several `v1` during a secret roll)")),
     request_body(content = Object, description = "A Stripe event", content_type = "application/json"),
     responses(
@@ -107,7 +107,7 @@ pub async fn stripe_webhook(
 /// (HMAC-SHA512 with the secret key); deduplicated on the event and the
 /// transaction id (Paystack events carry no id of their own).
 #[utoipa::path(
-    post, path = "/webhooks/paystack", tag = "webhooks",
+    post, path = "/api/v1/webhooks/paystack", tag = "webhooks",
     params(("x-paystack-signature" = String, Header, pattern = "^[0-9a-f]{128}$", description = "Hex HMAC-SHA512 of the raw body with the secret key")),
     request_body(content = Object, description = "A Paystack event", content_type = "application/json"),
     responses(
